@@ -1,0 +1,49 @@
+# Thin wrapper over CMake. `make run` and `make test` set everything up on a fresh Debian 12.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CONFIG     ?= conf/newsflow.cfg
+NEWSFLOW    = $(BUILD)/bin/newsflow
+
+.PHONY: all deps test-deps build run test test-asan test-normal bench fuzz eval clean
+
+all: build
+
+deps:
+	@sh deploy/debian-deps.sh build
+
+test-deps:
+	@sh deploy/debian-deps.sh test
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Runs the default pipeline over the bundled sample into SQLite and shows what was stored.
+run: build
+	rm -rf var/run
+	$(NEWSFLOW) run $(CONFIG) --once
+	@$(NEWSFLOW) show $(CONFIG)
+
+test: test-deps
+	$(MAKE) test-normal test-asan
+
+test-normal: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+$(ASAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DNF_SANITIZE=ON
+
+test-asan: $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	bash bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz var

@@ -1,0 +1,124 @@
+/* Plugin loader. The descriptor is read in two steps: first its abi and size, which every ABI
+ * version keeps at the start, and only if both are acceptable the rest, copying exactly the size
+ * the plugin declares. A plugin built against other headers is refused, never misread. */
+#include "plugin_loader.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int check_desc(const struct nf_plugin *p, const char *path, char *err, size_t errlen)
+{
+    if (!p->name || !p->name[0]) {
+        snprintf(err, errlen, "plugin %s: descriptor has no name", path);
+        return -1;
+    }
+    bool ok;
+    switch (p->kind) {
+    case NF_PLUGIN_SOURCE: ok = p->next != NULL; break;
+    case NF_PLUGIN_FILTER:
+    case NF_PLUGIN_SINK: ok = p->process != NULL; break;
+    default:
+        snprintf(err, errlen, "plugin %s: unknown kind %d", path, (int)p->kind);
+        return -1;
+    }
+    if (!ok) {
+        snprintf(err, errlen, "plugin %s: a %s plugin must have a %s callback", path,
+                 p->kind == NF_PLUGIN_SOURCE ? "source" : "filter or sink",
+                 p->kind == NF_PLUGIN_SOURCE ? "next" : "process");
+        return -1;
+    }
+    for (const struct nf_option *o = p->options; o && o->name; o++) {
+        size_t w = o->type == NF_OPT_BOOL     ? sizeof(bool)
+                   : o->type == NF_OPT_DOUBLE ? sizeof(double)
+                   : o->type == NF_OPT_INT || o->type == NF_OPT_SIZE ? sizeof(int64_t)
+                                                                     : sizeof(char *);
+        if (o->offset + w > p->conf_size) {
+            snprintf(err, errlen, "plugin %s: option '%s' lies outside its conf struct "
+                                  "(offset %zu, conf_size %zu)",
+                     path, o->name, o->offset, p->conf_size);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct nf_plugin_handle *nf_plugin_load_path(const char *path, char *err, size_t errlen)
+{
+    if (access(path, R_OK) != 0) {
+        snprintf(err, errlen, "plugin %s: not found or not readable", path);
+        return NULL;
+    }
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        snprintf(err, errlen, "plugin %s: cannot load: %s", path, dlerror());
+        return NULL;
+    }
+    const struct nf_plugin *p = dlsym(dl, "nf_plugin");
+    if (!p) {
+        snprintf(err, errlen, "plugin %s: no 'nf_plugin' descriptor: %s", path, dlerror());
+        goto fail;
+    }
+    uint32_t abi, size;
+    memcpy(&abi, &p->abi, sizeof(abi));
+    memcpy(&size, &p->size, sizeof(size));
+    if (abi != NF_PLUGIN_ABI) {
+        snprintf(err, errlen, "plugin %s: built for plugin ABI %u, this newsflow speaks ABI %u; "
+                              "rebuild the plugin against these headers",
+                 path, abi, (unsigned)NF_PLUGIN_ABI);
+        goto fail;
+    }
+    if (size < NF_PLUGIN_MIN_SIZE) {
+        snprintf(err, errlen, "plugin %s: descriptor is %u bytes, ABI %u needs at least %zu",
+                 path, size, (unsigned)NF_PLUGIN_ABI, (size_t)NF_PLUGIN_MIN_SIZE);
+        goto fail;
+    }
+    size_t plen = strlen(path);
+    struct nf_plugin_handle *h = calloc(1, sizeof(*h) + plen + 1);
+    if (!h) {
+        snprintf(err, errlen, "plugin %s: out of memory", path);
+        goto fail;
+    }
+    /* A newer plugin of the same ABI may be larger: its extra members are optional by the
+     * append-only rule, and this host does not know them. */
+    memcpy(&h->desc, p, size < sizeof(h->desc) ? size : sizeof(h->desc));
+    memcpy(h->path, path, plen + 1);
+    h->dl = dl;
+    if (check_desc(&h->desc, path, err, errlen) < 0) {
+        free(h);
+        goto fail;
+    }
+    return h;
+fail:
+    dlclose(dl);
+    return NULL;
+}
+
+struct nf_plugin_handle *nf_plugin_load(const char *dir, const char *name, char *err,
+                                        size_t errlen)
+{
+    if (!name[0] || strchr(name, '/') || strstr(name, "..")) {
+        snprintf(err, errlen, "plugin name \"%s\" is not a plain name", name);
+        return NULL;
+    }
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/%s.so", dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        snprintf(err, errlen, "plugin path too long");
+        return NULL;
+    }
+    return nf_plugin_load_path(path, err, errlen);
+}
+
+void nf_plugin_unload(struct nf_plugin_handle **ph)
+{
+    if (!ph || !*ph)
+        return;
+    /* Plugins may leave atexit handlers or thread-locals behind; dlclose is still right for a
+     * process that is about to exit or reload. */
+    dlclose((*ph)->dl);
+    free(*ph);
+    *ph = NULL;
+}

@@ -1,0 +1,15 @@
+/* Logging: one line per event on stderr, "TIME LEVEL WHO: message". The host sets WHO (the stage
+ * and worker, or the supervisor) once; every line a process writes carries it. */
+#ifndef NEWSFLOW_LOG_H
+#define NEWSFLOW_LOG_H
+
+enum nf_log_level { NF_LOG_ERROR, NF_LOG_WARN, NF_LOG_INFO, NF_LOG_DEBUG };
+
+/* Sets who is speaking ("clean[1]") and the lowest level written. Not thread-safe: call once at
+ * start-up. */
+void nf_log_setup(const char *who, enum nf_log_level level);
+/* Parses "error", "warn", "info", "debug"; -1 when unknown. */
+int nf_log_level_parse(const char *s);
+void nf_logf(enum nf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,116 @@
+/* The plugin ABI: what a stage plugin exports and what the stage host offers it.
+ * A plugin is one shared object exporting one symbol, `nf_plugin`, a versioned descriptor whose
+ * option table is the single source of truth for its configuration: the core validates the
+ * config against it, fills the plugin's conf struct, and prints the plugin's docs from it.
+ * Plugins never read the config file, open sockets or acknowledge records themselves. */
+#ifndef NEWSFLOW_PLUGIN_H
+#define NEWSFLOW_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "newsflow/log.h"
+#include "newsflow/record.h"
+
+/* Bumped on any incompatible change of struct nf_plugin, struct nf_option or the callbacks'
+ * meaning. The loader refuses a plugin whose abi differs or whose size is smaller than the
+ * members it needs. */
+#define NF_PLUGIN_ABI 1
+
+#define NF_PLUGIN_EXPORT __attribute__((visibility("default")))
+
+/* Return codes of every callback: 0 or one of these. */
+enum nf_status {
+    NF_OK = 0,
+    NF_ERR = -1,   /* failed: the reason was given with nf_ctx_error() */
+    NF_SKIP = -2,  /* process: drop this record on purpose (its journey ends here) */
+    NF_AGAIN = -3, /* next: nothing to read now, ask again later */
+    NF_EOF = -4,   /* next: the input is exhausted */
+};
+
+enum nf_opt_type {
+    NF_OPT_STRING, /* const char *: owned by the core, valid until destroy */
+    NF_OPT_PATH,   /* const char *: a string; a relative path is resolved against the config's
+                      directory */
+    NF_OPT_INT,    /* int64_t */
+    NF_OPT_DOUBLE, /* double: an integer in the config is accepted */
+    NF_OPT_BOOL,   /* bool */
+    NF_OPT_SIZE,   /* int64_t bytes: an integer, or a string such as "64K", "8M", "1G" */
+};
+
+/* One row of a plugin's option table; the table ends with a row whose name is NULL.
+ * `def` is the default as it would be written in the config (NULL: the option is required). */
+struct nf_option {
+    const char *name;
+    enum nf_opt_type type;
+    const char *def;
+    size_t offset; /* offsetof(struct <plugin>_conf, member) */
+    const char *description;
+};
+
+enum nf_plugin_kind {
+    NF_PLUGIN_SOURCE = 1, /* produces records: next() */
+    NF_PLUGIN_FILTER = 2, /* transforms records and passes them on: process() */
+    NF_PLUGIN_SINK = 3,   /* ends the journey: process(), then flush() commits a batch */
+};
+
+/* Everything the host knows about the running stage; opaque to plugins. */
+struct nf_ctx;
+
+struct nf_plugin {
+    uint32_t abi;  /* NF_PLUGIN_ABI */
+    uint32_t size; /* sizeof(struct nf_plugin) as the plugin was built */
+    const char *name;
+    const char *description;
+    enum nf_plugin_kind kind;
+    const struct nf_option *options; /* may be NULL: no options */
+    size_t conf_size;                /* size of the conf struct the options fill */
+
+    /* Called once per worker after the conf struct was filled and validated. `conf` stays valid
+     * until destroy. Sets *state_out (may stay NULL). NF_ERR stops the worker's start-up. */
+    int (*init)(struct nf_ctx *ctx, const void *conf, void **state_out);
+
+    /* Sources: fill `rec` (reset by the host) with one record. Must set at least id and source.
+     * NF_OK, NF_AGAIN, NF_EOF, or NF_ERR: the record (with whatever id and raw it has) could not
+     * be read and goes to the dead-letter store with the reason. */
+    int (*next)(void *state, struct nf_ctx *ctx, struct nf_record *rec);
+
+    /* Filters and sinks: handle one record. NF_OK passes it on (a filter) or accepts it into the
+     * current batch (a sink); NF_SKIP ends its journey; NF_ERR sends it to the dead-letter store
+     * with the reason given by nf_ctx_error(). */
+    int (*process)(void *state, struct nf_ctx *ctx, struct nf_record *rec);
+
+    /* Optional. Makes everything accepted since the last flush durable. Sinks are acknowledged
+     * only after it returns NF_OK; on NF_ERR the batch is not acknowledged and will be replayed.
+     * Called when a batch is full, when the input is idle, and before exit. */
+    int (*flush)(void *state, struct nf_ctx *ctx);
+
+    /* Optional, sources: the record `id` reached the end of every path (stored, dropped or
+     * dead-lettered). */
+    void (*acked)(void *state, struct nf_ctx *ctx, const char *id);
+
+    void (*destroy)(void *state);
+};
+
+/* Gives the reason of the current failure (init, next or process). The core adds where it
+ * happened: stage, worker and record id. */
+void nf_ctx_error(struct nf_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Logs a line tagged with the stage and worker. */
+void nf_log(struct nf_ctx *ctx, enum nf_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+const char *nf_ctx_stage(const struct nf_ctx *ctx);
+int nf_ctx_worker(const struct nf_ctx *ctx);
+int nf_ctx_workers(const struct nf_ctx *ctx);
+/* A directory this stage's workers may keep state in; it exists. */
+const char *nf_ctx_state_dir(const struct nf_ctx *ctx);
+/* Milliseconds since the epoch (wall clock). */
+int64_t nf_now_ms(void);
+
+/* An immutable counter a plugin reports through the host's metrics (e.g. "dup", "stored").
+ * Adds `delta` to the named counter; names are static strings. */
+void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta);
+
+#endif

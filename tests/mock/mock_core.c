@@ -1,0 +1,236 @@
+/* Mock stage host: the plugin ABI's context calls, backed by plain variables. */
+#include "mock_core.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "options.h"
+#include "plugin_loader.h"
+
+#ifndef NF_PLUGIN_DIR
+#error "NF_PLUGIN_DIR must point at the built plugins"
+#endif
+
+struct nf_ctx {
+    const char *stage;
+    int worker, workers;
+};
+
+struct mock_plugin {
+    struct nf_plugin_handle *h;
+    struct nf_strpool *pool;
+    void *conf;
+    void *state;
+    struct nf_ctx ctx;
+};
+
+static char last_error[1024];
+static char state_dir[256];
+static int next_worker = 0, next_workers = 1;
+static struct {
+    const char *name;
+    int64_t value;
+} counters[64];
+
+void nf_ctx_error(struct nf_ctx *ctx, const char *fmt, ...)
+{
+    (void)ctx;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+}
+
+void nf_log(struct nf_ctx *ctx, enum nf_log_level level, const char *fmt, ...)
+{
+    (void)ctx;
+    if (level > NF_LOG_WARN && !getenv("MOCK_VERBOSE"))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "[plugin log %d] ", (int)level);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+const char *nf_ctx_stage(const struct nf_ctx *ctx)
+{
+    return ctx->stage;
+}
+
+int nf_ctx_worker(const struct nf_ctx *ctx)
+{
+    return ctx->worker;
+}
+
+int nf_ctx_workers(const struct nf_ctx *ctx)
+{
+    return ctx->workers;
+}
+
+const char *mock_state_dir(void)
+{
+    if (!state_dir[0]) {
+        snprintf(state_dir, sizeof(state_dir), "/tmp/nf-mock-XXXXXX");
+        if (!mkdtemp(state_dir)) {
+            perror("mkdtemp");
+            abort();
+        }
+    }
+    return state_dir;
+}
+
+const char *nf_ctx_state_dir(const struct nf_ctx *ctx)
+{
+    (void)ctx;
+    return mock_state_dir();
+}
+
+int64_t nf_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta)
+{
+    (void)ctx;
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+        if (!counters[i].name || strcmp(counters[i].name, name) == 0) {
+            counters[i].name = name;
+            counters[i].value += delta;
+            return;
+        }
+    }
+}
+
+int64_t mock_counter(const char *name)
+{
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]) && counters[i].name; i++)
+        if (strcmp(counters[i].name, name) == 0)
+            return counters[i].value;
+    return 0;
+}
+
+const char *mock_last_error(void)
+{
+    return last_error;
+}
+
+void mock_set_worker(int worker, int workers)
+{
+    next_worker = worker;
+    next_workers = workers;
+}
+
+struct mock_plugin *mock_plugin_new(const char *name, const char *const *opts)
+{
+    char err[1024];
+    last_error[0] = '\0';
+    struct mock_plugin *mp = calloc(1, sizeof(*mp));
+    if (!mp)
+        return NULL;
+    mp->h = nf_plugin_load(NF_PLUGIN_DIR, name, err, sizeof(err));
+    if (!mp->h)
+        goto fail;
+    const struct nf_plugin *p = &mp->h->desc;
+    mp->pool = nf_strpool_new();
+    mp->conf = calloc(1, p->conf_size ? p->conf_size : 1);
+    if (!mp->pool || !mp->conf)
+        goto fail;
+    if (nf_options_defaults(p->options, mp->conf, NULL, mp->pool, err, sizeof(err)) < 0)
+        goto fail;
+    for (size_t i = 0; opts && opts[i]; i++) {
+        const char *eq = strchr(opts[i], '=');
+        char key[128];
+        if (!eq || (size_t)(eq - opts[i]) >= sizeof(key)) {
+            snprintf(err, sizeof(err), "mock option \"%s\" is not key=value", opts[i]);
+            goto fail;
+        }
+        memcpy(key, opts[i], (size_t)(eq - opts[i]));
+        key[eq - opts[i]] = '\0';
+        const struct nf_option *o = nf_option_find(p->options, key);
+        if (!o) {
+            snprintf(err, sizeof(err), "plugin %s has no option '%s'", name, key);
+            goto fail;
+        }
+        if (nf_option_set(o, mp->conf, NF_VAL_TEXT, eq + 1, NULL, mp->pool, err,
+                          sizeof(err)) < 0)
+            goto fail;
+    }
+    mp->ctx = (struct nf_ctx){name, next_worker, next_workers};
+    if (p->init && p->init(&mp->ctx, mp->conf, &mp->state) != NF_OK) {
+        snprintf(err, sizeof(err), "init failed: %s", last_error);
+        goto fail;
+    }
+    return mp;
+fail:
+    fprintf(stderr, "mock_plugin_new(%s): %s\n", name, err);
+    nf_plugin_unload(&mp->h);
+    nf_strpool_destroy(&mp->pool);
+    free(mp->conf);
+    free(mp);
+    return NULL;
+}
+
+void mock_plugin_destroy(struct mock_plugin **pmp)
+{
+    if (!pmp || !*pmp)
+        return;
+    struct mock_plugin *mp = *pmp;
+    if (mp->h->desc.destroy)
+        mp->h->desc.destroy(mp->state);
+    nf_plugin_unload(&mp->h);
+    nf_strpool_destroy(&mp->pool);
+    free(mp->conf);
+    free(mp);
+    *pmp = NULL;
+}
+
+const struct nf_plugin *mock_desc(struct mock_plugin *mp)
+{
+    return &mp->h->desc;
+}
+
+int mock_next(struct mock_plugin *mp, struct nf_record *rec)
+{
+    last_error[0] = '\0';
+    nf_record_reset(rec);
+    return mp->h->desc.next(mp->state, &mp->ctx, rec);
+}
+
+int mock_process(struct mock_plugin *mp, struct nf_record *rec)
+{
+    last_error[0] = '\0';
+    return mp->h->desc.process(mp->state, &mp->ctx, rec);
+}
+
+int mock_flush(struct mock_plugin *mp)
+{
+    last_error[0] = '\0';
+    return mp->h->desc.flush ? mp->h->desc.flush(mp->state, &mp->ctx) : NF_OK;
+}
+
+void mock_acked(struct mock_plugin *mp, const char *id)
+{
+    if (mp->h->desc.acked)
+        mp->h->desc.acked(mp->state, &mp->ctx, id);
+}
+
+int mock_roundtrip(struct nf_record *rec)
+{
+    static struct nf_buf a, b;
+    a.len = 0;
+    if (nf_record_encode(rec, &a) < 0)
+        return -1;
+    /* Decode from a second buffer so the record never borrows the one being refilled. */
+    b.len = 0;
+    if (nf_buf_append(&b, a.data, a.len) < 0)
+        return -1;
+    return nf_record_decode(rec, b.data, b.len);
+}

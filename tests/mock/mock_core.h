@@ -1,0 +1,36 @@
+/* A mock of the stage host for plugin tests: loads a plugin through its descriptor with the real
+ * loader and option code, and offers the nf_ctx calls without processes, sockets or a config. */
+#ifndef NF_MOCK_CORE_H
+#define NF_MOCK_CORE_H
+
+#include <stdint.h>
+
+#include "newsflow/plugin.h"
+
+struct mock_plugin;
+
+/* Loads NAME.so from the build's plugin directory, fills its conf from the table's defaults and
+ * the "key=value" strings in opts (NULL-terminated; may be NULL), and calls init. Returns NULL
+ * and prints why on failure; mock_last_error() then has the plugin's reason. */
+struct mock_plugin *mock_plugin_new(const char *name, const char *const *opts);
+void mock_plugin_destroy(struct mock_plugin **mp);
+
+const struct nf_plugin *mock_desc(struct mock_plugin *mp);
+int mock_next(struct mock_plugin *mp, struct nf_record *rec);
+int mock_process(struct mock_plugin *mp, struct nf_record *rec);
+int mock_flush(struct mock_plugin *mp);
+void mock_acked(struct mock_plugin *mp, const char *id);
+
+/* The reason the plugin last gave with nf_ctx_error(), "" if none. */
+const char *mock_last_error(void);
+/* The value of a counter the plugin reported with nf_ctx_count(), 0 if never. */
+int64_t mock_counter(const char *name);
+/* The state directory given to plugins (created fresh for the process). */
+const char *mock_state_dir(void);
+/* Sets worker index and count seen by the next mock_plugin_new (default 0 of 1). */
+void mock_set_worker(int worker, int workers);
+
+/* Encodes rec and decodes it again into rec, as a hop between two stages would. */
+int mock_roundtrip(struct nf_record *rec);
+
+#endif
