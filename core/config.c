@@ -1,1 +1,745 @@
-/* placeholder */
+/* Config loader. Reads the libconfig file once, copies what it needs out of it (so the config
+ * object can be freed), substitutes ${NAME} and ${NAME:-default} in strings, applies --set
+ * overrides, and checks the DAG. Every error names file:line. Plugin options stay as written
+ * until the plugin's option table is known (nf_config_plugin_conf). */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plugin_loader.h"
+
+static const char *const top_keys[] = {"plugin_dir", "run_dir",   "state_dir", "deadletter",
+                                       "log_level",  "trace",     "grace_ms",  "stages",
+                                       NULL};
+static const char *const stage_keys[] = {
+    "plugin", "inputs", "workers", "endpoint", "ack_endpoint", "hwm", "batch", "flush_ms",
+    "window", "ack_timeout_ms", "max_attempts", "log_level", NULL};
+
+struct loader {
+    struct nf_config *cfg;
+    char *err;
+    size_t errlen;
+    int failed;
+};
+
+static int lfail(struct loader *L, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int lfail(struct loader *L, const char *where, const char *fmt, ...)
+{
+    if (L->failed++)
+        return -1;
+    int n = snprintf(L->err, L->errlen, "%s: ", where);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < L->errlen)
+        vsnprintf(L->err + n, L->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static char *where_of(struct loader *L, const config_setting_t *s)
+{
+    const char *file = config_setting_source_file(s);
+    char buf[PATH_MAX + 32];
+    snprintf(buf, sizeof(buf), "%s:%u", file ? file : L->cfg->path,
+             config_setting_source_line(s));
+    return strdup(buf);
+}
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+static void list_join(const char *const *list, char *out, size_t outlen)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (; *list && n < outlen; list++) {
+        int w = snprintf(out + n, outlen - n, "%s%s", n ? ", " : "", *list);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+}
+
+/* ${NAME} and ${NAME:-default}; "$$" is a literal '$'. Returns a new string or NULL. */
+static char *substitute(struct loader *L, const char *where, const char *s)
+{
+    size_t cap = strlen(s) + 64, n = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    for (const char *p = s; *p;) {
+        const char *piece = p;
+        size_t plen = 1;
+        char name[256];
+        if (p[0] == '$' && p[1] == '$') {
+            p += 2;
+        } else if (p[0] == '$' && p[1] == '{') {
+            const char *end = strchr(p + 2, '}');
+            if (!end) {
+                lfail(L, where, "unterminated ${ in \"%s\"", s);
+                free(out);
+                return NULL;
+            }
+            const char *colon = strstr(p + 2, ":-");
+            const char *name_end = colon && colon < end ? colon : end;
+            size_t nl = (size_t)(name_end - (p + 2));
+            if (nl == 0 || nl >= sizeof(name)) {
+                lfail(L, where, "bad variable name in \"%s\"", s);
+                free(out);
+                return NULL;
+            }
+            memcpy(name, p + 2, nl);
+            name[nl] = '\0';
+            const char *val = getenv(name);
+            if (val && *val) {
+                piece = val;
+                plen = strlen(val);
+            } else if (colon && colon < end) {
+                piece = colon + 2;
+                plen = (size_t)(end - piece);
+            } else {
+                lfail(L, where, "environment variable %s is not set (use ${%s:-default} for a "
+                                "default)", name, name);
+                free(out);
+                return NULL;
+            }
+            p = end + 1;
+        } else {
+            p++;
+        }
+        if (n + plen + 1 > cap) {
+            cap = (n + plen + 1) * 2;
+            char *o = realloc(out, cap);
+            if (!o) {
+                free(out);
+                return NULL;
+            }
+            out = o;
+        }
+        memcpy(out + n, piece, plen);
+        n += plen;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* The setting's value as text, with its kind. Strings are substituted. NULL on error. */
+static char *scalar_text(struct loader *L, const config_setting_t *s, const char *where,
+                         enum nf_valkind *kind)
+{
+    char buf[64];
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_STRING:
+        *kind = NF_VAL_STRING;
+        return substitute(L, where, config_setting_get_string(s));
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        *kind = NF_VAL_INT;
+        snprintf(buf, sizeof(buf), "%lld", config_setting_get_int64(s));
+        return strdup(buf);
+    case CONFIG_TYPE_FLOAT:
+        *kind = NF_VAL_FLOAT;
+        snprintf(buf, sizeof(buf), "%.17g", config_setting_get_float(s));
+        return strdup(buf);
+    case CONFIG_TYPE_BOOL:
+        *kind = NF_VAL_BOOL;
+        return strdup(config_setting_get_bool(s) ? "true" : "false");
+    default:
+        lfail(L, where, "'%s' must be a single value (string, number or boolean)",
+              config_setting_name(s));
+        return NULL;
+    }
+}
+
+static char *join_path(const char *dir, const char *p)
+{
+    if (p[0] == '/' || !dir)
+        return strdup(p);
+    size_t n = strlen(dir) + strlen(p) + 2;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s/%s", dir, p);
+    return out;
+}
+
+static int parse_int_text(const char *text, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end || errno || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Applies one stage-level key (from the file or --set). */
+static int stage_key(struct loader *L, struct nf_stage_conf *st, const char *key,
+                     enum nf_valkind kind, const char *text, const char *where)
+{
+    struct {
+        const char *key;
+        long long lo, hi;
+        int64_t *i64;
+        int *i32;
+    } ints[] = {
+        {"workers", 1, 256, NULL, &st->workers},
+        {"hwm", 1, 1000000, NULL, &st->hwm},
+        {"batch", 1, 1000000, NULL, &st->batch},
+        {"flush_ms", 1, 3600000, NULL, &st->flush_ms},
+        {"window", 1, 10000000, NULL, &st->window},
+        {"ack_timeout_ms", 10, 86400000, &st->ack_timeout_ms, NULL},
+        {"max_attempts", 1, 1000, NULL, &st->max_attempts},
+    };
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        if (strcmp(key, ints[i].key) != 0)
+            continue;
+        long long v;
+        if ((kind != NF_VAL_INT && kind != NF_VAL_TEXT) ||
+            parse_int_text(text, ints[i].lo, ints[i].hi, &v) < 0)
+            return lfail(L, where, "stage '%s': '%s' must be an integer from %lld to %lld, "
+                                   "got %s", st->name, key, ints[i].lo, ints[i].hi, text);
+        if (ints[i].i64)
+            *ints[i].i64 = v;
+        else
+            *ints[i].i32 = (int)v;
+        return 0;
+    }
+    char **slot = strcmp(key, "plugin") == 0         ? &st->plugin
+                  : strcmp(key, "endpoint") == 0     ? &st->endpoint
+                  : strcmp(key, "ack_endpoint") == 0 ? &st->ack_endpoint
+                  : strcmp(key, "log_level") == 0    ? &st->log_level
+                                                     : NULL;
+    if (slot) {
+        if (kind != NF_VAL_STRING && kind != NF_VAL_TEXT)
+            return lfail(L, where, "stage '%s': '%s' must be a string", st->name, key);
+        if (strcmp(key, "log_level") == 0 && nf_log_level_parse(text) < 0)
+            return lfail(L, where, "stage '%s': log_level must be error, warn, info or debug",
+                         st->name);
+        if ((strcmp(key, "endpoint") == 0 || strcmp(key, "ack_endpoint") == 0) &&
+            strncmp(text, "tcp://", 6) != 0)
+            return lfail(L, where, "stage '%s': '%s' must be tcp://HOST:PORT (ipc endpoints "
+                                   "are derived from run_dir)", st->name, key);
+        free(*slot);
+        *slot = strdup(text);
+        return 0;
+    }
+    if (strcmp(key, "inputs") == 0) {
+        /* --set stage.inputs=a,b */
+        for (int i = 0; i < st->n_inputs; i++)
+            free(st->inputs[i]);
+        free(st->inputs);
+        st->inputs = NULL;
+        st->n_inputs = 0;
+        char *copy = strdup(text);
+        for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            st->inputs = realloc(st->inputs, sizeof(char *) * (size_t)(st->n_inputs + 1));
+            st->inputs[st->n_inputs++] = strdup(tok);
+        }
+        free(copy);
+        return 0;
+    }
+    /* A plugin option: checked once the plugin is known. A later value replaces an earlier. */
+    for (int i = 0; i < st->n_opts; i++) {
+        if (strcmp(st->opts[i].key, key) == 0) {
+            free(st->opts[i].text);
+            free(st->opts[i].where);
+            st->opts[i].kind = kind;
+            st->opts[i].text = strdup(text);
+            st->opts[i].where = strdup(where);
+            return 0;
+        }
+    }
+    struct nf_conf_value *o = realloc(st->opts, sizeof(*o) * (size_t)(st->n_opts + 1));
+    if (!o)
+        return lfail(L, where, "out of memory");
+    st->opts = o;
+    st->opts[st->n_opts++] = (struct nf_conf_value){strdup(key), kind, strdup(text),
+                                                    strdup(where)};
+    return 0;
+}
+
+static int read_stage(struct loader *L, struct nf_stage_conf *st, config_setting_t *grp)
+{
+    st->name = strdup(config_setting_name(grp));
+    st->where = where_of(L, grp);
+    st->workers = 1;
+    st->hwm = 500;
+    st->batch = 500;
+    st->flush_ms = 200;
+    st->window = 4096;
+    st->ack_timeout_ms = 30000;
+    st->max_attempts = 5;
+    for (const char *c = st->name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+            return lfail(L, st->where, "stage name '%s': use lowercase letters, digits, '_' "
+                                       "and '-'", st->name);
+    if (!config_setting_is_group(grp))
+        return lfail(L, st->where, "stage '%s' must be a group: %s = { plugin = \"...\"; ... };",
+                     st->name, st->name);
+    int n = config_setting_length(grp);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+        const char *key = config_setting_name(s);
+        char *where = where_of(L, s);
+        int rc = 0;
+        if (strcmp(key, "inputs") == 0) {
+            if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+                rc = lfail(L, where, "stage '%s': inputs must be a list of stage names, "
+                                     "e.g. inputs = [\"fetch\"]", st->name);
+            } else {
+                int k = config_setting_length(s);
+                st->inputs = calloc((size_t)k + 1, sizeof(char *));
+                for (int j = 0; j < k && rc == 0; j++) {
+                    const char *in = config_setting_get_string_elem(s, (unsigned)j);
+                    if (!in)
+                        rc = lfail(L, where, "stage '%s': inputs must be strings", st->name);
+                    else
+                        st->inputs[st->n_inputs++] = strdup(in);
+                }
+            }
+        } else {
+            enum nf_valkind kind;
+            char *text = scalar_text(L, s, where, &kind);
+            rc = text ? stage_key(L, st, key, kind, text, where) : -1;
+            free(text);
+        }
+        free(where);
+        if (rc)
+            return -1;
+    }
+    if (!st->plugin)
+        return lfail(L, st->where, "stage '%s' has no plugin = \"...\"", st->name);
+    return 0;
+}
+
+static int apply_set(struct loader *L, const char *set)
+{
+    char where[512];
+    snprintf(where, sizeof(where), "--set %s", set);
+    const char *eq = strchr(set, '=');
+    if (!eq || eq == set)
+        return lfail(L, where, "expected STAGE.OPTION=VALUE or KEY=VALUE");
+    char lhs[256];
+    size_t ll = (size_t)(eq - set);
+    if (ll >= sizeof(lhs))
+        return lfail(L, where, "key too long");
+    memcpy(lhs, set, ll);
+    lhs[ll] = '\0';
+    const char *value = eq + 1;
+    char *dot = strchr(lhs, '.');
+    if (!dot) {
+        struct nf_config *c = L->cfg;
+        char **slot = strcmp(lhs, "plugin_dir") == 0   ? &c->plugin_dir
+                      : strcmp(lhs, "run_dir") == 0    ? &c->run_dir
+                      : strcmp(lhs, "state_dir") == 0  ? &c->state_dir
+                      : strcmp(lhs, "deadletter") == 0 ? &c->deadletter
+                      : strcmp(lhs, "log_level") == 0  ? &c->log_level
+                                                       : NULL;
+        if (slot) {
+            free(*slot);
+            *slot = strcmp(lhs, "log_level") == 0 ? strdup(value) : join_path(NULL, value);
+            return 0;
+        }
+        if (strcmp(lhs, "trace") == 0) {
+            c->trace = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+            return 0;
+        }
+        if (strcmp(lhs, "grace_ms") == 0) {
+            long long v;
+            if (parse_int_text(value, 0, 3600000, &v) < 0)
+                return lfail(L, where, "grace_ms must be an integer");
+            c->grace_ms = (int)v;
+            return 0;
+        }
+        char allowed[512];
+        list_join(top_keys, allowed, sizeof(allowed));
+        return lfail(L, where, "unknown key '%s'; top-level keys are: %s; a stage's option is "
+                               "set as STAGE.OPTION=VALUE", lhs, allowed);
+    }
+    *dot = '\0';
+    int si = nf_config_stage_index(L->cfg, lhs);
+    if (si < 0)
+        return lfail(L, where, "no stage named '%s'", lhs);
+    return stage_key(L, &L->cfg->stages[si], dot + 1, NF_VAL_TEXT, value, where);
+}
+
+static int visit(struct loader *L, int s, char *mark)
+{
+    struct nf_stage_conf *st = &L->cfg->stages[s];
+    if (mark[s] == 1)
+        return lfail(L, st->where, "stage '%s' is part of a cycle: the stages must form a DAG",
+                     st->name);
+    if (mark[s] == 2)
+        return 0;
+    mark[s] = 1;
+    st->paths_below = 0;
+    for (int i = 0; i < st->n_consumers; i++) {
+        if (visit(L, st->consumers[i], mark) < 0)
+            return -1;
+        st->paths_below += L->cfg->stages[st->consumers[i]].paths_below;
+    }
+    if (st->n_consumers == 0)
+        st->paths_below = 1;
+    mark[s] = 2;
+    return 0;
+}
+
+static int check_dag(struct loader *L)
+{
+    struct nf_config *c = L->cfg;
+    for (int s = 0; s < c->n_stages; s++) {
+        struct nf_stage_conf *st = &c->stages[s];
+        st->input_idx = calloc((size_t)st->n_inputs + 1, sizeof(int));
+        for (int i = 0; i < st->n_inputs; i++) {
+            int in = nf_config_stage_index(c, st->inputs[i]);
+            if (in < 0)
+                return lfail(L, st->where, "stage '%s': input '%s' is not a stage", st->name,
+                             st->inputs[i]);
+            if (in == s)
+                return lfail(L, st->where, "stage '%s' lists itself as an input", st->name);
+            for (int j = 0; j < i; j++)
+                if (st->input_idx[j] == in)
+                    return lfail(L, st->where, "stage '%s': input '%s' is listed twice",
+                                 st->name, st->inputs[i]);
+            st->input_idx[i] = in;
+            struct nf_stage_conf *up = &c->stages[in];
+            up->consumers = realloc(up->consumers, sizeof(int) * (size_t)(up->n_consumers + 1));
+            up->consumers[up->n_consumers++] = s;
+        }
+    }
+    char *mark = calloc((size_t)c->n_stages + 1, 1);
+    int rc = 0;
+    for (int s = 0; s < c->n_stages && rc == 0; s++)
+        rc = visit(L, s, mark);
+    free(mark);
+    return rc;
+}
+
+static char *default_plugin_dir(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            char cand[PATH_MAX + 64];
+            snprintf(cand, sizeof(cand), "%s/../plugins", exe);
+            if (access(cand, R_OK) == 0)
+                return realpath(cand, NULL);
+            snprintf(cand, sizeof(cand), "%s/../lib/newsflow/plugins", exe);
+            if (access(cand, R_OK) == 0)
+                return realpath(cand, NULL);
+        }
+    }
+    return strdup("/usr/lib/newsflow/plugins");
+}
+
+struct nf_config *nf_config_load(const char *path, char *const *sets, int n_sets, char *err,
+                                 size_t errlen)
+{
+    struct nf_config *c = calloc(1, sizeof(*c));
+    struct loader L = {c, err, errlen, 0};
+    config_t lc;
+    config_init(&lc);
+    if (!c)
+        goto fail;
+    c->path = strdup(path);
+    c->trace = true;
+    c->grace_ms = 10000;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        lfail(&L, path, "cannot read the config: %s", strerror(errno));
+        goto fail;
+    }
+    fclose(f);
+    char *abs = realpath(path, NULL);
+    char *slash = abs ? strrchr(abs, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    c->dir = abs ? abs : strdup(".");
+    config_set_include_dir(&lc, c->dir);
+    if (!config_read_file(&lc, path)) {
+        const char *ef = config_error_file(&lc);
+        char where[PATH_MAX + 32];
+        snprintf(where, sizeof(where), "%s:%d", ef ? ef : path, config_error_line(&lc));
+        lfail(&L, where, "%s", config_error_text(&lc));
+        goto fail;
+    }
+    config_setting_t *root = config_root_setting(&lc);
+    config_setting_t *stages = NULL;
+    for (int i = 0; i < config_setting_length(root); i++) {
+        config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+        const char *key = config_setting_name(s);
+        char *where = where_of(&L, s);
+        if (!in_list(top_keys, key)) {
+            char allowed[512];
+            list_join(top_keys, allowed, sizeof(allowed));
+            lfail(&L, where, "unknown key '%s'; allowed keys are: %s", key, allowed);
+            free(where);
+            goto fail;
+        }
+        if (strcmp(key, "stages") == 0) {
+            stages = s;
+            free(where);
+            continue;
+        }
+        enum nf_valkind kind;
+        char *text = scalar_text(&L, s, where, &kind);
+        if (!text) {
+            free(where);
+            goto fail;
+        }
+        int bad = 0;
+        if (strcmp(key, "trace") == 0) {
+            bad = kind != NF_VAL_BOOL;
+            c->trace = strcmp(text, "true") == 0;
+        } else if (strcmp(key, "grace_ms") == 0) {
+            long long v;
+            bad = kind != NF_VAL_INT || parse_int_text(text, 0, 3600000, &v) < 0;
+            c->grace_ms = bad ? 0 : (int)v;
+        } else if (strcmp(key, "log_level") == 0) {
+            bad = kind != NF_VAL_STRING || nf_log_level_parse(text) < 0;
+            c->log_level = strdup(text);
+        } else {
+            bad = kind != NF_VAL_STRING;
+            char **slot = strcmp(key, "plugin_dir") == 0  ? &c->plugin_dir
+                          : strcmp(key, "run_dir") == 0   ? &c->run_dir
+                          : strcmp(key, "state_dir") == 0 ? &c->state_dir
+                                                          : &c->deadletter;
+            *slot = join_path(c->dir, text);
+        }
+        if (bad)
+            lfail(&L, where, "'%s' has the wrong type or value (%s)", key, text);
+        free(text);
+        free(where);
+        if (bad)
+            goto fail;
+    }
+    if (!stages || !config_setting_is_group(stages) || config_setting_length(stages) == 0) {
+        char where[PATH_MAX + 8];
+        snprintf(where, sizeof(where), "%s:%u", path,
+                 stages ? config_setting_source_line(stages) : 1);
+        lfail(&L, where, "the config needs a non-empty group stages = { NAME = { plugin = "
+                         "\"...\"; ... }; ... };");
+        goto fail;
+    }
+    c->n_stages = config_setting_length(stages);
+    c->stages = calloc((size_t)c->n_stages, sizeof(*c->stages));
+    if (!c->stages)
+        goto fail;
+    for (int i = 0; i < c->n_stages; i++)
+        if (read_stage(&L, &c->stages[i], config_setting_get_elem(stages, (unsigned)i)) < 0)
+            goto fail;
+    for (int i = 0; i < n_sets; i++)
+        if (apply_set(&L, sets[i]) < 0)
+            goto fail;
+    if (!c->plugin_dir) {
+        const char *env = getenv("NEWSFLOW_PLUGIN_DIR");
+        c->plugin_dir = env && *env ? strdup(env) : default_plugin_dir();
+    }
+    if (!c->state_dir)
+        c->state_dir = join_path(c->dir, "var");
+    if (!c->run_dir)
+        c->run_dir = join_path(c->state_dir, "run");
+    if (!c->deadletter)
+        c->deadletter = join_path(c->state_dir, "deadletter.db");
+    if (!c->log_level)
+        c->log_level = strdup("info");
+    if (check_dag(&L) < 0)
+        goto fail;
+    config_destroy(&lc);
+    return c;
+fail:
+    if (!L.failed)
+        snprintf(err, errlen, "%s: out of memory", path);
+    config_destroy(&lc);
+    nf_config_destroy(&c);
+    return NULL;
+}
+
+void nf_config_destroy(struct nf_config **pc)
+{
+    if (!pc || !*pc)
+        return;
+    struct nf_config *c = *pc;
+    for (int s = 0; s < c->n_stages; s++) {
+        struct nf_stage_conf *st = &c->stages[s];
+        free(st->name);
+        free(st->plugin);
+        free(st->where);
+        for (int i = 0; i < st->n_inputs; i++)
+            free(st->inputs[i]);
+        free(st->inputs);
+        free(st->input_idx);
+        free(st->consumers);
+        free(st->endpoint);
+        free(st->ack_endpoint);
+        free(st->log_level);
+        for (int i = 0; i < st->n_opts; i++) {
+            free(st->opts[i].key);
+            free(st->opts[i].text);
+            free(st->opts[i].where);
+        }
+        free(st->opts);
+    }
+    free(c->stages);
+    free(c->path);
+    free(c->dir);
+    free(c->plugin_dir);
+    free(c->run_dir);
+    free(c->state_dir);
+    free(c->deadletter);
+    free(c->log_level);
+    free(c);
+    *pc = NULL;
+}
+
+int nf_config_stage_index(const struct nf_config *c, const char *name)
+{
+    for (int i = 0; i < c->n_stages; i++)
+        if (c->stages[i].name && strcmp(c->stages[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int nf_config_plugin_conf(const struct nf_config *c, int s, const struct nf_plugin *p,
+                          void *conf, struct nf_strpool *pool, char *err, size_t errlen)
+{
+    const struct nf_stage_conf *st = &c->stages[s];
+    if (p->kind == NF_PLUGIN_SOURCE && st->n_inputs > 0) {
+        snprintf(err, errlen, "%s: stage '%s': plugin %s is a source and takes no inputs",
+                 st->where, st->name, p->name);
+        return -1;
+    }
+    if (p->kind != NF_PLUGIN_SOURCE && st->n_inputs == 0) {
+        snprintf(err, errlen, "%s: stage '%s': plugin %s needs inputs = [\"...\"]", st->where,
+                 st->name, p->name);
+        return -1;
+    }
+    if (p->kind == NF_PLUGIN_SINK && st->n_consumers > 0) {
+        snprintf(err, errlen, "%s: stage '%s': plugin %s is a sink; stage '%s' cannot take it "
+                              "as an input", st->where, st->name, p->name,
+                 c->stages[st->consumers[0]].name);
+        return -1;
+    }
+    char e[512];
+    if (nf_options_defaults(p->options, conf, c->dir, pool, e, sizeof(e)) < 0) {
+        snprintf(err, errlen, "%s: stage '%s': plugin %s: %s", st->where, st->name, p->name, e);
+        return -1;
+    }
+    for (int i = 0; i < st->n_opts; i++) {
+        const struct nf_conf_value *v = &st->opts[i];
+        const struct nf_option *o = nf_option_find(p->options, v->key);
+        if (!o) {
+            char allowed[1024], stagek[512];
+            nf_options_names(p->options, allowed, sizeof(allowed));
+            list_join(stage_keys, stagek, sizeof(stagek));
+            snprintf(err, errlen, "%s: stage '%s': unknown option '%s' for plugin %s; its "
+                                  "options are: %s; stage keys are: %s",
+                     v->where, st->name, v->key, p->name, allowed[0] ? allowed : "(none)",
+                     stagek);
+            return -1;
+        }
+        if (nf_option_set(o, conf, v->kind, v->text, c->dir, pool, e, sizeof(e)) < 0) {
+            snprintf(err, errlen, "%s: stage '%s': %s", v->where, st->name, e);
+            return -1;
+        }
+    }
+    for (const struct nf_option *o = p->options; o && o->name; o++) {
+        if (o->def)
+            continue;
+        bool given = false;
+        for (int i = 0; i < st->n_opts && !given; i++)
+            given = strcmp(st->opts[i].key, o->name) == 0;
+        if (!given) {
+            snprintf(err, errlen, "%s: stage '%s': plugin %s needs option '%s' (%s)", st->where,
+                     st->name, p->name, o->name, o->description ? o->description : "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int nf_config_check_plugins(const struct nf_config *c, char *err, size_t errlen)
+{
+    for (int s = 0; s < c->n_stages; s++) {
+        const struct nf_stage_conf *st = &c->stages[s];
+        char e[1024];
+        struct nf_plugin_handle *h = nf_plugin_load(c->plugin_dir, st->plugin, e, sizeof(e));
+        if (!h) {
+            snprintf(err, errlen, "%s: stage '%s': %s", st->where, st->name, e);
+            return -1;
+        }
+        struct nf_strpool *pool = nf_strpool_new();
+        void *conf = calloc(1, h->desc.conf_size ? h->desc.conf_size : 1);
+        int rc = pool && conf ? nf_config_plugin_conf(c, s, &h->desc, conf, pool, err, errlen)
+                              : -1;
+        free(conf);
+        nf_strpool_destroy(&pool);
+        nf_plugin_unload(&h);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int tcp_with_port(const char *ep, int delta, bool bind, char *out, size_t outlen)
+{
+    const char *colon = strrchr(ep, ':');
+    if (!colon || colon < ep + 6)
+        return -1;
+    long port = strtol(colon + 1, NULL, 10);
+    if (port <= 0 || port + delta > 65535)
+        return -1;
+    const char *host = ep + 6;
+    int hl = (int)(colon - host);
+    int n = snprintf(out, outlen, "tcp://%.*s:%ld", bind ? 1 : hl, bind ? "*" : host,
+                     port + delta);
+    return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+static int ipc(const struct nf_config *c, const char *name, const char *suffix, char *out,
+               size_t outlen)
+{
+    int n = snprintf(out, outlen, "ipc://%s/%s%s", c->run_dir, name, suffix);
+    /* sun_path holds 107 bytes */
+    if (n < 0 || (size_t)n >= outlen || n - 6 > 107)
+        return -1;
+    return 0;
+}
+
+int nf_config_inbox(const struct nf_config *c, int s, bool backend, bool bind, char *out,
+                    size_t outlen)
+{
+    const struct nf_stage_conf *st = &c->stages[s];
+    if (st->endpoint)
+        return tcp_with_port(st->endpoint, backend ? 1 : 0, bind, out, outlen);
+    return ipc(c, st->name, backend ? ".out" : ".in", out, outlen);
+}
+
+int nf_config_ack_endpoint(const struct nf_config *c, int s, int worker, bool bind, char *out,
+                           size_t outlen)
+{
+    const struct nf_stage_conf *st = &c->stages[s];
+    if (st->ack_endpoint)
+        return tcp_with_port(st->ack_endpoint, worker, bind, out, outlen);
+    char suffix[32];
+    snprintf(suffix, sizeof(suffix), "-%d.ack", worker);
+    return ipc(c, st->name, suffix, out, outlen);
+}

@@ -26,7 +26,7 @@ int nf_log_level_parse(const char *s)
     return -1;
 }
 
-void nf_log_vwrite(enum nf_log_level level, const char *fmt, va_list ap);
+
 void nf_log_vwrite(enum nf_log_level level, const char *fmt, va_list ap)
 {
     if (level > log_level)

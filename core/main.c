@@ -1,1 +1,298 @@
-int main(void) { return 0; }
+/* The newsflow command: run (supervisor), stage (one worker), check, broker, show, dlq, doc.
+ * Parses arguments and hands over; what each command does lives in its own module. */
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "deadletter.h"
+#include "newsflow/log.h"
+#include "options.h"
+#include "plugin_loader.h"
+#include "stage.h"
+#include "supervisor.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: newsflow COMMAND ...\n"
+            "  run CONFIG [--once] [--set K=V]...     start every stage's workers (supervisor)\n"
+            "  stage CONFIG STAGE [--worker N] [--once] [--set K=V]...\n"
+            "                                         run one worker of one stage\n"
+            "  broker CONFIG [--set K=V]...           run the stages' inbox brokers only\n"
+            "  check CONFIG [--set K=V]...            validate the config and its plugins\n"
+            "  show CONFIG [--set K=V]...             list what the SQLite store holds\n"
+            "  dlq list CONFIG [--set K=V]...         list the dead letters\n"
+            "  doc PLUGIN [--plugin-dir DIR]          print a plugin's options\n"
+            "--set STAGE.OPTION=VALUE overrides a stage's option or key; --set KEY=VALUE a\n"
+            "top-level key (plugin_dir, run_dir, state_dir, deadletter, log_level, ...).\n");
+}
+
+struct args {
+    const char *config;
+    const char *stage;
+    const char *plugin_dir;
+    int worker;
+    bool once;
+    char *sets[128];
+    int n_sets;
+    char *tail[260]; /* --set arguments to pass to workers, NULL-terminated */
+    int n_tail;
+    const char *positional[4];
+    int n_pos;
+};
+
+static int parse_args(int argc, char **argv, int from, struct args *a)
+{
+    for (int i = from; i < argc; i++) {
+        if (strcmp(argv[i], "--once") == 0) {
+            a->once = true;
+        } else if (strcmp(argv[i], "--worker") == 0 && i + 1 < argc) {
+            char *end;
+            long w = strtol(argv[++i], &end, 10);
+            if (*end || w < 0 || w > 255) {
+                fprintf(stderr, "newsflow: --worker needs a number from 0 to 255\n");
+                return -1;
+            }
+            a->worker = (int)w;
+        } else if ((strcmp(argv[i], "--set") == 0 || strcmp(argv[i], "-s") == 0) &&
+                   i + 1 < argc) {
+            if (a->n_sets >= 128) {
+                fprintf(stderr, "newsflow: too many --set\n");
+                return -1;
+            }
+            a->sets[a->n_sets++] = argv[i + 1];
+            a->tail[a->n_tail++] = "--set";
+            a->tail[a->n_tail++] = argv[++i];
+        } else if (strncmp(argv[i], "--set=", 6) == 0) {
+            a->sets[a->n_sets++] = argv[i] + 6;
+            a->tail[a->n_tail++] = argv[i];
+        } else if (strcmp(argv[i], "--plugin-dir") == 0 && i + 1 < argc) {
+            a->plugin_dir = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "newsflow: unknown option %s\n", argv[i]);
+            return -1;
+        } else if (a->n_pos < 4) {
+            a->positional[a->n_pos++] = argv[i];
+        } else {
+            fprintf(stderr, "newsflow: unexpected argument %s\n", argv[i]);
+            return -1;
+        }
+    }
+    a->tail[a->n_tail] = NULL;
+    return 0;
+}
+
+static struct nf_config *load(const struct args *a)
+{
+    if (!a->config) {
+        usage(stderr);
+        return NULL;
+    }
+    char err[2048];
+    struct nf_config *cfg = nf_config_load(a->config, (char *const *)a->sets, a->n_sets, err,
+                                           sizeof(err));
+    if (!cfg)
+        fprintf(stderr, "newsflow: %s\n", err);
+    return cfg;
+}
+
+/* Prints one cell of at most `width` characters, cutting at a UTF-8 character boundary. */
+static void cell(const char *s, int width)
+{
+    int chars = 0;
+    const char *p = s;
+    while (*p && chars < width) {
+        p++;
+        while ((*p & 0xC0) == 0x80)
+            p++;
+        chars++;
+    }
+    fwrite(s, 1, (size_t)(p - s), stdout);
+    for (; chars < width; chars++)
+        fputc(' ', stdout);
+}
+
+/* `show`: what every store_sqlite stage holds. The path comes from the stage's own option
+ * table, so it is the same file the store wrote. */
+static int cmd_show(const struct nf_config *cfg)
+{
+    int shown = 0;
+    for (int s = 0; s < cfg->n_stages; s++) {
+        if (strcmp(cfg->stages[s].plugin, "store_sqlite") != 0)
+            continue;
+        char err[2048];
+        struct nf_plugin_handle *h =
+            nf_plugin_load(cfg->plugin_dir, cfg->stages[s].plugin, err, sizeof(err));
+        if (!h) {
+            fprintf(stderr, "newsflow: %s\n", err);
+            return 1;
+        }
+        struct nf_strpool *pool = nf_strpool_new();
+        void *conf = calloc(1, h->desc.conf_size + 1);
+        const struct nf_option *o = nf_option_find(h->desc.options, "path");
+        const char *path = NULL;
+        if (o && nf_config_plugin_conf(cfg, s, &h->desc, conf, pool, err, sizeof(err)) == 0)
+            memcpy(&path, (char *)conf + o->offset, sizeof(path));
+        sqlite3 *db = NULL;
+        sqlite3_stmt *q = NULL;
+        int rc = 1;
+        if (!path) {
+            fprintf(stderr, "newsflow: stage %s: %s\n", cfg->stages[s].name, err);
+            goto next;
+        }
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db,
+                               "SELECT id, coalesce(published_at,''), coalesce(outlet,''),"
+                               " coalesce(title,''), (SELECT count(*) FROM entities e"
+                               " WHERE e.article_id = a.id), coalesce(dup_of,'')"
+                               " FROM articles a ORDER BY source_uri, id",
+                               -1, &q, NULL) != SQLITE_OK) {
+            fprintf(stderr, "newsflow: %s: %s\n", path, db ? sqlite3_errmsg(db) : "cannot open");
+            goto next;
+        }
+        printf("store %s (%s)\n", cfg->stages[s].name, path);
+        cell("id", 17);
+        cell("date", 11);
+        cell("outlet", 16);
+        cell("title", 62);
+        printf("entities\n");
+        int rows = 0;
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            char id[20];
+            snprintf(id, sizeof(id), "%.16s", (const char *)sqlite3_column_text(q, 0));
+            cell(id, 17);
+            cell((const char *)sqlite3_column_text(q, 1), 11);
+            cell((const char *)sqlite3_column_text(q, 2), 16);
+            cell((const char *)sqlite3_column_text(q, 3), 62);
+            printf("%d%s%s\n", sqlite3_column_int(q, 4),
+                   *sqlite3_column_text(q, 5) ? "  copy of " : "",
+                   (const char *)sqlite3_column_text(q, 5));
+            rows++;
+        }
+        printf("%d articles\n", rows);
+        shown++;
+        rc = 0;
+    next:
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+        free(conf);
+        nf_strpool_destroy(&pool);
+        nf_plugin_unload(&h);
+        if (rc)
+            return 1;
+    }
+    if (!shown)
+        fprintf(stderr, "newsflow: no store_sqlite stage in %s\n", cfg->path);
+    return shown ? 0 : 1;
+}
+
+static int cmd_doc(const struct args *a)
+{
+    if (a->n_pos < 1) {
+        usage(stderr);
+        return 2;
+    }
+    char dir[PATH_MAX];
+    if (a->plugin_dir) {
+        snprintf(dir, sizeof(dir), "%s", a->plugin_dir);
+    } else {
+        const char *env = getenv("NEWSFLOW_PLUGIN_DIR");
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        exe[n > 0 ? n : 0] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(dir, sizeof(dir), "%s", env && *env ? env : exe);
+        if (!env || !*env)
+            strncat(dir, "/../plugins", sizeof(dir) - strlen(dir) - 1);
+    }
+    char err[2048];
+    struct nf_plugin_handle *h = nf_plugin_load(dir, a->positional[0], err, sizeof(err));
+    if (!h) {
+        fprintf(stderr, "newsflow: %s\n", err);
+        return 1;
+    }
+    nf_options_print_doc(&h->desc, stdout);
+    nf_plugin_unload(&h);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("newsflow 0.1.0 (plugin ABI %d, record schema v%d)\n", NF_PLUGIN_ABI,
+               NF_RECORD_VERSION);
+        return 0;
+    }
+    const char *cmd = argv[1];
+    int from = 2;
+    bool dlq = strcmp(cmd, "dlq") == 0;
+    if (dlq) {
+        if (argc < 3 || strcmp(argv[2], "list") != 0) {
+            fprintf(stderr, "newsflow: dlq takes: list CONFIG\n");
+            return 2;
+        }
+        from = 3;
+    }
+    static struct args a;
+    if (parse_args(argc, argv, from, &a) < 0)
+        return 2;
+    if (strcmp(cmd, "doc") == 0)
+        return cmd_doc(&a);
+    a.config = a.n_pos > 0 ? a.positional[0] : NULL;
+    a.stage = a.n_pos > 1 ? a.positional[1] : NULL;
+    struct nf_config *cfg = load(&a);
+    if (!cfg)
+        return 2;
+    int rc = 2;
+    if (strcmp(cmd, "run") == 0) {
+        rc = nf_supervisor_run(cfg, a.config, a.tail, a.once);
+    } else if (strcmp(cmd, "stage") == 0) {
+        int si = a.stage ? nf_config_stage_index(cfg, a.stage) : -1;
+        if (si < 0)
+            fprintf(stderr, "newsflow: %s: no stage named '%s'\n", cfg->path,
+                    a.stage ? a.stage : "");
+        else if (a.worker >= cfg->stages[si].workers)
+            fprintf(stderr, "newsflow: stage %s has %d workers; --worker %d is out of range\n",
+                    a.stage, cfg->stages[si].workers, a.worker);
+        else
+            rc = nf_stage_run(cfg, si, a.worker, a.once);
+    } else if (strcmp(cmd, "broker") == 0) {
+        rc = nf_brokers_run(cfg);
+    } else if (strcmp(cmd, "check") == 0) {
+        char err[2048];
+        if (nf_config_check_plugins(cfg, err, sizeof(err)) < 0) {
+            fprintf(stderr, "newsflow: %s\n", err);
+        } else {
+            int workers = 0;
+            for (int s = 0; s < cfg->n_stages; s++)
+                workers += cfg->stages[s].workers;
+            printf("%s: ok (%d stages, %d workers)\n", cfg->path, cfg->n_stages, workers);
+            rc = 0;
+        }
+    } else if (strcmp(cmd, "show") == 0) {
+        rc = cmd_show(cfg);
+    } else if (dlq) {
+        char err[1024];
+        int n = nf_dlq_list(cfg->deadletter, stdout, err, sizeof(err));
+        if (n < 0)
+            fprintf(stderr, "newsflow: %s\n", err);
+        else
+            printf("%d dead letters in %s\n", n, cfg->deadletter);
+        rc = n < 0;
+    } else {
+        fprintf(stderr, "newsflow: unknown command '%s'\n", cmd);
+        usage(stderr);
+    }
+    nf_config_destroy(&cfg);
+    return rc;
+}

@@ -1,1 +1,687 @@
-/* placeholder */
+/* Stage host. One process runs one worker: it loads the stage's plugin, connects its sockets,
+ * and moves records: a source assigns sequence numbers, keeps every record it sent until the
+ * end of each of its paths acknowledges it, and resends what times out; a filter or sink takes
+ * records from its inbox, calls the plugin, forwards, acknowledges or dead-letters them.
+ * The host never interprets a record beyond the delivery fields. */
+#include "stage.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "deadletter.h"
+#include "newsflow/plugin.h"
+#include "plugin_loader.h"
+#include "transport.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+struct counter {
+    const char *name;
+    int64_t value;
+};
+
+struct nf_ctx {
+    const struct nf_config *cfg;
+    const struct nf_stage_conf *st;
+    int stage, worker;
+    char error[1024];
+    char who[96];
+    char state_dir[PATH_MAX];
+    struct counter counters[32];
+};
+
+/* ---- the context calls plugins make ------------------------------------------------------ */
+
+void nf_ctx_error(struct nf_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->error, sizeof(ctx->error), fmt, ap);
+    va_end(ap);
+}
+
+
+
+void nf_log(struct nf_ctx *ctx, enum nf_log_level level, const char *fmt, ...)
+{
+    (void)ctx;
+    va_list ap;
+    va_start(ap, fmt);
+    nf_log_vwrite(level, fmt, ap);
+    va_end(ap);
+}
+
+const char *nf_ctx_stage(const struct nf_ctx *ctx)
+{
+    return ctx->st->name;
+}
+
+int nf_ctx_worker(const struct nf_ctx *ctx)
+{
+    return ctx->worker;
+}
+
+int nf_ctx_workers(const struct nf_ctx *ctx)
+{
+    return ctx->st->workers;
+}
+
+const char *nf_ctx_state_dir(const struct nf_ctx *ctx)
+{
+    return ctx->state_dir;
+}
+
+int64_t nf_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta)
+{
+    for (size_t i = 0; i < sizeof(ctx->counters) / sizeof(ctx->counters[0]); i++) {
+        struct counter *c = &ctx->counters[i];
+        if (!c->name || c->name == name || strcmp(c->name, name) == 0) {
+            c->name = name;
+            c->value += delta;
+            return;
+        }
+    }
+}
+
+static int64_t count_of(struct nf_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; i < sizeof(ctx->counters) / sizeof(ctx->counters[0]); i++)
+        if (ctx->counters[i].name && strcmp(ctx->counters[i].name, name) == 0)
+            return ctx->counters[i].value;
+    return 0;
+}
+
+static void log_counters(struct nf_ctx *ctx)
+{
+    char line[1024];
+    size_t n = 0;
+    line[0] = '\0';
+    for (size_t i = 0; i < sizeof(ctx->counters) / sizeof(ctx->counters[0]); i++) {
+        if (!ctx->counters[i].name)
+            break;
+        int w = snprintf(line + n, sizeof(line) - n, "%s%s=%lld", n ? " " : "",
+                         ctx->counters[i].name, (long long)ctx->counters[i].value);
+        if (w < 0 || (size_t)w >= sizeof(line) - n)
+            break;
+        n += (size_t)w;
+    }
+    nf_logf(NF_LOG_INFO, "counts: %s", n ? line : "none");
+}
+
+/* ---- the worker --------------------------------------------------------------------------- */
+
+struct slot {
+    int64_t seq;
+    int64_t remaining;
+    int64_t due;
+    int attempt;
+    bool used;
+    char id[40];
+    struct nf_buf bytes;
+};
+
+struct worker {
+    const struct nf_config *cfg;
+    const struct nf_stage_conf *st;
+    struct nf_ctx ctx;
+    struct nf_plugin_handle *plugin;
+    struct nf_strpool *pool;
+    void *conf;
+    void *state;
+    void *zctx;
+    void *in;   /* filters and sinks: PULL from the inbox */
+    void *acks; /* sources: PULL for acknowledgements */
+    void **outs;
+    int n_outs;
+    struct nf_acker *acker;
+    struct nf_dlq *dlq;
+    struct nf_record *rec;
+    struct nf_buf out;
+    char ack_to[300];
+    bool once;
+    /* source */
+    struct slot *slots;
+    int64_t window;
+    int64_t next_counter;
+    int64_t epoch;
+    int64_t pending;
+};
+
+#define SEQ_COUNTER_BITS 40
+#define SEQ_COUNTER_MASK ((INT64_C(1) << SEQ_COUNTER_BITS) - 1)
+
+static int mkdirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void dead_letter(struct worker *w, const char *reason, const void *bytes, size_t n,
+                        bool decoded)
+{
+    const char *id = NULL, *uri = NULL;
+    int64_t attempt = 0;
+    if (decoded) {
+        id = nf_record_str(w->rec, NF_F_ID, NULL);
+        nf_record_source(w->rec, &uri, NULL);
+        nf_record_int(w->rec, NF_F_ATTEMPT, &attempt);
+    }
+    nf_logf(NF_LOG_WARN, "dead-lettered record %s (%s): %s", id ? id : "(no id)",
+            uri ? uri : "no source", reason);
+    char err[512];
+    if (nf_dlq_put(w->dlq, id, uri, w->st->name, w->ctx.worker, attempt, reason, bytes, n, err,
+                   sizeof(err)) < 0) {
+        nf_logf(NF_LOG_ERROR, "%s", err);
+        return;
+    }
+    nf_ctx_count(&w->ctx, "dead", 1);
+}
+
+/* Sends to every output; blocks while a downstream is full (backpressure). Returns -1 when a
+ * stop was requested meanwhile. A source keeps reading acknowledgements while it waits. */
+static void drain_acks(struct worker *w);
+
+static int send_all(struct worker *w, const void *data, size_t len)
+{
+    for (int i = 0; i < w->n_outs; i++) {
+        for (;;) {
+            if (zmq_send(w->outs[i], data, len, ZMQ_DONTWAIT) >= 0)
+                break;
+            if (errno != EAGAIN && errno != EINTR) {
+                nf_logf(NF_LOG_ERROR, "send: %s", zmq_strerror(errno));
+                return -1;
+            }
+            if (stop_requested)
+                return -1;
+            zmq_pollitem_t items[2] = {{w->outs[i], 0, ZMQ_POLLOUT, 0},
+                                       {w->acks, 0, ZMQ_POLLIN, 0}};
+            zmq_poll(items, w->acks ? 2 : 1, 200);
+            if (w->acks && (items[1].revents & ZMQ_POLLIN))
+                drain_acks(w);
+        }
+    }
+    return 0;
+}
+
+/* ---- sources -------------------------------------------------------------------------------- */
+
+static void on_ack(void *arg, int64_t seq, int64_t weight)
+{
+    struct worker *w = arg;
+    struct slot *s = &w->slots[(seq & SEQ_COUNTER_MASK) % w->window];
+    if (!s->used || s->seq != seq)
+        return; /* an old or duplicate acknowledgement: harmless */
+    s->remaining -= weight;
+    if (s->remaining > 0)
+        return;
+    s->used = false;
+    w->pending--;
+    nf_ctx_count(&w->ctx, "acked", 1);
+    if (s->bytes.cap > (1u << 20))
+        nf_buf_free(&s->bytes); /* do not keep a rare huge record's memory forever */
+    if (w->plugin->desc.acked)
+        w->plugin->desc.acked(w->state, &w->ctx, s->id);
+}
+
+static void drain_acks(struct worker *w)
+{
+    for (;;) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, w->acks, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            return;
+        }
+        if (nf_ack_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), on_ack, w) < 0) {
+            nf_ctx_count(&w->ctx, "bad_ack", 1);
+            nf_logf(NF_LOG_WARN, "ignored a malformed acknowledgement of %zu bytes",
+                    zmq_msg_size(&msg));
+        }
+        zmq_msg_close(&msg);
+    }
+}
+
+static int64_t backoff(const struct worker *w, int attempt)
+{
+    int64_t t = w->st->ack_timeout_ms;
+    for (int i = 1; i < attempt && t < w->st->ack_timeout_ms * 16; i++)
+        t *= 2;
+    return t;
+}
+
+/* Resends records whose acknowledgement is overdue; dead-letters them after max_attempts. */
+static void replay_overdue(struct worker *w, int64_t now)
+{
+    struct nf_buf tmp = {0};
+    for (int64_t i = 0; i < w->window; i++) {
+        struct slot *s = &w->slots[i];
+        if (!s->used || now < s->due)
+            continue;
+        if (s->attempt >= w->st->max_attempts) {
+            char reason[256];
+            snprintf(reason, sizeof(reason),
+                     "not acknowledged after %d attempts (a stage crashes on it, or its "
+                     "acknowledgements cannot reach this source)", s->attempt);
+            nf_record_decode(w->rec, s->bytes.data, s->bytes.len);
+            dead_letter(w, reason, s->bytes.data, s->bytes.len, true);
+            s->remaining = 0;
+            s->used = false;
+            w->pending--;
+            if (w->plugin->desc.acked)
+                w->plugin->desc.acked(w->state, &w->ctx, s->id);
+            continue;
+        }
+        s->attempt++;
+        if (nf_record_decode(w->rec, s->bytes.data, s->bytes.len) == 0 &&
+            nf_record_set_int(w->rec, NF_F_ATTEMPT, s->attempt) == 0) {
+            tmp.len = 0;
+            if (nf_record_encode(w->rec, &tmp) == 0) {
+                struct nf_buf old = s->bytes;
+                s->bytes = tmp;
+                tmp = old;
+            }
+        }
+        s->due = now + backoff(w, s->attempt);
+        nf_ctx_count(&w->ctx, "resent", 1);
+        nf_logf(NF_LOG_INFO, "resending %s (attempt %d)", s->id, s->attempt);
+        if (send_all(w, s->bytes.data, s->bytes.len) < 0)
+            break;
+    }
+    nf_buf_free(&tmp);
+}
+
+static void iso_now(char *out, size_t n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char base[32];
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, n, "%s.%03dZ", base, (int)(ts.tv_nsec / 1000000));
+}
+
+/* Fills the delivery fields, encodes into a free slot and sends. Returns 0, or -1 on stop. */
+static int source_emit(struct worker *w, struct slot *s)
+{
+    struct nf_record *r = w->rec;
+    size_t idlen;
+    const char *id = nf_record_str(r, NF_F_ID, &idlen);
+    if (!id || idlen == 0 || idlen >= sizeof(s->id)) {
+        size_t n;
+        const void *raw = nf_record_bytes(r, NF_F_RAW, &n);
+        dead_letter(w, "the source plugin produced a record without a valid id", raw, raw ? n : 0,
+                    true);
+        return 0;
+    }
+    int64_t seq = (w->epoch << SEQ_COUNTER_BITS) | (w->next_counter & SEQ_COUNTER_MASK);
+    nf_record_set_int(r, NF_F_V, NF_RECORD_VERSION);
+    if (!nf_record_has(r, NF_F_FETCHED_AT)) {
+        char now[40];
+        iso_now(now, sizeof(now));
+        nf_record_set_cstr(r, NF_F_FETCHED_AT, now);
+    }
+    nf_record_set_int(r, NF_F_SEQ, seq);
+    nf_record_set_int(r, NF_F_ATTEMPT, 1);
+    nf_record_set_cstr(r, NF_F_ACK_TO, w->ack_to);
+    if (w->cfg->trace)
+        nf_record_trace_append(r, w->st->name, w->ctx.worker, nf_now_ms());
+    s->bytes.len = 0;
+    if (nf_record_encode(r, &s->bytes) < 0) {
+        dead_letter(w, nf_record_error(r), NULL, 0, true);
+        return 0;
+    }
+    memcpy(s->id, id, idlen + 1);
+    s->seq = seq;
+    s->attempt = 1;
+    s->remaining = w->st->paths_below;
+    s->due = mono_ms() + backoff(w, 1);
+    s->used = true;
+    w->next_counter++;
+    w->pending++;
+    nf_ctx_count(&w->ctx, "out", 1);
+    return send_all(w, s->bytes.data, s->bytes.len);
+}
+
+static int run_source(struct worker *w)
+{
+    const struct nf_plugin *p = &w->plugin->desc;
+    bool eof = false;
+    int64_t next_scan = mono_ms() + 100;
+    while (!stop_requested) {
+        int produced = 0;
+        bool again = false;
+        while (!eof && !stop_requested && produced < 256) {
+            struct slot *s = &w->slots[w->next_counter % w->window];
+            if (s->used)
+                break; /* the credit window is full: wait for acknowledgements */
+            nf_record_reset(w->rec);
+            w->ctx.error[0] = '\0';
+            int rc = p->next(w->state, &w->ctx, w->rec);
+            if (rc == NF_AGAIN) {
+                again = true;
+                break;
+            }
+            if (rc == NF_EOF) {
+                eof = true;
+                nf_logf(NF_LOG_INFO, "input exhausted after %lld records",
+                        (long long)count_of(&w->ctx, "out"));
+                break;
+            }
+            if (rc != NF_OK) {
+                size_t n = 0;
+                const void *raw = nf_record_bytes(w->rec, NF_F_RAW, &n);
+                dead_letter(w, w->ctx.error[0] ? w->ctx.error : "the source failed to read",
+                            raw, raw ? n : 0, true);
+                continue;
+            }
+            if (source_emit(w, s) < 0)
+                break;
+            produced++;
+        }
+        if (w->once && eof && w->pending == 0)
+            break;
+        int timeout = produced ? 0 : again ? 50 : w->pending ? 50 : 500;
+        zmq_pollitem_t item = {w->acks, 0, ZMQ_POLLIN, 0};
+        zmq_poll(&item, 1, timeout);
+        drain_acks(w);
+        int64_t now = mono_ms();
+        if (now >= next_scan) {
+            replay_overdue(w, now);
+            next_scan = now + 100;
+        }
+    }
+    /* Stopping: no more intake; give what is in flight a grace period to be acknowledged. */
+    int64_t until = mono_ms() + w->cfg->grace_ms;
+    while (w->pending > 0 && mono_ms() < until) {
+        zmq_pollitem_t item = {w->acks, 0, ZMQ_POLLIN, 0};
+        zmq_poll(&item, 1, 100);
+        drain_acks(w);
+    }
+    if (w->pending > 0)
+        nf_logf(NF_LOG_WARN, "stopping with %lld records unacknowledged", (long long)w->pending);
+    return 0;
+}
+
+/* ---- filters and sinks ---------------------------------------------------------------------- */
+
+/* Acknowledges the record in w->rec: its journey ends at this stage. */
+static void ack_current(struct worker *w, bool held)
+{
+    int64_t seq;
+    const char *to = nf_record_str(w->rec, NF_F_ACK_TO, NULL);
+    if (!to || nf_record_int(w->rec, NF_F_SEQ, &seq) < 0)
+        return; /* injected without delivery fields: nobody waits for it */
+    if (nf_acker_add(w->acker, to, seq, w->st->paths_below, held) < 0)
+        nf_logf(NF_LOG_WARN, "cannot acknowledge to %s", to);
+}
+
+static void handle(struct worker *w, const void *data, size_t len)
+{
+    const struct nf_plugin *p = &w->plugin->desc;
+    nf_ctx_count(&w->ctx, "in", 1);
+    if (nf_record_decode(w->rec, data, len) < 0) {
+        char reason[256];
+        snprintf(reason, sizeof(reason), "malformed record: %s", nf_record_error(w->rec));
+        nf_ctx_count(&w->ctx, "malformed", 1);
+        dead_letter(w, reason, data, len, false);
+        return;
+    }
+    w->ctx.error[0] = '\0';
+    int rc = p->process(w->state, &w->ctx, w->rec);
+    bool terminal = w->n_outs == 0;
+    if (rc == NF_OK && !terminal) {
+        if (w->cfg->trace)
+            nf_record_trace_append(w->rec, w->st->name, w->ctx.worker, nf_now_ms());
+        w->out.len = 0;
+        if (nf_record_encode(w->rec, &w->out) < 0) {
+            dead_letter(w, nf_record_error(w->rec), data, len, true);
+            ack_current(w, false);
+            return;
+        }
+        if (send_all(w, w->out.data, w->out.len) == 0)
+            nf_ctx_count(&w->ctx, "out", 1);
+        return;
+    }
+    if (rc == NF_OK) {
+        nf_ctx_count(&w->ctx, p->kind == NF_PLUGIN_SINK ? "stored" : "ended", 1);
+        ack_current(w, p->flush != NULL);
+        return;
+    }
+    if (rc == NF_SKIP) {
+        nf_ctx_count(&w->ctx, "skipped", 1);
+        ack_current(w, false);
+        return;
+    }
+    char reason[1200];
+    snprintf(reason, sizeof(reason), "%s",
+             w->ctx.error[0] ? w->ctx.error : "the plugin failed without a reason");
+    if (rc != NF_ERR)
+        snprintf(reason, sizeof(reason), "the plugin returned unknown status %d", rc);
+    dead_letter(w, reason, data, len, true);
+    ack_current(w, false);
+}
+
+static void do_flush(struct worker *w)
+{
+    const struct nf_plugin *p = &w->plugin->desc;
+    if (p->flush) {
+        w->ctx.error[0] = '\0';
+        int rc = p->flush(w->state, &w->ctx);
+        if (rc != NF_OK)
+            nf_logf(NF_LOG_ERROR, "flush failed, %zu records will be replayed: %s",
+                    nf_acker_held(w->acker), w->ctx.error);
+        nf_acker_release(w->acker, rc == NF_OK);
+    }
+    nf_acker_send(w->acker);
+}
+
+static int run_filter(struct worker *w)
+{
+    int since_flush = 0;
+    int64_t flush_due = 0;
+    while (!stop_requested) {
+        int timeout = since_flush ? (int)(flush_due - mono_ms()) : 1000;
+        if (timeout < 0)
+            timeout = 0;
+        zmq_pollitem_t item = {w->in, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&item, 1, timeout);
+        int n = 0;
+        if (rc > 0) {
+            while (n < w->st->batch && !stop_requested) {
+                zmq_msg_t msg;
+                zmq_msg_init(&msg);
+                if (zmq_msg_recv(&msg, w->in, ZMQ_DONTWAIT) < 0) {
+                    zmq_msg_close(&msg);
+                    break;
+                }
+                handle(w, zmq_msg_data(&msg), zmq_msg_size(&msg));
+                zmq_msg_close(&msg);
+                n++;
+            }
+        }
+        if (n && !since_flush)
+            flush_due = mono_ms() + w->st->flush_ms;
+        since_flush += n;
+        if (since_flush && (since_flush >= w->st->batch || n == 0 || mono_ms() >= flush_due)) {
+            do_flush(w);
+            since_flush = 0;
+        } else {
+            nf_acker_send(w->acker);
+        }
+    }
+    do_flush(w);
+    return 0;
+}
+
+/* ---- setup ---------------------------------------------------------------------------------- */
+
+static void worker_free(struct worker *w)
+{
+    if (w->plugin && w->plugin->desc.destroy && w->state)
+        w->plugin->desc.destroy(w->state);
+    nf_acker_destroy(&w->acker);
+    nf_socket_close(&w->in);
+    nf_socket_close(&w->acks);
+    for (int i = 0; i < w->n_outs; i++)
+        nf_socket_close(&w->outs[i]);
+    free(w->outs);
+    if (w->zctx)
+        zmq_ctx_term(w->zctx);
+    for (int64_t i = 0; w->slots && i < w->window; i++)
+        nf_buf_free(&w->slots[i].bytes);
+    free(w->slots);
+    nf_dlq_destroy(&w->dlq);
+    nf_record_destroy(&w->rec);
+    nf_buf_free(&w->out);
+    free(w->conf);
+    nf_strpool_destroy(&w->pool);
+    nf_plugin_unload(&w->plugin);
+}
+
+int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
+{
+    const struct nf_stage_conf *st = &cfg->stages[si];
+    struct worker w = {.cfg = cfg, .st = st, .once = once};
+    w.ctx = (struct nf_ctx){.cfg = cfg, .st = st, .stage = si, .worker = worker};
+    snprintf(w.ctx.who, sizeof(w.ctx.who), "%s[%d]", st->name, worker);
+    const char *lvl = st->log_level ? st->log_level : cfg->log_level;
+    nf_log_setup(w.ctx.who, (enum nf_log_level)nf_log_level_parse(lvl));
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[2048];
+    int code = 2;
+    snprintf(w.ctx.state_dir, sizeof(w.ctx.state_dir), "%s/%s", cfg->state_dir, st->name);
+    if (mkdirs(w.ctx.state_dir) < 0 || mkdirs(cfg->run_dir) < 0) {
+        nf_logf(NF_LOG_ERROR, "cannot create %s or %s: %s", w.ctx.state_dir, cfg->run_dir,
+                strerror(errno));
+        goto out;
+    }
+    w.plugin = nf_plugin_load(cfg->plugin_dir, st->plugin, err, sizeof(err));
+    if (!w.plugin) {
+        nf_logf(NF_LOG_ERROR, "%s: %s", st->where, err);
+        goto out;
+    }
+    const struct nf_plugin *p = &w.plugin->desc;
+    w.pool = nf_strpool_new();
+    w.conf = calloc(1, p->conf_size ? p->conf_size : 1);
+    w.rec = nf_record_new();
+    w.dlq = nf_dlq_new(cfg->deadletter);
+    if (!w.pool || !w.conf || !w.rec || !w.dlq) {
+        nf_logf(NF_LOG_ERROR, "out of memory");
+        goto out;
+    }
+    if (nf_config_plugin_conf(cfg, si, p, w.conf, w.pool, err, sizeof(err)) < 0) {
+        nf_logf(NF_LOG_ERROR, "%s", err);
+        goto out;
+    }
+    if (p->init && p->init(&w.ctx, w.conf, &w.state) != NF_OK) {
+        nf_logf(NF_LOG_ERROR, "plugin %s failed to start: %s", p->name,
+                w.ctx.error[0] ? w.ctx.error : "no reason given");
+        goto out;
+    }
+    code = 1;
+    w.zctx = zmq_ctx_new();
+    w.acker = w.zctx ? nf_acker_new(w.zctx) : NULL;
+    w.outs = calloc((size_t)st->n_consumers + 1, sizeof(void *));
+    if (!w.acker || !w.outs)
+        goto out;
+    for (int i = 0; i < st->n_consumers; i++) {
+        char ep[512];
+        if (nf_config_inbox(cfg, st->consumers[i], false, false, ep, sizeof(ep)) < 0) {
+            nf_logf(NF_LOG_ERROR, "endpoint of stage %s is too long for ipc (run_dir %s)",
+                    cfg->stages[st->consumers[i]].name, cfg->run_dir);
+            goto out;
+        }
+        w.outs[i] = nf_socket_open(w.zctx, ZMQ_PUSH, ep, false, st->hwm, err, sizeof(err));
+        if (!w.outs[i]) {
+            nf_logf(NF_LOG_ERROR, "%s", err);
+            goto out;
+        }
+        w.n_outs++;
+    }
+    if (p->kind == NF_PLUGIN_SOURCE) {
+        char bind_ep[512];
+        if (nf_config_ack_endpoint(cfg, si, worker, true, bind_ep, sizeof(bind_ep)) < 0 ||
+            nf_config_ack_endpoint(cfg, si, worker, false, w.ack_to, sizeof(w.ack_to)) < 0) {
+            nf_logf(NF_LOG_ERROR, "bad acknowledgement endpoint for stage %s", st->name);
+            goto out;
+        }
+        w.acks = nf_socket_open(w.zctx, ZMQ_PULL, bind_ep, true, 100000, err, sizeof(err));
+        if (!w.acks) {
+            nf_logf(NF_LOG_ERROR, "%s", err);
+            goto out;
+        }
+        w.window = st->window;
+        w.slots = calloc((size_t)w.window, sizeof(*w.slots));
+        if (!w.slots)
+            goto out;
+        /* Sequence numbers carry this incarnation's epoch, so acknowledgements meant for an
+         * earlier run of this worker never match a record of this one. */
+        w.epoch = ((int64_t)time(NULL) ^ ((int64_t)getpid() << 8)) & ((1 << 22) - 1);
+        nf_logf(NF_LOG_INFO, "source %s started (window %lld)", p->name, (long long)w.window);
+        code = run_source(&w);
+    } else {
+        char ep[512];
+        if (nf_config_inbox(cfg, si, true, false, ep, sizeof(ep)) < 0) {
+            nf_logf(NF_LOG_ERROR, "inbox endpoint of stage %s is too long", st->name);
+            goto out;
+        }
+        w.in = nf_socket_open(w.zctx, ZMQ_PULL, ep, false, st->hwm, err, sizeof(err));
+        if (!w.in) {
+            nf_logf(NF_LOG_ERROR, "%s", err);
+            goto out;
+        }
+        nf_logf(NF_LOG_DEBUG, "%s %s started", p->kind == NF_PLUGIN_SINK ? "sink" : "filter",
+                p->name);
+        code = run_filter(&w);
+    }
+    log_counters(&w.ctx);
+out:
+    worker_free(&w);
+    return code;
+}

@@ -1,1 +1,245 @@
-/* placeholder */
+/* Transport helpers over ZeroMQ. Sockets get a bounded linger (an exiting process never hangs on
+ * a vanished peer) and small high-water marks (memory stays bounded, PUSH blocks upstream). */
+#include "transport.h"
+
+#include <errno.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "newsflow/record.h"
+
+void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int hwm, char *err,
+                     size_t errlen)
+{
+    void *s = zmq_socket(zctx, type);
+    if (!s) {
+        snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    int linger = 2000;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    int ivl = 2000, timeout = 10000;
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl));
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout));
+    int rc = bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s %s: %s", bind ? "bind" : "connect", endpoint,
+                 zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void nf_socket_close(void **s)
+{
+    if (s && *s) {
+        zmq_close(*s);
+        *s = NULL;
+    }
+}
+
+int nf_broker_run(void *zctx, const char *front, const char *back, int hwm, char *err,
+                  size_t errlen)
+{
+    void *f = nf_socket_open(zctx, ZMQ_PULL, front, true, hwm, err, errlen);
+    if (!f)
+        return -1;
+    void *b = nf_socket_open(zctx, ZMQ_PUSH, back, true, hwm, err, errlen);
+    if (!b) {
+        zmq_close(f);
+        return -1;
+    }
+    int linger = 0;
+    zmq_setsockopt(f, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(b, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_proxy(f, b, NULL); /* returns when the context is shut down */
+    zmq_close(f);
+    zmq_close(b);
+    return 0;
+}
+
+/* ---- acknowledgements ------------------------------------------------------------------ */
+
+struct ack_dest {
+    char *endpoint;
+    void *sock;
+    int64_t *ready; /* seq, weight pairs */
+    size_t n_ready, cap_ready;
+};
+
+struct held {
+    int dest;
+    int64_t seq, weight;
+};
+
+struct nf_acker {
+    void *zctx;
+    struct ack_dest *dests;
+    int n_dests;
+    struct held *held;
+    size_t n_held, cap_held;
+    struct nf_buf buf;
+};
+
+struct nf_acker *nf_acker_new(void *zctx)
+{
+    struct nf_acker *a = calloc(1, sizeof(*a));
+    if (a)
+        a->zctx = zctx;
+    return a;
+}
+
+void nf_acker_destroy(struct nf_acker **pa)
+{
+    if (!pa || !*pa)
+        return;
+    struct nf_acker *a = *pa;
+    for (int i = 0; i < a->n_dests; i++) {
+        free(a->dests[i].endpoint);
+        free(a->dests[i].ready);
+        nf_socket_close(&a->dests[i].sock);
+    }
+    free(a->dests);
+    free(a->held);
+    nf_buf_free(&a->buf);
+    free(a);
+    *pa = NULL;
+}
+
+static int dest_of(struct nf_acker *a, const char *endpoint)
+{
+    for (int i = 0; i < a->n_dests; i++)
+        if (strcmp(a->dests[i].endpoint, endpoint) == 0)
+            return i;
+    if (a->n_dests >= 1024)
+        return -1; /* a flood of bogus ack_to values must not open sockets without end */
+    struct ack_dest *d = realloc(a->dests, sizeof(*d) * (size_t)(a->n_dests + 1));
+    if (!d)
+        return -1;
+    a->dests = d;
+    char err[256];
+    void *s = nf_socket_open(a->zctx, ZMQ_PUSH, endpoint, false, 100000, err, sizeof(err));
+    if (!s)
+        return -1;
+    a->dests[a->n_dests] = (struct ack_dest){strdup(endpoint), s, NULL, 0, 0};
+    return a->n_dests++;
+}
+
+static int ready_push(struct ack_dest *d, int64_t seq, int64_t weight)
+{
+    if (d->n_ready + 2 > d->cap_ready) {
+        size_t cap = d->cap_ready ? d->cap_ready * 2 : 256;
+        int64_t *r = realloc(d->ready, cap * sizeof(*r));
+        if (!r)
+            return -1;
+        d->ready = r;
+        d->cap_ready = cap;
+    }
+    d->ready[d->n_ready++] = seq;
+    d->ready[d->n_ready++] = weight;
+    return 0;
+}
+
+int nf_acker_add(struct nf_acker *a, const char *endpoint, int64_t seq, int64_t weight,
+                 bool held)
+{
+    int d = dest_of(a, endpoint);
+    if (d < 0)
+        return -1;
+    if (!held)
+        return ready_push(&a->dests[d], seq, weight);
+    if (a->n_held == a->cap_held) {
+        size_t cap = a->cap_held ? a->cap_held * 2 : 512;
+        struct held *h = realloc(a->held, cap * sizeof(*h));
+        if (!h)
+            return -1;
+        a->held = h;
+        a->cap_held = cap;
+    }
+    a->held[a->n_held++] = (struct held){d, seq, weight};
+    return 0;
+}
+
+void nf_acker_release(struct nf_acker *a, bool commit)
+{
+    for (size_t i = 0; commit && i < a->n_held; i++)
+        ready_push(&a->dests[a->held[i].dest], a->held[i].seq, a->held[i].weight);
+    a->n_held = 0;
+}
+
+size_t nf_acker_held(const struct nf_acker *a)
+{
+    return a->n_held;
+}
+
+static int buf_write(void *data, const char *p, size_t n)
+{
+    return nf_buf_append(data, p, n);
+}
+
+void nf_acker_send(struct nf_acker *a)
+{
+    for (int i = 0; i < a->n_dests; i++) {
+        struct ack_dest *d = &a->dests[i];
+        if (!d->n_ready)
+            continue;
+        a->buf.len = 0;
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &a->buf, buf_write);
+        msgpack_pack_array(&pk, d->n_ready);
+        for (size_t k = 0; k < d->n_ready; k++)
+            msgpack_pack_int64(&pk, d->ready[k]);
+        if (zmq_send(d->sock, a->buf.data, a->buf.len, ZMQ_DONTWAIT) >= 0)
+            d->n_ready = 0;
+        /* else: the source is gone or not reading; keep them, it replays if they never go */
+    }
+}
+
+int nf_ack_decode(const void *data, size_t len, void (*fn)(void *, int64_t, int64_t),
+                  void *arg)
+{
+    /* Acks come from other processes: check the shape before trusting any count. */
+    const uint8_t *p = data;
+    if (len < 1 || len > (64u << 20))
+        return -1;
+    msgpack_zone zone;
+    if (!msgpack_zone_init(&zone, 2048))
+        return -1;
+    msgpack_object o;
+    size_t off = 0;
+    int n = -1;
+    /* an array header's count is at most the bytes left: reject before msgpack-c allocates */
+    uint64_t count = 0;
+    if (p[0] >= 0x90 && p[0] <= 0x9f)
+        count = p[0] & 0x0f;
+    else if (p[0] == 0xdc && len >= 3)
+        count = ((uint64_t)p[1] << 8) | p[2];
+    else if (p[0] == 0xdd && len >= 5)
+        count = ((uint64_t)p[1] << 24) | ((uint64_t)p[2] << 16) | ((uint64_t)p[3] << 8) | p[4];
+    else
+        goto out;
+    if (count > len || count % 2)
+        goto out;
+    if (msgpack_unpack(data, len, &off, &zone, &o) != MSGPACK_UNPACK_SUCCESS ||
+        o.type != MSGPACK_OBJECT_ARRAY)
+        goto out;
+    for (uint32_t i = 0; i + 1 < o.via.array.size; i += 2) {
+        msgpack_object *s = &o.via.array.ptr[i], *w = &o.via.array.ptr[i + 1];
+        if (s->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+            w->type != MSGPACK_OBJECT_POSITIVE_INTEGER || s->via.u64 > INT64_MAX ||
+            w->via.u64 > INT64_MAX)
+            goto out;
+    }
+    for (uint32_t i = 0; i + 1 < o.via.array.size; i += 2)
+        fn(arg, (int64_t)o.via.array.ptr[i].via.u64, (int64_t)o.via.array.ptr[i + 1].via.u64);
+    n = (int)(o.via.array.size / 2);
+out:
+    msgpack_zone_destroy(&zone);
+    return n;
+}

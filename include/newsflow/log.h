@@ -3,6 +3,8 @@
 #ifndef NEWSFLOW_LOG_H
 #define NEWSFLOW_LOG_H
 
+#include <stdarg.h>
+
 enum nf_log_level { NF_LOG_ERROR, NF_LOG_WARN, NF_LOG_INFO, NF_LOG_DEBUG };
 
 /* Sets who is speaking ("clean[1]") and the lowest level written. Not thread-safe: call once at
@@ -11,5 +13,8 @@ void nf_log_setup(const char *who, enum nf_log_level level);
 /* Parses "error", "warn", "info", "debug"; -1 when unknown. */
 int nf_log_level_parse(const char *s);
 void nf_logf(enum nf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The same with a va_list, for wrappers. */
+void nf_log_vwrite(enum nf_log_level level, const char *fmt, va_list ap);
 
 #endif

@@ -1,0 +1,83 @@
+/* Pipeline configuration: a libconfig file, `${NAME}` environment substitution, `--set`
+ * overrides, the stage DAG and its endpoints. Plugin options are kept as written, with their
+ * file:line, and checked against the plugin's option table by nf_config_plugin_conf(). */
+#ifndef NF_CONFIG_H
+#define NF_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "newsflow/plugin.h"
+#include "options.h"
+
+struct nf_conf_value {
+    char *key;
+    enum nf_valkind kind;
+    char *text;
+    char *where; /* "conf/x.cfg:12" or "--set fetch.path" */
+};
+
+struct nf_stage_conf {
+    char *name;
+    char *plugin;
+    char *where; /* where the stage is defined */
+    int workers;
+    char **inputs;
+    int n_inputs;
+    int *input_idx;
+    int *consumers; /* stages that list this one in inputs */
+    int n_consumers;
+    int64_t paths_below; /* acknowledgement weight of a record whose journey ends here */
+    char *endpoint;      /* tcp://host:port for the inbox (port and port+1); NULL: ipc */
+    char *ack_endpoint;  /* sources: tcp://host:port for acks (port + worker); NULL: ipc */
+    int hwm;
+    int batch;
+    int flush_ms;
+    int window;             /* sources: records in flight before intake pauses */
+    int64_t ack_timeout_ms; /* sources: first resend after this long without an ack */
+    int max_attempts;       /* sources: then dead-letter */
+    char *log_level;
+    struct nf_conf_value *opts;
+    int n_opts;
+};
+
+struct nf_config {
+    char *path;
+    char *dir; /* the config file's directory: relative paths are resolved against it */
+    char *plugin_dir;
+    char *run_dir;
+    char *state_dir;
+    char *deadletter;
+    char *log_level;
+    bool trace;
+    int grace_ms;
+    struct nf_stage_conf *stages;
+    int n_stages;
+};
+
+/* Reads and checks a config file. `sets` are "STAGE.KEY=VALUE" or "KEY=VALUE" overrides.
+ * Returns NULL with "file:line: what is wrong" in err. Caller owns the result. */
+struct nf_config *nf_config_load(const char *path, char *const *sets, int n_sets, char *err,
+                                 size_t errlen);
+void nf_config_destroy(struct nf_config **cfg);
+
+int nf_config_stage_index(const struct nf_config *cfg, const char *name);
+
+/* Checks the stage's options against the plugin's table and fills `conf` (conf_size bytes,
+ * zeroed by the caller): unknown key (with the allowed keys listed), wrong type, missing
+ * required option, wrong plugin kind for the stage's place in the DAG. Strings go into pool.
+ * Returns 0 or -1 with "file:line: ..." in err. */
+int nf_config_plugin_conf(const struct nf_config *cfg, int stage, const struct nf_plugin *p,
+                          void *conf, struct nf_strpool *pool, char *err, size_t errlen);
+
+/* Loads every stage's plugin and checks its options: what `newsflow check` and the supervisor do
+ * before anything starts. Returns 0 or -1 with the first error in err. */
+int nf_config_check_plugins(const struct nf_config *cfg, char *err, size_t errlen);
+
+/* Endpoints. `out` receives a ZeroMQ endpoint; return 0 or -1 (too long for ipc). */
+int nf_config_inbox(const struct nf_config *cfg, int stage, bool backend, bool bind, char *out,
+                    size_t outlen);
+int nf_config_ack_endpoint(const struct nf_config *cfg, int stage, int worker, bool bind,
+                           char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,41 @@
+/* Transport: ZeroMQ sockets with newsflow's settings, the per-stage inbox broker, and the
+ * acknowledgement batcher. Everything else about ZeroMQ stays inside this module and stage.c. */
+#ifndef NF_TRANSPORT_H
+#define NF_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A socket of `type` with bounded linger and high-water marks `hwm` both ways, bound or
+ * connected to `endpoint`. NULL with the reason in err. */
+void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int hwm,
+                     char *err, size_t errlen);
+void nf_socket_close(void **sock);
+
+/* The inbox of one stage: upstream workers PUSH to `front`, the stage's workers PULL from
+ * `back`. Runs until the context is shut down. Returns 0 then, -1 on a setup error. */
+int nf_broker_run(void *zctx, const char *front, const char *back, int hwm, char *err,
+                  size_t errlen);
+
+/* Acknowledgements to sources, batched per source endpoint. Entries are held until released
+ * (a sink's batch committed) or sent as they come (everything else). */
+struct nf_acker;
+struct nf_acker *nf_acker_new(void *zctx);
+void nf_acker_destroy(struct nf_acker **a);
+/* Queues (seq, weight) for `endpoint`. held: wait for nf_acker_release. Returns 0 or -1. */
+int nf_acker_add(struct nf_acker *a, const char *endpoint, int64_t seq, int64_t weight,
+                 bool held);
+/* commit: held entries become ready; otherwise they are dropped (the source will replay). */
+void nf_acker_release(struct nf_acker *a, bool commit);
+/* Sends what is ready without blocking; what cannot go now stays for the next call. */
+void nf_acker_send(struct nf_acker *a);
+size_t nf_acker_held(const struct nf_acker *a);
+
+/* Decodes one acknowledgement message: calls fn(seq, weight) for each entry. Returns the number
+ * of entries, or -1 if the message is malformed. */
+int nf_ack_decode(const void *data, size_t len, void (*fn)(void *arg, int64_t seq,
+                                                           int64_t weight),
+                  void *arg);
+
+#endif
