@@ -1,0 +1,430 @@
+/* fetch_dir through its descriptor: records of a real directory (plain, HTML, gzip, nested),
+ * the errors of bad files naming the file and the reason, stable ids, sharding between workers,
+ * and watching for files that are renamed in or closed after writing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <ftw.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "mock_core.h"
+
+static char root[PATH_MAX]; /* resolved temp directory with the fixtures */
+
+static void path_of(char *out, const char *dir, const char *rel)
+{
+    int n = snprintf(out, PATH_MAX, "%s/%s", dir, rel);
+    assert_true(n > 0 && n < PATH_MAX);
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path) < 0 ? -1 : 0;
+}
+
+static void write_file(const char *dir, const char *rel, const void *data, size_t n)
+{
+    char p[PATH_MAX];
+    path_of(p, dir, rel);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void write_gz(const char *dir, const char *rel, const void *data, size_t n)
+{
+    char p[PATH_MAX];
+    path_of(p, dir, rel);
+    gzFile z = gzopen(p, "wb9");
+    assert_non_null(z);
+    assert_int_equal(gzwrite(z, data, (unsigned)n), (int)n);
+    assert_int_equal(gzclose(z), Z_OK);
+}
+
+static void make_dir(const char *dir, const char *rel)
+{
+    char p[PATH_MAX];
+    path_of(p, dir, rel);
+    assert_int_equal(mkdir(p, 0755), 0);
+}
+
+static const char A_TXT[] = "Plain article one.\nSecond line.\n";
+static const char B_HTML[] = "<html><body><p>An HTML article.</p></body></html>\n";
+static const char C_TXT[] = "A gzipped article, inflated on read.\n";
+static const char D_TXT[] = "A nested article.\n";
+static const char E_TXT[] = "\n  <!DOCTYPE html><html><body>HTML saved as .txt</body></html>";
+static const char F_HTM[] = "<p>Two levels down.</p>";
+static const char BIN[] = "text\0more";
+
+static void make_fixtures(void)
+{
+    char tmpl[] = "/tmp/nf-fetch-dir-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    assert_non_null(realpath(tmpl, root));
+    write_file(root, "a.txt", A_TXT, strlen(A_TXT));
+    write_file(root, "b.html", B_HTML, strlen(B_HTML));
+    write_gz(root, "c.txt.gz", C_TXT, strlen(C_TXT));
+    make_dir(root, "sub");
+    write_file(root, "sub/d.txt", D_TXT, strlen(D_TXT));
+    make_dir(root, "sub/deeper");
+    write_file(root, "sub/deeper/f.htm", F_HTM, strlen(F_HTM));
+    write_file(root, "e.txt", E_TXT, strlen(E_TXT));
+    write_file(root, "empty.txt", "", 0);
+    write_file(root, "binary.txt", BIN, sizeof(BIN) - 1);
+    char p[PATH_MAX], q[PATH_MAX];
+    path_of(p, root, "dangling.txt");
+    path_of(q, root, "no-such-target.txt.missing");
+    assert_int_equal(symlink(q, p), 0);
+    path_of(p, root, "fifo.txt");
+    assert_int_equal(mkfifo(p, 0644), 0);
+    static char big[2000];
+    memset(big, 'x', sizeof(big));
+    write_file(root, "big.txt", big, sizeof(big));
+    /* 100 KB of one letter gzips to a few hundred bytes: under max_bytes on disk, far over it
+     * inflated. */
+    static char bomb[100000];
+    memset(bomb, 'a', sizeof(bomb));
+    write_gz(root, "bomb.txt.gz", bomb, sizeof(bomb));
+    static const unsigned char corrupt[] = {0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 0x03,
+                                            'n', 'o', 't', ' ', 'd', 'e', 'f', 'l', 'a', 't'};
+    write_file(root, "corrupt.txt.gz", corrupt, sizeof(corrupt));
+    /* A gzip file cut short, as a copy interrupted half way leaves it. */
+    char lines[900];
+    size_t ln = 0;
+    for (int i = 0; ln + 16 < sizeof(lines); i++)
+        ln += (size_t)snprintf(lines + ln, sizeof(lines) - ln, "line %d\n", i * 7919);
+    write_gz(root, "trunc.txt.gz", lines, ln);
+    path_of(p, root, "trunc.txt.gz");
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(truncate(p, st.st_size / 2), 0);
+    /* Non-matching and hidden names are not read at all. */
+    write_file(root, "notes.md", "# not an article\n", 17);
+    write_file(root, ".hidden.txt", "a writer's temporary file\n", 26);
+    write_file(root, "sub/.partial.txt", "half", 4);
+    if (geteuid() != 0) {
+        write_file(root, "perm.txt", "secret\n", 7);
+        path_of(p, root, "perm.txt");
+        assert_int_equal(chmod(p, 0), 0);
+    }
+}
+
+/* What every file is expected to give, in the sorted order the source reads them. */
+struct expect {
+    const char *rel;
+    int rc;
+    const char *ctype;   /* NF_OK */
+    const char *content; /* NF_OK */
+    size_t len;
+    const char *reason; /* NF_ERR: a part of the message after the file name */
+};
+
+#define TXT(s) s, sizeof(s) - 1
+
+static const struct expect expected[] = {
+    {"a.txt", NF_OK, "text/plain", TXT(A_TXT), NULL},
+    {"b.html", NF_OK, "text/html", TXT(B_HTML), NULL},
+    {"big.txt", NF_ERR, NULL, NULL, 0, " is 2000 bytes, over max_bytes 1024"},
+    {"binary.txt", NF_ERR, NULL, NULL, 0, " is binary, not text (a NUL byte at offset 4)"},
+    {"bomb.txt.gz", NF_ERR, NULL, NULL, 0, " inflates to more than max_bytes 1024"},
+    {"c.txt.gz", NF_OK, "text/plain", TXT(C_TXT), NULL},
+    {"corrupt.txt.gz", NF_ERR, NULL, NULL, 0, " is not a valid gzip file: "},
+    {"dangling.txt", NF_ERR, NULL, NULL, 0, "No such file or directory"},
+    {"e.txt", NF_OK, "text/html", TXT(E_TXT), NULL},
+    {"empty.txt", NF_ERR, NULL, NULL, 0, " is empty"},
+    {"fifo.txt", NF_ERR, NULL, NULL, 0, " is not a regular file"},
+    {"perm.txt", NF_ERR, NULL, NULL, 0, "Permission denied"}, /* only when not root */
+    {"sub/d.txt", NF_OK, "text/plain", TXT(D_TXT), NULL},
+    {"sub/deeper/f.htm", NF_OK, "text/html", TXT(F_HTM), NULL},
+    {"trunc.txt.gz", NF_ERR, NULL, NULL, 0, " is not a valid gzip file: unexpected end of file"},
+};
+#define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
+
+struct got {
+    int rc;
+    char id[33];
+    char uri[PATH_MAX + 8];
+    char err[1024];
+};
+
+/* Reads until EOF; returns how many records (good or bad) came. Checks each one against the
+ * expected table when `check` is set. */
+static size_t run_source(const char *const *opts, struct got *out, size_t max, bool check)
+{
+    struct mock_plugin *mp = mock_plugin_new("fetch_dir", opts);
+    assert_non_null(mp);
+    assert_int_equal(mock_desc(mp)->kind, NF_PLUGIN_SOURCE);
+    struct nf_record *rec = nf_record_new();
+    assert_non_null(rec);
+    size_t n = 0, e = 0;
+    int rc;
+    while ((rc = mock_next(mp, rec)) != NF_EOF) {
+        assert_true(rc == NF_OK || rc == NF_ERR);
+        assert_true(n < max);
+        struct got *g = &out[n++];
+        g->rc = rc;
+        const char *id = nf_record_str(rec, NF_F_ID, NULL);
+        const char *uri = NULL, *kind = NULL;
+        /* Even a file that failed carries its id and source, for the dead-letter store. */
+        assert_non_null(id);
+        assert_int_equal(nf_record_source(rec, &uri, &kind), 0);
+        assert_non_null(uri);
+        assert_string_equal(kind, "file");
+        snprintf(g->id, sizeof(g->id), "%s", id);
+        snprintf(g->uri, sizeof(g->uri), "%s", uri);
+        snprintf(g->err, sizeof(g->err), "%s", mock_last_error());
+        char want_id[33];
+        nf_id_make(uri, strlen(uri), want_id);
+        assert_string_equal(id, want_id);
+        /* The core stamps these, not the source. */
+        assert_false(nf_record_has(rec, NF_F_FETCHED_AT));
+        assert_false(nf_record_has(rec, NF_F_SEQ));
+        if (!check)
+            continue;
+        while (e < N_EXPECTED && geteuid() == 0 && strcmp(expected[e].rel, "perm.txt") == 0)
+            e++;
+        assert_true(e < N_EXPECTED);
+        const struct expect *x = &expected[e++];
+        char want_uri[PATH_MAX + 8];
+        snprintf(want_uri, sizeof(want_uri), "file://%s/%s", root, x->rel);
+        assert_string_equal(uri, want_uri);
+        assert_int_equal(rc, x->rc);
+        if (rc == NF_OK) {
+            assert_string_equal(nf_record_str(rec, NF_F_CONTENT_TYPE, NULL), x->ctype);
+            size_t len;
+            const void *raw = nf_record_bytes(rec, NF_F_RAW, &len);
+            assert_non_null(raw);
+            assert_int_equal(len, x->len);
+            assert_memory_equal(raw, x->content, len);
+            /* The record survives the hop to the next stage with its bytes. */
+            assert_int_equal(mock_roundtrip(rec), 0);
+            raw = nf_record_bytes(rec, NF_F_RAW, &len);
+            assert_int_equal(len, x->len);
+            assert_memory_equal(raw, x->content, len);
+        } else {
+            /* The reason names the file by its absolute path, and says what is wrong. */
+            assert_non_null(strstr(g->err, want_uri + 7));
+            assert_non_null(strstr(g->err, x->reason));
+        }
+    }
+    if (check)
+        assert_int_equal(e, N_EXPECTED);
+    /* The end stays the end. */
+    assert_int_equal(mock_next(mp, rec), NF_EOF);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+    return n;
+}
+
+static void opt_path(char *buf, size_t n, const char *dir)
+{
+    snprintf(buf, n, "path=%s", dir);
+}
+
+static void test_reads_every_file_in_order(void **state)
+{
+    (void)state;
+    char p[PATH_MAX + 8];
+    opt_path(p, sizeof(p), root);
+    const char *opts[] = {p, "max_bytes=1K", NULL};
+    struct got a[32], b[32];
+    size_t na = run_source(opts, a, 32, true);
+    /* A second run over the same directory gives the same records in the same order. */
+    size_t nb = run_source(opts, b, 32, true);
+    assert_int_equal(na, nb);
+    for (size_t i = 0; i < na; i++) {
+        assert_string_equal(a[i].id, b[i].id);
+        assert_string_equal(a[i].uri, b[i].uri);
+    }
+}
+
+static void test_not_recursive_and_extensions(void **state)
+{
+    (void)state;
+    char p[PATH_MAX + 8];
+    opt_path(p, sizeof(p), root);
+    struct got g[32];
+    const char *flat[] = {p, "max_bytes=1K", "recursive=false", NULL};
+    size_t n = run_source(flat, g, 32, false);
+    for (size_t i = 0; i < n; i++)
+        assert_null(strstr(g[i].uri, "/sub/"));
+    assert_int_equal(n, N_EXPECTED - 2 - (geteuid() == 0));
+
+    const char *html_only[] = {p, "extensions=html, .htm", NULL};
+    n = run_source(html_only, g, 32, false);
+    assert_int_equal(n, 2);
+    assert_non_null(strstr(g[0].uri, "/b.html"));
+    assert_non_null(strstr(g[1].uri, "/sub/deeper/f.htm"));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_two_workers_split_the_files(void **state)
+{
+    (void)state;
+    char p[PATH_MAX + 8];
+    opt_path(p, sizeof(p), root);
+    const char *opts[] = {p, "max_bytes=1K", NULL};
+    struct got all[32], w0[32], w1[32];
+    size_t n = run_source(opts, all, 32, false);
+    mock_set_worker(0, 2);
+    size_t n0 = run_source(opts, w0, 32, false);
+    mock_set_worker(1, 2);
+    size_t n1 = run_source(opts, w1, 32, false);
+    mock_set_worker(0, 1);
+    /* Together the workers read every file once: the union is complete and disjoint. */
+    assert_int_equal(n0 + n1, n);
+    const char *u[64], *v[32];
+    for (size_t i = 0; i < n0; i++)
+        u[i] = w0[i].uri;
+    for (size_t i = 0; i < n1; i++)
+        u[n0 + i] = w1[i].uri;
+    for (size_t i = 0; i < n; i++)
+        v[i] = all[i].uri;
+    qsort(u, n, sizeof(*u), cmp_str);
+    qsort(v, n, sizeof(*v), cmp_str);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(u[i], v[i]);
+}
+
+static void test_missing_directory_fails_init(void **state)
+{
+    (void)state;
+    const char *opts[] = {"path=/nonexistent/nf-fetch-dir", NULL};
+    assert_null(mock_plugin_new("fetch_dir", opts));
+    assert_non_null(strstr(mock_last_error(), "/nonexistent/nf-fetch-dir"));
+}
+
+/* ---- watch --------------------------------------------------------------------------- */
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Calls next until it gives something other than NF_AGAIN, for at most `ms`. */
+static int poll_next(struct mock_plugin *mp, struct nf_record *rec, int ms)
+{
+    for (int waited = 0;; waited += 10) {
+        int rc = mock_next(mp, rec);
+        assert_int_not_equal(rc, NF_EOF); /* a watching source never ends */
+        if (rc != NF_AGAIN || waited >= ms)
+            return rc;
+        sleep_ms(10);
+    }
+}
+
+static void assert_record(struct nf_record *rec, const char *dir, const char *rel,
+                          const char *content)
+{
+    char want[PATH_MAX + 8];
+    snprintf(want, sizeof(want), "file://%s/%s", dir, rel);
+    const char *uri = NULL;
+    assert_int_equal(nf_record_source(rec, &uri, NULL), 0);
+    assert_string_equal(uri, want);
+    size_t len;
+    const void *raw = nf_record_bytes(rec, NF_F_RAW, &len);
+    assert_non_null(raw);
+    assert_int_equal(len, strlen(content));
+    assert_memory_equal(raw, content, len);
+}
+
+static void test_watch_follows_new_files(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/nf-fetch-watch-XXXXXX", dir[PATH_MAX];
+    assert_non_null(mkdtemp(tmpl));
+    assert_non_null(realpath(tmpl, dir));
+    write_file(dir, "first.txt", "There before the start.\n", 24);
+    char p[PATH_MAX + 8];
+    opt_path(p, sizeof(p), dir);
+    const char *opts[] = {p, "watch=true", "settle_ms=20", NULL};
+    struct mock_plugin *mp = mock_plugin_new("fetch_dir", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+
+    assert_int_equal(mock_next(mp, rec), NF_OK);
+    assert_record(rec, dir, "first.txt", "There before the start.\n");
+    assert_int_equal(mock_next(mp, rec), NF_AGAIN);
+
+    /* Written under a hidden temporary name, then renamed in. */
+    write_file(dir, ".moved.txt.tmp", "Renamed into place.\n", 20);
+    char from[PATH_MAX], to[PATH_MAX];
+    path_of(from, dir, ".moved.txt.tmp");
+    path_of(to, dir, "moved.txt");
+    assert_int_equal(rename(from, to), 0);
+    assert_int_equal(poll_next(mp, rec, 2000), NF_OK);
+    assert_record(rec, dir, "moved.txt", "Renamed into place.\n");
+
+    /* Written in place: nothing while the writer still has it open, the whole file once it
+     * closes. */
+    char slow[PATH_MAX];
+    path_of(slow, dir, "slow.txt");
+    int fd = open(slow, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "First half, ", 12), 12);
+    assert_int_equal(poll_next(mp, rec, 300), NF_AGAIN);
+    assert_int_equal(write(fd, "second half.\n", 13), 13);
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(poll_next(mp, rec, 2000), NF_OK);
+    assert_record(rec, dir, "slow.txt", "First half, second half.\n");
+
+    /* A bad file is an error for that file only; the source goes on. */
+    write_file(dir, "blank.txt", "", 0);
+    assert_int_equal(poll_next(mp, rec, 2000), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "blank.txt is empty"));
+    assert_non_null(nf_record_str(rec, NF_F_ID, NULL));
+
+    /* A new subdirectory is followed too. */
+    make_dir(dir, "later");
+    sleep_ms(50);
+    write_file(dir, "later/inner.txt", "In a new directory.\n", 20);
+    assert_int_equal(poll_next(mp, rec, 2000), NF_OK);
+    assert_record(rec, dir, "later/inner.txt", "In a new directory.\n");
+
+    /* Files of other types are ignored while watching as well. */
+    write_file(dir, "notes.md", "no", 2);
+    assert_int_equal(poll_next(mp, rec, 200), NF_AGAIN);
+
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+    assert_int_equal(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+static int remove_fixtures(void **state)
+{
+    (void)state;
+    return nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void)
+{
+    make_fixtures();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reads_every_file_in_order),
+        cmocka_unit_test(test_not_recursive_and_extensions),
+        cmocka_unit_test(test_two_workers_split_the_files),
+        cmocka_unit_test(test_missing_directory_fails_init),
+        cmocka_unit_test(test_watch_follows_new_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, remove_fixtures);
+}
