@@ -277,7 +277,7 @@ static int read_stage(struct loader *L, struct nf_stage_conf *st, config_setting
     st->name = strdup(config_setting_name(grp));
     st->where = where_of(L, grp);
     st->workers = 1;
-    st->hwm = 500;
+    st->hwm = 100; /* messages, each a batch of up to 64 KiB */
     st->batch = 500;
     st->flush_ms = 200;
     st->window = 4096;

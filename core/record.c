@@ -432,12 +432,39 @@ static const char *class_name(enum mp_class c)
     return names[c];
 }
 
-int nf_record_decode(struct nf_record *r, const void *vbuf, size_t len)
+static int decode(struct nf_record *r, const void *vbuf, size_t len, size_t *used);
+
+int nf_record_decode(struct nf_record *r, const void *buf, size_t len)
+{
+    size_t used;
+    if (decode(r, buf, len, &used) < 0)
+        return -1;
+    if (used != len)
+        return fail(r, "%zu bytes after the record", len - used);
+    return 0;
+}
+
+int nf_record_decode_next(struct nf_record *r, const void *buf, size_t len, size_t *used)
+{
+    return decode(r, buf, len, used);
+}
+
+static int decode_within(struct nf_record *r, const uint8_t *buf, size_t len, size_t *used);
+
+static int decode(struct nf_record *r, const void *vbuf, size_t len, size_t *used)
+{
+    /* A record may not reach past max_bytes: scan within that much, and if the record does not
+     * end inside it, say so rather than "truncated". */
+    size_t limit = len > r->max_bytes ? r->max_bytes : len;
+    int rc = decode_within(r, vbuf, limit, used);
+    if (rc < 0 && limit < len)
+        return fail(r, "record exceeds the limit of %zu bytes", r->max_bytes);
+    return rc;
+}
+
+static int decode_within(struct nf_record *r, const uint8_t *buf, size_t len, size_t *used)
 {
     nf_record_reset(r);
-    const uint8_t *buf = vbuf;
-    if (len > r->max_bytes)
-        return fail(r, "record of %zu bytes exceeds the limit of %zu", len, r->max_bytes);
     struct mp_head h;
     if (mp_head(buf, len, &h) < 0)
         return fail(r, "empty or truncated record");
@@ -510,8 +537,7 @@ int nf_record_decode(struct nf_record *r, const void *vbuf, size_t len)
             r->trace_n = vh.len;
         }
     }
-    if (off != len)
-        return fail(r, "%zu bytes after the record", len - off);
+    *used = off;
     int64_t version;
     if (nf_record_int(r, NF_F_V, &version) == 0 && version != NF_RECORD_VERSION)
         return fail(r, "unsupported schema version %lld (this build reads %d)",

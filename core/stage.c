@@ -165,7 +165,7 @@ struct worker {
     struct nf_acker *acker;
     struct nf_dlq *dlq;
     struct nf_record *rec;
-    struct nf_buf out;
+    struct nf_buf batch;
     char ack_to[300];
     bool once;
     /* source */
@@ -219,7 +219,7 @@ static void dead_letter(struct worker *w, const char *reason, const void *bytes,
  * stop was requested meanwhile. A source keeps reading acknowledgements while it waits. */
 static void drain_acks(struct worker *w);
 
-static int send_all(struct worker *w, const void *data, size_t len)
+static int send_now(struct worker *w, const void *data, size_t len)
 {
     for (int i = 0; i < w->n_outs; i++) {
         for (;;) {
@@ -239,6 +239,29 @@ static int send_all(struct worker *w, const void *data, size_t len)
         }
     }
     return 0;
+}
+
+/* Records travel in batches: concatenated encoded records in one message, so the per-message
+ * costs of ZeroMQ (a wake-up, a syscall or two each side) are paid once per batch. A batch goes
+ * out when it reaches NF_BATCH_BYTES or when the worker has nothing more to do right now. */
+#define NF_BATCH_BYTES (256u << 10)
+
+static int flush_out(struct worker *w)
+{
+    if (!w->batch.len)
+        return 0;
+    int rc = send_now(w, w->batch.data, w->batch.len);
+    w->batch.len = 0;
+    return rc;
+}
+
+static int send_all(struct worker *w, const void *data, size_t len)
+{
+    if (w->batch.len && w->batch.len + len > NF_BATCH_BYTES && flush_out(w) < 0)
+        return -1;
+    if (nf_buf_append(&w->batch, data, len) < 0)
+        return -1;
+    return w->batch.len >= NF_BATCH_BYTES ? flush_out(w) : 0;
 }
 
 /* ---- sources -------------------------------------------------------------------------------- */
@@ -325,6 +348,7 @@ static void replay_overdue(struct worker *w, int64_t now)
         if (send_all(w, s->bytes.data, s->bytes.len) < 0)
             break;
     }
+    flush_out(w);
     nf_buf_free(&tmp);
 }
 
@@ -417,6 +441,8 @@ static int run_source(struct worker *w)
                 break;
             produced++;
         }
+        if (flush_out(w) < 0)
+            break;
         if (w->once && eof && w->pending == 0)
             break;
         int timeout = produced ? 0 : again ? 50 : w->pending ? 50 : 500;
@@ -454,31 +480,52 @@ static void ack_current(struct worker *w, bool held)
         nf_logf(NF_LOG_WARN, "cannot acknowledge to %s", to);
 }
 
+static void handle(struct worker *w, const void *data, size_t len);
+
+/* One message: a batch of records. A record that cannot be framed makes the rest of the
+ * message unreadable: it goes to the dead-letter store as one piece with the reason. */
+static int handle_batch(struct worker *w, const uint8_t *data, size_t len)
+{
+    int n = 0;
+    size_t off = 0;
+    while (off < len) {
+        size_t used;
+        nf_ctx_count(&w->ctx, "in", 1);
+        if (nf_record_decode_next(w->rec, data + off, len - off, &used) < 0) {
+            char reason[256];
+            snprintf(reason, sizeof(reason), "malformed record at byte %zu of a %zu-byte "
+                     "message: %s", off, len, nf_record_error(w->rec));
+            nf_ctx_count(&w->ctx, "malformed", 1);
+            dead_letter(w, reason, data + off, len - off, false);
+            return n + 1;
+        }
+        handle(w, data + off, used);
+        off += used;
+        n++;
+    }
+    return n;
+}
+
 static void handle(struct worker *w, const void *data, size_t len)
 {
     const struct nf_plugin *p = &w->plugin->desc;
-    nf_ctx_count(&w->ctx, "in", 1);
-    if (nf_record_decode(w->rec, data, len) < 0) {
-        char reason[256];
-        snprintf(reason, sizeof(reason), "malformed record: %s", nf_record_error(w->rec));
-        nf_ctx_count(&w->ctx, "malformed", 1);
-        dead_letter(w, reason, data, len, false);
-        return;
-    }
     w->ctx.error[0] = '\0';
     int rc = p->process(w->state, &w->ctx, w->rec);
     bool terminal = w->n_outs == 0;
     if (rc == NF_OK && !terminal) {
         if (w->cfg->trace)
             nf_record_trace_append(w->rec, w->st->name, w->ctx.worker, nf_now_ms());
-        w->out.len = 0;
-        if (nf_record_encode(w->rec, &w->out) < 0) {
+        /* encode straight into the outgoing batch: no intermediate copy */
+        size_t mark = w->batch.len;
+        if (nf_record_encode(w->rec, &w->batch) < 0) {
+            w->batch.len = mark;
             dead_letter(w, nf_record_error(w->rec), data, len, true);
             ack_current(w, false);
             return;
         }
-        if (send_all(w, w->out.data, w->out.len) == 0)
-            nf_ctx_count(&w->ctx, "out", 1);
+        nf_ctx_count(&w->ctx, "out", 1);
+        if (w->batch.len >= NF_BATCH_BYTES)
+            flush_out(w);
         return;
     }
     if (rc == NF_OK) {
@@ -533,10 +580,10 @@ static int run_filter(struct worker *w)
                     zmq_msg_close(&msg);
                     break;
                 }
-                handle(w, zmq_msg_data(&msg), zmq_msg_size(&msg));
+                n += handle_batch(w, zmq_msg_data(&msg), zmq_msg_size(&msg));
                 zmq_msg_close(&msg);
-                n++;
             }
+            flush_out(w);
         }
         if (n && !since_flush)
             flush_due = mono_ms() + w->st->flush_ms;
@@ -548,6 +595,7 @@ static int run_filter(struct worker *w)
             nf_acker_send(w->acker);
         }
     }
+    flush_out(w);
     do_flush(w);
     return 0;
 }
@@ -571,7 +619,7 @@ static void worker_free(struct worker *w)
     free(w->slots);
     nf_dlq_destroy(&w->dlq);
     nf_record_destroy(&w->rec);
-    nf_buf_free(&w->out);
+    nf_buf_free(&w->batch);
     free(w->conf);
     nf_strpool_destroy(&w->pool);
     nf_plugin_unload(&w->plugin);
