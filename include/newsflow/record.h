@@ -64,6 +64,11 @@ void nf_record_reset(struct nf_record *rec);
  * truncated, too large, too deep, a known field of the wrong type, an unsupported version. */
 int nf_record_decode(struct nf_record *rec, const void *buf, size_t len);
 
+/* Decodes the first record of a stream of concatenated records (a batch as it travels between
+ * stages) and sets *used to its length. Same borrowing and errors as nf_record_decode; after an
+ * error the rest of the stream cannot be framed. */
+int nf_record_decode_next(struct nf_record *rec, const void *buf, size_t len, size_t *used);
+
 /* Limits applied by nf_record_decode (defaults NF_RECORD_MAX_BYTES, NF_RECORD_MAX_DEPTH). */
 void nf_record_set_limits(struct nf_record *rec, size_t max_bytes, int max_depth);
 
