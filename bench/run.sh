@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# make bench: the runtime's throughput and memory, then the whole pipeline on a real corpus.
+# Usage: bench/run.sh [BUILD_DIR]   (env: NF_BENCH_N records for the plumbing run, default 200000;
+#                                     NF_BENCH_ARTICLES for the corpus run, default 20000)
+set -euo pipefail
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NF="$ROOT/$BUILD/bin/newsflow"
+N=${NF_BENCH_N:-200000}
+ARTICLES=${NF_BENCH_ARTICLES:-20000}
+TMP=$(mktemp -d /tmp/nf-bench.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+export NEWSFLOW_PLUGIN_DIR="$ROOT/$BUILD/plugins"
+
+seconds_of() { sed -n 's/.*acknowledged after \([0-9.]*\) s.*/\1/p' "$1" | tail -1; }
+rss_of() { sed -n 's/.*worker \([a-z0-9_]*\[[0-9]*\]\): peak RSS \([0-9.]*\) MiB.*/\1=\2MiB/p' "$1" | tr '\n' ' '; }
+
+echo "== plumbing: 3 KB records through five pass-through stage processes (+ generator)"
+for n in $((N / 2)) "$N"; do
+    rm -rf "$TMP/var"
+    cmd=("$NF" run "$ROOT/bench/conf/plumbing.cfg" --once --set "state_dir=$TMP/var" --set "gen.count=$n")
+    "${cmd[@]}" >"$TMP/plumb.log" 2>&1 || { tail -20 "$TMP/plumb.log"; exit 1; }
+    s=$(seconds_of "$TMP/plumb.log")
+    printf '  %8d records in %6.2f s: %8.0f records/s\n' "$n" "$s" "$(echo "$n / $s" | bc -l)"
+    echo "    peak RSS: $(rss_of "$TMP/plumb.log")"
+done
+echo "  reproduce: ${cmd[*]}"
+
+CORPUS_TOOL="$ROOT/../shared/tools/make_corpus.py"
+if [ ! -f "$CORPUS_TOOL" ]; then
+    echo "== whole pipeline: skipped (no ../shared/tools/make_corpus.py here)"
+    exit 0
+fi
+echo "== whole pipeline: fetch_dir -> clean -> extract -> dedup -> store_sqlite on $ARTICLES articles"
+python3 "$CORPUS_TOOL" "$TMP/corpus" --articles "$ARTICLES" >/dev/null
+rm -rf "$TMP/var"
+cmd=("$NF" run "$ROOT/conf/newsflow.cfg" --once --set "state_dir=$TMP/var"
+     --set "fetch.path=$TMP/corpus/articles" --set "store.path=$TMP/var/bench.db" --set log_level=warn)
+"${cmd[@]}" --set log_level=info >"$TMP/pipe.log" 2>&1 || { tail -20 "$TMP/pipe.log"; exit 1; }
+s=$(seconds_of "$TMP/pipe.log")
+stored=$(sqlite3 "$TMP/var/bench.db" "select count(*) from articles")
+printf '  %d articles stored in %.2f s: %.0f articles/s\n' "$stored" "$s" "$(echo "$stored / $s" | bc -l)"
+echo "    peak RSS: $(rss_of "$TMP/pipe.log")"
+echo "  reproduce: python3 $CORPUS_TOOL /tmp/corpus --articles $ARTICLES && ${cmd[*]/$TMP\/corpus//tmp/corpus}"
