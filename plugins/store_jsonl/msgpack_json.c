@@ -1,0 +1,173 @@
+/* msgpack values as JSON: see msgpack_json.h. JSON is built with jansson and never written by
+ * hand; the only encoding done here is base64 and the repair of bad UTF-8. */
+#include "msgpack_json.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#define MPJSON_MAX_DEPTH 64
+
+json_t *mpjson_string(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    if (j || n == 0)
+        return j;
+    /* Invalid UTF-8 (json_stringn refuses it): keep what is readable. Each bad byte becomes
+     * U+FFFD, three bytes, so the copy is at most three times as long. */
+    if (n > SIZE_MAX / 3)
+        return NULL;
+    uint8_t *out = malloc(3 * n);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    const uint8_t *p = (const uint8_t *)s;
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0) {
+            o += (size_t)utf8proc_encode_char(0xFFFD, out + o);
+            i++;
+        } else {
+            memcpy(out + o, p + i, (size_t)k);
+            o += (size_t)k;
+            i += (size_t)k;
+        }
+    }
+    j = json_stringn_nocheck((const char *)out, o);
+    free(out);
+    return j;
+}
+
+/* The base64 digit of a 6-bit value, computed rather than looked up. */
+static char mpjson_b64_digit(unsigned v)
+{
+    return v < 26 ? (char)('A' + v) : v < 52 ? (char)('a' + v - 26)
+                                     : v < 62 ? (char)('0' + v - 52) : v == 62 ? '+' : '/';
+}
+
+json_t *mpjson_base64(const void *vp, size_t n)
+{
+    const uint8_t *p = vp;
+    if (n > (SIZE_MAX / 4) * 3 - 3)
+        return NULL;
+    size_t len = (n + 2) / 3 * 4;
+    char *out = malloc(len ? len : 1);
+    if (!out)
+        return NULL;
+    size_t o = 0, i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = mpjson_b64_digit(v >> 18 & 63);
+        out[o++] = mpjson_b64_digit(v >> 12 & 63);
+        out[o++] = mpjson_b64_digit(v >> 6 & 63);
+        out[o++] = mpjson_b64_digit(v & 63);
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        out[o++] = mpjson_b64_digit(v >> 18 & 63);
+        out[o++] = mpjson_b64_digit(v >> 12 & 63);
+        out[o++] = i + 1 < n ? mpjson_b64_digit(v >> 6 & 63) : '=';
+        out[o++] = '=';
+    }
+    json_t *j = json_stringn_nocheck(out, o);
+    free(out);
+    return j;
+}
+
+static json_t *mpjson_convert(const msgpack_object *o, int depth);
+
+int mpjson_set(json_t *obj, const char *key, size_t n, json_t *val)
+{
+    if (!val)
+        return -1;
+    json_t *k = mpjson_string(key, n);
+    if (!k) {
+        json_decref(val);
+        return -1;
+    }
+    int rc = json_object_setn_new_nocheck(obj, json_string_value(k), json_string_length(k), val);
+    json_decref(k);
+    return rc;
+}
+
+static json_t *mpjson_map(const msgpack_object *o, int depth)
+{
+    json_t *obj = json_object();
+    if (!obj)
+        return NULL;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        json_t *val = mpjson_convert(&o->via.map.ptr[i].val, depth + 1);
+        if (!val)
+            goto fail;
+        int rc;
+        if (k->type == MSGPACK_OBJECT_STR) {
+            rc = mpjson_set(obj, k->via.str.ptr, k->via.str.size, val);
+        } else {
+            /* JSON keys are strings: use the key's own JSON text ("5", "true", "[1,2]"). */
+            json_t *kj = mpjson_convert(k, depth + 1);
+            char *text = kj ? json_dumps(kj, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+            json_decref(kj);
+            rc = text ? json_object_set_new(obj, text, val) : (json_decref(val), -1);
+            free(text);
+        }
+        if (rc < 0)
+            goto fail;
+    }
+    return obj;
+fail:
+    json_decref(obj);
+    return NULL;
+}
+
+static json_t *mpjson_convert(const msgpack_object *o, int depth)
+{
+    if (depth > MPJSON_MAX_DEPTH)
+        return json_null();
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: return json_null();
+    case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > (uint64_t)INT64_MAX)
+            return json_real((double)o->via.u64);
+        return json_integer((json_int_t)o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer((json_int_t)o->via.i64);
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return isfinite(o->via.f64) ? json_real(o->via.f64) : json_null();
+    case MSGPACK_OBJECT_STR: return mpjson_string(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_BIN: return mpjson_base64(o->via.bin.ptr, o->via.bin.size);
+    case MSGPACK_OBJECT_EXT:
+        return json_pack("{s:i, s:o}", "ext", (json_int_t)o->via.ext.type, "base64",
+                         mpjson_base64(o->via.ext.ptr, o->via.ext.size));
+    case MSGPACK_OBJECT_ARRAY: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; a && i < o->via.array.size; i++) {
+            if (json_array_append_new(a, mpjson_convert(&o->via.array.ptr[i], depth + 1)) < 0) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    case MSGPACK_OBJECT_MAP: return mpjson_map(o, depth);
+    }
+    return json_null();
+}
+
+json_t *mpjson_from_object(const msgpack_object *o)
+{
+    return mpjson_convert(o, 0);
+}
+
+json_t *mpjson_from_bytes(const void *buf, size_t n, msgpack_zone *zone)
+{
+    msgpack_object o;
+    size_t off = 0;
+    if (msgpack_unpack(buf, n, &off, zone, &o) != MSGPACK_UNPACK_SUCCESS)
+        return NULL;
+    return mpjson_convert(&o, 0);
+}
