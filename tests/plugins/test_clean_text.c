@@ -1,0 +1,487 @@
+/* clean_text through its descriptor against the mock core: the five seed articles, and input
+ * that is broken in the ways fetched text is (bad encoding, control characters, only
+ * boilerplate). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mock_core.h"
+#include "newsflow/record.h"
+
+static char *slurp(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *p = malloc((size_t)n + 1);
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    if (p)
+        p[n] = '\0', *len_out = (size_t)n;
+    return p;
+}
+
+static const char *const seeds[] = {
+    "000_a8143c3ee1feb549.txt", "001_d9239e9adab5d809.txt", "002_59196a0494ad5481.txt",
+    "003_d827aa3b829ea74b.txt", "004_09dc9a8d14128b2c.txt",
+};
+
+/* A record as fetch would hand it over: id, content type and the raw bytes. */
+static struct nf_record *record_of(const char *raw, size_t n, const char *content_type)
+{
+    struct nf_record *rec = nf_record_new();
+    assert_non_null(rec);
+    char id[33];
+    nf_id_make(raw, n, id);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_ID, id), 0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_CONTENT_TYPE, content_type), 0);
+    assert_int_equal(nf_record_set_bytes(rec, NF_F_RAW, raw, n), 0);
+    return rec;
+}
+
+static struct nf_record *seed_record(int i)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/conf/sample/%s", NF_SOURCE_DIR, seeds[i]);
+    size_t n = 0;
+    char *raw = slurp(path, &n);
+    assert_non_null(raw);
+    struct nf_record *rec = record_of(raw, n, "text/plain");
+    free(raw);
+    return rec;
+}
+
+static const char *str(struct nf_record *rec, enum nf_field f)
+{
+    return nf_record_str(rec, f, NULL);
+}
+
+/* What every cleaned text must look like: valid UTF-8 without control characters other than
+ * "\n", paragraphs separated by exactly one blank line, no doubled or edge spaces. */
+static void assert_clean_shape(const char *t)
+{
+    assert_non_null(t);
+    size_t n = strlen(t);
+    assert_true(n > 0);
+    assert_false(t[0] == ' ' || t[0] == '\n' || t[n - 1] == ' ' || t[n - 1] == '\n');
+    assert_null(strstr(t, "\n\n\n"));
+    assert_null(strstr(t, "  "));
+    assert_null(strstr(t, " \n"));
+    assert_null(strstr(t, "\n "));
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        assert_false(c < 0x20 && c != '\n');
+        assert_false(c == 0x7f);
+        /* a single "\n" would be a line break inside a paragraph: not produced */
+        if (c == '\n')
+            assert_true((i > 0 && t[i - 1] == '\n') || (i + 1 < n && t[i + 1] == '\n'));
+    }
+    assert_null(strstr(t, "\xEF\xBB\xBF"));
+}
+
+static int count_paragraphs(const char *t)
+{
+    int n = 1;
+    for (const char *p = t; (p = strstr(p, "\n\n")); p += 2)
+        n++;
+    return n;
+}
+
+static struct mock_plugin *load(const char *const *opts)
+{
+    struct mock_plugin *mp = mock_plugin_new("clean_text", opts);
+    assert_non_null(mp);
+    return mp;
+}
+
+static struct nf_record *clean_seed(struct mock_plugin *mp, int i)
+{
+    struct nf_record *rec = seed_record(i);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_roundtrip(rec), 0);
+    const char *t = str(rec, NF_F_TEXT);
+    if (getenv("MOCK_VERBOSE"))
+        fprintf(stderr, "---- %s\n%s\n", seeds[i], t ? t : "(null)");
+    assert_clean_shape(t);
+    assert_null(strstr(t, "Advertisement"));
+    assert_null(strstr(t, "date 2023"));
+    assert_null(strstr(t, "By Ali Musa"));
+    return rec;
+}
+
+static void test_seed_dates(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    static const char *const want[] = {"2023-11-06", "2023-09-16", NULL, NULL, "2023-11-08"};
+    static const char *const starts[] = {
+        "In a groundbreaking move, Mali, Burkina Faso, and Niger have signed",
+        "In a significant development on September 16th,",
+        "Mali, Niger, and Burkina Faso, three countries in the Sahel region",
+        "BAMAKO, Mali \xE2\x80\x94 Dec. 22 \xE2\x80\x94 Mali, Burkina Faso and Niger announced",
+        "Niger has taken a significant step",
+    };
+    static const int paragraphs[] = {6, 5, 1, 9, 7};
+    for (int i = 0; i < 5; i++) {
+        struct nf_record *rec = clean_seed(mp, i);
+        const char *d = str(rec, NF_F_PUBLISHED_AT);
+        if (want[i])
+            assert_string_equal(d, want[i]);
+        else
+            assert_null(d);
+        const char *t = str(rec, NF_F_TEXT);
+        assert_memory_equal(t, starts[i], strlen(starts[i]));
+        assert_int_equal(count_paragraphs(t), paragraphs[i]);
+        nf_record_destroy(&rec);
+    }
+    mock_plugin_destroy(&mp);
+}
+
+static void test_seed_003_headline_and_signature(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    struct nf_record *rec = clean_seed(mp, 3);
+    assert_string_equal(str(rec, NF_F_TITLE),
+                        "Mali, Burkina Faso and Niger forge NATO-like pact to fight Sahel "
+                        "insurgents");
+    assert_string_equal(str(rec, NF_F_BYLINE), "Ali Musa");
+    assert_string_equal(str(rec, NF_F_OUTLET), "Axadle Times");
+    const char *t = str(rec, NF_F_TEXT);
+    assert_null(strstr(t, "forge NATO-like pact"));
+    assert_null(strstr(t, "form NATO-style military alliance to fight"));
+    assert_null(strstr(t, "Axadle"));
+    assert_null(strstr(t, "Monitoring"));
+    /* the last body paragraph is intact */
+    const char *end = "communities look for tangible improvements in safety.";
+    assert_string_equal(t + strlen(t) - strlen(end), end);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* Paragraphs that start with "By" are prose, not bylines; the seeds have no headline. */
+static void test_seed_prose_kept(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    for (int i = 0; i < 5; i++) {
+        if (i == 3)
+            continue;
+        struct nf_record *rec = clean_seed(mp, i);
+        assert_null(str(rec, NF_F_TITLE));
+        assert_null(str(rec, NF_F_BYLINE));
+        assert_null(str(rec, NF_F_OUTLET));
+        nf_record_destroy(&rec);
+    }
+    struct nf_record *rec = clean_seed(mp, 4);
+    const char *t = str(rec, NF_F_TEXT);
+    assert_non_null(strstr(t, "\n\nBy granting authorization for intervention, General"));
+    assert_non_null(strstr(t, "\n\nIn this complex landscape"));
+    nf_record_destroy(&rec);
+    rec = clean_seed(mp, 0);
+    assert_non_null(strstr(str(rec, NF_F_TEXT), "\n\nBy establishing this collective"));
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static struct nf_record *clean_str(struct mock_plugin *mp, const char *raw, int want)
+{
+    struct nf_record *rec = record_of(raw, strlen(raw), "text/plain");
+    assert_int_equal(mock_process(mp, rec), want);
+    assert_int_equal(mock_roundtrip(rec), 0);
+    if (want == NF_OK)
+        assert_clean_shape(str(rec, NF_F_TEXT));
+    return rec;
+}
+
+static void test_windows_1252(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    struct nf_record *rec = clean_str(mp, "caf\xe9 au lait", NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT), "caf\xC3\xA9 au lait");
+    nf_record_destroy(&rec);
+    /* curly quotes and the euro sign are where windows-1252 and latin-1 differ */
+    rec = clean_str(mp, "\x93Prices rose 5 \x80\x97 a lot,\x94 he said.", NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT),
+                        "\xE2\x80\x9CPrices rose 5 \xE2\x82\xAC\xE2\x80\x94 a lot,\xE2\x80\x9D he said.");
+    nf_record_destroy(&rec);
+    /* valid UTF-8 around a stray byte survives as it was */
+    rec = clean_str(mp, "Go\xC3\xAFta met Tiani in Niamey \x96 officials said.", NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT),
+                        "Go\xC3\xAFta met Tiani in Niamey \xE2\x80\x93 officials said.");
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_control_characters_and_spaces(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    struct nf_record *rec = clean_str(mp,
+                                      "\xEF\xBB\xBF  Hello\x01 \x1b[0mworld\x7f.\r\n"
+                                      "Second\tline\xC2\xA0\xC2\xA0 has   spaces.\x0c"
+                                      "Third\xE2\x80\x8B line.\x00 Nul gone.",
+                                      NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT), "Hello [0mworld.\n\nSecond line has spaces.\n\n"
+                                             "Third line.");
+    nf_record_destroy(&rec);
+    /* NUL inside raw: raw is bytes, so it does not end the text */
+    static const char nul[] = "Before\0after the nul.";
+    rec = record_of(nul, sizeof(nul) - 1, "text/plain");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT), "Beforeafter the nul.");
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_nfc(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    /* decomposed i + combining diaeresis composes; case is kept */
+    struct nf_record *rec = clean_str(mp, "Assimi GOI\xCC\x88TA and Goi\xCC\x88ta.", NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT), "Assimi GO\xC3\x8FTA and Go\xC3\xAFta.");
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_only_boilerplate_is_an_error(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    struct nf_record *rec = clean_str(mp,
+                                      "- Advertisement -\nADVERTISEMENT\nRead more\n"
+                                      "Read more: Mali quits ECOWAS\n"
+                                      "Sign up for our newsletter to get the latest news\n"
+                                      "Subscribe now\nShare this article\n"
+                                      "Facebook | Twitter | WhatsApp\n* * *\n\n   \n",
+                                      NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "no text left after cleaning"));
+    assert_null(str(rec, NF_F_TEXT));
+    nf_record_destroy(&rec);
+    rec = clean_str(mp, "", NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "no text left"));
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_boilerplate_lines_in_body(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    struct nf_record *rec = clean_str(mp,
+                                      "The junta said on Friday it would hold talks.\n\n"
+                                      "Advertisement\n\n"
+                                      "READ MORE: Niger closes its border\n\n"
+                                      "Officials did not say where the talks would be held.\n\n"
+                                      "Story continues below advertisement\n\n"
+                                      "Read more about the advertisement rules in our policy.\n\n"
+                                      "(Reporting by Tiemoko Diallo; Editing by Alex Richardson)\n\n"
+                                      "\xC2\xA9 2023 Reuters. All rights reserved.",
+                                      NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT),
+                        "The junta said on Friday it would hold talks.\n\n"
+                        "Officials did not say where the talks would be held.");
+    nf_record_destroy(&rec);
+    /* prose that merely starts with a listed word stays */
+    rec = clean_str(mp,
+                    "Subscribers of the state broadcaster lost their signal on Monday.\n"
+                    "Advertisements for the referendum covered the walls of Bamako.\n"
+                    "Share prices in Lagos fell.",
+                    NF_OK);
+    assert_int_equal(count_paragraphs(str(rec, NF_F_TEXT)), 3);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_single_headline(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    struct nf_record *rec = clean_str(mp,
+                                      "Mali junta extends transition to 2026\n"
+                                      "The military government said on Friday it would stay "
+                                      "in power for two more years.\n"
+                                      "Opposition parties rejected the plan.",
+                                      NF_OK);
+    assert_string_equal(str(rec, NF_F_TITLE), "Mali junta extends transition to 2026");
+    assert_string_equal(str(rec, NF_F_TEXT),
+                        "The military government said on Friday it would stay in power for "
+                        "two more years.\n\nOpposition parties rejected the plan.");
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* A headline followed by a lead that repeats its words is not a repeated headline. */
+static void test_headline_then_similar_lead(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    struct nf_record *rec = clean_str(mp,
+                                      "Mali, Burkina Faso and Niger sign Sahel defence pact\n"
+                                      "Mali, Burkina Faso and Niger signed a Sahel defence pact "
+                                      "on Saturday, pledging to come to each other's aid against "
+                                      "armed rebellion or external aggression.\n"
+                                      "The three juntas face jihadist insurgencies.",
+                                      NF_OK);
+    assert_string_equal(str(rec, NF_F_TITLE),
+                        "Mali, Burkina Faso and Niger sign Sahel defence pact");
+    assert_memory_equal(str(rec, NF_F_TEXT), "Mali, Burkina Faso and Niger signed a", 37);
+    nf_record_destroy(&rec);
+    /* a first paragraph that ends like a sentence is never a headline */
+    rec = clean_str(mp, "Niger closed its border.\nMali did too.", NF_OK);
+    assert_null(str(rec, NF_F_TITLE));
+    assert_string_equal(str(rec, NF_F_TEXT), "Niger closed its border.\n\nMali did too.");
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_fields_already_set_are_kept(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    struct nf_record *rec = seed_record(3);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_TITLE, "Feed title"), 0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_OUTLET, "Feed outlet"), 0);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_string_equal(str(rec, NF_F_TITLE), "Feed title");
+    assert_string_equal(str(rec, NF_F_OUTLET), "Feed outlet");
+    assert_string_equal(str(rec, NF_F_BYLINE), "Ali Musa");
+    assert_null(strstr(str(rec, NF_F_TEXT), "forge NATO-like"));
+    assert_null(strstr(str(rec, NF_F_TEXT), "Axadle"));
+    nf_record_destroy(&rec);
+
+    rec = seed_record(0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_PUBLISHED_AT, "2023-11-05T09:00:00Z"), 0);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_string_equal(str(rec, NF_F_PUBLISHED_AT), "2023-11-05T09:00:00Z");
+    assert_null(strstr(str(rec, NF_F_TEXT), "date 2023"));
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_bylines(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    struct nf_record *rec = clean_str(mp,
+                                      "By Jane Doe, Reuters\n\n"
+                                      "NIAMEY (Reuters) - Niger's junta said on Monday it "
+                                      "would reopen the border.",
+                                      NF_OK);
+    assert_string_equal(str(rec, NF_F_BYLINE), "Jane Doe");
+    assert_string_equal(str(rec, NF_F_OUTLET), "Reuters");
+    assert_memory_equal(str(rec, NF_F_TEXT), "NIAMEY (Reuters)", 16);
+    nf_record_destroy(&rec);
+
+    rec = clean_str(mp,
+                    "The talks ended without a deal.\nBy Moussa Ag Attaher, Staff Writer",
+                    NF_OK);
+    assert_string_equal(str(rec, NF_F_BYLINE), "Moussa Ag Attaher");
+    assert_null(str(rec, NF_F_OUTLET));
+    assert_string_equal(str(rec, NF_F_TEXT), "The talks ended without a deal.");
+    nf_record_destroy(&rec);
+
+    /* a wire signature on the last line without a byline */
+    rec = clean_str(mp, "The talks ended without a deal.\n\xE2\x80\x94 Reuters", NF_OK);
+    assert_string_equal(str(rec, NF_F_OUTLET), "Reuters");
+    assert_string_equal(str(rec, NF_F_TEXT), "The talks ended without a deal.");
+    nf_record_destroy(&rec);
+
+    /* a short capitalised last line without any mark of a signature stays text */
+    rec = clean_str(mp, "The talks ended without a deal.\nLong Live Mali", NF_OK);
+    assert_null(str(rec, NF_F_OUTLET));
+    assert_int_equal(count_paragraphs(str(rec, NF_F_TEXT)), 2);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_text_field_is_cleaned_html_passes(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    struct nf_record *rec = record_of("<p>Hello</p>", 12, "text/html; charset=utf-8");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_null(str(rec, NF_F_TEXT));
+    /* once another stage extracted the text, it is cleaned whatever the raw bytes are */
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_TEXT, "  Hello   there.\n\n\n\nAdvertisement\n"), 0);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT), "Hello there.");
+    nf_record_destroy(&rec);
+
+    rec = nf_record_new();
+    assert_int_equal(mock_process(mp, rec), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "neither raw nor text"));
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_options(void **unused)
+{
+    (void)unused;
+    const char *const extra[] = {"drop_patterns=editor.s note:.*|follow the live blog", NULL};
+    struct mock_plugin *mp = load(extra);
+    struct nf_record *rec = clean_str(mp,
+                                      "Editor's note: this story was updated.\n"
+                                      "Niger reopened the border.\nFollow the live blog\n"
+                                      "- Advertisement -",
+                                      NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT), "Niger reopened the border.");
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+
+    const char *const nobuiltin[] = {"builtin_patterns=false", NULL};
+    mp = load(nobuiltin);
+    rec = clean_str(mp, "Niger reopened the border.\nAdvertisement", NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT), "Niger reopened the border.\n\nAdvertisement");
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+
+    const char *const min[] = {"min_chars=40", NULL};
+    mp = load(min);
+    rec = clean_str(mp, "Too short.", NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "min_chars is 40"));
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+
+    const char *const bad[] = {"drop_patterns=(unclosed", NULL};
+    assert_null(mock_plugin_new("clean_text", bad));
+    assert_non_null(strstr(mock_last_error(), "drop_patterns"));
+    const char *const badsim[] = {"headline_similarity=1.5", NULL};
+    assert_null(mock_plugin_new("clean_text", badsim));
+    assert_non_null(strstr(mock_last_error(), "headline_similarity"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seed_dates),
+        cmocka_unit_test(test_seed_003_headline_and_signature),
+        cmocka_unit_test(test_seed_prose_kept),
+        cmocka_unit_test(test_windows_1252),
+        cmocka_unit_test(test_control_characters_and_spaces),
+        cmocka_unit_test(test_nfc),
+        cmocka_unit_test(test_only_boilerplate_is_an_error),
+        cmocka_unit_test(test_boilerplate_lines_in_body),
+        cmocka_unit_test(test_single_headline),
+        cmocka_unit_test(test_headline_then_similar_lead),
+        cmocka_unit_test(test_fields_already_set_are_kept),
+        cmocka_unit_test(test_bylines),
+        cmocka_unit_test(test_text_field_is_cleaned_html_passes),
+        cmocka_unit_test(test_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
