@@ -1,0 +1,457 @@
+/* store_sqlite: the embedded default store. One row per article id (a replayed or re-extracted
+ * record replaces its row), its entities in their own table, and an external-content FTS5 index
+ * on title and text kept in step by triggers. A batch is one transaction, committed by flush().
+ * It is a single-writer store: several workers on one file take turns, they do not scale. */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../store_jsonl/msgpack_json.h"
+#include "newsflow/plugin.h"
+
+#define STORE_SQLITE_SCHEMA 1
+#define STORE_SQLITE_BUSY_MS 10000
+
+struct store_sqlite_conf {
+    const char *path;
+    bool store_raw;
+    bool fts;
+};
+
+static const struct nf_option store_sqlite_options[] = {
+    {"path", NF_OPT_PATH, "newsflow.db", offsetof(struct store_sqlite_conf, path),
+     "SQLite database file; created with its schema when missing."},
+    {"store_raw", NF_OPT_BOOL, "false", offsetof(struct store_sqlite_conf, store_raw),
+     "Also keep the bytes as fetched (column raw)."},
+    {"fts", NF_OPT_BOOL, "true", offsetof(struct store_sqlite_conf, fts),
+     "Keep a full-text index (FTS5) on title and text, table articles_fts. Once created it is "
+     "kept up to date even if this is later set to false."},
+    {.name = NULL},
+};
+
+static const char store_sqlite_schema[] =
+    "CREATE TABLE IF NOT EXISTS articles(\n"
+    "  id TEXT PRIMARY KEY NOT NULL, source_uri TEXT, source_kind TEXT, fetched_at TEXT,\n"
+    "  content_type TEXT, title TEXT, byline TEXT, outlet TEXT, published_at TEXT,\n"
+    "  dateline_place TEXT, lang TEXT, url TEXT, text TEXT, dup_of TEXT, story_id TEXT,\n"
+    "  raw BLOB, extra TEXT, stored_at TEXT NOT NULL);\n"
+    "CREATE INDEX IF NOT EXISTS articles_story ON articles(story_id) WHERE story_id IS NOT NULL;\n"
+    "CREATE TABLE IF NOT EXISTS entities(\n"
+    "  article_id TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL,\n"
+    "  mentions INTEGER NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY(article_id, type, name)) WITHOUT ROWID;\n"
+    "CREATE INDEX IF NOT EXISTS entities_name ON entities(name, type);\n";
+
+/* The index holds no copy of the text (content='articles'); the triggers hand it the old values
+ * on change, which is what an external-content table needs to remove the old terms. */
+static const char store_sqlite_fts_schema[] =
+    "CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='articles',\n"
+    "  content_rowid='rowid');\n"
+    "CREATE TRIGGER articles_fts_ai AFTER INSERT ON articles BEGIN\n"
+    "  INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);\n"
+    "END;\n"
+    "CREATE TRIGGER articles_fts_ad AFTER DELETE ON articles BEGIN\n"
+    "  INSERT INTO articles_fts(articles_fts, rowid, title, text)\n"
+    "    VALUES ('delete', old.rowid, old.title, old.text);\n"
+    "END;\n"
+    "CREATE TRIGGER articles_fts_au AFTER UPDATE OF title, text ON articles\n"
+    "  WHEN old.title IS NOT new.title OR old.text IS NOT new.text BEGIN\n"
+    "  INSERT INTO articles_fts(articles_fts, rowid, title, text)\n"
+    "    VALUES ('delete', old.rowid, old.title, old.text);\n"
+    "  INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);\n"
+    "END;\n"
+    "INSERT INTO articles_fts(articles_fts) VALUES ('rebuild');\n";
+
+/* Parameter order of the upsert: ?1 .. ?18. */
+enum {
+    P_ID = 1, P_SOURCE_URI, P_SOURCE_KIND, P_FETCHED_AT, P_CONTENT_TYPE, P_TITLE, P_BYLINE,
+    P_OUTLET, P_PUBLISHED_AT, P_DATELINE, P_LANG, P_URL, P_TEXT, P_DUP_OF, P_STORY_ID, P_RAW,
+    P_EXTRA, P_STORED_AT
+};
+
+static const char store_sqlite_upsert[] =
+    "INSERT INTO articles(id, source_uri, source_kind, fetched_at, content_type, title, byline,\n"
+    "  outlet, published_at, dateline_place, lang, url, text, dup_of, story_id, raw, extra,\n"
+    "  stored_at)\n"
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)\n"
+    "ON CONFLICT(id) DO UPDATE SET source_uri = excluded.source_uri,\n"
+    "  source_kind = excluded.source_kind, fetched_at = excluded.fetched_at,\n"
+    "  content_type = excluded.content_type, title = excluded.title, byline = excluded.byline,\n"
+    "  outlet = excluded.outlet, published_at = excluded.published_at,\n"
+    "  dateline_place = excluded.dateline_place, lang = excluded.lang, url = excluded.url,\n"
+    "  text = excluded.text, dup_of = excluded.dup_of, story_id = excluded.story_id,\n"
+    "  raw = excluded.raw, extra = excluded.extra, stored_at = excluded.stored_at";
+
+/* String columns bound straight from the record's fields. */
+static const struct {
+    int param;
+    enum nf_field field;
+} store_sqlite_cols[] = {
+    {P_FETCHED_AT, NF_F_FETCHED_AT}, {P_CONTENT_TYPE, NF_F_CONTENT_TYPE}, {P_TITLE, NF_F_TITLE},
+    {P_BYLINE, NF_F_BYLINE},         {P_OUTLET, NF_F_OUTLET},   {P_PUBLISHED_AT, NF_F_PUBLISHED_AT},
+    {P_LANG, NF_F_LANG},             {P_URL, NF_F_URL},         {P_TEXT, NF_F_TEXT},
+    {P_DUP_OF, NF_F_DUP_OF},         {P_STORY_ID, NF_F_STORY_ID},
+};
+
+enum {
+    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_UPSERT,
+    ST_DEL_ENTITIES, ST_ADD_ENTITY, ST_COUNT
+};
+
+static const char *const store_sqlite_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT record",
+    [ST_RELEASE] = "RELEASE record",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO record",
+    [ST_UPSERT] = store_sqlite_upsert,
+    [ST_DEL_ENTITIES] = "DELETE FROM entities WHERE article_id = ?1",
+    /* The same entity listed twice in one record counts its mentions together. */
+    [ST_ADD_ENTITY] = "INSERT INTO entities(article_id, type, name, mentions) VALUES (?1, ?2, ?3, "
+                      "?4) ON CONFLICT DO UPDATE SET mentions = mentions + excluded.mentions",
+};
+
+struct store_sqlite {
+    const struct store_sqlite_conf *conf;
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    bool in_txn;
+    bool txn_lost; /* SQLite rolled back a transaction that held accepted records */
+    int64_t batch; /* records accepted into the open transaction */
+    char *extra;   /* JSON of the unknown keys, reused */
+    size_t extra_cap;
+    msgpack_zone zone;
+};
+
+/* Runs a prepared statement that returns no rows. */
+static int store_sqlite_run(struct store_sqlite *s, int which)
+{
+    sqlite3_stmt *st = s->st[which];
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int store_sqlite_exec(struct store_sqlite *s, struct nf_ctx *ctx, const char *sql,
+                             const char *what)
+{
+    char *err = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) == SQLITE_OK)
+        return 0;
+    nf_ctx_error(ctx, "%s: %s: %s", s->conf->path, what, err ? err : sqlite3_errmsg(s->db));
+    sqlite3_free(err);
+    return -1;
+}
+
+static int64_t store_sqlite_pragma_int(struct store_sqlite *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
+{
+    sqlite3_busy_timeout(s->db, STORE_SQLITE_BUSY_MS);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK) {
+        nf_ctx_error(ctx, "%s: %s", s->conf->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (rc != SQLITE_ROW) {
+        nf_ctx_error(ctx, "%s: cannot open: %s", s->conf->path, sqlite3_errmsg(s->db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    if (!mode || strcmp(mode, "wal") != 0)
+        nf_log(ctx, NF_LOG_WARN, "%s: journal mode is %s, not WAL (a file system without shared "
+               "memory?): readers will block the store", s->conf->path, mode ? mode : "unknown");
+    sqlite3_finalize(st);
+    if (store_sqlite_exec(s, ctx, "PRAGMA synchronous=NORMAL", "setting synchronous") < 0)
+        return -1;
+
+    if (store_sqlite_exec(s, ctx, "BEGIN IMMEDIATE", "creating the schema") < 0)
+        return -1;
+    int64_t version = store_sqlite_pragma_int(s, "PRAGMA user_version");
+    if (version > STORE_SQLITE_SCHEMA) {
+        nf_ctx_error(ctx, "%s has schema version %lld, newer than this build's %d", s->conf->path,
+                     (long long)version, STORE_SQLITE_SCHEMA);
+        goto rollback;
+    }
+    if (store_sqlite_exec(s, ctx, store_sqlite_schema, "creating the schema") < 0)
+        goto rollback;
+    if (s->conf->fts && store_sqlite_pragma_int(s, "SELECT count(*) FROM sqlite_master WHERE "
+                                                   "name = 'articles_fts'") == 0 &&
+        store_sqlite_exec(s, ctx, store_sqlite_fts_schema, "creating the full-text index") < 0)
+        goto rollback;
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", STORE_SQLITE_SCHEMA);
+    if (store_sqlite_exec(s, ctx, sql, "setting the schema version") < 0 ||
+        store_sqlite_exec(s, ctx, "COMMIT", "creating the schema") < 0)
+        goto rollback;
+
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, store_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &s->st[i], NULL) != SQLITE_OK) {
+            nf_ctx_error(ctx, "%s: preparing \"%s\": %s", s->conf->path, store_sqlite_sql[i],
+                         sqlite3_errmsg(s->db));
+            return -1;
+        }
+    }
+    return 0;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static void store_sqlite_destroy(void *state)
+{
+    struct store_sqlite *s = state;
+    if (!s)
+        return;
+    /* The host flushes before it stops; whatever is still open has not been acknowledged and
+     * will be replayed, so committing it only saves that work. */
+    if (s->in_txn && !sqlite3_get_autocommit(s->db))
+        store_sqlite_run(s, ST_COMMIT);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close_v2(s->db);
+    free(s->extra);
+    msgpack_zone_destroy(&s->zone);
+    free(s);
+}
+
+static int store_sqlite_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
+{
+    const struct store_sqlite_conf *conf = vconf;
+    if (!conf->path || !conf->path[0]) {
+        nf_ctx_error(ctx, "option 'path' must name a database file");
+        return NF_ERR;
+    }
+    struct store_sqlite *s = calloc(1, sizeof(*s));
+    if (!s || !msgpack_zone_init(&s->zone, 4096)) {
+        free(s);
+        nf_ctx_error(ctx, "out of memory");
+        return NF_ERR;
+    }
+    s->conf = conf;
+    int rc = sqlite3_open_v2(conf->path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        nf_ctx_error(ctx, "cannot open %s: %s", conf->path,
+                     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    if (store_sqlite_setup(s, ctx) < 0)
+        goto fail;
+    *state_out = s;
+    return NF_OK;
+fail:
+    store_sqlite_destroy(s);
+    return NF_ERR;
+}
+
+/* The record's unknown keys as a JSON object text in s->extra; *len_out 0 when there are none. */
+static int store_sqlite_extra(struct store_sqlite *s, struct nf_record *rec, size_t *len_out)
+{
+    *len_out = 0;
+    size_t n = nf_record_extra_count(rec);
+    if (n == 0)
+        return 0;
+    json_t *o = json_object();
+    int bad = !o;
+    for (size_t i = 0; !bad && i < n; i++) {
+        const char *key;
+        size_t klen, vlen;
+        const void *val;
+        if (nf_record_extra(rec, i, &key, &klen, &val, &vlen) == 0)
+            bad |= mpjson_set(o, key, klen, mpjson_from_bytes(val, vlen, &s->zone)) < 0;
+    }
+    msgpack_zone_clear(&s->zone);
+    size_t len = bad ? 0 : json_dumpb(o, s->extra, s->extra_cap, JSON_COMPACT);
+    if (!bad && len > s->extra_cap) {
+        size_t cap = s->extra_cap ? s->extra_cap : 1024;
+        while (cap < len)
+            cap *= 2;
+        char *p = realloc(s->extra, cap);
+        bad = !p;
+        if (p) {
+            s->extra = p;
+            s->extra_cap = cap;
+            len = json_dumpb(o, s->extra, s->extra_cap, JSON_COMPACT);
+        }
+    }
+    json_decref(o);
+    if (bad || len == 0 || len > s->extra_cap)
+        return -1;
+    *len_out = len;
+    return 0;
+}
+
+static void store_sqlite_bind_str(sqlite3_stmt *st, int param, const char *s, size_t n)
+{
+    if (s)
+        sqlite3_bind_text64(st, param, s, n, SQLITE_STATIC, SQLITE_UTF8);
+    else
+        sqlite3_bind_null(st, param);
+}
+
+/* Binds and runs the upsert and the entity statements for one record. */
+static int store_sqlite_write(struct store_sqlite *s, struct nf_ctx *ctx, struct nf_record *rec,
+                              const char *id, size_t id_len)
+{
+    sqlite3_stmt *up = s->st[ST_UPSERT];
+    sqlite3_clear_bindings(up);
+    store_sqlite_bind_str(up, P_ID, id, id_len);
+    const char *uri = NULL, *kind = NULL;
+    nf_record_source(rec, &uri, &kind);
+    store_sqlite_bind_str(up, P_SOURCE_URI, uri, uri ? strlen(uri) : 0);
+    store_sqlite_bind_str(up, P_SOURCE_KIND, kind, kind ? strlen(kind) : 0);
+    for (size_t i = 0; i < sizeof(store_sqlite_cols) / sizeof(*store_sqlite_cols); i++) {
+        size_t n = 0;
+        const char *v = nf_record_str(rec, store_sqlite_cols[i].field, &n);
+        store_sqlite_bind_str(up, store_sqlite_cols[i].param, v, n);
+    }
+    const char *place = nf_record_dateline_place(rec);
+    store_sqlite_bind_str(up, P_DATELINE, place, place ? strlen(place) : 0);
+    if (s->conf->store_raw) {
+        size_t n;
+        const void *raw = nf_record_bytes(rec, NF_F_RAW, &n);
+        if (raw)
+            sqlite3_bind_blob64(up, P_RAW, raw, n, SQLITE_STATIC);
+    }
+    size_t extra_len;
+    if (store_sqlite_extra(s, rec, &extra_len) < 0) {
+        nf_ctx_error(ctx, "cannot convert the record's unknown keys to JSON");
+        return -1;
+    }
+    if (extra_len)
+        sqlite3_bind_text64(up, P_EXTRA, s->extra, extra_len, SQLITE_STATIC, SQLITE_UTF8);
+    char stamp[32];
+    int64_t now = nf_now_ms();
+    time_t secs = (time_t)(now / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t sl = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp + sl, sizeof(stamp) - sl, ".%03dZ", (int)(now % 1000));
+    store_sqlite_bind_str(up, P_STORED_AT, stamp, strlen(stamp));
+    if (store_sqlite_run(s, ST_UPSERT) < 0)
+        goto sql_fail;
+
+    sqlite3_stmt *del = s->st[ST_DEL_ENTITIES], *add = s->st[ST_ADD_ENTITY];
+    sqlite3_bind_text64(del, 1, id, id_len, SQLITE_STATIC, SQLITE_UTF8);
+    if (store_sqlite_run(s, ST_DEL_ENTITIES) < 0)
+        goto sql_fail;
+    size_t n = nf_record_entity_count(rec);
+    sqlite3_bind_text64(add, 1, id, id_len, SQLITE_STATIC, SQLITE_UTF8);
+    for (size_t i = 0; i < n; i++) {
+        const struct nf_entity *e = nf_record_entity(rec, i);
+        sqlite3_bind_text(add, 2, nf_entity_type_name(e->type), -1, SQLITE_STATIC);
+        sqlite3_bind_text(add, 3, e->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(add, 4, e->mentions);
+        if (store_sqlite_run(s, ST_ADD_ENTITY) < 0)
+            goto sql_fail;
+    }
+    return 0;
+sql_fail:
+    nf_ctx_error(ctx, "%s: cannot store the article: %s", s->conf->path, sqlite3_errmsg(s->db));
+    return -1;
+}
+
+static int store_sqlite_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
+{
+    struct store_sqlite *s = state;
+    size_t id_len;
+    const char *id = nf_record_str(rec, NF_F_ID, &id_len);
+    if (!id || !id_len) {
+        nf_ctx_error(ctx, "the record has no id");
+        return NF_ERR;
+    }
+    /* Some errors (disk full, I/O) make SQLite roll the whole transaction back: the records
+     * this batch accepted before are then gone, and the next flush must fail so that the batch
+     * is replayed. */
+    if (s->in_txn && sqlite3_get_autocommit(s->db)) {
+        s->txn_lost = true;
+        s->in_txn = false;
+    }
+    if (!s->in_txn) {
+        if (store_sqlite_run(s, ST_BEGIN) < 0) {
+            nf_ctx_error(ctx, "%s: cannot begin a transaction: %s", s->conf->path,
+                         sqlite3_errmsg(s->db));
+            return NF_ERR;
+        }
+        s->in_txn = true;
+        s->batch = 0;
+    }
+    /* A savepoint per record: a record that fails half way leaves nothing of itself behind,
+     * and the rest of the batch stays. */
+    if (store_sqlite_run(s, ST_SAVEPOINT) < 0) {
+        nf_ctx_error(ctx, "%s: %s", s->conf->path, sqlite3_errmsg(s->db));
+        return NF_ERR;
+    }
+    if (store_sqlite_write(s, ctx, rec, id, id_len) < 0) {
+        if (!sqlite3_get_autocommit(s->db)) {
+            store_sqlite_run(s, ST_ROLLBACK_TO);
+            store_sqlite_run(s, ST_RELEASE);
+        }
+        return NF_ERR;
+    }
+    if (store_sqlite_run(s, ST_RELEASE) < 0) {
+        nf_ctx_error(ctx, "%s: %s", s->conf->path, sqlite3_errmsg(s->db));
+        return NF_ERR;
+    }
+    s->batch++;
+    return NF_OK;
+}
+
+static int store_sqlite_flush(void *state, struct nf_ctx *ctx)
+{
+    struct store_sqlite *s = state;
+    if (!s->in_txn && !s->txn_lost)
+        return NF_OK;
+    if (s->in_txn && sqlite3_get_autocommit(s->db))
+        s->txn_lost = true;
+    if (s->in_txn && !sqlite3_get_autocommit(s->db) && store_sqlite_run(s, ST_COMMIT) < 0) {
+        nf_ctx_error(ctx, "%s: cannot commit: %s", s->conf->path, sqlite3_errmsg(s->db));
+        if (!sqlite3_get_autocommit(s->db))
+            store_sqlite_run(s, ST_ROLLBACK);
+        s->in_txn = s->txn_lost = false;
+        return NF_ERR;
+    }
+    s->in_txn = false;
+    if (s->txn_lost) {
+        s->txn_lost = false;
+        nf_ctx_error(ctx, "%s: the batch's transaction was rolled back by an earlier error",
+                     s->conf->path);
+        return NF_ERR;
+    }
+    nf_ctx_count(ctx, "stored", s->batch);
+    s->batch = 0;
+    return NF_OK;
+}
+
+NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
+    .abi = NF_PLUGIN_ABI,
+    .size = sizeof(struct nf_plugin),
+    .name = "store_sqlite",
+    .description = "Stores articles, entities and a full-text index in an SQLite file",
+    .kind = NF_PLUGIN_SINK,
+    .options = store_sqlite_options,
+    .conf_size = sizeof(struct store_sqlite_conf),
+    .init = store_sqlite_init,
+    .process = store_sqlite_process,
+    .flush = store_sqlite_flush,
+    .destroy = store_sqlite_destroy,
+};
