@@ -45,5 +45,24 @@ test-asan: $(ASAN_BUILD)/CMakeCache.txt
 bench: build
 	bash bench/run.sh $(BUILD)
 
+# libFuzzer targets (clang). `make fuzz` runs each for FUZZ_TIME seconds over its corpus;
+# `make test-fuzz` is the short smoke run ctest registers as fuzz.<name>.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME  ?= 60
+.PHONY: test-fuzz
+
+$(FUZZ_BUILD)/CMakeCache.txt:
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DNF_FUZZ=ON
+
+fuzz: test-deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target nf_fuzzers
+	for f in $(FUZZ_BUILD)/tests/fuzz/fuzz_*; do \
+	  if [ -f "$$f" ] && [ -x "$$f" ]; then sh tests/fuzz/run.sh "$$f" $(FUZZ_TIME) || exit 1; fi; \
+	done
+
+test-fuzz: test-deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target nf_fuzzers
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -R '^fuzz\.'
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz var
