@@ -121,7 +121,6 @@ struct store_sqlite {
     sqlite3_stmt *st[ST_COUNT];
     bool in_txn;
     bool txn_lost; /* SQLite rolled back a transaction that held accepted records */
-    int64_t batch; /* records accepted into the open transaction */
     char *extra;   /* JSON of the unknown keys, reused */
     size_t extra_cap;
     msgpack_zone zone;
@@ -393,7 +392,6 @@ static int store_sqlite_process(void *state, struct nf_ctx *ctx, struct nf_recor
             return NF_ERR;
         }
         s->in_txn = true;
-        s->batch = 0;
     }
     /* A savepoint per record: a record that fails half way leaves nothing of itself behind,
      * and the rest of the batch stays. */
@@ -412,7 +410,6 @@ static int store_sqlite_process(void *state, struct nf_ctx *ctx, struct nf_recor
         nf_ctx_error(ctx, "%s: %s", s->conf->path, sqlite3_errmsg(s->db));
         return NF_ERR;
     }
-    s->batch++;
     return NF_OK;
 }
 
@@ -437,8 +434,6 @@ static int store_sqlite_flush(void *state, struct nf_ctx *ctx)
                      s->conf->path);
         return NF_ERR;
     }
-    nf_ctx_count(ctx, "stored", s->batch);
-    s->batch = 0;
     return NF_OK;
 }
 
