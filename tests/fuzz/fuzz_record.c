@@ -2,7 +2,7 @@
  * or decodes into a record whose every field can be read, and which then survives
  * encode -> decode -> encode: the second decode reads exactly what the first did, the two
  * encodings are identical, and a stage's typical edits (title, entity, trace hop) keep every
- * unknown key's bytes. Violations abort, so libFuzzer keeps the input. */
+ * unknown key's bytes. The same bytes are also walked as a batch with nf_record_decode_next. Violations abort, so libFuzzer keeps the input. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +92,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         r2 = nf_record_new();
         CHECK(r1 && r2, "out of memory");
     }
+    /* the same bytes as a batch: every record consumes something and stays inside */
+    size_t off = 0, used = 0;
+    while (off < size && nf_record_decode_next(r2, data + off, size - off, &used) == 0) {
+        CHECK(used > 0 && used <= size - off, "used %zu of %zu", used, size - off);
+        off += used;
+    }
+    nf_record_reset(r2);
+
     if (nf_record_decode(r1, data, size) < 0) {
         CHECK(nf_record_error(r1)[0] != '\0', "refused without a reason");
         return 0;
