@@ -20,6 +20,8 @@
 /* Compressed input is streamed through a buffer of this size, so only the inflated text is
  * ever held whole (and that is bounded by max_bytes). */
 #define FETCH_DIR_ZCHUNK (64u << 10)
+/* A NUL byte within this many leading bytes makes a file binary. */
+#define FETCH_DIR_SNIFF_BYTES 8192u
 
 struct fetch_dir_conf {
     const char *path;
@@ -574,6 +576,21 @@ static int fetch_dir_read_gz(struct fetch_dir *s, int fd, size_t hint, size_t *n
     return 0;
 }
 
+/* The first NUL byte if the content looks binary, else NULL. Binary formats (images, PDF,
+ * archives, UTF-16 text) have NUL bytes near the start; a few stray NULs further in occur in
+ * real web pages (a broken template) and do not make the page unreadable, so those pass, as
+ * grep and git judge it too. */
+static const uint8_t *fetch_dir_binary(const uint8_t *p, size_t n)
+{
+    const uint8_t *nul = memchr(p, 0, n);
+    if (!nul || (size_t)(nul - p) < FETCH_DIR_SNIFF_BYTES)
+        return nul;
+    size_t count = 0;
+    for (const uint8_t *q = nul; q; q = memchr(q + 1, 0, n - (size_t)(q + 1 - p)))
+        count++;
+    return count > n / 100 ? nul : NULL;
+}
+
 /* Whether text that came in a .txt is really an HTML page. */
 static bool fetch_dir_sniff_html(const uint8_t *p, size_t n)
 {
@@ -672,7 +689,7 @@ static int fetch_dir_read(struct fetch_dir *s, struct nf_ctx *ctx, const char *r
         nf_ctx_error(ctx, "%s is empty", abs);
         return NF_ERR;
     }
-    const uint8_t *nul = memchr(s->buf, 0, n);
+    const uint8_t *nul = fetch_dir_binary(s->buf, n);
     if (nul) {
         nf_record_set_bytes_ref(rec, NF_F_RAW, s->buf, n);
         nf_ctx_error(ctx, "%s is binary, not text (a NUL byte at offset %zu)", abs,

@@ -70,6 +70,7 @@ static const char D_TXT[] = "A nested article.\n";
 static const char E_TXT[] = "\n  <!DOCTYPE html><html><body>HTML saved as .txt</body></html>";
 static const char F_HTM[] = "<p>Two levels down.</p>";
 static const char BIN[] = "text\0more";
+static char stray[10000];
 
 static void make_fixtures(void)
 {
@@ -86,13 +87,22 @@ static void make_fixtures(void)
     write_file(root, "e.txt", E_TXT, strlen(E_TXT));
     write_file(root, "empty.txt", "", 0);
     write_file(root, "binary.txt", BIN, sizeof(BIN) - 1);
+    /* A page with a few stray NUL bytes far in, as real web pages have, is still text. */
+    memset(stray, 'y', sizeof(stray));
+    memset(stray + 9000, 0, 4);
+    write_file(root, "stray.txt", stray, sizeof(stray));
+    static char many[10000];
+    memset(many, 'z', sizeof(many));
+    for (size_t i = 9000; i < sizeof(many); i += 5)
+        many[i] = 0;
+    write_file(root, "many_nuls.txt", many, sizeof(many));
     char p[PATH_MAX], q[PATH_MAX];
     path_of(p, root, "dangling.txt");
     path_of(q, root, "no-such-target.txt.missing");
     assert_int_equal(symlink(q, p), 0);
     path_of(p, root, "fifo.txt");
     assert_int_equal(mkfifo(p, 0644), 0);
-    static char big[2000];
+    static char big[20000];
     memset(big, 'x', sizeof(big));
     write_file(root, "big.txt", big, sizeof(big));
     /* 100 KB of one letter gzips to a few hundred bytes: under max_bytes on disk, far over it
@@ -139,16 +149,18 @@ struct expect {
 static const struct expect expected[] = {
     {"a.txt", NF_OK, "text/plain", TXT(A_TXT), NULL},
     {"b.html", NF_OK, "text/html", TXT(B_HTML), NULL},
-    {"big.txt", NF_ERR, NULL, NULL, 0, " is 2000 bytes, over max_bytes 1024"},
+    {"big.txt", NF_ERR, NULL, NULL, 0, " is 20000 bytes, over max_bytes 16384"},
     {"binary.txt", NF_ERR, NULL, NULL, 0, " is binary, not text (a NUL byte at offset 4)"},
-    {"bomb.txt.gz", NF_ERR, NULL, NULL, 0, " inflates to more than max_bytes 1024"},
+    {"bomb.txt.gz", NF_ERR, NULL, NULL, 0, " inflates to more than max_bytes 16384"},
     {"c.txt.gz", NF_OK, "text/plain", TXT(C_TXT), NULL},
     {"corrupt.txt.gz", NF_ERR, NULL, NULL, 0, " is not a valid gzip file: "},
     {"dangling.txt", NF_ERR, NULL, NULL, 0, "No such file or directory"},
     {"e.txt", NF_OK, "text/html", TXT(E_TXT), NULL},
     {"empty.txt", NF_ERR, NULL, NULL, 0, " is empty"},
     {"fifo.txt", NF_ERR, NULL, NULL, 0, " is not a regular file"},
+    {"many_nuls.txt", NF_ERR, NULL, NULL, 0, " is binary, not text (a NUL byte at offset 9000)"},
     {"perm.txt", NF_ERR, NULL, NULL, 0, "Permission denied"}, /* only when not root */
+    {"stray.txt", NF_OK, "text/plain", stray, sizeof(stray), NULL},
     {"sub/d.txt", NF_OK, "text/plain", TXT(D_TXT), NULL},
     {"sub/deeper/f.htm", NF_OK, "text/html", TXT(F_HTM), NULL},
     {"trunc.txt.gz", NF_ERR, NULL, NULL, 0, " is not a valid gzip file: unexpected end of file"},
@@ -241,7 +253,7 @@ static void test_reads_every_file_in_order(void **state)
     (void)state;
     char p[PATH_MAX + 8];
     opt_path(p, sizeof(p), root);
-    const char *opts[] = {p, "max_bytes=1K", NULL};
+    const char *opts[] = {p, "max_bytes=16K", NULL};
     struct got a[32], b[32];
     size_t na = run_source(opts, a, 32, true);
     /* A second run over the same directory gives the same records in the same order. */
@@ -259,7 +271,7 @@ static void test_not_recursive_and_extensions(void **state)
     char p[PATH_MAX + 8];
     opt_path(p, sizeof(p), root);
     struct got g[32];
-    const char *flat[] = {p, "max_bytes=1K", "recursive=false", NULL};
+    const char *flat[] = {p, "max_bytes=16K", "recursive=false", NULL};
     size_t n = run_source(flat, g, 32, false);
     for (size_t i = 0; i < n; i++)
         assert_null(strstr(g[i].uri, "/sub/"));
@@ -282,7 +294,7 @@ static void test_two_workers_split_the_files(void **state)
     (void)state;
     char p[PATH_MAX + 8];
     opt_path(p, sizeof(p), root);
-    const char *opts[] = {p, "max_bytes=1K", NULL};
+    const char *opts[] = {p, "max_bytes=16K", NULL};
     struct got all[32], w0[32], w1[32];
     size_t n = run_source(opts, all, 32, false);
     mock_set_worker(0, 2);
