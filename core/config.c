@@ -350,6 +350,9 @@ static int apply_set(struct loader *L, const char *set)
                       : strcmp(lhs, "log_level") == 0  ? &c->log_level
                                                        : NULL;
         if (slot) {
+            /* the same check as in the file: an unknown level would silence every log line */
+            if (slot == &c->log_level && nf_log_level_parse(value) < 0)
+                return lfail(L, where, "log_level must be error, warn, info or debug");
             free(*slot);
             *slot = strcmp(lhs, "log_level") == 0 ? strdup(value) : join_path(NULL, value);
             return 0;
