@@ -338,12 +338,46 @@ static void test_newer_schema_is_refused(void **state)
     unlink(p);
 }
 
+static void test_index_added_later_covers_old_rows(void **state)
+{
+    (void)state;
+    char p[600], o[620];
+    snprintf(p, sizeof(p), "%s/late-fts.db", mock_state_dir());
+    snprintf(o, sizeof(o), "path=%s", p);
+    const char *no_fts[] = {o, "fts=false", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", no_fts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    nf_record_set_cstr(rec, NF_F_ID, "dddddddddddddddddddddddddddddddd");
+    nf_record_set_cstr(rec, NF_F_TEXT, "Stored before the index existed, in Gao.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    mock_plugin_destroy(&mp);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = "
+                                   "'articles_fts'", NULL),
+                     0);
+    sqlite3_close(db);
+
+    const char *with_fts[] = {o, NULL};
+    mp = mock_plugin_new("store_sqlite", with_fts);
+    assert_non_null(mp);
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(query_int(db, FTS_COUNT, "Gao"), 1);
+    sqlite3_close(db);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+    unlink(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stores_the_seed_articles),
         cmocka_unit_test(test_failing_record_leaves_batch_intact),
         cmocka_unit_test(test_newer_schema_is_refused),
+        cmocka_unit_test(test_index_added_later_covers_old_rows),
     };
     return cmocka_run_group_tests(tests, load_seeds, cleanup);
 }
