@@ -1054,6 +1054,23 @@ static void test_nesting_limit(void **state)
     nf_record_destroy(&r);
 }
 
+static void test_empty_container_counts_as_a_level(void **state)
+{
+    /* The scanner counted a level only for non-empty containers, so a value of
+     * NF_RECORD_MAX_DEPTH + 1 nested arrays whose innermost one is empty was accepted. */
+    KNOWN_BUG();
+    (void)state;
+    struct nf_record *r = rec_new();
+    size_t n;
+    /* NF_RECORD_MAX_DEPTH one-element arrays around an empty one: one level too many */
+    uint8_t *p = nested_record(NF_RECORD_MAX_DEPTH, &n);
+    p[n - 1] = 0x90;
+    assert_int_equal(nf_record_decode(r, p, n), -1);
+    assert_error_has(r, "deeper");
+    free(p);
+    nf_record_destroy(&r);
+}
+
 static void test_huge_declared_counts_fail_fast(void **state)
 {
     (void)state;
@@ -1450,6 +1467,7 @@ int main(void)
         cmocka_unit_test(test_refuses_trailing_bytes),
         cmocka_unit_test(test_refuses_bad_keys_and_types),
         cmocka_unit_test(test_nesting_limit),
+        cmocka_unit_test(test_empty_container_counts_as_a_level),
         cmocka_unit_test(test_huge_declared_counts_fail_fast),
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_refuses_reserved_byte),
