@@ -707,8 +707,10 @@ static int tcp_with_port(const char *ep, int delta, bool bind, char *out, size_t
     const char *colon = strrchr(ep, ':');
     if (!colon || colon < ep + 6)
         return -1;
-    long port = strtol(colon + 1, NULL, 10);
-    if (port <= 0 || port + delta > 65535)
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    /* "70x0" must not quietly become port 70 */
+    if (end == colon + 1 || *end || port <= 0 || port + delta > 65535)
         return -1;
     const char *host = ep + 6;
     int hl = (int)(colon - host);
