@@ -393,8 +393,8 @@ static int fetch_dir_scan_new(struct fetch_dir *s, struct nf_ctx *ctx, const cha
     if (found.n > 1)
         qsort(found.v, found.n, sizeof(*found.v), fetch_dir_cmp);
     size_t i = 0;
-    for (; rc == 0 && i < found.n; i++)
-        rc = fetch_dir_pending_push(s, found.v[i], false);
+    while (rc == 0 && i < found.n)
+        rc = fetch_dir_pending_push(s, found.v[i++], false); /* takes the path, even failing */
     fetch_dir_list_free(&found, i);
     return rc;
 }
