@@ -1,0 +1,1036 @@
+/* extract_meta: reads the clean `text` and fills in what the record still lacks: a title (the
+ * first sentence), the dateline place and, when a year is given, the date; the language
+ * (libexttextcat); and the named entities of a gazetteer with their mention counts. It never
+ * rewrites the text, never invents a year for a date that has none, and finds only the entities
+ * its gazetteer lists: it is a list lookup, not a named-entity recogniser. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <textcat.h>
+#include <utf8proc.h>
+#include <xxhash.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "newsflow/plugin.h"
+
+struct extract_meta_conf {
+    const char *gazetteer;
+    const char *textcat_conf;
+    int64_t max_lang_bytes;
+    int64_t title_max_chars;
+};
+
+static const struct nf_option extract_meta_options[] = {
+    {"gazetteer", NF_OPT_PATH, "gazetteer.tsv", offsetof(struct extract_meta_conf, gazetteer),
+     "Entity list: lines of type<TAB>canonical name<TAB>alias|alias|... (the header of "
+     "conf/gazetteer.tsv documents the format). Empty: no entity extraction."},
+    {"textcat_conf", NF_OPT_PATH, "/usr/share/libexttextcat/fpdb.conf",
+     offsetof(struct extract_meta_conf, textcat_conf),
+     "libexttextcat's list of language models (fpdb.conf); the models are read from the same "
+     "directory. Empty: no language identification."},
+    {"max_lang_bytes", NF_OPT_SIZE, "2K", offsetof(struct extract_meta_conf, max_lang_bytes),
+     "Only this much of the start of the text is classified for its language: the cost grows "
+     "with the input and a few hundred bytes already decide."},
+    {"title_max_chars", NF_OPT_INT, "200", offsetof(struct extract_meta_conf, title_max_chars),
+     "A title made from a first sentence longer than this is cut at a word boundary and ends "
+     "with \"…\"."},
+    {.name = NULL},
+};
+
+/* Month names and abbreviations, capitalised as in running text ("may" is a verb). */
+#define EM_MONTH                                                                               \
+    "(?=\\p{Lu})(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"          \
+    "aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![\\p{L}\\p{N}])"
+#define EM_YEAR "((?:19|20)\\d\\d)(?![\\p{L}\\p{N}])"
+#define EM_ORD "(?:st|nd|rd|th)?(?![\\p{L}\\p{N}])"
+
+/* "September 16th, 2023", "Dec. 22", "16 September 2023", "22nd of December". Groups 1 and 2 are
+ * month and day in either order (branch reset); 3 is the year if given. */
+static const char extract_meta_date_re[] =
+    "(?<![\\p{L}\\p{N}])(?|(" EM_MONTH ")\\.?\\s+(\\d{1,2})" EM_ORD "(?:\\s*,\\s*|\\s+)?" EM_YEAR
+    "?|(\\d{1,2})" EM_ORD "\\s+(?:of\\s+)?(" EM_MONTH ")\\.?(?:\\s*,\\s*|\\s+)?" EM_YEAR "?)";
+
+/* A dateline at the start of a paragraph: "BAMAKO, Mali — Dec. 22 — ", "NIAMEY (Reuters) - ",
+ * "BAMAKO, Dec 22 (Reuters) - ", "Bamako (AFP) – ". Group 1: the place; 2: a region or country;
+ * 3: an agency in parentheses. A place written in mixed case needs the agency to be told apart
+ * from a sentence. */
+#define EM_DATE_ANY                                                                            \
+    "(?:" EM_MONTH "\\.?\\s+\\d{1,2}" EM_ORD "(?:,?\\s+(?:19|20)\\d\\d)?|\\d{1,2}\\s+" EM_MONTH  \
+    "\\.?(?:,?\\s+(?:19|20)\\d\\d)?)"
+#define EM_CAPS "\\p{Lu}[\\p{Lu}\\p{M}'’.-]*"
+#define EM_WORD "\\p{Lu}[\\p{L}\\p{M}'’.-]*"
+#define EM_REGION EM_WORD "(?:\\s+(?:(?:of|and|del|de)\\s+)?" EM_WORD "){0,3}"
+#define EM_AGENCY "(\\(\\s*[\\p{L}\\p{N}][\\p{L}\\p{M}\\p{N}\\s.&'’/-]{0,40}\\))"
+#define EM_SEP "\\s*[-–—]+\\s*"
+#define EM_TAIL                                                                                \
+    "(?:\\s*,\\s*(?!" EM_MONTH ")(" EM_REGION "))?(?:\\s*,?\\s*" EM_DATE_ANY ")?\\s*"
+static const char extract_meta_dateline_re[] =
+    "(?|(" EM_CAPS "(?:\\s+" EM_CAPS "){0,3})" EM_TAIL EM_AGENCY "?" EM_SEP "(?:" EM_DATE_ANY
+    EM_SEP ")?|(" EM_WORD "(?:\\s+" EM_WORD "){0,3})" EM_TAIL EM_AGENCY EM_SEP "(?:" EM_DATE_ANY
+    EM_SEP ")?)";
+
+/* Abbreviations after which a full stop does not end a sentence. */
+static const char *const extract_meta_abbrev[] = {
+    "Mr",  "Mrs", "Ms",  "Dr",  "Prof", "Gen", "Col", "Lt",  "Capt", "Maj", "Sgt", "Cpl",
+    "Adm", "Gov", "Sen", "Rep", "Pres", "St",  "Jr",  "Sr",  "Inc",  "Ltd", "Co",  "Corp",
+    "vs",  "etc", "No",  "Nos", "Jan",  "Feb", "Mar", "Apr", "Jun",  "Jul", "Aug", "Sep",
+    "Sept", "Oct", "Nov", "Dec", "approx", "Mt", "Ft", "Fig", "al",  "Hon", "Rev", "Brig",
+};
+
+/* libexttextcat names some languages by ISO 639-3 codes; these have a 639-1 code. */
+static const char *const extract_meta_lang_map[][2] = {
+    {"plt", "mg"}, {"gug", "gn"}, {"quz", "qu"}, {"ckb", "ku"},
+};
+
+#define EM_FOLD_OPTS                                                                           \
+    (UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK)
+/* Longest alias, in words. */
+#define EM_MAX_TOKENS 12
+/* Where a date in the prose is looked for: the lead, where the news is. */
+#define EM_LEAD_BYTES 1200
+#define EM_DATELINE_LINES 3
+
+struct extract_meta_entity {
+    enum nf_entity_type type;
+    uint32_t name; /* offset in pool */
+};
+
+/* One alias, or (in the first-word table) one first word with the longest alias it starts. */
+struct extract_meta_slot {
+    uint64_t hash;
+    uint32_t key, key_len; /* folded words joined by single spaces, in pool */
+    uint32_t raw, raw_len; /* exact aliases: the words as written, joined likewise */
+    uint32_t ent;          /* entity index */
+    uint16_t words;        /* the alias's; in the first-word table, the longest alias's */
+    uint8_t exact;
+    uint8_t used;
+};
+
+struct extract_meta_token {
+    uint32_t raw, raw_len;   /* in the text being tokenised */
+    uint32_t fold, fold_len; /* in s->fold */
+    bool joined;             /* only spaces, hyphens, apostrophes or full stops since the last */
+};
+
+struct extract_meta_buf {
+    char *p;
+    size_t len, cap;
+};
+
+struct extract_meta_found {
+    const char *name;
+    int64_t mentions;
+    enum nf_entity_type type;
+};
+
+struct extract_meta {
+    const struct extract_meta_conf *conf;
+    void *textcat;
+    pcre2_code *date, *dateline;
+    pcre2_match_data *md;
+
+    struct extract_meta_buf pool;
+    struct extract_meta_entity *ents;
+    size_t n_ents, ents_cap;
+    struct extract_meta_slot *aliases, *firsts; /* open addressing, power-of-two sizes */
+    size_t alias_mask, first_mask;
+
+    /* Work memory, reused across records. */
+    utf8proc_int32_t *cps;
+    size_t cps_cap;
+    struct extract_meta_buf fold, key, raw, title;
+    struct extract_meta_token *toks;
+    size_t toks_cap;
+    int64_t *counts; /* per entity, zero between records */
+    struct extract_meta_found *found;
+    uint32_t *touched;
+    size_t n_touched;
+};
+
+static int extract_meta_grow(void *pp, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void **p = pp;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static int extract_meta_append(struct extract_meta_buf *b, const void *p, size_t n)
+{
+    if (extract_meta_grow(&b->p, &b->cap, b->len + n + 1, 1) < 0)
+        return -1;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static bool extract_meta_valid_utf8(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        if ((unsigned char)p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)p + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k < 1)
+            return false;
+        i += (size_t)k;
+    }
+    return true;
+}
+
+/* ---- words ---------------------------------------------------------------------------- */
+
+/* Appends the folded form of one word (case, accents and compatibility forms removed) to
+ * s->fold. */
+static int extract_meta_fold(struct extract_meta *s, const char *p, size_t n)
+{
+    for (;;) {
+        utf8proc_ssize_t r =
+            utf8proc_decompose((const utf8proc_uint8_t *)p, (utf8proc_ssize_t)n, s->cps,
+                               (utf8proc_ssize_t)s->cps_cap, EM_FOLD_OPTS);
+        if (r < 0)
+            return -1;
+        if ((size_t)r < s->cps_cap) {
+            r = utf8proc_reencode(s->cps, r, EM_FOLD_OPTS);
+            return r < 0 ? -1 : extract_meta_append(&s->fold, s->cps, (size_t)r);
+        }
+        if (extract_meta_grow(&s->cps, &s->cps_cap, (size_t)r + 1, sizeof(*s->cps)) < 0)
+            return -1;
+    }
+}
+
+/* Separators that may sit inside a name: "al-Qaeda", "Côte d'Ivoire", "U.S.", "Burkina Faso". A
+ * comma, a bracket, a dash between clauses or a line break ends it. */
+static bool extract_meta_joining(utf8proc_int32_t cp)
+{
+    switch (cp) {
+    case ' ': case '-': case '\'': case '.': case 0x2010: case 0x2011: case 0x2013:
+    case 0x2019: case 0x02BC: case 0x00A0:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Splits `p` into words (runs of letters, marks and digits) with their folded forms, into
+ * s->toks and s->fold. Returns the number of words or -1. */
+static long extract_meta_tokenize(struct extract_meta *s, const char *p, size_t n)
+{
+    s->fold.len = 0;
+    size_t count = 0, start = 0;
+    bool in = false, joined = false;
+    for (size_t i = 0; i <= n;) {
+        utf8proc_int32_t cp = ' ';
+        utf8proc_ssize_t k = 1;
+        if (i < n) {
+            k = utf8proc_iterate((const utf8proc_uint8_t *)p + i, (utf8proc_ssize_t)(n - i), &cp);
+            if (k < 1)
+                k = 1, cp = 0xFFFD;
+        }
+        const char *cat = utf8proc_category_string(cp);
+        bool word = i < n && (cat[0] == 'L' || cat[0] == 'M' || cat[0] == 'N');
+        if (word && !in) {
+            in = true;
+            start = i;
+        } else if (!word && in) {
+            in = false;
+            size_t fold = s->fold.len;
+            if (extract_meta_fold(s, p + start, i - start) < 0)
+                return -1;
+            if (s->fold.len > fold) { /* a word of marks alone folds to nothing */
+                if (extract_meta_grow(&s->toks, &s->toks_cap, count + 1, sizeof(*s->toks)) < 0)
+                    return -1;
+                s->toks[count++] = (struct extract_meta_token){
+                    (uint32_t)start, (uint32_t)(i - start), (uint32_t)fold,
+                    (uint32_t)(s->fold.len - fold), joined && count > 0};
+            }
+            joined = true;
+        }
+        if (!word && !extract_meta_joining(cp))
+            joined = false;
+        i += (size_t)k;
+    }
+    return (long)count;
+}
+
+/* Joins the folded (and, for exact aliases, the written) forms of words i..i+k-1 with single
+ * spaces into s->key and s->raw. */
+static int extract_meta_key(struct extract_meta *s, const char *text, size_t i, size_t k,
+                            bool with_raw)
+{
+    s->key.len = s->raw.len = 0;
+    for (size_t j = i; j < i + k; j++) {
+        const struct extract_meta_token *t = &s->toks[j];
+        if ((j > i && extract_meta_append(&s->key, " ", 1) < 0) ||
+            extract_meta_append(&s->key, s->fold.p + t->fold, t->fold_len) < 0)
+            return -1;
+        if (with_raw && ((j > i && extract_meta_append(&s->raw, " ", 1) < 0) ||
+                         extract_meta_append(&s->raw, text + t->raw, t->raw_len) < 0))
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- gazetteer ------------------------------------------------------------------------ */
+
+static uint64_t extract_meta_hash(const char *p, size_t n)
+{
+    return XXH3_64bits(p, n);
+}
+
+static bool extract_meta_slot_key(const struct extract_meta *s, const struct extract_meta_slot *e,
+                                  uint64_t h, const char *key, size_t len)
+{
+    return e->hash == h && e->key_len == len && memcmp(s->pool.p + e->key, key, len) == 0;
+}
+
+/* The alias the words in s->key (written as s->raw) name: an exact alias written just so wins
+ * over one that ignores case. NULL if none. */
+static const struct extract_meta_slot *extract_meta_lookup(const struct extract_meta *s)
+{
+    if (!s->aliases)
+        return NULL;
+    uint64_t h = extract_meta_hash(s->key.p, s->key.len);
+    const struct extract_meta_slot *best = NULL;
+    for (size_t i = h & s->alias_mask; s->aliases[i].used; i = (i + 1) & s->alias_mask) {
+        const struct extract_meta_slot *e = &s->aliases[i];
+        if (!extract_meta_slot_key(s, e, h, s->key.p, s->key.len))
+            continue;
+        if (!e->exact) {
+            if (!best)
+                best = e;
+        } else if (e->raw_len == s->raw.len &&
+                   memcmp(s->pool.p + e->raw, s->raw.p, s->raw.len) == 0) {
+            return e;
+        }
+    }
+    return best;
+}
+
+/* The longest alias that starts with this folded word, in words; 0 if none. */
+static size_t extract_meta_first(const struct extract_meta *s, const char *w, size_t n)
+{
+    if (!s->firsts)
+        return 0;
+    uint64_t h = extract_meta_hash(w, n);
+    for (size_t i = h & s->first_mask; s->firsts[i].used; i = (i + 1) & s->first_mask)
+        if (extract_meta_slot_key(s, &s->firsts[i], h, w, n))
+            return s->firsts[i].words;
+    return 0;
+}
+
+/* Inserts a parsed alias into the table. Returns 0, or 1 when another entity already has it
+ * (the first keeps it). */
+static int extract_meta_insert(struct extract_meta *s, const struct extract_meta_slot *a)
+{
+    size_t i = a->hash & s->alias_mask;
+    for (; s->aliases[i].used; i = (i + 1) & s->alias_mask) {
+        const struct extract_meta_slot *e = &s->aliases[i];
+        if (!extract_meta_slot_key(s, e, a->hash, s->pool.p + a->key, a->key_len) ||
+            e->exact != a->exact)
+            continue;
+        if (a->exact && (e->raw_len != a->raw_len ||
+                         memcmp(s->pool.p + e->raw, s->pool.p + a->raw, a->raw_len) != 0))
+            continue;
+        return e->ent == a->ent ? 0 : 1;
+    }
+    s->aliases[i] = *a;
+    s->aliases[i].used = 1;
+
+    /* first word: the key up to its first space */
+    const char *k = s->pool.p + a->key;
+    const char *sp = memchr(k, ' ', a->key_len);
+    size_t wl = sp ? (size_t)(sp - k) : a->key_len;
+    uint64_t h = extract_meta_hash(k, wl);
+    for (i = h & s->first_mask;
+         s->firsts[i].used && !extract_meta_slot_key(s, &s->firsts[i], h, k, wl);
+         i = (i + 1) & s->first_mask)
+        ;
+    struct extract_meta_slot *f = &s->firsts[i];
+    if (!f->used)
+        *f = (struct extract_meta_slot){
+            .hash = h, .key = a->key, .key_len = (uint32_t)wl, .words = a->words, .used = 1};
+    else if (f->words < a->words)
+        f->words = a->words;
+    return 0;
+}
+
+static char *extract_meta_trim(char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = strlen(p);
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n'))
+        p[--n] = '\0';
+    return p;
+}
+
+/* Tokenises one alias and appends it to *list. Returns 0, or -1 with the reason given. */
+static int extract_meta_parse_alias(struct extract_meta *s, struct nf_ctx *ctx,
+                                    struct extract_meta_slot **list, size_t *n, size_t *cap,
+                                    uint32_t ent, const char *alias, bool exact,
+                                    const char *where)
+{
+    char *nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)alias);
+    if (!nfc) {
+        nf_ctx_error(ctx, "%s: alias \"%s\" is not valid UTF-8", where, alias);
+        return -1;
+    }
+    int rc = -1;
+    long words = extract_meta_tokenize(s, nfc, strlen(nfc));
+    if (words < 0) {
+        nf_ctx_error(ctx, "out of memory");
+        goto out;
+    }
+    if (words == 0 || words > EM_MAX_TOKENS) {
+        if (words)
+            nf_ctx_error(ctx, "%s: alias \"%s\" has more than %d words", where, alias,
+                         EM_MAX_TOKENS);
+        else
+            nf_ctx_error(ctx, "%s: alias \"%s\" has no letter or digit", where, alias);
+        goto out;
+    }
+    if (extract_meta_key(s, nfc, 0, (size_t)words, exact) < 0 ||
+        extract_meta_grow(list, cap, *n + 1, sizeof(**list)) < 0)
+        goto nomem;
+    struct extract_meta_slot a = {
+        .hash = extract_meta_hash(s->key.p, s->key.len),
+        .key = (uint32_t)s->pool.len,
+        .key_len = (uint32_t)s->key.len,
+        .ent = ent,
+        .words = (uint16_t)words,
+        .exact = exact,
+    };
+    if (extract_meta_append(&s->pool, s->key.p, s->key.len + 1) < 0)
+        goto nomem;
+    if (exact) {
+        a.raw = (uint32_t)s->pool.len;
+        a.raw_len = (uint32_t)s->raw.len;
+        if (extract_meta_append(&s->pool, s->raw.p, s->raw.len + 1) < 0)
+            goto nomem;
+    }
+    (*list)[(*n)++] = a;
+    rc = 0;
+    goto out;
+nomem:
+    nf_ctx_error(ctx, "out of memory");
+out:
+    free(nfc);
+    return rc;
+}
+
+/* Reads the gazetteer into s->ents and the two hash tables. */
+static int extract_meta_load(struct extract_meta *s, struct nf_ctx *ctx, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        nf_ctx_error(ctx, "cannot open gazetteer %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct extract_meta_slot *list = NULL;
+    size_t n = 0, cap = 0;
+    char *line = NULL, where[600];
+    size_t line_cap = 0;
+    long lineno = 0;
+    int rc = -1;
+    while (getline(&line, &line_cap, f) >= 0) {
+        lineno++;
+        snprintf(where, sizeof(where), "%s:%ld", path, lineno);
+        char *p = extract_meta_trim(line);
+        if (!*p || *p == '#')
+            continue;
+        char *tab1 = strchr(p, '\t');
+        char *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+        if (!tab1 || (tab2 && strchr(tab2 + 1, '\t'))) {
+            nf_ctx_error(ctx, "%s: expected type<TAB>canonical name<TAB>aliases", where);
+            goto out;
+        }
+        *tab1 = '\0';
+        if (tab2)
+            *tab2 = '\0';
+        char *name = extract_meta_trim(tab1 + 1);
+        char *aliases = tab2 ? tab2 + 1 : (char *)"";
+        int type = nf_entity_type_parse(extract_meta_trim(p));
+        if (type < 0) {
+            nf_ctx_error(ctx, "%s: unknown type \"%s\" (person, org, place or other)", where, p);
+            goto out;
+        }
+        if (!*name) {
+            nf_ctx_error(ctx, "%s: the canonical name is empty", where);
+            goto out;
+        }
+        char *nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)name);
+        if (!nfc) {
+            nf_ctx_error(ctx, "%s: \"%s\" is not valid UTF-8", where, name);
+            goto out;
+        }
+        if (extract_meta_grow(&s->ents, &s->ents_cap, s->n_ents + 1, sizeof(*s->ents)) < 0) {
+            free(nfc);
+            nf_ctx_error(ctx, "out of memory");
+            goto out;
+        }
+        uint32_t ent = (uint32_t)s->n_ents++;
+        s->ents[ent] = (struct extract_meta_entity){(enum nf_entity_type)type,
+                                                    (uint32_t)s->pool.len};
+        int ok = extract_meta_append(&s->pool, nfc, strlen(nfc) + 1);
+        free(nfc);
+        if (ok < 0) {
+            nf_ctx_error(ctx, "out of memory");
+            goto out;
+        }
+        size_t first = n;
+        for (char *save = NULL, *a = strtok_r(aliases, "|", &save); a;
+             a = strtok_r(NULL, "|", &save)) {
+            a = extract_meta_trim(a);
+            bool exact = *a == '=';
+            if (exact)
+                a = extract_meta_trim(a + 1);
+            if (*a && extract_meta_parse_alias(s, ctx, &list, &n, &cap, ent, a, exact, where) < 0)
+                goto out;
+        }
+        /* The name is an alias too, unless one of its aliases already stands for it (written
+         * with = to make the name itself case-sensitive). */
+        size_t before = n;
+        if (extract_meta_parse_alias(s, ctx, &list, &n, &cap, ent, name, false, where) < 0)
+            goto out;
+        const struct extract_meta_slot *self = &list[before];
+        for (size_t i = first; i < before; i++)
+            if (list[i].key_len == self->key_len &&
+                memcmp(s->pool.p + list[i].key, s->pool.p + self->key, self->key_len) == 0) {
+                n = before;
+                break;
+            }
+    }
+    if (ferror(f)) {
+        nf_ctx_error(ctx, "cannot read gazetteer %s: %s", path, strerror(errno));
+        goto out;
+    }
+
+    size_t size = 16;
+    while (size < 2 * n)
+        size *= 2;
+    s->aliases = calloc(size, sizeof(*s->aliases));
+    s->firsts = calloc(size, sizeof(*s->firsts));
+    s->counts = calloc(s->n_ents ? s->n_ents : 1, sizeof(*s->counts));
+    s->touched = malloc((s->n_ents ? s->n_ents : 1) * sizeof(*s->touched));
+    s->found = malloc((s->n_ents ? s->n_ents : 1) * sizeof(*s->found));
+    if (!s->aliases || !s->firsts || !s->counts || !s->touched || !s->found) {
+        nf_ctx_error(ctx, "out of memory");
+        goto out;
+    }
+    s->alias_mask = s->first_mask = size - 1;
+    size_t clashes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (extract_meta_insert(s, &list[i]) == 0)
+            continue;
+        if (clashes++ == 0)
+            nf_log(ctx, NF_LOG_WARN,
+                   "gazetteer %s: \"%s\" of %s is already an alias of an earlier entry; the "
+                   "earlier one keeps it",
+                   path, s->pool.p + list[i].key, s->pool.p + s->ents[list[i].ent].name);
+    }
+    if (clashes > 1)
+        nf_log(ctx, NF_LOG_WARN, "gazetteer %s: %zu aliases claimed twice in all", path,
+               clashes);
+    nf_log(ctx, NF_LOG_INFO, "gazetteer %s: %zu entities, %zu aliases", path, s->n_ents, n);
+    rc = 0;
+out:
+    free(list);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* ---- init and destroy ----------------------------------------------------------------- */
+
+static pcre2_code *extract_meta_compile(struct nf_ctx *ctx, const char *what, const char *re,
+                                        uint32_t flags)
+{
+    int code;
+    PCRE2_SIZE at;
+    pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
+                                  PCRE2_UTF | PCRE2_UCP | flags, &code, &at, NULL);
+    if (!c) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(code, msg, sizeof(msg));
+        nf_ctx_error(ctx, "%s: %s at offset %zu", what, (const char *)msg, (size_t)at);
+        return NULL;
+    }
+    (void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE); /* without JIT: slower, not wrong */
+    return c;
+}
+
+static void extract_meta_destroy(void *state)
+{
+    struct extract_meta *s = state;
+    if (!s)
+        return;
+    if (s->textcat)
+        textcat_Done(s->textcat);
+    pcre2_code_free(s->date);
+    pcre2_code_free(s->dateline);
+    pcre2_match_data_free(s->md);
+    free(s->pool.p);
+    free(s->ents);
+    free(s->aliases);
+    free(s->firsts);
+    free(s->cps);
+    free(s->fold.p);
+    free(s->key.p);
+    free(s->raw.p);
+    free(s->title.p);
+    free(s->toks);
+    free(s->counts);
+    free(s->touched);
+    free(s->found);
+    free(s);
+}
+
+static int extract_meta_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
+{
+    const struct extract_meta_conf *conf = vconf;
+    struct extract_meta *s = calloc(1, sizeof(*s));
+    if (!s) {
+        nf_ctx_error(ctx, "out of memory");
+        return NF_ERR;
+    }
+    s->conf = conf;
+    if (conf->max_lang_bytes < 16) {
+        nf_ctx_error(ctx, "max_lang_bytes must be at least 16, not %lld",
+                     (long long)conf->max_lang_bytes);
+        goto fail;
+    }
+    if (conf->title_max_chars < 10) {
+        nf_ctx_error(ctx, "title_max_chars must be at least 10, not %lld",
+                     (long long)conf->title_max_chars);
+        goto fail;
+    }
+    if (!(s->date = extract_meta_compile(ctx, "date pattern", extract_meta_date_re, 0)) ||
+        !(s->dateline = extract_meta_compile(ctx, "dateline pattern", extract_meta_dateline_re,
+                                             PCRE2_ANCHORED)))
+        goto fail;
+    if (!(s->md = pcre2_match_data_create(16, NULL))) {
+        nf_ctx_error(ctx, "out of memory");
+        goto fail;
+    }
+    if (conf->textcat_conf && *conf->textcat_conf) {
+        /* the models are named relative to the list's directory */
+        char prefix[4096];
+        const char *slash = strrchr(conf->textcat_conf, '/');
+        size_t dl = slash ? (size_t)(slash - conf->textcat_conf) + 1 : 0;
+        if (dl >= sizeof(prefix)) {
+            nf_ctx_error(ctx, "textcat_conf: path too long");
+            goto fail;
+        }
+        memcpy(prefix, conf->textcat_conf, dl);
+        prefix[dl] = '\0';
+        s->textcat = special_textcat_Init(conf->textcat_conf, prefix);
+        if (!s->textcat) {
+            nf_ctx_error(ctx, "cannot load the language models listed in %s (package "
+                              "libexttextcat-data)",
+                         conf->textcat_conf);
+            goto fail;
+        }
+    }
+    if (conf->gazetteer && *conf->gazetteer && extract_meta_load(s, ctx, conf->gazetteer) < 0)
+        goto fail;
+    *state_out = s;
+    return NF_OK;
+fail:
+    extract_meta_destroy(s);
+    return NF_ERR;
+}
+
+/* ---- dates ---------------------------------------------------------------------------- */
+
+static bool extract_meta_valid_date(int y, int m, int d)
+{
+    static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1 || d > days[m - 1])
+        return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return !(m == 2 && d == 29 && !leap);
+}
+
+static int extract_meta_month(const char *p)
+{
+    static const char names[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+    char m[3] = {(char)tolower((unsigned char)p[0]), (char)tolower((unsigned char)p[1]),
+                 (char)tolower((unsigned char)p[2])};
+    for (int i = 0; i < 12; i++)
+        if (memcmp(names + 3 * i, m, 3) == 0)
+            return i + 1;
+    return 0;
+}
+
+/* Finds the first date that has a year in t[from, to) and writes it as "YYYY-MM-DD" into out.
+ * Dates without a year are skipped: the year is never guessed. Returns 1 if found. */
+static int extract_meta_find_date(struct extract_meta *s, const char *t, size_t from, size_t to,
+                                  char out[32])
+{
+    while (from < to && pcre2_match(s->date, (PCRE2_SPTR)t, to, from, PCRE2_NO_UTF_CHECK, s->md,
+                                    NULL) >= 0) {
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+        from = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+        if (ov[6] == PCRE2_UNSET)
+            continue;
+        bool day_first = isdigit((unsigned char)t[ov[2]]);
+        const char *mp = t + (day_first ? ov[4] : ov[2]);
+        int day = atoi(t + (day_first ? ov[2] : ov[4]));
+        int month = extract_meta_month(mp), year = atoi(t + ov[6]);
+        if (extract_meta_valid_date(year, month, day)) {
+            snprintf(out, 32, "%04d-%02d-%02d", year, month, day);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- dateline ------------------------------------------------------------------------- */
+
+/* "BAMAKO" -> "Bamako", "N'DJAMENA" -> "N'Djamena"; a name in mixed case is kept as written. */
+static int extract_meta_title_case(struct extract_meta *s, const char *p, size_t n)
+{
+    s->title.len = 0;
+    bool lower_seen = false;
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)p + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k < 1)
+            return -1;
+        lower_seen |= utf8proc_category(cp) == UTF8PROC_CATEGORY_LL;
+        i += (size_t)k;
+    }
+    if (lower_seen)
+        return extract_meta_append(&s->title, p, n);
+    bool start = true;
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)p + i, (utf8proc_ssize_t)(n - i), &cp);
+        utf8proc_uint8_t enc[4];
+        utf8proc_int32_t c = start ? cp : utf8proc_tolower(cp);
+        if (extract_meta_append(&s->title, enc, (size_t)utf8proc_encode_char(c, enc)) < 0)
+            return -1;
+        start = cp == ' ' || cp == '-' || cp == '\'' || cp == 0x2019;
+        i += (size_t)k;
+    }
+    return 0;
+}
+
+/* Looks for a dateline at the start of the first few lines. Sets dateline (and published_at
+ * when the dateline's date has a year) if absent. *skip_out: where the first line's text
+ * starts after a dateline, 0 if it has none. */
+static int extract_meta_dateline(struct extract_meta *s, struct nf_record *rec, const char *t,
+                                 size_t n, size_t *skip_out)
+{
+    *skip_out = 0;
+    size_t pos = 0;
+    for (int line = 0; line < EM_DATELINE_LINES && pos < n; line++) {
+        while (pos < n && t[pos] == '\n')
+            pos++;
+        const char *nl = memchr(t + pos, '\n', n - pos);
+        size_t end = nl ? (size_t)(nl - t) : n;
+        if (pcre2_match(s->dateline, (PCRE2_SPTR)t, end, pos, PCRE2_NO_UTF_CHECK, s->md, NULL) <
+            0) {
+            pos = end;
+            continue;
+        }
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+        size_t match_end = ov[1], place = ov[2], place_len = ov[3] - ov[2];
+        bool region = ov[4] != PCRE2_UNSET, agency = ov[6] != PCRE2_UNSET;
+
+        /* A known place gets its canonical spelling; an unknown one counts only with the
+         * country or agency that marks a dateline ("EXCLUSIVE -" is not a place). */
+        const char *canon = NULL;
+        long words = extract_meta_tokenize(s, t + place, place_len);
+        if (words < 0)
+            return -1;
+        if (words > 0 && words <= EM_MAX_TOKENS) {
+            if (extract_meta_key(s, t + place, 0, (size_t)words, true) < 0)
+                return -1;
+            const struct extract_meta_slot *e = extract_meta_lookup(s);
+            if (e && s->ents[e->ent].type == NF_ENT_PLACE)
+                canon = s->pool.p + s->ents[e->ent].name;
+        }
+        if (!canon && !region && !agency) {
+            pos = end;
+            continue;
+        }
+        if (!canon) {
+            if (extract_meta_title_case(s, t + place, place_len) < 0)
+                return -1;
+            canon = s->title.p;
+        }
+        if (!nf_record_has(rec, NF_F_DATELINE) && nf_record_set_dateline(rec, canon) < 0)
+            return -1;
+        char date[32];
+        if (!nf_record_has(rec, NF_F_PUBLISHED_AT) &&
+            extract_meta_find_date(s, t, pos, match_end, date) &&
+            nf_record_set_str(rec, NF_F_PUBLISHED_AT, date, 10) < 0)
+            return -1;
+        if (line == 0)
+            *skip_out = match_end;
+        return 0;
+    }
+    return 0;
+}
+
+/* ---- title ---------------------------------------------------------------------------- */
+
+/* Whether the full stop at t[i] closes an abbreviation or an initial rather than a sentence. */
+static bool extract_meta_abbrev_at(const char *t, size_t from, size_t i)
+{
+    size_t w = i;
+    while (w > from && (isalpha((unsigned char)t[w - 1]) || t[w - 1] == '.'))
+        w--;
+    size_t len = i - w;
+    if (len == 0)
+        return false;
+    if (memchr(t + w, '.', len) || (len == 1 && isupper((unsigned char)t[w])))
+        return true; /* "U.S.", "J." */
+    for (size_t k = 0; k < sizeof(extract_meta_abbrev) / sizeof(*extract_meta_abbrev); k++)
+        if (strlen(extract_meta_abbrev[k]) == len && memcmp(extract_meta_abbrev[k], t + w, len) == 0)
+            return true;
+    return false;
+}
+
+static bool extract_meta_closing(utf8proc_int32_t cp)
+{
+    return cp == '"' || cp == '\'' || cp == ')' || cp == 0x2019 || cp == 0x201D || cp == 0x00BB;
+}
+
+/* The end of the first sentence of t[from, to): just before a final full stop, or after a
+ * "!", "?" or "…" and any closing quotes. `to` when the line has no sentence end. */
+static size_t extract_meta_sentence_end(const char *t, size_t from, size_t to)
+{
+    for (size_t i = from; i < to;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)t + i, (utf8proc_ssize_t)(to - i), &cp);
+        if (k < 1)
+            return to;
+        size_t at = i;
+        i += (size_t)k;
+        if (cp != '.' && cp != '!' && cp != '?' && cp != 0x2026)
+            continue;
+        size_t after = i;
+        while (after < to) {
+            utf8proc_int32_t q;
+            utf8proc_ssize_t qk = utf8proc_iterate((const utf8proc_uint8_t *)t + after,
+                                                   (utf8proc_ssize_t)(to - after), &q);
+            if (qk < 1 || !extract_meta_closing(q))
+                break;
+            after += (size_t)qk;
+        }
+        if (after < to && t[after] != ' ')
+            continue; /* "5.000", "U.S.A", "e.g.," */
+        if (cp == '.' && extract_meta_abbrev_at(t, from, at))
+            continue;
+        if (after + 1 < to) {
+            utf8proc_int32_t next;
+            if (utf8proc_iterate((const utf8proc_uint8_t *)t + after + 1,
+                                 (utf8proc_ssize_t)(to - after - 1), &next) > 0 &&
+                utf8proc_category(next) == UTF8PROC_CATEGORY_LL)
+                continue; /* a sentence does not start in lower case */
+        }
+        return cp == '.' && after == i ? at : after;
+    }
+    return to;
+}
+
+static int extract_meta_title(struct extract_meta *s, struct nf_record *rec, const char *t,
+                              size_t n, size_t skip)
+{
+    size_t b = skip;
+    while (b < n && (t[b] == ' ' || t[b] == '\n'))
+        b++;
+    const char *nl = memchr(t + b, '\n', n - b);
+    size_t e = extract_meta_sentence_end(t, b, nl ? (size_t)(nl - t) : n);
+    while (e > b && (t[e - 1] == ' ' || t[e - 1] == ',' || t[e - 1] == ';' || t[e - 1] == ':'))
+        e--;
+    if (e == b)
+        return 0;
+
+    /* Cut a long sentence at the last space that leaves room for the ellipsis. */
+    size_t max = (size_t)s->conf->title_max_chars, chars = 0, cut = 0, last_space = 0;
+    for (size_t i = b; i < e; i++) {
+        if (((unsigned char)t[i] & 0xC0) == 0x80)
+            continue;
+        if (chars == max - 1)
+            cut = i;
+        if (t[i] == ' ' && chars < max)
+            last_space = i;
+        chars++;
+    }
+    s->title.len = 0;
+    if (chars <= max)
+        return nf_record_set_str(rec, NF_F_TITLE, t + b, e - b);
+    size_t end = last_space > b ? last_space : cut;
+    while (end > b && strchr(" ,;:-", t[end - 1]))
+        end--;
+    if (extract_meta_append(&s->title, t + b, end - b) < 0 ||
+        extract_meta_append(&s->title, "\xE2\x80\xA6", 3) < 0)
+        return -1;
+    return nf_record_set_str(rec, NF_F_TITLE, s->title.p, s->title.len);
+}
+
+/* ---- language ------------------------------------------------------------------------- */
+
+static int extract_meta_lang(struct extract_meta *s, struct nf_ctx *ctx, struct nf_record *rec,
+                             const char *t, size_t n)
+{
+    size_t len = n < (size_t)s->conf->max_lang_bytes ? n : (size_t)s->conf->max_lang_bytes;
+    while (len < n && len > 0 && ((unsigned char)t[len] & 0xC0) == 0x80)
+        len--;
+    const char *r = textcat_Classify(s->textcat, t, len);
+    if (!r || r[0] != '[') { /* "SHORT" or "UNKNOWN" */
+        nf_ctx_count(ctx, "lang_unknown", 1);
+        return 0;
+    }
+    size_t cl = strcspn(r + 1, "-]");
+    char code[8];
+    if (cl >= sizeof(code))
+        return 0;
+    memcpy(code, r + 1, cl);
+    code[cl] = '\0';
+    for (size_t i = 0; i < sizeof(extract_meta_lang_map) / sizeof(*extract_meta_lang_map); i++)
+        if (strcmp(code, extract_meta_lang_map[i][0]) == 0)
+            strcpy(code, extract_meta_lang_map[i][1]);
+    if (strlen(code) != 2) { /* a language without a two-letter code */
+        nf_ctx_count(ctx, "lang_unknown", 1);
+        return 0;
+    }
+    return nf_record_set_cstr(rec, NF_F_LANG, code);
+}
+
+/* ---- entities ------------------------------------------------------------------------- */
+
+static int extract_meta_found_cmp(const void *a, const void *b)
+{
+    const struct extract_meta_found *x = a, *y = b;
+    if (x->mentions != y->mentions)
+        return x->mentions > y->mentions ? -1 : 1;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (int)x->type - (int)y->type;
+}
+
+/* One pass over the words: at each word the longest alias that starts there wins, and the
+ * scan goes on after it. */
+static int extract_meta_entities(struct extract_meta *s, struct nf_record *rec, const char *t,
+                                 size_t n)
+{
+    long nt = extract_meta_tokenize(s, t, n);
+    if (nt < 0)
+        return -1;
+    s->n_touched = 0;
+    for (size_t i = 0; i < (size_t)nt;) {
+        const struct extract_meta_token *w = &s->toks[i];
+        size_t maxk = extract_meta_first(s, s->fold.p + w->fold, w->fold_len);
+        size_t run = 1;
+        while (run < maxk && i + run < (size_t)nt && s->toks[i + run].joined)
+            run++;
+        const struct extract_meta_slot *hit = NULL;
+        size_t k = maxk ? run : 0;
+        for (; k > 0; k--) {
+            if (extract_meta_key(s, t, i, k, true) < 0)
+                return -1;
+            if ((hit = extract_meta_lookup(s)) && hit->words == k)
+                break;
+            hit = NULL;
+        }
+        if (!hit) {
+            i++;
+            continue;
+        }
+        if (s->counts[hit->ent]++ == 0)
+            s->touched[s->n_touched++] = hit->ent;
+        i += k;
+    }
+
+    struct extract_meta_found *found = s->found;
+    for (size_t i = 0; i < s->n_touched; i++) {
+        uint32_t e = s->touched[i];
+        found[i] = (struct extract_meta_found){s->pool.p + s->ents[e].name, s->counts[e],
+                                               s->ents[e].type};
+        s->counts[e] = 0;
+    }
+    qsort(found, s->n_touched, sizeof(*found), extract_meta_found_cmp);
+    nf_record_entities_clear(rec);
+    for (size_t i = 0; i < s->n_touched; i++)
+        if (nf_record_add_entity(rec, found[i].type, found[i].name, found[i].mentions) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- the record ----------------------------------------------------------------------- */
+
+static int extract_meta_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
+{
+    struct extract_meta *s = state;
+    size_t n;
+    const char *t = nf_record_str(rec, NF_F_TEXT, &n);
+    if (!t) {
+        /* Nothing to read (an HTML record no stage has extracted yet): pass it on as is. */
+        nf_ctx_count(ctx, "no_text", 1);
+        return NF_OK;
+    }
+    if (!extract_meta_valid_utf8(t, n)) {
+        nf_ctx_error(ctx, "text is not valid UTF-8");
+        return NF_ERR;
+    }
+    size_t skip;
+    if (extract_meta_dateline(s, rec, t, n, &skip) < 0)
+        goto nomem;
+    if (!nf_record_has(rec, NF_F_TITLE) && extract_meta_title(s, rec, t, n, skip) < 0)
+        goto nomem;
+    if (!nf_record_has(rec, NF_F_PUBLISHED_AT)) {
+        size_t lead = n < EM_LEAD_BYTES ? n : EM_LEAD_BYTES;
+        while (lead < n && lead > 0 && ((unsigned char)t[lead] & 0xC0) == 0x80)
+            lead--;
+        char date[32];
+        if (extract_meta_find_date(s, t, 0, lead, date) &&
+            nf_record_set_str(rec, NF_F_PUBLISHED_AT, date, 10) < 0)
+            goto nomem;
+    }
+    if (s->textcat && !nf_record_has(rec, NF_F_LANG) &&
+        extract_meta_lang(s, ctx, rec, t, n) < 0)
+        goto nomem;
+    if (s->aliases && extract_meta_entities(s, rec, t, n) < 0)
+        goto nomem;
+    return NF_OK;
+nomem:
+    nf_ctx_error(ctx, "out of memory");
+    return NF_ERR;
+}
+
+NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
+    .abi = NF_PLUGIN_ABI,
+    .size = sizeof(struct nf_plugin),
+    .name = "extract_meta",
+    .description = "Fills title, dateline, published date, language and gazetteer entities "
+                   "from the clean text",
+    .kind = NF_PLUGIN_FILTER,
+    .options = extract_meta_options,
+    .conf_size = sizeof(struct extract_meta_conf),
+    .init = extract_meta_init,
+    .process = extract_meta_process,
+    .destroy = extract_meta_destroy,
+};

@@ -1,0 +1,552 @@
+/* extract_meta through its descriptor against the mock core: the seed articles after
+ * clean_text and on their own, dates with and without a year, datelines, titles, language, and
+ * gazetteer matching (folding, word boundaries, longest match, exact aliases, file errors). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mock_core.h"
+#include "newsflow/record.h"
+
+#define GAZETTEER "gazetteer=" NF_SOURCE_DIR "/conf/gazetteer.tsv"
+
+static const char *const seeds[] = {
+    "000_a8143c3ee1feb549.txt", "001_d9239e9adab5d809.txt", "002_59196a0494ad5481.txt",
+    "003_d827aa3b829ea74b.txt", "004_09dc9a8d14128b2c.txt",
+};
+
+static char *slurp(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *p = malloc((size_t)n + 1);
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    if (p)
+        p[n] = '\0', *len_out = (size_t)n;
+    return p;
+}
+
+static char *seed_bytes(int i, size_t *n)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/conf/sample/%s", NF_SOURCE_DIR, seeds[i]);
+    char *p = slurp(path, n);
+    assert_non_null(p);
+    return p;
+}
+
+static struct nf_record *new_record(const char *raw, size_t n)
+{
+    struct nf_record *rec = nf_record_new();
+    assert_non_null(rec);
+    char id[33];
+    nf_id_make(raw, n, id);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_ID, id), 0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_CONTENT_TYPE, "text/plain"), 0);
+    return rec;
+}
+
+static const char *str(struct nf_record *rec, enum nf_field f)
+{
+    return nf_record_str(rec, f, NULL);
+}
+
+/* Mentions of the entity, -1 if it is not in the record. */
+static int64_t mentions(struct nf_record *rec, enum nf_entity_type type, const char *name)
+{
+    for (size_t i = 0; i < nf_record_entity_count(rec); i++) {
+        const struct nf_entity *e = nf_record_entity(rec, i);
+        if (e->type == type && strcmp(e->name, name) == 0)
+            return e->mentions;
+    }
+    return -1;
+}
+
+static bool has_name(struct nf_record *rec, const char *name)
+{
+    for (size_t i = 0; i < nf_record_entity_count(rec); i++)
+        if (strcmp(nf_record_entity(rec, i)->name, name) == 0)
+            return true;
+    return false;
+}
+
+static void assert_sorted(struct nf_record *rec)
+{
+    for (size_t i = 1; i < nf_record_entity_count(rec); i++) {
+        const struct nf_entity *a = nf_record_entity(rec, i - 1), *b = nf_record_entity(rec, i);
+        assert_true(a->mentions > b->mentions ||
+                    (a->mentions == b->mentions && strcmp(a->name, b->name) <= 0));
+    }
+}
+
+static void dump(struct nf_record *rec, const char *what)
+{
+    if (!getenv("MOCK_VERBOSE"))
+        return;
+    fprintf(stderr, "---- %s\ntitle: %s\ndate: %s\ndateline: %s\nlang: %s\n", what,
+            str(rec, NF_F_TITLE), str(rec, NF_F_PUBLISHED_AT), nf_record_dateline_place(rec),
+            str(rec, NF_F_LANG));
+    for (size_t i = 0; i < nf_record_entity_count(rec); i++) {
+        const struct nf_entity *e = nf_record_entity(rec, i);
+        fprintf(stderr, "  %s %s %lld\n", nf_entity_type_name(e->type), e->name,
+                (long long)e->mentions);
+    }
+}
+
+struct pipeline {
+    struct mock_plugin *clean, *meta;
+};
+
+static int setup(void **state)
+{
+    static struct pipeline p;
+    const char *const opts[] = {GAZETTEER, NULL};
+    p.clean = mock_plugin_new("clean_text", NULL);
+    p.meta = mock_plugin_new("extract_meta", opts);
+    if (!p.clean || !p.meta)
+        return -1;
+    *state = &p;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct pipeline *p = *state;
+    mock_plugin_destroy(&p->clean);
+    mock_plugin_destroy(&p->meta);
+    return 0;
+}
+
+/* clean_text, a hop, extract_meta, a hop: as the two stages would see the record. */
+static struct nf_record *run_seed(struct pipeline *p, int i)
+{
+    size_t n;
+    char *raw = seed_bytes(i, &n);
+    struct nf_record *rec = new_record(raw, n);
+    assert_int_equal(nf_record_set_bytes(rec, NF_F_RAW, raw, n), 0);
+    free(raw);
+    assert_int_equal(mock_process(p->clean, rec), NF_OK);
+    assert_int_equal(mock_roundtrip(rec), 0);
+    assert_int_equal(mock_process(p->meta, rec), NF_OK);
+    assert_int_equal(mock_roundtrip(rec), 0);
+    dump(rec, seeds[i]);
+    return rec;
+}
+
+/* extract_meta alone, on text that no other stage touched. */
+static struct nf_record *run_text(struct pipeline *p, const char *text, int want)
+{
+    struct nf_record *rec = new_record(text, strlen(text));
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_TEXT, text), 0);
+    assert_int_equal(mock_process(p->meta, rec), want);
+    assert_int_equal(mock_roundtrip(rec), 0);
+    dump(rec, text);
+    return rec;
+}
+
+static void test_seed_fields(void **state)
+{
+    struct pipeline *p = *state;
+    static const char *const dates[] = {"2023-11-06", "2023-09-16", NULL, NULL, "2023-11-08"};
+    for (int i = 0; i < 5; i++) {
+        struct nf_record *rec = run_seed(p, i);
+        if (dates[i])
+            assert_string_equal(str(rec, NF_F_PUBLISHED_AT), dates[i]);
+        else
+            assert_null(str(rec, NF_F_PUBLISHED_AT));
+        assert_string_equal(str(rec, NF_F_LANG), "en");
+        const char *t = str(rec, NF_F_TEXT);
+        assert_null(strstr(t, "Advertisement"));
+        assert_null(strstr(t, "date 2023"));
+        assert_null(strstr(t, "By Ali Musa"));
+        /* every seed gets a title, from its headline or its first sentence */
+        const char *title = str(rec, NF_F_TITLE);
+        assert_non_null(title);
+        assert_true(strlen(title) > 20);
+        if (i != 3)
+            assert_null(nf_record_dateline_place(rec));
+        assert_sorted(rec);
+        nf_record_destroy(&rec);
+    }
+}
+
+static void test_seed_003(void **state)
+{
+    struct pipeline *p = *state;
+    struct nf_record *rec = run_seed(p, 3);
+    assert_string_equal(str(rec, NF_F_TITLE),
+                        "Mali, Burkina Faso and Niger forge NATO-like pact to fight Sahel "
+                        "insurgents");
+    assert_string_equal(str(rec, NF_F_BYLINE), "Ali Musa");
+    assert_string_equal(str(rec, NF_F_OUTLET), "Axadle Times");
+    assert_string_equal(nf_record_dateline_place(rec), "Bamako");
+    /* "Dec. 22" has no year: no date is made up */
+    assert_null(str(rec, NF_F_PUBLISHED_AT));
+    assert_null(strstr(str(rec, NF_F_TEXT), "form NATO-style military alliance to fight"));
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "al-Qaeda"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "Islamic State"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "NATO"), 2);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Bamako"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Mali"), 3);
+    assert_true(mentions(rec, NF_ENT_PLACE, "Sahel") >= 1);
+    assert_true(mentions(rec, NF_ENT_PLACE, "Burkina Faso") >= 1);
+    assert_true(mentions(rec, NF_ENT_PLACE, "Niger") >= 1);
+    nf_record_destroy(&rec);
+}
+
+static void test_seed_entities(void **state)
+{
+    struct pipeline *p = *state;
+    struct nf_record *rec = run_seed(p, 0);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "Alliance of Sahel States"), 2);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Liptako-Gourma"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "France"), 2);
+    assert_true(mentions(rec, NF_ENT_PLACE, "Mali") >= 4);
+    assert_true(mentions(rec, NF_ENT_PLACE, "Sahel") >= 1);
+    nf_record_destroy(&rec);
+
+    rec = run_seed(p, 1);
+    assert_int_equal(mentions(rec, NF_ENT_PERSON, "Assimi Goïta"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "al-Qaeda"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "Islamic State"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "Alliance of Sahel States"), 2);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "ECOWAS"), 3);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "G5 Sahel"), 1);
+    assert_true(mentions(rec, NF_ENT_PLACE, "France") >= 3);
+    /* "West African Sahel nations": the adjective is not the region */
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "West Africa"), -1);
+    nf_record_destroy(&rec);
+
+    /* the same canonical names from other spellings */
+    rec = run_seed(p, 2);
+    assert_int_equal(mentions(rec, NF_ENT_PERSON, "Assimi Goïta"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "al-Qaeda"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "Islamic State"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "Alliance of Sahel States"), 2);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "ECOWAS"), 2);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "G5 Sahel"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_PERSON, "Mohamed Bazoum"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Liptako-Gourma"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Chad"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Mauritania"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "West Africa"), 1);
+    /* five times Niger; "Nigerien President" is not one of them */
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Niger"), 5);
+    nf_record_destroy(&rec);
+
+    rec = run_seed(p, 4);
+    assert_int_equal(mentions(rec, NF_ENT_PERSON, "Abdourahamane Tiani"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "ECOWAS"), 4);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "West Africa"), 1);
+    assert_true(mentions(rec, NF_ENT_PLACE, "Niger") >= 8);
+    /* the most mentioned comes first */
+    assert_string_equal(nf_record_entity(rec, 0)->name, "Niger");
+    nf_record_destroy(&rec);
+}
+
+/* Without clean_text: no date header lift, and a year is never invented. */
+static void test_seeds_alone(void **state)
+{
+    struct pipeline *p = *state;
+    for (int i = 0; i < 5; i++) {
+        size_t n;
+        char *raw = seed_bytes(i, &n);
+        struct nf_record *rec = run_text(p, raw, NF_OK);
+        free(raw);
+        assert_null(str(rec, NF_F_PUBLISHED_AT));
+        assert_string_equal(str(rec, NF_F_LANG), "en");
+        assert_true(nf_record_entity_count(rec) >= 4);
+        if (i == 3) {
+            /* the first line is the first sentence; the dateline is on the third line */
+            assert_string_equal(str(rec, NF_F_TITLE),
+                                "Mali, Burkina Faso and Niger forge NATO-like pact to fight "
+                                "Sahel insurgents");
+            assert_string_equal(nf_record_dateline_place(rec), "Bamako");
+        }
+        nf_record_destroy(&rec);
+    }
+}
+
+static void test_dates(void **state)
+{
+    struct pipeline *p = *state;
+    static const struct {
+        const char *text, *date;
+    } cases[] = {
+        {"Officials met on September 16th, 2023, in Bamako to sign it.", "2023-09-16"},
+        {"The pact was signed on 16 September 2023 in Bamako.", "2023-09-16"},
+        {"It was signed on the 2nd of Feb. 2024 in Niamey.", "2024-02-02"},
+        {"BAMAKO, Dec 22, 2023 (Reuters) - Mali's junta said it would leave.", "2023-12-22"},
+        {"BAMAKO, Mali \xE2\x80\x94 Dec. 22 \xE2\x80\x94 Mali's junta said it would leave.",
+         NULL},
+        {"Officials met on September 16th in Bamako.", NULL},
+        {"They may 2023 be late; march 3 2023 was cold.", NULL},
+        {"It happened on February 30, 2023, officials said.", NULL},
+        {"It happened on February 29, 2024, officials said.", "2024-02-29"},
+        {"Since 2012, the war has spread.", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        struct nf_record *rec = run_text(p, cases[i].text, NF_OK);
+        if (cases[i].date)
+            assert_string_equal(str(rec, NF_F_PUBLISHED_AT), cases[i].date);
+        else
+            assert_null(str(rec, NF_F_PUBLISHED_AT));
+        nf_record_destroy(&rec);
+    }
+}
+
+static void test_datelines(void **state)
+{
+    struct pipeline *p = *state;
+    static const struct {
+        const char *text, *place;
+    } cases[] = {
+        {"NIAMEY (AFP) \xE2\x80\x93 Niger's junta reopened the border on Monday.", "Niamey"},
+        {"N'DJAMENA, Chad \xE2\x80\x94 Chad held a vote on Monday.", "N'Djamena"},
+        {"PORT-AU-PRINCE, Haiti (AP) \xE2\x80\x94 Gangs blocked the road.", "Port-au-Prince"},
+        /* not in the gazetteer: capitalised from the capitals */
+        {"DIOURA, Mali \xE2\x80\x94 Rebels attacked a military camp.", "Dioura"},
+        {"Bamako (Reuters) - The junta said on Monday it would hold talks.", "Bamako"},
+        {"NEW YORK, Dec 22 (Reuters) - The Security Council met.", "New York"},
+        /* a shouted word before a dash is not a place */
+        {"EXCLUSIVE - Mali's junta plans to leave ECOWAS, sources say.", NULL},
+        {"Mali, Niger and Burkina Faso - three juntas - signed a pact.", NULL},
+        {"NATO said on Friday it was watching.", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        struct nf_record *rec = run_text(p, cases[i].text, NF_OK);
+        if (cases[i].place)
+            assert_string_equal(nf_record_dateline_place(rec), cases[i].place);
+        else
+            assert_null(nf_record_dateline_place(rec));
+        nf_record_destroy(&rec);
+    }
+}
+
+static void test_titles(void **state)
+{
+    struct pipeline *p = *state;
+    struct nf_record *rec =
+        run_text(p, "Gen. Tiani met U.S. envoys on Friday. They talked for an hour.", NF_OK);
+    assert_string_equal(str(rec, NF_F_TITLE), "Gen. Tiani met U.S. envoys on Friday");
+    nf_record_destroy(&rec);
+
+    rec = run_text(p,
+                   "BAMAKO, Mali \xE2\x80\x94 Mali's junta said on Friday it would leave "
+                   "ECOWAS. It gave no date.",
+                   NF_OK);
+    assert_string_equal(str(rec, NF_F_TITLE), "Mali's junta said on Friday it would leave ECOWAS");
+    nf_record_destroy(&rec);
+
+    rec = run_text(p, "Why did the junta leave? Nobody knows.", NF_OK);
+    assert_string_equal(str(rec, NF_F_TITLE), "Why did the junta leave?");
+    nf_record_destroy(&rec);
+
+    /* seed 002's first sentence is too long: cut at a word boundary, with an ellipsis */
+    size_t n;
+    char *raw = seed_bytes(2, &n);
+    rec = run_text(p, raw, NF_OK);
+    free(raw);
+    const char *title = str(rec, NF_F_TITLE);
+    size_t chars = 0;
+    for (const char *c = title; *c; c++)
+        chars += ((unsigned char)*c & 0xC0) != 0x80;
+    assert_true(chars <= 200 && chars > 150);
+    assert_string_equal(title + strlen(title) - 3, "\xE2\x80\xA6");
+    assert_memory_equal(title, "Mali, Niger, and Burkina Faso, three countries", 46);
+    assert_true(title[strlen(title) - 4] != ' ');
+    nf_record_destroy(&rec);
+
+    /* a title that is there already stays */
+    rec = new_record("x", 1);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_TEXT, "Niger reopened the border. Then more."), 0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_TITLE, "Feed title"), 0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_PUBLISHED_AT, "2020-01-01"), 0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_LANG, "fr"), 0);
+    assert_int_equal(mock_process(p->meta, rec), NF_OK);
+    assert_string_equal(str(rec, NF_F_TITLE), "Feed title");
+    assert_string_equal(str(rec, NF_F_PUBLISHED_AT), "2020-01-01");
+    assert_string_equal(str(rec, NF_F_LANG), "fr");
+    nf_record_destroy(&rec);
+}
+
+static void test_lang(void **state)
+{
+    struct pipeline *p = *state;
+    struct nf_record *rec = run_text(p,
+                                     "Le gouvernement malien a annoncé vendredi la création "
+                                     "d'une force conjointe avec le Burkina Faso et le Niger "
+                                     "pour lutter contre les groupes armés.",
+                                     NF_OK);
+    assert_string_equal(str(rec, NF_F_LANG), "fr");
+    /* French spellings fold onto the same entities */
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Burkina Faso"), 1);
+    nf_record_destroy(&rec);
+    rec = run_text(p,
+                   "Die Regierung von Mali hat am Freitag angekündigt, gemeinsam mit Burkina "
+                   "Faso und Niger eine Truppe aufzustellen.",
+                   NF_OK);
+    assert_string_equal(str(rec, NF_F_LANG), "de");
+    nf_record_destroy(&rec);
+}
+
+static void test_matching(void **state)
+{
+    struct pipeline *p = *state;
+    struct nf_record *rec = run_text(
+        p, "Nigeria and Nigerien officials met in Abuja. Nigeria's army said Nigeria would help.",
+        NF_OK);
+    assert_false(has_name(rec, "Niger"));
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Nigeria"), 3);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Abuja"), 1);
+    nf_record_destroy(&rec);
+
+    rec = run_text(p,
+                   "al Qaeda, al-Qaeda, AL-QAIDA and al\xE2\x80\x91Qa\xE2\x80\x99ida are one. "
+                   "GOITA, Goïta and Goi\xCC\x88ta too. Niger's junta. ISIS and Islamic State "
+                   "and Daesh.",
+                   NF_OK);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "al-Qaeda"), 4);
+    assert_int_equal(mentions(rec, NF_ENT_PERSON, "Assimi Goïta"), 3);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Niger"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "Islamic State"), 3);
+    assert_sorted(rec);
+    nf_record_destroy(&rec);
+
+    /* longest match first; a comma ends a name */
+    rec = run_text(p,
+                   "The G5 Sahel force left the Sahel. Islamic State Sahel Province and "
+                   "al-Qaeda in the Islamic Maghreb fought. Burkina, Faso.",
+                   NF_OK);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "G5 Sahel"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Sahel"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "Islamic State Sahel Province"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "AQIM"), 1);
+    assert_false(has_name(rec, "Islamic State"));
+    assert_false(has_name(rec, "al-Qaeda"));
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Burkina Faso"), 1); /* "Burkina" alone */
+    nf_record_destroy(&rec);
+
+    /* exact aliases: "US", "UN", "AES" only as written */
+    rec = run_text(p,
+                   "Tell us about the US plan, the UN said; an un-backed plan. The AES and "
+                   "the aes of it. The U.S. envoy.",
+                   NF_OK);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "United States"), 2);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "United Nations"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "Alliance of Sahel States"), 1);
+    nf_record_destroy(&rec);
+
+    /* text without any entity: an empty list, not a stale one */
+    rec = new_record("y", 1);
+    assert_int_equal(nf_record_add_entity(rec, NF_ENT_PLACE, "Stale", 9), 0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_TEXT, "Nothing known is named here."), 0);
+    assert_int_equal(mock_process(p->meta, rec), NF_OK);
+    assert_int_equal(mock_roundtrip(rec), 0);
+    assert_int_equal(nf_record_entity_count(rec), 0);
+    nf_record_destroy(&rec);
+}
+
+static void test_bad_input(void **state)
+{
+    struct pipeline *p = *state;
+    /* no text (an HTML record nobody extracted yet): passed on untouched */
+    struct nf_record *rec = new_record("z", 1);
+    assert_int_equal(mock_process(p->meta, rec), NF_OK);
+    assert_false(nf_record_has(rec, NF_F_TITLE));
+    assert_false(nf_record_has(rec, NF_F_ENTITIES));
+    nf_record_destroy(&rec);
+
+    rec = run_text(p, "caf\xe9 au lait", NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "not valid UTF-8"));
+    nf_record_destroy(&rec);
+
+    /* only punctuation: nothing to find, nothing breaks */
+    rec = run_text(p, "\xE2\x80\x94 . , ! ?", NF_OK);
+    assert_int_equal(nf_record_entity_count(rec), 0);
+    nf_record_destroy(&rec);
+}
+
+static void write_file(const char *path, const char *content)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+}
+
+static void test_gazetteer_file(void **unused)
+{
+    (void)unused;
+    char path[512], opt[600];
+    snprintf(path, sizeof(path), "%s/gz.tsv", mock_state_dir());
+    snprintf(opt, sizeof(opt), "gazetteer=%s", path);
+    const char *const opts[] = {opt, "textcat_conf=", NULL};
+
+    write_file(path, "# test\nplace\tMali\t\nteam\tNiger\t\n");
+    assert_null(mock_plugin_new("extract_meta", opts));
+    assert_non_null(strstr(mock_last_error(), "gz.tsv:3"));
+    assert_non_null(strstr(mock_last_error(), "unknown type \"team\""));
+
+    write_file(path, "place\tMali\ta\tb\n");
+    assert_null(mock_plugin_new("extract_meta", opts));
+    assert_non_null(strstr(mock_last_error(), "gz.tsv:1"));
+
+    write_file(path, "place\tMali\t--|ok\n");
+    assert_null(mock_plugin_new("extract_meta", opts));
+    assert_non_null(strstr(mock_last_error(), "no letter or digit"));
+
+    const char *const missing[] = {"gazetteer=/nonexistent/gz.tsv", NULL};
+    assert_null(mock_plugin_new("extract_meta", missing));
+    assert_non_null(strstr(mock_last_error(), "cannot open gazetteer /nonexistent/gz.tsv"));
+
+    /* an alias claimed twice: the first entry keeps it; "=Turkey" makes the name exact */
+    write_file(path, "place\tGeorgia\tTbilisi state\nperson\tGeorgia Nobody\tGeorgia\n"
+                     "place\tTurkey\t=Turkey\n");
+    struct mock_plugin *mp = mock_plugin_new("extract_meta", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = new_record("g", 1);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_TEXT,
+                                        "Georgia and Turkey; a turkey dinner in Georgia."),
+                     0);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Georgia"), 2);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Turkey"), 1);
+    assert_false(nf_record_has(rec, NF_F_LANG)); /* language identification switched off */
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+
+    const char *const badlang[] = {"textcat_conf=/nonexistent/fpdb.conf", NULL};
+    assert_null(mock_plugin_new("extract_meta", badlang));
+    assert_non_null(strstr(mock_last_error(), "/nonexistent/fpdb.conf"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seed_fields),   cmocka_unit_test(test_seed_003),
+        cmocka_unit_test(test_seed_entities), cmocka_unit_test(test_seeds_alone),
+        cmocka_unit_test(test_dates),         cmocka_unit_test(test_datelines),
+        cmocka_unit_test(test_titles),        cmocka_unit_test(test_lang),
+        cmocka_unit_test(test_matching),      cmocka_unit_test(test_bad_input),
+    };
+    const struct CMUnitTest alone[] = {
+        cmocka_unit_test(test_gazetteer_file),
+    };
+    int failed = cmocka_run_group_tests(tests, setup, teardown);
+    return failed + cmocka_run_group_tests(alone, NULL, NULL);
+}
