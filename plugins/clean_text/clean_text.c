@@ -616,8 +616,10 @@ static bool clean_text_headline_like(const char *p, const struct clean_text_para
           c == UTF8PROC_CATEGORY_PI || first == '"' || first == '\'' || first == 0x00AB))
         return false;
     utf8proc_int32_t last = clean_text_last_char(t, para->len);
-    return last > 0 && !strchr(".!:;,-", (int)last) && last != 0x2026 && last != 0x2013 &&
-           last != 0x2014;
+    if (last <= 0)
+        return false;
+    return last >= 0x80 ? last != 0x2026 && last != 0x2013 && last != 0x2014
+                        : !strchr(".!:;,-", (int)last);
 }
 
 /* Body text ends like a sentence, or is too long for anything else. */
