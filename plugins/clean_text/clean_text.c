@@ -52,25 +52,28 @@ static const char *const clean_text_builtin[] = {
     "[\\p{P}\\p{S}\\s]+",
     /* advertisement markers */
     CT_PUNCT "(?:advertisement|advertising|advert|ads?|sponsored(?:\\s+content)?|paid\\s+"
-             "(?:content|post|partnership)|promoted(?:\\s+content)?)(?:\\s*[-–—:|]?\\s*(?:scroll|"
-             "continue)\\b.{0,40})?" CT_PUNCT,
+             "(?:content|post|partnership)|promoted(?:\\s+content)?)"
+             "(?:" CT_PUNCT "(?:scroll|continue)\\b.{0,40})?" CT_PUNCT,
     "(?:story|article|text|content)\\s+continues\\s+(?:below|after)(?:\\s+(?:this\\s+)?"
     "(?:advertisement|ad))?" CT_PUNCT,
     /* links to other articles */
     "(?:continue\\s+)?read(?:ing)?\\s+(?:more|also|next|the\\s+(?:full\\s+)?(?:story|article|"
-    "report))(?:\\s*(?:[:»›>→|–—-]|\\.\\.\\.|…).{0,250}|\\s+(?:about|on|at|here)\\b.{0,200})?" CT_PUNCT,
+    "report))(?:\\s*(?:[:»›>→|–—-]|\\.\\.\\.|…).{0,250}|\\s+(?:about|on|at|here)\\b.{0,200})?"
+    CT_PUNCT,
     "continue\\s+reading" CT_PUNCT,
     "(?:also\\s+read|see\\s+also|related(?:\\s+(?:articles?|stories|news|coverage|content|posts?"
     "|reading|topics))?|more\\s+(?:on\\s+this(?:\\s+story)?|stories|news|from\\s+\\S+)|"
     "recommended(?:\\s+(?:for\\s+you|stories|reading|articles))?|you\\s+(?:may|might)\\s+"
     "(?:also\\s+)?(?:like|be\\s+interested(?:\\s+in)?)|trending(?:\\s+now)?|most\\s+(?:read|"
-    "popular|viewed)|(?:previous|next)\\s+(?:article|story|post))\\s*(?:[:»›>→|–—-].{0,250})?" CT_PUNCT,
+    "popular|viewed)|(?:previous|next)\\s+(?:article|story|post))\\s*(?:[:»›>→|–—-].{0,250})?"
+    CT_PUNCT,
     /* newsletters, subscriptions, apps */
     "(?:sign\\s+up|subscribe)\\b.{0,250}",
     "get\\s+(?:the\\s+)?(?:latest|best|top|daily)\\b.{0,120}\\b(?:inbox|newsletter|app)\\b.{0,80}",
     "(?:download|get|install)\\s+(?:our|the)\\s+(?:free\\s+)?(?:\\S+\\s+)?app\\b.{0,150}",
     /* sharing and following */
-    "share\\s+(?:this|the)\\s+(?:article|story|post|page|video)(?:\\s+(?:on|via)\\b.{0,60})?" CT_PUNCT,
+    "share\\s+(?:this|the)\\s+(?:article|story|post|page|video)(?:\\s+(?:on|via)\\b.{0,60})?"
+    CT_PUNCT,
     CT_PUNCT CT_SOCIAL "(?:[\\p{P}\\p{S}\\s]+" CT_SOCIAL "){0,11}" CT_PUNCT,
     "follow\\s+(?:us|@\\w+)\\b.{0,150}",
     "follow\\s+.{1,60}\\s+on\\s+(?:twitter|x|facebook|instagram|telegram|whatsapp|linkedin|"
@@ -79,6 +82,7 @@ static const char *const clean_text_builtin[] = {
     /* rights and credits */
     "(?:©|\\(c\\)|copyright\\b).{0,200}",
     "all\\s+rights\\s+reserved" CT_PUNCT,
+    "our\\s+standards\\s*:.{0,120}",
     "this\\s+(?:material|article|story|content)\\s+may\\s+not\\s+be\\s+(?:published|reproduced|"
     "copied|redistributed|republished)\\b.{0,200}",
     "\\(\\s*(?:additional\\s+)?(?:reporting|writing|editing|compiled|translated|translation|"
@@ -655,12 +659,15 @@ static void clean_text_words(const char *p, size_t n, struct clean_text_words *o
         const char *cat = utf8proc_category_string(cp);
         bool word_char = cat[0] == 'L' || cat[0] == 'N' || cat[0] == 'M';
         if (word_char && w + 4 < sizeof(out->buf)) {
-            w += (size_t)utf8proc_encode_char(utf8proc_tolower(cp), (utf8proc_uint8_t *)out->buf + w);
+            w += (size_t)utf8proc_encode_char(utf8proc_tolower(cp),
+                                              (utf8proc_uint8_t *)out->buf + w);
         } else if (w > start) {
             size_t len = w - start;
-            bool keep = len < 256 && out->n < CT_WORDS_MAX && !clean_text_stopword(out->buf + start, len);
+            bool keep = len < 256 && out->n < CT_WORDS_MAX &&
+                        !clean_text_stopword(out->buf + start, len);
             for (int j = 0; keep && j < out->n; j++)
-                if (out->len[j] == len && memcmp(out->buf + out->off[j], out->buf + start, len) == 0)
+                if (out->len[j] == len &&
+                    memcmp(out->buf + out->off[j], out->buf + start, len) == 0)
                     keep = false;
             if (keep) {
                 out->off[out->n] = (uint16_t)start;

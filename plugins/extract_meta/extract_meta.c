@@ -1,5 +1,5 @@
 /* extract_meta: reads the clean `text` and fills in what the record still lacks: a title (the
- * first sentence), the dateline place and, when a year is given, the date; the language
+ * first sentence), the dateline's place, agency and (when it has a year) date; the language
  * (libexttextcat); and the named entities of a gazetteer with their mention counts. It never
  * rewrites the text, never invents a year for a date that has none, and finds only the entities
  * its gazetteer lists: it is a list lookup, not a named-entity recogniser. */
@@ -769,7 +769,8 @@ static int extract_meta_dateline(struct extract_meta *s, struct nf_record *rec, 
         }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
         size_t match_end = ov[1], place = ov[2], place_len = ov[3] - ov[2];
-        bool region = ov[4] != PCRE2_UNSET, agency = ov[6] != PCRE2_UNSET;
+        size_t agency_at = ov[6], agency_end = ov[7];
+        bool region = ov[4] != PCRE2_UNSET, agency = agency_at != PCRE2_UNSET;
 
         /* A known place gets its canonical spelling; an unknown one counts only with the
          * country or agency that marks a dateline ("EXCLUSIVE -" is not a place). */
@@ -795,6 +796,16 @@ static int extract_meta_dateline(struct extract_meta *s, struct nf_record *rec, 
         }
         if (!nf_record_has(rec, NF_F_DATELINE) && nf_record_set_dateline(rec, canon) < 0)
             return -1;
+        /* "(Reuters)", "(AFP)": the wire the story came from */
+        if (agency && !nf_record_has(rec, NF_F_OUTLET)) {
+            size_t a0 = agency_at + 1, a1 = agency_end - 1; /* inside the parentheses */
+            while (a0 < a1 && t[a0] == ' ')
+                a0++;
+            while (a1 > a0 && t[a1 - 1] == ' ')
+                a1--;
+            if (a1 > a0 && nf_record_set_str(rec, NF_F_OUTLET, t + a0, a1 - a0) < 0)
+                return -1;
+        }
         char date[32];
         if (!nf_record_has(rec, NF_F_PUBLISHED_AT) &&
             extract_meta_find_date(s, t, pos, match_end, date) &&
@@ -821,7 +832,8 @@ static bool extract_meta_abbrev_at(const char *t, size_t from, size_t i)
     if (memchr(t + w, '.', len) || (len == 1 && isupper((unsigned char)t[w])))
         return true; /* "U.S.", "J." */
     for (size_t k = 0; k < sizeof(extract_meta_abbrev) / sizeof(*extract_meta_abbrev); k++)
-        if (strlen(extract_meta_abbrev[k]) == len && memcmp(extract_meta_abbrev[k], t + w, len) == 0)
+        if (strlen(extract_meta_abbrev[k]) == len &&
+            memcmp(extract_meta_abbrev[k], t + w, len) == 0)
             return true;
     return false;
 }

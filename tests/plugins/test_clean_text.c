@@ -215,8 +215,8 @@ static void test_windows_1252(void **unused)
     nf_record_destroy(&rec);
     /* curly quotes and the euro sign are where windows-1252 and latin-1 differ */
     rec = clean_str(mp, "\x93Prices rose 5 \x80\x97 a lot,\x94 he said.", NF_OK);
-    assert_string_equal(str(rec, NF_F_TEXT),
-                        "\xE2\x80\x9CPrices rose 5 \xE2\x82\xAC\xE2\x80\x94 a lot,\xE2\x80\x9D he said.");
+    assert_string_equal(str(rec, NF_F_TEXT), "\xE2\x80\x9CPrices rose 5 \xE2\x82\xAC\xE2\x80\x94 a "
+                                             "lot,\xE2\x80\x9D he said.");
     nf_record_destroy(&rec);
     /* valid UTF-8 around a stray byte survives as it was */
     rec = clean_str(mp, "Go\xC3\xAFta met Tiani in Niamey \x96 officials said.", NF_OK);
@@ -286,11 +286,14 @@ static void test_boilerplate_lines_in_body(void **unused)
                                       "The junta said on Friday it would hold talks.\n\n"
                                       "Advertisement\n\n"
                                       "READ MORE: Niger closes its border\n\n"
+                                      "Advertisement \xC2\xB7 Scroll to continue\n\n"
                                       "Officials did not say where the talks would be held.\n\n"
                                       "Story continues below advertisement\n\n"
                                       "Read more about the advertisement rules in our policy.\n\n"
-                                      "(Reporting by Tiemoko Diallo; Editing by Alex Richardson)\n\n"
-                                      "\xC2\xA9 2023 Reuters. All rights reserved.",
+                                      "(Reporting by Tiemoko Diallo; Editing by Alex "
+                                      "Richardson)\n\n"
+                                      "\xC2\xA9 2023 Reuters. All rights reserved.\n\n"
+                                      "Our Standards: The Thomson Reuters Trust Principles.",
                                       NF_OK);
     assert_string_equal(str(rec, NF_F_TEXT),
                         "The junta said on Friday it would hold talks.\n\n"
@@ -417,7 +420,8 @@ static void test_text_field_is_cleaned_html_passes(void **unused)
     assert_int_equal(mock_process(mp, rec), NF_OK);
     assert_null(str(rec, NF_F_TEXT));
     /* once another stage extracted the text, it is cleaned whatever the raw bytes are */
-    assert_int_equal(nf_record_set_cstr(rec, NF_F_TEXT, "  Hello   there.\n\n\n\nAdvertisement\n"), 0);
+    assert_int_equal(
+        nf_record_set_cstr(rec, NF_F_TEXT, "  Hello   there.\n\n\n\nAdvertisement\n"), 0);
     assert_int_equal(mock_process(mp, rec), NF_OK);
     assert_string_equal(str(rec, NF_F_TEXT), "Hello there.");
     nf_record_destroy(&rec);

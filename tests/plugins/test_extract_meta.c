@@ -335,6 +335,19 @@ static void test_datelines(void **state)
             assert_null(nf_record_dateline_place(rec));
         nf_record_destroy(&rec);
     }
+    /* the agency in a dateline is the outlet, unless one is known already */
+    struct nf_record *rec = run_text(p, "NIAMEY ( AFP ) - The border reopened.", NF_OK);
+    assert_string_equal(nf_record_dateline_place(rec), "Niamey");
+    assert_string_equal(str(rec, NF_F_OUTLET), "AFP");
+    nf_record_destroy(&rec);
+    rec = new_record("o", 1);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_TEXT, "NIAMEY (AFP) - The border reopened."), 0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_OUTLET, "Le Sahel"), 0);
+    assert_int_equal(nf_record_set_dateline(rec, "Zinder"), 0);
+    assert_int_equal(mock_process(p->meta, rec), NF_OK);
+    assert_string_equal(str(rec, NF_F_OUTLET), "Le Sahel");
+    assert_string_equal(nf_record_dateline_place(rec), "Zinder");
+    nf_record_destroy(&rec);
 }
 
 static void test_titles(void **state)
@@ -373,7 +386,8 @@ static void test_titles(void **state)
 
     /* a title that is there already stays */
     rec = new_record("x", 1);
-    assert_int_equal(nf_record_set_cstr(rec, NF_F_TEXT, "Niger reopened the border. Then more."), 0);
+    assert_int_equal(
+        nf_record_set_cstr(rec, NF_F_TEXT, "Niger reopened the border. Then more."), 0);
     assert_int_equal(nf_record_set_cstr(rec, NF_F_TITLE, "Feed title"), 0);
     assert_int_equal(nf_record_set_cstr(rec, NF_F_PUBLISHED_AT, "2020-01-01"), 0);
     assert_int_equal(nf_record_set_cstr(rec, NF_F_LANG, "fr"), 0);
