@@ -21,6 +21,7 @@ struct extract_meta_conf {
     const char *gazetteer;
     const char *textcat_conf;
     int64_t max_lang_bytes;
+    int64_t min_lang_bytes;
     int64_t title_max_chars;
 };
 
@@ -36,6 +37,9 @@ static const struct nf_option extract_meta_options[] = {
     {"max_lang_bytes", NF_OPT_SIZE, "2K", offsetof(struct extract_meta_conf, max_lang_bytes),
      "Only this much of the start of the text is classified for its language: the cost grows "
      "with the input and a few hundred bytes already decide."},
+    {"min_lang_bytes", NF_OPT_SIZE, "100", offsetof(struct extract_meta_conf, min_lang_bytes),
+     "A text shorter than this gets no language: on a sentence or two the classifier "
+     "guesses (an 80-character English sentence comes out as Scots)."},
     {"title_max_chars", NF_OPT_INT, "200", offsetof(struct extract_meta_conf, title_max_chars),
      "A title made from a first sentence longer than this is cut at a word boundary and ends "
      "with \"…\"."},
@@ -52,8 +56,9 @@ static const struct nf_option extract_meta_options[] = {
 /* "September 16th, 2023", "Dec. 22", "16 September 2023", "22nd of December". Groups 1 and 2 are
  * month and day in either order (branch reset); 3 is the year if given. */
 static const char extract_meta_date_re[] =
-    "(?<![\\p{L}\\p{N}])(?|(" EM_MONTH ")\\.?\\s+(\\d{1,2})" EM_ORD "(?:\\s*,\\s*|\\s+)?" EM_YEAR
-    "?|(\\d{1,2})" EM_ORD "\\s+(?:of\\s+)?(" EM_MONTH ")\\.?(?:\\s*,\\s*|\\s+)?" EM_YEAR "?)";
+    "(?<![\\p{L}\\p{N}])(?|(" EM_MONTH ")\\.?\\s+(\\d{1,2})" EM_ORD "(?:(?:\\s*,\\s*|\\s+)"
+    EM_YEAR ")?|(\\d{1,2})" EM_ORD "\\s+(?:of\\s+)?(" EM_MONTH ")\\.?(?:(?:\\s*,\\s*|\\s+)" EM_YEAR
+    ")?)";
 
 /* A dateline at the start of a paragraph: "BAMAKO, Mali — Dec. 22 — ", "NIAMEY (Reuters) - ",
  * "BAMAKO, Dec 22 (Reuters) - ", "Bamako (AFP) – ". Group 1: the place; 2: a region or country;
@@ -693,27 +698,34 @@ static int extract_meta_month(const char *p)
     return 0;
 }
 
-/* Finds the first date that has a year in t[from, to) and writes it as "YYYY-MM-DD" into out.
- * Dates without a year are skipped: the year is never guessed. Returns 1 if found. */
-static int extract_meta_find_date(struct extract_meta *s, const char *t, size_t from, size_t to,
-                                  char out[32])
+struct extract_meta_date {
+    int y, m, d; /* y == 0: the text gave no year */
+};
+
+/* The next well-formed date in t[*from, to), moving *from past it. Returns 1, or 0 if none. */
+static int extract_meta_next_date(struct extract_meta *s, const char *t, size_t *from, size_t to,
+                                  struct extract_meta_date *out)
 {
-    while (from < to && pcre2_match(s->date, (PCRE2_SPTR)t, to, from, PCRE2_NO_UTF_CHECK, s->md,
-                                    NULL) >= 0) {
+    while (*from < to && pcre2_match(s->date, (PCRE2_SPTR)t, to, *from, PCRE2_NO_UTF_CHECK,
+                                     s->md, NULL) >= 0) {
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
-        from = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
-        if (ov[6] == PCRE2_UNSET)
-            continue;
+        *from = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
         bool day_first = isdigit((unsigned char)t[ov[2]]);
-        const char *mp = t + (day_first ? ov[4] : ov[2]);
         int day = atoi(t + (day_first ? ov[2] : ov[4]));
-        int month = extract_meta_month(mp), year = atoi(t + ov[6]);
-        if (extract_meta_valid_date(year, month, day)) {
-            snprintf(out, 32, "%04d-%02d-%02d", year, month, day);
+        int month = extract_meta_month(t + (day_first ? ov[4] : ov[2]));
+        int year = ov[6] == PCRE2_UNSET ? 0 : atoi(t + ov[6]);
+        /* without a year, 29 February may be right: check against a leap year */
+        if (extract_meta_valid_date(year ? year : 2000, month, day)) {
+            *out = (struct extract_meta_date){year, month, day};
             return 1;
         }
     }
     return 0;
+}
+
+static int extract_meta_set_date(struct nf_record *rec, const struct extract_meta_date *d)
+{
+    return nf_record_set_strf(rec, NF_F_PUBLISHED_AT, "%04d-%02d-%02d", d->y, d->m, d->d);
 }
 
 /* ---- dateline ------------------------------------------------------------------------- */
@@ -751,11 +763,12 @@ static int extract_meta_title_case(struct extract_meta *s, const char *p, size_t
 
 /* Looks for a dateline at the start of the first few lines. Sets dateline (and published_at
  * when the dateline's date has a year) if absent. *skip_out: where the first line's text
- * starts after a dateline, 0 if it has none. */
+ * starts after a dateline, 0 if it has none; *date_out: the dateline's date, zero if none. */
 static int extract_meta_dateline(struct extract_meta *s, struct nf_record *rec, const char *t,
-                                 size_t n, size_t *skip_out)
+                                 size_t n, size_t *skip_out, struct extract_meta_date *date_out)
 {
     *skip_out = 0;
+    *date_out = (struct extract_meta_date){0, 0, 0};
     size_t pos = 0;
     for (int line = 0; line < EM_DATELINE_LINES && pos < n; line++) {
         while (pos < n && t[pos] == '\n')
@@ -806,10 +819,9 @@ static int extract_meta_dateline(struct extract_meta *s, struct nf_record *rec, 
             if (a1 > a0 && nf_record_set_str(rec, NF_F_OUTLET, t + a0, a1 - a0) < 0)
                 return -1;
         }
-        char date[32];
-        if (!nf_record_has(rec, NF_F_PUBLISHED_AT) &&
-            extract_meta_find_date(s, t, pos, match_end, date) &&
-            nf_record_set_str(rec, NF_F_PUBLISHED_AT, date, 10) < 0)
+        size_t from = pos;
+        if (extract_meta_next_date(s, t, &from, match_end, date_out) && date_out->y &&
+            !nf_record_has(rec, NF_F_PUBLISHED_AT) && extract_meta_set_date(rec, date_out) < 0)
             return -1;
         if (line == 0)
             *skip_out = match_end;
@@ -1023,7 +1035,8 @@ static int extract_meta_process(void *state, struct nf_ctx *ctx, struct nf_recor
         return NF_ERR;
     }
     size_t skip;
-    if (extract_meta_dateline(s, rec, t, n, &skip) < 0)
+    struct extract_meta_date dl;
+    if (extract_meta_dateline(s, rec, t, n, &skip, &dl) < 0)
         goto nomem;
     if (!nf_record_has(rec, NF_F_TITLE) && extract_meta_title(s, rec, t, n, skip) < 0)
         goto nomem;
@@ -1031,12 +1044,18 @@ static int extract_meta_process(void *state, struct nf_ctx *ctx, struct nf_recor
         size_t lead = n < EM_LEAD_BYTES ? n : EM_LEAD_BYTES;
         while (lead < n && lead > 0 && ((unsigned char)t[lead] & 0xC0) == 0x80)
             lead--;
-        char date[32];
-        if (extract_meta_find_date(s, t, 0, lead, date) &&
-            nf_record_set_str(rec, NF_F_PUBLISHED_AT, date, 10) < 0)
-            goto nomem;
+        /* The first date with a year; when the dateline names the day ("NIAMEY, Aug 25 -"),
+         * only that day: the lead's other dates are the events it reports. */
+        struct extract_meta_date d;
+        size_t from = 0;
+        while (extract_meta_next_date(s, t, &from, lead, &d))
+            if (d.y && (!dl.m || (d.m == dl.m && d.d == dl.d))) {
+                if (extract_meta_set_date(rec, &d) < 0)
+                    goto nomem;
+                break;
+            }
     }
-    if (s->textcat && !nf_record_has(rec, NF_F_LANG) &&
+    if (s->textcat && !nf_record_has(rec, NF_F_LANG) && n >= (size_t)s->conf->min_lang_bytes &&
         extract_meta_lang(s, ctx, rec, t, n) < 0)
         goto nomem;
     if (s->aliases && extract_meta_entities(s, rec, t, n) < 0)

@@ -298,6 +298,13 @@ static void test_dates(void **state)
         {"It happened on February 30, 2023, officials said.", NULL},
         {"It happened on February 29, 2024, officials said.", "2024-02-29"},
         {"Since 2012, the war has spread.", NULL},
+        /* the dateline names the day: the lead's other dated event is not the story's date */
+        {"NIAMEY, Aug 25 (Reuters) - The junta expelled the envoy it blamed for the July 26, "
+         "2023 coup.",
+         NULL},
+        {"NIAMEY, Aug 25 (Reuters) - On July 26, 2023 the army seized power; on Aug. 25, 2023 "
+         "it expelled the envoy.",
+         "2023-08-25"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         struct nf_record *rec = run_text(p, cases[i].text, NF_OK);
@@ -415,6 +422,10 @@ static void test_lang(void **state)
                    "Faso und Niger eine Truppe aufzustellen.",
                    NF_OK);
     assert_string_equal(str(rec, NF_F_LANG), "de");
+    nf_record_destroy(&rec);
+    /* a sentence is too little to tell */
+    rec = run_text(p, "Leaders met in Abuja on Sunday.", NF_OK);
+    assert_null(str(rec, NF_F_LANG));
     nf_record_destroy(&rec);
 }
 
