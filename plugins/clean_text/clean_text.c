@@ -105,6 +105,12 @@ static const char *const clean_text_builtin[] = {
     "(?:we|this\\s+(?:site|website))\\s+uses?\\s+cookies\\b.{0,300}",
     "(?:accept|reject|manage)\\s+(?:all\\s+)?cookies" CT_PUNCT,
     "back\\s+to\\s+top" CT_PUNCT,
+    /* the same in French, for the francophone press of the region */
+    CT_PUNCT "publicit[ée]" CT_PUNCT,
+    "(?:[àa]\\s+)?lire\\s+(?:aussi|[ée]galement|la\\s+suite|plus)\\b(?:\\s*[:»›>→|–—-].{0,250})?"
+    CT_PUNCT,
+    "(?:abonnez-vous|inscrivez-vous|recevez\\s+notre\\s+newsletter)\\b.{0,250}",
+    "partager\\s+(?:cet|l['’])\\s*article" CT_PUNCT,
     "(?:watch|listen)(?:\\s+now)?\\s*:.{0,200}",
 };
 
@@ -663,7 +669,8 @@ static void clean_text_words(const char *p, size_t n, struct clean_text_words *o
                                               (utf8proc_uint8_t *)out->buf + w);
         } else if (w > start) {
             size_t len = w - start;
-            bool keep = len < 256 && out->n < CT_WORDS_MAX &&
+            /* one letter is a possessive "s" or an initial, not content */
+            bool keep = len > 1 && len < 256 && out->n < CT_WORDS_MAX &&
                         !clean_text_stopword(out->buf + start, len);
             for (int j = 0; keep && j < out->n; j++)
                 if (out->len[j] == len &&

@@ -293,7 +293,9 @@ static void test_boilerplate_lines_in_body(void **unused)
                                       "(Reporting by Tiemoko Diallo; Editing by Alex "
                                       "Richardson)\n\n"
                                       "\xC2\xA9 2023 Reuters. All rights reserved.\n\n"
-                                      "Our Standards: The Thomson Reuters Trust Principles.",
+                                      "Our Standards: The Thomson Reuters Trust Principles.\n\n"
+                                      "PUBLICIT\xC3\x89\n\n"
+                                      "Lire aussi : Le Niger ferme sa fronti\xC3\xA8re",
                                       NF_OK);
     assert_string_equal(str(rec, NF_F_TEXT),
                         "The junta said on Friday it would hold talks.\n\n"
