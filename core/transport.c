@@ -226,6 +226,22 @@ int nf_ack_decode(const void *data, size_t len, void (*fn)(void *, int64_t, int6
         goto out;
     if (count > len || count % 2)
         goto out;
+    /* The same for the elements: an inner array or map header would make msgpack-c allocate
+     * whatever it claims. Only integers are valid here, so any other type byte is refused. */
+    size_t pos = p[0] <= 0x9f ? 1 : p[0] == 0xdc ? 3 : 5;
+    for (uint64_t i = 0; i < count && pos < len; i++) {
+        uint8_t t = p[pos];
+        size_t w = t <= 0x7f                ? 1
+                   : t == 0xcc || t == 0xd0 ? 2
+                   : t == 0xcd || t == 0xd1 ? 3
+                   : t == 0xce || t == 0xd2 ? 5
+                   : t == 0xcf || t == 0xd3 ? 9
+                   : t >= 0xe0              ? 1
+                                            : 0;
+        if (!w)
+            goto out;
+        pos += w;
+    }
     if (msgpack_unpack(data, len, &off, &zone, &o) != MSGPACK_UNPACK_SUCCESS ||
         o.type != MSGPACK_OBJECT_ARRAY)
         goto out;
