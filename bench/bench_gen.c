@@ -75,6 +75,14 @@ static int gen_next(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     return NF_OK;
 }
 
+/* The body is the same for every record: re-reading is attaching it again. */
+static int gen_refetch(void *state, struct nf_ctx *ctx, struct nf_record *rec)
+{
+    struct gen *g = state;
+    (void)ctx;
+    return nf_record_set_bytes(rec, NF_F_RAW, g->body, g->body_len) < 0 ? NF_ERR : NF_OK;
+}
+
 static void gen_destroy(void *state)
 {
     struct gen *g = state;
@@ -94,4 +102,5 @@ NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
     .init = gen_init,
     .next = gen_next,
     .destroy = gen_destroy,
+    .refetch = gen_refetch,
 };

@@ -20,7 +20,7 @@ static const char *const top_keys[] = {"plugin_dir", "run_dir",   "state_dir", "
                                        NULL};
 static const char *const stage_keys[] = {
     "plugin", "inputs", "workers", "endpoint", "ack_endpoint", "hwm", "batch", "flush_ms",
-    "window", "ack_timeout_ms", "max_attempts", "log_level", NULL};
+    "window", "ack_timeout_ms", "max_attempts", "journal", "log_level", NULL};
 
 struct loader {
     struct nf_config *cfg;
@@ -218,6 +218,15 @@ static int stage_key(struct loader *L, struct nf_stage_conf *st, const char *key
             *ints[i].i32 = (int)v;
         return 0;
     }
+    if (strcmp(key, "journal") == 0) {
+        bool yes = strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 || strcmp(text, "1") == 0;
+        bool no = strcmp(text, "false") == 0 || strcmp(text, "no") == 0 || strcmp(text, "0") == 0;
+        if ((kind != NF_VAL_BOOL && kind != NF_VAL_TEXT) || (!yes && !no))
+            return lfail(L, where, "stage '%s': 'journal' must be true or false, got %s",
+                         st->name, text);
+        st->journal = yes;
+        return 0;
+    }
     char **slot = strcmp(key, "plugin") == 0         ? &st->plugin
                   : strcmp(key, "endpoint") == 0     ? &st->endpoint
                   : strcmp(key, "ack_endpoint") == 0 ? &st->ack_endpoint
@@ -283,6 +292,7 @@ static int read_stage(struct loader *L, struct nf_stage_conf *st, config_setting
     st->window = 4096;
     st->ack_timeout_ms = 30000;
     st->max_attempts = 5;
+    st->journal = true;
     for (const char *c = st->name; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
             return lfail(L, st->where, "stage name '%s': use lowercase letters, digits, '_' "

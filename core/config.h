@@ -36,6 +36,7 @@ struct nf_stage_conf {
     int window;             /* sources: records in flight before intake pauses */
     int64_t ack_timeout_ms; /* sources: first resend after this long without an ack */
     int max_attempts;       /* sources: then dead-letter */
+    bool journal;           /* sources: journal records before sending (default true) */
     char *log_level;
     struct nf_conf_value *opts;
     int n_opts;

@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "deadletter.h"
+#include "journal.h"
 #include "newsflow/plugin.h"
 #include "plugin_loader.h"
 #include "transport.h"
@@ -174,6 +175,17 @@ struct worker {
     int64_t next_counter;
     int64_t epoch;
     int64_t pending;
+    struct nf_journal *journal;
+    bool journal_dirty;       /* sent records buffered in the journal, not yet durable */
+    char (*recovered_ids)[33]; /* ids replayed from the journal: not to be produced again */
+    size_t n_recovered_ids;
+    int64_t last_sync;
+    struct nf_buf jbuf;
+    struct nf_record *jrec; /* compaction of a refetching source's journal */
+    size_t *chunk_ends; /* message boundaries inside batch */
+    size_t n_chunks, cap_chunks;
+    int64_t *live; /* compaction: indexes of the slots in use */
+    size_t n_live;
 };
 
 #define SEQ_COUNTER_BITS 40
@@ -246,22 +258,76 @@ static int send_now(struct worker *w, const void *data, size_t len)
  * out when it reaches NF_BATCH_BYTES or when the worker has nothing more to do right now. */
 #define NF_BATCH_BYTES (256u << 10)
 
-static int flush_out(struct worker *w)
+static int journal_sync(struct worker *w, bool durable)
+{
+    if (!w->journal)
+        return 0;
+    char err[512];
+    if (nf_journal_sync(w->journal, durable, err, sizeof(err)) < 0) {
+        nf_logf(NF_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    if (durable)
+        w->journal_dirty = false;
+    return 0;
+}
+
+/* Sends the pending batch, in messages of about NF_BATCH_BYTES. A source's records must be
+ * durable in its journal before any of them leaves: it syncs the journal at most every
+ * NF_JOURNAL_SYNC_MS (group commit), holding the batch meanwhile, unless `force`. */
+#define NF_JOURNAL_SYNC_MS 10
+#define NF_JOURNAL_HOLD_BYTES (8u << 20)
+
+static int flush_out_ex(struct worker *w, bool force)
 {
     if (!w->batch.len)
         return 0;
-    int rc = send_now(w, w->batch.data, w->batch.len);
+    if (w->journal_dirty) {
+        int64_t now = mono_ms();
+        if (!force && now - w->last_sync < NF_JOURNAL_SYNC_MS &&
+            w->batch.len < NF_JOURNAL_HOLD_BYTES)
+            return 0;
+        if (journal_sync(w, true) < 0)
+            return -1;
+        w->last_sync = now;
+    }
+    int rc = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= w->n_chunks && rc == 0; i++) {
+        size_t end = i < w->n_chunks ? w->chunk_ends[i] : w->batch.len;
+        if (end > start)
+            rc = send_now(w, w->batch.data + start, end - start);
+        start = end;
+    }
     w->batch.len = 0;
+    w->n_chunks = 0;
     return rc;
+}
+
+static int flush_out(struct worker *w)
+{
+    return flush_out_ex(w, true);
 }
 
 static int send_all(struct worker *w, const void *data, size_t len)
 {
-    if (w->batch.len && w->batch.len + len > NF_BATCH_BYTES && flush_out(w) < 0)
-        return -1;
+    size_t chunk_start = w->n_chunks ? w->chunk_ends[w->n_chunks - 1] : 0;
+    if (w->batch.len > chunk_start && w->batch.len - chunk_start + len > NF_BATCH_BYTES) {
+        if (!w->journal_dirty)
+            return flush_out(w) < 0 || nf_buf_append(&w->batch, data, len) < 0 ? -1 : 0;
+        if (w->n_chunks == w->cap_chunks) {
+            size_t cap = w->cap_chunks ? w->cap_chunks * 2 : 64;
+            size_t *c = realloc(w->chunk_ends, cap * sizeof(*c));
+            if (!c)
+                return -1;
+            w->chunk_ends = c;
+            w->cap_chunks = cap;
+        }
+        w->chunk_ends[w->n_chunks++] = w->batch.len;
+    }
     if (nf_buf_append(&w->batch, data, len) < 0)
         return -1;
-    return w->batch.len >= NF_BATCH_BYTES ? flush_out(w) : 0;
+    return w->batch.len >= NF_JOURNAL_HOLD_BYTES ? flush_out(w) : 0;
 }
 
 /* ---- sources -------------------------------------------------------------------------------- */
@@ -277,6 +343,8 @@ static void on_ack(void *arg, int64_t seq, int64_t weight)
         return;
     s->used = false;
     w->pending--;
+    if (w->journal)
+        nf_journal_acked(w->journal, s->seq);
     nf_ctx_count(&w->ctx, "acked", 1);
     if (s->bytes.cap > (1u << 20))
         nf_buf_free(&s->bytes); /* do not keep a rare huge record's memory forever */
@@ -328,6 +396,8 @@ static void replay_overdue(struct worker *w, int64_t now)
             s->remaining = 0;
             s->used = false;
             w->pending--;
+            if (w->journal)
+                nf_journal_acked(w->journal, s->seq);
             if (w->plugin->desc.acked)
                 w->plugin->desc.acked(w->state, &w->ctx, s->id);
             continue;
@@ -401,12 +471,197 @@ static int source_emit(struct worker *w, struct slot *s)
     s->used = true;
     w->next_counter++;
     w->pending++;
+    if (w->journal) {
+        const void *jbytes = s->bytes.data;
+        size_t jlen = s->bytes.len;
+        if (w->plugin->desc.refetch && nf_record_has(r, NF_F_RAW)) {
+            /* the input keeps the bytes: journal the record without them */
+            nf_record_unset(r, NF_F_RAW);
+            w->jbuf.len = 0;
+            if (nf_record_encode(r, &w->jbuf) == 0) {
+                jbytes = w->jbuf.data;
+                jlen = w->jbuf.len;
+            }
+        }
+        if (nf_journal_sent(w->journal, seq, 1, jbytes, jlen) < 0) {
+            nf_logf(NF_LOG_ERROR, "cannot journal record %s", s->id);
+            return -1;
+        }
+        w->journal_dirty = true;
+    }
     nf_ctx_count(&w->ctx, "out", 1);
     return send_all(w, s->bytes.data, s->bytes.len);
 }
 
+/* ---- the journal: recovery and compaction ---------------------------------------------- */
+
+static int live_slot(void *arg, size_t i, int64_t *seq, int *attempt, const uint8_t **bytes,
+                     size_t *len)
+{
+    struct worker *w = arg;
+    if (i >= w->n_live)
+        return 0;
+    const struct slot *s = &w->slots[w->live[i]];
+    *seq = s->seq;
+    *attempt = s->attempt;
+    *bytes = s->bytes.data;
+    *len = s->bytes.len;
+    if (w->plugin->desc.refetch && w->jrec &&
+        nf_record_decode(w->jrec, s->bytes.data, s->bytes.len) == 0 &&
+        nf_record_has(w->jrec, NF_F_RAW)) {
+        nf_record_unset(w->jrec, NF_F_RAW);
+        w->jbuf.len = 0;
+        if (nf_record_encode(w->jrec, &w->jbuf) == 0) {
+            *bytes = w->jbuf.data;
+            *len = w->jbuf.len;
+        }
+    }
+    return 1;
+}
+
+static void journal_compact(struct worker *w)
+{
+    if (!w->journal)
+        return;
+    char err[512];
+    free(w->live);
+    w->live = calloc((size_t)w->window + 1, sizeof(*w->live));
+    w->n_live = 0;
+    if (!w->live) {
+        nf_logf(NF_LOG_ERROR, "out of memory compacting the journal");
+        return;
+    }
+    for (int64_t i = 0; i < w->window; i++)
+        if (w->slots[i].used)
+            w->live[w->n_live++] = i;
+    if (nf_journal_compact(w->journal, live_slot, w, err, sizeof(err)) < 0)
+        nf_logf(NF_LOG_ERROR, "%s", err);
+    else
+        w->journal_dirty = false;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static bool was_recovered(const struct worker *w, const char *id)
+{
+    return w->n_recovered_ids &&
+           bsearch(id, w->recovered_ids, w->n_recovered_ids, sizeof(*w->recovered_ids),
+                   cmp_id) != NULL;
+}
+
+/* Reads back what an earlier run of this worker sent and never saw acknowledged, gives each a
+ * sequence number of this run, and sends it again. */
+static int journal_recover(struct worker *w)
+{
+    if (!w->st->journal)
+        return 0;
+    char path[PATH_MAX + 32], err[512];
+    snprintf(path, sizeof(path), "%s/journal-%d.log", w->ctx.state_dir, w->ctx.worker);
+    w->jrec = nf_record_new();
+    w->journal = nf_journal_open(path, err, sizeof(err));
+    if (!w->journal) {
+        nf_logf(NF_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    size_t n = nf_journal_recovered(w->journal);
+    if (n == 0)
+        return 0;
+    if ((int64_t)n > w->window) {
+        struct slot *s = realloc(w->slots, n * sizeof(*s));
+        if (!s)
+            return -1;
+        memset(s + w->window, 0, (n - (size_t)w->window) * sizeof(*s));
+        w->slots = s;
+        w->window = (int64_t)n;
+    }
+    w->recovered_ids = calloc(n, sizeof(*w->recovered_ids));
+    if (!w->recovered_ids)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int64_t old_seq;
+        int attempt;
+        const uint8_t *bytes;
+        size_t len;
+        nf_journal_recovered_get(w->journal, i, &old_seq, &attempt, &bytes, &len);
+        struct slot *s = &w->slots[w->next_counter % w->window];
+        const char *id;
+        size_t idlen;
+        if (nf_record_decode(w->rec, bytes, len) < 0 ||
+            !(id = nf_record_str(w->rec, NF_F_ID, &idlen)) || idlen >= sizeof(s->id)) {
+            nf_logf(NF_LOG_WARN, "journal entry %zu unreadable: %s", i, nf_record_error(w->rec));
+            continue;
+        }
+        if (w->plugin->desc.refetch && !nf_record_has(w->rec, NF_F_RAW)) {
+            w->ctx.error[0] = '\0';
+            if (w->plugin->desc.refetch(w->state, &w->ctx, w->rec) != NF_OK) {
+                char reason[1200];
+                snprintf(reason, sizeof(reason), "cannot read the input again to resend it: %s",
+                         w->ctx.error[0] ? w->ctx.error : "no reason given");
+                dead_letter(w, reason, bytes, len, true);
+                continue;
+            }
+        }
+        int64_t seq = (w->epoch << SEQ_COUNTER_BITS) | (w->next_counter & SEQ_COUNTER_MASK);
+        nf_record_set_int(w->rec, NF_F_SEQ, seq);
+        nf_record_set_int(w->rec, NF_F_ATTEMPT, attempt + 1);
+        nf_record_set_cstr(w->rec, NF_F_ACK_TO, w->ack_to);
+        s->bytes.len = 0;
+        if (nf_record_encode(w->rec, &s->bytes) < 0)
+            continue;
+        memcpy(s->id, id, idlen + 1);
+        memcpy(w->recovered_ids[w->n_recovered_ids++], id, idlen + 1);
+        s->seq = seq;
+        s->attempt = attempt + 1;
+        s->remaining = w->st->paths_below;
+        s->due = mono_ms() + backoff(w, s->attempt);
+        s->used = true;
+        w->next_counter++;
+        w->pending++;
+    }
+    qsort(w->recovered_ids, w->n_recovered_ids, sizeof(*w->recovered_ids), cmp_id);
+    nf_journal_recovered_free(w->journal);
+    journal_compact(w); /* the journal now holds exactly the live slots, under their new seqs */
+    nf_logf(NF_LOG_INFO, "recovered %lld unacknowledged records from the journal; resending",
+            (long long)w->pending);
+    nf_ctx_count(&w->ctx, "recovered", w->pending);
+    for (int64_t i = 0; i < w->window; i++)
+        if (w->slots[i].used && send_all(w, w->slots[i].bytes.data, w->slots[i].bytes.len) < 0)
+            return -1;
+    return flush_out(w);
+}
+
+/* Writes noted acknowledgements out (no fsync: a lost one only causes a harmless resend), and
+ * rewrites the journal once it is far larger than what is still in flight. */
+static void journal_maintain(struct worker *w)
+{
+    if (!w->journal)
+        return;
+    journal_sync(w, false);
+    off_t size = nf_journal_size(w->journal);
+    if (size < (64 << 20))
+        return;
+    off_t live = 0;
+    for (int64_t i = 0; i < w->window; i++)
+        if (w->slots[i].used)
+            live += (off_t)w->slots[i].bytes.len + 32;
+    if (size > 4 * live) {
+        journal_compact(w);
+        nf_ctx_count(&w->ctx, "journal_compactions", 1);
+    }
+    if (w->n_recovered_ids && w->pending == 0) {
+        free(w->recovered_ids);
+        w->recovered_ids = NULL;
+        w->n_recovered_ids = 0;
+    }
+}
+
 static int run_source(struct worker *w)
 {
+    if (journal_recover(w) < 0)
+        return 1;
     const struct nf_plugin *p = &w->plugin->desc;
     bool eof = false;
     int64_t next_scan = mono_ms() + 100;
@@ -437,15 +692,22 @@ static int run_source(struct worker *w)
                             raw, raw ? n : 0, true);
                 continue;
             }
+            const char *id = nf_record_str(w->rec, NF_F_ID, NULL);
+            if (id && was_recovered(w, id)) {
+                nf_ctx_count(&w->ctx, "already_in_flight", 1);
+                continue; /* resent from the journal already */
+            }
             if (source_emit(w, s) < 0)
                 break;
             produced++;
         }
-        if (flush_out(w) < 0)
+        if (flush_out_ex(w, eof || again) < 0)
             break;
         if (w->once && eof && w->pending == 0)
             break;
         int timeout = produced ? 0 : again ? 50 : w->pending ? 50 : 500;
+        if (w->batch.len && timeout > NF_JOURNAL_SYNC_MS)
+            timeout = NF_JOURNAL_SYNC_MS;
         zmq_pollitem_t item = {w->acks, 0, ZMQ_POLLIN, 0};
         zmq_poll(&item, 1, timeout);
         drain_acks(w);
@@ -453,6 +715,7 @@ static int run_source(struct worker *w)
         if (now >= next_scan) {
             replay_overdue(w, now);
             next_scan = now + 100;
+            journal_maintain(w);
         }
     }
     /* Stopping: no more intake; give what is in flight a grace period to be acknowledged. */
@@ -463,7 +726,9 @@ static int run_source(struct worker *w)
         drain_acks(w);
     }
     if (w->pending > 0)
-        nf_logf(NF_LOG_WARN, "stopping with %lld records unacknowledged", (long long)w->pending);
+        nf_logf(NF_LOG_WARN, "stopping with %lld records unacknowledged; they are in the "
+                             "journal and will be resent on restart", (long long)w->pending);
+    journal_compact(w);
     return 0;
 }
 
@@ -617,6 +882,12 @@ static void worker_free(struct worker *w)
     for (int64_t i = 0; w->slots && i < w->window; i++)
         nf_buf_free(&w->slots[i].bytes);
     free(w->slots);
+    free(w->recovered_ids);
+    free(w->live);
+    free(w->chunk_ends);
+    nf_buf_free(&w->jbuf);
+    nf_record_destroy(&w->jrec);
+    nf_journal_close(&w->journal);
     nf_dlq_destroy(&w->dlq);
     nf_record_destroy(&w->rec);
     nf_buf_free(&w->batch);

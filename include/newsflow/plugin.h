@@ -91,6 +91,14 @@ struct nf_plugin {
     void (*acked)(void *state, struct nf_ctx *ctx, const char *id);
 
     void (*destroy)(void *state);
+
+    /* Optional, sources that can read an input again (a file, an object store): given a record
+     * with id, source and the other small fields as the source first made it, fill in `raw`
+     * again. A source that has it journals its records without `raw` (the input itself keeps
+     * the bytes), which makes the journal small; NF_ERR (input gone or changed) sends the
+     * record to the dead-letter store with the reason. Added in ABI 1; older descriptors end
+     * before it. */
+    int (*refetch)(void *state, struct nf_ctx *ctx, struct nf_record *rec);
 };
 
 /* Gives the reason of the current failure (init, next or process). The core adds where it

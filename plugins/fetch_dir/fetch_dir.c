@@ -1,7 +1,9 @@
 /* fetch_dir: a source that reads a directory of articles (.txt, .html, .htm, and the same
  * gzipped), one record per file. By default it scans once, in sorted order, and ends; with
  * `watch` it then follows files closed after writing or moved in, and never ends. It does not
- * parse, clean or guess a charset, and it does not yet remember finished files across restarts. */
+ * parse, clean or guess a charset. It remembers the files whose records were acknowledged (the
+ * ledger, in the stage's state directory) and does not read them again after a restart unless
+ * they changed since. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +13,7 @@
 #include <strings.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 #include <zlib.h>
@@ -30,6 +33,7 @@ struct fetch_dir_conf {
     bool watch;
     int64_t max_bytes;
     int64_t settle_ms;
+    bool remember;
 };
 
 static const struct nf_option fetch_dir_options[] = {
@@ -49,6 +53,9 @@ static const struct nf_option fetch_dir_options[] = {
     {"settle_ms", NF_OPT_INT, "200", offsetof(struct fetch_dir_conf, settle_ms),
      "With watch: how long a file must stay untouched after it was closed or moved in before "
      "it is read, so that a writer that closes and reopens is read once, complete."},
+    {"remember", NF_OPT_BOOL, "true", offsetof(struct fetch_dir_conf, remember),
+     "Keep a ledger of the files whose records reached the end of the pipeline, and do not "
+     "read them again after a restart unless they were modified since."},
     {.name = NULL},
 };
 
@@ -96,6 +103,20 @@ struct fetch_dir {
     bool zs_ready;
     char *uri;
     size_t uri_cap;
+
+    /* The ledger: id -> when its record was acknowledged (ns since the epoch). An open-address
+     * table keyed by the id's first 64 bits (ids are already hashes), and the file it is kept
+     * in, appended to on every acknowledgement. */
+    struct fetch_dir_done *done;
+    size_t n_done, cap_done;
+    int ledger_fd;
+    size_t ledger_entries;
+    size_t skipped;
+};
+
+struct fetch_dir_done {
+    char id[33];
+    int64_t acked_ns;
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -706,6 +727,142 @@ static int fetch_dir_read(struct fetch_dir *s, struct nf_ctx *ctx, const char *r
     return NF_OK;
 }
 
+/* ---- the ledger of finished files --------------------------------------------------- */
+
+static uint64_t fetch_dir_id_key(const char *id)
+{
+    return strtoull((char[17]){id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8],
+                               id[9], id[10], id[11], id[12], id[13], id[14], id[15], 0},
+                    NULL, 16);
+}
+
+static struct fetch_dir_done *fetch_dir_done_slot(struct fetch_dir *s, const char *id)
+{
+    size_t mask = s->cap_done - 1;
+    for (size_t i = fetch_dir_id_key(id) & mask;; i = (i + 1) & mask)
+        if (!s->done[i].id[0] || strcmp(s->done[i].id, id) == 0)
+            return &s->done[i];
+}
+
+static int fetch_dir_done_put(struct fetch_dir *s, const char *id, int64_t acked_ns)
+{
+    if ((s->n_done + 1) * 2 > s->cap_done) {
+        size_t cap = s->cap_done ? s->cap_done * 2 : 1024;
+        struct fetch_dir_done *old = s->done;
+        size_t old_cap = s->cap_done;
+        s->done = calloc(cap, sizeof(*s->done));
+        if (!s->done) {
+            s->done = old;
+            return -1;
+        }
+        s->cap_done = cap;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].id[0])
+                *fetch_dir_done_slot(s, old[i].id) = old[i];
+        free(old);
+    }
+    struct fetch_dir_done *d = fetch_dir_done_slot(s, id);
+    if (!d->id[0]) {
+        snprintf(d->id, sizeof(d->id), "%s", id);
+        s->n_done++;
+    }
+    d->acked_ns = acked_ns;
+    return 0;
+}
+
+/* Finished: a record was acknowledged after the file's last modification. */
+static bool fetch_dir_finished(struct fetch_dir *s, const char *id, const struct stat *st)
+{
+    if (!s->n_done)
+        return false;
+    const struct fetch_dir_done *d = fetch_dir_done_slot(s, id);
+    int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    return d->id[0] && mtime < d->acked_ns;
+}
+
+/* Ledger lines: "ID ACKED_NS\n". Read at start; rewritten when it holds many repeats. */
+static int fetch_dir_ledger_open(struct fetch_dir *s, struct nf_ctx *ctx)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/fetch_dir-%d.ledger", nf_ctx_state_dir(ctx), s->worker);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char id[40];
+        long long ns;
+        while (fscanf(f, "%39s %lld", id, &ns) == 2) {
+            if (strlen(id) != 32)
+                continue;
+            if (fetch_dir_done_put(s, id, ns) < 0) {
+                fclose(f);
+                nf_ctx_error(ctx, "out of memory reading %s", path);
+                return -1;
+            }
+            s->ledger_entries++;
+        }
+        fclose(f);
+    }
+    if (s->ledger_entries > 2 * s->n_done + 1024) {
+        /* many files were re-read and finished again: keep one line per file */
+        char tmp[4200];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        FILE *t = fopen(tmp, "w");
+        for (size_t i = 0; t && i < s->cap_done; i++)
+            if (s->done[i].id[0])
+                fprintf(t, "%s %lld\n", s->done[i].id, (long long)s->done[i].acked_ns);
+        if (t && fflush(t) == 0 && fsync(fileno(t)) == 0 && fclose(t) == 0)
+            rename(tmp, path);
+        else if (t)
+            fclose(t);
+        s->ledger_entries = s->n_done;
+    }
+    s->ledger_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (s->ledger_fd < 0) {
+        nf_ctx_error(ctx, "cannot open the ledger %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The file of `id` reached the end of the pipeline. No fsync: a lost line only means the file
+ * is read once more after a crash, and stores are idempotent. */
+static void fetch_dir_acked(void *state, struct nf_ctx *ctx, const char *id)
+{
+    struct fetch_dir *s = state;
+    if (s->ledger_fd < 0 || strlen(id) != 32)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    char line[64];
+    int n = snprintf(line, sizeof(line), "%s %lld\n", id, (long long)ns);
+    if (write(s->ledger_fd, line, (size_t)n) != n)
+        nf_log(ctx, NF_LOG_WARN, "cannot append to the ledger: %s", strerror(errno));
+    fetch_dir_done_put(s, id, ns);
+    s->ledger_entries++;
+}
+
+/* Reads the file of a journaled record again, for a resend after a restart. */
+static int fetch_dir_refetch(void *state, struct nf_ctx *ctx, struct nf_record *rec)
+{
+    struct fetch_dir *s = state;
+    const char *uri = NULL;
+    nf_record_source(rec, &uri, NULL);
+    size_t rl = strlen(s->root);
+    if (!uri || strncmp(uri, "file://", 7) != 0 || strncmp(uri + 7, s->root, rl) != 0 ||
+        uri[7 + rl] != '/') {
+        nf_ctx_error(ctx, "%s is not under %s", uri ? uri : "(no source uri)", s->root);
+        return NF_ERR;
+    }
+    char *rel = strdup(uri + 7 + rl + 1);
+    if (!rel) {
+        nf_ctx_error(ctx, "out of memory");
+        return NF_ERR;
+    }
+    int rc = fetch_dir_read(s, ctx, rel, rec);
+    free(rel);
+    return rc;
+}
+
 /* ---- the plugin ---------------------------------------------------------------------- */
 
 static void fetch_dir_destroy(void *state)
@@ -724,6 +881,9 @@ static void fetch_dir_destroy(void *state)
         close(s->ifd);
     if (s->rootfd >= 0)
         close(s->rootfd);
+    if (s->ledger_fd >= 0)
+        close(s->ledger_fd);
+    free(s->done);
     if (s->zs_ready)
         inflateEnd(&s->zs);
     free(s->buf);
@@ -786,7 +946,7 @@ static int fetch_dir_init(struct nf_ctx *ctx, const void *vconf, void **state_ou
         return NF_ERR;
     }
     s->conf = conf;
-    s->rootfd = s->ifd = -1;
+    s->rootfd = s->ifd = s->ledger_fd = -1;
     s->worker = nf_ctx_worker(ctx);
     s->workers = nf_ctx_workers(ctx);
     s->root = realpath(conf->path, NULL);
@@ -814,6 +974,8 @@ static int fetch_dir_init(struct nf_ctx *ctx, const void *vconf, void **state_ou
             goto fail;
         }
     }
+    if (conf->remember && fetch_dir_ledger_open(s, ctx) < 0)
+        goto fail;
     if (fetch_dir_scan(s, ctx, "", &s->files) < 0)
         goto fail;
     /* Sorted, so that runs over the same directory emit the same sequence. */
@@ -835,12 +997,31 @@ static int fetch_dir_next(void *state, struct nf_ctx *ctx, struct nf_record *rec
     struct fetch_dir *s = state;
     if (s->ifd >= 0)
         fetch_dir_drain(s, ctx);
-    if (s->pos < s->files.n) {
+    while (s->pos < s->files.n) {
         char *rel = s->files.v[s->pos];
+        s->files.v[s->pos++] = NULL;
+        if (s->n_done) {
+            /* finished in an earlier run and not modified since: not again */
+            struct stat st;
+            char id[33];
+            if (fetch_dir_set_uri(s, rel) == 0 &&
+                fstatat(s->rootfd, rel, &st, 0) == 0) {
+                nf_id_make(s->uri, strlen(s->uri), id);
+                if (fetch_dir_finished(s, id, &st)) {
+                    s->skipped++;
+                    free(rel);
+                    continue;
+                }
+            }
+        }
         int rc = fetch_dir_read(s, ctx, rel, rec);
         free(rel);
-        s->files.v[s->pos++] = NULL;
         return rc;
+    }
+    if (s->skipped) {
+        nf_log(ctx, NF_LOG_INFO, "%zu files were finished in an earlier run and not read again",
+               s->skipped);
+        s->skipped = 0;
     }
     if (s->ifd < 0)
         return NF_EOF;
@@ -862,5 +1043,7 @@ NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
     .conf_size = sizeof(struct fetch_dir_conf),
     .init = fetch_dir_init,
     .next = fetch_dir_next,
+    .acked = fetch_dir_acked,
     .destroy = fetch_dir_destroy,
+    .refetch = fetch_dir_refetch,
 };

@@ -15,7 +15,7 @@ state_dir = "$T/var";
 stages = {
   fetch = { plugin = "fetch_dir"; path = "$T/in"; };
   clean = { plugin = "clean_text"; inputs = ["fetch"]; };
-  extract = { plugin = "extract_meta"; inputs = ["clean"]; };
+  extract = { plugin = "extract_meta"; inputs = ["clean"]; gazetteer = "$NF_SOURCE_DIR/conf/gazetteer.tsv"; };
   store = { plugin = "store_sqlite"; inputs = ["extract"]; path = "$T/db"; };
 };
 CFG

@@ -27,7 +27,7 @@ assert_contains "$T/out" "--set store.apend=true" "a misspelt --set names itself
 "$NF" check "$T/typo.cfg" >"$T/out" 2>&1 || { cat "$T/out"; fail "the corrected config is refused"; }
 ok "the corrected config passes"
 # A syntax error, a missing plugin, a bad type.
-printf 'stages = {\n  fetch = { plugin = "fetch_dir" path = "x"; };\n};\n' >"$T/syntax.cfg"
+printf 'stages = {\n  fetch = { plugin = "fetch_dir"; path = ; };\n};\n' >"$T/syntax.cfg"
 "$NF" check "$T/syntax.cfg" >"$T/out" 2>&1 && fail "syntax error accepted"
 assert_contains "$T/out" "$T/syntax.cfg:2" "syntax error with its line"
 printf 'stages = {\n  fetch = {\n    plugin = "fetch_nope";\n  };\n};\n' >"$T/missing.cfg"
