@@ -103,8 +103,9 @@ int nf_dlq_list(const char *path, FILE *out, char *err, size_t errlen)
         goto out;
     }
     if (sqlite3_prepare_v2(db,
-                           "SELECT n, at, coalesce(id,''), coalesce(source_uri,''), stage,"
-                           " worker, attempt, error, length(record) FROM dead_letters ORDER BY n",
+                           "SELECT n, at, coalesce(id,''), coalesce(source_uri,''),"
+                           " coalesce(stage,''), worker, attempt, error, length(record)"
+                           " FROM dead_letters ORDER BY n",
                            -1, &s, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
         goto out;
