@@ -19,14 +19,6 @@
 
 #include "config.h"
 
-/* Marks a test of a defect that is reported and not fixed yet: it is skipped, visibly, unless
- * NF_TEST_KNOWN_BUGS is set in the environment. Delete the line with the fix. */
-#define KNOWN_BUG()                                                                            \
-    do {                                                                                       \
-        if (!getenv("NF_TEST_KNOWN_BUGS"))                                                     \
-            skip();                                                                            \
-    } while (0)
-
 #define assert_has(hay, needle)                                                                \
     do {                                                                                       \
         if (!strstr((hay), (needle)))                                                          \
@@ -299,6 +291,17 @@ static void test_top_level_paths(void **state)
     assert_string_equal(c->log_level, "debug");
     assert_false(c->trace);
     assert_int_equal(c->grace_ms, 250);
+
+    /* without plugin_dir in the file, NEWSFLOW_PLUGIN_DIR decides */
+    write_cfg(f, "t2.cfg", "stages = { a = { plugin = \"src\"; }; };\n");
+    setenv("NEWSFLOW_PLUGIN_DIR", "/from/env", 1);
+    c = load_ok(f, NULL, 0);
+    unsetenv("NEWSFLOW_PLUGIN_DIR");
+    assert_string_equal(c->plugin_dir, "/from/env");
+    c = load_ok(f, NULL, 0);
+    assert_string_not_equal(c->plugin_dir, "/from/env");
+    write_cfg(f, "t.cfg", "plugin_dir = \"/opt/nf/plugins\";\nrun_dir = \"r\";\n"
+                          "stages = { a = { plugin = \"src\"; }; };\n");
 
     /* a config named relative to the working directory still resolves against its own folder */
     char cwd[PATH_MAX];
