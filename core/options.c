@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -93,7 +94,10 @@ static int parse_int(const char *s, int64_t *out)
 {
     errno = 0;
     char *end;
-    long long v = strtoll(s, &end, 0);
+    /* base 10, or 0x for hexadecimal: a leading zero is not octal ("010" is ten) */
+    bool hex = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ||
+               ((s[0] == '-' || s[0] == '+') && s[1] == '0' && (s[2] == 'x' || s[2] == 'X'));
+    long long v = strtoll(s, &end, hex ? 16 : 10);
     if (end == s || *end || errno)
         return -1;
     *out = v;
@@ -174,7 +178,7 @@ int nf_option_set(const struct nf_option *o, void *conf, enum nf_valkind kind, c
         char *end;
         errno = 0;
         double v = strtod(text, &end);
-        if (end == text || *end || errno)
+        if (end == text || *end || errno || isnan(v) || isinf(v))
             goto wrong;
         memcpy(slot, &v, sizeof(v));
         return 0;

@@ -35,7 +35,7 @@ static int check_desc(const struct nf_plugin *p, const char *path, char *err, si
                    : o->type == NF_OPT_DOUBLE ? sizeof(double)
                    : o->type == NF_OPT_INT || o->type == NF_OPT_SIZE ? sizeof(int64_t)
                                                                      : sizeof(char *);
-        if (o->offset + w > p->conf_size) {
+        if (w > p->conf_size || o->offset > p->conf_size - w) {
             snprintf(err, errlen, "plugin %s: option '%s' lies outside its conf struct "
                                   "(offset %zu, conf_size %zu)",
                      path, o->name, o->offset, p->conf_size);
@@ -47,6 +47,12 @@ static int check_desc(const struct nf_plugin *p, const char *path, char *err, si
 
 struct nf_plugin_handle *nf_plugin_load_path(const char *path, char *err, size_t errlen)
 {
+    if (!strchr(path, '/')) {
+        /* dlopen would search the library path for a bare name; we mean this file */
+        char rel[4096];
+        snprintf(rel, sizeof(rel), "./%s", path);
+        return nf_plugin_load_path(rel, err, errlen);
+    }
     if (access(path, R_OK) != 0) {
         snprintf(err, errlen, "plugin %s: not found or not readable", path);
         return NULL;

@@ -25,6 +25,8 @@ struct arena {
 
 static void *arena_alloc(struct arena *a, size_t n)
 {
+    if (n > SIZE_MAX / 2 - sizeof(struct chunk))
+        return NULL; /* no request this large can be met; rounding it would wrap */
     n = (n + 15) & ~(size_t)15;
     struct chunk *c = a->head;
     if (!c || c->size - c->used < n) {
@@ -384,10 +386,10 @@ static int mp_skip(const uint8_t *p, size_t len, size_t *off, int max_depth)
             uint64_t n = h.cls == MP_MAP ? h.len * 2 : h.len;
             if (n > len - *off)
                 return -1;
+            if (depth + 1 > max_depth)
+                return -2; /* an empty container is a level too */
             if (n == 0)
                 continue;
-            if (depth + 1 > max_depth)
-                return -2;
             left[++depth] = n;
         } else {
             if (h.len > len - *off)
@@ -457,8 +459,14 @@ static int decode(struct nf_record *r, const void *vbuf, size_t len, size_t *use
      * end inside it, say so rather than "truncated". */
     size_t limit = len > r->max_bytes ? r->max_bytes : len;
     int rc = decode_within(r, vbuf, limit, used);
-    if (rc < 0 && limit < len)
-        return fail(r, "record exceeds the limit of %zu bytes", r->max_bytes);
+    if (rc < 0 && limit < len) {
+        /* error path only: find out whether the record is whole but too long, or broken */
+        if (decode_within(r, vbuf, len, used) == 0) {
+            nf_record_reset(r);
+            return fail(r, "record of %zu bytes exceeds the limit of %zu", *used, r->max_bytes);
+        }
+        return -1;
+    }
     return rc;
 }
 
@@ -476,6 +484,9 @@ static int decode_within(struct nf_record *r, const uint8_t *buf, size_t len, si
                     len - off);
     for (uint64_t i = 0; i < h.len; i++) {
         struct mp_head kh;
+        if (off >= len)
+            return fail(r, "truncated record (%llu of %llu keys)", (unsigned long long)i,
+                        (unsigned long long)h.len);
         if (mp_head(buf + off, len - off, &kh) < 0 || kh.cls != MP_STR)
             return fail(r, "key %llu is not a string", (unsigned long long)i);
         if (kh.len > len - off - kh.hdr)
@@ -484,9 +495,11 @@ static int decode_within(struct nf_record *r, const uint8_t *buf, size_t len, si
         size_t klen = kh.len;
         off += kh.hdr + kh.len;
         size_t vstart = off;
-        int rc = mp_skip(buf, len, &off, r->max_depth);
+        /* the record map is the first level */
+        int rc = mp_skip(buf, len, &off, r->max_depth - 1);
         if (rc == -2)
-            return fail(r, "value of '%.*s' nests deeper than %d", (int)(klen > 40 ? 40 : klen),
+            return fail(r, "value of '%.*s' makes the record nest deeper than %d levels",
+                        (int)(klen > 40 ? 40 : klen),
                         key, r->max_depth);
         if (rc < 0)
             return fail(r, "truncated or invalid value of '%.*s'", (int)(klen > 40 ? 40 : klen),
@@ -867,6 +880,9 @@ static void parse_entities(struct nf_record *r)
                        kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
                        kv->val.via.u64 <= INT64_MAX) {
                 mentions = (int64_t)kv->val.via.u64;
+            } else if (key_is(&kv->key, "mentions") &&
+                       kv->val.type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+                mentions = kv->val.via.i64;
             }
         }
         if (name)

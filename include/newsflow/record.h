@@ -13,7 +13,7 @@
 /* Largest encoded record a stage accepts by default (bytes). */
 #define NF_RECORD_MAX_BYTES (64u << 20)
 /* Deepest nesting of maps and arrays accepted inside a record. */
-#define NF_RECORD_MAX_DEPTH 32
+#define NF_RECORD_MAX_DEPTH 32 /* levels, the record map included */
 
 /* The schema's fields, in the order they are encoded. Append only. */
 enum nf_field {

@@ -165,7 +165,7 @@ struct mock_plugin *mock_plugin_new(const char *name, const char *const *opts)
     }
     mp->ctx = (struct nf_ctx){name, next_worker, next_workers};
     if (p->init && p->init(&mp->ctx, mp->conf, &mp->state) != NF_OK) {
-        snprintf(err, sizeof(err), "init failed: %s", last_error);
+        snprintf(err, sizeof(err), "init failed: %.900s", last_error);
         goto fail;
     }
     return mp;
