@@ -368,7 +368,11 @@ static int apply_set(struct loader *L, const char *set)
             return 0;
         }
         if (strcmp(lhs, "trace") == 0) {
-            c->trace = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+            bool yes = !strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1");
+            bool no = !strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0");
+            if (!yes && !no)
+                return lfail(L, where, "trace must be true or false");
+            c->trace = yes;
             return 0;
         }
         if (strcmp(lhs, "grace_ms") == 0) {
@@ -576,6 +580,29 @@ struct nf_config *nf_config_load(const char *path, char *const *sets, int n_sets
         c->log_level = strdup("info");
     if (check_dag(&L) < 0)
         goto fail;
+    for (int i = 0; i < c->n_stages; i++) {
+        /* every endpoint this stage will use must be buildable now, not at run time */
+        const struct nf_stage_conf *st = &c->stages[i];
+        char ep[600];
+        for (int b = 0; b < 2 && st->n_inputs; b++)
+            if (nf_config_inbox(c, i, b, true, ep, sizeof(ep)) < 0 ||
+                nf_config_inbox(c, i, b, false, ep, sizeof(ep)) < 0) {
+                lfail(&L, st->where, "stage '%s': its inbox endpoint cannot be built: %s", st->name,
+                      st->endpoint ? "endpoint needs tcp://HOST:PORT with PORT below 65535 (the "
+                                     "stage's workers use PORT+1)"
+                                   : "the ipc path under run_dir is over 107 bytes; use a "
+                                     "shorter run_dir");
+                goto fail;
+            }
+        for (int w = 0; w < st->workers && !st->n_inputs; w++)
+            if (nf_config_ack_endpoint(c, i, w, true, ep, sizeof(ep)) < 0) {
+                lfail(&L, st->where, "stage '%s': acknowledgement endpoint of worker %d cannot "
+                                     "be built (%s)", st->name, w,
+                      st->ack_endpoint ? "ack_endpoint PORT + worker must stay below 65536"
+                                       : "ipc path under run_dir over 107 bytes");
+                goto fail;
+            }
+    }
     config_destroy(&lc);
     return c;
 fail:

@@ -184,6 +184,7 @@ int nf_supervisor_run(const struct nf_config *cfg, const char *config_path,
             once ? " (until the input is exhausted)" : "");
 
     bool stopping = false, fatal = false;
+    int phase = 0;
     int64_t kill_at = 0;
     for (;;) {
         struct timespec tick = {0, 100 * 1000000};
@@ -268,12 +269,26 @@ int nf_supervisor_run(const struct nf_config *cfg, const char *config_path,
                 alive += kids[i].pid > 0;
             if (!alive)
                 break;
-            if (!kill_at) {
+            /* Sources first: they stop intake and wait (up to grace_ms) for what they have in
+             * flight to be acknowledged, while the other stages keep working on it. Then the
+             * rest, which finish their batch and commit. */
+            int sources_alive = 0;
+            for (int i = 0; i < n_children; i++)
+                sources_alive += kids[i].source && kids[i].pid > 0;
+            if (phase == 0) {
+                for (int i = 0; i < n_children; i++)
+                    if (kids[i].source && kids[i].pid > 0)
+                        kill(kids[i].pid, SIGTERM);
+                phase = 1;
+                kill_at = now + cfg->grace_ms + 2000;
+            }
+            if (phase == 1 && (sources_alive == 0 || now >= kill_at)) {
                 for (int i = 0; i < n_children; i++)
                     if (kids[i].pid > 0)
                         kill(kids[i].pid, SIGTERM);
+                phase = 2;
                 kill_at = now + cfg->grace_ms + 2000;
-            } else if (now >= kill_at) {
+            } else if (phase == 2 && now >= kill_at) {
                 for (int i = 0; i < n_children; i++)
                     if (kids[i].pid > 0) {
                         nf_logf(NF_LOG_WARN, "worker %s[%d] did not stop in time: SIGKILL",
