@@ -154,7 +154,9 @@ static int cmd_show(const struct nf_config *cfg)
             fprintf(stderr, "newsflow: %s: %s\n", path, db ? sqlite3_errmsg(db) : "cannot open");
             goto next;
         }
-        printf("store %s (%s)\n", cfg->stages[s].name, path);
+        char *real = realpath(path, NULL);
+        printf("store %s (%s)\n", cfg->stages[s].name, real ? real : path);
+        free(real);
         cell("id", 17);
         cell("date", 11);
         cell("outlet", 16);
@@ -167,7 +169,8 @@ static int cmd_show(const struct nf_config *cfg)
             cell(id, 17);
             cell((const char *)sqlite3_column_text(q, 1), 11);
             cell((const char *)sqlite3_column_text(q, 2), 16);
-            cell((const char *)sqlite3_column_text(q, 3), 62);
+            cell((const char *)sqlite3_column_text(q, 3), 60);
+            fputs("  ", stdout);
             printf("%d%s%s\n", sqlite3_column_int(q, 4),
                    *sqlite3_column_text(q, 5) ? "  copy of " : "",
                    (const char *)sqlite3_column_text(q, 5));
