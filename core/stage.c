@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <systemd/sd-daemon.h>
 #include <zmq.h>
 
 #include "deadletter.h"
@@ -231,6 +232,8 @@ static void dead_letter(struct worker *w, const char *reason, const void *bytes,
  * stop was requested meanwhile. A source keeps reading acknowledgements while it waits. */
 static void drain_acks(struct worker *w);
 
+static void watchdog_tick(void);
+
 static int send_now(struct worker *w, const void *data, size_t len)
 {
     for (int i = 0; i < w->n_outs; i++) {
@@ -246,6 +249,7 @@ static int send_now(struct worker *w, const void *data, size_t len)
             zmq_pollitem_t items[2] = {{w->outs[i], 0, ZMQ_POLLOUT, 0},
                                        {w->acks, 0, ZMQ_POLLIN, 0}};
             zmq_poll(items, w->acks ? 2 : 1, 200);
+            watchdog_tick(); /* blocked by a slow downstream is still alive */
             if (w->acks && (items[1].revents & ZMQ_POLLIN))
                 drain_acks(w);
         }
@@ -328,6 +332,29 @@ static int send_all(struct worker *w, const void *data, size_t len)
     if (nf_buf_append(&w->batch, data, len) < 0)
         return -1;
     return w->batch.len >= NF_JOURNAL_HOLD_BYTES ? flush_out(w) : 0;
+}
+
+/* systemd: READY once the worker runs, WATCHDOG from its main loop at half the interval the
+ * unit asks for, STOPPING on the way out. All are no-ops without $NOTIFY_SOCKET. */
+static int64_t watchdog_every_ms, watchdog_next;
+
+static void watchdog_tick(void)
+{
+    if (watchdog_every_ms <= 0)
+        return;
+    int64_t now = mono_ms();
+    if (now >= watchdog_next) {
+        sd_notify(0, "WATCHDOG=1");
+        watchdog_next = now + watchdog_every_ms;
+    }
+}
+
+static void notify_ready(void)
+{
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0)
+        watchdog_every_ms = (int64_t)(usec / 2000);
+    sd_notify(0, "READY=1");
 }
 
 /* ---- sources -------------------------------------------------------------------------------- */
@@ -711,6 +738,7 @@ static int run_source(struct worker *w)
         zmq_pollitem_t item = {w->acks, 0, ZMQ_POLLIN, 0};
         zmq_poll(&item, 1, timeout);
         drain_acks(w);
+        watchdog_tick();
         int64_t now = mono_ms();
         if (now >= next_scan) {
             replay_overdue(w, now);
@@ -850,6 +878,7 @@ static int run_filter(struct worker *w)
             }
             flush_out(w);
         }
+        watchdog_tick();
         if (n && !since_flush)
             flush_due = mono_ms() + w->st->flush_ms;
         since_flush += n;
@@ -983,6 +1012,7 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
          * earlier run of this worker never match a record of this one. */
         w.epoch = ((int64_t)time(NULL) ^ ((int64_t)getpid() << 8)) & ((1 << 22) - 1);
         nf_logf(NF_LOG_INFO, "source %s started (window %lld)", p->name, (long long)w.window);
+        notify_ready();
         code = run_source(&w);
     } else {
         char ep[512];
@@ -997,8 +1027,10 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
         }
         nf_logf(NF_LOG_DEBUG, "%s %s started", p->kind == NF_PLUGIN_SINK ? "sink" : "filter",
                 p->name);
+        notify_ready();
         code = run_filter(&w);
     }
+    sd_notify(0, "STOPPING=1");
     log_counters(&w.ctx);
 out:
     worker_free(&w);

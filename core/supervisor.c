@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <systemd/sd-daemon.h>
 #include <zmq.h>
 
 #include "newsflow/log.h"
@@ -182,6 +183,7 @@ int nf_supervisor_run(const struct nf_config *cfg, const char *config_path,
         spawn(cfg, config_path, &kids[i], tail, once, &oldmask);
     nf_logf(NF_LOG_INFO, "started %d workers of %d stages%s", n_children, cfg->n_stages,
             once ? " (until the input is exhausted)" : "");
+    sd_notify(0, "READY=1");
 
     bool stopping = false, fatal = false;
     int phase = 0;
@@ -299,6 +301,7 @@ int nf_supervisor_run(const struct nf_config *cfg, const char *config_path,
             }
         }
     }
+    sd_notify(0, "STOPPING=1");
     brokers_stop(brokers, n_brokers, zctx);
     for (int i = 0; i < n_children; i++) {
         struct child *c = &kids[i];
@@ -330,6 +333,7 @@ int nf_brokers_run(const struct nf_config *cfg)
     int n = 0;
     struct broker *b = brokers_start(cfg, zctx, &n);
     nf_logf(NF_LOG_INFO, "%d inbox brokers running", n);
+    sd_notify(0, "READY=1");
     int sig;
     sigwait(&mask, &sig);
     brokers_stop(b, n, zctx);
