@@ -16,13 +16,19 @@ seconds_of() { sed -n 's/.*acknowledged after \([0-9.]*\) s.*/\1/p' "$1" | tail 
 rss_of() { sed -n 's/.*worker \([a-z0-9_]*\[[0-9]*\]\): peak RSS \([0-9.]*\) MiB.*/\1=\2MiB/p' "$1" | tr '\n' ' '; }
 
 echo "== plumbing: 3 KB records through five pass-through stage processes (+ generator)"
-for n in $((N / 2)) "$N"; do
-    rm -rf "$TMP/var"
-    cmd=("$NF" run "$ROOT/bench/conf/plumbing.cfg" --once --set "state_dir=$TMP/var" --set "gen.count=$n")
-    "${cmd[@]}" >"$TMP/plumb.log" 2>&1 || { tail -20 "$TMP/plumb.log"; exit 1; }
-    s=$(seconds_of "$TMP/plumb.log")
-    printf '  %8d records in %6.2f s: %8.0f records/s\n' "$n" "$s" "$(echo "$n / $s" | bc -l)"
-    echo "    peak RSS: $(rss_of "$TMP/plumb.log")"
+echo "   journal=true: every record durable in the source's journal before it leaves, kept until"
+echo "   acknowledged; journal=false: acknowledged but not journaled (lost if the source dies)"
+for journal in true false; do
+    for n in $((N / 2)) "$N"; do
+        rm -rf "$TMP/var"
+        cmd=("$NF" run "$ROOT/bench/conf/plumbing.cfg" --once --set "state_dir=$TMP/var"
+             --set "gen.count=$n" --set "gen.journal=$journal")
+        "${cmd[@]}" >"$TMP/plumb.log" 2>&1 || { tail -20 "$TMP/plumb.log"; exit 1; }
+        s=$(seconds_of "$TMP/plumb.log")
+        printf '  journal=%-5s %8d records in %6.2f s: %8.0f records/s\n' "$journal" "$n" "$s" \
+            "$(echo "$n / $s" | bc -l)"
+        echo "    peak RSS: $(rss_of "$TMP/plumb.log")"
+    done
 done
 echo "  reproduce: ${cmd[*]}"
 
