@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Delivery under crashes: a corpus of articles goes through fetch_dir -> clean_text ->
+# extract_meta -> dedup -> store_sqlite while every stage's workers, the source and the store
+# included, are killed with SIGKILL at random moments. The run must still finish by itself, and
+# the store must hold every input file exactly once, with nothing dead-lettered.
+# NF_E2E_SEED=N replays the same kill schedule; NF_E2E_SCALE=F scales the corpus (0 < F <= 1).
+. "$(dirname "$0")/lib.sh"
+TOOL="$NF_SOURCE_DIR/../shared/tools/make_corpus.py"
+[ -f "$TOOL" ] || skip "no corpus tool at $TOOL (the ../shared tree is absent)"
+command -v python3 >/dev/null || skip "python3 not installed"
+
+ARTICLES=20000
+ROUNDS=4 # each worker is killed this many times (while the pipeline still runs)
+if nm "$NF" 2>/dev/null | grep -q __asan_init; then
+    # The sanitized build runs several times slower: a smaller corpus keeps it near two minutes.
+    ARTICLES=4000
+    echo "note: sanitized build detected: $ARTICLES articles instead of 20000"
+fi
+if [ -n "${NF_E2E_SCALE:-}" ]; then
+    ARTICLES=$(awk -v a="$ARTICLES" -v f="$NF_E2E_SCALE" 'BEGIN { n = int(a * f); print n < 100 ? 100 : n }')
+    echo "note: NF_E2E_SCALE=$NF_E2E_SCALE: $ARTICLES articles"
+fi
+SEED=${NF_E2E_SEED:-$(( $(date +%s) % 100000 ))}
+RANDOM=$SEED
+echo "seed $SEED (rerun with NF_E2E_SEED=$SEED)"
+
+python3 "$TOOL" "$T/corpus" --articles "$ARTICLES" >/dev/null || fail "make_corpus.py failed"
+IN=$(realpath "$T/corpus/articles")
+inputs=$(find "$IN" -type f | wc -l)
+assert_eq "$inputs" "$ARTICLES" "the corpus has $ARTICLES files"
+
+# A short acknowledgement timeout brings lost records back quickly; the window is kept small
+# enough that a record in flight is normally acknowledged well within it, so that resends come
+# from the kills, not from queueing. max_attempts is raised because every restart of the
+# source counts as one more attempt for all it has in flight: the test is about losing nothing,
+# not about when to give up on a record.
+CFG="$T/chaos.cfg"
+cat >"$CFG" <<CFG
+state_dir = "$T/var";
+stages = {
+  fetch = { plugin = "fetch_dir"; path = "$IN"; window = 500; ack_timeout_ms = 2000;
+            max_attempts = 50; };
+  clean = { plugin = "clean_text"; inputs = ["fetch"]; workers = 2; };
+  extract = { plugin = "extract_meta"; inputs = ["clean"];
+              gazetteer = "$NF_SOURCE_DIR/conf/gazetteer.tsv"; };
+  dedup = { plugin = "dedup"; inputs = ["extract"]; };
+  store = { plugin = "store_sqlite"; inputs = ["dedup"]; path = "$T/db"; };
+};
+CFG
+DB="$T/db"
+LOG="$T/log"
+timeout 300 "$NF" run "$CFG" --once >"$LOG" 2>&1 &
+SUP=$!
+PIDS+=("$SUP")
+
+TARGETS=("fetch --worker 0" "clean --worker 0" "clean --worker 1" "extract --worker 0"
+         "dedup --worker 0" "store --worker 0")
+declare -A KILLS=()
+kills=0
+finished() { ! kill -0 "$SUP" 2>/dev/null || grep -q "every source is exhausted" "$LOG"; }
+# Sleeps 200-999 ms, in a way that the seed decides.
+nap() { sleep "0.$(( RANDOM % 800 + 200 ))"; }
+# Kills one worker of TARGET; waits a little for it to come back if it is being restarted.
+kill_one() {
+    local pat="newsflow stage $CFG $1" pid until=$((SECONDS + 5))
+    while ! pid=$(pgrep -f -- "$pat" | head -1) || [ -z "$pid" ]; do
+        finished && return 1
+        [ $SECONDS -ge $until ] && return 1
+        sleep 0.1
+    done
+    finished && return 1
+    kill -KILL "$pid" 2>/dev/null || return 1
+    KILLS[$1]=$(( ${KILLS[$1]:-0} + 1 ))
+    kills=$((kills + 1))
+    echo "  killed ${1/ --worker /[}] (pid $pid) at ${SECONDS}s"
+}
+# Let some records reach the store first, so the kills land mid-stream.
+has_rows() { [ "$(sql "$DB" "select count(*) > 0 from articles" 2>/dev/null)" = 1 ]; }
+wait_for 60 has_rows || { tail -30 "$LOG"; fail "nothing was stored within 60 s"; }
+for ((round = 0; round < ROUNDS; round++)); do
+    order=("${TARGETS[@]}")
+    for ((i = ${#order[@]} - 1; i > 0; i--)); do # Fisher-Yates with the seeded RANDOM
+        j=$((RANDOM % (i + 1)))
+        tmp=${order[i]}; order[i]=${order[j]}; order[j]=$tmp
+    done
+    for target in "${order[@]}"; do
+        nap
+        finished && break 2
+        kill_one "$target"
+    done
+done
+echo "kills: $kills ($(for t in "${TARGETS[@]}"; do printf '%s=%s ' "${t/ --worker /[}]" "${KILLS[$t]:-0}"; done))"
+
+wait "$SUP"; rc=$?
+[ "$rc" = 0 ] || { grep -v resending "$LOG" | tail -40; fail "newsflow run --once exited $rc (124: timed out)"; }
+ok "the run finished by itself after $kills kills"
+[ "$kills" -ge 6 ] || fail "only $kills kills landed before the input was done: the test proved little"
+
+# What reached the store, against what was put in.
+find "$IN" -type f | sed 's|^|file://|' | sort >"$T/expected"
+sql "$DB" "select source_uri from articles" | sort >"$T/stored"
+rows=$(sql "$DB" "select count(*) from articles")
+distinct=$(sql "$DB" "select count(distinct source_uri) from articles")
+ids=$(sql "$DB" "select count(distinct id) from articles")
+missing=$(comm -23 "$T/expected" "$T/stored" | wc -l)
+extra=$(comm -13 "$T/expected" "$T/stored" | wc -l)
+twice=$(uniq -d "$T/stored" | wc -l)
+dlq=0
+[ -f "$T/var/deadletter.db" ] && dlq=$(sql "$T/var/deadletter.db" "select count(*) from dead_letters")
+resends=$(grep -c "fetch\[0\]: resending" "$LOG")
+recovered=$(sed -n 's/.*fetch\[0\]: recovered \([0-9]*\) unacknowledged.*/\1/p' "$LOG" |
+            awk '{ n += $1 } END { print n + 0 }')
+restarts=$(grep -c "killed by signal 9; restarting" "$LOG")
+echo "inputs $inputs, stored $rows, distinct uris $distinct, distinct ids $ids, missing $missing," \
+     "extra $extra, stored twice $twice, dead letters $dlq, resent on timeout $resends," \
+     "recovered from the journal $recovered, kills $kills, restarts logged $restarts"
+if [ "$missing" != 0 ] || [ "$extra" != 0 ] || [ "$twice" != 0 ]; then
+    comm -3 "$T/expected" "$T/stored" | head -20 >&2
+fi
+assert_eq "$missing" 0 "no input file is missing from the store"
+assert_eq "$extra" 0 "no row comes from anything but an input file"
+assert_eq "$twice" 0 "no source uri is stored twice"
+assert_eq "$rows" "$inputs" "one row per input file"
+assert_eq "$distinct" "$rows" "distinct source uris = rows"
+assert_eq "$ids" "$rows" "distinct ids = rows"
+if [ "$dlq" != 0 ]; then
+    "$NF" dlq list "$CFG" >&2
+    fail "$dlq records were dead-lettered"
+fi
+ok "nothing dead-lettered"
+echo "all passed"
