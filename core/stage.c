@@ -181,6 +181,8 @@ struct worker {
     char (*recovered_ids)[33]; /* ids replayed from the journal: not to be produced again */
     size_t n_recovered_ids;
     int64_t last_sync;
+    char (*ack_eps)[300]; /* every source worker's acknowledgement endpoint */
+    size_t n_ack_eps;
     struct nf_buf jbuf;
     struct nf_record *jrec; /* compaction of a refetching source's journal */
     size_t *chunk_ends; /* message boundaries inside batch */
@@ -769,6 +771,20 @@ static void ack_current(struct worker *w, bool held)
     const char *to = nf_record_str(w->rec, NF_F_ACK_TO, NULL);
     if (!to || nf_record_int(w->rec, NF_F_SEQ, &seq) < 0)
         return; /* injected without delivery fields: nobody waits for it */
+    /* ack_to comes off the wire: only a source endpoint of this pipeline is ever connected to,
+     * never an address a record names */
+    bool known = false;
+    for (size_t i = 0; i < w->n_ack_eps && !known; i++)
+        known = strcmp(w->ack_eps[i], to) == 0;
+    if (!known) {
+        nf_ctx_count(&w->ctx, "bad_ack_to", 1);
+        if (count_of(&w->ctx, "bad_ack_to") <= 10)
+            nf_logf(NF_LOG_WARN, "record %s names ack_to %.80s, which is no source of this "
+                                 "pipeline; not acknowledged",
+                    nf_record_str(w->rec, NF_F_ID, NULL) ? nf_record_str(w->rec, NF_F_ID, NULL)
+                                                         : "(no id)", to);
+        return;
+    }
     if (nf_acker_add(w->acker, to, seq, w->st->paths_below, held) < 0)
         nf_logf(NF_LOG_WARN, "cannot acknowledge to %s", to);
 }
@@ -914,6 +930,7 @@ static void worker_free(struct worker *w)
     free(w->recovered_ids);
     free(w->live);
     free(w->chunk_ends);
+    free(w->ack_eps);
     nf_buf_free(&w->jbuf);
     nf_record_destroy(&w->jrec);
     nf_journal_close(&w->journal);
@@ -1015,6 +1032,18 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
         notify_ready();
         code = run_source(&w);
     } else {
+        size_t n_eps = 0;
+        for (int s = 0; s < cfg->n_stages; s++)
+            if (cfg->stages[s].n_inputs == 0)
+                n_eps += (size_t)cfg->stages[s].workers;
+        w.ack_eps = calloc(n_eps + 1, sizeof(*w.ack_eps));
+        if (!w.ack_eps)
+            goto out;
+        for (int s = 0; s < cfg->n_stages; s++)
+            for (int k = 0; cfg->stages[s].n_inputs == 0 && k < cfg->stages[s].workers; k++)
+                if (nf_config_ack_endpoint(cfg, s, k, false, w.ack_eps[w.n_ack_eps],
+                                           sizeof(w.ack_eps[0])) == 0)
+                    w.n_ack_eps++;
         char ep[512];
         if (nf_config_inbox(cfg, si, true, false, ep, sizeof(ep)) < 0) {
             nf_logf(NF_LOG_ERROR, "inbox endpoint of stage %s is too long", st->name);
