@@ -444,7 +444,9 @@ static void replay_overdue(struct worker *w, int64_t now)
         s->due = now + backoff(w, s->attempt);
         nf_ctx_count(&w->ctx, "resent", 1);
         nf_logf(NF_LOG_INFO, "resending %s (attempt %d)", s->id, s->attempt);
-        if (send_all(w, s->bytes.data, s->bytes.len) < 0)
+        /* each in a message of its own: resent together, one record that crashes a stage
+         * would take all the others down with it on every attempt */
+        if (send_all(w, s->bytes.data, s->bytes.len) < 0 || flush_out(w) < 0)
             break;
     }
     flush_out(w);
@@ -818,6 +820,13 @@ static int handle_batch(struct worker *w, const uint8_t *data, size_t len)
 static void handle(struct worker *w, const void *data, size_t len)
 {
     const struct nf_plugin *p = &w->plugin->desc;
+    /* A record on its second or later attempt may be the one that crashed a worker: what is
+     * batched so far leaves before the plugin sees it, and it leaves in a message of its own,
+     * so that it cannot take other records down with it again, here or further on. */
+    int64_t attempt = 1;
+    bool suspect = nf_record_int(w->rec, NF_F_ATTEMPT, &attempt) == 0 && attempt > 1;
+    if (suspect)
+        flush_out(w);
     w->ctx.error[0] = '\0';
     int rc = p->process(w->state, &w->ctx, w->rec);
     bool terminal = w->n_outs == 0;
@@ -833,7 +842,7 @@ static void handle(struct worker *w, const void *data, size_t len)
             return;
         }
         nf_ctx_count(&w->ctx, "out", 1);
-        if (w->batch.len >= NF_BATCH_BYTES)
+        if (suspect || w->batch.len >= NF_BATCH_BYTES)
             flush_out(w);
         return;
     }
