@@ -19,6 +19,7 @@ struct clean_text_conf {
     bool builtin_patterns;
     int64_t min_chars;
     double headline_similarity;
+    bool repair_mojibake;
 };
 
 static const struct nf_option clean_text_options[] = {
@@ -38,6 +39,12 @@ static const struct nf_option clean_text_options[] = {
      "Two headline-like first lines whose content words overlap at least this much (Dice "
      "coefficient, 0 to 1) are one headline said twice: the first becomes the title and both "
      "leave the body."},
+    {"repair_mojibake", NF_OPT_BOOL, "true", offsetof(struct clean_text_conf, repair_mojibake),
+     "Undo UTF-8 that was read as windows-1252 or Latin-1 and encoded again (\"Ã©\" for "
+     "\"é\", \"â€™\" for \"’\", \"Â£\" for \"£\"), also when it happened twice. Only "
+     "texts with an unmistakable sequence are touched (one starting with Â, Ã or â€, or of "
+     "three or four characters); there, the two-character sequences of other letters are "
+     "repaired too."},
     {.name = NULL},
 };
 
@@ -200,8 +207,8 @@ struct clean_text {
 
     /* Work buffers, reused across records. cps holds the decomposed text and then, re-encoded
      * in place, the UTF-8 the rest works on. */
-    char *fixed;
-    size_t fixed_cap;
+    char *fixed, *moji;
+    size_t fixed_cap, moji_cap;
     utf8proc_int32_t *cps;
     size_t cps_cap;
     struct clean_text_line *lines;
@@ -365,6 +372,7 @@ static void clean_text_destroy(void *state)
     pcre2_code_free(s->role);
     pcre2_match_data_free(s->md);
     free(s->fixed);
+    free(s->moji);
     free(s->cps);
     free(s->lines);
     free(s->paras);
@@ -425,6 +433,136 @@ static long clean_text_repair(struct clean_text *s, const char *p, size_t n, siz
     }
     *len_out = w;
     return bad;
+}
+
+/* ---- mojibake ------------------------------------------------------------------------- */
+
+/* UTF-8 that some system read as windows-1252 (or Latin-1) and wrote out again as UTF-8: each
+ * byte of the original became a character of its own, "é" (C3 A9) became "Ã©", "’" (E2 80 99)
+ * became "â€™". Such a sequence is a lead character Â..ô (U+00C2..U+00F4, a UTF-8 lead byte)
+ * followed by as many characters that stand for continuation bytes (0x80..0xBF) as the lead
+ * asks for; read back as bytes it must decode to one assigned character. */
+
+/* The byte 0x80..0xBF that `cp` stands for in windows-1252 or Latin-1, or -1. */
+static int clean_text_moji_byte(const struct clean_text *s, utf8proc_int32_t cp)
+{
+    if (cp >= 0x80 && cp <= 0xBF)
+        return (int)cp; /* Latin-1, and the C1 controls of the bytes windows-1252 lacks */
+    if (cp < 0x152 || cp > 0x2122)
+        return -1;
+    for (int b = 0; b < 32; b++)
+        if (s->cp1252[b] == cp)
+            return 0x80 + b;
+    return -1;
+}
+
+enum clean_text_moji { CT_MOJI_NONE, CT_MOJI_WEAK, CT_MOJI_STRONG };
+
+/* Whether a mojibake sequence starts at t[i] (t valid UTF-8, t[i] == 0xC3). Sets *end_out to
+ * the byte after it and *cp_out to the character it stands for.
+ * Strong: a sequence that real text does not contain. Portuguese "Ã" and French "â" are
+ * followed by letters, not by "©" or "€™"; three- and four-byte characters need two or three
+ * continuation characters in a row. Weak: a two-byte character of another lead (Ä‡ for ć, È™
+ * for ș), which real text can contain ("CAFÉ’S": É then ’), so it is repaired only in a text
+ * that has strong ones. */
+static enum clean_text_moji clean_text_moji_at(const struct clean_text *s, const uint8_t *t,
+                                               size_t n, size_t i, size_t *end_out,
+                                               utf8proc_int32_t *cp_out)
+{
+    if (i + 1 >= n || t[i + 1] < 0x82 || t[i + 1] > 0xB4)
+        return CT_MOJI_NONE;
+    uint8_t bytes[4] = {(uint8_t)(0x40 + t[i + 1]), 0, 0, 0}; /* C3 xx is U+00xx, xx + 0x40 */
+    int need = bytes[0] < 0xE0 ? 1 : bytes[0] < 0xF0 ? 2 : 3;
+    size_t j = i + 2;
+    for (int k = 1; k <= need; k++) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t len = j < n ? utf8proc_iterate(t + j, (utf8proc_ssize_t)(n - j), &c) : 0;
+        int b = len > 0 ? clean_text_moji_byte(s, c) : -1;
+        if (b < 0) {
+            /* "â€" then a character that is no continuation: the third byte was one that
+             * windows-1252 lacks and was dropped on the way; 0x9D (the closing ” of E2 80 9D)
+             * is by far the likeliest. */
+            if (k == 2 && bytes[0] == 0xE2 && bytes[1] == 0x80) {
+                *end_out = j;
+                *cp_out = 0x201D;
+                return CT_MOJI_STRONG;
+            }
+            return CT_MOJI_NONE;
+        }
+        bytes[k] = (uint8_t)b;
+        j += (size_t)len;
+    }
+    utf8proc_int32_t cp;
+    if (utf8proc_iterate(bytes, need + 1, &cp) != need + 1)
+        return CT_MOJI_NONE;
+    utf8proc_category_t cat = utf8proc_category(cp);
+    /* "Â" and a C1 control is what a garbled "Â" and byte 0x9D became when garbled once more:
+     * the next round makes it a byte of the character it came from */
+    if (cp >= 0x80 && cp <= 0x9F) {
+        *end_out = j;
+        *cp_out = cp;
+        return CT_MOJI_STRONG;
+    }
+    if (cat == UTF8PROC_CATEGORY_CN || cat == UTF8PROC_CATEGORY_CC ||
+        cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CS)
+        return CT_MOJI_NONE;
+    *end_out = j;
+    *cp_out = cp;
+    if (bytes[0] <= 0xC3 || need > 1)
+        return CT_MOJI_STRONG;
+    /* IPA and spacing modifiers are what "É’" and the like decode to; news has no use for
+     * them, so they do not even count as weak */
+    bool letter = cat <= UTF8PROC_CATEGORY_LO && !(cp >= 0x250 && cp < 0x300);
+    return letter ? CT_MOJI_WEAK : CT_MOJI_NONE;
+}
+
+/* One round of repair of t[0, n) into out (which may be t itself: the text only shrinks).
+ * Returns the number of sequences repaired (0: out untouched) and sets *len_out. */
+static long clean_text_moji_round(const struct clean_text *s, const uint8_t *t, size_t n,
+                                  uint8_t *out, size_t *len_out)
+{
+    bool strong = false;
+    const uint8_t *c = t;
+    size_t end;
+    utf8proc_int32_t cp;
+    while (!strong && (c = memchr(c, 0xC3, n - (size_t)(c - t))) != NULL) {
+        strong = clean_text_moji_at(s, t, n, (size_t)(c - t), &end, &cp) == CT_MOJI_STRONG;
+        c++;
+    }
+    if (!strong)
+        return 0;
+    long fixed = 0;
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        if (t[i] == 0xC3 && clean_text_moji_at(s, t, n, i, &end, &cp) != CT_MOJI_NONE) {
+            w += (size_t)utf8proc_encode_char(cp, out + w);
+            i = end;
+            fixed++;
+            continue;
+        }
+        out[w++] = t[i++];
+    }
+    *len_out = w;
+    return fixed;
+}
+
+/* Repairs mojibake in p (valid UTF-8), into s->moji when there is any; twice-garbled text
+ * ("ÃƒÂ©") takes a round per garbling. Returns the number of sequences repaired or -1. */
+static long clean_text_mojibake(struct clean_text *s, const char *p, size_t n, size_t *len_out)
+{
+    long total = 0;
+    const uint8_t *in = (const uint8_t *)p;
+    for (int round = 0; round < 3; round++) {
+        if (round == 0 && clean_text_grow(&s->moji, &s->moji_cap, n + 1, 1) < 0)
+            return -1;
+        long r = clean_text_moji_round(s, in, n, (uint8_t *)s->moji, &n);
+        if (r == 0)
+            break;
+        total += r;
+        in = (const uint8_t *)s->moji;
+    }
+    *len_out = n;
+    return total;
 }
 
 /* In place: every run of spaces (any Unicode space separator) becomes one ASCII space, spaces
@@ -857,6 +995,22 @@ static int clean_text_decode(struct clean_text *s, struct nf_ctx *ctx, struct nf
 {
     if (n >= 3 && memcmp(in, "\xEF\xBB\xBF", 3) == 0)
         in += 3, n -= 3;
+    const char *id = nf_record_str(rec, NF_F_ID, NULL);
+    if (s->conf->repair_mojibake) {
+        /* before the byte repair below: stray bytes pass through it untouched */
+        size_t moji_len;
+        long moji = clean_text_mojibake(s, in, n, &moji_len);
+        if (moji < 0) {
+            nf_ctx_error(ctx, "out of memory");
+            return -1;
+        }
+        if (moji > 0) {
+            nf_log(ctx, NF_LOG_DEBUG, "record %s: %ld mojibake sequence%s repaired",
+                   id ? id : "(no id)", moji, moji == 1 ? "" : "s");
+            nf_ctx_count(ctx, "mojibake_repaired", 1);
+            in = s->moji, n = moji_len;
+        }
+    }
     utf8proc_ssize_t r = clean_text_nfc(s, in, n);
     if (r == UTF8PROC_ERROR_INVALIDUTF8) {
         size_t fixed_len;
@@ -865,7 +1019,6 @@ static int clean_text_decode(struct clean_text *s, struct nf_ctx *ctx, struct nf
             nf_ctx_error(ctx, "out of memory");
             return -1;
         }
-        const char *id = nf_record_str(rec, NF_F_ID, NULL);
         nf_log(ctx, NF_LOG_WARN, "record %s: %ld byte%s not valid UTF-8, read as windows-1252",
                id ? id : "(no id)", bad, bad == 1 ? " is" : "s are");
         nf_ctx_count(ctx, "cp1252_repaired", 1);
@@ -885,6 +1038,8 @@ static void clean_text_trim_buffers(struct clean_text *s)
         free(s->cps), s->cps = NULL, s->cps_cap = 0;
     if (s->fixed_cap > CT_KEEP_BYTES)
         free(s->fixed), s->fixed = NULL, s->fixed_cap = 0;
+    if (s->moji_cap > CT_KEEP_BYTES)
+        free(s->moji), s->moji = NULL, s->moji_cap = 0;
     if (s->pbuf_cap > CT_KEEP_BYTES)
         free(s->pbuf), s->pbuf = NULL, s->pbuf_cap = 0;
     if (s->out_cap > CT_KEEP_BYTES)

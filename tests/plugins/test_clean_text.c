@@ -226,6 +226,63 @@ static void test_windows_1252(void **unused)
     mock_plugin_destroy(&mp);
 }
 
+/* Text garbled by a windows-1252 or Latin-1 reading of UTF-8, written in the test as the
+ * characters such text shows. */
+static void test_mojibake(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        /* BBC-style: pound sign, curly quotes, dashes, accents */
+        {"The deal is worth Â£600m, itâ€™s said â€“ a â€œrecordâ€\xC2\x9D for CafÃ©s.",
+         "The deal is worth £600m, it’s said – a “record” for Cafés."},
+        /* the closing quote's third byte (0x9D) lost on the way */
+        {"He called it â€œa new eraâ€ on Friday.", "He called it “a new era” on Friday."},
+        /* C1 controls from a Latin-1 reading stand for bytes too */
+        {"GoÃ¯ta met TchianiÂ\xC2\xA0in Niamey, Ã\xC2\x81"
+         "frica.",
+         "Goïta met Tchiani in Niamey, África."},
+        /* Polish and Romanian letters, once the text is known to be garbled */
+        {"Ã©lite: Å\xC2\x81Ã³dÅº and BucureÈ™ti.", "élite: Łódź and București."},
+        /* four bytes (an emoji) and three (CJK) */
+        {"Fans ðŸ˜€ in æ—¥æœ¬ cheered.", "Fans 😀 in 日本 cheered."},
+        /* garbled twice */
+        {"The cafÃƒÂ© said Ã¢â‚¬Å“noÃ¢â‚¬Â\xC2\x9D.", "The café said “no”."},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        struct nf_record *rec = clean_str(mp, cases[i].in, NF_OK);
+        assert_string_equal(str(rec, NF_F_TEXT), cases[i].out);
+        nf_record_destroy(&rec);
+    }
+    assert_int_equal(mock_counter("mojibake_repaired"), (int64_t)(sizeof(cases) / sizeof(*cases)));
+
+    /* real text that only looks like it: left alone */
+    static const char *const genuine[] = {
+        "SÃO PAULO, Brazil — Prices in São Paulo and the Grão-Pará rose.",
+        "Le pâté du château coûte 5 €, à Genève même.",
+        "CAFÉ’S owner said “NAÏVE” things; ÉCOLE—closed. Ä’s and È» too.",
+        "Straße, Ärger, Öl; Ø° ±5 µm; ×2 · ½ ¼ — Â, Ã and â alone.",
+        "Ελλάδα, Россия, العربية, 日本語 and emoji 😀 stay as they are.",
+    };
+    for (size_t i = 0; i < sizeof(genuine) / sizeof(*genuine); i++) {
+        struct nf_record *rec = clean_str(mp, genuine[i], NF_OK);
+        assert_string_equal(str(rec, NF_F_TEXT), genuine[i]);
+        nf_record_destroy(&rec);
+    }
+    assert_int_equal(mock_counter("mojibake_repaired"), (int64_t)(sizeof(cases) / sizeof(*cases)));
+    mock_plugin_destroy(&mp);
+
+    /* switched off */
+    const char *const off[] = {"repair_mojibake=false", NULL};
+    mp = load(off);
+    struct nf_record *rec = clean_str(mp, "Itâ€™s Â£6m.", NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT), "Itâ€™s Â£6m.");
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 static void test_control_characters_and_spaces(void **unused)
 {
     (void)unused;
@@ -478,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_seed_003_headline_and_signature),
         cmocka_unit_test(test_seed_prose_kept),
         cmocka_unit_test(test_windows_1252),
+        cmocka_unit_test(test_mojibake),
         cmocka_unit_test(test_control_characters_and_spaces),
         cmocka_unit_test(test_nfc),
         cmocka_unit_test(test_only_boilerplate_is_an_error),
