@@ -181,9 +181,10 @@ static int append_json(struct msg *m, const char *text)
     return rc;
 }
 
-/* Waits until the socket reports a connection: a message sent before that would sit in a
- * queue, and the tool could exit without anyone having received it. */
-static int wait_connected(void *zctx, void *sock, int wait_ms)
+/* Connects and waits until the socket reports the connection: a message sent before that would
+ * sit in a queue, and the tool could exit without anyone having received it. The monitor is
+ * set up before connecting, or a fast ipc connection could come and go unseen. */
+static int connect_and_wait(void *zctx, void *sock, const char *endpoint, int wait_ms)
 {
     if (zmq_socket_monitor(sock, "inproc://nf-inject-monitor", ZMQ_EVENT_CONNECTED) < 0)
         return -1;
@@ -192,6 +193,10 @@ static int wait_connected(void *zctx, void *sock, int wait_ms)
     if (!mon || zmq_connect(mon, "inproc://nf-inject-monitor") < 0)
         goto out;
     zmq_setsockopt(mon, ZMQ_RCVTIMEO, &wait_ms, sizeof(wait_ms));
+    if (zmq_connect(sock, endpoint) < 0) {
+        fprintf(stderr, "nf_inject: connect %s: %s\n", endpoint, zmq_strerror(errno));
+        goto out;
+    }
     zmq_msg_t ev;
     zmq_msg_init(&ev);
     if (zmq_msg_recv(&ev, mon, 0) >= 0 && zmq_msg_size(&ev) >= 2) {
@@ -200,6 +205,8 @@ static int wait_connected(void *zctx, void *sock, int wait_ms)
         rc = id == ZMQ_EVENT_CONNECTED ? 0 : -1;
     }
     zmq_msg_close(&ev);
+    if (rc < 0)
+        fprintf(stderr, "nf_inject: no connection to %s within %d ms\n", endpoint, wait_ms);
 out:
     zmq_socket_monitor(sock, NULL, 0);
     if (mon)
@@ -255,14 +262,8 @@ int main(int argc, char **argv)
     zmq_setsockopt(sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
     int code = 1, sent = 0;
     struct msg m = {0};
-    if (zmq_connect(sock, endpoint) < 0) {
-        fprintf(stderr, "nf_inject: connect %s: %s\n", endpoint, zmq_strerror(errno));
+    if (connect_and_wait(zctx, sock, endpoint, wait_ms) < 0)
         goto out;
-    }
-    if (wait_connected(zctx, sock, wait_ms) < 0) {
-        fprintf(stderr, "nf_inject: no connection to %s within %d ms\n", endpoint, wait_ms);
-        goto out;
-    }
     for (; i < argc; i++) {
         const char *opt = argv[i];
         const char *a = i + 1 < argc ? argv[i + 1] : NULL;
