@@ -25,7 +25,14 @@ static void usage(FILE *out)
             "  broker CONFIG [--set K=V]...           run the stages' inbox brokers only\n"
             "  check CONFIG [--set K=V]...            validate the config and its plugins\n"
             "  show CONFIG [--set K=V]...             list what the SQLite store holds\n"
-            "  dlq list CONFIG [--set K=V]...         list the dead letters\n"
+            "  dlq list CONFIG [--json] [--set K=V]...\n"
+            "                                         list the dead letters (--json: one object\n"
+            "                                         a line, the record in base64)\n"
+            "  dlq replay CONFIG (--all | --id ID... | --stage STAGE) [--force] [--timeout MS]\n"
+            "                                         send dead letters back into the running\n"
+            "                                         pipeline, without acknowledgement fields;\n"
+            "                                         --id takes an id or its first characters;\n"
+            "                                         --force resends already replayed ones\n"
             "  doc PLUGIN [--plugin-dir DIR]          print a plugin's options\n"
             "--set STAGE.OPTION=VALUE overrides a stage's option or key; --set KEY=VALUE a\n"
             "top-level key (plugin_dir, run_dir, state_dir, deadletter, log_level, ...).\n");
@@ -225,6 +232,91 @@ static int cmd_doc(const struct args *a)
     return 0;
 }
 
+/* `dlq` options, taken out of the arguments before the common parser sees them. */
+struct dlq_args {
+    bool replay, json, all, force;
+    const char *stage;
+    const char *ids[128];
+    int n_ids;
+    int timeout_ms;
+    char *argv[300]; /* what is left for parse_args */
+    int argc;
+};
+
+static int dlq_take_args(int argc, char **argv, struct dlq_args *d)
+{
+    d->replay = strcmp(argv[2], "replay") == 0;
+    for (int i = 3; i < argc; i++) {
+        const char *o = argv[i];
+        bool has_value = i + 1 < argc;
+        if (strcmp(o, "--json") == 0 && !d->replay) {
+            d->json = true;
+        } else if (strcmp(o, "--all") == 0 && d->replay) {
+            d->all = true;
+        } else if (strcmp(o, "--force") == 0 && d->replay) {
+            d->force = true;
+        } else if (strcmp(o, "--id") == 0 && d->replay && has_value) {
+            if (d->n_ids >= 128 || !*argv[i + 1]) {
+                fprintf(stderr, "newsflow: dlq replay: too many --id, or an empty one\n");
+                return -1;
+            }
+            d->ids[d->n_ids++] = argv[++i];
+        } else if (strcmp(o, "--stage") == 0 && d->replay && has_value) {
+            d->stage = argv[++i];
+        } else if (strcmp(o, "--timeout") == 0 && d->replay && has_value) {
+            char *end;
+            long ms = strtol(argv[++i], &end, 10);
+            if (*end || ms < 1 || ms > 600000) {
+                fprintf(stderr, "newsflow: --timeout needs milliseconds from 1 to 600000\n");
+                return -1;
+            }
+            d->timeout_ms = (int)ms;
+        } else if (d->argc + 2 >= (int)(sizeof(d->argv) / sizeof(d->argv[0]))) {
+            fprintf(stderr, "newsflow: too many arguments\n");
+            return -1;
+        } else {
+            /* options with a value keep it, even one that looks like a dlq option */
+            bool pair = has_value && (strcmp(o, "--set") == 0 || strcmp(o, "-s") == 0 ||
+                                      strcmp(o, "--plugin-dir") == 0);
+            d->argv[d->argc++] = argv[i];
+            if (pair)
+                d->argv[d->argc++] = argv[++i];
+        }
+    }
+    d->argv[d->argc] = NULL;
+    if (d->replay && !d->all && !d->n_ids && !d->stage) {
+        fprintf(stderr, "newsflow: dlq replay needs --all, --id ID or --stage STAGE\n");
+        return -1;
+    }
+    if (d->all && (d->n_ids || d->stage)) {
+        fprintf(stderr, "newsflow: dlq replay: --all cannot be combined with --id or --stage\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_dlq(const struct nf_config *cfg, const struct dlq_args *d)
+{
+    char err[2048];
+    if (d->replay) {
+        struct nf_dlq_replay_opts o = {.ids = d->ids, .n_ids = d->n_ids, .stage = d->stage,
+                                       .all = d->all, .force = d->force,
+                                       .timeout_ms = d->timeout_ms};
+        int n = nf_dlq_replay(cfg, &o, stdout, err, sizeof(err));
+        fflush(stdout);
+        if (n < 0)
+            fprintf(stderr, "newsflow: %s\n", err);
+        return n < 0;
+    }
+    int n = d->json ? nf_dlq_list_json(cfg->deadletter, stdout, err, sizeof(err))
+                    : nf_dlq_list(cfg->deadletter, stdout, err, sizeof(err));
+    if (n < 0)
+        fprintf(stderr, "newsflow: %s\n", err);
+    else if (!d->json)
+        printf("%d dead letters in %s\n", n, cfg->deadletter);
+    return n < 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -239,12 +331,19 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     int from = 2;
     bool dlq = strcmp(cmd, "dlq") == 0;
+    static struct dlq_args dq;
     if (dlq) {
-        if (argc < 3 || strcmp(argv[2], "list") != 0) {
-            fprintf(stderr, "newsflow: dlq takes: list CONFIG\n");
+        if (argc < 3 || (strcmp(argv[2], "list") != 0 && strcmp(argv[2], "replay") != 0)) {
+            fprintf(stderr, "newsflow: dlq takes: list CONFIG [--json], or replay CONFIG "
+                            "(--all | --id ID... | --stage STAGE) [--force] [--timeout MS]\n");
             return 2;
         }
-        from = 3;
+        if (dlq_take_args(argc, argv, &dq) < 0)
+            return 2;
+        /* the rest (CONFIG, --set) goes through the common parser */
+        argc = dq.argc;
+        argv = dq.argv;
+        from = 0;
     }
     static struct args a;
     if (parse_args(argc, argv, from, &a) < 0)
@@ -285,13 +384,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "show") == 0) {
         rc = cmd_show(cfg);
     } else if (dlq) {
-        char err[1024];
-        int n = nf_dlq_list(cfg->deadletter, stdout, err, sizeof(err));
-        if (n < 0)
-            fprintf(stderr, "newsflow: %s\n", err);
-        else
-            printf("%d dead letters in %s\n", n, cfg->deadletter);
-        rc = n < 0;
+        rc = cmd_dlq(cfg, &dq);
     } else {
         fprintf(stderr, "newsflow: unknown command '%s'\n", cmd);
         usage(stderr);

@@ -3,7 +3,7 @@
 # Usage: deploy/debian-deps.sh [build|test]   (test adds what the test suite needs)
 set -eu
 BUILD="build-essential cmake pkg-config libzmq3-dev libmsgpack-dev libconfig-dev libsqlite3-dev
-sqlite3 libutf8proc-dev libxxhash-dev libjansson-dev libpcre2-dev zlib1g-dev libexttextcat-dev
+sqlite3 libutf8proc-dev libxxhash-dev libjansson-dev libsodium-dev libpcre2-dev zlib1g-dev libexttextcat-dev
 libexttextcat-data libxml2-dev libuchardet-dev libsystemd-dev iso-codes python3 bc"
 TEST="libcmocka-dev clang libclang-rt-14-dev procps psmisc gzip"
 want="$BUILD"
