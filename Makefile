@@ -45,6 +45,10 @@ test-asan: $(ASAN_BUILD)/CMakeCache.txt
 bench: build
 	bash bench/run.sh $(BUILD)
 
+# Main-text and date quality of clean_html on ../shared's evaluation pages (skips without them).
+eval: build
+	bash bench/eval.sh $(BUILD)
+
 # libFuzzer targets (clang). `make fuzz` runs each for FUZZ_TIME seconds over its corpus;
 # `make test-fuzz` is the short smoke run ctest registers as fuzz.<name>.
 FUZZ_BUILD ?= build-fuzz

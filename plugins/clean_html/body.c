@@ -1,0 +1,816 @@
+/* Main-text extraction for clean_html, in three walks over the parsed tree: measure (text and
+ * link text below every element, tag and class/id hints), select (drop page furniture, score
+ * paragraphs into their ancestors, pick the container: articleBody, a dominant <article>, else
+ * the best-scored block and its qualifying siblings), emit (the container's text as blocks).
+ * Per-element facts live in one array kept across pages, indexed through node->_private.
+ * It does not look at a page's URL or site: every rule is about how web pages are built. */
+#include "body.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BODY_MAX_DEPTH 1024
+#define BODY_MAX_JSONLD 8
+
+enum body_kind {
+    K_INLINE, /* span, b, em...: part of the surrounding block */
+    K_SKIP,   /* never text: script, style, nav, aside, footer, form controls... */
+    K_A,
+    K_BR,
+    K_P,
+    K_PRE,
+    K_QUOTE,
+    K_H,
+    K_LIST,
+    K_LI,
+    K_TABLE,
+    K_TR,
+    K_CELL,
+    K_DIV,
+    K_ARTICLE,
+    K_HEADER,
+    K_FORM,
+    K_BODY,
+    K_HR,
+};
+
+enum {
+    F_DROP = 1u << 0,     /* not text: skipped when emitting */
+    F_UNLIKELY = 1u << 1, /* class/id/role says furniture */
+    F_MAYBE = 1u << 2,    /* class/id says it may hold the article: overrides F_UNLIKELY */
+    F_POS = 1u << 3,      /* positive class weight */
+    F_NEG = 1u << 4,      /* negative class weight */
+    F_BLOCK_BELOW = 1u << 5,
+    F_ARTICLEBODY = 1u << 6, /* itemprop=articleBody */
+    F_SCORED = 1u << 7,      /* score initialised */
+    F_HIDDEN = 1u << 8,
+    F_KEEP = 1u << 9, /* part of the chosen container */
+};
+
+struct body_node {
+    xmlNodePtr node;
+    uint32_t text;   /* characters of text below (whitespace not counted) */
+    uint32_t link;   /* of which inside <a> */
+    uint32_t commas; /* commas below */
+    uint32_t ptext;  /* characters in kept paragraphs below */
+    uint32_t parent; /* index + 1, 0 for none */
+    float score;
+    uint16_t flags;
+    uint8_t kind;
+};
+
+struct body_out {
+    char *p;
+    size_t len, cap;
+    int pending; /* separator owed before the next character: 0, 1 space, 2 newline, 3 blank */
+};
+
+struct html_body {
+    struct body_node *nodes;
+    size_t n, cap;
+    xmlNodePtr jsonld[BODY_MAX_JSONLD];
+    int njsonld;
+    struct body_out out;
+    uint32_t stack[BODY_MAX_DEPTH];
+};
+
+struct html_body *html_body_new(void)
+{
+    return calloc(1, sizeof(struct html_body));
+}
+
+void html_body_free(struct html_body *b)
+{
+    if (!b)
+        return;
+    free(b->nodes);
+    free(b->out.p);
+    free(b);
+}
+
+/* ---- tags and class words ---- */
+
+static const struct body_tag {
+    const char *name;
+    uint8_t kind;
+} body_tags[] = {
+    /* sorted by name for bsearch */
+    {"a", K_A},           {"address", K_DIV},   {"applet", K_SKIP},   {"area", K_SKIP},
+    {"article", K_ARTICLE}, {"aside", K_SKIP},  {"audio", K_SKIP},    {"blockquote", K_QUOTE},
+    {"body", K_BODY},     {"br", K_BR},         {"button", K_SKIP},   {"canvas", K_SKIP},
+    {"caption", K_DIV},   {"center", K_DIV},    {"datalist", K_SKIP}, {"dd", K_LI},
+    {"details", K_DIV},   {"dialog", K_SKIP},   {"div", K_DIV},       {"dl", K_LIST},
+    {"dt", K_LI},         {"embed", K_SKIP},    {"fieldset", K_DIV},  {"figcaption", K_SKIP},
+    {"figure", K_DIV},    {"footer", K_SKIP},   {"form", K_FORM},     {"frame", K_SKIP},
+    {"frameset", K_SKIP}, {"h1", K_H},          {"h2", K_H},          {"h3", K_H},
+    {"h4", K_H},          {"h5", K_H},          {"h6", K_H},          {"head", K_SKIP},
+    {"header", K_HEADER}, {"hgroup", K_DIV},    {"hr", K_HR},         {"iframe", K_SKIP},
+    {"img", K_SKIP},      {"input", K_SKIP},    {"li", K_LI},         {"link", K_SKIP},
+    {"main", K_DIV},      {"map", K_SKIP},      {"math", K_SKIP},     {"menu", K_SKIP},
+    {"meta", K_SKIP},     {"nav", K_SKIP},      {"noscript", K_SKIP}, {"object", K_SKIP},
+    {"ol", K_LIST},       {"optgroup", K_SKIP}, {"option", K_SKIP},   {"p", K_P},
+    {"picture", K_SKIP},  {"pre", K_PRE},       {"script", K_SKIP},   {"section", K_DIV},
+    {"select", K_SKIP},   {"source", K_SKIP},   {"style", K_SKIP},    {"summary", K_DIV},
+    {"svg", K_SKIP},      {"table", K_TABLE},   {"tbody", K_TR},      {"td", K_CELL},
+    {"template", K_SKIP}, {"textarea", K_SKIP}, {"tfoot", K_TR},      {"th", K_CELL},
+    {"thead", K_TR},      {"title", K_SKIP},    {"tr", K_TR},         {"ul", K_LIST},
+    {"video", K_SKIP},
+};
+
+static int body_cmp_tag(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
+static uint8_t body_kind_of(const xmlChar *name)
+{
+    const void *hit = bsearch(name, body_tags, sizeof(body_tags) / sizeof(body_tags[0]),
+                              sizeof(body_tags[0]), body_cmp_tag);
+    return hit ? ((const struct body_tag *)hit)->kind : K_INLINE;
+}
+
+/* Words of class and id values, split at punctuation and camelCase humps. U: page furniture,
+ * removed; M: may hold the article (saves a U element); P/N: score weight. */
+enum { W_U = 1, W_M = 2, W_P = 4, W_N = 8 };
+static const struct body_word {
+    const char *word;
+    uint8_t flags;
+} body_words[] = {
+    /* sorted by word for bsearch */
+    {"ad", W_U | W_N},         {"ads", W_U | W_N},          {"adsense", W_U | W_N},
+    {"advert", W_U | W_N},     {"advertisement", W_U | W_N}, {"advertising", W_U | W_N},
+    {"agegate", W_U | W_N},    {"alert", W_U | W_N},        {"article", W_M | W_P},
+    {"articlebody", W_M | W_P}, {"author", W_N},            {"banner", W_U | W_N},
+    {"blog", W_P},             {"body", W_M | W_P},         {"breadcrumb", W_U | W_N},
+    {"breadcrumbs", W_U | W_N}, {"byline", W_N},            {"caption", W_N},
+    {"column", W_M},           {"combx", W_U | W_N},        {"comment", W_U | W_N},
+    {"commentlist", W_U | W_N}, {"comments", W_U | W_N},    {"community", W_U | W_N},
+    {"consent", W_U | W_N},    {"contact", W_N},            {"content", W_M | W_P},
+    {"cookie", W_U | W_N},     {"cookies", W_U | W_N},      {"copyright", W_U | W_N},
+    {"crumbs", W_U | W_N},     {"disqus", W_U | W_N},       {"drawer", W_U | W_N},
+    {"dropdown", W_U | W_N},   {"entry", W_P},              {"footer", W_U | W_N},
+    {"footnote", W_N},         {"gdpr", W_U | W_N},         {"hentry", W_P},
+    {"hidden", W_U | W_N},     {"lightbox", W_U | W_N},     {"login", W_U | W_N},
+    {"main", W_M | W_P},       {"masthead", W_U | W_N},     {"menu", W_U | W_N},
+    {"meta", W_N},             {"modal", W_U | W_N},        {"nav", W_U | W_N},
+    {"navbar", W_U | W_N},     {"navigation", W_U | W_N},   {"newsletter", W_U | W_N},
+    {"offcanvas", W_U | W_N},  {"outbrain", W_U | W_N},     {"overlay", W_U | W_N},
+    {"page", W_P},             {"pager", W_U | W_N},        {"pagination", W_U | W_N},
+    {"popup", W_U | W_N},      {"post", W_P},               {"promo", W_U | W_N},
+    {"prose", W_P},            {"recommendations", W_U | W_N}, {"recommended", W_U | W_N},
+    {"related", W_U | W_N},    {"remark", W_U | W_N},       {"replies", W_U | W_N},
+    {"reply", W_U | W_N},      {"respond", W_U | W_N},      {"rss", W_U | W_N},
+    {"share", W_U | W_N},      {"sharedaddy", W_U | W_N},   {"sharing", W_U | W_N},
+    {"shopping", W_N},         {"shoutbox", W_U | W_N},     {"sidebar", W_U | W_N},
+    {"signup", W_U | W_N},     {"skip", W_U | W_N},         {"skyscraper", W_U | W_N},
+    {"social", W_U | W_N},     {"sponsor", W_U | W_N},      {"sponsored", W_U | W_N},
+    {"sr", W_U | W_N},         {"story", W_P},              {"subscribe", W_U | W_N},
+    {"subscription", W_U | W_N}, {"supplemental", W_U | W_N}, {"taboola", W_U | W_N},
+    {"tags", W_N},             {"text", W_P},               {"ticker", W_U | W_N},
+    {"tool", W_N},             {"toolbar", W_U | W_N},      {"tools", W_N},
+    {"trending", W_U | W_N},   {"widget", W_N},
+};
+
+static int body_cmp_word(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
+static unsigned body_word_flags(const char *w)
+{
+    const void *hit = bsearch(w, body_words, sizeof(body_words) / sizeof(body_words[0]),
+                              sizeof(body_words[0]), body_cmp_word);
+    return hit ? ((const struct body_word *)hit)->flags : 0;
+}
+
+static unsigned body_words_of(const xmlChar *v)
+{
+    unsigned flags = 0;
+    char w[32];
+    size_t n = 0;
+    for (const xmlChar *p = v;; p++) {
+        unsigned c = *p;
+        bool lower = c >= 'a' && c <= 'z', upper = c >= 'A' && c <= 'Z';
+        bool digit = c >= '0' && c <= '9';
+        /* a hump: "articleBody" is article + body */
+        bool hump = upper && n > 0 && p > v && p[-1] >= 'a' && p[-1] <= 'z';
+        if ((!lower && !upper && !digit) || hump) {
+            if (n > 0 && n < sizeof(w)) {
+                w[n] = '\0';
+                flags |= body_word_flags(w);
+            }
+            n = 0;
+            if (!c)
+                break;
+            if (!hump)
+                continue;
+        }
+        if (n < sizeof(w) - 1)
+            w[n] = (char)(upper ? c + 32 : c);
+        n++;
+    }
+    return flags;
+}
+
+static bool body_ieq(const xmlChar *a, const char *b)
+{
+    return a && xmlStrcasecmp(a, (const xmlChar *)b) == 0;
+}
+
+static const xmlChar *body_attr_text(xmlAttrPtr a)
+{
+    return a->children && a->children->type == XML_TEXT_NODE ? a->children->content : NULL;
+}
+
+/* Class, id, role, itemprop and hiding attributes of one element. */
+static unsigned body_attr_flags(xmlNodePtr node, bool *jsonld_out)
+{
+    unsigned f = 0, w = 0;
+    for (xmlAttrPtr a = node->properties; a; a = a->next) {
+        const xmlChar *v = body_attr_text(a);
+        const char *name = (const char *)a->name;
+        if (!v) {
+            if (strcmp(name, "hidden") == 0)
+                f |= F_HIDDEN;
+            continue;
+        }
+        if (strcmp(name, "class") == 0 || strcmp(name, "id") == 0) {
+            w |= body_words_of(v);
+        } else if (strcmp(name, "role") == 0) {
+            if (body_ieq(v, "navigation") || body_ieq(v, "banner") ||
+                body_ieq(v, "contentinfo") || body_ieq(v, "complementary") ||
+                body_ieq(v, "menu") || body_ieq(v, "menubar") || body_ieq(v, "dialog") ||
+                body_ieq(v, "alert") || body_ieq(v, "search"))
+                w |= W_U | W_N;
+            else if (body_ieq(v, "main") || body_ieq(v, "article"))
+                w |= W_M | W_P;
+        } else if (strcmp(name, "itemprop") == 0) {
+            if (body_ieq(v, "articleBody") || body_ieq(v, "text") || body_ieq(v, "reviewBody"))
+                f |= F_ARTICLEBODY;
+        } else if (strcmp(name, "hidden") == 0) {
+            f |= F_HIDDEN;
+        } else if (strcmp(name, "style") == 0) {
+            const char *s = (const char *)v;
+            const char *d = strstr(s, "display");
+            if (d) {
+                d += 7;
+                while (*d == ' ' || *d == ':')
+                    d++;
+                if (strncmp(d, "none", 4) == 0)
+                    f |= F_HIDDEN;
+            }
+        } else if (strcmp(name, "type") == 0 && jsonld_out) {
+            if (body_ieq(v, "application/ld+json"))
+                *jsonld_out = true;
+        }
+    }
+    if (w & W_U)
+        f |= F_UNLIKELY;
+    if (w & W_M)
+        f |= F_MAYBE;
+    if (w & W_P)
+        f |= F_POS;
+    if (w & W_N)
+        f |= F_NEG;
+    return f;
+}
+
+/* ---- pass 1: measure ---- */
+
+static inline struct body_node *body_info(struct html_body *b, xmlNodePtr node)
+{
+    uintptr_t i = (uintptr_t)node->_private;
+    return i ? &b->nodes[i - 1] : NULL;
+}
+
+/* Characters (not whitespace) and commas of a text node. */
+static void body_count_text(const xmlChar *s, uint32_t *chars, uint32_t *commas)
+{
+    uint32_t c = 0, k = 0;
+    for (const uint8_t *p = s; *p; p++) {
+        uint8_t x = *p;
+        if (x <= ' ' || (x & 0xC0) == 0x80)
+            continue;
+        if (x == 0xC2 && p[1] == 0xA0) { /* no-break space */
+            p++;
+            continue;
+        }
+        c++;
+        if (x == ',')
+            k++;
+        else if (x == 0xEF && p[1] == 0xBC && p[2] == 0x8C) /* fullwidth comma */
+            k++;
+        else if (x == 0xE3 && p[1] == 0x80 && p[2] == 0x81) /* ideographic comma */
+            k++;
+        else if (x == 0xD8 && p[1] == 0x8C) /* arabic comma */
+            k++;
+    }
+    *chars += c;
+    *commas += k;
+}
+
+static bool body_is_block(uint8_t kind)
+{
+    return kind != K_INLINE && kind != K_A && kind != K_BR;
+}
+
+/* Returns the index + 1 of the node's entry, 0 on allocation failure. */
+static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t parent, int depth,
+                             bool in_link)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        struct body_node *p = realloc(b->nodes, cap * sizeof(*p));
+        if (!p)
+            return 0;
+        b->nodes = p;
+        b->cap = cap;
+    }
+    uint32_t idx = (uint32_t)++b->n;
+    bool jsonld = false;
+    struct body_node e = {.node = node, .parent = parent, .kind = body_kind_of(node->name)};
+    e.flags = (uint16_t)body_attr_flags(node, e.kind == K_SKIP ? &jsonld : NULL);
+    node->_private = (void *)(uintptr_t)idx;
+    if (e.kind == K_SKIP || (e.flags & F_HIDDEN)) {
+        e.flags |= F_DROP;
+        if (jsonld && b->njsonld < BODY_MAX_JSONLD && xmlStrEqual(node->name, BAD_CAST "script"))
+            b->jsonld[b->njsonld++] = node;
+        b->nodes[idx - 1] = e;
+        return idx;
+    }
+    b->nodes[idx - 1] = e;
+    if (e.kind == K_A)
+        in_link = true;
+    uint32_t text = 0, link = 0, commas = 0;
+    uint16_t below = 0;
+    for (xmlNodePtr c = node->children; c; c = c->next) {
+        if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
+            uint32_t t = 0;
+            if (c->content)
+                body_count_text(c->content, &t, &commas);
+            text += t;
+            if (in_link)
+                link += t;
+        } else if (c->type == XML_ELEMENT_NODE && depth < BODY_MAX_DEPTH - 1) {
+            uint32_t ci = body_measure(b, c, idx, depth + 1, in_link);
+            if (!ci)
+                return 0;
+            const struct body_node *ce = &b->nodes[ci - 1];
+            if (ce->flags & F_DROP)
+                continue;
+            text += ce->text;
+            link += ce->link;
+            commas += ce->commas;
+            if (body_is_block(ce->kind) || (ce->flags & F_BLOCK_BELOW))
+                below |= F_BLOCK_BELOW;
+        }
+    }
+    struct body_node *me = &b->nodes[idx - 1];
+    me->text = text;
+    me->link = link;
+    me->commas = commas;
+    me->flags |= below;
+    return idx;
+}
+
+/* ---- pass 2: select ---- */
+
+static float body_link_density(const struct body_node *e)
+{
+    return e->text ? (float)e->link / (float)e->text : 0.0f;
+}
+
+static void body_init_score(struct body_node *e)
+{
+    if (e->flags & F_SCORED)
+        return;
+    e->flags |= F_SCORED;
+    float s = 0;
+    switch (e->kind) {
+    case K_DIV:
+    case K_ARTICLE:
+        s = 5;
+        break;
+    case K_PRE:
+    case K_CELL:
+    case K_QUOTE:
+        s = 3;
+        break;
+    case K_LIST:
+    case K_LI:
+    case K_FORM:
+        s = -3;
+        break;
+    case K_H:
+        s = -5;
+        break;
+    default:
+        break;
+    }
+    if (e->flags & F_POS)
+        s += 25;
+    if (e->flags & F_NEG)
+        s -= 25;
+    e->score = s;
+}
+
+/* Whether an element is page furniture, judged on its own facts and the page's total. */
+static bool body_is_furniture(const struct body_node *e, uint32_t total)
+{
+    bool big = e->text * 2 > total && total > 0;
+    if ((e->flags & F_UNLIKELY) && !(e->flags & F_MAYBE) && !(e->flags & F_ARTICLEBODY) &&
+        !big && e->kind != K_BODY && e->kind != K_A)
+        return true;
+    switch (e->kind) {
+    case K_HEADER:
+        return !big;
+    case K_FORM:
+        return e->text < 500 && !big;
+    case K_LIST:
+    case K_DIV:
+    case K_TABLE:
+    case K_LI:
+        /* blocks of links: menus, tag clouds, "more stories" lists */
+        return e->text > 0 && body_link_density(e) > 0.5f && !big;
+    default:
+        return false;
+    }
+}
+
+static bool body_is_paragraph(const struct body_node *e)
+{
+    switch (e->kind) {
+    case K_P:
+    case K_PRE:
+        return true;
+    case K_QUOTE:
+    case K_CELL:
+    case K_DIV:
+    case K_LI:
+    case K_ARTICLE:
+        return !(e->flags & F_BLOCK_BELOW);
+    default:
+        return false;
+    }
+}
+
+static void body_select(struct html_body *b, uint32_t idx, int depth, uint32_t total)
+{
+    struct body_node *e = &b->nodes[idx - 1];
+    if (e->flags & F_DROP)
+        return;
+    if (body_is_furniture(e, total)) {
+        e->flags |= F_DROP;
+        return;
+    }
+    b->stack[depth] = idx;
+    if (body_is_paragraph(e) && e->text >= 25 && body_link_density(e) < 0.5f) {
+        float s = 1.0f + (float)e->commas + (e->text >= 300 ? 3.0f : (float)e->text / 100.0f);
+        for (int up = 1; up <= 3 && depth - up >= 0; up++) {
+            struct body_node *a = &b->nodes[b->stack[depth - up] - 1];
+            body_init_score(a);
+            a->score += s / (up == 1 ? 1.0f : up == 2 ? 2.0f : 3.0f);
+        }
+        for (int up = 0; up <= depth; up++)
+            b->nodes[b->stack[depth - up] - 1].ptext += e->text;
+        return; /* paragraphs inside a paragraph-like element are not scored again */
+    }
+    if (depth >= BODY_MAX_DEPTH - 1)
+        return;
+    for (xmlNodePtr c = e->node->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && c->_private)
+            body_select(b, (uint32_t)(uintptr_t)c->_private, depth + 1, total);
+}
+
+/* ---- pass 3: emit ---- */
+
+static int body_reserve(struct body_out *o, size_t more)
+{
+    if (o->len + more + 1 <= o->cap)
+        return 0;
+    size_t cap = o->cap ? o->cap : 16384;
+    while (cap < o->len + more + 1)
+        cap *= 2;
+    char *p = realloc(o->p, cap);
+    if (!p)
+        return -1;
+    o->p = p;
+    o->cap = cap;
+    return 0;
+}
+
+static void body_break(struct body_out *o, int level)
+{
+    if (o->len && level > o->pending)
+        o->pending = level;
+}
+
+/* Appends text, collapsing whitespace (no-break spaces too) and dropping control characters;
+ * a newline in `s` becomes a block break when `lines` is set. */
+static int body_text(struct body_out *o, const uint8_t *s, size_t n, bool lines)
+{
+    if (body_reserve(o, n + 2) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t x = s[i];
+        if (x <= ' ') {
+            if (lines && x == '\n')
+                body_break(o, 3);
+            else if (x == ' ' || x == '\t' || x == '\n' || x == '\r' || x == '\f')
+                body_break(o, 1);
+            continue;
+        }
+        if (x == 0xC2 && i + 1 < n && s[i + 1] == 0xA0) {
+            body_break(o, 1);
+            i++;
+            continue;
+        }
+        if (o->pending) {
+            const char *sep = o->pending == 1 ? " " : o->pending == 2 ? "\n" : "\n\n";
+            size_t sl = (size_t)o->pending == 1 ? 1 : (size_t)o->pending - 1;
+            if (body_reserve(o, n - i + sl) < 0)
+                return -1;
+            memcpy(o->p + o->len, sep, sl);
+            o->len += sl;
+            o->pending = 0;
+        }
+        o->p[o->len++] = (char)x;
+    }
+    return 0;
+}
+
+static int body_emit(struct html_body *b, xmlNodePtr node, int depth)
+{
+    for (xmlNodePtr c = node->children; c; c = c->next) {
+        if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
+            if (c->content && body_text(&b->out, c->content, strlen((const char *)c->content),
+                                        false) < 0)
+                return -1;
+            continue;
+        }
+        if (c->type != XML_ELEMENT_NODE || !c->_private || depth >= BODY_MAX_DEPTH - 1)
+            continue;
+        const struct body_node *e = body_info(b, c);
+        if (e->flags & F_DROP)
+            continue;
+        if (e->kind == K_BR) {
+            body_break(&b->out, 2);
+            continue;
+        }
+        bool block = body_is_block(e->kind);
+        if (block)
+            body_break(&b->out, 3);
+        else if (e->kind == K_INLINE && c->children == NULL)
+            continue;
+        if (body_emit(b, c, depth + 1) < 0)
+            return -1;
+        if (block)
+            body_break(&b->out, 3);
+    }
+    return 0;
+}
+
+/* ---- choosing the container ---- */
+
+static bool body_is_inside(const struct html_body *b, uint32_t idx, uint32_t anc)
+{
+    for (uint32_t i = idx; i; i = b->nodes[i - 1].parent)
+        if (i == anc)
+            return true;
+    return false;
+}
+
+/* The best-scored element, moved up to a common ancestor when other strong candidates share
+ * it (an article split over several blocks). 0 when no paragraph was scored. */
+static uint32_t body_top_candidate(struct html_body *b)
+{
+    enum { TOPN = 5 };
+    uint32_t top[TOPN] = {0};
+    float topscore[TOPN] = {0};
+    for (size_t i = 0; i < b->n; i++) {
+        struct body_node *e = &b->nodes[i];
+        if (!(e->flags & F_SCORED) || (e->flags & F_DROP))
+            continue;
+        float s = e->score * (1.0f - body_link_density(e));
+        e->score = s;
+        for (int k = 0; k < TOPN; k++) {
+            if (!top[k] || s > topscore[k]) {
+                memmove(&top[k + 1], &top[k], (TOPN - k - 1) * sizeof(top[0]));
+                memmove(&topscore[k + 1], &topscore[k], (TOPN - k - 1) * sizeof(topscore[0]));
+                top[k] = (uint32_t)i + 1;
+                topscore[k] = s;
+                break;
+            }
+        }
+    }
+    if (!top[0])
+        return 0;
+    uint32_t best = top[0];
+    for (uint32_t anc = b->nodes[best - 1].parent; anc; anc = b->nodes[anc - 1].parent) {
+        if (b->nodes[anc - 1].kind == K_BODY)
+            break;
+        int shared = 0;
+        for (int k = 1; k < TOPN; k++)
+            if (top[k] && topscore[k] >= 0.75f * topscore[0] && body_is_inside(b, top[k], anc))
+                shared++;
+        if (shared >= 2) {
+            best = anc;
+            break;
+        }
+    }
+    return best;
+}
+
+/* Marks the container and the siblings that continue it. */
+static void body_mark_siblings(struct html_body *b, uint32_t best)
+{
+    struct body_node *t = &b->nodes[best - 1];
+    t->flags |= F_KEEP;
+    if (!t->node->parent || t->kind == K_BODY)
+        return;
+    float threshold = t->score * 0.2f > 10.0f ? t->score * 0.2f : 10.0f;
+    for (xmlNodePtr c = t->node->parent->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || !c->_private || c == t->node)
+            continue;
+        struct body_node *s = body_info(b, c);
+        if (s->flags & F_DROP)
+            continue;
+        float ld = body_link_density(s);
+        bool keep = (s->flags & F_SCORED) && s->score >= threshold;
+        if (!keep && body_is_paragraph(s) && s->ptext > 0) {
+            if (s->text > 80 && ld < 0.25f)
+                keep = true;
+            else if (s->text > 0 && ld == 0.0f && s->commas > 0)
+                keep = true;
+        }
+        if (keep)
+            s->flags |= F_KEEP;
+    }
+}
+
+/* ---- JSON-LD articleBody ---- */
+
+static const char *body_json_find(json_t *j, int depth)
+{
+    if (depth > 8 || !j)
+        return NULL;
+    const char *best = NULL;
+    size_t bestlen = 0;
+    if (json_is_object(j)) {
+        json_t *ab = json_object_get(j, "articleBody");
+        if (json_is_string(ab))
+            return json_string_value(ab);
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v)
+        {
+            if (json_is_object(v) || json_is_array(v)) {
+                const char *s = body_json_find(v, depth + 1);
+                if (s && strlen(s) > bestlen)
+                    best = s, bestlen = strlen(s);
+            }
+        }
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v)
+        {
+            const char *s = body_json_find(v, depth + 1);
+            if (s && strlen(s) > bestlen)
+                best = s, bestlen = strlen(s);
+        }
+    }
+    return best;
+}
+
+/* Characters (not whitespace) of s, as body_count_text counts them. */
+static uint32_t body_chars(const char *s)
+{
+    uint32_t c = 0, k = 0;
+    body_count_text((const xmlChar *)s, &c, &k);
+    return c;
+}
+
+/* Replaces the output with a JSON-LD articleBody when one holds at least `min_ratio` of the
+ * characters the page's container gave (and is plain text, not markup). */
+static int body_try_json_ld(struct html_body *b, uint32_t dom_chars)
+{
+    for (int i = 0; i < b->njsonld; i++) {
+        xmlNodePtr c = b->jsonld[i]->children;
+        if (!c || !c->content || c->next)
+            continue;
+        json_t *j = json_loads((const char *)c->content, JSON_DISABLE_EOF_CHECK, NULL);
+        if (!j)
+            continue;
+        const char *s = body_json_find(j, 0);
+        int rc = 0;
+        if (s) {
+            uint32_t n = body_chars(s);
+            bool markup = strstr(s, "</") || strstr(s, "<p") || strstr(s, "&#") ||
+                          strstr(s, "&amp;") || strstr(s, "&quot;");
+            if (!markup && n >= 250 && (float)n >= 0.6f * (float)dom_chars) {
+                b->out.len = 0;
+                b->out.pending = 0;
+                rc = body_text(&b->out, (const uint8_t *)s, strlen(s), true) < 0 ? -1 : 1;
+            }
+        }
+        json_decref(j);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static xmlNodePtr body_find_body(xmlNodePtr root)
+{
+    for (xmlNodePtr c = root->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "body"))
+            return c;
+    return root;
+}
+
+int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld,
+                      const char **text_out, size_t *len_out)
+{
+    b->n = 0;
+    b->njsonld = 0;
+    b->out.len = 0;
+    b->out.pending = 0;
+    *text_out = "";
+    *len_out = 0;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    if (!root)
+        return 0;
+    /* JSON-LD often sits in <head>: measure the whole document, select from <body>. */
+    if (!body_measure(b, root, 0, 0, false))
+        return -1;
+    xmlNodePtr body = body_find_body(root);
+    struct body_node *be = body_info(b, body);
+    if (!be || (be->flags & F_DROP))
+        return 0;
+    uint32_t bi = (uint32_t)(uintptr_t)body->_private;
+    body_select(b, bi, 0, be->text);
+
+    /* The container: an itemprop=articleBody, else an <article> with most of the paragraphs,
+     * else the best-scored block. */
+    uint32_t best = 0, art = 0, ab = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        struct body_node *e = &b->nodes[i];
+        if (e->flags & F_DROP)
+            continue;
+        if ((e->flags & F_ARTICLEBODY) && e->ptext >= 100 &&
+            (!ab || e->ptext > b->nodes[ab - 1].ptext))
+            ab = (uint32_t)i + 1;
+        if (e->kind == K_ARTICLE && (!art || e->ptext > b->nodes[art - 1].ptext))
+            art = (uint32_t)i + 1;
+    }
+    uint32_t total_p = be->ptext;
+    if (ab && b->nodes[ab - 1].ptext * 10 >= total_p * 3) {
+        best = ab;
+        b->nodes[best - 1].flags |= F_KEEP;
+    } else if (art && b->nodes[art - 1].ptext >= 100 &&
+               b->nodes[art - 1].ptext * 10 >= total_p * 6) {
+        best = art;
+        b->nodes[best - 1].flags |= F_KEEP;
+    } else {
+        best = body_top_candidate(b);
+        if (best)
+            body_mark_siblings(b, best);
+        else
+            best = bi, b->nodes[bi - 1].flags |= F_KEEP;
+    }
+
+    /* Emit the kept elements in document order: the container's parent holds the siblings. */
+    xmlNodePtr scope = b->nodes[best - 1].node;
+    if (scope != body && scope->parent) {
+        for (xmlNodePtr c = scope->parent->children; c; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE || !c->_private)
+                continue;
+            const struct body_node *e = body_info(b, c);
+            if (!(e->flags & F_KEEP))
+                continue;
+            body_break(&b->out, 3);
+            if (body_emit(b, c, 0) < 0)
+                return -1;
+            body_break(&b->out, 3);
+        }
+    } else if (body_emit(b, scope, 0) < 0) {
+        return -1;
+    }
+
+    if (use_json_ld && b->njsonld > 0) {
+        if (body_reserve(&b->out, 1) < 0)
+            return -1;
+        b->out.p[b->out.len] = '\0';
+        if (body_try_json_ld(b, body_chars(b->out.p)) < 0)
+            return -1;
+    }
+    if (body_reserve(&b->out, 1) < 0)
+        return -1;
+    b->out.p[b->out.len] = '\0';
+    *text_out = b->out.p;
+    *len_out = b->out.len;
+    return 0;
+}
