@@ -1,17 +1,97 @@
-/* Article metadata from HTML: not written yet; extracts nothing. */
+/* Article metadata from a parsed HTML page: publication date, title, byline, outlet, canonical
+ * URL and declared language. One walk over the tree collects every clue (head meta tags, JSON-LD,
+ * <time>, date-ish classes, the text around the headline); the most reliable clue wins. It reads
+ * only the document given: it never fetches, and it does not extract the body text. */
 #include "meta.h"
 
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "meta_date.h"
+
+/* Where a date came from, most reliable first. The order was settled on real news pages. */
+enum meta_src {
+    SRC_LD_ARTICLE,  /* JSON-LD datePublished of an article */
+    SRC_META,        /* article:published_time and its kin */
+    SRC_ITEMPROP,    /* microdata datePublished in the body */
+    SRC_TIME_PUB,    /* <time pubdate> or a <time> marked as the publication time */
+    SRC_LD_OTHER,    /* JSON-LD dateCreated, or datePublished of an untyped object */
+    SRC_META_WEAK,   /* <meta name=date> and other loosely named tags */
+    SRC_URL,         /* /2019/05/31/ in the canonical URL */
+    SRC_TIME_HEAD,   /* <time datetime> in the article's header */
+    SRC_CLASS,       /* an element whose class says it holds the date */
+    SRC_TEXT_KEY,    /* "Published on ..." near the headline */
+    SRC_TEXT,        /* a date near the headline */
+    SRC_TIME_ANY,    /* any other <time datetime> outside comments and sidebars */
+    SRC_COUNT
+};
+
+#define META_MAX_CANDS 96
+#define META_ARENA 16384
+#define META_TEXT_BEFORE 400 /* bytes of visible text kept before the headline */
+#define META_TEXT_AFTER 1600 /* and after it */
+#define META_LEAD 2000       /* bytes of visible text kept from the top, for pages without <h1> */
+#define META_MAX_DEPTH 512
+
+struct meta_cand {
+    struct md_date date;
+    enum meta_src src;
+    int order;
+};
+
+/* What one walk over a page collected. Strings are borrowed from the document or live in the
+ * arena. */
+struct meta_page {
+    const char *lang, *content_lang;
+    const char *og_title, *tw_title, *title, *h1;
+    const char *og_site, *app_name, *og_url, *canonical;
+    const char *meta_author, *article_author, *rel_author, *prop_author, *class_author;
+    const char *ld_headline, *ld_author, *ld_publisher, *ld_url;
+    bool mdy;
+    bool h1_seen;
+    int n_class; /* date-ish elements looked at */
+    int n_time;
+};
 
 struct html_meta {
-    int unused;
+    struct meta_page pg;
+    struct meta_cand cands[META_MAX_CANDS];
+    int ncands;
+    long mod_days[8]; /* dates given as "modified" */
+    int nmod;
+    char arena[META_ARENA];
+    size_t arena_len;
+    char text[META_TEXT_BEFORE + META_TEXT_AFTER + 64];
+    size_t text_len, text_h1; /* offset of the headline's end in text */
+    char lead[META_LEAD];
+    size_t lead_len;
+    char scratch[512];
+    unsigned char flags[META_MAX_DEPTH];
+    long today; /* days since the epoch: no later date is accepted */
+};
+
+/* Flags that hold for a node and everything under it. */
+enum {
+    IN_BAD = 1,     /* comments, sidebars, footers, related-article lists, navigation */
+    IN_HEADER = 2,  /* an <article>'s or a post's header */
+    IN_ARTICLE = 4, /* <article> or <main> */
+    IN_SKIP = 8,    /* script, style, noscript, template: no visible text */
+    IN_HEAD = 16,
+    IN_COMMENT = 32, /* reader comments: not even microdata there is the article's */
 };
 
 struct html_meta *html_meta_new(char *err, size_t errlen)
 {
-    (void)err;
-    (void)errlen;
-    return calloc(1, sizeof(struct html_meta));
+    struct html_meta *m = calloc(1, sizeof(*m));
+    if (!m && err && errlen)
+        snprintf(err, errlen, "out of memory for the metadata extractor");
+    return m;
 }
 
 void html_meta_free(struct html_meta *m)
@@ -19,12 +99,885 @@ void html_meta_free(struct html_meta *m)
     free(m);
 }
 
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static const char *meta_attr(xmlNode *n, const char *name)
+{
+    for (xmlAttr *a = n->properties; a; a = a->next)
+        if (a->name && strcasecmp((const char *)a->name, name) == 0) {
+            if (a->children && a->children->content)
+                return (const char *)a->children->content;
+            return "";
+        }
+    return NULL;
+}
+
+static bool meta_is(xmlNode *n, const char *tag)
+{
+    return n->name && strcmp((const char *)n->name, tag) == 0;
+}
+
+/* Copies s into the arena with runs of white space made one space and the ends trimmed.
+ * NULL when the arena is full or nothing is left. */
+static const char *meta_keep(struct html_meta *m, const char *s, size_t n)
+{
+    size_t room = META_ARENA - m->arena_len;
+    if (room < 2)
+        return NULL;
+    char *out = m->arena + m->arena_len;
+    size_t k = 0;
+    bool space = false;
+    for (size_t i = 0; i < n && k + 2 < room; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
+            space = k > 0;
+            continue;
+        }
+        if (space)
+            out[k++] = ' ';
+        space = false;
+        out[k++] = (char)c;
+    }
+    if (k == 0)
+        return NULL;
+    out[k] = '\0';
+    m->arena_len += k + 1;
+    return out;
+}
+
+/* Appends the visible text under n to buf (at most cap-1 bytes, space-separated). */
+static size_t meta_text_under(xmlNode *n, char *buf, size_t len, size_t cap)
+{
+    for (xmlNode *c = n->children; c && len + 1 < cap; c = c->next) {
+        if (c->type == XML_TEXT_NODE && c->content) {
+            size_t l = strlen((const char *)c->content);
+            if (l > cap - 1 - len)
+                l = cap - 1 - len;
+            memcpy(buf + len, c->content, l);
+            len += l;
+        } else if (c->type == XML_ELEMENT_NODE && !meta_is(c, "script") && !meta_is(c, "style")) {
+            if (len + 1 < cap)
+                buf[len++] = ' ';
+            len = meta_text_under(c, buf, len, cap);
+        }
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+static const char *meta_keep_text(struct html_meta *m, xmlNode *n)
+{
+    size_t len = meta_text_under(n, m->scratch, 0, sizeof(m->scratch));
+    return meta_keep(m, m->scratch, len);
+}
+
+/* Whether a class or id attribute names one of the words (case-insensitive) where a name part
+ * starts: at the beginning, after a space, '-' or '_', or, when `camel`, at a capital
+ * ("articleDate"). "layoutTwoColumnsRightSidebar" is a layout, not a sidebar. */
+static bool meta_class_match(const char *cls, const char *const *words, bool camel)
+{
+    if (!cls || !*cls)
+        return false;
+    for (; *words; words++) {
+        size_t wl = strlen(*words);
+        for (const char *p = cls; (p = strcasestr(p, *words)) != NULL; p += wl) {
+            char prev = p == cls ? ' ' : p[-1];
+            if (prev == ' ' || prev == '-' || prev == '_' || (prev >= '0' && prev <= '9') ||
+                (camel && *p >= 'A' && *p <= 'Z'))
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool meta_class_has(const char *cls, const char *const *words)
+{
+    return meta_class_match(cls, words, true);
+}
+
+static bool meta_class_area(const char *cls, const char *const *words)
+{
+    return meta_class_match(cls, words, false);
+}
+
+static const char *const meta_bad_words[] = {
+    "comment", "sidebar", "widget", "related", "footer", "respond", "reply", "recommend",
+    "popular", "trending", "most-read", "mostread", "newsletter", "breadcrumb", NULL};
+static const char *const meta_comment_words[] = {"comment", "respond", "reply", NULL};
+static const char *const meta_header_words[] = {"entry-header", "post-header", "article-header",
+                                                "article__header", "story-header", "headline",
+                                                "entry-meta", "post-meta", "article-meta", NULL};
+static const char *const meta_date_words[] = {"date", "publish", "posted", "time", "byline",
+                                              "meta", "submitted", "dateline", "stamp", NULL};
+static const char *const meta_modified_words[] = {"modif", "updated", "update", "edited", NULL};
+
+/* ---- date candidates ---------------------------------------------------------------------- */
+
+static bool meta_plausible(const struct html_meta *m, const struct md_date *d)
+{
+    return d->y >= 1995 && md_days(d) <= m->today;
+}
+
+static void meta_add(struct html_meta *m, const struct md_date *d, enum meta_src src)
+{
+    if (m->ncands >= META_MAX_CANDS || !meta_plausible(m, d))
+        return;
+    struct meta_cand *c = &m->cands[m->ncands];
+    c->date = *d;
+    c->src = src;
+    c->order = m->ncands++;
+}
+
+static void meta_add_value(struct html_meta *m, const char *s, enum meta_src src)
+{
+    struct md_date d;
+    if (s && md_parse_value(s, strlen(s), m->pg.mdy ? MD_MDY : 0, &d))
+        meta_add(m, &d, src);
+}
+
+static void meta_add_modified(struct html_meta *m, const char *s)
+{
+    struct md_date d;
+    if (m->nmod < 8 && s && md_parse_value(s, strlen(s), 0, &d))
+        m->mod_days[m->nmod++] = md_days(&d);
+}
+
+/* Meta names (name, property, itemprop) that give the publication date. */
+static const char *const meta_pub_names[] = {
+    "article:published_time", "og:published_time", "og:article:published_time",
+    "article:published", "published_time", "datepublished", "pubdate", "publishdate",
+    "publish_date", "publish-date", "published-date", "published_date", "date_published",
+    "dc.date.issued", "dcterms.issued", "dc.date.created", "dcterms.created", "sailthru.date",
+    "parsely-pub-date", "citation_publication_date", "citation_online_date", "citation_date",
+    "article.published", "article_date_original", "original-publish-date", "datecreated",
+    "pub_date", "og:pubdate", "rnews:datepublished", "article:post_date", "bt:pubdate",
+    "cxenseparse:recs:publishtime", "dc:date.issued", "creation_date", "date_created", NULL};
+/* Loosely named tags: often the publication date, sometimes the last change. */
+static const char *const meta_weak_names[] = {"date", "dc.date", "dcterms.date", "dc:date",
+                                              "displaydate", "sailthru.date", "timestamp",
+                                              "article_date", "pdate", "created", NULL};
+static const char *const meta_mod_names[] = {
+    "article:modified_time", "og:updated_time", "datemodified", "dc.date.modified",
+    "dcterms.modified", "last-modified", "lastmod", "article:modified", "updated_time",
+    "modified_time", "og:modified_time", "revised", NULL};
+
+static bool meta_in(const char *name, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcasecmp(name, *list) == 0)
+            return true;
+    return false;
+}
+
+static bool meta_http(const char *s)
+{
+    return s && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0);
+}
+
+static void meta_head_tag(struct html_meta *m, xmlNode *n)
+{
+    struct meta_page *pg = &m->pg;
+    const char *content = meta_attr(n, "content");
+    if (!content) {
+        const char *cs = meta_attr(n, "datetime");
+        content = cs;
+    }
+    if (!content || !*content)
+        return;
+    const char *keys[3] = {meta_attr(n, "property"), meta_attr(n, "name"), meta_attr(n, "itemprop")};
+    const char *he = meta_attr(n, "http-equiv");
+    if (he && strcasecmp(he, "content-language") == 0 && !pg->content_lang)
+        pg->content_lang = content;
+    for (int i = 0; i < 3; i++) {
+        const char *k = keys[i];
+        if (!k)
+            continue;
+        if (meta_in(k, meta_pub_names))
+            meta_add_value(m, content, SRC_META);
+        else if (meta_in(k, meta_weak_names))
+            meta_add_value(m, content, SRC_META_WEAK);
+        else if (meta_in(k, meta_mod_names))
+            meta_add_modified(m, content);
+        else if (!strcasecmp(k, "og:title") && !pg->og_title)
+            pg->og_title = content;
+        else if (!strcasecmp(k, "twitter:title") && !pg->tw_title)
+            pg->tw_title = content;
+        else if (!strcasecmp(k, "og:site_name") && !pg->og_site)
+            pg->og_site = content;
+        else if (!strcasecmp(k, "application-name") && !pg->app_name)
+            pg->app_name = content;
+        else if (!strcasecmp(k, "og:url") && !pg->og_url)
+            pg->og_url = content;
+        else if (!strcasecmp(k, "author") && !pg->meta_author && i != 2)
+            pg->meta_author = content;
+        else if (!strcasecmp(k, "article:author") && !pg->article_author)
+            pg->article_author = content;
+        else if (!strcasecmp(k, "content-language") && !pg->content_lang)
+            pg->content_lang = content;
+    }
+}
+
+/* ---- JSON-LD ------------------------------------------------------------------------------ */
+
+static bool meta_ld_type_has(json_t *type, const char *const *words)
+{
+    if (json_is_string(type)) {
+        for (const char *const *w = words; *w; w++)
+            if (strstr(json_string_value(type), *w))
+                return true;
+        return false;
+    }
+    if (json_is_array(type)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(type, i, v) if (meta_ld_type_has(v, words)) return true;
+    }
+    return false;
+}
+
+static const char *const meta_ld_article[] = {"Article", "BlogPosting", "Posting", "Report",
+                                              NULL};
+static const char *const meta_ld_nodate[] = {"Comment", "Person", "Organization", "ImageObject",
+                                             "VideoObject", "Event", "Product", "Review",
+                                             "Answer", "Question", "Recipe", NULL};
+
+/* Author names of a JSON-LD author value, ", "-joined into buf. */
+static size_t meta_ld_names(json_t *v, char *buf, size_t len, size_t cap, int depth)
+{
+    if (depth > 3)
+        return len;
+    const char *name = NULL;
+    if (json_is_string(v))
+        name = json_string_value(v);
+    else if (json_is_object(v))
+        name = json_string_value(json_object_get(v, "name"));
+    else if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) len = meta_ld_names(e, buf, len, cap, depth + 1);
+        return len;
+    }
+    if (!name || !*name || meta_http(name))
+        return len;
+    size_t l = strlen(name);
+    if (len + l + 3 >= cap)
+        return len;
+    if (len > 0)
+        memcpy(buf + len, ", ", 2), len += 2;
+    memcpy(buf + len, name, l);
+    len += l;
+    buf[len] = '\0';
+    return len;
+}
+
+static void meta_ld_walk(struct html_meta *m, json_t *v, int depth)
+{
+    if (depth > 8)
+        return;
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) meta_ld_walk(m, e, depth + 1);
+        return;
+    }
+    if (!json_is_object(v))
+        return;
+    struct meta_page *pg = &m->pg;
+    json_t *type = json_object_get(v, "@type");
+    bool article = meta_ld_type_has(type, meta_ld_article);
+    if (!meta_ld_type_has(type, meta_ld_nodate)) {
+        const char *pub = json_string_value(json_object_get(v, "datePublished"));
+        meta_add_value(m, pub, article ? SRC_LD_ARTICLE : SRC_LD_OTHER);
+        meta_add_value(m, json_string_value(json_object_get(v, "dateCreated")), SRC_LD_OTHER);
+        meta_add_modified(m, json_string_value(json_object_get(v, "dateModified")));
+    }
+    if (article || !type) {
+        const char *h = json_string_value(json_object_get(v, "headline"));
+        if (h && !pg->ld_headline)
+            pg->ld_headline = meta_keep(m, h, strlen(h));
+        json_t *author = json_object_get(v, "author");
+        if (author && !pg->ld_author) {
+            size_t l = meta_ld_names(author, m->scratch, 0, sizeof(m->scratch), 0);
+            if (l)
+                pg->ld_author = meta_keep(m, m->scratch, l);
+        }
+        json_t *publisher = json_object_get(v, "publisher");
+        const char *pn = json_string_value(json_object_get(publisher, "name"));
+        if (pn && !pg->ld_publisher)
+            pg->ld_publisher = meta_keep(m, pn, strlen(pn));
+        const char *u = json_string_value(json_object_get(v, "url"));
+        if (article && meta_http(u) && !pg->ld_url)
+            pg->ld_url = meta_keep(m, u, strlen(u));
+    }
+    const char *key;
+    json_t *e;
+    json_object_foreach(v, key, e)
+    {
+        if ((json_is_object(e) || json_is_array(e)) && strcmp(key, "author") != 0 &&
+            strcmp(key, "publisher") != 0 && strcmp(key, "comment") != 0)
+            meta_ld_walk(m, e, depth + 1);
+    }
+}
+
+static void meta_ld_script(struct html_meta *m, xmlNode *n)
+{
+    size_t len = 0;
+    const char *s = NULL;
+    xmlNode *c = n->children;
+    if (!c || !c->content)
+        return;
+    s = (const char *)c->content;
+    len = strlen(s);
+    /* Trim the wrappers some CMSs put around the object: CDATA, comments, a trailing ';'. */
+    while (len && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t'))
+        s++, len--;
+    if (len >= 12 && strncmp(s, "//<![CDATA[", 11) == 0)
+        s += 11, len -= 11;
+    else if (len >= 9 && strncmp(s, "<![CDATA[", 9) == 0)
+        s += 9, len -= 9;
+    while (len && *s != '{' && *s != '[')
+        s++, len--;
+    while (len && s[len - 1] != '}' && s[len - 1] != ']')
+        len--;
+    if (!len)
+        return;
+    json_error_t jerr;
+    json_t *root = json_loadb(s, len, JSON_ALLOW_NUL, &jerr);
+    if (root) {
+        meta_ld_walk(m, root, 0);
+        json_decref(root);
+        return;
+    }
+    /* Broken JSON (unescaped quotes or newlines in a headline are common): read the date alone. */
+    const char *p = memmem(s, len, "\"datePublished\"", 15);
+    if (p) {
+        p += 15;
+        size_t rest = len - (size_t)(p - s);
+        size_t k = 0;
+        while (k < rest && (p[k] == ' ' || p[k] == ':' || p[k] == '"'))
+            k++;
+        struct md_date d;
+        size_t e = k;
+        while (e < rest && e - k < 40 && p[e] != '"')
+            e++;
+        if (md_parse_value(p + k, e - k, 0, &d))
+            meta_add(m, &d, SRC_LD_OTHER);
+    }
+}
+
+/* ---- the walk ----------------------------------------------------------------------------- */
+
+static void meta_text_append(struct html_meta *m, const char *s)
+{
+    size_t cap = META_TEXT_BEFORE + META_TEXT_AFTER;
+    bool lead_full = m->lead_len + 2 >= META_LEAD;
+    bool text_full =
+        (m->pg.h1_seen && m->text_len >= m->text_h1 + META_TEXT_AFTER) || m->text_len + 2 >= cap;
+    if (lead_full && text_full)
+        return;
+    /* Only text with something in it: whitespace-only nodes would push real text out. */
+    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+        s++;
+    size_t l = strlen(s);
+    if (l == 0)
+        return;
+    if (!lead_full) {
+        size_t k = l < META_LEAD - m->lead_len - 1 ? l : META_LEAD - m->lead_len - 1;
+        memcpy(m->lead + m->lead_len, s, k);
+        m->lead_len += k;
+        m->lead[m->lead_len++] = ' ';
+    }
+    if (text_full)
+        return;
+    if (!m->pg.h1_seen && m->text_len + l + 1 > META_TEXT_BEFORE) {
+        /* Before the headline only the last META_TEXT_BEFORE bytes are kept. */
+        if (l + 1 >= META_TEXT_BEFORE) {
+            s += l - (META_TEXT_BEFORE - 2);
+            l = META_TEXT_BEFORE - 2;
+            m->text_len = 0;
+        } else {
+            size_t drop = m->text_len + l + 1 - META_TEXT_BEFORE;
+            memmove(m->text, m->text + drop, m->text_len - drop);
+            m->text_len -= drop;
+        }
+    }
+    if (m->text_len + l + 1 > cap)
+        l = cap - m->text_len - 1;
+    memcpy(m->text + m->text_len, s, l);
+    m->text_len += l;
+    m->text[m->text_len++] = ' ';
+}
+
+static unsigned meta_flags_of(xmlNode *n, unsigned parent)
+{
+    unsigned f = parent;
+    const char *name = (const char *)n->name;
+    if (!strcmp(name, "script") || !strcmp(name, "style") || !strcmp(name, "noscript") ||
+        !strcmp(name, "template") || !strcmp(name, "svg"))
+        f |= IN_SKIP;
+    if (!strcmp(name, "head"))
+        f |= IN_HEAD;
+    if (!strcmp(name, "aside") || !strcmp(name, "footer") || !strcmp(name, "nav"))
+        f |= IN_BAD;
+    if (!strcmp(name, "article") || !strcmp(name, "main"))
+        f |= IN_ARTICLE;
+    if (!strcmp(name, "header") && (f & IN_ARTICLE))
+        f |= IN_HEADER;
+    if (strcmp(name, "body") != 0 && strcmp(name, "html") != 0 && strcmp(name, "article") != 0) {
+        const char *cls = meta_attr(n, "class");
+        const char *id = meta_attr(n, "id");
+        if (meta_class_area(cls, meta_bad_words) || meta_class_area(id, meta_bad_words))
+            f |= IN_BAD;
+        if (meta_class_area(cls, meta_comment_words) || meta_class_area(id, meta_comment_words))
+            f |= IN_COMMENT | IN_BAD;
+        if (meta_class_has(cls, meta_header_words))
+            f |= IN_HEADER;
+    }
+    return f;
+}
+
+static void meta_time_tag(struct html_meta *m, xmlNode *n, unsigned f)
+{
+    const char *dt = meta_attr(n, "datetime");
+    const char *cls = meta_attr(n, "class");
+    const char *ip = meta_attr(n, "itemprop");
+    if (meta_class_has(cls, meta_modified_words) || (ip && strcasecmp(ip, "dateModified") == 0)) {
+        meta_add_modified(m, dt);
+        return;
+    }
+    if (ip && strcasecmp(ip, "datePublished") == 0 && !(f & IN_COMMENT)) {
+        meta_add_value(m, dt && *dt ? dt : meta_keep_text(m, n), SRC_ITEMPROP);
+        return;
+    }
+    if (!dt || !*dt) {
+        /* <time> without datetime: its text. */
+        if (!(f & IN_BAD)) {
+            const char *t = meta_keep_text(m, n);
+            if (t)
+                meta_add_value(m, t, (f & IN_HEADER) ? SRC_TIME_HEAD : SRC_CLASS);
+        }
+        return;
+    }
+    static const char *const pubwords[] = {"publish", "entry-date", "post-date", "pubdate",
+                                           "created", NULL};
+    if (meta_attr(n, "pubdate") || meta_class_has(cls, pubwords))
+        meta_add_value(m, dt, (f & IN_BAD) ? SRC_TIME_ANY : SRC_TIME_PUB);
+    else if (f & IN_BAD)
+        return;
+    else if (f & IN_HEADER)
+        meta_add_value(m, dt, SRC_TIME_HEAD);
+    else if (m->pg.n_time++ < 8)
+        meta_add_value(m, dt, SRC_TIME_ANY);
+}
+
+static void meta_class_date(struct html_meta *m, xmlNode *n, unsigned f)
+{
+    const char *cls = meta_attr(n, "class");
+    const char *id = meta_attr(n, "id");
+    if ((f & IN_BAD) || m->pg.n_class >= 12)
+        return;
+    if (!meta_class_has(cls, meta_date_words) && !meta_class_has(id, meta_date_words))
+        return;
+    if (meta_class_has(cls, meta_modified_words))
+        return;
+    m->pg.n_class++;
+    size_t len = meta_text_under(n, m->scratch, 0, 240);
+    if (len == 0 || len >= 239)
+        return;
+    struct md_date d;
+    if (md_find(m->scratch, len, m->pg.mdy ? MD_MDY : 0, &d, NULL))
+        meta_add(m, &d, SRC_CLASS);
+}
+
+static void meta_author_tag(struct html_meta *m, xmlNode *n, unsigned f)
+{
+    struct meta_page *pg = &m->pg;
+    if (f & IN_BAD)
+        return;
+    const char *rel = meta_attr(n, "rel");
+    const char *ip = meta_attr(n, "itemprop");
+    if (rel && strcasecmp(rel, "author") == 0 && meta_is(n, "a") && !pg->rel_author)
+        pg->rel_author = meta_keep_text(m, n);
+    else if (ip && strcasecmp(ip, "author") == 0 && !pg->prop_author) {
+        const char *c = meta_attr(n, "content");
+        pg->prop_author = c && *c && !meta_http(c) ? c : meta_keep_text(m, n);
+    } else if (!pg->class_author) {
+        static const char *const words[] = {"byline", "author", NULL};
+        const char *cls = meta_attr(n, "class");
+        if (meta_class_has(cls, words)) {
+            size_t len = meta_text_under(n, m->scratch, 0, 160);
+            if (len > 0 && len < 150)
+                pg->class_author = meta_keep(m, m->scratch, len);
+        }
+    }
+}
+
+static void meta_element(struct html_meta *m, xmlNode *n, unsigned f)
+{
+    struct meta_page *pg = &m->pg;
+    const char *name = (const char *)n->name;
+    switch (name[0]) {
+    case 'h':
+        if (!strcmp(name, "html")) {
+            const char *l = meta_attr(n, "lang");
+            if (!l)
+                l = meta_attr(n, "xml:lang");
+            pg->lang = l;
+            pg->mdy = l && (strcasecmp(l, "en-us") == 0 || strcasecmp(l, "en") == 0);
+        } else if (!strcmp(name, "h1") && !pg->h1 && !(f & IN_BAD)) {
+            pg->h1 = meta_keep_text(m, n);
+            if (pg->h1) {
+                meta_text_append(m, pg->h1);
+                pg->h1_seen = true;
+                m->text_h1 = m->text_len;
+            }
+        }
+        break;
+    case 'm':
+        if (!strcmp(name, "meta"))
+            meta_head_tag(m, n);
+        break;
+    case 'l':
+        if (!strcmp(name, "link")) {
+            const char *rel = meta_attr(n, "rel");
+            if (rel && strcasecmp(rel, "canonical") == 0 && !pg->canonical)
+                pg->canonical = meta_attr(n, "href");
+        }
+        break;
+    case 't':
+        if (!strcmp(name, "title") && !pg->title && (f & IN_HEAD))
+            pg->title = meta_keep_text(m, n);
+        else if (!strcmp(name, "time"))
+            meta_time_tag(m, n, f);
+        break;
+    case 's':
+        if (!strcmp(name, "script")) {
+            const char *t = meta_attr(n, "type");
+            if (t && strcasecmp(t, "application/ld+json") == 0)
+                meta_ld_script(m, n);
+        }
+        break;
+    default:
+        break;
+    }
+    if (f & (IN_HEAD | IN_SKIP))
+        return;
+    const char *ip = meta_attr(n, "itemprop");
+    if (ip && strcasecmp(ip, "datePublished") == 0 && strcmp(name, "meta") != 0 &&
+        strcmp(name, "time") != 0) {
+        const char *v = meta_attr(n, "content");
+        if (!v)
+            v = meta_attr(n, "datetime");
+        if (!v)
+            v = meta_keep_text(m, n);
+        meta_add_value(m, v, SRC_ITEMPROP);
+    } else if (ip && strcasecmp(ip, "dateModified") == 0) {
+        meta_add_modified(m, meta_attr(n, "content"));
+    }
+    if (strcmp(name, "time") != 0 && n->properties)
+        meta_class_date(m, n, f);
+    if (n->properties)
+        meta_author_tag(m, n, f);
+}
+
+static void meta_walk(struct html_meta *m, xmlNode *root)
+{
+    int depth = 0;
+    m->flags[0] = 0;
+    xmlNode *n = root;
+    while (n) {
+        bool descend = false;
+        unsigned f = m->flags[depth];
+        if (n->type == XML_ELEMENT_NODE && n->name) {
+            unsigned nf = meta_flags_of(n, f);
+            meta_element(m, n, nf);
+            if (n->children && depth + 1 < META_MAX_DEPTH) {
+                m->flags[depth + 1] = (unsigned char)nf;
+                descend = true;
+            }
+        } else if (n->type == XML_TEXT_NODE && n->content && !(f & (IN_SKIP | IN_HEAD))) {
+            meta_text_append(m, (const char *)n->content);
+        }
+        if (descend && !meta_is(n, "h1")) {
+            n = n->children;
+            depth++;
+            continue;
+        }
+        while (n && !n->next) {
+            n = n->parent;
+            depth--;
+            if (depth < 0 || n == root)
+                return;
+        }
+        if (n)
+            n = n->next;
+    }
+}
+
+/* ---- choosing ----------------------------------------------------------------------------- */
+
+/* Dates announced by a word such as "Published" in the text near the headline. */
+static void meta_text_dates(struct html_meta *m)
+{
+    static const char *const keys[] = {
+        "published", "posted", "veröffentlicht", "publié", "publicado", "pubblicato",
+        "gepubliceerd", "publicerad", "opublikowano", "erschienen", "date:", "datum:", NULL};
+    const char *t = m->pg.h1_seen ? m->text : m->lead;
+    size_t n = m->pg.h1_seen ? m->text_len : m->lead_len;
+    int flags = m->pg.mdy ? MD_MDY : 0;
+    for (const char *const *k = keys; *k; k++) {
+        size_t kl = strlen(*k);
+        for (size_t i = 0; i + kl <= n; i++) {
+            if (strncasecmp(t + i, *k, kl) != 0)
+                continue;
+            struct md_date d;
+            size_t win = n - (i + kl) < 80 ? n - (i + kl) : 80;
+            if (md_find(t + i + kl, win, flags, &d, NULL))
+                meta_add(m, &d, SRC_TEXT_KEY);
+            break;
+        }
+    }
+    /* The first date after the headline, else the nearest before it. */
+    struct md_date d;
+    size_t start = m->pg.h1_seen ? m->text_h1 : 0;
+    if (md_find(t + start, n - start, flags, &d, NULL)) {
+        meta_add(m, &d, SRC_TEXT);
+        return;
+    }
+    size_t off = 0, end;
+    bool found = false;
+    struct md_date last;
+    while (off < start && md_find(t + off, start - off, flags, &d, &end)) {
+        last = d, found = true;
+        off += end;
+    }
+    if (found)
+        meta_add(m, &last, SRC_TEXT);
+}
+
+static bool meta_is_modified(const struct html_meta *m, const struct md_date *d)
+{
+    long days = md_days(d);
+    for (int i = 0; i < m->nmod; i++)
+        if (m->mod_days[i] == days)
+            return true;
+    return false;
+}
+
+static const struct meta_cand *meta_choose(const struct html_meta *m)
+{
+    const struct meta_cand *best = NULL;
+    for (int i = 0; i < m->ncands; i++) {
+        const struct meta_cand *c = &m->cands[i];
+        if (!best || c->src < best->src) {
+            best = c;
+            continue;
+        }
+        /* Two dates from equally reliable places: the earlier is the publication, the later a
+         * revision. */
+        if (c->src == best->src && md_days(&c->date) < md_days(&best->date) &&
+            c->src <= SRC_LD_OTHER)
+            best = c;
+    }
+    if (!best || best->src <= SRC_META || !meta_is_modified(m, &best->date))
+        return best;
+    /* The best weak clue is the date the page says it was modified: an earlier date from any
+     * other clue is the publication. */
+    const struct meta_cand *alt = NULL;
+    for (int i = 0; i < m->ncands; i++) {
+        const struct meta_cand *c = &m->cands[i];
+        if (md_days(&c->date) < md_days(&best->date) && (!alt || c->src < alt->src))
+            alt = c;
+    }
+    return alt ? alt : best;
+}
+
+/* ---- other fields ------------------------------------------------------------------------- */
+
+static bool meta_sep_at(const char *s, size_t i, size_t n, size_t *len)
+{
+    static const char *const seps[] = {" | ", " - ", " \xE2\x80\x93 ", " \xE2\x80\x94 ", " :: ",
+                                       " \xC2\xAB ", " \xC2\xBB ", " \xC2\xB7 ", " // ", NULL};
+    for (const char *const *p = seps; *p; p++) {
+        size_t l = strlen(*p);
+        if (i + l <= n && memcmp(s + i, *p, l) == 0) {
+            *len = l;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The title without the site's name: " | Site", " - Site", "Site | ". */
+static void meta_set_title(struct nf_record *rec, const char *t, const char *site, bool strip)
+{
+    size_t n = strlen(t);
+    size_t first = 0, first_len = 0, last = 0, last_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l;
+        if (meta_sep_at(t, i, n, &l)) {
+            if (!first_len)
+                first = i, first_len = l;
+            last = i, last_len = l;
+        }
+    }
+    size_t sl = site ? strlen(site) : 0;
+    if (last_len && sl && n - (last + last_len) == sl && strncasecmp(t + last + last_len, site, sl) == 0)
+        n = last;
+    else if (first_len && sl && first == sl && strncasecmp(t, site, sl) == 0)
+        t += first + first_len, n -= first + first_len;
+    else if (strip && last_len && n - (last + last_len) <= 40 && n - (last + last_len) < last)
+        n = last;
+    nf_record_set_str(rec, NF_F_TITLE, t, n);
+}
+
+static const char *meta_domain(const char *url, char *buf, size_t cap)
+{
+    if (!meta_http(url))
+        return NULL;
+    const char *h = strstr(url, "://") + 3;
+    size_t l = strcspn(h, "/:?#");
+    if (l > 4 && strncasecmp(h, "www.", 4) == 0)
+        h += 4, l -= 4;
+    if (l == 0 || l >= cap)
+        return NULL;
+    for (size_t i = 0; i < l; i++)
+        buf[i] = (char)((h[i] >= 'A' && h[i] <= 'Z') ? h[i] + 32 : h[i]);
+    buf[l] = '\0';
+    return buf;
+}
+
+static const char *meta_byline(struct html_meta *m)
+{
+    struct meta_page *pg = &m->pg;
+    const char *c[] = {pg->ld_author, pg->meta_author, pg->article_author, pg->rel_author,
+                       pg->prop_author, pg->class_author};
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        const char *s = c[i];
+        if (!s || !*s || meta_http(s) || strchr(s, '@') || strlen(s) > 120)
+            continue;
+        while (*s == ' ')
+            s++;
+        static const char *const pre[] = {"by ", "von ", "par ", "por ", "door ", "di ", NULL};
+        for (const char *const *p = pre; *p; p++)
+            if (strncasecmp(s, *p, strlen(*p)) == 0) {
+                s += strlen(*p);
+                break;
+            }
+        if (*s)
+            return s;
+    }
+    return NULL;
+}
+
+static int meta_set_lang(struct nf_record *rec, const char *l)
+{
+    if (!l)
+        return 1;
+    while (*l == ' ')
+        l++;
+    char a = (char)((l[0] >= 'A' && l[0] <= 'Z') ? l[0] + 32 : l[0]);
+    char b = a ? (char)((l[1] >= 'A' && l[1] <= 'Z') ? l[1] + 32 : l[1]) : 0;
+    if (a < 'a' || a > 'z' || b < 'a' || b > 'z')
+        return 1;
+    if (l[2] && l[2] != '-' && l[2] != '_' && l[2] != ',' && l[2] != ' ' && l[2] != ';')
+        return 1;
+    char code[3] = {a, b, 0};
+    return nf_record_set_cstr(rec, NF_F_LANG, code);
+}
+
+static long meta_today(struct nf_record *rec)
+{
+    const char *f = nf_record_str(rec, NF_F_FETCHED_AT, NULL);
+    struct md_date d;
+    if (f && md_parse_value(f, strlen(f), 0, &d))
+        return md_days(&d);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    struct md_date t = {.y = tm.tm_year + 1900, .m = tm.tm_mon + 1, .d = tm.tm_mday};
+    /* A day of slack: a page dated in a time zone ahead of UTC. */
+    return md_days(&t) + 1;
+}
+
 int html_meta_extract(struct html_meta *m, htmlDocPtr doc, const char *source_uri,
                       struct nf_record *rec)
 {
-    (void)m;
-    (void)doc;
-    (void)source_uri;
-    (void)rec;
+    memset(&m->pg, 0, sizeof(m->pg));
+    m->ncands = m->nmod = 0;
+    m->arena_len = m->text_len = m->text_h1 = m->lead_len = 0;
+    m->today = meta_today(rec);
+    xmlNode *root = xmlDocGetRootElement(doc);
+    if (root)
+        meta_walk(m, root);
+    struct meta_page *pg = &m->pg;
+
+    const char *url = meta_http(pg->canonical) ? pg->canonical
+                      : meta_http(pg->og_url)  ? pg->og_url
+                                               : pg->ld_url;
+    if (!nf_record_has(rec, NF_F_PUBLISHED_AT)) {
+        struct md_date d;
+        const char *urls[] = {url, pg->og_url, meta_http(source_uri) ? source_uri : NULL};
+        for (size_t i = 0; i < 3; i++)
+            if (urls[i] && md_from_url(urls[i], &d)) {
+                meta_add(m, &d, SRC_URL);
+                break;
+            }
+        bool strong = false;
+        for (int i = 0; i < m->ncands && !strong; i++)
+            strong = m->cands[i].src <= SRC_TIME_HEAD;
+        if (!strong)
+            meta_text_dates(m);
+        const struct meta_cand *best = meta_choose(m);
+#ifdef META_DEBUG
+        for (int i = 0; i < m->ncands; i++)
+            fprintf(stderr, "  cand src=%d %04d-%02d-%02d\n", m->cands[i].src, m->cands[i].date.y,
+                    m->cands[i].date.m, m->cands[i].date.d);
+        for (int i = 0; i < m->nmod; i++)
+            fprintf(stderr, "  mod %ld\n", m->mod_days[i]);
+#endif
+        if (best) {
+            char iso[32];
+            md_format(&best->date, iso);
+            if (nf_record_set_cstr(rec, NF_F_PUBLISHED_AT, iso) < 0)
+                return -1;
+        }
+    }
+
+    const char *site = pg->og_site ? pg->og_site : pg->ld_publisher ? pg->ld_publisher : pg->app_name;
+    if (!nf_record_has(rec, NF_F_TITLE)) {
+        if (pg->og_title && *pg->og_title)
+            meta_set_title(rec, pg->og_title, site, false);
+        else if (pg->tw_title && *pg->tw_title)
+            meta_set_title(rec, pg->tw_title, site, false);
+        else if (pg->ld_headline)
+            meta_set_title(rec, pg->ld_headline, site, false);
+        else if (pg->h1)
+            meta_set_title(rec, pg->h1, site, false);
+        else if (pg->title)
+            meta_set_title(rec, pg->title, site, true);
+        if (!nf_record_has(rec, NF_F_TITLE) && (pg->og_title || pg->tw_title || pg->h1 || pg->title))
+            return -1;
+    }
+    if (!nf_record_has(rec, NF_F_BYLINE)) {
+        const char *b = meta_byline(m);
+        if (b && nf_record_set_cstr(rec, NF_F_BYLINE, b) < 0)
+            return -1;
+    }
+    if (!nf_record_has(rec, NF_F_OUTLET)) {
+        char dom[256];
+        const char *o = site && *site ? site : meta_domain(url, dom, sizeof(dom));
+        if (o && nf_record_set_cstr(rec, NF_F_OUTLET, o) < 0)
+            return -1;
+    }
+    if (!nf_record_has(rec, NF_F_URL) && url && nf_record_set_cstr(rec, NF_F_URL, url) < 0)
+        return -1;
+    if (!nf_record_has(rec, NF_F_LANG)) {
+        int r = meta_set_lang(rec, pg->lang);
+        if (r > 0)
+            r = meta_set_lang(rec, pg->content_lang);
+        if (r < 0)
+            return -1;
+    }
     return 0;
 }
