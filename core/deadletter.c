@@ -535,7 +535,8 @@ static int jl_scan(const char *path, int (*fn)(void *, const struct nf_dead_lett
         json_decref(o);
     }
     /* by line, then file order: of several markers for one line (--force), the last is latest */
-    qsort(marks, n_marks, sizeof(*marks), cmp_marker);
+    if (n_marks)
+        qsort(marks, n_marks, sizeof(*marks), cmp_marker);
 
     rewind(f);
     off = 0;
@@ -585,7 +586,8 @@ static int jl_scan(const char *path, int (*fn)(void *, const struct nf_dead_lett
             }
             /* the last marker for this line */
             struct marker key = {.n = lineno};
-            struct marker *hit = bsearch(&key, marks, n_marks, sizeof(*marks), cmp_marker_line);
+            struct marker *hit =
+                n_marks ? bsearch(&key, marks, n_marks, sizeof(*marks), cmp_marker_line) : NULL;
             if (hit) {
                 while (hit + 1 < marks + n_marks && hit[1].n == lineno)
                     hit++;
