@@ -1,0 +1,249 @@
+/* Signatures for near-duplicate detection: normalisation, shingles, one-permutation MinHash.
+ * One XXH3-64 hash per shingle; its top 6 bits choose a bin and its low 32 bits compete for the
+ * bin's minimum, so the cost is one hash per shingle whatever the number of bins (k separate
+ * permutations would cost k multiplications per shingle). Empty bins (short texts) are filled by
+ * optimal densification: each borrows the value of a bin chosen by a fixed hash sequence, the
+ * same for every text, so equal texts still agree bin by bin. */
+#include "sig.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+#include <xxhash.h>
+
+/* ASCII letters and digits to their lower case; 0 for every other ASCII byte. */
+static const uint8_t sig_ascii[128] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 0, 0, 0, 0, 0, 0,
+    0, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 0, 0, 0, 0, 0,
+    0, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 0, 0, 0, 0, 0,
+};
+
+void nf_sig_work_free(struct nf_sig_work *w)
+{
+    free(w->norm);
+    free(w->starts);
+    *w = (struct nf_sig_work){0};
+}
+
+static int sig_reserve(uint8_t **p, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 4096;
+    while (c < need)
+        c *= 2;
+    uint8_t *q = realloc(*p, c);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static int sig_word_start(struct nf_sig_work *w, size_t words, size_t off)
+{
+    if (words >= w->starts_cap) {
+        size_t c = w->starts_cap ? w->starts_cap * 2 : 1024;
+        uint32_t *q = realloc(w->starts, c * sizeof(*q));
+        if (!q)
+            return -1;
+        w->starts = q;
+        w->starts_cap = c;
+    }
+    w->starts[words] = (uint32_t)off;
+    return 0;
+}
+
+static bool sig_is_word_cp(utf8proc_int32_t cp)
+{
+    utf8proc_category_t c = utf8proc_category(cp);
+    return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) ||
+           (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO);
+}
+
+long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t *words_out,
+                      const char **why)
+{
+    const uint8_t *t = (const uint8_t *)text;
+    if (n > UINT32_MAX / 8)
+        return *why = "text too long", -1;
+    /* ASCII maps to at most one byte plus a space per byte; other characters are checked. */
+    if (sig_reserve(&w->norm, &w->norm_cap, 2 * n + 64) < 0)
+        return *why = "out of memory", -1;
+    size_t o = 0, words = 0;
+    bool in_word = false;
+    const int opts = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+                     UTF8PROC_STRIPMARK | UTF8PROC_IGNORE;
+    for (size_t i = 0; i < n;) {
+        uint8_t c = t[i];
+        if (c < 0x80) {
+            /* The common case, without utf8proc. */
+            i++;
+            uint8_t m = sig_ascii[c];
+            if (!m) {
+                in_word = false;
+                continue;
+            }
+            if (!in_word) {
+                if (words)
+                    w->norm[o++] = ' ';
+                if (sig_word_start(w, words++, o) < 0)
+                    return *why = "out of memory", -1;
+                in_word = true;
+            }
+            w->norm[o++] = m;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(t + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k < 0)
+            return *why = "invalid UTF-8", -1;
+        i += (size_t)k;
+        utf8proc_int32_t dec[32];
+        int last = 0;
+        utf8proc_ssize_t m = utf8proc_decompose_char(cp, dec, 32, opts, &last);
+        if (m < 0 || m > 32)
+            m = 0;
+        if (sig_reserve(&w->norm, &w->norm_cap, o + 5 * (size_t)m + (n - i) * 2 + 64) < 0)
+            return *why = "out of memory", -1;
+        for (utf8proc_ssize_t j = 0; j < m; j++) {
+            if (!sig_is_word_cp(dec[j])) {
+                /* a mark left by a composed form counts as part of the word; others split */
+                utf8proc_category_t cat = utf8proc_category(dec[j]);
+                if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
+                    cat == UTF8PROC_CATEGORY_ME)
+                    continue;
+                in_word = false;
+                continue;
+            }
+            if (!in_word) {
+                if (words)
+                    w->norm[o++] = ' ';
+                if (sig_word_start(w, words++, o) < 0)
+                    return *why = "out of memory", -1;
+                in_word = true;
+            }
+            o += (size_t)utf8proc_encode_char(dec[j], w->norm + o);
+        }
+    }
+    *words_out = words;
+    return (long)o;
+}
+
+static uint64_t sig_mix(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingle,
+                   struct nf_sig *out, const char **why)
+{
+    size_t words;
+    long len = nf_sig_normalise(w, text, n, &words, why);
+    if (len < 0)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    out->version = NF_SIG_VERSION;
+    out->shingle = (uint8_t)shingle;
+    out->words = (uint32_t)words;
+    XXH128_hash_t ex = XXH3_128bits(w->norm, (size_t)len);
+    out->exact_lo = ex.low64;
+    out->exact_hi = ex.high64;
+    if (words == 0)
+        return 0;
+    size_t s = (size_t)shingle;
+    size_t count = words >= s ? words - s + 1 : 1;
+    uint32_t mins[NF_SIG_K];
+    for (int b = 0; b < NF_SIG_K; b++)
+        mins[b] = UINT32_MAX;
+    uint64_t filled = 0;
+    const uint8_t *norm = w->norm;
+    const uint32_t *st = w->starts;
+    for (size_t i = 0; i < count; i++) {
+        size_t end = i + s < words ? st[i + s] - 1 : (size_t)len;
+        uint64_t h = XXH3_64bits(norm + st[i], end - st[i]);
+        unsigned b = (unsigned)(h >> 58);
+        uint32_t v = (uint32_t)h;
+        filled |= 1ull << b;
+        if (v < mins[b])
+            mins[b] = v;
+    }
+    out->shingles = (uint32_t)count;
+    if (filled != UINT64_MAX) {
+        for (unsigned b = 0; b < NF_SIG_K; b++) {
+            if (filled >> b & 1)
+                continue;
+            for (uint64_t a = 1;; a++) {
+                unsigned j = (unsigned)(sig_mix((uint64_t)b << 32 | a) >> 58);
+                if (filled >> j & 1) {
+                    mins[b] = mins[j];
+                    break;
+                }
+            }
+        }
+    }
+    memcpy(out->v, mins, sizeof(mins));
+    return 0;
+}
+
+static void sig_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t sig_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void nf_sig_encode(const struct nf_sig *s, uint8_t out[NF_SIG_BYTES])
+{
+    out[0] = 'M';
+    out[1] = s->version;
+    out[2] = s->shingle;
+    out[3] = NF_SIG_K;
+    sig_put32(out + 4, s->shingles);
+    sig_put32(out + 8, s->words);
+    sig_put32(out + 12, 0);
+    sig_put32(out + 16, (uint32_t)s->exact_lo);
+    sig_put32(out + 20, (uint32_t)(s->exact_lo >> 32));
+    sig_put32(out + 24, (uint32_t)s->exact_hi);
+    sig_put32(out + 28, (uint32_t)(s->exact_hi >> 32));
+    for (int i = 0; i < NF_SIG_K; i++)
+        sig_put32(out + NF_SIG_HEADER + 4 * i, s->v[i]);
+}
+
+int nf_sig_decode(const void *vp, size_t n, struct nf_sig *out)
+{
+    const uint8_t *p = vp;
+    if (n != NF_SIG_BYTES || p[0] != 'M' || p[1] != NF_SIG_VERSION || p[3] != NF_SIG_K ||
+        p[2] < 1 || p[2] > 16)
+        return -1;
+    out->version = p[1];
+    out->shingle = p[2];
+    out->shingles = sig_get32(p + 4);
+    out->words = sig_get32(p + 8);
+    out->exact_lo = sig_get32(p + 16) | (uint64_t)sig_get32(p + 20) << 32;
+    out->exact_hi = sig_get32(p + 24) | (uint64_t)sig_get32(p + 28) << 32;
+    for (int i = 0; i < NF_SIG_K; i++)
+        out->v[i] = sig_get32(p + NF_SIG_HEADER + 4 * i);
+    return 0;
+}
+
+double nf_sig_jaccard(const struct nf_sig *a, const struct nf_sig *b)
+{
+    int eq = 0;
+    for (int i = 0; i < NF_SIG_K; i++)
+        eq += a->v[i] == b->v[i];
+    return (double)eq / NF_SIG_K;
+}
