@@ -94,4 +94,5 @@ assert_contains "$T/log" "ignored a malformed acknowledgement" "bad acknowledgem
 if grep -E "killed by signal|restarting|exited with status" "$T/log"; then fail "a worker crashed or restarted"; fi
 ok "no worker crashed or restarted"
 pgrep -f "newsflow stage $T/svc.cfg" >/dev/null && fail "workers outlived the supervisor"
+if grep -E "Sanitizer|runtime error:" "$T/log"; then fail "a sanitizer reported an error"; fi
 echo "all passed"

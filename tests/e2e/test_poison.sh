@@ -57,4 +57,5 @@ ok "tp_poison workers killed by signal 6 on each attempt ($kills) and restarted"
 grep -q "killed by signal" <(grep -v "worker poison\[" "$T/log") && { cat "$T/log"; fail "a worker of another stage crashed"; }
 ok "no other stage crashed"
 assert_contains "$T/log" "resending" "the source resent the unacknowledged records"
+if grep -E "Sanitizer|runtime error:" "$T/log"; then fail "a sanitizer reported an error"; fi
 echo "all passed"
