@@ -27,8 +27,9 @@ run: build
 	$(NEWSFLOW) run $(CONFIG) --once
 	@$(NEWSFLOW) show $(CONFIG)
 
+# Everything: the suites in a normal and in an ASan+UBSan build, then each fuzzer's short smoke run.
 test: test-deps
-	$(MAKE) test-normal test-asan
+	$(MAKE) test-normal test-asan test-fuzz
 
 test-normal: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -50,7 +51,8 @@ eval: build
 	bash bench/eval.sh $(BUILD)
 
 # libFuzzer targets (clang). `make fuzz` runs each for FUZZ_TIME seconds over its corpus;
-# `make test-fuzz` is the short smoke run ctest registers as fuzz.<name>.
+# `make test-fuzz` is the short smoke run ctest registers as fuzz.<name> (NF_FUZZ_TIME seconds
+# each, 10 by default), run side by side. Only the fuzzers are built in the fuzz tree.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_TIME  ?= 60
 .PHONY: test-fuzz
@@ -66,7 +68,7 @@ fuzz: test-deps $(FUZZ_BUILD)/CMakeCache.txt
 
 test-fuzz: test-deps $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target nf_fuzzers
-	cd $(FUZZ_BUILD) && ctest --output-on-failure -R '^fuzz\.'
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -R '^fuzz\.'
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz var
