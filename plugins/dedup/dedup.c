@@ -1,140 +1,151 @@
-/* dedup: a filter that marks exact copies. Two articles are copies when their texts are equal
- * after normalisation (case folded, accents and compatibility forms undone, every run of spaces,
- * punctuation and control characters made one space); a copy gets dup_of = the id of the first
- * one seen. Verdicts are remembered by id in SQLite, so a replay gets the same verdict again.
- * It does not find near-duplicates (reworded or trimmed copies): that is a later stage's job. */
-#include <stdint.h>
+/* dedup: a filter that marks copies and near-copies of earlier articles (dup_of = the id of the
+ * earliest original, also for a copy of a copy). Exact copies (same normalised text) are found by
+ * hash; near-copies (trimmed, wrapped in boilerplate, a few words changed) by MinHash LSH over a
+ * window of recent articles, each candidate verified by estimated Jaccard similarity or
+ * containment. The window lives in memory (snapshotted to disk, so a restart is warm); verdicts
+ * are remembered by id in SQLite, written in batches at flush, so a replay gets the same verdict.
+ * Signatures come from the minhash stage, or are computed here when a record has none. One worker
+ * only: the window is a single process's memory. */
+#include <errno.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <utf8proc.h>
-#include <xxhash.h>
 
+#include "index.h"
 #include "newsflow/plugin.h"
 
-#define DEDUP_SCHEMA 1
+#define DEDUP_SCHEMA 2
 #define DEDUP_BUSY_MS 10000
+#define DEDUP_BLOOM_BITS (1u << 24) /* 2 MiB: ~1% false positives at 1.7 million ids */
+#define DEDUP_BLOOM_K 6
 
 struct dedup_conf {
     const char *path;
+    double threshold;
+    double containment;
+    double min_ratio;
+    int64_t window;
+    int64_t shingle;
+    const char *snapshot;
+    int64_t snapshot_every;
 };
 
 static const struct nf_option dedup_options[] = {
     {"path", NF_OPT_PATH, "", offsetof(struct dedup_conf, path),
-     "SQLite file holding the text hashes and verdicts; empty: dedup.db in the stage's state "
-     "directory. Workers of one stage must share it."},
+     "SQLite file holding the verdicts by id; empty: dedup.db in the stage's state directory."},
+    {"threshold", NF_OPT_DOUBLE, "0.5", offsetof(struct dedup_conf, threshold),
+     "Estimated Jaccard similarity of word shingles at or above which an article is a copy of "
+     "an earlier one. It also sets the LSH bands (16 bands, rows chosen so that pairs at the "
+     "threshold are candidates with probability >= 0.985)."},
+    {"containment", NF_OPT_DOUBLE, "0.8", offsetof(struct dedup_conf, containment),
+     "Also a copy: this share of the smaller article's shingles is found in the other (a copy "
+     "cut short, or an original wrapped in more text)."},
+    {"min_ratio", NF_OPT_DOUBLE, "0.5", offsetof(struct dedup_conf, min_ratio),
+     "Containment counts only when the smaller article has at least this share of the larger "
+     "one's shingles (a quoted paragraph is not a copy)."},
+    {"window", NF_OPT_INT, "1000000", offsetof(struct dedup_conf, window),
+     "Articles kept in the index; the oldest are forgotten first (their verdicts are kept). "
+     "About 270 bytes of memory each."},
+    {"shingle", NF_OPT_INT, "4", offsetof(struct dedup_conf, shingle),
+     "Words per shingle when dedup signs a record itself; must equal the minhash stage's."},
+    {"snapshot", NF_OPT_PATH, "", offsetof(struct dedup_conf, snapshot),
+     "File the index is saved to at shutdown and every snapshot_every articles, and loaded "
+     "from at start; empty: dedup.index in the stage's state directory; \"none\": never."},
+    {"snapshot_every", NF_OPT_INT, "100000", offsetof(struct dedup_conf, snapshot_every),
+     "Articles judged between two snapshots (written at a flush); 0: only at shutdown."},
     {.name = NULL},
 };
 
 static const char dedup_schema[] =
-    "CREATE TABLE IF NOT EXISTS hashes(hash BLOB PRIMARY KEY NOT NULL, first_id TEXT NOT NULL)\n"
-    "  WITHOUT ROWID;\n"
     "CREATE TABLE IF NOT EXISTS verdicts(id TEXT PRIMARY KEY NOT NULL, dup_of TEXT)\n"
     "  WITHOUT ROWID;\n";
 
-enum {
-    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_GET_VERDICT, ST_GET_HASH, ST_PUT_HASH, ST_PUT_VERDICT,
-    ST_COUNT
-};
-
-static const char *const dedup_sql[ST_COUNT] = {
-    [ST_BEGIN] = "BEGIN IMMEDIATE",
-    [ST_COMMIT] = "COMMIT",
-    [ST_ROLLBACK] = "ROLLBACK",
-    [ST_GET_VERDICT] = "SELECT dup_of FROM verdicts WHERE id = ?1",
-    [ST_GET_HASH] = "SELECT first_id FROM hashes WHERE hash = ?1",
-    [ST_PUT_HASH] = "INSERT INTO hashes(hash, first_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-    [ST_PUT_VERDICT] = "INSERT INTO verdicts(id, dup_of) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+struct dedup_pending {
+    uint8_t id[16];
+    uint8_t root[16];
+    bool copy;
 };
 
 struct dedup {
-    char *path;
+    const struct dedup_conf *conf;
+    char *path, *snap;
     sqlite3 *db;
-    sqlite3_stmt *st[ST_COUNT];
-    /* One worker keeps a transaction open for a whole batch (flush commits it). Reads on the
-     * same connection see its uncommitted writes, so two copies within one batch are caught
-     * without a second, in-memory table. Several workers commit every record instead: each
-     * must see the others' hashes at once, and none may hold the write lock for a batch. */
-    bool batch_txn;
-    bool in_txn;
-    bool txn_lost;
-    /* Normalisation buffers, reused: code points, then the UTF-8 that is hashed. */
-    utf8proc_int32_t *cps;
-    size_t cps_cap;
-    uint8_t *norm;
-    size_t norm_cap;
+    sqlite3_stmt *get, *put;
+    struct nf_dup_index *idx;
+    struct nf_sig_work work;
+    struct nf_sig sig;
+    /* Ids with a verdict on disk: a new id skips the SQLite lookup unless the filter says
+     * maybe (which only replays from beyond the window and 1% of the others do). */
+    uint8_t *bloom;
+    struct dedup_pending *pending;
+    size_t n_pending, cap_pending;
+    int64_t since_snapshot;
 };
 
-/* ---- normalisation ------------------------------------------------------------------- */
+/* ---- ids ------------------------------------------------------------------------------ */
 
-static bool dedup_is_separator(utf8proc_int32_t cp)
+static int dedup_hexval(char c)
 {
-    switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
-    case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO: case UTF8PROC_CATEGORY_ZS: case UTF8PROC_CATEGORY_ZL:
-    case UTF8PROC_CATEGORY_ZP: case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF:
-        return true;
-    default:
-        return false;
-    }
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
-/* The normalised text in s->norm; returns its length, or -1 with *why set. Decomposes into a
- * reused buffer (utf8proc_map would allocate for every record). */
-static long dedup_normalise(struct dedup *s, const char *text, size_t n, const char **why)
+static int dedup_unhex(const char *s, size_t n, uint8_t out[16])
 {
-    const int opts = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
-                     UTF8PROC_STRIPMARK | UTF8PROC_IGNORE;
-    if (n > (size_t)PTRDIFF_MAX / 8)
-        return *why = "text too long", -1;
-    for (;;) {
-        utf8proc_ssize_t k = utf8proc_decompose((const utf8proc_uint8_t *)text,
-                                                (utf8proc_ssize_t)n, s->cps,
-                                                (utf8proc_ssize_t)s->cps_cap, opts);
-        if (k < 0)
-            return *why = utf8proc_errmsg(k), -1;
-        if ((size_t)k <= s->cps_cap) {
-            n = (size_t)k;
-            break;
-        }
-        utf8proc_int32_t *p = realloc(s->cps, (size_t)k * sizeof(*p));
-        if (!p)
-            return *why = "out of memory", -1;
-        s->cps = p;
-        s->cps_cap = (size_t)k;
+    if (n != 32)
+        return -1;
+    for (int i = 0; i < 16; i++) {
+        int hi = dedup_hexval(s[2 * i]), lo = dedup_hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
     }
-    if (n * 4 + 1 > s->norm_cap) {
-        uint8_t *p = realloc(s->norm, n * 4 + 1);
-        if (!p)
-            return *why = "out of memory", -1;
-        s->norm = p;
-        s->norm_cap = n * 4 + 1;
+    return 0;
+}
+
+static void dedup_hex(const uint8_t id[16], char out[33])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = digits[id[i] >> 4];
+        out[2 * i + 1] = digits[id[i] & 15];
     }
-    size_t o = 0;
-    bool gap = false;
-    for (size_t i = 0; i < n; i++) {
-        if (dedup_is_separator(s->cps[i])) {
-            gap = true;
-            continue;
-        }
-        if (gap && o > 0)
-            s->norm[o++] = ' ';
-        gap = false;
-        o += (size_t)utf8proc_encode_char(s->cps[i], s->norm + o);
-    }
-    return (long)o;
+    out[32] = '\0';
+}
+
+static void dedup_bloom_bits(const uint8_t id[16], uint32_t bits[DEDUP_BLOOM_K])
+{
+    uint64_t a, b;
+    memcpy(&a, id, 8);
+    memcpy(&b, id + 8, 8);
+    b |= 1;
+    for (int i = 0; i < DEDUP_BLOOM_K; i++)
+        bits[i] = (uint32_t)((a + (uint64_t)i * b) >> 32) & (DEDUP_BLOOM_BITS - 1);
+}
+
+static void dedup_bloom_add(struct dedup *s, const uint8_t id[16])
+{
+    uint32_t bits[DEDUP_BLOOM_K];
+    dedup_bloom_bits(id, bits);
+    for (int i = 0; i < DEDUP_BLOOM_K; i++)
+        s->bloom[bits[i] >> 3] |= (uint8_t)(1u << (bits[i] & 7));
+}
+
+static bool dedup_bloom_maybe(const struct dedup *s, const uint8_t id[16])
+{
+    uint32_t bits[DEDUP_BLOOM_K];
+    dedup_bloom_bits(id, bits);
+    for (int i = 0; i < DEDUP_BLOOM_K; i++)
+        if (!(s->bloom[bits[i] >> 3] & (1u << (bits[i] & 7))))
+            return false;
+    return true;
 }
 
 /* ---- SQLite -------------------------------------------------------------------------- */
-
-static int dedup_run(struct dedup *s, int which)
-{
-    int rc = sqlite3_step(s->st[which]);
-    sqlite3_reset(s->st[which]);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
-}
 
 static int dedup_exec(struct dedup *s, struct nf_ctx *ctx, const char *sql)
 {
@@ -185,15 +196,66 @@ static int dedup_open(struct dedup *s, struct nf_ctx *ctx)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    for (int i = 0; i < ST_COUNT; i++) {
-        if (sqlite3_prepare_v3(s->db, dedup_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                               NULL) != SQLITE_OK) {
-            nf_ctx_error(ctx, "%s: preparing \"%s\": %s", s->path, dedup_sql[i],
-                         sqlite3_errmsg(s->db));
-            return -1;
-        }
+    if (sqlite3_prepare_v3(s->db, "SELECT dup_of FROM verdicts WHERE id = ?1", -1,
+                           SQLITE_PREPARE_PERSISTENT, &s->get, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(s->db,
+                           "INSERT INTO verdicts(id, dup_of) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                           -1, SQLITE_PREPARE_PERSISTENT, &s->put, NULL) != SQLITE_OK) {
+        nf_ctx_error(ctx, "%s: %s", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    /* Every id with a verdict goes into the filter once, at start. */
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM verdicts", -1, &st, NULL) != SQLITE_OK) {
+        nf_ctx_error(ctx, "%s: %s", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint8_t id[16];
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (t && dedup_unhex(t, (size_t)sqlite3_column_bytes(st, 0), id) == 0)
+            dedup_bloom_add(s, id);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        nf_ctx_error(ctx, "%s: reading the verdicts: %s", s->path, sqlite3_errmsg(s->db));
+        return -1;
     }
     return 0;
+}
+
+/* Writes the verdicts judged since the last flush in one transaction. */
+static int dedup_write_pending(struct dedup *s, struct nf_ctx *ctx)
+{
+    if (!s->n_pending)
+        return 0;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    for (size_t i = 0; i < s->n_pending; i++) {
+        char id[33], root[33];
+        dedup_hex(s->pending[i].id, id);
+        sqlite3_bind_text(s->put, 1, id, 32, SQLITE_STATIC);
+        if (s->pending[i].copy) {
+            dedup_hex(s->pending[i].root, root);
+            sqlite3_bind_text(s->put, 2, root, 32, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_null(s->put, 2);
+        }
+        int rc = sqlite3_step(s->put);
+        sqlite3_reset(s->put);
+        if (rc != SQLITE_DONE)
+            goto fail;
+    }
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    s->n_pending = 0;
+    return 0;
+fail:
+    if (ctx)
+        nf_ctx_error(ctx, "%s: cannot write %zu verdicts: %s", s->path, s->n_pending,
+                     sqlite3_errmsg(s->db));
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
 }
 
 /* ---- the plugin ---------------------------------------------------------------------- */
@@ -203,134 +265,158 @@ static void dedup_destroy(void *state)
     struct dedup *s = state;
     if (!s)
         return;
-    if (s->in_txn && s->db && !sqlite3_get_autocommit(s->db))
-        dedup_run(s, ST_COMMIT);
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(s->st[i]);
+    if (s->db)
+        dedup_write_pending(s, NULL);
+    if (s->idx && s->snap && nf_dup_index_count(s->idx) > 0)
+        nf_dup_index_save(s->idx, s->snap);
+    nf_dup_index_destroy(&s->idx);
+    sqlite3_finalize(s->get);
+    sqlite3_finalize(s->put);
     sqlite3_close_v2(s->db);
-    free(s->cps);
-    free(s->norm);
+    nf_sig_work_free(&s->work);
+    free(s->pending);
+    free(s->bloom);
     free(s->path);
+    free(s->snap);
     free(s);
+}
+
+static char *dedup_state_file(struct nf_ctx *ctx, const char *opt, const char *name)
+{
+    if (opt && opt[0])
+        return strdup(opt);
+    const char *dir = nf_ctx_state_dir(ctx);
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
 }
 
 static int dedup_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
 {
     const struct dedup_conf *conf = vconf;
+    if (nf_ctx_workers(ctx) > 1) {
+        nf_ctx_error(ctx, "dedup keeps its index in one process's memory: set workers = 1 "
+                          "(put the minhash stage before it to spread the signing)");
+        return NF_ERR;
+    }
+    if (!(conf->threshold > 0 && conf->threshold <= 1) ||
+        !(conf->containment > 0 && conf->containment <= 1) ||
+        !(conf->min_ratio >= 0 && conf->min_ratio <= 1)) {
+        nf_ctx_error(ctx, "options 'threshold' and 'containment' must be in (0, 1], 'min_ratio' "
+                          "in [0, 1]");
+        return NF_ERR;
+    }
+    if (conf->window < 1 || conf->window > NF_DUP_MAX_WINDOW) {
+        nf_ctx_error(ctx, "option 'window' must be between 1 and %u", NF_DUP_MAX_WINDOW);
+        return NF_ERR;
+    }
+    if (conf->shingle < 1 || conf->shingle > 16 || conf->snapshot_every < 0) {
+        nf_ctx_error(ctx, "option 'shingle' must be between 1 and 16, 'snapshot_every' not "
+                          "negative");
+        return NF_ERR;
+    }
     struct dedup *s = calloc(1, sizeof(*s));
     if (!s)
         goto nomem;
-    if (conf->path && conf->path[0]) {
-        s->path = strdup(conf->path);
-    } else {
-        const char *dir = nf_ctx_state_dir(ctx);
-        size_t n = strlen(dir) + sizeof("/dedup.db");
-        s->path = malloc(n);
-        if (s->path)
-            snprintf(s->path, n, "%s/dedup.db", dir);
-    }
-    if (!s->path)
+    s->conf = conf;
+    s->path = dedup_state_file(ctx, conf->path, "dedup.db");
+    bool snap = strcmp(conf->snapshot, "none") != 0;
+    s->snap = snap ? dedup_state_file(ctx, conf->snapshot, "dedup.index") : NULL;
+    s->bloom = calloc(DEDUP_BLOOM_BITS / 8, 1);
+    struct nf_dup_params p = {.window = (size_t)conf->window,
+                              .rows = nf_dup_rows_for(conf->threshold),
+                              .jaccard = conf->threshold,
+                              .containment = conf->containment,
+                              .min_ratio = conf->min_ratio};
+    s->idx = nf_dup_index_new(&p);
+    if (!s->path || (snap && !s->snap) || !s->bloom || !s->idx)
         goto nomem;
-    s->batch_txn = nf_ctx_workers(ctx) <= 1;
-    if (dedup_open(s, ctx) < 0) {
-        dedup_destroy(s);
-        return NF_ERR;
+    if (dedup_open(s, ctx) < 0)
+        goto fail;
+    if (s->snap) {
+        char why[512];
+        int rc = nf_dup_index_load(s->idx, s->snap, why, sizeof(why));
+        if (rc < 0)
+            nf_log(ctx, NF_LOG_WARN, "%s; starting with %zu articles in the index", why,
+                   nf_dup_index_count(s->idx));
+        else if (rc > 0)
+            nf_log(ctx, NF_LOG_INFO, "index loaded from %s: %zu articles", s->snap,
+                   nf_dup_index_count(s->idx));
     }
     *state_out = s;
     return NF_OK;
 nomem:
-    dedup_destroy(s);
     nf_ctx_error(ctx, "out of memory");
+fail:
+    dedup_destroy(s);
     return NF_ERR;
 }
 
-static int dedup_sql_error(struct dedup *s, struct nf_ctx *ctx, const char *what)
+static int dedup_remember(struct dedup *s, const uint8_t id[16], const uint8_t root[16],
+                          bool copy)
 {
-    nf_ctx_error(ctx, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
-    return NF_ERR;
+    if (s->n_pending == s->cap_pending) {
+        size_t cap = s->cap_pending ? s->cap_pending * 2 : 1024;
+        struct dedup_pending *p = realloc(s->pending, cap * sizeof(*p));
+        if (!p)
+            return -1;
+        s->pending = p;
+        s->cap_pending = cap;
+    }
+    struct dedup_pending *p = &s->pending[s->n_pending++];
+    memcpy(p->id, id, 16);
+    if (copy)
+        memcpy(p->root, root, 16);
+    p->copy = copy;
+    dedup_bloom_add(s, id);
+    return 0;
 }
 
-/* Gives the record its verdict: dup_of set for a copy, absent for an original. */
-static int dedup_apply(struct nf_record *rec, const char *dup_of)
+static int dedup_apply(struct nf_ctx *ctx, struct nf_record *rec, bool copy,
+                       const uint8_t root[16])
 {
-    if (!dup_of) {
+    if (!copy) {
         nf_record_unset(rec, NF_F_DUP_OF);
-        return 0;
+        return NF_OK;
     }
-    return nf_record_set_cstr(rec, NF_F_DUP_OF, dup_of);
-}
-
-/* Judges one record inside the open transaction. */
-static int dedup_judge(struct dedup *s, struct nf_ctx *ctx, struct nf_record *rec,
-                       const char *id, size_t id_len, const char *text, size_t text_len)
-{
-    /* A record judged before gets the same verdict again: a replayed original must never be
-     * found to be a copy of itself, and a replayed copy keeps pointing at the same original. */
-    sqlite3_stmt *gv = s->st[ST_GET_VERDICT];
-    sqlite3_bind_text64(gv, 1, id, id_len, SQLITE_STATIC, SQLITE_UTF8);
-    int rc = sqlite3_step(gv);
-    if (rc == SQLITE_ROW) {
-        const char *prev = (const char *)sqlite3_column_text(gv, 0);
-        rc = dedup_apply(rec, prev); /* copies the string before the reset */
-        sqlite3_reset(gv);
-        if (rc < 0)
-            nf_ctx_error(ctx, "out of memory");
-        return rc < 0 ? NF_ERR : NF_OK;
-    }
-    sqlite3_reset(gv);
-    if (rc != SQLITE_DONE)
-        return dedup_sql_error(s, ctx, "looking up a verdict");
-
-    const char *why = NULL;
-    long n = dedup_normalise(s, text, text_len, &why);
-    if (n < 0) {
-        nf_ctx_error(ctx, "cannot normalise the text: %s", why);
-        return NF_ERR;
-    }
-    if (n == 0)
-        return NF_OK; /* nothing but punctuation and spaces: nothing to compare */
-    XXH128_canonical_t hash;
-    XXH128_canonicalFromHash(&hash, XXH3_128bits(s->norm, (size_t)n));
-
-    sqlite3_stmt *gh = s->st[ST_GET_HASH];
-    sqlite3_bind_blob(gh, 1, &hash, sizeof(hash), SQLITE_STATIC);
-    rc = sqlite3_step(gh);
-    bool copy = false, nomem = false;
-    if (rc == SQLITE_ROW) {
-        const char *f = (const char *)sqlite3_column_text(gh, 0);
-        size_t fl = (size_t)sqlite3_column_bytes(gh, 0);
-        copy = f && (fl != id_len || memcmp(f, id, id_len) != 0);
-        /* Copied into the record before the reset frees the row. */
-        nomem = copy && nf_record_set_str(rec, NF_F_DUP_OF, f, fl) < 0;
-    }
-    sqlite3_reset(gh);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return dedup_sql_error(s, ctx, "looking up a hash");
-    if (nomem) {
+    char hex[33];
+    dedup_hex(root, hex);
+    if (nf_record_set_str(rec, NF_F_DUP_OF, hex, 32) < 0) {
         nf_ctx_error(ctx, "out of memory");
         return NF_ERR;
     }
-    if (rc == SQLITE_DONE) {
-        sqlite3_stmt *ph = s->st[ST_PUT_HASH];
-        sqlite3_bind_blob(ph, 1, &hash, sizeof(hash), SQLITE_STATIC);
-        sqlite3_bind_text64(ph, 2, id, id_len, SQLITE_STATIC, SQLITE_UTF8);
-        if (dedup_run(s, ST_PUT_HASH) < 0)
-            return dedup_sql_error(s, ctx, "remembering a hash");
+    return NF_OK;
+}
+
+/* The record's signature: the minhash stage's, or computed here. */
+static int dedup_signature(struct dedup *s, struct nf_ctx *ctx, struct nf_record *rec,
+                           const char *text, size_t text_len)
+{
+    size_t n;
+    const void *mh = nf_record_bytes(rec, NF_F_MINHASH, &n);
+    if (mh) {
+        if (nf_sig_decode(mh, n, &s->sig) < 0) {
+            nf_ctx_error(ctx, "the minhash field (%zu bytes) is not a signature of version %d",
+                         n, NF_SIG_VERSION);
+            return NF_ERR;
+        }
+        if (s->sig.shingle != s->conf->shingle) {
+            nf_ctx_error(ctx, "the signature was made with %d-word shingles, dedup's 'shingle' "
+                              "is %lld: set both stages alike",
+                         s->sig.shingle, (long long)s->conf->shingle);
+            return NF_ERR;
+        }
+        return NF_OK;
     }
-    sqlite3_stmt *pv = s->st[ST_PUT_VERDICT];
-    sqlite3_bind_text64(pv, 1, id, id_len, SQLITE_STATIC, SQLITE_UTF8);
-    size_t dl = 0;
-    const char *dup_of = copy ? nf_record_str(rec, NF_F_DUP_OF, &dl) : NULL;
-    if (dup_of)
-        sqlite3_bind_text64(pv, 2, dup_of, dl, SQLITE_STATIC, SQLITE_UTF8);
-    else
-        sqlite3_bind_null(pv, 2);
-    if (dedup_run(s, ST_PUT_VERDICT) < 0)
-        return dedup_sql_error(s, ctx, "remembering a verdict");
-    if (!copy)
-        nf_record_unset(rec, NF_F_DUP_OF);
-    if (copy)
-        nf_ctx_count(ctx, "dup", 1);
+    const char *why = NULL;
+    if (nf_sig_compute(&s->work, text, text_len, (int)s->conf->shingle, &s->sig, &why) < 0) {
+        nf_ctx_error(ctx, "cannot normalise the text: %s", why);
+        return NF_ERR;
+    }
+    if (s->work.norm_cap > (4u << 20))
+        nf_sig_work_free(&s->work);
     return NF_OK;
 }
 
@@ -339,63 +425,74 @@ static int dedup_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     struct dedup *s = state;
     size_t text_len;
     const char *text = nf_record_str(rec, NF_F_TEXT, &text_len);
-    if (!text || text_len == 0)
+    if ((!text || text_len == 0) && !nf_record_has(rec, NF_F_MINHASH))
         return NF_OK;
     size_t id_len;
-    const char *id = nf_record_str(rec, NF_F_ID, &id_len);
-    if (!id || id_len == 0) {
-        nf_ctx_error(ctx, "the record has no id");
+    const char *ids = nf_record_str(rec, NF_F_ID, &id_len);
+    uint8_t id[16], root[16];
+    if (!ids || dedup_unhex(ids, id_len, id) < 0) {
+        nf_ctx_error(ctx, "the record's id is not 32 hex digits");
         return NF_ERR;
     }
-    /* SQLite rolls a whole transaction back on some errors (disk full, I/O): the verdicts of
-     * this batch are then gone and the next flush must say so. */
-    if (s->in_txn && sqlite3_get_autocommit(s->db)) {
-        s->txn_lost = true;
-        s->in_txn = false;
-    }
-    if (!s->in_txn) {
-        if (dedup_run(s, ST_BEGIN) < 0)
-            return dedup_sql_error(s, ctx, "cannot begin a transaction");
-        s->in_txn = true;
-    }
-    int rc = dedup_judge(s, ctx, rec, id, id_len, text, text_len);
-    if (!s->batch_txn) {
-        s->in_txn = false;
-        if (sqlite3_get_autocommit(s->db))
-            return NF_ERR; /* rolled back: the reason is already given */
-        if (rc != NF_OK) {
-            dedup_run(s, ST_ROLLBACK);
-            return rc;
+    /* A record judged before gets the same verdict again: a replayed original must never be
+     * found to be a copy of itself, and a replayed copy keeps pointing at the same original. */
+    enum nf_dup_kind kind;
+    if (nf_dup_index_lookup(s->idx, id, &kind, root))
+        return dedup_apply(ctx, rec, kind == NF_DUP_COPY, root);
+    bool on_disk = false;
+    if (dedup_bloom_maybe(s, id)) {
+        sqlite3_bind_text(s->get, 1, ids, 32, SQLITE_STATIC);
+        int rc = sqlite3_step(s->get);
+        if (rc == SQLITE_ROW) {
+            const char *d = (const char *)sqlite3_column_text(s->get, 0);
+            on_disk = true;
+            kind = d && dedup_unhex(d, (size_t)sqlite3_column_bytes(s->get, 0), root) == 0
+                       ? NF_DUP_COPY
+                       : NF_DUP_ORIGINAL;
         }
-        if (dedup_run(s, ST_COMMIT) < 0) {
-            rc = dedup_sql_error(s, ctx, "cannot commit");
-            if (!sqlite3_get_autocommit(s->db))
-                dedup_run(s, ST_ROLLBACK);
+        sqlite3_reset(s->get);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            nf_ctx_error(ctx, "%s: looking up a verdict: %s", s->path, sqlite3_errmsg(s->db));
+            return NF_ERR;
         }
     }
-    return rc;
+    if (dedup_signature(s, ctx, rec, text ? text : "", text ? text_len : 0) != NF_OK)
+        return NF_ERR;
+    if (on_disk) {
+        /* Back in the window, so that later copies of it are found again. */
+        if (s->sig.shingles > 0 && nf_dup_index_add(s->idx, id, &s->sig, kind, root) < 0)
+            goto nomem;
+        return dedup_apply(ctx, rec, kind == NF_DUP_COPY, root);
+    }
+    if (s->sig.shingles == 0) {
+        nf_record_unset(rec, NF_F_DUP_OF); /* no words: nothing to compare */
+        return NF_OK;
+    }
+    const char *why;
+    int k = nf_dup_index_judge(s->idx, id, &s->sig, root, &why);
+    if (k < 0 || dedup_remember(s, id, root, k == NF_DUP_COPY) < 0)
+        goto nomem;
+    s->since_snapshot++;
+    if (k == NF_DUP_COPY) {
+        nf_ctx_count(ctx, "dup", 1);
+        nf_ctx_count(ctx, why[0] == 'e' ? "dup_exact" : "dup_near", 1);
+    }
+    return dedup_apply(ctx, rec, k == NF_DUP_COPY, root);
+nomem:
+    nf_ctx_error(ctx, "out of memory");
+    return NF_ERR;
 }
 
 static int dedup_flush(void *state, struct nf_ctx *ctx)
 {
     struct dedup *s = state;
-    if (!s->in_txn && !s->txn_lost)
-        return NF_OK;
-    if (s->in_txn && sqlite3_get_autocommit(s->db))
-        s->txn_lost = true;
-    if (s->in_txn && !sqlite3_get_autocommit(s->db) && dedup_run(s, ST_COMMIT) < 0) {
-        dedup_sql_error(s, ctx, "cannot commit");
-        if (!sqlite3_get_autocommit(s->db))
-            dedup_run(s, ST_ROLLBACK);
-        s->in_txn = s->txn_lost = false;
+    if (dedup_write_pending(s, ctx) < 0)
         return NF_ERR;
-    }
-    s->in_txn = false;
-    if (s->txn_lost) {
-        s->txn_lost = false;
-        nf_ctx_error(ctx, "%s: the batch's verdicts were rolled back by an earlier error",
-                     s->path);
-        return NF_ERR;
+    if (s->snap && s->conf->snapshot_every > 0 && s->since_snapshot >= s->conf->snapshot_every) {
+        if (nf_dup_index_save(s->idx, s->snap) < 0)
+            nf_log(ctx, NF_LOG_WARN, "cannot save the index to %s: %s", s->snap,
+                   strerror(errno));
+        s->since_snapshot = 0;
     }
     return NF_OK;
 }
@@ -404,7 +501,8 @@ NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
     .abi = NF_PLUGIN_ABI,
     .size = sizeof(struct nf_plugin),
     .name = "dedup",
-    .description = "Marks exact copies (same normalised text) with dup_of = the first one's id",
+    .description = "Marks copies and near-copies of earlier articles with dup_of = the earliest "
+                   "original's id",
     .kind = NF_PLUGIN_FILTER,
     .options = dedup_options,
     .conf_size = sizeof(struct dedup_conf),

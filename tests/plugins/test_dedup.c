@@ -1,6 +1,8 @@
-/* dedup through its descriptor: copies that differ in spacing, case, accents or quotes point at
- * the first article; replays get their verdict again (an original never becomes a copy of
- * itself); verdicts survive a restart; workers sharing the file see each other's articles. */
+/* dedup through its descriptor: exact copies (spacing, case, accents, quotes), copies cut to 60%,
+ * copies with a few words changed and copies wrapped in boilerplate point at the first article;
+ * unrelated articles are not matched; a copy of a copy points at the first original; replays get
+ * their verdict again (an original never becomes a copy of its own copy); the index survives a
+ * restart through its snapshot; the window forgets the oldest articles but not their verdicts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,13 +11,12 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "mock_core.h"
-
-static char db_path[512], popt[600];
 
 #define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -23,6 +24,10 @@ static char db_path[512], popt[600];
 #define ID_D "dddddddddddddddddddddddddddddddd"
 #define ID_E "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 #define ID_F "ffffffffffffffffffffffffffffffff"
+#define ID_1 "11111111111111111111111111111111"
+#define ID_2 "22222222222222222222222222222222"
+#define ID_3 "33333333333333333333333333333333"
+#define ID_4 "44444444444444444444444444444444"
 
 static const char TEXT_A[] = "BAMAKO, Mali — Colonel Assimi Goïta said on Monday that the "
                              "“Alliance of Sahel States” would stand together.\n\nMore follows.";
@@ -31,8 +36,69 @@ static const char TEXT_B[] = "Bamako, Mali -- colonel  ASSIMI GOITA said on Mond
                              "\"Alliance of Sahel States\" would stand together. More follows";
 static const char TEXT_C[] = "  bamako mali colonel assimi goïta said on monday that the alliance "
                              "of sahel states would stand together more follows ...";
-static const char TEXT_D[] = "BAMAKO, Mali — Colonel Assimi Goïta said on Tuesday that the "
-                             "“Alliance of Sahel States” would stand together.\n\nMore follows.";
+
+/* Five real articles (conf/sample), read once. */
+static char *art[5];
+static char opt_db[600], opt_snap[600], db_path[512], snap_path[512];
+static int case_no;
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *p = malloc((size_t)n + 1);
+    assert_non_null(p);
+    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+    p[n] = '\0';
+    fclose(f);
+    return p;
+}
+
+/* The first `share` of the words of s (a copy cut short), in a new string. */
+static char *cut(const char *s, double share)
+{
+    size_t words = 0, n = strlen(s);
+    for (size_t i = 0; i < n; i++)
+        words += (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\n') && s[i] != ' ' && s[i] != '\n';
+    size_t keep = (size_t)((double)words * share), seen = 0, i = 0;
+    for (; i < n; i++) {
+        if ((i == 0 || s[i - 1] == ' ' || s[i - 1] == '\n') && s[i] != ' ' && s[i] != '\n' &&
+            ++seen > keep)
+            break;
+    }
+    return strndup(s, i);
+}
+
+/* Every `every`-th word replaced by "zzzq" (a few words changed). */
+static char *reword(const char *s, int every)
+{
+    char *out = malloc(strlen(s) * 2 + 1);
+    assert_non_null(out);
+    size_t o = 0;
+    int w = 0;
+    for (const char *p = s; *p;) {
+        if (*p == ' ' || *p == '\n') {
+            out[o++] = *p++;
+            continue;
+        }
+        const char *e = p;
+        while (*e && *e != ' ' && *e != '\n')
+            e++;
+        if (++w % every == 0) {
+            memcpy(out + o, "zzzq", 4);
+            o += 4;
+        } else {
+            memcpy(out + o, p, (size_t)(e - p));
+            o += (size_t)(e - p);
+        }
+        p = e;
+    }
+    out[o] = '\0';
+    return out;
+}
 
 static void make(struct nf_record *rec, const char *id, const char *text)
 {
@@ -54,32 +120,37 @@ static const char *judge(struct mock_plugin *mp, struct nf_record *rec, const ch
     return d ? d : "";
 }
 
-static void test_copies_point_at_the_first(void **state)
+/* A fresh database and snapshot for every test, so that none sees another's articles. */
+static int fresh(void **state)
 {
     (void)state;
-    const char *opts[] = {popt, NULL};
+    case_no++;
+    snprintf(db_path, sizeof(db_path), "%s/dedup-%d.db", mock_state_dir(), case_no);
+    snprintf(snap_path, sizeof(snap_path), "%s/dedup-%d.index", mock_state_dir(), case_no);
+    snprintf(opt_db, sizeof(opt_db), "path=%s", db_path);
+    snprintf(opt_snap, sizeof(opt_snap), "snapshot=%s", snap_path);
+    return 0;
+}
+
+static struct mock_plugin *open_dedup(const char *extra)
+{
+    const char *opts[] = {opt_db, opt_snap, extra, NULL};
     struct mock_plugin *mp = mock_plugin_new("dedup", opts);
     assert_non_null(mp);
+    return mp;
+}
+
+static void test_exact_copies_point_at_the_first(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = open_dedup(NULL);
     assert_int_equal(mock_desc(mp)->kind, NF_PLUGIN_FILTER);
     struct nf_record *rec = nf_record_new();
-
     /* All in one batch, before any flush: copies are caught within a batch too. */
     assert_string_equal(judge(mp, rec, ID_A, TEXT_A), "");
     assert_string_equal(judge(mp, rec, ID_B, TEXT_B), ID_A);
     assert_string_equal(judge(mp, rec, ID_C, TEXT_C), ID_A);
-    assert_string_equal(judge(mp, rec, ID_D, TEXT_D), ""); /* one word differs */
-    assert_int_equal(mock_counter("dup"), 2);
-
-    /* Replays: the original stays an original, even if it arrives claiming otherwise. */
-    make(rec, ID_A, TEXT_A);
-    nf_record_set_cstr(rec, NF_F_DUP_OF, ID_B);
-    assert_int_equal(mock_process(mp, rec), NF_OK);
-    assert_false(nf_record_has(rec, NF_F_DUP_OF));
-    assert_string_equal(judge(mp, rec, ID_B, TEXT_B), ID_A);
-    assert_string_equal(judge(mp, rec, ID_D, TEXT_D), "");
-    /* Replays are not new copies. */
-    assert_int_equal(mock_counter("dup"), 2);
-
+    assert_int_equal(mock_counter("dup_exact"), 2);
     /* Without text there is nothing to judge: the record passes as it came. */
     make(rec, ID_E, NULL);
     nf_record_set_cstr(rec, NF_F_DUP_OF, ID_D);
@@ -88,119 +159,256 @@ static void test_copies_point_at_the_first(void **state)
     /* Nor with text that is nothing but punctuation. */
     assert_string_equal(judge(mp, rec, ID_E, " ... — !"), "");
     assert_string_equal(judge(mp, rec, ID_F, "!!!"), "");
-
     assert_int_equal(mock_flush(mp), NF_OK);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
 }
 
-static void test_verdicts_survive_a_restart(void **state)
+static void test_near_copies_are_found(void **state)
 {
     (void)state;
-    const char *opts[] = {popt, NULL};
-    struct mock_plugin *mp = mock_plugin_new("dedup", opts);
-    assert_non_null(mp);
+    struct mock_plugin *mp = open_dedup(NULL);
     struct nf_record *rec = nf_record_new();
-    assert_string_equal(judge(mp, rec, ID_A, TEXT_A), "");
-    assert_string_equal(judge(mp, rec, ID_B, TEXT_B), ID_A);
-    /* A new copy of the old original. */
-    assert_string_equal(judge(mp, rec, ID_F, TEXT_A), ID_A);
-    assert_string_equal(judge(mp, rec, ID_D, TEXT_D), "");
+    for (int i = 0; i < 4; i++) {
+        char id[33];
+        snprintf(id, sizeof(id), "%032d", i + 1);
+        assert_string_equal(judge(mp, rec, id, art[i]), "");
+    }
+    /* Unrelated: the fifth article is nobody's copy. */
+    assert_string_equal(judge(mp, rec, ID_E, art[4]), "");
+    int64_t near = mock_counter("dup_near");
+    char *c60 = cut(art[0], 0.6), *w = reword(art[1], 25);
+    char wrapped[8192];
+    snprintf(wrapped, sizeof(wrapped), "Advertisement\n\n%s\n\nShare this article", art[2]);
+    assert_string_equal(judge(mp, rec, ID_A, c60), "00000000000000000000000000000001");
+    assert_string_equal(judge(mp, rec, ID_B, w), "00000000000000000000000000000002");
+    assert_string_equal(judge(mp, rec, ID_C, wrapped), "00000000000000000000000000000003");
+    assert_int_equal(mock_counter("dup_near"), near + 3);
+    /* A third of an article is an excerpt, not a copy. */
+    char *c30 = cut(art[3], 0.3);
+    assert_string_equal(judge(mp, rec, ID_D, c30), "");
+    free(c60);
+    free(w);
+    free(c30);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_copy_of_a_copy_points_at_the_original(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    char *c80 = cut(art[1], 0.8);
+    char *c80w = reword(c80, 30);
+    assert_string_equal(judge(mp, rec, ID_1, art[1]), "");
+    assert_string_equal(judge(mp, rec, ID_2, c80), ID_1);
+    /* c80w is closest to the copy ID_2, which points at ID_1. */
+    assert_string_equal(judge(mp, rec, ID_3, c80w), ID_1);
+    assert_string_equal(judge(mp, rec, ID_4, c80w), ID_1); /* exact copy of a near copy */
+    free(c80);
+    free(c80w);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_replays_get_the_same_verdict(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    char *c70 = cut(art[2], 0.7);
+    assert_string_equal(judge(mp, rec, ID_A, c70), "");
+    assert_string_equal(judge(mp, rec, ID_B, art[2]), ID_A); /* the longer came later */
+    int64_t dups = mock_counter("dup");
+    /* The original arrives again, claiming to be a copy of its copy: it stays the original. */
+    make(rec, ID_A, c70);
+    nf_record_set_cstr(rec, NF_F_DUP_OF, ID_B);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_false(nf_record_has(rec, NF_F_DUP_OF));
+    assert_string_equal(judge(mp, rec, ID_B, art[2]), ID_A);
+    assert_int_equal(mock_counter("dup"), dups); /* replays are not new copies */
+    assert_int_equal(mock_flush(mp), NF_OK);
+    mock_plugin_destroy(&mp);
+
+    /* After a restart without the snapshot, the verdicts still come from the database. */
+    unlink(snap_path);
+    mp = open_dedup(NULL);
+    assert_string_equal(judge(mp, rec, ID_B, art[2]), ID_A);
+    assert_string_equal(judge(mp, rec, ID_A, c70), "");
+    free(c70);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_snapshot_keeps_the_index_warm(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    assert_string_equal(judge(mp, rec, ID_A, art[3]), "");
     /* Destroyed without a flush: the host flushes before it stops, but nothing is lost if it
      * did not. */
-    nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
-
-    mp = mock_plugin_new("dedup", opts);
-    assert_non_null(mp);
-    rec = nf_record_new();
-    assert_string_equal(judge(mp, rec, ID_F, TEXT_A), ID_A);
-    assert_string_equal(judge(mp, rec, ID_A, TEXT_A), "");
-    nf_record_destroy(&rec);
-    mock_plugin_destroy(&mp);
-}
-
-static void test_workers_share_the_file(void **state)
-{
-    (void)state;
-    char p[600], o[620];
-    snprintf(p, sizeof(p), "%s/shared.db", mock_state_dir());
-    snprintf(o, sizeof(o), "path=%s", p);
-    const char *opts[] = {o, NULL};
-    mock_set_worker(0, 2);
-    struct mock_plugin *w0 = mock_plugin_new("dedup", opts);
-    mock_set_worker(1, 2);
-    struct mock_plugin *w1 = mock_plugin_new("dedup", opts);
-    mock_set_worker(0, 1);
-    assert_non_null(w0);
-    assert_non_null(w1);
-    struct nf_record *rec = nf_record_new();
-    /* Neither worker flushes in between: each sees what the other judged at once. */
-    assert_string_equal(judge(w0, rec, ID_A, TEXT_A), "");
-    assert_string_equal(judge(w1, rec, ID_B, TEXT_B), ID_A);
-    assert_string_equal(judge(w1, rec, ID_D, TEXT_D), "");
-    assert_string_equal(judge(w0, rec, ID_C, TEXT_C), ID_A);
-    assert_string_equal(judge(w0, rec, ID_B, TEXT_B), ID_A);
-    assert_int_equal(mock_flush(w0), NF_OK);
-    assert_int_equal(mock_flush(w1), NF_OK);
-    nf_record_destroy(&rec);
-    mock_plugin_destroy(&w0);
-    mock_plugin_destroy(&w1);
-    unlink(p);
-}
-
-static void test_default_path_is_in_state_dir(void **state)
-{
-    (void)state;
-    struct mock_plugin *mp = mock_plugin_new("dedup", NULL);
-    assert_non_null(mp);
-    char p[600];
-    snprintf(p, sizeof(p), "%s/dedup.db", mock_state_dir());
     struct stat st;
-    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(stat(snap_path, &st), 0);
+
+    char *c75 = cut(art[3], 0.75);
+    mp = open_dedup(NULL);
+    assert_string_equal(judge(mp, rec, ID_B, c75), ID_A); /* a new copy of the old article */
     mock_plugin_destroy(&mp);
-    unlink(p);
+
+    /* Without a snapshot the index starts cold: the same kind of copy is not found. */
+    fresh(NULL);
+    mp = open_dedup("snapshot=none");
+    assert_string_equal(judge(mp, rec, ID_A, art[3]), "");
+    mock_plugin_destroy(&mp);
+    mp = open_dedup("snapshot=none");
+    assert_string_equal(judge(mp, rec, ID_B, c75), "");
+    free(c75);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
 }
 
-static void test_bad_utf8_is_an_error(void **state)
+static void test_window_evicts_the_oldest(void **state)
 {
     (void)state;
-    const char *opts[] = {popt, NULL};
-    struct mock_plugin *mp = mock_plugin_new("dedup", opts);
-    assert_non_null(mp);
+    struct mock_plugin *mp = open_dedup("window=3");
+    struct nf_record *rec = nf_record_new();
+    assert_string_equal(judge(mp, rec, ID_1, art[0]), "");
+    assert_string_equal(judge(mp, rec, ID_2, art[1]), "");
+    assert_string_equal(judge(mp, rec, ID_3, art[2]), "");
+    assert_string_equal(judge(mp, rec, ID_A, art[1]), ID_2); /* still in the window */
+    assert_int_equal(mock_flush(mp), NF_OK);
+    /* Each new article pushes the oldest out: ID_1 went for ID_A, ID_2 goes for ID_4, ID_3 for
+     * ID_B, so their texts are new again ... */
+    assert_string_equal(judge(mp, rec, ID_4, art[3]), "");
+    assert_string_equal(judge(mp, rec, ID_B, art[0]), "");
+    assert_string_equal(judge(mp, rec, ID_C, art[2]), "");
+    assert_string_equal(judge(mp, rec, ID_D, art[3]), ID_4); /* still in the window */
+    /* ... but their verdicts stay: a replay of the copy still points at its original. */
+    assert_string_equal(judge(mp, rec, ID_A, art[1]), ID_2);
+    assert_string_equal(judge(mp, rec, ID_1, art[0]), "");
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_uses_the_minhash_stage_signature(void **state)
+{
+    (void)state;
+    const char *mopts[] = {"shingle=4", NULL};
+    struct mock_plugin *mh = mock_plugin_new("minhash", mopts);
+    assert_non_null(mh);
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    make(rec, ID_A, art[4]);
+    assert_int_equal(mock_process(mh, rec), NF_OK);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    /* Signed by the minhash stage, without text (dedup does not need it then). */
+    make(rec, ID_B, art[4]);
+    assert_int_equal(mock_process(mh, rec), NF_OK);
+    nf_record_unset(rec, NF_F_TEXT);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_string_equal(nf_record_str(rec, NF_F_DUP_OF, NULL), ID_A);
+    /* A signature with other shingles cannot be compared. */
+    mock_plugin_destroy(&mh);
+    const char *m5[] = {"shingle=5", NULL};
+    mh = mock_plugin_new("minhash", m5);
+    assert_non_null(mh);
+    make(rec, ID_C, art[4]);
+    assert_int_equal(mock_process(mh, rec), NF_OK);
+    assert_int_equal(mock_process(mp, rec), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "5-word shingles"));
+    /* Nor bytes that are no signature. */
+    make(rec, ID_D, art[4]);
+    nf_record_set_bytes(rec, NF_F_MINHASH, "xyz", 3);
+    assert_int_equal(mock_process(mp, rec), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "not a signature"));
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mh);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    /* One process holds the index. */
+    mock_set_worker(0, 2);
+    const char *opts[] = {opt_db, NULL};
+    assert_null(mock_plugin_new("dedup", opts));
+    mock_set_worker(0, 1);
+    assert_non_null(strstr(mock_last_error(), "workers = 1"));
+    const char *bad[] = {opt_db, "threshold=1.5", NULL};
+    assert_null(mock_plugin_new("dedup", bad));
+
+    struct mock_plugin *mp = open_dedup(NULL);
     struct nf_record *rec = nf_record_new();
     make(rec, ID_E, "caf\xe9 au lait");
     assert_int_equal(mock_process(mp, rec), NF_ERR);
     assert_non_null(strstr(mock_last_error(), "cannot normalise the text"));
+    make(rec, "not-an-id", TEXT_A);
+    assert_int_equal(mock_process(mp, rec), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "32 hex digits"));
     /* The next record is judged as usual. */
+    assert_string_equal(judge(mp, rec, ID_A, TEXT_A), "");
     assert_string_equal(judge(mp, rec, ID_B, TEXT_B), ID_A);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
+}
+
+static void test_default_paths_are_in_state_dir(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = mock_plugin_new("dedup", NULL);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    assert_string_equal(judge(mp, rec, ID_A, TEXT_A), "");
+    mock_plugin_destroy(&mp);
+    char p[600];
+    struct stat st;
+    snprintf(p, sizeof(p), "%s/dedup.db", mock_state_dir());
+    assert_int_equal(stat(p, &st), 0);
+    snprintf(p, sizeof(p), "%s/dedup.index", mock_state_dir());
+    assert_int_equal(stat(p, &st), 0);
+    nf_record_destroy(&rec);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"000_a8143c3ee1feb549", "001_d9239e9adab5d809",
+                                        "002_59196a0494ad5481", "003_d827aa3b829ea74b",
+                                        "004_09dc9a8d14128b2c"};
+    for (int i = 0; i < 5; i++) {
+        char p[600];
+        snprintf(p, sizeof(p), "%s/conf/sample/%s.txt", NF_SOURCE_DIR, names[i]);
+        art[i] = slurp(p);
+    }
+    return 0;
 }
 
 static int cleanup(void **state)
 {
     (void)state;
-    char p[600];
-    static const char *const suffix[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof(p), "%s%s", db_path, suffix[i]);
-        unlink(p);
-    }
-    rmdir(mock_state_dir());
-    return 0;
+    for (int i = 0; i < 5; i++)
+        free(art[i]);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", mock_state_dir());
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void)
 {
-    snprintf(db_path, sizeof(db_path), "%s/dedup-test.db", mock_state_dir());
-    snprintf(popt, sizeof(popt), "path=%s", db_path);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_copies_point_at_the_first),
-        cmocka_unit_test(test_verdicts_survive_a_restart),
-        cmocka_unit_test(test_workers_share_the_file),
-        cmocka_unit_test(test_default_path_is_in_state_dir),
-        cmocka_unit_test(test_bad_utf8_is_an_error),
+        cmocka_unit_test_setup(test_exact_copies_point_at_the_first, fresh),
+        cmocka_unit_test_setup(test_near_copies_are_found, fresh),
+        cmocka_unit_test_setup(test_copy_of_a_copy_points_at_the_original, fresh),
+        cmocka_unit_test_setup(test_replays_get_the_same_verdict, fresh),
+        cmocka_unit_test_setup(test_snapshot_keeps_the_index_warm, fresh),
+        cmocka_unit_test_setup(test_window_evicts_the_oldest, fresh),
+        cmocka_unit_test_setup(test_uses_the_minhash_stage_signature, fresh),
+        cmocka_unit_test_setup(test_refusals, fresh),
+        cmocka_unit_test(test_default_paths_are_in_state_dir),
     };
-    return cmocka_run_group_tests(tests, NULL, cleanup);
+    return cmocka_run_group_tests(tests, setup, cleanup);
 }
