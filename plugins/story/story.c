@@ -1,0 +1,1649 @@
+/* story: a filter that groups articles telling the same story and sets `story_id` (the id of the
+ * story's first article). Online, single pass: each article becomes a TF-IDF vector over folded
+ * words (IDF learned from the stream, optionally seeded from a corpus), is compared with recent
+ * stories' compact centroids found through an inverted index of their top terms, and joins the
+ * best one above a threshold (text, shared entities and publication time weighed together) or
+ * starts a new one. Copies (dup_of) join their original's story; a replayed id gets the story it
+ * got before. State is kept in memory by one worker and snapshotted to its state directory. It
+ * does not split or merge stories after the fact, and it does not translate: an article in
+ * another language shares only names and numbers with its story. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <utf8proc.h>
+#include <xxhash.h>
+
+#include "newsflow/plugin.h"
+
+#define STORY_MAGIC "NFSTORY1"
+#define STORY_SNAPSHOT "story.snap"
+#define STORY_MAX_ENTS 16  /* entities kept per story */
+#define STORY_QUERY_TERMS 24 /* a record's strongest terms looked up in the index */
+#define STORY_CANDIDATES 8 /* stories scored in full */
+#define STORY_POSTINGS_SCAN 4096 /* newest entries read from one term's list */
+#define STORY_MAX_WORD 64  /* bytes; longer runs are not words (URLs, hashes) */
+#define STORY_ENT_SEED 0x656e74ULL /* entity names hash apart from words */
+
+struct story_conf {
+    double threshold;
+    double window_days;
+    double time_weight;
+    double entity_weight;
+    double title_weight;
+    int64_t top_terms;
+    int64_t max_stories;
+    int64_t max_terms;
+    int64_t max_ids;
+    int64_t snapshot_s;
+    const char *idf_bootstrap;
+    const char *idf_export;
+};
+
+static const struct nf_option story_options[] = {
+    {"threshold", NF_OPT_DOUBLE, "0.3", offsetof(struct story_conf, threshold),
+     "Similarity (0-1) at or above which an article joins the most similar recent story; "
+     "below it the article starts a story of its own."},
+    {"window_days", NF_OPT_DOUBLE, "60", offsetof(struct story_conf, window_days),
+     "An article joins only stories with a member published at most this many days from it "
+     "(when both have a publication date). Rewrites of a story appear weeks later."},
+    {"time_weight", NF_OPT_DOUBLE, "0.2", offsetof(struct story_conf, time_weight),
+     "How much the similarity drops, linearly, from a gap of 0 days to one of window_days: "
+     "0 ignores time inside the window."},
+    {"entity_weight", NF_OPT_DOUBLE, "0.2", offsetof(struct story_conf, entity_weight),
+     "Share of the similarity given to the overlap of named entities (the rest is the text's "
+     "TF-IDF cosine), when both the article and the story have entities."},
+    {"title_weight", NF_OPT_DOUBLE, "2", offsetof(struct story_conf, title_weight),
+     "Each word of the title counts as this many occurrences in the text."},
+    {"top_terms", NF_OPT_INT, "48", offsetof(struct story_conf, top_terms),
+     "Terms kept in a story's centroid and indexed: more is slower and costs memory, fewer "
+     "loses the story's detail."},
+    {"max_stories", NF_OPT_INT, "50000", offsetof(struct story_conf, max_stories),
+     "Stories kept in memory; beyond it the ones that went longest without a new article are "
+     "forgotten (about 1 KB each)."},
+    {"max_terms", NF_OPT_INT, "2000000", offsetof(struct story_conf, max_terms),
+     "Distinct words whose document frequency is kept; when full, words seen in one document "
+     "only are forgotten."},
+    {"max_ids", NF_OPT_INT, "1000000", offsetof(struct story_conf, max_ids),
+     "Article ids whose story is remembered, so that a replayed article gets the same story "
+     "(the newest at least half of this many are kept)."},
+    {"snapshot_s", NF_OPT_INT, "10", offsetof(struct story_conf, snapshot_s),
+     "At most this often (seconds) the state is written to the stage's state directory when a "
+     "batch ends; it is always written on shutdown and read back on start."},
+    {"idf_bootstrap", NF_OPT_PATH, "", offsetof(struct story_conf, idf_bootstrap),
+     "Document frequencies to start from (a file written by idf_export, e.g. over a news "
+     "corpus), so that the first articles are weighed well. Empty: learn from the stream only."},
+    {"idf_export", NF_OPT_PATH, "", offsetof(struct story_conf, idf_export),
+     "Write the document frequencies learned so far to this file (with each snapshot and on "
+     "shutdown), for use as another pipeline's idf_bootstrap. Empty: do not."},
+    {.name = NULL},
+};
+
+/* Small multilingual list of function words (folded: no accents, lower case). Frequent content
+ * words need no list: the learned IDF weighs them down. */
+static const char *const story_stopwords[] = {
+    /* English */
+    "a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
+    "been", "before", "being", "but", "by", "can", "could", "did", "do", "does", "for", "from",
+    "had", "has", "have", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in",
+    "into", "is", "it", "its", "just", "may", "me", "might", "more", "most", "mr", "mrs", "ms",
+    "much", "must", "my", "no", "not", "now", "of", "on", "one", "only", "or", "other", "our",
+    "out", "over", "s", "said", "says", "say", "she", "should", "so", "some", "such", "than",
+    "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through",
+    "to", "too", "under", "up", "very", "was", "we", "were", "what", "when", "where", "which",
+    "while", "who", "whom", "why", "will", "with", "would", "you", "your", "told", "according",
+    "new", "two", "three", "year", "years", "people", "time", "last", "first", "week",
+    /* French */
+    "au", "aux", "avec", "ce", "ces", "cette", "dans", "de", "des", "du", "elle", "en", "est",
+    "et", "il", "ils", "la", "le", "les", "leur", "lui", "mais", "ne", "ni", "nous", "ont", "ou",
+    "par", "pas", "plus", "pour", "qu", "que", "qui", "sa", "se", "ses", "son", "sont", "sur",
+    "un", "une", "vous", "ete", "etre", "fait",
+    /* Spanish, Portuguese, Italian */
+    "al", "como", "con", "del", "el", "es", "esta", "este", "lo", "los", "las", "para", "por",
+    "se", "su", "sus", "una", "uno", "y", "da", "do", "dos", "das", "em", "na", "no", "nos", "os",
+    "um", "uma", "di", "il", "che", "per", "non", "sono", "della", "delle", "nel", "gli",
+    /* German */
+    "das", "dem", "den", "der", "die", "ein", "eine", "einer", "eines", "er", "es", "hat", "ich",
+    "im", "ist", "mit", "nicht", "sich", "sie", "und", "von", "vor", "wie", "wird", "zu", "zum",
+    "zur", "auf", "aus", "bei", "nach", "auch", "noch", "wurde",
+};
+
+/* ---- small hash tables ------------------------------------------------------------------ */
+
+/* Document frequencies: open addressing on the term's 64-bit hash (0 marks an empty slot). */
+struct story_df {
+    uint64_t *key;
+    uint32_t *df;
+    char **text; /* the terms themselves, kept only when exporting */
+    size_t cap, n;
+};
+
+struct story_idpair {
+    uint64_t k0, k1; /* the article's id */
+    uint64_t s0, s1; /* its story's id */
+    uint32_t slot, serial; /* where the story is, if it is still there */
+};
+
+/* Article id -> story, in two generations: when the young one is full the old one is dropped,
+ * so memory is bounded and the newest ids are always remembered. */
+struct story_idmap {
+    struct story_idpair *e;
+    size_t cap, n;
+};
+
+struct story_term {
+    uint64_t h;
+    float mass; /* sum over members of their normalised log-tf: times the IDF it is a weight */
+};
+
+struct story_ent {
+    uint64_t h;
+    float mass;
+};
+
+struct story_item {
+    uint8_t id[16];
+    uint32_t serial; /* bumped when the slot is reused: index entries of the old story die */
+    uint32_t members;
+    uint32_t nterms, nents;
+    bool live;
+    double tmin, tmax; /* days since the epoch of published members; NAN when none */
+    uint64_t last_seq; /* arrival number of the last member */
+    double norm;       /* |centroid| with the IDF of norm_docs documents */
+    uint64_t norm_docs;
+};
+
+struct story_posting {
+    uint32_t *e; /* pairs slot, serial */
+    uint32_t n, cap;
+};
+
+/* The inverted index: term hash -> stories that have it among their top terms. */
+struct story_index {
+    uint64_t *key;
+    struct story_posting *list;
+    size_t cap, n;
+    size_t entries;
+};
+
+struct story_dterm {
+    uint64_t h;
+    float tf, idf, w; /* w: normalised TF-IDF weight */
+    bool seen; /* scratch of story_absorb */
+};
+
+struct story_cand {
+    uint32_t slot;
+    float partial;
+};
+
+struct story {
+    const struct story_conf *conf;
+    char *snap_path;
+    uint32_t stop_set_cap;
+    uint64_t *stop_set;
+    struct story_df df;
+    uint64_t docs;
+    uint64_t seq;
+    /* stories: parallel arrays indexed by slot */
+    struct story_item *items;
+    struct story_term *terms; /* top_terms per slot */
+    struct story_ent *ents;   /* STORY_MAX_ENTS per slot */
+    uint32_t *free_slots;
+    size_t nitems, cap_items, nfree, live;
+    struct story_index index;
+    struct story_idmap ids[2]; /* [0] young, [1] old */
+    /* per-record scratch, reused */
+    struct story_dterm *dt;
+    size_t ndt, cap_dt;
+    uint32_t *dmap; /* open addressing: index+1 into dt, 0 empty */
+    uint32_t *dstamp;
+    uint32_t stamp;
+    size_t dmap_cap;
+    float *acc;        /* partial scores per slot */
+    uint32_t *touched; /* slots with a partial score */
+    size_t ntouched;
+    utf8proc_int32_t *cps;
+    size_t cps_cap;
+    struct story_term *merge;
+    size_t merge_cap;
+    uint32_t *order;
+    size_t order_cap;
+    int64_t last_snapshot_ms;
+    bool dirty;
+};
+
+static uint64_t story_hash(const void *p, size_t n, uint64_t seed)
+{
+    uint64_t h = XXH3_64bits_withSeed(p, n, seed);
+    return h ? h : 1;
+}
+
+static size_t story_pow2(size_t n)
+{
+    size_t c = 16;
+    while (c < n)
+        c <<= 1;
+    return c;
+}
+
+/* ---- document frequencies --------------------------------------------------------------- */
+
+static uint32_t *story_df_slot(struct story_df *t, uint64_t h, bool insert, size_t *at)
+{
+    size_t m = t->cap - 1;
+    for (size_t i = (size_t)h & m;; i = (i + 1) & m) {
+        if (t->key[i] == h) {
+            if (at)
+                *at = i;
+            return &t->df[i];
+        }
+        if (t->key[i] == 0) {
+            if (!insert)
+                return NULL;
+            t->key[i] = h;
+            t->df[i] = 0;
+            t->n++;
+            if (at)
+                *at = i;
+            return &t->df[i];
+        }
+    }
+}
+
+static int story_df_resize(struct story_df *t, size_t cap, uint32_t min_df, bool texts)
+{
+    struct story_df nt = {.cap = cap};
+    nt.key = calloc(cap, sizeof(*nt.key));
+    nt.df = calloc(cap, sizeof(*nt.df));
+    nt.text = texts ? calloc(cap, sizeof(*nt.text)) : NULL;
+    if (!nt.key || !nt.df || (texts && !nt.text)) {
+        free(nt.key), free(nt.df), free(nt.text);
+        return -1;
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->key[i])
+            continue;
+        if (t->df[i] < min_df) {
+            if (t->text)
+                free(t->text[i]);
+            continue;
+        }
+        size_t at;
+        *story_df_slot(&nt, t->key[i], true, &at) = t->df[i];
+        if (nt.text)
+            nt.text[at] = t->text ? t->text[i] : NULL;
+    }
+    free(t->key), free(t->df), free(t->text);
+    *t = nt;
+    return 0;
+}
+
+/* Makes room for one more term: grows while under max_terms, else forgets the terms seen once. */
+static int story_df_reserve(struct story *s)
+{
+    struct story_df *t = &s->df;
+    if ((t->n + 1) * 2 <= t->cap)
+        return 0;
+    size_t max = (size_t)s->conf->max_terms;
+    if (t->n < max)
+        return story_df_resize(t, story_pow2((t->n + 1) * 2 + 1), 0, t->text != NULL);
+    /* full: drop the hapaxes, then the rarest until a quarter is free */
+    for (uint32_t min_df = 2;; min_df *= 2) {
+        if (story_df_resize(t, t->cap, min_df, t->text != NULL) < 0)
+            return -1;
+        if (t->n < max - max / 4 || min_df > (1u << 30))
+            return 0;
+    }
+}
+
+static double story_idf(const struct story *s, uint32_t df)
+{
+    return log((double)(s->docs + 1) / (double)(df + 1)) + 1.0;
+}
+
+static double story_idf_of(struct story *s, uint64_t h)
+{
+    uint32_t *df = story_df_slot(&s->df, h, false, NULL);
+    return story_idf(s, df ? *df : 0);
+}
+
+/* ---- words ------------------------------------------------------------------------------- */
+
+static bool story_stopword(const struct story *s, uint64_t h)
+{
+    size_t m = s->stop_set_cap - 1;
+    for (size_t i = (size_t)h & m; s->stop_set[i]; i = (i + 1) & m)
+        if (s->stop_set[i] == h)
+            return true;
+    return false;
+}
+
+static int story_dt_grow(struct story *s)
+{
+    if (s->ndt + 1 >= s->cap_dt) {
+        size_t c = s->cap_dt ? s->cap_dt * 2 : 512;
+        struct story_dterm *p = realloc(s->dt, c * sizeof(*p));
+        if (!p)
+            return -1;
+        s->dt = p, s->cap_dt = c;
+    }
+    if ((s->ndt + 1) * 2 > s->dmap_cap) {
+        size_t c = story_pow2((s->ndt + 1) * 4);
+        uint32_t *m = calloc(c, sizeof(*m)), *st = calloc(c, sizeof(*st));
+        if (!m || !st) {
+            free(m), free(st);
+            return -1;
+        }
+        free(s->dmap), free(s->dstamp);
+        s->dmap = m, s->dstamp = st, s->dmap_cap = c;
+        s->stamp = 1;
+        for (size_t i = 0; i < s->ndt; i++) {
+            size_t k = (size_t)s->dt[i].h & (c - 1);
+            while (s->dstamp[k] == s->stamp)
+                k = (k + 1) & (c - 1);
+            s->dstamp[k] = s->stamp, s->dmap[k] = (uint32_t)i;
+        }
+    }
+    return 0;
+}
+
+/* The record's term with hash h, or NULL. */
+static struct story_dterm *story_dt_find(struct story *s, uint64_t h)
+{
+    size_t m = s->dmap_cap - 1;
+    for (size_t k = (size_t)h & m; s->dstamp[k] == s->stamp; k = (k + 1) & m)
+        if (s->dt[s->dmap[k]].h == h)
+            return &s->dt[s->dmap[k]];
+    return NULL;
+}
+
+static int story_dt_add(struct story *s, uint64_t h, float count)
+{
+    if (story_dt_grow(s) < 0)
+        return -1;
+    size_t m = s->dmap_cap - 1, k = (size_t)h & m;
+    for (; s->dstamp[k] == s->stamp; k = (k + 1) & m) {
+        if (s->dt[s->dmap[k]].h == h) {
+            s->dt[s->dmap[k]].tf += count;
+            return 0;
+        }
+    }
+    s->dstamp[k] = s->stamp, s->dmap[k] = (uint32_t)s->ndt;
+    s->dt[s->ndt++] = (struct story_dterm){.h = h, .tf = count};
+    return 0;
+}
+
+/* English plurals, which also covers most French and Spanish ones: "pacts" and "pact" are one
+ * term. Applied to folded words only. */
+static size_t story_stem(const char *w, size_t n)
+{
+    if (n >= 5 && memcmp(w + n - 3, "ies", 3) == 0)
+        return n - 2; /* "countries" -> "countri", "country" -> "countri" below */
+    if (n >= 4 && w[n - 1] == 's' && w[n - 2] != 's' && w[n - 2] != 'u' && w[n - 2] != 'i')
+        return n - 1;
+    return n;
+}
+
+/* Folds a lower-cased word into its term in place: "country" and "countries" meet. Returns its
+ * new length, 0 when it is not a term (too short or long, only digits: days, years, sums are
+ * shared by unrelated stories). */
+static size_t story_term_form(char *w, size_t n)
+{
+    if (n < 2 || n > STORY_MAX_WORD)
+        return 0;
+    bool digits = true;
+    for (size_t i = 0; i < n && digits; i++)
+        digits = w[i] >= '0' && w[i] <= '9';
+    if (digits)
+        return 0;
+    if (n >= 3 && w[n - 1] == 'y' && w[n - 2] != 'a' && w[n - 2] != 'e' && w[n - 2] != 'o')
+        w[n - 1] = 'i';
+    return story_stem(w, n);
+}
+
+static int story_emit(struct story *s, char *w, size_t n, float count)
+{
+    n = story_term_form(w, n);
+    if (!n)
+        return 0;
+    uint64_t h = story_hash(w, n, 0);
+    if (story_stopword(s, h))
+        return 0;
+    if (s->df.text) {
+        /* building a bootstrap file: the words themselves are written out */
+        size_t at;
+        if (story_df_reserve(s) < 0)
+            return -1;
+        story_df_slot(&s->df, h, true, &at);
+        if (!s->df.text[at] && !(s->df.text[at] = strndup(w, n)))
+            return -1;
+    }
+    return story_dt_add(s, h, count);
+}
+
+static bool story_word_byte(unsigned char c)
+{
+    return c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* Folds a run of bytes that holds non-ASCII characters and emits the words in it. */
+static int story_fold_run(struct story *s, const char *p, size_t n, float count)
+{
+    const int opts = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+                     UTF8PROC_STRIPMARK | UTF8PROC_IGNORE;
+    utf8proc_ssize_t k;
+    for (;;) {
+        k = utf8proc_decompose((const utf8proc_uint8_t *)p, (utf8proc_ssize_t)n, s->cps,
+                               (utf8proc_ssize_t)s->cps_cap, opts);
+        if (k < 0)
+            return 0; /* not UTF-8: not a word we can compare anyway */
+        if ((size_t)k <= s->cps_cap)
+            break;
+        utf8proc_int32_t *q = realloc(s->cps, (size_t)k * sizeof(*q));
+        if (!q)
+            return -1;
+        s->cps = q, s->cps_cap = (size_t)k;
+    }
+    char w[STORY_MAX_WORD + 8];
+    size_t wn = 0;
+    bool too_long = false;
+    for (utf8proc_ssize_t i = 0; i <= k; i++) {
+        bool in = false;
+        if (i < k) {
+            utf8proc_category_t c = utf8proc_category(s->cps[i]);
+            in = (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) ||
+                 (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO);
+        }
+        if (in) {
+            if (wn + 4 <= STORY_MAX_WORD)
+                wn += (size_t)utf8proc_encode_char(s->cps[i], (utf8proc_uint8_t *)w + wn);
+            else
+                too_long = true;
+            continue;
+        }
+        if (wn && !too_long && story_emit(s, w, wn, count) < 0)
+            return -1;
+        wn = 0, too_long = false;
+    }
+    return 0;
+}
+
+/* Splits text into folded words and counts them into the record's terms. ASCII words are
+ * folded by hand: utf8proc costs several times more and most news text is ASCII. */
+static int story_words(struct story *s, const char *t, size_t n, float count)
+{
+    char w[STORY_MAX_WORD + 1];
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && !story_word_byte((unsigned char)t[i]))
+            i++;
+        size_t a = i;
+        bool ascii = true;
+        while (i < n && story_word_byte((unsigned char)t[i]))
+            ascii &= (unsigned char)t[i++] < 0x80;
+        if (i == a)
+            break;
+        if (!ascii) {
+            if (story_fold_run(s, t + a, i - a, count) < 0)
+                return -1;
+            continue;
+        }
+        if (i - a > STORY_MAX_WORD)
+            continue;
+        for (size_t j = a; j < i; j++)
+            w[j - a] = (char)((t[j] >= 'A' && t[j] <= 'Z') ? t[j] | 0x20 : t[j]);
+        if (story_emit(s, w, i - a, count) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- time -------------------------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of "YYYY-MM-DD[THH:MM...]", NAN when it is not one. */
+static double story_days(const char *p)
+{
+    if (!p)
+        return NAN;
+    int y, m, d, hh = 0, mm = 0;
+    if (sscanf(p, "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
+        return NAN;
+    if (strlen(p) > 10 && (p[10] == 'T' || p[10] == ' '))
+        if (sscanf(p + 11, "%2d:%2d", &hh, &mm) != 2)
+            hh = mm = 0;
+    /* days from the civil date (proleptic Gregorian) */
+    y -= m <= 2;
+    int era = (y >= 0 ? y : y - 399) / 400;
+    int yoe = y - era * 400;
+    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (double)era * 146097 + doe - 719468 + (hh * 60 + mm) / 1440.0;
+}
+
+/* ---- stories and their index ------------------------------------------------------------ */
+
+static struct story_term *story_terms_of(struct story *s, uint32_t slot)
+{
+    return s->terms + (size_t)slot * (size_t)s->conf->top_terms;
+}
+
+static struct story_ent *story_ents_of(struct story *s, uint32_t slot)
+{
+    return s->ents + (size_t)slot * STORY_MAX_ENTS;
+}
+
+static struct story_posting *story_index_list(struct story_index *x, uint64_t h, bool insert)
+{
+    if (insert && (x->n + 1) * 2 > x->cap) {
+        size_t cap = story_pow2((x->n + 1) * 4);
+        uint64_t *k = calloc(cap, sizeof(*k));
+        struct story_posting *l = calloc(cap, sizeof(*l));
+        if (!k || !l) {
+            free(k), free(l);
+            return NULL;
+        }
+        for (size_t i = 0; i < x->cap; i++) {
+            if (!x->key[i])
+                continue;
+            size_t j = (size_t)x->key[i] & (cap - 1);
+            while (k[j])
+                j = (j + 1) & (cap - 1);
+            k[j] = x->key[i], l[j] = x->list[i];
+        }
+        free(x->key), free(x->list);
+        x->key = k, x->list = l, x->cap = cap;
+    }
+    if (!x->cap)
+        return NULL;
+    size_t m = x->cap - 1;
+    for (size_t i = (size_t)h & m;; i = (i + 1) & m) {
+        if (x->key[i] == h)
+            return &x->list[i];
+        if (!x->key[i]) {
+            if (!insert)
+                return NULL;
+            x->key[i] = h;
+            x->n++;
+            return &x->list[i];
+        }
+    }
+}
+
+static int story_index_add(struct story *s, uint64_t h, uint32_t slot)
+{
+    struct story_posting *l = story_index_list(&s->index, h, true);
+    if (!l)
+        return -1;
+    if (l->n + 2 > l->cap) {
+        uint32_t c = l->cap ? l->cap * 2 : 8;
+        uint32_t *e = realloc(l->e, c * sizeof(*e));
+        if (!e)
+            return -1;
+        l->e = e, l->cap = c;
+    }
+    l->e[l->n++] = slot;
+    l->e[l->n++] = s->items[slot].serial;
+    s->index.entries++;
+    return 0;
+}
+
+/* Rebuilds the index from the live stories: entries of forgotten stories and of terms a story
+ * no longer ranks among its top ones are dropped. */
+static int story_index_rebuild(struct story *s)
+{
+    struct story_index *x = &s->index;
+    for (size_t i = 0; i < x->cap; i++)
+        free(x->list[i].e);
+    free(x->key), free(x->list);
+    memset(x, 0, sizeof(*x));
+    for (size_t i = 0; i < s->nitems; i++) {
+        if (!s->items[i].live)
+            continue;
+        const struct story_term *t = story_terms_of(s, (uint32_t)i);
+        for (uint32_t j = 0; j < s->items[i].nterms; j++)
+            if (story_index_add(s, t[j].h, (uint32_t)i) < 0)
+                return -1;
+    }
+    return 0;
+}
+
+static int story_cmp_seq(const void *a, const void *b, void *arg)
+{
+    const struct story_item *it = arg;
+    uint64_t x = it[*(const uint32_t *)a].last_seq, y = it[*(const uint32_t *)b].last_seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Forgets the tenth of the stories that went longest without a new member. */
+static int story_evict(struct story *s)
+{
+    size_t n = 0;
+    uint32_t *o = s->order;
+    for (size_t i = 0; i < s->nitems; i++)
+        if (s->items[i].live)
+            o[n++] = (uint32_t)i;
+    qsort_r(o, n, sizeof(*o), story_cmp_seq, s->items);
+    size_t drop = n / 10 + 1;
+    for (size_t i = 0; i < drop && i < n; i++) {
+        s->items[o[i]].live = false;
+        s->free_slots[s->nfree++] = o[i];
+        s->live--;
+    }
+    return story_index_rebuild(s);
+}
+
+static long story_slot_new(struct story *s)
+{
+    if (s->live >= (size_t)s->conf->max_stories && story_evict(s) < 0)
+        return -1;
+    if (s->nfree) {
+        uint32_t slot = s->free_slots[--s->nfree];
+        s->items[slot].serial++;
+        s->live++;
+        return slot;
+    }
+    if (s->nitems == s->cap_items) {
+        size_t c = s->cap_items ? s->cap_items * 2 : 256;
+        if (c > (size_t)s->conf->max_stories + 1)
+            c = (size_t)s->conf->max_stories + 1;
+        size_t k = (size_t)s->conf->top_terms;
+        struct story_item *it = realloc(s->items, c * sizeof(*it));
+        if (it)
+            s->items = it;
+        struct story_term *t = realloc(s->terms, c * k * sizeof(*t));
+        if (t)
+            s->terms = t;
+        struct story_ent *e = realloc(s->ents, c * STORY_MAX_ENTS * sizeof(*e));
+        if (e)
+            s->ents = e;
+        uint32_t *f = realloc(s->free_slots, c * sizeof(*f));
+        if (f)
+            s->free_slots = f;
+        uint32_t *o = realloc(s->order, c * sizeof(*o));
+        if (o)
+            s->order = o;
+        float *acc = realloc(s->acc, c * sizeof(*acc));
+        if (acc)
+            s->acc = acc;
+        uint32_t *tch = realloc(s->touched, c * sizeof(*tch));
+        if (tch)
+            s->touched = tch;
+        if (!it || !t || !e || !f || !o || !acc || !tch)
+            return -1;
+        for (size_t i = s->cap_items; i < c; i++)
+            s->acc[i] = 0;
+        s->cap_items = c;
+    }
+    uint32_t slot = (uint32_t)s->nitems++;
+    s->items[slot] = (struct story_item){.serial = 1};
+    s->live++;
+    return slot;
+}
+
+/* ---- ids --------------------------------------------------------------------------------- */
+
+/* The 128 bits of an id of 32 hex digits, or a hash of any other id. */
+static void story_id_bits(const char *id, size_t n, uint64_t out[2])
+{
+    uint8_t b[16];
+    bool hex = n == 32;
+    for (size_t i = 0; hex && i < 32; i++) {
+        int c = id[i], v = c >= '0' && c <= '9' ? c - '0'
+                         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (v < 0)
+            hex = false;
+        else if (i % 2)
+            b[i / 2] = (uint8_t)(b[i / 2] << 4 | v);
+        else
+            b[i / 2] = (uint8_t)v;
+    }
+    if (!hex) {
+        XXH128_hash_t h = XXH3_128bits(id, n);
+        memcpy(b, &h.high64, 8), memcpy(b + 8, &h.low64, 8);
+    }
+    memcpy(&out[0], b, 8), memcpy(&out[1], b + 8, 8);
+    if (!out[0] && !out[1])
+        out[1] = 1; /* 0:0 marks an empty slot */
+}
+
+static void story_id_hex(const uint64_t bits[2], char out[33])
+{
+    uint8_t b[16];
+    memcpy(b, &bits[0], 8), memcpy(b + 8, &bits[1], 8);
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++)
+        out[2 * i] = hx[b[i] >> 4], out[2 * i + 1] = hx[b[i] & 15];
+    out[32] = '\0';
+}
+
+static struct story_idpair *story_ids_slot(struct story_idmap *m, const uint64_t k[2], bool ins)
+{
+    if (!m->cap)
+        return NULL;
+    size_t mask = m->cap - 1;
+    for (size_t i = (size_t)(k[0] ^ k[1]) & mask;; i = (i + 1) & mask) {
+        struct story_idpair *e = &m->e[i];
+        if (e->k0 == k[0] && e->k1 == k[1])
+            return e;
+        if (!e->k0 && !e->k1) {
+            if (!ins)
+                return NULL;
+            e->k0 = k[0], e->k1 = k[1];
+            m->n++;
+            return e;
+        }
+    }
+}
+
+static struct story_idpair *story_ids_find(struct story *s, const uint64_t k[2])
+{
+    struct story_idpair *e = story_ids_slot(&s->ids[0], k, false);
+    return e ? e : story_ids_slot(&s->ids[1], k, false);
+}
+
+static int story_ids_put(struct story *s, const uint64_t k[2], const struct story_idpair *v)
+{
+    struct story_idmap *y = &s->ids[0];
+    size_t half = (size_t)s->conf->max_ids / 2 + 1;
+    if (!y->cap || y->n >= half) {
+        if (y->cap) {
+            free(s->ids[1].e);
+            s->ids[1] = *y;
+        }
+        y->cap = story_pow2(half * 2 > 1024 ? 1024 : half * 2);
+        y->n = 0;
+        y->e = calloc(y->cap, sizeof(*y->e));
+        if (!y->e)
+            return y->cap = 0, -1;
+    } else if ((y->n + 1) * 2 > y->cap) {
+        struct story_idmap g = {.cap = y->cap * 2};
+        g.e = calloc(g.cap, sizeof(*g.e));
+        if (!g.e)
+            return -1;
+        for (size_t i = 0; i < y->cap; i++) {
+            if (!y->e[i].k0 && !y->e[i].k1)
+                continue;
+            *story_ids_slot(&g, (uint64_t[2]){y->e[i].k0, y->e[i].k1}, true) = y->e[i];
+        }
+        free(y->e);
+        *y = g;
+    }
+    struct story_idpair *e = story_ids_slot(y, k, true);
+    *e = *v;
+    e->k0 = k[0], e->k1 = k[1];
+    return 0;
+}
+
+/* ---- the record's vector ----------------------------------------------------------------- */
+
+/* Tokenises title and text into s->dt, counts the document into the frequencies and weighs
+ * the terms. Returns the number of terms, or -1 (out of memory). */
+static long story_vector(struct story *s, struct nf_record *rec)
+{
+    s->ndt = 0;
+    if (++s->stamp == 0) {
+        memset(s->dstamp, 0, s->dmap_cap * sizeof(*s->dstamp));
+        s->stamp = 1;
+    }
+    if (!s->dmap_cap && story_dt_grow(s) < 0)
+        return -1;
+    size_t n;
+    const char *t = nf_record_str(rec, NF_F_TITLE, &n);
+    if (t && s->conf->title_weight > 0 && story_words(s, t, n, (float)s->conf->title_weight) < 0)
+        return -1;
+    t = nf_record_str(rec, NF_F_TEXT, &n);
+    if (t && story_words(s, t, n, 1.0f) < 0)
+        return -1;
+    if (!s->ndt)
+        return 0;
+    s->docs++;
+    double norm = 0;
+    for (size_t i = 0; i < s->ndt; i++) {
+        struct story_dterm *d = &s->dt[i];
+        size_t at;
+        if (story_df_reserve(s) < 0)
+            return -1;
+        uint32_t *df = story_df_slot(&s->df, d->h, true, &at);
+        (*df)++;
+        d->idf = (float)story_idf(s, *df);
+        float tf = d->tf < 1 ? d->tf : 1.0f + logf(d->tf);
+        d->tf = tf;
+        d->w = tf * d->idf;
+        norm += (double)d->w * d->w;
+    }
+    norm = sqrt(norm);
+    for (size_t i = 0; i < s->ndt; i++)
+        s->dt[i].w = (float)(s->dt[i].w / norm), s->dt[i].tf = (float)(s->dt[i].tf / norm);
+    return (long)s->ndt;
+}
+
+/* ---- scoring ----------------------------------------------------------------------------- */
+
+static double story_norm(struct story *s, uint32_t slot)
+{
+    struct story_item *it = &s->items[slot];
+    /* the IDF drifts as documents come: refresh the centroid's length when it has moved */
+    if (it->norm_docs && s->docs <= it->norm_docs + it->norm_docs / 10)
+        return it->norm;
+    const struct story_term *t = story_terms_of(s, slot);
+    double sum = 0;
+    for (uint32_t j = 0; j < it->nterms; j++) {
+        double w = t[j].mass * story_idf_of(s, t[j].h);
+        sum += w * w;
+    }
+    it->norm = sqrt(sum);
+    it->norm_docs = s->docs;
+    return it->norm;
+}
+
+static double story_text_cos(struct story *s, uint32_t slot)
+{
+    const struct story_term *t = story_terms_of(s, slot);
+    double dot = 0;
+    for (uint32_t j = 0; j < s->items[slot].nterms; j++) {
+        const struct story_dterm *d = story_dt_find(s, t[j].h);
+        if (d)
+            dot += (double)d->w * t[j].mass * d->idf;
+    }
+    double nc = story_norm(s, slot);
+    return nc > 0 ? dot / nc : 0;
+}
+
+/* The record's entities as (hash, weight), normalised; returns how many. */
+static size_t story_rec_ents(struct story *s, struct nf_record *rec, struct story_ent *out)
+{
+    size_t n = nf_record_entity_count(rec), k = 0;
+    double norm = 0;
+    for (size_t i = 0; i < n && k < STORY_MAX_ENTS; i++) {
+        const struct nf_entity *e = nf_record_entity(rec, i);
+        if (!e || !e->name || !*e->name)
+            continue;
+        uint64_t h = story_hash(e->name, strlen(e->name), STORY_ENT_SEED);
+        double m = e->mentions > 1 ? 1 + log((double)e->mentions) : 1;
+        double w = m * story_idf_of(s, h);
+        out[k++] = (struct story_ent){.h = h, .mass = (float)w};
+        norm += w * w;
+    }
+    norm = sqrt(norm);
+    for (size_t i = 0; i < k; i++)
+        out[i].mass = (float)(out[i].mass / norm);
+    return k;
+}
+
+static double story_ent_cos(struct story *s, uint32_t slot, const struct story_ent *re, size_t nre)
+{
+    const struct story_ent *se = story_ents_of(s, slot);
+    uint32_t ns = s->items[slot].nents;
+    double dot = 0, norm = 0;
+    for (uint32_t j = 0; j < ns; j++) {
+        norm += (double)se[j].mass * se[j].mass;
+        for (size_t i = 0; i < nre; i++)
+            if (re[i].h == se[j].h)
+                dot += (double)re[i].mass * se[j].mass;
+    }
+    return norm > 0 ? dot / sqrt(norm) : 0;
+}
+
+/* How far (days) a record published at t is from the story's published members; 0 when either
+ * has no publication date. */
+static double story_gap(const struct story_item *it, double t)
+{
+    if (isnan(t) || isnan(it->tmin))
+        return 0;
+    return t < it->tmin ? it->tmin - t : t > it->tmax ? t - it->tmax : 0;
+}
+
+static int story_cmp_cand(const void *a, const void *b)
+{
+    float x = ((const struct story_cand *)a)->partial, y = ((const struct story_cand *)b)->partial;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The best story for the record in s->dt, or -1 when none reaches the threshold. */
+static long story_best(struct story *s, double t, const struct story_ent *re, size_t nre,
+                       double *score_out)
+{
+    size_t q = s->ndt < STORY_QUERY_TERMS ? s->ndt : STORY_QUERY_TERMS;
+    /* the strongest terms first (partial sort by selection: q is small) */
+    for (size_t i = 0; i < q; i++) {
+        size_t b = i;
+        for (size_t j = i + 1; j < s->ndt; j++)
+            if (s->dt[j].w > s->dt[b].w)
+                b = j;
+        if (b != i) {
+            struct story_dterm tmp = s->dt[i];
+            s->dt[i] = s->dt[b], s->dt[b] = tmp;
+        }
+    }
+    /* the map indexes dt by position: rebuild it after the swaps */
+    if (++s->stamp == 0) {
+        memset(s->dstamp, 0, s->dmap_cap * sizeof(*s->dstamp));
+        s->stamp = 1;
+    }
+    for (size_t i = 0; i < s->ndt; i++) {
+        size_t m = s->dmap_cap - 1, k = (size_t)s->dt[i].h & m;
+        while (s->dstamp[k] == s->stamp)
+            k = (k + 1) & m;
+        s->dstamp[k] = s->stamp, s->dmap[k] = (uint32_t)i;
+    }
+    s->ntouched = 0;
+    for (size_t i = 0; i < q; i++) {
+        struct story_posting *l = story_index_list(&s->index, s->dt[i].h, false);
+        if (!l)
+            continue;
+        uint32_t from = l->n > 2 * STORY_POSTINGS_SCAN ? l->n - 2 * STORY_POSTINGS_SCAN : 0;
+        for (uint32_t j = from; j < l->n; j += 2) {
+            uint32_t slot = l->e[j];
+            if (!s->items[slot].live || s->items[slot].serial != l->e[j + 1])
+                continue;
+            if (s->acc[slot] == 0)
+                s->touched[s->ntouched++] = slot;
+            s->acc[slot] += s->dt[i].w;
+        }
+    }
+    struct story_cand top[STORY_CANDIDATES];
+    size_t ntop = 0;
+    double win = s->conf->window_days;
+    for (size_t i = 0; i < s->ntouched; i++) {
+        uint32_t slot = s->touched[i];
+        struct story_cand c = {slot, s->acc[slot]};
+        s->acc[slot] = 0;
+        if (win > 0 && story_gap(&s->items[slot], t) > win)
+            continue;
+        if (ntop < STORY_CANDIDATES) {
+            top[ntop++] = c;
+            continue;
+        }
+        size_t worst = 0;
+        for (size_t j = 1; j < ntop; j++)
+            if (top[j].partial < top[worst].partial)
+                worst = j;
+        if (c.partial > top[worst].partial)
+            top[worst] = c;
+    }
+    qsort(top, ntop, sizeof(*top), story_cmp_cand);
+    long best = -1;
+    double best_score = -1;
+    for (size_t i = 0; i < ntop; i++) {
+        uint32_t slot = top[i].slot;
+        double sim = story_text_cos(s, slot);
+        double ew = s->conf->entity_weight;
+        if (nre && s->items[slot].nents && ew > 0)
+            sim = (1 - ew) * sim + ew * story_ent_cos(s, slot, re, nre);
+        if (win > 0) {
+            double gap = story_gap(&s->items[slot], t);
+            sim *= 1 - s->conf->time_weight * (gap < win ? gap : win) / win;
+        }
+        if (sim > best_score)
+            best_score = sim, best = slot;
+    }
+    *score_out = best_score;
+    return best_score >= s->conf->threshold ? best : -1;
+}
+
+/* ---- updating a story -------------------------------------------------------------------- */
+
+static int story_cmp_mass(const void *a, const void *b)
+{
+    float x = ((const struct story_term *)a)->mass, y = ((const struct story_term *)b)->mass;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Adds the record in s->dt to the story: its terms' masses, its entities and its date; keeps the
+ * top_terms strongest terms and indexes the new ones. */
+static int story_absorb(struct story *s, uint32_t slot, double t, const struct story_ent *re,
+                        size_t nre)
+{
+    struct story_item *it = &s->items[slot];
+    struct story_term *st = story_terms_of(s, slot);
+    size_t k = (size_t)s->conf->top_terms, need = it->nterms + s->ndt;
+    if (need > s->merge_cap) {
+        struct story_term *m = realloc(s->merge, need * sizeof(*m));
+        if (!m)
+            return -1;
+        s->merge = m, s->merge_cap = need;
+    }
+    /* mass is kept apart from IDF; ranking uses mass * current IDF, stored in .mass of the
+     * scratch copy's sort key through a second array would cost more than this: rank on the
+     * weight, then store the mass */
+    size_t n = 0;
+    for (size_t i = 0; i < s->ndt; i++)
+        s->dt[i].seen = 0;
+    for (uint32_t j = 0; j < it->nterms; j++) {
+        struct story_dterm *d = story_dt_find(s, st[j].h);
+        float mass = st[j].mass;
+        double idf;
+        if (d) {
+            mass += d->tf;
+            d->seen = 1;
+            idf = d->idf;
+        } else {
+            idf = story_idf_of(s, st[j].h);
+        }
+        s->merge[n++] = (struct story_term){.h = st[j].h, .mass = (float)(mass * idf)};
+    }
+    for (size_t i = 0; i < s->ndt; i++)
+        if (!s->dt[i].seen)
+            s->merge[n++] = (struct story_term){.h = s->dt[i].h, .mass = s->dt[i].tf * s->dt[i].idf};
+    qsort(s->merge, n, sizeof(*s->merge), story_cmp_mass);
+    if (n > k)
+        n = k;
+    uint32_t old = it->nterms;
+    /* which of the kept terms are new to the story: they need index entries */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = s->merge[i].h;
+        bool had = false;
+        for (uint32_t j = 0; j < old && !had; j++)
+            had = st[j].h == h;
+        if (!had && story_index_add(s, h, slot) < 0)
+            return -1;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        double w = s->merge[i].mass;
+        sum += w * w;
+        const struct story_dterm *d = story_dt_find(s, s->merge[i].h);
+        double idf = d ? d->idf : story_idf_of(s, s->merge[i].h);
+        st[i] = (struct story_term){.h = s->merge[i].h, .mass = (float)(w / idf)};
+    }
+    it->nterms = (uint32_t)n;
+    it->norm = sqrt(sum);
+    it->norm_docs = s->docs;
+
+    /* entities: summed weights, strongest kept */
+    struct story_ent *se = story_ents_of(s, slot);
+    struct story_ent all[2 * STORY_MAX_ENTS];
+    size_t ne = 0;
+    for (uint32_t j = 0; j < it->nents; j++)
+        all[ne++] = se[j];
+    for (size_t i = 0; i < nre; i++) {
+        size_t j = 0;
+        while (j < ne && all[j].h != re[i].h)
+            j++;
+        if (j < ne)
+            all[j].mass += re[i].mass;
+        else
+            all[ne++] = re[i];
+    }
+    qsort(all, ne, sizeof(*all), story_cmp_mass);
+    if (ne > STORY_MAX_ENTS)
+        ne = STORY_MAX_ENTS;
+    memcpy(se, all, ne * sizeof(*se));
+    it->nents = (uint32_t)ne;
+
+    if (!isnan(t)) {
+        if (isnan(it->tmin) || t < it->tmin)
+            it->tmin = t;
+        if (isnan(it->tmax) || t > it->tmax)
+            it->tmax = t;
+    }
+    it->members++;
+    it->last_seq = ++s->seq;
+    /* stale index entries pile up as stories change their top terms: rebuild now and then */
+    if (s->index.entries > 4 * (s->live * k + 1024))
+        return story_index_rebuild(s);
+    return 0;
+}
+
+/* ---- snapshot ---------------------------------------------------------------------------- */
+
+static int story_put(struct nf_buf *b, const void *p, size_t n)
+{
+    return nf_buf_append(b, p, n);
+}
+
+#define STORY_PUT(b, v) story_put((b), &(v), sizeof(v))
+
+static int story_snapshot_encode(struct story *s, struct nf_buf *b)
+{
+    uint32_t version = 1, k = (uint32_t)s->conf->top_terms, e = STORY_MAX_ENTS;
+    uint64_t ndf = s->df.n, nst = s->live, nid = s->ids[0].n + s->ids[1].n;
+    if (story_put(b, STORY_MAGIC, 8) || STORY_PUT(b, version) || STORY_PUT(b, k) ||
+        STORY_PUT(b, e) || STORY_PUT(b, s->docs) || STORY_PUT(b, s->seq) || STORY_PUT(b, ndf))
+        return -1;
+    for (size_t i = 0; i < s->df.cap; i++)
+        if (s->df.key[i] && (STORY_PUT(b, s->df.key[i]) || STORY_PUT(b, s->df.df[i])))
+            return -1;
+    if (STORY_PUT(b, nst))
+        return -1;
+    for (size_t i = 0; i < s->nitems; i++) {
+        const struct story_item *it = &s->items[i];
+        if (!it->live)
+            continue;
+        if (story_put(b, it->id, 16) || STORY_PUT(b, it->members) || STORY_PUT(b, it->nterms) ||
+            STORY_PUT(b, it->nents) || STORY_PUT(b, it->tmin) || STORY_PUT(b, it->tmax) ||
+            STORY_PUT(b, it->last_seq) ||
+            story_put(b, story_terms_of(s, (uint32_t)i), it->nterms * sizeof(struct story_term)) ||
+            story_put(b, story_ents_of(s, (uint32_t)i), it->nents * sizeof(struct story_ent)))
+            return -1;
+    }
+    if (STORY_PUT(b, nid))
+        return -1;
+    /* the old generation first, so that reading them back in order keeps the young one young */
+    for (int g = 1; g >= 0; g--)
+        for (size_t i = 0; i < s->ids[g].cap; i++) {
+            const struct story_idpair *p = &s->ids[g].e[i];
+            if ((p->k0 || p->k1) && (STORY_PUT(b, p->k0) || STORY_PUT(b, p->k1) ||
+                                     STORY_PUT(b, p->s0) || STORY_PUT(b, p->s1)))
+                return -1;
+        }
+    uint64_t sum = XXH3_64bits(b->data, b->len);
+    return STORY_PUT(b, sum);
+}
+
+static int story_write_file(const char *path, const void *p, size_t n, char *why, size_t whyn)
+{
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + 5);
+    if (!tmp)
+        return snprintf(why, whyn, "out of memory"), -1;
+    memcpy(tmp, path, pl), memcpy(tmp + pl, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        goto fail;
+    if (fwrite(p, 1, n, f) != n || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        fclose(f);
+        goto fail;
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        goto fail;
+    free(tmp);
+    return 0;
+fail:
+    snprintf(why, whyn, "%s: %s", tmp, strerror(errno));
+    unlink(tmp);
+    free(tmp);
+    return -1;
+}
+
+static int story_export_idf(struct story *s, char *why, size_t whyn)
+{
+    struct nf_buf b = {0};
+    char line[STORY_MAX_WORD + 32];
+    int n = snprintf(line, sizeof(line), "# newsflow story: document frequencies\ndocs\t%llu\n",
+                     (unsigned long long)s->docs);
+    int rc = nf_buf_append(&b, line, (size_t)n);
+    for (size_t i = 0; rc == 0 && i < s->df.cap; i++) {
+        /* words seen once say nothing about a corpus and make most of the file */
+        if (!s->df.key[i] || !s->df.text[i] || s->df.df[i] < 2)
+            continue;
+        n = snprintf(line, sizeof(line), "%s\t%u\n", s->df.text[i], s->df.df[i]);
+        rc = nf_buf_append(&b, line, (size_t)n);
+    }
+    if (rc < 0)
+        snprintf(why, whyn, "out of memory");
+    else
+        rc = story_write_file(s->conf->idf_export, b.data, b.len, why, whyn);
+    nf_buf_free(&b);
+    return rc;
+}
+
+static int story_snapshot(struct story *s, char *why, size_t whyn)
+{
+    struct nf_buf b = {0};
+    int rc = story_snapshot_encode(s, &b);
+    if (rc < 0)
+        snprintf(why, whyn, "out of memory");
+    else
+        rc = story_write_file(s->snap_path, b.data, b.len, why, whyn);
+    nf_buf_free(&b);
+    if (rc == 0 && s->conf->idf_export[0])
+        rc = story_export_idf(s, why, whyn);
+    if (rc == 0)
+        s->dirty = false;
+    return rc;
+}
+
+struct story_reader {
+    const uint8_t *p, *end;
+};
+
+static int story_get(struct story_reader *r, void *out, size_t n)
+{
+    if ((size_t)(r->end - r->p) < n)
+        return -1;
+    memcpy(out, r->p, n);
+    r->p += n;
+    return 0;
+}
+
+#define STORY_GET(r, v) story_get((r), &(v), sizeof(v))
+
+static int story_restore_from(struct story *s, const uint8_t *data, size_t len, const char **why)
+{
+    uint64_t sum;
+    if (len < 8 + 12 + 24 + 8 || memcmp(data, STORY_MAGIC, 8) != 0)
+        return *why = "not a story snapshot", -1;
+    memcpy(&sum, data + len - 8, 8);
+    if (XXH3_64bits(data, len - 8) != sum)
+        return *why = "checksum mismatch (truncated or damaged)", -1;
+    struct story_reader r = {data + 8, data + len - 8};
+    uint32_t version, k, e;
+    uint64_t ndf, nst, nid;
+    if (STORY_GET(&r, version) || version != 1)
+        return *why = "unknown snapshot version", -1;
+    if (STORY_GET(&r, k) || STORY_GET(&r, e) || e != STORY_MAX_ENTS || STORY_GET(&r, s->docs) ||
+        STORY_GET(&r, s->seq) || STORY_GET(&r, ndf))
+        return *why = "truncated header", -1;
+    if (ndf > (size_t)(r.end - r.p) / 12)
+        return *why = "bad term count", -1;
+    for (uint64_t i = 0; i < ndf; i++) {
+        uint64_t h;
+        uint32_t df;
+        if (STORY_GET(&r, h) || STORY_GET(&r, df) || !h || story_df_reserve(s) < 0)
+            return *why = "bad term or out of memory", -1;
+        *story_df_slot(&s->df, h, true, NULL) = df;
+    }
+    if (STORY_GET(&r, nst))
+        return *why = "truncated", -1;
+    for (uint64_t i = 0; i < nst; i++) {
+        struct story_item it = {0};
+        if (story_get(&r, it.id, 16) || STORY_GET(&r, it.members) || STORY_GET(&r, it.nterms) ||
+            STORY_GET(&r, it.nents) || STORY_GET(&r, it.tmin) || STORY_GET(&r, it.tmax) ||
+            STORY_GET(&r, it.last_seq) || it.nterms > k || it.nents > e)
+            return *why = "bad story", -1;
+        long slot = story_slot_new(s);
+        if (slot < 0)
+            return *why = "out of memory", -1;
+        it.serial = s->items[slot].serial;
+        it.live = true;
+        uint32_t keep = it.nterms < (uint32_t)s->conf->top_terms ? it.nterms
+                                                                   : (uint32_t)s->conf->top_terms;
+        struct story_term *t = story_terms_of(s, (uint32_t)slot);
+        for (uint32_t j = 0; j < it.nterms; j++) {
+            struct story_term x;
+            if (STORY_GET(&r, x))
+                return *why = "truncated story", -1;
+            if (j < keep)
+                t[j] = x;
+        }
+        it.nterms = keep;
+        if (story_get(&r, story_ents_of(s, (uint32_t)slot), it.nents * sizeof(struct story_ent)))
+            return *why = "truncated story", -1;
+        s->items[slot] = it;
+    }
+    if (STORY_GET(&r, nid))
+        return *why = "truncated", -1;
+    for (uint64_t i = 0; i < nid; i++) {
+        uint64_t key[2];
+        struct story_idpair v = {0};
+        if (STORY_GET(&r, key[0]) || STORY_GET(&r, key[1]) || STORY_GET(&r, v.s0) ||
+            STORY_GET(&r, v.s1))
+            return *why = "truncated id list", -1;
+        if (story_ids_put(s, key, &v) < 0)
+            return *why = "out of memory", -1;
+    }
+    if (r.p != r.end)
+        return *why = "trailing bytes", -1;
+    /* ids point at stories by slot; find them again */
+    for (size_t i = 0; i < s->nitems; i++) {
+        uint64_t sid[2];
+        memcpy(sid, s->items[i].id, 16);
+        for (int g = 0; g < 2; g++)
+            for (size_t j = 0; j < s->ids[g].cap; j++) {
+                struct story_idpair *p = &s->ids[g].e[j];
+                if (p->s0 == sid[0] && p->s1 == sid[1])
+                    p->slot = (uint32_t)i, p->serial = s->items[i].serial;
+            }
+    }
+    return story_index_rebuild(s) < 0 ? (*why = "out of memory", -1) : 0;
+}
+
+static char *story_slurp(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *p = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long n = ftell(f);
+        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (p = malloc((size_t)n + 1))) {
+            if (fread(p, 1, (size_t)n, f) != (size_t)n)
+                free(p), p = NULL;
+            else
+                p[n] = '\0', *len_out = (size_t)n;
+        }
+    }
+    fclose(f);
+    return p;
+}
+
+static void story_forget_all(struct story *s);
+
+/* Reads the snapshot if there is one. A damaged one is kept aside and the stage starts cold:
+ * losing the clustering state is better than not running. */
+static int story_restore(struct story *s, struct nf_ctx *ctx)
+{
+    size_t len;
+    char *data = story_slurp(s->snap_path, &len);
+    if (!data) {
+        if (errno == ENOENT)
+            return 0;
+        nf_ctx_error(ctx, "%s: %s", s->snap_path, strerror(errno));
+        return -1;
+    }
+    const char *why = NULL;
+    int rc = story_restore_from(s, (const uint8_t *)data, len, &why);
+    free(data);
+    if (rc == 0) {
+        nf_log(ctx, NF_LOG_INFO, "restored %zu stories and %llu documents from %s", s->live,
+               (unsigned long long)s->docs, s->snap_path);
+        return 0;
+    }
+    size_t pl = strlen(s->snap_path);
+    char *bad = malloc(pl + 5);
+    if (bad) {
+        memcpy(bad, s->snap_path, pl), memcpy(bad + pl, ".bad", 5);
+        rename(s->snap_path, bad);
+    }
+    nf_log(ctx, NF_LOG_WARN, "%s: %s; starting without stories (the file was moved to %s)",
+           s->snap_path, why, bad ? bad : "nowhere");
+    free(bad);
+    story_forget_all(s);
+    return 0;
+}
+
+/* ---- bootstrap --------------------------------------------------------------------------- */
+
+static int story_bootstrap(struct story *s, struct nf_ctx *ctx, const char *path)
+{
+    size_t len;
+    char *data = story_slurp(path, &len);
+    if (!data) {
+        nf_ctx_error(ctx, "idf_bootstrap %s: %s", path, strerror(errno));
+        return -1;
+    }
+    uint64_t docs = 0;
+    size_t lineno = 0;
+    int rc = 0;
+    for (char *line = data, *next; rc == 0 && line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        lineno++;
+        if (*line == '#' || *line == '\0')
+            continue;
+        char *tab = strchr(line, '\t');
+        char *end = NULL;
+        unsigned long long v = tab ? strtoull(tab + 1, &end, 10) : 0;
+        if (!tab || end == tab + 1 || (*end && *end != '\r') || v > UINT32_MAX) {
+            nf_ctx_error(ctx, "idf_bootstrap %s:%zu: expected WORD<TAB>COUNT", path, lineno);
+            rc = -1;
+            break;
+        }
+        *tab = '\0';
+        if (strcmp(line, "docs") == 0) {
+            docs += v;
+            continue;
+        }
+        /* the word goes through the same folding as article text */
+        s->ndt = 0;
+        if (++s->stamp == 0) {
+            memset(s->dstamp, 0, s->dmap_cap * sizeof(*s->dstamp));
+            s->stamp = 1;
+        }
+        if (story_words(s, line, (size_t)(tab - line), 1.0f) < 0) {
+            rc = -1;
+            nf_ctx_error(ctx, "out of memory");
+            break;
+        }
+        if (s->ndt != 1)
+            continue;
+        if (story_df_reserve(s) < 0) {
+            rc = -1;
+            nf_ctx_error(ctx, "out of memory");
+            break;
+        }
+        uint32_t *df = story_df_slot(&s->df, s->dt[0].h, true, NULL);
+        *df = (uint32_t)(*df + v > UINT32_MAX ? UINT32_MAX : *df + v);
+    }
+    free(data);
+    if (rc == 0 && docs == 0) {
+        nf_ctx_error(ctx, "idf_bootstrap %s: no \"docs<TAB>N\" line", path);
+        rc = -1;
+    }
+    s->docs += docs;
+    return rc;
+}
+
+/* ---- plugin ------------------------------------------------------------------------------ */
+
+static void story_forget_all(struct story *s)
+{
+    for (size_t i = 0; i < s->index.cap; i++)
+        free(s->index.list[i].e);
+    free(s->index.key), free(s->index.list);
+    memset(&s->index, 0, sizeof(s->index));
+    for (int g = 0; g < 2; g++) {
+        free(s->ids[g].e);
+        memset(&s->ids[g], 0, sizeof(s->ids[g]));
+    }
+    for (size_t i = 0; s->df.text && i < s->df.cap; i++)
+        free(s->df.text[i]);
+    memset(s->df.key, 0, s->df.cap * sizeof(*s->df.key));
+    if (s->df.text)
+        memset(s->df.text, 0, s->df.cap * sizeof(*s->df.text));
+    s->df.n = 0;
+    s->nitems = s->nfree = s->live = 0;
+    s->docs = s->seq = 0;
+}
+
+static void story_destroy(void *state)
+{
+    struct story *s = state;
+    if (!s)
+        return;
+    free(s->snap_path);
+    free(s->stop_set);
+    for (size_t i = 0; s->df.text && i < s->df.cap; i++)
+        free(s->df.text[i]);
+    free(s->df.key), free(s->df.df), free(s->df.text);
+    free(s->items), free(s->terms), free(s->ents), free(s->free_slots), free(s->order);
+    for (size_t i = 0; i < s->index.cap; i++)
+        free(s->index.list[i].e);
+    free(s->index.key), free(s->index.list);
+    free(s->ids[0].e), free(s->ids[1].e);
+    free(s->dt), free(s->dmap), free(s->dstamp), free(s->acc), free(s->touched);
+    free(s->cps), free(s->merge);
+    free(s);
+}
+
+static void story_destroy_saving(void *state)
+{
+    struct story *s = state;
+    if (s && s->dirty) {
+        char why[512];
+        if (story_snapshot(s, why, sizeof(why)) < 0)
+            nf_log(NULL, NF_LOG_ERROR, "story: snapshot on shutdown failed: %s", why);
+    }
+    story_destroy(s);
+}
+
+static int story_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
+{
+    const struct story_conf *c = vconf;
+    if (nf_ctx_workers(ctx) > 1) {
+        nf_ctx_error(ctx, "stories are kept in one worker's memory: run this stage with "
+                          "workers = 1 (it has %d)", nf_ctx_workers(ctx));
+        return NF_ERR;
+    }
+    if (!(c->threshold >= 0 && c->threshold <= 1) || !(c->window_days >= 0) ||
+        !(c->time_weight >= 0 && c->time_weight <= 1) ||
+        !(c->entity_weight >= 0 && c->entity_weight <= 1) || !(c->title_weight >= 0)) {
+        nf_ctx_error(ctx, "threshold, time_weight and entity_weight must be within 0..1, "
+                          "window_days and title_weight at least 0");
+        return NF_ERR;
+    }
+    if (c->top_terms < 4 || c->top_terms > 1024 || c->max_stories < 16 ||
+        c->max_stories > (1 << 30) || c->max_terms < 1024 || c->max_ids < 16 ||
+        c->snapshot_s < 0) {
+        nf_ctx_error(ctx, "top_terms must be 4..1024, max_stories at least 16, max_terms at "
+                          "least 1024, max_ids at least 16, snapshot_s at least 0");
+        return NF_ERR;
+    }
+    struct story *s = calloc(1, sizeof(*s));
+    if (!s)
+        goto nomem;
+    s->conf = c;
+    const char *dir = nf_ctx_state_dir(ctx);
+    size_t dl = strlen(dir);
+    s->snap_path = malloc(dl + sizeof(STORY_SNAPSHOT) + 1);
+    if (!s->snap_path)
+        goto nomem;
+    memcpy(s->snap_path, dir, dl);
+    s->snap_path[dl] = '/';
+    memcpy(s->snap_path + dl + 1, STORY_SNAPSHOT, sizeof(STORY_SNAPSHOT));
+    size_t nstop = sizeof(story_stopwords) / sizeof(*story_stopwords);
+    s->stop_set_cap = (uint32_t)story_pow2(nstop * 2);
+    s->stop_set = calloc(s->stop_set_cap, sizeof(*s->stop_set));
+    s->df.cap = 1 << 14;
+    s->df.key = calloc(s->df.cap, sizeof(*s->df.key));
+    s->df.df = calloc(s->df.cap, sizeof(*s->df.df));
+    if (c->idf_export[0])
+        s->df.text = calloc(s->df.cap, sizeof(*s->df.text));
+    if (!s->stop_set || !s->df.key || !s->df.df || (c->idf_export[0] && !s->df.text))
+        goto nomem;
+    for (size_t i = 0; i < nstop; i++) {
+        uint64_t h = story_hash(story_stopwords[i], strlen(story_stopwords[i]), 0);
+        size_t k = (size_t)h & (s->stop_set_cap - 1);
+        while (s->stop_set[k] && s->stop_set[k] != h)
+            k = (k + 1) & (s->stop_set_cap - 1);
+        s->stop_set[k] = h;
+    }
+    if (story_dt_grow(s) < 0)
+        goto nomem;
+    if (story_restore(s, ctx) < 0)
+        goto fail;
+    /* a warm start already holds the bootstrap's counts */
+    if (c->idf_bootstrap[0] && s->docs == 0 && story_bootstrap(s, ctx, c->idf_bootstrap) < 0)
+        goto fail;
+    s->last_snapshot_ms = nf_now_ms();
+    *state_out = s;
+    return NF_OK;
+nomem:
+    nf_ctx_error(ctx, "out of memory");
+fail:
+    story_destroy(s);
+    return NF_ERR;
+}
+
+static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
+{
+    struct story *s = state;
+    size_t idn;
+    const char *id = nf_record_str(rec, NF_F_ID, &idn);
+    if (!id || !idn) {
+        nf_ctx_error(ctx, "record has no id");
+        return NF_ERR;
+    }
+    uint64_t key[2];
+    story_id_bits(id, idn, key);
+    char hex[33];
+    const struct story_idpair *seen = story_ids_find(s, key);
+    if (seen) {
+        /* a replay: the same story as the first time, and nothing counted twice */
+        story_id_hex((const uint64_t[2]){seen->s0, seen->s1}, hex);
+        nf_ctx_count(ctx, "story_replayed", 1);
+        return nf_record_set_cstr(rec, NF_F_STORY_ID, hex) < 0 ? NF_ERR : NF_OK;
+    }
+    double t = story_days(nf_record_str(rec, NF_F_PUBLISHED_AT, NULL));
+    size_t dn;
+    const char *dup = nf_record_str(rec, NF_F_DUP_OF, &dn);
+    if (dup && dn) {
+        uint64_t dk[2];
+        story_id_bits(dup, dn, dk);
+        const struct story_idpair *orig = story_ids_find(s, dk);
+        if (orig) {
+            struct story_idpair v = *orig;
+            if (story_ids_put(s, key, &v) < 0)
+                goto nomem;
+            struct story_item *it = &s->items[v.slot];
+            if (v.slot < s->nitems && it->live && it->serial == v.serial) {
+                it->members++;
+                it->last_seq = ++s->seq; /* a copy keeps its story recent, adds no words */
+            }
+            story_id_hex((const uint64_t[2]){v.s0, v.s1}, hex);
+            s->dirty = true;
+            nf_ctx_count(ctx, "story_copy", 1);
+            return nf_record_set_cstr(rec, NF_F_STORY_ID, hex) < 0 ? NF_ERR : NF_OK;
+        }
+    }
+    long nt = story_vector(s, rec);
+    if (nt < 0)
+        goto nomem;
+    struct story_ent re[STORY_MAX_ENTS];
+    size_t nre = story_rec_ents(s, rec, re);
+    /* entities count as documents' terms too, so that common ones weigh little */
+    for (size_t i = 0; i < nre; i++) {
+        if (story_df_reserve(s) < 0)
+            goto nomem;
+        (*story_df_slot(&s->df, re[i].h, true, NULL))++;
+    }
+    long slot = -1;
+    double score = 0;
+    if (nt > 0)
+        slot = story_best(s, t, re, nre, &score);
+    struct story_idpair v = {0};
+    nf_log(ctx, NF_LOG_DEBUG, "%s: %zu terms, %zu entities, best similarity %.3f (threshold %.3f)",
+           id, (size_t)nt, nre, score, s->conf->threshold);
+    if (slot >= 0) {
+        nf_ctx_count(ctx, "story_joined", 1);
+    } else {
+        slot = story_slot_new(s);
+        if (slot < 0)
+            goto nomem;
+        struct story_item *it = &s->items[slot];
+        uint32_t serial = it->serial;
+        *it = (struct story_item){.serial = serial, .live = true, .tmin = NAN, .tmax = NAN};
+        memcpy(it->id, key, 16);
+        nf_ctx_count(ctx, "story_new", 1);
+    }
+    struct story_item *it = &s->items[slot];
+    if (nt > 0 && story_absorb(s, (uint32_t)slot, t, re, nre) < 0)
+        goto nomem;
+    if (nt == 0)
+        it->members++, it->last_seq = ++s->seq;
+    memcpy(&v.s0, it->id, 8), memcpy(&v.s1, it->id + 8, 8);
+    v.slot = (uint32_t)slot, v.serial = it->serial;
+    if (story_ids_put(s, key, &v) < 0)
+        goto nomem;
+    s->dirty = true;
+    story_id_hex((const uint64_t[2]){v.s0, v.s1}, hex);
+    return nf_record_set_cstr(rec, NF_F_STORY_ID, hex) < 0 ? NF_ERR : NF_OK;
+nomem:
+    nf_ctx_error(ctx, "out of memory");
+    return NF_ERR;
+}
+
+static int story_flush(void *state, struct nf_ctx *ctx)
+{
+    struct story *s = state;
+    int64_t now = nf_now_ms();
+    if (!s->dirty || now - s->last_snapshot_ms < s->conf->snapshot_s * 1000)
+        return NF_OK;
+    char why[512];
+    s->last_snapshot_ms = now;
+    if (story_snapshot(s, why, sizeof(why)) < 0) {
+        nf_ctx_error(ctx, "snapshot: %s", why);
+        return NF_ERR;
+    }
+    return NF_OK;
+}
+
+NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
+    .abi = NF_PLUGIN_ABI,
+    .size = sizeof(struct nf_plugin),
+    .name = "story",
+    .description = "Groups articles that tell the same story (story_id)",
+    .kind = NF_PLUGIN_FILTER,
+    .options = story_options,
+    .conf_size = sizeof(struct story_conf),
+    .init = story_init,
+    .process = story_process,
+    .flush = story_flush,
+    .destroy = story_destroy_saving,
+};
