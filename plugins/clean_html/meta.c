@@ -22,21 +22,24 @@ enum meta_src {
     SRC_ITEMPROP,    /* microdata datePublished in the body */
     SRC_TIME_PUB,    /* <time pubdate> or a <time> marked as the publication time */
     SRC_LD_OTHER,    /* JSON-LD dateCreated, or datePublished of an untyped object */
-    SRC_META_WEAK,   /* <meta name=date> and other loosely named tags */
     SRC_URL,         /* /2019/05/31/ in the canonical URL */
     SRC_TIME_HEAD,   /* <time datetime> in the article's header */
     SRC_CLASS,       /* an element whose class says it holds the date */
     SRC_TEXT_KEY,    /* "Published on ..." near the headline */
     SRC_TEXT,        /* a date near the headline */
     SRC_TIME_ANY,    /* any other <time datetime> outside comments and sidebars */
+    SRC_META_WEAK,   /* <meta name=date> and other loosely named tags: often the last change */
+    SRC_TEXT_FAR,    /* "Published on ..." anywhere in the page */
     SRC_COUNT
 };
 
 #define META_MAX_CANDS 96
 #define META_ARENA 16384
-#define META_TEXT_BEFORE 400 /* bytes of visible text kept before the headline */
-#define META_TEXT_AFTER 1600 /* and after it */
-#define META_LEAD 2000       /* bytes of visible text kept from the top, for pages without <h1> */
+#define META_TEXT_BEFORE 400    /* bytes of visible text looked at before the headline */
+#define META_TEXT_AFTER 1600    /* and after it */
+#define META_LEAD 2000          /* bytes from the top, for pages without a headline */
+#define META_TEXT_MAX (1u << 20) /* visible text kept of one page */
+#define META_MAX_H1 8
 #define META_MAX_DEPTH 512
 
 struct meta_cand {
@@ -54,7 +57,7 @@ struct meta_page {
     const char *meta_author, *article_author, *rel_author, *prop_author, *class_author;
     const char *ld_headline, *ld_author, *ld_publisher, *ld_url;
     bool mdy;
-    bool h1_seen;
+    int h1_pick; /* index in h1s of the article's headline, -1 when none */
     int n_class; /* date-ish elements looked at */
     int n_time;
 };
@@ -67,10 +70,14 @@ struct html_meta {
     int nmod;
     char arena[META_ARENA];
     size_t arena_len;
-    char text[META_TEXT_BEFORE + META_TEXT_AFTER + 64];
-    size_t text_len, text_h1; /* offset of the headline's end in text */
-    char lead[META_LEAD];
-    size_t lead_len;
+    char *text; /* the page's visible text, space-separated, grown as needed and kept */
+    size_t text_len, text_cap;
+    struct {
+        const char *text;
+        size_t start, end; /* where the heading's text is in m->text */
+        bool bad;
+    } h1s[META_MAX_H1];
+    int n_h1;
     char scratch[512];
     unsigned char flags[META_MAX_DEPTH];
     long today; /* days since the epoch: no later date is accepted */
@@ -84,6 +91,7 @@ enum {
     IN_SKIP = 8,    /* script, style, noscript, template: no visible text */
     IN_HEAD = 16,
     IN_COMMENT = 32, /* reader comments: not even microdata there is the article's */
+    IN_H1 = 64,      /* its text was taken with the heading */
 };
 
 struct html_meta *html_meta_new(char *err, size_t errlen)
@@ -96,6 +104,8 @@ struct html_meta *html_meta_new(char *err, size_t errlen)
 
 void html_meta_free(struct html_meta *m)
 {
+    if (m)
+        free(m->text);
     free(m);
 }
 
@@ -251,7 +261,8 @@ static const char *const meta_pub_names[] = {
     "parsely-pub-date", "citation_publication_date", "citation_online_date", "citation_date",
     "article.published", "article_date_original", "original-publish-date", "datecreated",
     "pub_date", "og:pubdate", "rnews:datepublished", "article:post_date", "bt:pubdate",
-    "cxenseparse:recs:publishtime", "dc:date.issued", "creation_date", "date_created", NULL};
+    "cxenseparse:recs:publishtime", "dc:date.issued", "creation_date", "date_created",
+    "publication_date", "publication-date", "publicationdate", NULL};
 /* Loosely named tags: often the publication date, sometimes the last change. */
 static const char *const meta_weak_names[] = {"date", "dc.date", "dcterms.date", "dc:date",
                                               "displaydate", "sailthru.date", "timestamp",
@@ -465,47 +476,40 @@ static void meta_ld_script(struct html_meta *m, xmlNode *n)
     }
 }
 
+/* A <script> without a type that holds a schema.org object all the same. */
+static bool meta_untyped_ld(xmlNode *n)
+{
+    const char *s = n->children ? (const char *)n->children->content : NULL;
+    if (!s)
+        return false;
+    while (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')
+        s++;
+    return *s == '{' && strncmp(s + 1, "\"@context\"", 10) == 0;
+}
+
 /* ---- the walk ----------------------------------------------------------------------------- */
 
 static void meta_text_append(struct html_meta *m, const char *s)
 {
-    size_t cap = META_TEXT_BEFORE + META_TEXT_AFTER;
-    bool lead_full = m->lead_len + 2 >= META_LEAD;
-    bool text_full =
-        (m->pg.h1_seen && m->text_len >= m->text_h1 + META_TEXT_AFTER) || m->text_len + 2 >= cap;
-    if (lead_full && text_full)
-        return;
-    /* Only text with something in it: whitespace-only nodes would push real text out. */
+    /* Only text with something in it: layout white space would only dilute the windows. */
     while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
         s++;
     size_t l = strlen(s);
-    if (l == 0)
+    if (l == 0 || m->text_len + l + 2 > META_TEXT_MAX)
         return;
-    if (!lead_full) {
-        size_t k = l < META_LEAD - m->lead_len - 1 ? l : META_LEAD - m->lead_len - 1;
-        memcpy(m->lead + m->lead_len, s, k);
-        m->lead_len += k;
-        m->lead[m->lead_len++] = ' ';
+    if (m->text_len + l + 2 > m->text_cap) {
+        size_t cap = m->text_cap ? m->text_cap : 65536;
+        while (cap < m->text_len + l + 2)
+            cap *= 2;
+        char *t = realloc(m->text, cap);
+        if (!t)
+            return; /* the text windows are a best effort: fewer dates, no failure */
+        m->text = t, m->text_cap = cap;
     }
-    if (text_full)
-        return;
-    if (!m->pg.h1_seen && m->text_len + l + 1 > META_TEXT_BEFORE) {
-        /* Before the headline only the last META_TEXT_BEFORE bytes are kept. */
-        if (l + 1 >= META_TEXT_BEFORE) {
-            s += l - (META_TEXT_BEFORE - 2);
-            l = META_TEXT_BEFORE - 2;
-            m->text_len = 0;
-        } else {
-            size_t drop = m->text_len + l + 1 - META_TEXT_BEFORE;
-            memmove(m->text, m->text + drop, m->text_len - drop);
-            m->text_len -= drop;
-        }
-    }
-    if (m->text_len + l + 1 > cap)
-        l = cap - m->text_len - 1;
     memcpy(m->text + m->text_len, s, l);
     m->text_len += l;
     m->text[m->text_len++] = ' ';
+    m->text[m->text_len] = '\0';
 }
 
 static unsigned meta_flags_of(xmlNode *n, unsigned parent)
@@ -517,6 +521,8 @@ static unsigned meta_flags_of(xmlNode *n, unsigned parent)
         f |= IN_SKIP;
     if (!strcmp(name, "head"))
         f |= IN_HEAD;
+    if (!strcmp(name, "h1"))
+        f |= IN_H1;
     if (!strcmp(name, "aside") || !strcmp(name, "footer") || !strcmp(name, "nav"))
         f |= IN_BAD;
     if (!strcmp(name, "article") || !strcmp(name, "main"))
@@ -624,12 +630,14 @@ static void meta_element(struct html_meta *m, xmlNode *n, unsigned f)
                 l = meta_attr(n, "xml:lang");
             pg->lang = l;
             pg->mdy = l && (strcasecmp(l, "en-us") == 0 || strcasecmp(l, "en") == 0);
-        } else if (!strcmp(name, "h1") && !pg->h1 && !(f & IN_BAD)) {
-            pg->h1 = meta_keep_text(m, n);
-            if (pg->h1) {
-                meta_text_append(m, pg->h1);
-                pg->h1_seen = true;
-                m->text_h1 = m->text_len;
+        } else if (!strcmp(name, "h1") && m->n_h1 < META_MAX_H1 && !(f & IN_SKIP)) {
+            const char *t = meta_keep_text(m, n);
+            if (t) {
+                m->h1s[m->n_h1].start = m->text_len;
+                meta_text_append(m, t);
+                m->h1s[m->n_h1].end = m->text_len;
+                m->h1s[m->n_h1].text = t;
+                m->h1s[m->n_h1++].bad = (f & IN_BAD) != 0;
             }
         }
         break;
@@ -653,7 +661,7 @@ static void meta_element(struct html_meta *m, xmlNode *n, unsigned f)
     case 's':
         if (!strcmp(name, "script")) {
             const char *t = meta_attr(n, "type");
-            if (t && strcasecmp(t, "application/ld+json") == 0)
+            if (t ? strcasecmp(t, "application/ld+json") == 0 : meta_untyped_ld(n))
                 meta_ld_script(m, n);
         }
         break;
@@ -695,10 +703,10 @@ static void meta_walk(struct html_meta *m, xmlNode *root)
                 m->flags[depth + 1] = (unsigned char)nf;
                 descend = true;
             }
-        } else if (n->type == XML_TEXT_NODE && n->content && !(f & (IN_SKIP | IN_HEAD))) {
+        } else if (n->type == XML_TEXT_NODE && n->content && !(f & (IN_SKIP | IN_HEAD | IN_H1))) {
             meta_text_append(m, (const char *)n->content);
         }
-        if (descend && !meta_is(n, "h1")) {
+        if (descend) {
             n = n->children;
             depth++;
             continue;
@@ -716,43 +724,101 @@ static void meta_walk(struct html_meta *m, xmlNode *root)
 
 /* ---- choosing ----------------------------------------------------------------------------- */
 
-/* Dates announced by a word such as "Published" in the text near the headline. */
+/* The article's headline among the page's <h1>s: the first that the page's declared title
+ * begins with or contains, else the first outside sidebars and footers. */
+static void meta_pick_h1(struct html_meta *m)
+{
+    struct meta_page *pg = &m->pg;
+    const char *ref = pg->og_title ? pg->og_title : pg->tw_title ? pg->tw_title
+                      : pg->ld_headline                    ? pg->ld_headline
+                                                           : pg->title;
+    pg->h1_pick = -1;
+    for (int i = 0; ref && i < m->n_h1; i++) {
+        char probe[32];
+        size_t l = strlen(m->h1s[i].text);
+        if (l < 8)
+            continue;
+        if (l > 24) {
+            l = 24;
+            while (l > 8 && ((unsigned char)m->h1s[i].text[l] & 0xC0) == 0x80)
+                l--;
+        }
+        memcpy(probe, m->h1s[i].text, l);
+        probe[l] = '\0';
+        if (strcasestr(ref, probe)) {
+            pg->h1_pick = i;
+            break;
+        }
+    }
+    for (int i = 0; pg->h1_pick < 0 && i < m->n_h1; i++)
+        if (!m->h1s[i].bad)
+            pg->h1_pick = i;
+    pg->h1 = pg->h1_pick >= 0 ? m->h1s[pg->h1_pick].text : NULL;
+}
+
+/* Dates in the visible text: announced by a word such as "Published" near the headline, else
+ * the first date after the headline, else the nearest before it; without a headline, the top of
+ * the page. Last, an announced date anywhere in the page. */
 static void meta_text_dates(struct html_meta *m)
 {
     static const char *const keys[] = {
         "published", "posted", "veröffentlicht", "publié", "publicado", "pubblicato",
-        "gepubliceerd", "publicerad", "opublikowano", "erschienen", "date:", "datum:", NULL};
-    const char *t = m->pg.h1_seen ? m->text : m->lead;
-    size_t n = m->pg.h1_seen ? m->text_len : m->lead_len;
+        "gepubliceerd", "publicerad", "opublikowano", "erschienen", "date:", "datum:",
+        "mise en ligne", "dieser artikel wurde am", NULL};
+    if (!m->text_len)
+        return;
     int flags = m->pg.mdy ? MD_MDY : 0;
+    size_t from = 0, h1 = 0, to = m->text_len < META_LEAD ? m->text_len : META_LEAD;
+    if (m->pg.h1_pick >= 0) {
+        size_t s = m->h1s[m->pg.h1_pick].start, e = m->h1s[m->pg.h1_pick].end;
+        from = s > META_TEXT_BEFORE ? s - META_TEXT_BEFORE : 0;
+        h1 = e;
+        to = e + META_TEXT_AFTER < m->text_len ? e + META_TEXT_AFTER : m->text_len;
+    }
+    char saved = m->text[to];
+    m->text[to] = '\0';
+    const char *t = m->text;
+    struct md_date d;
+    bool found = false;
     for (const char *const *k = keys; *k; k++) {
-        size_t kl = strlen(*k);
-        for (size_t i = 0; i + kl <= n; i++) {
-            if (strncasecmp(t + i, *k, kl) != 0)
-                continue;
-            struct md_date d;
-            size_t win = n - (i + kl) < 80 ? n - (i + kl) : 80;
-            if (md_find(t + i + kl, win, flags, &d, NULL))
-                meta_add(m, &d, SRC_TEXT_KEY);
-            break;
+        const char *p = strcasestr(t + from, *k);
+        if (!p)
+            continue;
+        size_t at = (size_t)(p - t) + strlen(*k);
+        size_t win = to - at < 80 ? to - at : 80;
+        if (md_find(t + at, win, flags, &d, NULL)) {
+            meta_add(m, &d, SRC_TEXT_KEY);
+            found = true;
         }
     }
-    /* The first date after the headline, else the nearest before it. */
-    struct md_date d;
-    size_t start = m->pg.h1_seen ? m->text_h1 : 0;
-    if (md_find(t + start, n - start, flags, &d, NULL)) {
+    if (md_find(t + h1, to - h1, flags, &d, NULL)) {
         meta_add(m, &d, SRC_TEXT);
-        return;
+        found = true;
+    } else {
+        size_t off = from, end;
+        struct md_date last;
+        bool before = false;
+        while (off < h1 && md_find(t + off, h1 - off, flags, &d, &end)) {
+            last = d, before = true;
+            off += end;
+        }
+        if (before) {
+            meta_add(m, &last, SRC_TEXT);
+            found = true;
+        }
     }
-    size_t off = 0, end;
-    bool found = false;
-    struct md_date last;
-    while (off < start && md_find(t + off, start - off, flags, &d, &end)) {
-        last = d, found = true;
-        off += end;
-    }
+    m->text[to] = saved;
     if (found)
-        meta_add(m, &last, SRC_TEXT);
+        return;
+    for (const char *const *k = keys; *k; k++) {
+        const char *p = strcasestr(t + to, *k);
+        if (!p)
+            continue;
+        size_t at = (size_t)(p - t) + strlen(*k);
+        size_t win = m->text_len - at < 80 ? m->text_len - at : 80;
+        if (md_find(t + at, win, flags, &d, NULL))
+            meta_add(m, &d, SRC_TEXT_FAR);
+    }
 }
 
 static bool meta_is_modified(const struct html_meta *m, const struct md_date *d)
@@ -778,6 +844,20 @@ static const struct meta_cand *meta_choose(const struct html_meta *m)
         if (c->src == best->src && md_days(&c->date) < md_days(&best->date) &&
             c->src <= SRC_LD_OTHER)
             best = c;
+    }
+    if (best && best->date.has_time && best->date.has_tz && best->date.tz_min == 0) {
+        /* A time stamp in UTC can fall on the day before or after the one the page shows in
+         * its own zone: the date as the page shows it wins when a clue without a time gives
+         * that neighbouring day. */
+        long day = md_days(&best->date);
+        for (int i = 0; i < m->ncands; i++) {
+            const struct meta_cand *c = &m->cands[i];
+            if (c->date.has_time)
+                continue;
+            long cd = md_days(&c->date);
+            if ((cd == day + 1 && best->date.hh >= 18) || (cd == day - 1 && best->date.hh < 6))
+                return c;
+        }
     }
     if (!best || best->src <= SRC_META || !meta_is_modified(m, &best->date))
         return best;
@@ -905,12 +985,14 @@ int html_meta_extract(struct html_meta *m, htmlDocPtr doc, const char *source_ur
 {
     memset(&m->pg, 0, sizeof(m->pg));
     m->ncands = m->nmod = 0;
-    m->arena_len = m->text_len = m->text_h1 = m->lead_len = 0;
+    m->arena_len = m->text_len = 0;
+    m->n_h1 = 0;
     m->today = meta_today(rec);
     xmlNode *root = xmlDocGetRootElement(doc);
     if (root)
         meta_walk(m, root);
     struct meta_page *pg = &m->pg;
+    meta_pick_h1(m);
 
     const char *url = meta_http(pg->canonical) ? pg->canonical
                       : meta_http(pg->og_url)  ? pg->og_url
@@ -935,6 +1017,7 @@ int html_meta_extract(struct html_meta *m, htmlDocPtr doc, const char *source_ur
                     m->cands[i].date.m, m->cands[i].date.d);
         for (int i = 0; i < m->nmod; i++)
             fprintf(stderr, "  mod %ld\n", m->mod_days[i]);
+        fprintf(stderr, "  h1=%s\n", pg->h1 ? pg->h1 : "-");
 #endif
         if (best) {
             char iso[32];

@@ -234,8 +234,9 @@ static void md_time(const char *s, size_t i, size_t n, struct md_date *out, size
     if (md_num(s, i + 3, n, 2, &mi) != 2)
         return;
     i += 5;
-    if (i < n && s[i] == ':' && md_num(s, i + 1, n, 2, &ss) == 2)
-        i += 3;
+    int ls;
+    if (i < n && s[i] == ':' && (ls = md_num(s, i + 1, n, 2, &ss)) > 0)
+        i += 1 + (size_t)ls; /* "23:15:0Z" is seen in the wild */
     if (hh > 23 || mi > 59 || ss > 60)
         return;
     if (i < n && (s[i] == '.' || s[i] == ','))
