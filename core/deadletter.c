@@ -369,12 +369,7 @@ static int jl_append(struct nf_dlq *d, const char *text, size_t len, char *err, 
             errno = e;
             goto out;
         }
-        done += (size_t)k;
-        /* a short write inside the optional newline: finish it before the text */
-        if (done < iov[0].iov_len) {
-            errno = EIO;
-            goto out;
-        }
+        done += (size_t)k; /* k > 0: the optional newline, one byte, went with the first */
     }
     rc = 0;
 out:
@@ -947,8 +942,9 @@ int nf_dlq_replay(const struct nf_config *cfg, const struct nf_dlq_replay_opts *
     rc = (int)R.n_sent;
 out:
     if (R.matched || R.n_sent) {
-        fprintf(out, "%zu sent, %d skipped (no readable record or stage), %d already replayed%s.\n", R.n_sent,
-                R.unreadable, R.already, R.already && !o.force ? " (--force sends them again)" : "");
+        fprintf(out, "%zu sent, %d skipped (no readable record or stage), %d already replayed%s.\n",
+                R.n_sent, R.unreadable, R.already,
+                R.already && !o.force ? " (--force sends them again)" : "");
         if (R.n_sent)
             fprintf(out, "Replayed records carry no ack_to, seq or attempt: nobody waits for "
                          "their acknowledgement, and one that fails again is dead-lettered "
