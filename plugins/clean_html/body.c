@@ -10,9 +10,27 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef BODY_DEBUG
+#include <stdio.h>
+#endif
 
 #define BODY_MAX_DEPTH 1024
 #define BODY_MAX_JSONLD 8
+#ifndef BODY_MASS
+#define BODY_MASS 0.8f
+#endif
+#ifndef BODY_WIDEN
+#define BODY_WIDEN 0.6f
+#endif
+#ifndef BODY_P_LINKS
+#define BODY_P_LINKS 0.6f
+#endif
+#ifndef BODY_LAST_HEADING
+#define BODY_LAST_HEADING false
+#endif
+#ifndef BODY_RELAX_BELOW
+#define BODY_RELAX_BELOW 200
+#endif
 
 enum body_kind {
     K_INLINE, /* span, b, em...: part of the surrounding block */
@@ -47,6 +65,7 @@ enum {
     F_SCORED = 1u << 7,      /* score initialised */
     F_HIDDEN = 1u << 8,
     F_KEEP = 1u << 9, /* part of the chosen container */
+    F_CUT = 1u << 10, /* dropped as furniture (F_DROP is set too) */
 };
 
 struct body_node {
@@ -55,6 +74,8 @@ struct body_node {
     uint32_t link;   /* of which inside <a> */
     uint32_t commas; /* commas below */
     uint32_t ptext;  /* characters in kept paragraphs below */
+    uint32_t own;    /* characters not inside a block child: text this element holds itself */
+    uint32_t ownlink;
     uint32_t parent; /* index + 1, 0 for none */
     float score;
     uint16_t flags;
@@ -74,6 +95,7 @@ struct html_body {
     int njsonld;
     struct body_out out;
     uint32_t stack[BODY_MAX_DEPTH];
+    bool relaxed;
 };
 
 struct html_body *html_body_new(void)
@@ -185,11 +207,22 @@ static unsigned body_word_flags(const char *w)
     return hit ? ((const struct body_word *)hit)->flags : 0;
 }
 
+/* "has-ads", "no-sidebar", "with-comments": a modifier saying what else is on the page, not
+ * what this element is. */
+static bool body_is_modifier(const char *w)
+{
+    return strcmp(w, "has") == 0 || strcmp(w, "no") == 0 || strcmp(w, "with") == 0 ||
+           strcmp(w, "without") == 0 || strcmp(w, "is") == 0 || strcmp(w, "show") == 0 ||
+           strcmp(w, "hide") == 0 || strcmp(w, "enable") == 0 || strcmp(w, "disable") == 0 ||
+           strcmp(w, "enabled") == 0 || strcmp(w, "disabled") == 0;
+}
+
 static unsigned body_words_of(const xmlChar *v)
 {
     unsigned flags = 0;
     char w[32];
     size_t n = 0;
+    bool modified = false;
     for (const xmlChar *p = v;; p++) {
         unsigned c = *p;
         bool lower = c >= 'a' && c <= 'z', upper = c >= 'A' && c <= 'Z';
@@ -199,8 +232,12 @@ static unsigned body_words_of(const xmlChar *v)
         if ((!lower && !upper && !digit) || hump) {
             if (n > 0 && n < sizeof(w)) {
                 w[n] = '\0';
-                flags |= body_word_flags(w);
+                if (!modified)
+                    flags |= body_word_flags(w);
+                modified = body_is_modifier(w);
             }
+            if (c == ' ' || c == '\t' || c == '\n')
+                modified = false; /* the next class starts fresh */
             n = 0;
             if (!c)
                 break;
@@ -343,7 +380,7 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
     b->nodes[idx - 1] = e;
     if (e.kind == K_A)
         in_link = true;
-    uint32_t text = 0, link = 0, commas = 0;
+    uint32_t text = 0, link = 0, commas = 0, own = 0, ownlink = 0;
     uint16_t below = 0;
     for (xmlNodePtr c = node->children; c; c = c->next) {
         if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
@@ -351,8 +388,9 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
             if (c->content)
                 body_count_text(c->content, &t, &commas);
             text += t;
+            own += t;
             if (in_link)
-                link += t;
+                link += t, ownlink += t;
         } else if (c->type == XML_ELEMENT_NODE && depth < BODY_MAX_DEPTH - 1) {
             uint32_t ci = body_measure(b, c, idx, depth + 1, in_link);
             if (!ci)
@@ -363,14 +401,20 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
             text += ce->text;
             link += ce->link;
             commas += ce->commas;
-            if (body_is_block(ce->kind) || (ce->flags & F_BLOCK_BELOW))
+            if (body_is_block(ce->kind) || (ce->flags & F_BLOCK_BELOW)) {
                 below |= F_BLOCK_BELOW;
+            } else {
+                own += ce->text;
+                ownlink += ce->link;
+            }
         }
     }
     struct body_node *me = &b->nodes[idx - 1];
     me->text = text;
     me->link = link;
     me->commas = commas;
+    me->own = own;
+    me->ownlink = ownlink;
     me->flags |= below;
     return idx;
 }
@@ -417,10 +461,11 @@ static void body_init_score(struct body_node *e)
 }
 
 /* Whether an element is page furniture, judged on its own facts and the page's total. */
-static bool body_is_furniture(const struct body_node *e, uint32_t total)
+static bool body_is_furniture(const struct html_body *b, const struct body_node *e,
+                              uint32_t total)
 {
     bool big = e->text * 2 > total && total > 0;
-    if ((e->flags & F_UNLIKELY) && !(e->flags & F_MAYBE) && !(e->flags & F_ARTICLEBODY) &&
+    if (!b->relaxed && (e->flags & F_UNLIKELY) && !(e->flags & F_MAYBE) && !(e->flags & F_ARTICLEBODY) &&
         !big && e->kind != K_BODY && e->kind != K_A)
         return true;
     switch (e->kind) {
@@ -434,6 +479,9 @@ static bool body_is_furniture(const struct body_node *e, uint32_t total)
     case K_LI:
         /* blocks of links: menus, tag clouds, "more stories" lists */
         return e->text > 0 && body_link_density(e) > 0.5f && !big;
+    case K_P:
+        /* "Read more: <a>other story</a>" */
+        return e->text > 0 && body_link_density(e) >= BODY_P_LINKS;
     default:
         return false;
     }
@@ -461,22 +509,28 @@ static void body_select(struct html_body *b, uint32_t idx, int depth, uint32_t t
     struct body_node *e = &b->nodes[idx - 1];
     if (e->flags & F_DROP)
         return;
-    if (body_is_furniture(e, total)) {
-        e->flags |= F_DROP;
+    if (body_is_furniture(b, e, total)) {
+        e->flags |= F_DROP | F_CUT;
         return;
     }
     b->stack[depth] = idx;
-    if (body_is_paragraph(e) && e->text >= 25 && body_link_density(e) < 0.5f) {
-        float s = 1.0f + (float)e->commas + (e->text >= 300 ? 3.0f : (float)e->text / 100.0f);
+    /* A paragraph: an element's own text (outside its block children), when it is prose
+     * rather than a row of links. */
+    uint32_t own = e->own;
+    if (own >= 25 && e->kind != K_INLINE && e->kind != K_A && e->kind != K_H &&
+        e->ownlink * 2 < own) {
+        float commas = e->text ? (float)e->commas * (float)own / (float)e->text : 0.0f;
+        float s = 1.0f + commas + (own >= 300 ? 3.0f : (float)own / 100.0f);
         for (int up = 1; up <= 3 && depth - up >= 0; up++) {
             struct body_node *a = &b->nodes[b->stack[depth - up] - 1];
             body_init_score(a);
             a->score += s / (up == 1 ? 1.0f : up == 2 ? 2.0f : 3.0f);
         }
         for (int up = 0; up <= depth; up++)
-            b->nodes[b->stack[depth - up] - 1].ptext += e->text;
-        return; /* paragraphs inside a paragraph-like element are not scored again */
+            b->nodes[b->stack[depth - up] - 1].ptext += own;
     }
+    if (!(e->flags & F_BLOCK_BELOW))
+        return;
     if (depth >= BODY_MAX_DEPTH - 1)
         return;
     for (xmlNodePtr c = e->node->children; c; c = c->next)
@@ -541,6 +595,33 @@ static int body_text(struct body_out *o, const uint8_t *s, size_t n, bool lines)
     return 0;
 }
 
+/* A heading whose section is gone ("Related posts" over a dropped list, "Leave a reply" over
+ * a dropped form) is furniture too. */
+static bool body_heads_nothing(struct html_body *b, xmlNodePtr h)
+{
+    uint32_t htext = body_info(b, h)->text;
+    for (int up = 0; up < 3 && h; up++, h = h->parent) {
+        if (up > 0 && (!h->_private || body_info(b, h)->text != htext))
+            return false; /* the heading shares its wrapper with text */
+        for (xmlNodePtr c = h->next; c; c = c->next) {
+            if (c->type == XML_TEXT_NODE && c->content) {
+                for (const xmlChar *p = c->content; *p; p++)
+                    if (*p > ' ')
+                        return false;
+                continue;
+            }
+            if (c->type != XML_ELEMENT_NODE || !c->_private)
+                continue;
+            const struct body_node *e = body_info(b, c);
+            if (e->flags & F_CUT)
+                return true;
+            if (e->text > 0 && !(e->flags & F_DROP))
+                return false;
+        }
+    }
+    return BODY_LAST_HEADING;
+}
+
 static int body_emit(struct html_body *b, xmlNodePtr node, int depth)
 {
     for (xmlNodePtr c = node->children; c; c = c->next) {
@@ -559,6 +640,8 @@ static int body_emit(struct html_body *b, xmlNodePtr node, int depth)
             body_break(&b->out, 2);
             continue;
         }
+        if (e->kind == K_H && body_heads_nothing(b, c))
+            continue;
         bool block = body_is_block(e->kind);
         if (block)
             body_break(&b->out, 3);
@@ -723,6 +806,26 @@ static int body_try_json_ld(struct html_body *b, uint32_t dom_chars)
     return 0;
 }
 
+#ifdef BODY_DEBUG
+static void body_dump(struct html_body *b, xmlNodePtr n, int depth)
+{
+    const struct body_node *e = body_info(b, n);
+    if (!e)
+        return;
+    xmlAttrPtr a = n->properties;
+    while (a && strcmp((const char *)a->name, "class") && strcmp((const char *)a->name, "id"))
+        a = a->next;
+    fprintf(stderr, "%*s<%s %s> k%d f%x text %u link %u ptext %u score %.1f\n", depth * 2, "",
+            n->name, a && a->children ? (const char *)a->children->content : "", e->kind,
+            e->flags, e->text, e->link, e->ptext, e->score);
+    if (depth > atoi(getenv("BODY_DUMP")))
+        return;
+    for (xmlNodePtr c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && c->_private && body_info(b, c)->text >= 100)
+            body_dump(b, c, depth + 1);
+}
+#endif
+
 static xmlNodePtr body_find_body(xmlNodePtr root)
 {
     for (xmlNodePtr c = root->children; c; c = c->next)
@@ -731,18 +834,36 @@ static xmlNodePtr body_find_body(xmlNodePtr root)
     return root;
 }
 
-int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld,
-                      const char **text_out, size_t *len_out)
+/* The smallest element that still holds most of the page's paragraph text. */
+static uint32_t body_mass_container(struct html_body *b, uint32_t idx, uint32_t total_p)
+{
+    for (;;) {
+        uint32_t next = 0;
+        for (xmlNodePtr c = b->nodes[idx - 1].node->children; c; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE || !c->_private)
+                continue;
+            const struct body_node *e = body_info(b, c);
+            if (!(e->flags & F_DROP) && (float)e->ptext >= BODY_MASS * (float)total_p) {
+                next = (uint32_t)(uintptr_t)c->_private;
+                break;
+            }
+        }
+        if (!next)
+            return idx;
+        idx = next;
+    }
+}
+
+/* Measures, selects and emits once; `relaxed` keeps what class names call furniture (a page
+ * that is nothing but "comments" is its comments). Returns the container's index + 1, 0 when
+ * the page has no body, -1 on allocation failure. */
+static long body_run(struct html_body *b, xmlNodePtr root, bool relaxed)
 {
     b->n = 0;
     b->njsonld = 0;
     b->out.len = 0;
     b->out.pending = 0;
-    *text_out = "";
-    *len_out = 0;
-    xmlNodePtr root = xmlDocGetRootElement(doc);
-    if (!root)
-        return 0;
+    b->relaxed = relaxed;
     /* JSON-LD often sits in <head>: measure the whole document, select from <body>. */
     if (!body_measure(b, root, 0, 0, false))
         return -1;
@@ -754,7 +875,7 @@ int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld,
     body_select(b, bi, 0, be->text);
 
     /* The container: an itemprop=articleBody, else an <article> with most of the paragraphs,
-     * else the best-scored block. */
+     * else the best-scored block, widened when it holds too little of the page's prose. */
     uint32_t best = 0, art = 0, ab = 0;
     for (size_t i = 0; i < b->n; i++) {
         struct body_node *e = &b->nodes[i];
@@ -776,12 +897,26 @@ int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld,
         b->nodes[best - 1].flags |= F_KEEP;
     } else {
         best = body_top_candidate(b);
-        if (best)
-            body_mark_siblings(b, best);
+        uint32_t mass = body_mass_container(b, bi, total_p);
+        if (!best || (!body_is_inside(b, best, mass) && !body_is_inside(b, mass, best)) ||
+            (body_is_inside(b, best, mass) &&
+             (float)b->nodes[best - 1].ptext < BODY_WIDEN * (float)b->nodes[mass - 1].ptext))
+            best = mass, b->nodes[mass - 1].flags |= F_KEEP;
         else
-            best = bi, b->nodes[bi - 1].flags |= F_KEEP;
+            body_mark_siblings(b, best);
     }
 
+#ifdef BODY_DEBUG
+    if (getenv("BODY_DUMP"))
+        body_dump(b, body, 0);
+    {
+        const struct body_node *d = &b->nodes[best - 1];
+        xmlAttrPtr a = d->node->properties;
+        fprintf(stderr, "best <%s %s=%s> score %.1f text %u ptext %u total_p %u ab %u art %u\n",
+                d->node->name, a ? (const char *)a->name : "", a && a->children ? (const char *)a->children->content : "",
+                d->score, d->text, d->ptext, total_p, ab, art);
+    }
+#endif
     /* Emit the kept elements in document order: the container's parent holds the siblings. */
     xmlNodePtr scope = b->nodes[best - 1].node;
     if (scope != body && scope->parent) {
@@ -799,7 +934,29 @@ int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld,
     } else if (body_emit(b, scope, 0) < 0) {
         return -1;
     }
+    return (long)best;
+}
 
+int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld,
+                      const char **text_out, size_t *len_out)
+{
+    *text_out = "";
+    *len_out = 0;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    if (!root)
+        return 0;
+    long best = body_run(b, root, false);
+    if (best < 0)
+        return -1;
+    if (best > 0 && b->out.len < BODY_RELAX_BELOW) {
+        /* Next to nothing outside what class names call furniture: take that too. */
+        size_t strict = b->out.len;
+        best = body_run(b, root, true);
+        if (best < 0)
+            return -1;
+        if (b->out.len <= strict && body_run(b, root, false) < 0)
+            return -1;
+    }
     if (use_json_ld && b->njsonld > 0) {
         if (body_reserve(&b->out, 1) < 0)
             return -1;
