@@ -66,8 +66,6 @@ struct html_meta {
     struct meta_page pg;
     struct meta_cand cands[META_MAX_CANDS];
     int ncands;
-    long mod_days[8]; /* dates given as "modified" */
-    int nmod;
     char arena[META_ARENA];
     size_t arena_len;
     char *text; /* the page's visible text, space-separated, grown as needed and kept */
@@ -217,8 +215,9 @@ static const char *const meta_comment_words[] = {"comment", "respond", "reply", 
 static const char *const meta_header_words[] = {"entry-header", "post-header", "article-header",
                                                 "article__header", "story-header", "headline",
                                                 "entry-meta", "post-meta", "article-meta", NULL};
-static const char *const meta_date_words[] = {"date", "publish", "posted", "time", "byline",
-                                              "meta", "submitted", "dateline", "stamp", NULL};
+static const char *const meta_date_words[] = {"date", "publish", "publication", "posted", "time",
+                                              "byline", "meta", "submitted", "dateline", "stamp",
+                                              NULL};
 static const char *const meta_modified_words[] = {"modif", "updated", "update", "edited", NULL};
 
 /* ---- date candidates ---------------------------------------------------------------------- */
@@ -245,13 +244,6 @@ static void meta_add_value(struct html_meta *m, const char *s, enum meta_src src
         meta_add(m, &d, src);
 }
 
-static void meta_add_modified(struct html_meta *m, const char *s)
-{
-    struct md_date d;
-    if (m->nmod < 8 && s && md_parse_value(s, strlen(s), 0, &d))
-        m->mod_days[m->nmod++] = md_days(&d);
-}
-
 /* Meta names (name, property, itemprop) that give the publication date. */
 static const char *const meta_pub_names[] = {
     "article:published_time", "og:published_time", "og:article:published_time",
@@ -265,7 +257,7 @@ static const char *const meta_pub_names[] = {
     "publication_date", "publication-date", "publicationdate", NULL};
 /* Loosely named tags: often the publication date, sometimes the last change. */
 static const char *const meta_weak_names[] = {"date", "dc.date", "dcterms.date", "dc:date",
-                                              "displaydate", "sailthru.date", "timestamp",
+                                              "displaydate", "timestamp",
                                               "article_date", "pdate", "created", NULL};
 static const char *const meta_mod_names[] = {
     "article:modified_time", "og:updated_time", "datemodified", "dc.date.modified",
@@ -308,7 +300,7 @@ static void meta_head_tag(struct html_meta *m, xmlNode *n)
         else if (meta_in(k, meta_weak_names))
             meta_add_value(m, content, SRC_META_WEAK);
         else if (meta_in(k, meta_mod_names))
-            meta_add_modified(m, content);
+            continue; /* a revision: never the publication, even when nothing else is known */
         else if (!strcasecmp(k, "og:title") && !pg->og_title)
             pg->og_title = content;
         else if (!strcasecmp(k, "twitter:title") && !pg->tw_title)
@@ -400,7 +392,6 @@ static void meta_ld_walk(struct html_meta *m, json_t *v, int depth)
         const char *pub = json_string_value(json_object_get(v, "datePublished"));
         meta_add_value(m, pub, article ? SRC_LD_ARTICLE : SRC_LD_OTHER);
         meta_add_value(m, json_string_value(json_object_get(v, "dateCreated")), SRC_LD_OTHER);
-        meta_add_modified(m, json_string_value(json_object_get(v, "dateModified")));
     }
     if (article || !type) {
         const char *h = json_string_value(json_object_get(v, "headline"));
@@ -547,10 +538,8 @@ static void meta_time_tag(struct html_meta *m, xmlNode *n, unsigned f)
     const char *dt = meta_attr(n, "datetime");
     const char *cls = meta_attr(n, "class");
     const char *ip = meta_attr(n, "itemprop");
-    if (meta_class_has(cls, meta_modified_words) || (ip && strcasecmp(ip, "dateModified") == 0)) {
-        meta_add_modified(m, dt);
+    if (meta_class_has(cls, meta_modified_words) || (ip && strcasecmp(ip, "dateModified") == 0))
         return;
-    }
     if (ip && strcasecmp(ip, "datePublished") == 0 && !(f & IN_COMMENT)) {
         meta_add_value(m, dt && *dt ? dt : meta_keep_text(m, n), SRC_ITEMPROP);
         return;
@@ -587,6 +576,16 @@ static void meta_class_date(struct html_meta *m, xmlNode *n, unsigned f)
     if (meta_class_has(cls, meta_modified_words))
         return;
     m->pg.n_class++;
+    /* <abbr class="published" title="2017-09-09T10:52:00+02:00">10:52</abbr> */
+    static const char *const attrs[] = {"title", "datetime", "content", "data-date", NULL};
+    for (const char *const *a = attrs; *a; a++) {
+        const char *v = meta_attr(n, *a);
+        struct md_date d;
+        if (v && strlen(v) < 64 && md_parse_value(v, strlen(v), 0, &d)) {
+            meta_add(m, &d, SRC_CLASS);
+            return;
+        }
+    }
     size_t len = meta_text_under(n, m->scratch, 0, 240);
     if (len == 0 || len >= 239)
         return;
@@ -642,7 +641,9 @@ static void meta_element(struct html_meta *m, xmlNode *n, unsigned f)
         }
         break;
     case 'm':
-        if (!strcmp(name, "meta"))
+        /* Microdata <meta itemprop> in the body belongs to whatever item holds it (a teaser of
+         * another article as often as not): it counts as microdata, below <head>'s tags. */
+        if (!strcmp(name, "meta") && ((f & IN_HEAD) || !meta_attr(n, "itemprop")))
             meta_head_tag(m, n);
         break;
     case 'l':
@@ -671,16 +672,16 @@ static void meta_element(struct html_meta *m, xmlNode *n, unsigned f)
     if (f & (IN_HEAD | IN_SKIP))
         return;
     const char *ip = meta_attr(n, "itemprop");
-    if (ip && strcasecmp(ip, "datePublished") == 0 && strcmp(name, "meta") != 0 &&
-        strcmp(name, "time") != 0) {
+    if (ip && strcasecmp(ip, "datePublished") == 0 && strcmp(name, "time") != 0 &&
+        !(f & IN_BAD)) {
         const char *v = meta_attr(n, "content");
         if (!v)
             v = meta_attr(n, "datetime");
         if (!v)
+            v = meta_attr(n, "title");
+        if (!v)
             v = meta_keep_text(m, n);
         meta_add_value(m, v, SRC_ITEMPROP);
-    } else if (ip && strcasecmp(ip, "dateModified") == 0) {
-        meta_add_modified(m, meta_attr(n, "content"));
     }
     if (strcmp(name, "time") != 0 && n->properties)
         meta_class_date(m, n, f);
@@ -772,7 +773,7 @@ static void meta_text_dates(struct html_meta *m)
     if (m->pg.h1_pick >= 0) {
         size_t s = m->h1s[m->pg.h1_pick].start, e = m->h1s[m->pg.h1_pick].end;
         from = s > META_TEXT_BEFORE ? s - META_TEXT_BEFORE : 0;
-        h1 = e;
+        h1 = s; /* the heading itself may carry the date (<h1>Title <small>date</small></h1>) */
         to = e + META_TEXT_AFTER < m->text_len ? e + META_TEXT_AFTER : m->text_len;
     }
     char saved = m->text[to];
@@ -821,15 +822,6 @@ static void meta_text_dates(struct html_meta *m)
     }
 }
 
-static bool meta_is_modified(const struct html_meta *m, const struct md_date *d)
-{
-    long days = md_days(d);
-    for (int i = 0; i < m->nmod; i++)
-        if (m->mod_days[i] == days)
-            return true;
-    return false;
-}
-
 static const struct meta_cand *meta_choose(const struct html_meta *m)
 {
     const struct meta_cand *best = NULL;
@@ -842,7 +834,7 @@ static const struct meta_cand *meta_choose(const struct html_meta *m)
         /* Two dates from equally reliable places: the earlier is the publication, the later a
          * revision. */
         if (c->src == best->src && md_days(&c->date) < md_days(&best->date) &&
-            c->src <= SRC_LD_OTHER)
+            (c->src == SRC_LD_ARTICLE || c->src == SRC_META || c->src == SRC_LD_OTHER))
             best = c;
     }
     if (best && best->date.has_time && best->date.has_tz && best->date.tz_min == 0) {
@@ -859,17 +851,7 @@ static const struct meta_cand *meta_choose(const struct html_meta *m)
                 return c;
         }
     }
-    if (!best || best->src <= SRC_META || !meta_is_modified(m, &best->date))
-        return best;
-    /* The best weak clue is the date the page says it was modified: an earlier date from any
-     * other clue is the publication. */
-    const struct meta_cand *alt = NULL;
-    for (int i = 0; i < m->ncands; i++) {
-        const struct meta_cand *c = &m->cands[i];
-        if (md_days(&c->date) < md_days(&best->date) && (!alt || c->src < alt->src))
-            alt = c;
-    }
-    return alt ? alt : best;
+    return best;
 }
 
 /* ---- other fields ------------------------------------------------------------------------- */
@@ -984,7 +966,7 @@ int html_meta_extract(struct html_meta *m, htmlDocPtr doc, const char *source_ur
                       struct nf_record *rec)
 {
     memset(&m->pg, 0, sizeof(m->pg));
-    m->ncands = m->nmod = 0;
+    m->ncands = 0;
     m->arena_len = m->text_len = 0;
     m->n_h1 = 0;
     m->today = meta_today(rec);
@@ -1015,8 +997,6 @@ int html_meta_extract(struct html_meta *m, htmlDocPtr doc, const char *source_ur
         for (int i = 0; i < m->ncands; i++)
             fprintf(stderr, "  cand src=%d %04d-%02d-%02d\n", m->cands[i].src, m->cands[i].date.y,
                     m->cands[i].date.m, m->cands[i].date.d);
-        for (int i = 0; i < m->nmod; i++)
-            fprintf(stderr, "  mod %ld\n", m->mod_days[i]);
         fprintf(stderr, "  h1=%s\n", pg->h1 ? pg->h1 : "-");
 #endif
         if (best) {

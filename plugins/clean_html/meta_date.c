@@ -335,6 +335,17 @@ static bool md_at_number(const char *s, size_t i, size_t n, int flags, struct md
                 return true;
             }
         }
+        /* 31.10.23: German-speaking sites write two-digit years; only the full dd.mm.yy form,
+         * so that version numbers (1.2.3) are not taken for dates. */
+        int yy;
+        if (sep == '.' && la == 2 && lb == 2 && k + 1 < n && s[k] == '.' &&
+            md_num(s, k + 1, n, 2, &yy) == 2 &&
+            !(k + 3 < n && (s[k + 3] == '.' || s[k + 3] == ',') && k + 4 < n &&
+              md_digit((unsigned char)s[k + 4])) &&
+            md_set(out, yy < 70 ? 2000 + yy : 1900 + yy, b, a)) {
+            *end = k + 3;
+            return true;
+        }
         if (sep != '.')
             return false;
     }
