@@ -475,7 +475,9 @@ static int decode_within(struct nf_record *r, const uint8_t *buf, size_t len, si
     nf_record_reset(r);
     struct mp_head h;
     if (mp_head(buf, len, &h) < 0)
-        return fail(r, "empty or truncated record");
+        return fail(r, "%s", len && buf[0] == 0xc1 ? "record starts with 0xc1, a byte msgpack "
+                                                   "never uses"
+                                                 : "empty or truncated record");
     if (h.cls != MP_MAP)
         return fail(r, "record is a msgpack %s, not a map", class_name(h.cls));
     size_t off = h.hdr;
