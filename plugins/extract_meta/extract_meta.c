@@ -23,12 +23,14 @@ struct extract_meta_conf {
     int64_t max_lang_bytes;
     int64_t min_lang_bytes;
     int64_t title_max_chars;
+    bool phrases;
 };
 
 static const struct nf_option extract_meta_options[] = {
     {"gazetteer", NF_OPT_PATH, "gazetteer.tsv", offsetof(struct extract_meta_conf, gazetteer),
      "Entity list: lines of type<TAB>canonical name<TAB>alias|alias|... (the header of "
-     "conf/gazetteer.tsv documents the format). Empty: no entity extraction."},
+     "conf/gazetteer.tsv documents the format). Empty: no list (names are still found as "
+     "capitalised phrases unless phrases is false)."},
     {"textcat_conf", NF_OPT_PATH, "/usr/share/libexttextcat/fpdb.conf",
      offsetof(struct extract_meta_conf, textcat_conf),
      "libexttextcat's list of language models (fpdb.conf); the models are read from the same "
@@ -43,6 +45,13 @@ static const struct nf_option extract_meta_options[] = {
     {"title_max_chars", NF_OPT_INT, "200", offsetof(struct extract_meta_conf, title_max_chars),
      "A title made from a first sentence longer than this is cut at a word boundary and ends "
      "with \"…\"."},
+    {"phrases", NF_OPT_BOOL, "true", offsetof(struct extract_meta_conf, phrases),
+     "Also report names the gazetteer lacks: runs of two to four capitalised words (\"al\", "
+     "\"bin\", \"de\", \"van\", \"of\" may stand between them) that the text names twice, "
+     "or once next to a title or \"said\"; typed by their words (Party, Ministry, Bank: an "
+     "organisation; River, Province: a place) and cues (a title: a person; \"in X\": a place). "
+     "A shorter later mention counts for the longest form (\"Goïta\" for \"Assimi Goïta\"). "
+     "Gazetteer names come first: a phrase never overlaps one."},
     {.name = NULL},
 };
 
@@ -120,6 +129,97 @@ struct extract_meta_token {
     uint32_t raw, raw_len;   /* in the text being tokenised */
     uint32_t fold, fold_len; /* in s->fold */
     bool joined;             /* only spaces, hyphens, apostrophes or full stops since the last */
+    /* filled for the entity pass only */
+    uint8_t flags;           /* EM_T_* */
+    uint8_t cls;             /* EM_W_* of the folded word */
+    uint64_t hash;           /* of the folded word, never 0 */
+};
+
+enum {
+    EM_T_CAP = 1,      /* starts with a capital */
+    EM_T_UPPER = 2,    /* all capitals, two letters or more: an acronym, or shouting */
+    EM_T_LOWER = 4,    /* starts with a lower-case letter */
+    EM_T_DIGIT = 8,    /* starts with a digit */
+    EM_T_START = 16,   /* starts a sentence or a line */
+    EM_T_BREAK = 32,   /* a full stop that ends a sentence lies between it and the last word */
+    EM_T_COVERED = 64, /* part of a gazetteer match */
+    EM_T_PHRASE = 128, /* part of a capitalised phrase */
+};
+
+/* Classes of words for the phrase finder. */
+enum {
+    EM_W_STOP = 1,     /* function words and sentence openers: never a name's first word */
+    EM_W_TITLE = 2,    /* a person's name follows */
+    EM_W_TIME = 4,     /* months and days: never part of a name */
+    EM_W_ORG = 8,      /* makes a name an organisation's */
+    EM_W_PLACE = 16,   /* makes a name a place's */
+    EM_W_LINK = 32,    /* may stand in lower case inside a name */
+    EM_W_PARTICLE = 64, /* a link that is part of a personal name: "al", "bin", "de", "van" */
+    EM_W_SAID = 128,   /* a verb of saying: a person's name is next to it */
+};
+#define EM_W_AT EM_W_PLACE /* "in", "near": a place follows (only in lower case) */
+
+/* The word lists are English, the language of most of the news the pipeline reads; in other
+ * languages the finder sees fewer cues and reports fewer names. */
+static const struct {
+    const char *words;
+    uint8_t cls;
+} extract_meta_words[] = {
+    {"the a an in on at for but and or if when while as this that these those it its he she "
+     "they we i you his her their our my your after before since with from by to of under "
+     "over last next some many most all both each every however meanwhile also yet so then "
+     "there here what who whom why how where which despite although though because until "
+     "during about against among between into through across according no not nor one two "
+     "three several other another such than only even just now today yesterday tomorrow "
+     "earlier later instead still thus hence unlike like following amid",
+     EM_W_STOP},
+    {"mr mrs ms miss dr prof professor president vice gen general col colonel lt lieutenant "
+     "capt captain maj major sgt sergeant adm admiral brig brigadier gov governor sen senator "
+     "rep minister premier chancellor king queen prince princess sheikh emir sultan imam pope "
+     "bishop archbishop cardinal judge justice ambassador envoy commander chief mayor "
+     "secretary chairman chairwoman spokesman spokeswoman spokesperson leader prime lord "
+     "lady sir dame coach manager striker defender midfielder goalkeeper",
+     EM_W_TITLE},
+    {"january february march april may june july august september october november december "
+     "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday "
+     "friday saturday sunday",
+     EM_W_TIME},
+    {"party council ministry bank union group agency company corporation corp inc ltd plc llc "
+     "association organisation organization committee commission authority front movement "
+     "army forces force police court university institute foundation federation alliance "
+     "league fund programme program office department assembly parliament congress senate "
+     "board service services network times news post press radio television tv airlines "
+     "airways club fc trust society centre center coalition brigade brigades battalion "
+     "regiment exchange holdings industries motors bureau secretariat mission corps guard "
+     "church government administration academy school hospital cabinet records studios "
+     "entertainment games systems technologies software labs journal magazine",
+     EM_W_ORG},
+    {"river lake mountains mount mountain province region city county district island "
+     "islands valley desert street road square airport port bay gulf sea ocean coast "
+     "peninsula plateau village town forest park canal strait",
+     EM_W_PLACE},
+    {"al el bin ibn ben abu ould ag de da du des del della di dos das van von der den la le",
+     EM_W_LINK | EM_W_PARTICLE},
+    {"of for", EM_W_LINK},
+    {"said says told added stated declared announced insisted", EM_W_SAID},
+    {"in near from outside inside", EM_W_AT},
+};
+#define EM_CLASS_MASK 1023u
+/* Two to this many capitalised words make a name; a run of more is a headline. */
+#define EM_MAX_NAME_WORDS 4
+/* Distinct capitalised phrases looked at in one text (the rest of a huge text is skipped). */
+#define EM_MAX_CANDS 2048
+
+/* A capitalised phrase of the current text. */
+struct extract_meta_cand {
+    uint64_t hash, last;   /* of the folded key; of its last word */
+    uint32_t key, key_len; /* folded words joined by single spaces, in s->ckey */
+    uint32_t name, name_len; /* as first written, in the text */
+    uint16_t words, caps;
+    uint32_t into;         /* folded into the longer phrase into - 1; 0 if none */
+    uint32_t place_votes;  /* mentions after "in", "near", "from" */
+    int64_t mentions;
+    bool person, said, org, place; /* person: after a title; said: next to "said" */
 };
 
 struct extract_meta_buf {
@@ -128,9 +228,10 @@ struct extract_meta_buf {
 };
 
 struct extract_meta_found {
-    const char *name;
+    const char *name; /* until the entities are added, an offset in s->cname for phrases */
     int64_t mentions;
     enum nf_entity_type type;
+    bool phrase;
 };
 
 struct extract_meta {
@@ -153,8 +254,19 @@ struct extract_meta {
     size_t toks_cap;
     int64_t *counts; /* per entity, zero between records */
     struct extract_meta_found *found;
+    size_t n_found, found_cap;
     uint32_t *touched;
     size_t n_touched;
+
+    struct {
+        uint64_t hash;
+        uint8_t cls;
+    } classes[EM_CLASS_MASK + 1];
+    uint64_t *lower; /* hashes of the words the text writes in lower case */
+    size_t lower_cap, lower_mask;
+    struct extract_meta_cand *cands;
+    size_t n_cands, cands_cap;
+    struct extract_meta_buf ckey, cname;
 };
 
 static int extract_meta_grow(void *pp, size_t *cap, size_t need, size_t elem)
@@ -277,7 +389,7 @@ static long extract_meta_tokenize(struct extract_meta *s, const char *p, size_t 
                     return -1;
                 s->toks[count++] = (struct extract_meta_token){
                     (uint32_t)start, (uint32_t)(i - start), (uint32_t)fold,
-                    (uint32_t)(s->fold.len - fold), joined && count > 0};
+                    (uint32_t)(s->fold.len - fold), joined && count > 0, 0, 0, 0};
             }
             joined = true;
         }
@@ -548,8 +660,7 @@ static int extract_meta_load(struct extract_meta *s, struct nf_ctx *ctx, const c
     s->firsts = calloc(size, sizeof(*s->firsts));
     s->counts = calloc(s->n_ents ? s->n_ents : 1, sizeof(*s->counts));
     s->touched = malloc((s->n_ents ? s->n_ents : 1) * sizeof(*s->touched));
-    s->found = malloc((s->n_ents ? s->n_ents : 1) * sizeof(*s->found));
-    if (!s->aliases || !s->firsts || !s->counts || !s->touched || !s->found) {
+    if (!s->aliases || !s->firsts || !s->counts || !s->touched) {
         nf_ctx_error(ctx, "out of memory");
         goto out;
     }
@@ -618,8 +729,14 @@ static void extract_meta_destroy(void *state)
     free(s->counts);
     free(s->touched);
     free(s->found);
+    free(s->lower);
+    free(s->cands);
+    free(s->ckey.p);
+    free(s->cname.p);
     free(s);
 }
+
+static int extract_meta_classes_init(struct extract_meta *s);
 
 static int extract_meta_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
 {
@@ -644,6 +761,10 @@ static int extract_meta_init(struct nf_ctx *ctx, const void *vconf, void **state
         !(s->dateline = extract_meta_compile(ctx, "dateline pattern", extract_meta_dateline_re,
                                              PCRE2_ANCHORED)))
         goto fail;
+    if (extract_meta_classes_init(s) < 0) {
+        nf_ctx_error(ctx, "word class table too small");
+        goto fail;
+    }
     if (!(s->md = pcre2_match_data_create(16, NULL))) {
         nf_ctx_error(ctx, "out of memory");
         goto fail;
@@ -970,13 +1091,377 @@ static int extract_meta_found_cmp(const void *a, const void *b)
     return c ? c : (int)x->type - (int)y->type;
 }
 
+static uint8_t extract_meta_class(const struct extract_meta *s, uint64_t h)
+{
+    for (size_t i = h & EM_CLASS_MASK; s->classes[i].hash; i = (i + 1) & EM_CLASS_MASK)
+        if (s->classes[i].hash == h)
+            return s->classes[i].cls;
+    return 0;
+}
+
+static int extract_meta_classes_init(struct extract_meta *s)
+{
+    for (size_t c = 0; c < sizeof(extract_meta_words) / sizeof(*extract_meta_words); c++) {
+        for (const char *w = extract_meta_words[c].words; *w;) {
+            size_t len = strcspn(w, " ");
+            uint64_t h = extract_meta_hash(w, len) | 1;
+            size_t i = h & EM_CLASS_MASK, probes = 0;
+            while (s->classes[i].hash && s->classes[i].hash != h) {
+                i = (i + 1) & EM_CLASS_MASK;
+                if (++probes > EM_CLASS_MASK)
+                    return -1; /* the table is too small for the lists: a build mistake */
+            }
+            s->classes[i].hash = h;
+            s->classes[i].cls |= extract_meta_words[c].cls;
+            w += len;
+            while (*w == ' ')
+                w++;
+        }
+    }
+    return 0;
+}
+
+static bool extract_meta_lower_seen(const struct extract_meta *s, uint64_t h)
+{
+    for (size_t i = h & s->lower_mask; s->lower[i]; i = (i + 1) & s->lower_mask)
+        if (s->lower[i] == h)
+            return true;
+    return false;
+}
+
+/* Whether a full stop between two words ends a sentence, rather than an initial ("George W.
+ * Bush") or a title ("Mr. Musa"). */
+static bool extract_meta_stop_before(const struct extract_meta *s, const char *t, size_t k)
+{
+    const struct extract_meta_token *p = &s->toks[k - 1], *w = &s->toks[k];
+    size_t end = p->raw + p->raw_len;
+    if (!memchr(t + end, '.', w->raw - end))
+        return false;
+    return !((p->raw_len == 1 && (p->flags & EM_T_CAP)) || (p->cls & EM_W_TITLE));
+}
+
+/* Word by word: capitalisation, sentence starts, folded-word hashes and classes, and the
+ * set of words the text also writes in lower case (a capitalised one of those at a sentence
+ * start is an ordinary word, not a name). */
+static int extract_meta_token_info(struct extract_meta *s, const char *t, size_t nt)
+{
+    size_t size = 64;
+    while (size < 2 * nt)
+        size *= 2;
+    if (extract_meta_grow(&s->lower, &s->lower_cap, size, sizeof(*s->lower)) < 0)
+        return -1;
+    memset(s->lower, 0, size * sizeof(*s->lower));
+    s->lower_mask = size - 1;
+    for (size_t k = 0; k < nt; k++) {
+        struct extract_meta_token *w = &s->toks[k];
+        w->hash = extract_meta_hash(s->fold.p + w->fold, w->fold_len) | 1;
+        w->cls = extract_meta_class(s, w->hash);
+        w->flags = 0;
+        utf8proc_int32_t cp;
+        const uint8_t *r = (const uint8_t *)t + w->raw;
+        utf8proc_ssize_t first = utf8proc_iterate(r, w->raw_len, &cp);
+        utf8proc_category_t cat = first > 0 ? utf8proc_category(cp) : UTF8PROC_CATEGORY_CN;
+        if (cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LT) {
+            w->flags |= EM_T_CAP;
+            bool lower = false;
+            for (utf8proc_ssize_t i = first; i < (utf8proc_ssize_t)w->raw_len && !lower;) {
+                utf8proc_ssize_t len = utf8proc_iterate(r + i, w->raw_len - i, &cp);
+                if (len < 1)
+                    break;
+                lower = utf8proc_category(cp) == UTF8PROC_CATEGORY_LL;
+                i += len;
+            }
+            if (!lower && w->raw_len > 1)
+                w->flags |= EM_T_UPPER;
+        } else if (cat == UTF8PROC_CATEGORY_LL) {
+            w->flags |= EM_T_LOWER;
+            size_t i = w->hash & s->lower_mask;
+            while (s->lower[i] && s->lower[i] != w->hash)
+                i = (i + 1) & s->lower_mask;
+            s->lower[i] = w->hash;
+        } else if (cat == UTF8PROC_CATEGORY_ND) {
+            w->flags |= EM_T_DIGIT;
+        }
+        /* a sentence starts at the text's or a line's start, after ".!?:;", and after any
+         * quotes and brackets that open it */
+        size_t b = w->raw;
+        while (b > 0) {
+            unsigned char c = (unsigned char)t[b - 1];
+            if (c == ' ' || c == '"' || c == '\'' || c == '(' || c == '[')
+                b--;
+            else if (b >= 3 && (unsigned char)t[b - 3] == 0xE2 && (unsigned char)t[b - 2] == 0x80 &&
+                     (c == 0x9C || c == 0x98))
+                b -= 3; /* “ ‘ */
+            else if (b >= 2 && (unsigned char)t[b - 2] == 0xC2 && c == 0xAB)
+                b -= 2; /* « */
+            else
+                break;
+        }
+        if (b == 0 || (t[b - 1] && strchr("\n!?:;", t[b - 1])) ||
+            (t[b - 1] == '.' && k > 0 && extract_meta_stop_before(s, t, k)))
+            w->flags |= EM_T_START;
+        if (k > 0 && w->joined && extract_meta_stop_before(s, t, k))
+            w->flags |= EM_T_BREAK;
+    }
+    return 0;
+}
+
+/* A capitalised word that may be part of a name. */
+static bool extract_meta_name_word(const struct extract_meta_token *w)
+{
+    return (w->flags & (EM_T_CAP | EM_T_UPPER | EM_T_COVERED)) == EM_T_CAP &&
+           !(w->cls & EM_W_TIME);
+}
+
+/* A capitalised word at a sentence start that the text also writes in lower case, or a
+ * function word: not a name's first word. */
+static bool extract_meta_opener(const struct extract_meta *s, const struct extract_meta_token *w)
+{
+    return (w->cls & EM_W_STOP) ||
+           ((w->flags & EM_T_START) && extract_meta_lower_seen(s, w->hash));
+}
+
+static long extract_meta_cand_find(struct extract_meta *s, uint64_t h, const char *key,
+                                   size_t len)
+{
+    for (size_t c = 0; c < s->n_cands; c++)
+        if (s->cands[c].hash == h && s->cands[c].key_len == len &&
+            memcmp(s->ckey.p + s->cands[c].key, key, len) == 0)
+            return (long)c;
+    return -1;
+}
+
+/* Records one mention of the name t's words a..e-1. */
+static int extract_meta_mention(struct extract_meta *s, const char *t, size_t a, size_t e,
+                                int caps, bool person, bool said, bool place)
+{
+    if (extract_meta_key(s, t, a, e - a, false) < 0)
+        return -1;
+    uint64_t h = extract_meta_hash(s->key.p, s->key.len);
+    long c = extract_meta_cand_find(s, h, s->key.p, s->key.len);
+    if (c < 0) {
+        if (s->n_cands >= EM_MAX_CANDS)
+            return 0;
+        if (extract_meta_grow(&s->cands, &s->cands_cap, s->n_cands + 1, sizeof(*s->cands)) < 0)
+            return -1;
+        struct extract_meta_cand *nc = &s->cands[s->n_cands];
+        *nc = (struct extract_meta_cand){
+            .hash = h,
+            .key = (uint32_t)s->ckey.len,
+            .key_len = (uint32_t)s->key.len,
+            .name = s->toks[a].raw,
+            .name_len = s->toks[e - 1].raw + s->toks[e - 1].raw_len - s->toks[a].raw,
+            .last = s->toks[e - 1].hash,
+            .words = (uint16_t)(e - a),
+            .caps = (uint16_t)caps,
+        };
+        /* "Lake Chad", "Downing Street": a place word comes first or last ("Janet
+         * Street-Porter" is a person) */
+        for (size_t k = a; k < e; k++) {
+            nc->org |= (s->toks[k].cls & EM_W_ORG) != 0;
+            nc->place |= (k == a || k == e - 1) && (s->toks[k].cls & EM_W_PLACE) &&
+                         !(s->toks[k].flags & EM_T_LOWER);
+        }
+        if (extract_meta_append(&s->ckey, s->key.p, s->key.len) < 0)
+            return -1;
+        c = (long)s->n_cands++;
+    }
+    struct extract_meta_cand *cd = &s->cands[c];
+    cd->mentions++;
+    cd->person |= person;
+    cd->said |= said;
+    cd->place_votes += place;
+    for (size_t k = a; k < e; k++)
+        s->toks[k].flags |= EM_T_PHRASE;
+    return 0;
+}
+
+/* Splits a run of name words t[a, e) at titles, trims openers and links, and records what is
+ * left when it has two to four capitalised words. */
+static int extract_meta_run(struct extract_meta *s, const char *t, size_t nt, size_t a, size_t e)
+{
+    int caps = 0;
+    for (size_t k = a; k < e; k++)
+        caps += (s->toks[k].flags & EM_T_CAP) != 0;
+    if (caps > EM_MAX_NAME_WORDS + 1)
+        return 0; /* a headline in title case, not a name */
+    bool title = a > 0 && (s->toks[a - 1].cls & EM_W_TITLE) && s->toks[a - 1].joined;
+    for (size_t k = a; k < e;) {
+        size_t b = k;
+        /* a title ends a name and starts the next; so does a capitalised function word
+         * past the first ("Subs Not Used") */
+        while (k < e && !((s->toks[k].flags & EM_T_CAP) &&
+                          ((s->toks[k].cls & EM_W_TITLE) ||
+                           (k > b && (s->toks[k].cls & EM_W_STOP)))))
+            k++;
+        size_t f = k;
+        while (b < f && ((s->toks[b].flags & EM_T_LOWER) || extract_meta_opener(s, &s->toks[b])))
+            b++;
+        while (f > b && (s->toks[f - 1].flags & EM_T_LOWER))
+            f--;
+        int c = 0;
+        for (size_t j = b; j < f; j++)
+            c += (s->toks[j].flags & EM_T_CAP) != 0;
+        if (c >= 2 && c <= EM_MAX_NAME_WORDS) {
+            const struct extract_meta_token *before = b > 0 ? &s->toks[b - 1] : NULL;
+            const struct extract_meta_token *after = f < nt ? &s->toks[f] : NULL;
+            bool said = (after && (after->cls & EM_W_SAID)) ||
+                        (before && (before->cls & EM_W_SAID) && (before->flags & EM_T_LOWER));
+            bool person = title || (before && before->fold_len == 2 &&
+                                    memcmp(s->fold.p + before->fold, "by", 2) == 0 &&
+                                    (before->flags & EM_T_START));
+            bool place = !title && before && (before->flags & EM_T_LOWER) &&
+                         (before->cls & EM_W_AT);
+            if (extract_meta_mention(s, t, b, f, c, person, said, place) < 0)
+                return -1;
+        }
+        title = k < e && (s->toks[k].cls & EM_W_TITLE);
+        while (k < e && (s->toks[k].flags & EM_T_CAP) &&
+               (s->toks[k].cls & (EM_W_TITLE | EM_W_STOP)))
+            k++;
+    }
+    return 0;
+}
+
+/* Whether the words of `needle` are some consecutive words of `hay` (both joined by single
+ * spaces). */
+static bool extract_meta_contains(const char *hay, size_t hn, const char *needle, size_t nn)
+{
+    for (size_t off = 0; off + nn <= hn; off++)
+        if ((off == 0 || hay[off - 1] == ' ') && memcmp(hay + off, needle, nn) == 0 &&
+            (off + nn == hn || hay[off + nn] == ' '))
+            return true;
+    return false;
+}
+
+/* "West African", "Nigerien", "Islamic": adjectives of places and creeds, not names. */
+static bool extract_meta_adjective(const char *w, size_t n)
+{
+    static const char *const ends[] = {"ian", "ean", "ese", "ish", "ern", "ic", "an"};
+    for (size_t i = 0; i < sizeof(ends) / sizeof(*ends); i++) {
+        size_t l = strlen(ends[i]);
+        if (n > l + 2 && memcmp(w + n - l, ends[i], l) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Names the gazetteer lacks: runs of two to four capitalised words (with "al", "bin", "de",
+ * "van" or "of" between them), said twice, or once with a cue that a person is meant. A
+ * shorter form ("Goïta") counts for the longest one it is part of ("Assimi Goïta"). Appends
+ * the names that qualify to s->found. */
+static int extract_meta_phrases(struct extract_meta *s, const char *t, size_t nt)
+{
+    s->n_cands = 0;
+    s->ckey.len = 0;
+    for (size_t k = 0; k < nt;) {
+        if (!extract_meta_name_word(&s->toks[k])) {
+            k++;
+            continue;
+        }
+        size_t e = k + 1;
+        for (; e < nt; e++) {
+            const struct extract_meta_token *w = &s->toks[e], *p = &s->toks[e - 1];
+            if (!w->joined || (w->flags & EM_T_BREAK))
+                break;
+            bool link = (w->flags & EM_T_LOWER) &&
+                        ((w->cls & EM_W_LINK) ||
+                         (w->fold_len == 3 && memcmp(s->fold.p + w->fold, "the", 3) == 0 &&
+                          (p->flags & EM_T_LOWER) && (p->cls & EM_W_LINK)));
+            if (!link && !extract_meta_name_word(w))
+                break;
+        }
+        if (extract_meta_run(s, t, nt, k, e) < 0)
+            return -1;
+        k = e;
+    }
+    if (s->n_cands == 0)
+        return 0;
+
+    /* shorter forms into the longest form that contains them */
+    for (size_t a = 0; a < s->n_cands; a++) {
+        struct extract_meta_cand *ca = &s->cands[a];
+        size_t best = 0;
+        for (size_t b = 0; b < s->n_cands; b++) {
+            const struct extract_meta_cand *cb = &s->cands[b];
+            if (cb->words <= ca->words || (best && cb->words <= s->cands[best - 1].words))
+                continue;
+            if (extract_meta_contains(s->ckey.p + cb->key, cb->key_len, s->ckey.p + ca->key,
+                                      ca->key_len))
+                best = b + 1;
+        }
+        ca->into = (uint32_t)best;
+    }
+    for (size_t a = 0; a < s->n_cands; a++) {
+        struct extract_meta_cand *ca = &s->cands[a];
+        if (!ca->into)
+            continue;
+        struct extract_meta_cand *cb = &s->cands[ca->into - 1];
+        cb->mentions += ca->mentions;
+        cb->person |= ca->person;
+        cb->said |= ca->said;
+        cb->place_votes += ca->place_votes;
+    }
+    /* a surname, or a name's last word, alone: "Musa said" after "Ali Musa" */
+    for (size_t k = 0; k < nt; k++) {
+        const struct extract_meta_token *w = &s->toks[k];
+        if (!extract_meta_name_word(w) || (w->flags & EM_T_PHRASE) || (w->cls & EM_W_TITLE) ||
+            extract_meta_opener(s, w))
+            continue;
+        for (size_t c = 0; c < s->n_cands; c++) {
+            struct extract_meta_cand *cd = &s->cands[c];
+            if (cd->into || cd->last != w->hash)
+                continue;
+            cd->mentions++;
+            cd->person |= k > 0 && (s->toks[k - 1].cls & EM_W_TITLE) && w->joined;
+            cd->said |= k + 1 < nt && (s->toks[k + 1].cls & EM_W_SAID);
+            break;
+        }
+    }
+
+    for (size_t c = 0; c < s->n_cands; c++) {
+        struct extract_meta_cand *cd = &s->cands[c];
+        if (cd->into || (cd->mentions < 2 && !cd->person && !cd->said))
+            continue;
+        enum nf_entity_type type;
+        const char *last = s->ckey.p + cd->key + cd->key_len;
+        size_t ll = 0;
+        while (ll < cd->key_len && last[-(long)ll - 1] != ' ')
+            ll++;
+        if (cd->org)
+            type = NF_ENT_ORG;
+        else if (cd->place)
+            type = NF_ENT_PLACE;
+        else if (cd->person)
+            type = NF_ENT_PERSON;
+        else if (2 * cd->place_votes > cd->mentions) /* "residents in X said" */
+            type = NF_ENT_PLACE;
+        else if (cd->said)
+            type = NF_ENT_PERSON;
+        else if (extract_meta_adjective(last - ll, ll))
+            continue;
+        else /* "Six Nations", "Grand Slam", "Manchester United": a name, of no known kind */
+            type = NF_ENT_OTHER;
+        if (extract_meta_grow(&s->found, &s->found_cap, s->n_found + 1, sizeof(*s->found)) < 0)
+            return -1;
+        /* the name as written, kept in s->cname until the entities are added */
+        size_t off = s->cname.len;
+        if (extract_meta_append(&s->cname, t + cd->name, cd->name_len) < 0 ||
+            extract_meta_append(&s->cname, "", 1) < 0)
+            return -1;
+        s->found[s->n_found++] =
+            (struct extract_meta_found){(const char *)(uintptr_t)off, cd->mentions, type, true};
+    }
+    return 0;
+}
+
 /* One pass over the words: at each word the longest alias that starts there wins, and the
- * scan goes on after it. */
+ * scan goes on after it; then the capitalised phrases among the words no alias took. */
 static int extract_meta_entities(struct extract_meta *s, struct nf_record *rec, const char *t,
                                  size_t n)
 {
     long nt = extract_meta_tokenize(s, t, n);
-    if (nt < 0)
+    if (nt < 0 || extract_meta_token_info(s, t, (size_t)nt) < 0)
         return -1;
     s->n_touched = 0;
     for (size_t i = 0; i < (size_t)nt;) {
@@ -994,26 +1479,51 @@ static int extract_meta_entities(struct extract_meta *s, struct nf_record *rec, 
                 break;
             hit = NULL;
         }
+        bool capital = false;
+        for (size_t j = i; hit && j < i + k; j++)
+            capital |= (s->toks[j].flags & (EM_T_CAP | EM_T_DIGIT)) != 0;
+        /* Proper names are capitalised: "fine china" is no country. And a person's one-word
+         * alias right after a capitalised word that is not a title is someone else of that
+         * name ("Michelle Obama"), left to the phrase finder. */
+        if (hit && !hit->exact && !capital)
+            hit = NULL;
+        if (hit && k == 1 && s->ents[hit->ent].type == NF_ENT_PERSON && i > 0 && w->joined) {
+            const struct extract_meta_token *p = &s->toks[i - 1];
+            if (extract_meta_name_word(p) && !(p->cls & (EM_W_TITLE | EM_W_STOP)) &&
+                !extract_meta_opener(s, p))
+                hit = NULL;
+        }
         if (!hit) {
             i++;
             continue;
         }
+        for (size_t j = i; j < i + k; j++)
+            s->toks[j].flags |= EM_T_COVERED;
         if (s->counts[hit->ent]++ == 0)
             s->touched[s->n_touched++] = hit->ent;
         i += k;
     }
 
-    struct extract_meta_found *found = s->found;
+    s->n_found = 0;
+    s->cname.len = 0;
+    if (extract_meta_grow(&s->found, &s->found_cap, s->n_touched + 1, sizeof(*s->found)) < 0)
+        return -1;
     for (size_t i = 0; i < s->n_touched; i++) {
         uint32_t e = s->touched[i];
-        found[i] = (struct extract_meta_found){s->pool.p + s->ents[e].name, s->counts[e],
-                                               s->ents[e].type};
+        s->found[s->n_found++] = (struct extract_meta_found){
+            s->pool.p + s->ents[e].name, s->counts[e], s->ents[e].type, false};
         s->counts[e] = 0;
     }
-    qsort(found, s->n_touched, sizeof(*found), extract_meta_found_cmp);
+    if (s->conf->phrases && extract_meta_phrases(s, t, (size_t)nt) < 0)
+        return -1;
+    for (size_t i = 0; i < s->n_found; i++)
+        if (s->found[i].phrase)
+            s->found[i].name = s->cname.p + (uintptr_t)s->found[i].name;
+    qsort(s->found, s->n_found, sizeof(*s->found), extract_meta_found_cmp);
     nf_record_entities_clear(rec);
-    for (size_t i = 0; i < s->n_touched; i++)
-        if (nf_record_add_entity(rec, found[i].type, found[i].name, found[i].mentions) < 0)
+    for (size_t i = 0; i < s->n_found; i++)
+        if (nf_record_add_entity(rec, s->found[i].type, s->found[i].name,
+                                 s->found[i].mentions) < 0)
             return -1;
     return 0;
 }
@@ -1058,7 +1568,7 @@ static int extract_meta_process(void *state, struct nf_ctx *ctx, struct nf_recor
     if (s->textcat && !nf_record_has(rec, NF_F_LANG) && n >= (size_t)s->conf->min_lang_bytes &&
         extract_meta_lang(s, ctx, rec, t, n) < 0)
         goto nomem;
-    if (s->aliases && extract_meta_entities(s, rec, t, n) < 0)
+    if ((s->aliases || s->conf->phrases) && extract_meta_entities(s, rec, t, n) < 0)
         goto nomem;
     return NF_OK;
 nomem:

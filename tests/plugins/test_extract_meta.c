@@ -486,6 +486,65 @@ static void test_matching(void **state)
     nf_record_destroy(&rec);
 }
 
+/* Names the gazetteer lacks, found as capitalised phrases. */
+static void test_phrases(void **state)
+{
+    struct pipeline *p = *state;
+    struct nf_record *rec = run_text(
+        p,
+        "The formation of a new body was announced on Monday. In Bamako, Mr Oumar Traoré "
+        "Keïta met the head of the Malian Football Federation. Keïta said the Malian Football "
+        "Federation would report to the Ministry of Sports. Fighters said Omar al-Bashir hid "
+        "in Tin Zaouatine; Omar al-Bashir left Tin Zaouatine later, residents in Tin "
+        "Zaouatine said. In January the West African nations met and West African leaders "
+        "left. Yesterday Assimi Goïta spoke to Michelle Obama, and Michelle Obama said no.\n"
+        "Subs Not Used: none. The Council met. Security Forces deployed.",
+        NF_OK);
+    assert_int_equal(mentions(rec, NF_ENT_PERSON, "Oumar Traoré Keïta"), 2);
+    assert_int_equal(mentions(rec, NF_ENT_ORG, "Malian Football Federation"), 2);
+    assert_int_equal(mentions(rec, NF_ENT_PERSON, "Omar al-Bashir"), 2);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Tin Zaouatine"), 3);
+    assert_int_equal(mentions(rec, NF_ENT_PERSON, "Michelle Obama"), 2);
+    /* the gazetteer's Obama is someone else; Goïta is the gazetteer's, and only it */
+    assert_false(has_name(rec, "Barack Obama"));
+    assert_int_equal(mentions(rec, NF_ENT_PERSON, "Assimi Goïta"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Bamako"), 1);
+    /* once and without a cue; an adjective; openers, titles and function words */
+    assert_false(has_name(rec, "Ministry of Sports"));
+    assert_false(has_name(rec, "West African"));
+    assert_int_equal(nf_record_entity_count(rec), 7);
+    nf_record_destroy(&rec);
+
+    /* proper names are capitalised: lower-case words are no entities, exact ones still count */
+    rec = run_text(p, "A jersey, fine china and a turkey. Jersey and China talk; Turkey too.",
+                   NF_OK);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Jersey"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "China"), 1);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Turkey"), 1);
+    nf_record_destroy(&rec);
+
+    /* a headline in title case is no name; nor is a run of capitalised sentence openers */
+    rec = run_text(p,
+                   "Mali Junta Names New Prime Minister Amid Protests In Capital\n"
+                   "Officials Said nothing. Officials met Ali Musa, and Ali Musa left.",
+                   NF_OK);
+    assert_int_equal(nf_record_entity_count(rec), 2);
+    assert_int_equal(mentions(rec, NF_ENT_OTHER, "Ali Musa"), 2);
+    nf_record_destroy(&rec);
+
+    /* switched off: only the gazetteer's names */
+    const char *const opts[] = {GAZETTEER, "phrases=false", NULL};
+    struct mock_plugin *mp = mock_plugin_new("extract_meta", opts);
+    assert_non_null(mp);
+    rec = new_record("ph", 2);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_TEXT, "Mr Ali Musa met Ali Musa in Mali."), 0);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(nf_record_entity_count(rec), 1);
+    assert_int_equal(mentions(rec, NF_ENT_PLACE, "Mali"), 1);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 static void test_bad_input(void **state)
 {
     struct pipeline *p = *state;
@@ -567,7 +626,8 @@ int main(void)
         cmocka_unit_test(test_seed_entities), cmocka_unit_test(test_seeds_alone),
         cmocka_unit_test(test_dates),         cmocka_unit_test(test_datelines),
         cmocka_unit_test(test_titles),        cmocka_unit_test(test_lang),
-        cmocka_unit_test(test_matching),      cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_matching),      cmocka_unit_test(test_phrases),
+        cmocka_unit_test(test_bad_input),
     };
     const struct CMUnitTest alone[] = {
         cmocka_unit_test(test_gazetteer_file),
