@@ -353,6 +353,19 @@ static bool body_is_block(uint8_t kind)
     return kind != K_INLINE && kind != K_A && kind != K_BR;
 }
 
+/* JSON-LD scripts among the children of <head>, which is otherwise not walked. */
+static void body_find_json_ld(struct html_body *b, xmlNodePtr head)
+{
+    for (xmlNodePtr c = head->children; c && b->njsonld < BODY_MAX_JSONLD; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || !xmlStrEqual(c->name, BAD_CAST "script"))
+            continue;
+        for (xmlAttrPtr a = c->properties; a; a = a->next)
+            if (xmlStrEqual(a->name, BAD_CAST "type") &&
+                body_ieq(body_attr_text(a), "application/ld+json"))
+                b->jsonld[b->njsonld++] = c;
+    }
+}
+
 /* Returns the index + 1 of the node's entry, 0 on allocation failure. */
 static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t parent, int depth,
                              bool in_link)
@@ -374,6 +387,8 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
         e.flags |= F_DROP;
         if (jsonld && b->njsonld < BODY_MAX_JSONLD && xmlStrEqual(node->name, BAD_CAST "script"))
             b->jsonld[b->njsonld++] = node;
+        if (xmlStrEqual(node->name, BAD_CAST "head"))
+            body_find_json_ld(b, node);
         b->nodes[idx - 1] = e;
         return idx;
     }

@@ -116,6 +116,19 @@ static int clean_html_set_text(struct nf_record *rec, const char *text, size_t n
     return rc;
 }
 
+/* Whether the bytes hold a tag at all: binary data or a bare string is not a page. */
+static bool clean_html_has_markup(const char *p, size_t n)
+{
+    for (const char *q = p; (q = memchr(q, '<', n - (size_t)(q - p) - 1)) != NULL; q++) {
+        char c = q[1];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '!' || c == '/' || c == '?')
+            return true;
+        if ((size_t)(q - p) + 2 >= n)
+            break;
+    }
+    return false;
+}
+
 static size_t clean_html_chars(const char *s, size_t n)
 {
     size_t c = 0;
@@ -144,6 +157,10 @@ static int clean_html_process(void *state, struct nf_ctx *ctx, struct nf_record 
         html_charset_to_utf8(s->charset, http_content_type, raw, n, &len, &charset);
     if (!utf8) {
         nf_ctx_error(ctx, "out of memory decoding the page");
+        return NF_ERR;
+    }
+    if (len < 2 || !clean_html_has_markup(utf8, len)) {
+        nf_ctx_error(ctx, "not HTML: no tag in the page (%zu bytes read as %s)", n, charset);
         return NF_ERR;
     }
     if (len > INT_MAX) {

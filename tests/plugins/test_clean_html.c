@@ -1,0 +1,371 @@
+/* clean_html through its descriptor against the mock core: real pages (gzipped copies in
+ * tests/fixtures/html) keep their article and lose their furniture; charsets as pages declare
+ * them, mislabel them or leave them out; pages with nothing to extract fail with a reason;
+ * records that are not HTML pass untouched. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "mock_core.h"
+#include "newsflow/record.h"
+
+static struct mock_plugin *plugin;
+
+static int setup(void **state)
+{
+    (void)state;
+    plugin = mock_plugin_new("clean_html", NULL);
+    return plugin ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mock_plugin_destroy(&plugin);
+    return 0;
+}
+
+static char *gunzip_file(const char *path, size_t *len_out)
+{
+    gzFile f = gzopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *p = malloc(cap);
+    int r;
+    while (p && (r = gzread(f, p + len, (unsigned)(cap - len))) > 0) {
+        len += (size_t)r;
+        if (len == cap) {
+            char *q = realloc(p, cap *= 2);
+            if (!q)
+                free(p);
+            p = q;
+        }
+    }
+    gzclose(f);
+    *len_out = len;
+    return p;
+}
+
+static struct nf_record *record_of(const void *raw, size_t n, const char *content_type)
+{
+    struct nf_record *rec = nf_record_new();
+    assert_non_null(rec);
+    char id[33];
+    nf_id_make(raw, n, id);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_ID, id), 0);
+    assert_int_equal(nf_record_set_source(rec, "file:///pages/page.html", "dir"), 0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_CONTENT_TYPE, content_type), 0);
+    assert_int_equal(nf_record_set_bytes(rec, NF_F_RAW, raw, n), 0);
+    return rec;
+}
+
+/* The record's text with every run of whitespace made one space, as a reader compares it. */
+static char *flat_text(struct nf_record *rec)
+{
+    const char *t = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(t);
+    char *out = malloc(strlen(t) + 1), *w = out;
+    assert_non_null(out);
+    for (; *t; t++) {
+        bool ws = *t == ' ' || *t == '\n' || *t == '\t';
+        if (ws && (w == out || w[-1] == ' '))
+            continue;
+        *w++ = ws ? ' ' : *t;
+    }
+    *w = '\0';
+    return out;
+}
+
+/* Runs one HTML string through the plugin; the record is processed and round-tripped. */
+static struct nf_record *run_html(const char *html, size_t n, int expect)
+{
+    struct nf_record *rec = record_of(html, n, "text/html; charset=unknown");
+    assert_int_equal(mock_process(plugin, rec), expect);
+    if (expect == 0)
+        assert_int_equal(mock_roundtrip(rec), 0);
+    return rec;
+}
+
+struct fixture {
+    const char *file;
+    const char *in[4];  /* sentences of the article */
+    const char *out[4]; /* furniture around it */
+};
+
+static const struct fixture fixtures[] = {
+    {"threatpost.com.android.html.gz",
+     {"These messages include links to the ransomware",
+      "using novel techniques to exfiltrate data."},
+     {"Share this article:", "Write a comment", "Notify me when new comments are added.",
+      "uses Akismet to reduce spam."}},
+    {"next2games.de.anno.html.gz",
+     {"zu entdecken, was Anno 1800 noch in petto hält.",
+      "Neben dem Startgebiet in einer klimatisch eher gemäßigten",
+      "Wie in jedem Titel der mittlerweile über 20 Jahre"},
+     {"n2g media network", "CMS: Apexx by Stylemotion", "Diese Website nutzt Cookies"}},
+    {"1hundetagebuch.wordpress.com.langer.html.gz",
+     {"Ich könnte glatt ein schlechtes Gewissen", "So muss Mesty jetzt Pillen nehmen",
+      "Vielleicht muss man die Dosis des"},
+     {"Share this:", "Kommentar verfassen", "Ein Blog über die Abenteue"}},
+    {"vipflash.de-Ehezoff.html.gz",
+     {"Oliver Pocher sieht die Dinge jedoch anders und äußert sich recht deutlich",
+      "Exclusiv Weekend Spezial: Die Stars im NFL-Fieber",
+      "sagt Pocher in einem Live-Interview mit Moderatorin Frauke Ludowig"},
+     {"Blaulicht", "Datenschutz", "Kontakt"}},
+};
+
+static void test_real_pages_keep_article_drop_furniture(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/tests/fixtures/html/%s", NF_SOURCE_DIR,
+                 fixtures[i].file);
+        size_t n = 0;
+        char *raw = gunzip_file(path, &n);
+        assert_non_null(raw);
+        struct nf_record *rec = record_of(raw, n, "text/html");
+        int rc = mock_process(plugin, rec);
+        if (rc != 0)
+            fail_msg("%s: %s", fixtures[i].file, mock_last_error());
+        char *text = flat_text(rec);
+        for (int k = 0; k < 4 && fixtures[i].in[k]; k++)
+            if (!strstr(text, fixtures[i].in[k]))
+                fail_msg("%s: article sentence missing: %s", fixtures[i].file, fixtures[i].in[k]);
+        for (int k = 0; k < 4 && fixtures[i].out[k]; k++)
+            if (strstr(text, fixtures[i].out[k]))
+                fail_msg("%s: furniture kept: %s", fixtures[i].file, fixtures[i].out[k]);
+        /* raw stays as fetched: later stages and the dead-letter store may need it */
+        size_t rn = 0;
+        assert_non_null(nf_record_bytes(rec, NF_F_RAW, &rn));
+        assert_int_equal(rn, n);
+        free(text);
+        nf_record_destroy(&rec);
+        free(raw);
+    }
+}
+
+#define PROSE                                                                                   \
+    "<p>The council met on Tuesday evening to discuss the new bridge over the river, which has " \
+    "been closed for repairs since the spring floods damaged its eastern pillar.</p>"           \
+    "<p>Engineers told the meeting that the work would take at least another four months, and " \
+    "that the cost had risen by a third since the first estimate was made in April.</p>"
+
+static void test_furniture_of_a_synthetic_page(void **state)
+{
+    (void)state;
+    static const char html[] =
+        "<!DOCTYPE html><html><head><title>Bridge</title><style>p{color:red}</style></head>"
+        "<body><nav><a href='/'>Home</a> <a href='/news'>News</a> <a href='/sport'>Sport</a></nav>"
+        "<div class='cookie-banner'>We use cookies to improve your experience on our site.</div>"
+        "<div id='main'><h1>Bridge repairs run late</h1>" PROSE
+        "<h2>What happens next</h2><ul><li>Traffic stays diverted through the old town until "
+        "the bridge reopens.</li></ul><blockquote>We will not cut corners, said the chief "
+        "engineer of the works.</blockquote><script>var x = 'tracking code';</script></div>"
+        "<aside class='related'><h3>Related stories</h3><ul><li><a href='/a'>Floods hit the "
+        "valley again</a></li><li><a href='/b'>Mayor opens new school</a></li></ul></aside>"
+        "<div class='comments'><p>Great article, thanks for writing it up so clearly!</p></div>"
+        "<footer>Copyright 2024 The Valley Times. All rights reserved.</footer></body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "The council met on Tuesday evening"));
+    assert_non_null(strstr(text, "pillar.\n\nEngineers told"));
+    assert_non_null(strstr(text, "What happens next"));
+    assert_non_null(strstr(text, "Traffic stays diverted"));
+    assert_non_null(strstr(text, "We will not cut corners"));
+    assert_null(strstr(text, "We use cookies"));
+    assert_null(strstr(text, "Sport"));
+    assert_null(strstr(text, "Floods hit the valley"));
+    assert_null(strstr(text, "Great article"));
+    assert_null(strstr(text, "Copyright 2024"));
+    assert_null(strstr(text, "tracking code"));
+    assert_null(strstr(text, "color:red"));
+    nf_record_destroy(&rec);
+}
+
+/* windows-1252 bytes for ’ “ ” – under a label that says iso-8859-1, as many old pages do. */
+static void test_latin1_label_reads_as_windows_1252(void **state)
+{
+    (void)state;
+    static const char html[] =
+        "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; "
+        "charset=ISO-8859-1\"></head><body><p>The mayor\x92s office said the \x93new plan\x94 "
+        "was ready \x96 and that the caf\xe9 on the square would stay open all winter long, "
+        "whatever the council decided.</p></body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "The mayor\u2019s office said the \u201cnew plan\u201d was "
+                                 "ready \u2013 and that the caf\u00e9 on the square"));
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)
+            fail_msg("C1 control character in the text");
+    nf_record_destroy(&rec);
+}
+
+static void test_bom_decides(void **state)
+{
+    (void)state;
+    /* a UTF-8 BOM outranks a wrong <meta> */
+    static const char utf8[] = "\xEF\xBB\xBF<html><head><meta charset=\"windows-1251\"></head>"
+                               "<body><p>Zoë and Søren met at the café in Malmö to plan their "
+                               "trip across the fjords next summer.</p></body></html>";
+    struct nf_record *rec = run_html(utf8, sizeof(utf8) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_string_equal(text, "Zoë and Søren met at the café in Malmö to plan their trip across "
+                              "the fjords next summer.");
+    nf_record_destroy(&rec);
+
+    /* UTF-16LE with its BOM */
+    static const char ascii[] = "<html><body><p>Sixteen bits a character, and still the same "
+                                "sentence about the harbour.</p></body></html>";
+    size_t n = sizeof(ascii) - 1;
+    unsigned char *u16 = malloc(2 + 2 * n);
+    assert_non_null(u16);
+    u16[0] = 0xFF, u16[1] = 0xFE;
+    for (size_t i = 0; i < n; i++)
+        u16[2 + 2 * i] = (unsigned char)ascii[i], u16[3 + 2 * i] = 0;
+    rec = run_html((const char *)u16, 2 + 2 * n, 0);
+    assert_non_null(strstr(nf_record_str(rec, NF_F_TEXT, NULL), "still the same sentence"));
+    nf_record_destroy(&rec);
+    free(u16);
+}
+
+static void test_undeclared_charsets(void **state)
+{
+    (void)state;
+    /* UTF-8 without any declaration */
+    static const char utf8[] = "<html><body><p>Ça m’a coûté une journée entière, déclare "
+                               "l’élue, mais la décision était nécessaire.</p></body></html>";
+    struct nf_record *rec = run_html(utf8, sizeof(utf8) - 1, 0);
+    assert_non_null(strstr(nf_record_str(rec, NF_F_TEXT, NULL), "Ça m’a coûté une journée"));
+    nf_record_destroy(&rec);
+
+    /* windows-1252 without any declaration: detected, not taken for UTF-8 */
+    static const char cp1252[] =
+        "<html><body><p>L\x92\xe9quipe municipale a pr\xe9sent\xe9 son projet de r\xe9novation "
+        "de la biblioth\xe8que. Les travaux commenceront d\xe8s le mois prochain et dureront "
+        "jusqu\x92\xe0 l\x92\xe9t\xe9. Le co\xfbt total d\xe9passe les pr\xe9visions, mais "
+        "l\x92\xe9lue responsable a d\xe9" "fendu une d\xe9" "cision n\xe9" "cessaire pour le "
+        "quartier.</p></body></html>";
+    rec = run_html(cp1252, sizeof(cp1252) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "L’équipe municipale a présenté son projet de rénovation"));
+    assert_non_null(strstr(text, "bibliothèque"));
+    assert_null(strstr(text, "\xEF\xBF\xBD")); /* no replacement characters */
+    nf_record_destroy(&rec);
+
+    /* a UTF-8 page with one stray windows-1252 byte keeps its UTF-8 and repairs the byte */
+    static const char mixed[] = "<html><head><meta charset=\"utf-8\"></head><body><p>Größe "
+                                "und Gewicht \x96 beides wurde am Dienstag im Rathaus "
+                                "gemessen.</p></body></html>";
+    rec = run_html(mixed, sizeof(mixed) - 1, 0);
+    assert_non_null(
+        strstr(nf_record_str(rec, NF_F_TEXT, NULL), "Größe und Gewicht – beides wurde"));
+    nf_record_destroy(&rec);
+}
+
+static void test_nfc_and_whitespace(void **state)
+{
+    (void)state;
+    /* "e" + combining acute becomes é; no-break spaces and newlines collapse inside a block */
+    static const char html[] = "<html><body><p>Caf\x65\xCC\x81   au\xC2\xA0\xC2\xA0lait\n\n"
+                               "served   on the terrace of the old station every morning.</p>"
+                               "</body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    assert_string_equal(nf_record_str(rec, NF_F_TEXT, NULL),
+                        "Café au lait served on the terrace of the old station every morning.");
+    nf_record_destroy(&rec);
+}
+
+static void test_json_ld_article_body(void **state)
+{
+    (void)state;
+    /* The page shows a teaser; the full text is in JSON-LD, inside @graph. */
+    static const char html[] =
+        "<html><head><script type=\"application/ld+json\">{\"@context\":\"https://schema.org\","
+        "\"@graph\":[{\"@type\":\"WebPage\",\"name\":\"x\"},{\"@type\":\"NewsArticle\","
+        "\"headline\":\"Harbour\",\"articleBody\":\"The harbour authority approved the "
+        "expansion plan on Monday after two years of debate.\\nThe new quay will take larger "
+        "ships and should open in 2027, the authority said in a statement, adding that the "
+        "fishing fleet keeps its berths on the old quay.\\nLocal residents had objected to the "
+        "noise of night-time loading, and the plan now limits it to weekdays.\"}]}</script>"
+        "</head><body><article><p>The harbour authority approved the expansion plan on "
+        "Monday.</p><p><a href='/subscribe'>Subscribe to read more</a></p></article>"
+        "</body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "after two years of debate.\n\nThe new quay"));
+    assert_non_null(strstr(text, "limits it to weekdays."));
+    assert_null(strstr(text, "Subscribe"));
+    nf_record_destroy(&rec);
+}
+
+static void test_nothing_to_extract_is_an_error(void **state)
+{
+    (void)state;
+    static const char *const pages[] = {
+        "<html><head><title>x</title></head><body><nav><a href='/'>Home</a></nav>"
+        "<script>document.write('hello')</script></body></html>",
+        "<html><body>   \n  </body></html>",
+        "\x01\x02\x03\x04\xff\xfe\x00\x00\x9c\x9d",
+    };
+    static const size_t lens[] = {0, 0, 10};
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        size_t n = lens[i] ? lens[i] : strlen(pages[i]);
+        struct nf_record *rec = run_html(pages[i], n, -1);
+        if (i < 2)
+            assert_string_equal(mock_last_error(), "no article text found in the page");
+        else
+            assert_non_null(strstr(mock_last_error(), "not HTML"));
+        assert_false(nf_record_has(rec, NF_F_TEXT));
+        nf_record_destroy(&rec);
+    }
+    /* an HTML record without bytes */
+    struct nf_record *rec = nf_record_new();
+    assert_non_null(rec);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_ID, "0123456789abcdef0123456789abcdef"), 0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_CONTENT_TYPE, "text/html"), 0);
+    assert_int_equal(mock_process(plugin, rec), -1);
+    assert_non_null(strstr(mock_last_error(), "raw is missing"));
+    nf_record_destroy(&rec);
+}
+
+static void test_other_records_pass_unchanged(void **state)
+{
+    (void)state;
+    static const char body[] = "<p>This is plain text that merely looks like markup.</p>";
+    struct nf_record *rec = record_of(body, sizeof(body) - 1, "text/plain");
+    assert_int_equal(mock_process(plugin, rec), 0);
+    assert_false(nf_record_has(rec, NF_F_TEXT));
+    assert_false(nf_record_has(rec, NF_F_TITLE));
+    size_t n = 0;
+    const void *raw = nf_record_bytes(rec, NF_F_RAW, &n);
+    assert_int_equal(n, sizeof(body) - 1);
+    assert_memory_equal(raw, body, n);
+    assert_string_equal(nf_record_str(rec, NF_F_CONTENT_TYPE, NULL), "text/plain");
+    nf_record_destroy(&rec);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_real_pages_keep_article_drop_furniture),
+        cmocka_unit_test(test_furniture_of_a_synthetic_page),
+        cmocka_unit_test(test_latin1_label_reads_as_windows_1252),
+        cmocka_unit_test(test_bom_decides),
+        cmocka_unit_test(test_undeclared_charsets),
+        cmocka_unit_test(test_nfc_and_whitespace),
+        cmocka_unit_test(test_json_ld_article_body),
+        cmocka_unit_test(test_nothing_to_extract_is_an_error),
+        cmocka_unit_test(test_other_records_pass_unchanged),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
