@@ -159,4 +159,8 @@ ok "JSON lines: one replay marker naming the first clean dead letter"
 assert_contains "$T/blist2" "3 dead letters" "JSON lines: markers are not counted as dead letters"
 assert_contains "$T/blist2" "replayed 20" "JSON lines: the listing shows when it was replayed"
 stop
+# A worker that a sanitizer stops is restarted by the supervisor: look for its report.
+if grep -E "Sanitizer|runtime error:" "$T/a.log" "$T/b.log" >&2; then
+    fail "a sanitizer reported an error"
+fi
 echo "all passed"
