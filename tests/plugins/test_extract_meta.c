@@ -158,6 +158,125 @@ static struct nf_record *run_text(struct pipeline *p, const char *text, int want
     return rec;
 }
 
+/* Every fact each seed states, and nothing else: its date, title, byline, outlet, dateline,
+ * language and the complete list of its entities with their mentions. Read off the texts. */
+struct seed_entity {
+    enum nf_entity_type type;
+    const char *name;
+    int64_t mentions;
+};
+
+static const struct seed_facts {
+    const char *date, *title, *byline, *outlet, *dateline;
+    struct seed_entity ents[20];
+} seed_facts[] = {
+    {"2023-11-06",
+     "In a groundbreaking move, Mali, Burkina Faso, and Niger have signed a historic pact known "
+     "as the Alliance of Sahel States",
+     NULL, NULL, NULL,
+     {{NF_ENT_PLACE, "Burkina Faso", 5},
+      {NF_ENT_PLACE, "Mali", 5},
+      {NF_ENT_PLACE, "Niger", 5},
+      {NF_ENT_PLACE, "Sahel", 3},
+      {NF_ENT_ORG, "Alliance of Sahel States", 2},
+      {NF_ENT_PLACE, "France", 2},
+      {NF_ENT_PLACE, "Liptako-Gourma", 1}}},
+    {"2023-09-16",
+     "In a significant development on September 16th, three West African Sahel "
+     "nations\xE2\x80\x94Mali, Niger, and Burkina Faso\xE2\x80\x94governed by military juntas, "
+     "came together to ink a security pact",
+     NULL, NULL, NULL,
+     {{NF_ENT_PLACE, "Mali", 5},
+      {NF_ENT_PLACE, "Niger", 5},
+      {NF_ENT_PLACE, "France", 4},
+      {NF_ENT_PLACE, "Burkina Faso", 3},
+      {NF_ENT_ORG, "ECOWAS", 3},
+      {NF_ENT_ORG, "Alliance of Sahel States", 2},
+      {NF_ENT_PLACE, "Sahel", 2},
+      {NF_ENT_PERSON, "Assimi Go\xC3\xAFta", 1},
+      {NF_ENT_ORG, "G5 Sahel", 1},
+      {NF_ENT_ORG, "Islamic State", 1},
+      {NF_ENT_ORG, "al-Qaeda", 1}}},
+    /* "today, Saturday": no date; the first sentence is cut at 200 characters */
+    {NULL,
+     "Mali, Niger, and Burkina Faso, three countries in the Sahel region of West Africa governed "
+     "by military councils, signed a security agreement today, Saturday, pledging to assist each "
+     "other in the\xE2\x80\xA6",
+     NULL, NULL, NULL,
+     {{NF_ENT_PLACE, "Mali", 6},
+      {NF_ENT_PLACE, "Niger", 5}, /* "Nigerien President" is not one of them */
+      {NF_ENT_PLACE, "Burkina Faso", 4},
+      {NF_ENT_PLACE, "France", 4},
+      {NF_ENT_ORG, "Alliance of Sahel States", 2}, /* as "Sahel States Alliance" */
+      {NF_ENT_ORG, "ECOWAS", 2},
+      {NF_ENT_PERSON, "Assimi Go\xC3\xAFta", 1},
+      {NF_ENT_PLACE, "Chad", 1},
+      {NF_ENT_ORG, "G5 Sahel", 1},
+      {NF_ENT_ORG, "Islamic State", 1}, /* as "ISIS" */
+      {NF_ENT_PLACE, "Liptako-Gourma", 1}, /* as "Lifetako-Jurma" */
+      {NF_ENT_PLACE, "Mauritania", 1},
+      {NF_ENT_PERSON, "Mohamed Bazoum", 1},
+      {NF_ENT_PLACE, "Sahel", 1},
+      {NF_ENT_PLACE, "West Africa", 1},
+      {NF_ENT_ORG, "al-Qaeda", 1}}},
+    /* "Dec. 22" has no year: no date is made up */
+    {NULL, "Mali, Burkina Faso and Niger forge NATO-like pact to fight Sahel insurgents",
+     "Ali Musa", "Axadle Times", "Bamako",
+     {{NF_ENT_PLACE, "Mali", 3},
+      {NF_ENT_PLACE, "Burkina Faso", 2},
+      {NF_ENT_ORG, "NATO", 2},
+      {NF_ENT_PLACE, "Niger", 2},
+      {NF_ENT_PLACE, "Sahel", 2},
+      {NF_ENT_PLACE, "Bamako", 1},
+      {NF_ENT_ORG, "Islamic State", 1},
+      {NF_ENT_ORG, "al-Qaeda", 1}}},
+    {"2023-11-08",
+     "Niger has taken a significant step to strengthen regional security cooperation by "
+     "authorizing the armed forces of Mali and Burkina Faso to intervene on its territory in the "
+     "event of an attack",
+     NULL, NULL, NULL,
+     {{NF_ENT_PLACE, "Niger", 9},
+      {NF_ENT_ORG, "ECOWAS", 4},
+      {NF_ENT_PLACE, "Burkina Faso", 3},
+      {NF_ENT_PLACE, "Mali", 3},
+      {NF_ENT_PERSON, "Abdourahamane Tiani", 1},
+      {NF_ENT_PLACE, "West Africa", 1}}},
+};
+
+static void assert_str_or_null(const char *got, const char *want)
+{
+    if (want)
+        assert_string_equal(got, want);
+    else
+        assert_null(got);
+}
+
+static void test_seed_facts(void **state)
+{
+    struct pipeline *p = *state;
+    for (int i = 0; i < 5; i++) {
+        const struct seed_facts *f = &seed_facts[i];
+        struct nf_record *rec = run_seed(p, i);
+        assert_str_or_null(str(rec, NF_F_PUBLISHED_AT), f->date);
+        assert_str_or_null(str(rec, NF_F_TITLE), f->title);
+        assert_str_or_null(str(rec, NF_F_BYLINE), f->byline);
+        assert_str_or_null(str(rec, NF_F_OUTLET), f->outlet);
+        assert_str_or_null(nf_record_dateline_place(rec), f->dateline);
+        assert_string_equal(str(rec, NF_F_LANG), "en");
+        size_t want = 0;
+        for (; f->ents[want].name; want++) {
+            const struct nf_entity *e = nf_record_entity(rec, want);
+            assert_non_null(e);
+            /* in order: most mentioned first, then by name */
+            assert_string_equal(e->name, f->ents[want].name);
+            assert_int_equal(e->type, f->ents[want].type);
+            assert_int_equal(e->mentions, f->ents[want].mentions);
+        }
+        assert_int_equal(nf_record_entity_count(rec), want);
+        nf_record_destroy(&rec);
+    }
+}
+
 static void test_seed_fields(void **state)
 {
     struct pipeline *p = *state;
@@ -622,6 +741,7 @@ static void test_gazetteer_file(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seed_facts),
         cmocka_unit_test(test_seed_fields),   cmocka_unit_test(test_seed_003),
         cmocka_unit_test(test_seed_entities), cmocka_unit_test(test_seeds_alone),
         cmocka_unit_test(test_dates),         cmocka_unit_test(test_datelines),
