@@ -48,3 +48,27 @@ stored=$(sqlite3 "$TMP/var/bench.db" "select count(*) from articles")
 printf '  %d articles stored in %.2f s: %.0f articles/s\n' "$stored" "$s" "$(echo "$stored / $s" | bc -l)"
 echo "    peak RSS: $(rss_of "$TMP/pipe.log")"
 echo "  reproduce: python3 $CORPUS_TOOL /tmp/corpus --articles $ARTICLES && ${cmd[*]/$TMP\/corpus//tmp/corpus}"
+
+# clean_html on real web pages: the pipeline's pages/s, and the plugin's own CPU time per page
+# (its cpu_us counter), i.e. pages/s per core of decoding, parsing and extraction alone.
+HTML_PAGES="$ROOT/../shared/corpus/html/pages"
+if [ ! -d "$HTML_PAGES" ]; then
+    echo "== clean_html: skipped (no ../shared/corpus/html/pages here)"
+    exit 0
+fi
+echo "== clean_html: fetch_dir -> clean_html -> store_jsonl on $(ls "$HTML_PAGES" | wc -l) web pages"
+rm -rf "$TMP/var"
+cmd=("$NF" run "$ROOT/bench/conf/clean_html.cfg" --once --set "state_dir=$TMP/var"
+     --set "fetch.path=$HTML_PAGES" --set "store.path=$TMP/html.jsonl")
+"${cmd[@]}" --set log_level=info >"$TMP/html.log" 2>&1 || { tail -20 "$TMP/html.log"; exit 1; }
+s=$(seconds_of "$TMP/html.log")
+counts=$(grep 'clean\[0\]: counts:' "$TMP/html.log" | tail -1)
+pages=$(sed -n 's/.* pages=\([0-9]*\).*/\1/p' <<<"$counts")
+dead=$(sed -n 's/.* dead=\([0-9]*\).*/\1/p' <<<"$counts")
+cpu=$(sed -n 's/.* cpu_us=\([0-9]*\).*/\1/p' <<<"$counts")
+printf '  %d pages extracted (%d dead-lettered) in %.2f s: %.0f pages/s through the pipeline\n' \
+    "$pages" "${dead:-0}" "$s" "$(echo "$pages / $s" | bc -l)"
+printf '  clean_html alone: %.2f ms CPU a page, %.0f pages/s per core\n' \
+    "$(echo "$cpu / 1000 / ($pages + ${dead:-0})" | bc -l)" "$(echo "($pages + ${dead:-0}) * 1000000 / $cpu" | bc -l)"
+echo "    peak RSS: $(rss_of "$TMP/html.log")"
+echo "  reproduce: NEWSFLOW_PLUGIN_DIR=$NEWSFLOW_PLUGIN_DIR ${cmd[*]/$TMP\/var//tmp/nf-var} --set log_level=info"
