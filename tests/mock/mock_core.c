@@ -216,6 +216,12 @@ int mock_flush(struct mock_plugin *mp)
     return mp->h->desc.flush ? mp->h->desc.flush(mp->state, &mp->ctx) : NF_OK;
 }
 
+int mock_refetch(struct mock_plugin *mp, struct nf_record *rec)
+{
+    last_error[0] = '\0';
+    return mp->h->desc.refetch ? mp->h->desc.refetch(mp->state, &mp->ctx, rec) : NF_ERR;
+}
+
 void mock_acked(struct mock_plugin *mp, const char *id)
 {
     if (mp->h->desc.acked)

@@ -20,6 +20,8 @@ int mock_next(struct mock_plugin *mp, struct nf_record *rec);
 int mock_process(struct mock_plugin *mp, struct nf_record *rec);
 int mock_flush(struct mock_plugin *mp);
 void mock_acked(struct mock_plugin *mp, const char *id);
+/* Calls the source's refetch on rec (NF_ERR when it has none). */
+int mock_refetch(struct mock_plugin *mp, struct nf_record *rec);
 
 /* The reason the plugin last gave with nf_ctx_error(), "" if none. */
 const char *mock_last_error(void);
