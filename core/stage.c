@@ -209,8 +209,10 @@ static int mkdirs(const char *path)
     return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-static void dead_letter(struct worker *w, const char *reason, const void *bytes, size_t n,
-                        bool decoded)
+/* Returns 0 once the dead letter is durable, -1 if it could not be stored: then the record
+ * must not be acknowledged, so that it comes back rather than being lost. */
+static int dead_letter(struct worker *w, const char *reason, const void *bytes, size_t n,
+                       bool decoded)
 {
     const char *id = NULL, *uri = NULL;
     int64_t attempt = 0;
@@ -224,10 +226,12 @@ static void dead_letter(struct worker *w, const char *reason, const void *bytes,
     char err[512];
     if (nf_dlq_put(w->dlq, id, uri, w->st->name, w->ctx.worker, attempt, reason, bytes, n, err,
                    sizeof(err)) < 0) {
-        nf_logf(NF_LOG_ERROR, "%s", err);
-        return;
+        nf_logf(NF_LOG_ERROR, "%s; the record is not acknowledged and will come back", err);
+        nf_ctx_count(&w->ctx, "dead_letter_failed", 1);
+        return -1;
     }
     nf_ctx_count(&w->ctx, "dead", 1);
+    return 0;
 }
 
 /* Sends to every output; blocks while a downstream is full (backpressure). Returns -1 when a
@@ -421,7 +425,10 @@ static void replay_overdue(struct worker *w, int64_t now)
                      "not acknowledged after %d attempts (a stage crashes on it, or its "
                      "acknowledgements cannot reach this source)", s->attempt);
             nf_record_decode(w->rec, s->bytes.data, s->bytes.len);
-            dead_letter(w, reason, s->bytes.data, s->bytes.len, true);
+            if (dead_letter(w, reason, s->bytes.data, s->bytes.len, true) < 0) {
+                s->due = now + backoff(w, s->attempt); /* keep it; try again later */
+                continue;
+            }
             s->remaining = 0;
             s->used = false;
             w->pending--;
@@ -717,10 +724,18 @@ static int run_source(struct worker *w)
                 break;
             }
             if (rc != NF_OK) {
+                /* keep what the source made of it (id, source, raw) as a record, so that the
+                 * dead letter can be replayed once the cause is fixed */
                 size_t n = 0;
-                const void *raw = nf_record_bytes(w->rec, NF_F_RAW, &n);
+                const void *bytes = nf_record_bytes(w->rec, NF_F_RAW, &n);
+                nf_record_set_int(w->rec, NF_F_V, NF_RECORD_VERSION);
+                w->jbuf.len = 0;
+                if (nf_record_encode(w->rec, &w->jbuf) == 0) {
+                    bytes = w->jbuf.data;
+                    n = w->jbuf.len;
+                }
                 dead_letter(w, w->ctx.error[0] ? w->ctx.error : "the source failed to read",
-                            raw, raw ? n : 0, true);
+                            bytes, bytes ? n : 0, true);
                 continue;
             }
             const char *id = nf_record_str(w->rec, NF_F_ID, NULL);
@@ -837,8 +852,8 @@ static void handle(struct worker *w, const void *data, size_t len)
         size_t mark = w->batch.len;
         if (nf_record_encode(w->rec, &w->batch) < 0) {
             w->batch.len = mark;
-            dead_letter(w, nf_record_error(w->rec), data, len, true);
-            ack_current(w, false);
+            if (dead_letter(w, nf_record_error(w->rec), data, len, true) == 0)
+                ack_current(w, false);
             return;
         }
         nf_ctx_count(&w->ctx, "out", 1);
@@ -861,8 +876,8 @@ static void handle(struct worker *w, const void *data, size_t len)
              w->ctx.error[0] ? w->ctx.error : "the plugin failed without a reason");
     if (rc != NF_ERR)
         snprintf(reason, sizeof(reason), "the plugin returned unknown status %d", rc);
-    dead_letter(w, reason, data, len, true);
-    ack_current(w, false);
+    if (dead_letter(w, reason, data, len, true) == 0)
+        ack_current(w, false);
 }
 
 static void do_flush(struct worker *w)
