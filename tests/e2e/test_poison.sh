@@ -53,7 +53,9 @@ assert_contains "$T/dlq" "not acknowledged after 3 attempts" "dlq list gives the
 # The workers that got it died of SIGABRT (the first try and each resend) and were restarted.
 kills=$(grep -c "worker poison\[[01]\] killed by signal 6; restarting" "$T/log")
 [ "$kills" -ge 3 ] || { cat "$T/log"; fail "expected a tp_poison worker killed by signal 6 on each of 3 attempts, saw $kills"; }
-ok "tp_poison workers killed by signal 6 on each attempt ($kills) and restarted"
+ok "tp_poison workers killed by signal 6 on each attempt ($kills)"
+restarts=$(sed -n 's/.*worker poison\[[01]\]: peak RSS .*, restarts \([0-9]*\)$/\1/p' "$T/log" | paste -sd+ | bc)
+assert_eq "$restarts" "$kills" "the supervisor restarted a tp_poison worker after each kill"
 grep -q "killed by signal" <(grep -v "worker poison\[" "$T/log") && { cat "$T/log"; fail "a worker of another stage crashed"; }
 ok "no other stage crashed"
 assert_contains "$T/log" "resending" "the source resent the unacknowledged records"
