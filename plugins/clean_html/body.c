@@ -22,6 +22,9 @@
 #ifndef BODY_WIDEN
 #define BODY_WIDEN 0.6f
 #endif
+#ifndef BODY_TAIL_CHARS
+#define BODY_TAIL_CHARS 40
+#endif
 #ifndef BODY_P_LINKS
 #define BODY_P_LINKS 0.6f
 #endif
@@ -52,6 +55,7 @@ enum body_kind {
     K_FORM,
     K_BODY,
     K_HR,
+    K_NOSCRIPT, /* the page without scripts: sometimes the only copy of the article */
 };
 
 enum {
@@ -131,7 +135,7 @@ static const struct body_tag {
     {"header", K_HEADER}, {"hgroup", K_DIV},    {"hr", K_HR},         {"iframe", K_SKIP},
     {"img", K_SKIP},      {"input", K_SKIP},    {"li", K_LI},         {"link", K_SKIP},
     {"main", K_DIV},      {"map", K_SKIP},      {"math", K_SKIP},     {"menu", K_SKIP},
-    {"meta", K_SKIP},     {"nav", K_SKIP},      {"noscript", K_SKIP}, {"object", K_SKIP},
+    {"meta", K_SKIP},     {"nav", K_SKIP},      {"noscript", K_NOSCRIPT}, {"object", K_SKIP},
     {"ol", K_LIST},       {"optgroup", K_SKIP}, {"option", K_SKIP},   {"p", K_P},
     {"picture", K_SKIP},  {"pre", K_PRE},       {"script", K_SKIP},   {"section", K_DIV},
     {"select", K_SKIP},   {"source", K_SKIP},   {"style", K_SKIP},    {"summary", K_DIV},
@@ -207,38 +211,47 @@ static unsigned body_word_flags(const char *w)
     return hit ? ((const struct body_word *)hit)->flags : 0;
 }
 
-/* "has-ads", "no-sidebar", "with-comments": a modifier saying what else is on the page, not
- * what this element is. */
+/* "has-ads", "no-sidebar", "modal-enabled", "comments-open": a class that names a state of the
+ * page rather than what this element is. */
 static bool body_is_modifier(const char *w)
 {
-    return strcmp(w, "has") == 0 || strcmp(w, "no") == 0 || strcmp(w, "with") == 0 ||
-           strcmp(w, "without") == 0 || strcmp(w, "is") == 0 || strcmp(w, "show") == 0 ||
-           strcmp(w, "hide") == 0 || strcmp(w, "enable") == 0 || strcmp(w, "disable") == 0 ||
-           strcmp(w, "enabled") == 0 || strcmp(w, "disabled") == 0;
+    static const char *const words[] = {
+        "active", "closed", "disable", "disabled", "enable", "enabled", "has",
+        "hide",   "is",     "no",      "off",      "on",     "open",    "opened",
+        "show",   "shown",  "visible", "with",     "without",
+    };
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcmp(w, words[i]) == 0)
+            return true;
+    return false;
 }
 
+/* The word flags of a class or id value: each class is split into words at punctuation and
+ * camelCase humps ("articleBody" is article + body). */
 static unsigned body_words_of(const xmlChar *v)
 {
-    unsigned flags = 0;
+    unsigned flags = 0, cls = 0;
+    bool modified = false;
     char w[32];
     size_t n = 0;
-    bool modified = false;
     for (const xmlChar *p = v;; p++) {
         unsigned c = *p;
         bool lower = c >= 'a' && c <= 'z', upper = c >= 'A' && c <= 'Z';
         bool digit = c >= '0' && c <= '9';
-        /* a hump: "articleBody" is article + body */
         bool hump = upper && n > 0 && p > v && p[-1] >= 'a' && p[-1] <= 'z';
         if ((!lower && !upper && !digit) || hump) {
             if (n > 0 && n < sizeof(w)) {
                 w[n] = '\0';
-                if (!modified)
-                    flags |= body_word_flags(w);
-                modified = body_is_modifier(w);
+                cls |= body_word_flags(w);
+                modified |= body_is_modifier(w);
             }
-            if (c == ' ' || c == '\t' || c == '\n')
-                modified = false; /* the next class starts fresh */
             n = 0;
+            if (!c || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+                if (!modified)
+                    flags |= cls;
+                cls = 0;
+                modified = false;
+            }
             if (!c)
                 break;
             if (!hump)
@@ -486,6 +499,8 @@ static bool body_is_furniture(const struct html_body *b, const struct body_node 
     switch (e->kind) {
     case K_HEADER:
         return !big;
+    case K_NOSCRIPT:
+        return e->text < 200; /* "please enable JavaScript", tracking pixels */
     case K_FORM:
         return e->text < 500 && !big;
     case K_LIST:
@@ -849,6 +864,42 @@ static xmlNodePtr body_find_body(xmlNodePtr root)
     return root;
 }
 
+/* Whether a block ends a sentence: . ! ? … or a closing quote or bracket after one. */
+static bool body_ends_sentence(const char *p, size_t n)
+{
+    while (n > 0) {
+        unsigned char c = (unsigned char)p[n - 1];
+        if (c == '.' || c == '!' || c == '?')
+            return true;
+        if (c == '"' || c == '\'' || c == ')')
+            n--;
+        else if (n >= 3 && (unsigned char)p[n - 3] == 0xE2 && (unsigned char)p[n - 2] == 0x80)
+            return c == 0xA6; /* … (closing quotes ” ’ fall through to false) */
+        else if (n >= 2 && c == 0x82 && (unsigned char)p[n - 2] == 0xE3)
+            return true; /* 。 */
+        else
+            return false;
+    }
+    return false;
+}
+
+/* Short blocks after the last sentence of the text ("Tags", "Contact:", "Share", a date) are
+ * the page's furniture between the article and its footer. */
+static void body_trim_tail(struct body_out *o)
+{
+    while (o->len > 0) {
+        size_t start = o->len;
+        while (start >= 2 && !(o->p[start - 1] == '\n' && o->p[start - 2] == '\n'))
+            start--;
+        if (start < 2)
+            return; /* keep a one-block text whatever it is */
+        size_t n = o->len - start;
+        if (n >= BODY_TAIL_CHARS || body_ends_sentence(o->p + start, n))
+            return;
+        o->len = start - 2;
+    }
+}
+
 /* The smallest element that still holds most of the page's paragraph text. */
 static uint32_t body_mass_container(struct html_body *b, uint32_t idx, uint32_t total_p)
 {
@@ -972,6 +1023,7 @@ int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld,
         if (b->out.len <= strict && body_run(b, root, false) < 0)
             return -1;
     }
+    body_trim_tail(&b->out);
     if (use_json_ld && b->njsonld > 0) {
         if (body_reserve(&b->out, 1) < 0)
             return -1;
