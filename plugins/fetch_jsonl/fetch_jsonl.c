@@ -247,6 +247,12 @@ static int fj_line(struct fetch_jsonl *s, gzFile g, const char **line, size_t *l
 {
     *too_long = false;
     size_t max = (size_t)s->conf->max_line;
+    if (!s->buf) {
+        s->buf = malloc(2 * FJ_CHUNK);
+        if (!s->buf)
+            return -1;
+        s->cap = 2 * FJ_CHUNK;
+    }
     for (;;) {
         char *nl = memchr(s->buf + s->pos, '\n', s->fill - s->pos);
         if (nl || (s->eof && s->fill > s->pos)) {

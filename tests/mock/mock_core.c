@@ -30,8 +30,10 @@ struct mock_plugin {
 static char last_error[1024];
 static char state_dir[256];
 static int next_worker = 0, next_workers = 1;
+/* Names are copied: a plugin's static strings go away when its object is unloaded between two
+ * instances of a test. */
 static struct {
-    const char *name;
+    char name[64];
     int64_t value;
 } counters[64];
 
@@ -101,8 +103,8 @@ void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta)
 {
     (void)ctx;
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
-        if (!counters[i].name || strcmp(counters[i].name, name) == 0) {
-            counters[i].name = name;
+        if (!counters[i].name[0] || strcmp(counters[i].name, name) == 0) {
+            snprintf(counters[i].name, sizeof(counters[i].name), "%s", name);
             counters[i].value += delta;
             return;
         }
@@ -111,7 +113,7 @@ void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta)
 
 int64_t mock_counter(const char *name)
 {
-    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]) && counters[i].name; i++)
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]) && counters[i].name[0]; i++)
         if (strcmp(counters[i].name, name) == 0)
             return counters[i].value;
     return 0;
