@@ -214,23 +214,67 @@ out:
     return rc;
 }
 
-static int send_msg(void *sock, struct msg *m, int *sent)
-{
-    if (zmq_send(sock, m->data, m->len, 0) < 0) {
-        fprintf(stderr, "nf_inject: send: %s\n", zmq_strerror(errno));
-        return -1;
-    }
-    m->len = 0;
-    (*sent)++;
-    return 0;
-}
-
 static long number(const char *s)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
     return errno || end == s || *end || v < 0 ? -1 : v;
+}
+
+/* Builds every message from the parts first, so that a mistake in the arguments sends nothing. */
+static int build(int argc, char **argv, int i, struct msg **msgs_out, int *n_out)
+{
+    struct msg *msgs = calloc((size_t)argc + 1, sizeof(*msgs)); /* at most one per argument */
+    if (!msgs)
+        return -1;
+    int n = 0;
+    while (i < argc) {
+        const char *opt = argv[i];
+        const char *a = i + 1 < argc ? argv[i + 1] : NULL;
+        struct msg *m = &msgs[n];
+        int rc = -1, used = 2;
+        if (strcmp(opt, "-m") == 0) {
+            n++;
+            rc = 0;
+            used = 1;
+        } else if (!a) {
+            rc = -1;
+        } else if (strcmp(opt, "-f") == 0) {
+            rc = append_file(m, a);
+            if (rc < 0)
+                fprintf(stderr, "nf_inject: cannot read %s: %s\n", a, strerror(errno));
+        } else if (strcmp(opt, "-x") == 0) {
+            rc = append_hex(m, a, 1);
+        } else if (strcmp(opt, "-p") == 0) {
+            long times = i + 2 < argc ? number(argv[i + 2]) : -1;
+            rc = times < 0 ? -1 : append_hex(m, a, times);
+            used = 3;
+        } else if (strcmp(opt, "-r") == 0) {
+            long len = number(a);
+            rc = len < 0 ? -1 : append_random(m, len);
+        } else if (strcmp(opt, "-j") == 0) {
+            rc = append_json(m, a);
+        } else if (strcmp(opt, "-c") == 0) {
+            long cut = number(a);
+            rc = cut < 0 || (size_t)cut > m->len ? -1 : 0;
+            if (rc == 0)
+                m->len -= (size_t)cut;
+        }
+        if (rc < 0) {
+            fprintf(stderr, "nf_inject: cannot use argument %d (%s)\n", i, opt);
+            for (int k = 0; k <= n; k++)
+                free(msgs[k].data);
+            free(msgs);
+            return -1;
+        }
+        i += used;
+    }
+    if (msgs[n].len)
+        n++; /* the last message, not ended by -m */
+    *msgs_out = msgs;
+    *n_out = n;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -250,65 +294,40 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *endpoint = argv[i++];
+    struct msg *msgs;
+    int n;
+    if (build(argc, argv, i, &msgs, &n) < 0) {
+        usage();
+        return 2;
+    }
+    int code = 1, sent = 0;
     void *zctx = zmq_ctx_new();
     void *sock = zctx ? zmq_socket(zctx, ZMQ_PUSH) : NULL;
     if (!sock) {
         fprintf(stderr, "nf_inject: %s\n", zmq_strerror(errno));
-        return 1;
+        goto out;
     }
     /* deliver everything that was queued before exiting, but never hang on a vanished peer */
     int linger = 10000, immediate = 1;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
-    int code = 1, sent = 0;
-    struct msg m = {0};
     if (connect_and_wait(zctx, sock, endpoint, wait_ms) < 0)
         goto out;
-    for (; i < argc; i++) {
-        const char *opt = argv[i];
-        const char *a = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = -1;
-        if (strcmp(opt, "-m") == 0) {
-            rc = send_msg(sock, &m, &sent);
-            i--;
-        } else if (!a) {
-            rc = -1;
-        } else if (strcmp(opt, "-f") == 0) {
-            rc = append_file(&m, a);
-            if (rc < 0)
-                fprintf(stderr, "nf_inject: cannot read %s: %s\n", a, strerror(errno));
-        } else if (strcmp(opt, "-x") == 0) {
-            rc = append_hex(&m, a, 1);
-        } else if (strcmp(opt, "-p") == 0) {
-            long n = i + 2 < argc ? number(argv[i + 2]) : -1;
-            rc = n < 0 ? -1 : append_hex(&m, a, n);
-            i++;
-        } else if (strcmp(opt, "-r") == 0) {
-            long n = number(a);
-            rc = n < 0 ? -1 : append_random(&m, n);
-        } else if (strcmp(opt, "-j") == 0) {
-            rc = append_json(&m, a);
-        } else if (strcmp(opt, "-c") == 0) {
-            long n = number(a);
-            rc = n < 0 || (size_t)n > m.len ? -1 : 0;
-            if (rc == 0)
-                m.len -= (size_t)n;
-        }
-        if (rc < 0) {
-            fprintf(stderr, "nf_inject: cannot use argument %d (%s)\n", i, opt);
-            usage();
-            code = 2;
+    for (; sent < n; sent++) {
+        if (zmq_send(sock, msgs[sent].data, msgs[sent].len, 0) < 0) {
+            fprintf(stderr, "nf_inject: send: %s\n", zmq_strerror(errno));
             goto out;
         }
-        i++;
     }
-    if (m.len && send_msg(sock, &m, &sent) < 0)
-        goto out;
     code = 0;
 out:
-    zmq_close(sock);
-    zmq_ctx_term(zctx);
-    free(m.data);
+    if (sock)
+        zmq_close(sock);
+    if (zctx)
+        zmq_ctx_term(zctx);
+    for (int k = 0; k < n; k++)
+        free(msgs[k].data);
+    free(msgs);
     if (code == 0)
         fprintf(stderr, "nf_inject: sent %d messages to %s\n", sent, endpoint);
     return code;
