@@ -129,7 +129,7 @@ static const struct body_tag {
     {"caption", K_DIV},   {"center", K_DIV},    {"datalist", K_SKIP}, {"dd", K_LI},
     {"details", K_DIV},   {"dialog", K_SKIP},   {"div", K_DIV},       {"dl", K_LIST},
     {"dt", K_LI},         {"embed", K_SKIP},    {"fieldset", K_DIV},  {"figcaption", K_SKIP},
-    {"figure", K_DIV},    {"footer", K_SKIP},   {"form", K_FORM},     {"frame", K_SKIP},
+    {"figure", K_SKIP},    {"footer", K_SKIP},   {"form", K_FORM},     {"frame", K_SKIP},
     {"frameset", K_SKIP}, {"h1", K_H},          {"h2", K_H},          {"h3", K_H},
     {"h4", K_H},          {"h5", K_H},          {"h6", K_H},          {"head", K_SKIP},
     {"header", K_HEADER}, {"hgroup", K_DIV},    {"hr", K_HR},         {"iframe", K_SKIP},
@@ -168,14 +168,14 @@ static const struct body_word {
     {"ad", W_U | W_N},         {"ads", W_U | W_N},          {"adsense", W_U | W_N},
     {"advert", W_U | W_N},     {"advertisement", W_U | W_N}, {"advertising", W_U | W_N},
     {"agegate", W_U | W_N},    {"alert", W_U | W_N},        {"article", W_M | W_P},
-    {"articlebody", W_M | W_P}, {"author", W_N},            {"banner", W_U | W_N},
-    {"blog", W_P},             {"body", W_M | W_P},         {"breadcrumb", W_U | W_N},
-    {"breadcrumbs", W_U | W_N}, {"byline", W_N},            {"caption", W_N},
+    {"articlebody", W_M | W_P}, {"author", W_U | W_N},            {"banner", W_U | W_N},
+    {"bio", W_U | W_N},        {"blog", W_P},             {"body", W_M | W_P},         {"breadcrumb", W_U | W_N},
+    {"breadcrumbs", W_U | W_N}, {"byline", W_U | W_N},            {"caption", W_U | W_N},
     {"column", W_M},           {"combx", W_U | W_N},        {"comment", W_U | W_N},
     {"commentlist", W_U | W_N}, {"comments", W_U | W_N},    {"community", W_U | W_N},
     {"consent", W_U | W_N},    {"contact", W_N},            {"content", W_M | W_P},
     {"cookie", W_U | W_N},     {"cookies", W_U | W_N},      {"copyright", W_U | W_N},
-    {"crumbs", W_U | W_N},     {"disqus", W_U | W_N},       {"drawer", W_U | W_N},
+    {"credit", W_U | W_N},     {"credits", W_U | W_N},      {"crumbs", W_U | W_N},     {"disqus", W_U | W_N},       {"drawer", W_U | W_N},
     {"dropdown", W_U | W_N},   {"entry", W_P},              {"footer", W_U | W_N},
     {"footnote", W_N},         {"gdpr", W_U | W_N},         {"hentry", W_P},
     {"hidden", W_U | W_N},     {"lightbox", W_U | W_N},     {"login", W_U | W_N},
@@ -547,7 +547,7 @@ static void body_select(struct html_body *b, uint32_t idx, int depth, uint32_t t
     /* A paragraph: an element's own text (outside its block children), when it is prose
      * rather than a row of links. */
     uint32_t own = e->own;
-    if (own >= 25 && e->kind != K_INLINE && e->kind != K_A && e->kind != K_H &&
+    if (own >= 25 && e->kind != K_INLINE && e->kind != K_A && (e->kind != K_H || own >= 100) &&
         e->ownlink * 2 < own) {
         float commas = e->text ? (float)e->commas * (float)own / (float)e->text : 0.0f;
         float s = 1.0f + commas + (own >= 300 ? 3.0f : (float)own / 100.0f);
@@ -903,6 +903,8 @@ static void body_trim_tail(struct body_out *o)
 /* The smallest element that still holds most of the page's paragraph text. */
 static uint32_t body_mass_container(struct html_body *b, uint32_t idx, uint32_t total_p)
 {
+    if (total_p == 0)
+        return idx;
     for (;;) {
         uint32_t next = 0;
         for (xmlNodePtr c = b->nodes[idx - 1].node->children; c; c = c->next) {
