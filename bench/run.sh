@@ -72,3 +72,29 @@ printf '  clean_html alone: %.2f ms CPU a page, %.0f pages/s per core\n' \
     "$(echo "$cpu / 1000 / ($pages + ${dead:-0})" | bc -l)" "$(echo "($pages + ${dead:-0}) * 1000000 / $cpu" | bc -l)"
 echo "    peak RSS: $(rss_of "$TMP/html.log")"
 echo "  reproduce: NEWSFLOW_PLUGIN_DIR=$NEWSFLOW_PLUGIN_DIR ${cmd[*]/$TMP\/var//tmp/nf-var} --set log_level=info"
+
+# Near-duplicate detection: the stage functions alone (signature, then LSH query and insert, one
+# core), then the backfill pipeline (fetch_jsonl -> clean_text -> minhash -> dedup -> store_jsonl)
+# scored against the corpus's known copies.
+bench_dedup() {
+    local n=${NF_BENCH_DEDUP_ARTICLES:-50000} bin="$ROOT/$BUILD/bench/bench_dedup"
+    local score="$ROOT/../shared/tools/score_dups.py"
+    if [ ! -x "$bin" ]; then
+        echo "== dedup: skipped (no $bin: build the bench_dedup target)"
+        return 0
+    fi
+    echo "== dedup: signatures and LSH index on $n articles (make_corpus.py --format jsonl)"
+    python3 "$CORPUS_TOOL" "$TMP/dups" --articles "$n" --format jsonl >/dev/null
+    "$bin" "$TMP/dups/articles.jsonl" --window "$n" --rounds 3 | sed 's/^/  /'
+    echo "  reproduce: python3 $CORPUS_TOOL /tmp/dups --articles $n --format jsonl && $bin /tmp/dups/articles.jsonl --window $n --rounds 3"
+    rm -rf "$TMP/var"
+    local cmd=("$NF" run "$ROOT/conf/backfill.cfg" --once --set "state_dir=$TMP/var"
+               --set "fetch.path=$TMP/dups/articles.jsonl" --set "store.path=$TMP/var/dups.jsonl")
+    "${cmd[@]}" >"$TMP/dups.log" 2>&1 || { tail -20 "$TMP/dups.log"; exit 1; }
+    local s
+    s=$(seconds_of "$TMP/dups.log")
+    printf '  pipeline: %d articles in %.2f s: %.0f articles/s\n' "$n" "$s" "$(echo "$n / $s" | bc -l)"
+    echo "    peak RSS: $(rss_of "$TMP/dups.log")"
+    python3 "$score" "$TMP/dups" "$TMP/var/dups.jsonl" | sed 's/^/  /'
+}
+bench_dedup

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+/* Inlined: most shingles are 15-40 bytes, where a call into the library costs as much as the hash. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 /* ASCII letters and digits to their lower case; 0 for every other ASCII byte. */
