@@ -78,6 +78,7 @@ struct html_meta {
     int n_h1;
     char scratch[512];
     unsigned char flags[META_MAX_DEPTH];
+    unsigned first_letters; /* the first letters of meta_words, a bit each */
     long today; /* days since the epoch: no later date is accepted */
 };
 
@@ -92,11 +93,17 @@ enum {
     IN_H1 = 64,      /* its text was taken with the heading */
 };
 
+static unsigned meta_word_letters(void);
+
 struct html_meta *html_meta_new(char *err, size_t errlen)
 {
     struct html_meta *m = calloc(1, sizeof(*m));
-    if (!m && err && errlen)
-        snprintf(err, errlen, "out of memory for the metadata extractor");
+    if (!m) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory for the metadata extractor");
+        return NULL;
+    }
+    m->first_letters = meta_word_letters();
     return m;
 }
 
@@ -109,10 +116,11 @@ void html_meta_free(struct html_meta *m)
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
+/* libxml2's HTML parser lowercases attribute names, so a plain comparison does. */
 static const char *meta_attr(xmlNode *n, const char *name)
 {
     for (xmlAttr *a = n->properties; a; a = a->next)
-        if (a->name && strcasecmp((const char *)a->name, name) == 0) {
+        if (a->name && a->name[0] == (xmlChar)name[0] && strcmp((const char *)a->name, name) == 0) {
             if (a->children && a->children->content)
                 return (const char *)a->children->content;
             return "";
@@ -179,46 +187,92 @@ static const char *meta_keep_text(struct html_meta *m, xmlNode *n)
     return meta_keep(m, m->scratch, len);
 }
 
-/* Whether a class or id attribute names one of the words (case-insensitive) where a name part
- * starts: at the beginning, after a space, '-' or '_', or, when `camel`, at a capital
- * ("articleDate"). "layoutTwoColumnsRightSidebar" is a layout, not a sidebar. */
-static bool meta_class_match(const char *cls, const char *const *words, bool camel)
+/* What the words of a class or id attribute say about an element. */
+enum {
+    CL_BAD = 1,       /* comments, sidebars, footers, teaser lists */
+    CL_COMMENT = 2,   /* reader comments */
+    CL_HEADER = 4,    /* the article's header or meta line */
+    CL_DATE = 8,      /* holds a date */
+    CL_MODIFIED = 16, /* holds the date of a revision */
+    CL_PUB = 32,      /* holds the publication time */
+    CL_AUTHOR = 64,   /* holds the byline */
+};
+
+struct meta_word {
+    const char *word;
+    unsigned mask;
+    bool camel; /* also matches at a capital inside a name: "articleDate" */
+};
+
+static const struct meta_word meta_words[] = {
+    {"comment", CL_BAD | CL_COMMENT, false}, {"respond", CL_BAD | CL_COMMENT, false},
+    {"reply", CL_BAD | CL_COMMENT, false},   {"sidebar", CL_BAD, false},
+    {"widget", CL_BAD, false},               {"related", CL_BAD, false},
+    {"footer", CL_BAD, false},               {"recommend", CL_BAD, false},
+    {"popular", CL_BAD, false},              {"trending", CL_BAD, false},
+    {"most-read", CL_BAD, false},            {"mostread", CL_BAD, false},
+    {"newsletter", CL_BAD, false},           {"breadcrumb", CL_BAD, false},
+    {"entry-header", CL_HEADER, true},       {"post-header", CL_HEADER, true},
+    {"article-header", CL_HEADER, true},     {"article__header", CL_HEADER, true},
+    {"story-header", CL_HEADER, true},       {"headline", CL_HEADER, true},
+    {"entry-meta", CL_HEADER | CL_DATE, true}, {"post-meta", CL_HEADER | CL_DATE, true},
+    {"article-meta", CL_HEADER | CL_DATE, true}, {"date", CL_DATE, true},
+    {"publish", CL_DATE | CL_PUB, true},     {"publication", CL_DATE, true},
+    {"posted", CL_DATE, true},               {"time", CL_DATE, true},
+    {"byline", CL_DATE | CL_AUTHOR, true},   {"author", CL_AUTHOR, true},
+    {"meta", CL_DATE, true},                 {"submitted", CL_DATE, true},
+    {"dateline", CL_DATE, true},             {"stamp", CL_DATE, true},
+    {"entry-date", CL_DATE | CL_PUB, true},  {"post-date", CL_DATE | CL_PUB, true},
+    {"pubdate", CL_DATE | CL_PUB, true},     {"created", CL_PUB, true},
+    {"modif", CL_MODIFIED, true},            {"updated", CL_MODIFIED, true},
+    {"update", CL_MODIFIED, true},           {"edited", CL_MODIFIED, true},
+};
+
+static unsigned meta_word_letters(void)
 {
-    if (!cls || !*cls)
-        return false;
-    for (; *words; words++) {
-        size_t wl = strlen(*words);
-        for (const char *p = cls; (p = strcasestr(p, *words)) != NULL; p += wl) {
-            char prev = p == cls ? ' ' : p[-1];
-            if (prev == ' ' || prev == '-' || prev == '_' || (prev >= '0' && prev <= '9') ||
-                (camel && *p >= 'A' && *p <= 'Z'))
-                return true;
+    unsigned bits = 0;
+    for (size_t k = 0; k < sizeof(meta_words) / sizeof(meta_words[0]); k++)
+        bits |= 1u << (meta_words[k].word[0] - 'a');
+    return bits;
+}
+
+/* The words a class or id attribute names where a name part starts: at the beginning, after a
+ * space, '-', '_' or a digit, and for some words at a capital ("articleDate"). So
+ * "layoutTwoColumnsRightSidebar" is a layout, not a sidebar, and "updated" holds no "date".
+ * One pass over the attribute (its first 256 bytes). */
+static unsigned meta_classify(const struct html_meta *m, const char *s)
+{
+    unsigned mask = 0;
+    if (!s)
+        return 0;
+    for (size_t i = 0; s[i] && i < 256; i++) {
+        char c = s[i], prev = i ? s[i - 1] : ' ';
+        bool start = prev == ' ' || prev == '-' || prev == '_' || (prev >= '0' && prev <= '9');
+        bool capital = c >= 'A' && c <= 'Z';
+        if (!start && !capital)
+            continue;
+        char lc = capital ? (char)(c + 32) : c;
+        if (lc < 'a' || lc > 'z' || !(m->first_letters & (1u << (lc - 'a'))))
+            continue;
+        for (size_t k = 0; k < sizeof(meta_words) / sizeof(meta_words[0]); k++) {
+            const struct meta_word *w = &meta_words[k];
+            if (w->word[0] != lc || !(start || w->camel))
+                continue;
+            size_t j = 1;
+            while (w->word[j]) {
+                char a = s[i + j];
+                if (a >= 'A' && a <= 'Z')
+                    a = (char)(a + 32);
+                if (a != w->word[j])
+                    break;
+                j++;
+            }
+            if (!w->word[j])
+                mask |= w->mask;
         }
     }
-    return false;
+    return mask;
 }
-
-static bool meta_class_has(const char *cls, const char *const *words)
-{
-    return meta_class_match(cls, words, true);
-}
-
-static bool meta_class_area(const char *cls, const char *const *words)
-{
-    return meta_class_match(cls, words, false);
-}
-
-static const char *const meta_bad_words[] = {
-    "comment", "sidebar", "widget", "related", "footer", "respond", "reply", "recommend",
-    "popular", "trending", "most-read", "mostread", "newsletter", "breadcrumb", NULL};
-static const char *const meta_comment_words[] = {"comment", "respond", "reply", NULL};
-static const char *const meta_header_words[] = {"entry-header", "post-header", "article-header",
-                                                "article__header", "story-header", "headline",
-                                                "entry-meta", "post-meta", "article-meta", NULL};
-static const char *const meta_date_words[] = {"date", "publish", "publication", "posted", "time",
-                                              "byline", "meta", "submitted", "dateline", "stamp",
-                                              NULL};
-static const char *const meta_modified_words[] = {"modif", "updated", "update", "edited", NULL};
 
 /* ---- date candidates ---------------------------------------------------------------------- */
 
@@ -503,42 +557,57 @@ static void meta_text_append(struct html_meta *m, const char *s)
     m->text[m->text_len] = '\0';
 }
 
-static unsigned meta_flags_of(xmlNode *n, unsigned parent)
+/* Flags of the tags that open an area; by first letter, as this runs for every element. */
+static unsigned meta_tag_flags(const char *name, unsigned parent)
 {
-    unsigned f = parent;
+    switch (name[0]) {
+    case 'a':
+        return !strcmp(name, "aside") ? IN_BAD : !strcmp(name, "article") ? IN_ARTICLE : 0;
+    case 'f':
+        return !strcmp(name, "footer") ? IN_BAD : 0;
+    case 'h':
+        if (!strcmp(name, "h1"))
+            return IN_H1;
+        if (!strcmp(name, "head"))
+            return IN_HEAD;
+        return !strcmp(name, "header") && (parent & IN_ARTICLE) ? IN_HEADER : 0;
+    case 'm':
+        return !strcmp(name, "main") ? IN_ARTICLE : 0;
+    case 'n':
+        return !strcmp(name, "nav") ? IN_BAD : !strcmp(name, "noscript") ? IN_SKIP : 0;
+    case 's':
+        return !strcmp(name, "script") || !strcmp(name, "style") || !strcmp(name, "svg") ? IN_SKIP
+                                                                                         : 0;
+    case 't':
+        return !strcmp(name, "template") ? IN_SKIP : 0;
+    default:
+        return 0;
+    }
+}
+
+static unsigned meta_flags_of(xmlNode *n, unsigned parent, unsigned cls, unsigned id)
+{
     const char *name = (const char *)n->name;
-    if (!strcmp(name, "script") || !strcmp(name, "style") || !strcmp(name, "noscript") ||
-        !strcmp(name, "template") || !strcmp(name, "svg"))
-        f |= IN_SKIP;
-    if (!strcmp(name, "head"))
-        f |= IN_HEAD;
-    if (!strcmp(name, "h1"))
-        f |= IN_H1;
-    if (!strcmp(name, "aside") || !strcmp(name, "footer") || !strcmp(name, "nav"))
-        f |= IN_BAD;
-    if (!strcmp(name, "article") || !strcmp(name, "main"))
-        f |= IN_ARTICLE;
-    if (!strcmp(name, "header") && (f & IN_ARTICLE))
-        f |= IN_HEADER;
-    if (strcmp(name, "body") != 0 && strcmp(name, "html") != 0 && strcmp(name, "article") != 0) {
-        const char *cls = meta_attr(n, "class");
-        const char *id = meta_attr(n, "id");
-        if (meta_class_area(cls, meta_bad_words) || meta_class_area(id, meta_bad_words))
+    unsigned f = parent | meta_tag_flags(name, parent);
+    /* Class words on <body> and <article> describe the page ("single-post comments-open"). */
+    if ((cls | id) && strcmp(name, "body") != 0 && strcmp(name, "html") != 0 &&
+        strcmp(name, "article") != 0) {
+        unsigned both = cls | id;
+        if (both & CL_BAD)
             f |= IN_BAD;
-        if (meta_class_area(cls, meta_comment_words) || meta_class_area(id, meta_comment_words))
-            f |= IN_COMMENT | IN_BAD;
-        if (meta_class_has(cls, meta_header_words))
+        if (both & CL_COMMENT)
+            f |= IN_COMMENT;
+        if (cls & CL_HEADER)
             f |= IN_HEADER;
     }
     return f;
 }
 
-static void meta_time_tag(struct html_meta *m, xmlNode *n, unsigned f)
+static void meta_time_tag(struct html_meta *m, xmlNode *n, unsigned f, unsigned cls)
 {
     const char *dt = meta_attr(n, "datetime");
-    const char *cls = meta_attr(n, "class");
     const char *ip = meta_attr(n, "itemprop");
-    if (meta_class_has(cls, meta_modified_words) || (ip && strcasecmp(ip, "dateModified") == 0))
+    if ((cls & CL_MODIFIED) || (ip && strcasecmp(ip, "dateModified") == 0))
         return;
     if (ip && strcasecmp(ip, "datePublished") == 0 && !(f & IN_COMMENT)) {
         meta_add_value(m, dt && *dt ? dt : meta_keep_text(m, n), SRC_ITEMPROP);
@@ -553,9 +622,7 @@ static void meta_time_tag(struct html_meta *m, xmlNode *n, unsigned f)
         }
         return;
     }
-    static const char *const pubwords[] = {"publish", "entry-date", "post-date", "pubdate",
-                                           "created", NULL};
-    if (meta_attr(n, "pubdate") || meta_class_has(cls, pubwords))
+    if (meta_attr(n, "pubdate") || (cls & CL_PUB))
         meta_add_value(m, dt, (f & IN_BAD) ? SRC_TIME_ANY : SRC_TIME_PUB);
     else if (f & IN_BAD)
         return;
@@ -565,15 +632,10 @@ static void meta_time_tag(struct html_meta *m, xmlNode *n, unsigned f)
         meta_add_value(m, dt, SRC_TIME_ANY);
 }
 
-static void meta_class_date(struct html_meta *m, xmlNode *n, unsigned f)
+static void meta_class_date(struct html_meta *m, xmlNode *n, unsigned f, unsigned cls,
+                            unsigned id)
 {
-    const char *cls = meta_attr(n, "class");
-    const char *id = meta_attr(n, "id");
-    if ((f & IN_BAD) || m->pg.n_class >= 12)
-        return;
-    if (!meta_class_has(cls, meta_date_words) && !meta_class_has(id, meta_date_words))
-        return;
-    if (meta_class_has(cls, meta_modified_words))
+    if ((f & IN_BAD) || m->pg.n_class >= 12 || !((cls | id) & CL_DATE) || (cls & CL_MODIFIED))
         return;
     m->pg.n_class++;
     /* <abbr class="published" title="2017-09-09T10:52:00+02:00">10:52</abbr> */
@@ -594,7 +656,7 @@ static void meta_class_date(struct html_meta *m, xmlNode *n, unsigned f)
         meta_add(m, &d, SRC_CLASS);
 }
 
-static void meta_author_tag(struct html_meta *m, xmlNode *n, unsigned f)
+static void meta_author_tag(struct html_meta *m, xmlNode *n, unsigned f, unsigned cls)
 {
     struct meta_page *pg = &m->pg;
     if (f & IN_BAD)
@@ -607,9 +669,7 @@ static void meta_author_tag(struct html_meta *m, xmlNode *n, unsigned f)
         const char *c = meta_attr(n, "content");
         pg->prop_author = c && *c && !meta_http(c) ? c : meta_keep_text(m, n);
     } else if (!pg->class_author) {
-        static const char *const words[] = {"byline", "author", NULL};
-        const char *cls = meta_attr(n, "class");
-        if (meta_class_has(cls, words)) {
+        if (cls & CL_AUTHOR) {
             size_t len = meta_text_under(n, m->scratch, 0, 160);
             if (len > 0 && len < 150)
                 pg->class_author = meta_keep(m, m->scratch, len);
@@ -617,7 +677,7 @@ static void meta_author_tag(struct html_meta *m, xmlNode *n, unsigned f)
     }
 }
 
-static void meta_element(struct html_meta *m, xmlNode *n, unsigned f)
+static void meta_element(struct html_meta *m, xmlNode *n, unsigned f, unsigned cls, unsigned id)
 {
     struct meta_page *pg = &m->pg;
     const char *name = (const char *)n->name;
@@ -657,7 +717,7 @@ static void meta_element(struct html_meta *m, xmlNode *n, unsigned f)
         if (!strcmp(name, "title") && !pg->title && (f & IN_HEAD))
             pg->title = meta_keep_text(m, n);
         else if (!strcmp(name, "time"))
-            meta_time_tag(m, n, f);
+            meta_time_tag(m, n, f, cls);
         break;
     case 's':
         if (!strcmp(name, "script")) {
@@ -673,7 +733,7 @@ static void meta_element(struct html_meta *m, xmlNode *n, unsigned f)
         return;
     const char *ip = meta_attr(n, "itemprop");
     if (ip && strcasecmp(ip, "datePublished") == 0 && strcmp(name, "time") != 0 &&
-        !(f & IN_BAD)) {
+        !(f & IN_COMMENT)) {
         const char *v = meta_attr(n, "content");
         if (!v)
             v = meta_attr(n, "datetime");
@@ -684,9 +744,9 @@ static void meta_element(struct html_meta *m, xmlNode *n, unsigned f)
         meta_add_value(m, v, SRC_ITEMPROP);
     }
     if (strcmp(name, "time") != 0 && n->properties)
-        meta_class_date(m, n, f);
+        meta_class_date(m, n, f, cls, id);
     if (n->properties)
-        meta_author_tag(m, n, f);
+        meta_author_tag(m, n, f, cls);
 }
 
 static void meta_walk(struct html_meta *m, xmlNode *root)
@@ -698,8 +758,13 @@ static void meta_walk(struct html_meta *m, xmlNode *root)
         bool descend = false;
         unsigned f = m->flags[depth];
         if (n->type == XML_ELEMENT_NODE && n->name) {
-            unsigned nf = meta_flags_of(n, f);
-            meta_element(m, n, nf);
+            unsigned cls = 0, id = 0;
+            if (n->properties) {
+                cls = meta_classify(m, meta_attr(n, "class"));
+                id = meta_classify(m, meta_attr(n, "id"));
+            }
+            unsigned nf = meta_flags_of(n, f, cls, id);
+            meta_element(m, n, nf, cls, id);
             if (n->children && depth + 1 < META_MAX_DEPTH) {
                 m->flags[depth + 1] = (unsigned char)nf;
                 descend = true;
@@ -822,20 +887,46 @@ static void meta_text_dates(struct html_meta *m)
     }
 }
 
+/* The rank of a candidate: its source's, except that markup repeated down a list of teasers
+ * with different dates (three or more, not all equal) says little about the article itself
+ * and ranks with the other <time>s of the page. */
+static int meta_rank(const struct html_meta *m, const struct meta_cand *c)
+{
+    if (c->src != SRC_ITEMPROP && c->src != SRC_TIME_PUB && c->src != SRC_TIME_HEAD &&
+        c->src != SRC_CLASS)
+        return (int)c->src;
+    int same = 0;
+    bool differ = false;
+    long first = -1;
+    for (int i = 0; i < m->ncands; i++) {
+        if (m->cands[i].src != c->src)
+            continue;
+        long d = md_days(&m->cands[i].date);
+        if (first < 0)
+            first = d;
+        differ |= d != first;
+        same++;
+    }
+    return same >= 3 && differ ? (int)SRC_TIME_ANY : (int)c->src;
+}
+
 static const struct meta_cand *meta_choose(const struct html_meta *m)
 {
     const struct meta_cand *best = NULL;
     for (int i = 0; i < m->ncands; i++) {
         const struct meta_cand *c = &m->cands[i];
-        if (!best || c->src < best->src) {
-            best = c;
-            continue;
-        }
-        /* Two dates from equally reliable places: the earlier is the publication, the later a
+        bool earlier = best && md_days(&c->date) < md_days(&best->date);
+        /* JSON-LD and the publication meta tags are equally reliable, and so are two JSON-LD
+         * objects: when they disagree the earlier date is the publication, the later a
          * revision. */
-        if (c->src == best->src && md_days(&c->date) < md_days(&best->date) &&
-            (c->src == SRC_LD_ARTICLE || c->src == SRC_META || c->src == SRC_LD_OTHER))
+        if (best && c->src <= SRC_META && best->src <= SRC_META) {
+            if (earlier)
+                best = c;
+        } else if (!best || meta_rank(m, c) < meta_rank(m, best)) {
             best = c;
+        } else if (earlier && c->src == best->src && c->src == SRC_LD_OTHER) {
+            best = c;
+        }
     }
     if (best && best->date.has_time && best->date.has_tz && best->date.tz_min == 0) {
         /* A time stamp in UTC can fall on the day before or after the one the page shows in
