@@ -29,6 +29,7 @@ enum meta_src {
     SRC_TEXT,        /* a date near the headline */
     SRC_TIME_ANY,    /* any other <time datetime> outside comments and sidebars */
     SRC_META_WEAK,   /* <meta name=date> and other loosely named tags: often the last change */
+    SRC_SCRIPT,      /* "published_at" and the like in an inline script's data */
     SRC_TEXT_FAR,    /* "Published on ..." anywhere in the page */
     SRC_COUNT
 };
@@ -60,6 +61,7 @@ struct meta_page {
     int h1_pick; /* index in h1s of the article's headline, -1 when none */
     int n_class; /* date-ish elements looked at */
     int n_time;
+    int n_script; /* inline scripts looked into */
 };
 
 struct html_meta {
@@ -475,6 +477,9 @@ static void meta_ld_walk(struct html_meta *m, json_t *v, int depth)
     }
 }
 
+static bool meta_script_key(struct html_meta *m, const char *s, size_t len, const char *key,
+                            enum meta_src src);
+
 static void meta_ld_script(struct html_meta *m, xmlNode *n)
 {
     size_t len = 0;
@@ -505,20 +510,47 @@ static void meta_ld_script(struct html_meta *m, xmlNode *n)
         return;
     }
     /* Broken JSON (unescaped quotes or newlines in a headline are common): read the date alone. */
-    const char *p = memmem(s, len, "\"datePublished\"", 15);
-    if (p) {
-        p += 15;
-        size_t rest = len - (size_t)(p - s);
-        size_t k = 0;
-        while (k < rest && (p[k] == ' ' || p[k] == ':' || p[k] == '"'))
-            k++;
-        struct md_date d;
-        size_t e = k;
-        while (e < rest && e - k < 40 && p[e] != '"')
-            e++;
-        if (md_parse_value(p + k, e - k, 0, &d))
-            meta_add(m, &d, SRC_LD_OTHER);
-    }
+    meta_script_key(m, s, len, "\"datePublished\"", SRC_LD_OTHER);
+}
+
+/* The date after `key` ("key": "2019-05-31...") in a script's text. */
+static bool meta_script_key(struct html_meta *m, const char *s, size_t len, const char *key,
+                            enum meta_src src)
+{
+    size_t kl = strlen(key);
+    const char *p = memmem(s, len, key, kl);
+    if (!p)
+        return false;
+    p += kl;
+    size_t rest = len - (size_t)(p - s), k = 0;
+    while (k < rest && k < 8 && (p[k] == ' ' || p[k] == ':' || p[k] == '"' || p[k] == '\''))
+        k++;
+    size_t e = k;
+    while (e < rest && e - k < 40 && p[e] != '"' && p[e] != '\'' && p[e] != ',')
+        e++;
+    struct md_date d;
+    if (e == k || !md_parse_value(p + k, e - k, 0, &d))
+        return false;
+    meta_add(m, &d, src);
+    return true;
+}
+
+/* Inline scripts often carry the page's data layer or its CMS record ("first-publication",
+ * "published_at"): a weak clue, read only by the keys that name the publication. */
+static void meta_script_dates(struct html_meta *m, xmlNode *n)
+{
+    static const char *const keys[] = {
+        "\"datePublished\"", "\"published_at\"", "\"publishDate\"", "\"publish_date\"",
+        "\"first-publication\"", "\"publishedAt\"", "\"date_published\"",
+        "\"publicationDate\"", NULL};
+    xmlNode *c = n->children;
+    if (!c || !c->content || m->pg.n_script++ >= 32)
+        return;
+    const char *s = (const char *)c->content;
+    size_t len = strlen(s);
+    for (const char *const *k = keys; *k; k++)
+        if (meta_script_key(m, s, len, *k, SRC_SCRIPT))
+            return;
 }
 
 /* A <script> without a type that holds a schema.org object all the same. */
@@ -724,6 +756,8 @@ static void meta_element(struct html_meta *m, xmlNode *n, unsigned f, unsigned c
             const char *t = meta_attr(n, "type");
             if (t ? strcasecmp(t, "application/ld+json") == 0 : meta_untyped_ld(n))
                 meta_ld_script(m, n);
+            else if (!meta_attr(n, "src") && (!t || strstr(t, "javascript") || strstr(t, "json")))
+                meta_script_dates(m, n);
         }
         break;
     default:
