@@ -24,6 +24,7 @@ struct extract_meta_conf {
     int64_t min_lang_bytes;
     int64_t title_max_chars;
     bool phrases;
+    const char *phrase_skip_langs;
 };
 
 static const struct nf_option extract_meta_options[] = {
@@ -52,6 +53,10 @@ static const struct nf_option extract_meta_options[] = {
      "organisation; River, Province: a place) and cues (a title: a person; \"in X\": a place). "
      "A shorter later mention counts for the longest form (\"Goïta\" for \"Assimi Goïta\"). "
      "Gazetteer names come first: a phrase never overlaps one."},
+    {"phrase_skip_langs", NF_OPT_STRING, "de lb",
+     offsetof(struct extract_meta_conf, phrase_skip_langs),
+     "Languages (ISO 639-1 codes separated by spaces) whose texts get no capitalised-phrase "
+     "names: those that capitalise every noun, where capitals do not mark names."},
     {.name = NULL},
 };
 
@@ -178,7 +183,8 @@ static const struct {
      "rep minister premier chancellor king queen prince princess sheikh emir sultan imam pope "
      "bishop archbishop cardinal judge justice ambassador envoy commander chief mayor "
      "secretary chairman chairwoman spokesman spokeswoman spokesperson leader prime lord "
-     "lady sir dame coach manager striker defender midfielder goalkeeper",
+     "lady sir dame coach manager striker defender midfielder goalkeeper officer executive "
+     "director founder editor",
      EM_W_TITLE},
     {"january february march april may june july august september october november december "
      "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday "
@@ -1455,6 +1461,21 @@ static int extract_meta_phrases(struct extract_meta *s, const char *t, size_t nt
     return 0;
 }
 
+/* Whether texts in `lang` (NULL: unknown) are searched for capitalised phrases. */
+static bool extract_meta_phrase_lang(const struct extract_meta *s, const char *lang)
+{
+    const char *skip = s->conf->phrase_skip_langs ? s->conf->phrase_skip_langs : "";
+    size_t n = lang ? strlen(lang) : 0;
+    for (const char *w = skip; n && *w;) {
+        size_t len = strcspn(w, " ,");
+        if (len == n && strncasecmp(w, lang, n) == 0)
+            return false;
+        w += len;
+        w += strspn(w, " ,");
+    }
+    return true;
+}
+
 /* One pass over the words: at each word the longest alias that starts there wins, and the
  * scan goes on after it; then the capitalised phrases among the words no alias took. */
 static int extract_meta_entities(struct extract_meta *s, struct nf_record *rec, const char *t,
@@ -1514,7 +1535,8 @@ static int extract_meta_entities(struct extract_meta *s, struct nf_record *rec, 
             s->pool.p + s->ents[e].name, s->counts[e], s->ents[e].type, false};
         s->counts[e] = 0;
     }
-    if (s->conf->phrases && extract_meta_phrases(s, t, (size_t)nt) < 0)
+    if (s->conf->phrases && extract_meta_phrase_lang(s, nf_record_str(rec, NF_F_LANG, NULL)) &&
+        extract_meta_phrases(s, t, (size_t)nt) < 0)
         return -1;
     for (size_t i = 0; i < s->n_found; i++)
         if (s->found[i].phrase)

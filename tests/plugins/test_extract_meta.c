@@ -651,6 +651,17 @@ static void test_phrases(void **state)
     assert_int_equal(mentions(rec, NF_ENT_OTHER, "Ali Musa"), 2);
     nf_record_destroy(&rec);
 
+    /* German capitalises every noun: no phrases there */
+    rec = run_text(p,
+                   "Die Bundesregierung hat am Freitag Weitere Informationen angek\xC3\xBCndigt. "
+                   "Weitere Informationen folgen, sagte Olaf Scholz in Berlin.",
+                   NF_OK);
+    assert_string_equal(str(rec, NF_F_LANG), "de");
+    assert_false(has_name(rec, "Weitere Informationen"));
+    assert_int_equal(mentions(rec, NF_ENT_PERSON, "Olaf Scholz"), 1);
+    assert_int_equal(nf_record_entity_count(rec), 2);
+    nf_record_destroy(&rec);
+
     /* switched off: only the gazetteer's names */
     const char *const opts[] = {GAZETTEER, "phrases=false", NULL};
     struct mock_plugin *mp = mock_plugin_new("extract_meta", opts);
