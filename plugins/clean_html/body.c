@@ -22,6 +22,12 @@
 #ifndef BODY_WIDEN
 #define BODY_WIDEN 0.6f
 #endif
+#ifndef BODY_ART_SHARE
+#define BODY_ART_SHARE 0.4f
+#endif
+#ifndef BODY_AB_SHARE
+#define BODY_AB_SHARE 0.1f
+#endif
 #ifndef BODY_TAIL_CHARS
 #define BODY_TAIL_CHARS 40
 #endif
@@ -900,6 +906,37 @@ static void body_trim_tail(struct body_out *o)
     }
 }
 
+/* Whether an element lies inside another articleBody element. */
+static bool body_in_articlebody(const struct html_body *b, const struct body_node *e)
+{
+    for (uint32_t i = e->parent; i; i = b->nodes[i - 1].parent)
+        if (b->nodes[i - 1].flags & F_ARTICLEBODY)
+            return true;
+    return false;
+}
+
+/* Emits every kept element in document order: the container and the siblings that continue
+ * it, or several articleBody blocks. */
+static int body_emit_kept(struct html_body *b, xmlNodePtr node, int depth)
+{
+    for (xmlNodePtr c = node->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || !c->_private || depth >= BODY_MAX_DEPTH - 1)
+            continue;
+        const struct body_node *e = body_info(b, c);
+        if (e->flags & F_DROP)
+            continue;
+        if (e->flags & F_KEEP) {
+            body_break(&b->out, 3);
+            if (body_emit(b, c, 0) < 0)
+                return -1;
+            body_break(&b->out, 3);
+        } else if (body_emit_kept(b, c, depth + 1) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The smallest element that still holds most of the page's paragraph text. */
 static uint32_t body_mass_container(struct html_body *b, uint32_t idx, uint32_t total_p)
 {
@@ -944,23 +981,31 @@ static long body_run(struct html_body *b, xmlNodePtr root, bool relaxed)
 
     /* The container: an itemprop=articleBody, else an <article> with most of the paragraphs,
      * else the best-scored block, widened when it holds too little of the page's prose. */
-    uint32_t best = 0, art = 0, ab = 0;
+    uint32_t best = 0, art = 0, ab = 0, ab_sum = 0;
     for (size_t i = 0; i < b->n; i++) {
         struct body_node *e = &b->nodes[i];
         if (e->flags & F_DROP)
             continue;
-        if ((e->flags & F_ARTICLEBODY) && e->ptext >= 100 &&
-            (!ab || e->ptext > b->nodes[ab - 1].ptext))
-            ab = (uint32_t)i + 1;
+        if ((e->flags & F_ARTICLEBODY) && e->ptext >= 25 && !body_in_articlebody(b, e)) {
+            ab_sum += e->ptext;
+            if (!ab || e->ptext > b->nodes[ab - 1].ptext)
+                ab = (uint32_t)i + 1;
+        }
         if (e->kind == K_ARTICLE && (!art || e->ptext > b->nodes[art - 1].ptext))
             art = (uint32_t)i + 1;
     }
     uint32_t total_p = be->ptext;
-    if (ab && b->nodes[ab - 1].ptext * 10 >= total_p * 3) {
+    if (ab && ab_sum >= 100 && (float)ab_sum >= BODY_AB_SHARE * (float)total_p) {
+        /* an article split into several articleBody blocks keeps them all */
+        for (size_t i = 0; i < b->n; i++) {
+            struct body_node *e = &b->nodes[i];
+            if (!(e->flags & F_DROP) && (e->flags & F_ARTICLEBODY) && e->ptext >= 25 &&
+                !body_in_articlebody(b, e))
+                e->flags |= F_KEEP;
+        }
         best = ab;
-        b->nodes[best - 1].flags |= F_KEEP;
     } else if (art && b->nodes[art - 1].ptext >= 100 &&
-               b->nodes[art - 1].ptext * 10 >= total_p * 6) {
+               (float)b->nodes[art - 1].ptext >= BODY_ART_SHARE * (float)total_p) {
         best = art;
         b->nodes[best - 1].flags |= F_KEEP;
     } else {
@@ -985,21 +1030,10 @@ static long body_run(struct html_body *b, xmlNodePtr root, bool relaxed)
                 d->score, d->text, d->ptext, total_p, ab, art);
     }
 #endif
-    /* Emit the kept elements in document order: the container's parent holds the siblings. */
-    xmlNodePtr scope = b->nodes[best - 1].node;
-    if (scope != body && scope->parent) {
-        for (xmlNodePtr c = scope->parent->children; c; c = c->next) {
-            if (c->type != XML_ELEMENT_NODE || !c->_private)
-                continue;
-            const struct body_node *e = body_info(b, c);
-            if (!(e->flags & F_KEEP))
-                continue;
-            body_break(&b->out, 3);
-            if (body_emit(b, c, 0) < 0)
-                return -1;
-            body_break(&b->out, 3);
-        }
-    } else if (body_emit(b, scope, 0) < 0) {
+    if (best == bi) {
+        if (body_emit(b, body, 0) < 0)
+            return -1;
+    } else if (body_emit_kept(b, body, 0) < 0) {
         return -1;
     }
     return (long)best;
