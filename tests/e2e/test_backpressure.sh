@@ -28,7 +28,7 @@ CFG
 DB="$T/db"
 LOG="$T/log"
 JOURNAL="$T/var/gen/journal-0.log"
-timeout 120 "$NF" run "$CFG" --once >"$LOG" 2>&1 &
+"$NF" run "$CFG" --once >"$LOG" 2>&1 &
 SUP=$!
 PIDS+=("$SUP")
 
@@ -58,6 +58,8 @@ rows() { sql "$DB" "select count(*) from articles" 2>/dev/null || echo 0; }
 store_pid() { pgrep -f "newsflow stage $CFG store --worker 0"; }
 wait_for 30 store_pid || { cat "$LOG"; fail "the store worker did not start"; }
 STORE=$(store_pid)
+# Whatever happens, the store must not be left stopped: a stopped process ignores SIGTERM.
+trap 'kill -CONT "$STORE" 2>/dev/null; cleanup' EXIT
 # The pipeline is fast: hold the store, and let it run in short bursts until it has stored
 # something, so that it is stopped mid-stream.
 kill -STOP "$STORE" || fail "cannot stop the store"
@@ -71,10 +73,18 @@ rows0=$(rows)
 echo "store (pid $STORE) stopped with $rows0 rows stored"
 [ "$rows0" -lt "$N" ] || fail "the run had stored everything before the store could be stopped"
 
+# The source fills what is left of its window, then must stop: wait (boundedly) until its
+# journal stops growing, then watch that it stays so.
+prev="" settle=0
+while cur=$(journal_counts) && [ "$cur" != "$prev" ]; do
+    [ $settle -ge 40 ] && { kill -CONT "$STORE"; fail "the source kept sending for 20 s into a stopped store ($cur)"; }
+    prev=$cur settle=$((settle + 1))
+    sleep 0.5
+done
 declare -A MAXRSS=()
 samples=()
 for ((i = 1; i <= STOP_SAMPLES; i++)); do
-    sleep 1
+    [ $i -gt 1 ] && sleep 1
     line=""
     for p in $(pgrep -f "^([^ ]*/)?newsflow (run|stage) $CFG"); do
         rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || continue
@@ -87,7 +97,7 @@ for ((i = 1; i <= STOP_SAMPLES; i++)); do
     done
     read -r sent acked < <(journal_counts)
     samples+=("$sent $acked")
-    echo "  t+${i}s: source sent $sent, acknowledged $acked, rows $(rows);$line"
+    echo "  sample $i: source sent $sent, acknowledged $acked, rows $(rows);$line"
 done
 rows1=$(rows)
 kill -CONT "$STORE"
@@ -111,8 +121,14 @@ done
 [ "${#MAXRSS[@]}" -ge 4 ] || fail "sampled only ${#MAXRSS[@]} processes: ${!MAXRSS[*]}"
 ok "every process stayed under $((RSS_LIMIT_KB / 1024)) MiB"
 
+# Bounded: a run that hangs fails here, and the cleanup stops it.
+until=$((SECONDS + 120))
+while kill -0 "$SUP" 2>/dev/null; do
+    [ $SECONDS -ge $until ] && { grep -v resending "$LOG" | tail -40; fail "the run did not finish within 120 s"; }
+    sleep 0.2
+done
 wait "$SUP"; rc=$?
-[ "$rc" = 0 ] || { tail -30 "$LOG"; fail "newsflow run --once exited $rc (124: timed out)"; }
+[ "$rc" = 0 ] || { tail -30 "$LOG"; fail "newsflow run --once exited $rc"; }
 ok "the run finished after the store resumed"
 assert_eq "$(rows)" "$N" "all $N records stored"
 assert_eq "$(sql "$DB" "select count(distinct source_uri) from articles")" "$N" "each record once"
