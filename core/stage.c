@@ -181,6 +181,8 @@ struct worker {
     char (*recovered_ids)[33]; /* ids replayed from the journal: not to be produced again */
     size_t n_recovered_ids;
     int64_t last_sync;
+    bool last_busy;    /* a record's last attempt is in flight: the one in slot last_slot */
+    int64_t last_slot, last_seq;
     char (*ack_eps)[300]; /* every source worker's acknowledgement endpoint */
     size_t n_ack_eps;
     struct nf_buf jbuf;
@@ -411,14 +413,28 @@ static int64_t backoff(const struct worker *w, int attempt)
     return t;
 }
 
-/* Resends records whose acknowledgement is overdue; dead-letters them after max_attempts. */
+/* Resends records whose acknowledgement is overdue; dead-letters them after max_attempts.
+ * A record's last attempt goes alone: while one is in flight, the next waits. Records whose
+ * first tries died together (with a record that crashes a stage, in one worker's queue) would
+ * otherwise die together again on their last, and all end in the dead-letter store. */
 static void replay_overdue(struct worker *w, int64_t now)
 {
     struct nf_buf tmp = {0};
+    if (w->last_busy) {
+        const struct slot *b = &w->slots[w->last_slot];
+        w->last_busy = b->used && b->seq == w->last_seq && now < b->due;
+    }
     for (int64_t i = 0; i < w->window; i++) {
         struct slot *s = &w->slots[i];
         if (!s->used || now < s->due)
             continue;
+        if (s->attempt + 1 == w->st->max_attempts) {
+            if (w->last_busy)
+                continue; /* still overdue: considered again at the next scan */
+            w->last_busy = true;
+            w->last_slot = i;
+            w->last_seq = s->seq;
+        }
         if (s->attempt >= w->st->max_attempts) {
             char reason[256];
             snprintf(reason, sizeof(reason),
