@@ -58,7 +58,8 @@ static const struct nf_option fetch_jsonl_options[] = {
     {.name = NULL},
 };
 
-/* Where a line of ours is, for refetch: the record id's first 64 bits -> file and offset. */
+/* Where a line is, for refetch: the record id's first 64 bits -> file and offset. Built only
+ * when a refetch asks (journal recovery after a restart), by reading the file once. */
 struct fj_where {
     uint64_t key;
     uint32_t file;
@@ -87,7 +88,7 @@ struct fetch_jsonl {
     size_t uri_cap;
     struct fj_where *where;
     size_t n_where, cap_where;
-    bool indexed_all;
+    bool *indexed; /* per file: every line's id is in `where` */
     struct fj_set done;
     int ledger_fd;
     uint64_t skipped;
@@ -517,6 +518,7 @@ static void fetch_jsonl_destroy(void *state)
     free(s->buf);
     free(s->uri);
     free(s->where);
+    free(s->indexed);
     free(s->done.k);
     if (s->ledger_fd >= 0)
         close(s->ledger_fd);
@@ -543,14 +545,20 @@ static int fetch_jsonl_init(struct nf_ctx *ctx, const void *vconf, void **state_
     s->ledger_fd = -1;
     s->worker = nf_ctx_worker(ctx);
     s->workers = nf_ctx_workers(ctx);
-    if (fj_list(s, ctx) < 0 || (conf->remember && fj_ledger_open(s, ctx) < 0)) {
-        fetch_jsonl_destroy(s);
-        return NF_ERR;
+    if (fj_list(s, ctx) < 0 || (conf->remember && fj_ledger_open(s, ctx) < 0))
+        goto fail;
+    s->indexed = calloc(s->n_files + 1, sizeof(bool));
+    if (!s->indexed) {
+        nf_ctx_error(ctx, "out of memory");
+        goto fail;
     }
     nf_log(ctx, NF_LOG_INFO, "%zu files to read%s", s->n_files,
            s->done.n ? ", skipping lines finished before" : "");
     *state_out = s;
     return NF_OK;
+fail:
+    fetch_jsonl_destroy(s);
+    return NF_ERR;
 }
 
 static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *rec)
@@ -626,8 +634,7 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
         }
         s->cur = doc;
         if (nf_record_set_cstr(rec, NF_F_ID, rid) < 0 ||
-            nf_record_set_source(rec, s->uri, "jsonl") < 0 ||
-            fj_where_add(s, fj_key(rid), (uint32_t)s->file, off) < 0) {
+            nf_record_set_source(rec, s->uri, "jsonl") < 0) {
             nf_ctx_error(ctx, "out of memory");
             return NF_ERR;
         }
@@ -641,8 +648,8 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
     }
 }
 
-/* Finds the line of a journaled record again: in the index of lines read so far, or, after a
- * restart, by reading the file once and indexing every line's id. */
+/* Finds the line of a journaled record again. The host asks only while it recovers its journal
+ * after a restart, so the first refetch of a file reads it once and indexes every line's id. */
 static int fetch_jsonl_refetch(void *state, struct nf_ctx *ctx, struct nf_record *rec)
 {
     struct fetch_jsonl *s = state;
@@ -671,7 +678,7 @@ static int fetch_jsonl_refetch(void *state, struct nf_ctx *ctx, struct nf_record
     int rc = NF_ERR;
     gzFile g = NULL;
     if (!w) {
-        if (s->indexed_all) {
+        if (s->indexed[fi]) {
             nf_ctx_error(ctx, "%s: no line has this id any more", uri);
             return NF_ERR;
         }
@@ -705,7 +712,7 @@ static int fetch_jsonl_refetch(void *state, struct nf_ctx *ctx, struct nf_record
         }
         gzclose(g);
         g = NULL;
-        s->indexed_all = s->n_files == 1;
+        s->indexed[fi] = true;
         for (size_t i = s->n_where; i-- > 0 && !w;)
             if (s->where[i].key == key && s->where[i].file == fi)
                 w = &s->where[i];

@@ -261,6 +261,16 @@ static void test_ledger_skips_finished_lines(void **state)
     mock_plugin_destroy(&mp);
 }
 
+static void test_missing_input_stops_start_up(void **state)
+{
+    (void)state;
+    const char *opts[] = {"path=/nonexistent/articles.jsonl", NULL};
+    assert_null(mock_plugin_new("fetch_jsonl", opts));
+    assert_non_null(strstr(mock_last_error(), "cannot open /nonexistent/articles.jsonl"));
+    const char *empty[] = {"path=/tmp", "text_field=", NULL};
+    assert_null(mock_plugin_new("fetch_jsonl", empty));
+}
+
 static void test_shared_corpora(void **state)
 {
     (void)state;
@@ -339,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_mapping_and_bad_lines), cmocka_unit_test(test_gzip_and_mapping),
         cmocka_unit_test(test_sharding_by_line),      cmocka_unit_test(test_refetch),
         cmocka_unit_test(test_ledger_skips_finished_lines),
+        cmocka_unit_test(test_missing_input_stops_start_up),
         cmocka_unit_test(test_shared_corpora),
     };
     return cmocka_run_group_tests(tests, setup, cleanup);
