@@ -95,6 +95,15 @@ static int md_num(const char *s, size_t i, size_t n, int max, int *val)
     return k;
 }
 
+/* The value of exactly k digits at s (the caller checked they are digits). */
+static int md_fixed(const char *s, int k)
+{
+    int v = 0;
+    for (int i = 0; i < k; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
 static bool md_leap(int y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -309,9 +318,7 @@ static bool md_at_number(const char *s, size_t i, size_t n, int flags, struct md
         return false;
     }
     if (la == 8 && (flags & MD_COMPACT)) {
-        md_num(s, i, n, 4, &a);
-        md_num(s, i + 4, n, 2, &b);
-        md_num(s, i + 6, n, 2, &c);
+        a = md_fixed(s + i, 4), b = md_fixed(s + i + 4, 2), c = md_fixed(s + i + 6, 2);
         if (!md_set(out, a, b, c))
             return false;
         *end = j;
@@ -476,9 +483,7 @@ bool md_from_url(const char *url, struct md_date *out)
         while (j < n && md_digit((unsigned char)p[j]))
             j++;
         if (j - i == 8) {
-            md_num(p, i, n, 4, &y);
-            md_num(p, i + 4, n, 2, &m);
-            md_num(p, i + 6, n, 2, &d);
+            y = md_fixed(p + i, 4), m = md_fixed(p + i + 4, 2), d = md_fixed(p + i + 6, 2);
             if (y >= 1990 && md_set(out, y, m, d))
                 return true;
         } else if (j - i == 4 && j + 1 < n && (p[j] == '/' || p[j] == '-' || p[j] == '_')) {
