@@ -28,6 +28,12 @@
 #ifndef BODY_AB_SHARE
 #define BODY_AB_SHARE 0.1f
 #endif
+#ifndef BODY_ARTICLE_HEADER
+#define BODY_ARTICLE_HEADER 1
+#endif
+#ifndef BODY_TITLE
+#define BODY_TITLE 1
+#endif
 #ifndef BODY_TAIL_CHARS
 #define BODY_TAIL_CHARS 40
 #endif
@@ -545,7 +551,11 @@ static void body_select(struct html_body *b, uint32_t idx, int depth, uint32_t t
     struct body_node *e = &b->nodes[idx - 1];
     if (e->flags & F_DROP)
         return;
-    if (body_is_furniture(b, e, total)) {
+    bool article_header = false;
+    if (e->kind == K_HEADER && BODY_ARTICLE_HEADER)
+        for (int up = 1; up <= depth && !article_header; up++)
+            article_header = b->nodes[b->stack[depth - up] - 1].kind == K_ARTICLE;
+    if (!article_header && body_is_furniture(b, e, total)) {
         e->flags |= F_DROP | F_CUT;
         return;
     }
@@ -906,6 +916,44 @@ static void body_trim_tail(struct body_out *o)
     }
 }
 
+/* The page's headline when the container does not hold it: the last <h1> before the container
+ * in document order (a logo in an <h1> comes first), unless it sits in furniture other than a
+ * <header>. 0 when there is none. */
+static bool body_title_hidden(const struct html_body *b, uint32_t i, uint32_t stop)
+{
+    for (uint32_t a = i; a && a != stop; a = b->nodes[a - 1].parent) {
+        const struct body_node *x = &b->nodes[a - 1];
+        if ((x->flags & F_DROP) && !((x->flags & F_CUT) && x->kind == K_HEADER))
+            return true;
+    }
+    return false;
+}
+
+static bool body_is_h1(const struct body_node *e)
+{
+    return e->kind == K_H && e->text > 0 && xmlStrEqual(e->node->name, BAD_CAST "h1");
+}
+
+static uint32_t body_title_before(struct html_body *b, uint32_t container)
+{
+    /* Pre-order indices: the container's descendants follow it. */
+    for (size_t i = container; i < b->n && body_is_inside(b, (uint32_t)i + 1, container); i++) {
+        const struct body_node *e = &b->nodes[i];
+        if (!body_is_h1(e) || body_title_hidden(b, (uint32_t)i + 1, container))
+            continue;
+        for (uint32_t a = (uint32_t)i + 1; a != container; a = b->nodes[a - 1].parent)
+            if (b->nodes[a - 1].flags & F_DROP)
+                return (uint32_t)i + 1; /* in the article's own <header>: put it back */
+        return 0; /* the container shows it already */
+    }
+    for (uint32_t i = container - 1; i >= 1; i--) {
+        const struct body_node *e = &b->nodes[i - 1];
+        if (body_is_h1(e))
+            return body_title_hidden(b, i, 0) ? 0 : i;
+    }
+    return 0;
+}
+
 /* Whether an element lies inside another articleBody element. */
 static bool body_in_articlebody(const struct html_body *b, const struct body_node *e)
 {
@@ -1030,6 +1078,14 @@ static long body_run(struct html_body *b, xmlNodePtr root, bool relaxed)
                 d->score, d->text, d->ptext, total_p, ab, art);
     }
 #endif
+    if (BODY_TITLE && best != bi) {
+        uint32_t h1 = body_title_before(b, best);
+        if (h1) {
+            if (body_emit(b, b->nodes[h1 - 1].node, 0) < 0)
+                return -1;
+            body_break(&b->out, 3);
+        }
+    }
     if (best == bi) {
         if (body_emit(b, body, 0) < 0)
             return -1;
