@@ -60,4 +60,30 @@ grep -q "killed by signal" <(grep -v "worker poison\[" "$T/log") && { cat "$T/lo
 ok "no other stage crashed"
 assert_contains "$T/log" "resending" "the source resent the unacknowledged records"
 if grep -E "Sanitizer|runtime error:" "$T/log"; then fail "a sanitizer reported an error"; fi
+
+# Several poison records among many: a worker that aborts loses every message queued to it, so
+# normal records die with the poison ones on each try; none of them may end dead-lettered.
+mkdir -p "$T/many"
+for i in $(seq 1 40); do
+    f=$(ls "$NF_SOURCE_DIR"/conf/sample/*.txt | sed -n "$((i % 5 + 1))p")
+    cp "$f" "$T/many/$(printf %03d "$i").txt"
+done
+for i in 008 020 032; do cp "$T/in/002b_poison.txt" "$T/many/${i}b_poison.txt"; done
+cat >"$T/many.cfg" <<CFG
+state_dir = "$T/var-many";
+stages = {
+  fetch = { plugin = "fetch_dir"; path = "$T/many"; ack_timeout_ms = 1000; max_attempts = 3; };
+  clean = { plugin = "clean_text"; inputs = ["fetch"]; };
+  extract = { plugin = "extract_meta"; inputs = ["clean"]; gazetteer = "$NF_SOURCE_DIR/conf/gazetteer.tsv"; };
+  poison = { plugin = "tp_poison"; inputs = ["extract"]; workers = 2; };
+  store = { plugin = "store_sqlite"; inputs = ["poison"]; path = "$T/many.db"; };
+};
+CFG
+timeout 120 "$NF" run "$T/many.cfg" --once >"$T/many.log" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { cat "$T/many.log"; fail "the run with three poison records exited $rc"; }
+assert_eq "$(sql "$T/many.db" "select count(*) from articles")" 40 "all 40 normal articles stored beside three poison ones"
+assert_eq "$(sql "$T/var-many/deadletter.db" "select count(*) from dead_letters where source_uri like '%_poison.txt'")/$(sql "$T/var-many/deadletter.db" "select count(*) from dead_letters")" \
+    "3/3" "the three poison records, and only they, are dead letters"
+if grep -E "Sanitizer|runtime error:" "$T/many.log"; then fail "a sanitizer reported an error"; fi
 echo "all passed"
