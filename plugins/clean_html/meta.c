@@ -995,8 +995,9 @@ static bool meta_sep_at(const char *s, size_t i, size_t n, size_t *len)
     return false;
 }
 
-/* The title without the site's name: " | Site", " - Site", "Site | ". */
-static void meta_set_title(struct nf_record *rec, const char *t, const char *site, bool strip)
+/* The title without the site's name: " | Site", " - Site", "Site | "; when `strip`, also a
+ * short last part that is presumably the site's. Returns 0 or -1. */
+static int meta_set_title(struct nf_record *rec, const char *t, const char *site, bool strip)
 {
     size_t n = strlen(t);
     size_t first = 0, first_len = 0, last = 0, last_len = 0;
@@ -1015,7 +1016,7 @@ static void meta_set_title(struct nf_record *rec, const char *t, const char *sit
         t += first + first_len, n -= first + first_len;
     else if (strip && last_len && n - (last + last_len) <= 40 && n - (last + last_len) < last)
         n = last;
-    nf_record_set_str(rec, NF_F_TITLE, t, n);
+    return nf_record_set_str(rec, NF_F_TITLE, t, n);
 }
 
 static const char *meta_domain(const char *url, char *buf, size_t cap)
@@ -1077,13 +1078,13 @@ static long meta_today(struct nf_record *rec)
 {
     const char *f = nf_record_str(rec, NF_F_FETCHED_AT, NULL);
     struct md_date d;
+    /* A day of slack: a page dated in a time zone ahead of UTC. */
     if (f && md_parse_value(f, strlen(f), 0, &d))
-        return md_days(&d);
+        return md_days(&d) + 1;
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     struct md_date t = {.y = tm.tm_year + 1900, .m = tm.tm_mon + 1, .d = tm.tm_mday};
-    /* A day of slack: a page dated in a time zone ahead of UTC. */
     return md_days(&t) + 1;
 }
 
@@ -1118,12 +1119,6 @@ int html_meta_extract(struct html_meta *m, htmlDocPtr doc, const char *source_ur
         if (!strong)
             meta_text_dates(m);
         const struct meta_cand *best = meta_choose(m);
-#ifdef META_DEBUG
-        for (int i = 0; i < m->ncands; i++)
-            fprintf(stderr, "  cand src=%d %04d-%02d-%02d\n", m->cands[i].src, m->cands[i].date.y,
-                    m->cands[i].date.m, m->cands[i].date.d);
-        fprintf(stderr, "  h1=%s\n", pg->h1 ? pg->h1 : "-");
-#endif
         if (best) {
             char iso[32];
             md_format(&best->date, iso);
@@ -1134,18 +1129,16 @@ int html_meta_extract(struct html_meta *m, htmlDocPtr doc, const char *source_ur
 
     const char *site = pg->og_site ? pg->og_site : pg->ld_publisher ? pg->ld_publisher : pg->app_name;
     if (!nf_record_has(rec, NF_F_TITLE)) {
-        if (pg->og_title && *pg->og_title)
-            meta_set_title(rec, pg->og_title, site, false);
-        else if (pg->tw_title && *pg->tw_title)
-            meta_set_title(rec, pg->tw_title, site, false);
-        else if (pg->ld_headline)
-            meta_set_title(rec, pg->ld_headline, site, false);
-        else if (pg->h1)
-            meta_set_title(rec, pg->h1, site, false);
-        else if (pg->title)
-            meta_set_title(rec, pg->title, site, true);
-        if (!nf_record_has(rec, NF_F_TITLE) && (pg->og_title || pg->tw_title || pg->h1 || pg->title))
-            return -1;
+        /* Declared titles first; only <title> is known to carry the site's name as a rule. */
+        const char *titles[] = {pg->og_title, pg->tw_title, pg->ld_headline, pg->h1, pg->title};
+        for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++) {
+            const char *t = titles[i] ? meta_keep(m, titles[i], strlen(titles[i])) : NULL;
+            if (!t)
+                continue;
+            if (meta_set_title(rec, t, site, i == 4) < 0)
+                return -1;
+            break;
+        }
     }
     if (!nf_record_has(rec, NF_F_BYLINE)) {
         const char *b = meta_byline(m);
