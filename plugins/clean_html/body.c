@@ -31,6 +31,12 @@
 #ifndef BODY_ARTICLE_HEADER
 #define BODY_ARTICLE_HEADER 1
 #endif
+#ifndef BODY_SHORT_HEADS
+#define BODY_SHORT_HEADS 1
+#endif
+#ifndef BODY_DATE_CHARS
+#define BODY_DATE_CHARS 50
+#endif
 #ifndef BODY_TITLE
 #define BODY_TITLE 1
 #endif
@@ -686,7 +692,9 @@ static int body_emit(struct html_body *b, xmlNodePtr node, int depth)
             body_break(&b->out, 2);
             continue;
         }
-        if (e->kind == K_H && body_heads_nothing(b, c))
+        if ((e->kind == K_H || (BODY_SHORT_HEADS && e->text < 40 && !(e->flags & F_BLOCK_BELOW) &&
+                                 (e->kind == K_P || e->kind == K_DIV))) &&
+            body_heads_nothing(b, c))
             continue;
         bool block = body_is_block(e->kind);
         if (block)
@@ -985,6 +993,49 @@ static int body_emit_kept(struct html_body *b, xmlNodePtr node, int depth)
     return 0;
 }
 
+/* A short block that is a date stamp ("7. oktober 2020", "15. Mai 2019, 05:28 Uhr",
+ * "Aktualisiert: 11.04.2020"): a year or a clock time, and few words around it. */
+static bool body_is_dateline(const char *p, size_t n)
+{
+    if (n >= BODY_DATE_CHARS || body_ends_sentence(p, n))
+        return false;
+    int digits = 0;
+    bool year = false, clock = false;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            continue;
+        digits++;
+        if (i + 3 < n && (p[i] == '1' || p[i] == '2') && (p[i + 1] == '9' || p[i + 1] == '0') &&
+            p[i + 2] >= '0' && p[i + 2] <= '9' && p[i + 3] >= '0' && p[i + 3] <= '9' &&
+            (i == 0 || p[i - 1] < '0' || p[i - 1] > '9') &&
+            (i + 4 >= n || p[i + 4] < '0' || p[i + 4] > '9'))
+            year = true;
+        if (i + 2 < n && p[i + 1] == ':' && p[i + 2] >= '0' && p[i + 2] <= '5')
+            clock = true;
+    }
+    return digits >= 4 && (year || clock);
+}
+
+/* Drops date-stamp blocks anywhere in the text. */
+static void body_drop_datelines(struct body_out *o)
+{
+    size_t r = 0, w = 0;
+    while (r < o->len) {
+        const char *end = memmem(o->p + r, o->len - r, "\n\n", 2);
+        size_t n = end ? (size_t)(end - (o->p + r)) : o->len - r;
+        if (!body_is_dateline(o->p + r, n)) {
+            if (w > 0) {
+                memmove(o->p + w, "\n\n", 2);
+                w += 2;
+            }
+            memmove(o->p + w, o->p + r, n);
+            w += n;
+        }
+        r += n + (end ? 2 : 0);
+    }
+    o->len = w;
+}
+
 /* The smallest element that still holds most of the page's paragraph text. */
 static uint32_t body_mass_container(struct html_body *b, uint32_t idx, uint32_t total_p)
 {
@@ -1115,6 +1166,8 @@ int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld,
         if (b->out.len <= strict && body_run(b, root, false) < 0)
             return -1;
     }
+    if (BODY_DATE_CHARS > 0)
+        body_drop_datelines(&b->out);
     body_trim_tail(&b->out);
     if (use_json_ld && b->njsonld > 0) {
         if (body_reserve(&b->out, 1) < 0)
