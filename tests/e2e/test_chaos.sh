@@ -138,6 +138,14 @@ if [ "$dlq" != 0 ]; then
     fail "$dlq records were dead-lettered"
 fi
 ok "nothing dead-lettered"
+# dedup is killed too: a replayed record must get the verdict it got before, so no article
+# ends up a copy of itself, of a missing article, or of its own copy.
+dups=$(sql "$DB" "select count(*) from articles where dup_of is not null")
+bad=$(sql "$DB" "select count(*) from articles a where a.dup_of = a.id
+    or (a.dup_of is not null and not exists (select 1 from articles b where b.id = a.dup_of))
+    or exists (select 1 from articles b where b.id = a.dup_of and b.dup_of = a.id)")
+echo "marked as copies: $dups"
+assert_eq "$bad" 0 "every dup_of names another stored article that is not its copy"
 # A worker that a sanitizer stops is just restarted by the supervisor: look for its report.
 if grep -E "AddressSanitizer|LeakSanitizer|runtime error:" "$LOG" >&2; then
     fail "a sanitizer reported an error"
