@@ -21,11 +21,17 @@
 #define STORY_MAGIC "NFSTORY1"
 #define STORY_SNAPSHOT "story.snap"
 #define STORY_MAX_ENTS 16  /* entities kept per story */
-#define STORY_QUERY_TERMS 24 /* a record's strongest terms looked up in the index */
+#define STORY_QUERY_TERMS 32 /* a record's strongest terms looked up in the index */
+#define STORY_INDEX_TERMS 16 /* a story's strongest terms in the index (all top_terms score) */
 #define STORY_CANDIDATES 8 /* stories scored in full */
-#define STORY_POSTINGS_SCAN 4096 /* newest entries read from one term's list */
+#define STORY_POSTINGS_SCAN 256 /* newest entries read from one term's list: a term in more
+                                  * stories than that is common and the recent ones matter */
 #define STORY_MAX_WORD 64  /* bytes; longer runs are not words (URLs, hashes) */
 #define STORY_ENT_SEED 0x656e74ULL /* entity names hash apart from words */
+/* Added to every IDF. The usual +1 gives the words of every article (a region's names in a
+ * stream about it) nearly the weight of rare ones while the stream is short; 0 would ignore
+ * them outright and leave the first articles of a stream nothing to compare. */
+#define STORY_IDF_FLOOR 0.4
 
 struct story_conf {
     double threshold;
@@ -43,7 +49,7 @@ struct story_conf {
 };
 
 static const struct nf_option story_options[] = {
-    {"threshold", NF_OPT_DOUBLE, "0.3", offsetof(struct story_conf, threshold),
+    {"threshold", NF_OPT_DOUBLE, "0.18", offsetof(struct story_conf, threshold),
      "Similarity (0-1) at or above which an article joins the most similar recent story; "
      "below it the article starts a story of its own."},
     {"window_days", NF_OPT_DOUBLE, "60", offsetof(struct story_conf, window_days),
@@ -52,9 +58,10 @@ static const struct nf_option story_options[] = {
     {"time_weight", NF_OPT_DOUBLE, "0.2", offsetof(struct story_conf, time_weight),
      "How much the similarity drops, linearly, from a gap of 0 days to one of window_days: "
      "0 ignores time inside the window."},
-    {"entity_weight", NF_OPT_DOUBLE, "0.2", offsetof(struct story_conf, entity_weight),
-     "Share of the similarity given to the overlap of named entities (the rest is the text's "
-     "TF-IDF cosine), when both the article and the story have entities."},
+    {"entity_weight", NF_OPT_DOUBLE, "0.1", offsetof(struct story_conf, entity_weight),
+     "How much the overlap of named entities (cosine, 0-1) scales the text's TF-IDF cosine: "
+     "the similarity is text * (1 - w + w * entities) when both the article and the story "
+     "have entities, the text's cosine alone otherwise."},
     {"title_weight", NF_OPT_DOUBLE, "2", offsetof(struct story_conf, title_weight),
      "Each word of the title counts as this many occurrences in the text."},
     {"top_terms", NF_OPT_INT, "48", offsetof(struct story_conf, top_terms),
@@ -301,7 +308,8 @@ static int story_df_reserve(struct story *s)
 
 static double story_idf(const struct story *s, uint32_t df)
 {
-    return log((double)(s->docs + 1) / (double)(df + 1)) + 1.0;
+    /* smoothed; a word found in every article still weighs a little (STORY_IDF_FLOOR) */
+    return log((double)(s->docs + 1) / (double)(df + 1)) + STORY_IDF_FLOOR;
 }
 
 static double story_idf_of(struct story *s, uint64_t h)
@@ -603,7 +611,7 @@ static int story_index_rebuild(struct story *s)
         if (!s->items[i].live)
             continue;
         const struct story_term *t = story_terms_of(s, (uint32_t)i);
-        for (uint32_t j = 0; j < s->items[i].nterms; j++)
+        for (uint32_t j = 0; j < s->items[i].nterms && j < STORY_INDEX_TERMS; j++)
             if (story_index_add(s, t[j].h, (uint32_t)i) < 0)
                 return -1;
     }
@@ -897,6 +905,12 @@ static double story_gap(const struct story_item *it, double t)
     return t < it->tmin ? it->tmin - t : t > it->tmax ? t - it->tmax : 0;
 }
 
+static int story_cmp_w(const void *a, const void *b)
+{
+    float x = ((const struct story_dterm *)a)->w, y = ((const struct story_dterm *)b)->w;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
 static int story_cmp_cand(const void *a, const void *b)
 {
     float x = ((const struct story_cand *)a)->partial, y = ((const struct story_cand *)b)->partial;
@@ -904,22 +918,13 @@ static int story_cmp_cand(const void *a, const void *b)
 }
 
 /* The best story for the record in s->dt, or -1 when none reaches the threshold. */
-static long story_best(struct story *s, double t, const struct story_ent *re, size_t nre,
-                       double *score_out)
+static long story_best(struct story *s, struct nf_ctx *ctx, double t, const struct story_ent *re,
+                       size_t nre, double *score_out)
 {
     size_t q = s->ndt < STORY_QUERY_TERMS ? s->ndt : STORY_QUERY_TERMS;
-    /* the strongest terms first (partial sort by selection: q is small) */
-    for (size_t i = 0; i < q; i++) {
-        size_t b = i;
-        for (size_t j = i + 1; j < s->ndt; j++)
-            if (s->dt[j].w > s->dt[b].w)
-                b = j;
-        if (b != i) {
-            struct story_dterm tmp = s->dt[i];
-            s->dt[i] = s->dt[b], s->dt[b] = tmp;
-        }
-    }
-    /* the map indexes dt by position: rebuild it after the swaps */
+    /* the strongest terms first */
+    qsort(s->dt, s->ndt, sizeof(*s->dt), story_cmp_w);
+    /* the map indexes dt by position: rebuild it after the sort */
     if (++s->stamp == 0) {
         memset(s->dstamp, 0, s->dmap_cap * sizeof(*s->dstamp));
         s->stamp = 1;
@@ -970,14 +975,22 @@ static long story_best(struct story *s, double t, const struct story_ent *re, si
     double best_score = -1;
     for (size_t i = 0; i < ntop; i++) {
         uint32_t slot = top[i].slot;
-        double sim = story_text_cos(s, slot);
+        double text = story_text_cos(s, slot), sim = text, ent = -1, gap = 0;
         double ew = s->conf->entity_weight;
-        if (nre && s->items[slot].nents && ew > 0)
-            sim = (1 - ew) * sim + ew * story_ent_cos(s, slot, re, nre);
+        if (nre && s->items[slot].nents && ew > 0) {
+            ent = story_ent_cos(s, slot, re, nre);
+            /* entities confirm or weaken what the words say; shared names alone (every
+             * article of a region names its countries) never make a match */
+            sim = text * (1 - ew + ew * ent);
+        }
         if (win > 0) {
-            double gap = story_gap(&s->items[slot], t);
+            gap = story_gap(&s->items[slot], t);
             sim *= 1 - s->conf->time_weight * (gap < win ? gap : win) / win;
         }
+        nf_log(ctx, NF_LOG_DEBUG, "  story %02x%02x%02x%02x.. (%u members): text %.3f, entities "
+               "%.3f, %.1f days apart: %.3f", s->items[slot].id[0], s->items[slot].id[1],
+               s->items[slot].id[2], s->items[slot].id[3], s->items[slot].members, text, ent,
+               gap, sim);
         if (sim > best_score)
             best_score = sim, best = slot;
     }
@@ -1032,9 +1045,10 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
     qsort(s->merge, n, sizeof(*s->merge), story_cmp_mass);
     if (n > k)
         n = k;
-    uint32_t old = it->nterms;
-    /* which of the kept terms are new to the story: they need index entries */
-    for (size_t i = 0; i < n; i++) {
+    uint32_t old = it->nterms < STORY_INDEX_TERMS ? it->nterms : STORY_INDEX_TERMS;
+    /* which of the strongest terms are new among the story's strongest: they need index
+     * entries */
+    for (size_t i = 0; i < n && i < STORY_INDEX_TERMS; i++) {
         uint64_t h = s->merge[i].h;
         bool had = false;
         for (uint32_t j = 0; j < old && !had; j++)
@@ -1045,10 +1059,11 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
     double sum = 0;
     for (size_t i = 0; i < n; i++) {
         double w = s->merge[i].mass;
-        sum += w * w;
         const struct story_dterm *d = story_dt_find(s, s->merge[i].h);
         double idf = d ? d->idf : story_idf_of(s, s->merge[i].h);
         st[i] = (struct story_term){.h = s->merge[i].h, .mass = (float)(w / idf)};
+        double cw = st[i].mass * idf;
+        sum += cw * cw;
     }
     it->nterms = (uint32_t)n;
     it->norm = sqrt(sum);
@@ -1084,7 +1099,7 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
     it->members++;
     it->last_seq = ++s->seq;
     /* stale index entries pile up as stories change their top terms: rebuild now and then */
-    if (s->index.entries > 4 * (s->live * k + 1024))
+    if (s->index.entries > 4 * (s->live * STORY_INDEX_TERMS + 1024))
         return story_index_rebuild(s);
     return 0;
 }
@@ -1586,7 +1601,7 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     long slot = -1;
     double score = 0;
     if (nt > 0)
-        slot = story_best(s, t, re, nre, &score);
+        slot = story_best(s, ctx, t, re, nre, &score);
     struct story_idpair v = {0};
     nf_log(ctx, NF_LOG_DEBUG, "%s: %zu terms, %zu entities, best similarity %.3f (threshold %.3f)",
            id, (size_t)nt, nre, score, s->conf->threshold);

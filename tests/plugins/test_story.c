@@ -1,0 +1,702 @@
+/* story through its descriptor against the mock core: the seed articles after clean_text and
+ * extract_meta (one story told three times, two others), replays, copies, the time window,
+ * warm restarts from the snapshot, a damaged snapshot, eviction, the IDF bootstrap file and bad
+ * input. Two more modes drive it over a JSON-lines corpus:
+ *   test_story --eval CORPUS.jsonl EXPORT.jsonl [shuffle=SEED] [OPTION=VALUE...]
+ *       clean_text, extract_meta and story over {id, title, text, date} lines; writes
+ *       {source: {uri: "...#ID"}, story_id} lines for shared/tools/score_clusters.py.
+ *   test_story --bench CORPUS.jsonl[.gz] N [OPTION=VALUE...]
+ *       times story's process() alone on N articles prepared beforehand. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <zlib.h>
+
+#include "mock_core.h"
+#include "newsflow/record.h"
+
+#define GAZETTEER "gazetteer=" NF_SOURCE_DIR "/conf/gazetteer.tsv"
+
+static const char *const seeds[] = {
+    "000_a8143c3ee1feb549.txt", "001_d9239e9adab5d809.txt", "002_59196a0494ad5481.txt",
+    "003_d827aa3b829ea74b.txt", "004_09dc9a8d14128b2c.txt",
+};
+
+static char *slurp(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *p = malloc((size_t)n + 1);
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    if (p)
+        p[n] = '\0', *len_out = (size_t)n;
+    return p;
+}
+
+static char snap_path[512];
+
+/* mock_roundtrip decodes from one static buffer: these tests keep several records alive, so
+ * each hop decodes from a buffer of its own, freed after the test. */
+static struct nf_buf *hops;
+static size_t nhops, hops_cap;
+
+static int hop(struct nf_record *rec)
+{
+    struct nf_buf out = {0};
+    if (nhops == hops_cap) {
+        size_t c = hops_cap ? hops_cap * 2 : 64;
+        struct nf_buf *p = realloc(hops, c * sizeof(*p));
+        if (!p)
+            return -1;
+        hops = p, hops_cap = c;
+    }
+    if (nf_record_encode(rec, &out) < 0)
+        return -1;
+    hops[nhops++] = out;
+    return nf_record_decode(rec, out.data, out.len);
+}
+
+static void hops_free(void)
+{
+    while (nhops)
+        nf_buf_free(&hops[--nhops]);
+    free(hops);
+    hops = NULL, hops_cap = 0;
+}
+
+static void remove_snapshot(void)
+{
+    snprintf(snap_path, sizeof(snap_path), "%s/story.snap", mock_state_dir());
+    unlink(snap_path);
+    char bad[600];
+    snprintf(bad, sizeof(bad), "%s.bad", snap_path);
+    unlink(bad);
+}
+
+struct front {
+    struct mock_plugin *clean, *meta;
+};
+
+static struct front front;
+
+/* A record as fetch would make it from raw bytes, through clean_text and extract_meta. */
+static struct nf_record *prepared(const char *id_seed, const char *raw, size_t n)
+{
+    struct nf_record *rec = nf_record_new();
+    assert_non_null(rec);
+    char id[33];
+    nf_id_make(id_seed, strlen(id_seed), id);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_ID, id), 0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_CONTENT_TYPE, "text/plain"), 0);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_FETCHED_AT, "2026-11-25T12:00:00Z"), 0);
+    assert_int_equal(nf_record_set_bytes(rec, NF_F_RAW, raw, n), 0);
+    assert_int_equal(mock_process(front.clean, rec), NF_OK);
+    assert_int_equal(hop(rec), 0);
+    assert_int_equal(mock_process(front.meta, rec), NF_OK);
+    assert_int_equal(hop(rec), 0);
+    return rec;
+}
+
+static struct nf_record *seed(int i)
+{
+    char path[512];
+    size_t n;
+    snprintf(path, sizeof(path), "%s/conf/sample/%s", NF_SOURCE_DIR, seeds[i]);
+    char *raw = slurp(path, &n);
+    assert_non_null(raw);
+    struct nf_record *rec = prepared(seeds[i], raw, n);
+    free(raw);
+    return rec;
+}
+
+/* A record with text (and a date) only, as if extract_meta found nothing. */
+static struct nf_record *plain(const char *id_seed, const char *text, const char *date)
+{
+    struct nf_record *rec = nf_record_new();
+    assert_non_null(rec);
+    char id[33];
+    nf_id_make(id_seed, strlen(id_seed), id);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_ID, id), 0);
+    if (text)
+        assert_int_equal(nf_record_set_cstr(rec, NF_F_TEXT, text), 0);
+    if (date)
+        assert_int_equal(nf_record_set_cstr(rec, NF_F_PUBLISHED_AT, date), 0);
+    return rec;
+}
+
+/* Runs rec through the plugin and a hop; returns its story id (static buffer per call slot). */
+static const char *story_of(struct mock_plugin *mp, struct nf_record *rec)
+{
+    static char out[8][33];
+    static int k;
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(hop(rec), 0);
+    const char *s = nf_record_str(rec, NF_F_STORY_ID, NULL);
+    assert_non_null(s);
+    assert_int_equal(strlen(s), 32);
+    k = (k + 1) % 8;
+    snprintf(out[k], sizeof(out[k]), "%s", s);
+    return out[k];
+}
+
+static const char *id_of(struct nf_record *rec)
+{
+    return nf_record_str(rec, NF_F_ID, NULL);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *const opts[] = {GAZETTEER, NULL};
+    front.clean = mock_plugin_new("clean_text", NULL);
+    front.meta = mock_plugin_new("extract_meta", opts);
+    return front.clean && front.meta ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mock_plugin_destroy(&front.clean);
+    mock_plugin_destroy(&front.meta);
+    remove_snapshot();
+    rmdir(mock_state_dir());
+    return 0;
+}
+
+static int fresh(void **state)
+{
+    (void)state;
+    remove_snapshot();
+    mock_set_worker(0, 1);
+    return 0;
+}
+
+static int done(void **state)
+{
+    (void)state;
+    hops_free();
+    return 0;
+}
+
+static struct mock_plugin *story_new(const char *const *opts)
+{
+    struct mock_plugin *mp = mock_plugin_new("story", opts);
+    assert_non_null(mp);
+    return mp;
+}
+
+/* 000, 001 and 002 (a translation, other spellings) are one story; 003 and 004 are others. */
+static void test_seed_stories(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = story_new(NULL);
+    struct nf_record *r[5];
+    const char *sid[5];
+    for (int i = 0; i < 5; i++) {
+        r[i] = seed(i);
+        sid[i] = story_of(mp, r[i]);
+    }
+    assert_string_equal(sid[0], id_of(r[0])); /* a story is named after its first article */
+    assert_string_equal(sid[1], sid[0]);
+    assert_string_equal(sid[2], sid[0]);
+    assert_string_equal(sid[3], id_of(r[3]));
+    assert_string_equal(sid[4], id_of(r[4]));
+    assert_string_not_equal(sid[3], sid[4]);
+    assert_int_equal(mock_counter("story_new"), 3);
+    for (int i = 0; i < 5; i++)
+        nf_record_destroy(&r[i]);
+    mock_plugin_destroy(&mp);
+}
+
+/* The same article again (a replay after a crash) gets the same story and counts nothing. */
+static void test_replay(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = story_new(NULL);
+    struct nf_record *a = seed(0), *b = seed(3);
+    const char *sa = story_of(mp, a), *sb = story_of(mp, b);
+    int64_t joined = mock_counter("story_joined"), created = mock_counter("story_new");
+    nf_record_unset(b, NF_F_STORY_ID);
+    assert_string_equal(story_of(mp, b), sb);
+    nf_record_unset(a, NF_F_STORY_ID);
+    assert_string_equal(story_of(mp, a), sa);
+    assert_int_equal(mock_counter("story_joined"), joined);
+    assert_int_equal(mock_counter("story_new"), created);
+    nf_record_destroy(&a);
+    nf_record_destroy(&b);
+    mock_plugin_destroy(&mp);
+}
+
+/* A copy joins its original's story whatever its text says. */
+static void test_copy(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = story_new(NULL);
+    struct nf_record *orig = seed(3);
+    const char *so = story_of(mp, orig);
+    struct nf_record *copy = plain("copy", "Completely different words about football scores "
+                                   "and a cup final in the rain.", NULL);
+    assert_int_equal(nf_record_set_cstr(copy, NF_F_DUP_OF, id_of(orig)), 0);
+    assert_string_equal(story_of(mp, copy), so);
+    /* a copy of an article never seen is clustered on its own words */
+    struct nf_record *stray = plain("stray", "Completely different words about football "
+                                    "scores and a cup final in the rain.", NULL);
+    assert_int_equal(nf_record_set_cstr(stray, NF_F_DUP_OF, "0123456789abcdef0123456789abcdef"), 0);
+    assert_string_equal(story_of(mp, stray), id_of(stray));
+    nf_record_destroy(&orig);
+    nf_record_destroy(&copy);
+    nf_record_destroy(&stray);
+    mock_plugin_destroy(&mp);
+}
+
+static const char storm[] =
+    "Hurricane Zelda made landfall near Port Arthur on Tuesday with winds of 120 miles an hour, "
+    "flooding coastal towns and cutting power to half a million homes. Evacuation orders covered "
+    "Jefferson and Orange counties, and shelters in Beaumont filled overnight. The governor "
+    "declared a disaster area and asked for federal aid as the storm moved inland.";
+static const char storm2[] =
+    "Hurricane Zelda struck the coast near Port Arthur with 120 mph winds, flooding towns and "
+    "leaving half a million homes without power. Shelters in Beaumont were full after evacuation "
+    "orders for Jefferson and Orange counties; the governor declared a disaster and sought "
+    "federal aid while the storm pushed inland.";
+
+/* Articles far apart in time are not one story, however alike; close ones are. */
+static void test_time_window(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"window_days=30", NULL};
+    struct mock_plugin *mp = story_new(opts);
+    struct nf_record *a = plain("storm-a", storm, "2021-08-01");
+    struct nf_record *b = plain("storm-b", storm2, "2022-03-01");
+    struct nf_record *c = plain("storm-c", storm2, "2021-08-03T10:00:00Z");
+    const char *sa = story_of(mp, a);
+    assert_string_equal(story_of(mp, b), id_of(b));
+    assert_string_equal(story_of(mp, c), sa);
+    /* without a date on one side, time says nothing */
+    struct nf_record *d = plain("storm-d", storm2, NULL);
+    const char *sd = story_of(mp, d);
+    assert_true(strcmp(sd, sa) == 0 || strcmp(sd, id_of(b)) == 0);
+    nf_record_destroy(&a);
+    nf_record_destroy(&b);
+    nf_record_destroy(&c);
+    nf_record_destroy(&d);
+    mock_plugin_destroy(&mp);
+}
+
+/* State survives a restart: replays keep their story, new tellings join the old stories. */
+static void test_warm_restart(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = story_new(NULL);
+    struct nf_record *r0 = seed(0), *r1 = seed(1), *r3 = seed(3);
+    const char *s0 = story_of(mp, r0), *s3 = story_of(mp, r3);
+    assert_string_equal(story_of(mp, r1), s0);
+    mock_plugin_destroy(&mp);
+    assert_int_equal(access(snap_path, F_OK), 0);
+
+    mp = story_new(NULL);
+    struct nf_record *r2 = seed(2);
+    assert_string_equal(story_of(mp, r2), s0);
+    nf_record_unset(r3, NF_F_STORY_ID);
+    assert_string_equal(story_of(mp, r3), s3);
+    mock_plugin_destroy(&mp);
+
+    /* flush writes a snapshot too (snapshot_s=0: at every batch) */
+    remove_snapshot();
+    const char *const opts[] = {"snapshot_s=0", NULL};
+    mp = story_new(opts);
+    struct nf_record *r4 = seed(4);
+    const char *s4 = story_of(mp, r4);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    assert_int_equal(access(snap_path, F_OK), 0);
+    mock_plugin_destroy(&mp);
+    mp = story_new(NULL);
+    nf_record_unset(r4, NF_F_STORY_ID);
+    assert_string_equal(story_of(mp, r4), s4);
+    mock_plugin_destroy(&mp);
+    nf_record_destroy(&r0);
+    nf_record_destroy(&r1);
+    nf_record_destroy(&r2);
+    nf_record_destroy(&r3);
+    nf_record_destroy(&r4);
+}
+
+/* A damaged snapshot is set aside and the stage starts without stories. */
+static void test_damaged_snapshot(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = story_new(NULL);
+    struct nf_record *r = seed(0);
+    story_of(mp, r);
+    mock_plugin_destroy(&mp);
+    size_t n;
+    char *data = slurp(snap_path, &n);
+    assert_non_null(data);
+    data[n / 2] ^= 0x55;
+    FILE *f = fopen(snap_path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+    free(data);
+    mp = story_new(NULL);
+    char bad[600];
+    snprintf(bad, sizeof(bad), "%s.bad", snap_path);
+    assert_int_equal(access(bad, F_OK), 0);
+    struct nf_record *r1 = seed(1);
+    assert_string_equal(story_of(mp, r1), id_of(r1)); /* 000's story was forgotten */
+    nf_record_destroy(&r);
+    nf_record_destroy(&r1);
+    mock_plugin_destroy(&mp);
+}
+
+/* Past max_stories the least recently fed stories are forgotten; their ids are not. */
+static void test_eviction(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"max_stories=16", NULL};
+    struct mock_plugin *mp = story_new(opts);
+    struct nf_record *first = plain("first", storm, NULL);
+    char s0[33];
+    snprintf(s0, sizeof(s0), "%s", story_of(mp, first));
+    char text[256], name[32];
+    for (int i = 0; i < 40; i++) {
+        /* unrelated articles: words of their own */
+        snprintf(text, sizeof(text), "zq%dalpha zq%dbeta zq%dgamma zq%ddelta zq%depsilon "
+                 "zq%dzeta zq%deta zq%dtheta", i, i, i, i, i, i, i, i);
+        snprintf(name, sizeof(name), "other-%d", i);
+        struct nf_record *r = plain(name, text, NULL);
+        assert_string_equal(story_of(mp, r), id_of(r));
+        nf_record_destroy(&r);
+    }
+    struct nf_record *again = plain("storm-again", storm2, NULL);
+    assert_string_equal(story_of(mp, again), id_of(again));
+    nf_record_unset(first, NF_F_STORY_ID);
+    assert_string_equal(story_of(mp, first), s0);
+    nf_record_destroy(&first);
+    nf_record_destroy(&again);
+    mock_plugin_destroy(&mp);
+}
+
+/* idf_export writes what idf_bootstrap reads; a malformed file stops start-up with its line. */
+static void test_idf_files(void **state)
+{
+    (void)state;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/df.tsv", mock_state_dir());
+    char opt[700];
+    snprintf(opt, sizeof(opt), "idf_export=%s", path);
+    const char *const opts[] = {opt, NULL};
+    struct mock_plugin *mp = story_new(opts);
+    for (int i = 0; i < 5; i++) {
+        struct nf_record *r = seed(i);
+        story_of(mp, r);
+        nf_record_destroy(&r);
+    }
+    mock_plugin_destroy(&mp);
+    size_t n;
+    char *df = slurp(path, &n);
+    assert_non_null(df);
+    assert_non_null(strstr(df, "\ndocs\t5\n"));
+    assert_non_null(strstr(df, "\nmali\t5\n"));    /* in every seed */
+    assert_non_null(strstr(df, "\ncountri\t"));    /* "countries": plural folded */
+    assert_null(strstr(df, "\nthe\t"));            /* stopword */
+    free(df);
+
+    remove_snapshot();
+    snprintf(opt, sizeof(opt), "idf_bootstrap=%s", path);
+    mp = story_new(opts);
+    struct nf_record *r = seed(0);
+    story_of(mp, r);
+    nf_record_destroy(&r);
+    mock_plugin_destroy(&mp);
+
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("docs\t10\nsahel 4\n", f);
+    fclose(f);
+    remove_snapshot();
+    assert_null(mock_plugin_new("story", opts));
+    assert_non_null(strstr(mock_last_error(), ":2: expected WORD<TAB>COUNT"));
+    unlink(path);
+    assert_null(mock_plugin_new("story", opts));
+    assert_non_null(strstr(mock_last_error(), "idf_bootstrap"));
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = story_new(NULL);
+    struct nf_record *r = nf_record_new();
+    assert_non_null(r);
+    assert_int_equal(nf_record_set_cstr(r, NF_F_TEXT, "text without an id"), 0);
+    assert_int_equal(mock_process(mp, r), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "no id"));
+    nf_record_destroy(&r);
+    /* no text at all, or bytes that are not UTF-8: a story of its own, not a failure */
+    r = plain("empty", NULL, "not a date");
+    assert_string_equal(story_of(mp, r), id_of(r));
+    nf_record_destroy(&r);
+    r = plain("bytes", "\xff\xfe caf\xc3 na\xefve \xe2\x80 words words", "2023-13-45");
+    assert_string_equal(story_of(mp, r), id_of(r));
+    nf_record_destroy(&r);
+    /* ids that are not 32 hex digits still work */
+    r = plain("x", storm, NULL);
+    assert_int_equal(nf_record_set_cstr(r, NF_F_ID, "feed-guid:42"), 0);
+    const char *s = story_of(mp, r);
+    nf_record_unset(r, NF_F_STORY_ID);
+    assert_string_equal(story_of(mp, r), s);
+    nf_record_destroy(&r);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_config(void **state)
+{
+    (void)state;
+    mock_set_worker(0, 2);
+    assert_null(mock_plugin_new("story", NULL));
+    assert_non_null(strstr(mock_last_error(), "workers = 1"));
+    mock_set_worker(0, 1);
+    const char *const opts[] = {"threshold=1.5", NULL};
+    assert_null(mock_plugin_new("story", opts));
+    assert_non_null(strstr(mock_last_error(), "threshold"));
+}
+
+/* ---- corpus modes ------------------------------------------------------------------------ */
+
+struct article {
+    char *id, *title, *text, *date;
+};
+
+static size_t read_corpus(const char *path, struct article **out)
+{
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: cannot open\n", path);
+        exit(2);
+    }
+    size_t n = 0, cap = 0;
+    struct article *a = NULL;
+    static char line[1 << 20];
+    while (gzgets(f, line, sizeof(line))) {
+        json_error_t err;
+        json_t *j = json_loads(line, 0, &err);
+        if (!j)
+            continue;
+        const char *text = json_string_value(json_object_get(j, "text"));
+        if (text && *text) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 1024;
+                a = realloc(a, cap * sizeof(*a));
+            }
+            json_t *id = json_object_get(j, "id");
+            if (!id)
+                id = json_object_get(j, "newid");
+            char idbuf[64];
+            if (json_is_integer(id))
+                snprintf(idbuf, sizeof(idbuf), "%lld", (long long)json_integer_value(id));
+            else
+                snprintf(idbuf, sizeof(idbuf), "%s", json_string_value(id) ? json_string_value(id) : "?");
+            const char *title = json_string_value(json_object_get(j, "title"));
+            const char *date = json_string_value(json_object_get(j, "date"));
+            a[n].id = strdup(idbuf);
+            a[n].title = title ? strdup(title) : NULL;
+            a[n].text = strdup(text);
+            a[n].date = date && date[0] >= '0' && date[0] <= '9' && date[4] == '-' ? strdup(date) : NULL;
+            n++;
+        }
+        json_decref(j);
+    }
+    gzclose(f);
+    *out = a;
+    return n;
+}
+
+static struct nf_record *article_record(const struct article *a, const char *corpus, int copy)
+{
+    struct nf_record *rec = nf_record_new();
+    char uri[1024], id[33];
+    snprintf(uri, sizeof(uri), "file://%s#%s", corpus, a->id);
+    if (copy)
+        snprintf(uri + strlen(uri), sizeof(uri) - strlen(uri), "~%d", copy);
+    nf_id_make(uri, strlen(uri), id);
+    nf_record_set_cstr(rec, NF_F_ID, id);
+    nf_record_set_source(rec, uri, "jsonl");
+    nf_record_set_cstr(rec, NF_F_CONTENT_TYPE, "text/plain");
+    nf_record_set_cstr(rec, NF_F_FETCHED_AT, "2026-11-25T12:00:00Z");
+    nf_record_set_bytes(rec, NF_F_RAW, a->text, strlen(a->text));
+    if (a->title)
+        nf_record_set_cstr(rec, NF_F_TITLE, a->title);
+    if (a->date)
+        nf_record_set_cstr(rec, NF_F_PUBLISHED_AT, a->date);
+    /* raw is of no use after cleaning: dropped, so that a benchmark's records fit in memory */
+    if (mock_process(front.clean, rec) != NF_OK || mock_roundtrip(rec) < 0 ||
+        mock_process(front.meta, rec) != NF_OK || (nf_record_unset(rec, NF_F_RAW), 0) ||
+        hop(rec) < 0) {
+        nf_record_destroy(&rec);
+        return NULL;
+    }
+    return rec;
+}
+
+static void front_new(void)
+{
+    /* no language identification: story does not read it, and it is extract_meta's slowest
+     * step */
+    const char *const opts[] = {GAZETTEER, "textcat_conf=", NULL};
+    front.clean = mock_plugin_new("clean_text", NULL);
+    front.meta = mock_plugin_new("extract_meta", opts);
+    if (!front.clean || !front.meta)
+        exit(2);
+}
+
+static int run_eval(int argc, char **argv)
+{
+    struct article *a;
+    size_t n = read_corpus(argv[2], &a);
+    FILE *out = fopen(argv[3], "w");
+    if (!out)
+        return 2;
+    unsigned seed = 0;
+    const char *opts[64];
+    int k = 0;
+    for (int i = 4; i < argc && k < 63; i++) {
+        if (strncmp(argv[i], "shuffle=", 8) == 0)
+            seed = (unsigned)atoi(argv[i] + 8);
+        else
+            opts[k++] = argv[i];
+    }
+    opts[k] = NULL;
+    if (seed) {
+        srand(seed);
+        for (size_t i = n - 1; i > 0; i--) {
+            size_t j = (size_t)rand() % (i + 1);
+            struct article t = a[i];
+            a[i] = a[j], a[j] = t;
+        }
+    }
+    remove_snapshot();
+    front_new();
+    struct mock_plugin *mp = mock_plugin_new("story", opts);
+    if (!mp)
+        return 2;
+    for (size_t i = 0; i < n; i++) {
+        struct nf_record *rec = article_record(&a[i], argv[2], 0);
+        if (!rec || mock_process(mp, rec) != NF_OK) {
+            fprintf(stderr, "%s: failed: %s\n", a[i].id, mock_last_error());
+            nf_record_destroy(&rec);
+            continue;
+        }
+        /* the scorer keys records by what follows '#' in source.uri */
+        char uri[512];
+        snprintf(uri, sizeof(uri), "corpus#%s", a[i].id);
+        json_t *j = json_pack("{s:{s:s},s:s}", "source", "uri", uri, "story_id",
+                              nf_record_str(rec, NF_F_STORY_ID, NULL));
+        char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        if (line)
+            fprintf(out, "%s\n", line);
+        free(line);
+        json_decref(j);
+        nf_record_destroy(&rec);
+    }
+    fclose(out);
+    mock_plugin_destroy(&mp);
+    remove_snapshot();
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int run_bench(int argc, char **argv)
+{
+    struct article *a;
+    size_t n = read_corpus(argv[2], &a);
+    long want = atol(argv[3]);
+    if (!n || want <= 0)
+        return 2;
+    const char *opts[64];
+    int k = 0;
+    for (int i = 4; i < argc && k < 63; i++)
+        opts[k++] = argv[i];
+    opts[k] = NULL;
+    front_new();
+    double t0 = now_s();
+    struct nf_record **recs = calloc((size_t)want, sizeof(*recs));
+    size_t bytes = 0, made = 0;
+    for (long i = 0; i < want; i++) {
+        recs[made] = article_record(&a[(size_t)i % n], argv[2], (int)((size_t)i / n));
+        if (recs[made]) {
+            size_t len;
+            nf_record_str(recs[made], NF_F_TEXT, &len);
+            bytes += len;
+            made++;
+        }
+    }
+    double t1 = now_s();
+    remove_snapshot();
+    struct mock_plugin *mp = mock_plugin_new("story", opts);
+    if (!mp)
+        return 2;
+    double t2 = now_s();
+    for (size_t i = 0; i < made; i++)
+        if (mock_process(mp, recs[i]) != NF_OK)
+            fprintf(stderr, "failed: %s\n", mock_last_error());
+    double t3 = now_s();
+    mock_flush(mp);
+    printf("  story: %zu articles (%zu distinct texts, %.0f bytes of text on average) assigned "
+           "in %.3f s: %.0f articles/s; %lld stories (%lld joins); setup (clean_text + "
+           "extract_meta) %.1f s\n",
+           made, n < made ? n : made, made ? (double)bytes / made : 0, t3 - t2,
+           (double)made / (t3 - t2), (long long)mock_counter("story_new"),
+           (long long)mock_counter("story_joined"), t1 - t0);
+    double t4 = now_s();
+    mock_plugin_destroy(&mp);
+    printf("  story: snapshot on shutdown %.3f s\n", now_s() - t4);
+    remove_snapshot();
+    for (size_t i = 0; i < made; i++)
+        nf_record_destroy(&recs[i]);
+    free(recs);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 4 && strcmp(argv[1], "--eval") == 0)
+        return run_eval(argc, argv);
+    if (argc >= 4 && strcmp(argv[1], "--bench") == 0)
+        return run_bench(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_seed_stories, fresh, done),
+        cmocka_unit_test_setup_teardown(test_replay, fresh, done),
+        cmocka_unit_test_setup_teardown(test_copy, fresh, done),
+        cmocka_unit_test_setup_teardown(test_time_window, fresh, done),
+        cmocka_unit_test_setup_teardown(test_warm_restart, fresh, done),
+        cmocka_unit_test_setup_teardown(test_damaged_snapshot, fresh, done),
+        cmocka_unit_test_setup_teardown(test_eviction, fresh, done),
+        cmocka_unit_test_setup_teardown(test_idf_files, fresh, done),
+        cmocka_unit_test_setup_teardown(test_bad_input, fresh, done),
+        cmocka_unit_test_setup_teardown(test_config, fresh, done),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
