@@ -80,7 +80,9 @@ struct html_meta {
     int n_h1;
     char scratch[512];
     unsigned char flags[META_MAX_DEPTH];
-    unsigned first_letters; /* the first letters of meta_words, a bit each */
+    /* meta_words by their first letter, so a name part is compared with a few words only */
+    unsigned char by_letter[26][16];
+    unsigned char n_by_letter[26];
     long today; /* days since the epoch: no later date is accepted */
 };
 
@@ -95,7 +97,7 @@ enum {
     IN_H1 = 64,      /* its text was taken with the heading */
 };
 
-static unsigned meta_word_letters(void);
+static void meta_index_words(struct html_meta *m);
 
 struct html_meta *html_meta_new(char *err, size_t errlen)
 {
@@ -105,7 +107,7 @@ struct html_meta *html_meta_new(char *err, size_t errlen)
             snprintf(err, errlen, "out of memory for the metadata extractor");
         return NULL;
     }
-    m->first_letters = meta_word_letters();
+    meta_index_words(m);
     return m;
 }
 
@@ -230,12 +232,13 @@ static const struct meta_word meta_words[] = {
     {"update", CL_MODIFIED, true},           {"edited", CL_MODIFIED, true},
 };
 
-static unsigned meta_word_letters(void)
+static void meta_index_words(struct html_meta *m)
 {
-    unsigned bits = 0;
-    for (size_t k = 0; k < sizeof(meta_words) / sizeof(meta_words[0]); k++)
-        bits |= 1u << (meta_words[k].word[0] - 'a');
-    return bits;
+    for (size_t k = 0; k < sizeof(meta_words) / sizeof(meta_words[0]); k++) {
+        int l = meta_words[k].word[0] - 'a';
+        if (m->n_by_letter[l] < sizeof(m->by_letter[l]))
+            m->by_letter[l][m->n_by_letter[l]++] = (unsigned char)k;
+    }
 }
 
 /* The words a class or id attribute names where a name part starts: at the beginning, after a
@@ -254,11 +257,11 @@ static unsigned meta_classify(const struct html_meta *m, const char *s)
         if (!start && !capital)
             continue;
         char lc = capital ? (char)(c + 32) : c;
-        if (lc < 'a' || lc > 'z' || !(m->first_letters & (1u << (lc - 'a'))))
+        if (lc < 'a' || lc > 'z')
             continue;
-        for (size_t k = 0; k < sizeof(meta_words) / sizeof(meta_words[0]); k++) {
-            const struct meta_word *w = &meta_words[k];
-            if (w->word[0] != lc || !(start || w->camel))
+        for (int k = 0; k < m->n_by_letter[lc - 'a']; k++) {
+            const struct meta_word *w = &meta_words[m->by_letter[lc - 'a'][k]];
+            if (!(start || w->camel))
                 continue;
             size_t j = 1;
             while (w->word[j]) {
@@ -548,6 +551,10 @@ static void meta_script_dates(struct html_meta *m, xmlNode *n)
         return;
     const char *s = (const char *)c->content;
     size_t len = strlen(s);
+    /* Every key has "ublic" in it ("publish", "Publication"): most scripts are passed over with
+     * one search. */
+    if (!memmem(s, len, "ublic", 5))
+        return;
     for (const char *const *k = keys; *k; k++)
         if (meta_script_key(m, s, len, *k, SRC_SCRIPT))
             return;
