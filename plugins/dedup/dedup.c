@@ -2,7 +2,8 @@
  * earliest original, also for a copy of a copy). Exact copies (same normalised text) are found by
  * hash; near-copies (trimmed, wrapped in boilerplate, a few words changed) by MinHash LSH over a
  * window of recent articles, each candidate verified by estimated Jaccard similarity or
- * containment. The window lives in memory (snapshotted to disk, so a restart is warm); verdicts
+ * containment. The window lives in memory, snapshotted to disk with a log of the articles added
+ * since, appended at every flush (so a restart, even after a crash, is warm); verdicts
  * are remembered by id in SQLite, written in batches at flush, so a replay gets the same verdict.
  * Signatures come from the minhash stage, or are computed here when a record has none. One worker
  * only: the window is a single process's memory. */
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "index.h"
 #include "newsflow/plugin.h"
@@ -82,6 +84,11 @@ struct dedup {
     struct dedup_pending *pending;
     size_t n_pending, cap_pending;
     int64_t since_snapshot;
+    /* The log of articles added since the snapshot (snapshot path + ".log"), appended at each
+     * flush: a crash then loses only the articles after the last flush. */
+    char *log_path;
+    FILE *log;
+    size_t added; /* articles added to the index since the last append */
 };
 
 /* ---- ids ------------------------------------------------------------------------------ */
@@ -258,6 +265,47 @@ fail:
     return -1;
 }
 
+/* ---- the snapshot and its log -------------------------------------------------------- */
+
+/* Empties the log after a snapshot: it then holds only its header. */
+static int dedup_log_reset(struct dedup *s)
+{
+    s->added = 0;
+    if (fflush(s->log) != 0 || ftruncate(fileno(s->log), 0) != 0)
+        return -1;
+    rewind(s->log);
+    return nf_dup_index_log_start(s->idx, s->log);
+}
+
+/* Loads the snapshot and the log written after it, then starts an empty log (after a new
+ * snapshot when the log had articles, so that none is only in memory). */
+static int dedup_warm(struct dedup *s, struct nf_ctx *ctx)
+{
+    char why[512];
+    int rc = nf_dup_index_load(s->idx, s->snap, why, sizeof(why));
+    if (rc < 0)
+        nf_log(ctx, NF_LOG_WARN, "%s; starting with %zu articles in the index", why,
+               nf_dup_index_count(s->idx));
+    size_t from_snapshot = nf_dup_index_count(s->idx);
+    int lrc = rc < 0 ? 0 : nf_dup_index_load(s->idx, s->log_path, why, sizeof(why));
+    if (lrc < 0)
+        nf_log(ctx, NF_LOG_WARN, "%s", why);
+    if (rc > 0 || lrc > 0)
+        nf_log(ctx, NF_LOG_INFO, "index loaded from %s: %zu articles (%zu from the snapshot)",
+               s->snap, nf_dup_index_count(s->idx), from_snapshot);
+    if (lrc > 0 && nf_dup_index_count(s->idx) > from_snapshot &&
+        nf_dup_index_save(s->idx, s->snap) < 0) {
+        nf_ctx_error(ctx, "cannot save the index to %s: %s", s->snap, strerror(errno));
+        return -1;
+    }
+    s->log = fopen(s->log_path, "w");
+    if (!s->log || nf_dup_index_log_start(s->idx, s->log) < 0) {
+        nf_ctx_error(ctx, "cannot write %s: %s", s->log_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- the plugin ---------------------------------------------------------------------- */
 
 static void dedup_destroy(void *state)
@@ -267,8 +315,17 @@ static void dedup_destroy(void *state)
         return;
     if (s->db)
         dedup_write_pending(s, NULL);
-    if (s->idx && s->snap && nf_dup_index_count(s->idx) > 0)
-        nf_dup_index_save(s->idx, s->snap);
+    if (s->idx && s->snap && s->log) {
+        /* The whole window to the snapshot; the log is then empty. If the snapshot cannot be
+         * written, the log keeps what the old snapshot lacks. */
+        if (nf_dup_index_save(s->idx, s->snap) == 0)
+            dedup_log_reset(s);
+        else
+            nf_dup_index_log_append(s->idx, s->log, s->added);
+    }
+    if (s->log)
+        fclose(s->log);
+    free(s->log_path);
     nf_dup_index_destroy(&s->idx);
     sqlite3_finalize(s->get);
     sqlite3_finalize(s->put);
@@ -336,14 +393,13 @@ static int dedup_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
     if (dedup_open(s, ctx) < 0)
         goto fail;
     if (s->snap) {
-        char why[512];
-        int rc = nf_dup_index_load(s->idx, s->snap, why, sizeof(why));
-        if (rc < 0)
-            nf_log(ctx, NF_LOG_WARN, "%s; starting with %zu articles in the index", why,
-                   nf_dup_index_count(s->idx));
-        else if (rc > 0)
-            nf_log(ctx, NF_LOG_INFO, "index loaded from %s: %zu articles", s->snap,
-                   nf_dup_index_count(s->idx));
+        size_t n = strlen(s->snap) + sizeof(".log");
+        s->log_path = malloc(n);
+        if (!s->log_path)
+            goto nomem;
+        snprintf(s->log_path, n, "%s.log", s->snap);
+        if (dedup_warm(s, ctx) < 0)
+            goto fail;
     }
     *state_out = s;
     return NF_OK;
@@ -460,8 +516,11 @@ static int dedup_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
         return NF_ERR;
     if (on_disk) {
         /* Back in the window, so that later copies of it are found again. */
-        if (s->sig.shingles > 0 && nf_dup_index_add(s->idx, id, &s->sig, kind, root) < 0)
-            goto nomem;
+        if (s->sig.shingles > 0) {
+            if (nf_dup_index_add(s->idx, id, &s->sig, kind, root) < 0)
+                goto nomem;
+            s->added++;
+        }
         return dedup_apply(ctx, rec, kind == NF_DUP_COPY, root);
     }
     if (s->sig.shingles == 0) {
@@ -473,6 +532,7 @@ static int dedup_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     if (k < 0 || dedup_remember(s, id, root, k == NF_DUP_COPY) < 0)
         goto nomem;
     s->since_snapshot++;
+    s->added++;
     if (k == NF_DUP_COPY) {
         nf_ctx_count(ctx, "dup", 1);
         nf_ctx_count(ctx, why[0] == 'e' ? "dup_exact" : "dup_near", 1);
@@ -488,12 +548,21 @@ static int dedup_flush(void *state, struct nf_ctx *ctx)
     struct dedup *s = state;
     if (dedup_write_pending(s, ctx) < 0)
         return NF_ERR;
-    if (s->snap && s->conf->snapshot_every > 0 && s->since_snapshot >= s->conf->snapshot_every) {
-        if (nf_dup_index_save(s->idx, s->snap) < 0)
-            nf_log(ctx, NF_LOG_WARN, "cannot save the index to %s: %s", s->snap,
-                   strerror(errno));
+    if (!s->log)
+        return NF_OK;
+    if (s->conf->snapshot_every > 0 && s->since_snapshot >= s->conf->snapshot_every) {
         s->since_snapshot = 0;
+        if (nf_dup_index_save(s->idx, s->snap) == 0) {
+            if (dedup_log_reset(s) < 0)
+                nf_log(ctx, NF_LOG_WARN, "cannot empty %s: %s", s->log_path, strerror(errno));
+            return NF_OK;
+        }
+        nf_log(ctx, NF_LOG_WARN, "cannot save the index to %s: %s", s->snap, strerror(errno));
     }
+    /* No fsync: the log is for a crash of this process; the page cache survives it. */
+    if (s->added && nf_dup_index_log_append(s->idx, s->log, s->added) < 0)
+        nf_log(ctx, NF_LOG_WARN, "cannot append to %s: %s", s->log_path, strerror(errno));
+    s->added = 0;
     return NF_OK;
 }
 

@@ -311,6 +311,31 @@ struct dup_snap_header {
     uint64_t count;
 };
 
+/* A log's header: its count is unknown when it is written; articles run to the end of file. */
+#define DUP_COUNT_STREAM UINT64_MAX
+
+int nf_dup_index_log_start(const struct nf_dup_index *x, FILE *f)
+{
+    struct dup_snap_header h = {.item_size = sizeof(struct dup_item),
+                                .rows = (uint32_t)x->p.rows,
+                                .bands = NF_DUP_BANDS,
+                                .k = NF_SIG_K,
+                                .count = DUP_COUNT_STREAM};
+    memcpy(h.magic, DUP_SNAP_MAGIC, 8);
+    return fwrite(&h, sizeof(h), 1, f) == 1 && fflush(f) == 0 ? 0 : -1;
+}
+
+int nf_dup_index_log_append(const struct nf_dup_index *x, FILE *f, size_t n)
+{
+    if (n > x->count)
+        n = x->count;
+    size_t start = (x->head + x->p.window - n) % x->p.window;
+    for (size_t i = 0; i < n; i++)
+        if (fwrite(&x->items[(start + i) % x->p.window], sizeof(struct dup_item), 1, f) != 1)
+            return -1;
+    return fflush(f) == 0 ? 0 : -1;
+}
+
 int nf_dup_index_save(const struct nf_dup_index *x, const char *path)
 {
     char tmp[4200];
@@ -367,7 +392,8 @@ int nf_dup_index_load(struct nf_dup_index *x, const char *path, char *why, size_
         goto out;
     }
     /* A smaller window keeps the newest. */
-    uint64_t skip = h.count > x->p.window ? h.count - x->p.window : 0;
+    uint64_t skip = h.count != DUP_COUNT_STREAM && h.count > x->p.window ? h.count - x->p.window
+                                                                         : 0;
     if (skip && fseek(f, (long)(skip * sizeof(struct dup_item)), SEEK_CUR) != 0) {
         snprintf(why, n, "%s: %s", path, strerror(errno));
         goto out;
@@ -375,6 +401,8 @@ int nf_dup_index_load(struct nf_dup_index *x, const char *path, char *why, size_
     struct dup_item it;
     for (uint64_t i = skip; i < h.count; i++) {
         if (fread(&it, sizeof(it), 1, f) != 1) {
+            if (h.count == DUP_COUNT_STREAM)
+                break; /* the end of a log, or its last article half written */
             snprintf(why, n, "%s is truncated after %llu articles", path,
                      (unsigned long long)(i - skip));
             goto out;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../minhash/sig.h"
 
@@ -58,8 +59,16 @@ uint64_t nf_dup_index_candidates(const struct nf_dup_index *idx);
 
 /* Writes the window to `path` atomically (a temporary file renamed). 0, or -1 with errno. */
 int nf_dup_index_save(const struct nf_dup_index *idx, const char *path);
-/* Loads a snapshot into an empty index: 1 loaded, 0 no file, -1 unreadable or made with other
- * rows (the message in why, of size n). */
+/* Loads a snapshot or a log (below) into the index, adding its articles as the newest: 1 loaded,
+ * 0 no file, -1 unreadable or made with other rows (the message in why, of size n). A log's
+ * incomplete last article (a crash while writing) is ignored. */
 int nf_dup_index_load(struct nf_dup_index *idx, const char *path, char *why, size_t n);
+
+/* The log: the articles added since the last snapshot, appended at each flush, so that a crash
+ * loses only what came after the last flush. nf_dup_index_log_start writes the header of an
+ * empty log to `f` (positioned at 0); nf_dup_index_log_append writes the `n` newest articles
+ * (oldest first; at most the window). 0, or -1 with errno. */
+int nf_dup_index_log_start(const struct nf_dup_index *idx, FILE *f);
+int nf_dup_index_log_append(const struct nf_dup_index *idx, FILE *f, size_t n);
 
 #endif

@@ -2,7 +2,7 @@
  * copies with a few words changed and copies wrapped in boilerplate point at the first article;
  * unrelated articles are not matched; a copy of a copy points at the first original; replays get
  * their verdict again (an original never becomes a copy of its own copy); the index survives a
- * restart through its snapshot; the window forgets the oldest articles but not their verdicts. */
+ * restart through its snapshot, and a crash through the log appended at each flush; the window forgets the oldest articles but not their verdicts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -270,6 +270,41 @@ static void test_snapshot_keeps_the_index_warm(void **state)
     mock_plugin_destroy(&mp);
 }
 
+static void copy_file(const char *from, const char *to)
+{
+    char cmd[1300];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_log_keeps_the_index_warm_after_a_crash(void **state)
+{
+    (void)state;
+    char log_path[600], saved[620];
+    snprintf(log_path, sizeof(log_path), "%s.log", snap_path);
+    snprintf(saved, sizeof(saved), "%s.saved", log_path);
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    assert_string_equal(judge(mp, rec, ID_A, art[0]), "");
+    assert_string_equal(judge(mp, rec, ID_B, art[1]), "");
+    assert_int_equal(mock_flush(mp), NF_OK);
+    /* The process dies here: no snapshot, only the log the flush appended to. */
+    copy_file(log_path, saved);
+    mock_plugin_destroy(&mp);
+    unlink(snap_path);
+    assert_int_equal(rename(saved, log_path), 0);
+
+    char *c80 = cut(art[1], 0.8);
+    mp = open_dedup(NULL);
+    assert_string_equal(judge(mp, rec, ID_C, c80), ID_B);
+    /* The start-up folded the log into a new snapshot. */
+    struct stat st;
+    assert_int_equal(stat(snap_path, &st), 0);
+    free(c80);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 static void test_window_evicts_the_oldest(void **state)
 {
     (void)state;
@@ -405,6 +440,7 @@ int main(void)
         cmocka_unit_test_setup(test_copy_of_a_copy_points_at_the_original, fresh),
         cmocka_unit_test_setup(test_replays_get_the_same_verdict, fresh),
         cmocka_unit_test_setup(test_snapshot_keeps_the_index_warm, fresh),
+        cmocka_unit_test_setup(test_log_keeps_the_index_warm_after_a_crash, fresh),
         cmocka_unit_test_setup(test_window_evicts_the_oldest, fresh),
         cmocka_unit_test_setup(test_uses_the_minhash_stage_signature, fresh),
         cmocka_unit_test_setup(test_refusals, fresh),
