@@ -976,6 +976,12 @@ static const struct meta_cand *meta_choose(const struct html_meta *m)
         long day = md_days(&best->date);
         for (int i = 0; i < m->ncands; i++) {
             const struct meta_cand *c = &m->cands[i];
+            /* A clue in the page's own zone that agrees with the stamp settles it. */
+            if (md_days(&c->date) == day && !(c->date.has_tz && c->date.tz_min == 0))
+                return best;
+        }
+        for (int i = 0; i < m->ncands; i++) {
+            const struct meta_cand *c = &m->cands[i];
             if (c->date.has_time)
                 continue;
             long cd = md_days(&c->date);
