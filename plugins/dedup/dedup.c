@@ -32,6 +32,7 @@ struct dedup_conf {
     int64_t shingle;
     const char *snapshot;
     int64_t snapshot_every;
+    bool keep_index;
 };
 
 static const struct nf_option dedup_options[] = {
@@ -54,9 +55,13 @@ static const struct nf_option dedup_options[] = {
      "Words per shingle when dedup signs a record itself; must equal the minhash stage's."},
     {"snapshot", NF_OPT_PATH, "", offsetof(struct dedup_conf, snapshot),
      "File the index is saved to at shutdown and every snapshot_every articles, and loaded "
-     "from at start; empty: dedup.index in the stage's state directory; \"none\": never."},
+     "from at start, with FILE.log beside it (the articles added since, appended at every "
+     "flush); empty: dedup.index in the stage's state directory."},
     {"snapshot_every", NF_OPT_INT, "100000", offsetof(struct dedup_conf, snapshot_every),
      "Articles judged between two snapshots (written at a flush); 0: only at shutdown."},
+    {"keep_index", NF_OPT_BOOL, "true", offsetof(struct dedup_conf, keep_index),
+     "Keep the index across restarts (snapshot and log); false: every start is cold, only the "
+     "verdicts are remembered."},
     {.name = NULL},
 };
 
@@ -379,7 +384,7 @@ static int dedup_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
         goto nomem;
     s->conf = conf;
     s->path = dedup_state_file(ctx, conf->path, "dedup.db");
-    bool snap = strcmp(conf->snapshot, "none") != 0;
+    bool snap = conf->keep_index;
     s->snap = snap ? dedup_state_file(ctx, conf->snapshot, "dedup.index") : NULL;
     s->bloom = calloc(DEDUP_BLOOM_BITS / 8, 1);
     struct nf_dup_params p = {.window = (size_t)conf->window,

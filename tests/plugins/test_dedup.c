@@ -260,10 +260,10 @@ static void test_snapshot_keeps_the_index_warm(void **state)
 
     /* Without a snapshot the index starts cold: the same kind of copy is not found. */
     fresh(NULL);
-    mp = open_dedup("snapshot=none");
+    mp = open_dedup("keep_index=false");
     assert_string_equal(judge(mp, rec, ID_A, art[3]), "");
     mock_plugin_destroy(&mp);
-    mp = open_dedup("snapshot=none");
+    mp = open_dedup("keep_index=false");
     assert_string_equal(judge(mp, rec, ID_B, c75), "");
     free(c75);
     nf_record_destroy(&rec);
