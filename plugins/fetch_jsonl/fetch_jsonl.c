@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -465,21 +466,31 @@ static void fj_name_line(struct fetch_jsonl *s, struct nf_record *rec, const cha
 
 /* ---- the ledger ---------------------------------------------------------------------- */
 
+/* Ledger lines: "ID\n", one file per worker. Every worker reads all of them: with another
+ * number of workers, the lines a worker finished before may now belong to another. */
 static int fj_ledger_open(struct fetch_jsonl *s, struct nf_ctx *ctx)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/fetch_jsonl-%d.ledger", nf_ctx_state_dir(ctx), s->worker);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        char id[64];
-        while (fscanf(f, "%63s", id) == 1)
-            if (strlen(id) == 32 && fj_set_add(&s->done, fj_key(id)) < 0) {
-                fclose(f);
-                nf_ctx_error(ctx, "out of memory reading %s", path);
-                return -1;
-            }
-        fclose(f);
+    snprintf(path, sizeof(path), "%s/fetch_jsonl-*.ledger", nf_ctx_state_dir(ctx));
+    glob_t g;
+    if (glob(path, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            FILE *f = fopen(g.gl_pathv[i], "r");
+            if (!f)
+                continue;
+            char id[64];
+            while (fscanf(f, "%63s", id) == 1)
+                if (strlen(id) == 32 && fj_set_add(&s->done, fj_key(id)) < 0) {
+                    fclose(f);
+                    globfree(&g);
+                    nf_ctx_error(ctx, "out of memory reading the ledgers");
+                    return -1;
+                }
+            fclose(f);
+        }
+        globfree(&g);
     }
+    snprintf(path, sizeof(path), "%s/fetch_jsonl-%d.ledger", nf_ctx_state_dir(ctx), s->worker);
     s->ledger_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (s->ledger_fd < 0) {
         nf_ctx_error(ctx, "cannot open the ledger %s: %s", path, strerror(errno));

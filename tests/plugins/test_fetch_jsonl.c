@@ -257,6 +257,25 @@ static void test_ledger_skips_finished_lines(void **state)
         n++;
     }
     assert_int_equal(n, 8);
+    mock_plugin_destroy(&mp);
+    /* Worker 1 of 2 finishes lines 2 and 4 (in its own ledger) ... */
+    mock_set_worker(1, 2);
+    mp = open_src(file_big, "remember=true", NULL);
+    mock_set_worker(0, 1);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(mock_next(mp, rec), NF_OK);
+        mock_acked(mp, nf_record_str(rec, NF_F_ID, NULL));
+    }
+    mock_plugin_destroy(&mp);
+    /* ... and a single worker later skips those too. */
+    mp = open_src(file_big, "remember=true", NULL);
+    n = 0;
+    while (mock_next(mp, rec) == NF_OK) {
+        assert_string_not_equal(raw_of(rec), "article 2 body");
+        assert_string_not_equal(raw_of(rec), "article 4 body");
+        n++;
+    }
+    assert_int_equal(n, 6);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
 }
