@@ -263,6 +263,10 @@ static int fj_line(struct fetch_jsonl *s, gzFile g, const char **line, size_t *l
             *len = n;
             *off = s->base + s->pos;
             s->pos += n + (nl != NULL);
+            if (n > max) {
+                *too_long = true; /* it fit in a buffer grown for an earlier line */
+                return -1;
+            }
             if (n > 0 && (*line)[n - 1] == '\r')
                 (*len)--;
             return 1;

@@ -280,6 +280,25 @@ static void test_ledger_skips_finished_lines(void **state)
     mock_plugin_destroy(&mp);
 }
 
+static void test_long_lines_are_refused(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = open_src(file_a, "max_line=40", NULL);
+    struct nf_record *rec = nf_record_new();
+    char where[PATH_MAX + 64];
+    assert_int_equal(mock_next(mp, rec), NF_ERR);
+    snprintf(where, sizeof(where), "%s:1: line longer than max_line", file_a);
+    assert_non_null(strstr(mock_last_error(), where));
+    assert_int_equal(mock_next(mp, rec), NF_ERR); /* line 2: 16 bytes, but not JSON */
+    assert_non_null(strstr(mock_last_error(), ":2: not JSON"));
+    assert_int_equal(mock_next(mp, rec), NF_ERR); /* line 3: no text */
+    assert_int_equal(mock_next(mp, rec), NF_ERR); /* line 5: no id */
+    assert_int_equal(mock_next(mp, rec), NF_ERR); /* line 6: too long again */
+    assert_non_null(strstr(mock_last_error(), ":6: line longer"));
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 static void test_missing_input_stops_start_up(void **state)
 {
     (void)state;
@@ -368,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_mapping_and_bad_lines), cmocka_unit_test(test_gzip_and_mapping),
         cmocka_unit_test(test_sharding_by_line),      cmocka_unit_test(test_refetch),
         cmocka_unit_test(test_ledger_skips_finished_lines),
+        cmocka_unit_test(test_long_lines_are_refused),
         cmocka_unit_test(test_missing_input_stops_start_up),
         cmocka_unit_test(test_shared_corpora),
     };
