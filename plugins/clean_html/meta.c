@@ -31,7 +31,6 @@ enum meta_src {
     SRC_META_WEAK,   /* <meta name=date> and other loosely named tags: often the last change */
     SRC_SCRIPT,      /* "published_at" and the like in an inline script's data */
     SRC_TEXT_FAR,    /* "Published on ..." anywhere in the page */
-    SRC_COUNT
 };
 
 #define META_MAX_CANDS 96
@@ -46,7 +45,6 @@ enum meta_src {
 struct meta_cand {
     struct md_date date;
     enum meta_src src;
-    int order;
 };
 
 /* What one walk over a page collected. Strings are borrowed from the document or live in the
@@ -293,7 +291,7 @@ static void meta_add(struct html_meta *m, const struct md_date *d, enum meta_src
     struct meta_cand *c = &m->cands[m->ncands];
     c->date = *d;
     c->src = src;
-    c->order = m->ncands++;
+    m->ncands++;
 }
 
 static void meta_add_value(struct html_meta *m, const char *s, enum meta_src src)
@@ -568,7 +566,11 @@ static bool meta_untyped_ld(xmlNode *n)
         return false;
     while (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')
         s++;
-    return *s == '{' && strncmp(s + 1, "\"@context\"", 10) == 0;
+    if (*s++ != '{')
+        return false;
+    while (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')
+        s++;
+    return strncmp(s, "\"@context\"", 10) == 0;
 }
 
 /* ---- the walk ----------------------------------------------------------------------------- */

@@ -1,8 +1,9 @@
 /* clean_html's page metadata through the plugin's descriptor against the mock core: the
  * publication date from each kind of clue (JSON-LD, meta tags, <time>, the canonical URL, the
  * text near the headline in several languages), published rather than modified, impossible
- * dates refused; title without the site's name, byline, outlet, canonical URL, language; and
- * real pages (gzipped copies in tests/fixtures/html-dates) with their known publication day. */
+ * dates refused, hostile pages survived; title without the site's name, byline, outlet,
+ * canonical URL, language; and real pages (gzipped copies in tests/fixtures/html-dates) with
+ * their known publication day. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -350,6 +351,41 @@ static void test_fields_already_set(void **state)
     nf_record_destroy(&rec);
 }
 
+static void test_hostile_pages(void **state)
+{
+    (void)state;
+    /* Deep nesting, dates of the wrong JSON type, a deep JSON-LD, broken UTF-8, digits without
+     * end: the page is read, nothing crashes, and no date is made up. */
+    size_t cap = 400000, n = 0;
+    char *page = malloc(cap);
+    assert_non_null(page);
+    n += (size_t)snprintf(page + n, cap - n,
+                          "<html lang=\"\xff\xfe\"><head><script type=\"application/ld+json\">"
+                          "{\"@type\":\"NewsArticle\",\"datePublished\":true,"
+                          "\"author\":{\"name\":[1,2]},\"x\":");
+    for (int i = 0; i < 3000; i++)
+        page[n++] = '[';
+    for (int i = 0; i < 3000; i++)
+        page[n++] = ']';
+    n += (size_t)snprintf(page + n, cap - n, "}</script></head><body>");
+    for (int i = 0; i < 5000; i++)
+        n += (size_t)snprintf(page + n, cap - n, "<div class=\"date\">");
+    for (int i = 0; i < 2000; i++)
+        page[n++] = '9';
+    n += (size_t)snprintf(page + n, cap - n, " \xc3 \xe5\xb9 31. \xc3\x28 2019");
+    for (int i = 0; i < 5000; i++)
+        n += (size_t)snprintf(page + n, cap - n, "</div>");
+    n += (size_t)snprintf(page + n, cap - n, PROSE "</body></html>");
+    assert_true(n < cap);
+    struct nf_record *rec = record_of(page, n);
+    free(page);
+    int rc = mock_process(plugin, rec);
+    assert_true(rc == NF_OK || rc == NF_ERR);
+    assert_null(str(rec, NF_F_PUBLISHED_AT));
+    assert_null(str(rec, NF_F_LANG));
+    nf_record_destroy(&rec);
+}
+
 static char *gunzip_file(const char *path, size_t *len_out)
 {
     gzFile f = gzopen(path, "rb");
@@ -420,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_byline),
         cmocka_unit_test(test_outlet_url_lang),
         cmocka_unit_test(test_fields_already_set),
+        cmocka_unit_test(test_hostile_pages),
         cmocka_unit_test(test_real_pages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
