@@ -17,7 +17,7 @@
 #define BODY_MAX_DEPTH 1024
 #define BODY_MAX_JSONLD 8
 #ifndef BODY_MASS
-#define BODY_MASS 0.8f
+#define BODY_MASS 0.95f
 #endif
 #ifndef BODY_WIDEN
 #define BODY_WIDEN 0.6f
@@ -37,6 +37,12 @@
 #ifndef BODY_DATE_CHARS
 #define BODY_DATE_CHARS 50
 #endif
+#ifndef BODY_BLOCK_LINKS
+#define BODY_BLOCK_LINKS 0.5f
+#endif
+#ifndef BODY_JSONLD_RATIO
+#define BODY_JSONLD_RATIO 1.5f
+#endif
 #ifndef BODY_TITLE
 #define BODY_TITLE 1
 #endif
@@ -50,7 +56,7 @@
 #define BODY_LAST_HEADING false
 #endif
 #ifndef BODY_RELAX_BELOW
-#define BODY_RELAX_BELOW 200
+#define BODY_RELAX_BELOW 300
 #endif
 
 enum body_kind {
@@ -526,7 +532,7 @@ static bool body_is_furniture(const struct html_body *b, const struct body_node 
     case K_TABLE:
     case K_LI:
         /* blocks of links: menus, tag clouds, "more stories" lists */
-        return e->text > 0 && body_link_density(e) > 0.5f && !big;
+        return e->text > 0 && body_link_density(e) > BODY_BLOCK_LINKS && !big;
     case K_P:
         /* "Read more: <a>other story</a>" */
         return e->text > 0 && body_link_density(e) >= BODY_P_LINKS;
@@ -847,7 +853,7 @@ static int body_try_json_ld(struct html_body *b, uint32_t dom_chars)
             uint32_t n = body_chars(s);
             bool markup = strstr(s, "</") || strstr(s, "<p") || strstr(s, "&#") ||
                           strstr(s, "&amp;") || strstr(s, "&quot;");
-            if (!markup && n >= 250 && (float)n >= 0.6f * (float)dom_chars) {
+            if (!markup && n >= 250 && (float)n >= BODY_JSONLD_RATIO * (float)dom_chars) {
                 b->out.len = 0;
                 b->out.pending = 0;
                 rc = body_text(&b->out, (const uint8_t *)s, strlen(s), true) < 0 ? -1 : 1;
