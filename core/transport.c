@@ -23,9 +23,17 @@ void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int 
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-    int ivl = 2000, timeout = 10000;
-    zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl));
-    zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout));
+    /* Vanished peers are found by TCP keepalive, not by ZMTP heartbeats: in libzmq 4.3.4 a peer
+     * that dies while its connection's input is stopped at the high-water mark leaves the
+     * connection in an error state that the next heartbeat timer writes to anyway, and libzmq
+     * aborts the process (zeromq/libzmq#4364, #3937). A worker killed while the inbox it feeds
+     * was full took the supervisor and every inbox broker down with it. Over ipc the kernel
+     * reports a dead peer at once; keepalive covers a tcp peer whose host vanished. */
+    int on = 1, idle = 10, intvl = 2, cnt = 5;
+    zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE, &on, sizeof(on));
+    zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof(idle));
+    zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_INTVL, &intvl, sizeof(intvl));
+    zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_CNT, &cnt, sizeof(cnt));
     int rc = bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
     if (rc != 0) {
         snprintf(err, errlen, "%s %s: %s", bind ? "bind" : "connect", endpoint,
