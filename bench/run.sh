@@ -98,3 +98,30 @@ bench_dedup() {
     python3 "$score" "$TMP/dups" "$TMP/var/dups.jsonl" | sed 's/^/  /'
 }
 bench_dedup
+
+# Story clustering: the story plugin's process() alone through its descriptor (mock host, one
+# core), on articles cleaned and extracted beforehand; then BASIL through conf/stories.cfg,
+# scored. Reuters texts are short (~800 bytes); BASIL's are ~4 KB, repeated to reach the count
+# (the repeats join their stories).
+bench_story() {
+    local n=${NF_BENCH_STORY_ARTICLES:-20000} bin="$ROOT/$BUILD/tests/test_story"
+    local reuters="$ROOT/../shared/corpus/news/reuters21578.jsonl.gz"
+    local basil="$ROOT/../shared/corpus/stories/basil.jsonl"
+    if [ ! -x "$bin" ] || [ ! -f "$reuters" ] || [ ! -f "$basil" ]; then
+        echo "== story: skipped (needs $bin and ../shared/corpus)"
+        return 0
+    fi
+    echo "== story: assignment speed, $n articles"
+    for corpus in "$reuters" "$basil"; do
+        "$bin" --bench "$corpus" "$n" | sed 's/^  //; s/^/  /'
+        echo "  reproduce: $bin --bench $corpus $n"
+    done
+    rm -rf "$TMP/var"
+    local cmd=("$NF" run "$ROOT/conf/stories.cfg" --once --set "state_dir=$TMP/var"
+               --set "fetch.path=$basil" --set "store.path=$TMP/var/stories.jsonl")
+    "${cmd[@]}" >"$TMP/stories.log" 2>&1 || { tail -20 "$TMP/stories.log"; exit 1; }
+    echo "== story: BASIL (300 articles, 100 stories) through conf/stories.cfg"
+    python3 "$ROOT/../shared/tools/score_clusters.py" "$TMP/var/stories.jsonl" | sed 's/^/  /'
+    echo "  reproduce: ${cmd[*]/$TMP\/var//tmp/nf-var} && python3 ../shared/tools/score_clusters.py /tmp/nf-var/stories.jsonl"
+}
+bench_story

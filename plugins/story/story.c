@@ -55,7 +55,7 @@ static const struct nf_option story_options[] = {
     {"window_days", NF_OPT_DOUBLE, "60", offsetof(struct story_conf, window_days),
      "An article joins only stories with a member published at most this many days from it "
      "(when both have a publication date). Rewrites of a story appear weeks later."},
-    {"time_weight", NF_OPT_DOUBLE, "0.2", offsetof(struct story_conf, time_weight),
+    {"time_weight", NF_OPT_DOUBLE, "0.1", offsetof(struct story_conf, time_weight),
      "How much the similarity drops, linearly, from a gap of 0 days to one of window_days: "
      "0 ignores time inside the window."},
     {"entity_weight", NF_OPT_DOUBLE, "0.1", offsetof(struct story_conf, entity_weight),
@@ -209,6 +209,8 @@ struct story {
     uint32_t *dstamp;
     uint32_t stamp;
     size_t dmap_cap;
+    uint32_t *alive;   /* per slot: its serial while the story lives, else 0 (compact: the
+                        * index scan reads it for every entry) */
     float *acc;        /* partial scores per slot */
     uint32_t *touched; /* slots with a partial score */
     size_t ntouched;
@@ -637,6 +639,7 @@ static int story_evict(struct story *s)
     size_t drop = n / 10 + 1;
     for (size_t i = 0; i < drop && i < n; i++) {
         s->items[o[i]].live = false;
+        s->alive[o[i]] = 0;
         s->free_slots[s->nfree++] = o[i];
         s->live--;
     }
@@ -679,10 +682,13 @@ static long story_slot_new(struct story *s)
         uint32_t *tch = realloc(s->touched, c * sizeof(*tch));
         if (tch)
             s->touched = tch;
-        if (!it || !t || !e || !f || !o || !acc || !tch)
+        uint32_t *al = realloc(s->alive, c * sizeof(*al));
+        if (al)
+            s->alive = al;
+        if (!it || !t || !e || !f || !o || !acc || !tch || !al)
             return -1;
         for (size_t i = s->cap_items; i < c; i++)
-            s->acc[i] = 0;
+            s->acc[i] = 0, s->alive[i] = 0;
         s->cap_items = c;
     }
     uint32_t slot = (uint32_t)s->nitems++;
@@ -905,10 +911,35 @@ static double story_gap(const struct story_item *it, double t)
     return t < it->tmin ? it->tmin - t : t > it->tmax ? t - it->tmax : 0;
 }
 
-static int story_cmp_w(const void *a, const void *b)
+/* Moves the k heaviest of a[0..n) to the front, in no particular order (quickselect): the
+ * callers need the top few of a few hundred, not a sorted list. */
+static void story_top(struct story_term *a, size_t n, size_t k)
 {
-    float x = ((const struct story_dterm *)a)->w, y = ((const struct story_dterm *)b)->w;
-    return x < y ? 1 : x > y ? -1 : 0;
+    size_t lo = 0, hi = n;
+    while (k > lo && k < hi && hi - lo > 1) {
+        float pivot = a[lo + (hi - lo) / 2].mass;
+        size_t i = lo, j = hi - 1;
+        while (i <= j) {
+            while (a[i].mass > pivot)
+                i++;
+            while (a[j].mass < pivot)
+                j--;
+            if (i <= j) {
+                struct story_term t = a[i];
+                a[i] = a[j], a[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j + 1 && j + 1 > lo)
+            hi = j + 1;
+        else if (k >= i)
+            lo = i;
+        else
+            return;
+    }
 }
 
 static int story_cmp_cand(const void *a, const void *b)
@@ -917,37 +948,36 @@ static int story_cmp_cand(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The best story for the record in s->dt, or -1 when none reaches the threshold. */
+/* The best story for the record in s->dt, -1 when none reaches the threshold, -2 when out of
+ * memory. */
 static long story_best(struct story *s, struct nf_ctx *ctx, double t, const struct story_ent *re,
                        size_t nre, double *score_out)
 {
     size_t q = s->ndt < STORY_QUERY_TERMS ? s->ndt : STORY_QUERY_TERMS;
-    /* the strongest terms first */
-    qsort(s->dt, s->ndt, sizeof(*s->dt), story_cmp_w);
-    /* the map indexes dt by position: rebuild it after the sort */
-    if (++s->stamp == 0) {
-        memset(s->dstamp, 0, s->dmap_cap * sizeof(*s->dstamp));
-        s->stamp = 1;
+    /* the strongest terms are looked up: find them without reordering s->dt, which its map
+     * indexes */
+    if (s->ndt > s->merge_cap) {
+        struct story_term *m = realloc(s->merge, s->ndt * sizeof(*m));
+        if (!m)
+            return -2;
+        s->merge = m, s->merge_cap = s->ndt;
     }
-    for (size_t i = 0; i < s->ndt; i++) {
-        size_t m = s->dmap_cap - 1, k = (size_t)s->dt[i].h & m;
-        while (s->dstamp[k] == s->stamp)
-            k = (k + 1) & m;
-        s->dstamp[k] = s->stamp, s->dmap[k] = (uint32_t)i;
-    }
+    for (size_t i = 0; i < s->ndt; i++)
+        s->merge[i] = (struct story_term){.h = s->dt[i].h, .mass = s->dt[i].w};
+    story_top(s->merge, s->ndt, q);
     s->ntouched = 0;
     for (size_t i = 0; i < q; i++) {
-        struct story_posting *l = story_index_list(&s->index, s->dt[i].h, false);
+        struct story_posting *l = story_index_list(&s->index, s->merge[i].h, false);
         if (!l)
             continue;
         uint32_t from = l->n > 2 * STORY_POSTINGS_SCAN ? l->n - 2 * STORY_POSTINGS_SCAN : 0;
         for (uint32_t j = from; j < l->n; j += 2) {
             uint32_t slot = l->e[j];
-            if (!s->items[slot].live || s->items[slot].serial != l->e[j + 1])
+            if (s->alive[slot] != l->e[j + 1])
                 continue;
             if (s->acc[slot] == 0)
                 s->touched[s->ntouched++] = slot;
-            s->acc[slot] += s->dt[i].w;
+            s->acc[slot] += s->merge[i].mass;
         }
     }
     struct story_cand top[STORY_CANDIDATES];
@@ -1042,9 +1072,11 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
     for (size_t i = 0; i < s->ndt; i++)
         if (!s->dt[i].seen)
             s->merge[n++] = (struct story_term){.h = s->dt[i].h, .mass = s->dt[i].tf * s->dt[i].idf};
-    qsort(s->merge, n, sizeof(*s->merge), story_cmp_mass);
-    if (n > k)
+    if (n > k) {
+        story_top(s->merge, n, k);
         n = k;
+    }
+    qsort(s->merge, n, sizeof(*s->merge), story_cmp_mass);
     uint32_t old = it->nterms < STORY_INDEX_TERMS ? it->nterms : STORY_INDEX_TERMS;
     /* which of the strongest terms are new among the story's strongest: they need index
      * entries */
@@ -1280,6 +1312,7 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
         if (story_get(&r, story_ents_of(s, (uint32_t)slot), it.nents * sizeof(struct story_ent)))
             return *why = "truncated story", -1;
         s->items[slot] = it;
+        s->alive[slot] = it.serial;
     }
     if (STORY_GET(&r, nid))
         return *why = "truncated", -1;
@@ -1443,6 +1476,8 @@ static void story_forget_all(struct story *s)
     if (s->df.text)
         memset(s->df.text, 0, s->df.cap * sizeof(*s->df.text));
     s->df.n = 0;
+    if (s->alive)
+        memset(s->alive, 0, s->cap_items * sizeof(*s->alive));
     s->nitems = s->nfree = s->live = 0;
     s->docs = s->seq = 0;
 }
@@ -1463,6 +1498,7 @@ static void story_destroy(void *state)
     free(s->index.key), free(s->index.list);
     free(s->ids[0].e), free(s->ids[1].e);
     free(s->dt), free(s->dmap), free(s->dstamp), free(s->acc), free(s->touched);
+    free(s->alive);
     free(s->cps), free(s->merge);
     free(s);
 }
@@ -1602,6 +1638,8 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     double score = 0;
     if (nt > 0)
         slot = story_best(s, ctx, t, re, nre, &score);
+    if (slot == -2)
+        goto nomem;
     struct story_idpair v = {0};
     nf_log(ctx, NF_LOG_DEBUG, "%s: %zu terms, %zu entities, best similarity %.3f (threshold %.3f)",
            id, (size_t)nt, nre, score, s->conf->threshold);
@@ -1614,6 +1652,7 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
         struct story_item *it = &s->items[slot];
         uint32_t serial = it->serial;
         *it = (struct story_item){.serial = serial, .live = true, .tmin = NAN, .tmax = NAN};
+        s->alive[slot] = serial;
         memcpy(it->id, key, 16);
         nf_ctx_count(ctx, "story_new", 1);
     }
