@@ -43,6 +43,12 @@
 #ifndef BODY_JSONLD_RATIO
 #define BODY_JSONLD_RATIO 1.5f
 #endif
+#ifndef BODY_H_LINKS
+#define BODY_H_LINKS 1
+#endif
+#ifndef BODY_BIG
+#define BODY_BIG 0.5f
+#endif
 #ifndef BODY_TITLE
 #define BODY_TITLE 1
 #endif
@@ -189,38 +195,41 @@ static const struct body_word {
     uint8_t flags;
 } body_words[] = {
     /* sorted by word for bsearch */
-    {"ad", W_U | W_N},         {"ads", W_U | W_N},          {"adsense", W_U | W_N},
-    {"advert", W_U | W_N},     {"advertisement", W_U | W_N}, {"advertising", W_U | W_N},
-    {"agegate", W_U | W_N},    {"alert", W_U | W_N},        {"article", W_M | W_P},
-    {"articlebody", W_M | W_P}, {"author", W_U | W_N},            {"banner", W_U | W_N},
-    {"bio", W_U | W_N},        {"blog", W_P},             {"body", W_M | W_P},         {"breadcrumb", W_U | W_N},
-    {"breadcrumbs", W_U | W_N}, {"byline", W_U | W_N},            {"caption", W_U | W_N},
-    {"column", W_M},           {"combx", W_U | W_N},        {"comment", W_U | W_N},
-    {"commentlist", W_U | W_N}, {"comments", W_U | W_N},    {"community", W_U | W_N},
-    {"consent", W_U | W_N},    {"contact", W_N},            {"content", W_M | W_P},
-    {"cookie", W_U | W_N},     {"cookies", W_U | W_N},      {"copyright", W_U | W_N},
-    {"credit", W_U | W_N},     {"credits", W_U | W_N},      {"crumbs", W_U | W_N},     {"disqus", W_U | W_N},       {"drawer", W_U | W_N},
-    {"dropdown", W_U | W_N},   {"entry", W_P},              {"footer", W_U | W_N},
-    {"footnote", W_N},         {"gdpr", W_U | W_N},         {"hentry", W_P},
-    {"hidden", W_U | W_N},     {"lightbox", W_U | W_N},     {"login", W_U | W_N},
-    {"main", W_M | W_P},       {"masthead", W_U | W_N},     {"menu", W_U | W_N},
-    {"meta", W_N},             {"modal", W_U | W_N},        {"nav", W_U | W_N},
-    {"navbar", W_U | W_N},     {"navigation", W_U | W_N},   {"newsletter", W_U | W_N},
-    {"offcanvas", W_U | W_N},  {"outbrain", W_U | W_N},     {"overlay", W_U | W_N},
-    {"page", W_P},             {"pager", W_U | W_N},        {"pagination", W_U | W_N},
-    {"popup", W_U | W_N},      {"post", W_P},               {"promo", W_U | W_N},
-    {"prose", W_P},            {"recommendations", W_U | W_N}, {"recommended", W_U | W_N},
-    {"related", W_U | W_N},    {"remark", W_U | W_N},       {"replies", W_U | W_N},
-    {"reply", W_U | W_N},      {"respond", W_U | W_N},      {"rss", W_U | W_N},
-    {"share", W_U | W_N},      {"sharedaddy", W_U | W_N},   {"sharing", W_U | W_N},
-    {"shopping", W_N},         {"shoutbox", W_U | W_N},     {"sidebar", W_U | W_N},
-    {"signup", W_U | W_N},     {"skip", W_U | W_N},         {"skyscraper", W_U | W_N},
-    {"social", W_U | W_N},     {"sponsor", W_U | W_N},      {"sponsored", W_U | W_N},
-    {"sr", W_U | W_N},         {"story", W_P},              {"subscribe", W_U | W_N},
-    {"subscription", W_U | W_N}, {"supplemental", W_U | W_N}, {"taboola", W_U | W_N},
-    {"tags", W_N},             {"text", W_P},               {"ticker", W_U | W_N},
-    {"tool", W_N},             {"toolbar", W_U | W_N},      {"tools", W_N},
-    {"trending", W_U | W_N},   {"widget", W_N},
+    {"ad", W_U | W_N}, {"ads", W_U | W_N}, {"adsense", W_U | W_N},
+    {"advert", W_U | W_N}, {"advertisement", W_U | W_N}, {"advertising", W_U | W_N},
+    {"agegate", W_U | W_N}, {"alert", W_U | W_N}, {"article", W_M | W_P},
+    {"articlebody", W_M | W_P}, {"author", W_U | W_N}, {"banner", W_U | W_N},
+    {"bio", W_U | W_N}, {"blog", W_P}, {"body", W_M | W_P},
+    {"breadcrumb", W_U | W_N}, {"breadcrumbs", W_U | W_N}, {"byline", W_U | W_N},
+    {"caption", W_U | W_N}, {"categories", W_U | W_N}, {"column", W_M},
+    {"combx", W_U | W_N}, {"comment", W_U | W_N}, {"commentlist", W_U | W_N},
+    {"comments", W_U | W_N}, {"community", W_U | W_N}, {"consent", W_U | W_N},
+    {"contact", W_N}, {"content", W_M | W_P}, {"cookie", W_U | W_N},
+    {"cookies", W_U | W_N}, {"copyright", W_U | W_N}, {"credit", W_U | W_N},
+    {"credits", W_U | W_N}, {"crumbs", W_U | W_N}, {"cta", W_U | W_N},
+    {"disqus", W_U | W_N}, {"donate", W_U | W_N}, {"donation", W_U | W_N},
+    {"drawer", W_U | W_N}, {"dropdown", W_U | W_N}, {"entry", W_P},
+    {"follow", W_U | W_N}, {"footer", W_U | W_N}, {"footnote", W_N},
+    {"gdpr", W_U | W_N}, {"hentry", W_P}, {"hidden", W_U | W_N},
+    {"lightbox", W_U | W_N}, {"login", W_U | W_N}, {"main", W_M | W_P},
+    {"masthead", W_U | W_N}, {"menu", W_U | W_N}, {"meta", W_N},
+    {"modal", W_U | W_N}, {"nav", W_U | W_N}, {"navbar", W_U | W_N},
+    {"navigation", W_U | W_N}, {"newsletter", W_U | W_N}, {"offcanvas", W_U | W_N},
+    {"outbrain", W_U | W_N}, {"overlay", W_U | W_N}, {"page", W_P},
+    {"pager", W_U | W_N}, {"pagination", W_U | W_N}, {"popup", W_U | W_N},
+    {"post", W_P}, {"promo", W_U | W_N}, {"prose", W_P},
+    {"recommendations", W_U | W_N}, {"recommended", W_U | W_N}, {"related", W_U | W_N},
+    {"remark", W_U | W_N}, {"replies", W_U | W_N}, {"reply", W_U | W_N},
+    {"respond", W_U | W_N}, {"rss", W_U | W_N}, {"share", W_U | W_N},
+    {"sharedaddy", W_U | W_N}, {"sharing", W_U | W_N}, {"shopping", W_N},
+    {"shoutbox", W_U | W_N}, {"sidebar", W_U | W_N}, {"signup", W_U | W_N},
+    {"skip", W_U | W_N}, {"skyscraper", W_U | W_N}, {"social", W_U | W_N},
+    {"sponsor", W_U | W_N}, {"sponsored", W_U | W_N}, {"sr", W_U | W_N},
+    {"story", W_P}, {"subscribe", W_U | W_N}, {"subscription", W_U | W_N},
+    {"supplemental", W_U | W_N}, {"taboola", W_U | W_N}, {"tags", W_N},
+    {"teaser", W_U | W_N}, {"text", W_P}, {"ticker", W_U | W_N},
+    {"toc", W_U | W_N}, {"tool", W_N}, {"toolbar", W_U | W_N},
+    {"tools", W_N}, {"trending", W_U | W_N}, {"widget", W_N},
 };
 
 static int body_cmp_word(const void *key, const void *elem)
@@ -516,7 +525,7 @@ static void body_init_score(struct body_node *e)
 static bool body_is_furniture(const struct html_body *b, const struct body_node *e,
                               uint32_t total)
 {
-    bool big = e->text * 2 > total && total > 0;
+    bool big = (float)e->text > BODY_BIG * (float)total && total > 0;
     if (!b->relaxed && (e->flags & F_UNLIKELY) && !(e->flags & F_MAYBE) && !(e->flags & F_ARTICLEBODY) &&
         !big && e->kind != K_BODY && e->kind != K_A)
         return true;
@@ -533,6 +542,9 @@ static bool body_is_furniture(const struct html_body *b, const struct body_node 
     case K_LI:
         /* blocks of links: menus, tag clouds, "more stories" lists */
         return e->text > 0 && body_link_density(e) > BODY_BLOCK_LINKS && !big;
+    case K_H:
+        /* the linked headline of another story */
+        return BODY_H_LINKS && e->text > 0 && body_link_density(e) > 0.5f;
     case K_P:
         /* "Read more: <a>other story</a>" */
         return e->text > 0 && body_link_density(e) >= BODY_P_LINKS;
