@@ -209,8 +209,9 @@ struct story {
     uint32_t *dstamp;
     uint32_t stamp;
     size_t dmap_cap;
-    uint32_t *alive;   /* per slot: its serial while the story lives, else 0 (compact: the
-                        * index scan reads it for every entry) */
+    uint32_t *alive;   /* per slot: the version of the story's index entries while it lives,
+                        * else 0 (compact: the index scan reads it for every entry) */
+    uint32_t iver;     /* last index version given out */
     float *acc;        /* partial scores per slot */
     uint32_t *touched; /* slots with a partial score */
     size_t ntouched;
@@ -434,9 +435,16 @@ static int story_emit(struct story *s, char *w, size_t n, float count)
     return story_dt_add(s, h, count);
 }
 
-static bool story_word_byte(unsigned char c)
+/* Byte classes for the word scan: 0 between words, 1 ASCII letter or digit, 2 part of a
+ * non-ASCII character (folded by utf8proc, which also finds the words in it). */
+static unsigned char story_class[256];
+
+static void story_classes(void)
 {
-    return c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+    for (int c = 0; c < 256; c++)
+        story_class[c] = c >= 0x80 ? 2
+                         : (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ? 1
+                                                                                              : 0;
 }
 
 /* Folds a run of bytes that holds non-ASCII characters and emits the words in it. */
@@ -486,16 +494,18 @@ static int story_fold_run(struct story *s, const char *p, size_t n, float count)
 static int story_words(struct story *s, const char *t, size_t n, float count)
 {
     char w[STORY_MAX_WORD + 1];
+    const unsigned char *u = (const unsigned char *)t;
     size_t i = 0;
     while (i < n) {
-        while (i < n && !story_word_byte((unsigned char)t[i]))
+        while (i < n && !story_class[u[i]])
             i++;
         size_t a = i;
-        bool ascii = true;
-        while (i < n && story_word_byte((unsigned char)t[i]))
-            ascii &= (unsigned char)t[i++] < 0x80;
+        unsigned char cls = 0;
+        while (i < n && story_class[u[i]])
+            cls |= story_class[u[i++]];
         if (i == a)
             break;
+        bool ascii = !(cls & 2);
         if (!ascii) {
             if (story_fold_run(s, t + a, i - a, count) < 0)
                 return -1;
@@ -595,8 +605,25 @@ static int story_index_add(struct story *s, uint64_t h, uint32_t slot)
         l->e = e, l->cap = c;
     }
     l->e[l->n++] = slot;
-    l->e[l->n++] = s->items[slot].serial;
+    l->e[l->n++] = s->alive[slot];
     s->index.entries++;
+    return 0;
+}
+
+static int story_index_rebuild(struct story *s);
+
+/* A new version for the slot's index entries: the old ones stop counting. Versions are unique
+ * across slots, so an entry never speaks for a later story in the same slot. */
+static int story_index_version(struct story *s, uint32_t slot)
+{
+    if (s->iver == UINT32_MAX) {
+        s->iver = 0;
+        for (size_t i = 0; i < s->nitems; i++)
+            s->alive[i] = s->items[i].live ? ++s->iver : 0;
+        if (story_index_rebuild(s) < 0)
+            return -1;
+    }
+    s->alive[slot] = ++s->iver;
     return 0;
 }
 
@@ -1078,15 +1105,22 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
     }
     qsort(s->merge, n, sizeof(*s->merge), story_cmp_mass);
     uint32_t old = it->nterms < STORY_INDEX_TERMS ? it->nterms : STORY_INDEX_TERMS;
-    /* which of the strongest terms are new among the story's strongest: they need index
-     * entries */
-    for (size_t i = 0; i < n && i < STORY_INDEX_TERMS; i++) {
-        uint64_t h = s->merge[i].h;
+    size_t now = n < STORY_INDEX_TERMS ? n : STORY_INDEX_TERMS;
+    /* when the story's strongest terms change, its index entries are made again (once each:
+     * a term that left and came back must not count twice) */
+    bool same = old == now;
+    for (size_t i = 0; i < now && same; i++) {
         bool had = false;
         for (uint32_t j = 0; j < old && !had; j++)
-            had = st[j].h == h;
-        if (!had && story_index_add(s, h, slot) < 0)
+            had = st[j].h == s->merge[i].h;
+        same = had;
+    }
+    if (!same) {
+        if (story_index_version(s, slot) < 0)
             return -1;
+        for (size_t i = 0; i < now; i++)
+            if (story_index_add(s, s->merge[i].h, slot) < 0)
+                return -1;
     }
     double sum = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1131,7 +1165,7 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
     it->members++;
     it->last_seq = ++s->seq;
     /* stale index entries pile up as stories change their top terms: rebuild now and then */
-    if (s->index.entries > 4 * (s->live * STORY_INDEX_TERMS + 1024))
+    if (s->index.entries > 3 * (s->live * STORY_INDEX_TERMS + 1024))
         return story_index_rebuild(s);
     return 0;
 }
@@ -1312,7 +1346,7 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
         if (story_get(&r, story_ents_of(s, (uint32_t)slot), it.nents * sizeof(struct story_ent)))
             return *why = "truncated story", -1;
         s->items[slot] = it;
-        s->alive[slot] = it.serial;
+        s->alive[slot] = ++s->iver;
     }
     if (STORY_GET(&r, nid))
         return *why = "truncated", -1;
@@ -1540,6 +1574,7 @@ static int story_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
     if (!s)
         goto nomem;
     s->conf = c;
+    story_classes();
     const char *dir = nf_ctx_state_dir(ctx);
     size_t dl = strlen(dir);
     s->snap_path = malloc(dl + sizeof(STORY_SNAPSHOT) + 1);
@@ -1652,7 +1687,7 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
         struct story_item *it = &s->items[slot];
         uint32_t serial = it->serial;
         *it = (struct story_item){.serial = serial, .live = true, .tmin = NAN, .tmax = NAN};
-        s->alive[slot] = serial;
+        s->alive[slot] = 0; /* indexed when its terms are known */
         memcpy(it->id, key, 16);
         nf_ctx_count(ctx, "story_new", 1);
     }
