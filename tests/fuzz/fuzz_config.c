@@ -1,6 +1,6 @@
-/* libFuzzer target for the config loader (core/config.c): the input is written to a config file
- * in a private directory and loaded twice, without and with a few --set overrides. A config is
- * either loaded, and then holds together (stages with names, plugins and workers, inputs that
+/* libFuzzer target for the config loader (core/config.c): the input is the content of a memory
+ * file, loaded by its /proc/self/fd path twice, without and with a few --set overrides. A config
+ * is either loaded, and then holds together (stages with names, plugins and workers, inputs that
  * point at stages, endpoints that can be built, options a plugin's table accepts or refuses
  * with file:line), or refused with a terminated message that fits the buffer. ${NAME}
  * substitution reads the variables set in LLVMFuzzerInitialize. Inputs with @include are
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -54,28 +55,22 @@ const char *__lsan_default_suppressions(void)
     return "leak:libconfig.so\n";
 }
 
-static char dir[64];
-static char cfg_path[96];
-
-static void cleanup(void)
-{
-    unlink(cfg_path);
-    rmdir(dir);
-}
+/* A memory file leaves nothing behind, whichever way the process ends. */
+static int cfg_fd = -1;
+static char cfg_path[64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    snprintf(dir, sizeof(dir), "/tmp/nf-fuzz-config.XXXXXX");
-    CHECK(mkdtemp(dir), "cannot make a temporary directory");
-    snprintf(cfg_path, sizeof(cfg_path), "%s/fuzz.cfg", dir);
-    atexit(cleanup);
+    cfg_fd = memfd_create("fuzz-config", 0);
+    CHECK(cfg_fd >= 0, "memfd_create failed");
+    snprintf(cfg_path, sizeof(cfg_path), "/proc/self/fd/%d", cfg_fd);
     /* what ${...} in the seeds and the dictionary refer to; a fixed plugin dir keeps the
      * loader from looking for its own executable */
     setenv("NEWSFLOW_PLUGIN_DIR", "/nonexistent/plugins", 1);
-    setenv("NF_FUZZ_DIR", dir, 1);
+    setenv("NF_FUZZ_DIR", "/tmp/nf-fuzz-config", 1);
     setenv("NF_FUZZ_EMPTY", "", 1);
     setenv("NF_FUZZ_LONG", "a-value-long-enough-to-push-an-ipc-path-past-its-limit-when-used-as"
                            "-a-run-directory-name-for-sure-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 1);
@@ -159,9 +154,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 64 * 1024 || memmem(data, size, "@include", 8))
         return 0;
-    FILE *f = fopen(cfg_path, "wb");
-    CHECK(f, "cannot write %s", cfg_path);
-    CHECK(fwrite(data, 1, size, f) == size && fclose(f) == 0, "cannot write %s", cfg_path);
+    CHECK(ftruncate(cfg_fd, 0) == 0 && pwrite(cfg_fd, data, size, 0) == (ssize_t)size,
+          "cannot write the memory file");
     load(NULL, 0, 1024);
     /* --set on keys the seeds use; the last one is substituted like the file's strings */
     char s1[] = "log_level=debug", s2[] = "fetch.workers=2", s3[] = "clean.window=64",
