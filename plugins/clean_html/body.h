@@ -18,7 +18,7 @@ void html_body_free(struct html_body *b);
  * as much text as the page's own container is taken instead. On success returns 0 and sets
  * *text_out to UTF-8 owned by `b` (valid until the next call; may be empty), *len_out to its
  * length. -1 on allocation failure. */
-int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld,
-                      const char **text_out, size_t *len_out);
+int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld, const char **text_out,
+                      size_t *len_out);
 
 #endif

@@ -14,15 +14,15 @@
 #include <strings.h>
 #include <uchardet/uchardet.h>
 
-#define CHARSET_PRESCAN 8192   /* bytes searched for a declaration */
-#define CHARSET_DETECT 65536   /* bytes fed to the detector */
+#define CHARSET_PRESCAN 8192 /* bytes searched for a declaration */
+#define CHARSET_DETECT 65536 /* bytes fed to the detector */
 #define CHARSET_NAME 48
 
 struct html_charset {
     uchardet_t detector;
-    iconv_t cd;                /* converter for `cd_name`, (iconv_t)-1 when none */
+    iconv_t cd; /* converter for `cd_name`, (iconv_t)-1 when none */
     char cd_name[CHARSET_NAME];
-    iconv_t cd_1252;           /* for stray bytes in mostly-UTF-8 pages */
+    iconv_t cd_1252; /* for stray bytes in mostly-UTF-8 pages */
     char *buf;
     size_t cap;
     char name[CHARSET_NAME]; /* the charset applied last */
@@ -62,6 +62,7 @@ void html_charset_free(struct html_charset *cs)
 static const struct {
     const char *label, *name;
 } charset_aliases[] = {
+    /* clang-format off */
     {"iso-8859-1", "windows-1252"}, {"iso8859-1", "windows-1252"}, {"iso_8859-1", "windows-1252"},
     {"latin1", "windows-1252"},     {"latin-1", "windows-1252"},   {"l1", "windows-1252"},
     {"cp819", "windows-1252"},      {"ibm819", "windows-1252"},    {"us-ascii", "windows-1252"},
@@ -76,6 +77,7 @@ static const struct {
     {"shift_jis", "cp932"},         {"shift-jis", "cp932"},        {"sjis", "cp932"},
     {"x-sjis", "cp932"},            {"ms_kanji", "cp932"},         {"windows-31j", "cp932"},
     {"big5", "big5-hkscs"},         {"iso-8859-8-i", "iso-8859-8"}, {"x-mac-roman", "macintosh"},
+    /* clang-format on */
 };
 
 /* Lowercases and maps a label into out; false when it is empty or too long. */
@@ -100,13 +102,12 @@ static bool charset_normalise(const char *s, size_t n, char *out, size_t outlen)
 
 static bool charset_is_token(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == ':';
 }
 
 /* The value after `key` [spaces] '=' [spaces] [quote] within p[0..n). */
-static bool charset_value_after(const char *p, size_t n, const char *key, char *out,
-                                size_t outlen)
+static bool charset_value_after(const char *p, size_t n, const char *key, char *out, size_t outlen)
 {
     size_t kl = strlen(key);
     for (size_t i = 0; i + kl <= n; i++) {

@@ -4,11 +4,11 @@
  * text (body.c) and stores it NFC-normalised in `text`. Other records pass unchanged; boilerplate
  * lines inside the text are left to clean_text. */
 #include <limits.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <utf8proc.h>
 
 #include <libxml/HTMLparser.h>
@@ -37,8 +37,8 @@ static const struct nf_option clean_html_options[] = {
     {.name = NULL},
 };
 
-#define CLEAN_HTML_PARSE_OPTS                                                                 \
-    (HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |      \
+#define CLEAN_HTML_PARSE_OPTS                                                                      \
+    (HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |           \
      HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC)
 
 struct clean_html {
@@ -175,8 +175,7 @@ static int clean_html_page(struct clean_html *s, struct nf_ctx *ctx, struct nf_r
     const char *http_content_type = NULL;
     size_t len = 0;
     const char *charset = NULL;
-    const char *utf8 =
-        html_charset_to_utf8(s->charset, http_content_type, raw, n, &len, &charset);
+    const char *utf8 = html_charset_to_utf8(s->charset, http_content_type, raw, n, &len, &charset);
     if (!utf8) {
         nf_ctx_error(ctx, "out of memory decoding the page");
         return NF_ERR;
