@@ -1,12 +1,8 @@
-/* story: a filter that groups articles telling the same story and sets `story_id` (the id of the
- * story's first article). Online, single pass: each article becomes a TF-IDF vector over folded
- * words (IDF learned from the stream, optionally seeded from a corpus), is compared with recent
- * stories' compact centroids found through an inverted index of their top terms, and joins the
- * best one above a threshold (text, shared entities and publication time weighed together) or
- * starts a new one. Copies (dup_of) join their original's story; a replayed id gets the story it
- * got before. State is kept in memory by one worker and snapshotted to its state directory. It
- * does not split or merge stories after the fact, and it does not translate: an article in
- * another language shares only names and numbers with its story. */
+/* story: a filter that sets story_id (the id of a story's first article) by online clustering:
+ * TF-IDF over folded words (IDF learned from the stream, optionally seeded), shared entities and
+ * publication time, against compact centroids of recent stories found through an inverted index.
+ * Copies join their original's story, replays keep theirs; one worker, snapshotted to its state
+ * directory. It never splits or merges stories afterwards, and does not translate. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -65,8 +61,8 @@ static const struct nf_option story_options[] = {
     {"title_weight", NF_OPT_DOUBLE, "2", offsetof(struct story_conf, title_weight),
      "Each word of the title counts as this many occurrences in the text."},
     {"top_terms", NF_OPT_INT, "48", offsetof(struct story_conf, top_terms),
-     "Terms kept in a story's centroid and indexed: more is slower and costs memory, fewer "
-     "loses the story's detail."},
+     "Terms kept in a story's centroid (its 16 strongest are indexed): more is slower and "
+     "costs memory, fewer loses the story's detail."},
     {"max_stories", NF_OPT_INT, "50000", offsetof(struct story_conf, max_stories),
      "Stories kept in memory; beyond it the ones that went longest without a new article are "
      "forgotten (about 1 KB each)."},
@@ -188,6 +184,7 @@ struct story_cand {
 
 struct story {
     const struct story_conf *conf;
+    struct nf_ctx *ctx; /* the host's, valid until destroy: for the shutdown snapshot's log */
     char *snap_path;
     uint32_t stop_set_cap;
     uint64_t *stop_set;
@@ -1543,7 +1540,7 @@ static void story_destroy_saving(void *state)
     if (s && s->dirty) {
         char why[512];
         if (story_snapshot(s, why, sizeof(why)) < 0)
-            nf_log(NULL, NF_LOG_ERROR, "story: snapshot on shutdown failed: %s", why);
+            nf_log(s->ctx, NF_LOG_ERROR, "snapshot on shutdown failed: %s", why);
     }
     story_destroy(s);
 }
@@ -1574,6 +1571,7 @@ static int story_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
     if (!s)
         goto nomem;
     s->conf = c;
+    s->ctx = ctx;
     story_classes();
     const char *dir = nf_ctx_state_dir(ctx);
     size_t dl = strlen(dir);
