@@ -3,7 +3,8 @@
 #   main text: ../shared/corpus/html (990 pages, snippets in and out of the article) -> score_html.py
 #   dates:     ../shared/corpus/dates (500 pages with their publication day)        -> score_dates.py
 # Each run is fetch_dir -> clean_html -> store_jsonl with `newsflow run --once`.
-# Usage: bench/eval.sh [BUILD_DIR]   (env: NF_EVAL_KEEP=DIR keeps the exports there)
+# Usage: bench/eval.sh [BUILD_DIR]   (env: NF_EVAL_KEEP=DIR: where the exports go, default
+#                                     /tmp/nf-eval-out)
 set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +17,7 @@ if [ ! -d "$SHARED/corpus/html/pages" ] || [ ! -f "$SHARED/tools/score_html.py" 
 fi
 TMP=$(mktemp -d /tmp/nf-eval.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-OUT=${NF_EVAL_KEEP:-$TMP}
+OUT=${NF_EVAL_KEEP:-/tmp/nf-eval-out} # kept, so that the reproduce lines work
 mkdir -p "$OUT"
 export NEWSFLOW_PLUGIN_DIR="$BUILD/plugins"
 

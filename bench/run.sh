@@ -71,7 +71,7 @@ printf '  %d pages extracted (%d dead-lettered) in %.2f s: %.0f pages/s through 
 printf '  clean_html alone: %.2f ms CPU a page, %.0f pages/s per core\n' \
     "$(echo "$cpu / 1000 / ($pages + ${dead:-0})" | bc -l)" "$(echo "($pages + ${dead:-0}) * 1000000 / $cpu" | bc -l)"
 echo "    peak RSS: $(rss_of "$TMP/html.log")"
-echo "  reproduce: NEWSFLOW_PLUGIN_DIR=$NEWSFLOW_PLUGIN_DIR ${cmd[*]/$TMP\/var//tmp/nf-var} --set log_level=info"
+echo "  reproduce: NEWSFLOW_PLUGIN_DIR=$NEWSFLOW_PLUGIN_DIR ${cmd[*]//$TMP//tmp/nf-html} --set log_level=info"
 
 # Near-duplicate detection: the stage functions alone (signature, then LSH query and insert, one
 # core), then the backfill pipeline (fetch_jsonl -> clean_text -> minhash -> dedup -> store_jsonl)
