@@ -629,6 +629,7 @@ static int run_eval(int argc, char **argv)
     remove_snapshot();
     free_corpus(a, n);
     hops_free();
+    rmdir(mock_state_dir());
     return 0;
 }
 
@@ -715,6 +716,7 @@ static int run_bench(int argc, char **argv)
     free(recs);
     hops_free();
     free_corpus(a, n);
+    rmdir(mock_state_dir());
     return 0;
 }
 
