@@ -78,6 +78,16 @@ static const char *const clean_text_builtin[] = {
     "(?:sign\\s+up|subscribe)\\b.{0,250}",
     "get\\s+(?:the\\s+)?(?:latest|best|top|daily)\\b.{0,120}\\b(?:inbox|newsletter|app)\\b.{0,80}",
     "(?:download|get|install)\\s+(?:our|the)\\s+(?:free\\s+)?(?:\\S+\\s+)?app\\b.{0,150}",
+    "(?:get|receive|join)\\s+(?:our|the)\\s+(?:free\\s+)?(?:\\S+\\s+){0,2}newsletters?\\b.{0,200}",
+    "(?:enter|type)\\s+your\\s+e-?mail(?:\\s+address)?(?:\\s+(?:here|below|to\\s+(?:subscribe|sign"
+    "\\s+up|get|receive)\\b.{0,100}))?" CT_PUNCT,
+    "(?:thank\\s+you|thanks)\\s+for\\s+(?:signing\\s+up|subscribing|registering)\\b.{0,150}",
+    "(?:don['’]t|never)\\s+miss\\b.{0,100}\\b(?:newsletters?|inbox|sign\\s+up|subscribe|alerts?|"
+    "notifications)\\b.{0,80}",
+    "(?:join|follow)\\s+(?:our|us\\s+on)\\s+(?:whatsapp|telegram)\\b.{0,150}",
+    "(?:do\\s+you\\s+)?(?:have|got)\\s+a\\s+(?:news\\s+)?(?:tip|story\\s+tip)\\s*[?:].{0,150}",
+    "(?:please\\s+)?support\\s+(?:our|independent|quality)\\s+journalism\\b.{0,150}",
+    "(?:spotted|found|report)\\s+an?\\s+(?:error|typo|mistake|issue)\\b.{0,150}",
     /* sharing and following */
     "share\\s+(?:this|the)\\s+(?:article|story|post|page|video)(?:\\s+(?:on|via)\\b.{0,60})?"
     CT_PUNCT,
@@ -99,14 +109,25 @@ static const char *const clean_text_builtin[] = {
     ".{0,150}\\bcontributed\\s+(?:reporting|to\\s+this\\s+(?:report|story|article))" CT_PUNCT,
     "\\(?(?:file\\s+)?(?:photo|image|picture|video|caption|photo\\s+credit|credit)s?\\s*:\\s*"
     ".{0,150}",
-    "image\\s+(?:source|caption)\\s*[,:].{0,200}",
+    "image\\s+(?:source|caption|copyright)\\s*[,:]?\\s.{0,200}",
+    /* photo agency credits on a line of their own: "AFP via Getty Images", "REUTERS/Jane Doe" */
+    "(?:[\\p{L}.'’/-]+\\s+){0,4}(?:via\\s+)?(?:\\p{L}+/)?getty\\s+images" CT_PUNCT,
+    "(?:reuters|ap\\s+photo|afp|epa(?:-efe)?|anadolu(?:\\s+agency)?)\\s*/\\s*[^/]{1,60}",
+    "media\\s+playback\\s+is\\s+(?:un)?supported\\s+on\\s+your\\s+device" CT_PUNCT,
+    /* a time stamp on a line of its own: "Updated: 22 December 2023, 10:45 GMT", "Published 3
+     * hours ago"; only date words may follow, so that "Published in 2020, the report..." stays */
+    "(?:last\\s+)?(?:updated|published|posted)(?:\\s+(?:on|at))?\\s*:?(?:\\s*+(?:[\\d:/.,-]++|"
+    "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\\.?|(?:mon|tues|wednes|thurs"
+    "|fri|satur|sun)day|ago|hours?|hrs?|minutes?|mins?|days?|weeks?|am|pm|gmt|utc|bst|cet|wat|eat"
+    "|today|yesterday|an?))++" CT_PUNCT,
     /* page furniture */
     "loading" CT_PUNCT,
     "skip\\s+to\\s+(?:main\\s+)?content" CT_PUNCT,
     "(?:\\d+\\s+)?comments?" CT_PUNCT,
     "leave\\s+a\\s+(?:comment|reply)" CT_PUNCT,
     "(?:view|show|load|read)\\s+(?:all\\s+)?(?:\\d+\\s+)?(?:more\\s+)?comments" CT_PUNCT,
-    "tags?\\s*:.{0,300}",
+    "(?:tags?|topics?)\\s*:.{0,300}",
+    "(?:print|email|share)\\s+(?:this\\s+)?(?:article|story|page)" CT_PUNCT,
     "listen\\s+to\\s+(?:this|the)\\s+(?:article|story)\\b.{0,40}",
     "\\d+\\s*(?:-\\s*)?min(?:ute)?s?\\s+read" CT_PUNCT,
     "(?:we|this\\s+(?:site|website))\\s+uses?\\s+cookies\\b.{0,300}",
@@ -138,7 +159,7 @@ static const char clean_text_header_re[] =
 /* "By Ali Musa", "- By Jane Doe and John Roe in Dakar, Reuters". Group 1: the names; group 2:
  * what follows a comma or dash (an outlet, or a role such as "Staff Writer"). */
 static const char clean_text_byline_re[] =
-    "(?:[-–—]\\s*)?(?i:by)\\s+(" CT_NAME "(?:\\s*,?\\s+(?:and|&)\\s+" CT_NAME ")?)"
+    "(?:[-–—]\\s*)?(?i:(?:written|reported|words|story|text|posted)\\s+)?(?i:by)\\s+(" CT_NAME "(?:\\s*,?\\s+(?:and|&)\\s+" CT_NAME ")?)"
     "(?:\\s+(?:in|from)\\s+" CT_NAMEWORD "(?:\\s+" CT_NAMEWORD "){0,2})?"
     "(?:\\s*[,|/–—-]\\s*(" CT_ORGWORD CT_ORGLINK "{0,5}))?\\s*\\.?";
 
@@ -746,15 +767,17 @@ static int clean_text_count_words(const char *p, size_t n)
 
 /* A line that reads as a headline: a single short line, capitalised, of at least three words,
  * not ending like a sentence or a dateline ("BAMAKO, Mali (Reuters) -") and not a byline. */
-static bool clean_text_headline_like(const char *p, const struct clean_text_para *para)
+static bool clean_text_headline_like(struct clean_text *s, const struct clean_text_para *para)
 {
+    const char *p = s->pbuf;
     if (para->lines != 1 || para->len > CT_HEADLINE_MAX_BYTES)
         return false;
     const char *t = p + para->off;
     int words = clean_text_count_words(t, para->len);
     if (words < 3 || words > CT_HEADLINE_MAX_WORDS)
         return false;
-    if (para->len > 3 && strncasecmp(t, "by ", 3) == 0)
+    if ((para->len > 3 && strncasecmp(t, "by ", 3) == 0) ||
+        clean_text_match(s, s->byline, t, para->len))
         return false;
     utf8proc_int32_t first;
     if (utf8proc_iterate((const utf8proc_uint8_t *)t, (utf8proc_ssize_t)para->len, &first) < 1)
@@ -860,10 +883,10 @@ static int clean_text_set_if_absent(struct nf_record *rec, enum nf_field f, cons
 static int clean_text_headline(struct clean_text *s, struct nf_record *rec, size_t np)
 {
     struct clean_text_para *ps = s->paras;
-    if (np < 2 || !clean_text_headline_like(s->pbuf, &ps[0]))
+    if (np < 2 || !clean_text_headline_like(s, &ps[0]))
         return 0;
     size_t next = 1;
-    if (np >= 3 && clean_text_headline_like(s->pbuf, &ps[1]) &&
+    if (np >= 3 && clean_text_headline_like(s, &ps[1]) &&
         clean_text_similarity(s->pbuf + ps[0].off, ps[0].len, s->pbuf + ps[1].off, ps[1].len) >=
             s->conf->headline_similarity)
         next = 2;

@@ -369,6 +369,54 @@ static void test_boilerplate_lines_in_body(void **unused)
     mock_plugin_destroy(&mp);
 }
 
+/* Newsletter and tip prompts, photo credits, player notices, time stamps: each on a line of its
+ * own is furniture; the same words in prose stay. */
+static void test_more_boilerplate(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    struct nf_record *rec = clean_str(mp,
+                                      "Written by Awa Traor\xC3\xA9\n\n"
+                                      "The junta said on Friday it would hold talks.\n\n"
+                                      "Updated: 22 December 2023, 10:45 GMT\n\n"
+                                      "Published 3 hours ago\n\n"
+                                      "Get our free Africa newsletter every morning\n\n"
+                                      "Enter your email address\n\n"
+                                      "Thanks for signing up!\n\n"
+                                      "Don't miss a story: turn on notifications\n\n"
+                                      "Join our WhatsApp channel for more\n\n"
+                                      "Have a tip? Write to tips@example.org\n\n"
+                                      "AFP via Getty Images\n\n"
+                                      "REUTERS/Tiemoko Diallo\n\n"
+                                      "Image copyright EPA\n\n"
+                                      "Media playback is unsupported on your device\n\n"
+                                      "Officials did not say where the talks would be held.\n\n"
+                                      "Support our journalism: donate today\n\n"
+                                      "Spotted an error? Tell us\n\n"
+                                      "Topics: Mali, Sahel",
+                                      NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT),
+                        "The junta said on Friday it would hold talks.\n\n"
+                        "Officials did not say where the talks would be held.");
+    assert_string_equal(str(rec, NF_F_BYLINE), "Awa Traor\xC3\xA9");
+    assert_null(str(rec, NF_F_TITLE)); /* a byline is no headline */
+    nf_record_destroy(&rec);
+
+    rec = clean_str(mp,
+                    "Published in 2020, the report found 3 of 5 bases empty.\n"
+                    "Updated figures from 22 December show more.\n"
+                    "Getty Images photographers were at the border.\n"
+                    "Enter your email, the form said, and nobody did.\n"
+                    "Reported by three outlets, the attack killed 12.",
+                    NF_OK);
+    if (getenv("MOCK_VERBOSE"))
+        fprintf(stderr, "%s\n[%s]\n", str(rec, NF_F_TEXT), str(rec, NF_F_TITLE));
+    assert_int_equal(count_paragraphs(str(rec, NF_F_TEXT)), 5);
+    assert_null(str(rec, NF_F_BYLINE));
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 static void test_single_headline(void **unused)
 {
     (void)unused;
@@ -540,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_nfc),
         cmocka_unit_test(test_only_boilerplate_is_an_error),
         cmocka_unit_test(test_boilerplate_lines_in_body),
+        cmocka_unit_test(test_more_boilerplate),
         cmocka_unit_test(test_single_headline),
         cmocka_unit_test(test_headline_then_similar_lead),
         cmocka_unit_test(test_fields_already_set_are_kept),
