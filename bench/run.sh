@@ -51,27 +51,32 @@ echo "  reproduce: python3 $CORPUS_TOOL /tmp/corpus --articles $ARTICLES && ${cm
 
 # clean_html on real web pages: the pipeline's pages/s, and the plugin's own CPU time per page
 # (its cpu_us counter), i.e. pages/s per core of decoding, parsing and extraction alone.
-HTML_PAGES="$ROOT/../shared/corpus/html/pages"
-if [ ! -d "$HTML_PAGES" ]; then
-    echo "== clean_html: skipped (no ../shared/corpus/html/pages here)"
-    exit 0
-fi
-echo "== clean_html: fetch_dir -> clean_html -> store_jsonl on $(ls "$HTML_PAGES" | wc -l) web pages"
-rm -rf "$TMP/var"
-cmd=("$NF" run "$ROOT/bench/conf/clean_html.cfg" --once --set "state_dir=$TMP/var"
-     --set "fetch.path=$HTML_PAGES" --set "store.path=$TMP/html.jsonl")
-"${cmd[@]}" --set log_level=info >"$TMP/html.log" 2>&1 || { tail -20 "$TMP/html.log"; exit 1; }
-s=$(seconds_of "$TMP/html.log")
-counts=$(grep 'clean\[0\]: counts:' "$TMP/html.log" | tail -1)
-pages=$(sed -n 's/.* pages=\([0-9]*\).*/\1/p' <<<"$counts")
-dead=$(sed -n 's/.* dead=\([0-9]*\).*/\1/p' <<<"$counts")
-cpu=$(sed -n 's/.* cpu_us=\([0-9]*\).*/\1/p' <<<"$counts")
-printf '  %d pages extracted (%d dead-lettered) in %.2f s: %.0f pages/s through the pipeline\n' \
-    "$pages" "${dead:-0}" "$s" "$(echo "$pages / $s" | bc -l)"
-printf '  clean_html alone: %.2f ms CPU a page, %.0f pages/s per core\n' \
-    "$(echo "$cpu / 1000 / ($pages + ${dead:-0})" | bc -l)" "$(echo "($pages + ${dead:-0}) * 1000000 / $cpu" | bc -l)"
-echo "    peak RSS: $(rss_of "$TMP/html.log")"
-echo "  reproduce: NEWSFLOW_PLUGIN_DIR=$NEWSFLOW_PLUGIN_DIR ${cmd[*]//$TMP//tmp/nf-html} --set log_level=info"
+bench_clean_html() {
+    local pages_dir="$ROOT/../shared/corpus/html/pages"
+    if [ ! -d "$pages_dir" ]; then
+        echo "== clean_html: skipped (no ../shared/corpus/html/pages here)"
+        return 0
+    fi
+    echo "== clean_html: fetch_dir -> clean_html -> store_jsonl on $(ls "$pages_dir" | wc -l) web pages"
+    rm -rf "$TMP/var"
+    local cmd=("$NF" run "$ROOT/bench/conf/clean_html.cfg" --once --set "state_dir=$TMP/var"
+               --set "fetch.path=$pages_dir" --set "store.path=$TMP/html.jsonl")
+    "${cmd[@]}" --set log_level=info >"$TMP/html.log" 2>&1 || { tail -20 "$TMP/html.log"; exit 1; }
+    local s counts pages dead cpu
+    s=$(seconds_of "$TMP/html.log")
+    counts=$(grep 'clean\[0\]: counts:' "$TMP/html.log" | tail -1)
+    pages=$(sed -n 's/.* pages=\([0-9]*\).*/\1/p' <<<"$counts")
+    dead=$(sed -n 's/.* dead=\([0-9]*\).*/\1/p' <<<"$counts")
+    dead=${dead:-0}
+    cpu=$(sed -n 's/.* cpu_us=\([0-9]*\).*/\1/p' <<<"$counts")
+    printf '  %d pages extracted (%d dead-lettered) in %.2f s: %.0f pages/s through the pipeline\n' \
+        "$pages" "$dead" "$s" "$(echo "$pages / $s" | bc -l)"
+    printf '  clean_html alone: %.2f ms CPU a page, %.0f pages/s per core\n' \
+        "$(echo "$cpu / 1000 / ($pages + $dead)" | bc -l)" "$(echo "($pages + $dead) * 1000000 / $cpu" | bc -l)"
+    echo "    peak RSS: $(rss_of "$TMP/html.log")"
+    echo "  reproduce: NEWSFLOW_PLUGIN_DIR=$NEWSFLOW_PLUGIN_DIR ${cmd[*]//$TMP//tmp/nf-html} --set log_level=info"
+}
+bench_clean_html
 
 # Near-duplicate detection: the stage functions alone (signature, then LSH query and insert, one
 # core), then the backfill pipeline (fetch_jsonl -> clean_text -> minhash -> dedup -> store_jsonl)
