@@ -1,5 +1,6 @@
 /* clean_text: turns a plain-text article into its clean body in `text`. It repairs the encoding
- * (bytes that are not UTF-8 are read as windows-1252), normalises to NFC, one space between words
+ * (bytes that are not UTF-8 are read as windows-1252; mojibake, UTF-8 once misread as
+ * windows-1252, is turned back), normalises to NFC, one space between words
  * and one blank line between paragraphs, drops web and wire boilerplate lines, and lifts a leading
  * date header, the headline(s) and byline/outlet signature lines into their own fields. HTML is
  * left to another plugin, and dates, places and names in the prose are extract_meta's business. */

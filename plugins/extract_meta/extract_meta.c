@@ -1,8 +1,9 @@
 /* extract_meta: reads the clean `text` and fills in what the record still lacks: a title (the
  * first sentence), the dateline's place, agency and (when it has a year) date; the language
- * (libexttextcat); and the named entities of a gazetteer with their mention counts. It never
- * rewrites the text, never invents a year for a date that has none, and finds only the entities
- * its gazetteer lists: it is a list lookup, not a named-entity recogniser. */
+ * (libexttextcat); and the named entities with their mention counts: those of a gazetteer, then
+ * names it lacks, found as repeated or cued capitalised phrases. It never rewrites the text, never
+ * invents a year for a date that has none, and is no statistical recogniser: a name that is
+ * neither listed nor capitalised and repeated (or next to a title or "said") is not found. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
