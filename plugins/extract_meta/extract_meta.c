@@ -160,10 +160,9 @@ enum {
     EM_W_ORG = 8,      /* makes a name an organisation's */
     EM_W_PLACE = 16,   /* makes a name a place's */
     EM_W_LINK = 32,    /* may stand in lower case inside a name */
-    EM_W_PARTICLE = 64, /* a link that is part of a personal name: "al", "bin", "de", "van" */
+    EM_W_AT = 64,      /* "in", "near": a place follows (only in lower case) */
     EM_W_SAID = 128,   /* a verb of saying: a person's name is next to it */
 };
-#define EM_W_AT EM_W_PLACE /* "in", "near": a place follows (only in lower case) */
 
 /* The word lists are English, the language of most of the news the pipeline reads; in other
  * languages the finder sees fewer cues and reports fewer names. */
@@ -206,7 +205,7 @@ static const struct {
      "peninsula plateau village town forest park canal strait",
      EM_W_PLACE},
     {"al el bin ibn ben abu ould ag de da du des del della di dos das van von der den la le",
-     EM_W_LINK | EM_W_PARTICLE},
+     EM_W_LINK},
     {"of for", EM_W_LINK},
     {"said says told added stated declared announced insisted", EM_W_SAID},
     {"in near from outside inside", EM_W_AT},
