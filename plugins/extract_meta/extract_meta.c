@@ -117,7 +117,8 @@ static const char *const extract_meta_lang_map[][2] = {
 
 struct extract_meta_entity {
     enum nf_entity_type type;
-    uint32_t name; /* offset in pool */
+    uint32_t name;       /* offset in pool */
+    uint64_t first_word; /* hash of the canonical name's first folded word, as tokens have */
 };
 
 /* One alias, or (in the first-word table) one first word with the longest alias it starts. */
@@ -624,7 +625,7 @@ static int extract_meta_load(struct extract_meta *s, struct nf_ctx *ctx, const c
         }
         uint32_t ent = (uint32_t)s->n_ents++;
         s->ents[ent] = (struct extract_meta_entity){(enum nf_entity_type)type,
-                                                    (uint32_t)s->pool.len};
+                                                    (uint32_t)s->pool.len, 0};
         int ok = extract_meta_append(&s->pool, nfc, strlen(nfc) + 1);
         free(nfc);
         if (ok < 0) {
@@ -647,6 +648,8 @@ static int extract_meta_load(struct extract_meta *s, struct nf_ctx *ctx, const c
         if (extract_meta_parse_alias(s, ctx, &list, &n, &cap, ent, name, false, where) < 0)
             goto out;
         const struct extract_meta_slot *self = &list[before];
+        size_t first_len = strcspn(s->pool.p + self->key, " ");
+        s->ents[ent].first_word = extract_meta_hash(s->pool.p + self->key, first_len) | 1;
         for (size_t i = first; i < before; i++)
             if (list[i].key_len == self->key_len &&
                 memcmp(s->pool.p + list[i].key, s->pool.p + self->key, self->key_len) == 0) {
@@ -1510,8 +1513,9 @@ static int extract_meta_entities(struct extract_meta *s, struct nf_record *rec, 
             hit = NULL;
         if (hit && k == 1 && s->ents[hit->ent].type == NF_ENT_PERSON && i > 0 && w->joined) {
             const struct extract_meta_token *p = &s->toks[i - 1];
+            /* "Recep Erdogan" for "Recep Tayyip Erdoğan" is still him */
             if (extract_meta_name_word(p) && !(p->cls & (EM_W_TITLE | EM_W_STOP)) &&
-                !extract_meta_opener(s, p))
+                !extract_meta_opener(s, p) && p->hash != s->ents[hit->ent].first_word)
                 hit = NULL;
         }
         if (!hit) {

@@ -616,7 +616,8 @@ static void test_phrases(void **state)
         "Federation would report to the Ministry of Sports. Fighters said Omar al-Bashir hid "
         "in Tin Zaouatine; Omar al-Bashir left Tin Zaouatine later, residents in Tin "
         "Zaouatine said. In January the West African nations met and West African leaders "
-        "left. Yesterday Assimi Goïta spoke to Michelle Obama, and Michelle Obama said no.\n"
+        "left. Yesterday Assimi Goïta spoke to Michelle Obama, and Michelle Obama said no. "
+        "Recep Erdogan called.\n"
         "Subs Not Used: none. The Council met. Security Forces deployed.",
         NF_OK);
     assert_int_equal(mentions(rec, NF_ENT_PERSON, "Oumar Traoré Keïta"), 2);
@@ -626,12 +627,13 @@ static void test_phrases(void **state)
     assert_int_equal(mentions(rec, NF_ENT_PERSON, "Michelle Obama"), 2);
     /* the gazetteer's Obama is someone else; Goïta is the gazetteer's, and only it */
     assert_false(has_name(rec, "Barack Obama"));
+    assert_int_equal(mentions(rec, NF_ENT_PERSON, "Recep Tayyip Erdo\xC4\x9F" "an"), 1);
     assert_int_equal(mentions(rec, NF_ENT_PERSON, "Assimi Goïta"), 1);
     assert_int_equal(mentions(rec, NF_ENT_PLACE, "Bamako"), 1);
     /* once and without a cue; an adjective; openers, titles and function words */
     assert_false(has_name(rec, "Ministry of Sports"));
     assert_false(has_name(rec, "West African"));
-    assert_int_equal(nf_record_entity_count(rec), 7);
+    assert_int_equal(nf_record_entity_count(rec), 8);
     nf_record_destroy(&rec);
 
     /* proper names are capitalised: lower-case words are no entities, exact ones still count */
