@@ -33,21 +33,25 @@ done
 echo "  reproduce: ${cmd[*]}"
 
 CORPUS_TOOL="$ROOT/../shared/tools/make_corpus.py"
-if [ ! -f "$CORPUS_TOOL" ]; then
-    echo "== whole pipeline: skipped (no ../shared/tools/make_corpus.py here)"
-    exit 0
-fi
-echo "== whole pipeline: fetch_dir -> clean -> extract -> dedup -> store_sqlite on $ARTICLES articles"
-python3 "$CORPUS_TOOL" "$TMP/corpus" --articles "$ARTICLES" >/dev/null
-rm -rf "$TMP/var"
-cmd=("$NF" run "$ROOT/conf/newsflow.cfg" --once --set "state_dir=$TMP/var"
-     --set "fetch.path=$TMP/corpus/articles" --set "store.path=$TMP/var/bench.db" --set log_level=warn)
-"${cmd[@]}" --set log_level=info >"$TMP/pipe.log" 2>&1 || { tail -20 "$TMP/pipe.log"; exit 1; }
-s=$(seconds_of "$TMP/pipe.log")
-stored=$(sqlite3 "$TMP/var/bench.db" "select count(*) from articles")
-printf '  %d articles stored in %.2f s: %.0f articles/s\n' "$stored" "$s" "$(echo "$stored / $s" | bc -l)"
-echo "    peak RSS: $(rss_of "$TMP/pipe.log")"
-echo "  reproduce: python3 $CORPUS_TOOL /tmp/corpus --articles $ARTICLES && ${cmd[*]/$TMP\/corpus//tmp/corpus}"
+bench_pipeline() {
+    if [ ! -f "$CORPUS_TOOL" ]; then
+        echo "== whole pipeline: skipped (no ../shared/tools/make_corpus.py here)"
+        return 0
+    fi
+    echo "== whole pipeline (conf/newsflow.cfg: fetch_dir -> clean_html -> clean_text -> extract_meta"
+    echo "   -> minhash -> dedup -> story -> store_sqlite) on $ARTICLES articles"
+    python3 "$CORPUS_TOOL" "$TMP/corpus" --articles "$ARTICLES" >/dev/null
+    rm -rf "$TMP/var"
+    cmd=("$NF" run "$ROOT/conf/newsflow.cfg" --once --set "state_dir=$TMP/var"
+         --set "fetch.path=$TMP/corpus/articles" --set "store.path=$TMP/var/bench.db")
+    "${cmd[@]}" >"$TMP/pipe.log" 2>&1 || { tail -20 "$TMP/pipe.log"; exit 1; }
+    s=$(seconds_of "$TMP/pipe.log")
+    stored=$(sqlite3 "$TMP/var/bench.db" "select count(*) from articles")
+    printf '  %d articles stored in %.2f s: %.0f articles/s\n' "$stored" "$s" "$(echo "$stored / $s" | bc -l)"
+    echo "    peak RSS: $(rss_of "$TMP/pipe.log")"
+    echo "  reproduce: python3 $CORPUS_TOOL /tmp/corpus --articles $ARTICLES && ${cmd[*]/$TMP\/corpus//tmp/corpus}"
+}
+bench_pipeline
 
 # clean_html on real web pages: the pipeline's pages/s, and the plugin's own CPU time per page
 # (its cpu_us counter), i.e. pages/s per core of decoding, parsing and extraction alone.
