@@ -29,6 +29,7 @@ struct child {
     int restarts;
     int64_t started, next_start;
     long maxrss_kb;
+    double cpu_s; /* user + system CPU of all its runs */
     int last_status;
 };
 
@@ -215,6 +216,8 @@ int nf_supervisor_run(const struct nf_config *cfg, const char *config_path,
             c->last_status = status;
             if (ru.ru_maxrss > c->maxrss_kb)
                 c->maxrss_kb = ru.ru_maxrss;
+            c->cpu_s += (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                        (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
             const char *name = cfg->stages[c->stage].name;
             bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
             if (stopping)
@@ -305,8 +308,9 @@ int nf_supervisor_run(const struct nf_config *cfg, const char *config_path,
     brokers_stop(brokers, n_brokers, zctx);
     for (int i = 0; i < n_children; i++) {
         struct child *c = &kids[i];
-        nf_logf(NF_LOG_INFO, "worker %s[%d]: peak RSS %.1f MiB, restarts %d",
-                cfg->stages[c->stage].name, c->worker, (double)c->maxrss_kb / 1024, c->restarts);
+        nf_logf(NF_LOG_INFO, "worker %s[%d]: peak RSS %.1f MiB, CPU %.2f s, restarts %d",
+                cfg->stages[c->stage].name, c->worker, (double)c->maxrss_kb / 1024, c->cpu_s,
+                c->restarts);
     }
     struct rusage self;
     getrusage(RUSAGE_SELF, &self);

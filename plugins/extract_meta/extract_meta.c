@@ -21,6 +21,7 @@
 struct extract_meta_conf {
     const char *gazetteer;
     const char *textcat_conf;
+    const char *textcat_models;
     int64_t max_lang_bytes;
     int64_t min_lang_bytes;
     int64_t title_max_chars;
@@ -36,8 +37,12 @@ static const struct nf_option extract_meta_options[] = {
     {"textcat_conf", NF_OPT_PATH, "/usr/share/libexttextcat/fpdb.conf",
      offsetof(struct extract_meta_conf, textcat_conf),
      "libexttextcat's list of language models (fpdb.conf); the models are read from the same "
-     "directory. Each listed model costs time on every record: a copy that lists only the "
-     "languages expected is faster. Empty: no language identification."},
+     "directory unless textcat_models says otherwise. Each listed model costs time on every "
+     "record: a list of only the languages expected is faster. Empty: no language "
+     "identification."},
+    {"textcat_models", NF_OPT_STRING, "", offsetof(struct extract_meta_conf, textcat_models),
+     "Directory the models named in textcat_conf are read from (with a trailing '/'); empty: "
+     "textcat_conf's own directory."},
     {"max_lang_bytes", NF_OPT_SIZE, "2K", offsetof(struct extract_meta_conf, max_lang_bytes),
      "Only this much of the start of the text is classified for its language: the cost grows "
      "with the input and a few hundred bytes already decide."},
@@ -789,6 +794,9 @@ static int extract_meta_init(struct nf_ctx *ctx, const void *vconf, void **state
         }
         memcpy(prefix, conf->textcat_conf, dl);
         prefix[dl] = '\0';
+        if (conf->textcat_models && *conf->textcat_models)
+            snprintf(prefix, sizeof(prefix), "%s%s", conf->textcat_models,
+                     conf->textcat_models[strlen(conf->textcat_models) - 1] == '/' ? "" : "/");
         s->textcat = special_textcat_Init(conf->textcat_conf, prefix);
         if (!s->textcat) {
             nf_ctx_error(ctx, "cannot load the language models listed in %s (package "
