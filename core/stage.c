@@ -181,6 +181,7 @@ struct worker {
     char (*recovered_ids)[33]; /* ids replayed from the journal: not to be produced again */
     size_t n_recovered_ids;
     int64_t last_sync;
+    int unflushed; /* records a filter with flush has handled since its last flush */
     bool last_busy;    /* a record's last attempt is in flight: the one in slot last_slot */
     int64_t last_slot, last_seq;
     char (*ack_eps)[300]; /* every source worker's acknowledgement endpoint */
@@ -294,6 +295,16 @@ static int flush_out_ex(struct worker *w, bool force)
 {
     if (!w->batch.len)
         return 0;
+    /* A stateful filter (one with flush: dedup, story) makes the state behind what it is about
+     * to forward durable first: otherwise a crash between the two would leave records stored
+     * downstream whose verdicts the filter has forgotten. */
+    const struct nf_plugin *p = &w->plugin->desc;
+    if (p->kind == NF_PLUGIN_FILTER && p->flush && w->unflushed) {
+        w->ctx.error[0] = '\0';
+        if (p->flush(w->state, &w->ctx) != NF_OK)
+            nf_logf(NF_LOG_ERROR, "flush failed before forwarding: %s", w->ctx.error);
+        w->unflushed = 0;
+    }
     if (w->journal_dirty) {
         int64_t now = mono_ms();
         if (!force && now - w->last_sync < NF_JOURNAL_SYNC_MS &&
@@ -860,6 +871,7 @@ static void handle(struct worker *w, const void *data, size_t len)
         flush_out(w);
     w->ctx.error[0] = '\0';
     int rc = p->process(w->state, &w->ctx, w->rec);
+    w->unflushed++;
     bool terminal = w->n_outs == 0;
     if (rc == NF_OK && !terminal) {
         if (w->cfg->trace)
@@ -899,7 +911,8 @@ static void handle(struct worker *w, const void *data, size_t len)
 static void do_flush(struct worker *w)
 {
     const struct nf_plugin *p = &w->plugin->desc;
-    if (p->flush) {
+    if (p->flush && (p->kind == NF_PLUGIN_SINK || w->unflushed)) {
+        w->unflushed = 0;
         w->ctx.error[0] = '\0';
         int rc = p->flush(w->state, &w->ctx);
         if (rc != NF_OK)
