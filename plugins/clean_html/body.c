@@ -52,6 +52,7 @@ enum body_kind {
     K_BODY,
     K_HR,
     K_NOSCRIPT, /* the page without scripts: sometimes the only copy of the article */
+    K_FURN,     /* nav, aside, footer: skipped, unless the tag-blind pass reads them as divs */
 };
 
 enum {
@@ -66,7 +67,11 @@ enum {
     F_HIDDEN = 1u << 8,
     F_KEEP = 1u << 9, /* part of the chosen container */
     F_CUT = 1u << 10, /* dropped as furniture (F_DROP is set too) */
+    F_FURN = 1u << 11, /* a <nav>, <aside> or <footer> read as a block */
 };
+
+/* The passes of a page that gave next to nothing: what each does not believe. */
+enum { BODY_NO_CLASSES = 1, BODY_NO_FURN_TAGS = 2 };
 
 struct body_node {
     xmlNodePtr node;
@@ -95,7 +100,7 @@ struct html_body {
     int njsonld;
     struct body_out out;
     uint32_t stack[BODY_MAX_DEPTH];
-    bool relaxed;
+    int relaxed; /* BODY_NO_CLASSES, BODY_NO_FURN_TAGS: what the pass does not believe */
 };
 
 struct html_body *html_body_new(void)
@@ -121,20 +126,21 @@ static const struct body_tag {
     /* clang-format off */
     /* sorted by name for bsearch */
     {"a", K_A},           {"address", K_DIV},   {"applet", K_SKIP},   {"area", K_SKIP},
-    {"article", K_ARTICLE}, {"aside", K_SKIP},  {"audio", K_SKIP},    {"blockquote", K_QUOTE},
+    {"article", K_ARTICLE}, {"aside", K_FURN},  {"audio", K_SKIP},    {"blockquote", K_QUOTE},
     {"body", K_BODY},     {"br", K_BR},         {"button", K_SKIP},   {"canvas", K_SKIP},
     {"caption", K_DIV},   {"center", K_DIV},    {"datalist", K_SKIP}, {"dd", K_LI},
     {"details", K_DIV},   {"dialog", K_SKIP},   {"div", K_DIV},       {"dl", K_LIST},
     {"dt", K_LI},         {"embed", K_SKIP},    {"fieldset", K_DIV},  {"figcaption", K_SKIP},
-    {"figure", K_SKIP},    {"footer", K_SKIP},   {"form", K_FORM},     {"frame", K_SKIP},
+    {"figure", K_SKIP},    {"footer", K_FURN},   {"form", K_FORM},     {"frame", K_SKIP},
     {"frameset", K_SKIP}, {"h1", K_H},          {"h2", K_H},          {"h3", K_H},
     {"h4", K_H},          {"h5", K_H},          {"h6", K_H},          {"head", K_SKIP},
     {"header", K_HEADER}, {"hgroup", K_DIV},    {"hr", K_HR},         {"iframe", K_SKIP},
     {"img", K_SKIP},      {"input", K_SKIP},    {"li", K_LI},         {"link", K_SKIP},
     {"main", K_DIV},      {"map", K_SKIP},      {"math", K_SKIP},     {"menu", K_SKIP},
-    {"meta", K_SKIP},     {"nav", K_SKIP},      {"noscript", K_NOSCRIPT}, {"object", K_SKIP},
+    {"meta", K_SKIP},     {"nav", K_FURN},      {"noscript", K_NOSCRIPT}, {"object", K_SKIP},
     {"ol", K_LIST},       {"optgroup", K_SKIP}, {"option", K_SKIP},   {"p", K_P},
-    {"picture", K_SKIP},  {"pre", K_PRE},       {"script", K_SKIP},   {"section", K_DIV},
+    {"picture", K_SKIP},  {"pre", K_PRE},       {"rp", K_SKIP},       {"rt", K_SKIP},
+    {"script", K_SKIP},   {"section", K_DIV},
     {"select", K_SKIP},   {"source", K_SKIP},   {"style", K_SKIP},    {"summary", K_DIV},
     {"svg", K_SKIP},      {"table", K_TABLE},   {"tbody", K_TR},      {"td", K_CELL},
     {"template", K_SKIP}, {"textarea", K_SKIP}, {"tfoot", K_TR},      {"th", K_CELL},
@@ -396,7 +402,12 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
     uint32_t idx = (uint32_t)++b->n;
     bool jsonld = false;
     struct body_node e = {.node = node, .parent = parent, .kind = body_kind_of(node->name)};
+    bool furn = e.kind == K_FURN;
+    if (furn)
+        e.kind = (b->relaxed & BODY_NO_FURN_TAGS) ? K_DIV : K_SKIP;
     e.flags = (uint16_t)body_attr_flags(node, e.kind == K_SKIP ? &jsonld : NULL);
+    if (furn)
+        e.flags |= F_FURN;
     node->_private = (void *)(uintptr_t)idx;
     if (e.kind == K_SKIP || (e.flags & F_HIDDEN)) {
         e.flags |= F_DROP;
@@ -494,7 +505,9 @@ static void body_init_score(struct body_node *e)
 static bool body_is_furniture(const struct html_body *b, const struct body_node *e, uint32_t total)
 {
     bool big = (float)e->text > BODY_BIG * (float)total && total > 0;
-    if (!b->relaxed && (e->flags & F_UNLIKELY) && !(e->flags & F_MAYBE) &&
+    if ((e->flags & F_FURN) && body_link_density(e) > BODY_BLOCK_LINKS)
+        return true; /* a menu however much of the page it is */
+    if (!(b->relaxed & BODY_NO_CLASSES) && (e->flags & F_UNLIKELY) && !(e->flags & F_MAYBE) &&
         !(e->flags & F_ARTICLEBODY) && !big && e->kind != K_BODY && e->kind != K_A)
         return true;
     switch (e->kind) {
@@ -1025,10 +1038,11 @@ static uint32_t body_mass_container(struct html_body *b, uint32_t idx, uint32_t 
     }
 }
 
-/* Measures, selects and emits once; `relaxed` keeps what class names call furniture (a page
- * that is nothing but "comments" is its comments). Returns the container's index + 1, 0 when
+/* Measures, selects and emits once; `relaxed` BODY_NO_CLASSES keeps what class names call
+ * furniture (a page that is nothing but "comments" is its comments), BODY_NO_FURN_TAGS reads
+ * <nav>, <aside> and <footer> as blocks. Returns the container's index + 1, 0 when
  * the page has no body, -1 on allocation failure. */
-static long body_run(struct html_body *b, xmlNodePtr root, bool relaxed)
+static long body_run(struct html_body *b, xmlNodePtr root, int relaxed)
 {
     b->n = 0;
     b->njsonld = 0;
@@ -1110,18 +1124,25 @@ int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld, con
     xmlNodePtr root = xmlDocGetRootElement(doc);
     if (!root)
         return 0;
-    long best = body_run(b, root, false);
+    long best = body_run(b, root, 0);
     if (best < 0)
         return -1;
-    if (best > 0 && b->out.len < BODY_RELAX_BELOW) {
-        /* Next to nothing outside what class names call furniture: take that too. */
-        size_t strict = b->out.len;
-        best = body_run(b, root, true);
+    /* Next to nothing outside what class names call furniture: take that too. Still next to
+     * nothing: a <nav>, <aside> or <footer> holds the page, misused as a wrapper or swallowing
+     * the rest of the page when its end tag is missing; read them as plain blocks (the link
+     * density rules still drop the menus inside). The pass that gives the most text wins. */
+    int kept = 0, last = 0;
+    size_t kept_len = b->out.len;
+    for (int level = 1; level <= 3 && best > 0 && kept_len < BODY_RELAX_BELOW; level++) {
+        best = body_run(b, root, level);
         if (best < 0)
             return -1;
-        if (b->out.len <= strict && body_run(b, root, false) < 0)
-            return -1;
+        last = level;
+        if (b->out.len > kept_len)
+            kept = level, kept_len = b->out.len;
     }
+    if (last != kept && body_run(b, root, kept) < 0)
+        return -1;
     body_drop_datelines(&b->out);
     body_trim_tail(&b->out);
     if (use_json_ld && b->njsonld > 0) {

@@ -191,6 +191,44 @@ static void test_furniture_of_a_synthetic_page(void **state)
     nf_record_destroy(&rec);
 }
 
+/* A <nav> whose end tag is missing swallows the article in the parsed tree: the page is then
+ * read with <nav> as a plain block, and the menu inside still goes by its link density. */
+static void test_nav_swallowing_the_page(void **state)
+{
+    (void)state;
+    static const char html[] =
+        "<html><body><nav><ul><li><a href='/'>Home</a></li><li><a href='/news'>News</a></li>"
+        "<li><a href='/sport'>Sport</a></li><li><a href='/weather'>Weather</a></li></ul>"
+        "<div><div><div class='wysiwyg'><h1>Bridge repairs run late</h1>" PROSE
+        "</div></div></div></body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "The council met on Tuesday evening"));
+    assert_null(strstr(text, "Weather"));
+    nf_record_destroy(&rec);
+}
+
+/* Ruby annotations (<rt>, <rp>) are readings printed over the words, not text of the sentence. */
+static void test_ruby_annotations_dropped(void **state)
+{
+    (void)state;
+    static const char html[] =
+        "<html><body><div><p><ruby>\xe5\xad\x90<rt>\xe3\x81\x93</rt></ruby><ruby>\xe3\x81"
+        "\xa9\xe3\x82\x82<rp>(</rp><rt>x</rt><rp>)</rp></ruby>\xe3\x81\xb8\xe3\x81\xae"
+        "\xe8\x99\x90\xe5\xbe\x85\xe3\x82\x92\xe3\x81\xaa\xe3\x81\x8f\xe3\x81\x99"
+        "\xe3\x81\x9f\xe3\x82\x81\xe3\x81\xae\xe6\xb3\x95\xe5\xbe\x8b\xe3\x81\x8c"
+        "\xe3\x81\xa7\xe3\x81\x8d\xe3\x81\xa6\xe3\x80\x81\xe8\xa6\xaa\xe3\x81\x8c"
+        "\xe5\xad\x90\xe3\x81\xa9\xe3\x82\x82\xe3\x82\x92\xe6\x95\x99\xe8\x82\xb2"
+        "\xe3\x81\x99\xe3\x82\x8b\xe3\x80\x82</p></div></body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    /* 子ども: the base text runs on, without its reading or the fallback brackets */
+    assert_non_null(strstr(text, "\xe5\xad\x90\xe3\x81\xa9\xe3\x82\x82\xe3\x81\xb8"));
+    assert_null(strstr(text, "\xe3\x81\x93"));
+    assert_null(strstr(text, "(x)"));
+    nf_record_destroy(&rec);
+}
+
 /* windows-1252 bytes for ’ “ ” – under a label that says iso-8859-1, as many old pages do. */
 static void test_latin1_label_reads_as_windows_1252(void **state)
 {
@@ -359,6 +397,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_pages_keep_article_drop_furniture),
         cmocka_unit_test(test_furniture_of_a_synthetic_page),
+        cmocka_unit_test(test_nav_swallowing_the_page),
+        cmocka_unit_test(test_ruby_annotations_dropped),
         cmocka_unit_test(test_latin1_label_reads_as_windows_1252),
         cmocka_unit_test(test_bom_decides),
         cmocka_unit_test(test_undeclared_charsets),
