@@ -242,3 +242,27 @@ int mock_roundtrip(struct nf_record *rec)
         return -1;
     return nf_record_decode(rec, b.data, b.len);
 }
+
+char *mock_slurp(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "mock_slurp: cannot open %s\n", path);
+        return NULL;
+    }
+    char *p = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+        p = malloc((size_t)n + 1);
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    if (!p)
+        return NULL;
+    p[n] = '\0';
+    if (len_out)
+        *len_out = (size_t)n;
+    return p;
+}

@@ -3,6 +3,7 @@
 #ifndef NF_MOCK_CORE_H
 #define NF_MOCK_CORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "newsflow/plugin.h"
@@ -31,6 +32,10 @@ int64_t mock_counter(const char *name);
 const char *mock_state_dir(void);
 /* Sets worker index and count seen by the next mock_plugin_new (default 0 of 1). */
 void mock_set_worker(int worker, int workers);
+
+/* The whole file at `path`, NUL-terminated (caller frees); its length in *len_out (may be
+ * NULL). NULL if it cannot be read. */
+char *mock_slurp(const char *path, size_t *len_out);
 
 /* Encodes rec and decodes it again into rec, as a hop between two stages would. */
 int mock_roundtrip(struct nf_record *rec);

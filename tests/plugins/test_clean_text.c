@@ -14,24 +14,6 @@
 #include "mock_core.h"
 #include "newsflow/record.h"
 
-static char *slurp(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p)
-        p[n] = '\0', *len_out = (size_t)n;
-    return p;
-}
 
 static const char *const seeds[] = {
     "000_a8143c3ee1feb549.txt", "001_d9239e9adab5d809.txt", "002_59196a0494ad5481.txt",
@@ -56,7 +38,7 @@ static struct nf_record *seed_record(int i)
     char path[512];
     snprintf(path, sizeof(path), "%s/conf/sample/%s", NF_SOURCE_DIR, seeds[i]);
     size_t n = 0;
-    char *raw = slurp(path, &n);
+    char *raw = mock_slurp(path, &n);
     assert_non_null(raw);
     struct nf_record *rec = record_of(raw, n, "text/plain");
     free(raw);

@@ -42,20 +42,6 @@ static char *art[5];
 static char opt_db[600], opt_snap[600], db_path[512], snap_path[512];
 static int case_no;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    p[n] = '\0';
-    fclose(f);
-    return p;
-}
 
 /* The first `share` of the words of s (a copy cut short), in a new string. */
 static char *cut(const char *s, double share)
@@ -417,7 +403,8 @@ static int setup(void **state)
     for (int i = 0; i < 5; i++) {
         char p[600];
         snprintf(p, sizeof(p), "%s/conf/sample/%s.txt", NF_SOURCE_DIR, names[i]);
-        art[i] = slurp(p);
+        art[i] = mock_slurp(p, NULL);
+        assert_non_null(art[i]);
     }
     return 0;
 }

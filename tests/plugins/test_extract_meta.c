@@ -21,30 +21,12 @@ static const char *const seeds[] = {
     "003_d827aa3b829ea74b.txt", "004_09dc9a8d14128b2c.txt",
 };
 
-static char *slurp(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p)
-        p[n] = '\0', *len_out = (size_t)n;
-    return p;
-}
 
 static char *seed_bytes(int i, size_t *n)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/conf/sample/%s", NF_SOURCE_DIR, seeds[i]);
-    char *p = slurp(path, n);
+    char *p = mock_slurp(path, n);
     assert_non_null(p);
     return p;
 }

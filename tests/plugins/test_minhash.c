@@ -21,20 +21,6 @@
 
 static char *art[2];
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    p[n] = '\0';
-    fclose(f);
-    return p;
-}
 
 /* Signs text and copies the signature to out. */
 static void sign(struct mock_plugin *mp, const char *text, uint8_t out[SIG_BYTES])
@@ -144,9 +130,11 @@ static int setup(void **state)
     (void)state;
     char p[600];
     snprintf(p, sizeof(p), "%s/conf/sample/000_a8143c3ee1feb549.txt", NF_SOURCE_DIR);
-    art[0] = slurp(p);
+    art[0] = mock_slurp(p, NULL);
+    assert_non_null(art[0]);
     snprintf(p, sizeof(p), "%s/conf/sample/003_d827aa3b829ea74b.txt", NF_SOURCE_DIR);
-    art[1] = slurp(p);
+    art[1] = mock_slurp(p, NULL);
+    assert_non_null(art[1]);
     return 0;
 }
 

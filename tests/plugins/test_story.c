@@ -31,24 +31,6 @@ static const char *const seeds[] = {
     "003_d827aa3b829ea74b.txt", "004_09dc9a8d14128b2c.txt",
 };
 
-static char *slurp(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p)
-        p[n] = '\0', *len_out = (size_t)n;
-    return p;
-}
 
 static char snap_path[512];
 
@@ -119,7 +101,7 @@ static struct nf_record *seed(int i)
     char path[512];
     size_t n;
     snprintf(path, sizeof(path), "%s/conf/sample/%s", NF_SOURCE_DIR, seeds[i]);
-    char *raw = slurp(path, &n);
+    char *raw = mock_slurp(path, &n);
     assert_non_null(raw);
     struct nf_record *rec = prepared(seeds[i], raw, n);
     free(raw);
@@ -347,7 +329,7 @@ static void test_damaged_snapshot(void **state)
     story_of(mp, r);
     mock_plugin_destroy(&mp);
     size_t n;
-    char *data = slurp(snap_path, &n);
+    char *data = mock_slurp(snap_path, &n);
     assert_non_null(data);
     data[n / 2] ^= 0x55;
     FILE *f = fopen(snap_path, "wb");
@@ -411,7 +393,7 @@ static void test_idf_files(void **state)
     }
     mock_plugin_destroy(&mp);
     size_t n;
-    char *df = slurp(path, &n);
+    char *df = mock_slurp(path, &n);
     assert_non_null(df);
     assert_non_null(strstr(df, "\ndocs\t5\n"));
     assert_non_null(strstr(df, "\nmali\t5\n"));    /* in every seed */
