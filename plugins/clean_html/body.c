@@ -13,6 +13,7 @@
 
 #define BODY_MAX_DEPTH 1024
 #define BODY_MAX_JSONLD 8
+#define BODY_MAX_TEASERS 64
 
 /* The figures below were set on a varied set of real pages (news, blogs, shops, institutions,
  * many languages); each says what it weighs. Lengths count characters without whitespace
@@ -68,6 +69,7 @@ enum {
     F_KEEP = 1u << 9, /* part of the chosen container */
     F_CUT = 1u << 10, /* dropped as furniture (F_DROP is set too) */
     F_FURN = 1u << 11, /* a <nav>, <aside> or <footer> read as a block */
+    F_TEASER = 1u << 12, /* class/id says teaser: another story's, or this one's standfirst */
 };
 
 /* The passes of a page that gave next to nothing: what each does not believe. */
@@ -98,6 +100,8 @@ struct html_body {
     size_t n, cap;
     xmlNodePtr jsonld[BODY_MAX_JSONLD];
     int njsonld;
+    uint32_t teasers[BODY_MAX_TEASERS]; /* elements with a teaser class, in page order */
+    int nteasers;
     struct body_out out;
     uint32_t stack[BODY_MAX_DEPTH];
     int relaxed; /* BODY_NO_CLASSES, BODY_NO_FURN_TAGS: what the pass does not believe */
@@ -163,7 +167,7 @@ static uint8_t body_kind_of(const xmlChar *name)
 
 /* Words of class and id values, split at punctuation and camelCase humps. U: page furniture,
  * removed; M: may hold the article (saves a U element); P/N: score weight. */
-enum { W_U = 1, W_M = 2, W_P = 4, W_N = 8 };
+enum { W_U = 1, W_M = 2, W_P = 4, W_N = 8, W_T = 16 };
 static const struct body_word {
     const char *word;
     uint8_t flags;
@@ -202,7 +206,7 @@ static const struct body_word {
     {"sponsor", W_U | W_N}, {"sponsored", W_U | W_N}, {"sr", W_U | W_N},
     {"story", W_P}, {"subscribe", W_U | W_N}, {"subscription", W_U | W_N},
     {"supplemental", W_U | W_N}, {"taboola", W_U | W_N}, {"tags", W_N},
-    {"teaser", W_U | W_N}, {"text", W_P}, {"ticker", W_U | W_N},
+    {"teaser", W_T | W_N}, {"text", W_P}, {"ticker", W_U | W_N},
     {"toc", W_U | W_N}, {"tool", W_N}, {"toolbar", W_U | W_N},
     {"tools", W_N}, {"trending", W_U | W_N}, {"widget", W_N},
     /* clang-format on */
@@ -332,6 +336,8 @@ static unsigned body_attr_flags(xmlNodePtr node, bool *jsonld_out)
         f |= F_POS;
     if (w & W_N)
         f |= F_NEG;
+    if (w & W_T)
+        f |= F_TEASER;
     return f;
 }
 
@@ -408,6 +414,11 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
     e.flags = (uint16_t)body_attr_flags(node, e.kind == K_SKIP ? &jsonld : NULL);
     if (furn)
         e.flags |= F_FURN;
+    if ((e.flags & F_TEASER) && b->nteasers <= BODY_MAX_TEASERS) {
+        if (b->nteasers < BODY_MAX_TEASERS)
+            b->teasers[b->nteasers] = idx;
+        b->nteasers++; /* one past the end: more than the array holds */
+    }
     node->_private = (void *)(uintptr_t)idx;
     if (e.kind == K_SKIP || (e.flags & F_HIDDEN)) {
         e.flags |= F_DROP;
@@ -501,6 +512,44 @@ static void body_init_score(struct body_node *e)
     e->score = s;
 }
 
+static const xmlChar *body_class_of(xmlNodePtr node)
+{
+    for (xmlAttrPtr a = node->properties; a; a = a->next)
+        if (xmlStrEqual(a->name, BAD_CAST "class"))
+            return body_attr_text(a);
+    return NULL;
+}
+
+/* Bytes of the first word of a class value (0 for none). */
+static size_t body_first_word(const xmlChar *cls)
+{
+    size_t n = 0;
+    while (cls && cls[n] && cls[n] != ' ' && cls[n] != '\t' && cls[n] != '\n')
+        n++;
+    return n;
+}
+
+/* A "teaser" is the card of another story when it links away or comes in a row of its like
+ * (the same tag and first class word elsewhere on the page: "card video", "card slideshow");
+ * a lone one without links is the article's own standfirst, a common CMS name for it. */
+static bool body_is_other_teaser(const struct html_body *b, const struct body_node *e)
+{
+    if (e->text > 0 && (float)e->link > 0.2f * (float)e->text)
+        return true;
+    if (b->nteasers > BODY_MAX_TEASERS)
+        return true;
+    const xmlChar *cls = body_class_of(e->node);
+    size_t n = body_first_word(cls);
+    for (int i = 0; i < b->nteasers; i++) {
+        xmlNodePtr o = b->nodes[b->teasers[i] - 1].node;
+        const xmlChar *ocls = body_class_of(o);
+        if (o != e->node && xmlStrEqual(o->name, e->node->name) && body_first_word(ocls) == n &&
+            (n == 0 || memcmp(cls, ocls, n) == 0))
+            return true;
+    }
+    return false;
+}
+
 /* Whether an element is page furniture, judged on its own facts and the page's total. */
 static bool body_is_furniture(const struct html_body *b, const struct body_node *e, uint32_t total)
 {
@@ -509,6 +558,10 @@ static bool body_is_furniture(const struct html_body *b, const struct body_node 
         return true; /* a menu however much of the page it is */
     if (!(b->relaxed & BODY_NO_CLASSES) && (e->flags & F_UNLIKELY) && !(e->flags & F_MAYBE) &&
         !(e->flags & F_ARTICLEBODY) && !big && e->kind != K_BODY && e->kind != K_A)
+        return true;
+    if (!(b->relaxed & BODY_NO_CLASSES) && (e->flags & F_TEASER) && !(e->flags & F_MAYBE) &&
+        !(e->flags & F_ARTICLEBODY) && !big && e->kind != K_BODY && e->kind != K_A &&
+        body_is_other_teaser(b, e))
         return true;
     switch (e->kind) {
     case K_HEADER:
@@ -1046,6 +1099,7 @@ static long body_run(struct html_body *b, xmlNodePtr root, int relaxed)
 {
     b->n = 0;
     b->njsonld = 0;
+    b->nteasers = 0;
     b->out.len = 0;
     b->out.pending = 0;
     b->relaxed = relaxed;

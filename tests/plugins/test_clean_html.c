@@ -208,6 +208,31 @@ static void test_nav_swallowing_the_page(void **state)
     nf_record_destroy(&rec);
 }
 
+/* "teaser" names both the standfirst of the article and the cards of other stories: a lone
+ * teaser without links stays, teasers that come in a row or link away go. */
+static void test_teaser_lead_and_teaser_cards(void **state)
+{
+    (void)state;
+    static const char html[] =
+        "<html><body><div class='page'><div class='story'><h1>Bridge repairs run late</h1>"
+        "<div class='teaser'>Four more months of detours for the old town, and a bill a "
+        "third higher than planned.</div>" PROSE "</div>"
+        "<div class='more'><div class='card'><div class='teaser-text'>The mayor opened the new "
+        "school on the hill with a speech about the future.</div></div>"
+        "<div class='card'><div class='teaser-text big'>Floods hit the valley again after a "
+        "week of rain in the mountains.</div></div>"
+        "<div class='card'><div class='teaser-box'><a href='/c'>Market day moves to Friday "
+        "this year</a> because of the works.</div></div></div></div></body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "Four more months of detours"));
+    assert_non_null(strstr(text, "The council met on Tuesday evening"));
+    assert_null(strstr(text, "The mayor opened"));
+    assert_null(strstr(text, "Floods hit the valley"));
+    assert_null(strstr(text, "Market day"));
+    nf_record_destroy(&rec);
+}
+
 /* Ruby annotations (<rt>, <rp>) are readings printed over the words, not text of the sentence. */
 static void test_ruby_annotations_dropped(void **state)
 {
@@ -399,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_furniture_of_a_synthetic_page),
         cmocka_unit_test(test_nav_swallowing_the_page),
         cmocka_unit_test(test_ruby_annotations_dropped),
+        cmocka_unit_test(test_teaser_lead_and_teaser_cards),
         cmocka_unit_test(test_latin1_label_reads_as_windows_1252),
         cmocka_unit_test(test_bom_decides),
         cmocka_unit_test(test_undeclared_charsets),
