@@ -31,6 +31,8 @@
 #define BODY_TAIL_CHARS 40     /* bytes of a trailing block that is not a sentence */
 #define BODY_DATE_CHARS 50     /* bytes of a block that may be a date stamp */
 #define BODY_JSONLD_RATIO 1.5f /* how much more text a JSON-LD articleBody must hold */
+#define BODY_LEAD_BLOCKS 3     /* blocks of a standfirst between the headline and the text */
+#define BODY_LEAD_CHARS 800    /* and their characters: more is other content */
 
 enum body_kind {
     K_INLINE, /* span, b, em...: part of the surrounding block */
@@ -995,6 +997,55 @@ static uint32_t body_title_before(struct html_body *b, uint32_t container)
     return 0;
 }
 
+/* Whether an element or one of its ancestors is dropped or already emitted. */
+static bool body_lead_blocked(const struct html_body *b, uint32_t i)
+{
+    for (uint32_t a = i; a; a = b->nodes[a - 1].parent)
+        if (b->nodes[a - 1].flags & (F_DROP | F_KEEP))
+            return true;
+    return false;
+}
+
+/* The standfirst: prose blocks between a headline emitted from outside the container and the
+ * container itself (news pages often set the lead apart from the body, next to the headline).
+ * Only a few short blocks qualify, each prose rather than links, and each must end a sentence
+ * unless it is long; a longer stretch between headline and text is other content. */
+static int body_emit_lead(struct html_body *b, uint32_t h1, uint32_t container)
+{
+    uint32_t from = h1 + 1;
+    while (from < container && body_is_inside(b, from, h1))
+        from++;
+    uint32_t pick[BODY_LEAD_BLOCKS];
+    int n = 0;
+    uint32_t chars = 0;
+    for (uint32_t i = from; i < container; i++) {
+        const struct body_node *e = &b->nodes[i - 1];
+        if (body_is_inside(b, container, i) || !body_is_paragraph(e) || e->kind == K_LI ||
+            e->kind == K_CELL || e->own < BODY_MIN_P || e->ownlink * 4 >= e->own ||
+            body_lead_blocked(b, i))
+            continue;
+        if (n == BODY_LEAD_BLOCKS || (chars += e->own) > BODY_LEAD_CHARS)
+            return 0;
+        pick[n++] = i;
+    }
+    for (int k = 0; k < n; k++) {
+        size_t before = b->out.len;
+        int pending = b->out.pending;
+        body_break(&b->out, 3);
+        if (body_emit(b, b->nodes[pick[k] - 1].node, 0) < 0)
+            return -1;
+        size_t start = before;
+        while (start < b->out.len && (b->out.p[start] == '\n' || b->out.p[start] == ' '))
+            start++;
+        if (b->out.len - start < 100 && !body_ends_sentence(b->out.p + start, b->out.len - start)) {
+            b->out.len = before; /* a byline or a label, not a lead */
+            b->out.pending = pending;
+        }
+    }
+    body_break(&b->out, 3);
+    return 0;
+}
+
 /* Whether an element lies inside another articleBody element. */
 static bool body_in_articlebody(const struct html_body *b, const struct body_node *e)
 {
@@ -1159,6 +1210,8 @@ static long body_run(struct html_body *b, xmlNodePtr root, int relaxed)
             if (body_emit(b, b->nodes[h1 - 1].node, 0) < 0)
                 return -1;
             body_break(&b->out, 3);
+            if (h1 < best && !body_is_inside(b, h1, best) && body_emit_lead(b, h1, best) < 0)
+                return -1;
         }
     }
     if (best == bi) {

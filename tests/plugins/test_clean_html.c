@@ -233,6 +233,27 @@ static void test_teaser_lead_and_teaser_cards(void **state)
     nf_record_destroy(&rec);
 }
 
+/* A standfirst set apart from the body, next to the headline, belongs to the text; a byline
+ * there does not. */
+static void test_lead_between_headline_and_body(void **state)
+{
+    (void)state;
+    static const char html[] =
+        "<html><body><div class='head'><h1>Bridge repairs run late</h1>"
+        "<p class='intro'>Four more months of detours for the old town, and a bill a third "
+        "higher than planned.</p><div>By Anna Berg and Tom Hale</div></div>"
+        "<div class='row'><div class='body'>" PROSE PROSE "</div></div>"
+        "<div class='foot'><p>Every story of the week in your inbox on Sunday.</p></div>"
+        "</body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "Bridge repairs run late\n\nFour more months of detours"));
+    assert_non_null(strstr(text, "planned.\n\nThe council met on Tuesday evening"));
+    assert_null(strstr(text, "Anna Berg"));
+    assert_null(strstr(text, "Every story of the week"));
+    nf_record_destroy(&rec);
+}
+
 /* Ruby annotations (<rt>, <rp>) are readings printed over the words, not text of the sentence. */
 static void test_ruby_annotations_dropped(void **state)
 {
@@ -425,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_nav_swallowing_the_page),
         cmocka_unit_test(test_ruby_annotations_dropped),
         cmocka_unit_test(test_teaser_lead_and_teaser_cards),
+        cmocka_unit_test(test_lead_between_headline_and_body),
         cmocka_unit_test(test_latin1_label_reads_as_windows_1252),
         cmocka_unit_test(test_bom_decides),
         cmocka_unit_test(test_undeclared_charsets),
