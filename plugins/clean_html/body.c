@@ -169,7 +169,7 @@ static uint8_t body_kind_of(const xmlChar *name)
 
 /* Words of class and id values, split at punctuation and camelCase humps. U: page furniture,
  * removed; M: may hold the article (saves a U element); P/N: score weight. */
-enum { W_U = 1, W_M = 2, W_P = 4, W_N = 8, W_T = 16 };
+enum { W_U = 1, W_M = 2, W_P = 4, W_N = 8, W_T = 16, W_H = 32 };
 static const struct body_word {
     const char *word;
     uint8_t flags;
@@ -191,7 +191,7 @@ static const struct body_word {
     {"disqus", W_U | W_N}, {"donate", W_U | W_N}, {"donation", W_U | W_N},
     {"drawer", W_U | W_N}, {"dropdown", W_U | W_N}, {"entry", W_P},
     {"follow", W_U | W_N}, {"footer", W_U | W_N}, {"footnote", W_N},
-    {"gdpr", W_U | W_N}, {"hentry", W_P}, {"hidden", W_U | W_N},
+    {"gdpr", W_U | W_N}, {"hentry", W_P}, {"hidden", W_H},
     {"lightbox", W_U | W_N}, {"login", W_U | W_N}, {"main", W_M | W_P},
     {"masthead", W_U | W_N}, {"menu", W_U | W_N}, {"meta", W_N},
     {"modal", W_U | W_N}, {"nav", W_U | W_N}, {"navbar", W_U | W_N},
@@ -242,11 +242,14 @@ static bool body_is_modifier(const char *w)
 }
 
 /* The word flags of a class or id value: each class is split into words at punctuation and
- * camelCase humps ("articleBody" is article + body). */
+ * camelCase humps ("articleBody" is article + body). "hidden" hides the element only as the
+ * whole class ("hidden", "visually-hidden"): with other words it hides a part ("label-hidden")
+ * or names the screen sizes it is hidden on ("hidden-xs"), and the element shows. */
 static unsigned body_words_of(const xmlChar *v)
 {
     unsigned flags = 0, cls = 0;
     bool modified = false;
+    int others = 0; /* words of the class other than hidden and visually */
     char w[32];
     size_t n = 0;
     for (const xmlChar *p = v;; p++) {
@@ -257,14 +260,22 @@ static unsigned body_words_of(const xmlChar *v)
         if ((!lower && !upper && !digit) || hump) {
             if (n > 0 && n < sizeof(w)) {
                 w[n] = '\0';
-                cls |= body_word_flags(w);
+                unsigned f = body_word_flags(w);
+                cls |= f;
                 modified |= body_is_modifier(w);
+                if (!(f & W_H) && strcmp(w, "visually") != 0)
+                    others++;
+            } else if (n > 0) {
+                others++;
             }
             n = 0;
             if (!c || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+                if ((cls & W_H) && others == 0)
+                    cls |= W_U | W_N;
                 if (!modified)
                     flags |= cls;
                 cls = 0;
+                others = 0;
                 modified = false;
             }
             if (!c)

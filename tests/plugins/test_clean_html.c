@@ -254,6 +254,26 @@ static void test_lead_between_headline_and_body(void **state)
     nf_record_destroy(&rec);
 }
 
+/* "hidden" as a whole class hides the element; as part of a longer class it hides a part of
+ * it ("field--label-hidden") or names screen sizes ("hidden-xs"), and the text shows. */
+static void test_hidden_class_words(void **state)
+{
+    (void)state;
+    static const char html[] =
+        "<html><body><div class='story'><h1>Bridge repairs run late</h1>"
+        "<div class='field field--name-body field--label-hidden'>" PROSE
+        "<div class='note hidden-xs'><p>Residents of the old town have been asked to use the "
+        "ferry, which now runs every twenty minutes, until the works are done.</p></div>"
+        "<div class='hidden'><p>Thank you for signing up, your first newsletter is on its way "
+        "to your inbox.</p></div></div></div></body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "The council met on Tuesday evening"));
+    assert_non_null(strstr(text, "Residents of the old town"));
+    assert_null(strstr(text, "Thank you for signing up"));
+    nf_record_destroy(&rec);
+}
+
 /* Ruby annotations (<rt>, <rp>) are readings printed over the words, not text of the sentence. */
 static void test_ruby_annotations_dropped(void **state)
 {
@@ -447,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_ruby_annotations_dropped),
         cmocka_unit_test(test_teaser_lead_and_teaser_cards),
         cmocka_unit_test(test_lead_between_headline_and_body),
+        cmocka_unit_test(test_hidden_class_words),
         cmocka_unit_test(test_latin1_label_reads_as_windows_1252),
         cmocka_unit_test(test_bom_decides),
         cmocka_unit_test(test_undeclared_charsets),
