@@ -31,6 +31,7 @@
 #define BODY_TAIL_CHARS 40     /* bytes of a trailing block that is not a sentence */
 #define BODY_DATE_CHARS 50     /* bytes of a block that may be a date stamp */
 #define BODY_JSONLD_RATIO 1.5f /* how much more text a JSON-LD articleBody must hold */
+#define BODY_HEADER_PROSE 150 /* text of a <header> with few links that is the article's */
 #define BODY_LEAD_BLOCKS 3     /* blocks of a standfirst between the headline and the text */
 #define BODY_LEAD_CHARS 800    /* and their characters: more is other content */
 
@@ -578,7 +579,9 @@ static bool body_is_furniture(const struct html_body *b, const struct body_node 
         return true;
     switch (e->kind) {
     case K_HEADER:
-        return !big;
+        /* a site's masthead is logo and menus; a header of prose is the article's own
+         * (headline and standfirst) */
+        return !big && !(e->text >= BODY_HEADER_PROSE && body_link_density(e) < 0.2f);
     case K_NOSCRIPT:
         return e->text < 200; /* "please enable JavaScript", tracking pixels */
     case K_FORM:

@@ -274,6 +274,27 @@ static void test_hidden_class_words(void **state)
     nf_record_destroy(&rec);
 }
 
+/* A <header> of prose is the article's headline and standfirst; the site's masthead of a
+ * slogan and menus still goes. */
+static void test_article_header_of_prose(void **state)
+{
+    (void)state;
+    static const char html[] =
+        "<html><body><header><a href='/'>The Valley Times</a><ul><li><a href='/news'>News</a>"
+        "</li><li><a href='/sport'>Sport</a></li></ul><p>Your paper since 1901</p></header>"
+        "<div class='page'><header class='mt-0'><h1>Bridge repairs run late</h1><p>Four more "
+        "months of detours for the old town, a bill a third higher than planned, and no end of "
+        "the works before the winter, the engineers told the council on Tuesday.</p></header>"
+        "<div class='body'>" PROSE PROSE "</div></div></body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "Four more months of detours"));
+    assert_non_null(strstr(text, "The council met on Tuesday evening"));
+    assert_null(strstr(text, "Your paper since"));
+    assert_null(strstr(text, "Sport"));
+    nf_record_destroy(&rec);
+}
+
 /* Ruby annotations (<rt>, <rp>) are readings printed over the words, not text of the sentence. */
 static void test_ruby_annotations_dropped(void **state)
 {
@@ -468,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_teaser_lead_and_teaser_cards),
         cmocka_unit_test(test_lead_between_headline_and_body),
         cmocka_unit_test(test_hidden_class_words),
+        cmocka_unit_test(test_article_header_of_prose),
         cmocka_unit_test(test_latin1_label_reads_as_windows_1252),
         cmocka_unit_test(test_bom_decides),
         cmocka_unit_test(test_undeclared_charsets),
