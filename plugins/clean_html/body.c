@@ -31,6 +31,7 @@
 #define BODY_TAIL_CHARS 40     /* bytes of a trailing block that is not a sentence */
 #define BODY_DATE_CHARS 50     /* bytes of a block that may be a date stamp */
 #define BODY_JSONLD_RATIO 1.5f /* how much more text a JSON-LD articleBody must hold */
+#define BODY_CARDS 3           /* linked-headline children that make a block a row of teasers */
 #define BODY_HEADER_PROSE 150 /* text of a <header> with few links that is the article's */
 #define BODY_LEAD_BLOCKS 3     /* blocks of a standfirst between the headline and the text */
 #define BODY_LEAD_CHARS 800    /* and their characters: more is other content */
@@ -87,6 +88,9 @@ struct body_node {
     uint32_t own;    /* characters not inside a block child: text this element holds itself */
     uint32_t ownlink;
     uint32_t parent; /* index + 1, 0 for none */
+    uint16_t lheads; /* linked headlines below: the titles of other stories */
+    uint16_t cards;  /* children with a linked headline below */
+    uint32_t cardtext; /* characters in those children */
     float score;
     uint16_t flags;
     uint8_t kind;
@@ -446,8 +450,8 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
     b->nodes[idx - 1] = e;
     if (e.kind == K_A)
         in_link = true;
-    uint32_t text = 0, link = 0, commas = 0, own = 0, ownlink = 0;
-    uint16_t below = 0;
+    uint32_t text = 0, link = 0, commas = 0, own = 0, ownlink = 0, cardtext = 0;
+    uint16_t below = 0, lheads = 0, cards = 0;
     for (xmlNodePtr c = node->children; c; c = c->next) {
         if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
             uint32_t t = 0;
@@ -467,6 +471,11 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
             text += ce->text;
             link += ce->link;
             commas += ce->commas;
+            if (ce->lheads) {
+                lheads = lheads + ce->lheads > UINT16_MAX ? UINT16_MAX : lheads + ce->lheads;
+                cards += cards < UINT16_MAX;
+                cardtext += ce->text;
+            }
             if (body_is_block(ce->kind) || (ce->flags & F_BLOCK_BELOW)) {
                 below |= F_BLOCK_BELOW;
             } else {
@@ -482,6 +491,11 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
     me->own = own;
     me->ownlink = ownlink;
     me->flags |= below;
+    me->cards = cards;
+    me->cardtext = cardtext;
+    me->lheads = lheads;
+    if (me->kind == K_H && text > 0 && link * 2 > text && lheads < UINT16_MAX)
+        me->lheads++;
     return idx;
 }
 
@@ -591,7 +605,11 @@ static bool body_is_furniture(const struct html_body *b, const struct body_node 
     case K_TABLE:
     case K_LI:
         /* blocks of links: menus, tag clouds, "more stories" lists */
-        return e->text > 0 && body_link_density(e) > BODY_BLOCK_LINKS && !big;
+        if (e->text > 0 && body_link_density(e) > BODY_BLOCK_LINKS && !big)
+            return true;
+        /* a row of cards, each under the linked headline of another story, with its summary:
+         * the cards are nearly all of the block (an article may quote one or two) */
+        return e->cards >= BODY_CARDS && (float)e->cardtext >= 0.8f * (float)e->text && !big;
     case K_H:
         /* the linked headline of another story */
         return e->text > 0 && body_link_density(e) > 0.5f;

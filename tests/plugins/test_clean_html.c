@@ -295,6 +295,29 @@ static void test_article_header_of_prose(void **state)
     nf_record_destroy(&rec);
 }
 
+/* A row of cards, each the linked headline of another story over its summary, is a teaser
+ * list even inside the article's element and without any class name saying so. */
+static void test_row_of_story_cards(void **state)
+{
+    (void)state;
+    static const char html[] =
+        "<html><body><article><h1>Bridge repairs run late</h1>" PROSE PROSE
+        "<div><div><h3><a href='/a'>Floods hit the valley again</a></h3><p>A week of rain in "
+        "the mountains sent the river over its banks for the second time this year.</p></div>"
+        "<div><h3><a href='/b'>Mayor opens new school</a></h3><p>The school on the hill has "
+        "room for three hundred pupils and a library open to everyone.</p></div>"
+        "<div><h3><a href='/c'>Market day moves</a></h3><p>Stalls will stand on the church "
+        "square on Fridays until the works on the bridge are finished.</p></div></div>"
+        "</article></body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "The council met on Tuesday evening"));
+    assert_null(strstr(text, "A week of rain"));
+    assert_null(strstr(text, "three hundred pupils"));
+    assert_null(strstr(text, "church square"));
+    nf_record_destroy(&rec);
+}
+
 /* Ruby annotations (<rt>, <rp>) are readings printed over the words, not text of the sentence. */
 static void test_ruby_annotations_dropped(void **state)
 {
@@ -490,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_lead_between_headline_and_body),
         cmocka_unit_test(test_hidden_class_words),
         cmocka_unit_test(test_article_header_of_prose),
+        cmocka_unit_test(test_row_of_story_cards),
         cmocka_unit_test(test_latin1_label_reads_as_windows_1252),
         cmocka_unit_test(test_bom_decides),
         cmocka_unit_test(test_undeclared_charsets),
