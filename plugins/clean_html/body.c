@@ -1038,9 +1038,9 @@ static bool body_lead_blocked(const struct html_body *b, uint32_t i)
     return false;
 }
 
-/* The standfirst: prose blocks between a headline emitted from outside the container and the
- * container itself (news pages often set the lead apart from the body, next to the headline).
- * Only a few short blocks qualify, each prose rather than links, and each must end a sentence
+/* The standfirst: prose blocks or a subheadline between a headline emitted from outside the
+ * container and the container itself (news pages often set the lead apart from the body, next
+ * to the headline). Only a few short blocks qualify, each prose rather than links, and each must end a sentence
  * unless it is long; a longer stretch between headline and text is other content. */
 static int body_emit_lead(struct html_body *b, uint32_t h1, uint32_t container)
 {
@@ -1052,7 +1052,8 @@ static int body_emit_lead(struct html_body *b, uint32_t h1, uint32_t container)
     uint32_t chars = 0;
     for (uint32_t i = from; i < container; i++) {
         const struct body_node *e = &b->nodes[i - 1];
-        if (body_is_inside(b, container, i) || !body_is_paragraph(e) || e->kind == K_LI ||
+        if (body_is_inside(b, container, i) || (!body_is_paragraph(e) && e->kind != K_H) ||
+            e->kind == K_LI ||
             e->kind == K_CELL || e->own < BODY_MIN_P || e->ownlink * 4 >= e->own ||
             body_lead_blocked(b, i))
             continue;

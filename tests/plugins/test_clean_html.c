@@ -240,14 +240,15 @@ static void test_lead_between_headline_and_body(void **state)
     (void)state;
     static const char html[] =
         "<html><body><div class='head'><h1>Bridge repairs run late</h1>"
-        "<p class='intro'>Four more months of detours for the old town, and a bill a third "
+        "<h2 class='sub'>The old town keeps its detours until the winter.</h2><p class='intro'>Four more months of detours for the old town, and a bill a third "
         "higher than planned.</p><div>By Anna Berg and Tom Hale</div></div>"
         "<div class='row'><div class='body'>" PROSE PROSE "</div></div>"
         "<div class='foot'><p>Every story of the week in your inbox on Sunday.</p></div>"
         "</body></html>";
     struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
     const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
-    assert_non_null(strstr(text, "Bridge repairs run late\n\nFour more months of detours"));
+    assert_non_null(strstr(text, "Bridge repairs run late\n\nThe old town keeps its detours"));
+    assert_non_null(strstr(text, "winter.\n\nFour more months of detours"));
     assert_non_null(strstr(text, "planned.\n\nThe council met on Tuesday evening"));
     assert_null(strstr(text, "Anna Berg"));
     assert_null(strstr(text, "Every story of the week"));
