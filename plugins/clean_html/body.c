@@ -1040,8 +1040,9 @@ static bool body_lead_blocked(const struct html_body *b, uint32_t i)
 
 /* The standfirst: prose blocks or a subheadline between a headline emitted from outside the
  * container and the container itself (news pages often set the lead apart from the body, next
- * to the headline). Only a few short blocks qualify, each prose rather than links, and each must end a sentence
- * unless it is long; a longer stretch between headline and text is other content. */
+ * to the headline). Only a few short blocks qualify, each prose rather than links, and each
+ * must end a sentence unless it is long; a longer stretch between headline and text is other
+ * content. */
 static int body_emit_lead(struct html_body *b, uint32_t h1, uint32_t container)
 {
     uint32_t from = h1 + 1;

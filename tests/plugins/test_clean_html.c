@@ -240,7 +240,8 @@ static void test_lead_between_headline_and_body(void **state)
     (void)state;
     static const char html[] =
         "<html><body><div class='head'><h1>Bridge repairs run late</h1>"
-        "<h2 class='sub'>The old town keeps its detours until the winter.</h2><p class='intro'>Four more months of detours for the old town, and a bill a third "
+        "<h2 class='sub'>The old town keeps its detours until the winter.</h2>"
+        "<p class='intro'>Four more months of detours for the old town, and a bill a third "
         "higher than planned.</p><div>By Anna Berg and Tom Hale</div></div>"
         "<div class='row'><div class='body'>" PROSE PROSE "</div></div>"
         "<div class='foot'><p>Every story of the week in your inbox on Sunday.</p></div>"
