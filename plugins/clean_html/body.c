@@ -751,9 +751,11 @@ static bool body_heads_nothing(struct html_body *b, xmlNodePtr h)
             if (c->type != XML_ELEMENT_NODE || !c->_private)
                 continue;
             const struct body_node *e = body_info(b, c);
+            if (e->text == 0)
+                continue; /* an empty ad slot or spacer between the heading and its text */
             if (e->flags & F_CUT)
                 return true;
-            if (e->text > 0 && !(e->flags & F_DROP))
+            if (!(e->flags & F_DROP))
                 return false;
         }
     }

@@ -320,6 +320,25 @@ static void test_row_of_story_cards(void **state)
     nf_record_destroy(&rec);
 }
 
+/* A heading over a dropped section goes with it; an empty ad slot between a heading and its
+ * text does not make the heading head nothing. */
+static void test_heading_over_empty_ad_slot(void **state)
+{
+    (void)state;
+    static const char html[] =
+        "<html><body><article><h1>Bridge repairs run late</h1>" PROSE
+        "<h2>What the engineers found</h2><div class='ad-slot'></div>" PROSE
+        "<h2>Related stories</h2><ul class='related'><li><a href='/a'>Floods hit the valley "
+        "again</a></li><li><a href='/b'>Mayor opens new school</a></li></ul>"
+        "</article></body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "What the engineers found"));
+    assert_null(strstr(text, "Related stories"));
+    assert_null(strstr(text, "Floods hit"));
+    nf_record_destroy(&rec);
+}
+
 /* Ruby annotations (<rt>, <rp>) are readings printed over the words, not text of the sentence. */
 static void test_ruby_annotations_dropped(void **state)
 {
@@ -516,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_hidden_class_words),
         cmocka_unit_test(test_article_header_of_prose),
         cmocka_unit_test(test_row_of_story_cards),
+        cmocka_unit_test(test_heading_over_empty_ad_slot),
         cmocka_unit_test(test_latin1_label_reads_as_windows_1252),
         cmocka_unit_test(test_bom_decides),
         cmocka_unit_test(test_undeclared_charsets),
