@@ -638,6 +638,25 @@ static bool body_is_paragraph(const struct body_node *e)
     }
 }
 
+/* Inline elements in a paragraph that class names call furniture: a caption or a copyright
+ * line in a <span>, screen-reader text, a hidden part. */
+static void body_cut_inline(struct html_body *b, xmlNodePtr node, int depth)
+{
+    if (b->relaxed & BODY_NO_CLASSES)
+        return;
+    for (xmlNodePtr c = node->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || !c->_private || depth >= BODY_MAX_DEPTH - 1)
+            continue;
+        struct body_node *e = body_info(b, c);
+        if (e->flags & F_DROP)
+            continue;
+        if ((e->flags & F_UNLIKELY) && !(e->flags & (F_MAYBE | F_ARTICLEBODY)) && e->kind != K_A)
+            e->flags |= F_DROP | F_CUT;
+        else
+            body_cut_inline(b, c, depth + 1);
+    }
+}
+
 static void body_select(struct html_body *b, uint32_t idx, int depth, uint32_t total)
 {
     struct body_node *e = &b->nodes[idx - 1];
@@ -667,8 +686,10 @@ static void body_select(struct html_body *b, uint32_t idx, int depth, uint32_t t
         for (int up = 0; up <= depth; up++)
             b->nodes[b->stack[depth - up] - 1].ptext += own;
     }
-    if (!(e->flags & F_BLOCK_BELOW))
+    if (!(e->flags & F_BLOCK_BELOW)) {
+        body_cut_inline(b, e->node, depth);
         return;
+    }
     if (depth >= BODY_MAX_DEPTH - 1)
         return;
     for (xmlNodePtr c = e->node->children; c; c = c->next)

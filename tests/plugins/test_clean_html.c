@@ -339,6 +339,24 @@ static void test_heading_over_empty_ad_slot(void **state)
     nf_record_destroy(&rec);
 }
 
+/* Class names judge inline elements in a paragraph too: a caption or a copyright line in a
+ * <span> or <em> goes, the paragraph's own words stay. */
+static void test_inline_furniture_in_a_paragraph(void **state)
+{
+    (void)state;
+    static const char html[] =
+        "<html><body><article><h1>Bridge repairs run late</h1>" PROSE
+        "<p><span class='image'><span class='caption'>The eastern pillar after the floods, "
+        "seen from the old town</span></span> <em class='copyright'>Photo agency Valley</em>"
+        "</p>" PROSE "</article></body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "The council met on Tuesday evening"));
+    assert_null(strstr(text, "seen from the old town"));
+    assert_null(strstr(text, "Photo agency"));
+    nf_record_destroy(&rec);
+}
+
 /* Ruby annotations (<rt>, <rp>) are readings printed over the words, not text of the sentence. */
 static void test_ruby_annotations_dropped(void **state)
 {
@@ -536,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_article_header_of_prose),
         cmocka_unit_test(test_row_of_story_cards),
         cmocka_unit_test(test_heading_over_empty_ad_slot),
+        cmocka_unit_test(test_inline_furniture_in_a_paragraph),
         cmocka_unit_test(test_latin1_label_reads_as_windows_1252),
         cmocka_unit_test(test_bom_decides),
         cmocka_unit_test(test_undeclared_charsets),
