@@ -96,7 +96,18 @@ static int sql_open(struct nf_dlq *d, char *err, size_t errlen)
     if (sqlite3_open(d->path, &d->db) != SQLITE_OK)
         goto fail;
     sqlite3_busy_timeout(d->db, 10000);
-    if (sqlite3_exec(d->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+    /* Several workers may create the store at the same moment. Switching to WAL can fail with
+     * SQLITE_BUSY without the busy handler being consulted (another connection holds a read
+     * lock while upgrading), so the creation is retried for a while. */
+    int rc = SQLITE_BUSY;
+    for (int tries = 0; tries < 200; tries++) {
+        rc = sqlite3_exec(d->db, schema, NULL, NULL, NULL);
+        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+            break;
+        struct timespec pause = {0, 25 * 1000000};
+        nanosleep(&pause, NULL);
+    }
+    if (rc != SQLITE_OK)
         goto fail;
     if (sqlite3_prepare_v2(d->db,
                            "INSERT INTO dead_letters(at, id, source_uri, stage, worker, attempt,"
@@ -131,6 +142,12 @@ static int sql_put(struct nf_dlq *d, const char *id, const char *source_uri, con
     else
         sqlite3_bind_null(s, 7);
     int rc = sqlite3_step(s);
+    for (int tries = 0; (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && tries < 200; tries++) {
+        sqlite3_reset(s);
+        struct timespec pause = {0, 25 * 1000000};
+        nanosleep(&pause, NULL);
+        rc = sqlite3_step(s);
+    }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE) {
