@@ -45,3 +45,33 @@ if [ -d "$SHARED/corpus/dates/pages" ] && [ -f "$SHARED/tools/score_dates.py" ];
 else
     echo "== dates: skipped (no ../shared/corpus/dates here)"
 fi
+
+# Copies: make_corpus.py corpora (10,000 and 100,000 articles, JSON lines) through
+# conf/backfill.cfg, scored by score_dups.py. Stories: BASIL through conf/stories.cfg, scored by
+# score_clusters.py. NF_EVAL_SIZES="10000" keeps it short.
+eval_dups() { # ARTICLES SEED
+    local n=$1 seed=$2 dir="$TMP/dups-$1-$2"
+    python3 "$SHARED/tools/make_corpus.py" "$dir" --articles "$n" --seed "$seed" --format jsonl >/dev/null
+    rm -rf "$TMP/var"
+    local cmd=("$NF" run "$ROOT/conf/backfill.cfg" --once --set "state_dir=$TMP/var"
+               --set "fetch.path=$dir/articles.jsonl" --set "store.path=$OUT/dups-$n.jsonl")
+    "${cmd[@]}" >"$TMP/dups.log" 2>&1 || { tail -20 "$TMP/dups.log"; exit 1; }
+    echo "== copies: $n articles (make_corpus.py seed $seed)"
+    python3 "$SHARED/tools/score_dups.py" "$dir" "$OUT/dups-$n.jsonl" | sed 's/^/  /'
+    local shown="${cmd[*]/$dir//tmp/c$n}"
+    echo "  reproduce: python3 $SHARED/tools/make_corpus.py /tmp/c$n --articles $n --seed $seed --format jsonl && ${shown/$TMP\/var//tmp/nf-var} && python3 $SHARED/tools/score_dups.py /tmp/c$n $OUT/dups-$n.jsonl"
+}
+if [ -f "$SHARED/tools/make_corpus.py" ]; then
+    for n in ${NF_EVAL_SIZES:-10000 100000}; do
+        eval_dups "$n" 1
+    done
+fi
+if [ -f "$SHARED/corpus/stories/basil.jsonl" ]; then
+    rm -rf "$TMP/var"
+    cmd=("$NF" run "$ROOT/conf/stories.cfg" --once --set "state_dir=$TMP/var"
+         --set "fetch.path=$SHARED/corpus/stories/basil.jsonl" --set "store.path=$OUT/stories.jsonl")
+    "${cmd[@]}" >"$TMP/stories.log" 2>&1 || { tail -20 "$TMP/stories.log"; exit 1; }
+    echo "== stories: BASIL"
+    python3 "$SHARED/tools/score_clusters.py" "$OUT/stories.jsonl" | sed 's/^/  /'
+    echo "  reproduce: ${cmd[*]/$TMP\/var//tmp/nf-var} && python3 $SHARED/tools/score_clusters.py $OUT/stories.jsonl"
+fi
