@@ -368,6 +368,28 @@ static void watchdog_tick(void)
     }
 }
 
+/* A long-running worker says what it has done every NF_REPORT_MS, when anything changed. */
+#define NF_REPORT_MS 60000
+static int64_t report_next, report_sum;
+
+static void log_counters(struct nf_ctx *ctx);
+
+static void report_tick(struct nf_ctx *ctx)
+{
+    int64_t now = mono_ms();
+    if (!report_next)
+        report_next = now + NF_REPORT_MS;
+    if (now < report_next)
+        return;
+    report_next = now + NF_REPORT_MS;
+    int64_t sum = 0;
+    for (size_t i = 0; i < sizeof(ctx->counters) / sizeof(ctx->counters[0]); i++)
+        sum += ctx->counters[i].value;
+    if (sum != report_sum)
+        log_counters(ctx);
+    report_sum = sum;
+}
+
 static void notify_ready(void)
 {
     uint64_t usec = 0;
@@ -785,6 +807,7 @@ static int run_source(struct worker *w)
         zmq_poll(&item, 1, timeout);
         drain_acks(w);
         watchdog_tick();
+        report_tick(&w->ctx);
         int64_t now = mono_ms();
         if (now >= next_scan) {
             replay_overdue(w, now);
@@ -948,6 +971,7 @@ static int run_filter(struct worker *w)
             flush_out(w);
         }
         watchdog_tick();
+        report_tick(&w->ctx);
         if (n && !since_flush)
             flush_due = mono_ms() + w->st->flush_ms;
         since_flush += n;
