@@ -14,6 +14,7 @@
 #include <pcre2.h>
 
 #include "newsflow/plugin.h"
+#include "plugin_util.h"
 
 struct clean_text_conf {
     const char *drop_patterns;
@@ -244,39 +245,7 @@ struct clean_text {
 /* Buffers grown past this for one huge record are given back afterwards. */
 #define CT_KEEP_BYTES (8u << 20)
 
-static int clean_text_grow(void *pp, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 256;
-    while (c < need)
-        c *= 2;
-    void **p = pp;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
 
-static pcre2_code *clean_text_compile(struct nf_ctx *ctx, const char *what, const char *re,
-                                      uint32_t flags)
-{
-    int code;
-    PCRE2_SIZE at;
-    pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
-                                  PCRE2_UTF | PCRE2_UCP | flags, &code, &at, NULL);
-    if (!c) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(code, msg, sizeof(msg));
-        nf_ctx_error(ctx, "%s: %s at offset %zu", what, (const char *)msg, (size_t)at);
-        return NULL;
-    }
-    /* Without JIT the patterns still work, only slower: not a reason to refuse to start. */
-    (void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
-    return c;
-}
 
 /* The built-in list and the configured patterns as one alternation, so a line costs one match. */
 static pcre2_code *clean_text_compile_drop(struct nf_ctx *ctx, const struct clean_text_conf *conf)
@@ -300,7 +269,7 @@ static pcre2_code *clean_text_compile_drop(struct nf_ctx *ctx, const struct clea
         w += (size_t)snprintf(re + w, n - w, "%s(?:%s)", w ? "|" : "", clean_text_builtin[i]);
     if (*extra)
         w += (size_t)snprintf(re + w, n - w, "%s(?:%s)", w ? "|" : "", extra);
-    pcre2_code *c = clean_text_compile(ctx, nb ? "boilerplate patterns (built-in and "
+    pcre2_code *c = nfu_compile(ctx, nb ? "boilerplate patterns (built-in and "
                                                  "drop_patterns)"
                                                : "drop_patterns",
                                        re, PCRE2_CASELESS | PCRE2_ANCHORED | PCRE2_ENDANCHORED);
@@ -359,13 +328,13 @@ static int clean_text_init(struct nf_ctx *ctx, const void *vconf, void **state_o
             goto fail;
     }
     const uint32_t whole = PCRE2_ANCHORED | PCRE2_ENDANCHORED;
-    if (!(s->header = clean_text_compile(ctx, "date header pattern", clean_text_header_re,
+    if (!(s->header = nfu_compile(ctx, "date header pattern", clean_text_header_re,
                                          PCRE2_CASELESS | PCRE2_ANCHORED)) ||
-        !(s->byline = clean_text_compile(ctx, "byline pattern", clean_text_byline_re, whole)) ||
-        !(s->outlet = clean_text_compile(ctx, "outlet pattern", clean_text_outlet_re, whole)) ||
-        !(s->agency = clean_text_compile(ctx, "agency pattern", clean_text_agency_re,
+        !(s->byline = nfu_compile(ctx, "byline pattern", clean_text_byline_re, whole)) ||
+        !(s->outlet = nfu_compile(ctx, "outlet pattern", clean_text_outlet_re, whole)) ||
+        !(s->agency = nfu_compile(ctx, "agency pattern", clean_text_agency_re,
                                          whole | PCRE2_CASELESS)) ||
-        !(s->role = clean_text_compile(ctx, "role pattern", clean_text_role_re, PCRE2_CASELESS)))
+        !(s->role = nfu_compile(ctx, "role pattern", clean_text_role_re, PCRE2_CASELESS)))
         goto fail;
     s->md = pcre2_match_data_create(16, NULL);
     if (!s->md) {
@@ -409,7 +378,7 @@ static void clean_text_destroy(void *state)
  * every line break made "\n". Returns its length in bytes or a negative utf8proc error. */
 static utf8proc_ssize_t clean_text_nfc(struct clean_text *s, const char *p, size_t n)
 {
-    if (clean_text_grow(&s->cps, &s->cps_cap, n + n / 8 + 16, sizeof(*s->cps)) < 0)
+    if (nfu_grow(&s->cps, &s->cps_cap, n + n / 8 + 16, sizeof(*s->cps)) < 0)
         return UTF8PROC_ERROR_NOMEM;
     for (;;) {
         utf8proc_ssize_t r =
@@ -420,7 +389,7 @@ static utf8proc_ssize_t clean_text_nfc(struct clean_text *s, const char *p, size
         /* reencode writes a NUL after the text: one more slot than the code points */
         if ((size_t)r < s->cps_cap)
             return utf8proc_reencode(s->cps, r, CT_NFC_OPTS);
-        if (clean_text_grow(&s->cps, &s->cps_cap, (size_t)r + 1, sizeof(*s->cps)) < 0)
+        if (nfu_grow(&s->cps, &s->cps_cap, (size_t)r + 1, sizeof(*s->cps)) < 0)
             return UTF8PROC_ERROR_NOMEM;
     }
 }
@@ -430,7 +399,7 @@ static utf8proc_ssize_t clean_text_nfc(struct clean_text *s, const char *p, size
  * stray bytes keeps its valid characters. Returns the number of bytes so read, or -1. */
 static long clean_text_repair(struct clean_text *s, const char *p, size_t n, size_t *len_out)
 {
-    if (clean_text_grow(&s->fixed, &s->fixed_cap, 3 * n + 1, 1) < 0)
+    if (nfu_grow(&s->fixed, &s->fixed_cap, 3 * n + 1, 1) < 0)
         return -1;
     utf8proc_uint8_t *out = (utf8proc_uint8_t *)s->fixed;
     const utf8proc_uint8_t *in = (const utf8proc_uint8_t *)p;
@@ -575,7 +544,7 @@ static long clean_text_mojibake(struct clean_text *s, const char *p, size_t n, s
     long total = 0;
     const uint8_t *in = (const uint8_t *)p;
     for (int round = 0; round < 3; round++) {
-        if (round == 0 && clean_text_grow(&s->moji, &s->moji_cap, n + 1, 1) < 0)
+        if (round == 0 && nfu_grow(&s->moji, &s->moji_cap, n + 1, 1) < 0)
             return -1;
         long r = clean_text_moji_round(s, in, n, (uint8_t *)s->moji, &n);
         if (r == 0)
@@ -650,7 +619,7 @@ static int clean_text_lines(struct clean_text *s, struct nf_record *rec, const c
     for (size_t i = 0; i <= n;) {
         const char *nl = memchr(t + i, '\n', n - i);
         size_t end = nl ? (size_t)(nl - t) : n;
-        if (clean_text_grow(&s->lines, &s->lines_cap, count + 1, sizeof(*s->lines)) < 0)
+        if (nfu_grow(&s->lines, &s->lines_cap, count + 1, sizeof(*s->lines)) < 0)
             return -1;
         s->lines[count++] = (struct clean_text_line){i, end - i, false};
         i = end + 1;
@@ -702,7 +671,7 @@ static int clean_text_paragraphs(struct clean_text *s, const char *t, size_t n, 
             seen = true;
         }
     }
-    if (clean_text_grow(&s->pbuf, &s->pbuf_cap, n + 1, 1) < 0)
+    if (nfu_grow(&s->pbuf, &s->pbuf_cap, n + 1, 1) < 0)
         return -1;
     size_t w = 0, count = 0;
     bool open = false;
@@ -723,7 +692,7 @@ static int clean_text_paragraphs(struct clean_text *s, const char *t, size_t n, 
             p->lines++;
             continue;
         }
-        if (clean_text_grow(&s->paras, &s->paras_cap, count + 1, sizeof(*s->paras)) < 0)
+        if (nfu_grow(&s->paras, &s->paras_cap, count + 1, sizeof(*s->paras)) < 0)
             return -1;
         s->paras[count++] = (struct clean_text_para){w, l->len, 1, true};
         memcpy(s->pbuf + w, t + l->off, l->len);
@@ -1094,7 +1063,7 @@ static int clean_text_run(struct clean_text *s, struct nf_ctx *ctx, struct nf_re
         goto nomem;
 
     size_t w = 0;
-    if (clean_text_grow(&s->out, &s->out_cap, len + 2 * np + 1, 1) < 0)
+    if (nfu_grow(&s->out, &s->out_cap, len + 2 * np + 1, 1) < 0)
         goto nomem;
     for (size_t i = 0; i < np; i++) {
         const struct clean_text_para *p = &s->paras[i];

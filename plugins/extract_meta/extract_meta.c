@@ -17,6 +17,7 @@
 #include <pcre2.h>
 
 #include "newsflow/plugin.h"
+#include "plugin_util.h"
 
 struct extract_meta_conf {
     const char *gazetteer;
@@ -281,25 +282,10 @@ struct extract_meta {
     struct extract_meta_buf ckey, cname;
 };
 
-static int extract_meta_grow(void *pp, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void **p = pp;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
 
 static int extract_meta_append(struct extract_meta_buf *b, const void *p, size_t n)
 {
-    if (extract_meta_grow(&b->p, &b->cap, b->len + n + 1, 1) < 0)
+    if (nfu_grow(&b->p, &b->cap, b->len + n + 1, 1) < 0)
         return -1;
     memcpy(b->p + b->len, p, n);
     b->len += n;
@@ -336,7 +322,7 @@ static int extract_meta_fold(struct extract_meta *s, const char *p, size_t n)
     while (ascii < n && (unsigned char)p[ascii] < 0x80)
         ascii++;
     if (ascii == n) {
-        if (extract_meta_grow(&s->fold.p, &s->fold.cap, s->fold.len + n + 1, 1) < 0)
+        if (nfu_grow(&s->fold.p, &s->fold.cap, s->fold.len + n + 1, 1) < 0)
             return -1;
         for (size_t i = 0; i < n; i++)
             s->fold.p[s->fold.len++] = (char)tolower((unsigned char)p[i]);
@@ -353,7 +339,7 @@ static int extract_meta_fold(struct extract_meta *s, const char *p, size_t n)
             r = utf8proc_reencode(s->cps, r, EM_FOLD_OPTS);
             return r < 0 ? -1 : extract_meta_append(&s->fold, s->cps, (size_t)r);
         }
-        if (extract_meta_grow(&s->cps, &s->cps_cap, (size_t)r + 1, sizeof(*s->cps)) < 0)
+        if (nfu_grow(&s->cps, &s->cps_cap, (size_t)r + 1, sizeof(*s->cps)) < 0)
             return -1;
     }
 }
@@ -397,7 +383,7 @@ static long extract_meta_tokenize(struct extract_meta *s, const char *p, size_t 
             if (extract_meta_fold(s, p + start, i - start) < 0)
                 return -1;
             if (s->fold.len > fold) { /* a word of marks alone folds to nothing */
-                if (extract_meta_grow(&s->toks, &s->toks_cap, count + 1, sizeof(*s->toks)) < 0)
+                if (nfu_grow(&s->toks, &s->toks_cap, count + 1, sizeof(*s->toks)) < 0)
                     return -1;
                 s->toks[count++] = (struct extract_meta_token){
                     (uint32_t)start, (uint32_t)(i - start), (uint32_t)fold,
@@ -550,7 +536,7 @@ static int extract_meta_parse_alias(struct extract_meta *s, struct nf_ctx *ctx,
         goto out;
     }
     if (extract_meta_key(s, nfc, 0, (size_t)words, exact) < 0 ||
-        extract_meta_grow(list, cap, *n + 1, sizeof(**list)) < 0)
+        nfu_grow(list, cap, *n + 1, sizeof(**list)) < 0)
         goto nomem;
     struct extract_meta_slot a = {
         .hash = extract_meta_hash(s->key.p, s->key.len),
@@ -623,7 +609,7 @@ static int extract_meta_load(struct extract_meta *s, struct nf_ctx *ctx, const c
             nf_ctx_error(ctx, "%s: \"%s\" is not valid UTF-8", where, name);
             goto out;
         }
-        if (extract_meta_grow(&s->ents, &s->ents_cap, s->n_ents + 1, sizeof(*s->ents)) < 0) {
+        if (nfu_grow(&s->ents, &s->ents_cap, s->n_ents + 1, sizeof(*s->ents)) < 0) {
             free(nfc);
             nf_ctx_error(ctx, "out of memory");
             goto out;
@@ -703,22 +689,6 @@ out:
 
 /* ---- init and destroy ----------------------------------------------------------------- */
 
-static pcre2_code *extract_meta_compile(struct nf_ctx *ctx, const char *what, const char *re,
-                                        uint32_t flags)
-{
-    int code;
-    PCRE2_SIZE at;
-    pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
-                                  PCRE2_UTF | PCRE2_UCP | flags, &code, &at, NULL);
-    if (!c) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(code, msg, sizeof(msg));
-        nf_ctx_error(ctx, "%s: %s at offset %zu", what, (const char *)msg, (size_t)at);
-        return NULL;
-    }
-    (void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE); /* without JIT: slower, not wrong */
-    return c;
-}
 
 static void extract_meta_destroy(void *state)
 {
@@ -771,8 +741,8 @@ static int extract_meta_init(struct nf_ctx *ctx, const void *vconf, void **state
                      (long long)conf->title_max_chars);
         goto fail;
     }
-    if (!(s->date = extract_meta_compile(ctx, "date pattern", extract_meta_date_re, 0)) ||
-        !(s->dateline = extract_meta_compile(ctx, "dateline pattern", extract_meta_dateline_re,
+    if (!(s->date = nfu_compile(ctx, "date pattern", extract_meta_date_re, 0)) ||
+        !(s->dateline = nfu_compile(ctx, "dateline pattern", extract_meta_dateline_re,
                                              PCRE2_ANCHORED)))
         goto fail;
     if (extract_meta_classes_init(s) < 0) {
@@ -1165,7 +1135,7 @@ static int extract_meta_token_info(struct extract_meta *s, const char *t, size_t
     size_t size = 64;
     while (size < 2 * nt)
         size *= 2;
-    if (extract_meta_grow(&s->lower, &s->lower_cap, size, sizeof(*s->lower)) < 0)
+    if (nfu_grow(&s->lower, &s->lower_cap, size, sizeof(*s->lower)) < 0)
         return -1;
     memset(s->lower, 0, size * sizeof(*s->lower));
     s->lower_mask = size - 1;
@@ -1259,7 +1229,7 @@ static int extract_meta_mention(struct extract_meta *s, const char *t, size_t a,
     if (c < 0) {
         if (s->n_cands >= EM_MAX_CANDS)
             return 0;
-        if (extract_meta_grow(&s->cands, &s->cands_cap, s->n_cands + 1, sizeof(*s->cands)) < 0)
+        if (nfu_grow(&s->cands, &s->cands_cap, s->n_cands + 1, sizeof(*s->cands)) < 0)
             return -1;
         struct extract_meta_cand *nc = &s->cands[s->n_cands];
         *nc = (struct extract_meta_cand){
@@ -1459,7 +1429,7 @@ static int extract_meta_phrases(struct extract_meta *s, const char *t, size_t nt
             continue;
         else /* "Six Nations", "Grand Slam", "Manchester United": a name, of no known kind */
             type = NF_ENT_OTHER;
-        if (extract_meta_grow(&s->found, &s->found_cap, s->n_found + 1, sizeof(*s->found)) < 0)
+        if (nfu_grow(&s->found, &s->found_cap, s->n_found + 1, sizeof(*s->found)) < 0)
             return -1;
         /* the name as written, kept in s->cname until the entities are added */
         size_t off = s->cname.len;
@@ -1539,7 +1509,7 @@ static int extract_meta_entities(struct extract_meta *s, struct nf_record *rec, 
 
     s->n_found = 0;
     s->cname.len = 0;
-    if (extract_meta_grow(&s->found, &s->found_cap, s->n_touched + 1, sizeof(*s->found)) < 0)
+    if (nfu_grow(&s->found, &s->found_cap, s->n_touched + 1, sizeof(*s->found)) < 0)
         return -1;
     for (size_t i = 0; i < s->n_touched; i++) {
         uint32_t e = s->touched[i];

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../store_jsonl/msgpack_json.h"
+#include "msgpack_json.h"
 #include "newsflow/plugin.h"
 
 #define STORE_SQLITE_SCHEMA 1
