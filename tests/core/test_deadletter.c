@@ -945,8 +945,10 @@ static void check_replay(struct fx *f, const char *path)
     free(out);
     assert_has(f->err, "no dead letter");
 
-    /* no pipeline: a bounded wait and a clear reason, and nothing marked */
+    /* no pipeline: a bounded wait and a clear reason, and nothing marked. Terminating the
+     * context waits until the inbox is really closed (zmq_close alone returns before). */
     zmq_close(pull);
+    zmq_ctx_term(zctx);
     struct nf_dlq_replay_opts stage_clean = {.stage = "clean", .force = true, .timeout_ms = 300};
     m = open_memstream(&out, &len);
     assert_int_equal(nf_dlq_replay(cfg, &stage_clean, m, f->err, sizeof(f->err)), -1);
@@ -955,7 +957,6 @@ static void check_replay(struct fx *f, const char *path)
     assert_has(f->err, "is the pipeline running?");
     assert_has(f->err, "clean");
 
-    zmq_ctx_term(zctx);
     nf_buf_free(&rec);
     nf_config_destroy(&cfg);
 }
