@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "options.h"
@@ -74,6 +76,21 @@ int nf_ctx_workers(const struct nf_ctx *ctx)
     return ctx->workers;
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* The state directory goes when the test process ends, whatever the plugins left in it. */
+static void remove_state_dir(void)
+{
+    if (state_dir[0])
+        nftw(state_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *mock_state_dir(void)
 {
     if (!state_dir[0]) {
@@ -82,6 +99,7 @@ const char *mock_state_dir(void)
             perror("mkdtemp");
             abort();
         }
+        atexit(remove_state_dir);
     }
     return state_dir;
 }
