@@ -33,7 +33,7 @@ const char *mock_state_dir(void);
 /* Sets worker index and count seen by the next mock_plugin_new (default 0 of 1). */
 void mock_set_worker(int worker, int workers);
 
-/* The whole file at `path`, NUL-terminated (caller frees); its length in *len_out (may be
+/* The whole file at `path` (inflated if gzipped), NUL-terminated (caller frees); its length in *len_out (may be
  * NULL). NULL if it cannot be read. */
 char *mock_slurp(const char *path, size_t *len_out);
 

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <zlib.h>
 
 #include "mock_core.h"
 #include "newsflow/record.h"
@@ -32,27 +31,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *gunzip_file(const char *path, size_t *len_out)
-{
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *p = malloc(cap);
-    int r;
-    while (p && (r = gzread(f, p + len, (unsigned)(cap - len))) > 0) {
-        len += (size_t)r;
-        if (len == cap) {
-            char *q = realloc(p, cap *= 2);
-            if (!q)
-                free(p);
-            p = q;
-        }
-    }
-    gzclose(f);
-    *len_out = len;
-    return p;
-}
 
 static struct nf_record *record_of(const void *raw, size_t n, const char *content_type)
 {
@@ -130,7 +108,7 @@ static void test_real_pages_keep_article_drop_furniture(void **state)
         snprintf(path, sizeof(path), "%s/tests/fixtures/html/%s", NF_SOURCE_DIR,
                  fixtures[i].file);
         size_t n = 0;
-        char *raw = gunzip_file(path, &n);
+        char *raw = mock_slurp(path, &n);
         assert_non_null(raw);
         struct nf_record *rec = record_of(raw, n, "text/html");
         int rc = mock_process(plugin, rec);

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <zlib.h>
 
 #include "mock_core.h"
 #include "newsflow/record.h"
@@ -386,27 +385,6 @@ static void test_hostile_pages(void **state)
     nf_record_destroy(&rec);
 }
 
-static char *gunzip_file(const char *path, size_t *len_out)
-{
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *p = malloc(cap);
-    int r;
-    while (p && (r = gzread(f, p + len, (unsigned)(cap - len))) > 0) {
-        len += (size_t)r;
-        if (len == cap) {
-            char *q = realloc(p, cap *= 2);
-            if (!q)
-                free(p);
-            p = q;
-        }
-    }
-    gzclose(f);
-    *len_out = len;
-    return p;
-}
 
 static void test_real_pages(void **state)
 {
@@ -425,7 +403,7 @@ static void test_real_pages(void **state)
         snprintf(path, sizeof(path), "%s/tests/fixtures/html-dates/%s", NF_SOURCE_DIR,
                  pages[i].file);
         size_t n = 0;
-        char *raw = gunzip_file(path, &n);
+        char *raw = mock_slurp(path, &n);
         if (!raw)
             fail_msg("cannot read %s", path);
         struct nf_record *rec = record_of(raw, n);
