@@ -400,6 +400,21 @@ static void notify_ready(void)
 
 /* ---- sources -------------------------------------------------------------------------------- */
 
+/* The record in `s` needs nothing more from this source: acknowledged by every path, or
+ * dead-lettered. Frees the slot, notes it in the journal and tells the plugin. */
+static void slot_done(struct worker *w, struct slot *s)
+{
+    s->remaining = 0;
+    s->used = false;
+    w->pending--;
+    if (w->journal)
+        nf_journal_acked(w->journal, s->seq);
+    if (s->bytes.cap > (1u << 20))
+        nf_buf_free(&s->bytes); /* do not keep a rare huge record's memory forever */
+    if (w->plugin->desc.acked)
+        w->plugin->desc.acked(w->state, &w->ctx, s->id);
+}
+
 static void on_ack(void *arg, int64_t seq, int64_t weight)
 {
     struct worker *w = arg;
@@ -409,15 +424,8 @@ static void on_ack(void *arg, int64_t seq, int64_t weight)
     s->remaining -= weight;
     if (s->remaining > 0)
         return;
-    s->used = false;
-    w->pending--;
-    if (w->journal)
-        nf_journal_acked(w->journal, s->seq);
     nf_ctx_count(&w->ctx, "acked", 1);
-    if (s->bytes.cap > (1u << 20))
-        nf_buf_free(&s->bytes); /* do not keep a rare huge record's memory forever */
-    if (w->plugin->desc.acked)
-        w->plugin->desc.acked(w->state, &w->ctx, s->id);
+    slot_done(w, s);
 }
 
 static void drain_acks(struct worker *w)
@@ -453,6 +461,7 @@ static int64_t backoff(const struct worker *w, int attempt)
 static void replay_overdue(struct worker *w, int64_t now)
 {
     struct nf_buf tmp = {0};
+    int64_t resent = 0;
     if (w->last_busy) {
         const struct slot *b = &w->slots[w->last_slot];
         w->last_busy = b->used && b->seq == w->last_seq && now < b->due;
@@ -478,13 +487,7 @@ static void replay_overdue(struct worker *w, int64_t now)
                 s->due = now + backoff(w, s->attempt); /* keep it; try again later */
                 continue;
             }
-            s->remaining = 0;
-            s->used = false;
-            w->pending--;
-            if (w->journal)
-                nf_journal_acked(w->journal, s->seq);
-            if (w->plugin->desc.acked)
-                w->plugin->desc.acked(w->state, &w->ctx, s->id);
+            slot_done(w, s);
             continue;
         }
         s->attempt++;
@@ -499,7 +502,8 @@ static void replay_overdue(struct worker *w, int64_t now)
         }
         s->due = now + backoff(w, s->attempt);
         nf_ctx_count(&w->ctx, "resent", 1);
-        nf_logf(NF_LOG_INFO, "resending %s (attempt %d)", s->id, s->attempt);
+        nf_logf(NF_LOG_DEBUG, "resending %s (attempt %d)", s->id, s->attempt);
+        resent++;
         /* each in a message of its own: resent together, one record that crashes a stage
          * would take all the others down with it on every attempt */
         if (send_all(w, s->bytes.data, s->bytes.len) < 0 || flush_out(w) < 0)
@@ -507,6 +511,8 @@ static void replay_overdue(struct worker *w, int64_t now)
     }
     flush_out(w);
     nf_buf_free(&tmp);
+    if (resent) /* one line per scan, not one per record, when a stall makes many overdue */
+        nf_logf(NF_LOG_INFO, "resent %lld records not acknowledged in time", (long long)resent);
 }
 
 static void iso_now(char *out, size_t n)

@@ -117,7 +117,7 @@ extra=$(comm -13 "$T/expected" "$T/stored" | wc -l)
 twice=$(uniq -d "$T/stored" | wc -l)
 dlq=0
 [ -f "$T/var/deadletter.db" ] && dlq=$(sql "$T/var/deadletter.db" "select count(*) from dead_letters")
-resends=$(grep -c "fetch\[0\]: resending" "$LOG")
+resends=$(sed -n 's/.*fetch\[0\]: resent \([0-9]*\) records.*/\1/p' "$LOG" | awk '{s += $1} END {print s + 0}')
 recovered=$(sed -n 's/.*fetch\[0\]: recovered \([0-9]*\) unacknowledged.*/\1/p' "$LOG" |
             awk '{ n += $1 } END { print n + 0 }')
 restarts=$(grep -c "killed by signal 9; restarting" "$LOG")
