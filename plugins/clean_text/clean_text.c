@@ -40,7 +40,8 @@ static const struct nf_option clean_text_options[] = {
      offsetof(struct clean_text_conf, headline_similarity),
      "Two headline-like first lines whose content words overlap at least this much (Dice "
      "coefficient, 0 to 1) are one headline said twice: the first becomes the title and both "
-     "leave the body."},
+     "leave the body. When the record already has a title, a headline-like first line leaves "
+     "the body only if it overlaps the title this much."},
     {"repair_mojibake", NF_OPT_BOOL, "true", offsetof(struct clean_text_conf, repair_mojibake),
      "Undo UTF-8 that was read as windows-1252 or Latin-1 and encoded again (\"Ã©\" for "
      "\"é\", \"â€™\" for \"’\", \"Â£\" for \"£\"), also when it happened twice. Only "
@@ -860,6 +861,15 @@ static int clean_text_headline(struct clean_text *s, struct nf_record *rec, size
         clean_text_similarity(s->pbuf + ps[0].off, ps[0].len, s->pbuf + ps[1].off, ps[1].len) >=
             s->conf->headline_similarity)
         next = 2;
+    /* A record that came with its title (a feed, a JSON line, the page's metadata): a lone first
+     * line is its headline only when it says the same; otherwise it is the start of the text,
+     * such as a wire brief's first figures ("Parent bank net profit 181.5 mln vs 135.1 mln"). */
+    size_t tn;
+    const char *title = nf_record_str(rec, NF_F_TITLE, &tn);
+    if (next == 1 && title && tn > 0 &&
+        clean_text_similarity(s->pbuf + ps[0].off, ps[0].len, title, tn) <
+            s->conf->headline_similarity)
+        return 0;
     bool body = false;
     for (size_t i = next; i < np && !body; i++)
         body = clean_text_body_like(s->pbuf, &ps[i]);

@@ -465,6 +465,33 @@ static void test_fields_already_set_are_kept(void **unused)
     mock_plugin_destroy(&mp);
 }
 
+/* A record that came with a title keeps a lone headline-like first line that is not that title:
+ * it is the start of the text (a wire brief's figures); the same line repeating the title goes. */
+static void test_first_line_against_known_title(void **unused)
+{
+    (void)unused;
+    struct mock_plugin *mp = load(NULL);
+    const char *body = "Parent bank net profit 181.5 mln schillings vs 135.1 mln\n"
+                       "Dividend 12 pct vs 10 pct on nominal share capital.\n";
+    struct nf_record *rec = record_of(body, strlen(body), "text/plain");
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_TITLE, "LAENDERBANK 1986 RESULTS"), 0);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_string_equal(str(rec, NF_F_TITLE), "LAENDERBANK 1986 RESULTS");
+    assert_string_equal(str(rec, NF_F_TEXT),
+                        "Parent bank net profit 181.5 mln schillings vs 135.1 mln\n\n"
+                        "Dividend 12 pct vs 10 pct on nominal share capital.");
+    nf_record_destroy(&rec);
+
+    const char *repeat = "Niger closes its border with Benin\nThe junta said on Monday.\n";
+    rec = record_of(repeat, strlen(repeat), "text/plain");
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_TITLE, "Niger closes border with Benin"), 0);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_string_equal(str(rec, NF_F_TITLE), "Niger closes border with Benin");
+    assert_string_equal(str(rec, NF_F_TEXT), "The junta said on Monday.");
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 static void test_bylines(void **unused)
 {
     (void)unused;
@@ -574,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_single_headline),
         cmocka_unit_test(test_headline_then_similar_lead),
         cmocka_unit_test(test_fields_already_set_are_kept),
+        cmocka_unit_test(test_first_line_against_known_title),
         cmocka_unit_test(test_bylines),
         cmocka_unit_test(test_text_field_is_cleaned_html_passes),
         cmocka_unit_test(test_options),
