@@ -1,6 +1,6 @@
 /* Micro-benchmark of near-duplicate detection: signs every article of a JSON-lines corpus
- * ({id, text} a line, as make_corpus.py --format jsonl writes), then judges them in order
- * against the dedup index, timing both, and prints articles/s and the index's memory per
+ * ({id, title, text} a line, as make_corpus.py --format jsonl writes), then judges them in order
+ * (text and headline) against the dedup index, timing both, and prints articles/s and the index's memory per
  * article, as articles per CPU second (best of --rounds). With --export it also writes {source, dup_of} lines that score_dups.py reads.
  * It calls the stage functions directly: no records, processes or sockets. */
 #include <jansson.h>
@@ -24,8 +24,8 @@ static double now_s(void)
 
 struct art {
     char *key;
-    char *text;
-    size_t len;
+    char *text, *title;
+    size_t len, title_len;
 };
 
 int main(int argc, char **argv)
@@ -74,6 +74,7 @@ int main(int argc, char **argv)
     while ((ll = getline(&line, &lcap, f)) > 0) {
         json_t *j = json_loadb(line, (size_t)ll, 0, NULL);
         json_t *id = j ? json_object_get(j, "id") : NULL, *tx = j ? json_object_get(j, "text") : NULL;
+        json_t *ti = j ? json_object_get(j, "title") : NULL;
         if (json_is_string(id) && json_is_string(tx)) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 1024;
@@ -85,6 +86,8 @@ int main(int argc, char **argv)
             arts[n].len = json_string_length(tx);
             arts[n].text = malloc(arts[n].len + 1);
             memcpy(arts[n].text, json_string_value(tx), arts[n].len + 1);
+            arts[n].title = json_is_string(ti) ? strdup(json_string_value(ti)) : NULL;
+            arts[n].title_len = arts[n].title ? strlen(arts[n].title) : 0;
             bytes += arts[n].len;
             n++;
         }
@@ -112,7 +115,8 @@ int main(int argc, char **argv)
         double t0 = now_s();
         for (size_t i = 0; i < n; i++) {
             const char *why;
-            if (nf_sig_compute(&work, arts[i].text, arts[i].len, shingle, &sigs[i], &why) < 0) {
+            if (nf_sig_compute(&work, arts[i].text, arts[i].len, shingle, &sigs[i], &why) < 0 ||
+                nf_sig_headline(&work, arts[i].title, arts[i].title_len, &sigs[i], &why) < 0) {
                 fprintf(stderr, "%s: %s\n", arts[i].key, why);
                 return 1;
             }
@@ -174,7 +178,7 @@ int main(int argc, char **argv)
     nf_dup_index_destroy(&idx);
     nf_sig_work_free(&work);
     for (size_t i = 0; i < n; i++)
-        free(arts[i].key), free(arts[i].text);
+        free(arts[i].key), free(arts[i].text), free(arts[i].title);
     free(arts), free(sigs), free(ids), free(roots), free(copy);
     return 0;
 }

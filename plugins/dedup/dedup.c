@@ -457,6 +457,12 @@ static int dedup_signature(struct dedup *s, struct nf_ctx *ctx, struct nf_record
 {
     size_t n;
     const void *mh = nf_record_bytes(rec, NF_F_MINHASH, &n);
+    /* A signature of another version (one signed before an upgrade, still in flight) is made
+     * again here from the text, when the record has it. */
+    if (mh && nf_sig_decode(mh, n, &s->sig) < 0 && text_len > 0) {
+        nf_ctx_count(ctx, "resigned", 1);
+        mh = NULL;
+    }
     if (mh) {
         if (nf_sig_decode(mh, n, &s->sig) < 0) {
             nf_ctx_error(ctx, "the minhash field (%zu bytes) is not a signature of version %d",
@@ -474,6 +480,12 @@ static int dedup_signature(struct dedup *s, struct nf_ctx *ctx, struct nf_record
     const char *why = NULL;
     if (nf_sig_compute(&s->work, text, text_len, (int)s->conf->shingle, &s->sig, &why) < 0) {
         nf_ctx_error(ctx, "cannot normalise the text: %s", why);
+        return NF_ERR;
+    }
+    size_t tn;
+    const char *title = nf_record_str(rec, NF_F_TITLE, &tn);
+    if (nf_sig_headline(&s->work, title, title ? tn : 0, &s->sig, &why) < 0) {
+        nf_ctx_error(ctx, "cannot read the title's figures: %s", why);
         return NF_ERR;
     }
     if (s->work.norm_cap > (4u << 20))

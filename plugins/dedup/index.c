@@ -16,7 +16,7 @@
 #define DUP_T_EXACT NF_DUP_BANDS
 #define DUP_T_ID (NF_DUP_BANDS + 1)
 #define DUP_MAX_CAND 64
-#define DUP_SNAP_MAGIC "NFDUPIX1"
+#define DUP_SNAP_MAGIC "NFDUPIX2"
 
 struct dup_item {
     uint8_t id[16];
@@ -24,6 +24,8 @@ struct dup_item {
     uint32_t band[NF_DUP_BANDS];
     uint64_t exact;
     uint32_t shingles;
+    uint32_t figures; /* the headline's figures (sig.h) */
+    uint64_t body_figures;
     uint8_t copy;
     uint8_t pad[3];
     uint8_t sig[NF_SIG_K]; /* the low 8 bits of each bin */
@@ -209,6 +211,8 @@ int nf_dup_index_add(struct nf_dup_index *x, const uint8_t id[16], const struct 
     it->copy = kind == NF_DUP_COPY;
     it->exact = sig->exact_lo;
     it->shingles = sig->shingles;
+    it->figures = sig->figures;
+    it->body_figures = sig->body_figures;
     for (int b = 0; b < NF_DUP_BANDS; b++)
         it->band[b] = dup_band_key(sig, x->p.rows, b);
     for (int i = 0; i < NF_SIG_K; i++)
@@ -224,7 +228,19 @@ int nf_dup_index_judge(struct nf_dup_index *x, const uint8_t id[16], const struc
                        uint8_t root_out[16], const char **why_out)
 {
     *why_out = NULL;
-    long best = dup_find(x, DUP_T_EXACT, sig->exact_lo, NULL);
+    long best = -1;
+    {
+        /* The same text: the first whose headline figures agree. */
+        const struct dup_table *tb = &x->t[DUP_T_EXACT];
+        uint32_t fp, i = dup_home(tb, DUP_T_EXACT, sig->exact_lo, &fp);
+        for (uint32_t e; best < 0 && (e = tb->e[i]); i = i + 1 == tb->size ? 0 : i + 1) {
+            uint32_t slot = (e & 0xFFFFFF) - 1;
+            if ((e & 0xFF000000u) == fp && x->items[slot].exact == sig->exact_lo &&
+                nf_sig_figures_agree(x->items[slot].figures, x->items[slot].body_figures,
+                                     sig->figures, sig->body_figures))
+                best = slot;
+        }
+    }
     if (best >= 0) {
         *why_out = "exact";
     } else {
@@ -255,6 +271,9 @@ int nf_dup_index_judge(struct nf_dup_index *x, const uint8_t id[16], const struc
         double best_j = -1;
         for (int c = 0; c < nc; c++) {
             const struct dup_item *it = &x->items[cand[c]];
+            if (!nf_sig_figures_agree(it->figures, it->body_figures, sig->figures,
+                                      sig->body_figures))
+                continue;
             int eq = 0;
             for (int i = 0; i < NF_SIG_K; i++)
                 eq += it->sig[i] == mine[i];

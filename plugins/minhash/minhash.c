@@ -59,6 +59,12 @@ static int minhash_process(void *state, struct nf_ctx *ctx, struct nf_record *re
         nf_ctx_error(ctx, "cannot sign the text: %s", why);
         return NF_ERR;
     }
+    size_t tn;
+    const char *title = nf_record_str(rec, NF_F_TITLE, &tn);
+    if (nf_sig_headline(&s->work, title, title ? tn : 0, &s->sig, &why) < 0) {
+        nf_ctx_error(ctx, "cannot read the title's figures: %s", why);
+        return NF_ERR;
+    }
     nf_sig_encode(&s->sig, s->enc);
     if (nf_record_set_bytes(rec, NF_F_MINHASH, s->enc, sizeof(s->enc)) < 0) {
         nf_ctx_error(ctx, "out of memory");

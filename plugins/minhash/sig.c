@@ -162,6 +162,19 @@ int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingl
     out->exact_hi = ex.high64;
     if (words == 0)
         return 0;
+    /* Figures are rare: look for digits, then for the word around each. */
+    const uint8_t *nb = w->norm;
+    for (size_t j = 0; j < (size_t)len; j++) {
+        if ((uint8_t)(nb[j] - '0') > 9)
+            continue;
+        size_t a = j, b = j;
+        while (a > 0 && nb[a - 1] != ' ')
+            a--;
+        while (b < (size_t)len && nb[b] != ' ')
+            b++;
+        out->body_figures |= 1ull << (XXH3_64bits(nb + a, b - a) >> 58);
+        j = b;
+    }
     size_t s = (size_t)shingle;
     size_t count = words >= s ? words - s + 1 : 1;
     uint32_t mins[NF_SIG_K];
@@ -197,6 +210,31 @@ int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingl
     return 0;
 }
 
+int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct nf_sig *out,
+                    const char **why)
+{
+    out->figures = 0;
+    if (!title || n == 0)
+        return 0;
+    size_t words;
+    long len = nf_sig_normalise(w, title, n, &words, why);
+    if (len < 0)
+        return -1;
+    /* A sum of the figures' hashes: order does not matter, repeats do. */
+    uint64_t sum = 0;
+    for (size_t i = 0; i < words; i++) {
+        size_t start = w->starts[i], end = i + 1 < words ? w->starts[i + 1] - 1 : (size_t)len;
+        bool digit = false;
+        for (size_t j = start; j < end && !digit; j++)
+            digit = w->norm[j] >= '0' && w->norm[j] <= '9';
+        if (digit)
+            sum += XXH3_64bits(w->norm + start, end - start);
+    }
+    uint32_t key = (uint32_t)(sig_mix(sum) >> 32);
+    out->figures = key ? key : 1;
+    return 0;
+}
+
 static void sig_put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
@@ -216,11 +254,13 @@ void nf_sig_encode(const struct nf_sig *s, uint8_t out[NF_SIG_BYTES])
     out[3] = NF_SIG_K;
     sig_put32(out + 4, s->shingles);
     sig_put32(out + 8, s->words);
-    sig_put32(out + 12, 0);
+    sig_put32(out + 12, s->figures);
     sig_put32(out + 16, (uint32_t)s->exact_lo);
     sig_put32(out + 20, (uint32_t)(s->exact_lo >> 32));
     sig_put32(out + 24, (uint32_t)s->exact_hi);
     sig_put32(out + 28, (uint32_t)(s->exact_hi >> 32));
+    sig_put32(out + 32, (uint32_t)s->body_figures);
+    sig_put32(out + 36, (uint32_t)(s->body_figures >> 32));
     for (int i = 0; i < NF_SIG_K; i++)
         sig_put32(out + NF_SIG_HEADER + 4 * i, s->v[i]);
 }
@@ -235,8 +275,10 @@ int nf_sig_decode(const void *vp, size_t n, struct nf_sig *out)
     out->shingle = p[2];
     out->shingles = sig_get32(p + 4);
     out->words = sig_get32(p + 8);
+    out->figures = sig_get32(p + 12);
     out->exact_lo = sig_get32(p + 16) | (uint64_t)sig_get32(p + 20) << 32;
     out->exact_hi = sig_get32(p + 24) | (uint64_t)sig_get32(p + 28) << 32;
+    out->body_figures = sig_get32(p + 32) | (uint64_t)sig_get32(p + 36) << 32;
     for (int i = 0; i < NF_SIG_K; i++)
         out->v[i] = sig_get32(p + NF_SIG_HEADER + 4 * i);
     return 0;

@@ -11,9 +11,11 @@
 /* Bins of the one-permutation MinHash. 64 bins: enough for a Jaccard estimate within about
  * +-0.06 at 0.6, small enough to keep per-article state in dedup under 300 bytes. */
 #define NF_SIG_K 64
-#define NF_SIG_VERSION 1
-/* Encoded size: the header below, then NF_SIG_K little-endian uint32 values. */
-#define NF_SIG_HEADER 32
+#define NF_SIG_VERSION 2
+/* Encoded: 'M', version, shingle, NF_SIG_K; then little-endian uint32s: shingles, words, the
+ * headline's figures, the exact hash (4 words, low first), the text's figures (2 words); then
+ * the NF_SIG_K bins. Version 1 had no figures and a 32-byte header. */
+#define NF_SIG_HEADER 40
 #define NF_SIG_BYTES (NF_SIG_HEADER + 4 * NF_SIG_K)
 
 struct nf_sig {
@@ -22,6 +24,8 @@ struct nf_sig {
     uint32_t shingles; /* distinct-ish shingle count (the number hashed; repeats included) */
     uint32_t words;
     uint64_t exact_lo, exact_hi; /* XXH3-128 of the normalised text */
+    uint32_t figures;  /* the headline's figures (nf_sig_headline); 0: no headline known */
+    uint64_t body_figures; /* one bit (of 64, by hash) for each word of the text holding a digit */
     uint32_t v[NF_SIG_K];        /* minimum per bin, densified; all zero when shingles == 0 */
 };
 
@@ -44,6 +48,29 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
  * *why set. A text without words gives shingles == 0. */
 int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingle,
                    struct nf_sig *out, const char **why);
+
+/* Sets out->figures from the headline: a key of the multiset of its words that hold a digit
+ * ("1st", "2024", "12", the "1" of "(1)"), never 0, the same for any order and case. Two headlines
+ * with different figures name different reports (another quarter, toll, score, part or edition)
+ * however much of the body they share; dedup does not call them copies. NULL or empty headline:
+ * figures = 0, which agrees with anything. Uses w->norm (call after nf_sig_compute). 0, or -1
+ * with *why set on invalid UTF-8 or out of memory. */
+int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct nf_sig *out,
+                    const char **why);
+
+/* Whether two articles' figures allow them to be copies of each other: their headlines carry
+ * the same figures (or one headline is unknown), and it is not so that each text has at least
+ * two figures the other lacks. A copy cut short, reworded or wrapped in boilerplate keeps a
+ * subset of its original's figures; the next week's jobless claims, another company's quarter on
+ * the same template, or the price raised where the other cut it, carry figures of their own on
+ * both sides. A text with very many figures fills its 64 bits and then agrees with most. */
+static inline int nf_sig_figures_agree(uint32_t head_a, uint64_t body_a, uint32_t head_b,
+                                       uint64_t body_b)
+{
+    if (head_a && head_b && head_a != head_b)
+        return 0;
+    return __builtin_popcountll(body_a & ~body_b) < 2 || __builtin_popcountll(body_b & ~body_a) < 2;
+}
 
 /* Encodes into exactly NF_SIG_BYTES bytes. */
 void nf_sig_encode(const struct nf_sig *s, uint8_t out[NF_SIG_BYTES]);

@@ -314,6 +314,71 @@ static void test_window_evicts_the_oldest(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* Runs one record with a headline through the filter; its dup_of, or "". */
+static const char *judge_titled(struct mock_plugin *mp, struct nf_record *rec, const char *id,
+                                const char *title, const char *text)
+{
+    make(rec, id, text);
+    nf_record_set_cstr(rec, NF_F_TITLE, title);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    const char *d = nf_record_str(rec, NF_F_DUP_OF, NULL);
+    return d ? d : "";
+}
+
+/* Headlines with other figures name other reports, over the same body or not: an edition
+ * "(1)", another quarter. A copy keeps its headline's figures and finds its own original. */
+static void test_headline_figures_tell_reports_apart(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    assert_string_equal(judge_titled(mp, rec, ID_1, "Sahel states forge a pact", art[3]), "");
+    assert_string_equal(judge_titled(mp, rec, ID_2, "Sahel states forge a pact (1)", art[3]), "");
+    assert_string_equal(judge_titled(mp, rec, ID_3, "SAHEL STATES FORGE A PACT (2)", art[3]), "");
+    /* copies: the same body or cut short, the headline's figures kept */
+    char *short3 = cut(art[3], 0.7);
+    assert_string_equal(judge_titled(mp, rec, ID_A, "UPDATE: Sahel States Forge A Pact (1)",
+                                     short3),
+                        ID_2);
+    assert_string_equal(judge_titled(mp, rec, ID_B, "Sahel states forge a pact (2)", art[3]),
+                        ID_3);
+    assert_string_equal(judge_titled(mp, rec, ID_C, "Sahel states forge a pact", short3), ID_1);
+    /* no headline: figures unknown, any may match; it points at the earliest */
+    assert_string_equal(judge(mp, rec, ID_D, art[3]), ID_1);
+    free(short3);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* Templated reports (the same wording, other figures on both sides) are not copies of each
+ * other; a copy that lost some of its original's figures is. */
+static void test_body_figures_tell_templated_reports_apart(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    const char *week1 =
+        "New applications for unemployment insurance benefits rose to a seasonally adjusted "
+        "355,000 in the week ended March 21 from 341,000 in the prior week, the Labor "
+        "Department said. The number of people actually receiving benefits under regular "
+        "state programs totaled 2,480,000 in the week ended March 14, the latest period for "
+        "which that figure was available. That was down from 2,507,000 the previous week.";
+    const char *week2 =
+        "New applications for unemployment insurance benefits rose to a seasonally adjusted "
+        "341,000 in the week ended March 14 from 340,000 in the prior week, the Labor "
+        "Department said. The number of people actually receiving benefits under regular "
+        "state programs totaled 2,507,000 in the week ended March 7, the latest period for "
+        "which that figure was available. That was down from 2,516,000 the previous week.";
+    assert_string_equal(judge(mp, rec, ID_1, week1), "");
+    assert_string_equal(judge(mp, rec, ID_2, week2), "");
+    /* week 2 cut short keeps a subset of its figures: a copy of week 2 */
+    char *short2 = cut(week2, 0.75);
+    assert_string_equal(judge(mp, rec, ID_3, short2), ID_2);
+    free(short2);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 static void test_uses_the_minhash_stage_signature(void **state)
 {
     (void)state;
@@ -340,9 +405,15 @@ static void test_uses_the_minhash_stage_signature(void **state)
     assert_int_equal(mock_process(mh, rec), NF_OK);
     assert_int_equal(mock_process(mp, rec), NF_ERR);
     assert_non_null(strstr(mock_last_error(), "5-word shingles"));
-    /* Nor bytes that are no signature. */
+    /* Bytes that are no signature of this version (signed before an upgrade) are signed again
+     * from the text; without text the record cannot be judged. */
     make(rec, ID_D, art[4]);
     nf_record_set_bytes(rec, NF_F_MINHASH, "xyz", 3);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_string_equal(nf_record_str(rec, NF_F_DUP_OF, NULL), ID_A);
+    make(rec, ID_E, art[4]);
+    nf_record_set_bytes(rec, NF_F_MINHASH, "xyz", 3);
+    nf_record_unset(rec, NF_F_TEXT);
     assert_int_equal(mock_process(mp, rec), NF_ERR);
     assert_non_null(strstr(mock_last_error(), "not a signature"));
     nf_record_destroy(&rec);
@@ -429,6 +500,8 @@ int main(void)
         cmocka_unit_test_setup(test_snapshot_keeps_the_index_warm, fresh),
         cmocka_unit_test_setup(test_log_keeps_the_index_warm_after_a_crash, fresh),
         cmocka_unit_test_setup(test_window_evicts_the_oldest, fresh),
+        cmocka_unit_test_setup(test_headline_figures_tell_reports_apart, fresh),
+        cmocka_unit_test_setup(test_body_figures_tell_templated_reports_apart, fresh),
         cmocka_unit_test_setup(test_uses_the_minhash_stage_signature, fresh),
         cmocka_unit_test_setup(test_refusals, fresh),
         cmocka_unit_test(test_default_paths_are_in_state_dir),

@@ -15,19 +15,23 @@
 
 #include "mock_core.h"
 
-/* The signature's layout (plugins/minhash/sig.h): a 32-byte header whose bytes 16..31 are the
+/* The signature's layout (plugins/minhash/sig.h): a 40-byte header whose bytes 16..31 are the
  * exact-text hash, then 64 little-endian 32-bit bins. */
-#define SIG_BYTES (32 + 4 * 64)
+#define SIG_HEADER 40
+#define SIG_BYTES (SIG_HEADER + 4 * 64)
 
 static char *art[2];
 
 
-/* Signs text and copies the signature to out. */
-static void sign(struct mock_plugin *mp, const char *text, uint8_t out[SIG_BYTES])
+/* Signs text (with a headline, when title is not NULL) and copies the signature to out. */
+static void sign_titled(struct mock_plugin *mp, const char *title, const char *text,
+                        uint8_t out[SIG_BYTES])
 {
     struct nf_record *rec = nf_record_new();
     nf_record_set_cstr(rec, NF_F_ID, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     nf_record_set_cstr(rec, NF_F_TEXT, text);
+    if (title)
+        nf_record_set_cstr(rec, NF_F_TITLE, title);
     assert_int_equal(mock_process(mp, rec), NF_OK);
     assert_int_equal(mock_roundtrip(rec), 0);
     size_t n;
@@ -38,11 +42,54 @@ static void sign(struct mock_plugin *mp, const char *text, uint8_t out[SIG_BYTES
     nf_record_destroy(&rec);
 }
 
+static void sign(struct mock_plugin *mp, const char *text, uint8_t out[SIG_BYTES])
+{
+    sign_titled(mp, NULL, text, out);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Bytes 12..15: the headline's figures (0 without a headline, the same for any order and case
+ * of the same figures); bytes 32..39: one bit for each figure of the text. */
+static void test_figures(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = mock_plugin_new("minhash", NULL);
+    assert_non_null(mp);
+    uint8_t a[SIG_BYTES], b[SIG_BYTES], c[SIG_BYTES], d[SIG_BYTES];
+    const char *text = "Mali and Niger signed the pact.";
+    sign(mp, text, a);
+    assert_int_equal(le32(a + 12), 0);
+    assert_int_equal(le32(a + 32) | le32(a + 36), 0); /* no figure in the text */
+    sign_titled(mp, "Sahel pact signed", text, b);
+    sign_titled(mp, "Sahel pact signed (1)", text, c);
+    sign_titled(mp, "UPDATE: SAHEL PACT SIGNED", text, d);
+    assert_int_not_equal(le32(b + 12), 0);
+    assert_int_not_equal(le32(b + 12), le32(c + 12));
+    assert_int_equal(le32(b + 12), le32(d + 12)); /* no figures either */
+    assert_memory_equal(b + 16, c + 16, SIG_BYTES - 16); /* the text's part is the same */
+    sign_titled(mp, "2ND QTR NET 1987", text, b);
+    sign_titled(mp, "1987 2nd qtr net", text, c);
+    sign_titled(mp, "1ST QTR NET 1987", text, d);
+    assert_int_equal(le32(b + 12), le32(c + 12));
+    assert_int_not_equal(le32(b + 12), le32(d + 12));
+    sign(mp, "Net profit 181.5 mln vs 135.1 mln in 1986.", a);
+    sign(mp, "Net profit 181.5 mln vs 135.1 mln.", b);
+    uint64_t fa = le32(a + 32) | (uint64_t)le32(a + 36) << 32;
+    uint64_t fb = le32(b + 32) | (uint64_t)le32(b + 36) << 32;
+    assert_int_equal(fa & fb, fb); /* the shorter one's figures are among the longer one's */
+    assert_true(__builtin_popcountll(fb) >= 2 && fa != fb);
+    mock_plugin_destroy(&mp);
+}
+
 static double share_of_equal_bins(const uint8_t *a, const uint8_t *b)
 {
     int eq = 0;
     for (int i = 0; i < 64; i++)
-        eq += memcmp(a + 32 + 4 * i, b + 32 + 4 * i, 4) == 0;
+        eq += memcmp(a + SIG_HEADER + 4 * i, b + SIG_HEADER + 4 * i, 4) == 0;
     return eq / 64.0;
 }
 
@@ -153,6 +200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deterministic_and_normalised),
         cmocka_unit_test(test_bins_estimate_similarity),
+        cmocka_unit_test(test_figures),
         cmocka_unit_test(test_records_without_text_and_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, cleanup);
