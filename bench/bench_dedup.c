@@ -32,7 +32,7 @@ int main(int argc, char **argv)
 {
     const char *corpus = NULL, *export = NULL;
     int shingle = 4;
-    double threshold = 0.5, containment = 0.8, min_ratio = 0.5;
+    double threshold = 0.5, containment = 0.8, min_ratio = 0.5, same_headline = 0.4;
     size_t window = 1000000;
     int rounds = 1;
     for (int i = 1; i < argc; i++) {
@@ -44,6 +44,8 @@ int main(int argc, char **argv)
             threshold = atof(argv[++i]);
         else if (!strcmp(argv[i], "--containment") && i + 1 < argc)
             containment = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--same-headline") && i + 1 < argc)
+            same_headline = atof(argv[++i]);
         else if (!strcmp(argv[i], "--min-ratio") && i + 1 < argc)
             min_ratio = atof(argv[++i]);
         else if (!strcmp(argv[i], "--window") && i + 1 < argc)
@@ -57,7 +59,8 @@ int main(int argc, char **argv)
     }
     if (!corpus) {
         fprintf(stderr, "usage: bench_dedup ARTICLES.jsonl [--export OUT.jsonl] [--shingle N] "
-                        "[--threshold J] [--containment C] [--min-ratio R] [--window N] "
+                        "[--threshold J] [--containment C] [--min-ratio R] [--same-headline J] "
+                        "[--window N] "
                         "[--rounds N]\n");
         return 2;
     }
@@ -107,7 +110,7 @@ int main(int argc, char **argv)
     }
     double best_sign = 1e9, best_judge = 1e9;
     struct nf_dup_params p = {window, nf_dup_rows_for(threshold), threshold, containment,
-                              min_ratio};
+                              min_ratio, same_headline};
     struct nf_dup_index *idx = NULL;
     uint8_t (*roots)[16] = malloc((n ? n : 1) * 16);
     int *copy = calloc(n ? n : 1, sizeof(int));

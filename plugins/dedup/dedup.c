@@ -28,6 +28,7 @@ struct dedup_conf {
     double threshold;
     double containment;
     double min_ratio;
+    double same_headline;
     int64_t window;
     int64_t shingle;
     const char *snapshot;
@@ -48,9 +49,13 @@ static const struct nf_option dedup_options[] = {
     {"min_ratio", NF_OPT_DOUBLE, "0.5", offsetof(struct dedup_conf, min_ratio),
      "Containment counts only when the smaller article has at least this share of the larger "
      "one's shingles (a quoted paragraph is not a copy)."},
+    {"same_headline", NF_OPT_DOUBLE, "0.4", offsetof(struct dedup_conf, same_headline),
+     "Also a copy: the very same headline (after folding case, accents and punctuation) and an "
+     "estimated Jaccard similarity at or above this (a copy with more words changed). Set it to "
+     "'threshold' or above to judge by the text alone."},
     {"window", NF_OPT_INT, "1000000", offsetof(struct dedup_conf, window),
      "Articles kept in the index; the oldest are forgotten first (their verdicts are kept). "
-     "About 270 bytes of memory each."},
+     "About 290 bytes of memory each."},
     {"shingle", NF_OPT_INT, "4", offsetof(struct dedup_conf, shingle),
      "Words per shingle when dedup signs a record itself; must equal the minhash stage's."},
     {"snapshot", NF_OPT_PATH, "", offsetof(struct dedup_conf, snapshot),
@@ -365,9 +370,10 @@ static int dedup_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
     }
     if (!(conf->threshold > 0 && conf->threshold <= 1) ||
         !(conf->containment > 0 && conf->containment <= 1) ||
-        !(conf->min_ratio >= 0 && conf->min_ratio <= 1)) {
-        nf_ctx_error(ctx, "options 'threshold' and 'containment' must be in (0, 1], 'min_ratio' "
-                          "in [0, 1]");
+        !(conf->min_ratio >= 0 && conf->min_ratio <= 1) ||
+        !(conf->same_headline > 0 && conf->same_headline <= 1)) {
+        nf_ctx_error(ctx, "options 'threshold', 'containment' and 'same_headline' must be in "
+                          "(0, 1], 'min_ratio' in [0, 1]");
         return NF_ERR;
     }
     if (conf->window < 1 || conf->window > NF_DUP_MAX_WINDOW) {
@@ -391,7 +397,8 @@ static int dedup_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
                               .rows = nf_dup_rows_for(conf->threshold),
                               .jaccard = conf->threshold,
                               .containment = conf->containment,
-                              .min_ratio = conf->min_ratio};
+                              .min_ratio = conf->min_ratio,
+                              .same_headline = conf->same_headline};
     s->idx = nf_dup_index_new(&p);
     if (!s->path || (snap && !s->snap) || !s->bloom || !s->idx)
         goto nomem;

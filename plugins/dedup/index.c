@@ -26,6 +26,7 @@ struct dup_item {
     uint32_t shingles;
     uint32_t figures; /* the headline's figures (sig.h) */
     uint64_t body_figures;
+    uint32_t headline; /* hash of the normalised headline; 0 unknown */
     uint8_t copy;
     uint8_t pad[3];
     uint8_t sig[NF_SIG_K]; /* the low 8 bits of each bin */
@@ -212,6 +213,7 @@ int nf_dup_index_add(struct nf_dup_index *x, const uint8_t id[16], const struct 
     it->exact = sig->exact_lo;
     it->shingles = sig->shingles;
     it->figures = sig->figures;
+    it->headline = sig->headline;
     it->body_figures = sig->body_figures;
     for (int b = 0; b < NF_DUP_BANDS; b++)
         it->band[b] = dup_band_key(sig, x->p.rows, b);
@@ -285,10 +287,12 @@ int nf_dup_index_judge(struct nf_dup_index *x, const uint8_t id[16], const struc
             double small = a < o ? a : o, large = a < o ? o : a;
             double inter = j * (a + o) / (1.0 + j);
             double contained = inter / small;
-            const char *why = j >= x->p.jaccard ? "similar"
-                              : contained >= x->p.containment && small >= x->p.min_ratio * large
-                                  ? "contained"
-                                  : NULL;
+            const char *why =
+                j >= x->p.jaccard ? "similar"
+                : contained >= x->p.containment && small >= x->p.min_ratio * large ? "contained"
+                : j >= x->p.same_headline && sig->headline && it->headline == sig->headline
+                    ? "same headline"
+                    : NULL;
             if (why && j > best_j) {
                 best_j = j;
                 best = cand[c];

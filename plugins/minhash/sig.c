@@ -214,6 +214,7 @@ int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct n
                     const char **why)
 {
     out->figures = 0;
+    out->headline = 0;
     if (!title || n == 0)
         return 0;
     size_t words;
@@ -232,6 +233,8 @@ int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct n
     }
     uint32_t key = (uint32_t)(sig_mix(sum) >> 32);
     out->figures = key ? key : 1;
+    uint32_t h = (uint32_t)XXH3_64bits(w->norm, (size_t)len);
+    out->headline = h ? h : 1;
     return 0;
 }
 
@@ -261,6 +264,8 @@ void nf_sig_encode(const struct nf_sig *s, uint8_t out[NF_SIG_BYTES])
     sig_put32(out + 28, (uint32_t)(s->exact_hi >> 32));
     sig_put32(out + 32, (uint32_t)s->body_figures);
     sig_put32(out + 36, (uint32_t)(s->body_figures >> 32));
+    sig_put32(out + 40, s->headline);
+    sig_put32(out + 44, 0);
     for (int i = 0; i < NF_SIG_K; i++)
         sig_put32(out + NF_SIG_HEADER + 4 * i, s->v[i]);
 }
@@ -279,6 +284,7 @@ int nf_sig_decode(const void *vp, size_t n, struct nf_sig *out)
     out->exact_lo = sig_get32(p + 16) | (uint64_t)sig_get32(p + 20) << 32;
     out->exact_hi = sig_get32(p + 24) | (uint64_t)sig_get32(p + 28) << 32;
     out->body_figures = sig_get32(p + 32) | (uint64_t)sig_get32(p + 36) << 32;
+    out->headline = sig_get32(p + 40);
     for (int i = 0; i < NF_SIG_K; i++)
         out->v[i] = sig_get32(p + NF_SIG_HEADER + 4 * i);
     return 0;

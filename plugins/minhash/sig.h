@@ -13,9 +13,9 @@
 #define NF_SIG_K 64
 #define NF_SIG_VERSION 2
 /* Encoded: 'M', version, shingle, NF_SIG_K; then little-endian uint32s: shingles, words, the
- * headline's figures, the exact hash (4 words, low first), the text's figures (2 words); then
- * the NF_SIG_K bins. Version 1 had no figures and a 32-byte header. */
-#define NF_SIG_HEADER 40
+ * headline's figures, the exact hash (4 words, low first), the text's figures (2 words), the
+ * headline's hash, 0; then the NF_SIG_K bins. Version 1 had no headline and a 32-byte header. */
+#define NF_SIG_HEADER 48
 #define NF_SIG_BYTES (NF_SIG_HEADER + 4 * NF_SIG_K)
 
 struct nf_sig {
@@ -26,6 +26,7 @@ struct nf_sig {
     uint64_t exact_lo, exact_hi; /* XXH3-128 of the normalised text */
     uint32_t figures;  /* the headline's figures (nf_sig_headline); 0: no headline known */
     uint64_t body_figures; /* one bit (of 64, by hash) for each word of the text holding a digit */
+    uint32_t headline; /* hash of the normalised headline, never 0; 0: no headline known */
     uint32_t v[NF_SIG_K];        /* minimum per bin, densified; all zero when shingles == 0 */
 };
 
@@ -49,11 +50,12 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
 int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingle,
                    struct nf_sig *out, const char **why);
 
-/* Sets out->figures from the headline: a key of the multiset of its words that hold a digit
+/* Sets out->headline (a hash of the normalised headline) and out->figures from the headline:
+ * a key of the multiset of its words that hold a digit
  * ("1st", "2024", "12", the "1" of "(1)"), never 0, the same for any order and case. Two headlines
  * with different figures name different reports (another quarter, toll, score, part or edition)
  * however much of the body they share; dedup does not call them copies. NULL or empty headline:
- * figures = 0, which agrees with anything. Uses w->norm (call after nf_sig_compute). 0, or -1
+ * both 0; figures 0 agrees with anything. Uses w->norm (call after nf_sig_compute). 0, or -1
  * with *why set on invalid UTF-8 or out of memory. */
 int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct nf_sig *out,
                     const char **why);

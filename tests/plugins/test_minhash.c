@@ -15,9 +15,9 @@
 
 #include "mock_core.h"
 
-/* The signature's layout (plugins/minhash/sig.h): a 40-byte header whose bytes 16..31 are the
+/* The signature's layout (plugins/minhash/sig.h): a 48-byte header whose bytes 16..31 are the
  * exact-text hash, then 64 little-endian 32-bit bins. */
-#define SIG_HEADER 40
+#define SIG_HEADER 48
 #define SIG_BYTES (SIG_HEADER + 4 * 64)
 
 static char *art[2];
@@ -53,7 +53,8 @@ static uint32_t le32(const uint8_t *p)
 }
 
 /* Bytes 12..15: the headline's figures (0 without a headline, the same for any order and case
- * of the same figures); bytes 32..39: one bit for each figure of the text. */
+ * of the same figures); bytes 32..39: one bit for each figure of the text; bytes 40..43: the
+ * headline's hash. */
 static void test_figures(void **state)
 {
     (void)state;
@@ -70,7 +71,11 @@ static void test_figures(void **state)
     assert_int_not_equal(le32(b + 12), 0);
     assert_int_not_equal(le32(b + 12), le32(c + 12));
     assert_int_equal(le32(b + 12), le32(d + 12)); /* no figures either */
-    assert_memory_equal(b + 16, c + 16, SIG_BYTES - 16); /* the text's part is the same */
+    /* the text's part is the same; the headline's hash (bytes 40..43) is not */
+    assert_memory_equal(b + 16, c + 16, 24);
+    assert_memory_equal(b + SIG_HEADER, c + SIG_HEADER, SIG_BYTES - SIG_HEADER);
+    assert_int_not_equal(le32(b + 40), le32(c + 40));
+    assert_int_not_equal(le32(b + 40), le32(d + 40));
     sign_titled(mp, "2ND QTR NET 1987", text, b);
     sign_titled(mp, "1987 2nd qtr net", text, c);
     sign_titled(mp, "1ST QTR NET 1987", text, d);
