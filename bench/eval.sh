@@ -58,6 +58,8 @@ eval_dups() { # ARTICLES SEED
     "${cmd[@]}" >"$TMP/dups.log" 2>&1 || { tail -20 "$TMP/dups.log"; exit 1; }
     echo "== copies: $n articles (make_corpus.py seed $seed)"
     python3 "$SHARED/tools/score_dups.py" "$dir" "$OUT/dups-$n.jsonl" | sed 's/^/  /'
+    # The copies of word-for-word repeats in the corpus: counted missed whatever dedup does.
+    python3 "$ROOT/bench/dups_twins.py" "$dir" | sed 's/^/  /'
     local shown="${cmd[*]/$dir//tmp/c$n}"
     echo "  reproduce: python3 $SHARED/tools/make_corpus.py /tmp/c$n --articles $n --seed $seed --format jsonl && ${shown/$TMP\/var//tmp/nf-var} && python3 $SHARED/tools/score_dups.py /tmp/c$n $OUT/dups-$n.jsonl"
 }
