@@ -1,6 +1,8 @@
 /* story: a filter that sets story_id (the id of a story's first article) by online clustering:
  * TF-IDF over folded words (IDF learned from the stream, optionally seeded), shared entities and
- * publication time, against compact centroids of recent stories found through an inverted index.
+ * publication time, against compact centroids of recent stories found through an inverted index;
+ * a story is joined only through a shared anchor (a word or entity still rare in the stream), so
+ * that reports on one template do not gather on their common words.
  * Copies join their original's story, replays keep theirs; one worker, snapshotted to its state
  * directory. It never splits or merges stories afterwards, and does not translate. */
 #include <errno.h>
@@ -35,6 +37,8 @@ struct story_conf {
     double time_weight;
     double entity_weight;
     double title_weight;
+    double anchor_share;
+    int64_t anchors;
     int64_t top_terms;
     int64_t max_stories;
     int64_t max_terms;
@@ -60,6 +64,15 @@ static const struct nf_option story_options[] = {
      "have entities, the text's cosine alone otherwise."},
     {"title_weight", NF_OPT_DOUBLE, "2", offsetof(struct story_conf, title_weight),
      "Each word of the title counts as this many occurrences in the text."},
+    {"anchor_share", NF_OPT_DOUBLE, "0.005", offsetof(struct story_conf, anchor_share),
+     "A word (or entity) is an anchor when at most this share of the articles seen so far have "
+     "it (and never fewer than 5 articles): a name, a place, a rare word of the event. See "
+     "'anchors'."},
+    {"anchors", NF_OPT_INT, "1", offsetof(struct story_conf, anchors),
+     "An article joins a story only when it shares at least this many anchors with the story's "
+     "centroid, so that reports on one template (quarterly results of other companies, each "
+     "month's statistics) do not gather into one story on their common words. 0: no such "
+     "requirement."},
     {"top_terms", NF_OPT_INT, "48", offsetof(struct story_conf, top_terms),
      "Terms kept in a story's centroid (its 16 strongest are indexed): more is slower and "
      "costs memory, fewer loses the story's detail."},
@@ -878,15 +891,21 @@ static double story_norm(struct story *s, uint32_t slot)
     return it->norm;
 }
 
-static double story_text_cos(struct story *s, uint32_t slot)
+/* The cosine of the record's terms (s->dt) and the story's centroid; *anchors_out counts the
+ * shared terms whose IDF is at least anchor_idf (rare ones). */
+static double story_text_cos(struct story *s, uint32_t slot, double anchor_idf, int *anchors_out)
 {
     const struct story_term *t = story_terms_of(s, slot);
     double dot = 0;
+    int anchors = 0;
     for (uint32_t j = 0; j < s->items[slot].nterms; j++) {
         const struct story_dterm *d = story_dt_find(s, t[j].h);
-        if (d)
+        if (d) {
             dot += (double)d->w * t[j].mass * d->idf;
+            anchors += d->idf >= anchor_idf;
+        }
     }
+    *anchors_out = anchors;
     double nc = story_norm(s, slot);
     return nc > 0 ? dot / nc : 0;
 }
@@ -912,7 +931,10 @@ static size_t story_rec_ents(struct story *s, struct nf_record *rec, struct stor
     return k;
 }
 
-static double story_ent_cos(struct story *s, uint32_t slot, const struct story_ent *re, size_t nre)
+/* The cosine of the record's entities and the story's; shared entities whose IDF is at least
+ * anchor_idf are added to *anchors. */
+static double story_ent_cos(struct story *s, uint32_t slot, const struct story_ent *re, size_t nre,
+                            double anchor_idf, int *anchors)
 {
     const struct story_ent *se = story_ents_of(s, slot);
     uint32_t ns = s->items[slot].nents;
@@ -920,8 +942,10 @@ static double story_ent_cos(struct story *s, uint32_t slot, const struct story_e
     for (uint32_t j = 0; j < ns; j++) {
         norm += (double)se[j].mass * se[j].mass;
         for (size_t i = 0; i < nre; i++)
-            if (re[i].h == se[j].h)
+            if (re[i].h == se[j].h) {
                 dot += (double)re[i].mass * se[j].mass;
+                *anchors += story_idf_of(s, re[i].h) >= anchor_idf;
+            }
     }
     return norm > 0 ? dot / sqrt(norm) : 0;
 }
@@ -1027,12 +1051,21 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
     qsort(top, ntop, sizeof(*top), story_cmp_cand);
     long best = -1;
     double best_score = -1;
+    /* anchors: terms found in few articles so far, never fewer than 5: the words of a
+     * template are soon more common than that */
+    double rare = s->conf->anchor_share * (double)s->docs;
+    double anchor_idf = story_idf(s, (uint32_t)(rare > 5 ? rare : 5));
     for (size_t i = 0; i < ntop; i++) {
         uint32_t slot = top[i].slot;
-        double text = story_text_cos(s, slot), sim = text, ent = -1, gap = 0;
+        int anchors = 0;
+        double text = story_text_cos(s, slot, anchor_idf, &anchors), sim = text, ent = -1, gap = 0;
         double ew = s->conf->entity_weight;
-        if (nre && s->items[slot].nents && ew > 0) {
-            ent = story_ent_cos(s, slot, re, nre);
+        if (nre && s->items[slot].nents) {
+            ent = story_ent_cos(s, slot, re, nre, anchor_idf, &anchors);
+            if (ew <= 0)
+                ent = -1;
+        }
+        if (ent >= 0) {
             /* entities confirm or weaken what the words say; shared names alone (every
              * article of a region names its countries) never make a match */
             sim = text * (1 - ew + ew * ent);
@@ -1041,10 +1074,12 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
             gap = story_gap(&s->items[slot], t);
             sim *= 1 - s->conf->time_weight * (gap < win ? gap : win) / win;
         }
+        if (anchors < s->conf->anchors)
+            sim = 0;
         nf_log(ctx, NF_LOG_DEBUG, "  story %02x%02x%02x%02x.. (%u members): text %.3f, entities "
-               "%.3f, %.1f days apart: %.3f", s->items[slot].id[0], s->items[slot].id[1],
-               s->items[slot].id[2], s->items[slot].id[3], s->items[slot].members, text, ent,
-               gap, sim);
+               "%.3f, %.1f days apart, %d anchors: %.3f", s->items[slot].id[0],
+               s->items[slot].id[1], s->items[slot].id[2], s->items[slot].id[3],
+               s->items[slot].members, text, ent, gap, anchors, sim);
         if (sim > best_score)
             best_score = sim, best = slot;
     }
@@ -1555,9 +1590,10 @@ static int story_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
     }
     if (!(c->threshold >= 0 && c->threshold <= 1) || !(c->window_days >= 0) ||
         !(c->time_weight >= 0 && c->time_weight <= 1) ||
-        !(c->entity_weight >= 0 && c->entity_weight <= 1) || !(c->title_weight >= 0)) {
-        nf_ctx_error(ctx, "threshold, time_weight and entity_weight must be within 0..1, "
-                          "window_days and title_weight at least 0");
+        !(c->entity_weight >= 0 && c->entity_weight <= 1) || !(c->title_weight >= 0) ||
+        !(c->anchor_share >= 0 && c->anchor_share <= 1) || c->anchors < 0) {
+        nf_ctx_error(ctx, "threshold, time_weight, entity_weight and anchor_share must be within "
+                          "0..1, window_days, title_weight and anchors at least 0");
         return NF_ERR;
     }
     if (c->top_terms < 4 || c->top_terms > 1024 || c->max_stories < 16 ||
