@@ -1076,11 +1076,10 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
         }
         if (anchors < s->conf->anchors)
             sim = 0;
-        nf_log(ctx, NF_LOG_DEBUG, "  story %02x%02x%02x%02x.. (%u members, %u with words of their own): "
-               "text %.3f, entities %.3f, %.1f days apart, %d anchors: %.3f",
-               s->items[slot].id[0], s->items[slot].id[1], s->items[slot].id[2],
-               s->items[slot].id[3], s->items[slot].members, s->items[slot].texts, text, ent, gap,
-               anchors, sim);
+        nf_log(ctx, NF_LOG_DEBUG, "  story %02x%02x%02x%02x.. (%u members): text %.3f, entities "
+               "%.3f, %.1f days apart, %d anchors: %.3f", s->items[slot].id[0],
+               s->items[slot].id[1], s->items[slot].id[2], s->items[slot].id[3],
+               s->items[slot].members, text, ent, gap, anchors, sim);
         if (sim > best_score)
             best_score = sim, best = slot;
     }
