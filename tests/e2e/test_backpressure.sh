@@ -167,6 +167,12 @@ pass_pid() { pgrep -f "newsflow stage $CFG pass --worker 0"; }
 wait_for 30 pass_pid || { cat "$LOG"; fail "the pass worker did not start"; }
 STORE=$(pass_pid) # the trap resumes it whatever happens
 kill -STOP "$STORE" || fail "cannot stop pass"
+# On a busy machine the source may start after pass: wait until it has sent something, so that
+# an empty journal is not taken for a source that has stopped.
+gen_pid() { pgrep -f "newsflow stage $CFG gen --worker 0"; }
+gen_sent() { local s a; read -r s a < <(journal_counts); [ "$s" -gt 0 ]; }
+wait_for 60 gen_pid || { cat "$LOG"; fail "the source worker did not start"; }
+wait_for 60 gen_sent || { cat "$LOG"; fail "the source sent nothing in 60 s"; }
 prev="" settle=0
 while cur=$(journal_counts) && [ "$cur" != "$prev" ]; do
     [ $settle -ge 40 ] && fail "the source kept sending for 20 s into a stopped stage ($cur)"
