@@ -63,10 +63,28 @@ eval_dups() { # ARTICLES SEED
     local shown="${cmd[*]/$dir//tmp/c$n}"
     echo "  reproduce: python3 $SHARED/tools/make_corpus.py /tmp/c$n --articles $n --seed $seed --format jsonl && ${shown/$TMP\/var//tmp/nf-var} && python3 $SHARED/tools/score_dups.py /tmp/c$n $OUT/dups-$n.jsonl"
 }
+# Heavier edits than the generator's (bench/more_edits.py): the 10,000-article corpus with every
+# copy made again another way.
+eval_edits() { # KIND
+    local kind=$1 src="$TMP/dups-10000-1" dir="$TMP/edits-$1"
+    [ -f "$src/articles.jsonl" ] ||
+        python3 "$SHARED/tools/make_corpus.py" "$src" --articles 10000 --seed 1 --format jsonl >/dev/null
+    python3 "$ROOT/bench/more_edits.py" "$src" "$dir" "$kind" >/dev/null
+    rm -rf "$TMP/var"
+    local cmd=("$NF" run "$ROOT/conf/backfill.cfg" --once --set "state_dir=$TMP/var"
+               --set "fetch.path=$dir/articles.jsonl" --set "store.path=$OUT/edits-$kind.jsonl")
+    "${cmd[@]}" >"$TMP/edits.log" 2>&1 || { tail -20 "$TMP/edits.log"; exit 1; }
+    printf '  %-8s %s\n' "$kind" "$(python3 "$SHARED/tools/score_dups.py" "$dir" "$OUT/edits-$kind.jsonl" | tail -1)"
+}
 if [ -f "$SHARED/tools/make_corpus.py" ]; then
     for n in ${NF_EVAL_SIZES:-10000 100000}; do
         eval_dups "$n" 1
     done
+    echo "== copies: 10000 articles, every copy edited again by bench/more_edits.py KIND"
+    for kind in lead words shuffle cut50 two; do
+        eval_edits "$kind"
+    done
+    echo "  reproduce: python3 bench/more_edits.py /tmp/c10000 /tmp/e-KIND KIND, then as above on /tmp/e-KIND"
 fi
 if [ -f "$SHARED/corpus/stories/basil.jsonl" ]; then
     rm -rf "$TMP/var"
