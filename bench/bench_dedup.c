@@ -32,7 +32,7 @@ int main(int argc, char **argv)
 {
     const char *corpus = NULL, *export = NULL;
     int shingle = 4;
-    double threshold = 0.5, containment = 0.8, min_ratio = 0.5, same_headline = 0.4;
+    double threshold = 0.5, containment = 0.8, min_ratio = 0.4, same_headline = 0.4;
     size_t window = 1000000;
     int rounds = 1;
     for (int i = 1; i < argc; i++) {

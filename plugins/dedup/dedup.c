@@ -46,7 +46,7 @@ static const struct nf_option dedup_options[] = {
     {"containment", NF_OPT_DOUBLE, "0.8", offsetof(struct dedup_conf, containment),
      "Also a copy: this share of the smaller article's shingles is found in the other (a copy "
      "cut short, or an original wrapped in more text)."},
-    {"min_ratio", NF_OPT_DOUBLE, "0.5", offsetof(struct dedup_conf, min_ratio),
+    {"min_ratio", NF_OPT_DOUBLE, "0.4", offsetof(struct dedup_conf, min_ratio),
      "Containment counts only when the smaller article has at least this share of the larger "
      "one's shingles (a quoted paragraph is not a copy)."},
     {"same_headline", NF_OPT_DOUBLE, "0.4", offsetof(struct dedup_conf, same_headline),

@@ -10,6 +10,9 @@
 struct feed_http {
     const struct feed_http_conf *conf;
     CURL *curl;
+    CURLM *multi;
+    struct curl_slist *hdrs; /* of the request under way */
+    bool busy;
     char *body;
     size_t len, cap;
     bool too_big;
@@ -48,8 +51,11 @@ struct feed_http *feed_http_new(const struct feed_http_conf *conf, char *err, si
     }
     h->conf = conf;
     h->curl = curl_easy_init();
-    if (!h->curl) {
+    h->multi = curl_multi_init();
+    if (!h->curl || !h->multi) {
         snprintf(err, errn, "cannot set up libcurl");
+        curl_easy_cleanup(h->curl);
+        curl_multi_cleanup(h->multi);
         free(h);
         return NULL;
     }
@@ -78,6 +84,7 @@ struct feed_http *feed_http_new(const struct feed_http_conf *conf, char *err, si
     if (rc != CURLE_OK) {
         snprintf(err, errn, "cannot set up libcurl: %s", curl_easy_strerror(rc));
         curl_easy_cleanup(h->curl);
+        curl_multi_cleanup(h->multi);
         free(h);
         return NULL;
     }
@@ -89,6 +96,10 @@ void feed_http_destroy(struct feed_http **ph)
     if (!ph || !*ph)
         return;
     struct feed_http *h = *ph;
+    if (h->busy)
+        curl_multi_remove_handle(h->multi, h->curl);
+    curl_slist_free_all(h->hdrs);
+    curl_multi_cleanup(h->multi);
     curl_easy_cleanup(h->curl);
     free(h->body);
     free(h);
@@ -104,34 +115,63 @@ static const char *feed_http_header(CURL *c, const char *name)
     return hd->value;
 }
 
-int feed_http_get(struct feed_http *h, const char *url, const char *accept, const char *etag,
-                  const char *last_modified, struct feed_http_resp *resp, char *err, size_t errn)
+static struct curl_slist *feed_http_add(struct curl_slist *l, const char *name, const char *v)
 {
-    *resp = (struct feed_http_resp){0};
+    char line[1024];
+    if (!l || !v || strlen(v) > 900)
+        return l;
+    snprintf(line, sizeof(line), "%s: %s", name, v);
+    struct curl_slist *t = curl_slist_append(l, line);
+    if (!t)
+        curl_slist_free_all(l);
+    return t;
+}
+
+int feed_http_start(struct feed_http *h, const char *url, const char *accept, const char *etag,
+                    const char *last_modified, char *err, size_t errn)
+{
+    if (h->busy) {
+        snprintf(err, errn, "a request is already under way");
+        return -1;
+    }
     h->len = 0;
     h->too_big = false;
     h->errbuf[0] = '\0';
-    struct curl_slist *hdrs = NULL, *t;
     char line[1024];
     snprintf(line, sizeof(line), "Accept: %s", accept);
-    hdrs = curl_slist_append(NULL, line);
-    if (hdrs && etag && strlen(etag) < 900) {
-        snprintf(line, sizeof(line), "If-None-Match: %s", etag);
-        hdrs = (t = curl_slist_append(hdrs, line)) ? t : (curl_slist_free_all(hdrs), NULL);
-    }
-    if (hdrs && last_modified && strlen(last_modified) < 900) {
-        snprintf(line, sizeof(line), "If-Modified-Since: %s", last_modified);
-        hdrs = (t = curl_slist_append(hdrs, line)) ? t : (curl_slist_free_all(hdrs), NULL);
-    }
+    struct curl_slist *hdrs = curl_slist_append(NULL, line);
+    hdrs = feed_http_add(hdrs, "If-None-Match", etag);
+    hdrs = feed_http_add(hdrs, "If-Modified-Since", last_modified);
     if (!hdrs) {
         snprintf(err, errn, "out of memory");
         return -1;
     }
-    curl_easy_setopt(h->curl, CURLOPT_URL, url);
-    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdrs);
-    CURLcode rc = curl_easy_perform(h->curl);
+    if (curl_easy_setopt(h->curl, CURLOPT_URL, url) != CURLE_OK ||
+        curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+        curl_multi_add_handle(h->multi, h->curl) != CURLM_OK) {
+        curl_slist_free_all(hdrs);
+        snprintf(err, errn, "cannot start the request");
+        return -1;
+    }
+    h->hdrs = hdrs;
+    h->busy = true;
+    return 0;
+}
+
+int feed_http_busy(const struct feed_http *h)
+{
+    return h->busy;
+}
+
+/* The request ended with `rc`: its response, or why there is none. */
+static int feed_http_finish(struct feed_http *h, CURLcode rc, struct feed_http_resp *resp,
+                            char *err, size_t errn)
+{
+    curl_multi_remove_handle(h->multi, h->curl);
     curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hdrs);
+    curl_slist_free_all(h->hdrs);
+    h->hdrs = NULL;
+    h->busy = false;
     if (rc != CURLE_OK) {
         const struct feed_http_conf *c = h->conf;
         if (h->too_big || rc == CURLE_FILESIZE_EXCEEDED)
@@ -160,8 +200,48 @@ int feed_http_get(struct feed_http *h, const char *url, const char *accept, cons
     resp->body = h->body;
     resp->len = h->len;
     resp->content_type = ct;
-    resp->effective_url = eff ? eff : url;
+    resp->effective_url = eff;
     resp->etag = feed_http_header(h->curl, "ETag");
     resp->last_modified = feed_http_header(h->curl, "Last-Modified");
+    return 1;
+}
+
+int feed_http_poll(struct feed_http *h, int wait_ms, struct feed_http_resp *resp, char *err,
+                   size_t errn)
+{
+    *resp = (struct feed_http_resp){0};
+    if (!h->busy) {
+        snprintf(err, errn, "no request under way");
+        return -1;
+    }
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(h->multi, &running);
+    if (mc == CURLM_OK && running && wait_ms > 0) {
+        curl_multi_poll(h->multi, NULL, 0, wait_ms, NULL);
+        mc = curl_multi_perform(h->multi, &running);
+    }
+    if (mc != CURLM_OK) {
+        curl_multi_remove_handle(h->multi, h->curl);
+        curl_slist_free_all(h->hdrs);
+        h->hdrs = NULL;
+        h->busy = false;
+        snprintf(err, errn, "%s", curl_multi_strerror(mc));
+        return -1;
+    }
+    int left;
+    for (CURLMsg *m; (m = curl_multi_info_read(h->multi, &left));)
+        if (m->msg == CURLMSG_DONE && m->easy_handle == h->curl)
+            return feed_http_finish(h, m->data.result, resp, err, errn);
     return 0;
+}
+
+int feed_http_get(struct feed_http *h, const char *url, const char *accept, const char *etag,
+                  const char *last_modified, struct feed_http_resp *resp, char *err, size_t errn)
+{
+    if (feed_http_start(h, url, accept, etag, last_modified, err, errn) < 0)
+        return -1;
+    int r;
+    while ((r = feed_http_poll(h, 1000, resp, err, errn)) == 0)
+        ;
+    return r > 0 ? 0 : -1;
 }

@@ -1,6 +1,7 @@
-/* HTTP GET for fetch_feed over one reused libcurl easy handle (its connection cache keeps
- * connections alive between requests to a host): timeouts, a bounded number of redirects,
- * http and https only, gzip and deflate accepted, a cap on the decompressed body, conditional
+/* HTTP GET for fetch_feed over one reused libcurl easy handle driven by a multi handle (the
+ * connection cache keeps connections alive between requests to a host): one request at a time,
+ * advanced without blocking the caller for long, timeouts, a bounded number of redirects, http
+ * and https only, gzip and deflate accepted, a cap on the decompressed body, conditional
  * requests. It does not pace requests or retry: the plugin decides when to ask. */
 #ifndef FETCH_FEED_HTTP_H
 #define FETCH_FEED_HTTP_H
@@ -29,7 +30,21 @@ struct feed_http;
 struct feed_http *feed_http_new(const struct feed_http_conf *conf, char *err, size_t errn);
 void feed_http_destroy(struct feed_http **h);
 
-/* GETs `url`. `accept` is the Accept header; `etag` and `last_modified` (may be NULL) make the
+/* Starts a GET of `url` (see feed_http_get for the arguments); the handle must be idle.
+ * Returns 0, or -1 with the reason in err. */
+int feed_http_start(struct feed_http *h, const char *url, const char *accept, const char *etag,
+                    const char *last_modified, char *err, size_t errn);
+
+/* Advances the request started last, waiting at most wait_ms for the network. Returns 0 while
+ * it runs; 1 when it ended with a response (*resp filled, whatever the status); -1 when it
+ * ended without one (the reason in err). The handle is idle again after 1 or -1. */
+int feed_http_poll(struct feed_http *h, int wait_ms, struct feed_http_resp *resp, char *err,
+                   size_t errn);
+
+/* Whether a request is under way. */
+int feed_http_busy(const struct feed_http *h);
+
+/* GETs `url` and waits for the end. `accept` is the Accept header; `etag` and `last_modified` (may be NULL) make the
  * request conditional. Returns 0 with *resp filled whatever the status, or -1 with the reason
  * in err when no complete response came (timeout, too large, too many redirects, refused
  * connection...). */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "msgpack_json.h"
 #include "newsflow/plugin.h"
@@ -884,8 +885,15 @@ static int store_pg_flush(void *state, struct nf_ctx *ctx)
     struct store_pg *s = state;
     if (s->n_rows == 0)
         return NF_OK;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     /* Success or not, the batch is done with: on failure the host replays it. */
     int rc = store_pg_write(s, ctx);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* the time the batches spend going to the server and being committed (bench/bench_pg.sh) */
+    nf_ctx_count(ctx, "write_us", (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+                                      (t1.tv_nsec - t0.tv_nsec) / 1000);
+    nf_ctx_count(ctx, "written", rc == NF_OK ? (int64_t)s->n_rows : 0);
     store_pg_batch_clear(s);
     return rc;
 }

@@ -60,7 +60,7 @@ start_on() { # DIR PORT: 0 when the server runs
     echo "$port" >"$dir/port"
     local opts="-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir'"
     # fsync off: fast, and still nothing committed is lost when the server alone stops
-    opts+=" -c fsync=off -c full_page_writes=off -c max_connections=40 -c shared_buffers=16MB"
+    opts+=" -c fsync=off -c full_page_writes=off -c max_connections=40"
     run_as "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -s -o "$opts" start >/dev/null
 }
 
