@@ -28,6 +28,8 @@
 #define FF_MAX_PAGE_TRIES 4
 /* How far the queue is searched for an item whose host may be asked now. */
 #define FF_SCAN 256
+/* How long one call of next() may wait for the network. */
+#define FF_WAIT_MS 20
 
 struct fetch_feed_conf {
     const char *feeds;
@@ -140,6 +142,9 @@ struct fetch_feed {
     int ledger_fd;
     struct feed_http_conf hconf;
     struct feed_http *http;
+    /* The request under way: a feed's poll (job_feed, its index) or the page of job.item. */
+    int job_feed;
+    struct ff_entry job;
     char *uri;
     size_t uri_cap;
     bool curl_ready;
@@ -576,13 +581,12 @@ static bool ff_wanted(const struct fetch_feed *s, const struct ff_seen *e)
     return nf_now_ms() >= e->failed_ms + (s->conf->retry_failed_s * 1000 << shift);
 }
 
-static void ff_poll(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_feed *f)
+/* A feed's poll ended: rc < 0 (no response, err says why) or the response r. */
+static void ff_poll_end(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_feed *f, int rc,
+                        const struct feed_http_resp *rp, const char *err)
 {
-    f->polled = true;
-    struct feed_http_resp r;
-    char err[1024], why[1200];
-    int rc = feed_http_get(s->http, f->url, FF_ACCEPT_FEED, f->etag, f->last_mod, &r, err,
-                           sizeof(err));
+    struct feed_http_resp r = *rp;
+    char why[1200], perr[1024];
     ff_host_used(s, f->host);
     nf_ctx_count(ctx, "feed_requests", 1);
     if (rc < 0) {
@@ -603,10 +607,10 @@ static void ff_poll(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_feed *f)
         return;
     }
     struct feed_doc doc;
-    if (feed_parse(r.body, r.len, r.effective_url, !s->conf->fetch_pages, &doc, err,
-                   sizeof(err)) < 0) {
+    if (feed_parse(r.body, r.len, r.effective_url ? r.effective_url : f->url,
+                   !s->conf->fetch_pages, &doc, perr, sizeof(perr)) < 0) {
         feed_doc_clear(&doc);
-        snprintf(why, sizeof(why), "GET %s: HTTP %ld, %s", f->url, r.status, err);
+        snprintf(why, sizeof(why), "GET %s: HTTP %ld, %s", f->url, r.status, perr);
         ff_feed_failed(s, ctx, f, why);
         return;
     }
@@ -668,45 +672,44 @@ static bool ff_is_page_type(const char *ct)
            (n == 10 && !strncasecmp(ct, "text/plain", 10));
 }
 
-/* GETs an article page into rec (raw, content_type, and url when set_url). *site_out: the page
- * names its site. The reason of a failure names the URL and the status. */
-static int ff_fetch_page(struct fetch_feed *s, struct nf_ctx *ctx, const char *url, int host,
-                         struct nf_record *rec, bool set_url, bool *site_out)
+/* An article page's request ended (rc < 0: no response, err says why): raw, content_type,
+ * and url when set_url, into rec. *site_out: the page names its site. The reason of a failure
+ * names the URL and the status. */
+static int ff_page_end(struct fetch_feed *s, struct nf_ctx *ctx, const char *url, int host,
+                       int rc, const struct feed_http_resp *r, const char *err,
+                       struct nf_record *rec, bool set_url, bool *site_out)
 {
-    struct feed_http_resp r;
-    char err[1024];
-    int rc = feed_http_get(s->http, url, FF_ACCEPT_PAGE, NULL, NULL, &r, err, sizeof(err));
     ff_host_used(s, host);
     nf_ctx_count(ctx, "page_requests", 1);
     if (rc < 0) {
         nf_ctx_error(ctx, "GET %s: %s", url, err);
         return NF_ERR;
     }
-    if (r.status < 200 || r.status > 299) {
-        nf_ctx_error(ctx, "GET %s: HTTP %ld", url, r.status);
+    if (r->status < 200 || r->status > 299) {
+        nf_ctx_error(ctx, "GET %s: HTTP %ld", url, r->status);
         return NF_ERR;
     }
-    if (r.len == 0) {
-        nf_ctx_error(ctx, "GET %s: HTTP %ld with an empty body", url, r.status);
+    if (r->len == 0) {
+        nf_ctx_error(ctx, "GET %s: HTTP %ld with an empty body", url, r->status);
         return NF_ERR;
     }
-    const char *ct = r.content_type ? r.content_type : "text/html";
+    const char *ct = r->content_type ? r->content_type : "text/html";
     if (!ff_is_page_type(ct)) {
-        nf_ctx_error(ctx, "GET %s: HTTP %ld, %.100s is not a web page", url, r.status, ct);
+        nf_ctx_error(ctx, "GET %s: HTTP %ld, %.100s is not a web page", url, r->status, ct);
         return NF_ERR;
     }
     if (nf_record_set_cstr(rec, NF_F_CONTENT_TYPE, ct) < 0 ||
-        nf_record_set_bytes_ref(rec, NF_F_RAW, r.body, r.len) < 0)
+        nf_record_set_bytes_ref(rec, NF_F_RAW, r->body, r->len) < 0)
         goto nomem;
     if (set_url) {
-        char *eff = feed_url_canon(NULL, r.effective_url);
+        char *eff = r->effective_url ? feed_url_canon(NULL, r->effective_url) : NULL;
         int e = nf_record_set_cstr(rec, NF_F_URL, eff ? eff : url);
         free(eff);
         if (e < 0)
             goto nomem;
     }
     if (site_out)
-        *site_out = feed_page_names_site(r.body, r.len);
+        *site_out = feed_page_names_site(r->body, r->len);
     return NF_OK;
 nomem:
     nf_ctx_error(ctx, "out of memory");
@@ -722,17 +725,14 @@ static int ff_set_content(struct nf_record *rec, const struct feed_item *it)
                : 0;
 }
 
-static int ff_emit(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_entry *e,
+/* What the feed says of the item, into rec: id, source and the small fields. */
+static int ff_fill(struct fetch_feed *s, struct nf_ctx *ctx, const struct ff_entry *e,
                    struct nf_record *rec)
 {
-    free(s->cur);
-    s->cur = e->item;
     const struct feed_item *it = e->item;
-    struct ff_feed *f = &s->feeds[e->feed];
-    bool page = it->link && s->conf->fetch_pages;
-    const char *uri = page ? it->link : ff_feed_uri(s, f->url, it->key);
-    struct ff_seen *seen = ff_seen_put(s, e->id);
-    if (!uri || !seen || nf_record_set_cstr(rec, NF_F_ID, e->id) < 0 ||
+    bool page = e->host >= 0;
+    const char *uri = page ? it->link : ff_feed_uri(s, s->feeds[e->feed].url, it->key);
+    if (!uri || nf_record_set_cstr(rec, NF_F_ID, e->id) < 0 ||
         nf_record_set_source(rec, uri, page ? "http" : "feed") < 0 ||
         (it->title && nf_record_set_cstr(rec, NF_F_TITLE, it->title) < 0) ||
         (it->published && nf_record_set_cstr(rec, NF_F_PUBLISHED_AT, it->published) < 0) ||
@@ -741,41 +741,61 @@ static int ff_emit(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_entry *e,
         nf_ctx_error(ctx, "out of memory");
         return NF_ERR;
     }
-    bool site = false;
-    int rc = NF_OK;
-    if (page) {
-        rc = ff_fetch_page(s, ctx, it->link, e->host, rec, true, &site);
-    } else if (!it->content) {
+    return NF_OK;
+}
+
+/* The item's record is made (rc NF_OK) or failed: noted, and the feed's title as outlet when
+ * the page named no site. */
+static int ff_emit_end(struct fetch_feed *s, struct nf_ctx *ctx, const struct ff_entry *e,
+                       struct nf_record *rec, int rc, bool site)
+{
+    struct ff_seen *seen = ff_seen_put(s, e->id);
+    const char *title = s->feeds[e->feed].title;
+    if (rc == NF_OK && !site && title && nf_record_set_cstr(rec, NF_F_OUTLET, title) < 0) {
+        nf_ctx_error(ctx, "out of memory");
+        rc = NF_ERR;
+    }
+    if (!seen)
+        return rc;
+    if (rc == NF_OK) {
+        seen->state = FF_SENT;
+        return NF_OK;
+    }
+    seen->state = FF_FAILED;
+    seen->failed_ms = nf_now_ms();
+    if (seen->tries < 255)
+        seen->tries++;
+    if (s->conf->remember) {
+        char line[96];
+        int n = snprintf(line, sizeof(line), "%s f %lld %d\n", e->id,
+                         (long long)seen->failed_ms, seen->tries);
+        ff_ledger_write(s, ctx, line, n);
+    }
+    ff_item_done(s, ctx, seen);
+    nf_ctx_count(ctx, "page_errors", 1);
+    return NF_ERR;
+}
+
+/* An item that needs no request: the feed's own content. */
+static int ff_emit_content(struct fetch_feed *s, struct nf_ctx *ctx, const struct ff_entry *e,
+                           struct nf_record *rec)
+{
+    const struct feed_item *it = e->item;
+    int rc = ff_fill(s, ctx, e, rec);
+    if (rc == NF_OK && !it->content) {
+        const char *uri = NULL;
+        nf_record_source(rec, &uri, NULL);
         if (it->link)
             nf_ctx_error(ctx, "%s: the item has no content in the feed and fetch_pages is off",
                          uri);
         else
             nf_ctx_error(ctx, "%s: the item has neither a link nor any content", uri);
         rc = NF_ERR;
-    } else if (ff_set_content(rec, it) < 0) {
+    } else if (rc == NF_OK && ff_set_content(rec, it) < 0) {
         nf_ctx_error(ctx, "out of memory");
-        return NF_ERR;
+        rc = NF_ERR;
     }
-    if (rc != NF_OK) {
-        seen->state = FF_FAILED;
-        seen->failed_ms = nf_now_ms();
-        if (seen->tries < 255)
-            seen->tries++;
-        char line[96];
-        int n = snprintf(line, sizeof(line), "%s f %lld %d\n", e->id,
-                         (long long)seen->failed_ms, seen->tries);
-        if (s->conf->remember)
-            ff_ledger_write(s, ctx, line, n);
-        ff_item_done(s, ctx, seen);
-        nf_ctx_count(ctx, "page_errors", 1);
-        return NF_ERR;
-    }
-    if (!site && f->title && nf_record_set_cstr(rec, NF_F_OUTLET, f->title) < 0) {
-        nf_ctx_error(ctx, "out of memory");
-        return NF_ERR;
-    }
-    seen->state = FF_SENT;
-    return NF_OK;
+    return ff_emit_end(s, ctx, e, rec, rc, false);
 }
 
 /* ---- the plugin ---------------------------------------------------------------------- */
@@ -789,6 +809,7 @@ static void fetch_feed_destroy(void *state)
         free(s->queue[i].item);
     free(s->queue);
     free(s->cur);
+    free(s->job.item);
     for (size_t i = 0; i < s->n_feeds; i++) {
         struct ff_feed *f = &s->feeds[i];
         free(f->url);
@@ -832,6 +853,7 @@ static int fetch_feed_init(struct nf_ctx *ctx, const void *vconf, void **state_o
     }
     s->conf = c;
     s->ledger_fd = -1;
+    s->job_feed = -1;
     s->worker = nf_ctx_worker(ctx);
     s->workers = nf_ctx_workers(ctx);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -897,23 +919,87 @@ static bool ff_all_polled(const struct fetch_feed *s)
     return true;
 }
 
+/* Advances the request under way. Returns NF_AGAIN while it runs, NF_OK/NF_ERR when it was a
+ * page (its record is in rec), and 1 when it was a feed (its items are queued). */
+static int ff_job_step(struct fetch_feed *s, struct nf_ctx *ctx, struct nf_record *rec)
+{
+    struct feed_http_resp r;
+    char err[1024];
+    int rc = feed_http_poll(s->http, FF_WAIT_MS, &r, err, sizeof(err));
+    if (rc == 0)
+        return NF_AGAIN;
+    rc = rc > 0 ? 0 : -1;
+    if (s->job_feed >= 0) {
+        struct ff_feed *f = &s->feeds[s->job_feed];
+        s->job_feed = -1;
+        ff_poll_end(s, ctx, f, rc, &r, err);
+        return 1;
+    }
+    struct ff_entry e = s->job;
+    s->job.item = NULL;
+    free(s->cur);
+    s->cur = e.item;
+    bool site = false;
+    int out = ff_fill(s, ctx, &e, rec);
+    if (out == NF_OK)
+        out = ff_page_end(s, ctx, e.item->link, e.host, rc, &r, err, rec, true, &site);
+    return ff_emit_end(s, ctx, &e, rec, out, site);
+}
+
 static int fetch_feed_next(void *state, struct nf_ctx *ctx, struct nf_record *rec)
 {
     struct fetch_feed *s = state;
-    struct ff_entry e;
-    int64_t now = ff_mono();
-    if (ff_take(s, now, &e))
-        return ff_emit(s, ctx, &e, rec);
-    /* One request per call at most: the host's loop (acknowledgements, watchdog) runs between. */
-    struct ff_feed *f = ff_due(s, now);
-    if (f) {
-        ff_poll(s, ctx, f);
-        if (ff_take(s, ff_mono(), &e))
-            return ff_emit(s, ctx, &e, rec);
+    /* A few steps per call: a page or a feed started here often ends within FF_WAIT_MS. The
+     * call never blocks for long, so the host's loop (acknowledgements, watchdog) keeps going
+     * while a slow server takes its time. */
+    for (int step = 0; step < 4; step++) {
+        if (feed_http_busy(s->http)) {
+            int rc = ff_job_step(s, ctx, rec);
+            if (rc != 1)
+                return rc;
+            continue;
+        }
+        int64_t now = ff_mono();
+        struct ff_entry e;
+        if (ff_take(s, now, &e)) {
+            if (e.host < 0) {
+                free(s->cur);
+                s->cur = e.item;
+                return ff_emit_content(s, ctx, &e, rec);
+            }
+            char err[1024];
+            if (feed_http_start(s->http, e.item->link, FF_ACCEPT_PAGE, NULL, NULL, err,
+                                sizeof(err)) < 0) {
+                free(s->cur);
+                s->cur = e.item;
+                int rc = ff_fill(s, ctx, &e, rec);
+                if (rc == NF_OK) {
+                    struct feed_http_resp none = {0};
+                    rc = ff_page_end(s, ctx, e.item->link, e.host, -1, &none, err, rec, true,
+                                     NULL);
+                }
+                return ff_emit_end(s, ctx, &e, rec, rc, false);
+            }
+            s->job = e;
+            continue;
+        }
+        struct ff_feed *f = ff_due(s, now);
+        if (f) {
+            char err[1024];
+            f->polled = true;
+            if (feed_http_start(s->http, f->url, FF_ACCEPT_FEED, f->etag, f->last_mod, err,
+                                sizeof(err)) < 0) {
+                struct feed_http_resp none = {0};
+                ff_poll_end(s, ctx, f, -1, &none, err);
+                continue;
+            }
+            s->job_feed = (int)(f - s->feeds);
+            continue;
+        }
+        if (s->conf->once && s->q_head == s->q_len && ff_all_polled(s))
+            return NF_EOF;
         return NF_AGAIN;
     }
-    if (s->conf->once && s->q_head == s->q_len && ff_all_polled(s))
-        return NF_EOF;
     return NF_AGAIN;
 }
 
@@ -949,7 +1035,10 @@ static int fetch_feed_refetch(void *state, struct nf_ctx *ctx, struct nf_record 
         int64_t wait = host >= 0 ? s->hosts[host].ready - ff_mono() : 0;
         if (wait > 0) /* recovery resends many records at once: still one request at a time */
             nanosleep(&(struct timespec){wait / 1000, (wait % 1000) * 1000000}, NULL);
-        return ff_fetch_page(s, ctx, uri, host, rec, false, NULL);
+        struct feed_http_resp r;
+        char err[1024];
+        int rc = feed_http_get(s->http, uri, FF_ACCEPT_PAGE, NULL, NULL, &r, err, sizeof(err));
+        return ff_page_end(s, ctx, uri, host, rc, &r, err, rec, false, NULL);
     }
     const char *hash = strchr(uri, '#');
     if (strcmp(kind, "feed") != 0 || !hash) {
