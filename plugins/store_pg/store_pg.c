@@ -6,6 +6,7 @@
  * databases or roles, and reads back only what it needs to refuse a record twice. */
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -715,7 +716,7 @@ static bool store_pg_conn_fault(const char *state)
 /* Sends the batch (less the rows already refused, plus their entries in the refused table) as
  * one pipeline in one transaction and reads every result. W_OK: committed. W_ROW: row *bad_out
  * was refused for its content, nothing committed. W_LOST, W_BATCH: nothing committed; the reason
- * in err. */
+ * in err, and for W_BATCH the row it happened at in *bad_out (SIZE_MAX: none). */
 static int store_pg_pipeline(struct store_pg *s, size_t *bad_out, char *err, size_t errlen)
 {
     PGconn *c = s->conn;
@@ -799,11 +800,8 @@ static int store_pg_pipeline(struct store_pg *s, size_t *bad_out, char *err, siz
         PQclear(PQexec(c, "ROLLBACK"));
     if (store_pg_conn_fault(state) || PQstatus(c) != CONNECTION_OK)
         return W_LOST;
-    if (s->qrow[first] >= 0 && store_pg_record_fault(state)) {
-        *bad_out = (size_t)s->qrow[first];
-        return W_ROW;
-    }
-    return W_BATCH;
+    *bad_out = s->qrow[first] >= 0 ? (size_t)s->qrow[first] : SIZE_MAX;
+    return s->qrow[first] >= 0 && store_pg_record_fault(state) ? W_ROW : W_BATCH;
 lost:
     store_pg_oneline(err, errlen, PQerrorMessage(c));
     return W_LOST;
@@ -837,7 +835,7 @@ static int store_pg_write(struct store_pg *s, struct nf_ctx *ctx)
                 return NF_ERR;
             reconnected = true;
         }
-        size_t bad = 0;
+        size_t bad = SIZE_MAX;
         int w = store_pg_pipeline(s, &bad, err, sizeof(err));
         if (w == W_OK)
             break;
@@ -862,10 +860,16 @@ static int store_pg_write(struct store_pg *s, struct nf_ctx *ctx)
             refused++;
             continue;
         }
-        nf_ctx_error(ctx, "%s: cannot store a batch of %zu records (it will be replayed): %s",
-                     s->where, s->n_rows, err);
+        if (bad < s->n_rows)
+            nf_ctx_error(ctx, "%s: cannot store a batch of %zu records (it will be replayed); "
+                         "at record %.*s: %s", s->where, s->n_rows, s->rows[bad].len[C_ID],
+                         s->arena + s->rows[bad].off[C_ID], err);
+        else
+            nf_ctx_error(ctx, "%s: cannot store a batch of %zu records (it will be replayed): "
+                         "%s", s->where, s->n_rows, err);
         return NF_ERR;
     }
+    nf_ctx_count(ctx, "written", (int64_t)(s->n_rows - refused));
     if (refused == 0)
         return NF_OK;
     /* The host acknowledges a sink's batch as a whole: a refused record must not be
@@ -893,7 +897,6 @@ static int store_pg_flush(void *state, struct nf_ctx *ctx)
     /* the time the batches spend going to the server and being committed (bench/bench_pg.sh) */
     nf_ctx_count(ctx, "write_us", (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
                                       (t1.tv_nsec - t0.tv_nsec) / 1000);
-    nf_ctx_count(ctx, "written", rc == NF_OK ? (int64_t)s->n_rows : 0);
     store_pg_batch_clear(s);
     return rc;
 }

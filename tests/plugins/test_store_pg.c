@@ -595,6 +595,33 @@ static void test_server_going_away(void **state)
     mock_plugin_destroy(&mp);
 }
 
+static void test_server_side_failure_fails_the_batch(void **state)
+{
+    (void)state;
+    /* Not a record's fault (a table dropped under the store): the whole batch fails and is
+     * replayed, nothing is set aside as refused. */
+    const char *opts[] = {copt, "table_prefix=gone_", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_pg", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    simple_record(rec, '7');
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    free(pgq("DROP TABLE gone_entities", NULL));
+    assert_int_equal(mock_flush(mp), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "cannot store a batch of 1 records"));
+    assert_non_null(strstr(mock_last_error(), "at record 77777777777777777777777777777777"));
+    assert_non_null(strstr(mock_last_error(), "SQLSTATE 42P01"));
+    assert_int_equal(pgq_int("SELECT count(*) FROM gone_articles", NULL), 0);
+    assert_int_equal(pgq_int("SELECT count(*) FROM gone_refused", NULL), 0);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+    /* a restart creates what is missing again */
+    mp = mock_plugin_new("store_pg", opts);
+    assert_non_null(mp);
+    mock_plugin_destroy(&mp);
+    assert_int_equal(pgq_int("SELECT count(*) FROM gone_entities", NULL), 0);
+}
+
 static void test_newer_schema_is_refused(void **state)
 {
     (void)state;
@@ -649,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_upsert_keeps_one_row),
         cmocka_unit_test(test_refused_records_end_alone),
         cmocka_unit_test(test_server_going_away),
+        cmocka_unit_test(test_server_side_failure_fails_the_batch),
         cmocka_unit_test(test_newer_schema_is_refused),
         cmocka_unit_test(test_schema_prefix_and_stemming),
         cmocka_unit_test(test_unreachable_server),
