@@ -52,4 +52,27 @@ assert_eq "$(q "select count(*) from articles")" 5 "a second run stores nothing 
 assert_eq "$(q "select count(*) from entities")" "$n_ents" "nor any entity twice"
 assert_eq "$(q "select count(*) from articles where stored_at > '$stamp'")" 5 "the second run did write the five rows again"
 assert_eq "$(q "select count(*) from refused")" 0 "nothing refused"
+
+# A record the server refuses for what it holds (here a CHECK constraint an operator added)
+# ends in the dead-letter store with the server's reason when it comes back; the other four
+# are stored and the run completes.
+q "CREATE TABLE chk_articles(id text PRIMARY KEY, source_uri text, source_kind text,
+   fetched_at text, content_type text, title text, byline text, outlet text, published_at text,
+   dateline_place text, lang text, url text, text text, dup_of text, story_id text, raw bytea,
+   extra jsonb, stored_at timestamptz NOT NULL DEFAULT now(),
+   CONSTRAINT no_tiani CHECK (text NOT LIKE '%Tiani%'))" >/dev/null
+timeout 180 "$NF" run "$CFG" --once --set state_dir="$T/var3" --set store.table_prefix=chk_ \
+    --set fetch.ack_timeout_ms=1500 >"$T/log3" 2>&1 \
+    || { cat "$T/log3"; fail "run with a refusing table failed"; }
+ok "a run with a refused record completes"
+grep -qE "refused [0-9]+ of [0-9]+ records .*: [0-9a-f]{32}: new row for relation" "$T/log3" ||
+    fail "no flush named the refused record: $(grep -i refused "$T/log3" | head -3)"
+ok "the flush names the refused record and why"
+assert_eq "$(q "select count(*) from chk_articles")" 4 "the other four are stored"
+"$NF" dlq list "$CFG" --set state_dir="$T/var3" >"$T/dlq" 2>&1 || fail "dlq list failed"
+assert_contains "$T/dlq" 'violates check constraint "no_tiani" (SQLSTATE 23514)' "the dead letter has the server's reason"
+# (a record resent while its first copy was on its way may be dead-lettered once per copy)
+assert_contains "$T/dlq" "/004_" "the dead letter is the article that names Tiani"
+assert_eq "$(grep -c 'file://' "$T/dlq")" "$(grep -c '/004_' "$T/dlq")" "no other article was dead-lettered"
+assert_eq "$(q "select count(*) from chk_refused")" 0 "the refusal was used up"
 echo "all passed"
