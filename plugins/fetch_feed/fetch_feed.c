@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ struct fetch_feed_conf {
     int64_t host_delay_ms;
     bool remember;
     int64_t retry_failed_s;
+    int64_t forget_days;
 };
 
 static const struct nf_option fetch_feed_options[] = {
@@ -88,6 +90,9 @@ static const struct nf_option fetch_feed_options[] = {
      "A page that could not be fetched (its record is in the dead-letter store) is tried "
      "again, if its feed still lists it, after this many seconds, doubling each time, at most "
      "4 tries in all. 0: never again."},
+    {"forget_days", NF_OPT_INT, "90", offsetof(struct fetch_feed_conf, forget_days),
+     "Ledger lines older than this many days are dropped at start-up: an item a feed still "
+     "lists after that long is fetched again (the stores take it as an update). 0: never."},
     {.name = NULL},
 };
 
@@ -265,26 +270,75 @@ static int ff_item_id(struct fetch_feed *s, const struct ff_feed *f, const struc
 
 /* ---- the ledger and the feeds' validators ---------------------------------------------- */
 
-/* Ledger lines: "ID a" (acknowledged) or "ID f MS TRIES" (the page failed at MS, wall clock).
- * One file per worker; every worker reads all of them, since another number of workers gives
- * feeds to other workers. */
+/* A ledger line: "ID a TIME" (acknowledged) or "ID f TIME TRIES" (the page failed), TIME in
+ * ms since the epoch. Returns the state, or FF_NONE for a line that is not one. */
+static enum ff_state ff_ledger_parse(const char *line, char id[64], int64_t *ms, int *tries)
+{
+    char st;
+    long long t = 0;
+    *tries = 0;
+    int n = sscanf(line, "%63s %c %lld %d", id, &st, &t, tries);
+    *ms = t;
+    if (n < 3 || strlen(id) != 32 || (st == 'f' && n < 4))
+        return FF_NONE;
+    return st == 'a' ? FF_ACKED : st == 'f' ? FF_FAILED : FF_NONE;
+}
+
+/* Keeps only the lines of this worker's ledger written since `cutoff`. */
+static void ff_ledger_rewrite(struct nf_ctx *ctx, const char *path, int64_t cutoff)
+{
+    char tmp[4200], line[256], id[64];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
+    bool ok = in && out;
+    while (ok && fgets(line, sizeof(line), in)) {
+        int64_t ms;
+        int tries;
+        if (ff_ledger_parse(line, id, &ms, &tries) != FF_NONE && ms >= cutoff)
+            ok = fputs(line, out) >= 0;
+    }
+    if (in)
+        fclose(in);
+    if (out && (fflush(out) != 0 || fsync(fileno(out)) != 0))
+        ok = false;
+    if (out && fclose(out) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        nf_log(ctx, NF_LOG_WARN, "cannot rewrite the ledger %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
+/* One ledger per worker; every worker reads all of them, since another number of workers
+ * gives feeds to other workers. Lines older than forget_days are not loaded, and this worker's
+ * file is rewritten without them once they are more than half of it. */
 static int ff_ledger_open(struct fetch_feed *s, struct nf_ctx *ctx)
 {
-    char path[4096];
+    char path[4096], own[4096];
     snprintf(path, sizeof(path), "%s/fetch_feed-*.ledger", nf_ctx_state_dir(ctx));
+    snprintf(own, sizeof(own), "%s/fetch_feed-%d.ledger", nf_ctx_state_dir(ctx), s->worker);
+    int64_t cutoff =
+        s->conf->forget_days > 0 && s->conf->forget_days < 1000000
+            ? nf_now_ms() - s->conf->forget_days * 86400000
+            : INT64_MIN;
+    size_t own_lines = 0, own_stale = 0;
     glob_t g;
     if (glob(path, 0, NULL, &g) == 0) {
         for (size_t i = 0; i < g.gl_pathc; i++) {
             FILE *f = fopen(g.gl_pathv[i], "r");
             if (!f)
                 continue;
-            char line[256], id[64], st;
-            long long ms;
-            int tries;
+            bool mine = strcmp(g.gl_pathv[i], own) == 0;
+            char line[256], id[64];
             while (fgets(line, sizeof(line), f)) {
-                int n = sscanf(line, "%63s %c %lld %d", id, &st, &ms, &tries);
-                if (n < 2 || strlen(id) != 32 || (st == 'f' && n < 4))
+                int64_t ms;
+                int tries;
+                enum ff_state st = ff_ledger_parse(line, id, &ms, &tries);
+                own_lines += mine;
+                if (st == FF_NONE || ms < cutoff) {
+                    own_stale += mine;
                     continue;
+                }
                 struct ff_seen *e = ff_seen_put(s, id);
                 if (!e) {
                     fclose(f);
@@ -292,9 +346,9 @@ static int ff_ledger_open(struct fetch_feed *s, struct nf_ctx *ctx)
                     nf_ctx_error(ctx, "out of memory reading the ledgers");
                     return -1;
                 }
-                if (st == 'a') {
+                if (st == FF_ACKED) {
                     e->state = FF_ACKED;
-                } else if (st == 'f' && e->state != FF_ACKED) {
+                } else if (e->state != FF_ACKED) {
                     e->state = FF_FAILED;
                     e->failed_ms = ms;
                     e->tries = (uint8_t)(tries > 255 ? 255 : tries < 0 ? 0 : tries);
@@ -304,10 +358,11 @@ static int ff_ledger_open(struct fetch_feed *s, struct nf_ctx *ctx)
         }
         globfree(&g);
     }
-    snprintf(path, sizeof(path), "%s/fetch_feed-%d.ledger", nf_ctx_state_dir(ctx), s->worker);
-    s->ledger_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (own_stale > 0 && own_stale * 2 > own_lines)
+        ff_ledger_rewrite(ctx, own, cutoff);
+    s->ledger_fd = open(own, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (s->ledger_fd < 0) {
-        nf_ctx_error(ctx, "cannot open the ledger %s: %s", path, strerror(errno));
+        nf_ctx_error(ctx, "cannot open the ledger %s: %s", own, strerror(errno));
         return -1;
     }
     return 0;
@@ -841,6 +896,7 @@ static int fetch_feed_init(struct nf_ctx *ctx, const void *vconf, void **state_o
                       : c->max_redirects < 0       ? "'max_redirects' must not be negative"
                       : c->host_delay_ms < 0       ? "'host_delay_ms' must not be negative"
                       : c->retry_failed_s < 0      ? "'retry_failed_s' must not be negative"
+                      : c->forget_days < 0         ? "'forget_days' must not be negative"
                                                    : NULL;
     if (bad) {
         nf_ctx_error(ctx, "option %s", bad);
@@ -1013,8 +1069,8 @@ static void fetch_feed_acked(void *state, struct nf_ctx *ctx, const char *id)
         return;
     e->state = FF_ACKED;
     if (s->conf->remember) {
-        char line[40];
-        int n = snprintf(line, sizeof(line), "%s a\n", id);
+        char line[64];
+        int n = snprintf(line, sizeof(line), "%s a %lld\n", id, (long long)nf_now_ms());
         ff_ledger_write(s, ctx, line, n);
     }
     ff_item_done(s, ctx, e);

@@ -641,6 +641,50 @@ static void test_ledger_and_conditional_polls(void **state)
     mock_plugin_destroy(&mp);
 }
 
+static void test_ledger_forgets(void **state)
+{
+    (void)state;
+    put_str("f1.html", PAGE);
+    put_str("f2.html", PAGE);
+    const char *const paths[] = {"f1.html", "f2.html", NULL};
+    put_feed("forget.xml", "Forget", paths);
+    char old_id[33], new_id[33], path[PATH_MAX];
+    nf_id_make(url("f1.html"), strlen(url("f1.html")), old_id);
+    nf_id_make(url("f2.html"), strlen(url("f2.html")), new_id);
+    /* f1 was stored 100 days ago, f2 an hour ago; with them, old lines of long gone items */
+    long long now = (long long)time(NULL) * 1000, old = now - 100LL * 86400000;
+    snprintf(path, sizeof(path), "%s/fetch_feed-0.ledger", mock_state_dir());
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fprintf(f, "%s a %lld\n", old_id, old);
+    for (int i = 0; i < 30; i++)
+        fprintf(f, "%032x a %lld\n", i + 1, old - i);
+    fprintf(f, "%s a %lld\n", new_id, now - 3600000);
+    fclose(f);
+
+    const char *const remember[] = {"remember=true", NULL};
+    struct mock_plugin *mp = open_src(url("forget.xml"), remember);
+    size_t n;
+    struct got *v = drain(mp, &n);
+    /* forgotten after forget_days (90): fetched again; the recent one is not */
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].url, url("f1.html"));
+    assert_int_equal(requests("GET /f2.html"), 0);
+    got_free(v, n);
+    mock_plugin_destroy(&mp);
+    /* the worker's ledger was rewritten without the old lines */
+    size_t len;
+    char *ledger = mock_slurp(path, &len);
+    assert_non_null(ledger);
+    char line[96];
+    snprintf(line, sizeof(line), "%s a %lld", old_id, old);
+    assert_null(strstr(ledger, line));
+    snprintf(line, sizeof(line), "%032x a", 7);
+    assert_null(strstr(ledger, line));
+    assert_non_null(strstr(ledger, new_id));
+    free(ledger);
+}
+
 static void test_refetch(void **state)
 {
     (void)state;
@@ -854,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_odd_dates),
         cmocka_unit_test(test_pages),
         cmocka_unit_test(test_ledger_and_conditional_polls),
+        cmocka_unit_test(test_ledger_forgets),
         cmocka_unit_test(test_refetch),
         cmocka_unit_test(test_sharding),
         cmocka_unit_test(test_politeness_and_feed_errors),
