@@ -21,7 +21,8 @@
  * (two concurrent CREATE TABLE IF NOT EXISTS can both fail on the catalogue's unique index). */
 #define STORE_PG_LOCK 0x6e667067
 #define STORE_PG_BACKOFF_MS 100
-#define STORE_PG_MAX_PREFIX 40 /* PostgreSQL cuts identifiers at 63 bytes */
+#define STORE_PG_MAX_NAME 63   /* PostgreSQL cuts identifiers at 63 bytes */
+#define STORE_PG_MAX_PREFIX 40 /* leaves room for the longest name after it */
 
 /* Type OIDs of the parameters (pg_type.h is a server header). */
 #define STORE_PG_TEXTOID 25
@@ -375,8 +376,17 @@ static int store_pg_prepare(struct store_pg *s, struct nf_ctx *ctx)
     return 0;
 }
 
+/* 1 when the table named `key` exists, 0 when not, -1 on error. */
+static int store_pg_has_table(struct store_pg *s, struct nf_ctx *ctx, int key)
+{
+    char buf[8];
+    return store_pg_value(s, ctx, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", s->name[key],
+                          buf, sizeof(buf));
+}
+
 /* Creates what is missing, in one transaction that workers starting together take in turn, and
- * refuses a schema newer than this build's. */
+ * refuses a schema newer than this build's. When every table is there at this version, nothing
+ * is created, so a role with only SELECT, INSERT, UPDATE and DELETE on them can start. */
 static int store_pg_schema(struct store_pg *s, struct nf_ctx *ctx)
 {
     const struct store_pg_conf *c = s->conf;
@@ -384,33 +394,46 @@ static int store_pg_schema(struct store_pg *s, struct nf_ctx *ctx)
     snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)", STORE_PG_LOCK);
     if (store_pg_exec(s, ctx, sql, "creating the schema") < 0)
         return -1;
-    if (c->schema[0]) {
-        char *q = PQescapeIdentifier(s->conn, c->schema, strlen(c->schema));
-        if (!q) {
-            nf_ctx_error(ctx, "out of memory");
-            goto rollback;
-        }
-        char create[300];
-        snprintf(create, sizeof(create), "CREATE SCHEMA IF NOT EXISTS %s", q);
-        PQfreemem(q);
-        if (store_pg_exec(s, ctx, create, "creating the schema") < 0)
-            goto rollback;
-    }
-    if (store_pg_exec(s, ctx, store_pg_meta_sql, "creating the schema") < 0)
-        goto rollback;
-    int have = store_pg_value(s, ctx, "SELECT value FROM {meta} WHERE key = 'schema_version'",
+    long version = 0;
+    int have = store_pg_has_table(s, ctx, N_META);
+    if (have > 0)
+        have = store_pg_value(s, ctx, "SELECT value FROM {meta} WHERE key = 'schema_version'",
                               NULL, buf, sizeof(buf));
     if (have < 0)
         goto rollback;
-    long version = have ? strtol(buf, NULL, 10) : 0;
+    if (have > 0)
+        version = strtol(buf, NULL, 10);
     if (version > STORE_PG_SCHEMA) {
         nf_ctx_error(ctx, "%s: table %s has schema version %ld, newer than this build's %d; "
                      "use a newer newsflow or another table_prefix or schema", s->where,
                      s->name[N_META], version, STORE_PG_SCHEMA);
         goto rollback;
     }
-    if (store_pg_exec(s, ctx, store_pg_tables_sql, "creating the tables") < 0)
+    int complete = version == STORE_PG_SCHEMA;
+    for (int k = N_ARTICLES; complete > 0 && k <= N_REFUSED; k++)
+        complete = store_pg_has_table(s, ctx, k);
+    if (complete < 0)
         goto rollback;
+    if (!complete) {
+        if (c->schema[0]) {
+            char *q = PQescapeIdentifier(s->conn, c->schema, strlen(c->schema));
+            if (!q) {
+                nf_ctx_error(ctx, "out of memory");
+                goto rollback;
+            }
+            char create[300];
+            snprintf(create, sizeof(create), "CREATE SCHEMA IF NOT EXISTS %s", q);
+            PQfreemem(q);
+            if (store_pg_exec(s, ctx, create, "creating the schema") < 0)
+                goto rollback;
+        }
+        snprintf(sql, sizeof(sql), "INSERT INTO {meta} VALUES ('schema_version', '%d') ON "
+                 "CONFLICT (key) DO UPDATE SET value = excluded.value", STORE_PG_SCHEMA);
+        if (store_pg_exec(s, ctx, store_pg_meta_sql, "creating the schema") < 0 ||
+            store_pg_exec(s, ctx, store_pg_tables_sql, "creating the tables") < 0 ||
+            store_pg_exec(s, ctx, sql, "creating the schema") < 0)
+            goto rollback;
+    }
     /* ALTER TABLE locks the table even when the column exists: look first */
     int tsv = store_pg_value(s, ctx, "SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass "
                              "AND attname = 'tsv' AND NOT attisdropped",
@@ -433,9 +456,7 @@ static int store_pg_schema(struct store_pg *s, struct nf_ctx *ctx)
                    "configuration '%s'; fts_config '%s' has no effect on it (docs/postgres.md "
                    "says how to change it)", s->where, s->name[N_ARTICLES], buf, c->fts_config);
     }
-    snprintf(sql, sizeof(sql), "INSERT INTO {meta} VALUES ('schema_version', '%d') ON CONFLICT "
-             "(key) DO UPDATE SET value = excluded.value; COMMIT", STORE_PG_SCHEMA);
-    if (store_pg_exec(s, ctx, sql, "creating the schema") < 0)
+    if (store_pg_exec(s, ctx, "COMMIT", "creating the schema") < 0)
         goto rollback;
     return 0;
 rollback:
@@ -925,6 +946,10 @@ static int store_pg_init(struct nf_ctx *ctx, const void *vconf, void **state_out
     const struct store_pg_conf *conf = vconf;
     if (strlen(conf->table_prefix) > STORE_PG_MAX_PREFIX) {
         nf_ctx_error(ctx, "option 'table_prefix' is longer than %d bytes", STORE_PG_MAX_PREFIX);
+        return NF_ERR;
+    }
+    if (strlen(conf->schema) > STORE_PG_MAX_NAME) {
+        nf_ctx_error(ctx, "option 'schema' is longer than %d bytes", STORE_PG_MAX_NAME);
         return NF_ERR;
     }
     if (!conf->fts_config[0]) {

@@ -622,6 +622,32 @@ static void test_server_side_failure_fails_the_batch(void **state)
     assert_int_equal(pgq_int("SELECT count(*) FROM gone_entities", NULL), 0);
 }
 
+static void test_role_without_create_rights(void **state)
+{
+    (void)state;
+    /* Tables made by their owner: a role that may only read and write rows can store. */
+    free(pgq("CREATE ROLE writer LOGIN; GRANT SELECT, INSERT, UPDATE, DELETE ON articles, "
+             "entities, meta, refused TO writer", NULL));
+    char o[400];
+    snprintf(o, sizeof(o), "conninfo=%s user=writer", conninfo);
+    const char *opts[] = {o, NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_pg", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    simple_record(rec, '9');
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    assert_int_equal(pgq_int("SELECT count(*) FROM articles WHERE id = :'a'",
+                             "99999999999999999999999999999999"),
+                     1);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+    /* where the tables are missing, it says it may not create them */
+    const char *fresh[] = {o, "table_prefix=w_", NULL};
+    assert_null(mock_plugin_new("store_pg", fresh));
+    assert_non_null(strstr(mock_last_error(), "permission denied"));
+}
+
 static void test_newer_schema_is_refused(void **state)
 {
     (void)state;
@@ -677,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_refused_records_end_alone),
         cmocka_unit_test(test_server_going_away),
         cmocka_unit_test(test_server_side_failure_fails_the_batch),
+        cmocka_unit_test(test_role_without_create_rights),
         cmocka_unit_test(test_newer_schema_is_refused),
         cmocka_unit_test(test_schema_prefix_and_stemming),
         cmocka_unit_test(test_unreachable_server),
