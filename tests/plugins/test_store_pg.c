@@ -125,7 +125,8 @@ static int setup(void **state)
                         "exited %d); PostgreSQL's server is needed: apt-get install postgresql\n",
                 SCRIPT, pg_dir, st);
         free(out);
-        rmdir(pg_dir);
+        const char *stop[] = {"bash", SCRIPT, "stop", pg_dir, NULL};
+        free(run(stop, NULL, &st));
         return -1;
     }
     snprintf(conninfo, sizeof(conninfo), "%s", out);
