@@ -479,10 +479,14 @@ static int store_pg_connect(struct store_pg *s, struct nf_ctx *ctx, bool setup)
     /* conninfo is expanded where it stands: it overrides the settings before it, and
      * client_encoding after it always wins, since the parameters are sent as UTF-8 bytes.
      * GSSAPI encryption is off unless conninfo asks for it: probing for Kerberos credentials
-     * on every connection costs time and leaves libgssapi's global state behind. */
+     * on every connection costs time and leaves libgssapi's global state behind. Keepalives
+     * and a TCP user timeout make a server host that vanished (power, network) a lost
+     * connection within about a minute instead of a flush that waits for ever. */
     const char *const keys[] = {"connect_timeout", "gssencmode", "fallback_application_name",
-                                "dbname", "client_encoding", NULL};
-    const char *const vals[] = {timeout, "disable", "newsflow", s->conf->conninfo, "UTF8", NULL};
+                                "keepalives_idle", "keepalives_interval", "keepalives_count",
+                                "tcp_user_timeout", "dbname", "client_encoding", NULL};
+    const char *const vals[] = {timeout, "disable", "newsflow", "30", "10", "3", "60000",
+                                s->conf->conninfo, "UTF8", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c) {
         nf_ctx_error(ctx, "out of memory");
@@ -828,6 +832,88 @@ lost:
     return W_LOST;
 }
 
+/* One statement outside a pipeline; 0, or -1 with the reason in err and *state_out set. */
+static int store_pg_step(PGconn *c, PGresult *r, char *state_out, char *err, size_t errlen)
+{
+    ExecStatusType st = PQresultStatus(r);
+    if (r && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+        PQclear(r);
+        return 0;
+    }
+    const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    snprintf(state_out, 6, "%s", code ? code : "");
+    char msg[500];
+    if (primary)
+        snprintf(err, errlen, "%s (SQLSTATE %s)", store_pg_oneline(msg, sizeof(msg), primary),
+                 state_out);
+    else
+        store_pg_oneline(err, errlen, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    PQclear(r);
+    return -1;
+}
+
+/* The batch a row at a time, each in its own savepoint: for a batch with several refused rows,
+ * where sending it again without each one in turn would cost a pass per refused row. Sets the
+ * refused rows' reasons and counts them in *refused. Returns like store_pg_pipeline, but never
+ * W_ROW. */
+static int store_pg_rowwise(struct store_pg *s, size_t *refused, size_t *bad_out, char *err,
+                            size_t errlen)
+{
+    PGconn *c = s->conn;
+    char state[6] = "";
+    int fmts[C_COUNT];
+    for (int k = 0; k < C_COUNT; k++)
+        fmts[k] = 1;
+    if (store_pg_step(c, PQexec(c, "BEGIN"), state, err, errlen) < 0)
+        goto failed;
+    for (size_t i = 0; i < s->n_rows; i++) {
+        struct store_pg_row *row = &s->rows[i];
+        if (row->reason)
+            continue;
+        const char *vals[C_COUNT];
+        for (int k = 0; k < C_COUNT; k++)
+            vals[k] = row->len[k] < 0 ? NULL : s->arena + row->off[k];
+        if (store_pg_step(c, PQexec(c, "SAVEPOINT row"), state, err, errlen) < 0)
+            goto failed;
+        if (store_pg_step(c, PQexecPrepared(c, "nf_upsert", C_COUNT, vals, row->len, fmts, 0),
+                          state, err, errlen) == 0) {
+            if (store_pg_step(c, PQexec(c, "RELEASE row"), state, err, errlen) < 0)
+                goto failed;
+            continue;
+        }
+        if (PQstatus(c) != CONNECTION_OK || !store_pg_record_fault(state)) {
+            *bad_out = i;
+            goto failed;
+        }
+        if (!(row->reason = strdup(err))) {
+            snprintf(err, errlen, "out of memory");
+            goto failed;
+        }
+        (*refused)++;
+        if (store_pg_step(c, PQexec(c, "ROLLBACK TO row; RELEASE row"), state, err, errlen) < 0)
+            goto failed;
+    }
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const struct store_pg_row *row = &s->rows[i];
+        if (!row->reason)
+            continue;
+        const char *vals[2] = {s->arena + row->off[C_ID], row->reason};
+        int lens[2] = {row->len[C_ID], (int)strlen(row->reason)};
+        if (store_pg_step(c, PQexecPrepared(c, "nf_refuse", 2, vals, lens, fmts, 0), state, err,
+                          errlen) < 0)
+            goto failed;
+    }
+    if (store_pg_step(c, PQexec(c, "COMMIT"), state, err, errlen) == 0)
+        return W_OK;
+failed:
+    if (PQstatus(c) != CONNECTION_OK || store_pg_conn_fault(state))
+        return W_LOST;
+    if (PQtransactionStatus(c) != PQTRANS_IDLE)
+        PQclear(PQexec(c, "ROLLBACK"));
+    return W_BATCH;
+}
+
 /* "ID: reason; ID: reason" of the refused rows, as much as fits. */
 static void store_pg_refusals(const struct store_pg *s, char *buf, size_t n)
 {
@@ -857,7 +943,9 @@ static int store_pg_write(struct store_pg *s, struct nf_ctx *ctx)
             reconnected = true;
         }
         size_t bad = SIZE_MAX;
-        int w = store_pg_pipeline(s, &bad, err, sizeof(err));
+        /* One refused row costs one more pass; after two, the rest goes a row at a time. */
+        int w = refused < 2 ? store_pg_pipeline(s, &bad, err, sizeof(err))
+                            : store_pg_rowwise(s, &refused, &bad, err, sizeof(err));
         if (w == W_OK)
             break;
         if (w == W_LOST) {

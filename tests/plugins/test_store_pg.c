@@ -434,9 +434,11 @@ static void test_upsert_keeps_one_row(void **state)
 #define BAD1 "20000000000000000000000000000002"
 #define BAD2 "30000000000000000000000000000003"
 #define GOOD2 "40000000000000000000000000000004"
+#define BAD3 "60000000000000000000000000000006"
 
 /* The batch good1, bad1 (a title that is not UTF-8), bad2 (an unknown key holding a NUL, which
- * jsonb refuses), good2, on the given attempt. */
+ * jsonb refuses), good2, bad3 (a text holding a NUL), on the given attempt. Three refused rows:
+ * the first two found by passes over the whole batch, the third a row at a time. */
 static void refused_batch(struct mock_plugin *mp, struct nf_record *rec, int attempt,
                           msgpack_sbuffer *sb, int expect_bad)
 {
@@ -473,6 +475,14 @@ static void refused_batch(struct mock_plugin *mp, struct nf_record *rec, int att
     nf_record_set_cstr(rec, NF_F_TEXT, "The second good article.");
     nf_record_set_int(rec, NF_F_ATTEMPT, attempt);
     assert_int_equal(mock_process(mp, rec), NF_OK);
+
+    nf_record_reset(rec);
+    nf_record_set_cstr(rec, NF_F_ID, BAD3);
+    nf_record_set_str(rec, NF_F_TEXT, "A NUL\0 inside", 14);
+    nf_record_set_int(rec, NF_F_ATTEMPT, attempt);
+    assert_int_equal(mock_process(mp, rec), expect_bad);
+    if (expect_bad == NF_ERR)
+        assert_non_null(strstr(mock_last_error(), "0x00"));
 }
 
 static void test_refused_records_end_alone(void **state)
@@ -490,18 +500,20 @@ static void test_refused_records_end_alone(void **state)
     assert_int_equal(mock_flush(mp), NF_ERR);
     const char *err = mock_last_error();
     assert_non_null(strstr(err, "database postgres on 127.0.0.1"));
-    assert_non_null(strstr(err, "refused 2 of 4"));
+    assert_non_null(strstr(err, "refused 3 of 5"));
     assert_non_null(strstr(err, BAD1 ": invalid byte sequence for encoding \"UTF8\": 0xff"));
     assert_non_null(strstr(err, BAD2 ": unsupported Unicode escape sequence"));
+    assert_non_null(strstr(err, BAD3 ": invalid byte sequence for encoding \"UTF8\": 0x00"));
     assert_null(strstr(err, GOOD1));
-    assert_int_equal(mock_counter("refused"), 2);
+    assert_null(strstr(err, GOOD2));
+    assert_int_equal(mock_counter("refused"), 3);
     assert_int_equal(pgq_int("SELECT count(*) FROM articles WHERE id IN (:'a', '" GOOD2 "')",
                              GOOD1),
                      2);
-    assert_int_equal(pgq_int("SELECT count(*) FROM articles WHERE id IN (:'a', '" BAD2 "')",
-                             BAD1),
+    assert_int_equal(pgq_int("SELECT count(*) FROM articles WHERE id IN (:'a', '" BAD2 "', '"
+                             BAD3 "')", BAD1),
                      0);
-    assert_int_equal(pgq_int("SELECT count(*) FROM refused", NULL), 2);
+    assert_int_equal(pgq_int("SELECT count(*) FROM refused", NULL), 3);
 
     /* The batch comes back (second attempt): the refused records end in the dead-letter path
      * with their reason, the good ones are stored again and acknowledged. */
