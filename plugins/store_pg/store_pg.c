@@ -181,7 +181,9 @@ struct store_pg {
     size_t arena_len, arena_cap;
     struct store_pg_row *rows;
     size_t n_rows, rows_cap;
-    int *qrow; /* pipeline query -> row index, -1 for the others */
+    int *qrow;     /* pipeline query -> row index, -1 for the others */
+    size_t *order; /* the rows by id (then arrival), the order they are written in */
+    size_t order_cap;
     size_t qrow_cap;
     /* reconnection */
     int failures;
@@ -758,7 +760,8 @@ static int store_pg_pipeline(struct store_pg *s, size_t *bad_out, char *err, siz
     int fmts[C_COUNT];
     for (int k = 0; k < C_COUNT; k++)
         fmts[k] = 1; /* binary: the bytes as they are, lengths given, no escaping */
-    for (size_t i = 0; ok && i < s->n_rows; i++) {
+    for (size_t j = 0; ok && j < s->n_rows; j++) {
+        size_t i = s->order[j];
         const struct store_pg_row *row = &s->rows[i];
         if (row->reason)
             continue;
@@ -867,7 +870,8 @@ static int store_pg_rowwise(struct store_pg *s, size_t *refused, size_t *bad_out
         fmts[k] = 1;
     if (store_pg_step(c, PQexec(c, "BEGIN"), state, err, errlen) < 0)
         goto failed;
-    for (size_t i = 0; i < s->n_rows; i++) {
+    for (size_t j = 0; j < s->n_rows; j++) {
+        size_t i = s->order[j];
         struct store_pg_row *row = &s->rows[i];
         if (row->reason)
             continue;
@@ -931,11 +935,32 @@ static void store_pg_refusals(const struct store_pg *s, char *buf, size_t n)
     }
 }
 
+static int store_pg_by_id(const void *a, const void *b, void *arg)
+{
+    const struct store_pg *s = arg;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const struct store_pg_row *x = &s->rows[i], *y = &s->rows[j];
+    size_t n = (size_t)(x->len[C_ID] < y->len[C_ID] ? x->len[C_ID] : y->len[C_ID]);
+    int c = memcmp(s->arena + x->off[C_ID], s->arena + y->off[C_ID], n);
+    if (c == 0)
+        c = (x->len[C_ID] > y->len[C_ID]) - (x->len[C_ID] < y->len[C_ID]);
+    /* the same id twice: in the order they came, so that the later version wins */
+    return c ? c : (i > j) - (i < j);
+}
+
 static int store_pg_write(struct store_pg *s, struct nf_ctx *ctx)
 {
     bool reconnected = false, retried = false;
     size_t refused = 0;
     char err[600];
+    /* Workers writing the same ids (replays) take the rows' locks in one order: no deadlock. */
+    if (nfu_grow(&s->order, &s->order_cap, s->n_rows, sizeof(*s->order)) < 0) {
+        nf_ctx_error(ctx, "out of memory");
+        return NF_ERR;
+    }
+    for (size_t i = 0; i < s->n_rows; i++)
+        s->order[i] = i;
+    qsort_r(s->order, s->n_rows, sizeof(*s->order), store_pg_by_id, s);
     for (;;) {
         if (!s->conn) {
             if (store_pg_reconnect(s, ctx) < 0)
@@ -1025,6 +1050,7 @@ static void store_pg_destroy(void *state)
     free(s->arena);
     free(s->rows);
     free(s->qrow);
+    free(s->order);
     msgpack_zone_destroy(&s->zone);
     free(s);
 }
