@@ -185,6 +185,8 @@ struct store_pg {
     size_t *order; /* the rows by id (then arrival), the order they are written in */
     size_t order_cap;
     size_t qrow_cap;
+    bool ready; /* the names are quoted and the schema is checked (at the first connection) */
+    char unreachable[700]; /* why the last connection attempt failed */
     /* reconnection */
     int failures;
     int64_t next_try_ms;
@@ -249,6 +251,10 @@ static char *store_pg_sql(const struct store_pg *s, const char *tpl)
 static int store_pg_names(struct store_pg *s, struct nf_ctx *ctx)
 {
     const struct store_pg_conf *c = s->conf;
+    for (int k = 0; k < N_COUNT; k++) { /* from an earlier connection that failed the setup */
+        free(s->name[k]);
+        s->name[k] = NULL;
+    }
     char *schema = NULL;
     if (c->schema[0] && !(schema = PQescapeIdentifier(s->conn, c->schema, strlen(c->schema))))
         goto fail;
@@ -472,9 +478,10 @@ static void store_pg_drop(struct store_pg *s)
     s->conn = NULL;
 }
 
-/* Opens the connection; with `setup`, also quotes the names and creates the schema (once, at
- * start-up). Then prepares the statements. */
-static int store_pg_connect(struct store_pg *s, struct nf_ctx *ctx, bool setup)
+/* Opens the connection; the first time one succeeds, also quotes the names and creates the
+ * schema. Then prepares the statements. 0; -1 when the server cannot be reached; -2 when it
+ * was reached but refuses to be used (a newer schema, no rights, a bad fts_config). */
+static int store_pg_connect(struct store_pg *s, struct nf_ctx *ctx)
 {
     char timeout[24];
     snprintf(timeout, sizeof(timeout), "%lld", (long long)s->conf->connect_timeout);
@@ -497,17 +504,22 @@ static int store_pg_connect(struct store_pg *s, struct nf_ctx *ctx, bool setup)
     store_pg_set_where(s, c);
     if (PQstatus(c) != CONNECTION_OK) {
         char msg[600];
-        nf_ctx_error(ctx, "cannot connect to %s: %s", s->where,
-                     store_pg_oneline(msg, sizeof(msg), PQerrorMessage(c)));
+        snprintf(s->unreachable, sizeof(s->unreachable), "cannot connect to %s: %s", s->where,
+                 store_pg_oneline(msg, sizeof(msg), PQerrorMessage(c)));
+        nf_ctx_error(ctx, "%s", s->unreachable);
         PQfinish(c);
         return -1;
     }
     PQsetNoticeProcessor(c, store_pg_quiet, NULL);
     s->conn = c;
-    if ((setup && (store_pg_names(s, ctx) < 0 || store_pg_schema(s, ctx) < 0)) ||
-        store_pg_prepare(s, ctx) < 0) {
+    if (!s->ready && (store_pg_names(s, ctx) < 0 || store_pg_schema(s, ctx) < 0)) {
         store_pg_drop(s);
-        return -1;
+        return -2;
+    }
+    s->ready = true;
+    if (store_pg_prepare(s, ctx) < 0) {
+        store_pg_drop(s);
+        return -2;
     }
     return 0;
 }
@@ -522,8 +534,8 @@ static int store_pg_reconnect(struct store_pg *s, struct nf_ctx *ctx)
                      s->where, s->failures, (long long)(s->next_try_ms - now));
         return -1;
     }
-    if (store_pg_connect(s, ctx, false) == 0) {
-        nf_log(ctx, NF_LOG_INFO, "connected to %s again", s->where);
+    if (store_pg_connect(s, ctx) == 0) {
+        nf_log(ctx, NF_LOG_INFO, "connected to %s", s->where);
         nf_ctx_count(ctx, "reconnects", 1);
         s->failures = 0;
         s->next_try_ms = 0;
@@ -1082,12 +1094,22 @@ static int store_pg_init(struct nf_ctx *ctx, const void *vconf, void **state_out
         return NF_ERR;
     }
     s->conf = conf;
-    if (store_pg_connect(s, ctx, true) < 0) {
+    int rc = store_pg_connect(s, ctx);
+    if (rc == -2) {
         store_pg_destroy(s);
         return NF_ERR;
     }
-    nf_log(ctx, NF_LOG_INFO, "storing into %s, tables %s and %s", s->where, s->name[N_ARTICLES],
-           s->name[N_ENTITIES]);
+    if (rc == 0) {
+        nf_log(ctx, NF_LOG_INFO, "storing into %s, tables %s and %s", s->where,
+               s->name[N_ARTICLES], s->name[N_ENTITIES]);
+    } else {
+        /* A server that is down (or not up yet) must not stop the pipeline: the core treats a
+         * failed init as a configuration error and stops every stage. Records wait, each flush
+         * tries again (with the usual backoff) and the schema is made on the first success. */
+        s->failures = 1;
+        nf_log(ctx, NF_LOG_WARN, "%s; nothing is stored until it answers (each flush tries "
+               "again)", s->unreachable);
+    }
     *state_out = s;
     return NF_OK;
 }

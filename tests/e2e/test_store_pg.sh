@@ -75,4 +75,20 @@ assert_contains "$T/dlq" 'violates check constraint "no_tiani" (SQLSTATE 23514)'
 assert_contains "$T/dlq" "/004_" "the dead letter is the article that names Tiani"
 assert_eq "$(grep -c 'file://' "$T/dlq")" "$(grep -c '/004_' "$T/dlq")" "no other article was dead-lettered"
 assert_eq "$(q "select count(*) from chk_refused")" 0 "the refusal was used up"
+
+# The server is down when the pipeline starts: the store starts anyway (the pipeline does not
+# stop), its flushes fail until the server is back, and the records come back until they are
+# stored.
+bash "$PGS" halt "$PGDIR" || fail "cannot halt the server"
+timeout 180 "$NF" run "$CFG" --once --set state_dir="$T/var4" --set store.table_prefix=late_ \
+    --set fetch.ack_timeout_ms=1000 >"$T/log4" 2>&1 &
+run_pid=$!
+PIDS+=("$run_pid")
+wait_for 60 grep -q "nothing is stored until it answers" "$T/log4" ||
+    { cat "$T/log4"; fail "the store did not report the server as unreachable"; }
+ok "the store started without its server"
+bash "$PGS" resume "$PGDIR" || fail "cannot start the server again"
+wait "$run_pid" || { cat "$T/log4"; fail "the run with a late server failed"; }
+ok "the run completed once the server was back"
+assert_eq "$(q "select count(*) from late_articles")" 5 "all five stored after all"
 echo "all passed"

@@ -702,10 +702,43 @@ static void test_schema_prefix_and_stemming(void **state)
 static void test_unreachable_server(void **state)
 {
     (void)state;
+    /* Nobody listens: the worker still starts (a failed init would stop the whole pipeline),
+     * and every flush fails, naming the server, until it answers. */
     const char *opts[] = {"conninfo=postgresql://nobody@127.0.0.1:1/news?connect_timeout=5",
                           NULL};
-    assert_null(mock_plugin_new("store_pg", opts));
+    struct mock_plugin *mp = mock_plugin_new("store_pg", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    simple_record(rec, '8');
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_ERR);
     assert_non_null(strstr(mock_last_error(), "cannot connect to database news on 127.0.0.1:1"));
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_server_down_at_start(void **state)
+{
+    (void)state;
+    pg_ctl("halt");
+    const char *opts[] = {copt, "table_prefix=late_", "reconnect_max_ms=0", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_pg", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    simple_record(rec, '6');
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "cannot connect to database postgres on 127.0.0.1"));
+    pg_ctl("resume");
+    /* the batch comes back: the first flush that reaches the server makes the tables */
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    assert_int_equal(pgq_int("SELECT count(*) FROM late_articles WHERE id = :'a'",
+                             "66666666666666666666666666666666"),
+                     1);
+    assert_int_equal(pgq_int("SELECT value FROM late_meta WHERE key = 'schema_version'", NULL), 1);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
 }
 
 int main(void)
@@ -720,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_newer_schema_is_refused),
         cmocka_unit_test(test_schema_prefix_and_stemming),
         cmocka_unit_test(test_unreachable_server),
+        cmocka_unit_test(test_server_down_at_start),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
