@@ -63,8 +63,10 @@ struct feed_http *feed_http_new(const struct feed_http_conf *conf, char *err, si
     CURLcode rc = CURLE_OK;
     /* Each option is checked: a libcurl built without one must not silently fetch unbounded. */
 #define SET(opt, val)                                                                              \
-    if (rc == CURLE_OK)                                                                            \
-    rc = curl_easy_setopt(c, opt, val)
+    do {                                                                                           \
+        if (rc == CURLE_OK)                                                                        \
+            rc = curl_easy_setopt(c, opt, val);                                                    \
+    } while (0)
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_WRITEFUNCTION, feed_http_write);
     SET(CURLOPT_WRITEDATA, h);
@@ -203,6 +205,9 @@ static int feed_http_finish(struct feed_http *h, CURLcode rc, struct feed_http_r
     resp->effective_url = eff;
     resp->etag = feed_http_header(h->curl, "ETag");
     resp->last_modified = feed_http_header(h->curl, "Last-Modified");
+    curl_off_t retry = 0;
+    if (curl_easy_getinfo(h->curl, CURLINFO_RETRY_AFTER, &retry) == CURLE_OK && retry > 0)
+        resp->retry_after_s = retry;
     return 1;
 }
 

@@ -19,9 +19,10 @@ struct feed_http_resp {
     long status;
     const char *body; /* NUL-terminated (the NUL is not counted in len) */
     size_t len;
-    const char *content_type;  /* NULL when the server sent none */
-    const char *effective_url; /* after redirects */
+    const char *content_type;         /* NULL when the server sent none */
+    const char *effective_url;        /* after redirects */
     const char *etag, *last_modified; /* NULL when absent */
+    int64_t retry_after_s;            /* a Retry-After header, in seconds; 0 when absent */
 };
 
 struct feed_http;
@@ -44,10 +45,10 @@ int feed_http_poll(struct feed_http *h, int wait_ms, struct feed_http_resp *resp
 /* Whether a request is under way. */
 int feed_http_busy(const struct feed_http *h);
 
-/* GETs `url` and waits for the end. `accept` is the Accept header; `etag` and `last_modified` (may be NULL) make the
- * request conditional. Returns 0 with *resp filled whatever the status, or -1 with the reason
- * in err when no complete response came (timeout, too large, too many redirects, refused
- * connection...). */
+/* GETs `url` and waits for the end. `accept` is the Accept header; `etag` and `last_modified` (may
+ * be NULL) make the request conditional. Returns 0 with *resp filled whatever the status, or -1
+ * with the reason in err when no complete response came (timeout, too large, too many redirects,
+ * refused connection...). */
 int feed_http_get(struct feed_http *h, const char *url, const char *accept, const char *etag,
                   const char *last_modified, struct feed_http_resp *resp, char *err, size_t errn);
 

@@ -32,8 +32,8 @@
 
 /* NONET: never fetch a DTD or entity; no NOENT: entities are not substituted (no external
  * entity reads, no expansion bombs); RECOVER: a truncated or sloppy feed gives what it has. */
-#define FEED_XML_OPTS                                                                              \
-    (XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |               \
+#define FEED_XML_OPTS                                                                \
+    (XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | \
      XML_PARSE_NOCDATA | XML_PARSE_COMPACT)
 
 /* An item as it is being read: owned strings, packed into one feed_item at the end. */
@@ -240,8 +240,8 @@ int feed_url_host(const char *url, char *out, size_t n)
 /* Whether y-m-d is a real calendar day (strptime takes 31 February). */
 static bool fp_real_day(const struct tm *tm)
 {
-    struct tm t = {.tm_year = tm->tm_year, .tm_mon = tm->tm_mon, .tm_mday = tm->tm_mday,
-                   .tm_hour = 12};
+    struct tm t = {
+        .tm_year = tm->tm_year, .tm_mon = tm->tm_mon, .tm_mday = tm->tm_mday, .tm_hour = 12};
     time_t s = timegm(&t);
     struct tm back;
     return s != (time_t)-1 && gmtime_r(&s, &back) && back.tm_year == tm->tm_year &&
@@ -339,8 +339,8 @@ int feed_date_iso(const char *in, char *out, size_t n)
     if (t == (time_t)-1)
         return -1;
     struct tm d = {0};
-    const char *after_day = strchr(s, ',') ? strptime(s, "%a, %d %b %Y", &d)
-                                           : strptime(s, "%d %b %Y", &d);
+    const char *after_day =
+        strchr(s, ',') ? strptime(s, "%a, %d %b %Y", &d) : strptime(s, "%d %b %Y", &d);
     if (after_day && !fp_real_day(&d))
         return -1;
     struct tm u;
@@ -467,8 +467,8 @@ static bool fp_named(const xmlNode *n, const char *name)
 /* RSS's own elements: no namespace (2.0, 0.9x), or RSS 1.0's or 0.90's. */
 static bool fp_rss(const xmlNode *n, const char *name)
 {
-    return fp_named(n, name) && (!n->ns || fp_ns(n, NS_RSS1) || fp_ns(n, NS_RSS090) ||
-                                 fp_ns(n, NS_RSS_USERLAND));
+    return fp_named(n, name) &&
+           (!n->ns || fp_ns(n, NS_RSS1) || fp_ns(n, NS_RSS090) || fp_ns(n, NS_RSS_USERLAND));
 }
 
 static bool fp_atom(const xmlNode *n, const char *name)
@@ -607,8 +607,8 @@ static int fp_rss_item(struct fp *p, xmlNode *item)
             guid_link = !perma || strcasecmp(perma, "false") != 0;
             free(perma);
             fp_take(&b.guid, fp_norm(fp_text(c)));
-        } else if (fp_rss(c, "pubDate") || fp_in(c, NS_DC, "date") ||
-                   fp_atom(c, "published") || fp_atom(c, "updated")) {
+        } else if (fp_rss(c, "pubDate") || fp_in(c, NS_DC, "date") || fp_atom(c, "published") ||
+                   fp_atom(c, "updated")) {
             fp_set_date_node(&b, c);
         } else if (fp_rss(c, "author")) {
             fp_take(&author, fp_rss_author(fp_text(c)));
@@ -966,8 +966,9 @@ static int fp_json(struct fp *p, const char *body, size_t n, char *err, size_t e
     }
     const char *version = json_string_value(json_object_get(root, "version"));
     json_t *items = json_object_get(root, "items");
-    if (!version || (strncmp(version, "https://jsonfeed.org/version/", 29) != 0 &&
-                     strncmp(version, "http://jsonfeed.org/version/", 28) != 0) ||
+    if (!version ||
+        (strncmp(version, "https://jsonfeed.org/version/", 29) != 0 &&
+         strncmp(version, "http://jsonfeed.org/version/", 28) != 0) ||
         !json_is_array(items)) {
         snprintf(err, errn, "not a feed: JSON without a JSON Feed version and items");
         json_decref(root);
@@ -990,8 +991,8 @@ static int fp_json(struct fp *p, const char *body, size_t n, char *err, size_t e
         json_t *id = json_object_get(it, "id");
         if (json_is_string(id))
             b.guid = fp_norm(strdup(json_string_value(id)));
-        else if (json_is_integer(id) && asprintf(&b.guid, "%" JSON_INTEGER_FORMAT,
-                                                json_integer_value(id)) < 0)
+        else if (json_is_integer(id) &&
+                 asprintf(&b.guid, "%" JSON_INTEGER_FORMAT, json_integer_value(id)) < 0)
             b.guid = NULL;
         b.title = fp_norm(fp_json_str(it, "title"));
         fp_set_date(&b, json_string_value(json_object_get(it, "date_published")));
@@ -999,8 +1000,8 @@ static int fp_json(struct fp *p, const char *body, size_t n, char *err, size_t e
         fp_set_content(&b, fp_json_str(it, "content_html"), true);
         fp_set_content(&b, fp_json_str(it, "content_text"), false);
         fp_set_content(&b, fp_json_str(it, "summary"), false);
-        if (fp_json_authors(it, &b.author) < 0 || (!b.author && fp_json_authors(root, &b.author) < 0) ||
-            fp_emit(p, &b) < 0) {
+        if (fp_json_authors(it, &b.author) < 0 ||
+            (!b.author && fp_json_authors(root, &b.author) < 0) || fp_emit(p, &b) < 0) {
             fp_item_free(&b);
             json_decref(root);
             snprintf(err, errn, "out of memory reading the feed");
@@ -1029,8 +1030,8 @@ int feed_parse(const char *body, size_t n, const char *base_url, bool keep_conte
         return -1;
     }
     struct fp p = {.base_url = base_url, .keep = keep_content, .out = out};
-    int rc = body[i] == '{' ? fp_json(&p, body + i, n - i, err, errn)
-                            : fp_xml(&p, body, n, err, errn);
+    int rc =
+        body[i] == '{' ? fp_json(&p, body + i, n - i, err, errn) : fp_xml(&p, body, n, err, errn);
     if (p.doc)
         xmlFreeDoc(p.doc);
     return rc;
@@ -1078,10 +1079,10 @@ static bool fp_site_walk(xmlNode *n, int depth)
         if (!strcasecmp(name, "meta")) {
             char *prop = fp_attr(n, "property"), *nm = fp_attr(n, "name");
             char *content = fp_attr(n, "content");
-            bool site = content && content[strspn(content, " \t\r\n")] &&
-                        ((prop && !strcasecmp(prop, "og:site_name")) ||
-                         (nm && (!strcasecmp(nm, "og:site_name") ||
-                                 !strcasecmp(nm, "application-name"))));
+            bool site =
+                content && content[strspn(content, " \t\r\n")] &&
+                ((prop && !strcasecmp(prop, "og:site_name")) ||
+                 (nm && (!strcasecmp(nm, "og:site_name") || !strcasecmp(nm, "application-name"))));
             free(prop);
             free(nm);
             free(content);

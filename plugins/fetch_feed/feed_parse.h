@@ -22,7 +22,7 @@ struct feed_item {
 };
 
 struct feed_doc {
-    char *title; /* the feed's title, or NULL */
+    char *title;      /* the feed's title, or NULL */
     const char *kind; /* "rss", "rdf", "atom" or "json": static */
     struct feed_item **items;
     size_t n_items, cap_items;

@@ -21,8 +21,8 @@
 #include "feed_parse.h"
 #include "newsflow/plugin.h"
 
-#define FF_ACCEPT_FEED                                                                             \
-    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, "     \
+#define FF_ACCEPT_FEED                                                                        \
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, " \
     "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
 #define FF_ACCEPT_PAGE "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.5, */*;q=0.1"
 /* A page that failed is tried again at most this many times in all. */
@@ -317,10 +317,9 @@ static int ff_ledger_open(struct fetch_feed *s, struct nf_ctx *ctx)
     char path[4096], own[4096];
     snprintf(path, sizeof(path), "%s/fetch_feed-*.ledger", nf_ctx_state_dir(ctx));
     snprintf(own, sizeof(own), "%s/fetch_feed-%d.ledger", nf_ctx_state_dir(ctx), s->worker);
-    int64_t cutoff =
-        s->conf->forget_days > 0 && s->conf->forget_days < 1000000
-            ? nf_now_ms() - s->conf->forget_days * 86400000
-            : INT64_MIN;
+    int64_t cutoff = s->conf->forget_days > 0 && s->conf->forget_days < 1000000
+                         ? nf_now_ms() - s->conf->forget_days * 86400000
+                         : INT64_MIN;
     size_t own_lines = 0, own_stale = 0;
     glob_t g;
     if (glob(path, 0, NULL, &g) == 0) {
@@ -471,8 +470,8 @@ static void ff_item_done(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_see
 
 /* ---- the feed list ------------------------------------------------------------------- */
 
-static int ff_add_feed(struct fetch_feed *s, struct nf_ctx *ctx, const char *text,
-                       int64_t poll_s, const char *where)
+static int ff_add_feed(struct fetch_feed *s, struct nf_ctx *ctx, const char *text, int64_t poll_s,
+                       const char *where)
 {
     char *url = feed_url_canon(NULL, text);
     if (!url) {
@@ -548,8 +547,10 @@ static int ff_read_feeds(struct fetch_feed *s, struct nf_ctx *ctx, size_t *total
         if (poll) {
             long long v = strtoll(poll, &end, 10);
             if (*end || v <= 0 || strtok_r(NULL, " \t\r\n", &sv)) {
-                nf_ctx_error(ctx, "%s: expected a URL and optionally a poll interval in "
-                                  "seconds (a positive integer)", where);
+                nf_ctx_error(ctx,
+                             "%s: expected a URL and optionally a poll interval in "
+                             "seconds (a positive integer)",
+                             where);
                 rc = -1;
                 break;
             }
@@ -610,12 +611,23 @@ static bool ff_take(struct fetch_feed *s, int64_t now, struct ff_entry *out)
 
 /* ---- polling a feed ------------------------------------------------------------------ */
 
+/* The least time a server asks with Retry-After (429, 503), at most a day. */
+static int64_t ff_retry_after_ms(const struct feed_http_resp *r)
+{
+    int64_t s = r->retry_after_s;
+    return s <= 0 ? 0 : s > 86400 ? 86400000 : s * 1000;
+}
+
+/* A feed's poll failed: asked again after poll_s, doubled per failure in a row (up to 64
+ * times), or later if the server said so with Retry-After. */
 static void ff_feed_failed(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_feed *f,
-                           const char *why)
+                           const char *why, int64_t retry_after_ms)
 {
     f->fails++;
     int shift = f->fails - 1 < 6 ? f->fails - 1 : 6;
     int64_t wait = f->poll_ms << shift;
+    if (wait < retry_after_ms)
+        wait = retry_after_ms;
     f->due = ff_mono() + wait;
     nf_ctx_count(ctx, "feed_errors", 1);
     if (s->conf->once)
@@ -646,7 +658,7 @@ static void ff_poll_end(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_feed
     nf_ctx_count(ctx, "feed_requests", 1);
     if (rc < 0) {
         snprintf(why, sizeof(why), "GET %s: %s", f->url, err);
-        ff_feed_failed(s, ctx, f, why);
+        ff_feed_failed(s, ctx, f, why, 0);
         return;
     }
     if (r.status == 304 && (f->etag || f->last_mod)) {
@@ -658,15 +670,15 @@ static void ff_poll_end(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_feed
     }
     if (r.status < 200 || r.status > 299) {
         snprintf(why, sizeof(why), "GET %s: HTTP %ld", f->url, r.status);
-        ff_feed_failed(s, ctx, f, why);
+        ff_feed_failed(s, ctx, f, why, ff_retry_after_ms(&r));
         return;
     }
     struct feed_doc doc;
-    if (feed_parse(r.body, r.len, r.effective_url ? r.effective_url : f->url,
-                   !s->conf->fetch_pages, &doc, perr, sizeof(perr)) < 0) {
+    if (feed_parse(r.body, r.len, r.effective_url ? r.effective_url : f->url, !s->conf->fetch_pages,
+                   &doc, perr, sizeof(perr)) < 0) {
         feed_doc_clear(&doc);
         snprintf(why, sizeof(why), "GET %s: HTTP %ld, %s", f->url, r.status, perr);
-        ff_feed_failed(s, ctx, f, why);
+        ff_feed_failed(s, ctx, f, why, 0);
         return;
     }
     free(f->etag);
@@ -707,14 +719,13 @@ static void ff_poll_end(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_feed
     f->fails = 0;
     f->due = ff_mono() + f->poll_ms;
     nf_ctx_count(ctx, "feed_items", (int64_t)fresh);
-    nf_log(ctx, NF_LOG_INFO, "feed %s (%s): %zu new items, %zu known", f->url, kind, fresh,
-           known);
+    nf_log(ctx, NF_LOG_INFO, "feed %s (%s): %zu new items, %zu known", f->url, kind, fresh, known);
     if (f->outstanding == 0)
         ff_validators_commit(s, ctx, f);
     return;
 nomem:
     feed_doc_clear(&doc);
-    ff_feed_failed(s, ctx, f, "out of memory");
+    ff_feed_failed(s, ctx, f, "out of memory", 0);
 }
 
 /* ---- one record ---------------------------------------------------------------------- */
@@ -730,9 +741,9 @@ static bool ff_is_page_type(const char *ct)
 /* An article page's request ended (rc < 0: no response, err says why): raw, content_type,
  * and url when set_url, into rec. *site_out: the page names its site. The reason of a failure
  * names the URL and the status. */
-static int ff_page_end(struct fetch_feed *s, struct nf_ctx *ctx, const char *url, int host,
-                       int rc, const struct feed_http_resp *r, const char *err,
-                       struct nf_record *rec, bool set_url, bool *site_out)
+static int ff_page_end(struct fetch_feed *s, struct nf_ctx *ctx, const char *url, int host, int rc,
+                       const struct feed_http_resp *r, const char *err, struct nf_record *rec,
+                       bool set_url, bool *site_out)
 {
     ff_host_used(s, host);
     nf_ctx_count(ctx, "page_requests", 1);
@@ -741,6 +752,10 @@ static int ff_page_end(struct fetch_feed *s, struct nf_ctx *ctx, const char *url
         return NF_ERR;
     }
     if (r->status < 200 || r->status > 299) {
+        /* a server that asks for a pause (429, 503 with Retry-After) gets it */
+        int64_t pause = ff_retry_after_ms(r);
+        if (host >= 0 && pause > s->conf->host_delay_ms)
+            s->hosts[host].ready = ff_mono() + pause;
         nf_ctx_error(ctx, "GET %s: HTTP %ld", url, r->status);
         return NF_ERR;
     }
@@ -822,8 +837,8 @@ static int ff_emit_end(struct fetch_feed *s, struct nf_ctx *ctx, const struct ff
         seen->tries++;
     if (s->conf->remember) {
         char line[96];
-        int n = snprintf(line, sizeof(line), "%s f %lld %d\n", e->id,
-                         (long long)seen->failed_ms, seen->tries);
+        int n = snprintf(line, sizeof(line), "%s f %lld %d\n", e->id, (long long)seen->failed_ms,
+                         seen->tries);
         ff_ledger_write(s, ctx, line, n);
     }
     ff_item_done(s, ctx, seen);
@@ -945,7 +960,8 @@ static int fetch_feed_init(struct nf_ctx *ctx, const void *vconf, void **state_o
     if ((uint64_t)c->max_bytes > NF_RECORD_MAX_BYTES)
         nf_log(ctx, NF_LOG_WARN,
                "max_bytes %lld is over the record limit %u: pages that large will be refused "
-               "by the next stage", (long long)c->max_bytes, NF_RECORD_MAX_BYTES);
+               "by the next stage",
+               (long long)c->max_bytes, NF_RECORD_MAX_BYTES);
     nf_log(ctx, NF_LOG_INFO, "%zu of %zu feeds polled by this worker%s", s->n_feeds, total,
            c->once ? ", once" : "");
     *state_out = s;
@@ -1031,8 +1047,7 @@ static int fetch_feed_next(void *state, struct nf_ctx *ctx, struct nf_record *re
                 int rc = ff_fill(s, ctx, &e, rec);
                 if (rc == NF_OK) {
                     struct feed_http_resp none = {0};
-                    rc = ff_page_end(s, ctx, e.item->link, e.host, -1, &none, err, rec, true,
-                                     NULL);
+                    rc = ff_page_end(s, ctx, e.item->link, e.host, -1, &none, err, rec, true, NULL);
                 }
                 return ff_emit_end(s, ctx, &e, rec, rc, false);
             }
@@ -1134,7 +1149,8 @@ static int fetch_feed_refetch(void *state, struct nf_ctx *ctx, struct nf_record 
             goto out;
         }
         /* copied: the document goes before the record is encoded */
-        const char *ct = it->content_html ? "text/html; charset=utf-8" : "text/plain; charset=utf-8";
+        const char *ct =
+            it->content_html ? "text/html; charset=utf-8" : "text/plain; charset=utf-8";
         if (nf_record_set_bytes(rec, NF_F_RAW, it->content, it->content_len) < 0 ||
             nf_record_set_cstr(rec, NF_F_CONTENT_TYPE, ct) < 0) {
             nf_ctx_error(ctx, "out of memory");

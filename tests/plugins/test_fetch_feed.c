@@ -76,8 +76,8 @@ static int start_server(void **state)
     if (server == 0) {
         /* the server goes with this test process, however it ends */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execlp("python3", "python3", FIXTURES "/server.py", "--root", www, "--port-file",
-               port_file, "--log", log_file, (char *)NULL);
+        execlp("python3", "python3", FIXTURES "/server.py", "--root", www, "--port-file", port_file,
+               "--log", log_file, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {
@@ -416,9 +416,8 @@ static void test_broken_feeds(void **state)
     put_str("garbage.xml", "\x01\x02 this is no document at all");
     put_str("empty.xml", "  \n");
     char feeds[2048];
-    snprintf(feeds, sizeof(feeds), "%s,%s,%s,%s,%s", url("truncated.rss"),
-             url("incomplete.atom"), url("unrecognized.rss"), url("garbage.xml"),
-             url("empty.xml"));
+    snprintf(feeds, sizeof(feeds), "%s,%s,%s,%s,%s", url("truncated.rss"), url("incomplete.atom"),
+             url("unrecognized.rss"), url("garbage.xml"), url("empty.xml"));
     int64_t errors = mock_counter("feed_errors");
     struct mock_plugin *mp = open_src(feeds, CONTENT_ONLY);
     size_t n;
@@ -492,8 +491,7 @@ static void put_feed(const char *name, const char *title, const char *const *pat
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    fprintf(f, "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>%s</title>\n",
-            title);
+    fprintf(f, "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>%s</title>\n", title);
     for (size_t i = 0; paths[i]; i++)
         fprintf(f,
                 "<item><title>%s</title><link>%s</link><pubDate>%02zu Jan 2024 10:00:00 "
@@ -515,14 +513,21 @@ static void test_pages(void **state)
     put_str("doc.pdf", "%PDF-1.4 not a page");
     put_str("moved.html", PAGE);
     put_str("zipped.html", PAGE);
-    const char *const paths[] = {"one.html",          "named.html",       "plain.txt",
-                                 "doc.pdf",           "status/404/x",     "status/500/y",
-                                 "slow/3000/one.html", "big/200000",       "stream/300000",
-                                 "redirect/2/moved.html", "redirect/9/one.html", "gzip/zipped.html",
+    const char *const paths[] = {"one.html",
+                                 "named.html",
+                                 "plain.txt",
+                                 "doc.pdf",
+                                 "status/404/x",
+                                 "status/500/y",
+                                 "slow/3000/one.html",
+                                 "big/200000",
+                                 "stream/300000",
+                                 "redirect/2/moved.html",
+                                 "redirect/9/one.html",
+                                 "gzip/zipped.html",
                                  NULL};
     put_feed("pages.xml", "Pages &amp; more", paths);
-    const char *const extra[] = {"timeout_ms=1000", "max_bytes=100000", "max_redirects=3",
-                                 NULL};
+    const char *const extra[] = {"timeout_ms=1000", "max_bytes=100000", "max_redirects=3", NULL};
     struct mock_plugin *mp = open_src(url("pages.xml"), extra);
     size_t n;
     struct got *v = drain(mp, &n);
@@ -793,8 +798,8 @@ static void test_politeness_and_feed_errors(void **state)
     char feeds[1024];
     snprintf(feeds, sizeof(feeds), "%s %s", url("polite.xml"), url("status/500/feed.xml"));
     int64_t errors = mock_counter("feed_errors");
-    const char *opts[] = {"feeds=x", "once=false", "host_delay_ms=600000", "remember=false",
-                          NULL, NULL};
+    const char *opts[] = {"feeds=x",        "once=false", "host_delay_ms=600000",
+                          "remember=false", NULL,         NULL};
     static char f[1100];
     snprintf(f, sizeof(f), "feeds=%s", feeds);
     opts[0] = f;
@@ -831,6 +836,29 @@ static void test_politeness_and_feed_errors(void **state)
         usleep(10 * 1000);
     }
     assert_int_equal(requests("GET /status/500/feed.xml 500"), 2);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_retry_after(void **state)
+{
+    (void)state;
+    put_str("after.html", PAGE);
+    const char *const paths[] = {"busy/600/x", "after.html", NULL};
+    put_feed("busy.xml", "Busy", paths);
+    struct mock_plugin *mp = open_src(url("busy.xml"), NULL);
+    struct nf_record *rec = nf_record_new();
+    int rc;
+    for (int spins = 0; (rc = mock_next(mp, rec)) == NF_AGAIN; spins++) {
+        assert_true(spins < 1000);
+        usleep(10 * 1000);
+    }
+    assert_int_equal(rc, NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "HTTP 503"));
+    /* the server asked for ten minutes of quiet (host_delay_ms is 0 here): it gets them */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(mock_next(mp, rec), NF_AGAIN);
+    assert_int_equal(requests("GET /after.html"), 0);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
 }
@@ -902,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_refetch),
         cmocka_unit_test(test_sharding),
         cmocka_unit_test(test_politeness_and_feed_errors),
+        cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_slow_server_does_not_block),
         cmocka_unit_test(test_option_errors),
     };
