@@ -82,8 +82,10 @@ run "1 worker, no fts, fsync=on" nofts_ on --set store.fts=false
 run "1 worker, fts, a second run (upsert)" w1_ on
 echo "  (through the pipeline: rows / the run's time from start to the last acknowledgement;"
 echo "   a worker writing: rows committed / time spent in store_pg's flush, its write_us counter)"
-echo "  reproduce: NF_BENCH_IN=DIR_OF_JSONL NEWSFLOW_PG='CONNINFO' NF_BENCH_VAR=/tmp/v $NF run $TMP/pg.cfg --once --set store.table_prefix=w1_"
-echo "             (the config and the input are made by $0; NF_BENCH_PG_N=$N)"
+echo "  reproduce: NF_BENCH_PG_N=$N bash $ROOT/bench/bench_pg.sh $BUILD"
+echo "    (each figure is one run of: NF_BENCH_IN=DIR NEWSFLOW_PG=CONNINFO NF_BENCH_VAR=DIR $NF run"
+echo "     PG.CFG --once --set store.table_prefix=P [--set store.workers=2 | --set store.fts=false],"
+echo "     with the input, PG.CFG and the server made by the script)"
 
 rm -rf "$TMP/var"
 cmd=(env NF_BENCH_VAR="$TMP/var" NF_BENCH_DB="$TMP/bench.db" "$NF" run "$TMP/sqlite.cfg" --once)
