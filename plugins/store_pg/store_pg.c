@@ -1,9 +1,8 @@
-/* store_pg: articles in PostgreSQL through libpq. One row per article id (a replayed or
- * re-extracted record replaces its row), its entities in their own table, and a generated
- * tsvector column with a GIN index for full-text search. process() only copies a record into the
- * batch; flush() sends the whole batch as one pipeline of prepared statements inside one
- * transaction, so nothing is acknowledged before it is committed. It creates its tables, never
- * databases or roles, and reads back only what it needs to refuse a record twice. */
+/* store_pg: articles in PostgreSQL through libpq. One row per article id (upserted), its
+ * entities in their own table, a generated tsvector column with a GIN index. process() only
+ * copies a record into the batch; flush() sends the batch as one pipeline of prepared statements
+ * in one transaction, so nothing is acknowledged before it is committed. It creates its tables,
+ * never databases or roles (docs/postgres.md). */
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdint.h>
