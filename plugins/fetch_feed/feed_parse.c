@@ -124,18 +124,23 @@ static int fp_add_name(char **list, char *name)
     return 0;
 }
 
-/* An RSS <author> is an e-mail address, often with the name in parentheses: keep the name.
- * A bare address is not a byline. */
+/* An RSS <author> is an e-mail address, often with the name in parentheses: keep the name
+ * ("jane@x.org (Jane Roe)", or "Jane Roe (jane@x.org)"). A bare address is not a byline. */
 static char *fp_rss_author(char *s)
 {
     s = fp_norm(s);
     if (!s)
         return NULL;
     char *open = strchr(s, '('), *close = open ? strrchr(open, ')') : NULL;
-    if (open && close && close > open + 1 && strchr(s, '@') && strchr(s, '@') < open) {
+    char *at = strchr(s, '@');
+    if (open && close && close > open + 1 && at && at < open) {
         size_t n = (size_t)(close - open - 1);
         memmove(s, open + 1, n);
         s[n] = '\0';
+        return fp_norm(s);
+    }
+    if (open && close && at && at > open && at < close && open > s) {
+        *open = '\0';
         return fp_norm(s);
     }
     if (strchr(s, '@') && !strchr(s, ' ')) {

@@ -835,6 +835,8 @@ static int ff_emit_end(struct fetch_feed *s, struct nf_ctx *ctx, const struct ff
     seen->failed_ms = nf_now_ms();
     if (seen->tries < 255)
         seen->tries++;
+    if (e->host < 0) /* the feed's own item is unusable: asking again would not change it */
+        seen->tries = FF_MAX_PAGE_TRIES;
     if (s->conf->remember) {
         char line[96];
         int n = snprintf(line, sizeof(line), "%s f %lld %d\n", e->id, (long long)seen->failed_ms,
@@ -842,7 +844,7 @@ static int ff_emit_end(struct fetch_feed *s, struct nf_ctx *ctx, const struct ff
         ff_ledger_write(s, ctx, line, n);
     }
     ff_item_done(s, ctx, seen);
-    nf_ctx_count(ctx, "page_errors", 1);
+    nf_ctx_count(ctx, e->host >= 0 ? "page_errors" : "item_errors", 1);
     return NF_ERR;
 }
 
@@ -1011,10 +1013,11 @@ static int ff_job_step(struct fetch_feed *s, struct nf_ctx *ctx, struct nf_recor
     s->job.item = NULL;
     free(s->cur);
     s->cur = e.item;
-    bool site = false;
+    /* whether the page names its site matters only when the feed's title could stand in */
+    bool site = false, *site_out = s->feeds[e.feed].title ? &site : NULL;
     int out = ff_fill(s, ctx, &e, rec);
     if (out == NF_OK)
-        out = ff_page_end(s, ctx, e.item->link, e.host, rc, &r, err, rec, true, &site);
+        out = ff_page_end(s, ctx, e.item->link, e.host, rc, &r, err, rec, true, site_out);
     return ff_emit_end(s, ctx, &e, rec, out, site);
 }
 

@@ -434,6 +434,7 @@ static void test_broken_feeds(void **state)
     /* HTML entities, which XML does not define, and &amp; after the stray '&' */
     g = by_title(v, n, "It\xe2\x80\x99s \"here\"\xc2\xa0now");
     assert_string_equal(g->url, "http://cut.example/c?a=1&b=2");
+    assert_string_equal(g->byline, "John Doe");
     /* the item cut short is read as far as it goes */
     g = by_title(v, n, "Second item");
     assert_string_equal(g->url, url("b"));
