@@ -814,6 +814,25 @@ static int ff_fill(struct fetch_feed *s, struct nf_ctx *ctx, const struct ff_ent
     return NF_OK;
 }
 
+/* The record of `id` could not be made: noted in the ledger, tried again after retry_failed_s
+ * unless `final`. */
+static void ff_mark_failed(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_seen *seen,
+                           const char *id, bool final)
+{
+    seen->state = FF_FAILED;
+    seen->failed_ms = nf_now_ms();
+    if (seen->tries < 255)
+        seen->tries++;
+    if (final)
+        seen->tries = FF_MAX_PAGE_TRIES;
+    if (s->conf->remember) {
+        char line[96];
+        int n = snprintf(line, sizeof(line), "%s f %lld %d\n", id, (long long)seen->failed_ms,
+                         seen->tries);
+        ff_ledger_write(s, ctx, line, n);
+    }
+}
+
 /* The item's record is made (rc NF_OK) or failed: noted, and the feed's title as outlet when
  * the page named no site. */
 static int ff_emit_end(struct fetch_feed *s, struct nf_ctx *ctx, const struct ff_entry *e,
@@ -831,18 +850,8 @@ static int ff_emit_end(struct fetch_feed *s, struct nf_ctx *ctx, const struct ff
         seen->state = FF_SENT;
         return NF_OK;
     }
-    seen->state = FF_FAILED;
-    seen->failed_ms = nf_now_ms();
-    if (seen->tries < 255)
-        seen->tries++;
-    if (e->host < 0) /* the feed's own item is unusable: asking again would not change it */
-        seen->tries = FF_MAX_PAGE_TRIES;
-    if (s->conf->remember) {
-        char line[96];
-        int n = snprintf(line, sizeof(line), "%s f %lld %d\n", e->id, (long long)seen->failed_ms,
-                         seen->tries);
-        ff_ledger_write(s, ctx, line, n);
-    }
+    /* the feed's own item is unusable: asking again would not change it */
+    ff_mark_failed(s, ctx, seen, e->id, e->host < 0);
     ff_item_done(s, ctx, seen);
     nf_ctx_count(ctx, e->host >= 0 ? "page_errors" : "item_errors", 1);
     return NF_ERR;
@@ -1095,9 +1104,8 @@ static void fetch_feed_acked(void *state, struct nf_ctx *ctx, const char *id)
 }
 
 /* Reads a journaled record's input again after a restart: the page, or the item in its feed. */
-static int fetch_feed_refetch(void *state, struct nf_ctx *ctx, struct nf_record *rec)
+static int ff_refetch(struct fetch_feed *s, struct nf_ctx *ctx, struct nf_record *rec)
 {
-    struct fetch_feed *s = state;
     const char *uri = NULL, *kind = NULL;
     nf_record_source(rec, &uri, &kind);
     if (!uri || !kind) {
@@ -1166,6 +1174,23 @@ static int fetch_feed_refetch(void *state, struct nf_ctx *ctx, struct nf_record 
 out:
     feed_doc_clear(&doc);
     free(feed);
+    return rc;
+}
+
+static int fetch_feed_refetch(void *state, struct nf_ctx *ctx, struct nf_record *rec)
+{
+    struct fetch_feed *s = state;
+    int rc = ff_refetch(s, ctx, rec);
+    /* The host resends the record (or dead-letters it): the feed's next poll must not fetch
+     * its page a second time for nothing. */
+    const char *id = nf_record_str(rec, NF_F_ID, NULL);
+    struct ff_seen *e = id && strlen(id) == 32 ? ff_seen_put(s, id) : NULL;
+    if (e && e->state != FF_ACKED) {
+        if (rc == NF_OK)
+            e->state = FF_SENT;
+        else
+            ff_mark_failed(s, ctx, e, id, false);
+    }
     return rc;
 }
 

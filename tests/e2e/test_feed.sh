@@ -3,7 +3,8 @@
 # seed articles made into web pages, plus one page that answers 500 and a feed that answers
 # 404. Five articles stored with the feed's titles and dates, the broken page dead-lettered with
 # its URL and status, the broken feed logged; a second run asks for the feed conditionally and
-# fetches no page again.
+# fetches no page again; a source stopped before anything was stored resends from its journal,
+# fetching the pages again.
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || skip "python3 not installed"
 CFG="$NF_SOURCE_DIR/conf/feeds.cfg"
@@ -97,4 +98,29 @@ assert_eq "$(grep -c "^GET /seed" "$T/requests.log")" 5 "no page fetched again"
 assert_eq "$(grep -c "^GET /status/500/broken.html" "$T/requests.log")" 1 "the broken page not asked again"
 "$NF" dlq list "$CFG" --set state_dir="$T/var" >"$T/dlq2" 2>&1 || fail "dlq list failed"
 assert_eq "$(grep -c "HTTP 500" "$T/dlq2")" 1 "no new dead letter"
+# A source stopped before anything was stored: its journal keeps the records without their
+# pages, and the next run fetches each page again (refetch) to resend it, then stores all five.
+S3=(--set state_dir="$T/var3" --set store.path="$T/feeds3.db" --set fetch.once=true
+    --set fetch.host_delay_ms=0 --set grace_ms=200)
+before=$(grep -c "^GET /seed" "$T/requests.log")
+NEWSFLOW_FEEDS="$T/feeds.txt" "$NF" stage "$CFG" fetch "${S3[@]}" >"$T/log3" 2>&1 &
+STAGE=$!
+PIDS+=($STAGE)
+seen_all() { [ "$(grep -c "^GET /seed" "$T/requests.log")" -ge $((before + 5)) ]; }
+wait_for 60 seen_all || { cat "$T/log3"; fail "the lone fetch stage did not fetch the pages"; }
+wait_for 30 grep -q "input exhausted" "$T/log3" || { cat "$T/log3"; fail "the lone fetch stage did not finish its input"; }
+kill -TERM "$STAGE"
+wait "$STAGE"
+assert_contains "$T/log3" "records unacknowledged; they are in the journal" "unacknowledged records journaled"
+journal=$(stat -c %s "$T/var3/fetch/journal-0.log")
+pages=$(cat "$WWW"/seed*.html | wc -c)
+[ "$journal" -lt "$pages" ] || fail "the journal ($journal bytes) holds the pages ($pages bytes)"
+ok "the journal holds the records without their pages ($journal bytes for $pages bytes of pages)"
+NEWSFLOW_FEEDS="$T/feeds.txt" timeout 120 "$NF" run "$CFG" --once "${S3[@]}" >"$T/log4" 2>&1 \
+    || { cat "$T/log4"; fail "the run after the stop failed"; }
+assert_contains "$T/log4" "recovered 5 unacknowledged records from the journal" "the journal was recovered"
+assert_eq "$(sql "$T/feeds3.db" "select count(*) from articles where text <> ''")" 5 "five articles stored after the restart"
+for i in 0 1 2 3 4; do
+    assert_eq "$(grep -c "^GET /seed$i.html 200" "$T/requests.log")" 3 "seed $i fetched once more, to be resent (not twice)"
+done
 echo "all passed"

@@ -722,6 +722,27 @@ static void test_refetch(void **state)
     assert_non_null(strstr(mock_last_error(), "HTTP 404"));
     mock_plugin_destroy(&mp);
 
+    /* after a restart, a record the host resends from its journal is not fetched again by
+     * the next poll of its feed */
+    put_str("r2.html", PAGE);
+    const char *const paths2[] = {"r1.html", "r2.html", NULL};
+    put_feed("refetch2.xml", "Refetch", paths2);
+    mp = open_src(url("refetch2.xml"), NULL);
+    char id[33];
+    nf_id_make(url("r2.html"), strlen(url("r2.html")), id);
+    nf_record_reset(rec);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_ID, id), 0);
+    assert_int_equal(nf_record_set_source(rec, url("r2.html"), "http"), 0);
+    assert_int_equal(mock_refetch(mp, rec), NF_OK);
+    size_t n;
+    struct got *v = drain(mp, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].url, url("r1.html")); /* gone: its refetch failed with a 404 */
+    assert_int_equal(v[0].rc, NF_ERR);
+    assert_int_equal(requests("GET /r2.html"), 1);
+    got_free(v, n);
+    mock_plugin_destroy(&mp);
+
     /* an item carried by its feed's content is found again in the feed */
     copy_fixture("trafilatura/feed1.atom", "refetch.atom");
     mp = open_src(url("refetch.atom"), CONTENT_ONLY);
