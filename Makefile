@@ -45,6 +45,8 @@ test-asan: $(ASAN_BUILD)/CMakeCache.txt
 
 bench: build
 	bash bench/run.sh $(BUILD)
+	@if [ -x /usr/lib/postgresql/15/bin/initdb ]; then bash bench/bench_pg.sh $(BUILD); \
+	else echo "== store_pg: skipped (no PostgreSQL server: make test installs it)"; fi
 
 # Main-text and date quality of clean_html on ../shared's evaluation pages (skips without them).
 eval: build
