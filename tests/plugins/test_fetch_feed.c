@@ -528,7 +528,8 @@ static void test_pages(void **state)
                                  "gzip/zipped.html",
                                  NULL};
     put_feed("pages.xml", "Pages &amp; more", paths);
-    const char *const extra[] = {"timeout_ms=1000", "max_bytes=100000", "max_redirects=3", NULL};
+    const char *const extra[] = {"timeout_ms=1000", "max_bytes=100000", "max_redirects=3",
+                                 "user_agent=feedtest/2 (+ops@example.org)", NULL};
     struct mock_plugin *mp = open_src(url("pages.xml"), extra);
     size_t n;
     struct got *v = drain(mp, &n);
@@ -585,6 +586,9 @@ static void test_pages(void **state)
     assert_int_equal(g->rc, NF_OK);
     assert_string_equal(g->raw, PAGE);
     assert_int_equal(requests("GET /redirect/"), 2 + 1 + 3);
+    /* every request says who asks */
+    assert_int_equal(requests("GET /pages.xml 200 feedtest/2 (+ops@example.org)"), 1);
+    assert_int_equal(requests("GET /one.html 200 feedtest/2 (+ops@example.org)"), 1);
     got_free(v, n);
     mock_plugin_destroy(&mp);
 }
