@@ -46,6 +46,7 @@ struct fp_item {
 struct fp {
     xmlDocPtr doc;
     const char *base_url;
+    const char *encoding; /* given by the server, for a document that declares none */
     bool keep;
     struct feed_doc *out;
 };
@@ -885,12 +886,12 @@ static int fp_xml(struct fp *p, const char *body, size_t n, char *err, size_t er
         snprintf(err, errn, "out of memory reading the feed");
         return -1;
     }
-    p->doc = xmlCtxtReadMemory(ctxt, body, (int)n, p->base_url, NULL, FEED_XML_OPTS);
+    p->doc = xmlCtxtReadMemory(ctxt, body, (int)n, p->base_url, p->encoding, FEED_XML_OPTS);
     size_t fixed_n = 0;
     char *fixed = p->doc && !ctxt->wellFormed ? fp_repair_refs(body, n, &fixed_n) : NULL;
     if (fixed) {
         xmlDocPtr again =
-            xmlCtxtReadMemory(ctxt, fixed, (int)fixed_n, p->base_url, NULL, FEED_XML_OPTS);
+            xmlCtxtReadMemory(ctxt, fixed, (int)fixed_n, p->base_url, p->encoding, FEED_XML_OPTS);
         if (again && xmlDocGetRootElement(again)) {
             xmlFreeDoc(p->doc);
             p->doc = again;
@@ -1020,8 +1021,23 @@ static int fp_json(struct fp *p, const char *body, size_t n, char *err, size_t e
 
 /* ---- the entry point ----------------------------------------------------------------- */
 
-int feed_parse(const char *body, size_t n, const char *base_url, bool keep_content,
-               struct feed_doc *out, char *err, size_t errn)
+/* Whether an XML document says its own encoding: a byte order mark, or encoding="..." in its
+ * declaration. */
+static bool fp_declares_encoding(const char *b, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)b;
+    if (n >= 2 && ((u[0] == 0xFE && u[1] == 0xFF) || (u[0] == 0xFF && u[1] == 0xFE)))
+        return true;
+    if (n >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF)
+        return true;
+    if (n < 5 || memcmp(b, "<?xml", 5) != 0)
+        return false;
+    const char *end = memmem(b, n < 512 ? n : 512, "?>", 2);
+    return end && memmem(b, (size_t)(end - b), "encoding", 8) != NULL;
+}
+
+int feed_parse(const char *body, size_t n, const char *base_url, const char *http_charset,
+               bool keep_content, struct feed_doc *out, char *err, size_t errn)
 {
     *out = (struct feed_doc){0};
     size_t i = 0;
@@ -1035,6 +1051,13 @@ int feed_parse(const char *body, size_t n, const char *base_url, bool keep_conte
         return -1;
     }
     struct fp p = {.base_url = base_url, .keep = keep_content, .out = out};
+    if (http_charset && *http_charset && !fp_declares_encoding(body, n)) {
+        xmlCharEncodingHandlerPtr known = xmlFindCharEncodingHandler(http_charset);
+        if (known) {
+            p.encoding = http_charset;
+            xmlCharEncCloseFunc(known);
+        }
+    }
     int rc =
         body[i] == '{' ? fp_json(&p, body + i, n - i, err, errn) : fp_xml(&p, body, n, err, errn);
     if (p.doc)

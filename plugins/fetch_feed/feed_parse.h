@@ -29,12 +29,15 @@ struct feed_doc {
 };
 
 /* Reads a feed document of `n` bytes fetched from `base_url` (relative links are resolved
- * against it, or against xml:base where the feed sets one). `keep_content`: keep every item's
- * content; items without a link keep theirs anyway. Returns 0, or -1 with the reason in err
- * ("not a feed: ..." or out of memory). A broken document is read as far as it goes (libxml2's
- * recover mode). Clear `out` with feed_doc_clear, also after a failure. */
-int feed_parse(const char *body, size_t n, const char *base_url, bool keep_content,
-               struct feed_doc *out, char *err, size_t errn);
+ * against it, or against xml:base where the feed sets one). `http_charset` (may be NULL) is the
+ * charset the server's Content-Type names: used only when the document declares none itself
+ * (no byte order mark, no encoding in its XML declaration), since servers often name a wrong
+ * one. `keep_content`: keep every item's content; items without a link keep theirs anyway.
+ * Returns 0, or -1 with the reason in err ("not a feed: ..." or out of memory). A broken
+ * document is read as far as it goes (libxml2's recover mode). Clear `out` with
+ * feed_doc_clear, also after a failure. */
+int feed_parse(const char *body, size_t n, const char *base_url, const char *http_charset,
+               bool keep_content, struct feed_doc *out, char *err, size_t errn);
 void feed_doc_clear(struct feed_doc *doc);
 
 /* A feed's date (RFC 822 with named zones or numeric offsets, ISO 8601 / RFC 3339) as ISO 8601

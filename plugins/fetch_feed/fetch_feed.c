@@ -648,6 +648,27 @@ static bool ff_wanted(const struct fetch_feed *s, const struct ff_seen *e)
     return nf_now_ms() >= e->failed_ms + (s->conf->retry_failed_s * 1000 << shift);
 }
 
+/* The charset parameter of a Content-Type, into out ("" when there is none). */
+static void ff_charset(const char *ct, char *out, size_t n)
+{
+    out[0] = '\0';
+    for (const char *p = ct ? strchr(ct, ';') : NULL; p; p = strchr(p + 1, ';')) {
+        const char *q = p + 1 + strspn(p + 1, " \t");
+        if (strncasecmp(q, "charset", 7) != 0)
+            continue;
+        q += 7 + strspn(q + 7, " \t");
+        if (*q++ != '=')
+            continue;
+        q += strspn(q, " \t\"'");
+        size_t len = strcspn(q, " \t\"';");
+        if (len < n) {
+            memcpy(out, q, len);
+            out[len] = '\0';
+        }
+        return;
+    }
+}
+
 /* A feed's poll ended: rc < 0 (no response, err says why) or the response r. */
 static void ff_poll_end(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_feed *f, int rc,
                         const struct feed_http_resp *rp, const char *err)
@@ -674,7 +695,10 @@ static void ff_poll_end(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_feed
         return;
     }
     struct feed_doc doc;
-    if (feed_parse(r.body, r.len, r.effective_url ? r.effective_url : f->url, !s->conf->fetch_pages,
+    char charset[64];
+    ff_charset(r.content_type, charset, sizeof(charset));
+    if (feed_parse(r.body, r.len, r.effective_url ? r.effective_url : f->url, charset,
+                   !s->conf->fetch_pages,
                    &doc, perr, sizeof(perr)) < 0) {
         feed_doc_clear(&doc);
         snprintf(why, sizeof(why), "GET %s: HTTP %ld, %s", f->url, r.status, perr);
@@ -1147,7 +1171,10 @@ static int ff_refetch(struct fetch_feed *s, struct nf_ctx *ctx, struct nf_record
         nf_ctx_error(ctx, "GET %s: HTTP %ld", feed, r.status);
         goto out;
     }
-    if (feed_parse(r.body, r.len, r.effective_url, true, &doc, err, sizeof(err)) < 0) {
+    char charset[64];
+    ff_charset(r.content_type, charset, sizeof(charset));
+    if (feed_parse(r.body, r.len, r.effective_url ? r.effective_url : feed, charset, true, &doc,
+                   err, sizeof(err)) < 0) {
         nf_ctx_error(ctx, "GET %s: %s", feed, err);
         goto out;
     }

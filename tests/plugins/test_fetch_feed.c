@@ -452,6 +452,35 @@ static void test_broken_feeds(void **state)
     mock_plugin_destroy(&mp);
 }
 
+static void test_charsets(void **state)
+{
+    (void)state;
+    /* Latin-1 without a declaration: the server's charset is what tells */
+    put_str("latin1.xml", "<rss version=\"2.0\"><channel><title>Caf\xe9</title><item><title>Na"
+                          "\xefve</title><link>http://x.example/n</link><description>d"
+                          "</description></item></channel></rss>");
+    /* UTF-8 that says so: its declaration wins over a wrong server charset */
+    put_str("declared.xml", "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\">"
+                            "<channel><title>Caf\xc3\xa9</title><item><title>\xc3\x9c" "ber"
+                            "</title><link>http://x.example/u</link><description>d</description>"
+                            "</item></channel></rss>");
+    char feeds[1024];
+    snprintf(feeds, sizeof(feeds), "%s %s", url("charset/iso-8859-1/latin1.xml"),
+             url("charset/iso-8859-1/declared.xml"));
+    struct mock_plugin *mp = open_src(feeds, CONTENT_ONLY);
+    size_t n;
+    struct got *v = drain(mp, &n);
+    assert_int_equal(n, 2);
+    const struct got *g = by_url(v, n, "http://x.example/n");
+    assert_string_equal(g->title, "Na\xc3\xafve");
+    assert_string_equal(g->outlet, "Caf\xc3\xa9");
+    g = by_url(v, n, "http://x.example/u");
+    assert_string_equal(g->title, "\xc3\x9c" "ber");
+    assert_string_equal(g->outlet, "Caf\xc3\xa9");
+    got_free(v, n);
+    mock_plugin_destroy(&mp);
+}
+
 static void test_odd_dates(void **state)
 {
     (void)state;
@@ -949,6 +978,7 @@ int main(void)
         cmocka_unit_test(test_atom),
         cmocka_unit_test(test_json_feed),
         cmocka_unit_test(test_broken_feeds),
+        cmocka_unit_test(test_charsets),
         cmocka_unit_test(test_odd_dates),
         cmocka_unit_test(test_pages),
         cmocka_unit_test(test_ledger_and_conditional_polls),
