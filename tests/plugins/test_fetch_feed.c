@@ -342,12 +342,22 @@ static void test_atom(void **state)
     (void)state;
     copy_fixture("trafilatura/feed1.atom", "feed1.atom");
     copy_fixture("rss-parser/gulp-atom.atom", "gulp.atom");
+    put_str("xhtml.atom",
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:base=\"http://base.example/news/\">"
+            "<title>X</title><entry><title type=\"html\">Caf&amp;eacute; in &lt;b&gt;bold"
+            "&lt;/b&gt;</title><link rel=\"alternate\" href=\"2024/a.html\"/>"
+            "<link rel=\"enclosure\" href=\"/a.mp3\"/><id>tag:x,2024:a</id>"
+            "<published>2024-03-01T00:59:00+01:00</published><updated>2025-01-01T00:00:00Z"
+            "</updated><author><name>Ann One</name></author><author><name>Bob Two</name>"
+            "</author><content type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">"
+            "<p>Hello <b>world</b></p></div></content></entry></feed>");
     char feeds[1024];
-    snprintf(feeds, sizeof(feeds), "%s,%s", url("feed1.atom"), url("gulp.atom"));
+    snprintf(feeds, sizeof(feeds), "%s,%s,%s", url("feed1.atom"), url("gulp.atom"),
+             url("xhtml.atom"));
     struct mock_plugin *mp = open_src(feeds, CONTENT_ONLY);
     size_t n;
     struct got *v = drain(mp, &n);
-    assert_int_equal(n, 2 + 10);
+    assert_int_equal(n, 2 + 10 + 1);
 
     const struct got *g = by_title(v, n, "Atom-Powered Robots Run Amok");
     assert_int_equal(g->rc, NF_OK);
@@ -367,6 +377,14 @@ static void test_atom(void **state)
              url("feed1.atom"));
     assert_string_equal(g->uri, uri);
     assert_id_of(g, uri);
+
+    /* xml:base, an html title, xhtml content */
+    g = by_url(v, n, "http://base.example/news/2024/a.html");
+    assert_string_equal(g->title, "Caf\xc3\xa9 in bold");
+    assert_string_equal(g->raw, "<p>Hello <b>world</b></p>");
+    assert_string_equal(g->ctype, "text/html; charset=utf-8");
+    assert_string_equal(g->byline, "Ann One, Bob Two");
+    assert_string_equal(g->published, "2024-02-29T23:59:00Z");
 
     /* relative links resolved against the feed's URL, html content, entry authors */
     g = by_title(v, n, "v3.9.0");
