@@ -8,6 +8,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "plugin_util.h"
+
 #define MPJSON_MAX_DEPTH 64
 
 json_t *mpjson_string(const char *s, size_t n)
@@ -170,4 +172,46 @@ json_t *mpjson_from_bytes(const void *buf, size_t n, msgpack_zone *zone)
     if (msgpack_unpack(buf, n, &off, zone, &o) != MSGPACK_UNPACK_SUCCESS)
         return NULL;
     return mpjson_convert(&o, 0);
+}
+
+int mpjson_add_extra(json_t *obj, struct nf_record *rec, msgpack_zone *zone)
+{
+    size_t n = nf_record_extra_count(rec);
+    for (size_t i = 0; i < n; i++) {
+        const char *key;
+        size_t klen, vlen;
+        const void *val;
+        if (nf_record_extra(rec, i, &key, &klen, &val, &vlen) == 0 &&
+            mpjson_set(obj, key, klen, mpjson_from_bytes(val, vlen, zone)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+size_t mpjson_dump(const json_t *v, char **buf, size_t *cap, size_t at, size_t spare)
+{
+    size_t room = *cap > at + spare ? *cap - at - spare : 0;
+    size_t n = json_dumpb(v, room ? *buf + at : NULL, room, JSON_COMPACT);
+    if (n == 0 || n <= room)
+        return n;
+    /* Too small: dumped again once the buffer holds it, rather than dumped to a scratch copy. */
+    if (nfu_grow(buf, cap, at + n + spare, 1) < 0)
+        return n;
+    return json_dumpb(v, *buf + at, n, JSON_COMPACT);
+}
+
+int mpjson_dump_extra(struct nf_record *rec, msgpack_zone *zone, char **buf, size_t *cap,
+                      size_t at, size_t *len_out)
+{
+    *len_out = 0;
+    if (nf_record_extra_count(rec) == 0)
+        return 0;
+    json_t *o = json_object();
+    int bad = !o || mpjson_add_extra(o, rec, zone) < 0;
+    size_t n = bad ? 0 : mpjson_dump(o, buf, cap, at, 0);
+    json_decref(o);
+    if (n == 0 || at + n > *cap)
+        return -1;
+    *len_out = n;
+    return 0;
 }

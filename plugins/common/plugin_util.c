@@ -2,6 +2,7 @@
 #include "plugin_util.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int nfu_grow(void *pp, size_t *cap, size_t need, size_t elem)
 {
@@ -33,4 +34,42 @@ pcre2_code *nfu_compile(struct nf_ctx *ctx, const char *what, const char *re, ui
     }
     (void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE); /* without JIT: slower, not wrong */
     return c;
+}
+
+/* String columns taken straight from the record's fields. */
+static const struct {
+    enum nfu_col col;
+    enum nf_field field;
+} nfu_field_cols[] = {
+    {NFU_COL_FETCHED_AT, NF_F_FETCHED_AT}, {NFU_COL_CONTENT_TYPE, NF_F_CONTENT_TYPE},
+    {NFU_COL_TITLE, NF_F_TITLE},           {NFU_COL_BYLINE, NF_F_BYLINE},
+    {NFU_COL_OUTLET, NF_F_OUTLET},         {NFU_COL_PUBLISHED_AT, NF_F_PUBLISHED_AT},
+    {NFU_COL_LANG, NF_F_LANG},             {NFU_COL_URL, NF_F_URL},
+    {NFU_COL_TEXT, NF_F_TEXT},             {NFU_COL_DUP_OF, NF_F_DUP_OF},
+    {NFU_COL_STORY_ID, NF_F_STORY_ID},
+};
+
+static void nfu_col_cstr(const char *val_out[], size_t len_out[], enum nfu_col c, const char *s)
+{
+    val_out[c] = s;
+    len_out[c] = s ? strlen(s) : 0;
+}
+
+void nfu_article_cols(struct nf_record *rec, bool with_raw, const char *val_out[NFU_COL_COUNT],
+                      size_t len_out[NFU_COL_COUNT])
+{
+    len_out[NFU_COL_ID] = 0;
+    val_out[NFU_COL_ID] = nf_record_str(rec, NF_F_ID, &len_out[NFU_COL_ID]);
+    const char *uri = NULL, *kind = NULL;
+    nf_record_source(rec, &uri, &kind);
+    nfu_col_cstr(val_out, len_out, NFU_COL_SOURCE_URI, uri);
+    nfu_col_cstr(val_out, len_out, NFU_COL_SOURCE_KIND, kind);
+    nfu_col_cstr(val_out, len_out, NFU_COL_DATELINE, nf_record_dateline_place(rec));
+    for (size_t i = 0; i < sizeof(nfu_field_cols) / sizeof(*nfu_field_cols); i++) {
+        enum nfu_col c = nfu_field_cols[i].col;
+        len_out[c] = 0;
+        val_out[c] = nf_record_str(rec, nfu_field_cols[i].field, &len_out[c]);
+    }
+    len_out[NFU_COL_RAW] = 0;
+    val_out[NFU_COL_RAW] = with_raw ? nf_record_bytes(rec, NF_F_RAW, &len_out[NFU_COL_RAW]) : NULL;
 }

@@ -1,6 +1,6 @@
 /* Small helpers several plugins share: growing a buffer, compiling a PCRE2 pattern once at
- * init with a message that says what and where. Linked statically into each plugin that uses
- * them; not part of the plugin ABI. */
+ * init with a message that says what and where, the columns the SQL stores give an article.
+ * Linked statically into each plugin that uses them; not part of the plugin ABI. */
 #ifndef NF_PLUGIN_UTIL_H
 #define NF_PLUGIN_UTIL_H
 
@@ -18,5 +18,20 @@ int nfu_grow(void *pp, size_t *cap, size_t need, size_t elem);
 /* Compiles `re` with PCRE2_UTF|PCRE2_UCP|flags and JIT (when JIT is unavailable the pattern
  * still works, slower). NULL with "WHAT: message at offset N" given to nf_ctx_error. */
 pcre2_code *nfu_compile(struct nf_ctx *ctx, const char *what, const char *re, uint32_t flags);
+
+/* The columns store_sqlite and store_pg give an article, in their tables' order; each store
+ * adds its own after them. */
+enum nfu_col {
+    NFU_COL_ID, NFU_COL_SOURCE_URI, NFU_COL_SOURCE_KIND, NFU_COL_FETCHED_AT,
+    NFU_COL_CONTENT_TYPE, NFU_COL_TITLE, NFU_COL_BYLINE, NFU_COL_OUTLET, NFU_COL_PUBLISHED_AT,
+    NFU_COL_DATELINE, NFU_COL_LANG, NFU_COL_URL, NFU_COL_TEXT, NFU_COL_DUP_OF, NFU_COL_STORY_ID,
+    NFU_COL_RAW, NFU_COL_COUNT
+};
+
+/* The record's value of each column: val_out[c] NULL where it has none, else len_out[c] bytes
+ * (not NUL-terminated), borrowed from rec until it changes. Text but for NFU_COL_RAW, the bytes
+ * as fetched, which is NULL unless with_raw. */
+void nfu_article_cols(struct nf_record *rec, bool with_raw, const char *val_out[NFU_COL_COUNT],
+                      size_t len_out[NFU_COL_COUNT]);
 
 #endif

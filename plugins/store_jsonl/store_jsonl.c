@@ -128,14 +128,7 @@ static json_t *store_jsonl_build(struct store_jsonl *s, struct nf_record *rec)
         if (raw)
             bad |= json_object_set_new(o, "raw", mpjson_base64(raw, n));
     }
-    size_t n_extra = nf_record_extra_count(rec);
-    for (size_t i = 0; i < n_extra; i++) {
-        const char *key;
-        size_t klen, vlen;
-        const void *val;
-        if (nf_record_extra(rec, i, &key, &klen, &val, &vlen) == 0)
-            bad |= mpjson_set(o, key, klen, mpjson_from_bytes(val, vlen, &s->zone));
-    }
+    bad |= mpjson_add_extra(o, rec, &s->zone);
     msgpack_zone_clear(&s->zone);
     if (bad) {
         json_decref(o);
@@ -153,24 +146,14 @@ static int store_jsonl_process(void *state, struct nf_ctx *ctx, struct nf_record
                           "nested value)");
         return NF_ERR;
     }
-    size_t n = json_dumpb(o, s->line, s->cap, JSON_COMPACT);
-    if (n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < n + 1)
-            cap *= 2;
-        char *p = realloc(s->line, cap);
-        if (!p) {
-            json_decref(o);
-            nf_ctx_error(ctx, "out of memory for a JSON line of %zu bytes", n + 1);
-            return NF_ERR;
-        }
-        s->line = p;
-        s->cap = cap;
-        n = json_dumpb(o, s->line, s->cap, JSON_COMPACT);
-    }
+    size_t n = mpjson_dump(o, &s->line, &s->cap, 0, 1); /* room for the newline */
     json_decref(o);
-    if (n == 0 || n + 1 > s->cap) {
+    if (n == 0) {
         nf_ctx_error(ctx, "cannot serialise the record as JSON");
+        return NF_ERR;
+    }
+    if (n + 1 > s->cap) {
+        nf_ctx_error(ctx, "out of memory for a JSON line of %zu bytes", n + 1);
         return NF_ERR;
     }
     s->line[n++] = '\n';

@@ -106,12 +106,9 @@ static const char store_pg_fts_sql[] =
     "  setweight(to_tsvector({fts_config}::regconfig, coalesce(text, '')), 'B')) STORED;\n"
     "CREATE INDEX IF NOT EXISTS {ix_tsv} ON {articles} USING gin(tsv)";
 
-/* Parameters of the upsert, $1 .. $18: the columns in this order, then the entities. */
-enum {
-    C_ID, C_SOURCE_URI, C_SOURCE_KIND, C_FETCHED_AT, C_CONTENT_TYPE, C_TITLE, C_BYLINE, C_OUTLET,
-    C_PUBLISHED_AT, C_DATELINE, C_LANG, C_URL, C_TEXT, C_DUP_OF, C_STORY_ID, C_RAW, C_EXTRA,
-    C_ENTITIES, C_COUNT
-};
+/* Parameters of the upsert, $1 .. $18: the article's columns (enum nfu_col) in their order,
+ * then extra and the entities. */
+enum { C_ID = NFU_COL_ID, C_RAW = NFU_COL_RAW, C_EXTRA = NFU_COL_COUNT, C_ENTITIES, C_COUNT };
 
 /* One statement a record: the row, then its entities made equal to the record's list (what is
  * no longer listed goes, the rest is inserted or updated). The CTEs see one snapshot, which is
@@ -151,17 +148,6 @@ static const char store_pg_refuse_sql[] =
     "ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, refused_at = now()";
 
 static const char store_pg_take_sql[] = "DELETE FROM {refused} WHERE id = $1 RETURNING reason";
-
-/* String columns taken straight from the record's fields. */
-static const struct {
-    int col;
-    enum nf_field field;
-} store_pg_cols[] = {
-    {C_FETCHED_AT, NF_F_FETCHED_AT}, {C_CONTENT_TYPE, NF_F_CONTENT_TYPE}, {C_TITLE, NF_F_TITLE},
-    {C_BYLINE, NF_F_BYLINE},         {C_OUTLET, NF_F_OUTLET},   {C_PUBLISHED_AT, NF_F_PUBLISHED_AT},
-    {C_LANG, NF_F_LANG},             {C_URL, NF_F_URL},         {C_TEXT, NF_F_TEXT},
-    {C_DUP_OF, NF_F_DUP_OF},         {C_STORY_ID, NF_F_STORY_ID},
-};
 
 /* A buffered record: where each parameter's bytes are in the arena (len -1: NULL). */
 struct store_pg_row {
@@ -563,6 +549,14 @@ static void store_pg_batch_clear(struct store_pg *s)
     s->arena_len = 0;
 }
 
+/* Takes the n bytes just written at the end of the arena as parameter `col` of the row. */
+static void store_pg_took(struct store_pg *s, struct store_pg_row *row, int col, size_t n)
+{
+    row->off[col] = s->arena_len;
+    row->len[col] = (int)n;
+    s->arena_len += n;
+}
+
 /* Copies n bytes (p NULL: a NULL value) as parameter `col` of the row. */
 static int store_pg_put(struct store_pg *s, struct store_pg_row *row, int col, const void *p,
                         size_t n)
@@ -574,29 +568,7 @@ static int store_pg_put(struct store_pg *s, struct store_pg_row *row, int col, c
         nfu_grow(&s->arena, &s->arena_cap, s->arena_len + n + 1, 1) < 0)
         return -1;
     memcpy(s->arena + s->arena_len, p, n);
-    row->off[col] = s->arena_len;
-    row->len[col] = (int)n;
-    s->arena_len += n;
-    return 0;
-}
-
-/* Dumps a JSON value as parameter `col` of the row, straight into the arena. */
-static int store_pg_put_json(struct store_pg *s, struct store_pg_row *row, int col, json_t *v)
-{
-    if (nfu_grow(&s->arena, &s->arena_cap, s->arena_len + 256, 1) < 0)
-        return -1;
-    size_t room = s->arena_cap - s->arena_len;
-    size_t n = json_dumpb(v, s->arena + s->arena_len, room, JSON_COMPACT);
-    if (n == 0)
-        return -1;
-    if (n > room) {
-        if (nfu_grow(&s->arena, &s->arena_cap, s->arena_len + n, 1) < 0)
-            return -1;
-        n = json_dumpb(v, s->arena + s->arena_len, n, JSON_COMPACT);
-    }
-    row->off[col] = s->arena_len;
-    row->len[col] = (int)n;
-    s->arena_len += n;
+    store_pg_took(s, row, col, n);
     return 0;
 }
 
@@ -622,8 +594,12 @@ static int store_pg_entities(struct store_pg *s, struct nf_ctx *ctx, struct nf_r
                                                 nf_entity_type_name(e->type), "name", name,
                                                 "mentions", (json_int_t)e->mentions));
     }
-    if (rc == 0)
-        rc = store_pg_put_json(s, row, C_ENTITIES, a);
+    if (rc == 0) { /* dumped straight into the arena */
+        size_t len = mpjson_dump(a, &s->arena, &s->arena_cap, s->arena_len, 0);
+        rc = len == 0 || s->arena_len + len > s->arena_cap ? -1 : 0;
+        if (rc == 0)
+            store_pg_took(s, row, C_ENTITIES, len);
+    }
     json_decref(a);
     if (rc < 0)
         nf_ctx_error(ctx, "out of memory");
@@ -635,25 +611,16 @@ static int store_pg_extra(struct store_pg *s, struct nf_ctx *ctx, struct nf_reco
                           struct store_pg_row *row)
 {
     row->len[C_EXTRA] = -1;
-    size_t n = nf_record_extra_count(rec);
-    if (n == 0)
-        return 0;
-    json_t *o = json_object();
-    int bad = !o;
-    for (size_t i = 0; !bad && i < n; i++) {
-        const char *key;
-        size_t klen, vlen;
-        const void *val;
-        if (nf_record_extra(rec, i, &key, &klen, &val, &vlen) == 0)
-            bad |= mpjson_set(o, key, klen, mpjson_from_bytes(val, vlen, &s->zone)) < 0;
-    }
+    size_t len;
+    int bad = mpjson_dump_extra(rec, &s->zone, &s->arena, &s->arena_cap, s->arena_len, &len);
     msgpack_zone_clear(&s->zone);
-    if (!bad)
-        bad = store_pg_put_json(s, row, C_EXTRA, o) < 0;
-    json_decref(o);
-    if (bad)
+    if (bad < 0) {
         nf_ctx_error(ctx, "cannot convert the record's unknown keys to JSON");
-    return bad ? -1 : 0;
+        return -1;
+    }
+    if (len)
+        store_pg_took(s, row, C_EXTRA, len);
+    return 0;
 }
 
 /* A record the server refused in an earlier flush comes back: it ends here with that reason.
@@ -701,21 +668,12 @@ static int store_pg_process(void *state, struct nf_ctx *ctx, struct nf_record *r
     struct store_pg_row *row = &s->rows[s->n_rows];
     row->reason = NULL;
     size_t mark = s->arena_len;
-    const char *uri = NULL, *kind = NULL;
-    nf_record_source(rec, &uri, &kind);
-    const char *place = nf_record_dateline_place(rec);
-    int bad = store_pg_put(s, row, C_ID, id, id_len);
-    bad |= store_pg_put(s, row, C_SOURCE_URI, uri, uri ? strlen(uri) : 0);
-    bad |= store_pg_put(s, row, C_SOURCE_KIND, kind, kind ? strlen(kind) : 0);
-    bad |= store_pg_put(s, row, C_DATELINE, place, place ? strlen(place) : 0);
-    for (size_t i = 0; i < sizeof(store_pg_cols) / sizeof(*store_pg_cols); i++) {
-        size_t n = 0;
-        const char *v = nf_record_str(rec, store_pg_cols[i].field, &n);
-        bad |= store_pg_put(s, row, store_pg_cols[i].col, v, n);
-    }
-    size_t raw_len = 0;
-    const void *raw = s->conf->store_raw ? nf_record_bytes(rec, NF_F_RAW, &raw_len) : NULL;
-    bad |= store_pg_put(s, row, C_RAW, raw, raw_len);
+    const char *val[NFU_COL_COUNT];
+    size_t len[NFU_COL_COUNT];
+    nfu_article_cols(rec, s->conf->store_raw, val, len);
+    int bad = 0;
+    for (int c = 0; c < NFU_COL_COUNT; c++)
+        bad |= store_pg_put(s, row, c, val[c], len[c]);
     if (bad) {
         nf_ctx_error(ctx, "out of memory");
         s->arena_len = mark;

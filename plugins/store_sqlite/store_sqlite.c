@@ -11,6 +11,7 @@
 
 #include "msgpack_json.h"
 #include "newsflow/plugin.h"
+#include "plugin_util.h"
 
 #define STORE_SQLITE_SCHEMA 1
 #define STORE_SQLITE_BUSY_MS 10000
@@ -65,12 +66,9 @@ static const char store_sqlite_fts_schema[] =
     "END;\n"
     "INSERT INTO articles_fts(articles_fts) VALUES ('rebuild');\n";
 
-/* Parameter order of the upsert: ?1 .. ?18. */
-enum {
-    P_ID = 1, P_SOURCE_URI, P_SOURCE_KIND, P_FETCHED_AT, P_CONTENT_TYPE, P_TITLE, P_BYLINE,
-    P_OUTLET, P_PUBLISHED_AT, P_DATELINE, P_LANG, P_URL, P_TEXT, P_DUP_OF, P_STORY_ID, P_RAW,
-    P_EXTRA, P_STORED_AT
-};
+/* Parameter order of the upsert: ?1 .. ?16 are the article's columns (enum nfu_col, from 1),
+ * then these. */
+enum { P_EXTRA = NFU_COL_COUNT + 1, P_STORED_AT };
 
 static const char store_sqlite_upsert[] =
     "INSERT INTO articles(id, source_uri, source_kind, fetched_at, content_type, title, byline,\n"
@@ -84,17 +82,6 @@ static const char store_sqlite_upsert[] =
     "  dateline_place = excluded.dateline_place, lang = excluded.lang, url = excluded.url,\n"
     "  text = excluded.text, dup_of = excluded.dup_of, story_id = excluded.story_id,\n"
     "  raw = excluded.raw, extra = excluded.extra, stored_at = excluded.stored_at";
-
-/* String columns bound straight from the record's fields. */
-static const struct {
-    int param;
-    enum nf_field field;
-} store_sqlite_cols[] = {
-    {P_FETCHED_AT, NF_F_FETCHED_AT}, {P_CONTENT_TYPE, NF_F_CONTENT_TYPE}, {P_TITLE, NF_F_TITLE},
-    {P_BYLINE, NF_F_BYLINE},         {P_OUTLET, NF_F_OUTLET},   {P_PUBLISHED_AT, NF_F_PUBLISHED_AT},
-    {P_LANG, NF_F_LANG},             {P_URL, NF_F_URL},         {P_TEXT, NF_F_TEXT},
-    {P_DUP_OF, NF_F_DUP_OF},         {P_STORY_ID, NF_F_STORY_ID},
-};
 
 enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_UPSERT,
@@ -262,43 +249,6 @@ fail:
     return NF_ERR;
 }
 
-/* The record's unknown keys as a JSON object text in s->extra; *len_out 0 when there are none. */
-static int store_sqlite_extra(struct store_sqlite *s, struct nf_record *rec, size_t *len_out)
-{
-    *len_out = 0;
-    size_t n = nf_record_extra_count(rec);
-    if (n == 0)
-        return 0;
-    json_t *o = json_object();
-    int bad = !o;
-    for (size_t i = 0; !bad && i < n; i++) {
-        const char *key;
-        size_t klen, vlen;
-        const void *val;
-        if (nf_record_extra(rec, i, &key, &klen, &val, &vlen) == 0)
-            bad |= mpjson_set(o, key, klen, mpjson_from_bytes(val, vlen, &s->zone)) < 0;
-    }
-    msgpack_zone_clear(&s->zone);
-    size_t len = bad ? 0 : json_dumpb(o, s->extra, s->extra_cap, JSON_COMPACT);
-    if (!bad && len > s->extra_cap) {
-        size_t cap = s->extra_cap ? s->extra_cap : 1024;
-        while (cap < len)
-            cap *= 2;
-        char *p = realloc(s->extra, cap);
-        bad = !p;
-        if (p) {
-            s->extra = p;
-            s->extra_cap = cap;
-            len = json_dumpb(o, s->extra, s->extra_cap, JSON_COMPACT);
-        }
-    }
-    json_decref(o);
-    if (bad || len == 0 || len > s->extra_cap)
-        return -1;
-    *len_out = len;
-    return 0;
-}
-
 static void store_sqlite_bind_str(sqlite3_stmt *st, int param, const char *s, size_t n)
 {
     if (s)
@@ -313,26 +263,18 @@ static int store_sqlite_write(struct store_sqlite *s, struct nf_ctx *ctx, struct
 {
     sqlite3_stmt *up = s->st[ST_UPSERT];
     sqlite3_clear_bindings(up);
-    store_sqlite_bind_str(up, P_ID, id, id_len);
-    const char *uri = NULL, *kind = NULL;
-    nf_record_source(rec, &uri, &kind);
-    store_sqlite_bind_str(up, P_SOURCE_URI, uri, uri ? strlen(uri) : 0);
-    store_sqlite_bind_str(up, P_SOURCE_KIND, kind, kind ? strlen(kind) : 0);
-    for (size_t i = 0; i < sizeof(store_sqlite_cols) / sizeof(*store_sqlite_cols); i++) {
-        size_t n = 0;
-        const char *v = nf_record_str(rec, store_sqlite_cols[i].field, &n);
-        store_sqlite_bind_str(up, store_sqlite_cols[i].param, v, n);
-    }
-    const char *place = nf_record_dateline_place(rec);
-    store_sqlite_bind_str(up, P_DATELINE, place, place ? strlen(place) : 0);
-    if (s->conf->store_raw) {
-        size_t n;
-        const void *raw = nf_record_bytes(rec, NF_F_RAW, &n);
-        if (raw)
-            sqlite3_bind_blob64(up, P_RAW, raw, n, SQLITE_STATIC);
-    }
+    const char *val[NFU_COL_COUNT];
+    size_t len[NFU_COL_COUNT];
+    nfu_article_cols(rec, s->conf->store_raw, val, len);
+    for (int c = 0; c < NFU_COL_RAW; c++)
+        store_sqlite_bind_str(up, c + 1, val[c], len[c]);
+    if (val[NFU_COL_RAW])
+        sqlite3_bind_blob64(up, NFU_COL_RAW + 1, val[NFU_COL_RAW], len[NFU_COL_RAW], SQLITE_STATIC);
+    /* The record's unknown keys as a JSON object text in s->extra; NULL when there are none. */
     size_t extra_len;
-    if (store_sqlite_extra(s, rec, &extra_len) < 0) {
+    int bad = mpjson_dump_extra(rec, &s->zone, &s->extra, &s->extra_cap, 0, &extra_len);
+    msgpack_zone_clear(&s->zone);
+    if (bad < 0) {
         nf_ctx_error(ctx, "cannot convert the record's unknown keys to JSON");
         return -1;
     }
