@@ -1,6 +1,7 @@
 /* HTTP GET over one reused libcurl easy handle (see feed_http.h). */
 #include "feed_http.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,8 +17,46 @@ struct feed_http {
     char *body;
     size_t len, cap;
     bool too_big;
+    char refused[64]; /* the address a request was refused for */
     char errbuf[CURL_ERROR_SIZE];
 };
+
+/* Loopback, private, shared, link-local, unspecified and multicast addresses: the machine's
+ * own network, which a feed's links must not reach unless private_hosts allows it. */
+static bool feed_http_private(const char *ip)
+{
+    unsigned char a[16];
+    if (inet_pton(AF_INET, ip, a) == 1)
+        goto v4;
+    if (inet_pton(AF_INET6, ip, a) != 1)
+        return true; /* not an address we can judge: refused */
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a, mapped, 12) == 0) {
+        memmove(a, a + 12, 4);
+        goto v4;
+    }
+    static const unsigned char zero[15] = {0};
+    return (memcmp(a, zero, 15) == 0 && a[15] <= 1) /* :: and ::1 */
+           || (a[0] & 0xfe) == 0xfc                /* fc00::/7 unique local */
+           || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) /* fe80::/10 link local */
+           || a[0] == 0xff;                         /* multicast */
+v4:
+    return a[0] == 0 || a[0] == 10 || a[0] == 127 || (a[0] == 100 && (a[1] & 0xc0) == 64) ||
+           (a[0] == 169 && a[1] == 254) || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+           (a[0] == 192 && a[1] == 168) || a[0] >= 224;
+}
+
+static int feed_http_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
+{
+    (void)local_ip;
+    (void)port;
+    (void)local_port;
+    struct feed_http *h = arg;
+    if (h->conf->private_hosts || !feed_http_private(ip))
+        return CURL_PREREQFUNC_OK;
+    snprintf(h->refused, sizeof(h->refused), "%s", ip);
+    return CURL_PREREQFUNC_ABORT;
+}
 
 static size_t feed_http_write(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -82,6 +121,8 @@ struct feed_http *feed_http_new(const struct feed_http_conf *conf, char *err, si
     SET(CURLOPT_USERAGENT, conf->user_agent);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_HTTPGET, 1L);
+    SET(CURLOPT_PREREQFUNCTION, feed_http_prereq);
+    SET(CURLOPT_PREREQDATA, h);
 #undef SET
     if (rc != CURLE_OK) {
         snprintf(err, errn, "cannot set up libcurl: %s", curl_easy_strerror(rc));
@@ -138,6 +179,7 @@ int feed_http_start(struct feed_http *h, const char *url, const char *accept, co
     }
     h->len = 0;
     h->too_big = false;
+    h->refused[0] = '\0';
     h->errbuf[0] = '\0';
     char line[1024];
     snprintf(line, sizeof(line), "Accept: %s", accept);
@@ -176,7 +218,12 @@ static int feed_http_finish(struct feed_http *h, CURLcode rc, struct feed_http_r
     h->busy = false;
     if (rc != CURLE_OK) {
         const struct feed_http_conf *c = h->conf;
-        if (h->too_big || rc == CURLE_FILESIZE_EXCEEDED)
+        if (h->refused[0])
+            snprintf(err, errn,
+                     "refused: %s is a loopback, private or link-local address "
+                     "(private_hosts is off)",
+                     h->refused);
+        else if (h->too_big || rc == CURLE_FILESIZE_EXCEEDED)
             snprintf(err, errn, "the response is larger than max_bytes (%lld bytes)",
                      (long long)c->max_bytes);
         else if (rc == CURLE_OPERATION_TIMEDOUT)

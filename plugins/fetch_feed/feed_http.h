@@ -2,16 +2,19 @@
  * connection cache keeps connections alive between requests to a host): one request at a time,
  * advanced without blocking the caller for long, timeouts, a bounded number of redirects, http
  * and https only, gzip and deflate accepted, a cap on the decompressed body, conditional
- * requests. It does not pace requests or retry: the plugin decides when to ask. */
+ * requests, and no connection to the local network unless allowed (a feed must not make the
+ * crawler read internal services). It does not pace requests or retry: the plugin decides when to ask. */
 #ifndef FETCH_FEED_HTTP_H
 #define FETCH_FEED_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct feed_http_conf {
     int64_t timeout_ms, connect_timeout_ms, max_bytes, max_redirects;
     const char *user_agent;
+    bool private_hosts; /* allow loopback, private and link-local addresses */
 };
 
 /* A response. Every pointer is valid until the next request on the same handle. */

@@ -46,6 +46,7 @@ struct fetch_feed_conf {
     bool remember;
     int64_t retry_failed_s;
     int64_t forget_days;
+    bool private_hosts;
 };
 
 static const struct nf_option fetch_feed_options[] = {
@@ -93,6 +94,11 @@ static const struct nf_option fetch_feed_options[] = {
     {"forget_days", NF_OPT_INT, "90", offsetof(struct fetch_feed_conf, forget_days),
      "Ledger lines older than this many days are dropped at start-up: an item a feed still "
      "lists after that long is fetched again (the stores take it as an update). 0: never."},
+    {"private_hosts", NF_OPT_BOOL, "false", offsetof(struct fetch_feed_conf, private_hosts),
+     "Allow requests to loopback, private, shared and link-local addresses (127/8, 10/8, "
+     "172.16/12, 192.168/16, 100.64/10, 169.254/16, ::1, fc00::/7, fe80::/10). Off: a feed "
+     "cannot make the crawler read the internal network, even through a redirect. Turn it on "
+     "for feeds on your own network, or when an HTTP proxy (http_proxy) has such an address."},
     {.name = NULL},
 };
 
@@ -980,6 +986,7 @@ static int fetch_feed_init(struct nf_ctx *ctx, const void *vconf, void **state_o
         .max_bytes = c->max_bytes,
         .max_redirects = c->max_redirects,
         .user_agent = c->user_agent,
+        .private_hosts = c->private_hosts,
     };
     char err[512];
     s->http = feed_http_new(&s->hconf, err, sizeof(err));

@@ -62,6 +62,11 @@ static void copy_fixture(const char *rel, const char *as)
 static int start_server(void **state)
 {
     (void)state;
+    /* the requests go straight to the test server, whatever proxy the environment names */
+    const char *proxies[] = {"http_proxy", "https_proxy", "HTTP_PROXY",
+                             "HTTPS_PROXY", "all_proxy",   "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
+        unsetenv(proxies[i]);
     snprintf(root, sizeof(root), "/tmp/nf-feed-XXXXXX");
     if (!mkdtemp(root))
         return -1;
@@ -222,8 +227,9 @@ static struct mock_plugin *open_src(const char *feeds, const char *const *extra)
 {
     static char opt_feeds[4096];
     snprintf(opt_feeds, sizeof(opt_feeds), "feeds=%s", feeds);
-    const char *opts[16] = {opt_feeds, "once=true", "host_delay_ms=0", "remember=false"};
-    size_t n = 4;
+    const char *opts[16] = {opt_feeds, "once=true", "host_delay_ms=0", "remember=false",
+                            "private_hosts=true"};
+    size_t n = 5;
     for (size_t i = 0; extra && extra[i] && n < 15; i++)
         opts[n++] = extra[i];
     opts[n] = NULL;
@@ -871,8 +877,9 @@ static void test_politeness_and_feed_errors(void **state)
     char feeds[1024];
     snprintf(feeds, sizeof(feeds), "%s %s", url("polite.xml"), url("status/500/feed.xml"));
     int64_t errors = mock_counter("feed_errors");
-    const char *opts[] = {"feeds=x",        "once=false", "host_delay_ms=600000",
-                          "remember=false", NULL,         NULL};
+    const char *opts[] = {"feeds=x",        "once=false",         "host_delay_ms=600000",
+                          "remember=false", "private_hosts=true", NULL,
+                          NULL};
     static char f[1100];
     snprintf(f, sizeof(f), "feeds=%s", feeds);
     opts[0] = f;
@@ -899,8 +906,8 @@ static void test_politeness_and_feed_errors(void **state)
      * running and asks again at the next poll */
     snprintf(f, sizeof(f), "feeds=%s", url("status/500/feed.xml"));
     opts[2] = "host_delay_ms=0";
-    opts[4] = "poll_s=1";
-    opts[5] = NULL;
+    opts[5] = "poll_s=1";
+    opts[6] = NULL;
     mp = mock_plugin_new("fetch_feed", opts);
     assert_non_null(mp);
     for (int spins = 0; mock_counter("feed_errors") - errors < 2; spins++) {
@@ -960,6 +967,37 @@ static void test_slow_server_does_not_block(void **state)
     mock_plugin_destroy(&mp);
 }
 
+static void test_private_hosts_refused(void **state)
+{
+    (void)state;
+    put_str("private.html", PAGE);
+    const char *const paths[] = {"private.html", NULL};
+    put_feed("private.xml", "Private", paths);
+    int64_t errors = mock_counter("feed_errors");
+    char opt[600];
+    snprintf(opt, sizeof(opt), "feeds=%s", url("private.xml"));
+    const char *opts[] = {opt, "once=true", "remember=false", NULL};
+    struct mock_plugin *mp = mock_plugin_new("fetch_feed", opts);
+    assert_non_null(mp);
+    size_t n;
+    struct got *v = drain(mp, &n);
+    /* the feed on 127.0.0.1 is not asked: counted as a failed feed, nothing emitted */
+    assert_int_equal(n, 0);
+    assert_int_equal(mock_counter("feed_errors") - errors, 1);
+    assert_int_equal(requests("GET /private.xml"), 0);
+    got_free(v, n);
+    /* nor is a page there, whatever the record says */
+    struct nf_record *rec = nf_record_new();
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_ID, "0123456789abcdef0123456789abcdef"), 0);
+    assert_int_equal(nf_record_set_source(rec, url("private.html"), "http"), 0);
+    assert_int_equal(mock_refetch(mp, rec), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), url("private.html")));
+    assert_non_null(strstr(mock_last_error(), "refused: 127.0.0.1 is a loopback"));
+    assert_int_equal(requests("GET /private.html"), 0);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 static void test_option_errors(void **state)
 {
     (void)state;
@@ -1006,6 +1044,7 @@ int main(void)
         cmocka_unit_test(test_politeness_and_feed_errors),
         cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_slow_server_does_not_block),
+        cmocka_unit_test(test_private_hosts_refused),
         cmocka_unit_test(test_option_errors),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
