@@ -1076,6 +1076,21 @@ static int fetch_feed_next(void *state, struct nf_ctx *ctx, struct nf_record *re
         }
         int64_t now = ff_mono();
         struct ff_entry e;
+        /* a feed that is due goes first: its poll is one request, and a long queue of pages
+         * must not keep news from being seen */
+        struct ff_feed *f = ff_due(s, now);
+        if (f) {
+            char err[1024];
+            f->polled = true;
+            if (feed_http_start(s->http, f->url, FF_ACCEPT_FEED, f->etag, f->last_mod, err,
+                                sizeof(err)) < 0) {
+                struct feed_http_resp none = {0};
+                ff_poll_end(s, ctx, f, -1, &none, err);
+                continue;
+            }
+            s->job_feed = (int)(f - s->feeds);
+            continue;
+        }
         if (ff_take(s, now, &e)) {
             if (e.host < 0) {
                 free(s->cur);
@@ -1095,19 +1110,6 @@ static int fetch_feed_next(void *state, struct nf_ctx *ctx, struct nf_record *re
                 return ff_emit_end(s, ctx, &e, rec, rc, false);
             }
             s->job = e;
-            continue;
-        }
-        struct ff_feed *f = ff_due(s, now);
-        if (f) {
-            char err[1024];
-            f->polled = true;
-            if (feed_http_start(s->http, f->url, FF_ACCEPT_FEED, f->etag, f->last_mod, err,
-                                sizeof(err)) < 0) {
-                struct feed_http_resp none = {0};
-                ff_poll_end(s, ctx, f, -1, &none, err);
-                continue;
-            }
-            s->job_feed = (int)(f - s->feeds);
             continue;
         }
         if (s->conf->once && s->q_head == s->q_len && ff_all_polled(s))
