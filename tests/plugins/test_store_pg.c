@@ -10,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <jansson.h>
 #include <msgpack.h>
 #include <sqlite3.h>
@@ -21,16 +20,13 @@
 #include <unistd.h>
 
 #include "mock_core.h"
+#include "mock_store.h"
 
-#define N_SEEDS 5
 #define SCRIPT NF_SOURCE_DIR "/tests/support/pg_server.sh"
 
 static char pg_dir[64];
 static char conninfo[256], copt[300];
-static char *seed_text[N_SEEDS];
-static char seed_uri[N_SEEDS][1024];
-static char seed_id[N_SEEDS][33];
-static int bamako = -1; /* the seed that mentions Bamako */
+static struct mock_seeds seeds;
 
 /* Runs argv with `input` on its stdin; returns its stdout without the trailing newline (caller
  * frees) and its exit status in *status. */
@@ -104,11 +100,6 @@ static void pg_ctl(const char *cmd)
         fail_msg("pg_server.sh %s %s failed", cmd, pg_dir);
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -132,32 +123,7 @@ static int setup(void **state)
     snprintf(conninfo, sizeof(conninfo), "%s", out);
     snprintf(copt, sizeof(copt), "conninfo=%s", conninfo);
     free(out);
-
-    const char *dir = NF_SOURCE_DIR "/conf/sample";
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    char *names[16];
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) && n < 16)
-        if (strstr(de->d_name, ".txt"))
-            names[n++] = strdup(de->d_name);
-    closedir(d);
-    if (n != N_SEEDS)
-        return -1;
-    qsort(names, (size_t)n, sizeof(*names), cmp_name);
-    for (int i = 0; i < n; i++) {
-        snprintf(seed_uri[i], sizeof(seed_uri[i]), "file://%s/%s", dir, names[i]);
-        nf_id_make(seed_uri[i], strlen(seed_uri[i]), seed_id[i]);
-        seed_text[i] = mock_slurp(seed_uri[i] + 7, NULL);
-        if (!seed_text[i])
-            return -1;
-        if (strcasestr(seed_text[i], "Bamako"))
-            bamako = i;
-        free(names[i]);
-    }
-    return bamako >= 0 ? 0 : -1;
+    return mock_seeds_load(&seeds);
 }
 
 static int teardown(void **state)
@@ -166,59 +132,25 @@ static int teardown(void **state)
     const char *argv[] = {"bash", SCRIPT, "stop", pg_dir, NULL};
     int st;
     free(run(argv, NULL, &st));
-    for (int i = 0; i < N_SEEDS; i++)
-        free(seed_text[i]);
+    mock_seeds_free(&seeds);
     return 0;
-}
-
-static void pack_str(msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
 }
 
 /* Seed i with every field the stores keep; seed 0 also carries keys this build does not know. */
 static void seed_record(struct nf_record *rec, int i, msgpack_sbuffer *sb, const char *title)
 {
-    nf_record_reset(rec);
-    if (i == 0) {
-        msgpack_sbuffer_clear(sb);
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 2);
-        pack_str(&pk, "x_sentiment", 11);
-        msgpack_pack_double(&pk, -0.5);
-        pack_str(&pk, "x_topics", 8);
-        msgpack_pack_array(&pk, 2);
-        pack_str(&pk, "security", 8);
-        pack_str(&pk, "alliance", 8);
-        assert_int_equal(nf_record_decode(rec, sb->data, sb->size), 0);
-    }
-    nf_record_set_cstr(rec, NF_F_ID, seed_id[i]);
-    nf_record_set_source(rec, seed_uri[i], "file");
-    nf_record_set_cstr(rec, NF_F_FETCHED_AT, "2024-05-01T10:00:00.123Z");
-    nf_record_set_cstr(rec, NF_F_CONTENT_TYPE, "text/plain");
-    nf_record_set_bytes(rec, NF_F_RAW, seed_text[i], strlen(seed_text[i]));
-    nf_record_set_cstr(rec, NF_F_TEXT, seed_text[i]);
-    nf_record_set_cstr(rec, NF_F_TITLE, title);
-    nf_record_set_cstr(rec, NF_F_LANG, "en");
+    mock_seed_record(rec, &seeds, i, "2024-05-01T10:00:00.123Z", title, sb);
     nf_record_set_strf(rec, NF_F_PUBLISHED_AT, "2023-11-0%d", i + 1);
     nf_record_set_strf(rec, NF_F_URL, "https://example.org/sahel/%d", i);
-    nf_record_set_cstr(rec, NF_F_STORY_ID, seed_id[0]);
+    nf_record_set_cstr(rec, NF_F_STORY_ID, seeds.id[0]);
     if (i % 2)
         nf_record_set_cstr(rec, NF_F_BYLINE, "Aïssata Touré");
     if (i != 4)
         nf_record_set_cstr(rec, NF_F_OUTLET, "The Sahel \"Observer\"\\Weekly");
     if (i == 2)
-        nf_record_set_cstr(rec, NF_F_DUP_OF, seed_id[1]);
-    nf_record_add_entity(rec, NF_ENT_PLACE, "Sahel", 1);
-    nf_record_add_entity(rec, NF_ENT_ORG, "Alliance of Sahel States", i + 1);
+        nf_record_set_cstr(rec, NF_F_DUP_OF, seeds.id[1]);
     if (i == 3) /* listed twice: the mentions add up */
         nf_record_add_entity(rec, NF_ENT_PLACE, "Sahel", 2);
-    if (i == bamako) {
-        nf_record_set_dateline(rec, "Bamako");
-        nf_record_add_entity(rec, NF_ENT_PLACE, "Bamako", 2);
-    }
 }
 
 static const char *const COLUMNS[] = {
@@ -241,20 +173,6 @@ static void row_query(char *buf, size_t n, bool pg)
     snprintf(buf + used, n - used, " FROM articles WHERE id = %s", pg ? ":'a'" : "?1");
 }
 
-static char *sqlite_text(sqlite3 *db, const char *sql, const char *arg)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    if (arg)
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    const unsigned char *t = sqlite3_column_text(st, 0);
-    char *out = strdup(t ? (const char *)t : "");
-    sqlite3_finalize(st);
-    return out;
-}
-
 static void test_seeds_stored_as_sqlite_stores_them(void **state)
 {
     (void)state;
@@ -270,7 +188,7 @@ static void test_seeds_stored_as_sqlite_stores_them(void **state)
     struct nf_record *rec = nf_record_new();
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    for (int i = 0; i < N_SEEDS; i++) {
+    for (int i = 0; i < MOCK_SEEDS; i++) {
         char title[64];
         snprintf(title, sizeof(title), "Seed article %d: «Sahel» pact", i);
         seed_record(rec, i, &sb, title);
@@ -305,25 +223,25 @@ static void test_seeds_stored_as_sqlite_stores_them(void **state)
     char pq[4096], sq[4096];
     row_query(pq, sizeof(pq), true);
     row_query(sq, sizeof(sq), false);
-    assert_int_equal(pgq_int("SELECT count(*) FROM articles", NULL), N_SEEDS);
-    for (int i = 0; i < N_SEEDS; i++) {
-        char *p = pgq(pq, seed_id[i]), *l = sqlite_text(db, sq, seed_id[i]);
+    assert_int_equal(pgq_int("SELECT count(*) FROM articles", NULL), MOCK_SEEDS);
+    for (int i = 0; i < MOCK_SEEDS; i++) {
+        char *p = pgq(pq, seeds.id[i]), *l = mock_sqlite_text(db, sq, seeds.id[i]);
         assert_string_equal(p, l);
         free(p);
         free(l);
         /* the entities, with the mentions of a name listed twice added up */
         p = pgq("SELECT string_agg(type || ':' || name || ':' || mentions, '|' ORDER BY type, "
-                "name) FROM entities WHERE article_id = :'a'", seed_id[i]);
-        l = sqlite_text(db, "SELECT group_concat(x, '|') FROM (SELECT type || ':' || name || ':' "
-                            "|| mentions AS x FROM entities WHERE article_id = ?1 ORDER BY type, "
-                            "name)", seed_id[i]);
+                "name) FROM entities WHERE article_id = :'a'", seeds.id[i]);
+        l = mock_sqlite_text(db, "SELECT group_concat(x, '|') FROM (SELECT type || ':' || name "
+                                 "|| ':' || mentions AS x FROM entities WHERE article_id = ?1 "
+                                 "ORDER BY type, name)", seeds.id[i]);
         assert_string_equal(p, l);
         free(p);
         free(l);
     }
     /* the unknown keys: the same JSON object (jsonb keeps its own key order) */
-    char *p = pgq("SELECT extra FROM articles WHERE id = :'a'", seed_id[0]);
-    char *l = sqlite_text(db, "SELECT extra FROM articles WHERE id = ?1", seed_id[0]);
+    char *p = pgq("SELECT extra FROM articles WHERE id = :'a'", seeds.id[0]);
+    char *l = mock_sqlite_text(db, "SELECT extra FROM articles WHERE id = ?1", seeds.id[0]);
     json_t *pj = json_loads(p, 0, NULL), *lj = json_loads(l, 0, NULL);
     assert_non_null(pj);
     assert_true(json_equal(pj, lj));
@@ -334,23 +252,23 @@ static void test_seeds_stored_as_sqlite_stores_them(void **state)
     sqlite3_close(db);
     unlink(spath);
     assert_int_equal(pgq_int("SELECT count(*) FROM articles WHERE extra IS NULL", NULL),
-                     N_SEEDS - 1);
+                     MOCK_SEEDS - 1);
     assert_int_equal(pgq_int("SELECT count(*) FROM articles WHERE raw IS NULL AND stored_at > "
                              "now() - interval '1 hour'", NULL),
-                     N_SEEDS);
-    assert_int_equal(pgq_int("SELECT count(*) FROM entities", NULL), 2 * N_SEEDS + 1);
+                     MOCK_SEEDS);
+    assert_int_equal(pgq_int("SELECT count(*) FROM entities", NULL), 2 * MOCK_SEEDS + 1);
     assert_int_equal(pgq_int("SELECT mentions FROM entities WHERE article_id = :'a' AND type = "
-                             "'place' AND name = 'Bamako'", seed_id[bamako]),
+                             "'place' AND name = 'Bamako'", seeds.id[seeds.bamako]),
                      2);
 
     /* Full-text search: a word of one text finds that article, a title word finds all. */
     char *hit = pgq("SELECT string_agg(id, ',') FROM articles WHERE tsv @@ "
                     "plainto_tsquery('simple', 'bamako')", NULL);
-    assert_string_equal(hit, seed_id[bamako]);
+    assert_string_equal(hit, seeds.id[seeds.bamako]);
     free(hit);
     assert_int_equal(pgq_int("SELECT count(*) FROM articles WHERE tsv @@ plainto_tsquery('simple', "
                              "'pact')", NULL),
-                     N_SEEDS);
+                     MOCK_SEEDS);
     assert_int_equal(pgq_int("SELECT count(*) FROM articles WHERE tsv @@ plainto_tsquery('simple', "
                              "'nowhere-to-be-found')", NULL),
                      0);
@@ -461,8 +379,8 @@ static void refused_batch(struct mock_plugin *mp, struct nf_record *rec, int att
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 1);
-    pack_str(&pk, "x_note", 6);
-    pack_str(&pk, "a\0b", 3);
+    mock_pack_str(&pk, "x_note", 6);
+    mock_pack_str(&pk, "a\0b", 3);
     assert_int_equal(nf_record_decode(rec, sb->data, sb->size), 0);
     nf_record_set_cstr(rec, NF_F_ID, BAD2);
     nf_record_set_int(rec, NF_F_ATTEMPT, attempt);

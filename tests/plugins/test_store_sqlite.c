@@ -8,7 +8,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <jansson.h>
 #include <msgpack.h>
 #include <sqlite3.h>
@@ -18,60 +17,23 @@
 #include <unistd.h>
 
 #include "mock_core.h"
-
-#define N_SEEDS 5
+#include "mock_store.h"
 
 static char db_path[512], popt[600];
-static char *seed_text[N_SEEDS];
-static char seed_uri[N_SEEDS][1024];
-static char seed_id[N_SEEDS][33];
-static int bamako = -1; /* the seed that mentions Bamako */
-
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static struct mock_seeds seeds;
 
 static int load_seeds(void **state)
 {
     (void)state;
-    const char *dir = NF_SOURCE_DIR "/conf/sample";
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    char *names[16];
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) && n < 16)
-        if (strstr(de->d_name, ".txt"))
-            names[n++] = strdup(de->d_name);
-    closedir(d);
-    if (n != N_SEEDS)
-        return -1;
-    qsort(names, (size_t)n, sizeof(*names), cmp_name);
-    for (int i = 0; i < n; i++) {
-        snprintf(seed_uri[i], sizeof(seed_uri[i]), "file://%s/%s", dir, names[i]);
-        nf_id_make(seed_uri[i], strlen(seed_uri[i]), seed_id[i]);
-        FILE *f = fopen(seed_uri[i] + 7, "rb");
-        if (!f)
-            return -1;
-        seed_text[i] = calloc(1, 1 << 16);
-        fread(seed_text[i], 1, (1 << 16) - 1, f);
-        fclose(f);
-        if (strcasestr(seed_text[i], "Bamako"))
-            bamako = i;
-        free(names[i]);
-    }
     snprintf(db_path, sizeof(db_path), "%s/store.db", mock_state_dir());
     snprintf(popt, sizeof(popt), "path=%s", db_path);
-    return bamako >= 0 ? 0 : -1;
+    return mock_seeds_load(&seeds);
 }
 
 static int cleanup(void **state)
 {
     (void)state;
-    for (int i = 0; i < N_SEEDS; i++)
-        free(seed_text[i]);
+    mock_seeds_free(&seeds);
     char p[600];
     static const char *const suffix[] = {"", "-wal", "-shm"};
     for (int i = 0; i < 3; i++) {
@@ -82,44 +44,11 @@ static int cleanup(void **state)
     return 0;
 }
 
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-    msgpack_pack_str(pk, strlen(s));
-    msgpack_pack_str_body(pk, s, strlen(s));
-}
-
 /* Seed i as the extract stage would hand it on; seed 0 also carries keys this build does not
  * know. */
 static void seed_record(struct nf_record *rec, int i, msgpack_sbuffer *sb, const char *title)
 {
-    nf_record_reset(rec);
-    if (i == 0) {
-        msgpack_sbuffer_clear(sb);
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 2);
-        pack_str(&pk, "x_sentiment");
-        msgpack_pack_double(&pk, -0.5);
-        pack_str(&pk, "x_topics");
-        msgpack_pack_array(&pk, 2);
-        pack_str(&pk, "security");
-        pack_str(&pk, "alliance");
-        assert_int_equal(nf_record_decode(rec, sb->data, sb->size), 0);
-    }
-    nf_record_set_cstr(rec, NF_F_ID, seed_id[i]);
-    nf_record_set_source(rec, seed_uri[i], "file");
-    nf_record_set_cstr(rec, NF_F_FETCHED_AT, "2024-05-01T10:00:00Z");
-    nf_record_set_cstr(rec, NF_F_CONTENT_TYPE, "text/plain");
-    nf_record_set_bytes(rec, NF_F_RAW, seed_text[i], strlen(seed_text[i]));
-    nf_record_set_cstr(rec, NF_F_TEXT, seed_text[i]);
-    nf_record_set_cstr(rec, NF_F_TITLE, title);
-    nf_record_set_cstr(rec, NF_F_LANG, "en");
-    nf_record_add_entity(rec, NF_ENT_PLACE, "Sahel", 1);
-    nf_record_add_entity(rec, NF_ENT_ORG, "Alliance of Sahel States", i + 1);
-    if (i == bamako) {
-        nf_record_set_dateline(rec, "Bamako");
-        nf_record_add_entity(rec, NF_ENT_PLACE, "Bamako", 2);
-    }
+    mock_seed_record(rec, &seeds, i, "2024-05-01T10:00:00Z", title, sb);
 }
 
 static sqlite3 *open_db(void)
@@ -131,12 +60,7 @@ static sqlite3 *open_db(void)
 
 static int64_t query_int(sqlite3 *db, const char *sql, const char *arg)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    if (arg)
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    sqlite3_stmt *st = mock_sqlite_row(db, sql, arg);
     int64_t v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
@@ -146,15 +70,9 @@ static int64_t query_int(sqlite3 *db, const char *sql, const char *arg)
 static const char *query_text(sqlite3 *db, const char *sql, const char *arg, char *buf,
                               size_t n)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    if (arg)
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    const unsigned char *t = sqlite3_column_text(st, 0);
-    snprintf(buf, n, "%s", t ? (const char *)t : "");
-    sqlite3_finalize(st);
+    char *t = mock_sqlite_text(db, sql, arg);
+    snprintf(buf, n, "%s", t);
+    free(t);
     return buf;
 }
 
@@ -172,7 +90,7 @@ static void test_stores_the_seed_articles(void **state)
     struct nf_record *rec = nf_record_new();
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    for (int i = 0; i < N_SEEDS; i++) {
+    for (int i = 0; i < MOCK_SEEDS; i++) {
         char title[64];
         snprintf(title, sizeof(title), "Seed article %d", i);
         seed_record(rec, i, &sb, title);
@@ -183,15 +101,15 @@ static void test_stores_the_seed_articles(void **state)
     /* Read by another connection while the store is still open, as a reader would. */
     sqlite3 *db = open_db();
     char buf[4096];
-    assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), N_SEEDS);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), MOCK_SEEDS);
     assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 1);
     assert_string_equal(query_text(db, "PRAGMA journal_mode", NULL, buf, sizeof(buf)), "wal");
-    assert_int_equal(query_int(db, "SELECT count(*) FROM entities", NULL), 2 * N_SEEDS + 1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM entities", NULL), 2 * MOCK_SEEDS + 1);
     assert_int_equal(query_int(db, "SELECT mentions FROM entities WHERE article_id = ?1 AND "
                                    "type = 'place' AND name = 'Bamako'",
-                               seed_id[bamako]),
+                               seeds.id[seeds.bamako]),
                      2);
-    assert_string_equal(query_text(db, FTS_ID, "Bamako", buf, sizeof(buf)), seed_id[bamako]);
+    assert_string_equal(query_text(db, FTS_ID, "Bamako", buf, sizeof(buf)), seeds.id[seeds.bamako]);
     assert_int_equal(query_int(db, FTS_COUNT, "Bamako"), 1);
     assert_int_equal(query_int(db, FTS_COUNT, "Sahel"), query_int(db, "SELECT count(*) FROM "
                                                                       "articles WHERE text LIKE "
@@ -199,22 +117,22 @@ static void test_stores_the_seed_articles(void **state)
                                                                   NULL));
     /* Columns as the record had them; raw only when asked for. */
     assert_string_equal(query_text(db, "SELECT source_uri FROM articles WHERE id = ?1",
-                                   seed_id[bamako], buf, sizeof(buf)),
-                        seed_uri[bamako]);
+                                   seeds.id[seeds.bamako], buf, sizeof(buf)),
+                        seeds.uri[seeds.bamako]);
     assert_string_equal(query_text(db, "SELECT dateline_place FROM articles WHERE id = ?1",
-                                   seed_id[bamako], buf, sizeof(buf)),
+                                   seeds.id[seeds.bamako], buf, sizeof(buf)),
                         "Bamako");
-    assert_string_equal(query_text(db, "SELECT text FROM articles WHERE id = ?1", seed_id[2], buf,
+    assert_string_equal(query_text(db, "SELECT text FROM articles WHERE id = ?1", seeds.id[2], buf,
                                    sizeof(buf)),
-                        seed_text[2]);
+                        seeds.text[2]);
     assert_int_equal(query_int(db, "SELECT count(*) FROM articles WHERE raw IS NOT NULL", NULL),
                      0);
     assert_int_equal(query_int(db, "SELECT count(*) FROM articles WHERE stored_at LIKE '20%Z'",
                                NULL),
-                     N_SEEDS);
+                     MOCK_SEEDS);
 
     /* Unknown keys are kept as a JSON object; records without any have NULL. */
-    query_text(db, "SELECT extra FROM articles WHERE id = ?1", seed_id[0], buf, sizeof(buf));
+    query_text(db, "SELECT extra FROM articles WHERE id = ?1", seeds.id[0], buf, sizeof(buf));
     json_error_t jerr;
     json_t *extra = json_loads(buf, 0, &jerr);
     assert_non_null(extra);
@@ -223,10 +141,10 @@ static void test_stores_the_seed_articles(void **state)
                         "alliance");
     json_decref(extra);
     assert_int_equal(query_int(db, "SELECT count(*) FROM articles WHERE extra IS NULL", NULL),
-                     N_SEEDS - 1);
+                     MOCK_SEEDS - 1);
 
     /* The same id again, changed: still five rows, the new title, the index follows. */
-    seed_record(rec, bamako, &sb, "Timbuktu summit");
+    seed_record(rec, seeds.bamako, &sb, "Timbuktu summit");
     nf_record_set_cstr(rec, NF_F_TEXT, "The text was rewritten and names another city.");
     nf_record_entities_clear(rec);
     nf_record_add_entity(rec, NF_ENT_PLACE, "Timbuktu", 1);
@@ -235,17 +153,18 @@ static void test_stores_the_seed_articles(void **state)
     seed_record(rec, 1, &sb, "Seed article 1");
     assert_int_equal(mock_process(mp, rec), NF_OK);
     assert_int_equal(mock_flush(mp), NF_OK);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), N_SEEDS);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), MOCK_SEEDS);
     assert_string_equal(query_text(db, "SELECT title FROM articles WHERE id = ?1",
-                                   seed_id[bamako], buf, sizeof(buf)),
+                                   seeds.id[seeds.bamako], buf, sizeof(buf)),
                         "Timbuktu summit");
     assert_int_equal(query_int(db, FTS_COUNT, "Bamako"), 0);
-    assert_string_equal(query_text(db, FTS_ID, "Timbuktu", buf, sizeof(buf)), seed_id[bamako]);
+    assert_string_equal(query_text(db, FTS_ID, "Timbuktu", buf, sizeof(buf)),
+                        seeds.id[seeds.bamako]);
     assert_int_equal(query_int(db, FTS_COUNT, "rewritten"), 1);
     assert_int_equal(query_int(db, "SELECT count(*) FROM entities WHERE article_id = ?1",
-                               seed_id[bamako]),
+                               seeds.id[seeds.bamako]),
                      1);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM entities", NULL), 2 * N_SEEDS - 1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM entities", NULL), 2 * MOCK_SEEDS - 1);
     /* The index agrees with the table it indexes. */
     assert_int_equal(sqlite3_exec(db, "INSERT INTO articles_fts(articles_fts) VALUES "
                                       "('integrity-check')",
@@ -297,7 +216,7 @@ static void test_failing_record_leaves_batch_intact(void **state)
     assert_int_equal(mock_flush(mp), NF_OK);
 
     db = open_db();
-    assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), N_SEEDS + 2);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), MOCK_SEEDS + 2);
     /* Nothing of the failed record is left: neither its row nor its first entity. */
     assert_int_equal(query_int(db, "SELECT count(*) FROM articles WHERE id = ?1",
                                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
@@ -318,7 +237,7 @@ static void test_failing_record_leaves_batch_intact(void **state)
     assert_non_null(mp);
     mock_plugin_destroy(&mp);
     db = open_db();
-    assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), N_SEEDS + 2);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), MOCK_SEEDS + 2);
     sqlite3_close(db);
 }
 
