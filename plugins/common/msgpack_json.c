@@ -14,7 +14,8 @@
 
 json_t *mpjson_string(const char *s, size_t n)
 {
-    json_t *j = json_stringn(s, n);
+    /* msgpack gives an empty string no pointer; jansson wants one */
+    json_t *j = json_stringn(n ? s : "", n);
     if (j || n == 0)
         return j;
     /* Invalid UTF-8 (json_stringn refuses it): keep what is readable. Each bad byte becomes

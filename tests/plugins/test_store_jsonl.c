@@ -30,7 +30,7 @@ static void decode_with_extras(struct nf_record *rec, msgpack_sbuffer *sb)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 7);
+    msgpack_pack_map(&pk, 8);
     pack_str(&pk, "v");
     msgpack_pack_int(&pk, 1);
     pack_str(&pk, "id");
@@ -55,6 +55,8 @@ static void decode_with_extras(struct nf_record *rec, msgpack_sbuffer *sb)
     msgpack_pack_bin_body(&pk, "\x00\x01\xff", 3);
     pack_str(&pk, "x_nil");
     msgpack_pack_nil(&pk);
+    pack_str(&pk, "x_empty"); /* an empty string: msgpack gives it no pointer */
+    pack_str(&pk, "");
     assert_int_equal(nf_record_decode(rec, sb->data, sb->size), 0);
 }
 
@@ -130,7 +132,7 @@ static void test_writes_records_as_json_lines(void **state)
     static const char *const order[] = {
         "v",        "id",     "source", "fetched_at", "content_type", "text",  "title",
         "published_at", "dateline", "lang", "entities", "dup_of", "trace", "raw",
-        "x_score",  "x_tags", "x_meta", "x_bin", "x_nil"};
+        "x_score",  "x_tags", "x_meta", "x_bin", "x_nil", "x_empty"};
     size_t k = 0;
     for (void *it = json_object_iter(a); it; it = json_object_iter_next(a, it), k++) {
         assert_true(k < sizeof(order) / sizeof(*order));
@@ -183,6 +185,7 @@ static void test_writes_records_as_json_lines(void **state)
     assert_string_equal(json_string_value(json_object_get(meta, "7")), "seven");
     assert_string_equal(json_string_value(json_object_get(a, "x_bin")), "AAH/");
     assert_true(json_is_null(json_object_get(a, "x_nil")));
+    assert_string_equal(json_string_value(json_object_get(a, "x_empty")), "");
 
     /* Bad UTF-8 is repaired, not passed on and not a reason to lose the line. */
     assert_string_equal(json_string_value(json_object_get(lines[1], "text")),
