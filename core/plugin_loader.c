@@ -57,7 +57,10 @@ struct nf_plugin_handle *nf_plugin_load_path(const char *path, char *err, size_t
         snprintf(err, errlen, "plugin %s: not found or not readable", path);
         return NULL;
     }
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* RTLD_NODELETE: a stage process loads its plugin once and exits; unmapping it (and the
+     * libraries only it uses) at the end gains nothing and would turn what a library keeps for
+     * the life of the process (libxml2's parser globals) into memory nothing points to. */
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!dl) {
         snprintf(err, errlen, "plugin %s: cannot load: %s", path, dlerror());
         return NULL;
@@ -122,8 +125,8 @@ void nf_plugin_unload(struct nf_plugin_handle **ph)
 {
     if (!ph || !*ph)
         return;
-    /* Plugins may leave atexit handlers or thread-locals behind; dlclose is still right for a
-     * process that is about to exit or reload. */
+    /* Balances dlopen; the object stays mapped (RTLD_NODELETE), so atexit handlers and
+     * thread-locals a plugin leaves behind stay valid. */
     dlclose((*ph)->dl);
     free(*ph);
     *ph = NULL;

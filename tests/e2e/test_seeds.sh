@@ -7,6 +7,7 @@ DB="$T/newsflow.db"
 timeout 120 "$NF" run "$CFG" --once --set state_dir="$T/var" --set store.path="$DB" >"$T/log" 2>&1 \
     || { cat "$T/log"; fail "newsflow run --once failed"; }
 ok "newsflow run --once exited 0"
+grep -E "AddressSanitizer|LeakSanitizer|runtime error:" "$T/log" && { cat "$T/log"; fail "a sanitizer reported an error"; }
 assert_contains "$T/log" "every source is exhausted and acknowledged" "supervisor saw the source finish"
 for s in fetch clean extract dedup store; do
     assert_contains "$T/log" "$s[0]" "stage $s ran as its own worker"
