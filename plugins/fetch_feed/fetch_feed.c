@@ -6,7 +6,6 @@
  * restart does not fetch them again. It does not clean pages or guess charsets. */
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <glob.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 
 #include "feed_http.h"
 #include "feed_parse.h"
+#include "ledger.h"
 #include "newsflow/plugin.h"
 
 #define FF_ACCEPT_FEED                                                                        \
@@ -150,7 +150,7 @@ struct fetch_feed {
     struct feed_item *cur; /* the item emitted last: raw may point into it */
     struct ff_seen *seen;
     size_t n_seen, cap_seen;
-    int ledger_fd;
+    struct nfu_ledger ledger;
     struct feed_http_conf hconf;
     struct feed_http *http;
     /* The request under way: a feed's poll (job_feed, its index) or the page of job.item. */
@@ -290,95 +290,64 @@ static enum ff_state ff_ledger_parse(const char *line, char id[64], int64_t *ms,
     return st == 'a' ? FF_ACKED : st == 'f' ? FF_FAILED : FF_NONE;
 }
 
-/* Keeps only the lines of this worker's ledger written since `cutoff`. */
-static void ff_ledger_rewrite(struct nf_ctx *ctx, const char *path, int64_t cutoff)
-{
-    char tmp[4200], line[256], id[64];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
-    bool ok = in && out;
-    while (ok && fgets(line, sizeof(line), in)) {
-        int64_t ms;
-        int tries;
-        if (ff_ledger_parse(line, id, &ms, &tries) != FF_NONE && ms >= cutoff)
-            ok = fputs(line, out) >= 0;
-    }
-    if (in)
-        fclose(in);
-    if (out && (fflush(out) != 0 || fsync(fileno(out)) != 0))
-        ok = false;
-    if (out && fclose(out) != 0)
-        ok = false;
-    if (!ok || rename(tmp, path) != 0) {
-        nf_log(ctx, NF_LOG_WARN, "cannot rewrite the ledger %s: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-}
+/* What reading the ledgers needs to know and counts. */
+struct ff_ledger_read {
+    struct fetch_feed *s;
+    int64_t cutoff; /* lines older than this are forgotten */
+    size_t own_lines, own_stale;
+};
 
-/* One ledger per worker; every worker reads all of them, since another number of workers
- * gives feeds to other workers. Lines older than forget_days are not loaded, and this worker's
- * file is rewritten without them once they are more than half of it. */
-static int ff_ledger_open(struct fetch_feed *s, struct nf_ctx *ctx)
+static int ff_ledger_line(void *arg, const char *line, bool mine)
 {
-    char path[4096], own[4096];
-    snprintf(path, sizeof(path), "%s/fetch_feed-*.ledger", nf_ctx_state_dir(ctx));
-    snprintf(own, sizeof(own), "%s/fetch_feed-%d.ledger", nf_ctx_state_dir(ctx), s->worker);
-    int64_t cutoff = s->conf->forget_days > 0 && s->conf->forget_days < 1000000
-                         ? nf_now_ms() - s->conf->forget_days * 86400000
-                         : INT64_MIN;
-    size_t own_lines = 0, own_stale = 0;
-    glob_t g;
-    if (glob(path, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++) {
-            FILE *f = fopen(g.gl_pathv[i], "r");
-            if (!f)
-                continue;
-            bool mine = strcmp(g.gl_pathv[i], own) == 0;
-            char line[256], id[64];
-            while (fgets(line, sizeof(line), f)) {
-                int64_t ms;
-                int tries;
-                enum ff_state st = ff_ledger_parse(line, id, &ms, &tries);
-                own_lines += mine;
-                if (st == FF_NONE || ms < cutoff) {
-                    own_stale += mine;
-                    continue;
-                }
-                struct ff_seen *e = ff_seen_put(s, id);
-                if (!e) {
-                    fclose(f);
-                    globfree(&g);
-                    nf_ctx_error(ctx, "out of memory reading the ledgers");
-                    return -1;
-                }
-                if (st == FF_ACKED) {
-                    e->state = FF_ACKED;
-                } else if (e->state != FF_ACKED) {
-                    e->state = FF_FAILED;
-                    e->failed_ms = ms;
-                    e->tries = (uint8_t)(tries > 255 ? 255 : tries < 0 ? 0 : tries);
-                }
-            }
-            fclose(f);
-        }
-        globfree(&g);
+    struct ff_ledger_read *r = arg;
+    char id[64];
+    int64_t ms;
+    int tries;
+    enum ff_state st = ff_ledger_parse(line, id, &ms, &tries);
+    r->own_lines += mine;
+    if (st == FF_NONE || ms < r->cutoff) {
+        r->own_stale += mine;
+        return 0;
     }
-    if (own_stale > 0 && own_stale * 2 > own_lines)
-        ff_ledger_rewrite(ctx, own, cutoff);
-    s->ledger_fd = open(own, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (s->ledger_fd < 0) {
-        nf_ctx_error(ctx, "cannot open the ledger %s: %s", own, strerror(errno));
+    struct ff_seen *e = ff_seen_put(r->s, id);
+    if (!e)
         return -1;
+    if (st == FF_ACKED) {
+        e->state = FF_ACKED;
+    } else if (e->state != FF_ACKED) {
+        e->state = FF_FAILED;
+        e->failed_ms = ms;
+        e->tries = (uint8_t)(tries > 255 ? 255 : tries < 0 ? 0 : tries);
     }
     return 0;
 }
 
-/* No fsync: a lost line only means a page is fetched once more after a crash, and the stores
- * take a record again as an update. */
-static void ff_ledger_write(struct fetch_feed *s, struct nf_ctx *ctx, const char *line, int n)
+/* The rewrite keeps the lines written since the cutoff. */
+static bool ff_ledger_keep(void *arg, const char *line)
 {
-    if (s->ledger_fd >= 0 && write(s->ledger_fd, line, (size_t)n) != n)
-        nf_log(ctx, NF_LOG_WARN, "cannot append to the ledger: %s", strerror(errno));
+    const struct ff_ledger_read *r = arg;
+    char id[64];
+    int64_t ms;
+    int tries;
+    return ff_ledger_parse(line, id, &ms, &tries) != FF_NONE && ms >= r->cutoff;
+}
+
+/* Lines older than forget_days are not loaded, and this worker's file is rewritten without
+ * them once they are more than half of it. A line lost in a crash (appends are not synced)
+ * only means a page is fetched once more, and the stores take a record again as an update. */
+static int ff_ledger_open(struct fetch_feed *s, struct nf_ctx *ctx)
+{
+    struct ff_ledger_read r = {
+        .s = s,
+        .cutoff = s->conf->forget_days > 0 && s->conf->forget_days < 1000000
+                      ? nf_now_ms() - s->conf->forget_days * 86400000
+                      : INT64_MIN,
+    };
+    if (nfu_ledger_read(&s->ledger, ctx, ff_ledger_line, &r) < 0)
+        return -1;
+    if (r.own_stale > 0 && r.own_stale * 2 > r.own_lines)
+        nfu_ledger_rewrite(&s->ledger, ctx, ff_ledger_keep, &r);
+    return nfu_ledger_open(&s->ledger, ctx);
 }
 
 static char *ff_dup_field(const char *v)
@@ -859,7 +828,7 @@ static void ff_mark_failed(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_s
         char line[96];
         int n = snprintf(line, sizeof(line), "%s f %lld %d\n", id, (long long)seen->failed_ms,
                          seen->tries);
-        ff_ledger_write(s, ctx, line, n);
+        nfu_ledger_append(&s->ledger, ctx, line, (size_t)n);
     }
 }
 
@@ -934,8 +903,7 @@ static void fetch_feed_destroy(void *state)
     free(s->hosts);
     free(s->seen);
     free(s->uri);
-    if (s->ledger_fd >= 0)
-        close(s->ledger_fd);
+    nfu_ledger_close(&s->ledger);
     feed_http_destroy(&s->http);
     if (s->curl_ready)
         curl_global_cleanup();
@@ -964,10 +932,10 @@ static int fetch_feed_init(struct nf_ctx *ctx, const void *vconf, void **state_o
         return NF_ERR;
     }
     s->conf = c;
-    s->ledger_fd = -1;
     s->job_feed = -1;
     s->worker = nf_ctx_worker(ctx);
     s->workers = nf_ctx_workers(ctx);
+    nfu_ledger_init(&s->ledger, "fetch_feed", s->worker);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         nf_ctx_error(ctx, "cannot initialise libcurl");
         goto fail;
@@ -1131,7 +1099,7 @@ static void fetch_feed_acked(void *state, struct nf_ctx *ctx, const char *id)
     if (s->conf->remember) {
         char line[64];
         int n = snprintf(line, sizeof(line), "%s a %lld\n", id, (long long)nf_now_ms());
-        ff_ledger_write(s, ctx, line, n);
+        nfu_ledger_append(&s->ledger, ctx, line, (size_t)n);
     }
     ff_item_done(s, ctx, e);
 }

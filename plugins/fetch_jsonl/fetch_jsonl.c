@@ -7,8 +7,6 @@
  * restart from reading finished lines again. It does not clean, deduplicate or guess charsets. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <glob.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "ledger.h"
 #include "newsflow/plugin.h"
 
 #define FJ_CHUNK (256u << 10)
@@ -91,7 +90,7 @@ struct fetch_jsonl {
     size_t n_where, cap_where;
     bool *indexed; /* per file: every line's id is in `where` */
     struct fj_set done;
-    int ledger_fd;
+    struct nfu_ledger ledger;
     uint64_t skipped;
 };
 
@@ -470,35 +469,17 @@ static void fj_name_line(struct fetch_jsonl *s, struct nf_record *rec, const cha
 
 /* ---- the ledger ---------------------------------------------------------------------- */
 
-/* Ledger lines: "ID\n", one file per worker. Every worker reads all of them: with another
- * number of workers, the lines a worker finished before may now belong to another. */
-static int fj_ledger_open(struct fetch_jsonl *s, struct nf_ctx *ctx)
+/* Ledger lines: "ID\n"; every 32-character word of a line is read as an id. */
+static int fj_ledger_line(void *arg, const char *line, bool mine)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/fetch_jsonl-*.ledger", nf_ctx_state_dir(ctx));
-    glob_t g;
-    if (glob(path, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++) {
-            FILE *f = fopen(g.gl_pathv[i], "r");
-            if (!f)
-                continue;
-            char id[64];
-            while (fscanf(f, "%63s", id) == 1)
-                if (strlen(id) == 32 && fj_set_add(&s->done, fj_key(id)) < 0) {
-                    fclose(f);
-                    globfree(&g);
-                    nf_ctx_error(ctx, "out of memory reading the ledgers");
-                    return -1;
-                }
-            fclose(f);
-        }
-        globfree(&g);
-    }
-    snprintf(path, sizeof(path), "%s/fetch_jsonl-%d.ledger", nf_ctx_state_dir(ctx), s->worker);
-    s->ledger_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (s->ledger_fd < 0) {
-        nf_ctx_error(ctx, "cannot open the ledger %s: %s", path, strerror(errno));
-        return -1;
+    struct fetch_jsonl *s = arg;
+    (void)mine;
+    char id[64];
+    int used;
+    while (sscanf(line, "%63s%n", id, &used) == 1) {
+        if (strlen(id) == 32 && fj_set_add(&s->done, fj_key(id)) < 0)
+            return -1;
+        line += used;
     }
     return 0;
 }
@@ -508,12 +489,11 @@ static int fj_ledger_open(struct fetch_jsonl *s, struct nf_ctx *ctx)
 static void fetch_jsonl_acked(void *state, struct nf_ctx *ctx, const char *id)
 {
     struct fetch_jsonl *s = state;
-    if (s->ledger_fd < 0 || strlen(id) != 32)
+    if (s->ledger.fd < 0 || strlen(id) != 32)
         return;
     char line[40];
     int n = snprintf(line, sizeof(line), "%s\n", id);
-    if (write(s->ledger_fd, line, (size_t)n) != n)
-        nf_log(ctx, NF_LOG_WARN, "cannot append to the ledger: %s", strerror(errno));
+    nfu_ledger_append(&s->ledger, ctx, line, (size_t)n);
     fj_set_add(&s->done, fj_key(id));
 }
 
@@ -535,8 +515,7 @@ static void fetch_jsonl_destroy(void *state)
     free(s->where);
     free(s->indexed);
     free(s->done.k);
-    if (s->ledger_fd >= 0)
-        close(s->ledger_fd);
+    nfu_ledger_close(&s->ledger);
     free(s);
 }
 
@@ -557,10 +536,12 @@ static int fetch_jsonl_init(struct nf_ctx *ctx, const void *vconf, void **state_
         return NF_ERR;
     }
     s->conf = conf;
-    s->ledger_fd = -1;
     s->worker = nf_ctx_worker(ctx);
     s->workers = nf_ctx_workers(ctx);
-    if (fj_list(s, ctx) < 0 || (conf->remember && fj_ledger_open(s, ctx) < 0))
+    nfu_ledger_init(&s->ledger, "fetch_jsonl", s->worker);
+    if (fj_list(s, ctx) < 0 ||
+        (conf->remember && (nfu_ledger_read(&s->ledger, ctx, fj_ledger_line, s) < 0 ||
+                            nfu_ledger_open(&s->ledger, ctx) < 0)))
         goto fail;
     s->indexed = calloc(s->n_files + 1, sizeof(bool));
     if (!s->indexed) {

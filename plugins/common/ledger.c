@@ -1,0 +1,99 @@
+/* A source's ledger of finished items: see ledger.h. */
+#include "ledger.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* This worker's file into buf. */
+static void nfu_ledger_own(const struct nfu_ledger *l, struct nf_ctx *ctx, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s-%d.ledger", nf_ctx_state_dir(ctx), l->name, l->worker);
+}
+
+void nfu_ledger_init(struct nfu_ledger *l, const char *name, int worker)
+{
+    *l = (struct nfu_ledger){.name = name, .worker = worker, .fd = -1};
+}
+
+int nfu_ledger_read(struct nfu_ledger *l, struct nf_ctx *ctx, nfu_ledger_line_fn fn, void *arg)
+{
+    char pattern[4096], own[4096];
+    snprintf(pattern, sizeof(pattern), "%s/%s-*.ledger", nf_ctx_state_dir(ctx), l->name);
+    nfu_ledger_own(l, ctx, own, sizeof(own));
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) != 0)
+        return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
+        FILE *f = fopen(g.gl_pathv[i], "r");
+        if (!f)
+            continue;
+        bool mine = strcmp(g.gl_pathv[i], own) == 0;
+        while (rc == 0 && getline(&line, &cap, f) > 0)
+            rc = fn(arg, line, mine);
+        fclose(f);
+    }
+    free(line);
+    globfree(&g);
+    if (rc < 0)
+        nf_ctx_error(ctx, "out of memory reading the ledgers");
+    return rc < 0 ? -1 : 0;
+}
+
+void nfu_ledger_rewrite(struct nfu_ledger *l, struct nf_ctx *ctx, nfu_ledger_keep_fn keep,
+                        void *arg)
+{
+    char path[4096], tmp[4200];
+    nfu_ledger_own(l, ctx, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
+    bool ok = in && out;
+    char *line = NULL;
+    size_t cap = 0;
+    while (ok && getline(&line, &cap, in) > 0)
+        if (keep(arg, line))
+            ok = fputs(line, out) >= 0;
+    free(line);
+    if (in)
+        fclose(in);
+    if (out && (fflush(out) != 0 || fsync(fileno(out)) != 0))
+        ok = false;
+    if (out && fclose(out) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        nf_log(ctx, NF_LOG_WARN, "cannot rewrite the ledger %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
+int nfu_ledger_open(struct nfu_ledger *l, struct nf_ctx *ctx)
+{
+    char path[4096];
+    nfu_ledger_own(l, ctx, path, sizeof(path));
+    l->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (l->fd < 0) {
+        nf_ctx_error(ctx, "cannot open the ledger %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void nfu_ledger_append(struct nfu_ledger *l, struct nf_ctx *ctx, const char *line, size_t n)
+{
+    if (l->fd >= 0 && write(l->fd, line, n) != (ssize_t)n)
+        nf_log(ctx, NF_LOG_WARN, "cannot append to the ledger: %s", strerror(errno));
+}
+
+void nfu_ledger_close(struct nfu_ledger *l)
+{
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+}

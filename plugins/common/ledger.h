@@ -1,0 +1,52 @@
+/* A source's ledger of finished items in the state directory: one append-only file per worker,
+ * STATE/<name>-<worker>.ledger, one line an item. Every worker reads all workers' files at
+ * start, since with another number of workers the items one finished may now be another's.
+ * What a line says is the plugin's business; this is only the file handling. */
+#ifndef NF_LEDGER_H
+#define NF_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "newsflow/plugin.h"
+
+struct nfu_ledger {
+    const char *name; /* the plugin's name, borrowed for the ledger's life */
+    int worker;
+    int fd; /* this worker's file, open for appending; -1 while not open */
+};
+
+/* Given each line of the ledgers as read (with its newline, if it has one), borrowed until the
+ * call returns; `mine`: the line is in this worker's file. Returns 0, or -1 to stop reading
+ * (out of memory). */
+typedef int (*nfu_ledger_line_fn)(void *arg, const char *line, bool mine);
+
+/* Whether a rewrite keeps a line (as read, with its newline) of this worker's file. */
+typedef bool (*nfu_ledger_keep_fn)(void *arg, const char *line);
+
+/* Names the ledger of worker `worker` of plugin `name`; nothing is opened yet. */
+void nfu_ledger_init(struct nfu_ledger *l, const char *name, int worker);
+
+/* Gives every line of every worker's file to `fn`; a file that cannot be opened is passed
+ * over, none at all is an empty ledger. 0, or -1 with "out of memory reading the ledgers"
+ * given to nf_ctx_error when `fn` stopped. */
+int nfu_ledger_read(struct nfu_ledger *l, struct nf_ctx *ctx, nfu_ledger_line_fn fn, void *arg);
+
+/* Replaces this worker's file (through a synced temporary file and a rename) by its lines
+ * that `keep` keeps. Call before nfu_ledger_open. On failure the file stays as it was and a
+ * warning is logged. */
+void nfu_ledger_rewrite(struct nfu_ledger *l, struct nf_ctx *ctx, nfu_ledger_keep_fn keep,
+                        void *arg);
+
+/* Opens this worker's file for appending, creating it. 0, or -1 with the reason given to
+ * nf_ctx_error. */
+int nfu_ledger_open(struct nfu_ledger *l, struct nf_ctx *ctx);
+
+/* Appends `n` bytes (whole lines) when the file is open. No fsync: a lost line only means an
+ * item is read once more after a crash. A failure is logged as a warning, not returned. */
+void nfu_ledger_append(struct nfu_ledger *l, struct nf_ctx *ctx, const char *line, size_t n);
+
+/* Closes this worker's file, if open. */
+void nfu_ledger_close(struct nfu_ledger *l);
+
+#endif
