@@ -238,6 +238,55 @@ static struct mock_plugin *open_src(const char *feeds, const char *const *extra)
     return mp;
 }
 
+static const char *const CONTENT_ONLY[] = {"fetch_pages=false", NULL};
+
+/* A whole run of the source over `feeds`: its records (*n_out of them, for got_free). */
+static struct got *run_once(const char *feeds, const char *const *extra, size_t *n_out)
+{
+    struct mock_plugin *mp = open_src(feeds, extra);
+    struct got *v = drain(mp, n_out);
+    mock_plugin_destroy(&mp);
+    return v;
+}
+
+/* A whole run of the source over one fixture feed, served as `as`, with fetch_pages off. */
+static struct got *run_fixture(const char *rel, const char *as, size_t *n_out)
+{
+    copy_fixture(rel, as);
+    return run_once(url(as), CONTENT_ONLY, n_out);
+}
+
+/* Calls next while it says NF_AGAIN (at most 1000 times, or the source hangs); returns what it
+ * said then, and in *waits_out (if not NULL) how often it had to wait. */
+static int next_ready(struct mock_plugin *mp, struct nf_record *rec, int *waits_out)
+{
+    int rc, waits = 0;
+    while ((rc = mock_next(mp, rec)) == NF_AGAIN) {
+        assert_true(++waits < 1000);
+        usleep(10 * 1000);
+    }
+    if (waits_out)
+        *waits_out = waits;
+    return rc;
+}
+
+/* Five calls of next in a row say NF_AGAIN: the source waits (for a host), it does not end. */
+static void assert_still_waits(struct mock_plugin *mp, struct nf_record *rec)
+{
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(mock_next(mp, rec), NF_AGAIN);
+}
+
+/* The record's raw bytes are `want`, to the byte. */
+static void assert_raw(struct nf_record *rec, const char *want)
+{
+    size_t len;
+    const char *raw = nf_record_bytes(rec, NF_F_RAW, &len);
+    assert_non_null(raw);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(raw, want, len);
+}
+
 static const struct got *by_title(const struct got *v, size_t n, const char *title)
 {
     for (size_t i = 0; i < n; i++)
@@ -263,8 +312,6 @@ static void assert_id_of(const struct got *g, const char *name)
     assert_string_equal(g->id, id);
 }
 
-static const char *const CONTENT_ONLY[] = {"fetch_pages=false", NULL};
-
 /* ---- feed formats -------------------------------------------------------------------- */
 
 static void test_rss2(void **state)
@@ -277,9 +324,8 @@ static void test_rss2(void **state)
     char feeds[2048];
     snprintf(feeds, sizeof(feeds), "%s,%s %s\t%s", url("feed2.rss"), url("instant.rss"),
              url("narro.rss"), url("heraldsun.rss"));
-    struct mock_plugin *mp = open_src(feeds, CONTENT_ONLY);
     size_t n;
-    struct got *v = drain(mp, &n);
+    struct got *v = run_once(feeds, CONTENT_ONLY, &n);
     assert_int_equal(n, 1 + 1 + 1 + 2);
 
     const struct got *g = by_title(v, n, "Example entry");
@@ -317,16 +363,13 @@ static void test_rss2(void **state)
     assert_string_equal(g->outlet, "RSS0.92 Example");
     assert_null(g->published);
     got_free(v, n);
-    mock_plugin_destroy(&mp);
 }
 
 static void test_rss1(void **state)
 {
     (void)state;
-    copy_fixture("rss-parser/rss-1.rss", "rss-1.rss");
-    struct mock_plugin *mp = open_src(url("rss-1.rss"), CONTENT_ONLY);
     size_t n;
-    struct got *v = drain(mp, &n);
+    struct got *v = run_fixture("rss-parser/rss-1.rss", "rss-1.rss", &n);
     assert_true(n > 20);
     const struct got *g = by_title(v, n, "Food for fungi");
     /* the items carry no text of their own: with fetch_pages off there is nothing to read,
@@ -340,7 +383,6 @@ static void test_rss1(void **state)
     g = by_title(v, n, "Go with the flow in drug manufacturing");
     assert_string_equal(g->byline, "Yeston, J.");
     got_free(v, n);
-    mock_plugin_destroy(&mp);
 }
 
 static void test_atom(void **state)
@@ -360,9 +402,8 @@ static void test_atom(void **state)
     char feeds[1024];
     snprintf(feeds, sizeof(feeds), "%s,%s,%s", url("feed1.atom"), url("gulp.atom"),
              url("xhtml.atom"));
-    struct mock_plugin *mp = open_src(feeds, CONTENT_ONLY);
     size_t n;
-    struct got *v = drain(mp, &n);
+    struct got *v = run_once(feeds, CONTENT_ONLY, &n);
     assert_int_equal(n, 2 + 10 + 1);
 
     const struct got *g = by_title(v, n, "Atom-Powered Robots Run Amok");
@@ -401,16 +442,13 @@ static void test_atom(void **state)
     assert_string_equal(g->ctype, "text/html; charset=utf-8");
     assert_string_equal(g->outlet, "Release notes from gulp");
     got_free(v, n);
-    mock_plugin_destroy(&mp);
 }
 
 static void test_json_feed(void **state)
 {
     (void)state;
-    copy_fixture("trafilatura/feed.json", "feed.json");
-    struct mock_plugin *mp = open_src(url("feed.json"), CONTENT_ONLY);
     size_t n;
-    struct got *v = drain(mp, &n);
+    struct got *v = run_fixture("trafilatura/feed.json", "feed.json", &n);
     assert_int_equal(n, 25);
     const struct got *g = by_title(v, n, "Keller Rinaudo: How can delivery drones save lives?");
     assert_int_equal(g->rc, NF_OK);
@@ -428,7 +466,6 @@ static void test_json_feed(void **state)
     assert_string_equal(g->byline, "The Associated Press");
     assert_string_equal(g->published, "2021-10-29T00:20:19Z");
     got_free(v, n);
-    mock_plugin_destroy(&mp);
 }
 
 static void test_broken_feeds(void **state)
@@ -443,9 +480,8 @@ static void test_broken_feeds(void **state)
     snprintf(feeds, sizeof(feeds), "%s,%s,%s,%s,%s", url("truncated.rss"), url("incomplete.atom"),
              url("unrecognized.rss"), url("garbage.xml"), url("empty.xml"));
     int64_t errors = mock_counter("feed_errors");
-    struct mock_plugin *mp = open_src(feeds, CONTENT_ONLY);
     size_t n;
-    struct got *v = drain(mp, &n);
+    struct got *v = run_once(feeds, CONTENT_ONLY, &n);
     /* three documents are no feed: logged, counted, nothing emitted, the source goes on */
     assert_int_equal(mock_counter("feed_errors") - errors, 3);
 
@@ -473,7 +509,6 @@ static void test_broken_feeds(void **state)
     assert_int_equal(empty, 1);
     assert_int_equal(n, 4);
     got_free(v, n);
-    mock_plugin_destroy(&mp);
 }
 
 static void test_charsets(void **state)
@@ -491,9 +526,8 @@ static void test_charsets(void **state)
     char feeds[1024];
     snprintf(feeds, sizeof(feeds), "%s %s", url("charset/iso-8859-1/latin1.xml"),
              url("charset/iso-8859-1/declared.xml"));
-    struct mock_plugin *mp = open_src(feeds, CONTENT_ONLY);
     size_t n;
-    struct got *v = drain(mp, &n);
+    struct got *v = run_once(feeds, CONTENT_ONLY, &n);
     assert_int_equal(n, 2);
     const struct got *g = by_url(v, n, "http://x.example/n");
     assert_string_equal(g->title, "Na\xc3\xafve");
@@ -502,16 +536,13 @@ static void test_charsets(void **state)
     assert_string_equal(g->title, "\xc3\x9c" "ber");
     assert_string_equal(g->outlet, "Caf\xc3\xa9");
     got_free(v, n);
-    mock_plugin_destroy(&mp);
 }
 
 static void test_odd_dates(void **state)
 {
     (void)state;
-    copy_fixture("odd-dates.rss", "odd-dates.rss");
-    struct mock_plugin *mp = open_src(url("odd-dates.rss"), CONTENT_ONLY);
     size_t n;
-    struct got *v = drain(mp, &n);
+    struct got *v = run_fixture("odd-dates.rss", "odd-dates.rss", &n);
     assert_int_equal(n, 20);
     size_t none = 0;
     for (size_t i = 0; i < n; i++) {
@@ -528,7 +559,6 @@ static void test_odd_dates(void **state)
     }
     assert_int_equal(none, 7);
     got_free(v, n);
-    mock_plugin_destroy(&mp);
 }
 
 /* ---- article pages over HTTP --------------------------------------------------------- */
@@ -583,9 +613,8 @@ static void test_pages(void **state)
     put_feed("pages.xml", "Pages &amp; more", paths);
     const char *const extra[] = {"timeout_ms=1000", "max_bytes=100000", "max_redirects=3",
                                  "user_agent=feedtest/2 (+ops@example.org)", NULL};
-    struct mock_plugin *mp = open_src(url("pages.xml"), extra);
     size_t n;
-    struct got *v = drain(mp, &n);
+    struct got *v = run_once(url("pages.xml"), extra, &n);
     assert_int_equal(n, 12);
 
     const struct got *g = by_url(v, n, url("one.html"));
@@ -643,7 +672,6 @@ static void test_pages(void **state)
     assert_int_equal(requests("GET /pages.xml 200 feedtest/2 (+ops@example.org)"), 1);
     assert_int_equal(requests("GET /one.html 200 feedtest/2 (+ops@example.org)"), 1);
     got_free(v, n);
-    mock_plugin_destroy(&mp);
 }
 
 /* ---- delivery: conditional polls, the ledger, refetch -------------------------------- */
@@ -688,20 +716,16 @@ static void test_ledger_and_conditional_polls(void **state)
     mock_plugin_destroy(&mp);
 
     /* everything finished: the next run asks with the feed's validators and gets a 304 */
-    mp = open_src(url("ledger.xml"), remember);
-    v = drain(mp, &n);
+    v = run_once(url("ledger.xml"), remember, &n);
     assert_int_equal(n, 0);
     assert_int_equal(requests("GET /ledger.xml 304"), 1);
     assert_int_equal(requests("GET /l3.html"), 2);
     got_free(v, n);
-    mock_plugin_destroy(&mp);
 
     /* without the ledger the same run fetches every page again */
-    mp = open_src(url("ledger.xml"), NULL);
-    v = drain(mp, &n);
+    v = run_once(url("ledger.xml"), NULL, &n);
     assert_int_equal(n, 4);
     got_free(v, n);
-    mock_plugin_destroy(&mp);
 }
 
 static void test_ledger_forgets(void **state)
@@ -726,15 +750,13 @@ static void test_ledger_forgets(void **state)
     fclose(f);
 
     const char *const remember[] = {"remember=true", NULL};
-    struct mock_plugin *mp = open_src(url("forget.xml"), remember);
     size_t n;
-    struct got *v = drain(mp, &n);
+    struct got *v = run_once(url("forget.xml"), remember, &n);
     /* forgotten after forget_days (90): fetched again; the recent one is not */
     assert_int_equal(n, 1);
     assert_string_equal(v[0].url, url("f1.html"));
     assert_int_equal(requests("GET /f2.html"), 0);
     got_free(v, n);
-    mock_plugin_destroy(&mp);
     /* the worker's ledger was rewritten without the old lines */
     size_t len;
     char *ledger = mock_slurp(path, &len);
@@ -748,6 +770,17 @@ static void test_ledger_forgets(void **state)
     free(ledger);
 }
 
+/* The source's next record, journaled without raw as the host does for a source that can
+ * refetch, comes back from refetch with `want` as raw. */
+static void assert_refetched(struct mock_plugin *mp, struct nf_record *rec, const char *want)
+{
+    assert_int_equal(next_ready(mp, rec, NULL), NF_OK);
+    assert_int_equal(mock_roundtrip(rec), 0);
+    nf_record_unset(rec, NF_F_RAW);
+    assert_int_equal(mock_refetch(mp, rec), NF_OK);
+    assert_raw(rec, want);
+}
+
 static void test_refetch(void **state)
 {
     (void)state;
@@ -756,18 +789,7 @@ static void test_refetch(void **state)
     put_feed("refetch.xml", "Refetch", paths);
     struct mock_plugin *mp = open_src(url("refetch.xml"), NULL);
     struct nf_record *rec = nf_record_new();
-    int rc;
-    while ((rc = mock_next(mp, rec)) == NF_AGAIN)
-        usleep(10 * 1000);
-    assert_int_equal(rc, NF_OK);
-    /* journaled without raw, as the host does for a source that can refetch */
-    assert_int_equal(mock_roundtrip(rec), 0);
-    nf_record_unset(rec, NF_F_RAW);
-    assert_int_equal(mock_refetch(mp, rec), NF_OK);
-    size_t len;
-    const char *raw = nf_record_bytes(rec, NF_F_RAW, &len);
-    assert_int_equal(len, strlen(PAGE));
-    assert_memory_equal(raw, PAGE, len);
+    assert_refetched(mp, rec, PAGE);
     assert_string_equal(nf_record_str(rec, NF_F_TITLE, NULL), "r1.html");
     /* the page went away: an error that names it */
     char gone[PATH_MAX + 32];
@@ -803,15 +825,7 @@ static void test_refetch(void **state)
     /* an item carried by its feed's content is found again in the feed */
     copy_fixture("trafilatura/feed1.atom", "refetch.atom");
     mp = open_src(url("refetch.atom"), CONTENT_ONLY);
-    while ((rc = mock_next(mp, rec)) == NF_AGAIN)
-        usleep(10 * 1000);
-    assert_int_equal(rc, NF_OK);
-    assert_int_equal(mock_roundtrip(rec), 0);
-    nf_record_unset(rec, NF_F_RAW);
-    assert_int_equal(mock_refetch(mp, rec), NF_OK);
-    raw = nf_record_bytes(rec, NF_F_RAW, &len);
-    assert_int_equal(len, strlen("Some text."));
-    assert_memory_equal(raw, "Some text.", len);
+    assert_refetched(mp, rec, "Some text.");
     char uri[1024];
     snprintf(uri, sizeof(uri), "%s#urn:uuid:not-there", url("refetch.atom"));
     assert_int_equal(nf_record_set_source(rec, uri, "feed"), 0);
@@ -836,15 +850,13 @@ static void test_sharding(void **state)
     size_t total = 0, without_link = 0, seen[2] = {0};
     for (int w = 0; w < 2; w++) {
         mock_set_worker(w, 2);
-        struct mock_plugin *mp = open_src(feeds, CONTENT_ONLY);
         size_t n;
-        struct got *v = drain(mp, &n);
+        struct got *v = run_once(feeds, CONTENT_ONLY, &n);
         seen[w] = n;
         total += n;
         for (size_t i = 0; i < n; i++)
             without_link += v[i].url == NULL;
         got_free(v, n);
-        mock_plugin_destroy(&mp);
     }
     mock_set_worker(0, 1);
     /* every feed is polled by exactly one worker, and both have some: the entry without a
@@ -887,16 +899,10 @@ static void test_politeness_and_feed_errors(void **state)
     assert_non_null(mp);
     struct nf_record *rec = nf_record_new();
     /* the feed's host was just asked: its pages wait, localhost's goes ahead */
-    int rc;
-    for (int spins = 0; (rc = mock_next(mp, rec)) == NF_AGAIN; spins++) {
-        assert_true(spins < 1000);
-        usleep(10 * 1000);
-    }
-    assert_int_equal(rc, NF_OK);
+    assert_int_equal(next_ready(mp, rec, NULL), NF_OK);
     assert_string_equal(nf_record_str(rec, NF_F_TITLE, NULL), "c");
     /* nothing else may be asked for ten minutes: the source waits, it does not end */
-    for (int i = 0; i < 5; i++)
-        assert_int_equal(mock_next(mp, rec), NF_AGAIN);
+    assert_still_waits(mp, rec);
     assert_int_equal(requests("GET /p1.html"), 1); /* localhost's */
     assert_int_equal(requests("GET /p2.html"), 0);
     assert_int_equal(requests("GET /status/500/feed.xml"), 0); /* same host as polite.xml */
@@ -928,16 +934,10 @@ static void test_retry_after(void **state)
     put_feed("busy.xml", "Busy", paths);
     struct mock_plugin *mp = open_src(url("busy.xml"), NULL);
     struct nf_record *rec = nf_record_new();
-    int rc;
-    for (int spins = 0; (rc = mock_next(mp, rec)) == NF_AGAIN; spins++) {
-        assert_true(spins < 1000);
-        usleep(10 * 1000);
-    }
-    assert_int_equal(rc, NF_ERR);
+    assert_int_equal(next_ready(mp, rec, NULL), NF_ERR);
     assert_non_null(strstr(mock_last_error(), "HTTP 503"));
     /* the server asked for ten minutes of quiet (host_delay_ms is 0 here): it gets them */
-    for (int i = 0; i < 5; i++)
-        assert_int_equal(mock_next(mp, rec), NF_AGAIN);
+    assert_still_waits(mp, rec);
     assert_int_equal(requests("GET /after.html"), 0);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
@@ -952,17 +952,10 @@ static void test_slow_server_does_not_block(void **state)
     struct mock_plugin *mp = open_src(url("slow.xml"), NULL);
     struct nf_record *rec = nf_record_new();
     /* the server takes 1.5 s: next() returns meanwhile instead of waiting for it */
-    int rc, waits = 0;
-    while ((rc = mock_next(mp, rec)) == NF_AGAIN) {
-        assert_true(++waits < 1000);
-        usleep(10 * 1000);
-    }
-    assert_int_equal(rc, NF_OK);
+    int waits;
+    assert_int_equal(next_ready(mp, rec, &waits), NF_OK);
     assert_true(waits > 0);
-    size_t len;
-    const char *raw = nf_record_bytes(rec, NF_F_RAW, &len);
-    assert_int_equal(len, strlen(PAGE));
-    assert_memory_equal(raw, PAGE, len);
+    assert_raw(rec, PAGE);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
 }
