@@ -97,3 +97,78 @@ void nfu_ledger_close(struct nfu_ledger *l)
         close(l->fd);
     l->fd = -1;
 }
+
+uint64_t nfu_ledger_key(const char *id)
+{
+    uint64_t k = 0;
+    for (int i = 0; i < 16 && id[i]; i++) {
+        char c = id[i];
+        k = k << 4 | (uint64_t)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
+    }
+    return k ? k : 1;
+}
+
+static uint64_t nfu_ledger_slot_key(const char *slot)
+{
+    uint64_t k;
+    memcpy(&k, slot, sizeof(k));
+    return k;
+}
+
+void *nfu_ledger_table_get(const struct nfu_ledger_table *t, uint64_t key)
+{
+    if (!t->n)
+        return NULL;
+    for (size_t j = key & (t->cap - 1);; j = (j + 1) & (t->cap - 1)) {
+        char *e = (char *)t->slots + j * t->size;
+        uint64_t k = nfu_ledger_slot_key(e);
+        if (k == key)
+            return e;
+        if (!k)
+            return NULL;
+    }
+}
+
+void *nfu_ledger_table_put(struct nfu_ledger_table *t, uint64_t key, bool *added_out)
+{
+    if (added_out)
+        *added_out = false;
+    if ((t->n + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        char *v = calloc(cap, t->size);
+        if (!v)
+            return NULL;
+        for (size_t i = 0; i < t->cap; i++) {
+            const char *e = (const char *)t->slots + i * t->size;
+            uint64_t k = nfu_ledger_slot_key(e);
+            if (!k)
+                continue;
+            size_t j = k & (cap - 1);
+            while (nfu_ledger_slot_key(v + j * t->size))
+                j = (j + 1) & (cap - 1);
+            memcpy(v + j * t->size, e, t->size);
+        }
+        free(t->slots);
+        t->slots = v;
+        t->cap = cap;
+    }
+    for (size_t j = key & (t->cap - 1);; j = (j + 1) & (t->cap - 1)) {
+        char *e = (char *)t->slots + j * t->size;
+        uint64_t k = nfu_ledger_slot_key(e);
+        if (k == key)
+            return e;
+        if (!k) {
+            memcpy(e, &key, sizeof(key));
+            t->n++;
+            if (added_out)
+                *added_out = true;
+            return e;
+        }
+    }
+}
+
+void nfu_ledger_table_free(struct nfu_ledger_table *t)
+{
+    free(t->slots);
+    *t = (struct nfu_ledger_table){.size = t->size};
+}

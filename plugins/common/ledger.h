@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "newsflow/plugin.h"
 
@@ -48,5 +49,27 @@ void nfu_ledger_append(struct nfu_ledger *l, struct nf_ctx *ctx, const char *lin
 
 /* Closes this worker's file, if open. */
 void nfu_ledger_close(struct nfu_ledger *l);
+
+/* The key a source keeps an item under: the first 64 bits of its record id (the first 16 hex
+ * digits), never 0. */
+uint64_t nfu_ledger_key(const char *id);
+
+/* The items a source knows of, by key: a hash table of entries of `size` bytes, each beginning
+ * with its uint64_t key (0 marks an empty slot). Entries are never removed, and move when the
+ * table grows: a pointer to one holds until the next put. {.size = S} is an empty table. */
+struct nfu_ledger_table {
+    void *slots;
+    size_t size, n, cap;
+};
+
+/* The entry of `key`, or NULL. */
+void *nfu_ledger_table_get(const struct nfu_ledger_table *t, uint64_t key);
+
+/* The entry of `key`, added with all but its key zeroed when new (then *added_out, if not NULL,
+ * is true). NULL on allocation failure. */
+void *nfu_ledger_table_put(struct nfu_ledger_table *t, uint64_t key, bool *added_out);
+
+/* Frees the entries; the table is empty again. */
+void nfu_ledger_table_free(struct nfu_ledger_table *t);
 
 #endif

@@ -106,7 +106,7 @@ enum ff_state { FF_NONE, FF_QUEUED, FF_SENT, FF_ACKED, FF_FAILED };
 
 /* What is known of an item, by the first 64 bits of its record id. */
 struct ff_seen {
-    uint64_t key; /* 0: empty slot */
+    uint64_t key; /* first, as nfu_ledger_table wants it; 0: empty slot */
     uint8_t state;
     uint8_t tries;
     int32_t feed; /* feed that queued it in this run, -1 */
@@ -148,8 +148,7 @@ struct fetch_feed {
     struct ff_entry *queue;
     size_t q_head, q_len, q_cap;
     struct feed_item *cur; /* the item emitted last: raw may point into it */
-    struct ff_seen *seen;
-    size_t n_seen, cap_seen;
+    struct nfu_ledger_table seen; /* of struct ff_seen */
     struct nfu_ledger ledger;
     struct feed_http_conf hconf;
     struct feed_http *http;
@@ -170,58 +169,19 @@ static int64_t ff_mono(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t ff_key(const char *id)
-{
-    uint64_t k = 0;
-    for (int i = 0; i < 16 && id[i]; i++) {
-        char c = id[i];
-        k = k << 4 | (uint64_t)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
-    }
-    return k ? k : 1;
-}
-
 static struct ff_seen *ff_seen_get(struct fetch_feed *s, const char *id)
 {
-    if (!s->n_seen)
-        return NULL;
-    uint64_t k = ff_key(id);
-    for (size_t j = k & (s->cap_seen - 1);; j = (j + 1) & (s->cap_seen - 1)) {
-        if (s->seen[j].key == k)
-            return &s->seen[j];
-        if (!s->seen[j].key)
-            return NULL;
-    }
+    return nfu_ledger_table_get(&s->seen, nfu_ledger_key(id));
 }
 
 /* The entry of `id`, created (state FF_NONE, feed -1) if new; NULL on allocation failure. */
 static struct ff_seen *ff_seen_put(struct fetch_feed *s, const char *id)
 {
-    if ((s->n_seen + 1) * 2 > s->cap_seen) {
-        size_t cap = s->cap_seen ? s->cap_seen * 2 : 1024;
-        struct ff_seen *v = calloc(cap, sizeof(*v));
-        if (!v)
-            return NULL;
-        for (size_t i = 0; i < s->cap_seen; i++)
-            if (s->seen[i].key)
-                for (size_t j = s->seen[i].key & (cap - 1);; j = (j + 1) & (cap - 1))
-                    if (!v[j].key) {
-                        v[j] = s->seen[i];
-                        break;
-                    }
-        free(s->seen);
-        s->seen = v;
-        s->cap_seen = cap;
-    }
-    uint64_t k = ff_key(id);
-    for (size_t j = k & (s->cap_seen - 1);; j = (j + 1) & (s->cap_seen - 1)) {
-        if (s->seen[j].key == k)
-            return &s->seen[j];
-        if (!s->seen[j].key) {
-            s->seen[j] = (struct ff_seen){.key = k, .feed = -1};
-            s->n_seen++;
-            return &s->seen[j];
-        }
-    }
+    bool added;
+    struct ff_seen *e = nfu_ledger_table_put(&s->seen, nfu_ledger_key(id), &added);
+    if (e && added)
+        e->feed = -1;
+    return e;
 }
 
 static int ff_host_of(struct fetch_feed *s, const char *url)
@@ -901,7 +861,7 @@ static void fetch_feed_destroy(void *state)
     }
     free(s->feeds);
     free(s->hosts);
-    free(s->seen);
+    nfu_ledger_table_free(&s->seen);
     free(s->uri);
     nfu_ledger_close(&s->ledger);
     feed_http_destroy(&s->http);
@@ -932,6 +892,7 @@ static int fetch_feed_init(struct nf_ctx *ctx, const void *vconf, void **state_o
         return NF_ERR;
     }
     s->conf = c;
+    s->seen.size = sizeof(struct ff_seen);
     s->job_feed = -1;
     s->worker = nf_ctx_worker(ctx);
     s->workers = nf_ctx_workers(ctx);

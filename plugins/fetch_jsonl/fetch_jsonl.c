@@ -66,11 +66,6 @@ struct fj_where {
     uint64_t off;
 };
 
-struct fj_set {
-    uint64_t *k; /* 0: empty (a real key of 0 is stored as 1) */
-    size_t n, cap;
-};
-
 struct fetch_jsonl {
     const struct fetch_jsonl_conf *conf;
     int worker, workers;
@@ -89,63 +84,12 @@ struct fetch_jsonl {
     struct fj_where *where;
     size_t n_where, cap_where;
     bool *indexed; /* per file: every line's id is in `where` */
-    struct fj_set done;
+    struct nfu_ledger_table done; /* of uint64_t keys: the ids acknowledged */
     struct nfu_ledger ledger;
     uint64_t skipped;
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
-
-static uint64_t fj_key(const char *id)
-{
-    uint64_t k = 0;
-    for (int i = 0; i < 16 && id[i]; i++) {
-        char c = id[i];
-        k = k << 4 | (uint64_t)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
-    }
-    return k ? k : 1;
-}
-
-static int fj_set_add(struct fj_set *s, uint64_t k)
-{
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        uint64_t *v = calloc(cap, sizeof(*v));
-        if (!v)
-            return -1;
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->k[i])
-                for (size_t j = s->k[i] & (cap - 1);; j = (j + 1) & (cap - 1))
-                    if (!v[j]) {
-                        v[j] = s->k[i];
-                        break;
-                    }
-        free(s->k);
-        s->k = v;
-        s->cap = cap;
-    }
-    for (size_t j = k & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
-        if (s->k[j] == k)
-            return 0;
-        if (!s->k[j]) {
-            s->k[j] = k;
-            s->n++;
-            return 0;
-        }
-    }
-}
-
-static bool fj_set_has(const struct fj_set *s, uint64_t k)
-{
-    if (!s->n)
-        return false;
-    for (size_t j = k & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
-        if (s->k[j] == k)
-            return true;
-        if (!s->k[j])
-            return false;
-    }
-}
 
 static bool fj_is_input(const char *name)
 {
@@ -477,7 +421,7 @@ static int fj_ledger_line(void *arg, const char *line, bool mine)
     char id[64];
     int used;
     while (sscanf(line, "%63s%n", id, &used) == 1) {
-        if (strlen(id) == 32 && fj_set_add(&s->done, fj_key(id)) < 0)
+        if (strlen(id) == 32 && !nfu_ledger_table_put(&s->done, nfu_ledger_key(id), NULL))
             return -1;
         line += used;
     }
@@ -494,7 +438,7 @@ static void fetch_jsonl_acked(void *state, struct nf_ctx *ctx, const char *id)
     char line[40];
     int n = snprintf(line, sizeof(line), "%s\n", id);
     nfu_ledger_append(&s->ledger, ctx, line, (size_t)n);
-    fj_set_add(&s->done, fj_key(id));
+    nfu_ledger_table_put(&s->done, nfu_ledger_key(id), NULL);
 }
 
 /* ---- the plugin ---------------------------------------------------------------------- */
@@ -514,7 +458,7 @@ static void fetch_jsonl_destroy(void *state)
     free(s->uri);
     free(s->where);
     free(s->indexed);
-    free(s->done.k);
+    nfu_ledger_table_free(&s->done);
     nfu_ledger_close(&s->ledger);
     free(s);
 }
@@ -536,6 +480,7 @@ static int fetch_jsonl_init(struct nf_ctx *ctx, const void *vconf, void **state_
         return NF_ERR;
     }
     s->conf = conf;
+    s->done.size = sizeof(uint64_t);
     s->worker = nf_ctx_worker(ctx);
     s->workers = nf_ctx_workers(ctx);
     nfu_ledger_init(&s->ledger, "fetch_jsonl", s->worker);
@@ -623,7 +568,7 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
             return NF_ERR;
         }
         nf_id_make(s->uri, strlen(s->uri), rid);
-        if (fj_set_has(&s->done, fj_key(rid))) {
+        if (nfu_ledger_table_get(&s->done, nfu_ledger_key(rid))) {
             s->skipped++;
             json_decref(doc);
             continue;
@@ -664,7 +609,7 @@ static int fetch_jsonl_refetch(void *state, struct nf_ctx *ctx, struct nf_record
         nf_ctx_error(ctx, "%.*s is not one of this source's files", (int)fl, uri + 7);
         return NF_ERR;
     }
-    uint64_t key = fj_key(rid);
+    uint64_t key = nfu_ledger_key(rid);
     const struct fj_where *w = NULL;
     for (size_t i = s->n_where; i-- > 0 && !w;)
         if (s->where[i].key == key && s->where[i].file == fi)
@@ -701,7 +646,7 @@ static int fetch_jsonl_refetch(void *state, struct nf_ctx *ctx, struct nf_record
             json_decref(doc);
             if (fj_set_uri(s, s->files[fi], id) < 0 ||
                 (nf_id_make(s->uri, strlen(s->uri), lid),
-                 fj_where_add(s, fj_key(lid), (uint32_t)fi, off) < 0)) {
+                 fj_where_add(s, nfu_ledger_key(lid), (uint32_t)fi, off) < 0)) {
                 nf_ctx_error(ctx, "out of memory");
                 goto out;
             }
