@@ -15,9 +15,9 @@
 
 #include "plugin_loader.h"
 
-static const char *const top_keys[] = {"plugin_dir", "run_dir",   "state_dir", "deadletter",
-                                       "log_level",  "trace",     "grace_ms",  "stages",
-                                       NULL};
+static const char *const top_keys[] = {"plugin_dir", "run_dir",  "state_dir",   "deadletter",
+                                       "log_level",  "trace",    "grace_ms",    "stages",
+                                       "metrics_dir", NULL};
 static const char *const stage_keys[] = {
     "plugin", "inputs", "workers", "endpoint", "ack_endpoint", "hwm", "batch", "flush_ms",
     "window", "ack_timeout_ms", "max_attempts", "journal", "log_level", NULL};
@@ -357,6 +357,7 @@ static int apply_set(struct loader *L, const char *set)
                       : strcmp(lhs, "run_dir") == 0    ? &c->run_dir
                       : strcmp(lhs, "state_dir") == 0  ? &c->state_dir
                       : strcmp(lhs, "deadletter") == 0 ? &c->deadletter
+                      : strcmp(lhs, "metrics_dir") == 0 ? &c->metrics_dir
                       : strcmp(lhs, "log_level") == 0  ? &c->log_level
                                                        : NULL;
         if (slot) {
@@ -365,6 +366,10 @@ static int apply_set(struct loader *L, const char *set)
                 return lfail(L, where, "log_level must be error, warn, info or debug");
             free(*slot);
             *slot = strcmp(lhs, "log_level") == 0 ? strdup(value) : join_path(NULL, value);
+            if (slot == &c->metrics_dir && !*value) { /* metrics_dir= turns them off */
+                free(*slot);
+                *slot = NULL;
+            }
             return 0;
         }
         if (strcmp(lhs, "trace") == 0) {
@@ -538,8 +543,9 @@ struct nf_config *nf_config_load(const char *path, char *const *sets, int n_sets
             char **slot = strcmp(key, "plugin_dir") == 0  ? &c->plugin_dir
                           : strcmp(key, "run_dir") == 0   ? &c->run_dir
                           : strcmp(key, "state_dir") == 0 ? &c->state_dir
+                          : strcmp(key, "metrics_dir") == 0 ? &c->metrics_dir
                                                           : &c->deadletter;
-            *slot = join_path(c->dir, text);
+            *slot = slot == &c->metrics_dir && !*text ? NULL : join_path(c->dir, text);
         }
         if (bad)
             lfail(&L, where, "'%s' has the wrong type or value (%s)", key, text);
@@ -645,6 +651,7 @@ void nf_config_destroy(struct nf_config **pc)
     free(c->run_dir);
     free(c->state_dir);
     free(c->deadletter);
+    free(c->metrics_dir);
     free(c->log_level);
     free(c);
     *pc = NULL;

@@ -49,6 +49,7 @@ struct nf_config {
     char *run_dir;
     char *state_dir;
     char *deadletter;
+    char *metrics_dir; /* NULL: no metrics files */
     char *log_level;
     bool trace;
     int grace_ms;

@@ -368,6 +368,88 @@ static void watchdog_tick(void)
     }
 }
 
+/* ---- metrics files ---------------------------------------------------------------------- */
+
+/* With metrics_dir set, every worker keeps METRICS_DIR/newsflow-STAGE-W.prom up to date (every
+ * NF_METRICS_MS and when it ends) in the Prometheus text format, written whole and renamed, so
+ * that a textfile collector (node_exporter's) or anything else never reads half a file. The
+ * counts are the ones the worker logs, since the worker started: a restart starts them again,
+ * which Prometheus counters allow. */
+#define NF_METRICS_MS 5000
+static int64_t metrics_next, metrics_started;
+static bool metrics_failed;
+
+static void metrics_label(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fputc('\\', f), fputc(*v, f);
+        else if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+}
+
+static void write_metrics(struct nf_ctx *ctx)
+{
+    const char *dir = ctx->cfg->metrics_dir;
+    if (!dir)
+        return;
+    if (!metrics_started)
+        metrics_started = nf_now_ms();
+    char path[PATH_MAX], tmp[PATH_MAX + 32];
+    if (snprintf(path, sizeof(path), "%s/newsflow-%s-%d.prom", dir, ctx->st->name, ctx->worker) >=
+            (int)sizeof(path) ||
+        snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+        return;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        if (!metrics_failed)
+            nf_logf(NF_LOG_WARN, "cannot make the metrics directory %s: %s", dir, strerror(errno));
+        metrics_failed = true;
+        return;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        if (!metrics_failed)
+            nf_logf(NF_LOG_WARN, "cannot write %s: %s", tmp, strerror(errno));
+        metrics_failed = true;
+        return;
+    }
+    const char *stage = ctx->st->name;
+    fputs("# HELP newsflow_stage_count_total What a stage worker counted since it started "
+          "(in, out, dead, resent, ... and each plugin's own counts).\n"
+          "# TYPE newsflow_stage_count_total counter\n", f);
+    for (size_t i = 0; i < sizeof(ctx->counters) / sizeof(ctx->counters[0]); i++) {
+        if (!ctx->counters[i].name)
+            break;
+        fprintf(f, "newsflow_stage_count_total{stage=\"%s\",worker=\"%d\",count=\"", stage,
+                ctx->worker);
+        metrics_label(f, ctx->counters[i].name);
+        fprintf(f, "\"} %lld\n", (long long)ctx->counters[i].value);
+    }
+    fprintf(f,
+            "# HELP newsflow_stage_start_time_seconds When the worker started (Unix time).\n"
+            "# TYPE newsflow_stage_start_time_seconds gauge\n"
+            "newsflow_stage_start_time_seconds{stage=\"%s\",worker=\"%d\"} %.3f\n"
+            "# HELP newsflow_stage_updated_time_seconds When this file was written (Unix time).\n"
+            "# TYPE newsflow_stage_updated_time_seconds gauge\n"
+            "newsflow_stage_updated_time_seconds{stage=\"%s\",worker=\"%d\"} %.3f\n",
+            stage, ctx->worker, (double)metrics_started / 1000, stage, ctx->worker,
+            (double)nf_now_ms() / 1000);
+    bool ok = !ferror(f);
+    if (fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) < 0) {
+        if (!metrics_failed)
+            nf_logf(NF_LOG_WARN, "cannot write %s: %s", path, strerror(errno));
+        metrics_failed = true;
+        unlink(tmp);
+        return;
+    }
+    metrics_failed = false;
+}
+
 /* A long-running worker says what it has done every NF_REPORT_MS, when anything changed. */
 #define NF_REPORT_MS 60000
 static int64_t report_next, report_sum;
@@ -377,6 +459,10 @@ static void log_counters(struct nf_ctx *ctx);
 static void report_tick(struct nf_ctx *ctx)
 {
     int64_t now = mono_ms();
+    if (ctx->cfg->metrics_dir && now >= metrics_next) {
+        metrics_next = now + NF_METRICS_MS;
+        write_metrics(ctx);
+    }
     if (!report_next)
         report_next = now + NF_REPORT_MS;
     if (now < report_next)
@@ -1144,6 +1230,7 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
     }
     sd_notify(0, "STOPPING=1");
     log_counters(&w.ctx);
+    write_metrics(&w.ctx);
 out:
     worker_free(&w);
     return code;
