@@ -169,8 +169,12 @@ static size_t meta_text_under(xmlNode *n, char *buf, size_t len, size_t cap)
     for (xmlNode *c = n->children; c && len + 1 < cap; c = c->next) {
         if (c->type == XML_TEXT_NODE && c->content) {
             size_t l = strlen((const char *)c->content);
-            if (l > cap - 1 - len)
+            if (l > cap - 1 - len) {
                 l = cap - 1 - len;
+                /* cut before a character, not inside one */
+                while (l > 0 && (c->content[l] & 0xC0) == 0x80)
+                    l--;
+            }
             memcpy(buf + len, c->content, l);
             len += l;
         } else if (c->type == XML_ELEMENT_NODE && !meta_is(c, "script") && !meta_is(c, "style")) {

@@ -437,6 +437,46 @@ static void test_undeclared_charsets(void **state)
     nf_record_destroy(&rec);
 }
 
+/* Whether s is well-formed UTF-8 (no cut character, no stray continuation byte). */
+static bool utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int k = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
+                                                      : (*p & 0xF8) == 0xF0 ? 3 : -1;
+        if (k < 0)
+            return false;
+        p++;
+        for (; k > 0; k--, p++)
+            if ((*p & 0xC0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+/* A headline longer than what the metadata reader keeps of an element's text is cut between
+ * characters, never inside one (found by fuzz.html: a title of cut UTF-8). */
+static void test_long_headline_cut_between_characters(void **state)
+{
+    (void)state;
+    char html[8192];
+    size_t n = (size_t)snprintf(html, sizeof(html), "<html><body><article><h1>");
+    for (int i = 0; i < 300; i++) /* 3 bytes each, no space: one long word of quotes */
+        n += (size_t)snprintf(html + n, sizeof(html) - n, "\xE2\x80\x99");
+    n += (size_t)snprintf(html + n, sizeof(html) - n, "</h1>");
+    for (int i = 0; i < 6; i++)
+        n += (size_t)snprintf(html + n, sizeof(html) - n,
+                              "<p>Mali, Burkina Faso and Niger signed a defence pact in Bamako "
+                              "on Saturday, the juntas said in a joint statement %d.</p>", i);
+    n += (size_t)snprintf(html + n, sizeof(html) - n, "</article></body></html>");
+    struct nf_record *rec = run_html(html, n, 0);
+    const char *title = nf_record_str(rec, NF_F_TITLE, NULL);
+    assert_non_null(title);
+    assert_true(strlen(title) > 100);
+    assert_true(utf8_ok(title));
+    nf_record_destroy(&rec);
+}
+
 static void test_nfc_and_whitespace(void **state)
 {
     (void)state;
@@ -538,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_undeclared_charsets),
         cmocka_unit_test(test_nfc_and_whitespace),
         cmocka_unit_test(test_json_ld_article_body),
+        cmocka_unit_test(test_long_headline_cut_between_characters),
         cmocka_unit_test(test_nothing_to_extract_is_an_error),
         cmocka_unit_test(test_other_records_pass_unchanged),
     };
