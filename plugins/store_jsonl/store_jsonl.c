@@ -219,7 +219,8 @@ NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
     .abi = NF_PLUGIN_ABI,
     .size = sizeof(struct nf_plugin),
     .name = "store_jsonl",
-    .description = "Writes records as JSON Lines, one object a line",
+    .description = "Writes records as JSON Lines, one object a line; a record delivered again (after a "
+                   "crash) is written again: the last line of an id is the one that counts",
     .kind = NF_PLUGIN_SINK,
     .options = store_jsonl_options,
     .conf_size = sizeof(struct store_jsonl_conf),
