@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <utf8proc.h>
 
 #include "newsflow/plugin.h"
+#include "fuzz_utf8.h"
 #include "newsflow/record.h"
 #include "options.h"
 
@@ -53,19 +53,6 @@ void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta)
 
 extern const struct nf_plugin nf_plugin;
 
-static bool valid_utf8(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
-                                              (utf8proc_ssize_t)(n - i), &cp);
-        if (k < 1)
-            return false;
-        i += (size_t)k;
-    }
-    return true;
-}
-
 static void *state;
 static struct nf_ctx ctx;
 
@@ -98,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n;
         const char *t = nf_record_str(rec, NF_F_TEXT, &n);
         if (t) {
-            CHECK(valid_utf8(t, n), "text out is not UTF-8");
+            CHECK(fuzz_valid_utf8(t, n), "text out is not UTF-8");
             CHECK(n <= 3 * (size - 1) + 16, "text grew from %zu to %zu bytes", size - 1, n);
         }
         static const enum nf_field fields[] = {NF_F_TITLE, NF_F_BYLINE, NF_F_OUTLET,
@@ -106,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
             const char *v = nf_record_str(rec, fields[i], &n);
             if (v)
-                CHECK(valid_utf8(v, n), "field %zu is not UTF-8", i);
+                CHECK(fuzz_valid_utf8(v, n), "field %zu is not UTF-8", i);
         }
     } else {
         CHECK(rc == NF_ERR || rc == NF_SKIP, "process returned %d", rc);

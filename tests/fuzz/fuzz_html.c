@@ -12,11 +12,11 @@
 #include <string.h>
 
 #include <libxml/HTMLparser.h>
-#include <utf8proc.h>
 
 #include "body.h"
 #include "charset.h"
 #include "meta.h"
+#include "fuzz_utf8.h"
 #include "newsflow/record.h"
 
 #define CHECK(cond, ...)                                                                       \
@@ -33,19 +33,6 @@
 #define PARSE_OPTS                                                                             \
     (HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |       \
      HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC)
-
-static bool valid_utf8(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
-                                              (utf8proc_ssize_t)(n - i), &cp);
-        if (k < 1)
-            return false;
-        i += (size_t)k;
-    }
-    return true;
-}
 
 static struct html_charset *cs;
 static struct html_body *body;
@@ -72,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *charset = NULL;
     const char *utf8 = html_charset_to_utf8(cs, types[opt % 5], data + 1, size - 1, &len, &charset);
     CHECK(utf8 != NULL, "decoder failed");
-    CHECK(valid_utf8(utf8, len), "decoder gave invalid UTF-8 (%s)", charset ? charset : "?");
+    CHECK(fuzz_valid_utf8(utf8, len), "decoder gave invalid UTF-8 (%s)", charset ? charset : "?");
     if (len > INT32_MAX)
         return 0;
     htmlDocPtr doc = htmlCtxtReadMemory(parser, utf8, (int)len, NULL, "UTF-8", PARSE_OPTS);
@@ -86,14 +73,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = NULL;
     size_t tn = 0;
     CHECK(html_body_extract(body, doc, (opt & 0x80) != 0, &text, &tn) == 0, "body failed");
-    CHECK(text != NULL && valid_utf8(text, tn), "body gave invalid UTF-8");
+    CHECK(text != NULL && fuzz_valid_utf8(text, tn), "body gave invalid UTF-8");
     xmlFreeDoc(doc);
     static const enum nf_field fields[] = {NF_F_TITLE, NF_F_PUBLISHED_AT, NF_F_BYLINE,
                                            NF_F_OUTLET, NF_F_URL, NF_F_LANG};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         size_t n;
         const char *v = nf_record_str(rec, fields[i], &n);
-        if (v && !valid_utf8(v, n)) {
+        if (v && !fuzz_valid_utf8(v, n)) {
             fprintf(stderr, "fuzz_html: field %zu (%zu bytes) is not UTF-8, its end:", i, n);
             for (size_t j = n > 60 ? n - 60 : 0; j < n; j++)
                 fprintf(stderr, (unsigned char)v[j] < 0x80 && v[j] >= 0x20 ? "%c" : "\\x%02x",
