@@ -162,8 +162,10 @@ void nf_dup_index_destroy(struct nf_dup_index **px)
     *px = NULL;
 }
 
-/* The live slot whose table-t key is `key` and for which match() holds, scanning the run. */
-static long dup_find(const struct nf_dup_index *x, int t, uint64_t key, const uint8_t *id)
+/* The first live slot whose table-t key is `key` and that `ok` accepts (NULL: any), scanning
+ * the key's run. */
+static long dup_find(const struct nf_dup_index *x, int t, uint64_t key,
+                     bool (*ok)(const struct dup_item *, const void *), const void *arg)
 {
     const struct dup_table *tb = &x->t[t];
     uint32_t fp, i = dup_home(tb, t, key, &fp);
@@ -173,17 +175,29 @@ static long dup_find(const struct nf_dup_index *x, int t, uint64_t key, const ui
         uint32_t slot = (e & 0xFFFFFF) - 1;
         if (dup_item_key(x, t, slot) != key)
             continue;
-        if (id && memcmp(x->items[slot].id, id, 16) != 0)
+        if (ok && !ok(&x->items[slot], arg))
             continue;
         return slot;
     }
     return -1;
 }
 
+static bool dup_same_id(const struct dup_item *it, const void *id)
+{
+    return memcmp(it->id, id, 16) == 0;
+}
+
+/* Whether an article of the same text is a copy: its figures agree (sig.h). */
+static bool dup_figures_agree(const struct dup_item *it, const void *vsig)
+{
+    const struct nf_sig *sig = vsig;
+    return nf_sig_figures_agree(it->figures, it->body_figures, sig->figures, sig->body_figures);
+}
+
 int nf_dup_index_lookup(const struct nf_dup_index *x, const uint8_t id[16],
                         enum nf_dup_kind *kind_out, uint8_t root_out[16])
 {
-    long slot = dup_find(x, DUP_T_ID, dup_load64(id), id);
+    long slot = dup_find(x, DUP_T_ID, dup_load64(id), dup_same_id, id);
     if (slot < 0)
         return 0;
     const struct dup_item *it = &x->items[slot];
@@ -230,19 +244,7 @@ int nf_dup_index_judge(struct nf_dup_index *x, const uint8_t id[16], const struc
                        uint8_t root_out[16], const char **why_out)
 {
     *why_out = NULL;
-    long best = -1;
-    {
-        /* The same text: the first whose headline figures agree. */
-        const struct dup_table *tb = &x->t[DUP_T_EXACT];
-        uint32_t fp, i = dup_home(tb, DUP_T_EXACT, sig->exact_lo, &fp);
-        for (uint32_t e; best < 0 && (e = tb->e[i]); i = i + 1 == tb->size ? 0 : i + 1) {
-            uint32_t slot = (e & 0xFFFFFF) - 1;
-            if ((e & 0xFF000000u) == fp && x->items[slot].exact == sig->exact_lo &&
-                nf_sig_figures_agree(x->items[slot].figures, x->items[slot].body_figures,
-                                     sig->figures, sig->body_figures))
-                best = slot;
-        }
-    }
+    long best = dup_find(x, DUP_T_EXACT, sig->exact_lo, dup_figures_agree, sig);
     if (best >= 0) {
         *why_out = "exact";
     } else {
@@ -273,8 +275,7 @@ int nf_dup_index_judge(struct nf_dup_index *x, const uint8_t id[16], const struc
         double best_j = -1;
         for (int c = 0; c < nc; c++) {
             const struct dup_item *it = &x->items[cand[c]];
-            if (!nf_sig_figures_agree(it->figures, it->body_figures, sig->figures,
-                                      sig->body_figures))
+            if (!dup_figures_agree(it, sig))
                 continue;
             int eq = 0;
             for (int i = 0; i < NF_SIG_K; i++)

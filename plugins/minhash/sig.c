@@ -146,6 +146,26 @@ static uint64_t sig_mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* The next word of normalised text (words joined by one space) that holds a digit, searching
+ * from *from: its bounds in [*a, *b), and *from moved past it. Figures are rare: this looks for
+ * digits, then for the word around each, instead of inspecting every word. */
+static bool sig_next_figure(const uint8_t *nb, size_t len, size_t *from, size_t *a, size_t *b)
+{
+    for (size_t j = *from; j < len; j++) {
+        if ((uint8_t)(nb[j] - '0') > 9)
+            continue;
+        size_t x = j, y = j;
+        while (x > 0 && nb[x - 1] != ' ')
+            x--;
+        while (y < len && nb[y] != ' ')
+            y++;
+        *a = x, *b = y, *from = y;
+        return true;
+    }
+    *from = len;
+    return false;
+}
+
 int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingle,
                    struct nf_sig *out, const char **why)
 {
@@ -162,19 +182,9 @@ int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingl
     out->exact_hi = ex.high64;
     if (words == 0)
         return 0;
-    /* Figures are rare: look for digits, then for the word around each. */
-    const uint8_t *nb = w->norm;
-    for (size_t j = 0; j < (size_t)len; j++) {
-        if ((uint8_t)(nb[j] - '0') > 9)
-            continue;
-        size_t a = j, b = j;
-        while (a > 0 && nb[a - 1] != ' ')
-            a--;
-        while (b < (size_t)len && nb[b] != ' ')
-            b++;
-        out->body_figures |= 1ull << (XXH3_64bits(nb + a, b - a) >> 58);
-        j = b;
-    }
+    size_t from = 0, a, b;
+    while (sig_next_figure(w->norm, (size_t)len, &from, &a, &b))
+        out->body_figures |= 1ull << (XXH3_64bits(w->norm + a, b - a) >> 58);
     size_t s = (size_t)shingle;
     size_t count = words >= s ? words - s + 1 : 1;
     uint32_t mins[NF_SIG_K];
@@ -223,14 +233,9 @@ int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct n
         return -1;
     /* A sum of the figures' hashes: order does not matter, repeats do. */
     uint64_t sum = 0;
-    for (size_t i = 0; i < words; i++) {
-        size_t start = w->starts[i], end = i + 1 < words ? w->starts[i + 1] - 1 : (size_t)len;
-        bool digit = false;
-        for (size_t j = start; j < end && !digit; j++)
-            digit = w->norm[j] >= '0' && w->norm[j] <= '9';
-        if (digit)
-            sum += XXH3_64bits(w->norm + start, end - start);
-    }
+    size_t from = 0, a, b;
+    while (sig_next_figure(w->norm, (size_t)len, &from, &a, &b))
+        sum += XXH3_64bits(w->norm + a, b - a);
     uint32_t key = (uint32_t)(sig_mix(sum) >> 32);
     out->figures = key ? key : 1;
     uint32_t h = (uint32_t)XXH3_64bits(w->norm, (size_t)len);
