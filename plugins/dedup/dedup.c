@@ -464,18 +464,18 @@ static int dedup_signature(struct dedup *s, struct nf_ctx *ctx, struct nf_record
 {
     size_t n;
     const void *mh = nf_record_bytes(rec, NF_F_MINHASH, &n);
-    /* A signature of another version (one signed before an upgrade, still in flight) is made
-     * again here from the text, when the record has it. */
-    if (mh && nf_sig_decode(mh, n, &s->sig) < 0 && text_len > 0) {
-        nf_ctx_count(ctx, "resigned", 1);
-        mh = NULL;
-    }
-    if (mh) {
-        if (nf_sig_decode(mh, n, &s->sig) < 0) {
+    if (mh && nf_sig_decode(mh, n, &s->sig) < 0) {
+        /* A signature of another version (one signed before an upgrade, still in flight) is
+         * made again here from the text, when the record has it. */
+        if (text_len == 0) {
             nf_ctx_error(ctx, "the minhash field (%zu bytes) is not a signature of version %d",
                          n, NF_SIG_VERSION);
             return NF_ERR;
         }
+        nf_ctx_count(ctx, "resigned", 1);
+        mh = NULL;
+    }
+    if (mh) {
         if (s->sig.shingle != s->conf->shingle) {
             nf_ctx_error(ctx, "the signature was made with %d-word shingles, dedup's 'shingle' "
                               "is %lld: set both stages alike",
