@@ -895,19 +895,22 @@ static void fetch_dir_destroy(void *state)
     free(s);
 }
 
+/* Splits the extensions option on commas, spaces and tabs. 0, or -1 with the reason given. */
 static int fetch_dir_parse_exts(struct fetch_dir *s, struct nf_ctx *ctx)
 {
+    static const char sep[] = ", \t";
     s->ext_store = strdup(s->conf->extensions);
-    if (!s->ext_store)
-        return -1;
+    /* One slot per separator and one more: at least as many as there are words. */
     size_t n = 1;
-    for (const char *p = s->ext_store; *p; p++)
-        n += *p == ',';
-    s->exts = calloc(n, sizeof(*s->exts));
-    if (!s->exts)
+    for (const char *p = s->conf->extensions; *p; p++)
+        n += strchr(sep, *p) != NULL;
+    s->exts = s->ext_store ? calloc(n, sizeof(*s->exts)) : NULL;
+    if (!s->exts) {
+        nf_ctx_error(ctx, "out of memory");
         return -1;
+    }
     char *save = NULL;
-    for (char *t = strtok_r(s->ext_store, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+    for (char *t = strtok_r(s->ext_store, sep, &save); t; t = strtok_r(NULL, sep, &save)) {
         while (*t == '.')
             t++;
         if (*t)
@@ -960,7 +963,7 @@ static int fetch_dir_init(struct nf_ctx *ctx, const void *vconf, void **state_ou
         goto fail;
     }
     if (fetch_dir_parse_exts(s, ctx) < 0)
-        goto fail_nomem;
+        goto fail;
     s->zin = malloc(FETCH_DIR_ZCHUNK);
     if (!s->zin)
         goto fail_nomem;

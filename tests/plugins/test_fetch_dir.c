@@ -284,6 +284,28 @@ static void test_not_recursive_and_extensions(void **state)
     assert_non_null(strstr(g[1].uri, "/sub/deeper/f.htm"));
 }
 
+/* Extensions separated by spaces and tabs as well as commas: every one is kept (the slots
+ * were once counted by commas alone, and the split wrote past them). */
+static void test_extensions_split_on_spaces(void **state)
+{
+    (void)state;
+    char p[PATH_MAX + 8];
+    opt_path(p, sizeof(p), root);
+    struct got g[32];
+    const char *spaced[] = {p, "extensions=md xml\tjson csv  pdf doc docx odt rtf epub htm html",
+                            NULL};
+    size_t n = run_source(spaced, g, 32, false);
+    assert_int_equal(n, 3);
+    assert_non_null(strstr(g[0].uri, "/b.html"));
+    assert_non_null(strstr(g[1].uri, "/notes.md"));
+    assert_non_null(strstr(g[2].uri, "/sub/deeper/f.htm"));
+
+    /* Naming none is a clear error, not "out of memory". */
+    const char *none[] = {p, "extensions= , . ,", NULL};
+    assert_null(mock_plugin_new("fetch_dir", none));
+    assert_non_null(strstr(mock_last_error(), "option 'extensions' names no extension"));
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -434,6 +456,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_every_file_in_order),
         cmocka_unit_test(test_not_recursive_and_extensions),
+        cmocka_unit_test(test_extensions_split_on_spaces),
         cmocka_unit_test(test_two_workers_split_the_files),
         cmocka_unit_test(test_missing_directory_fails_init),
         cmocka_unit_test(test_watch_follows_new_files),
