@@ -22,6 +22,7 @@ struct clean_html_conf {
     int64_t min_chars;
     bool json_ld;
     bool meta;
+    bool require_text;
 };
 
 static const struct nf_option clean_html_options[] = {
@@ -34,6 +35,12 @@ static const struct nf_option clean_html_options[] = {
     {"meta", NF_OPT_BOOL, "true", offsetof(struct clean_html_conf, meta),
      "Fill title, published_at, byline, outlet, url and lang from the page's markup (each only "
      "when the record does not have it yet)."},
+    {"require_text", NF_OPT_BOOL, "true", offsetof(struct clean_html_conf, require_text),
+     "A page without article text (fewer than min_chars characters: a gallery, a page whose "
+     "article is drawn by scripts) goes to the dead-letter store, and the reason names the "
+     "title and date read from it. false passes it on with its metadata and without text, for "
+     "pipelines that keep what a page says about itself (its date, title, outlet) even when "
+     "its text cannot be read."},
     {.name = NULL},
 };
 
@@ -140,6 +147,24 @@ static size_t clean_html_chars(const char *s, size_t n)
 
 static int clean_html_page(struct clean_html *s, struct nf_ctx *ctx, struct nf_record *rec);
 
+/* The error of a page without article text: the dead letter keeps the record as it arrived,
+ * so the reason carries the title and date the page gave, cut between characters. */
+static void clean_html_refuse(struct nf_ctx *ctx, struct nf_record *rec)
+{
+    size_t tn = 0;
+    const char *title = nf_record_str(rec, NF_F_TITLE, &tn);
+    const char *date = nf_record_str(rec, NF_F_PUBLISHED_AT, NULL);
+    size_t cut = tn > 120 ? 120 : tn;
+    while (title && cut > 0 && cut < tn && ((unsigned char)title[cut] & 0xC0) == 0x80)
+        cut--;
+    if (!title && !date) {
+        nf_ctx_error(ctx, "no article text found in the page");
+        return;
+    }
+    nf_ctx_error(ctx, "no article text found in the page (title \"%.*s%s\", published %s)",
+                 (int)cut, title ? title : "", cut < tn ? "..." : "", date ? date : "unknown");
+}
+
 static int64_t clean_html_cpu_us(void)
 {
     struct timespec ts;
@@ -214,7 +239,12 @@ static int clean_html_page(struct clean_html *s, struct nf_ctx *ctx, struct nf_r
         goto out;
     }
     if (tlen == 0 || clean_html_chars(text, tlen) < (size_t)s->conf->min_chars) {
-        nf_ctx_error(ctx, "no article text found in the page");
+        if (!s->conf->require_text) {
+            /* The metadata is in the record already: it goes on without text. */
+            nf_ctx_count(ctx, "pages_without_text", 1);
+            goto out;
+        }
+        clean_html_refuse(ctx, rec);
         rc = NF_ERR;
         goto out;
     }

@@ -527,7 +527,7 @@ static void test_nothing_to_extract_is_an_error(void **state)
         size_t n = lens[i] ? lens[i] : strlen(pages[i]);
         struct nf_record *rec = run_html(pages[i], n, -1);
         if (i < 2)
-            assert_string_equal(mock_last_error(), "no article text found in the page");
+            assert_non_null(strstr(mock_last_error(), "no article text found in the page"));
         else
             assert_non_null(strstr(mock_last_error(), "not HTML"));
         assert_false(nf_record_has(rec, NF_F_TEXT));

@@ -386,6 +386,36 @@ static void test_hostile_pages(void **state)
 }
 
 
+/* A page whose article is drawn by scripts has no text to give, but its date and title are
+ * known: by default it is refused with them in the reason; with require_text = false it passes
+ * on with them and without text. */
+static void test_page_without_text(void **state)
+{
+    (void)state;
+    static const char page[] =
+        "<html><head><title>Bridge repairs run late | Example Times</title>"
+        "<meta property=\"article:published_time\" content=\"2021-03-04T09:15:00Z\">"
+        "</head><body><div id=\"app\"></div><script>render('app')</script></body></html>";
+    struct nf_record *rec = record_of(page, sizeof(page) - 1);
+    assert_int_equal(mock_process(plugin, rec), NF_ERR);
+    assert_string_equal(mock_last_error(),
+                        "no article text found in the page (title \"Bridge repairs run late\", "
+                        "published 2021-03-04T09:15:00Z)");
+    nf_record_destroy(&rec);
+
+    static const char *const opts[] = {"require_text=false", NULL};
+    struct mock_plugin *lax = mock_plugin_new("clean_html", opts);
+    assert_non_null(lax);
+    rec = record_of(page, sizeof(page) - 1);
+    assert_int_equal(mock_process(lax, rec), NF_OK);
+    assert_string_equal(str(rec, NF_F_PUBLISHED_AT), "2021-03-04T09:15:00Z");
+    assert_string_equal(str(rec, NF_F_TITLE), "Bridge repairs run late");
+    assert_false(nf_record_has(rec, NF_F_TEXT));
+    assert_int_equal(mock_roundtrip(rec), 0);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&lax);
+}
+
 static void test_real_pages(void **state)
 {
     (void)state;
@@ -435,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_outlet_url_lang),
         cmocka_unit_test(test_fields_already_set),
         cmocka_unit_test(test_hostile_pages),
+        cmocka_unit_test(test_page_without_text),
         cmocka_unit_test(test_real_pages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
