@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "dates.h"
 #include "ledger.h"
 #include "newsflow/plugin.h"
 
@@ -287,7 +288,8 @@ static int fj_id(json_t *doc, const char *key, char *out, size_t n)
     return -1;
 }
 
-/* An ISO 8601 date or date-time from a few common forms; -1 when none fits. */
+/* An ISO 8601 date or date-time from a few common forms; -1 when none fits or the day does not
+ * exist (strptime takes 31 February). */
 static int fj_date(const char *in, char *out, size_t n)
 {
     static const char *const forms[] = {
@@ -297,7 +299,7 @@ static int fj_date(const char *in, char *out, size_t n)
     for (size_t i = 0; i < sizeof(forms) / sizeof(*forms); i++) {
         struct tm tm = {0};
         /* Fractions of seconds or a zone may follow: the date and time before them hold. */
-        if (!strptime(in, forms[i], &tm))
+        if (!strptime(in, forms[i], &tm) || !nfu_date_valid_tm(&tm))
             continue;
         bool timed = strchr(forms[i], 'H') != NULL;
         if (strftime(out, n, timed ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d", &tm) == 0)

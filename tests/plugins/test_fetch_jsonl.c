@@ -280,6 +280,37 @@ static void test_ledger_skips_finished_lines(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* A date is kept only when the day exists: strptime alone takes 31 February. */
+static void test_dates_that_do_not_exist(void **state)
+{
+    (void)state;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/dates.jsonl", root);
+    write_all(path, "{\"id\": 1, \"text\": \"a\", \"date\": \"2024-02-31\"}\n"
+                    "{\"id\": 2, \"text\": \"b\", \"date\": \"2023-02-29T08:00:00Z\"}\n"
+                    "{\"id\": 3, \"text\": \"c\", \"date\": \"2024-02-29T08:00:00Z\"}\n"
+                    "{\"id\": 4, \"text\": \"d\", \"date\": \"31-APR-1987 10:00:00.00\"}\n"
+                    "{\"id\": 5, \"text\": \"e\", \"date\": \"30-APR-1987 10:00:00.00\"}\n"
+                    "{\"id\": 6, \"text\": \"f\", \"date\": \"1900-02-29\"}\n"
+                    "{\"id\": 7, \"text\": \"g\", \"date\": \"2000-02-29\"}\n");
+    static const char *const want[] = {NULL,         NULL, "2024-02-29T08:00:00", NULL,
+                                       "1987-04-30T10:00:00", NULL, "2000-02-29"};
+    struct mock_plugin *mp = open_src(path, NULL, NULL);
+    struct nf_record *rec = nf_record_new();
+    for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
+        assert_int_equal(mock_next(mp, rec), NF_OK);
+        const char *got = nf_record_str(rec, NF_F_PUBLISHED_AT, NULL);
+        if (want[i])
+            assert_string_equal(got, want[i]);
+        else
+            assert_null(got);
+    }
+    assert_int_equal(mock_next(mp, rec), NF_EOF);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+    unlink(path);
+}
+
 static void test_long_lines_are_refused(void **state)
 {
     (void)state;
@@ -387,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_mapping_and_bad_lines), cmocka_unit_test(test_gzip_and_mapping),
         cmocka_unit_test(test_sharding_by_line),      cmocka_unit_test(test_refetch),
         cmocka_unit_test(test_ledger_skips_finished_lines),
+        cmocka_unit_test(test_dates_that_do_not_exist),
         cmocka_unit_test(test_long_lines_are_refused),
         cmocka_unit_test(test_missing_input_stops_start_up),
         cmocka_unit_test(test_shared_corpora),
