@@ -59,12 +59,41 @@ static const struct nf_option fetch_jsonl_options[] = {
     {.name = NULL},
 };
 
-/* Where a line is, for refetch: the record id's first 64 bits -> file and offset. Built only
- * when a refetch asks (journal recovery after a restart), by reading the file once. */
+/* A window over an (inflated) input file, from which lines are cut: buf[pos..fill) is read
+ * and not yet cut, buf[0] is at byte `base` of the file. */
+struct fj_window {
+    char *buf;
+    size_t cap, pos, fill;
+    uint64_t base;
+    bool eof;
+    uint64_t read; /* inflated bytes read into it, ever */
+};
+
+/* Where a line is, for refetch: the record id's first 64 bits -> file, offset and line. */
 struct fj_where {
     uint64_t key;
+    uint64_t off, lineno;
     uint32_t file;
-    uint64_t off;
+};
+
+/* How far refetch has read a file: every line before `off` (line `lineno`) is in the index;
+ * `whole` once it met the end. */
+struct fj_seen {
+    uint64_t off, lineno;
+    bool whole;
+};
+
+/* Refetch's own reader, so that next() keeps its place. The host asks for journaled records in
+ * the order they were sent, which is the order of the input, so the reader moves forward and
+ * reads each file once; it opens a file again only when asked for a line behind it. */
+struct fj_refetch {
+    gzFile in;
+    size_t file;
+    uint64_t lineno;
+    struct fj_window win;
+    struct nfu_ledger_table where; /* of struct fj_where: every line passed */
+    struct fj_seen *seen;          /* per file */
+    uint64_t reported;             /* win.read already counted in refetch_bytes */
 };
 
 struct fetch_jsonl {
@@ -74,17 +103,11 @@ struct fetch_jsonl {
     size_t n_files, file;
     gzFile in;
     uint64_t lineno;
-    /* The line being read: buf[0..len), its offset in the (inflated) file. */
-    char *buf;
-    size_t len, cap, pos, fill;
-    uint64_t base; /* file offset of buf[0] */
-    bool eof;
+    struct fj_window win; /* next()'s */
     json_t *cur; /* the last line's document: raw points into it until the next call */
     char *uri;
     size_t uri_cap;
-    struct fj_where *where;
-    size_t n_where, cap_where;
-    bool *indexed; /* per file: every line's id is in `where` */
+    struct fj_refetch *re; /* while the host recovers its journal */
     struct nfu_ledger_table done; /* of uint64_t keys: the ids acknowledged */
     struct nfu_ledger ledger;
     uint64_t skipped;
@@ -185,28 +208,27 @@ static gzFile fj_open(struct fetch_jsonl *s, size_t i, uint64_t off, struct nf_c
     return g;
 }
 
-/* Reads the next line of `g` into s->buf (without the newline): 1 a line, 0 end of file,
- * -1 error (a read error, or a line over max_line: then skipped, *too_long set). The buffer
- * works as a window over the file: `pos` is where the next line starts. */
-static int fj_line(struct fetch_jsonl *s, gzFile g, const char **line, size_t *len,
+/* Reads the next line of `g` into w->buf (without the newline): 1 a line, 0 end of file,
+ * -1 error (a read error, or a line over `max`: then skipped, *too_long set). `pos` is where
+ * the next line starts. */
+static int fj_line(struct fj_window *w, gzFile g, size_t max, const char **line, size_t *len,
                    uint64_t *off, bool *too_long)
 {
     *too_long = false;
-    size_t max = (size_t)s->conf->max_line;
-    if (!s->buf) {
-        s->buf = malloc(2 * FJ_CHUNK);
-        if (!s->buf)
+    if (!w->buf) {
+        w->buf = malloc(2 * FJ_CHUNK);
+        if (!w->buf)
             return -1;
-        s->cap = 2 * FJ_CHUNK;
+        w->cap = 2 * FJ_CHUNK;
     }
     for (;;) {
-        char *nl = memchr(s->buf + s->pos, '\n', s->fill - s->pos);
-        if (nl || (s->eof && s->fill > s->pos)) {
-            size_t n = nl ? (size_t)(nl - (s->buf + s->pos)) : s->fill - s->pos;
-            *line = s->buf + s->pos;
+        char *nl = memchr(w->buf + w->pos, '\n', w->fill - w->pos);
+        if (nl || (w->eof && w->fill > w->pos)) {
+            size_t n = nl ? (size_t)(nl - (w->buf + w->pos)) : w->fill - w->pos;
+            *line = w->buf + w->pos;
             *len = n;
-            *off = s->base + s->pos;
-            s->pos += n + (nl != NULL);
+            *off = w->base + w->pos;
+            w->pos += n + (nl != NULL);
             if (n > max) {
                 *too_long = true; /* it fit in a buffer grown for an earlier line */
                 return -1;
@@ -215,49 +237,59 @@ static int fj_line(struct fetch_jsonl *s, gzFile g, const char **line, size_t *l
                 (*len)--;
             return 1;
         }
-        if (s->eof)
+        if (w->eof)
             return 0;
         /* Move the partial line to the front and read more. */
-        size_t keep = s->fill - s->pos;
+        size_t keep = w->fill - w->pos;
         if (keep > max) {
             /* Too long: drop what we have and skip to the next newline. */
             *too_long = true;
-            *off = s->base + s->pos;
+            *off = w->base + w->pos;
             for (;;) {
-                s->base += s->fill;
-                s->pos = s->fill = 0;
-                int r = gzread(g, s->buf, (unsigned)s->cap);
+                w->base += w->fill;
+                w->pos = w->fill = 0;
+                int r = gzread(g, w->buf, (unsigned)w->cap);
                 if (r <= 0) {
-                    s->eof = true;
+                    w->eof = true;
                     return -1;
                 }
-                s->fill = (size_t)r;
-                char *e = memchr(s->buf, '\n', s->fill);
+                w->read += (uint64_t)r;
+                w->fill = (size_t)r;
+                char *e = memchr(w->buf, '\n', w->fill);
                 if (e) {
-                    s->pos = (size_t)(e - s->buf) + 1;
+                    w->pos = (size_t)(e - w->buf) + 1;
                     return -1;
                 }
             }
         }
-        memmove(s->buf, s->buf + s->pos, keep);
-        s->base += s->pos;
-        s->pos = 0;
-        s->fill = keep;
-        if (s->cap - s->fill < FJ_CHUNK) {
-            size_t cap = s->cap ? s->cap * 2 : 2 * FJ_CHUNK;
-            char *b = realloc(s->buf, cap);
+        memmove(w->buf, w->buf + w->pos, keep);
+        w->base += w->pos;
+        w->pos = 0;
+        w->fill = keep;
+        if (w->cap - w->fill < FJ_CHUNK) {
+            size_t cap = w->cap * 2;
+            char *b = realloc(w->buf, cap);
             if (!b)
                 return -1;
-            s->buf = b;
-            s->cap = cap;
+            w->buf = b;
+            w->cap = cap;
         }
-        int r = gzread(g, s->buf + s->fill, (unsigned)(s->cap - s->fill));
+        int r = gzread(g, w->buf + w->fill, (unsigned)(w->cap - w->fill));
         if (r < 0)
             return -1;
         if (r == 0)
-            s->eof = true;
-        s->fill += (size_t)r;
+            w->eof = true;
+        w->read += (uint64_t)r;
+        w->fill += (size_t)r;
     }
+}
+
+/* Starts the window over at byte `off` of a file, keeping its buffer. */
+static void fj_window_reset(struct fj_window *w, uint64_t off)
+{
+    w->pos = w->fill = 0;
+    w->base = off;
+    w->eof = false;
 }
 
 /* ---- one line to one record ---------------------------------------------------------- */
@@ -386,20 +418,6 @@ nomem:
     return NF_ERR;
 }
 
-static int fj_where_add(struct fetch_jsonl *s, uint64_t key, uint32_t file, uint64_t off)
-{
-    if (s->n_where == s->cap_where) {
-        size_t cap = s->cap_where ? s->cap_where * 2 : 1024;
-        struct fj_where *v = realloc(s->where, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        s->where = v;
-        s->cap_where = cap;
-    }
-    s->where[s->n_where++] = (struct fj_where){key, file, off};
-    return 0;
-}
-
 /* A line without a usable id: its dead letter is named after the line (file#line-N). */
 static void fj_name_line(struct fetch_jsonl *s, struct nf_record *rec, const char *file,
                          uint64_t lineno)
@@ -445,6 +463,8 @@ static void fetch_jsonl_acked(void *state, struct nf_ctx *ctx, const char *id)
 
 /* ---- the plugin ---------------------------------------------------------------------- */
 
+static void fj_refetch_end(struct fetch_jsonl *s);
+
 static void fetch_jsonl_destroy(void *state)
 {
     struct fetch_jsonl *s = state;
@@ -456,10 +476,9 @@ static void fetch_jsonl_destroy(void *state)
     for (size_t i = 0; i < s->n_files; i++)
         free(s->files[i]);
     free(s->files);
-    free(s->buf);
+    free(s->win.buf);
     free(s->uri);
-    free(s->where);
-    free(s->indexed);
+    fj_refetch_end(s);
     nfu_ledger_table_free(&s->done);
     nfu_ledger_close(&s->ledger);
     free(s);
@@ -490,11 +509,6 @@ static int fetch_jsonl_init(struct nf_ctx *ctx, const void *vconf, void **state_
         (conf->remember && (nfu_ledger_read(&s->ledger, ctx, fj_ledger_line, s) < 0 ||
                             nfu_ledger_open(&s->ledger, ctx) < 0)))
         goto fail;
-    s->indexed = calloc(s->n_files + 1, sizeof(bool));
-    if (!s->indexed) {
-        nf_ctx_error(ctx, "out of memory");
-        goto fail;
-    }
     nf_log(ctx, NF_LOG_INFO, "%zu files to read%s", s->n_files,
            s->done.n ? ", skipping lines finished before" : "");
     *state_out = s;
@@ -509,6 +523,8 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
     struct fetch_jsonl *s = state;
     json_decref(s->cur);
     s->cur = NULL;
+    /* The host recovers its journal before it asks for new records: that is over. */
+    fj_refetch_end(s);
     for (;;) {
         if (!s->in) {
             if (s->file >= s->n_files) {
@@ -525,16 +541,15 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
                 return NF_ERR;
             }
             s->lineno = 0;
-            s->pos = s->fill = 0;
-            s->base = 0;
-            s->eof = false;
+            fj_window_reset(&s->win, 0);
         }
         const char *file = s->files[s->file];
         const char *line;
         size_t len;
         uint64_t off;
         bool too_long;
-        int r = fj_line(s, s->in, &line, &len, &off, &too_long);
+        int r = fj_line(&s->win, s->in, (size_t)s->conf->max_line, &line, &len, &off,
+                        &too_long);
         if (r == 0 || (r < 0 && !too_long)) {
             int e = gzclose(s->in);
             s->in = NULL;
@@ -591,8 +606,110 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
     }
 }
 
-/* Finds the line of a journaled record again. The host asks only while it recovers its journal
- * after a restart, so the first refetch of a file reads it once and indexes every line's id. */
+/* ---- refetch ------------------------------------------------------------------------ */
+
+/* Forgets refetch's reader and index. */
+static void fj_refetch_end(struct fetch_jsonl *s)
+{
+    struct fj_refetch *r = s->re;
+    if (!r)
+        return;
+    if (r->in)
+        gzclose(r->in);
+    free(r->win.buf);
+    nfu_ledger_table_free(&r->where);
+    free(r->seen);
+    free(r);
+    s->re = NULL;
+}
+
+/* Puts the reader on file `fi` so that it reads from byte `off`, line `lineno` (the line there
+ * has number lineno + 1), or from where it is if that is not past them: reading on is cheaper
+ * than seeking, which in a gzipped file inflates everything before the offset again. */
+static int fj_refetch_at(struct fetch_jsonl *s, struct nf_ctx *ctx, size_t fi, uint64_t off,
+                         uint64_t lineno)
+{
+    struct fj_refetch *r = s->re;
+    if (r->in && r->file == fi && r->win.base + r->win.pos <= off)
+        return 0;
+    if (r->in) {
+        gzclose(r->in);
+        r->in = NULL;
+    }
+    if (off < r->seen[fi].off)
+        nf_ctx_count(ctx, "refetch_rereads", 1); /* asked for a line behind the reader */
+    r->in = fj_open(s, fi, off, ctx);
+    if (!r->in)
+        return -1;
+    if (off && !gzdirect(r->in))
+        r->win.read += off; /* gzseek inflated all of it */
+    r->file = fi;
+    r->lineno = lineno;
+    fj_window_reset(&r->win, off);
+    return 0;
+}
+
+/* Reads on from the reader's place, putting every line's id in the index, up to the line whose
+ * id has `key`: 1 found (*line_out, *len_out, *lineno_out, borrowed from the window until the
+ * next read), 0 the file ended without it, -1 error (reason given). */
+static int fj_refetch_scan(struct fetch_jsonl *s, struct nf_ctx *ctx, uint64_t key,
+                           const char **line_out, size_t *len_out, uint64_t *lineno_out)
+{
+    struct fj_refetch *r = s->re;
+    const char *file = s->files[r->file];
+    struct fj_seen *seen = &r->seen[r->file];
+    const char *line;
+    size_t len;
+    uint64_t off;
+    bool too_long;
+    int lr;
+    char id[1024], lid[33];
+    while ((lr = fj_line(&r->win, r->in, (size_t)s->conf->max_line, &line, &len, &off,
+                         &too_long)) != 0) {
+        if (lr < 0 && !too_long) {
+            nf_ctx_error(ctx, "%s:%llu: read error (truncated or damaged file?)", file,
+                         (unsigned long long)r->lineno + 1);
+            gzclose(r->in);
+            r->in = NULL;
+            return -1;
+        }
+        r->lineno++;
+        if (r->win.base + r->win.pos > seen->off) {
+            seen->off = r->win.base + r->win.pos;
+            seen->lineno = r->lineno;
+        }
+        if (lr < 0 || len == 0 || strspn(line, " \t") == len)
+            continue;
+        json_error_t err;
+        json_t *doc = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
+        bool named = doc && json_is_object(doc) &&
+                     fj_id(doc, s->conf->id_field, id, sizeof(id)) == 0;
+        json_decref(doc);
+        if (!named)
+            continue; /* a bad line: never journaled, so never asked for */
+        if (fj_set_uri(s, file, id) < 0)
+            goto nomem;
+        nf_id_make(s->uri, strlen(s->uri), lid);
+        uint64_t k = nfu_ledger_key(lid);
+        struct fj_where *w = nfu_ledger_table_put(&r->where, k, NULL);
+        if (!w)
+            goto nomem;
+        *w = (struct fj_where){k, off, r->lineno, (uint32_t)r->file};
+        if (k == key) {
+            *line_out = line;
+            *len_out = len;
+            *lineno_out = r->lineno;
+            return 1;
+        }
+    }
+    seen->whole = true;
+    return 0;
+nomem:
+    nf_ctx_error(ctx, "out of memory");
+    return -1;
+}
+
+/* Finds the line of a journaled record again and fills in its raw (and text). */
 static int fetch_jsonl_refetch(void *state, struct nf_ctx *ctx, struct nf_record *rec)
 {
     struct fetch_jsonl *s = state;
@@ -611,91 +728,55 @@ static int fetch_jsonl_refetch(void *state, struct nf_ctx *ctx, struct nf_record
         nf_ctx_error(ctx, "%.*s is not one of this source's files", (int)fl, uri + 7);
         return NF_ERR;
     }
+    if (!s->re) {
+        s->re = calloc(1, sizeof(*s->re));
+        if (s->re)
+            s->re->seen = calloc(s->n_files, sizeof(*s->re->seen));
+        if (!s->re || !s->re->seen) {
+            free(s->re);
+            s->re = NULL;
+            nf_ctx_error(ctx, "out of memory");
+            return NF_ERR;
+        }
+        s->re->where.size = sizeof(struct fj_where);
+    }
+    struct fj_refetch *r = s->re;
     uint64_t key = nfu_ledger_key(rid);
-    const struct fj_where *w = NULL;
-    for (size_t i = s->n_where; i-- > 0 && !w;)
-        if (s->where[i].key == key && s->where[i].file == fi)
-            w = &s->where[i];
-    /* A separate reader, so that next() keeps its place. */
-    struct fetch_jsonl r = {.conf = s->conf};
-    int rc = NF_ERR;
-    gzFile g = NULL;
-    if (!w) {
-        if (s->indexed[fi]) {
-            nf_ctx_error(ctx, "%s: no line has this id any more", uri);
-            return NF_ERR;
-        }
-        g = fj_open(s, fi, 0, ctx);
-        if (!g)
-            return NF_ERR;
-        const char *line;
-        size_t len;
-        uint64_t off, lineno = 0;
-        bool too_long;
-        int lr;
-        char id[1024], lid[33];
-        while ((lr = fj_line(&r, g, &line, &len, &off, &too_long)) != 0) {
-            lineno++;
-            if (lr < 0) {
-                if (!too_long)
-                    break;
-                continue;
-            }
-            json_t *doc = len ? fj_parse(s, ctx, s->files[fi], lineno, line, len, id, sizeof(id))
-                              : NULL;
-            if (!doc)
-                continue;
-            json_decref(doc);
-            if (fj_set_uri(s, s->files[fi], id) < 0 ||
-                (nf_id_make(s->uri, strlen(s->uri), lid),
-                 fj_where_add(s, nfu_ledger_key(lid), (uint32_t)fi, off) < 0)) {
-                nf_ctx_error(ctx, "out of memory");
-                goto out;
-            }
-        }
-        gzclose(g);
-        g = NULL;
-        s->indexed[fi] = true;
-        for (size_t i = s->n_where; i-- > 0 && !w;)
-            if (s->where[i].key == key && s->where[i].file == fi)
-                w = &s->where[i];
-        if (!w) {
-            nf_ctx_error(ctx, "%s: no line has this id any more", uri);
-            goto out;
-        }
-        free(r.buf);
-        r = (struct fetch_jsonl){.conf = s->conf};
+    const struct fj_where *w = nfu_ledger_table_get(&r->where, key);
+    const struct fj_seen *seen = &r->seen[fi];
+    if ((!w || w->file != fi) && seen->whole) {
+        nf_ctx_error(ctx, "%s: no line has this id any more", uri);
+        return NF_ERR;
     }
-    g = fj_open(s, fi, w->off, ctx);
-    if (!g)
-        goto out;
-    r.base = w->off;
-    const char *line;
-    size_t len;
-    uint64_t off;
-    bool too_long;
+    /* A line passed before is read again from its offset; any other from where reading
+     * stopped in that file. */
+    int rc = w && w->file == fi ? fj_refetch_at(s, ctx, fi, w->off, w->lineno - 1)
+                                : fj_refetch_at(s, ctx, fi, seen->off, seen->lineno);
+    const char *line = NULL;
+    size_t len = 0;
+    uint64_t lineno = 0;
+    if (rc == 0)
+        rc = fj_refetch_scan(s, ctx, key, &line, &len, &lineno);
+    nf_ctx_count(ctx, "refetch_bytes", (int64_t)(r->win.read - r->reported));
+    r->reported = r->win.read;
+    if (rc <= 0) {
+        if (rc == 0)
+            nf_ctx_error(ctx, "%s: no line has this id any more", uri);
+        return NF_ERR;
+    }
     char id[1024];
-    if (fj_line(&r, g, &line, &len, &off, &too_long) != 1) {
-        nf_ctx_error(ctx, "%s: the file ends before the line", uri);
-        goto out;
-    }
-    json_t *doc = fj_parse(s, ctx, s->files[fi], 0, line, len, id, sizeof(id));
+    json_t *doc = fj_parse(s, ctx, s->files[fi], lineno, line, len, id, sizeof(id));
     if (!doc)
-        goto out;
+        return NF_ERR;
     if (fj_set_uri(s, s->files[fi], id) < 0 || strcmp(s->uri, uri) != 0) {
         json_decref(doc);
-        nf_ctx_error(ctx, "%s: the line at byte %llu has another id now (the file changed)", uri,
-                     (unsigned long long)w->off);
-        goto out;
+        nf_ctx_error(ctx, "%s:%llu: the line has another id now (the file changed)",
+                     s->files[fi], (unsigned long long)lineno);
+        return NF_ERR;
     }
     json_decref(s->cur);
     s->cur = doc;
-    rc = fj_fill(s, ctx, rec, doc, s->files[fi], 0, false);
-out:
-    if (g)
-        gzclose(g);
-    free(r.buf);
-    return rc;
+    return fj_fill(s, ctx, rec, doc, s->files[fi], lineno, false);
 }
 
 NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -237,6 +238,93 @@ static void test_refetch(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* Recovery after a restart asks for every journaled record, in the order they were sent: the
+ * source reads the file once for all of them, not once (or up to the offset) for each. */
+static void refetch_in_order(const char *path, int n_lines)
+{
+    struct mock_plugin *mp = open_src(path, NULL, NULL);
+    struct nf_record *rec = nf_record_new();
+    struct nf_buf *kept = calloc((size_t)n_lines, sizeof(*kept));
+    assert_non_null(kept);
+    for (int i = 0; i < n_lines; i++) {
+        assert_int_equal(mock_next(mp, rec), NF_OK);
+        strip(rec);
+        assert_int_equal(nf_record_encode(rec, &kept[i]), 0);
+    }
+    assert_int_equal(mock_next(mp, rec), NF_EOF);
+    mock_plugin_destroy(&mp);
+
+    mp = open_src(path, NULL, NULL);
+    int64_t before = mock_counter("refetch_bytes"), back = mock_counter("refetch_rereads");
+    char want[64];
+    /* Every other record is in flight, as when a sink acknowledged the rest. */
+    for (int i = 0; i < n_lines; i += 2) {
+        assert_int_equal(nf_record_decode(rec, kept[i].data, kept[i].len), 0);
+        assert_int_equal(mock_refetch(mp, rec), NF_OK);
+        snprintf(want, sizeof(want), "body of article %d", i + 1);
+        assert_non_null(raw_of(rec));
+        assert_int_equal(strncmp(raw_of(rec), want, strlen(want)), 0);
+    }
+    int64_t read = mock_counter("refetch_bytes") - before;
+    size_t inflated = 0;
+    free(mock_slurp(path, &inflated));
+    /* Once over the file at most: up to its last line in flight, and never from the start
+     * again for each record (that was n_lines / 2 times half the file). */
+    assert_true(read > (int64_t)inflated / 2);
+    assert_true(read <= (int64_t)inflated);
+    assert_int_equal(mock_counter("refetch_rereads"), back);
+
+    /* A line behind the reader is still found, by opening the file again. */
+    assert_int_equal(nf_record_decode(rec, kept[10].data, kept[10].len), 0);
+    assert_int_equal(mock_refetch(mp, rec), NF_OK);
+    assert_int_equal(strncmp(raw_of(rec), "body of article 11 ", 19), 0);
+    assert_int_equal(mock_counter("refetch_rereads"), back + 1);
+    /* After recovery the source reads on from the start as ever. */
+    assert_int_equal(mock_next(mp, rec), NF_OK);
+    assert_int_equal(strncmp(raw_of(rec), "body of article 1 ", 18), 0);
+
+    for (int i = 0; i < n_lines; i++)
+        nf_buf_free(&kept[i]);
+    free(kept);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_refetch_reads_the_input_once(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    char plain[PATH_MAX + 32], gz[PATH_MAX + 32];
+    snprintf(plain, sizeof(plain), "%s/recovery/many.jsonl", root);
+    snprintf(gz, sizeof(gz), "%s/recovery/many.jsonl.gz", root);
+    char dir[PATH_MAX + 32];
+    snprintf(dir, sizeof(dir), "%s/recovery", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    FILE *f = fopen(plain, "wb");
+    gzFile z = gzopen(gz, "wb");
+    assert_non_null(f);
+    assert_non_null(z);
+    /* About 1 MB: more than the reader's window, so reading twice would show. */
+    char filler[301];
+    memset(filler, 'w', sizeof(filler) - 1);
+    filler[sizeof(filler) - 1] = '\0';
+    for (int i = 1; i <= N; i++) {
+        char line[512];
+        int n = snprintf(line, sizeof(line),
+                         "{\"id\": \"r%d\", \"text\": \"body of article %d %s\"}\n", i, i,
+                         filler + (i % 7) * 40);
+        assert_int_equal(fwrite(line, 1, (size_t)n, f), (size_t)n);
+        assert_int_equal(gzwrite(z, line, (unsigned)n), n);
+    }
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(gzclose(z), Z_OK);
+    refetch_in_order(plain, N);
+    refetch_in_order(gz, N);
+    unlink(plain);
+    unlink(gz);
+    rmdir(dir);
+}
+
 static void test_ledger_skips_finished_lines(void **state)
 {
     (void)state;
@@ -417,6 +505,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mapping_and_bad_lines), cmocka_unit_test(test_gzip_and_mapping),
         cmocka_unit_test(test_sharding_by_line),      cmocka_unit_test(test_refetch),
+        cmocka_unit_test(test_refetch_reads_the_input_once),
         cmocka_unit_test(test_ledger_skips_finished_lines),
         cmocka_unit_test(test_dates_that_do_not_exist),
         cmocka_unit_test(test_long_lines_are_refused),
