@@ -528,6 +528,53 @@ static void test_lang(void **state)
     rec = run_text(p, "Leaders met in Abuja on Sunday.", NF_OK);
     assert_null(str(rec, NF_F_LANG));
     nf_record_destroy(&rec);
+    /* CLD2's own codes that are not ISO 639-1 today are mapped: "iw", "zh-Hant", "jw" */
+    rec = run_text(p,
+                   "\u05DE\u05DE\u05E9\u05DC\u05EA \u05DE\u05D0\u05DC\u05D9 "
+                   "\u05D4\u05D5\u05D3\u05D9\u05E2\u05D4 \u05D1\u05D9\u05D5\u05DD "
+                   "\u05E9\u05D9\u05E9\u05D9 \u05E2\u05DC \u05D4\u05E7\u05DE\u05EA "
+                   "\u05DB\u05D5\u05D7 \u05DE\u05E9\u05D5\u05EA\u05E3 \u05E2\u05DD "
+                   "\u05D1\u05D5\u05E8\u05E7\u05D9\u05E0\u05D4 \u05E4\u05D0\u05E1\u05D5 "
+                   "\u05D5\u05E0\u05D9\u05D6'\u05E8 \u05DB\u05D3\u05D9 "
+                   "\u05DC\u05D4\u05D9\u05DC\u05D7\u05DD "
+                   "\u05D1\u05E7\u05D1\u05D5\u05E6\u05D5\u05EA "
+                   "\u05D4\u05D7\u05DE\u05D5\u05E9\u05D5\u05EA.",
+                   NF_OK);
+    assert_string_equal(str(rec, NF_F_LANG), "he");
+    nf_record_destroy(&rec);
+    rec = run_text(p,
+                   "\u99AC\u5229\u653F\u5E9C\u9031\u4E94\u5BA3\u5E03\u8207\u5E03\u5409"
+                   "\u7D0D\u6CD5\u7D22\u548C\u5C3C\u65E5\u7D44\u5EFA\u806F\u5408\u90E8"
+                   "\u968A\uFF0C\u4EE5\u6253\u64CA\u6B66\u88DD\u5718\u9AD4\u3002\u9019"
+                   "\u652F\u90E8\u968A\u5C07\u7531\u4E09\u570B\u7684\u58EB\u5175\u7D44"
+                   "\u6210\u3002",
+                   NF_OK);
+    assert_string_equal(str(rec, NF_F_LANG), "zh");
+    nf_record_destroy(&rec);
+    rec = run_text(p,
+                   "Pamarentah Mali ngumumake ing dina Jumuah yen bakal nggawe pasukan gabungan "
+                   "karo Burkina Faso lan Niger kanggo nglawan kelompok bersenjata.",
+                   NF_OK);
+    assert_string_equal(str(rec, NF_F_LANG), "jv");
+    nf_record_destroy(&rec);
+    /* a language with no two-letter code (Cherokee), and letters that are no language: none */
+    rec = run_text(p,
+                   "\u13C2\u13A6\u13D3 \u13A0\u13C2\u13F4\u13EB \u13D7\u13A8\u13D2 "
+                   "\u13BE\u13CD\u13A9 \u13D7\u13C2\u13B3\u13EB\u13A9 "
+                   "\u13D7\u13A6\u13B3\u13EB\u13A2\u13CD\u13D7 \u13C2\u13A6\u13A5 "
+                   "\u13DA\u13F3\u13AA\u13DB \u13A4\u13C2\u13C5\u13CD\u13D7 "
+                   "\u13A4\u13C1\u13B3\u13C5\u13AF",
+                   NF_OK);
+    assert_null(str(rec, NF_F_LANG));
+    nf_record_destroy(&rec);
+    int64_t unknown = mock_counter("lang_unknown");
+    rec = run_text(p,
+                   "qxz vbnm wrtp zzkq plmk xxqv bbnt qwrt zxcv mnbv lkjh gfds poiu ytre wqas "
+                   "zxcv vbnm wrtp zzkq plmk xxqv",
+                   NF_OK);
+    assert_null(str(rec, NF_F_LANG));
+    assert_int_equal(mock_counter("lang_unknown"), unknown + 1);
+    nf_record_destroy(&rec);
 }
 
 static void test_matching(void **state)
@@ -728,9 +775,29 @@ static void test_gazetteer_file(void **unused)
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
 
-    const char *const badlang[] = {"textcat_conf=/nonexistent/fpdb.conf", NULL};
-    assert_null(mock_plugin_new("extract_meta", badlang));
-    assert_non_null(strstr(mock_last_error(), "/nonexistent/fpdb.conf"));
+    /* language = false turns it off; the obsolete textcat options still load (a warning),
+     * and only an empty textcat_conf turns it off, as it did */
+    static const char french[] = "Le gouvernement malien a annonc\u00E9 vendredi la cr\u00E9ation "
+                                 "d'une force conjointe avec le Burkina Faso et le Niger.";
+    const char *const langs[][3] = {
+        {"language=false", NULL, NULL},
+        {"textcat_conf=/nonexistent/fpdb.conf", "textcat_models=/nonexistent/", "fr"},
+        {"language=true", NULL, "fr"},
+    };
+    for (size_t i = 0; i < sizeof(langs) / sizeof(*langs); i++) {
+        const char *const o[] = {"gazetteer=", langs[i][0], langs[i][1], NULL};
+        mp = mock_plugin_new("extract_meta", o);
+        assert_non_null(mp);
+        rec = new_record(french, strlen(french));
+        assert_int_equal(nf_record_set_cstr(rec, NF_F_TEXT, french), 0);
+        assert_int_equal(mock_process(mp, rec), NF_OK);
+        if (langs[i][2])
+            assert_string_equal(str(rec, NF_F_LANG), langs[i][2]);
+        else
+            assert_false(nf_record_has(rec, NF_F_LANG));
+        nf_record_destroy(&rec);
+        mock_plugin_destroy(&mp);
+    }
 }
 
 int main(void)
