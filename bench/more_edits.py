@@ -12,6 +12,14 @@ KIND is one of
   cut50    the tail cut off at 50-60% of the words (the generator: 60-90%)
   two      two of the generator's kinds of edit, one after the other (wrap, cut, words,
            format, headline)
+  numbers  every number of the headline and text written as another outlet's style writes it:
+           thousands separators dropped, or made dots, spaces (plain, no-break or thin) or
+           apostrophes, decimal points made commas, separators added to long plain numbers
+  marker   a wire version marker on the headline ("UPDATE 2-", "CORRECTED-", "REFILE-",
+           "RPT-", or " (2)" at its end), half of them with a version note atop the text
+           ("(Adds comment from the ministry)", "(Corrects figure in paragraph 3)")
+  typo     a typo inside one to three numbers: a separator moved by a digit ("3,892,000" as
+           "38,92,000"), dropped, doubled or made another, a decimal point lost
 Originals, ids and order stay as they were; OUT_DIR gets articles.jsonl and gold_dups.jsonl in
 the generator's format, so score_dups.py reads it as it reads IN_DIR."""
 import argparse
@@ -51,6 +59,47 @@ def replace_words(rng, words, lo_pct, hi_pct):
     return words
 
 
+# A number as written: grouped by commas (with decimals), a decimal, or a long plain number.
+NUMBER = re.compile(r'(?<![\w.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\d{5,})(?![\w]|[.,]\d)')
+# Outlets' ways of writing 1234567.89: thousands separator, decimal mark.
+STYLES = [('', '.'), ('.', ','), (' ', ','), ('\u00a0', ','), ('\u202f', ','), ('\u2009', '.'),
+          ("'", '.'), (',', '.')]
+VERSIONS = ['UPDATE {n}-', 'CORRECTED-', 'REFILE-', 'RPT-', 'CORRECTED-UPDATE {n}-',
+            'REFILE-UPDATE {n}-', 'UPDATE {n}:', 'WRAPUP {n}-']
+NOTES = ['(Adds comment from the ministry)', '(Corrects figure in paragraph {n})',
+         '(Updates with closing prices)', '(Adds byline, background)',
+         '(Recasts, adds detail in paragraphs {n}-{m})', '(Repeats story first sent on Friday)']
+
+
+def restyle(m, sep, dec):
+    """One number written with thousands separator `sep` and decimal mark `dec`."""
+    whole, _, frac = m.group(0).replace(',', '').partition('.')
+    if sep and (len(whole) > 4 or len(whole) == 4 and ',' in m.group(0)):
+        head = len(whole) % 3 or 3
+        whole = whole[:head] + ''.join(sep + whole[i:i + 3] for i in range(head, len(whole), 3))
+    return whole + (dec + frac if frac else '')
+
+
+def number_typo(rng, s):
+    """One typo inside a written number."""
+    marks = [i for i, c in enumerate(s) if c in ',.']
+    if not marks:
+        i = rng.randrange(1, len(s))
+        return s[:i] + ',' + s[i:]
+    i = rng.choice(marks)
+    how = rng.choice(['move', 'drop', 'double', 'other'])
+    if how == 'move':
+        j = i + rng.choice([-1, 1]) if 1 < i < len(s) - 2 else i + 1 if i == 1 else i - 1
+        t = s[:i] + s[i + 1:]
+        j = max(1, min(len(t) - 1, j))
+        return t[:j] + s[i] + t[j:]
+    if how == 'drop':
+        return s[:i] + s[i + 1:]
+    if how == 'double':
+        return s[:i] + s[i] + s[i:]
+    return s[:i] + (',' if s[i] == '.' else '.') + s[i + 1:]
+
+
 def edit(rng, kind, title, body):
     words = body.split(' ')
     if kind == 'lead':
@@ -69,7 +118,29 @@ def edit(rng, kind, title, body):
         for k in rng.sample(['wrap', 'cut', 'words', 'format', 'headline'], 2):
             title, body = base_edit(rng, k, title, body)
         return title, body
+    if kind == 'numbers':
+        sep, dec = rng.choice(STYLES)
+        return (NUMBER.sub(lambda m: restyle(m, sep, dec), title),
+                NUMBER.sub(lambda m: restyle(m, sep, dec), body))
+    if kind == 'marker':
+        n = rng.randint(1, 5)
+        if rng.random() < 0.2:
+            title = f'{title} ({n})'
+        else:
+            title = rng.choice(VERSIONS).format(n=n) + title
+        if rng.random() < 0.5:
+            p = rng.randint(2, 9)
+            body = rng.choice(NOTES).format(n=p, m=p + 1) + '\n\n' + body
+        return title, body
+    if kind == 'typo':
+        spans = [m.span() for m in NUMBER.finditer(body)]
+        for a, b in sorted(rng.sample(spans, min(len(spans), rng.randint(1, 3))), reverse=True):
+            body = body[:a] + number_typo(rng, body[a:b]) + body[b:]
+        return title, body
     raise SystemExit(f'unknown kind {kind!r}')
+
+
+KINDS = ['lead', 'words', 'shuffle', 'cut50', 'two', 'numbers', 'marker', 'typo']
 
 
 def main():
@@ -77,7 +148,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('indir')
     ap.add_argument('outdir')
-    ap.add_argument('kind', choices=['lead', 'words', 'shuffle', 'cut50', 'two'])
+    ap.add_argument('kind', choices=KINDS)
     ap.add_argument('--seed', type=int, default=1)
     a = ap.parse_args()
     rng = random.Random(a.seed)

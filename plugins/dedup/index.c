@@ -16,7 +16,7 @@
 #define DUP_T_EXACT NF_DUP_BANDS
 #define DUP_T_ID (NF_DUP_BANDS + 1)
 #define DUP_MAX_CAND 64
-#define DUP_SNAP_MAGIC "NFDUPIX2"
+#define DUP_SNAP_MAGIC "NFDUPIX3" /* 3: signatures of version 3 (sig.h) */
 
 struct dup_item {
     uint8_t id[16];

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <utf8proc.h>
 /* Inlined: most shingles are 15-40 bytes, where a call into the library costs as much as the hash. */
 #define XXH_INLINE_ALL
@@ -69,6 +70,38 @@ static bool sig_is_word_cp(utf8proc_int32_t cp)
            (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO);
 }
 
+static bool sig_digit(uint8_t c)
+{
+    return (uint8_t)(c - '0') <= 9;
+}
+
+/* Numbers are words of their digits alone: "3,892,000", "3.892.000", "3892000", "3 892 000"
+ * and a typo's "38,92,000" are all "3892000", "3,5" and "3.5" both "35", so that a copy that
+ * writes its numbers in another outlet's style keeps its shingles and figures. The separator
+ * just read ends at raw offset i, after a word that ends in a digit (norm[ws..o), the current
+ * digit group starting at g); `space` says it was a space (plain, no-break, thin: what
+ * compatibility folding makes ' '), else a comma, point or apostrophe. Returns the raw offset
+ * the number goes on from, or 0 when the separator ends it. A mark joins digits on either side
+ * (one more mark may follow: a typo's ",,"); a space joins a group of 1-3 digits of a word of
+ * digits alone to exactly three more, as thousands are grouped ("in 1987 300 people" stays two
+ * numbers). */
+static size_t sig_number_goes_on(const uint8_t *t, size_t n, size_t i, bool space,
+                                 const uint8_t *norm, size_t ws, size_t g, size_t o)
+{
+    if (!space) {
+        if (i < n && (t[i] == ',' || t[i] == '.'))
+            i++;
+        return i < n && sig_digit(t[i]) ? i : 0;
+    }
+    if (o - g > 3 || i + 3 > n || !sig_digit(t[i]) || !sig_digit(t[i + 1]) ||
+        !sig_digit(t[i + 2]) || (i + 3 < n && t[i + 3] < 0x80 && sig_ascii[t[i + 3]]))
+        return 0;
+    for (size_t j = ws; j < o; j++)
+        if (!sig_digit(norm[j]))
+            return 0;
+    return i;
+}
+
 long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t *words_out,
                       const char **why)
 {
@@ -79,6 +112,7 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
     if (sig_reserve(&w->norm, &w->norm_cap, 2 * n + 64) < 0)
         return *why = "out of memory", -1;
     size_t o = 0, words = 0;
+    size_t group = 0; /* where the current word's last digit group starts in norm */
     bool in_word = false;
     const int opts = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
                      UTF8PROC_STRIPMARK | UTF8PROC_IGNORE;
@@ -89,6 +123,16 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
             i++;
             uint8_t m = sig_ascii[c];
             if (!m) {
+                if (in_word && sig_digit(w->norm[o - 1]) &&
+                    (c == ',' || c == '.' || c == '\'' || c == ' ')) {
+                    size_t ws = w->starts[words - 1], g = group > ws ? group : ws;
+                    size_t next = sig_number_goes_on(t, n, i, c == ' ', w->norm, ws, g, o);
+                    if (next) {
+                        i = next;
+                        group = o;
+                        continue;
+                    }
+                }
                 in_word = false;
                 continue;
             }
@@ -114,6 +158,17 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
             m = 0;
         if (sig_reserve(&w->norm, &w->norm_cap, o + 5 * (size_t)m + (n - i) * 2 + 64) < 0)
             return *why = "out of memory", -1;
+        /* A space folded from a no-break or thin space, or a typographic apostrophe
+         * ("3\u202f892", "1\u2019000"), may group a number's digits. */
+        if (in_word && sig_digit(w->norm[o - 1]) && ((m == 1 && dec[0] == ' ') || cp == 0x2019)) {
+            size_t ws = w->starts[words - 1], g = group > ws ? group : ws;
+            size_t next = sig_number_goes_on(t, n, i, cp != 0x2019, w->norm, ws, g, o);
+            if (next) {
+                i = next;
+                group = o;
+                continue;
+            }
+        }
         for (utf8proc_ssize_t j = 0; j < m; j++) {
             if (!sig_is_word_cp(dec[j])) {
                 /* a mark left by a composed form counts as part of the word; others split */
@@ -220,6 +275,92 @@ int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingl
     return 0;
 }
 
+/* Wire services mark the later versions of a story on its headline ("UPDATE 2-Title",
+ * "CORRECTED-Title", "REFILE-UPDATE 1-Title", "RPT-Title", "Title (2)"), and republishers add a
+ * flag ("BREAKING: Title"). A marker is not part of the headline: without it, the headline's
+ * figures and hash are the story's, whatever version, so that the bodies decide. Only a marker
+ * word followed by a version number and a dash, colon or bar counts at the start; at the end,
+ * a version number (or marker) in brackets. */
+static const char *const sig_marker_words[] = {
+    "update", "updated", "wrapup", "corrected", "correction", "refile", "refiled",
+    "rpt",    "repeat",  "breaking", "urgent", "flash",     NULL,
+};
+
+static size_t sig_skip_spaces(const uint8_t *t, size_t i, size_t n)
+{
+    while (i < n && (t[i] == ' ' || t[i] == '\t'))
+        i++;
+    return i;
+}
+
+/* A marker word at t[i..): the offset after it, or 0. */
+static size_t sig_marker_word(const uint8_t *t, size_t i, size_t n)
+{
+    size_t j = i;
+    while (j < n && j - i < 12 && sig_ascii[t[j] & 0x7F] >= 'a' && t[j] < 0x80)
+        j++;
+    if (j == i || (j < n && t[j] < 0x80 && sig_ascii[t[j]]))
+        return 0;
+    for (const char *const *m = sig_marker_words; *m; m++)
+        if (strlen(*m) == j - i && strncasecmp(*m, (const char *)t + i, j - i) == 0)
+            return j;
+    return 0;
+}
+
+/* An optional version number of one or two digits at t[i..), then spaces. */
+static size_t sig_version_number(const uint8_t *t, size_t i, size_t n)
+{
+    size_t j = i;
+    while (j < n && j - i < 2 && sig_digit(t[j]))
+        j++;
+    if (j < n && sig_digit(t[j]))
+        return i; /* three digits: not a version */
+    return sig_skip_spaces(t, j, n);
+}
+
+/* The headline without its version markers: [*a_out, *b_out) of t. */
+static void sig_headline_core(const uint8_t *t, size_t n, size_t *a_out, size_t *b_out)
+{
+    size_t a = sig_skip_spaces(t, 0, n), b = n;
+    for (int k = 0; k < 4; k++) {
+        size_t j = sig_marker_word(t, a, n);
+        if (!j)
+            break;
+        j = sig_version_number(t, sig_skip_spaces(t, j, n), n);
+        if (j < n && (t[j] == '-' || t[j] == ':' || t[j] == '|'))
+            j++;
+        else if (j + 2 < n && t[j] == 0xE2 && t[j + 1] == 0x80 &&
+                 (t[j + 2] == 0x93 || t[j + 2] == 0x94)) /* en or em dash */
+            j += 3;
+        else
+            break;
+        a = sig_skip_spaces(t, j, n);
+    }
+    while (b > a && (t[b - 1] == ' ' || t[b - 1] == '\t'))
+        b--;
+    if (b > a + 2 && (t[b - 1] == ')' || t[b - 1] == ']')) {
+        uint8_t open = t[b - 1] == ')' ? '(' : '[';
+        size_t o = b - 1;
+        while (o > a && t[o - 1] != open && b - o < 16)
+            o--;
+        if (o > a && t[o - 1] == open) {
+            size_t j = sig_skip_spaces(t, o, b);
+            size_t w = sig_marker_word(t, j, b);
+            j = sig_version_number(t, w ? sig_skip_spaces(t, w, b) : j, b);
+            if (j == b - 1 && (w || sig_digit(t[b - 2]))) {
+                b = o - 1;
+                while (b > a && (t[b - 1] == ' ' || t[b - 1] == '\t'))
+                    b--;
+            }
+        }
+    }
+    if (b > a) {
+        *a_out = a, *b_out = b;
+    } else {
+        *a_out = 0, *b_out = n; /* nothing but markers: keep them */
+    }
+}
+
 int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct nf_sig *out,
                     const char **why)
 {
@@ -227,15 +368,16 @@ int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct n
     out->headline = 0;
     if (!title || n == 0)
         return 0;
-    size_t words;
-    long len = nf_sig_normalise(w, title, n, &words, why);
+    size_t a, b, words;
+    sig_headline_core((const uint8_t *)title, n, &a, &b);
+    long len = nf_sig_normalise(w, title + a, b - a, &words, why);
     if (len < 0)
         return -1;
     /* A sum of the figures' hashes: order does not matter, repeats do. */
     uint64_t sum = 0;
-    size_t from = 0, a, b;
-    while (sig_next_figure(w->norm, (size_t)len, &from, &a, &b))
-        sum += XXH3_64bits(w->norm + a, b - a);
+    size_t from = 0, fa, fb;
+    while (sig_next_figure(w->norm, (size_t)len, &from, &fa, &fb))
+        sum += XXH3_64bits(w->norm + fa, fb - fa);
     uint32_t key = (uint32_t)(sig_mix(sum) >> 32);
     out->figures = key ? key : 1;
     uint32_t h = (uint32_t)XXH3_64bits(w->norm, (size_t)len);

@@ -11,10 +11,11 @@
 /* Bins of the one-permutation MinHash. 64 bins: enough for a Jaccard estimate within about
  * +-0.06 at 0.6, small enough to keep per-article state in dedup under 300 bytes. */
 #define NF_SIG_K 64
-#define NF_SIG_VERSION 2
+#define NF_SIG_VERSION 3
 /* Encoded: 'M', version, shingle, NF_SIG_K; then little-endian uint32s: shingles, words, the
  * headline's figures, the exact hash (4 words, low first), the text's figures (2 words), the
- * headline's hash, 0; then the NF_SIG_K bins. Version 1 had no headline and a 32-byte header. */
+ * headline's hash, 0; then the NF_SIG_K bins. Version 1 had no headline and a 32-byte header;
+ * version 2 split numbers at their separators and counted version markers as headline figures. */
 #define NF_SIG_HEADER 48
 #define NF_SIG_BYTES (NF_SIG_HEADER + 4 * NF_SIG_K)
 

@@ -325,24 +325,29 @@ static const char *judge_titled(struct mock_plugin *mp, struct nf_record *rec, c
     return d ? d : "";
 }
 
-/* Headlines with other figures name other reports, over the same body or not: an edition
- * "(1)", another quarter. A copy keeps its headline's figures and finds its own original. */
+/* Headlines with other figures name other reports over the same body (another toll, another
+ * quarter). A wire version marker is not a figure: a later version of a story ("UPDATE 1-",
+ * "CORRECTED-", "(2)" at the end) with its original's body is a copy of it. */
 static void test_headline_figures_tell_reports_apart(void **state)
 {
     (void)state;
     struct mock_plugin *mp = open_dedup(NULL);
     struct nf_record *rec = nf_record_new();
     assert_string_equal(judge_titled(mp, rec, ID_1, "Sahel states forge a pact", art[3]), "");
-    assert_string_equal(judge_titled(mp, rec, ID_2, "Sahel states forge a pact (1)", art[3]), "");
-    assert_string_equal(judge_titled(mp, rec, ID_3, "SAHEL STATES FORGE A PACT (2)", art[3]), "");
-    /* copies: the same body or cut short, the headline's figures kept */
+    assert_string_equal(judge_titled(mp, rec, ID_2, "Sahel states forge a pact, 3 dead", art[3]),
+                        "");
+    assert_string_equal(judge_titled(mp, rec, ID_3, "UPDATE 1-Sahel states forge a pact", art[3]),
+                        ID_1);
+    /* copies: the same body or cut short, the headline's figures kept, any version marker */
     char *short3 = cut(art[3], 0.7);
-    assert_string_equal(judge_titled(mp, rec, ID_A, "UPDATE: Sahel States Forge A Pact (1)",
+    assert_string_equal(judge_titled(mp, rec, ID_A,
+                                     "CORRECTED-UPDATE 2-Sahel States Forge A Pact, 3 Dead",
                                      short3),
                         ID_2);
-    assert_string_equal(judge_titled(mp, rec, ID_B, "Sahel states forge a pact (2)", art[3]),
-                        ID_3);
-    assert_string_equal(judge_titled(mp, rec, ID_C, "Sahel states forge a pact", short3), ID_1);
+    assert_string_equal(judge_titled(mp, rec, ID_B, "Sahel states forge a pact (2)", short3),
+                        ID_1);
+    assert_string_equal(judge_titled(mp, rec, ID_C, "REFILE-Sahel states forge a pact", art[3]),
+                        ID_1);
     /* no headline: figures unknown, any may match; it points at the earliest */
     assert_string_equal(judge(mp, rec, ID_D, art[3]), ID_1);
     free(short3);
@@ -375,6 +380,45 @@ static void test_body_figures_tell_templated_reports_apart(void **state)
     char *short2 = cut(week2, 0.75);
     assert_string_equal(judge(mp, rec, ID_3, short2), ID_2);
     free(short2);
+    /* numbers in another outlet's style or with a typo ("2,50,7000") are the same numbers */
+    const char *week1_de =
+        "New applications for unemployment insurance benefits rose to a seasonally adjusted "
+        "355.000 in the week ended March 21 from 341.000 in the prior week, the Labor "
+        "Department said. The number of people actually receiving benefits under regular "
+        "state programs totaled 2.480.000 in the week ended March 14, the latest period for "
+        "which that figure was available. That was down from 2.507.000 the previous week.";
+    const char *week2_typo =
+        "New applications for unemployment insurance benefits rose to a seasonally adjusted "
+        "341000 in the week ended March 14 from 340 000 in the prior week, the Labor "
+        "Department said. The number of people actually receiving benefits under regular "
+        "state programs totaled 2,50,7000 in the week ended March 7, the latest period for "
+        "which that figure was available. That was down from 2.516,000 the previous week.";
+    assert_string_equal(judge(mp, rec, ID_4, week1_de), ID_1);
+    assert_string_equal(judge(mp, rec, ID_A, week2_typo), ID_2);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* Reports recycled under one headline, the second with a version marker ("X", "X (1)"), are
+ * told apart by their bodies: the marker is not a figure, and it does not make the headlines
+ * differ either, so the bodies' figures decide. */
+static void test_bodies_decide_between_versions(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    const char *q1 = "Acme Corp said first quarter net income rose to 4,120,000 dlrs, or 41 cts "
+                     "a share, from 3,310,000 dlrs, or 33 cts, a year earlier. Sales rose to "
+                     "88.2 mln dlrs from 80.4 mln dlrs. The company said it expects the rest of "
+                     "the year to be strong, helped by lower costs and new products.";
+    const char *q2 = "Acme Corp said first quarter net income rose to 5,870,000 dlrs, or 58 cts "
+                     "a share, from 4,020,000 dlrs, or 40 cts, a year earlier. Sales rose to "
+                     "97.5 mln dlrs from 85.1 mln dlrs. The company said it expects the rest of "
+                     "the year to be strong, helped by lower costs and new products.";
+    assert_string_equal(judge_titled(mp, rec, ID_1, "ACME CORP <ACM> 1ST QTR NET", q1), "");
+    assert_string_equal(judge_titled(mp, rec, ID_2, "ACME CORP <ACM> 1ST QTR NET (1)", q2), "");
+    assert_string_equal(judge_titled(mp, rec, ID_3, "UPDATE 2-ACME CORP <ACM> 1ST QTR NET", q2),
+                        ID_2);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
 }
@@ -523,6 +567,7 @@ int main(void)
         cmocka_unit_test_setup(test_window_evicts_the_oldest, fresh),
         cmocka_unit_test_setup(test_headline_figures_tell_reports_apart, fresh),
         cmocka_unit_test_setup(test_body_figures_tell_templated_reports_apart, fresh),
+        cmocka_unit_test_setup(test_bodies_decide_between_versions, fresh),
         cmocka_unit_test_setup(test_same_headline_lowers_the_bar, fresh),
         cmocka_unit_test_setup(test_uses_the_minhash_stage_signature, fresh),
         cmocka_unit_test_setup(test_refusals, fresh),
