@@ -17,10 +17,10 @@
 
 static const char *const top_keys[] = {"plugin_dir", "run_dir",  "state_dir",   "deadletter",
                                        "log_level",  "trace",    "grace_ms",    "stages",
-                                       "metrics_dir", NULL};
+                                       "metrics_dir", "max_message", NULL};
 static const char *const stage_keys[] = {
-    "plugin", "inputs", "workers", "endpoint", "ack_endpoint", "hwm", "batch", "flush_ms",
-    "window", "ack_timeout_ms", "max_attempts", "journal", "log_level", NULL};
+    "plugin", "inputs", "workers", "endpoint", "ack_endpoint", "listen", "hwm", "batch",
+    "flush_ms", "window", "ack_timeout_ms", "max_attempts", "journal", "log_level", NULL};
 
 struct loader {
     struct nf_config *cfg;
@@ -230,14 +230,21 @@ static int stage_key(struct loader *L, struct nf_stage_conf *st, const char *key
     char **slot = strcmp(key, "plugin") == 0         ? &st->plugin
                   : strcmp(key, "endpoint") == 0     ? &st->endpoint
                   : strcmp(key, "ack_endpoint") == 0 ? &st->ack_endpoint
+                  : strcmp(key, "listen") == 0       ? &st->listen
                   : strcmp(key, "log_level") == 0    ? &st->log_level
                                                      : NULL;
     if (slot) {
         if (kind != NF_VAL_STRING && kind != NF_VAL_TEXT)
             return lfail(L, where, "stage '%s': '%s' must be a string", st->name, key);
         if (strcmp(key, "log_level") == 0 && nf_log_level_parse(text) < 0)
-            return lfail(L, where, "stage '%s': log_level must be error, warn, info or debug",
-                         st->name);
+            return lfail(L, where, "stage '%s': log_level must be error, warn, info or debug, "
+                                   "got '%s'", st->name, text);
+        if (strcmp(key, "listen") == 0 && (!*text || strpbrk(text, "/:*") ||
+                                           strlen(text) > 255))
+            return lfail(L, where, "stage '%s': 'listen' is the IP address or interface its "
+                                   "tcp sockets bind (for example \"0.0.0.0\" behind a "
+                                   "Service or NAT), without scheme or port; got '%s'",
+                         st->name, text);
         if ((strcmp(key, "endpoint") == 0 || strcmp(key, "ack_endpoint") == 0) &&
             strncmp(text, "tcp://", 6) != 0)
             return lfail(L, where, "stage '%s': '%s' must be tcp://HOST:PORT (ipc endpoints "
@@ -336,6 +343,68 @@ static int read_stage(struct loader *L, struct nf_stage_conf *st, config_setting
     return 0;
 }
 
+/* One top-level key, from the file (relative paths against the config's directory) or from
+ * --set (relative to the working directory, like any path on a command line). */
+static int top_key(struct loader *L, const char *key, enum nf_valkind kind, const char *text,
+                   const char *where, const char *base)
+{
+    struct nf_config *c = L->cfg;
+    bool any = kind == NF_VAL_TEXT;
+    if (strcmp(key, "trace") == 0) {
+        bool yes = !strcmp(text, "true") || (any && (!strcmp(text, "yes") || !strcmp(text, "1")));
+        bool no = !strcmp(text, "false") || (any && (!strcmp(text, "no") || !strcmp(text, "0")));
+        if ((kind != NF_VAL_BOOL && !any) || (!yes && !no))
+            return lfail(L, where, "trace must be true or false, got %s", text);
+        c->trace = yes;
+        return 0;
+    }
+    if (strcmp(key, "grace_ms") == 0) {
+        long long v;
+        if ((kind != NF_VAL_INT && !any) || parse_int_text(text, 0, 3600000, &v) < 0)
+            return lfail(L, where, "grace_ms must be an integer from 0 to 3600000, got %s", text);
+        c->grace_ms = (int)v;
+        return 0;
+    }
+    if (strcmp(key, "max_message") == 0) {
+        int64_t v;
+        if ((kind != NF_VAL_INT && kind != NF_VAL_STRING && !any) || nf_parse_size(text, &v) < 0 ||
+            v < 4096 || v > (INT64_C(1) << 30))
+            return lfail(L, where, "max_message must be a size from 4K to 1G (\"64M\"), got %s",
+                         text);
+        c->max_message = v;
+        return 0;
+    }
+    if (kind != NF_VAL_STRING && !any)
+        return lfail(L, where, "'%s' must be a string, got %s", key, text);
+    if (strcmp(key, "log_level") == 0) {
+        /* an unknown level would silence every log line */
+        if (nf_log_level_parse(text) < 0)
+            return lfail(L, where, "log_level must be one of error, warn, info, debug; got '%s'",
+                         text);
+        free(c->log_level);
+        c->log_level = strdup(text);
+        return c->log_level ? 0 : lfail(L, where, "out of memory");
+    }
+    char **slot = strcmp(key, "plugin_dir") == 0    ? &c->plugin_dir
+                  : strcmp(key, "run_dir") == 0     ? &c->run_dir
+                  : strcmp(key, "state_dir") == 0   ? &c->state_dir
+                  : strcmp(key, "deadletter") == 0  ? &c->deadletter
+                  : strcmp(key, "metrics_dir") == 0 ? &c->metrics_dir
+                                                    : NULL;
+    if (!slot) {
+        char allowed[512];
+        list_join(top_keys, allowed, sizeof(allowed));
+        return lfail(L, where, "unknown key '%s'; top-level keys are: %s; a stage's option is "
+                               "set as STAGE.OPTION=VALUE", key, allowed);
+    }
+    free(*slot);
+    *slot = NULL;
+    if (slot == &c->metrics_dir && !*text) /* metrics_dir = "" turns them off */
+        return 0;
+    *slot = join_path(base, text);
+    return *slot ? 0 : lfail(L, where, "out of memory");
+}
+
 static int apply_set(struct loader *L, const char *set)
 {
     char where[512];
@@ -351,47 +420,8 @@ static int apply_set(struct loader *L, const char *set)
     lhs[ll] = '\0';
     const char *value = eq + 1;
     char *dot = strchr(lhs, '.');
-    if (!dot) {
-        struct nf_config *c = L->cfg;
-        char **slot = strcmp(lhs, "plugin_dir") == 0   ? &c->plugin_dir
-                      : strcmp(lhs, "run_dir") == 0    ? &c->run_dir
-                      : strcmp(lhs, "state_dir") == 0  ? &c->state_dir
-                      : strcmp(lhs, "deadletter") == 0 ? &c->deadletter
-                      : strcmp(lhs, "metrics_dir") == 0 ? &c->metrics_dir
-                      : strcmp(lhs, "log_level") == 0  ? &c->log_level
-                                                       : NULL;
-        if (slot) {
-            /* the same check as in the file: an unknown level would silence every log line */
-            if (slot == &c->log_level && nf_log_level_parse(value) < 0)
-                return lfail(L, where, "log_level must be error, warn, info or debug");
-            free(*slot);
-            *slot = strcmp(lhs, "log_level") == 0 ? strdup(value) : join_path(NULL, value);
-            if (slot == &c->metrics_dir && !*value) { /* metrics_dir= turns them off */
-                free(*slot);
-                *slot = NULL;
-            }
-            return 0;
-        }
-        if (strcmp(lhs, "trace") == 0) {
-            bool yes = !strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1");
-            bool no = !strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0");
-            if (!yes && !no)
-                return lfail(L, where, "trace must be true or false");
-            c->trace = yes;
-            return 0;
-        }
-        if (strcmp(lhs, "grace_ms") == 0) {
-            long long v;
-            if (parse_int_text(value, 0, 3600000, &v) < 0)
-                return lfail(L, where, "grace_ms must be an integer");
-            c->grace_ms = (int)v;
-            return 0;
-        }
-        char allowed[512];
-        list_join(top_keys, allowed, sizeof(allowed));
-        return lfail(L, where, "unknown key '%s'; top-level keys are: %s; a stage's option is "
-                               "set as STAGE.OPTION=VALUE", lhs, allowed);
-    }
+    if (!dot)
+        return top_key(L, lhs, NF_VAL_TEXT, value, where, NULL);
     *dot = '\0';
     int si = nf_config_stage_index(L->cfg, lhs);
     if (si < 0)
@@ -475,6 +505,12 @@ static char *default_plugin_dir(void)
 struct nf_config *nf_config_load(const char *path, char *const *sets, int n_sets, char *err,
                                  size_t errlen)
 {
+    return nf_config_load_text(path, NULL, sets, n_sets, err, errlen);
+}
+
+struct nf_config *nf_config_load_text(const char *path, const char *text, char *const *sets,
+                                      int n_sets, char *err, size_t errlen)
+{
     struct nf_config *c = calloc(1, sizeof(*c));
     struct loader L = {c, err, errlen, 0};
     config_t lc;
@@ -484,19 +520,22 @@ struct nf_config *nf_config_load(const char *path, char *const *sets, int n_sets
     c->path = strdup(path);
     c->trace = true;
     c->grace_ms = 10000;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        lfail(&L, path, "cannot read the config: %s", strerror(errno));
-        goto fail;
+    c->max_message = INT64_C(64) << 20;
+    if (!text) {
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            lfail(&L, path, "cannot read the config: %s", strerror(errno));
+            goto fail;
+        }
+        fclose(f);
     }
-    fclose(f);
     char *abs = realpath(path, NULL);
     char *slash = abs ? strrchr(abs, '/') : NULL;
     if (slash)
         *slash = '\0';
     c->dir = abs ? abs : strdup(".");
     config_set_include_dir(&lc, c->dir);
-    if (!config_read_file(&lc, path)) {
+    if (!(text ? config_read_string(&lc, text) : config_read_file(&lc, path))) {
         const char *ef = config_error_file(&lc);
         char where[PATH_MAX + 32];
         snprintf(where, sizeof(where), "%s:%d", ef ? ef : path, config_error_line(&lc));
@@ -527,31 +566,10 @@ struct nf_config *nf_config_load(const char *path, char *const *sets, int n_sets
             free(where);
             goto fail;
         }
-        int bad = 0;
-        if (strcmp(key, "trace") == 0) {
-            bad = kind != NF_VAL_BOOL;
-            c->trace = strcmp(text, "true") == 0;
-        } else if (strcmp(key, "grace_ms") == 0) {
-            long long v;
-            bad = kind != NF_VAL_INT || parse_int_text(text, 0, 3600000, &v) < 0;
-            c->grace_ms = bad ? 0 : (int)v;
-        } else if (strcmp(key, "log_level") == 0) {
-            bad = kind != NF_VAL_STRING || nf_log_level_parse(text) < 0;
-            c->log_level = strdup(text);
-        } else {
-            bad = kind != NF_VAL_STRING;
-            char **slot = strcmp(key, "plugin_dir") == 0  ? &c->plugin_dir
-                          : strcmp(key, "run_dir") == 0   ? &c->run_dir
-                          : strcmp(key, "state_dir") == 0 ? &c->state_dir
-                          : strcmp(key, "metrics_dir") == 0 ? &c->metrics_dir
-                                                          : &c->deadletter;
-            *slot = slot == &c->metrics_dir && !*text ? NULL : join_path(c->dir, text);
-        }
-        if (bad)
-            lfail(&L, where, "'%s' has the wrong type or value (%s)", key, text);
+        int rc = top_key(&L, key, kind, text, where, c->dir);
         free(text);
         free(where);
-        if (bad)
+        if (rc < 0)
             goto fail;
     }
     if (!stages || !config_setting_is_group(stages) || config_setting_length(stages) == 0) {
@@ -636,6 +654,7 @@ void nf_config_destroy(struct nf_config **pc)
         free(st->consumers);
         free(st->endpoint);
         free(st->ack_endpoint);
+        free(st->listen);
         free(st->log_level);
         for (int i = 0; i < st->n_opts; i++) {
             free(st->opts[i].key);
@@ -746,7 +765,10 @@ int nf_config_check_plugins(const struct nf_config *c, char *err, size_t errlen)
     return 0;
 }
 
-static int tcp_with_port(const char *ep, int delta, bool bind, char *out, size_t outlen)
+/* tcp://HOST:PORT+delta. A bound socket listens on the address the endpoint names (or on
+ * `listen` when set), never on every interface. */
+static int tcp_with_port(const char *ep, int delta, const char *listen, char *out,
+                         size_t outlen)
 {
     const char *colon = strrchr(ep, ':');
     if (!colon || colon < ep + 6)
@@ -758,8 +780,13 @@ static int tcp_with_port(const char *ep, int delta, bool bind, char *out, size_t
         return -1;
     const char *host = ep + 6;
     int hl = (int)(colon - host);
-    int n = snprintf(out, outlen, "tcp://%.*s:%ld", bind ? 1 : hl, bind ? "*" : host,
-                     port + delta);
+    if (listen) {
+        host = listen;
+        hl = (int)strlen(listen);
+    }
+    if (hl == 0)
+        return -1;
+    int n = snprintf(out, outlen, "tcp://%.*s:%ld", hl, host, port + delta);
     return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
@@ -778,7 +805,8 @@ int nf_config_inbox(const struct nf_config *c, int s, bool backend, bool bind, c
 {
     const struct nf_stage_conf *st = &c->stages[s];
     if (st->endpoint)
-        return tcp_with_port(st->endpoint, backend ? 1 : 0, bind, out, outlen);
+        return tcp_with_port(st->endpoint, backend ? 1 : 0, bind ? st->listen : NULL, out,
+                             outlen);
     return ipc(c, st->name, backend ? ".out" : ".in", out, outlen);
 }
 
@@ -787,7 +815,7 @@ int nf_config_ack_endpoint(const struct nf_config *c, int s, int worker, bool bi
 {
     const struct nf_stage_conf *st = &c->stages[s];
     if (st->ack_endpoint)
-        return tcp_with_port(st->ack_endpoint, worker, bind, out, outlen);
+        return tcp_with_port(st->ack_endpoint, worker, bind ? st->listen : NULL, out, outlen);
     char suffix[32];
     snprintf(suffix, sizeof(suffix), "-%d.ack", worker);
     return ipc(c, st->name, suffix, out, outlen);

@@ -30,6 +30,7 @@ struct nf_stage_conf {
     int64_t paths_below; /* acknowledgement weight of a record whose journey ends here */
     char *endpoint;      /* tcp://host:port for the inbox (port and port+1); NULL: ipc */
     char *ack_endpoint;  /* sources: tcp://host:port for acks (port + worker); NULL: ipc */
+    char *listen;        /* the address its tcp sockets bind; NULL: the endpoint's host */
     int hwm;
     int batch;
     int flush_ms;
@@ -53,6 +54,7 @@ struct nf_config {
     char *log_level;
     bool trace;
     int grace_ms;
+    int64_t max_message; /* the largest message a socket accepts, and a stage emits */
     struct nf_stage_conf *stages;
     int n_stages;
 };
@@ -61,6 +63,10 @@ struct nf_config {
  * Returns NULL with "file:line: what is wrong" in err. Caller owns the result. */
 struct nf_config *nf_config_load(const char *path, char *const *sets, int n_sets, char *err,
                                  size_t errlen);
+/* The same, from the config's text as it was read from `path` (a snapshot the supervisor
+ * took): relative paths, includes and error locations are as if read from `path`. */
+struct nf_config *nf_config_load_text(const char *path, const char *text, char *const *sets,
+                                      int n_sets, char *err, size_t errlen);
 void nf_config_destroy(struct nf_config **cfg);
 
 int nf_config_stage_index(const struct nf_config *cfg, const char *name);

@@ -95,6 +95,9 @@ static int sql_open(struct nf_dlq *d, char *err, size_t errlen)
         return 0;
     if (sqlite3_open(d->path, &d->db) != SQLITE_OK)
         goto fail;
+    /* SQLite gives a file it creates mode 0644 whatever the umask; its WAL and shared-memory
+     * files then take the database's mode: make it private before anything is written. */
+    chmod(d->path, 0600);
     sqlite3_busy_timeout(d->db, 10000);
     /* Several workers may create the store at the same moment. Switching to WAL can fail with
      * SQLITE_BUSY without the busy handler being consulted (another connection holds a read

@@ -1,10 +1,15 @@
 /* The newsflow command: run (supervisor), stage (one worker), check, broker, show, dlq, doc.
  * Parses arguments and hands over; what each command does lives in its own module. */
+#include <dirent.h>
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -13,7 +18,9 @@
 #include "options.h"
 #include "plugin_loader.h"
 #include "stage.h"
+#include "statedir.h"
 #include "supervisor.h"
+#include "transport.h"
 
 static void usage(FILE *out)
 {
@@ -23,7 +30,11 @@ static void usage(FILE *out)
             "  stage CONFIG STAGE [--worker N] [--once] [--set K=V]...\n"
             "                                         run one worker of one stage\n"
             "  broker CONFIG [--set K=V]...           run the stages' inbox brokers only\n"
-            "  check CONFIG [--set K=V]...            validate the config and its plugins\n"
+            "  check CONFIG... [--set K=V]...         validate configs and their plugins\n"
+            "  reload CONFIG [--timeout MS]           make the running pipeline of CONFIG's\n"
+            "                                         state_dir take the edited config (it\n"
+            "                                         is validated first; on an error the\n"
+            "                                         pipeline runs on unchanged)\n"
             "  show CONFIG [--set K=V]...             list what the SQLite store holds\n"
             "  dlq list CONFIG [--json] [--set K=V]...\n"
             "                                         list the dead letters (--json: one object\n"
@@ -33,7 +44,9 @@ static void usage(FILE *out)
             "                                         pipeline, without acknowledgement fields;\n"
             "                                         --id takes an id or its first characters;\n"
             "                                         --force resends already replayed ones\n"
-            "  doc PLUGIN [--plugin-dir DIR]          print a plugin's options\n"
+            "  doc [PLUGIN] [--plugin-dir DIR]        print a plugin's options (without\n"
+            "                                         PLUGIN: the plugins there are)\n"
+            "  help [COMMAND]                         this text\n"
             "--set STAGE.OPTION=VALUE overrides a stage's option or key; --set KEY=VALUE a\n"
             "top-level key (plugin_dir, run_dir, state_dir, deadletter, log_level, ...).\n");
 }
@@ -48,8 +61,10 @@ struct args {
     int n_sets;
     char *tail[260]; /* --set arguments to pass to workers, NULL-terminated */
     int n_tail;
-    const char *positional[4];
+    const char *positional[16];
     int n_pos;
+    const char *snapshot; /* the config's text as the supervisor validated it */
+    int timeout_ms;
 };
 
 static int parse_args(int argc, char **argv, int from, struct args *a)
@@ -79,10 +94,20 @@ static int parse_args(int argc, char **argv, int from, struct args *a)
             a->tail[a->n_tail++] = argv[i];
         } else if (strcmp(argv[i], "--plugin-dir") == 0 && i + 1 < argc) {
             a->plugin_dir = argv[++i];
+        } else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc) {
+            a->snapshot = argv[++i];
+        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            char *end;
+            long ms = strtol(argv[++i], &end, 10);
+            if (*end || ms < 1 || ms > 600000) {
+                fprintf(stderr, "newsflow: --timeout needs milliseconds from 1 to 600000\n");
+                return -1;
+            }
+            a->timeout_ms = (int)ms;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "newsflow: unknown option %s\n", argv[i]);
             return -1;
-        } else if (a->n_pos < 4) {
+        } else if (a->n_pos < 16) {
             a->positional[a->n_pos++] = argv[i];
         } else {
             fprintf(stderr, "newsflow: unexpected argument %s\n", argv[i]);
@@ -93,17 +118,48 @@ static int parse_args(int argc, char **argv, int from, struct args *a)
     return 0;
 }
 
-static struct nf_config *load(const struct args *a)
+static char *slurp(const char *path, size_t limit)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *text = malloc(limit + 1);
+    size_t n = text ? fread(text, 1, limit, f) : 0;
+    bool whole = text && feof(f);
+    fclose(f);
+    if (!whole) {
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    return text;
+}
+
+static struct nf_config *load(const struct args *a, const char *cmd)
 {
     if (!a->config) {
-        usage(stderr);
+        fprintf(stderr, "newsflow %s: which config? (newsflow help)\n", cmd);
         return NULL;
     }
     char err[2048];
-    struct nf_config *cfg = nf_config_load(a->config, (char *const *)a->sets, a->n_sets, err,
-                                           sizeof(err));
+    struct nf_config *cfg;
+    if (a->snapshot) {
+        char *text = slurp(a->snapshot, (size_t)16 << 20);
+        if (!text) {
+            fprintf(stderr, "newsflow: cannot read the config snapshot %s: %s\n", a->snapshot,
+                    strerror(errno));
+            return NULL;
+        }
+        cfg = nf_config_load_text(a->config, text, (char *const *)a->sets, a->n_sets, err,
+                                  sizeof(err));
+        free(text);
+    } else {
+        cfg = nf_config_load(a->config, (char *const *)a->sets, a->n_sets, err, sizeof(err));
+    }
     if (!cfg)
         fprintf(stderr, "newsflow: %s\n", err);
+    else
+        nf_transport_set_max_message(cfg->max_message);
     return cfg;
 }
 
@@ -200,12 +256,37 @@ static int cmd_show(const struct nf_config *cfg)
     return shown ? 0 : 1;
 }
 
+/* The plugins in a directory: what `doc` offers when it is not given a known one. */
+static void list_plugins(const char *dir, FILE *out)
+{
+    DIR *d = opendir(dir);
+    fprintf(out, "plugins in %s:", dir);
+    struct dirent *e;
+    char *names[256];
+    int n = 0;
+    while (d && (e = readdir(d)) && n < 256) {
+        size_t len = strlen(e->d_name);
+        if (len > 3 && strcmp(e->d_name + len - 3, ".so") == 0)
+            names[n++] = strndup(e->d_name, len - 3);
+    }
+    if (d)
+        closedir(d);
+    for (int i = 1; i < n; i++) /* a few names: insertion sort */
+        for (int j = i; j > 0 && names[j] && names[j - 1] && strcmp(names[j - 1], names[j]) > 0;
+             j--) {
+            char *t = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = t;
+        }
+    for (int i = 0; i < n; i++) {
+        fprintf(out, " %s", names[i] ? names[i] : "?");
+        free(names[i]);
+    }
+    fprintf(out, "%s\n", n ? "" : " none");
+}
+
 static int cmd_doc(const struct args *a)
 {
-    if (a->n_pos < 1) {
-        usage(stderr);
-        return 2;
-    }
     char dir[PATH_MAX];
     if (a->plugin_dir) {
         snprintf(dir, sizeof(dir), "%s", a->plugin_dir);
@@ -221,10 +302,16 @@ static int cmd_doc(const struct args *a)
         if (!env || !*env)
             strncat(dir, "/../plugins", sizeof(dir) - strlen(dir) - 1);
     }
+    if (a->n_pos < 1) {
+        list_plugins(dir, stdout);
+        printf("newsflow doc PLUGIN prints one's options\n");
+        return 0;
+    }
     char err[2048];
     struct nf_plugin_handle *h = nf_plugin_load(dir, a->positional[0], err, sizeof(err));
     if (!h) {
         fprintf(stderr, "newsflow: %s\n", err);
+        list_plugins(dir, stderr);
         return 1;
     }
     nf_options_print_doc(&h->desc, stdout);
@@ -317,11 +404,68 @@ static int cmd_dlq(const struct nf_config *cfg, const struct dlq_args *d)
     return n < 0;
 }
 
+/* `reload`: validates the edited config here (so that a mistake is shown to whoever asked),
+ * then signals the supervisor that holds its state_dir and waits for its verdict, which it
+ * writes to RUN_DIR/reload.result. */
+static int cmd_reload(const struct nf_config *cfg, int timeout_ms)
+{
+    char err[2048];
+    if (nf_config_check_plugins(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "newsflow: reload refused, the pipeline runs on unchanged: %s\n", err);
+        return 1;
+    }
+    pid_t pid = nf_state_lock_holder(cfg->state_dir);
+    if (pid <= 0) {
+        fprintf(stderr, "newsflow: no pipeline is running on state_dir %s\n", cfg->state_dir);
+        return 1;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/reload.result", cfg->run_dir);
+    char *before = slurp(path, 65536);
+    int serial0 = before ? atoi(before) : 0;
+    free(before);
+    if (kill(pid, SIGHUP) < 0) {
+        fprintf(stderr, "newsflow: cannot signal the supervisor (pid %ld): %s\n", (long)pid,
+                strerror(errno));
+        return 1;
+    }
+    for (int waited = 0; waited < (timeout_ms ? timeout_ms : 60000); waited += 50) {
+        char *now = slurp(path, 65536);
+        if (now && atoi(now) > serial0) {
+            char *verdict = strchr(now, ' ');
+            bool ok = verdict && strncmp(verdict + 1, "ok ", 3) == 0;
+            fprintf(ok ? stdout : stderr, "newsflow: %s", verdict ? verdict + 1 : now);
+            free(now);
+            return ok ? 0 : 1;
+        }
+        free(now);
+        nanosleep(&(struct timespec){0, 50 * 1000000}, NULL);
+    }
+    fprintf(stderr, "newsflow: the supervisor (pid %ld) did not answer the reload in time\n",
+            (long)pid);
+    return 1;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return argc >= 2 && strcmp(argv[1], "help") == 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    /* State, stores, journals and sockets are private to their owner, whatever the umask. */
+    umask(077);
+    if (argc < 2) {
+        fprintf(stderr, "newsflow: which command? (newsflow help)\n");
+        usage(stderr);
+        return 2;
+    }
+    if (wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("newsflow 0.1.0 (plugin ABI %d, record schema v%d)\n", NF_PLUGIN_ABI,
@@ -346,13 +490,44 @@ int main(int argc, char **argv)
         from = 0;
     }
     static struct args a;
+    static const char *const commands[] = {"run", "stage", "broker", "check", "reload",
+                                           "show", "dlq", "doc", NULL};
+    bool known = false;
+    for (int i = 0; commands[i] && !known; i++)
+        known = strcmp(cmd, commands[i]) == 0;
+    if (!known) {
+        fprintf(stderr, "newsflow: unknown command '%s' (newsflow help)\n", cmd);
+        return 2;
+    }
     if (parse_args(argc, argv, from, &a) < 0)
         return 2;
     if (strcmp(cmd, "doc") == 0)
         return cmd_doc(&a);
     a.config = a.n_pos > 0 ? a.positional[0] : NULL;
     a.stage = a.n_pos > 1 ? a.positional[1] : NULL;
-    struct nf_config *cfg = load(&a);
+    if (strcmp(cmd, "check") == 0 && a.n_pos > 1) {
+        /* several configs: each checked on its own, every error shown */
+        int bad = 0;
+        for (int i = 0; i < a.n_pos; i++) {
+            struct args one = a;
+            one.config = a.positional[i];
+            struct nf_config *c = load(&one, cmd);
+            char err[2048];
+            if (!c) {
+                bad++;
+                continue;
+            }
+            if (nf_config_check_plugins(c, err, sizeof(err)) < 0) {
+                fprintf(stderr, "newsflow: %s\n", err);
+                bad++;
+            } else {
+                printf("%s: ok (%d stages)\n", c->path, c->n_stages);
+            }
+            nf_config_destroy(&c);
+        }
+        return bad ? 2 : 0;
+    }
+    struct nf_config *cfg = load(&a, cmd);
     if (!cfg)
         return 2;
     int rc = 2;
@@ -381,13 +556,12 @@ int main(int argc, char **argv)
             printf("%s: ok (%d stages, %d workers)\n", cfg->path, cfg->n_stages, workers);
             rc = 0;
         }
+    } else if (strcmp(cmd, "reload") == 0) {
+        rc = cmd_reload(cfg, a.timeout_ms);
     } else if (strcmp(cmd, "show") == 0) {
         rc = cmd_show(cfg);
     } else if (dlq) {
         rc = cmd_dlq(cfg, &dq);
-    } else {
-        fprintf(stderr, "newsflow: unknown command '%s'\n", cmd);
-        usage(stderr);
     }
     nf_config_destroy(&cfg);
     return rc;

@@ -22,6 +22,7 @@
 #include "journal.h"
 #include "newsflow/plugin.h"
 #include "plugin_loader.h"
+#include "statedir.h"
 #include "transport.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -197,19 +198,21 @@ struct worker {
 #define SEQ_COUNTER_BITS 40
 #define SEQ_COUNTER_MASK ((INT64_C(1) << SEQ_COUNTER_BITS) - 1)
 
-static int mkdirs(const char *path)
+/* What a dead letter keeps of bytes that could not be read as records (hostile or broken
+ * input): enough to see what it was, never the whole of a flood. */
+#define NF_DEAD_PREFIX ((size_t)64 << 10)
+
+/* The record schema's id: 32 hex digits. Checked by every stage that receives a record, so a
+ * bad one is refused where it enters, with the reason. */
+static bool valid_id(const char *id, size_t len)
 {
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+    if (!id || len != 32)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f') ||
+              (id[i] >= 'A' && id[i] <= 'F')))
+            return false;
+    return true;
 }
 
 /* Returns 0 once the dead letter is durable, -1 if it could not be stored: then the record
@@ -410,6 +413,9 @@ static void write_metrics(struct nf_ctx *ctx)
         return;
     }
     FILE *f = fopen(tmp, "w");
+    /* counts, not secrets: readable by the collector, which runs as another user */
+    if (f)
+        fchmod(fileno(f), 0644);
     if (!f) {
         if (!metrics_failed)
             nf_logf(NF_LOG_WARN, "cannot write %s: %s", tmp, strerror(errno));
@@ -618,11 +624,11 @@ static int source_emit(struct worker *w, struct slot *s)
     struct nf_record *r = w->rec;
     size_t idlen;
     const char *id = nf_record_str(r, NF_F_ID, &idlen);
-    if (!id || idlen == 0 || idlen >= sizeof(s->id)) {
+    if (!valid_id(id, idlen)) {
         size_t n;
         const void *raw = nf_record_bytes(r, NF_F_RAW, &n);
-        dead_letter(w, "the source plugin produced a record without a valid id", raw, raw ? n : 0,
-                    true);
+        dead_letter(w, "the source plugin produced a record without a valid id (32 hex digits)",
+                    raw, raw ? n : 0, true);
         return 0;
     }
     int64_t seq = (w->epoch << SEQ_COUNTER_BITS) | (w->next_counter & SEQ_COUNTER_MASK);
@@ -640,6 +646,15 @@ static int source_emit(struct worker *w, struct slot *s)
     s->bytes.len = 0;
     if (nf_record_encode(r, &s->bytes) < 0) {
         dead_letter(w, nf_record_error(r), NULL, 0, true);
+        return 0;
+    }
+    if ((int64_t)s->bytes.len > w->cfg->max_message) {
+        char reason[200];
+        snprintf(reason, sizeof(reason), "the record is %zu bytes, over max_message (%lld): "
+                 "no stage would accept it", s->bytes.len, (long long)w->cfg->max_message);
+        size_t n;
+        const void *raw = nf_record_bytes(r, NF_F_RAW, &n);
+        dead_letter(w, reason, raw, raw ? (n > NF_DEAD_PREFIX ? NF_DEAD_PREFIX : n) : 0, true);
         return 0;
     }
     memcpy(s->id, id, idlen + 1);
@@ -960,11 +975,13 @@ static int handle_batch(struct worker *w, const uint8_t *data, size_t len)
         size_t used;
         nf_ctx_count(&w->ctx, "in", 1);
         if (nf_record_decode_next(w->rec, data + off, len - off, &used) < 0) {
-            char reason[256];
+            char reason[320];
+            size_t keep = len - off > NF_DEAD_PREFIX ? NF_DEAD_PREFIX : len - off;
             snprintf(reason, sizeof(reason), "malformed record at byte %zu of a %zu-byte "
-                     "message: %s", off, len, nf_record_error(w->rec));
+                     "message: %s%s", off, len, nf_record_error(w->rec),
+                     keep < len - off ? " (only the first 64 KiB kept)" : "");
             nf_ctx_count(&w->ctx, "malformed", 1);
-            dead_letter(w, reason, data + off, len - off, false);
+            dead_letter(w, reason, data + off, keep, false);
             return n + 1;
         }
         handle(w, data + off, used);
@@ -980,6 +997,14 @@ static void handle(struct worker *w, const void *data, size_t len)
     /* A record on its second or later attempt may be the one that crashed a worker: what is
      * batched so far leaves before the plugin sees it, and it leaves in a message of its own,
      * so that it cannot take other records down with it again, here or further on. */
+    size_t idlen;
+    const char *id = nf_record_str(w->rec, NF_F_ID, &idlen);
+    if (!valid_id(id, idlen)) {
+        nf_ctx_count(&w->ctx, "malformed", 1);
+        if (dead_letter(w, "the record's id is not 32 hex digits", data, len, true) == 0)
+            ack_current(w, false);
+        return;
+    }
     int64_t attempt = 1;
     bool suspect = nf_record_int(w->rec, NF_F_ATTEMPT, &attempt) == 0 && attempt > 1;
     if (suspect)
@@ -998,6 +1023,24 @@ static void handle(struct worker *w, const void *data, size_t len)
             if (dead_letter(w, nf_record_error(w->rec), data, len, true) == 0)
                 ack_current(w, false);
             return;
+        }
+        size_t rlen = w->batch.len - mark;
+        if ((int64_t)rlen > w->cfg->max_message) {
+            /* refused here, with the reason, rather than as "malformed" one stage later */
+            w->batch.len = mark;
+            char reason[200];
+            snprintf(reason, sizeof(reason), "the record grew to %zu bytes in this stage, over "
+                     "max_message (%lld)", rlen, (long long)w->cfg->max_message);
+            if (dead_letter(w, reason, data, len, true) == 0)
+                ack_current(w, false);
+            return;
+        }
+        if ((int64_t)w->batch.len > w->cfg->max_message) {
+            /* together with the batch it would be too large: what came before goes first */
+            w->batch.len = mark;
+            flush_out(w);
+            memmove(w->batch.data, w->batch.data + mark, rlen);
+            w->batch.len = rlen;
         }
         nf_ctx_count(&w->ctx, "out", 1);
         if (suspect || w->batch.len >= NF_BATCH_BYTES)
@@ -1130,9 +1173,10 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
     char err[2048];
     int code = 2;
     snprintf(w.ctx.state_dir, sizeof(w.ctx.state_dir), "%s/%s", cfg->state_dir, st->name);
-    if (mkdirs(w.ctx.state_dir) < 0 || mkdirs(cfg->run_dir) < 0) {
-        nf_logf(NF_LOG_ERROR, "cannot create %s or %s: %s", w.ctx.state_dir, cfg->run_dir,
-                strerror(errno));
+    if (nf_dir_private(cfg->state_dir, "state_dir", err, sizeof(err)) < 0 ||
+        nf_dir_private(w.ctx.state_dir, "the stage's state directory", err, sizeof(err)) < 0 ||
+        nf_dir_private(cfg->run_dir, "run_dir", err, sizeof(err)) < 0) {
+        nf_logf(NF_LOG_ERROR, "%s", err);
         goto out;
     }
     w.plugin = nf_plugin_load(cfg->plugin_dir, st->plugin, err, sizeof(err));

@@ -1,16 +1,24 @@
 /* Supervisor. Brokers run as threads of this process (they only move messages between sockets);
  * workers are child processes running `newsflow stage`, so a crashing plugin takes down one
  * worker, never the pipeline. Signals are taken synchronously with sigtimedwait: no handler
- * races with the bookkeeping. */
+ * races with the bookkeeping.
+ *
+ * Generations: every config the supervisor has validated is a generation, kept as a snapshot of
+ * its text under run_dir that the workers of that generation read. Editing the file on disk
+ * changes nothing until a reload has validated it, so a worker restarted after a crash never
+ * reads a half-edited config. A reload starts a new generation and restarts only the stages
+ * whose settings changed; the others carry on and move to the new generation. */
 #include "supervisor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -20,26 +28,218 @@
 #include <zmq.h>
 
 #include "newsflow/log.h"
+#include "statedir.h"
 #include "transport.h"
 
-struct child {
-    int stage, worker;
-    pid_t pid;
-    bool source, done;
-    int restarts;
-    int64_t started, next_start;
-    long maxrss_kb;
-    double cpu_s; /* user + system CPU of all its runs */
-    int last_status;
+/* ---- generations ---------------------------------------------------------------------------- */
+
+struct gen {
+    struct nf_config *cfg;
+    char snapshot[PATH_MAX];
+    int id;
+    int refs; /* children that belong to it, plus one while it is the current one */
 };
+
+static char *read_text(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot read the config: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 8192, len = 0;
+    char *text = malloc(cap);
+    while (text) {
+        size_t n = fread(text + len, 1, cap - len - 1, f);
+        len += n;
+        if (len + 1 < cap)
+            break;
+        if (cap >= (size_t)16 << 20) {
+            snprintf(err, errlen, "%s: config larger than 16 MiB", path);
+            free(text);
+            text = NULL;
+            break;
+        }
+        char *t = realloc(text, cap * 2);
+        if (!t) {
+            free(text);
+            text = NULL;
+        }
+        text = t;
+        cap *= 2;
+    }
+    if (text)
+        text[len] = '\0';
+    else if (!err[0])
+        snprintf(err, errlen, "out of memory");
+    fclose(f);
+    return text;
+}
+
+/* Reads, validates and snapshots the config: everything `check` checks, before anything of the
+ * running pipeline is touched. NULL with the reason in err. */
+static struct gen *gen_load(const char *config_path, char *const *sets, int n_sets, int id,
+                            char *err, size_t errlen)
+{
+    err[0] = '\0';
+    char *text = read_text(config_path, err, errlen);
+    if (!text)
+        return NULL;
+    struct gen *g = calloc(1, sizeof(*g));
+    struct nf_config *cfg =
+        g ? nf_config_load_text(config_path, text, sets, n_sets, err, errlen) : NULL;
+    if (!cfg || nf_config_check_plugins(cfg, err, errlen) < 0 ||
+        nf_dir_private(cfg->state_dir, "state_dir", err, errlen) < 0 ||
+        nf_dir_private(cfg->run_dir, "run_dir", err, errlen) < 0)
+        goto fail;
+    snprintf(g->snapshot, sizeof(g->snapshot), "%s/config.%d", cfg->run_dir, id);
+    int fd = open(g->snapshot, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t len = strlen(text);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+        snprintf(err, errlen, "cannot write %.1024s: %s", g->snapshot,
+                 errno == ENOSPC ? "the disk is full" : strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        goto fail;
+    }
+    close(fd);
+    g->cfg = cfg;
+    g->id = id;
+    g->refs = 1;
+    free(text);
+    return g;
+fail:
+    nf_config_destroy(&cfg);
+    free(g);
+    free(text);
+    if (!err[0])
+        snprintf(err, errlen, "out of memory");
+    return NULL;
+}
+
+static void gen_unref(struct gen *g)
+{
+    if (!g || --g->refs > 0)
+        return;
+    unlink(g->snapshot);
+    nf_config_destroy(&g->cfg);
+    free(g);
+}
+
+/* ---- inbox brokers -------------------------------------------------------------------------- */
 
 struct broker {
     pthread_t thread;
     void *zctx;
-    char front[512], back[512];
+    void *ctl; /* our end of the control pair */
+    char front[512], back[512], ctl_ep[64];
+    char name[128];
     int hwm;
-    const char *name;
     bool started;
+};
+
+static void *broker_main(void *arg)
+{
+    struct broker *b = arg;
+    char err[512];
+    if (nf_broker_run_ctl(b->zctx, b->front, b->back, b->hwm, b->ctl ? b->ctl_ep : NULL, err,
+                          sizeof(err)) < 0)
+        nf_logf(NF_LOG_ERROR, "inbox of stage %s: %s", b->name, err);
+    return NULL;
+}
+
+/* Starts the inbox of stage s; NULL when the stage has none or it cannot start (logged). */
+static struct broker *broker_start(const struct nf_config *cfg, int s, void *zctx, bool ctl)
+{
+    static int serial;
+    const struct nf_stage_conf *st = &cfg->stages[s];
+    if (st->n_inputs == 0)
+        return NULL;
+    struct broker *b = calloc(1, sizeof(*b));
+    if (!b) {
+        nf_logf(NF_LOG_ERROR, "stage %s: out of memory for its inbox", st->name);
+        return NULL;
+    }
+    b->zctx = zctx;
+    b->hwm = st->hwm;
+    snprintf(b->name, sizeof(b->name), "%s", st->name);
+    if (nf_config_inbox(cfg, s, false, true, b->front, sizeof(b->front)) < 0 ||
+        nf_config_inbox(cfg, s, true, true, b->back, sizeof(b->back)) < 0) {
+        nf_logf(NF_LOG_ERROR, "stage %s: inbox endpoint too long for ipc; shorten run_dir "
+                              "(%s)", st->name, cfg->run_dir);
+        free(b);
+        return NULL;
+    }
+    if (ctl) {
+        snprintf(b->ctl_ep, sizeof(b->ctl_ep), "inproc://nf-inbox-ctl-%d", serial++);
+        b->ctl = zmq_socket(zctx, ZMQ_PAIR);
+        if (!b->ctl || zmq_bind(b->ctl, b->ctl_ep) != 0) {
+            nf_logf(NF_LOG_ERROR, "stage %s: inbox control socket: %s", st->name,
+                    zmq_strerror(errno));
+            if (b->ctl)
+                zmq_close(b->ctl);
+            free(b);
+            return NULL;
+        }
+    }
+    int rc = pthread_create(&b->thread, NULL, broker_main, b);
+    if (rc != 0) {
+        nf_logf(NF_LOG_ERROR, "stage %s: cannot start its inbox thread: %s", st->name,
+                strerror(rc));
+        if (b->ctl)
+            zmq_close(b->ctl);
+        free(b);
+        return NULL;
+    }
+    b->started = true;
+    return b;
+}
+
+/* Stops one inbox while the others run (what it holds is lost; the sources replay it). */
+static void broker_stop(struct broker *b)
+{
+    if (!b)
+        return;
+    if (b->ctl) {
+        zmq_send(b->ctl, "TERMINATE", 9, 0);
+        pthread_join(b->thread, NULL);
+        zmq_close(b->ctl);
+    }
+    free(b);
+}
+
+/* ---- workers ---------------------------------------------------------------------------------- */
+
+struct child {
+    struct gen *gen;
+    int stage, worker;
+    char name[128]; /* the stage's name: stays valid whatever generation goes */
+    pid_t pid;
+    bool source, done;
+    bool retire; /* stopped by a reload: not restarted, its exit is no crash */
+    int restarts;  /* crashes in a row (reset once a run lasted) */
+    int restarted; /* every restart, for the report */
+    int64_t started, next_start;
+    long maxrss_kb;
+    double cpu_s; /* user + system CPU of all its runs */
+};
+
+struct sup {
+    const char *config_path;
+    char *const *tail;
+    char **sets;
+    int n_sets;
+    bool once;
+    sigset_t oldmask;
+    pid_t self;
+    struct gen *cur;
+    int next_gen;
+    struct child *kids;
+    int n_kids, cap_kids;
+    struct broker **brokers; /* by stage index of the current generation */
+    void *zctx;
+    int64_t t0;
+    bool fatal;
 };
 
 static int64_t mono_ms(void)
@@ -49,144 +249,409 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void *broker_main(void *arg)
+static struct child *child_add(struct sup *S, struct gen *g, int stage, int worker)
 {
-    struct broker *b = arg;
-    char err[512];
-    if (nf_broker_run(b->zctx, b->front, b->back, b->hwm, err, sizeof(err)) < 0)
-        nf_logf(NF_LOG_ERROR, "inbox of stage %s: %s", b->name, err);
-    return NULL;
-}
-
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
+    if (S->n_kids == S->cap_kids) {
+        int cap = S->cap_kids ? S->cap_kids * 2 : 16;
+        struct child *k = realloc(S->kids, sizeof(*k) * (size_t)cap);
+        if (!k)
+            return NULL;
+        S->kids = k;
+        S->cap_kids = cap;
     }
-    return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+    struct child *c = &S->kids[S->n_kids++];
+    *c = (struct child){.gen = g, .stage = stage, .worker = worker,
+                        .source = g->cfg->stages[stage].n_inputs == 0, .next_start = 1};
+    snprintf(c->name, sizeof(c->name), "%s", g->cfg->stages[stage].name);
+    g->refs++;
+    return c;
 }
 
-static struct broker *brokers_start(const struct nf_config *cfg, void *zctx, int *n_out)
+static void child_report(const struct child *c)
 {
-    struct broker *b = calloc((size_t)cfg->n_stages + 1, sizeof(*b));
-    int n = 0;
-    for (int s = 0; b && s < cfg->n_stages; s++) {
-        if (cfg->stages[s].n_inputs == 0)
-            continue;
-        struct broker *k = &b[n];
-        k->zctx = zctx;
-        k->hwm = cfg->stages[s].hwm;
-        k->name = cfg->stages[s].name;
-        if (nf_config_inbox(cfg, s, false, true, k->front, sizeof(k->front)) < 0 ||
-            nf_config_inbox(cfg, s, true, true, k->back, sizeof(k->back)) < 0) {
-            nf_logf(NF_LOG_ERROR, "stage %s: inbox endpoint too long for ipc; shorten run_dir "
-                                  "(%s)", k->name, cfg->run_dir);
-            continue;
-        }
-        if (pthread_create(&k->thread, NULL, broker_main, k) == 0)
-            k->started = true;
-        n++;
-    }
-    *n_out = n;
-    return b;
+    nf_logf(NF_LOG_INFO, "worker %s[%d]: peak RSS %.1f MiB, CPU %.2f s, restarts %d", c->name,
+            c->worker, (double)c->maxrss_kb / 1024, c->cpu_s, c->restarted);
 }
 
-static void brokers_stop(struct broker *b, int n, void *zctx)
+static void child_remove(struct sup *S, int i)
 {
-    zmq_ctx_shutdown(zctx);
-    for (int i = 0; i < n; i++)
-        if (b[i].started)
-            pthread_join(b[i].thread, NULL);
-    free(b);
-    zmq_ctx_term(zctx);
+    gen_unref(S->kids[i].gen);
+    S->kids[i] = S->kids[--S->n_kids];
 }
 
-static pid_t spawn(const struct nf_config *cfg, const char *config_path, struct child *c,
-                   char *const *tail, bool once, const sigset_t *oldmask)
+/* A retiring worker of the same stage still runs: the new one waits (journal, ack socket). */
+static bool stage_busy(const struct sup *S, const struct child *c)
 {
+    for (int i = 0; i < S->n_kids; i++)
+        if (S->kids[i].retire && S->kids[i].pid > 0 && strcmp(S->kids[i].name, c->name) == 0)
+            return true;
+    return false;
+}
+
+static void spawn(struct sup *S, struct child *c)
+{
+    const struct nf_config *cfg = c->gen->cfg;
     char worker[16];
     snprintf(worker, sizeof(worker), "%d", c->worker);
-    const char *argv[256];
+    const char *argv[264];
     int n = 0;
     argv[n++] = "newsflow";
     argv[n++] = "stage";
-    argv[n++] = config_path;
+    argv[n++] = S->config_path;
     argv[n++] = cfg->stages[c->stage].name;
     argv[n++] = "--worker";
     argv[n++] = worker;
-    if (once && c->source)
+    argv[n++] = "--snapshot";
+    argv[n++] = c->gen->snapshot;
+    if (S->once && c->source)
         argv[n++] = "--once";
-    for (int i = 0; tail && tail[i] && n < 254; i++)
-        argv[n++] = tail[i];
+    for (int i = 0; S->tail && S->tail[i] && n < 262; i++)
+        argv[n++] = S->tail[i];
     argv[n] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
-        sigprocmask(SIG_SETMASK, oldmask, NULL);
+        /* A worker never outlives its supervisor: what it had in flight is in the journal. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != S->self)
+            _exit(1);
+        sigprocmask(SIG_SETMASK, &S->oldmask, NULL);
         execv("/proc/self/exe", (char *const *)argv);
         fprintf(stderr, "newsflow: exec of worker failed: %s\n", strerror(errno));
         _exit(127);
     }
-    if (pid > 0) {
-        c->pid = pid;
-        c->started = mono_ms();
+    if (pid < 0) {
+        int64_t delay = 1000;
+        nf_logf(NF_LOG_ERROR, "cannot start worker %s[%d]: fork: %s; trying again in %lld ms",
+                c->name, c->worker, strerror(errno), (long long)delay);
+        c->next_start = mono_ms() + delay;
+        return;
     }
-    return pid;
+    c->pid = pid;
+    c->next_start = 0;
+    c->started = mono_ms();
 }
 
-int nf_supervisor_run(const struct nf_config *cfg, const char *config_path,
-                      char *const *tail, bool once)
+/* A crashed worker: when to start it again. A run that lasted a second made progress, so the
+ * next start is prompt; only crashes in a row (a worker that cannot stay up) back off, up to
+ * 10 s. A worker killed from outside again and again still restarts within 100 ms. */
+static int64_t restart_delay(struct child *c, int status, int64_t now)
 {
-    nf_log_setup("supervisor", (enum nf_log_level)nf_log_level_parse(cfg->log_level));
+    bool lasted = now - c->started >= 1000;
+    bool outside = WIFSIGNALED(status) &&
+                   (WTERMSIG(status) == SIGKILL || WTERMSIG(status) == SIGTERM ||
+                    WTERMSIG(status) == SIGINT);
+    if (lasted || outside)
+        c->restarts = 0;
+    int64_t delay = 100;
+    for (int i = 0; i < c->restarts && delay < 10000; i++)
+        delay *= 2;
+    c->restarts++;
+    c->restarted++;
+    return delay > 10000 ? 10000 : delay;
+}
+
+static void reap(struct sup *S, bool stopping)
+{
+    int status;
+    struct rusage ru;
+    pid_t pid;
+    while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
+        int idx = -1;
+        for (int i = 0; i < S->n_kids && idx < 0; i++)
+            if (S->kids[i].pid == pid)
+                idx = i;
+        if (idx < 0)
+            continue;
+        struct child *c = &S->kids[idx];
+        c->pid = 0;
+        if (ru.ru_maxrss > c->maxrss_kb)
+            c->maxrss_kb = ru.ru_maxrss;
+        c->cpu_s += (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+        bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (c->retire) {
+            nf_logf(NF_LOG_INFO, "worker %s[%d] stopped for the reload", c->name, c->worker);
+            child_report(c);
+            child_remove(S, idx);
+            continue;
+        }
+        if (stopping)
+            continue;
+        if (clean && c->source && S->once) {
+            c->done = true;
+            continue;
+        }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+            if (c->gen->id == 1) {
+                nf_logf(NF_LOG_ERROR, "worker %s[%d] cannot start (see its error above); "
+                                      "stopping", c->name, c->worker);
+                S->fatal = true;
+                return;
+            }
+            nf_logf(NF_LOG_ERROR, "worker %s[%d] cannot start with the reloaded config (see "
+                                  "its error above); trying again", c->name, c->worker);
+        }
+        int64_t delay = restart_delay(c, status, mono_ms());
+        c->next_start = mono_ms() + delay;
+        if (WIFSIGNALED(status))
+            nf_logf(NF_LOG_WARN, "worker %s[%d] killed by signal %d; restarting in %lld ms",
+                    c->name, c->worker, WTERMSIG(status), (long long)delay);
+        else
+            nf_logf(NF_LOG_WARN, "worker %s[%d] exited with status %d; restarting in %lld ms",
+                    c->name, c->worker, WEXITSTATUS(status), (long long)delay);
+    }
+}
+
+/* ---- reload ----------------------------------------------------------------------------------- */
+
+static bool str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Whether anything a worker of this stage was started with differs between two generations:
+ * its keys and options, its inputs and consumers (the sockets it opens), its acknowledgement
+ * weight, and the keys every worker reads. */
+static bool stage_changed(const struct nf_config *a, int sa, const struct nf_config *b, int sb)
+{
+    const struct nf_stage_conf *x = &a->stages[sa], *y = &b->stages[sb];
+    if (str_differs(x->plugin, y->plugin) || x->workers != y->workers ||
+        str_differs(x->endpoint, y->endpoint) || str_differs(x->ack_endpoint, y->ack_endpoint) ||
+        str_differs(x->listen, y->listen) || x->hwm != y->hwm || x->batch != y->batch ||
+        x->flush_ms != y->flush_ms || x->window != y->window ||
+        x->ack_timeout_ms != y->ack_timeout_ms || x->max_attempts != y->max_attempts ||
+        x->journal != y->journal || str_differs(x->log_level, y->log_level) ||
+        x->paths_below != y->paths_below || x->n_inputs != y->n_inputs ||
+        x->n_consumers != y->n_consumers || x->n_opts != y->n_opts)
+        return true;
+    for (int i = 0; i < x->n_inputs; i++)
+        if (strcmp(x->inputs[i], y->inputs[i]) != 0)
+            return true;
+    for (int i = 0; i < x->n_consumers; i++)
+        if (strcmp(a->stages[x->consumers[i]].name, b->stages[y->consumers[i]].name) != 0)
+            return true;
+    for (int i = 0; i < x->n_opts; i++)
+        if (strcmp(x->opts[i].key, y->opts[i].key) != 0 || x->opts[i].kind != y->opts[i].kind ||
+            strcmp(x->opts[i].text, y->opts[i].text) != 0)
+            return true;
+    return false;
+}
+
+/* Keys every worker reads, and the sources every filter may acknowledge to. */
+static bool common_changed(const struct nf_config *a, const struct nf_config *b, bool *sources)
+{
+    *sources = false;
+    int na = 0, nb = 0;
+    for (int s = 0; s < a->n_stages; s++)
+        na += a->stages[s].n_inputs == 0;
+    for (int s = 0; s < b->n_stages; s++)
+        nb += b->stages[s].n_inputs == 0;
+    if (na != nb)
+        *sources = true;
+    for (int s = 0; s < a->n_stages && !*sources; s++) {
+        if (a->stages[s].n_inputs)
+            continue;
+        int t = nf_config_stage_index(b, a->stages[s].name);
+        *sources = t < 0 || b->stages[t].n_inputs || b->stages[t].workers != a->stages[s].workers ||
+                   str_differs(a->stages[s].ack_endpoint, b->stages[t].ack_endpoint) ||
+                   str_differs(a->stages[s].listen, b->stages[t].listen);
+    }
+    return str_differs(a->plugin_dir, b->plugin_dir) ||
+           str_differs(a->deadletter, b->deadletter) ||
+           str_differs(a->metrics_dir, b->metrics_dir) ||
+           str_differs(a->log_level, b->log_level) || a->trace != b->trace ||
+           a->max_message != b->max_message;
+}
+
+static void write_reload_result(const struct nf_config *cfg, int serial, bool ok, const char *msg)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    snprintf(path, sizeof(path), "%s/reload.result", cfg->run_dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "%d %s %s\n", serial, ok ? "ok" : "refused", msg);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+}
+
+static void reload(struct sup *S)
+{
+    static int serial;
+    serial++;
     char err[2048];
-    if (nf_config_check_plugins(cfg, err, sizeof(err)) < 0) {
+    struct gen *ng = gen_load(S->config_path, S->sets, S->n_sets, S->next_gen, err, sizeof(err));
+    const struct nf_config *old = S->cur->cfg;
+    if (ng && (strcmp(ng->cfg->state_dir, old->state_dir) != 0 ||
+               strcmp(ng->cfg->run_dir, old->run_dir) != 0)) {
+        snprintf(err, sizeof(err), "%s: state_dir and run_dir cannot change in a reload (they "
+                                   "hold the running pipeline's state); restart the service",
+                 S->config_path);
+        gen_unref(ng);
+        ng = NULL;
+    }
+    if (!ng) {
+        nf_logf(NF_LOG_ERROR, "reload refused, the pipeline runs on unchanged: %s", err);
+        write_reload_result(old, serial, false, err);
+        return;
+    }
+    S->next_gen++;
+    const struct nf_config *nc = ng->cfg;
+    bool sources_changed;
+    bool all = common_changed(old, nc, &sources_changed);
+    struct broker **nb = calloc((size_t)nc->n_stages + 1, sizeof(*nb));
+    if (!nb) {
+        write_reload_result(old, serial, false, "out of memory");
+        gen_unref(ng);
+        return;
+    }
+    char kept[1024] = "", restarted[1024] = "", added[1024] = "", removed[1024] = "";
+#define NAME_TO(list, nm) \
+    snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", list[0] ? " " : "", nm)
+    /* Stages that are gone or changed: their workers stop (not counted as crashes). */
+    for (int s = 0; s < old->n_stages; s++) {
+        int t = nf_config_stage_index(nc, old->stages[s].name);
+        bool changed = t < 0 || all || stage_changed(old, s, nc, t) ||
+                       (sources_changed && old->stages[s].n_inputs);
+        bool inbox_same = t >= 0 && old->stages[s].n_inputs && nc->stages[t].n_inputs &&
+                          !str_differs(old->stages[s].endpoint, nc->stages[t].endpoint) &&
+                          !str_differs(old->stages[s].listen, nc->stages[t].listen) &&
+                          old->stages[s].hwm == nc->stages[t].hwm;
+        if (inbox_same) {
+            nb[t] = S->brokers[s];
+            S->brokers[s] = NULL;
+        }
+        if (t < 0)
+            NAME_TO(removed, old->stages[s].name);
+        else if (changed)
+            NAME_TO(restarted, old->stages[s].name);
+        else
+            NAME_TO(kept, old->stages[s].name);
+        for (int i = 0; i < S->n_kids; i++) {
+            struct child *c = &S->kids[i];
+            if (c->retire || c->gen != S->cur || c->stage != s)
+                continue;
+            if (!changed) { /* carries on, in the new generation */
+                gen_unref(c->gen);
+                c->gen = ng;
+                ng->refs++;
+                c->stage = t;
+                continue;
+            }
+            c->retire = true;
+            if (c->pid > 0)
+                kill(c->pid, SIGTERM);
+        }
+    }
+    /* Children that are not running (done sources, or waiting to restart) just go. */
+    for (int i = 0; i < S->n_kids;)
+        if (S->kids[i].retire && S->kids[i].pid <= 0)
+            child_remove(S, i);
+        else
+            i++;
+    for (int s = 0; s < old->n_stages; s++)
+        broker_stop(S->brokers[s]);
+    free(S->brokers);
+    S->brokers = nb;
+    /* New and changed stages: inboxes now, workers once their predecessors have gone. */
+    for (int t = 0; t < nc->n_stages; t++) {
+        if (!S->brokers[t])
+            S->brokers[t] = broker_start(nc, t, S->zctx, true);
+        bool running = false;
+        for (int i = 0; i < S->n_kids && !running; i++)
+            running = !S->kids[i].retire && S->kids[i].gen == ng && S->kids[i].stage == t;
+        if (running)
+            continue;
+        if (nf_config_stage_index(old, nc->stages[t].name) < 0)
+            NAME_TO(added, nc->stages[t].name);
+        for (int w = 0; w < nc->stages[t].workers; w++)
+            child_add(S, ng, t, w);
+    }
+#undef NAME_TO
+    gen_unref(S->cur);
+    S->cur = ng;
+    char msg[4600];
+    snprintf(msg, sizeof(msg), "reloaded %s (generation %d): restarted [%s], added [%s], "
+                               "removed [%s], unchanged [%s]",
+             S->config_path, ng->id, restarted, added, removed, kept);
+    nf_logf(NF_LOG_INFO, "%s", msg);
+    write_reload_result(nc, serial, true, msg);
+}
+
+/* ---- the supervisor --------------------------------------------------------------------------- */
+
+int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, char *const *tail,
+                      bool once)
+{
+    nf_log_setup("supervisor", (enum nf_log_level)nf_log_level_parse(cfg0->log_level));
+    char err[2048];
+    if (nf_config_check_plugins(cfg0, err, sizeof(err)) < 0) {
         nf_logf(NF_LOG_ERROR, "%s", err);
         return 2;
     }
-    if (mkdir_p(cfg->run_dir) < 0 || mkdir_p(cfg->state_dir) < 0) {
-        nf_logf(NF_LOG_ERROR, "cannot create %s: %s", cfg->run_dir, strerror(errno));
+    if (nf_dir_private(cfg0->state_dir, "state_dir", err, sizeof(err)) < 0 ||
+        nf_dir_private(cfg0->run_dir, "run_dir", err, sizeof(err)) < 0) {
+        nf_logf(NF_LOG_ERROR, "%s", err);
         return 2;
     }
-    int n_children = 0, n_sources = 0;
-    for (int s = 0; s < cfg->n_stages; s++)
-        n_children += cfg->stages[s].workers;
-    struct child *kids = calloc((size_t)n_children, sizeof(*kids));
-    if (!kids)
-        return 1;
-    int k = 0;
-    for (int s = 0; s < cfg->n_stages; s++) {
-        for (int w = 0; w < cfg->stages[s].workers; w++, k++) {
-            kids[k] = (struct child){.stage = s, .worker = w,
-                                     .source = cfg->stages[s].n_inputs == 0};
-            n_sources += kids[k].source;
-        }
+    int lock = nf_state_lock(cfg0->state_dir, err, sizeof(err));
+    if (lock < 0) {
+        nf_logf(NF_LOG_ERROR, "%s", err);
+        return 2;
     }
+    struct sup S = {.config_path = config_path, .tail = tail, .once = once, .self = getpid(),
+                    .next_gen = 1};
+    /* the --set values, out of the workers' argument tail ("--set", V or "--set=V") */
+    char *sets[130];
+    for (int i = 0; tail && tail[i] && S.n_sets < 128; i++) {
+        if (strncmp(tail[i], "--set=", 6) == 0)
+            sets[S.n_sets++] = tail[i] + 6;
+        else if ((strcmp(tail[i], "--set") == 0 || strcmp(tail[i], "-s") == 0) && tail[i + 1])
+            sets[S.n_sets++] = tail[++i];
+    }
+    S.sets = sets;
+    S.cur = gen_load(config_path, sets, S.n_sets, S.next_gen++, err, sizeof(err));
+    if (!S.cur) {
+        nf_logf(NF_LOG_ERROR, "%s", err);
+        close(lock);
+        return 2;
+    }
+    const struct nf_config *cfg = S.cur->cfg;
+    S.brokers = calloc((size_t)cfg->n_stages + 1, sizeof(*S.brokers));
+    S.zctx = zmq_ctx_new();
+    if (!S.brokers || !S.zctx) {
+        nf_logf(NF_LOG_ERROR, "cannot start: %s", S.zctx ? "out of memory" : zmq_strerror(errno));
+        gen_unref(S.cur);
+        free(S.brokers);
+        close(lock);
+        return 1;
+    }
+    for (int s = 0; s < cfg->n_stages; s++)
+        for (int w = 0; w < cfg->stages[s].workers; w++)
+            if (!child_add(&S, S.cur, s, w)) {
+                nf_logf(NF_LOG_ERROR, "out of memory");
+                return 1;
+            }
 
-    sigset_t mask, oldmask;
+    sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, &oldmask);
+    sigprocmask(SIG_BLOCK, &mask, &S.oldmask);
 
-    void *zctx = zmq_ctx_new();
-    int n_brokers = 0;
-    struct broker *brokers = brokers_start(cfg, zctx, &n_brokers);
-    int64_t t0 = mono_ms();
-    for (int i = 0; i < n_children; i++)
-        spawn(cfg, config_path, &kids[i], tail, once, &oldmask);
-    nf_logf(NF_LOG_INFO, "started %d workers of %d stages%s", n_children, cfg->n_stages,
+    for (int s = 0; s < cfg->n_stages; s++)
+        S.brokers[s] = broker_start(cfg, s, S.zctx, true);
+    S.t0 = mono_ms();
+    for (int i = 0; i < S.n_kids; i++)
+        spawn(&S, &S.kids[i]);
+    nf_logf(NF_LOG_INFO, "started %d workers of %d stages%s", S.n_kids, cfg->n_stages,
             once ? " (until the input is exhausted)" : "");
     sd_notify(0, "READY=1");
 
-    bool stopping = false, fatal = false;
+    bool stopping = false;
     int phase = 0;
     int64_t kill_at = 0;
     for (;;) {
@@ -196,136 +661,97 @@ int nf_supervisor_run(const struct nf_config *cfg, const char *config_path,
             if (!stopping)
                 nf_logf(NF_LOG_INFO, "signal %d: draining", sig);
             stopping = true;
-        } else if (sig == SIGHUP) {
-            nf_logf(NF_LOG_INFO, "SIGHUP: restart the workers to reload the config");
-            for (int i = 0; i < n_children; i++)
-                if (kids[i].pid > 0)
-                    kill(kids[i].pid, SIGTERM);
+        } else if (sig == SIGHUP && !stopping) {
+            sd_notify(0, "RELOADING=1");
+            nf_logf(NF_LOG_INFO, "SIGHUP: reloading %s", config_path);
+            reload(&S);
+            sd_notify(0, "READY=1");
         }
-        int status;
-        struct rusage ru;
-        pid_t pid;
-        while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
-            struct child *c = NULL;
-            for (int i = 0; i < n_children && !c; i++)
-                if (kids[i].pid == pid)
-                    c = &kids[i];
-            if (!c)
-                continue;
-            c->pid = 0;
-            c->last_status = status;
-            if (ru.ru_maxrss > c->maxrss_kb)
-                c->maxrss_kb = ru.ru_maxrss;
-            c->cpu_s += (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-                        (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-            const char *name = cfg->stages[c->stage].name;
-            bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-            if (stopping)
-                continue;
-            if (clean && c->source && once) {
-                c->done = true;
-                continue;
-            }
-            if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
-                nf_logf(NF_LOG_ERROR, "worker %s[%d] cannot start (see its error above); "
-                                      "stopping", name, c->worker);
-                stopping = fatal = true;
-                continue;
-            }
-            if (mono_ms() - c->started > 30000)
-                c->restarts = 0;
-            int64_t delay = 100;
-            for (int i = 0; i < c->restarts && delay < 10000; i++)
-                delay *= 2;
-            if (delay > 10000)
-                delay = 10000;
-            c->restarts++;
-            c->next_start = mono_ms() + delay;
-            if (WIFSIGNALED(status))
-                nf_logf(NF_LOG_WARN, "worker %s[%d] killed by signal %d; restarting in %lld ms",
-                        name, c->worker, WTERMSIG(status), (long long)delay);
-            else
-                nf_logf(NF_LOG_WARN, "worker %s[%d] exited with status %d; restarting in "
-                                     "%lld ms", name, c->worker, WEXITSTATUS(status),
-                        (long long)delay);
-        }
+        reap(&S, stopping);
+        if (S.fatal)
+            stopping = true;
         int64_t now = mono_ms();
         if (!stopping) {
-            for (int i = 0; i < n_children; i++)
-                if (!kids[i].pid && !kids[i].done && kids[i].next_start &&
-                    now >= kids[i].next_start) {
-                    kids[i].next_start = 0;
-                    spawn(cfg, config_path, &kids[i], tail, once, &oldmask);
-                }
-            if (once && n_sources > 0) {
-                int done = 0;
-                for (int i = 0; i < n_children; i++)
-                    done += kids[i].source && kids[i].done;
-                if (done == n_sources) {
-                    nf_logf(NF_LOG_INFO, "every source is exhausted and acknowledged after "
-                                         "%.1f s; stopping", (double)(now - t0) / 1000);
-                    stopping = true;
-                }
+            for (int i = 0; i < S.n_kids; i++) {
+                struct child *c = &S.kids[i];
+                if (!c->pid && !c->done && !c->retire && c->next_start &&
+                    now >= c->next_start && !stage_busy(&S, c))
+                    spawn(&S, c);
+            }
+            int sources = 0, done = 0;
+            for (int i = 0; i < S.n_kids; i++) {
+                sources += S.kids[i].source && !S.kids[i].retire;
+                done += S.kids[i].source && !S.kids[i].retire && S.kids[i].done;
+            }
+            if (once && sources > 0 && done == sources) {
+                nf_logf(NF_LOG_INFO, "every source is exhausted and acknowledged after "
+                                     "%.1f s; stopping", (double)(now - S.t0) / 1000);
+                stopping = true;
             }
         }
         if (stopping) {
-            int alive = 0;
-            for (int i = 0; i < n_children; i++)
-                alive += kids[i].pid > 0;
+            int alive = 0, sources_alive = 0;
+            for (int i = 0; i < S.n_kids; i++) {
+                alive += S.kids[i].pid > 0;
+                sources_alive += S.kids[i].source && S.kids[i].pid > 0;
+            }
             if (!alive)
                 break;
             /* Sources first: they stop intake and wait (up to grace_ms) for what they have in
              * flight to be acknowledged, while the other stages keep working on it. Then the
              * rest, which finish their batch and commit. */
-            int sources_alive = 0;
-            for (int i = 0; i < n_children; i++)
-                sources_alive += kids[i].source && kids[i].pid > 0;
+            int grace = S.cur->cfg->grace_ms;
             if (phase == 0) {
-                for (int i = 0; i < n_children; i++)
-                    if (kids[i].source && kids[i].pid > 0)
-                        kill(kids[i].pid, SIGTERM);
+                for (int i = 0; i < S.n_kids; i++)
+                    if (S.kids[i].source && S.kids[i].pid > 0)
+                        kill(S.kids[i].pid, SIGTERM);
                 phase = 1;
-                kill_at = now + cfg->grace_ms + 2000;
+                kill_at = now + grace + 2000;
             }
             if (phase == 1 && (sources_alive == 0 || now >= kill_at)) {
-                for (int i = 0; i < n_children; i++)
-                    if (kids[i].pid > 0)
-                        kill(kids[i].pid, SIGTERM);
+                for (int i = 0; i < S.n_kids; i++)
+                    if (S.kids[i].pid > 0)
+                        kill(S.kids[i].pid, SIGTERM);
                 phase = 2;
-                kill_at = now + cfg->grace_ms + 2000;
+                kill_at = now + grace + 2000;
             } else if (phase == 2 && now >= kill_at) {
-                for (int i = 0; i < n_children; i++)
-                    if (kids[i].pid > 0) {
+                for (int i = 0; i < S.n_kids; i++)
+                    if (S.kids[i].pid > 0) {
                         nf_logf(NF_LOG_WARN, "worker %s[%d] did not stop in time: SIGKILL",
-                                cfg->stages[kids[i].stage].name, kids[i].worker);
-                        kill(kids[i].pid, SIGKILL);
+                                S.kids[i].name, S.kids[i].worker);
+                        kill(S.kids[i].pid, SIGKILL);
                     }
                 kill_at = now + 1000;
             }
         }
     }
     sd_notify(0, "STOPPING=1");
-    brokers_stop(brokers, n_brokers, zctx);
-    for (int i = 0; i < n_children; i++) {
-        struct child *c = &kids[i];
-        nf_logf(NF_LOG_INFO, "worker %s[%d]: peak RSS %.1f MiB, CPU %.2f s, restarts %d",
-                cfg->stages[c->stage].name, c->worker, (double)c->maxrss_kb / 1024, c->cpu_s,
-                c->restarts);
-    }
+    for (int s = 0; s < S.cur->cfg->n_stages; s++)
+        broker_stop(S.brokers[s]);
+    free(S.brokers);
+    zmq_ctx_term(S.zctx);
+    for (int i = 0; i < S.n_kids; i++)
+        child_report(&S.kids[i]);
     struct rusage self;
     getrusage(RUSAGE_SELF, &self);
     nf_logf(NF_LOG_INFO, "supervisor and inbox brokers: peak RSS %.1f MiB",
             (double)self.ru_maxrss / 1024);
-    free(kids);
-    sigprocmask(SIG_SETMASK, &oldmask, NULL);
+    while (S.n_kids)
+        child_remove(&S, S.n_kids - 1);
+    bool fatal = S.fatal;
+    gen_unref(S.cur);
+    free(S.kids);
+    close(lock);
+    sigprocmask(SIG_SETMASK, &S.oldmask, NULL);
     return fatal ? 1 : 0;
 }
 
 int nf_brokers_run(const struct nf_config *cfg)
 {
     nf_log_setup("broker", (enum nf_log_level)nf_log_level_parse(cfg->log_level));
-    if (mkdir_p(cfg->run_dir) < 0) {
-        nf_logf(NF_LOG_ERROR, "cannot create %s: %s", cfg->run_dir, strerror(errno));
+    char err[1024];
+    if (nf_dir_private(cfg->run_dir, "run_dir", err, sizeof(err)) < 0) {
+        nf_logf(NF_LOG_ERROR, "%s", err);
         return 2;
     }
     sigset_t mask, oldmask;
@@ -334,12 +760,21 @@ int nf_brokers_run(const struct nf_config *cfg)
     sigaddset(&mask, SIGINT);
     sigprocmask(SIG_BLOCK, &mask, &oldmask);
     void *zctx = zmq_ctx_new();
+    if (!zctx) {
+        nf_logf(NF_LOG_ERROR, "cannot start: %s", zmq_strerror(errno));
+        return 1;
+    }
+    struct broker **b = calloc((size_t)cfg->n_stages + 1, sizeof(*b));
     int n = 0;
-    struct broker *b = brokers_start(cfg, zctx, &n);
+    for (int s = 0; b && s < cfg->n_stages; s++)
+        n += (b[s] = broker_start(cfg, s, zctx, true)) != NULL;
     nf_logf(NF_LOG_INFO, "%d inbox brokers running", n);
     sd_notify(0, "READY=1");
     int sig;
     sigwait(&mask, &sig);
-    brokers_stop(b, n, zctx);
+    for (int s = 0; b && s < cfg->n_stages; s++)
+        broker_stop(b[s]);
+    free(b);
+    zmq_ctx_term(zctx);
     return 0;
 }

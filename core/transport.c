@@ -11,6 +11,18 @@
 
 #include "newsflow/record.h"
 
+static int64_t max_message = INT64_C(64) << 20;
+
+void nf_transport_set_max_message(int64_t bytes)
+{
+    max_message = bytes;
+}
+
+int64_t nf_transport_max_message(void)
+{
+    return max_message;
+}
+
 void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int hwm, char *err,
                      size_t errlen)
 {
@@ -34,6 +46,8 @@ void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int 
     zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof(idle));
     zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_INTVL, &intvl, sizeof(intvl));
     zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_CNT, &cnt, sizeof(cnt));
+    /* A peer's message over the limit closes its connection before it is kept whole. */
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_message, sizeof(max_message));
     int rc = bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
     if (rc != 0) {
         snprintf(err, errlen, "%s %s: %s", bind ? "bind" : "connect", endpoint,
@@ -55,6 +69,12 @@ void nf_socket_close(void **s)
 int nf_broker_run(void *zctx, const char *front, const char *back, int hwm, char *err,
                   size_t errlen)
 {
+    return nf_broker_run_ctl(zctx, front, back, hwm, NULL, err, errlen);
+}
+
+int nf_broker_run_ctl(void *zctx, const char *front, const char *back, int hwm,
+                      const char *ctl_endpoint, char *err, size_t errlen)
+{
     void *f = nf_socket_open(zctx, ZMQ_PULL, front, true, hwm, err, errlen);
     if (!f)
         return -1;
@@ -66,7 +86,22 @@ int nf_broker_run(void *zctx, const char *front, const char *back, int hwm, char
     int linger = 0;
     zmq_setsockopt(f, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(b, ZMQ_LINGER, &linger, sizeof(linger));
-    zmq_proxy(f, b, NULL); /* returns when the context is shut down */
+    void *ctl = NULL;
+    if (ctl_endpoint) {
+        ctl = zmq_socket(zctx, ZMQ_PAIR);
+        if (!ctl || zmq_connect(ctl, ctl_endpoint) != 0) {
+            snprintf(err, errlen, "control socket %s: %s", ctl_endpoint, zmq_strerror(errno));
+            if (ctl)
+                zmq_close(ctl);
+            zmq_close(f);
+            zmq_close(b);
+            return -1;
+        }
+    }
+    /* returns on TERMINATE from the control socket, or when the context is shut down */
+    zmq_proxy_steerable(f, b, NULL, ctl);
+    if (ctl)
+        zmq_close(ctl);
     zmq_close(f);
     zmq_close(b);
     return 0;

@@ -13,10 +13,19 @@ void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int 
                      char *err, size_t errlen);
 void nf_socket_close(void **sock);
 
+/* The largest message any socket opened afterwards accepts from a peer (ZMQ_MAXMSGSIZE): a
+ * larger one drops that peer's connection before it is read whole. Default 64 MiB. */
+void nf_transport_set_max_message(int64_t bytes);
+int64_t nf_transport_max_message(void);
+
 /* The inbox of one stage: upstream workers PUSH to `front`, the stage's workers PULL from
  * `back`. Runs until the context is shut down. Returns 0 then, -1 on a setup error. */
 int nf_broker_run(void *zctx, const char *front, const char *back, int hwm, char *err,
                   size_t errlen);
+/* The same, also ending on "TERMINATE" from the PAIR socket bound at `ctl_endpoint` (NULL:
+ * none), so that one inbox can be stopped while the others run. */
+int nf_broker_run_ctl(void *zctx, const char *front, const char *back, int hwm,
+                      const char *ctl_endpoint, char *err, size_t errlen);
 
 /* Acknowledgements to sources, batched per source endpoint. Entries are held until released
  * (a sink's batch committed) or sent as they come (everything else). */

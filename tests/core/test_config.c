@@ -1089,21 +1089,22 @@ static void test_endpoints_tcp(void **state)
     char ep[256];
     assert_int_equal(nf_config_inbox(c, 1, false, false, ep, sizeof(ep)), 0);
     assert_string_equal(ep, "tcp://10.0.0.5:7000");
+    /* a bound socket listens on the address named, not on every interface */
     assert_int_equal(nf_config_inbox(c, 1, false, true, ep, sizeof(ep)), 0);
-    assert_string_equal(ep, "tcp://*:7000");
+    assert_string_equal(ep, "tcp://10.0.0.5:7000");
     assert_int_equal(nf_config_inbox(c, 1, true, false, ep, sizeof(ep)), 0);
     assert_string_equal(ep, "tcp://10.0.0.5:7001");
     assert_int_equal(nf_config_inbox(c, 1, true, true, ep, sizeof(ep)), 0);
-    assert_string_equal(ep, "tcp://*:7001");
+    assert_string_equal(ep, "tcp://10.0.0.5:7001");
     assert_int_equal(nf_config_ack_endpoint(c, 0, 0, false, ep, sizeof(ep)), 0);
     assert_string_equal(ep, "tcp://ingest.example:9000");
     assert_int_equal(nf_config_ack_endpoint(c, 0, 3, false, ep, sizeof(ep)), 0);
     assert_string_equal(ep, "tcp://ingest.example:9003");
     assert_int_equal(nf_config_ack_endpoint(c, 0, 3, true, ep, sizeof(ep)), 0);
-    assert_string_equal(ep, "tcp://*:9003");
+    assert_string_equal(ep, "tcp://ingest.example:9003");
     /* the highest front port whose back end (port+1) still exists */
     assert_int_equal(nf_config_inbox(c, 2, true, true, ep, sizeof(ep)), 0);
-    assert_string_equal(ep, "tcp://*:65535");
+    assert_string_equal(ep, "tcp://h:65535");
     assert_int_equal(nf_config_inbox(c, 3, true, false, ep, sizeof(ep)), 0);
     assert_string_equal(ep, "tcp://[::1]:6001");
 
@@ -1115,6 +1116,20 @@ static void test_endpoints_tcp(void **state)
     load_bad(f, sets, 1, 3, NULL, "clean", "PORT", NULL);
     char *sets2[] = {"clean.endpoint=tcp://h:0"};
     load_bad(f, sets2, 1, 3, NULL, "clean", "PORT", NULL);
+
+    /* listen: the address bound when it differs from the one others connect to */
+    char *sets3[] = {"clean.listen=0.0.0.0", "fetch.listen=127.0.0.1"};
+    struct nf_config *l = load_ok(f, sets3, 2);
+    assert_int_equal(nf_config_inbox(l, 1, false, true, ep, sizeof(ep)), 0);
+    assert_string_equal(ep, "tcp://0.0.0.0:7000");
+    assert_int_equal(nf_config_inbox(l, 1, true, true, ep, sizeof(ep)), 0);
+    assert_string_equal(ep, "tcp://0.0.0.0:7001");
+    assert_int_equal(nf_config_inbox(l, 1, false, false, ep, sizeof(ep)), 0);
+    assert_string_equal(ep, "tcp://10.0.0.5:7000");
+    assert_int_equal(nf_config_ack_endpoint(l, 0, 2, true, ep, sizeof(ep)), 0);
+    assert_string_equal(ep, "tcp://127.0.0.1:9002");
+    char *sets4[] = {"clean.listen=tcp://0.0.0.0:1"};
+    load_bad(f, sets4, 1, 0, "--set clean.listen", "without scheme or port", NULL);
 }
 
 static void test_endpoints_port_garbage(void **state)

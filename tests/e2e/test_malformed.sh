@@ -3,7 +3,8 @@
 # to a running stage's inbox (as any process that can reach the socket could), and garbage sent
 # to a source's acknowledgement socket. Each bad message is dead-lettered with its reason and
 # counted; no worker crashes or restarts; a record from an outside producer without delivery
-# fields is stored; the pipeline keeps storing new articles and stops cleanly on SIGTERM.
+# fields is stored, one whose id is not the schema's 32 hex digits is refused where it enters;
+# the pipeline keeps storing new articles and stops cleanly on SIGTERM.
 . "$(dirname "$0")/lib.sh"
 INJECT="$NF_BUILD_DIR/tests/tools/nf_inject"
 [ -x "$INJECT" ] || fail "$INJECT not built"
@@ -28,20 +29,23 @@ fetch_pid=$(pgrep -f "newsflow stage $T/svc.cfg fetch --worker 0") || fail "no f
 
 INBOX="ipc://$T/var/run/clean.in"
 ACKS="ipc://$T/var/run/fetch-0.ack"
+OUTSIDE=0123456789abcdef0123456789abcd01
+BEFORE=0123456789abcdef0123456789abcd02
 BODY="An outside producer sent this article straight into the cleaning stage. It has no delivery fields, so nobody waits for its acknowledgement, but it is processed and stored like any other."
 # Each -m ends one message. Hex: 81 = map of 1, a4 = str of 4, 91 = array of 1, c0 = nil,
 # c1 = a byte msgpack never uses, dd/df = array/map with a 32-bit count.
 "$INJECT" "$INBOX" \
     -r 4096 -m \
     -j "{\"id\": \"ext-truncated\", \"text\": \"$BODY\"}" -c 20 -m \
-    -j "{\"id\": \"ext-before-garbage\", \"text\": \"$BODY\"}" -x 'c1 ff 00 13' -m \
+    -j "{\"id\": \"$BEFORE\", \"text\": \"$BODY\"}" -x 'c1 ff 00 13' -m \
+    -j "{\"id\": \"ext-not-an-id\", \"text\": \"$BODY\"}" -m \
     -j "{\"id\": \"ext-int-title\", \"title\": 42, \"text\": \"$BODY\"}" -m \
     -j "{\"v\": 2, \"id\": \"ext-v2\", \"text\": \"$BODY\"}" -m \
     -x 'df ffffffff' -x 'a2 6964 a3 616263' -m \
     -x '82 a2 6964 a3 616263 a8 656e746974696573 dd ffffffff 00 00' -m \
     -x '81 a4 64656570' -p 91 200 -x c0 -m \
     -x '93 01 02 03' -m \
-    -j "{\"id\": \"ext-outside\", \"source\": {\"uri\": \"test://outside/1\", \"kind\": \"test\"}, \"content_type\": \"text/plain\", \"text\": \"$BODY\"}" \
+    -j "{\"id\": \"$OUTSIDE\", \"source\": {\"uri\": \"test://outside/1\", \"kind\": \"test\"}, \"content_type\": \"text/plain\", \"text\": \"$BODY\"}" \
     || fail "nf_inject could not send to the inbox"
 ok "hostile messages sent to the inbox of clean"
 "$INJECT" "$ACKS" -r 100 -m -x 'dd ffffffff 01' -m -x '92 91 01 01' -m \
@@ -54,18 +58,20 @@ cp "$NF_SOURCE_DIR"/conf/sample/001_*.txt "$T/in/.tmp" && mv "$T/in/.tmp" "$T/in
 late() { [ "$(sql "$T/db" "select count(*) from articles where source_uri = 'file://$T/in/late.txt'")" = 1 ]; }
 wait_for 30 late || { cat "$T/log"; fail "the file dropped after the hostile input was not stored"; }
 ok "a file dropped after the hostile input is stored"
-assert_eq "$(sql "$T/db" "select count(*) from articles where id = 'ext-outside' and source_uri = 'test://outside/1'")" 1 \
+assert_eq "$(sql "$T/db" "select count(*) from articles where id = '$OUTSIDE' and source_uri = 'test://outside/1'")" 1 \
     "a record without delivery fields from an outside producer is stored"
-assert_eq "$(sql "$T/db" "select count(*) from articles where id = 'ext-before-garbage'")" 1 \
+assert_eq "$(sql "$T/db" "select count(*) from articles where id = '$BEFORE'")" 1 \
     "the good record before the garbage in its message is stored"
-assert_eq "$(sql "$T/db" "select count(*) from articles where id like 'ext-%'")" 2 \
+assert_eq "$(sql "$T/db" "select count(*) from articles where id like 'ext-%' or id like '0123456789abcdef%'")" 2 \
     "no malformed record was stored"
 
 dl="$T/var/deadletter.db"
 dead() { [ "$(sql "$dl" "select count(*) from dead_letters" 2>/dev/null)" = "$1" ]; }
-wait_for 10 dead 9 || { sql "$dl" "select stage, id, error from dead_letters"; fail "expected 9 dead letters"; }
+wait_for 10 dead 10 || { sql "$dl" "select stage, id, error from dead_letters"; fail "expected 10 dead letters"; }
 assert_eq "$(sql "$dl" "select count(*) from dead_letters where stage = 'clean' and error like 'malformed record at byte %' and length(record) > 0")" 9 \
     "each bad message is a dead letter of clean with a 'malformed record' reason and its bytes"
+assert_eq "$(sql "$dl" "select count(*) from dead_letters where stage = 'clean' and id = 'ext-not-an-id' and error = 'the record''s id is not 32 hex digits'")" 1 \
+    "a record whose id is not 32 hex digits is refused by the first stage it reaches"
 sql "$dl" "select error from dead_letters order by n" >"$T/reasons"
 for why in "field 'title' is a msgpack int" "unsupported schema version 2" \
     "record map declares 4294967295 keys" "truncated or invalid value of 'entities'" \
@@ -86,8 +92,8 @@ wait_for 30 sh -c "! kill -0 $SUP" || fail "the supervisor did not stop on SIGTE
 wait "$SUP"; rc=$?
 assert_eq "$rc" 0 "the supervisor exits 0 after SIGTERM"
 assert_contains "$T/log" "clean[0]: counts:" "clean logged its counts"
-grep -E "clean\[0\]: counts: .*malformed=9( |$)" "$T/log" >/dev/null || { grep counts "$T/log"; fail "clean does not count 9 malformed records"; }
-ok "clean counts malformed=9"
+grep -E "clean\[0\]: counts: .*malformed=10( |$)" "$T/log" >/dev/null || { grep counts "$T/log"; fail "clean does not count 10 malformed records"; }
+ok "clean counts malformed=10"
 grep -E "fetch\[0\]: counts: .*bad_ack=6( |$)" "$T/log" >/dev/null || { grep counts "$T/log"; fail "fetch does not count 6 bad acknowledgements"; }
 ok "fetch counts bad_ack=6"
 assert_contains "$T/log" "ignored a malformed acknowledgement" "bad acknowledgements are logged"
