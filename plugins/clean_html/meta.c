@@ -31,6 +31,7 @@ enum meta_src {
     SRC_META_WEAK,   /* <meta name=date> and other loosely named tags: often the last change */
     SRC_SCRIPT,      /* "published_at" and the like in an inline script's data */
     SRC_TEXT_FAR,    /* "Published on ..." anywhere in the page */
+    SRC_SCRIPT_CALL, /* a date and time passed to a function in an inline script */
 };
 
 #define META_MAX_CANDS 96
@@ -41,10 +42,17 @@ enum meta_src {
 #define META_TEXT_MAX (1u << 20) /* visible text kept of one page */
 #define META_MAX_H1 8
 #define META_MAX_DEPTH 512
+#define META_LATE_CANDS 8       /* slots kept for the clues read after the walk (URL, text) */
+#define META_MAX_BANNERS 8
+#define META_MAX_SCRIPTS 16     /* inline scripts kept for the last resort */
+#define META_SCRIPT_SCAN 65536  /* bytes of each read there */
+#define META_NEAR_BEFORE 80     /* bytes between a date and the headline it stands right above */
+#define META_VISIBLE_DAYS 7     /* how much later than the markup the page's shown date may be */
 
 struct meta_cand {
     struct md_date date;
     enum meta_src src;
+    int banner; /* index in banners of the site banner it was read in, -1 for none */
 };
 
 /* What one walk over a page collected. Strings are borrowed from the document or live in the
@@ -76,6 +84,17 @@ struct html_meta {
         bool bad;
     } h1s[META_MAX_H1];
     int n_h1;
+    /* Site banners (the page's own <header>, a masthead, a top bar): where their text is in
+     * m->text. Their dates are the day's, printed on every page, unless the headline is in
+     * there too. */
+    struct {
+        size_t start, end;
+    } banners[META_MAX_BANNERS];
+    int n_banners;
+    xmlNode *scripts[META_MAX_SCRIPTS]; /* inline scripts, for meta_script_calls */
+    int n_scripts;
+    int cur_banner;  /* the banner the walk is in, -1 for none */
+    int cand_limit; /* candidates the walk may add: the rest are for the clues read after it */
     char scratch[512];
     unsigned char flags[META_MAX_DEPTH];
     /* meta_words by their first letter, so a name part is compared with a few words only */
@@ -93,6 +112,7 @@ enum {
     IN_HEAD = 16,
     IN_COMMENT = 32, /* reader comments: not even microdata there is the article's */
     IN_H1 = 64,      /* its text was taken with the heading */
+    IN_BANNER = 128, /* the site's banner above every page, not the article's header */
 };
 
 static void meta_index_words(struct html_meta *m);
@@ -202,6 +222,7 @@ enum {
     CL_MODIFIED = 16, /* holds the date of a revision */
     CL_PUB = 32,      /* holds the publication time */
     CL_AUTHOR = 64,   /* holds the byline */
+    CL_BANNER = 128,  /* the site's banner or top bar */
 };
 
 struct meta_word {
@@ -231,6 +252,9 @@ static const struct meta_word meta_words[] = {
     {"entry-date", CL_DATE | CL_PUB, true},  {"post-date", CL_DATE | CL_PUB, true},
     {"pubdate", CL_DATE | CL_PUB, true},     {"created", CL_PUB, true},
     {"modif", CL_MODIFIED, true},            {"updated", CL_MODIFIED, true},
+    {"masthead", CL_BANNER, true},           {"topbar", CL_BANNER, true},
+    {"top-bar", CL_BANNER, true},            {"site-header", CL_BANNER, true},
+    {"header-top", CL_BANNER, true},
     {"update", CL_MODIFIED, true},           {"edited", CL_MODIFIED, true},
 };
 
@@ -290,11 +314,12 @@ static bool meta_plausible(const struct html_meta *m, const struct md_date *d)
 
 static void meta_add(struct html_meta *m, const struct md_date *d, enum meta_src src)
 {
-    if (m->ncands >= META_MAX_CANDS || !meta_plausible(m, d))
+    if (m->ncands >= m->cand_limit || !meta_plausible(m, d))
         return;
     struct meta_cand *c = &m->cands[m->ncands];
     c->date = *d;
     c->src = src;
+    c->banner = m->cur_banner;
     m->ncands++;
 }
 
@@ -615,7 +640,9 @@ static unsigned meta_tag_flags(const char *name, unsigned parent)
             return IN_H1;
         if (!strcmp(name, "head"))
             return IN_HEAD;
-        return !strcmp(name, "header") && (parent & IN_ARTICLE) ? IN_HEADER : 0;
+        if (strcmp(name, "header") != 0)
+            return 0;
+        return (parent & IN_ARTICLE) ? IN_HEADER : IN_BANNER;
     case 'm':
         return !strcmp(name, "main") ? IN_ARTICLE : 0;
     case 'n':
@@ -644,7 +671,16 @@ static unsigned meta_flags_of(xmlNode *n, unsigned parent, unsigned cls, unsigne
             f |= IN_COMMENT;
         if (cls & CL_HEADER)
             f |= IN_HEADER;
+        if ((both & CL_BANNER) && !(parent & IN_ARTICLE))
+            f |= IN_BANNER;
     }
+    if (n->properties && !(parent & IN_ARTICLE)) {
+        const char *role = meta_attr(n, "role");
+        if (role && strcasecmp(role, "banner") == 0)
+            f |= IN_BANNER;
+    }
+    if ((f & IN_BANNER) && (f & IN_HEADER) && !(parent & IN_BANNER))
+        f &= ~(unsigned)IN_BANNER; /* an article's own header, named as one */
     return f;
 }
 
@@ -770,7 +806,11 @@ static void meta_element(struct html_meta *m, xmlNode *n, unsigned f, unsigned c
             if (t ? strcasecmp(t, "application/ld+json") == 0 : meta_untyped_ld(n))
                 meta_ld_script(m, n);
             else if (!meta_attr(n, "src") && (!t || strstr(t, "javascript") || strstr(t, "json")))
+            {
                 meta_script_dates(m, n);
+                if (m->n_scripts < META_MAX_SCRIPTS && n->children && n->children->content)
+                    m->scripts[m->n_scripts++] = n;
+            }
         }
         break;
     default:
@@ -796,9 +836,22 @@ static void meta_element(struct html_meta *m, xmlNode *n, unsigned f, unsigned c
         meta_author_tag(m, n, f, cls);
 }
 
+/* Opens a banner's range in m->text (the walk is in its first element), or closes the open one. */
+static void meta_banner(struct html_meta *m, bool open)
+{
+    if (open && m->cur_banner < 0 && m->n_banners < META_MAX_BANNERS) {
+        m->cur_banner = m->n_banners++;
+        m->banners[m->cur_banner].start = m->text_len;
+        m->banners[m->cur_banner].end = SIZE_MAX;
+    } else if (!open && m->cur_banner >= 0) {
+        m->banners[m->cur_banner].end = m->text_len;
+        m->cur_banner = -1;
+    }
+}
+
 static void meta_walk(struct html_meta *m, xmlNode *root)
 {
-    int depth = 0;
+    int depth = 0, banner_depth = -1;
     m->flags[0] = 0;
     xmlNode *n = root;
     while (n) {
@@ -811,6 +864,10 @@ static void meta_walk(struct html_meta *m, xmlNode *root)
                 id = meta_classify(m, meta_attr(n, "id"));
             }
             unsigned nf = meta_flags_of(n, f, cls, id);
+            if ((nf & IN_BANNER) && !(f & IN_BANNER) && m->cur_banner < 0) {
+                meta_banner(m, true);
+                banner_depth = depth;
+            }
             meta_element(m, n, nf, cls, id);
             if (n->children && depth + 1 < META_MAX_DEPTH) {
                 m->flags[depth + 1] = (unsigned char)nf;
@@ -827,12 +884,17 @@ static void meta_walk(struct html_meta *m, xmlNode *root)
         while (n && !n->next) {
             n = n->parent;
             depth--;
-            if (depth < 0 || n == root)
+            if (depth < 0 || n == root) {
+                meta_banner(m, false);
                 return;
+            }
         }
+        if (m->cur_banner >= 0 && depth <= banner_depth)
+            meta_banner(m, false); /* the banner's element and all below it are done */
         if (n)
             n = n->next;
     }
+    meta_banner(m, false);
 }
 
 /* ---- choosing ----------------------------------------------------------------------------- */
@@ -869,9 +931,66 @@ static void meta_pick_h1(struct html_meta *m)
     pg->h1 = pg->h1_pick >= 0 ? m->h1s[pg->h1_pick].text : NULL;
 }
 
+/* Whether banner k does not hold the article's headline (a page without one: no banner does). */
+static bool meta_banner_foreign(const struct html_meta *m, int k)
+{
+    if (m->pg.h1_pick < 0)
+        return true;
+    size_t h1 = m->h1s[m->pg.h1_pick].start;
+    return !(h1 >= m->banners[k].start && h1 < m->banners[k].end);
+}
+
+/* Whether the offset lies in a site banner that does not hold the article's headline. */
+static bool meta_in_banner(const struct html_meta *m, size_t off)
+{
+    for (int i = 0; i < m->n_banners; i++)
+        if (off >= m->banners[i].start && off < m->banners[i].end && meta_banner_foreign(m, i))
+            return true;
+    return false;
+}
+
+/* Whether a date at `at` in s is a member's join date ("Joined: 12 Mar 2015", "Mitglied
+ * seit"), as forums print beside every post: the words just before it say so. */
+static bool meta_join_date(const char *s, size_t at)
+{
+    static const char *const words[] = {
+        "joined",       "join date",     "member since", "registered",  "registriert",
+        "mitglied seit", "dabei seit",   "inscrit",      "membre depuis", "registrado",
+        "miembro desde", "iscritto",     "lid sinds",    "lid sedert",  "registrerad",
+        NULL};
+    size_t from = at > 32 ? at - 32 : 0;
+    char win[40];
+    memcpy(win, s + from, at - from);
+    win[at - from] = '\0';
+    for (const char *const *w = words; *w; w++)
+        if (strcasestr(win, *w))
+            return true;
+    return false;
+}
+
+/* The first date in [from, to) of the visible text that is neither in a site banner nor a
+ * join date; its span in *start_out, *end_out. */
+static bool meta_text_find(const struct html_meta *m, size_t from, size_t to, struct md_date *d,
+                           size_t *start_out, size_t *end_out)
+{
+    int flags = m->pg.mdy ? MD_MDY : 0;
+    size_t off = from, st, en;
+    while (off < to && md_find_span(m->text + off, to - off, flags, d, &st, &en)) {
+        st += off, en += off;
+        if (!meta_in_banner(m, st) && !meta_join_date(m->text, st)) {
+            *start_out = st, *end_out = en;
+            return true;
+        }
+        off = en;
+    }
+    return false;
+}
+
 /* Dates in the visible text: announced by a word such as "Published" near the headline, else
- * the first date after the headline, else the nearest before it; without a headline, the top of
- * the page. Last, an announced date anywhere in the page. */
+ * the date nearest the headline: the first after it, unless one stands right above it (a
+ * dateline over the headline) and nearer; without a headline, the top of the page. Last, an
+ * announced date anywhere in the page. Site banners (the day's date on top of every page) and
+ * forum members' join dates do not count. */
 static void meta_text_dates(struct html_meta *m)
 {
     static const char *const keys[] = {
@@ -880,18 +999,20 @@ static void meta_text_dates(struct html_meta *m)
         "mise en ligne", "dieser artikel wurde am", NULL};
     if (!m->text_len)
         return;
-    int flags = m->pg.mdy ? MD_MDY : 0;
-    size_t from = 0, h1 = 0, to = m->text_len < META_LEAD ? m->text_len : META_LEAD;
+    size_t from = 0, h1 = 0, h1_end = 0;
+    size_t to = m->text_len < META_LEAD ? m->text_len : META_LEAD;
     if (m->pg.h1_pick >= 0) {
         size_t s = m->h1s[m->pg.h1_pick].start, e = m->h1s[m->pg.h1_pick].end;
         from = s > META_TEXT_BEFORE ? s - META_TEXT_BEFORE : 0;
         h1 = s; /* the heading itself may carry the date (<h1>Title <small>date</small></h1>) */
+        h1_end = e;
         to = e + META_TEXT_AFTER < m->text_len ? e + META_TEXT_AFTER : m->text_len;
     }
     char saved = m->text[to];
     m->text[to] = '\0';
     const char *t = m->text;
     struct md_date d;
+    size_t st, en;
     bool found = false;
     for (const char *const *k = keys; *k; k++) {
         const char *p = strcasestr(t + from, *k);
@@ -899,27 +1020,24 @@ static void meta_text_dates(struct html_meta *m)
             continue;
         size_t at = (size_t)(p - t) + strlen(*k);
         size_t win = to - at < 80 ? to - at : 80;
-        if (md_find(t + at, win, flags, &d, NULL)) {
+        if (meta_text_find(m, at, at + win, &d, &st, &en)) {
             meta_add(m, &d, SRC_TEXT_KEY);
             found = true;
         }
     }
-    if (md_find(t + h1, to - h1, flags, &d, NULL)) {
-        meta_add(m, &d, SRC_TEXT);
-        found = true;
-    } else {
-        size_t off = from, end;
-        struct md_date last;
-        bool before = false;
-        while (off < h1 && md_find(t + off, h1 - off, flags, &d, &end)) {
-            last = d, before = true;
-            off += end;
-        }
-        if (before) {
-            meta_add(m, &last, SRC_TEXT);
-            found = true;
-        }
-    }
+    struct md_date after, before;
+    size_t after_at = 0, before_end = 0;
+    bool has_after = meta_text_find(m, h1, to, &after, &after_at, &en);
+    bool has_before = false;
+    for (size_t off = from; off < h1 && meta_text_find(m, off, h1, &d, &st, &en); off = en)
+        before = d, before_end = en, has_before = true;
+    size_t gap_after = after_at > h1_end ? after_at - h1_end : 0;
+    size_t gap_before = h1 - before_end;
+    if (has_before && (!has_after || (gap_before <= META_NEAR_BEFORE && gap_before < gap_after)))
+        meta_add(m, &before, SRC_TEXT);
+    else if (has_after)
+        meta_add(m, &after, SRC_TEXT);
+    found |= has_before || has_after;
     m->text[to] = saved;
     if (found)
         return;
@@ -929,9 +1047,57 @@ static void meta_text_dates(struct html_meta *m)
             continue;
         size_t at = (size_t)(p - t) + strlen(*k);
         size_t win = m->text_len - at < 80 ? m->text_len - at : 80;
-        if (md_find(t + at, win, flags, &d, NULL))
+        if (meta_text_find(m, at, at + win, &d, &st, &en))
             meta_add(m, &d, SRC_TEXT_FAR);
     }
+}
+
+/* The last resort of a page that shows no date: one written by its scripts, as the argument
+ * of a call (an analytics tag's "dimension" set to the publication time, a renderer's
+ * arguments): a quoted string that is a date with a time of day and nothing else, between
+ * '(' or ',' and ')' or ','. The first such is taken. */
+static void meta_script_calls(struct html_meta *m)
+{
+    for (int k = 0; k < m->n_scripts; k++) {
+        const char *s = (const char *)m->scripts[k]->children->content;
+        size_t n = strnlen(s, META_SCRIPT_SCAN);
+        for (size_t i = 0; i + 18 < n; i++) {
+            char q = s[i];
+            if ((q != '\'' && q != '"') || s[i + 1] < '0' || s[i + 1] > '9')
+                continue;
+            const char *close = memchr(s + i + 1, q, n - i - 1 < 40 ? n - i - 1 : 40);
+            if (!close)
+                continue;
+            size_t b = i, a = (size_t)(close - s) + 1;
+            while (b > 0 && (s[b - 1] == ' ' || s[b - 1] == '\t'))
+                b--;
+            while (a < n && (s[a] == ' ' || s[a] == '\t'))
+                a++;
+            struct md_date d;
+            size_t len = (size_t)(close - s) - i - 1, start = 1, end = 0;
+            if (b > 0 && (s[b - 1] == '(' || s[b - 1] == ',') && a < n &&
+                (s[a] == ')' || s[a] == ',') &&
+                md_find_span(s + i + 1, len, 0, &d, &start, &end) && start == 0 && end == len &&
+                d.has_time) {
+                meta_add(m, &d, SRC_SCRIPT_CALL);
+                return;
+            }
+            i = (size_t)(close - s);
+        }
+    }
+}
+
+/* Drops the candidates read in a site banner that does not hold the article's headline. */
+static void meta_drop_banner_dates(struct html_meta *m)
+{
+    int w = 0;
+    for (int i = 0; i < m->ncands; i++) {
+        const struct meta_cand *c = &m->cands[i];
+        if (c->banner >= 0 && meta_banner_foreign(m, c->banner))
+            continue;
+        m->cands[w++] = *c;
+    }
+    m->ncands = w;
 }
 
 /* The rank of a candidate: its source's, except that markup repeated down a list of teasers
@@ -955,6 +1121,24 @@ static int meta_rank(const struct html_meta *m, const struct meta_cand *c)
         same++;
     }
     return same >= 3 && differ ? (int)SRC_TIME_ANY : (int)c->src;
+}
+
+/* The day the page shows by the article (a <time> or a dated element in its header), when all
+ * such clues agree on one: NULL when there are none or they disagree. */
+static const struct meta_cand *meta_shown_day(const struct html_meta *m)
+{
+    const struct meta_cand *shown = NULL;
+    for (int i = 0; i < m->ncands; i++) {
+        const struct meta_cand *c = &m->cands[i];
+        if ((c->src != SRC_TIME_PUB && c->src != SRC_TIME_HEAD && c->src != SRC_CLASS) ||
+            meta_rank(m, c) != (int)c->src)
+            continue;
+        if (shown && md_days(&shown->date) != md_days(&c->date))
+            return NULL;
+        if (!shown || c->src < shown->src)
+            shown = c;
+    }
+    return shown;
 }
 
 static const struct meta_cand *meta_choose(const struct html_meta *m)
@@ -995,6 +1179,12 @@ static const struct meta_cand *meta_choose(const struct html_meta *m)
                 return c;
         }
     }
+    /* The markup's date is often the day the article was written, and the page shows a later
+     * one, the day it went out: a few days later, the day shown by the article wins. */
+    const struct meta_cand *shown = best && best->src <= SRC_ITEMPROP ? meta_shown_day(m) : NULL;
+    if (shown && md_days(&shown->date) > md_days(&best->date) &&
+        md_days(&shown->date) <= md_days(&best->date) + META_VISIBLE_DAYS)
+        return shown;
     return best;
 }
 
@@ -1114,12 +1304,18 @@ int html_meta_extract(struct html_meta *m, htmlDocPtr doc, const char *source_ur
     m->ncands = 0;
     m->arena_len = m->text_len = 0;
     m->n_h1 = 0;
+    m->n_banners = 0;
+    m->n_scripts = 0;
+    m->cur_banner = -1;
+    m->cand_limit = META_MAX_CANDS - META_LATE_CANDS;
     m->today = meta_today(rec);
     xmlNode *root = xmlDocGetRootElement(doc);
     if (root)
         meta_walk(m, root);
     struct meta_page *pg = &m->pg;
     meta_pick_h1(m);
+    meta_drop_banner_dates(m);
+    m->cand_limit = META_MAX_CANDS;
 
     const char *url = meta_http(pg->canonical) ? pg->canonical
                       : meta_http(pg->og_url)  ? pg->og_url
@@ -1137,6 +1333,8 @@ int html_meta_extract(struct html_meta *m, htmlDocPtr doc, const char *source_ur
             strong = m->cands[i].src <= SRC_TIME_HEAD;
         if (!strong)
             meta_text_dates(m);
+        if (m->ncands == 0)
+            meta_script_calls(m);
         const struct meta_cand *best = meta_choose(m);
         if (best) {
             char iso[32];

@@ -46,6 +46,30 @@ static const struct md_month md_months[] = {
     {"december", 12}, {"dec", 12}, {"dezember", 12}, {"dez", 12}, {"décembre", 12},
     {"decembre", 12}, {"déc", 12}, {"diciembre", 12}, {"dic", 12}, {"dezembro", 12},
     {"dicembre", 12}, {"grudnia", 12}, {"aralık", 12}, {"декабря", 12},
+    /* Czech, Hungarian, Romanian, Finnish, Ukrainian and Greek, as dates write them (Czech,
+     * Finnish, Ukrainian and Greek in the genitive) */
+    {"ledna", 1}, {"január", 1}, {"ianuarie", 1}, {"tammikuuta", 1}, {"січня", 1},
+    {"ιανουαρίου", 1},
+    {"února", 2}, {"február", 2}, {"februarie", 2}, {"helmikuuta", 2}, {"лютого", 2},
+    {"φεβρουαρίου", 2},
+    {"března", 3}, {"március", 3}, {"martie", 3}, {"maaliskuuta", 3}, {"березня", 3},
+    {"μαρτίου", 3},
+    {"dubna", 4}, {"április", 4}, {"aprilie", 4}, {"huhtikuuta", 4}, {"квітня", 4},
+    {"απριλίου", 4},
+    {"května", 5}, {"május", 5}, {"toukokuuta", 5}, {"травня", 5}, {"μαΐου", 5},
+    {"června", 6}, {"június", 6}, {"iunie", 6}, {"kesäkuuta", 6}, {"червня", 6},
+    {"ιουνίου", 6},
+    {"července", 7}, {"július", 7}, {"iulie", 7}, {"heinäkuuta", 7}, {"липня", 7},
+    {"ιουλίου", 7},
+    {"srpna", 8}, {"augusztus", 8}, {"elokuuta", 8}, {"серпня", 8}, {"αυγούστου", 8},
+    {"září", 9}, {"szeptember", 9}, {"septembrie", 9}, {"syyskuuta", 9}, {"вересня", 9},
+    {"σεπτεμβρίου", 9},
+    {"října", 10}, {"október", 10}, {"octombrie", 10}, {"lokakuuta", 10}, {"жовтня", 10},
+    {"οκτωβρίου", 10},
+    {"listopadu", 11}, {"noiembrie", 11}, {"marraskuuta", 11}, {"листопада", 11},
+    {"νοεμβρίου", 11},
+    {"prosince", 12}, {"decembrie", 12}, {"joulukuuta", 12}, {"грудня", 12},
+    {"δεκεμβρίου", 12},
 };
 
 /* Little words that may stand between the parts of a date: "31 de mayo de 2019", "the 3rd of
@@ -142,6 +166,11 @@ static bool md_fold(const char *s, size_t n, char *buf, size_t cap)
         else if (i > 0 && (unsigned char)buf[i - 1] == 0xD0 && c >= 0xA0 && c <= 0xAF) {
             buf[i - 1] = (char)0xD1;
             c -= 0x20;
+        } else if (i > 0 && (unsigned char)buf[i - 1] == 0xCE && c >= 0x91 && c <= 0x9F)
+            c += 0x20; /* Greek capitals Α-Ο */
+        else if (i > 0 && (unsigned char)buf[i - 1] == 0xCE && c >= 0xA0 && c <= 0xA9) {
+            buf[i - 1] = (char)0xCF; /* Π-Ω */
+            c -= 0x20;
         }
         buf[i] = (char)c;
     }
@@ -152,7 +181,7 @@ static bool md_fold(const char *s, size_t n, char *buf, size_t cap)
 /* The month a word names, 0 when none. */
 static int md_month_word(const char *s, size_t n)
 {
-    char w[32];
+    char w[40];
     if (n < 3 || !md_fold(s, n, w, sizeof(w)))
         return 0;
     for (size_t i = 0; i < sizeof(md_months) / sizeof(md_months[0]); i++)
@@ -299,20 +328,48 @@ static bool md_at_number(const char *s, size_t i, size_t n, int flags, struct md
                 }
             }
         }
-        /* 2019年5月31日 */
-        if (j + 3 <= n && memcmp(s + j, "\xE5\xB9\xB4", 3) == 0) {
+        /* 2019年5月31日, and the Korean 2019년 5월 31일 */
+        static const char *const cjk[][3] = {
+            {"\xE5\xB9\xB4", "\xE6\x9C\x88", "\xE6\x97\xA5"},
+            {"\xEB\x85\x84", "\xEC\x9B\x94", "\xEC\x9D\xBC"},
+        };
+        for (size_t u = 0; u < sizeof(cjk) / sizeof(cjk[0]); u++) {
+            if (j + 3 > n || memcmp(s + j, cjk[u][0], 3) != 0)
+                continue;
             size_t k = md_skip_spaces(s, j + 3, n);
             int lb = md_num(s, k, n, 2, &b);
             k += (size_t)lb;
-            if (lb > 0 && k + 3 <= n && memcmp(s + k, "\xE6\x9C\x88", 3) == 0) {
+            if (lb > 0 && k + 3 <= n && memcmp(s + k, cjk[u][1], 3) == 0) {
                 k = md_skip_spaces(s, k + 3, n);
                 int lc = md_num(s, k, n, 2, &c);
                 k += (size_t)lc;
-                if (lc > 0 && k + 3 <= n && memcmp(s + k, "\xE6\x97\xA5", 3) == 0 &&
+                if (lc > 0 && k + 3 <= n && memcmp(s + k, cjk[u][2], 3) == 0 &&
                     md_set(out, a, b, c)) {
                     *end = k + 3;
                     return true;
                 }
+            }
+        }
+        /* 2019. 05. 31. and 2019. május 31.: Hungarian writes the year first, each part
+         * closed by a dot */
+        if (j + 2 < n && s[j] == '.' && md_space(s, j + 1, n)) {
+            size_t k = md_skip_spaces(s, j + 1, n);
+            size_t we = md_word_end(s, k, n), after = we;
+            b = we > k ? md_month_word(s + k, we - k) : 0;
+            int lb = b ? 0 : md_num(s, k, n, 2, &b);
+            if (lb > 0) {
+                after = k + (size_t)lb;
+                if (after < n && s[after] == '.')
+                    after++;
+                else
+                    b = 0;
+            }
+            size_t d0 = md_skip_spaces(s, after, n);
+            int lc = d0 > after ? md_num(s, d0, n, 2, &c) : 0;
+            if (b && lc > 0 && d0 + (size_t)lc < n && s[d0 + (size_t)lc] == '.' &&
+                md_set(out, a, b, c)) {
+                *end = d0 + (size_t)lc + 1;
+                return true;
             }
         }
         return false;
@@ -355,6 +412,19 @@ static bool md_at_number(const char *s, size_t i, size_t n, int flags, struct md
         }
         if (sep != '.')
             return false;
+    }
+    /* 31. 5. 2019: Czech, Slovak and Polish pages put a space after each dot */
+    if (j + 1 < n && s[j] == '.' && md_space(s, j + 1, n)) {
+        size_t k = md_skip_spaces(s, j + 1, n);
+        int lb = md_num(s, k, n, 2, &b);
+        size_t ye;
+        if (lb > 0 && k + (size_t)lb + 1 < n && s[k + (size_t)lb] == '.' &&
+            md_space(s, k + (size_t)lb + 1, n) &&
+            md_year(s, md_skip_spaces(s, k + (size_t)lb + 1, n), n, &c, &ye) &&
+            md_set(out, c, b, a)) {
+            *end = ye;
+            return true;
+        }
     }
     /* 31 May 2019, 31. Mai 2019, 31 de mayo de 2019, 3rd of May, 2019, 31-May-2019 */
     size_t k = md_skip_ordinal(s, j, n);
@@ -417,27 +487,39 @@ static bool md_prev_letter(const char *s, size_t i)
 
 bool md_find(const char *s, size_t n, int flags, struct md_date *out, size_t *end_out)
 {
-    size_t end = 0;
+    return md_find_span(s, n, flags, out, NULL, end_out);
+}
+
+bool md_find_span(const char *s, size_t n, int flags, struct md_date *out, size_t *start_out,
+                  size_t *end_out)
+{
+    size_t end = 0, start = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (md_digit(c)) {
             unsigned char p = i > 0 ? (unsigned char)s[i - 1] : ' ';
             if (!md_digit(p) && !(p < 0x80 && md_alpha(p)) &&
-                md_at_number(s, i, n, flags, out, &end))
+                md_at_number(s, i, n, flags, out, &end)) {
+                start = i;
                 goto found;
+            }
             while (i + 1 < n && md_digit((unsigned char)s[i + 1]))
                 i++;
         } else if ((c < 0x80 && md_alpha(c)) || (c >= 0xC3 && c <= 0xD4)) {
             size_t we = md_word_end(s, i, n);
             if (!md_prev_letter(s, i) && we - i >= 3 && we - i < 32 &&
-                md_at_word(s, i, we, n, out, &end))
+                md_at_word(s, i, we, n, out, &end)) {
+                start = i;
                 goto found;
+            }
             if (we > i)
                 i = we - 1;
         }
     }
     return false;
 found:
+    if (start_out)
+        *start_out = start;
     if (end_out)
         *end_out = end;
     return true;
@@ -467,26 +549,28 @@ bool md_parse_value(const char *s, size_t n, int flags, struct md_date *out)
     return md_find(s + i, n - i, flags | MD_COMPACT, out, NULL);
 }
 
-bool md_from_url(const char *url, struct md_date *out)
+/* The first date in a URL path of n bytes. */
+static bool md_url_path(const char *p, size_t n, struct md_date *out)
 {
-    const char *p = strstr(url, "://");
-    p = p ? strchr(p + 3, '/') : url;
-    if (!p)
-        return false;
-    size_t n = strcspn(p, "?#");
     for (size_t i = 1; i < n; i++) {
         char prev = p[i - 1];
-        if (!md_digit((unsigned char)p[i]) || !(prev == '/' || prev == '-' || prev == '_'))
+        if (!md_digit((unsigned char)p[i]) || md_digit((unsigned char)prev))
             continue;
         int y = 0, m = 0, d = 0;
         size_t j = i;
         while (j < n && md_digit((unsigned char)p[j]))
             j++;
-        if (j - i == 8) {
+        if (j - i == 8 || j - i == 12 || j - i == 14) {
+            /* yyyymmdd, and the stamps yyyymmddhhmm and yyyymmddhhmmss that some sites name
+             * their articles by (after a slash, a dash or a letter) */
             y = md_fixed(p + i, 4), m = md_fixed(p + i + 4, 2), d = md_fixed(p + i + 6, 2);
-            if (y >= 1990 && md_set(out, y, m, d))
+            bool clock = j - i == 8 ||
+                         (md_fixed(p + i + 8, 2) < 24 && md_fixed(p + i + 10, 2) < 60 &&
+                          (j - i == 12 || md_fixed(p + i + 12, 2) < 60));
+            if (y >= 1990 && clock && md_set(out, y, m, d))
                 return true;
-        } else if (j - i == 4 && j + 1 < n && (p[j] == '/' || p[j] == '-' || p[j] == '_')) {
+        } else if (j - i == 4 && (prev == '/' || prev == '-' || prev == '_') &&
+                   j + 1 < n && (p[j] == '/' || p[j] == '-' || p[j] == '_')) {
             char sep = p[j];
             md_num(p, i, n, 4, &y);
             int lm = md_num(p, j + 1, n, 2, &m);
@@ -499,6 +583,25 @@ bool md_from_url(const char *url, struct md_date *out)
         i = j;
     }
     return false;
+}
+
+bool md_from_url(const char *url, struct md_date *out)
+{
+    /* A URL wrapped in another (an archive's copy, a proxy): the inner one is the article's,
+     * the outer one's digits are the wrapper's (the time of a capture). */
+    for (int depth = 0; depth < 4; depth++) {
+        const char *p = strstr(url, "://");
+        const char *inner = p ? strstr(p + 3, "/http") : NULL;
+        if (!inner || !(strncmp(inner, "/http://", 8) == 0 || strncmp(inner, "/https://", 9) == 0))
+            break;
+        url = inner + 1;
+    }
+    const char *p = strstr(url, "://");
+    p = p ? strchr(p + 3, '/') : url;
+    if (!p)
+        return false;
+    size_t n = strcspn(p, "?#");
+    return md_url_path(p, n, out);
 }
 
 long md_days(const struct md_date *d)

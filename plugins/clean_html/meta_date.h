@@ -29,7 +29,12 @@ bool md_parse_value(const char *s, size_t n, int flags, struct md_date *out);
  * it. Validity against a calendar is checked, plausibility (range of years) is not. */
 bool md_find(const char *s, size_t n, int flags, struct md_date *out, size_t *end_out);
 
-/* A date in a URL path: /2019/05/31/, /2019-05-31/, /20190531/ and the like. */
+/* As md_find, and *start_out (may be NULL) is the offset where the date begins. */
+bool md_find_span(const char *s, size_t n, int flags, struct md_date *out, size_t *start_out,
+                  size_t *end_out);
+
+/* A date in a URL path: /2019/05/31/, /2019-05-31/, /20190531/, a20190531120000 and the
+ * like. */
 bool md_from_url(const char *url, struct md_date *out);
 
 /* Days since 1970-01-01 of the date part; for comparisons. */

@@ -225,6 +225,22 @@ static void test_text_dates(void **state)
     rec = run_page(" lang=\"en-GB\"", "", "<h1>Bridge repairs run late</h1><p>Posted 05/06/2019</p>");
     assert_string_equal(day(rec), "2019-06-05");
     nf_record_destroy(&rec);
+    /* Numeric dates with a space after each dot (Czech, Slovak, Polish), the year first
+     * (Hungarian), Korean, and month names of more languages. */
+    expect_day("", "<h1>Oprava mostu se zpozdi</h1><p>Praha 2. 3. 2022 | Redakce</p>", "2022-03-02");
+    expect_day("", "<h1>Kesik a hid javitasa</h1><p>2022. március 2. 10:15</p>", "2022-03-02");
+    expect_day("", "<h1>Kesik a hid javitasa</h1><p>2022. 03. 02.</p>", "2022-03-02");
+    expect_day("", "<h1>Bridge</h1><p>2022년 3월 2일</p>",
+               "2022-03-02");
+    expect_day("", "<h1>Oprava mostu</h1><p>2. března 2022</p>", "2022-03-02");
+    expect_day("", "<h1>Bridge</h1><p>2 Μαρτίου 2022</p>",
+               "2022-03-02");
+    expect_day("", "<h1>Bridge</h1><p>2 березня 2022</p>",
+               "2022-03-02");
+    expect_day("", "<h1>Bridge</h1><p>2. maaliskuuta 2022</p>", "2022-03-02");
+    expect_day("", "<h1>Bridge</h1><p>2 martie 2022</p>", "2022-03-02");
+    /* A version number is no date. */
+    expect_day("", "<h1>Release notes</h1><p>Version 1. 2. 3 is out</p>", "");
     /* The date by the headline, not the ones of the teasers further down. */
     expect_day("",
                "<h1>Bridge repairs run late</h1><p>12 March 2020</p>" PROSE
@@ -416,6 +432,48 @@ static void test_page_without_text(void **state)
     mock_plugin_destroy(&lax);
 }
 
+/* Made-up pages (tests/fixtures/html-dates), each of one kind of page that put the date in a
+ * place the extractor did not look, or took a date that is not the article's. */
+static void test_made_up_pages(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *day;
+    } pages[] = {
+        /* a dateline right above the headline, teasers with their dates below the article */
+        {"dateline-above-headline.html", "2022-02-02"},
+        /* the day's date in the site's banner on top of every page */
+        {"banner-date-of-today.html", "2021-03-03"},
+        /* a forum member's join date above the post's own */
+        {"forum-join-date.html", "2021-06-05"},
+        /* no date but one passed to a tracker's call */
+        {"script-call-date.html", "2019-04-03"},
+        /* the date as one run of digits in the URL, and a URL inside an archive's */
+        {"url-digit-run.html", "2019-05-31"},
+        {"url-archived.html", "2013-08-07"},
+        /* the markup's date is the day before the one the article shows */
+        {"shown-day-later.html", "2022-01-26"},
+        /* a live blog whose updates would fill every slot before its URL is read */
+        {"live-blog-updates.html", "2023-11-02"},
+    };
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/tests/fixtures/html-dates/%s", NF_SOURCE_DIR,
+                 pages[i].file);
+        size_t n = 0;
+        char *raw = mock_slurp(path, &n);
+        if (!raw)
+            fail_msg("cannot read %s", path);
+        struct nf_record *rec = record_of(raw, n);
+        free(raw);
+        if (mock_process(plugin, rec) != NF_OK)
+            fail_msg("%s: %s", pages[i].file, mock_last_error());
+        if (strcmp(day(rec), pages[i].day) != 0)
+            fail_msg("%s: published %s, expected %s", pages[i].file, day(rec), pages[i].day);
+        nf_record_destroy(&rec);
+    }
+}
+
 static void test_real_pages(void **state)
 {
     (void)state;
@@ -466,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_fields_already_set),
         cmocka_unit_test(test_hostile_pages),
         cmocka_unit_test(test_page_without_text),
+        cmocka_unit_test(test_made_up_pages),
         cmocka_unit_test(test_real_pages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
