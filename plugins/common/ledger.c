@@ -93,9 +93,42 @@ void nfu_ledger_append(struct nfu_ledger *l, struct nf_ctx *ctx, const char *lin
 
 void nfu_ledger_close(struct nfu_ledger *l)
 {
-    if (l->fd >= 0)
+    if (l->fd >= 0) {
+        /* No one to tell of a failure any more: the input is then refused once more. */
+        if (l->n_held && write(l->fd, l->held, l->n_held) < 0)
+            l->n_held = 0;
         close(l->fd);
+    }
     l->fd = -1;
+    l->n_held = 0;
+}
+
+void nfu_ledger_hold_refused(struct nfu_ledger *l, const char *id, uint64_t a, uint64_t b)
+{
+    int n = snprintf(l->held, sizeof(l->held), "!%s %llu %llu\n", id, (unsigned long long)a,
+                     (unsigned long long)b);
+    l->n_held = n > 0 && (size_t)n < sizeof(l->held) && strlen(id) == 32 ? (size_t)n : 0;
+}
+
+void nfu_ledger_settle(struct nfu_ledger *l, struct nf_ctx *ctx)
+{
+    if (!l->n_held)
+        return;
+    nfu_ledger_append(l, ctx, l->held, l->n_held);
+    l->n_held = 0;
+}
+
+bool nfu_ledger_parse_refused(const char *line, char id_out[33], uint64_t *a_out,
+                              uint64_t *b_out)
+{
+    unsigned long long a, b;
+    int used = 0;
+    if (line[0] != '!' || sscanf(line + 1, "%32[0-9a-f] %llu %llu%n", id_out, &a, &b, &used) != 3 ||
+        strlen(id_out) != 32)
+        return false;
+    *a_out = a;
+    *b_out = b;
+    return true;
 }
 
 uint64_t nfu_ledger_key(const char *id)

@@ -15,6 +15,8 @@ struct nfu_ledger {
     const char *name; /* the plugin's name, borrowed for the ledger's life */
     int worker;
     int fd; /* this worker's file, open for appending; -1 while not open */
+    char held[128]; /* a line waiting for nfu_ledger_settle */
+    size_t n_held;
 };
 
 /* Given each line of the ledgers as read (with its newline, if it has one), borrowed until the
@@ -47,8 +49,26 @@ int nfu_ledger_open(struct nfu_ledger *l, struct nf_ctx *ctx);
  * item is read once more after a crash. A failure is logged as a warning, not returned. */
 void nfu_ledger_append(struct nfu_ledger *l, struct nf_ctx *ctx, const char *line, size_t n);
 
-/* Closes this worker's file, if open. */
+/* Closes this worker's file, if open, after appending a held line. */
 void nfu_ledger_close(struct nfu_ledger *l);
+
+/* Inputs a source refused (its next() gave NF_ERR, so the host dead-lettered them): a line
+ * "!ID A B", where A and B stamp the input as it was (fetch_dir: size and modification time;
+ * fetch_jsonl: the line's length and hash), so that a restart passes it over until it changes
+ * instead of dead-lettering it again. "!ID" is no id to a reader that does not know the form.
+ *
+ * The line is held, not written: the host dead-letters the refused record after next()
+ * returns, and only then calls the source again, so nfu_ledger_settle at the top of the next
+ * call (and nfu_ledger_close) writes it once the dead letter exists. A crash in between leaves
+ * the input to be read, and refused, again: never remembered without its dead letter. */
+void nfu_ledger_hold_refused(struct nfu_ledger *l, const char *id, uint64_t a, uint64_t b);
+
+/* Appends the held line, if any (see nfu_ledger_append). */
+void nfu_ledger_settle(struct nfu_ledger *l, struct nf_ctx *ctx);
+
+/* Reads a refused line: true with the id (32 hex digits and a NUL) and the stamp. */
+bool nfu_ledger_parse_refused(const char *line, char id_out[33], uint64_t *a_out,
+                              uint64_t *b_out);
 
 /* The key a source keeps an item under: the first 64 bits of its record id (the first 16 hex
  * digits), never 0. */

@@ -18,6 +18,7 @@
 #include <xxhash.h>
 #include <zlib.h>
 
+#include "ledger.h"
 #include "newsflow/plugin.h"
 
 /* Compressed input is streamed through a buffer of this size, so only the inflated text is
@@ -104,19 +105,21 @@ struct fetch_dir {
     char *uri;
     size_t uri_cap;
 
-    /* The ledger: id -> when its record was acknowledged (ns since the epoch). An open-address
-     * table keyed by the id's first 64 bits (ids are already hashes), and the file it is kept
-     * in, appended to on every acknowledgement. */
-    struct fetch_dir_done *done;
-    size_t n_done, cap_done;
-    int ledger_fd;
-    size_t ledger_entries;
-    size_t skipped;
+    /* The ledger of every worker's finished and refused files, by id (see fetch_dir_item),
+     * and this worker's file of it. */
+    struct nfu_ledger_table items;
+    struct nfu_ledger ledger;
+    size_t ledger_lines; /* lines of this worker's file */
+    size_t skipped, skipped_refused;
 };
 
-struct fetch_dir_done {
-    char id[33];
-    int64_t acked_ns;
+/* What the ledger says of a file. */
+struct fetch_dir_item {
+    uint64_t key;     /* nfu_ledger_key of the file's record id */
+    int64_t acked_ns; /* when its record was last acknowledged; 0: never */
+    /* It was refused (and dead-lettered) when it had this size and modification time. */
+    bool refused;
+    int64_t size, mtime_ns;
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -640,6 +643,21 @@ static int fetch_dir_set_uri(struct fetch_dir *s, const char *rel)
     return 0;
 }
 
+static int64_t fetch_dir_mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* A file refused for what it holds (not for a failure to read it, which may pass): the ledger
+ * remembers it as it is, once the host has dead-lettered it, so that a restart does not refuse
+ * it again. */
+static int fetch_dir_refuse(struct fetch_dir *s, const char *id, const struct stat *st)
+{
+    nfu_ledger_hold_refused(&s->ledger, id, (uint64_t)st->st_size,
+                            (uint64_t)fetch_dir_mtime_ns(st));
+    return NF_ERR;
+}
+
 static int fetch_dir_read(struct fetch_dir *s, struct nf_ctx *ctx, const char *rel,
                           struct nf_record *rec)
 {
@@ -676,14 +694,14 @@ static int fetch_dir_read(struct fetch_dir *s, struct nf_ctx *ctx, const char *r
     if (!S_ISREG(st.st_mode)) {
         nf_ctx_error(ctx, "%s is not a regular file", abs);
         close(fd);
-        return NF_ERR;
+        return fetch_dir_refuse(s, id, &st);
     }
     int64_t max = s->conf->max_bytes;
     if (st.st_size > max) {
         nf_ctx_error(ctx, "%s is %lld bytes, over max_bytes %lld", abs, (long long)st.st_size,
                      (long long)max);
         close(fd);
-        return NF_ERR;
+        return fetch_dir_refuse(s, id, &st);
     }
     size_t n = 0;
     const char *why = NULL;
@@ -692,30 +710,31 @@ static int fetch_dir_read(struct fetch_dir *s, struct nf_ctx *ctx, const char *r
     close(fd);
     if (rc == -2) {
         nf_ctx_error(ctx, "%s is not a valid gzip file: %s", abs, why);
-        return NF_ERR;
+        return fetch_dir_refuse(s, id, &st);
     }
     if (rc < 0) {
         nf_ctx_error(ctx, "cannot read %s: %s", abs, why);
         return NF_ERR;
     }
     if (n > (size_t)max) {
-        if (gz)
-            nf_ctx_error(ctx, "%s inflates to more than max_bytes %lld", abs, (long long)max);
-        else
+        if (!gz) {
             nf_ctx_error(ctx, "%s grew past max_bytes %lld while being read", abs,
                          (long long)max);
-        return NF_ERR;
+            return NF_ERR; /* it is changing: a later look may find it whole */
+        }
+        nf_ctx_error(ctx, "%s inflates to more than max_bytes %lld", abs, (long long)max);
+        return fetch_dir_refuse(s, id, &st);
     }
     if (n == 0) {
         nf_ctx_error(ctx, "%s is empty", abs);
-        return NF_ERR;
+        return fetch_dir_refuse(s, id, &st);
     }
     const uint8_t *nul = fetch_dir_binary(s->buf, n);
     if (nul) {
         nf_record_set_bytes_ref(rec, NF_F_RAW, s->buf, n);
         nf_ctx_error(ctx, "%s is binary, not text (a NUL byte at offset %zu)", abs,
                      (size_t)(nul - s->buf));
-        return NF_ERR;
+        return fetch_dir_refuse(s, id, &st);
     }
     bool html = strcasecmp(ext, "html") == 0 || strcasecmp(ext, "htm") == 0 ||
                 strcasecmp(ext, "xhtml") == 0 || fetch_dir_sniff_html(s->buf, n);
@@ -727,100 +746,86 @@ static int fetch_dir_read(struct fetch_dir *s, struct nf_ctx *ctx, const char *r
     return NF_OK;
 }
 
-/* ---- the ledger of finished files --------------------------------------------------- */
+/* ---- the ledger of finished and refused files --------------------------------------- */
 
-static uint64_t fetch_dir_id_key(const char *id)
+/* Passed over: a record was acknowledged after the file's last modification, or the file was
+ * refused as it is now. */
+static bool fetch_dir_finished(struct fetch_dir *s, const char *id, const struct stat *st,
+                               bool *refused_out)
 {
-    return strtoull((char[17]){id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8],
-                               id[9], id[10], id[11], id[12], id[13], id[14], id[15], 0},
-                    NULL, 16);
+    const struct fetch_dir_item *it = nfu_ledger_table_get(&s->items, nfu_ledger_key(id));
+    if (!it)
+        return false;
+    int64_t mtime = fetch_dir_mtime_ns(st);
+    *refused_out = it->refused && it->size == (int64_t)st->st_size && it->mtime_ns == mtime;
+    return *refused_out || (it->acked_ns && mtime < it->acked_ns);
 }
 
-static struct fetch_dir_done *fetch_dir_done_slot(struct fetch_dir *s, const char *id)
+/* Ledger lines: "ID ACKED_NS" (acknowledged) and "!ID SIZE MTIME_NS" (refused). */
+static bool fetch_dir_ledger_parse(const char *line, char id[33], bool *refused, int64_t *a,
+                                   int64_t *b)
 {
-    size_t mask = s->cap_done - 1;
-    for (size_t i = fetch_dir_id_key(id) & mask;; i = (i + 1) & mask)
-        if (!s->done[i].id[0] || strcmp(s->done[i].id, id) == 0)
-            return &s->done[i];
+    uint64_t ua, ub;
+    if ((*refused = nfu_ledger_parse_refused(line, id, &ua, &ub))) {
+        *a = (int64_t)ua;
+        *b = (int64_t)ub;
+        return true;
+    }
+    long long ns;
+    *b = 0;
+    if (sscanf(line, "%32s %lld", id, &ns) != 2 || strlen(id) != 32)
+        return false;
+    *a = ns;
+    return true;
 }
 
-static int fetch_dir_done_put(struct fetch_dir *s, const char *id, int64_t acked_ns)
+static int fetch_dir_ledger_line(void *arg, const char *line, bool mine)
 {
-    if ((s->n_done + 1) * 2 > s->cap_done) {
-        size_t cap = s->cap_done ? s->cap_done * 2 : 1024;
-        struct fetch_dir_done *old = s->done;
-        size_t old_cap = s->cap_done;
-        s->done = calloc(cap, sizeof(*s->done));
-        if (!s->done) {
-            s->done = old;
-            return -1;
-        }
-        s->cap_done = cap;
-        for (size_t i = 0; i < old_cap; i++)
-            if (old[i].id[0])
-                *fetch_dir_done_slot(s, old[i].id) = old[i];
-        free(old);
+    struct fetch_dir *s = arg;
+    char id[33];
+    bool refused;
+    int64_t a, b;
+    s->ledger_lines += mine;
+    if (!fetch_dir_ledger_parse(line, id, &refused, &a, &b))
+        return 0;
+    struct fetch_dir_item *it = nfu_ledger_table_put(&s->items, nfu_ledger_key(id), NULL);
+    if (!it)
+        return -1;
+    if (!refused && a > it->acked_ns)
+        it->acked_ns = a;
+    if (refused && (!it->refused || b >= it->mtime_ns)) {
+        it->refused = true;
+        it->size = a;
+        it->mtime_ns = b;
     }
-    struct fetch_dir_done *d = fetch_dir_done_slot(s, id);
-    if (!d->id[0]) {
-        snprintf(d->id, sizeof(d->id), "%s", id);
-        s->n_done++;
-    }
-    d->acked_ns = acked_ns;
     return 0;
 }
 
-/* Finished: a record was acknowledged after the file's last modification. */
-static bool fetch_dir_finished(struct fetch_dir *s, const char *id, const struct stat *st)
+/* A rewrite keeps the lines that still say something: the latest of each kind per file. */
+static bool fetch_dir_ledger_keep(void *arg, const char *line)
 {
-    if (!s->n_done)
+    struct fetch_dir *s = arg;
+    char id[33];
+    bool refused;
+    int64_t a, b;
+    if (!fetch_dir_ledger_parse(line, id, &refused, &a, &b))
         return false;
-    const struct fetch_dir_done *d = fetch_dir_done_slot(s, id);
-    int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    return d->id[0] && mtime < d->acked_ns;
+    const struct fetch_dir_item *it = nfu_ledger_table_get(&s->items, nfu_ledger_key(id));
+    if (!it)
+        return false;
+    return refused ? it->refused && it->size == a && it->mtime_ns == b : it->acked_ns == a;
 }
 
-/* Ledger lines: "ID ACKED_NS\n". Read at start; rewritten when it holds many repeats. */
+/* Reads every worker's ledger (files move between workers when their number changes), keeps
+ * this worker's file short, and opens it for appending. */
 static int fetch_dir_ledger_open(struct fetch_dir *s, struct nf_ctx *ctx)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/fetch_dir-%d.ledger", nf_ctx_state_dir(ctx), s->worker);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        char id[40];
-        long long ns;
-        while (fscanf(f, "%39s %lld", id, &ns) == 2) {
-            if (strlen(id) != 32)
-                continue;
-            if (fetch_dir_done_put(s, id, ns) < 0) {
-                fclose(f);
-                nf_ctx_error(ctx, "out of memory reading %s", path);
-                return -1;
-            }
-            s->ledger_entries++;
-        }
-        fclose(f);
-    }
-    if (s->ledger_entries > 2 * s->n_done + 1024) {
-        /* many files were re-read and finished again: keep one line per file */
-        char tmp[4200];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-        FILE *t = fopen(tmp, "w");
-        for (size_t i = 0; t && i < s->cap_done; i++)
-            if (s->done[i].id[0])
-                fprintf(t, "%s %lld\n", s->done[i].id, (long long)s->done[i].acked_ns);
-        if (t && fflush(t) == 0 && fsync(fileno(t)) == 0 && fclose(t) == 0)
-            rename(tmp, path);
-        else if (t)
-            fclose(t);
-        s->ledger_entries = s->n_done;
-    }
-    s->ledger_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (s->ledger_fd < 0) {
-        nf_ctx_error(ctx, "cannot open the ledger %s: %s", path, strerror(errno));
+    nfu_ledger_init(&s->ledger, "fetch_dir", s->worker);
+    if (nfu_ledger_read(&s->ledger, ctx, fetch_dir_ledger_line, s) < 0)
         return -1;
-    }
-    return 0;
+    if (s->ledger_lines > 2 * s->items.n + 1024) /* many files were finished again */
+        nfu_ledger_rewrite(&s->ledger, ctx, fetch_dir_ledger_keep, s);
+    return nfu_ledger_open(&s->ledger, ctx);
 }
 
 /* The file of `id` reached the end of the pipeline. No fsync: a lost line only means the file
@@ -828,23 +833,24 @@ static int fetch_dir_ledger_open(struct fetch_dir *s, struct nf_ctx *ctx)
 static void fetch_dir_acked(void *state, struct nf_ctx *ctx, const char *id)
 {
     struct fetch_dir *s = state;
-    if (s->ledger_fd < 0 || strlen(id) != 32)
+    if (s->ledger.fd < 0 || strlen(id) != 32)
         return;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     char line[64];
     int n = snprintf(line, sizeof(line), "%s %lld\n", id, (long long)ns);
-    if (write(s->ledger_fd, line, (size_t)n) != n)
-        nf_log(ctx, NF_LOG_WARN, "cannot append to the ledger: %s", strerror(errno));
-    fetch_dir_done_put(s, id, ns);
-    s->ledger_entries++;
+    nfu_ledger_append(&s->ledger, ctx, line, (size_t)n);
+    struct fetch_dir_item *it = nfu_ledger_table_put(&s->items, nfu_ledger_key(id), NULL);
+    if (it)
+        it->acked_ns = ns;
 }
 
 /* Reads the file of a journaled record again, for a resend after a restart. */
 static int fetch_dir_refetch(void *state, struct nf_ctx *ctx, struct nf_record *rec)
 {
     struct fetch_dir *s = state;
+    nfu_ledger_settle(&s->ledger, ctx);
     const char *uri = NULL;
     nf_record_source(rec, &uri, NULL);
     size_t rl = strlen(s->root);
@@ -881,9 +887,8 @@ static void fetch_dir_destroy(void *state)
         close(s->ifd);
     if (s->rootfd >= 0)
         close(s->rootfd);
-    if (s->ledger_fd >= 0)
-        close(s->ledger_fd);
-    free(s->done);
+    nfu_ledger_close(&s->ledger);
+    nfu_ledger_table_free(&s->items);
     if (s->zs_ready)
         inflateEnd(&s->zs);
     free(s->buf);
@@ -949,7 +954,9 @@ static int fetch_dir_init(struct nf_ctx *ctx, const void *vconf, void **state_ou
         return NF_ERR;
     }
     s->conf = conf;
-    s->rootfd = s->ifd = s->ledger_fd = -1;
+    s->rootfd = s->ifd = -1;
+    s->items.size = sizeof(struct fetch_dir_item);
+    nfu_ledger_init(&s->ledger, "fetch_dir", s->worker);
     s->worker = nf_ctx_worker(ctx);
     s->workers = nf_ctx_workers(ctx);
     s->root = realpath(conf->path, NULL);
@@ -998,20 +1005,22 @@ fail:
 static int fetch_dir_next(void *state, struct nf_ctx *ctx, struct nf_record *rec)
 {
     struct fetch_dir *s = state;
+    nfu_ledger_settle(&s->ledger, ctx);
     if (s->ifd >= 0)
         fetch_dir_drain(s, ctx);
     while (s->pos < s->files.n) {
         char *rel = s->files.v[s->pos];
         s->files.v[s->pos++] = NULL;
-        if (s->n_done) {
-            /* finished in an earlier run and not modified since: not again */
+        if (s->items.n) {
+            /* finished or refused in an earlier run and not modified since: not again */
             struct stat st;
             char id[33];
-            if (fetch_dir_set_uri(s, rel) == 0 &&
-                fstatat(s->rootfd, rel, &st, 0) == 0) {
+            bool refused;
+            if (fetch_dir_set_uri(s, rel) == 0 && fstatat(s->rootfd, rel, &st, 0) == 0) {
                 nf_id_make(s->uri, strlen(s->uri), id);
-                if (fetch_dir_finished(s, id, &st)) {
+                if (fetch_dir_finished(s, id, &st, &refused)) {
                     s->skipped++;
+                    s->skipped_refused += refused;
                     free(rel);
                     continue;
                 }
@@ -1022,9 +1031,11 @@ static int fetch_dir_next(void *state, struct nf_ctx *ctx, struct nf_record *rec
         return rc;
     }
     if (s->skipped) {
-        nf_log(ctx, NF_LOG_INFO, "%zu files were finished in an earlier run and not read again",
-               s->skipped);
-        s->skipped = 0;
+        nf_log(ctx, NF_LOG_INFO,
+               "%zu %s finished in an earlier run and not read again (%zu of them refused "
+               "then, and unchanged since)",
+               s->skipped, s->skipped == 1 ? "file was" : "files were", s->skipped_refused);
+        s->skipped = s->skipped_refused = 0;
     }
     if (s->ifd < 0)
         return NF_EOF;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <ftw.h>
+#include <glob.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -253,7 +254,8 @@ static void test_reads_every_file_in_order(void **state)
     (void)state;
     char p[PATH_MAX + 8];
     opt_path(p, sizeof(p), root);
-    const char *opts[] = {p, "max_bytes=16K", NULL};
+    /* remember=false: the second run is not told of what the first refused */
+    const char *opts[] = {p, "max_bytes=16K", "remember=false", NULL};
     struct got a[32], b[32];
     size_t na = run_source(opts, a, 32, true);
     /* A second run over the same directory gives the same records in the same order. */
@@ -316,7 +318,7 @@ static void test_two_workers_split_the_files(void **state)
     (void)state;
     char p[PATH_MAX + 8];
     opt_path(p, sizeof(p), root);
-    const char *opts[] = {p, "max_bytes=16K", NULL};
+    const char *opts[] = {p, "max_bytes=16K", "remember=false", NULL};
     struct got all[32], w0[32], w1[32];
     size_t n = run_source(opts, all, 32, false);
     mock_set_worker(0, 2);
@@ -345,6 +347,136 @@ static void test_missing_directory_fails_init(void **state)
     const char *opts[] = {"path=/nonexistent/nf-fetch-dir", NULL};
     assert_null(mock_plugin_new("fetch_dir", opts));
     assert_non_null(strstr(mock_last_error(), "/nonexistent/nf-fetch-dir"));
+}
+
+/* ---- the ledger ---------------------------------------------------------------------- */
+
+/* Each test starts without the ledgers an earlier one left. */
+static int forget_ledgers(void **state)
+{
+    (void)state;
+    char pattern[PATH_MAX];
+    snprintf(pattern, sizeof(pattern), "%s/fetch_dir-*.ledger", mock_state_dir());
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            unlink(g.gl_pathv[i]);
+        globfree(&g);
+    }
+    return 0;
+}
+
+static size_t count_rc(const struct got *g, size_t n, int rc)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += g[i].rc == rc;
+    return k;
+}
+
+/* A bad file is dead-lettered once, not at every start: the ledger remembers it as it was
+ * refused, until it changes. A file that could not be read at all (gone, no permission) is
+ * not remembered: that may pass without the file changing. */
+static void test_refused_files_are_refused_once(void **state)
+{
+    (void)state;
+    char p[PATH_MAX + 8];
+    opt_path(p, sizeof(p), root);
+    const char *opts[] = {p, "max_bytes=16K", NULL};
+    struct got a[32], b[32];
+    size_t na = run_source(opts, a, 32, true);
+    size_t bad = count_rc(a, na, NF_ERR);
+    size_t nb = run_source(opts, b, 32, false);
+    /* The good files again (none was acknowledged), and of the bad ones only those that could
+     * not be opened. */
+    assert_int_equal(count_rc(b, nb, NF_OK), count_rc(a, na, NF_OK));
+    assert_int_equal(count_rc(b, nb, NF_ERR), 1 + (geteuid() != 0));
+    for (size_t i = 0; i < nb; i++)
+        if (b[i].rc == NF_ERR)
+            assert_true(strstr(b[i].uri, "/dangling.txt") || strstr(b[i].uri, "/perm.txt"));
+    assert_true(bad > 5);
+
+    /* Changed since: read again. binary.txt is now text; empty.txt is still empty but was
+     * written again, so it is refused again, once. */
+    char binary[PATH_MAX], empty[PATH_MAX];
+    path_of(binary, root, "binary.txt");
+    path_of(empty, root, "empty.txt");
+    write_file(root, "binary.txt", "now text\n", 9);
+    struct timespec later[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = time(NULL) + 5}};
+    assert_int_equal(utimensat(AT_FDCWD, empty, later, 0), 0);
+    nb = run_source(opts, b, 32, false);
+    size_t binary_ok = 0, empty_err = 0;
+    for (size_t i = 0; i < nb; i++) {
+        binary_ok += b[i].rc == NF_OK && strstr(b[i].uri, "/binary.txt") != NULL;
+        empty_err += b[i].rc == NF_ERR && strstr(b[i].uri, "/empty.txt") != NULL;
+    }
+    assert_int_equal(binary_ok, 1);
+    assert_int_equal(empty_err, 1);
+    nb = run_source(opts, b, 32, false);
+    for (size_t i = 0; i < nb; i++)
+        assert_null(strstr(b[i].uri, "/empty.txt"));
+    write_file(root, "binary.txt", BIN, sizeof(BIN) - 1);
+    forget_ledgers(NULL);
+}
+
+/* Reads every file once, acknowledging the good ones. */
+static size_t run_and_ack(const char *const *opts)
+{
+    struct mock_plugin *mp = mock_plugin_new("fetch_dir", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    size_t n = 0;
+    int rc;
+    while ((rc = mock_next(mp, rec)) != NF_EOF) {
+        if (rc == NF_OK) {
+            mock_acked(mp, nf_record_str(rec, NF_F_ID, NULL));
+            n++;
+        }
+    }
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+    return n;
+}
+
+/* Files are shared by hash modulo the number of workers: with another number, a file one
+ * worker finished may now be another's, which must know it is finished. */
+static void test_ledger_holds_across_worker_counts(void **state)
+{
+    (void)state;
+    char p[PATH_MAX + 8];
+    opt_path(p, sizeof(p), root);
+    const char *opts[] = {p, "max_bytes=16K", NULL};
+    size_t good = run_and_ack(opts);
+    assert_true(good >= 5);
+    struct got g[32];
+    for (int workers = 2; workers <= 3; workers++) {
+        for (int w = 0; w < workers; w++) {
+            mock_set_worker(w, workers);
+            size_t n = run_source(opts, g, 32, false);
+            assert_int_equal(count_rc(g, n, NF_OK), 0);
+        }
+    }
+    /* ... and so does one worker again, after they finished none. */
+    mock_set_worker(0, 1);
+    size_t n = run_source(opts, g, 32, false);
+    assert_int_equal(count_rc(g, n, NF_OK), 0);
+    /* A file modified after it was finished is read again, by whichever worker has it now. */
+    char a[PATH_MAX];
+    path_of(a, root, "a.txt");
+    struct timespec later[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = time(NULL) + 5}};
+    assert_int_equal(utimensat(AT_FDCWD, a, later, 0), 0);
+    size_t again = 0;
+    for (int w = 0; w < 2; w++) {
+        mock_set_worker(w, 2);
+        n = run_source(opts, g, 32, false);
+        again += count_rc(g, n, NF_OK);
+        for (size_t i = 0; i < n; i++)
+            if (g[i].rc == NF_OK)
+                assert_non_null(strstr(g[i].uri, "/a.txt"));
+    }
+    mock_set_worker(0, 1);
+    assert_int_equal(again, 1);
+    forget_ledgers(NULL);
 }
 
 /* ---- watch --------------------------------------------------------------------------- */
@@ -454,12 +586,14 @@ int main(void)
 {
     make_fixtures();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reads_every_file_in_order),
-        cmocka_unit_test(test_not_recursive_and_extensions),
-        cmocka_unit_test(test_extensions_split_on_spaces),
-        cmocka_unit_test(test_two_workers_split_the_files),
+        cmocka_unit_test_setup(test_reads_every_file_in_order, forget_ledgers),
+        cmocka_unit_test_setup(test_not_recursive_and_extensions, forget_ledgers),
+        cmocka_unit_test_setup(test_extensions_split_on_spaces, forget_ledgers),
+        cmocka_unit_test_setup(test_two_workers_split_the_files, forget_ledgers),
         cmocka_unit_test(test_missing_directory_fails_init),
-        cmocka_unit_test(test_watch_follows_new_files),
+        cmocka_unit_test_setup(test_refused_files_are_refused_once, forget_ledgers),
+        cmocka_unit_test_setup(test_ledger_holds_across_worker_counts, forget_ledgers),
+        cmocka_unit_test_setup(test_watch_follows_new_files, forget_ledgers),
     };
     return cmocka_run_group_tests(tests, NULL, remove_fixtures);
 }
