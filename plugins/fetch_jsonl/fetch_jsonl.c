@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 #include <zlib.h>
 
 #include "dates.h"
@@ -108,9 +109,17 @@ struct fetch_jsonl {
     char *uri;
     size_t uri_cap;
     struct fj_refetch *re; /* while the host recovers its journal */
-    struct nfu_ledger_table done; /* of uint64_t keys: the ids acknowledged */
+    struct nfu_ledger_table done;    /* of uint64_t keys: the ids acknowledged */
+    struct nfu_ledger_table refused; /* of struct fj_refused: lines dead-lettered */
     struct nfu_ledger ledger;
-    uint64_t skipped;
+    uint64_t skipped, skipped_refused;
+};
+
+/* A line refused (and dead-lettered) in an earlier run, by its record's id: the line's length
+ * and hash then, or for a line over max_line its offset and 0. */
+struct fj_refused {
+    uint64_t key;
+    uint64_t a, b;
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -431,15 +440,41 @@ static void fj_name_line(struct fetch_jsonl *s, struct nf_record *rec, const cha
     }
 }
 
+/* A line refused for what it holds, stamped by a and b: true when it was refused as it is in
+ * an earlier run (then it is passed over: its dead letter exists), else the ledger will
+ * remember it once the host has dead-lettered it. */
+static bool fj_refused_before(struct fetch_jsonl *s, struct nf_record *rec, uint64_t a,
+                              uint64_t b)
+{
+    const char *rid = nf_record_str(rec, NF_F_ID, NULL);
+    if (!rid || strlen(rid) != 32)
+        return false;
+    const struct fj_refused *r = nfu_ledger_table_get(&s->refused, nfu_ledger_key(rid));
+    if (r && r->a == a && r->b == b)
+        return true;
+    nfu_ledger_hold_refused(&s->ledger, rid, a, b);
+    return false;
+}
+
 /* ---- the ledger ---------------------------------------------------------------------- */
 
-/* Ledger lines: "ID\n"; every 32-character word of a line is read as an id. */
+/* Ledger lines: "ID\n", every 32-character word of a line read as an id; and "!ID A B\n" for a
+ * refused line (see struct fj_refused). */
 static int fj_ledger_line(void *arg, const char *line, bool mine)
 {
     struct fetch_jsonl *s = arg;
     (void)mine;
     char id[64];
     int used;
+    uint64_t a, b;
+    if (nfu_ledger_parse_refused(line, id, &a, &b)) {
+        struct fj_refused *r = nfu_ledger_table_put(&s->refused, nfu_ledger_key(id), NULL);
+        if (!r)
+            return -1;
+        r->a = a;
+        r->b = b;
+        return 0;
+    }
     while (sscanf(line, "%63s%n", id, &used) == 1) {
         if (strlen(id) == 32 && !nfu_ledger_table_put(&s->done, nfu_ledger_key(id), NULL))
             return -1;
@@ -480,6 +515,7 @@ static void fetch_jsonl_destroy(void *state)
     free(s->uri);
     fj_refetch_end(s);
     nfu_ledger_table_free(&s->done);
+    nfu_ledger_table_free(&s->refused);
     nfu_ledger_close(&s->ledger);
     free(s);
 }
@@ -502,6 +538,7 @@ static int fetch_jsonl_init(struct nf_ctx *ctx, const void *vconf, void **state_
     }
     s->conf = conf;
     s->done.size = sizeof(uint64_t);
+    s->refused.size = sizeof(struct fj_refused);
     s->worker = nf_ctx_worker(ctx);
     s->workers = nf_ctx_workers(ctx);
     nfu_ledger_init(&s->ledger, "fetch_jsonl", s->worker);
@@ -525,6 +562,7 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
     s->cur = NULL;
     /* The host recovers its journal before it asks for new records: that is over. */
     fj_refetch_end(s);
+    nfu_ledger_settle(&s->ledger, ctx);
     for (;;) {
         if (!s->in) {
             if (s->file >= s->n_files) {
@@ -532,7 +570,12 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
                     nf_log(ctx, NF_LOG_INFO,
                            "%llu lines were finished in an earlier run and not read again",
                            (unsigned long long)s->skipped);
-                s->skipped = 0;
+                if (s->skipped_refused)
+                    nf_log(ctx, NF_LOG_INFO,
+                           "%llu bad lines were dead-lettered in an earlier run and are "
+                           "unchanged: not again",
+                           (unsigned long long)s->skipped_refused);
+                s->skipped = s->skipped_refused = 0;
                 return NF_EOF;
             }
             s->in = fj_open(s, s->file, 0, ctx);
@@ -546,7 +589,7 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
         const char *file = s->files[s->file];
         const char *line;
         size_t len;
-        uint64_t off;
+        uint64_t off, stamp_a, stamp_b;
         bool too_long;
         int r = fj_line(&s->win, s->in, (size_t)s->conf->max_line, &line, &len, &off,
                         &too_long);
@@ -569,15 +612,21 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
         if (too_long) {
             nf_ctx_error(ctx, "%s:%llu: line longer than max_line (%lld bytes)", file,
                          (unsigned long long)s->lineno, (long long)s->conf->max_line);
-            goto bad_line_id;
+            fj_name_line(s, rec, file, s->lineno);
+            stamp_a = off;
+            stamp_b = 0;
+            goto bad_line;
         }
         if (len == 0 || strspn(line, " \t") == len)
             continue; /* blank lines are allowed */
         char id[1024], rid[33];
+        stamp_a = len;
+        stamp_b = XXH3_64bits(line, len);
         json_t *doc = fj_parse(s, ctx, file, s->lineno, line, len, id, sizeof(id));
         if (!doc) {
             nf_record_set_bytes(rec, NF_F_RAW, line, len);
-            goto bad_line_id;
+            fj_name_line(s, rec, file, s->lineno);
+            goto bad_line;
         }
         if (fj_set_uri(s, file, id) < 0) {
             json_decref(doc);
@@ -596,13 +645,14 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
             nf_ctx_error(ctx, "out of memory");
             return NF_ERR;
         }
-        int rc = fj_fill(s, ctx, rec, doc, file, s->lineno, true);
-        if (rc != NF_OK)
-            nf_record_set_bytes(rec, NF_F_RAW, line, len);
-        return rc;
-    bad_line_id:
-        fj_name_line(s, rec, file, s->lineno);
-        return NF_ERR;
+        if (fj_fill(s, ctx, rec, doc, file, s->lineno, true) == NF_OK)
+            return NF_OK;
+        nf_record_set_bytes(rec, NF_F_RAW, line, len);
+    bad_line:
+        if (!fj_refused_before(s, rec, stamp_a, stamp_b))
+            return NF_ERR;
+        s->skipped_refused++;
+        nf_record_reset(rec);
     }
 }
 
@@ -713,6 +763,7 @@ nomem:
 static int fetch_jsonl_refetch(void *state, struct nf_ctx *ctx, struct nf_record *rec)
 {
     struct fetch_jsonl *s = state;
+    nfu_ledger_settle(&s->ledger, ctx);
     const char *uri = NULL, *rid = nf_record_str(rec, NF_F_ID, NULL);
     nf_record_source(rec, &uri, NULL);
     const char *hash = uri ? strrchr(uri, '#') : NULL;

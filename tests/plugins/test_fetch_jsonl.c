@@ -399,6 +399,61 @@ static void test_dates_that_do_not_exist(void **state)
     unlink(path);
 }
 
+/* Counts what a run to the end gives. */
+static void run_counts(const char *path, const char *opt, int *ok, int *err)
+{
+    struct mock_plugin *mp = open_src(path, "remember=true", opt);
+    struct nf_record *rec = nf_record_new();
+    int rc;
+    *ok = *err = 0;
+    while ((rc = mock_next(mp, rec)) != NF_EOF) {
+        *ok += rc == NF_OK;
+        *err += rc == NF_ERR;
+    }
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* A bad line is dead-lettered once, not at every start: the ledger remembers it as it was,
+ * and refuses it again only when it changed. */
+static void test_bad_lines_are_refused_once(void **state)
+{
+    (void)state;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/bad.jsonl", root);
+    static const char good[] = "{\"id\": \"g1\", \"text\": \"fine\"}\n";
+    static const char bad[] = "not json at all\n"
+                              "{\"id\": \"t1\"}\n"
+                              "{\"text\": \"no id\"}\n"
+                              "{\"id\": \"long\", \"text\": \"over the max_line limit\"}\n";
+    char all[512];
+    snprintf(all, sizeof(all), "%s%s", good, bad);
+    write_all(path, all);
+    int ok, err;
+    run_counts(path, "max_line=44", &ok, &err);
+    assert_int_equal(ok, 1);
+    assert_int_equal(err, 4);
+    for (int i = 0; i < 3; i++) {
+        run_counts(path, "max_line=44", &ok, &err);
+        assert_int_equal(ok, 1); /* never acknowledged: read again */
+        assert_int_equal(err, 0);
+    }
+    /* Line 2 mended and line 3 changed (still bad): those two come again, once. */
+    snprintf(all, sizeof(all), "%s%s", good,
+             "not json at all\n"
+             "{\"id\": \"t1\", \"text\": \"mended\"}\n"
+             "{\"text\": \"no id, other words\"}\n"
+             "{\"id\": \"long\", \"text\": \"over the max_line limit\"}\n");
+    write_all(path, all);
+    run_counts(path, "max_line=44", &ok, &err);
+    assert_int_equal(ok, 2);
+    assert_int_equal(err, 2); /* line 3, and line 5 whose offset moved */
+    run_counts(path, "max_line=44", &ok, &err);
+    assert_int_equal(ok, 2);
+    assert_int_equal(err, 0);
+    unlink(path);
+}
+
 static void test_long_lines_are_refused(void **state)
 {
     (void)state;
@@ -508,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_refetch_reads_the_input_once),
         cmocka_unit_test(test_ledger_skips_finished_lines),
         cmocka_unit_test(test_dates_that_do_not_exist),
+        cmocka_unit_test(test_bad_lines_are_refused_once),
         cmocka_unit_test(test_long_lines_are_refused),
         cmocka_unit_test(test_missing_input_stops_start_up),
         cmocka_unit_test(test_shared_corpora),
