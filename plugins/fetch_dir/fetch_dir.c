@@ -24,6 +24,9 @@
 /* Compressed input is streamed through a buffer of this size, so only the inflated text is
  * ever held whole (and that is bounded by max_bytes). */
 #define FETCH_DIR_ZCHUNK (64u << 10)
+/* With watch, how often to look whether a directory that was removed or moved away is there
+ * again. */
+#define FETCH_DIR_PROBE_MS 250
 /* A NUL byte within this many leading bytes makes a file binary. */
 #define FETCH_DIR_SNIFF_BYTES 8192u
 
@@ -90,6 +93,7 @@ struct fetch_dir {
     size_t pos;
 
     int ifd; /* inotify, -1 without watch */
+    int64_t probe_ms; /* while rootfd is -1 (the root went away): when to look for it again */
     struct fetch_dir_watch *watches;
     size_t n_watches, cap_watches;
     struct fetch_dir_pending *pending; /* ordered by ready_ms */
@@ -222,8 +226,8 @@ static int fetch_dir_watch_add(struct fetch_dir *s, struct nf_ctx *ctx, const ch
     char *abs = fetch_dir_join(s->root, rel);
     if (!abs)
         return -1;
-    uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR | IN_DONT_FOLLOW |
-                    IN_EXCL_UNLINK;
+    uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF |
+                    IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK;
     if (s->conf->recursive)
         mask |= IN_CREATE; /* only to learn of new subdirectories; files wait for the close */
     int wd = inotify_add_watch(s->ifd, abs, mask);
@@ -423,6 +427,57 @@ static int fetch_dir_scan_new(struct fetch_dir *s, struct nf_ctx *ctx, const cha
     return rc;
 }
 
+/* The watched directory itself was removed or moved away: nothing under its path is watched
+ * any more (the watches follow the moved inodes), so forget them and what waited to be read
+ * there, and look for the path again (fetch_dir_probe). */
+static void fetch_dir_root_lost(struct fetch_dir *s, struct nf_ctx *ctx, const char *how)
+{
+    nf_log(ctx, NF_LOG_WARN, "%s was %s; watching for it to be there again", s->root, how);
+    while (s->n_watches) {
+        inotify_rm_watch(s->ifd, s->watches[0].wd);
+        fetch_dir_watch_remove(s, 0);
+    }
+    size_t dropped = 0;
+    for (size_t i = s->pending_head; i < s->n_pending; i++) {
+        dropped += s->pending[i].rel != NULL;
+        free(s->pending[i].rel);
+        s->pending[i].rel = NULL;
+    }
+    if (dropped)
+        nf_log(ctx, NF_LOG_WARN, "%zu %s waiting to be read went with it", dropped,
+               dropped == 1 ? "file" : "files");
+    close(s->rootfd);
+    s->rootfd = -1;
+    s->probe_ms = 0; /* look at once: it may be back already */
+}
+
+/* Every FETCH_DIR_PROBE_MS: whether the root is still the directory its path names (inotify
+ * says nothing of its removal while this source holds it open, and a directory put in its
+ * place is another one); while it is gone, whether it is there again, then watch it and queue
+ * what it holds. */
+static void fetch_dir_probe(struct fetch_dir *s, struct nf_ctx *ctx)
+{
+    int64_t now = nf_now_ms();
+    if (now < s->probe_ms)
+        return;
+    s->probe_ms = now + FETCH_DIR_PROBE_MS;
+    if (s->rootfd >= 0) {
+        struct stat held, named;
+        if (fstat(s->rootfd, &held) == 0 &&
+            (stat(s->root, &named) < 0 || named.st_dev != held.st_dev ||
+             named.st_ino != held.st_ino))
+            fetch_dir_root_lost(s, ctx, held.st_nlink ? "replaced" : "removed");
+        if (s->rootfd >= 0)
+            return;
+    }
+    s->rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->rootfd < 0)
+        return;
+    nf_log(ctx, NF_LOG_INFO, "%s is there again; watching it", s->root);
+    if (fetch_dir_scan_new(s, ctx, "") < 0)
+        nf_log(ctx, NF_LOG_ERROR, "rescan of %s failed", s->root);
+}
+
 /* Reads every queued inotify event without blocking. */
 static void fetch_dir_drain(struct fetch_dir *s, struct nf_ctx *ctx)
 {
@@ -452,6 +507,24 @@ static void fetch_dir_drain(struct fetch_dir *s, struct nf_ctx *ctx)
             struct fetch_dir_watch *w = fetch_dir_watch_find(s, ev->wd);
             if (!w)
                 continue;
+            if (!w->rel[0] && (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))) {
+                fetch_dir_root_lost(s, ctx,
+                                    ev->mask & IN_MOVE_SELF     ? "moved away"
+                                    : ev->mask & IN_DELETE_SELF ? "removed"
+                                                                : "unmounted or removed");
+                return; /* the events still queued are of watches now gone */
+            }
+            if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
+                /* A subdirectory: watched again when it comes back (IN_CREATE or IN_MOVED_TO
+                 * in its parent). */
+                nf_log(ctx, NF_LOG_INFO, "%s/%s was %s", s->root, w->rel,
+                       ev->mask & IN_MOVE_SELF ? "moved away" : "removed");
+                char *rel = strdup(w->rel);
+                if (rel)
+                    fetch_dir_watch_drop_tree(s, rel);
+                free(rel);
+                continue;
+            }
             if (ev->mask & IN_IGNORED) {
                 fetch_dir_watch_remove(s, (size_t)(w - s->watches));
                 continue;
@@ -1006,8 +1079,12 @@ static int fetch_dir_next(void *state, struct nf_ctx *ctx, struct nf_record *rec
 {
     struct fetch_dir *s = state;
     nfu_ledger_settle(&s->ledger, ctx);
-    if (s->ifd >= 0)
+    if (s->ifd >= 0) {
         fetch_dir_drain(s, ctx);
+        fetch_dir_probe(s, ctx);
+        if (s->rootfd < 0)
+            return NF_AGAIN;
+    }
     while (s->pos < s->files.n) {
         char *rel = s->files.v[s->pos];
         s->files.v[s->pos++] = NULL;

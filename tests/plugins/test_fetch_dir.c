@@ -576,6 +576,71 @@ static void test_watch_follows_new_files(void **state)
     assert_int_equal(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+/* Polls until a record comes (NF_OK), for at most `ms`, and checks it. */
+static void expect_file(struct mock_plugin *mp, struct nf_record *rec, const char *dir,
+                        const char *rel, const char *content)
+{
+    assert_int_equal(poll_next(mp, rec, 3000), NF_OK);
+    assert_record(rec, dir, rel, content);
+}
+
+/* The watched directory removed, or moved away, and made again: it is watched again, and
+ * what is written to it then is read; what is written to it where it was moved is not. */
+static void test_watch_survives_the_directory_going(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/nf-fetch-rewatch-XXXXXX", top[PATH_MAX], dir[PATH_MAX], old[PATH_MAX];
+    assert_non_null(mkdtemp(tmpl));
+    assert_non_null(realpath(tmpl, top));
+    path_of(dir, top, "spool");
+    path_of(old, top, "spool.old");
+    make_dir(top, "spool");
+    make_dir(dir, "sub");
+    char p[PATH_MAX + 8];
+    opt_path(p, sizeof(p), dir);
+    const char *opts[] = {p, "watch=true", "settle_ms=20", NULL};
+    struct mock_plugin *mp = mock_plugin_new("fetch_dir", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    assert_int_equal(mock_next(mp, rec), NF_AGAIN);
+    write_file(dir, "a.txt", "Before anything moved.\n", 23);
+    expect_file(mp, rec, dir, "a.txt", "Before anything moved.\n");
+
+    /* A subdirectory removed and made again. */
+    char sub[PATH_MAX];
+    path_of(sub, dir, "sub");
+    assert_int_equal(rmdir(sub), 0);
+    assert_int_equal(poll_next(mp, rec, 100), NF_AGAIN);
+    make_dir(dir, "sub");
+    sleep_ms(50);
+    write_file(dir, "sub/b.txt", "In the new subdirectory.\n", 25);
+    expect_file(mp, rec, dir, "sub/b.txt", "In the new subdirectory.\n");
+
+    /* The directory itself moved away: what lands in it there is not this source's any more. */
+    assert_int_equal(rename(dir, old), 0);
+    assert_int_equal(poll_next(mp, rec, 100), NF_AGAIN);
+    write_file(old, "late.txt", "Written where it was moved.\n", 28);
+    assert_int_equal(poll_next(mp, rec, 300), NF_AGAIN);
+    /* Made again under its name: watched, and a file already in it is read too. */
+    make_dir(top, "spool");
+    write_file(dir, "c.txt", "In the new directory.\n", 22);
+    expect_file(mp, rec, dir, "c.txt", "In the new directory.\n");
+    write_file(dir, "d.txt", "Later in the new directory.\n", 28);
+    expect_file(mp, rec, dir, "d.txt", "Later in the new directory.\n");
+
+    /* Removed with everything in it, then made again. */
+    assert_int_equal(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+    assert_int_equal(poll_next(mp, rec, 100), NF_AGAIN);
+    make_dir(top, "spool");
+    sleep_ms(50);
+    write_file(dir, "e.txt", "After a removal.\n", 17);
+    expect_file(mp, rec, dir, "e.txt", "After a removal.\n");
+
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+    assert_int_equal(nftw(top, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 static int remove_fixtures(void **state)
 {
     (void)state;
@@ -594,6 +659,7 @@ int main(void)
         cmocka_unit_test_setup(test_refused_files_are_refused_once, forget_ledgers),
         cmocka_unit_test_setup(test_ledger_holds_across_worker_counts, forget_ledgers),
         cmocka_unit_test_setup(test_watch_follows_new_files, forget_ledgers),
+        cmocka_unit_test_setup(test_watch_survives_the_directory_going, forget_ledgers),
     };
     return cmocka_run_group_tests(tests, NULL, remove_fixtures);
 }
