@@ -17,7 +17,9 @@
 
 static const char *const top_keys[] = {"plugin_dir", "run_dir",  "state_dir",   "deadletter",
                                        "log_level",  "trace",    "grace_ms",    "stages",
-                                       "metrics_dir", "max_message", NULL};
+                                       "metrics_dir", "max_message", "curve_server_key",
+                                       "curve_server_public", "curve_client_key", "curve_allow",
+                                       "insecure", NULL};
 static const char *const stage_keys[] = {
     "plugin", "inputs", "workers", "endpoint", "ack_endpoint", "listen", "hwm", "batch",
     "flush_ms", "window", "ack_timeout_ms", "max_attempts", "journal", "log_level", NULL};
@@ -358,6 +360,14 @@ static int top_key(struct loader *L, const char *key, enum nf_valkind kind, cons
         c->trace = yes;
         return 0;
     }
+    if (strcmp(key, "insecure") == 0) {
+        bool yes = !strcmp(text, "true") || (any && (!strcmp(text, "yes") || !strcmp(text, "1")));
+        bool no = !strcmp(text, "false") || (any && (!strcmp(text, "no") || !strcmp(text, "0")));
+        if ((kind != NF_VAL_BOOL && !any) || (!yes && !no))
+            return lfail(L, where, "insecure must be true or false, got %s", text);
+        c->insecure = yes;
+        return 0;
+    }
     if (strcmp(key, "grace_ms") == 0) {
         long long v;
         if ((kind != NF_VAL_INT && !any) || parse_int_text(text, 0, 3600000, &v) < 0)
@@ -390,6 +400,10 @@ static int top_key(struct loader *L, const char *key, enum nf_valkind kind, cons
                   : strcmp(key, "state_dir") == 0   ? &c->state_dir
                   : strcmp(key, "deadletter") == 0  ? &c->deadletter
                   : strcmp(key, "metrics_dir") == 0 ? &c->metrics_dir
+                  : strcmp(key, "curve_server_key") == 0    ? &c->curve_server_key
+                  : strcmp(key, "curve_server_public") == 0 ? &c->curve_server_public
+                  : strcmp(key, "curve_client_key") == 0    ? &c->curve_client_key
+                  : strcmp(key, "curve_allow") == 0         ? &c->curve_allow
                                                     : NULL;
     if (!slot) {
         char allowed[512];
@@ -604,6 +618,7 @@ struct nf_config *nf_config_load_text(const char *path, const char *text, char *
         c->log_level = strdup("info");
     if (check_dag(&L) < 0)
         goto fail;
+
     for (int i = 0; i < c->n_stages; i++) {
         /* every endpoint this stage will use must be buildable now, not at run time */
         const struct nf_stage_conf *st = &c->stages[i];
@@ -626,6 +641,19 @@ struct nf_config *nf_config_load_text(const char *path, const char *text, char *
                                        : "ipc path under run_dir over 107 bytes");
                 goto fail;
             }
+    }
+    for (int i = 0; i < c->n_stages; i++)
+        c->uses_tcp |= c->stages[i].endpoint || c->stages[i].ack_endpoint;
+    if (c->uses_tcp && !c->insecure &&
+        (!c->curve_server_key || !c->curve_server_public || !c->curve_client_key ||
+         !c->curve_allow)) {
+        char where[PATH_MAX + 8];
+        snprintf(where, sizeof(where), "%s:1", path);
+        lfail(&L, where, "a stage uses tcp://, so its links need CURVE keys: set "
+                         "curve_server_key, curve_server_public, curve_client_key and "
+                         "curve_allow (files made by `newsflow keygen`), or insecure = true for "
+                         "plain tcp on a network you trust");
+        goto fail;
     }
     config_destroy(&lc);
     return c;
@@ -668,6 +696,10 @@ void nf_config_destroy(struct nf_config **pc)
     free(c->dir);
     free(c->plugin_dir);
     free(c->run_dir);
+    free(c->curve_server_key);
+    free(c->curve_server_public);
+    free(c->curve_client_key);
+    free(c->curve_allow);
     free(c->state_dir);
     free(c->deadletter);
     free(c->metrics_dir);

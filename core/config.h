@@ -55,6 +55,12 @@ struct nf_config {
     bool trace;
     int grace_ms;
     int64_t max_message; /* the largest message a socket accepts, and a stage emits */
+    /* CURVE on tcp (files written by `newsflow keygen`): the secret key of the pipeline's
+     * listening sockets, its public key (what connecting sockets expect), this host's client
+     * secret key, and the client public keys the listening sockets accept. */
+    char *curve_server_key, *curve_server_public, *curve_client_key, *curve_allow;
+    bool insecure; /* plain tcp allowed without keys */
+    bool uses_tcp; /* some endpoint is tcp:// */
     struct nf_stage_conf *stages;
     int n_stages;
 };

@@ -17,6 +17,7 @@
 #include "newsflow/log.h"
 #include "options.h"
 #include "plugin_loader.h"
+#include "security.h"
 #include "stage.h"
 #include "statedir.h"
 #include "supervisor.h"
@@ -46,6 +47,8 @@ static void usage(FILE *out)
             "                                         --force resends already replayed ones\n"
             "  doc [PLUGIN] [--plugin-dir DIR]        print a plugin's options (without\n"
             "                                         PLUGIN: the plugins there are)\n"
+            "  keygen PREFIX                          write a CURVE key pair: PREFIX.key\n"
+            "                                         (secret, 0600) and PREFIX.pub\n"
             "  help [COMMAND]                         this text\n"
             "--set STAGE.OPTION=VALUE overrides a stage's option or key; --set KEY=VALUE a\n"
             "top-level key (plugin_dir, run_dir, state_dir, deadletter, log_level, ...).\n");
@@ -156,10 +159,15 @@ static struct nf_config *load(const struct args *a, const char *cmd)
     } else {
         cfg = nf_config_load(a->config, (char *const *)a->sets, a->n_sets, err, sizeof(err));
     }
-    if (!cfg)
+    if (!cfg) {
         fprintf(stderr, "newsflow: %s\n", err);
-    else
-        nf_transport_set_max_message(cfg->max_message);
+        return NULL;
+    }
+    nf_transport_set_max_message(cfg->max_message);
+    if (nf_security_setup(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "newsflow: %s: %s\n", cfg->path, err);
+        nf_config_destroy(&cfg);
+    }
     return cfg;
 }
 
@@ -404,6 +412,38 @@ static int cmd_dlq(const struct nf_config *cfg, const struct dlq_args *d)
     return n < 0;
 }
 
+/* Plain tcp beyond loopback lets anyone on that network read and inject records: `check` says
+ * so for every such endpoint of a config with insecure = true. Returns the number of warnings. */
+static int warn_insecure(const struct nf_config *cfg, FILE *out)
+{
+    if (!cfg->insecure)
+        return 0;
+    int n = 0;
+    for (int s = 0; s < cfg->n_stages; s++) {
+        const struct nf_stage_conf *st = &cfg->stages[s];
+        const char *eps[2] = {st->endpoint, st->ack_endpoint};
+        for (int k = 0; k < 2; k++) {
+            if (!eps[k])
+                continue;
+            const char *h = eps[k] + 6;
+            const char *hosts[] = {"127.", "localhost:", "[::1]:", NULL};
+            bool loop = false;
+            for (int i = 0; hosts[i] && !loop; i++)
+                loop = strncmp(h, hosts[i], strlen(hosts[i])) == 0;
+            if (st->listen && strncmp(st->listen, "127.", 4) != 0)
+                loop = false;
+            if (loop)
+                continue;
+            fprintf(out, "%s: warning: stage '%s': %s %s is plain tcp beyond loopback "
+                         "(insecure = true): anyone on that network can read and inject "
+                         "records; set the curve_* keys\n",
+                    st->where, st->name, k ? "ack_endpoint" : "endpoint", eps[k]);
+            n++;
+        }
+    }
+    return n;
+}
+
 /* `reload`: validates the edited config here (so that a mistake is shown to whoever asked),
  * then signals the supervisor that holds its state_dir and waits for its verdict, which it
  * writes to RUN_DIR/reload.result. */
@@ -490,6 +530,20 @@ int main(int argc, char **argv)
         from = 0;
     }
     static struct args a;
+    if (strcmp(cmd, "keygen") == 0) {
+        if (argc != 3 || argv[2][0] == '-') {
+            fprintf(stderr, "newsflow keygen: needs one PREFIX: writes PREFIX.key and "
+                            "PREFIX.pub\n");
+            return 2;
+        }
+        char err[PATH_MAX + 128];
+        if (nf_keygen(argv[2], err, sizeof(err)) < 0) {
+            fprintf(stderr, "newsflow keygen: %s\n", err);
+            return 1;
+        }
+        printf("wrote %s.key (secret, mode 0600) and %s.pub\n", argv[2], argv[2]);
+        return 0;
+    }
     static const char *const commands[] = {"run", "stage", "broker", "check", "reload",
                                            "show", "dlq", "doc", NULL};
     bool known = false;
@@ -521,6 +575,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "newsflow: %s\n", err);
                 bad++;
             } else {
+                warn_insecure(c, stderr);
                 printf("%s: ok (%d stages)\n", c->path, c->n_stages);
             }
             nf_config_destroy(&c);
@@ -553,6 +608,7 @@ int main(int argc, char **argv)
             int workers = 0;
             for (int s = 0; s < cfg->n_stages; s++)
                 workers += cfg->stages[s].workers;
+            warn_insecure(cfg, stderr);
             printf("%s: ok (%d stages, %d workers)\n", cfg->path, cfg->n_stages, workers);
             rc = 0;
         }

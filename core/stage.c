@@ -22,6 +22,7 @@
 #include "journal.h"
 #include "newsflow/plugin.h"
 #include "plugin_loader.h"
+#include "security.h"
 #include "statedir.h"
 #include "transport.h"
 
@@ -1136,6 +1137,10 @@ static void worker_free(struct worker *w)
     free(w->outs);
     if (w->zctx)
         zmq_ctx_term(w->zctx);
+    nf_zap_join();
+    if (nf_zap_refused() > 0)
+        nf_logf(NF_LOG_WARN, "refused %lld tcp peers without an allowed key",
+                (long long)nf_zap_refused());
     for (int64_t i = 0; w->slots && i < w->window; i++)
         nf_buf_free(&w->slots[i].bytes);
     free(w->slots);
@@ -1204,6 +1209,10 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
     }
     code = 1;
     w.zctx = zmq_ctx_new();
+    if (w.zctx && nf_zap_start(w.zctx, err, sizeof(err)) < 0) {
+        nf_logf(NF_LOG_ERROR, "%s", err);
+        goto out;
+    }
     w.acker = w.zctx ? nf_acker_new(w.zctx) : NULL;
     w.outs = calloc((size_t)st->n_consumers + 1, sizeof(void *));
     if (!w.acker || !w.outs)

@@ -28,6 +28,7 @@
 #include <zmq.h>
 
 #include "newsflow/log.h"
+#include "security.h"
 #include "statedir.h"
 #include "transport.h"
 
@@ -620,8 +621,9 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
     const struct nf_config *cfg = S.cur->cfg;
     S.brokers = calloc((size_t)cfg->n_stages + 1, sizeof(*S.brokers));
     S.zctx = zmq_ctx_new();
-    if (!S.brokers || !S.zctx) {
-        nf_logf(NF_LOG_ERROR, "cannot start: %s", S.zctx ? "out of memory" : zmq_strerror(errno));
+    if (!S.brokers || !S.zctx || nf_zap_start(S.zctx, err, sizeof(err)) < 0) {
+        nf_logf(NF_LOG_ERROR, "cannot start: %s",
+                !S.zctx ? zmq_strerror(errno) : S.brokers ? err : "out of memory");
         gen_unref(S.cur);
         free(S.brokers);
         close(lock);
@@ -730,6 +732,7 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
         broker_stop(S.brokers[s]);
     free(S.brokers);
     zmq_ctx_term(S.zctx);
+    nf_zap_join();
     for (int i = 0; i < S.n_kids; i++)
         child_report(&S.kids[i]);
     struct rusage self;
@@ -760,8 +763,8 @@ int nf_brokers_run(const struct nf_config *cfg)
     sigaddset(&mask, SIGINT);
     sigprocmask(SIG_BLOCK, &mask, &oldmask);
     void *zctx = zmq_ctx_new();
-    if (!zctx) {
-        nf_logf(NF_LOG_ERROR, "cannot start: %s", zmq_strerror(errno));
+    if (!zctx || nf_zap_start(zctx, err, sizeof(err)) < 0) {
+        nf_logf(NF_LOG_ERROR, "cannot start: %s", zctx ? err : zmq_strerror(errno));
         return 1;
     }
     struct broker **b = calloc((size_t)cfg->n_stages + 1, sizeof(*b));
@@ -776,5 +779,6 @@ int nf_brokers_run(const struct nf_config *cfg)
         broker_stop(b[s]);
     free(b);
     zmq_ctx_term(zctx);
+    nf_zap_join();
     return 0;
 }

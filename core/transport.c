@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "newsflow/record.h"
+#include "security.h"
 
 static int64_t max_message = INT64_C(64) << 20;
 
@@ -48,6 +49,11 @@ void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int 
     zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_CNT, &cnt, sizeof(cnt));
     /* A peer's message over the limit closes its connection before it is kept whole. */
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_message, sizeof(max_message));
+    if (nf_security_apply(s, endpoint, bind) != 0) {
+        snprintf(err, errlen, "CURVE keys for %s: %s", endpoint, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
     int rc = bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
     if (rc != 0) {
         snprintf(err, errlen, "%s %s: %s", bind ? "bind" : "connect", endpoint,

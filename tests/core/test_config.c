@@ -1078,7 +1078,7 @@ static void test_endpoints_tcp(void **state)
 {
     struct fx *f = *state;
     write_cfg(f, "e.cfg",
-              "stages = {\n"
+              "insecure = true; stages = {\n"
               "  fetch = { plugin = \"src\"; ack_endpoint = \"tcp://ingest.example:9000\"; };\n"
               "  clean = { plugin = \"flt\"; inputs = [\"fetch\"];\n"
               "            endpoint = \"tcp://10.0.0.5:7000\"; };\n"

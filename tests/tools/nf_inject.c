@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,11 @@ struct msg {
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: nf_inject [-w MS] ENDPOINT PART...\n"
+            "usage: nf_inject [-w MS] [-k SERVER.pub [-K CLIENT.key]] ENDPOINT PART...\n"
+            "  -k FILE    connect as a CURVE client to a server with this public key, with a\n"
+            "             fresh key pair of its own (a peer nobody allowed), or with -K's\n"
+            "  -K FILE    the client's secret key (as newsflow keygen writes it)\n"
+            "With -w, a message that cannot be delivered within MS fails the run.\n"
             "Builds messages from parts and sends each through a PUSH socket connected to\n"
             "ENDPOINT, after waiting up to MS milliseconds (default 5000) for the connection.\n"
             "  -f FILE    append the file's bytes\n"
@@ -277,16 +282,48 @@ static int build(int argc, char **argv, int i, struct msg **msgs_out, int *n_out
     return 0;
 }
 
+/* The first line of a key file, without its newline. */
+static int read_key(const char *path, char out[41])
+{
+    FILE *f = fopen(path, "r");
+    char line[128] = "";
+    if (!f || !fgets(line, sizeof(line), f)) {
+        if (f)
+            fclose(f);
+        fprintf(stderr, "nf_inject: cannot read the key %s\n", path);
+        return -1;
+    }
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strlen(line) != 40) {
+        fprintf(stderr, "nf_inject: %s holds no 40-character key\n", path);
+        return -1;
+    }
+    memcpy(out, line, 41);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1, wait_ms = 5000;
-    if (i + 1 < argc && strcmp(argv[i], "-w") == 0) {
-        long w = number(argv[i + 1]);
-        if (w < 0 || w > 600000) {
-            usage();
-            return 2;
+    bool send_timeout = false;
+    const char *server_pub = NULL, *client_key = NULL;
+    while (i + 1 < argc && argv[i][0] == '-' && argv[i][1] && !argv[i][2]) {
+        if (strcmp(argv[i], "-w") == 0) {
+            long w = number(argv[i + 1]);
+            if (w < 0 || w > 600000) {
+                usage();
+                return 2;
+            }
+            wait_ms = (int)w;
+            send_timeout = true;
+        } else if (strcmp(argv[i], "-k") == 0) {
+            server_pub = argv[i + 1];
+        } else if (strcmp(argv[i], "-K") == 0) {
+            client_key = argv[i + 1];
+        } else {
+            break;
         }
-        wait_ms = (int)w;
         i += 2;
     }
     if (i >= argc) {
@@ -311,6 +348,18 @@ int main(int argc, char **argv)
     int linger = 10000, immediate = 1;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
+    if (send_timeout)
+        zmq_setsockopt(sock, ZMQ_SNDTIMEO, &wait_ms, sizeof(wait_ms));
+    if (server_pub) {
+        char spub[41], cpub[41], csec[41];
+        if (read_key(server_pub, spub) < 0 ||
+            (client_key ? read_key(client_key, csec) < 0 || zmq_curve_public(cpub, csec) != 0
+                        : zmq_curve_keypair(cpub, csec) != 0))
+            goto out;
+        zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, spub, 41);
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, cpub, 41);
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, csec, 41);
+    }
     if (connect_and_wait(zctx, sock, endpoint, wait_ms) < 0)
         goto out;
     for (; sent < n; sent++) {
