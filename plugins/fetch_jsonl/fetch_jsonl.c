@@ -77,8 +77,8 @@ struct fj_where {
     uint32_t file;
 };
 
-/* How far refetch has read a file: every line before `off` (line `lineno`) is in the index;
- * `whole` once it met the end. */
+/* How far refetch has read a file (to byte `off`, line `lineno`); `whole`: the index has every
+ * line of it that is not finished. */
 struct fj_seen {
     uint64_t off, lineno;
     bool whole;
@@ -658,6 +658,17 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
 
 /* ---- refetch ------------------------------------------------------------------------ */
 
+/* Whether an input id is written in JSON as it is: printable ASCII that no writer escapes
+ * (JSON writers escape quotes, backslashes, control characters, often '/' and anything beyond
+ * ASCII). */
+static bool fj_plain(const char *id)
+{
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\' || *p == '/')
+            return false;
+    return id[0] != '\0';
+}
+
 /* Forgets refetch's reader and index. */
 static void fj_refetch_end(struct fetch_jsonl *s)
 {
@@ -699,12 +710,16 @@ static int fj_refetch_at(struct fetch_jsonl *s, struct nf_ctx *ctx, size_t fi, u
     return 0;
 }
 
-/* Reads on from the reader's place, putting every line's id in the index, up to the line whose
- * id has `key`: 1 found (*line_out, *len_out, *lineno_out, borrowed from the window until the
- * next read), 0 the file ended without it, -1 error (reason given). */
+/* Reads on from the reader's place up to the line whose id has `key`, putting the ids of the
+ * lines it parses in the index (but for finished ones): 1 found (*line_out, *len_out,
+ * *lineno_out, borrowed from the window until the next read), 0 the file ended without it, -1
+ * error (reason given). With a `needle`, only lines that contain it are parsed: parsing every
+ * line costs several times what inflating it does. */
 static int fj_refetch_scan(struct fetch_jsonl *s, struct nf_ctx *ctx, uint64_t key,
-                           const char **line_out, size_t *len_out, uint64_t *lineno_out)
+                           const char *needle, const char **line_out, size_t *len_out,
+                           uint64_t *lineno_out)
 {
+    size_t nl = needle ? strlen(needle) : 0;
     struct fj_refetch *r = s->re;
     const char *file = s->files[r->file];
     struct fj_seen *seen = &r->seen[r->file];
@@ -728,7 +743,8 @@ static int fj_refetch_scan(struct fetch_jsonl *s, struct nf_ctx *ctx, uint64_t k
             seen->off = r->win.base + r->win.pos;
             seen->lineno = r->lineno;
         }
-        if (lr < 0 || len == 0 || strspn(line, " \t") == len)
+        if (lr < 0 || len == 0 || (nl && !memmem(line, len, needle, nl)) ||
+            strspn(line, " \t") == len)
             continue;
         json_error_t err;
         json_t *doc = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
@@ -741,6 +757,8 @@ static int fj_refetch_scan(struct fetch_jsonl *s, struct nf_ctx *ctx, uint64_t k
             goto nomem;
         nf_id_make(s->uri, strlen(s->uri), lid);
         uint64_t k = nfu_ledger_key(lid);
+        if (k != key && nfu_ledger_table_get(&s->done, k))
+            continue; /* finished: never asked for */
         struct fj_where *w = nfu_ledger_table_put(&r->where, k, NULL);
         if (!w)
             goto nomem;
@@ -752,7 +770,6 @@ static int fj_refetch_scan(struct fetch_jsonl *s, struct nf_ctx *ctx, uint64_t k
             return 1;
         }
     }
-    seen->whole = true;
     return 0;
 nomem:
     nf_ctx_error(ctx, "out of memory");
@@ -799,15 +816,32 @@ static int fetch_jsonl_refetch(void *state, struct nf_ctx *ctx, struct nf_record
         nf_ctx_error(ctx, "%s: no line has this id any more", uri);
         return NF_ERR;
     }
-    /* A line passed before is read again from its offset; any other from where reading
-     * stopped in that file. */
-    int rc = w && w->file == fi ? fj_refetch_at(s, ctx, fi, w->off, w->lineno - 1)
-                                : fj_refetch_at(s, ctx, fi, seen->off, seen->lineno);
     const char *line = NULL;
     size_t len = 0;
     uint64_t lineno = 0;
-    if (rc == 0)
-        rc = fj_refetch_scan(s, ctx, key, &line, &len, &lineno);
+    int rc;
+    if (w && w->file == fi) {
+        /* A line passed before: from its offset. */
+        rc = fj_refetch_at(s, ctx, fi, w->off, w->lineno - 1);
+        if (rc == 0)
+            rc = fj_refetch_scan(s, ctx, key, NULL, &line, &len, &lineno);
+    } else {
+        /* On from where reading stopped in that file, looking only at lines that hold the id
+         * as it is written (when it needs no escape in JSON); then from the start (a line
+         * behind the reader); then at every line (an id written with escapes, or a line gone:
+         * the index then answers the next question about a gone line). */
+        const char *needle = fj_plain(hash + 1) ? hash + 1 : NULL;
+        rc = fj_refetch_at(s, ctx, fi, seen->off, seen->lineno);
+        if (rc == 0)
+            rc = fj_refetch_scan(s, ctx, key, needle, &line, &len, &lineno);
+        for (int pass = needle ? 0 : 1; rc == 0 && pass < 2; pass++) {
+            rc = fj_refetch_at(s, ctx, fi, 0, 0);
+            if (rc == 0)
+                rc = fj_refetch_scan(s, ctx, key, pass ? NULL : needle, &line, &len, &lineno);
+        }
+        if (rc == 0)
+            r->seen[fi].whole = true;
+    }
     nf_ctx_count(ctx, "refetch_bytes", (int64_t)(r->win.read - r->reported));
     r->reported = r->win.read;
     if (rc <= 0) {

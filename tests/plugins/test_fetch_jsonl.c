@@ -325,6 +325,53 @@ static void test_refetch_reads_the_input_once(void **state)
     rmdir(dir);
 }
 
+/* Refetch looks for a line by its id as written; an id that JSON escapes, or that a writer
+ * escaped anyway, is found too, and a gone line is told after one read of the whole file. */
+static void test_refetch_escaped_ids(void **state)
+{
+    (void)state;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/escaped.jsonl", root);
+    write_all(path, "{\"id\": \"plain-1\", \"text\": \"one\"}\n"
+                    "{\"id\": \"a\\/b\", \"text\": \"two\"}\n"
+                    "{\"id\": \"\\u0063de\", \"text\": \"three\"}\n"
+                    "{\"id\": \"caf\\u00e9\", \"text\": \"four\"}\n"
+                    "{\"id\": \"plain-5\", \"text\": \"five\"}\n");
+    static const char *const ids[] = {"plain-1", "a/b", "cde", "caf\xc3\xa9", "plain-5"};
+    static const char *const texts[] = {"one", "two", "three", "four", "five"};
+    struct mock_plugin *mp = open_src(path, NULL, NULL);
+    struct nf_record *rec = nf_record_new();
+    char uri[PATH_MAX + 128], id[33];
+    /* Out of order, as if the journal had been rewritten: every one is found. */
+    static const int order[] = {4, 2, 0, 3, 1};
+    for (int k = 0; k < 5; k++) {
+        int i = order[k];
+        snprintf(uri, sizeof(uri), "file://%s#%s", path, ids[i]);
+        nf_id_make(uri, strlen(uri), id);
+        nf_record_reset(rec);
+        nf_record_set_cstr(rec, NF_F_ID, id);
+        nf_record_set_source(rec, uri, "jsonl");
+        assert_int_equal(mock_refetch(mp, rec), NF_OK);
+        assert_string_equal(raw_of(rec), texts[i]);
+    }
+    /* Gone: the first question reads the file, the next ones are answered from the index. */
+    for (int k = 0; k < 3; k++) {
+        snprintf(uri, sizeof(uri), "file://%s#gone-%d", path, k);
+        nf_id_make(uri, strlen(uri), id);
+        nf_record_reset(rec);
+        nf_record_set_cstr(rec, NF_F_ID, id);
+        nf_record_set_source(rec, uri, "jsonl");
+        int64_t before = mock_counter("refetch_bytes");
+        assert_int_equal(mock_refetch(mp, rec), NF_ERR);
+        assert_non_null(strstr(mock_last_error(), "no line has this id any more"));
+        if (k > 0)
+            assert_int_equal(mock_counter("refetch_bytes"), before);
+    }
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+    unlink(path);
+}
+
 static void test_ledger_skips_finished_lines(void **state)
 {
     (void)state;
@@ -561,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_mapping_and_bad_lines), cmocka_unit_test(test_gzip_and_mapping),
         cmocka_unit_test(test_sharding_by_line),      cmocka_unit_test(test_refetch),
         cmocka_unit_test(test_refetch_reads_the_input_once),
+        cmocka_unit_test(test_refetch_escaped_ids),
         cmocka_unit_test(test_ledger_skips_finished_lines),
         cmocka_unit_test(test_dates_that_do_not_exist),
         cmocka_unit_test(test_bad_lines_are_refused_once),
