@@ -1,9 +1,9 @@
 /* fetch_dir: a source that reads a directory of articles (.txt, .html, .htm, and the same
  * gzipped), one record per file. By default it scans once, in sorted order, and ends; with
  * `watch` it then follows files closed after writing or moved in, and never ends. It does not
- * parse, clean or guess a charset. It remembers the files whose records were acknowledged (the
- * ledger, in the stage's state directory) and does not read them again after a restart unless
- * they changed since. */
+ * parse, clean or guess a charset. It remembers the files whose records were acknowledged and
+ * those it refused (the ledger, in the stage's state directory, shared by all its workers) and
+ * does not read them again after a restart unless they changed since. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +50,8 @@ static const struct nf_option fetch_dir_options[] = {
      "starting with a dot are never read (temporary files of writers)."},
     {"watch", NF_OPT_BOOL, "false", offsetof(struct fetch_dir_conf, watch),
      "After the first scan, keep running and read files as they are closed after writing or "
-     "moved into the directory (inotify)."},
+     "moved into the directory (inotify). If the directory is removed or moved away, this is "
+     "logged and it is watched again once its path is a directory again."},
     {"max_bytes", NF_OPT_SIZE, "16M", offsetof(struct fetch_dir_conf, max_bytes),
      "Largest file, and largest inflated size of a gzipped file, that is read; a bigger one is "
      "refused as an error."},
@@ -58,8 +59,9 @@ static const struct nf_option fetch_dir_options[] = {
      "With watch: how long a file must stay untouched after it was closed or moved in before "
      "it is read, so that a writer that closes and reopens is read once, complete."},
     {"remember", NF_OPT_BOOL, "true", offsetof(struct fetch_dir_conf, remember),
-     "Keep a ledger of the files whose records reached the end of the pipeline, and do not "
-     "read them again after a restart unless they were modified since."},
+     "Keep a ledger of the files whose records reached the end of the pipeline, and of those "
+     "refused (and dead-lettered) for what they hold, and do not read them again after a "
+     "restart unless they were modified since."},
     {.name = NULL},
 };
 

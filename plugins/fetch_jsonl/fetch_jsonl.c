@@ -3,8 +3,10 @@
  * outlet keys. The body goes to `raw` as text/plain (clean_text turns it into `text`; the journal
  * then keeps only the small fields and refetch reads the line again); set_text also puts it in
  * `text` for pipelines without a cleaning stage. source.uri is file://PATH#ID, the record id is
- * that uri's hash. Workers share the lines by line number. A ledger of acknowledged ids keeps a
- * restart from reading finished lines again. It does not clean, deduplicate or guess charsets. */
+ * that uri's hash. Workers share the lines by line number. A ledger of acknowledged ids (and of
+ * refused lines) keeps a restart from reading finished lines again; after a crash, refetch reads
+ * the lines still in flight again in one pass over the input. It does not clean, deduplicate or
+ * guess charsets. */
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -55,8 +57,9 @@ static const struct nf_option fetch_jsonl_options[] = {
     {"max_line", NF_OPT_SIZE, "16M", offsetof(struct fetch_jsonl_conf, max_line),
      "Longest line read; a longer one is an error and is skipped."},
     {"remember", NF_OPT_BOOL, "true", offsetof(struct fetch_jsonl_conf, remember),
-     "Keep a ledger of the ids whose records reached the end of the pipeline and skip their "
-     "lines after a restart."},
+     "Keep a ledger of the ids whose records reached the end of the pipeline, and of the bad "
+     "lines dead-lettered, and skip those lines after a restart (a bad line only while it is "
+     "unchanged)."},
     {.name = NULL},
 };
 
