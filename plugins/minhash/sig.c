@@ -75,31 +75,104 @@ static bool sig_digit(uint8_t c)
     return (uint8_t)(c - '0') <= 9;
 }
 
-/* Numbers are words of their digits alone: "3,892,000", "3.892.000", "3892000", "3 892 000"
- * and a typo's "38,92,000" are all "3892000", "3,5" and "3.5" both "35", so that a copy that
- * writes its numbers in another outlet's style keeps its shingles and figures. The separator
- * just read ends at raw offset i, after a word that ends in a digit (norm[ws..o), the current
- * digit group starting at g); `space` says it was a space (plain, no-break, thin: what
- * compatibility folding makes ' '), else a comma, point or apostrophe. Returns the raw offset
- * the number goes on from, or 0 when the separator ends it. A mark joins digits on either side
- * (one more mark may follow: a typo's ",,"); a space joins a group of 1-3 digits of a word of
- * digits alone to exactly three more, as thousands are grouped ("in 1987 300 people" stays two
- * numbers). */
-static size_t sig_number_goes_on(const uint8_t *t, size_t n, size_t i, bool space,
-                                 const uint8_t *norm, size_t ws, size_t g, size_t o)
+/* Numbers read the same however an outlet writes them. In the normalised text a number's
+ * integer part is written in groups of three digits from the right joined by commas, its
+ * decimal fraction after a point: "3,892,000", "3.892.000", "3892000", "3 892 000",
+ * "3'892'000" and a typo's "38,92,000" are all "3,892,000"; "3,5" and "3.5" both "3.5". Each
+ * group is a word of the shingles (short reports made mostly of numbers keep the words they
+ * had with separators); the figures (sig_next_figure) take the number whole. */
+struct sig_num {
+    size_t group;  /* where the current digit group starts in norm */
+    bool fraction; /* the digits since the last mark are a decimal fraction */
+};
+
+/* Whether the separator just read (ending at raw offset *i, after a word that ends in a digit)
+ * goes on with the number, and if so moves *i past it. `space`: a space (plain, no-break,
+ * thin: what compatibility folding makes ' '), else a comma, point or apostrophe. A mark joins
+ * digits on either side (one more mark may follow: a typo's ",,"); the digits after the last
+ * mark are a fraction unless they are exactly three (thousands). A space joins a group of 1-3
+ * digits of a word of digits alone to exactly three more, as thousands are grouped ("in 1987
+ * 300 people" stays two numbers). */
+static bool sig_number_goes_on(const uint8_t *t, size_t n, size_t *ip, bool space,
+                               const uint8_t *norm, size_t ws, size_t o, struct sig_num *num,
+                               bool *fraction_out)
 {
+    size_t i = *ip, g = num->group > ws ? num->group : ws;
+    *fraction_out = false;
     if (!space) {
         if (i < n && (t[i] == ',' || t[i] == '.'))
             i++;
-        return i < n && sig_digit(t[i]) ? i : 0;
+        if (i >= n || !sig_digit(t[i]))
+            return false;
+        size_t e = i;
+        while (e < n && sig_digit(t[e]))
+            e++;
+        bool last = !(e + 1 < n && (t[e] == ',' || t[e] == '.' || t[e] == '\'') &&
+                      sig_digit(t[e + 1]));
+        *fraction_out = last && e - i != 3;
+        *ip = i;
+        return true;
     }
-    if (o - g > 3 || i + 3 > n || !sig_digit(t[i]) || !sig_digit(t[i + 1]) ||
+    if (num->fraction || o - g > 3 || i + 3 > n || !sig_digit(t[i]) || !sig_digit(t[i + 1]) ||
         !sig_digit(t[i + 2]) || (i + 3 < n && t[i + 3] < 0x80 && sig_ascii[t[i + 3]]))
-        return 0;
+        return false;
     for (size_t j = ws; j < o; j++)
         if (!sig_digit(norm[j]))
+            return false;
+    return true;
+}
+
+/* Writes the integer part that ends the normalised text (norm[ws..*o), when it is digits
+ * alone and four or more of them) in groups of three, each a word. -1 when out of memory. */
+static int sig_group_number(struct nf_sig_work *w, size_t ws, size_t *o, size_t *words)
+{
+    size_t len = *o - ws;
+    if (len < 4)
+        return 0;
+    uint8_t *nb = w->norm;
+    for (size_t j = ws; j < *o; j++)
+        if (!sig_digit(nb[j]))
             return 0;
-    return i;
+    size_t groups = (len + 2) / 3, first = len - 3 * (groups - 1);
+    size_t src = *o, dst = *o + groups - 1;
+    *o = dst;
+    for (size_t g = 1; g < groups; g++) {
+        src -= 3, dst -= 3;
+        memmove(nb + dst, nb + src, 3);
+        nb[--dst] = ',';
+    }
+    for (size_t g = 1; g < groups; g++)
+        if (sig_word_start(w, (*words)++, ws + first + 1 + 4 * (g - 1)) < 0)
+            return -1;
+    return 0;
+}
+
+/* A separator after a word (ASCII or folded from another character, ending at raw *ip):
+ * 1 when it goes on with the number (*ip moved past it), 0 when the word ends here (its number,
+ * if any, grouped), -1 when out of memory. */
+static int sig_separator(struct nf_sig_work *w, const uint8_t *t, size_t n, size_t *ip,
+                         int sep, size_t *o, size_t *words, struct sig_num *num)
+{
+    if (!sig_digit(w->norm[*o - 1]))
+        return 0;
+    size_t ws = w->starts[*words - 1];
+    bool fraction;
+    if (sep && sig_number_goes_on(t, n, ip, sep == ' ', w->norm, ws, *o, num, &fraction)) {
+        if (fraction) {
+            /* the integer part is complete: group it, then the fraction is a word of its own */
+            if (sig_group_number(w, ws, o, words) < 0)
+                return -1;
+            w->norm[(*o)++] = '.';
+            if (sig_word_start(w, (*words)++, *o) < 0)
+                return -1;
+            num->fraction = true;
+        }
+        num->group = *o;
+        return 1;
+    }
+    if (!num->fraction && sig_group_number(w, ws, o, words) < 0)
+        return -1;
+    return 0;
 }
 
 long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t *words_out,
@@ -108,11 +181,12 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
     const uint8_t *t = (const uint8_t *)text;
     if (n > UINT32_MAX / 8)
         return *why = "text too long", -1;
-    /* ASCII maps to at most one byte plus a space per byte; other characters are checked. */
+    /* ASCII maps to at most one byte plus a space per byte (a number's commas and point take
+     * the place of its separators or spaces); other characters are checked. */
     if (sig_reserve(&w->norm, &w->norm_cap, 2 * n + 64) < 0)
         return *why = "out of memory", -1;
     size_t o = 0, words = 0;
-    size_t group = 0; /* where the current word's last digit group starts in norm */
+    struct sig_num num = {0};
     bool in_word = false;
     const int opts = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
                      UTF8PROC_STRIPMARK | UTF8PROC_IGNORE;
@@ -123,15 +197,13 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
             i++;
             uint8_t m = sig_ascii[c];
             if (!m) {
-                if (in_word && sig_digit(w->norm[o - 1]) &&
-                    (c == ',' || c == '.' || c == '\'' || c == ' ')) {
-                    size_t ws = w->starts[words - 1], g = group > ws ? group : ws;
-                    size_t next = sig_number_goes_on(t, n, i, c == ' ', w->norm, ws, g, o);
-                    if (next) {
-                        i = next;
-                        group = o;
+                if (in_word) {
+                    int sep = c == ',' || c == '.' || c == '\'' || c == ' ' ? c : 0;
+                    int r = sig_separator(w, t, n, &i, sep, &o, &words, &num);
+                    if (r < 0)
+                        return *why = "out of memory", -1;
+                    if (r > 0)
                         continue;
-                    }
                 }
                 in_word = false;
                 continue;
@@ -142,6 +214,7 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
                 if (sig_word_start(w, words++, o) < 0)
                     return *why = "out of memory", -1;
                 in_word = true;
+                num.fraction = false;
             }
             w->norm[o++] = m;
             continue;
@@ -158,17 +231,6 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
             m = 0;
         if (sig_reserve(&w->norm, &w->norm_cap, o + 5 * (size_t)m + (n - i) * 2 + 64) < 0)
             return *why = "out of memory", -1;
-        /* A space folded from a no-break or thin space, or a typographic apostrophe
-         * ("3\u202f892", "1\u2019000"), may group a number's digits. */
-        if (in_word && sig_digit(w->norm[o - 1]) && ((m == 1 && dec[0] == ' ') || cp == 0x2019)) {
-            size_t ws = w->starts[words - 1], g = group > ws ? group : ws;
-            size_t next = sig_number_goes_on(t, n, i, cp != 0x2019, w->norm, ws, g, o);
-            if (next) {
-                i = next;
-                group = o;
-                continue;
-            }
-        }
         for (utf8proc_ssize_t j = 0; j < m; j++) {
             if (!sig_is_word_cp(dec[j])) {
                 /* a mark left by a composed form counts as part of the word; others split */
@@ -176,6 +238,16 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
                 if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
                     cat == UTF8PROC_CATEGORY_ME)
                     continue;
+                if (in_word) {
+                    /* a no-break or thin space, or a typographic apostrophe, may group a
+                     * number's digits ("3\u202f892", "1\u2019000") */
+                    int sep = m == 1 && dec[0] == ' ' ? ' ' : cp == 0x2019 ? '\'' : 0;
+                    int r = sig_separator(w, t, n, &i, sep, &o, &words, &num);
+                    if (r < 0)
+                        return *why = "out of memory", -1;
+                    if (r > 0)
+                        break;
+                }
                 in_word = false;
                 continue;
             }
@@ -185,10 +257,13 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
                 if (sig_word_start(w, words++, o) < 0)
                     return *why = "out of memory", -1;
                 in_word = true;
+                num.fraction = false;
             }
             o += (size_t)utf8proc_encode_char(dec[j], w->norm + o);
         }
     }
+    if (in_word && sig_separator(w, t, n, &n, 0, &o, &words, &num) < 0)
+        return *why = "out of memory", -1;
     *words_out = words;
     return (long)o;
 }
@@ -221,6 +296,19 @@ static bool sig_next_figure(const uint8_t *nb, size_t len, size_t *from, size_t 
     return false;
 }
 
+/* The hash of a figure (norm[a..b)): its letters and digits without the commas and point of
+ * a number, so that a number is its digits ("3,892,000", a typo's "389.2000" and "3892000";
+ * "3.5" and "35") however its groups and fraction were read. */
+static uint64_t sig_figure_hash(const uint8_t *nb, size_t a, size_t b)
+{
+    uint8_t d[64];
+    size_t k = 0;
+    for (size_t j = a; j < b && k < sizeof(d); j++)
+        if (nb[j] != ',' && nb[j] != '.')
+            d[k++] = nb[j];
+    return XXH3_64bits(d, k);
+}
+
 int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingle,
                    struct nf_sig *out, const char **why)
 {
@@ -239,7 +327,7 @@ int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingl
         return 0;
     size_t from = 0, a, b;
     while (sig_next_figure(w->norm, (size_t)len, &from, &a, &b))
-        out->body_figures |= 1ull << (XXH3_64bits(w->norm + a, b - a) >> 58);
+        out->body_figures |= 1ull << (sig_figure_hash(w->norm, a, b) >> 58);
     size_t s = (size_t)shingle;
     size_t count = words >= s ? words - s + 1 : 1;
     uint32_t mins[NF_SIG_K];
@@ -377,7 +465,7 @@ int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct n
     uint64_t sum = 0;
     size_t from = 0, fa, fb;
     while (sig_next_figure(w->norm, (size_t)len, &from, &fa, &fb))
-        sum += XXH3_64bits(w->norm + fa, fb - fa);
+        sum += sig_figure_hash(w->norm, fa, fb);
     uint32_t key = (uint32_t)(sig_mix(sum) >> 32);
     out->figures = key ? key : 1;
     uint32_t h = (uint32_t)XXH3_64bits(w->norm, (size_t)len);
