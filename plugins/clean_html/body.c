@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define BODY_MAX_DEPTH 1024
 #define BODY_MAX_JSONLD 8
@@ -35,6 +36,8 @@
 #define BODY_HEADER_PROSE 150 /* text of a <header> with few links that is the article's */
 #define BODY_LEAD_BLOCKS 3     /* blocks of a standfirst between the headline and the text */
 #define BODY_LEAD_CHARS 800    /* and their characters: more is other content */
+#define BODY_PROSE 150         /* characters of a paragraph no menu holds */
+#define BODY_NOTICE_CHARS 600  /* bytes of a block that may be a cookie, consent or paywall notice */
 
 enum body_kind {
     K_INLINE, /* span, b, em...: part of the surrounding block */
@@ -77,7 +80,7 @@ enum {
 };
 
 /* The passes of a page that gave next to nothing: what each does not believe. */
-enum { BODY_NO_CLASSES = 1, BODY_NO_FURN_TAGS = 2 };
+enum { BODY_NO_CLASSES = 1, BODY_NO_FURN_TAGS = 2, BODY_NO_HIDDEN = 4 };
 
 struct body_node {
     xmlNodePtr node;
@@ -91,6 +94,7 @@ struct body_node {
     uint16_t lheads; /* linked headlines below: the titles of other stories */
     uint16_t cards;  /* children with a linked headline below */
     uint32_t cardtext; /* characters in those children */
+    uint32_t prose;    /* characters of the longest paragraph below, itself included */
     float score;
     uint16_t flags;
     uint8_t kind;
@@ -111,7 +115,8 @@ struct html_body {
     int nteasers;
     struct body_out out;
     uint32_t stack[BODY_MAX_DEPTH];
-    int relaxed; /* BODY_NO_CLASSES, BODY_NO_FURN_TAGS: what the pass does not believe */
+    int relaxed; /* BODY_NO_CLASSES, BODY_NO_FURN_TAGS, BODY_NO_HIDDEN: what the pass does not
+                  * believe */
 };
 
 struct html_body *html_body_new(void)
@@ -186,23 +191,27 @@ static const struct body_word {
     {"agegate", W_U | W_N}, {"alert", W_U | W_N}, {"article", W_M | W_P},
     {"articlebody", W_M | W_P}, {"author", W_U | W_N}, {"banner", W_U | W_N},
     {"bio", W_U | W_N}, {"blog", W_P}, {"body", W_M | W_P},
-    {"breadcrumb", W_U | W_N}, {"breadcrumbs", W_U | W_N}, {"byline", W_U | W_N},
-    {"caption", W_U | W_N}, {"categories", W_U | W_N}, {"column", W_M},
-    {"combx", W_U | W_N}, {"comment", W_U | W_N}, {"commentlist", W_U | W_N},
+    {"breadcrumb", W_U | W_N}, {"breadcrumbs", W_U | W_N}, {"breaking", W_U | W_N},
+    {"byline", W_U | W_N},
+    {"caption", W_U | W_N}, {"categories", W_U | W_N},
+    {"column", W_M}, {"combx", W_U | W_N}, {"comment", W_U | W_N}, {"commentlist", W_U | W_N},
     {"comments", W_U | W_N}, {"community", W_U | W_N}, {"consent", W_U | W_N},
     {"contact", W_N}, {"content", W_M | W_P}, {"cookie", W_U | W_N},
-    {"cookies", W_U | W_N}, {"copyright", W_U | W_N}, {"credit", W_U | W_N},
-    {"credits", W_U | W_N}, {"crumbs", W_U | W_N}, {"cta", W_U | W_N},
+    {"cookiebot", W_U | W_N}, {"cookies", W_U | W_N}, {"copyright", W_U | W_N},
+    {"credit", W_U | W_N}, {"credits", W_U | W_N}, {"crumbs", W_U | W_N},
+    {"cta", W_U | W_N}, {"cybot", W_U | W_N}, {"didomi", W_U | W_N},
     {"disqus", W_U | W_N}, {"donate", W_U | W_N}, {"donation", W_U | W_N},
     {"drawer", W_U | W_N}, {"dropdown", W_U | W_N}, {"entry", W_P},
     {"follow", W_U | W_N}, {"footer", W_U | W_N}, {"footnote", W_N},
     {"gdpr", W_U | W_N}, {"hentry", W_P}, {"hidden", W_H},
     {"lightbox", W_U | W_N}, {"login", W_U | W_N}, {"main", W_M | W_P},
     {"masthead", W_U | W_N}, {"menu", W_U | W_N}, {"meta", W_N},
-    {"modal", W_U | W_N}, {"nav", W_U | W_N}, {"navbar", W_U | W_N},
+    {"modal", W_U | W_N}, {"mostread", W_U | W_N}, {"mostviewed", W_U | W_N},
+    {"nav", W_U | W_N}, {"navbar", W_U | W_N},
     {"navigation", W_U | W_N}, {"newsletter", W_U | W_N}, {"offcanvas", W_U | W_N},
-    {"outbrain", W_U | W_N}, {"overlay", W_U | W_N}, {"page", W_P},
-    {"pager", W_U | W_N}, {"pagination", W_U | W_N}, {"popup", W_U | W_N},
+    {"onetrust", W_U | W_N}, {"outbrain", W_U | W_N}, {"overlay", W_U | W_N},
+    {"page", W_P}, {"pager", W_U | W_N}, {"pagination", W_U | W_N},
+    {"popular", W_U | W_N}, {"popup", W_U | W_N},
     {"post", W_P}, {"promo", W_U | W_N}, {"prose", W_P},
     {"recommendations", W_U | W_N}, {"recommended", W_U | W_N}, {"related", W_U | W_N},
     {"remark", W_U | W_N}, {"replies", W_U | W_N}, {"reply", W_U | W_N},
@@ -215,7 +224,8 @@ static const struct body_word {
     {"supplemental", W_U | W_N}, {"taboola", W_U | W_N}, {"tags", W_N},
     {"teaser", W_T | W_N}, {"text", W_P}, {"ticker", W_U | W_N},
     {"toc", W_U | W_N}, {"tool", W_N}, {"toolbar", W_U | W_N},
-    {"tools", W_N}, {"trending", W_U | W_N}, {"widget", W_N},
+    {"tools", W_N}, {"trending", W_U | W_N}, {"usercentrics", W_U | W_N},
+    {"widget", W_N},
     /* clang-format on */
 };
 
@@ -250,10 +260,21 @@ static bool body_is_modifier(const char *w)
  * camelCase humps ("articleBody" is article + body). "hidden" hides the element only as the
  * whole class ("hidden", "visually-hidden"): with other words it hides a part ("label-hidden")
  * or names the screen sizes it is hidden on ("hidden-xs"), and the element shows. */
+/* "most-read", "mostViewed", "most_popular": the list of other stories readers liked. */
+static bool body_is_most_list(const char *w)
+{
+    static const char *const words[] = {"clicked", "commented", "emailed", "popular",
+                                        "read",    "shared",    "viewed"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcmp(w, words[i]) == 0)
+            return true;
+    return false;
+}
+
 static unsigned body_words_of(const xmlChar *v)
 {
     unsigned flags = 0, cls = 0;
-    bool modified = false;
+    bool modified = false, most = false;
     int others = 0; /* words of the class other than hidden and visually */
     char w[32];
     size_t n = 0;
@@ -266,6 +287,9 @@ static unsigned body_words_of(const xmlChar *v)
             if (n > 0 && n < sizeof(w)) {
                 w[n] = '\0';
                 unsigned f = body_word_flags(w);
+                if (most && body_is_most_list(w))
+                    f |= W_U | W_N;
+                most = strcmp(w, "most") == 0;
                 cls |= f;
                 modified |= body_is_modifier(w);
                 if (!(f & W_H) && strcmp(w, "visually") != 0)
@@ -282,6 +306,7 @@ static unsigned body_words_of(const xmlChar *v)
                 cls = 0;
                 others = 0;
                 modified = false;
+                most = false;
             }
             if (!c)
                 break;
@@ -411,6 +436,35 @@ static void body_find_json_ld(struct html_body *b, xmlNodePtr head)
     }
 }
 
+/* Tags of media and graphics, skipped for what they show, not because they hold no text. */
+static bool body_is_media(const xmlChar *name)
+{
+    static const char *const tags[] = {"audio",   "canvas", "figure", "map", "math",
+                                       "object",  "picture", "svg",   "video"};
+    for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
+        if (xmlStrEqual(name, BAD_CAST tags[i]))
+            return true;
+    return false;
+}
+
+/* A figure that holds a blockquote: a post the article quotes, embedded the way CMSs embed
+ * them (a figure around a wrapper around the post's blockquote); its caption is still not. */
+static bool body_is_embedded_post(xmlNodePtr node)
+{
+    if (!xmlStrEqual(node->name, BAD_CAST "figure"))
+        return false;
+    for (xmlNodePtr c = node->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (xmlStrEqual(c->name, BAD_CAST "blockquote"))
+            return true;
+        for (xmlNodePtr g = c->children; g; g = g->next)
+            if (g->type == XML_ELEMENT_NODE && xmlStrEqual(g->name, BAD_CAST "blockquote"))
+                return true;
+    }
+    return false;
+}
+
 /* Returns the index + 1 of the node's entry, 0 on allocation failure. */
 static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t parent, int depth,
                              bool in_link)
@@ -426,6 +480,12 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
     uint32_t idx = (uint32_t)++b->n;
     bool jsonld = false;
     struct body_node e = {.node = node, .parent = parent, .kind = body_kind_of(node->name)};
+    /* The last pass reads what a lost end tag may have swallowed: a hidden pop-up, or an
+     * inline graphic or a figure that the rest of the page was parsed into. */
+    if (e.kind == K_SKIP && (b->relaxed & BODY_NO_HIDDEN) && body_is_media(node->name))
+        e.kind = K_DIV;
+    else if (e.kind == K_SKIP && body_is_embedded_post(node))
+        e.kind = K_DIV;
     bool furn = e.kind == K_FURN;
     if (furn)
         e.kind = (b->relaxed & BODY_NO_FURN_TAGS) ? K_DIV : K_SKIP;
@@ -438,7 +498,7 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
         b->nteasers++; /* one past the end: more than the array holds */
     }
     node->_private = (void *)(uintptr_t)idx;
-    if (e.kind == K_SKIP || (e.flags & F_HIDDEN)) {
+    if (e.kind == K_SKIP || ((e.flags & F_HIDDEN) && !(b->relaxed & BODY_NO_HIDDEN))) {
         e.flags |= F_DROP;
         if (jsonld && b->njsonld < BODY_MAX_JSONLD && xmlStrEqual(node->name, BAD_CAST "script"))
             b->jsonld[b->njsonld++] = node;
@@ -450,7 +510,7 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
     b->nodes[idx - 1] = e;
     if (e.kind == K_A)
         in_link = true;
-    uint32_t text = 0, link = 0, commas = 0, own = 0, ownlink = 0, cardtext = 0;
+    uint32_t text = 0, link = 0, commas = 0, own = 0, ownlink = 0, cardtext = 0, prose = 0;
     uint16_t below = 0, lheads = 0, cards = 0;
     for (xmlNodePtr c = node->children; c; c = c->next) {
         if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
@@ -471,6 +531,8 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
             text += ce->text;
             link += ce->link;
             commas += ce->commas;
+            if (ce->prose > prose)
+                prose = ce->prose;
             if (ce->lheads) {
                 lheads = lheads + ce->lheads > UINT16_MAX ? UINT16_MAX : lheads + ce->lheads;
                 cards += cards < UINT16_MAX;
@@ -493,6 +555,7 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
     me->flags |= below;
     me->cards = cards;
     me->cardtext = cardtext;
+    me->prose = body_is_block(me->kind) && ownlink * 4 < own && own > prose ? own : prose;
     me->lheads = lheads;
     if (me->kind == K_H && text > 0 && link * 2 > text && lheads < UINT16_MAX)
         me->lheads++;
@@ -604,8 +667,10 @@ static bool body_is_furniture(const struct html_body *b, const struct body_node 
     case K_DIV:
     case K_TABLE:
     case K_LI:
-        /* blocks of links: menus, tag clouds, "more stories" lists */
-        if (e->text > 0 && body_link_density(e) > BODY_BLOCK_LINKS && !big)
+        /* blocks of links: menus, tag clouds, "more stories" lists; not a block that holds a
+         * paragraph of prose (an article with its share buttons and link lists) */
+        if (e->text > 0 && body_link_density(e) > BODY_BLOCK_LINKS && !big &&
+            e->prose < BODY_PROSE)
             return true;
         /* a row of cards, each under the linked headline of another story, with its summary:
          * the cards are nearly all of the block (an article may quote one or two) */
@@ -1008,7 +1073,10 @@ static void body_trim_tail(struct body_out *o)
         if (start < 2)
             return; /* keep a one-block text whatever it is */
         size_t n = o->len - start;
-        if (n >= BODY_TAIL_CHARS || body_ends_sentence(o->p + start, n))
+        /* a short question or exclamation there asks the reader to share, comment or read on */
+        char last = o->p[o->len - 1];
+        if (n >= BODY_TAIL_CHARS ||
+            (body_ends_sentence(o->p + start, n) && last != '?' && last != '!'))
             return;
         o->len = start - 2;
     }
@@ -1157,6 +1225,89 @@ static bool body_is_dateline(const char *p, size_t n)
     return digits >= 4 && (year || clock);
 }
 
+/* Whether `n` bytes at p hold `word` (ASCII, any case). */
+static bool body_has(const char *p, size_t n, const char *word)
+{
+    size_t l = strlen(word);
+    for (size_t i = 0; i + l <= n; i++)
+        if (strncasecmp(p + i, word, l) == 0)
+            return true;
+    return false;
+}
+
+/* A cookie or consent notice: it names cookies and asks to accept them or points to the
+ * privacy settings, in a block short enough to be a notice rather than prose about them. */
+static bool body_is_cookie_notice(const char *p, size_t n)
+{
+    static const char *const asks[] = {
+        "accept",   "agree",     "consent",    "einverstanden", "akzept",  "zustimm",
+        "einwillig", "acepta",   "accetta",    "privacy",       "datenschutz",
+        "confidentialit", "privacidad", "settings", "einstellungen", "zgod",
+    };
+    if (n >= BODY_NOTICE_CHARS || !body_has(p, n, "cookie"))
+        return false;
+    for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++)
+        if (body_has(p, n, asks[i]))
+            return true;
+    return false;
+}
+
+/* A text that is nothing but a prompt: a page whose article is drawn by scripts leaves the
+ * notice asking for them, for consent or for a subscription. Two kinds of prompt words in a
+ * short text. */
+static bool body_is_prompt(const char *p, size_t n)
+{
+    static const char *const kinds[][6] = {
+        {"cookie", "consent", "einwillig", "zustimm", "privacy", "datenschutz"},
+        {"javascript", "browser", "ad blocker", "adblock", "werbeblocker", "enable"},
+        {"subscri", "abonn", "suscr", "log in", "sign in", "anmelden"},
+        {"accept", "agree", "akzept", "continue", "weiter", "allow"},
+    };
+    if (n >= BODY_NOTICE_CHARS)
+        return false;
+    int hits = 0;
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+        for (size_t i = 0; i < sizeof(kinds[k]) / sizeof(kinds[k][0]); i++)
+            if (body_has(p, n, kinds[k][i])) {
+                hits++;
+                break;
+            }
+    return hits >= 2;
+}
+
+/* Drops cookie notices among the first and last blocks of the text (a banner the page put
+ * before or after the article, inside the container), and the whole text when it is only a
+ * prompt. */
+static void body_drop_prompts(struct body_out *o)
+{
+    if (body_is_prompt(o->p, o->len)) {
+        o->len = 0;
+        return;
+    }
+    size_t nblocks = 0;
+    for (size_t i = 0; i + 1 < o->len; i++)
+        if (o->p[i] == '\n' && o->p[i + 1] == '\n')
+            nblocks++, i++;
+    nblocks++;
+    size_t r = 0, w = 0, k = 0;
+    while (r < o->len) {
+        const char *end = memmem(o->p + r, o->len - r, "\n\n", 2);
+        size_t n = end ? (size_t)(end - (o->p + r)) : o->len - r;
+        bool edge = k < 2 || k + 3 >= nblocks;
+        if (!(edge && nblocks > 1 && body_is_cookie_notice(o->p + r, n))) {
+            if (w > 0) {
+                memmove(o->p + w, "\n\n", 2);
+                w += 2;
+            }
+            memmove(o->p + w, o->p + r, n);
+            w += n;
+        }
+        r += n + (end ? 2 : 0);
+        k++;
+    }
+    o->len = w;
+}
+
 /* Drops date-stamp blocks anywhere in the text. */
 static void body_drop_datelines(struct body_out *o)
 {
@@ -1294,10 +1445,19 @@ int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld, con
     /* Next to nothing outside what class names call furniture: take that too. Still next to
      * nothing: a <nav>, <aside> or <footer> holds the page, misused as a wrapper or swallowing
      * the rest of the page when its end tag is missing; read them as plain blocks (the link
-     * density rules still drop the menus inside). The pass that gives the most text wins. */
+     * density rules still drop the menus inside). Still nothing: the article sits in an
+     * element hidden until scripts show it, or one whose end tag is lost swallowed it (a
+     * hidden pop-up that holds the rest of the page); read hidden elements too. The pass that
+     * gives the most text wins. */
+    static const int levels[] = {BODY_NO_CLASSES, BODY_NO_FURN_TAGS,
+                                 BODY_NO_CLASSES | BODY_NO_FURN_TAGS,
+                                 BODY_NO_CLASSES | BODY_NO_FURN_TAGS | BODY_NO_HIDDEN};
     int kept = 0, last = 0;
     size_t kept_len = b->out.len;
-    for (int level = 1; level <= 3 && best > 0 && kept_len < BODY_RELAX_BELOW; level++) {
+    for (size_t k = 0; k < sizeof(levels) / sizeof(levels[0]) && best > 0 &&
+                       kept_len < BODY_RELAX_BELOW;
+         k++) {
+        int level = levels[k];
         best = body_run(b, root, level);
         if (best < 0)
             return -1;
@@ -1308,6 +1468,7 @@ int html_body_extract(struct html_body *b, htmlDocPtr doc, bool use_json_ld, con
     if (last != kept && body_run(b, root, kept) < 0)
         return -1;
     body_drop_datelines(&b->out);
+    body_drop_prompts(&b->out);
     body_trim_tail(&b->out);
     if (use_json_ld && b->njsonld > 0) {
         if (body_reserve(&b->out, 1) < 0)

@@ -100,27 +100,54 @@ static const struct fixture fixtures[] = {
      {"Blaulicht", "Datenschutz", "Kontakt"}},
 };
 
-static void test_real_pages_keep_article_drop_furniture(void **state)
+/* Made-up pages, each of one kind of page whose article lost text or kept furniture. */
+static const struct fixture made_up[] = {
+    /* a post the article quotes, embedded in a figure */
+    {"embedded-post.html",
+     {"The bridge will reopen to lorries in September, whatever the cost.",
+      "Opposition members said the promise could not be kept"},
+     {NULL}},
+    /* a breaking-news ticker and a most-read list inside the article's container */
+    {"most-read-and-breaking.html",
+     {"Engineers told the meeting", "Opposition members said the promise"},
+     {"Storm warning for the coast", "Most read", "Operators blame fuel prices",
+      "No one was hurt"}},
+    /* cookie banners after the article, one without a class that says so */
+    {"cookie-banner-appended.html",
+     {"Engineers told the meeting", "Opposition members said the promise"},
+     {"This website uses cookies", "We and our partners store", "Your choice of partners"}},
+    /* an article hidden until a script shows it */
+    {"hidden-until-scripts.html", {"Engineers told the meeting", "Bridge repairs run late"}, {NULL}},
+    /* an article with more link text than prose: share buttons and a list of other stories */
+    {"article-among-links.html",
+     {"The old bridge over the river has been closed", "Engineers told the meeting"},
+     {"Privacy notice"}},
+    /* a question and a call to share after the last paragraph */
+    {"share-question-at-the-end.html",
+     {"kosten mehr als geplant."},
+     {"Hat Ihnen der Artikel gefallen?", "Jetzt teilen!"}},
+};
+
+static void check_fixtures(const struct fixture *pages, size_t n_pages)
 {
-    (void)state;
-    for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+    for (size_t i = 0; i < n_pages; i++) {
         char path[512];
         snprintf(path, sizeof(path), "%s/tests/fixtures/html/%s", NF_SOURCE_DIR,
-                 fixtures[i].file);
+                 pages[i].file);
         size_t n = 0;
         char *raw = mock_slurp(path, &n);
         assert_non_null(raw);
         struct nf_record *rec = record_of(raw, n, "text/html");
         int rc = mock_process(plugin, rec);
         if (rc != 0)
-            fail_msg("%s: %s", fixtures[i].file, mock_last_error());
+            fail_msg("%s: %s", pages[i].file, mock_last_error());
         char *text = flat_text(rec);
-        for (int k = 0; k < 4 && fixtures[i].in[k]; k++)
-            if (!strstr(text, fixtures[i].in[k]))
-                fail_msg("%s: article sentence missing: %s", fixtures[i].file, fixtures[i].in[k]);
-        for (int k = 0; k < 4 && fixtures[i].out[k]; k++)
-            if (strstr(text, fixtures[i].out[k]))
-                fail_msg("%s: furniture kept: %s", fixtures[i].file, fixtures[i].out[k]);
+        for (int k = 0; k < 4 && pages[i].in[k]; k++)
+            if (!strstr(text, pages[i].in[k]))
+                fail_msg("%s: article sentence missing: %s", pages[i].file, pages[i].in[k]);
+        for (int k = 0; k < 4 && pages[i].out[k]; k++)
+            if (strstr(text, pages[i].out[k]))
+                fail_msg("%s: furniture kept: %s", pages[i].file, pages[i].out[k]);
         /* raw stays as fetched: later stages and the dead-letter store may need it */
         size_t rn = 0;
         assert_non_null(nf_record_bytes(rec, NF_F_RAW, &rn));
@@ -129,6 +156,37 @@ static void test_real_pages_keep_article_drop_furniture(void **state)
         nf_record_destroy(&rec);
         free(raw);
     }
+}
+
+static void test_real_pages_keep_article_drop_furniture(void **state)
+{
+    (void)state;
+    check_fixtures(fixtures, sizeof(fixtures) / sizeof(fixtures[0]));
+}
+
+static void test_made_up_pages_keep_article_drop_furniture(void **state)
+{
+    (void)state;
+    check_fixtures(made_up, sizeof(made_up) / sizeof(made_up[0]));
+}
+
+/* A page whose article is drawn by scripts and whose only text is the consent notice: no
+ * article text, not the notice as the article. */
+static void test_prompt_alone_is_no_article(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/tests/fixtures/html/consent-prompt-only.html",
+             NF_SOURCE_DIR);
+    size_t n = 0;
+    char *raw = mock_slurp(path, &n);
+    assert_non_null(raw);
+    struct nf_record *rec = record_of(raw, n, "text/html");
+    assert_int_equal(mock_process(plugin, rec), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "no article text found in the page"));
+    assert_false(nf_record_has(rec, NF_F_TEXT));
+    nf_record_destroy(&rec);
+    free(raw);
 }
 
 #define PROSE                                                                                   \
@@ -563,6 +621,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_pages_keep_article_drop_furniture),
+        cmocka_unit_test(test_made_up_pages_keep_article_drop_furniture),
+        cmocka_unit_test(test_prompt_alone_is_no_article),
         cmocka_unit_test(test_furniture_of_a_synthetic_page),
         cmocka_unit_test(test_nav_swallowing_the_page),
         cmocka_unit_test(test_ruby_annotations_dropped),
