@@ -730,6 +730,12 @@ static int fetch_dir_refuse(struct fetch_dir *s, const char *id, const struct st
 {
     nfu_ledger_hold_refused(&s->ledger, id, (uint64_t)st->st_size,
                             (uint64_t)fetch_dir_mtime_ns(st));
+    struct fetch_dir_item *it = nfu_ledger_table_put(&s->items, nfu_ledger_key(id), NULL);
+    if (it) {
+        it->refused = true;
+        it->size = (int64_t)st->st_size;
+        it->mtime_ns = fetch_dir_mtime_ns(st);
+    }
     return NF_ERR;
 }
 
@@ -1118,12 +1124,25 @@ static int fetch_dir_next(void *state, struct nf_ctx *ctx, struct nf_record *rec
     }
     if (s->ifd < 0)
         return NF_EOF;
-    char *rel = fetch_dir_pending_pop(s);
-    if (!rel)
-        return NF_AGAIN;
-    int rc = fetch_dir_read(s, ctx, rel, rec);
-    free(rel);
-    return rc;
+    for (char *rel; (rel = fetch_dir_pending_pop(s));) {
+        /* Queued again by a rescan (the directory came back, or inotify overflowed) while
+         * still as it was refused: its dead letter exists. */
+        struct stat st;
+        char id[33];
+        bool refused;
+        if (s->items.n && fetch_dir_set_uri(s, rel) == 0 &&
+            fstatat(s->rootfd, rel, &st, 0) == 0) {
+            nf_id_make(s->uri, strlen(s->uri), id);
+            if (fetch_dir_finished(s, id, &st, &refused) && refused) {
+                free(rel);
+                continue;
+            }
+        }
+        int rc = fetch_dir_read(s, ctx, rel, rec);
+        free(rel);
+        return rc;
+    }
+    return NF_AGAIN;
 }
 
 NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {

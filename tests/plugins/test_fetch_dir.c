@@ -636,6 +636,19 @@ static void test_watch_survives_the_directory_going(void **state)
     write_file(dir, "e.txt", "After a removal.\n", 17);
     expect_file(mp, rec, dir, "e.txt", "After a removal.\n");
 
+    /* Moved away and back: what it holds is read again (nothing was acknowledged), but a file
+     * refused before and unchanged is not refused again. */
+    write_file(dir, "blank.txt", "", 0);
+    assert_int_equal(poll_next(mp, rec, 3000), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "blank.txt is empty"));
+    char away[PATH_MAX];
+    path_of(away, top, "spool.away");
+    assert_int_equal(rename(dir, away), 0);
+    assert_int_equal(poll_next(mp, rec, 100), NF_AGAIN);
+    assert_int_equal(rename(away, dir), 0);
+    expect_file(mp, rec, dir, "e.txt", "After a removal.\n");
+    assert_int_equal(poll_next(mp, rec, 500), NF_AGAIN);
+
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
     assert_int_equal(nftw(top, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
