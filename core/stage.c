@@ -23,6 +23,7 @@
 #include "newsflow/plugin.h"
 #include "plugin_loader.h"
 #include "security.h"
+#include "stats.h"
 #include "statedir.h"
 #include "transport.h"
 
@@ -47,6 +48,14 @@ struct nf_ctx {
     char who[96];
     char state_dir[PATH_MAX];
     struct counter counters[32];
+    /* what the stats page shows besides the counters (stats.h) */
+    struct nf_stats_page *page;
+    int64_t started_ms;
+    int64_t done, total; /* sources: nf_ctx_progress */
+    char unit[16];
+    bool exhausted;
+    int64_t in_flight, journal_bytes;
+    int64_t latency[NF_STATS_BUCKETS], latency_sum_us;
 };
 
 /* ---- the context calls plugins make ------------------------------------------------------ */
@@ -114,6 +123,56 @@ void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta)
             return;
         }
     }
+}
+
+void nf_ctx_progress(struct nf_ctx *ctx, int64_t done, int64_t total, const char *unit)
+{
+    ctx->done = done;
+    ctx->total = total;
+    snprintf(ctx->unit, sizeof(ctx->unit), "%s", unit ? unit : "");
+}
+
+/* Time spent in the plugin for one record, into the latency histogram. */
+static void latency_add(struct nf_ctx *ctx, int64_t us)
+{
+    ctx->latency[nf_stats_bucket(us)]++;
+    ctx->latency_sum_us += us;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Copies what the worker counts into its stats page (stats.h), a few times a second. */
+static void publish_stats(struct nf_ctx *ctx)
+{
+    struct nf_stats_page *p = ctx->page;
+    if (!p)
+        return;
+    __atomic_store_n(&p->seq, p->seq + 1, __ATOMIC_RELAXED); /* odd: writing */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    p->started_ms = ctx->started_ms;
+    p->updated_ms = nf_now_ms();
+    p->done = ctx->done;
+    p->total = ctx->total;
+    memcpy(p->unit, ctx->unit, sizeof(p->unit));
+    p->exhausted = ctx->exhausted;
+    p->in_flight = ctx->in_flight;
+    p->journal_bytes = ctx->journal_bytes;
+    memcpy(p->latency, ctx->latency, sizeof(p->latency));
+    p->latency_sum_us = ctx->latency_sum_us;
+    int n = 0;
+    for (size_t i = 0; i < sizeof(ctx->counters) / sizeof(ctx->counters[0]) &&
+                       n < NF_STATS_COUNTERS && ctx->counters[i].name;
+         i++, n++) {
+        snprintf(p->counters[n].name, sizeof(p->counters[n].name), "%s", ctx->counters[i].name);
+        p->counters[n].value = ctx->counters[i].value;
+    }
+    p->n_counters = n;
+    __atomic_store_n(&p->seq, p->seq + 1, __ATOMIC_RELEASE); /* even: done */
 }
 
 static int64_t count_of(struct nf_ctx *ctx, const char *name)
@@ -463,9 +522,15 @@ static int64_t report_next, report_sum;
 
 static void log_counters(struct nf_ctx *ctx);
 
+static int64_t stats_next;
+
 static void report_tick(struct nf_ctx *ctx)
 {
     int64_t now = mono_ms();
+    if (now >= stats_next) {
+        stats_next = now + 250;
+        publish_stats(ctx);
+    }
     if (ctx->cfg->metrics_dir && now >= metrics_next) {
         metrics_next = now + NF_METRICS_MS;
         write_metrics(ctx);
@@ -869,13 +934,17 @@ static int run_source(struct worker *w)
                 break; /* the credit window is full: wait for acknowledgements */
             nf_record_reset(w->rec);
             w->ctx.error[0] = '\0';
+            int64_t t0 = mono_us();
             int rc = p->next(w->state, &w->ctx, w->rec);
+            if (rc == NF_OK || rc == NF_ERR)
+                latency_add(&w->ctx, mono_us() - t0);
             if (rc == NF_AGAIN) {
                 again = true;
                 break;
             }
             if (rc == NF_EOF) {
                 eof = true;
+                w->ctx.exhausted = true;
                 nf_logf(NF_LOG_INFO, "input exhausted after %lld records",
                         (long long)count_of(&w->ctx, "out"));
                 break;
@@ -915,6 +984,7 @@ static int run_source(struct worker *w)
         zmq_poll(&item, 1, timeout);
         drain_acks(w);
         watchdog_tick();
+        w->ctx.in_flight = w->pending;
         report_tick(&w->ctx);
         int64_t now = mono_ms();
         if (now >= next_scan) {
@@ -934,6 +1004,15 @@ static int run_source(struct worker *w)
         nf_logf(NF_LOG_WARN, "stopping with %lld records unacknowledged; they are in the "
                              "journal and will be resent on restart", (long long)w->pending);
     journal_compact(w);
+    w->ctx.in_flight = w->pending;
+    /* A finite run whose source read nothing and failed on what it tried: not a success. */
+    int64_t inputs = count_of(&w->ctx, "inputs"), errors = count_of(&w->ctx, "input_errors");
+    if (w->once && eof && count_of(&w->ctx, "out") == 0 &&
+        (inputs > 0 ? errors >= inputs : errors > 0 || count_of(&w->ctx, "dead") > 0)) {
+        nf_logf(NF_LOG_ERROR, "the source produced no record: every input it tried failed "
+                              "(see above)");
+        return 3;
+    }
     return 0;
 }
 
@@ -1011,7 +1090,9 @@ static void handle(struct worker *w, const void *data, size_t len)
     if (suspect)
         flush_out(w);
     w->ctx.error[0] = '\0';
+    int64_t t0 = mono_us();
     int rc = p->process(w->state, &w->ctx, w->rec);
+    latency_add(&w->ctx, mono_us() - t0);
     w->unflushed++;
     bool terminal = w->n_outs == 0;
     if (rc == NF_OK && !terminal) {
@@ -1157,6 +1238,7 @@ static void worker_free(struct worker *w)
     free(w->conf);
     nf_strpool_destroy(&w->pool);
     nf_plugin_unload(&w->plugin);
+    nf_stats_close(&w->ctx.page);
 }
 
 int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
@@ -1190,6 +1272,11 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
         goto out;
     }
     const struct nf_plugin *p = &w.plugin->desc;
+    w.ctx.started_ms = nf_now_ms();
+    w.ctx.total = -1;
+    w.ctx.page = nf_stats_open(cfg->run_dir, st->name, worker, err, sizeof(err));
+    if (!w.ctx.page) /* the pipeline runs without it; only the views lose this worker */
+        nf_logf(NF_LOG_WARN, "%s", err);
     w.pool = nf_strpool_new();
     w.conf = calloc(1, p->conf_size ? p->conf_size : 1);
     w.rec = nf_record_new();
@@ -1284,6 +1371,7 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
     sd_notify(0, "STOPPING=1");
     log_counters(&w.ctx);
     write_metrics(&w.ctx);
+    publish_stats(&w.ctx);
 out:
     worker_free(&w);
     return code;

@@ -29,6 +29,7 @@
 
 #include "newsflow/log.h"
 #include "security.h"
+#include "stats.h"
 #include "statedir.h"
 #include "transport.h"
 
@@ -223,10 +224,21 @@ struct child {
     int64_t started, next_start;
     long maxrss_kb;
     double cpu_s; /* user + system CPU of all its runs */
+    /* counts of its earlier runs (its stats page starts from zero at each start), and of the
+     * running one as last read */
+    int64_t base[5], seen[5];
+    bool failed; /* a source whose finite run produced nothing but failures */
 };
+
+/* What the progress and summary lines add up, by counter name. */
+static const char *const tally_names[5] = {"out", "stored", "dup", "story_new", "dead"};
+enum { T_READ, T_STORED, T_DUP, T_STORIES, T_DEAD };
 
 struct sup {
     const char *config_path;
+    bool tty;                 /* stderr is a terminal: one refreshed progress line */
+    int64_t progress_next;    /* when the next progress line is due */
+    bool progress_shown;
     char *const *tail;
     char **sets;
     int n_sets;
@@ -266,6 +278,17 @@ static struct child *child_add(struct sup *S, struct gen *g, int stage, int work
     snprintf(c->name, sizeof(c->name), "%s", g->cfg->stages[stage].name);
     g->refs++;
     return c;
+}
+
+/* Reads a child's stats page into c->seen (what its current run counted so far). */
+static void child_read(const struct sup *S, struct child *c, struct nf_stats_page *page)
+{
+    if (nf_stats_read(c->gen->cfg->run_dir, c->name, c->worker, page) < 0 ||
+        (c->pid > 0 && page->pid != c->pid))
+        return;
+    for (int i = 0; i < 5; i++)
+        c->seen[i] = nf_stats_count(page, tally_names[i]);
+    (void)S;
 }
 
 static void child_report(const struct child *c)
@@ -364,6 +387,13 @@ static void reap(struct sup *S, bool stopping)
         if (idx < 0)
             continue;
         struct child *c = &S->kids[idx];
+        struct nf_stats_page page;
+        c->pid = pid; /* its page still names it */
+        child_read(S, c, &page);
+        for (int i = 0; i < 5; i++) {
+            c->base[i] += c->seen[i];
+            c->seen[i] = 0;
+        }
         c->pid = 0;
         if (ru.ru_maxrss > c->maxrss_kb)
             c->maxrss_kb = ru.ru_maxrss;
@@ -380,6 +410,10 @@ static void reap(struct sup *S, bool stopping)
             continue;
         if (clean && c->source && S->once) {
             c->done = true;
+            continue;
+        }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 3 && c->source && S->once) {
+            c->done = c->failed = true;
             continue;
         }
         if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
@@ -580,6 +614,115 @@ static void reload(struct sup *S)
     write_reload_result(nc, serial, true, msg);
 }
 
+/* ---- progress ------------------------------------------------------------------------------- */
+
+/* 1234567 -> "1,234,567" */
+static const char *grouped(int64_t v, char *buf, size_t n)
+{
+    char raw[32];
+    int len = snprintf(raw, sizeof(raw), "%lld", (long long)(v < 0 ? -v : v));
+    size_t o = 0;
+    if (v < 0 && o + 1 < n)
+        buf[o++] = '-';
+    for (int i = 0; i < len && o + 2 < n; i++) {
+        if (i && (len - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = raw[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+struct tally {
+    int64_t n[5];
+    int64_t done, total, in_flight;
+    bool known; /* every source knows its total, in one unit */
+    char unit[16];
+};
+
+static void gather(struct sup *S, struct tally *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->known = true;
+    int sources = 0;
+    for (int i = 0; i < S->n_kids; i++) {
+        struct child *c = &S->kids[i];
+        struct nf_stats_page page;
+        page.total = -1;
+        bool fresh = c->pid > 0;
+        if (fresh)
+            child_read(S, c, &page);
+        for (int k = 0; k < 5; k++)
+            if (k != T_READ || c->source) /* every stage counts "out": read is the sources' */
+                t->n[k] += c->base[k] + c->seen[k];
+        if (!c->source || c->retire)
+            continue;
+        sources++;
+        if (!fresh || page.pid != c->pid)
+            continue;
+        t->in_flight += page.in_flight;
+        if (page.total < 0 || (t->unit[0] && strcmp(t->unit, page.unit) != 0)) {
+            t->known = false;
+            continue;
+        }
+        snprintf(t->unit, sizeof(t->unit), "%s", page.unit);
+        t->done += page.done;
+        t->total += page.total;
+    }
+    if (!sources || !t->unit[0])
+        t->known = false;
+}
+
+/* One line of progress: on a terminal refreshed in place twice a second, otherwise a plain line
+ * every 5 s (finite runs only: a service logs its counts instead). */
+static void progress(struct sup *S, int64_t now, bool last)
+{
+    if (!S->once || (!last && now < S->progress_next))
+        return;
+    S->progress_next = now + (S->tty ? 500 : 5000);
+    struct tally t;
+    gather(S, &t);
+    double secs = (double)(now - S->t0) / 1000;
+    double rate = secs > 0 ? (double)t.n[T_READ] / secs : 0;
+    char line[512], a[32], b[32], c[32], d[32];
+    int n = 0;
+    if (t.known && t.total > 0) {
+        double frac = (double)t.done / (double)t.total;
+        double eta = frac > 0.001 && frac < 1 ? secs / frac - secs : 0;
+        n = snprintf(line, sizeof(line), "%s / %s %s (%.1f%%), ", grouped(t.done, a, sizeof(a)),
+                     grouped(t.total, b, sizeof(b)), t.unit, 100 * frac);
+        if (eta > 0)
+            n += snprintf(line + n, sizeof(line) - (size_t)n, "ETA %d:%02d, ", (int)eta / 60,
+                          (int)eta % 60);
+    }
+    snprintf(line + n, sizeof(line) - (size_t)n, "read %s, %.0f/s, stored %s, in flight %s, "
+                                                 "dead letters %s",
+             grouped(t.n[T_READ], a, sizeof(a)), rate, grouped(t.n[T_STORED], b, sizeof(b)),
+             grouped(t.in_flight, c, sizeof(c)), grouped(t.n[T_DEAD], d, sizeof(d)));
+    if (S->tty) {
+        fprintf(stderr, "\r%s\x1b[K%s", line, last ? "\n" : "");
+        fflush(stderr);
+        S->progress_shown = !last;
+    } else if (!last) {
+        nf_logf(NF_LOG_INFO, "progress: %s", line);
+    }
+}
+
+/* Every run ends with one line of what it did. */
+static void summary(struct sup *S, int64_t now)
+{
+    struct tally t;
+    gather(S, &t);
+    double secs = (double)(now - S->t0) / 1000;
+    char a[32], b[32], c[32], d[32], e[32];
+    nf_logf(NF_LOG_INFO, "summary: read %s, stored %s, copies %s, stories %s, dead letters %s, "
+                         "%.1f s, %.0f articles/s",
+            grouped(t.n[T_READ], a, sizeof(a)), grouped(t.n[T_STORED], b, sizeof(b)),
+            grouped(t.n[T_DUP], c, sizeof(c)), grouped(t.n[T_STORIES], d, sizeof(d)),
+            grouped(t.n[T_DEAD], e, sizeof(e)), secs,
+            secs > 0 ? (double)t.n[T_STORED] / secs : 0.0);
+}
+
 /* ---- the supervisor --------------------------------------------------------------------------- */
 
 int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, char *const *tail,
@@ -602,7 +745,7 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
         return 2;
     }
     struct sup S = {.config_path = config_path, .tail = tail, .once = once, .self = getpid(),
-                    .next_gen = 1};
+                    .next_gen = 1, .tty = isatty(STDERR_FILENO) == 1};
     /* the --set values, out of the workers' argument tail ("--set", V or "--set=V") */
     char *sets[130];
     for (int i = 0; tail && tail[i] && S.n_sets < 128; i++) {
@@ -647,6 +790,7 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
     for (int s = 0; s < cfg->n_stages; s++)
         S.brokers[s] = broker_start(cfg, s, S.zctx, true);
     S.t0 = mono_ms();
+    S.progress_next = S.t0 + (S.tty ? 500 : 5000);
     for (int i = 0; i < S.n_kids; i++)
         spawn(&S, &S.kids[i]);
     nf_logf(NF_LOG_INFO, "started %d workers of %d stages%s", S.n_kids, cfg->n_stages,
@@ -673,6 +817,8 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
         if (S.fatal)
             stopping = true;
         int64_t now = mono_ms();
+        if (!stopping)
+            progress(&S, now, false);
         if (!stopping) {
             for (int i = 0; i < S.n_kids; i++) {
                 struct child *c = &S.kids[i];
@@ -728,6 +874,16 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
         }
     }
     sd_notify(0, "STOPPING=1");
+    int64_t end = mono_ms();
+    if (S.progress_shown)
+        progress(&S, end, true);
+    bool failed = false;
+    for (int i = 0; i < S.n_kids; i++)
+        if (S.kids[i].failed) {
+            nf_logf(NF_LOG_ERROR, "source %s[%d] produced no record: every input it tried "
+                                  "failed", S.kids[i].name, S.kids[i].worker);
+            failed = true;
+        }
     for (int s = 0; s < S.cur->cfg->n_stages; s++)
         broker_stop(S.brokers[s]);
     free(S.brokers);
@@ -739,9 +895,10 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
     getrusage(RUSAGE_SELF, &self);
     nf_logf(NF_LOG_INFO, "supervisor and inbox brokers: peak RSS %.1f MiB",
             (double)self.ru_maxrss / 1024);
+    summary(&S, end);
     while (S.n_kids)
         child_remove(&S, S.n_kids - 1);
-    bool fatal = S.fatal;
+    bool fatal = S.fatal || failed;
     gen_unref(S.cur);
     free(S.kids);
     close(lock);

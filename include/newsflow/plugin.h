@@ -118,7 +118,14 @@ const char *nf_ctx_state_dir(const struct nf_ctx *ctx);
 int64_t nf_now_ms(void);
 
 /* An immutable counter a plugin reports through the host's metrics (e.g. "dup", "stored").
- * Adds `delta` to the named counter; names are static strings. */
+ * Adds `delta` to the named counter; names are static strings. A source may count the inputs
+ * it tried as "inputs" (a feed polled) and those it could not read at all as "input_errors": a
+ * finite run whose source produced no record and whose every input failed (or, without
+ * "inputs", that only dead-lettered) ends with an error. */
 void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta);
+
+/* Sources, optional: how far the input is read, `done` of `total` in `unit` ("files",
+ * "bytes"); total < 0 when it cannot be known. Shown as progress, rate and ETA. */
+void nf_ctx_progress(struct nf_ctx *ctx, int64_t done, int64_t total, const char *unit);
 
 #endif

@@ -565,6 +565,7 @@ static void ff_feed_failed(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_f
         wait = retry_after_ms;
     f->due = ff_mono() + wait;
     nf_ctx_count(ctx, "feed_errors", 1);
+    nf_ctx_count(ctx, "input_errors", 1); /* a finite run of failures only is an error */
     if (s->conf->once)
         nf_log(ctx, NF_LOG_ERROR, "feed %s: %s", f->url, why);
     else
@@ -612,6 +613,7 @@ static void ff_poll_end(struct fetch_feed *s, struct nf_ctx *ctx, struct ff_feed
     char why[1200], perr[1024];
     ff_host_used(s, f->host);
     nf_ctx_count(ctx, "feed_requests", 1);
+    nf_ctx_count(ctx, "inputs", 1);
     if (rc < 0) {
         snprintf(why, sizeof(why), "GET %s: %s", f->url, err);
         ff_feed_failed(s, ctx, f, why, 0);

@@ -130,6 +130,24 @@ void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta)
     }
 }
 
+static int64_t progress_done = -1, progress_total = -1;
+static char progress_unit[16];
+
+void nf_ctx_progress(struct nf_ctx *ctx, int64_t done, int64_t total, const char *unit)
+{
+    (void)ctx;
+    progress_done = done;
+    progress_total = total;
+    snprintf(progress_unit, sizeof(progress_unit), "%s", unit ? unit : "");
+}
+
+const char *mock_progress(int64_t *done, int64_t *total)
+{
+    *done = progress_done;
+    *total = progress_total;
+    return progress_unit;
+}
+
 int64_t mock_counter(const char *name)
 {
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]) && counters[i].name[0]; i++)
