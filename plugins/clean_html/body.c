@@ -36,6 +36,7 @@
 #define BODY_HEADER_PROSE 150 /* text of a <header> with few links that is the article's */
 #define BODY_LEAD_BLOCKS 3     /* blocks of a standfirst between the headline and the text */
 #define BODY_LEAD_CHARS 800    /* and their characters: more is other content */
+#define BODY_CREDIT_CHARS 100 /* bytes of a block that may be a picture's credit */
 #define BODY_PROSE 150         /* characters of a paragraph no menu holds */
 #define BODY_NOTICE_CHARS 600  /* bytes of a block that may be a cookie, consent or paywall notice */
 
@@ -1308,14 +1309,63 @@ static void body_drop_prompts(struct body_out *o)
     o->len = w;
 }
 
-/* Drops date-stamp blocks anywhere in the text. */
+/* What follows the word of a credit ("Foto", "Quelle"): a colon, slash, bar, bracket or ©, or
+ * "by", "via", "credit", or one more word and a colon ("Foto credit:", "Bilder galerie:");
+ * a sentence that begins with the word ("Source of the trouble is ...") does not. */
+static bool body_credit_follows(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && p[i] == ' ')
+        i++;
+    if (i == n)
+        return false;
+    if (p[i] == ':' || p[i] == '/' || p[i] == '|' || p[i] == '(' ||
+        (i + 1 < n && (unsigned char)p[i] == 0xC2 && (unsigned char)p[i + 1] == 0xA9))
+        return true;
+    size_t w = i;
+    while (w < n && p[w] != ' ' && p[w] != ':')
+        w++;
+    if (w < n && p[w] == ':')
+        return true;
+    return (w - i == 2 && strncasecmp(p + i, "by", 2) == 0) ||
+           (w - i == 3 && strncasecmp(p + i, "via", 3) == 0) ||
+           (w - i >= 6 && strncasecmp(p + i, "credit", 6) == 0);
+}
+
+/* A short block that credits a picture or a source ("Foto: Ana Lima", "Bildquelle: dpa",
+ * "Photo credit: ...", "© 2021 ..."): a caption's line, not the article's. */
+static bool body_is_credit(const char *p, size_t n)
+{
+    static const char *const words[] = {
+        "beitragsbild", "bild",    "bilder",  "bildnachweis", "bildquelle", "copyright",
+        "credit",       "credits", "crédit",  "crédito",      "créditos",   "foto",
+        "fotocredit",   "fotos",   "fuente",  "image",        "images",     "photo",
+        "photos",       "quelle",  "quellen", "source",       "titelbild",  "titelfoto",
+    };
+    if (n >= BODY_CREDIT_CHARS)
+        return false;
+    size_t i = 0;
+    while (i < n && (unsigned char)p[i] < 0x80 && !((p[i] | 32) >= 'a' && (p[i] | 32) <= 'z') &&
+           !(p[i] >= '0' && p[i] <= '9'))
+        i++;
+    if (n - i >= 2 && (unsigned char)p[i] == 0xC2 && (unsigned char)p[i + 1] == 0xA9)
+        return true; /* © */
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
+        size_t l = strlen(words[k]);
+        if (i + l <= n && strncasecmp(p + i, words[k], l) == 0)
+            return body_credit_follows(p + i + l, n - i - l);
+    }
+    return false;
+}
+
+/* Drops date-stamp and credit blocks anywhere in the text. */
 static void body_drop_datelines(struct body_out *o)
 {
     size_t r = 0, w = 0;
     while (r < o->len) {
         const char *end = memmem(o->p + r, o->len - r, "\n\n", 2);
         size_t n = end ? (size_t)(end - (o->p + r)) : o->len - r;
-        if (!body_is_dateline(o->p + r, n)) {
+        if (!body_is_dateline(o->p + r, n) && !body_is_credit(o->p + r, n)) {
             if (w > 0) {
                 memmove(o->p + w, "\n\n", 2);
                 w += 2;

@@ -122,6 +122,10 @@ static const struct fixture made_up[] = {
     {"article-among-links.html",
      {"The old bridge over the river has been closed", "Engineers told the meeting"},
      {"Privacy notice"}},
+    /* the credits of pictures between the paragraphs; a sentence that begins with "Source" */
+    {"picture-credits.html",
+     {"Source of the trouble is the eastern pier.", "Engineers told the meeting"},
+     {"Photo: Ana Lima", "Valley Courier / Ana Lima", "Bildquelle"}},
     /* a question and a call to share after the last paragraph */
     {"share-question-at-the-end.html",
      {"kosten mehr als geplant."},
