@@ -1,6 +1,6 @@
 /* store_sqlite: the embedded default store. One row per article id (a replayed or re-extracted
  * record replaces its row), its entities in their own table, and an external-content FTS5 index
- * on title and text kept in step by triggers. A batch is one transaction, committed by flush().
+ * on title and text, written once per batch. A batch is one transaction, committed by flush().
  * It is a single-writer store: several workers on one file take turns, they do not scale. */
 #include <errno.h>
 #include <sqlite3.h>
@@ -13,13 +13,15 @@
 #include "newsflow/plugin.h"
 #include "plugin_util.h"
 
-#define STORE_SQLITE_SCHEMA 1
+#define STORE_SQLITE_SCHEMA 2
 #define STORE_SQLITE_BUSY_MS 10000
 
 struct store_sqlite_conf {
     const char *path;
     bool store_raw;
     bool fts;
+    int64_t cache;
+    int64_t checkpoint;
 };
 
 static const struct nf_option store_sqlite_options[] = {
@@ -30,6 +32,14 @@ static const struct nf_option store_sqlite_options[] = {
     {"fts", NF_OPT_BOOL, "true", offsetof(struct store_sqlite_conf, fts),
      "Keep a full-text index (FTS5) on title and text, table articles_fts. Once created it is "
      "kept up to date even if this is later set to false."},
+    {"cache", NF_OPT_SIZE, "32M", offsetof(struct store_sqlite_conf, cache),
+     "Memory for SQLite's page cache. The indexes that every article touches (ids, stories, "
+     "entities, the full-text index's recent segments) should fit, or each commit reads them "
+     "again."},
+    {"checkpoint", NF_OPT_SIZE, "32M", offsetof(struct store_sqlite_conf, checkpoint),
+     "Size of the write-ahead log at which a commit also copies it into the database "
+     "(a checkpoint). Larger: fewer, longer checkpoints, and a page changed by many commits is "
+     "copied once. 0: never (another program checkpoints the file)."},
     {.name = NULL},
 };
 
@@ -46,25 +56,44 @@ static const char store_sqlite_schema[] =
     "  PRIMARY KEY(article_id, type, name)) WITHOUT ROWID;\n"
     "CREATE INDEX IF NOT EXISTS entities_name ON entities(name, type);\n";
 
-/* The index holds no copy of the text (content='articles'); the triggers hand it the old values
- * on change, which is what an external-content table needs to remove the old terms. */
+/* The index holds no copy of the text (content='articles'): a query that asks for title or text
+ * (snippet, highlight) reads them from the row with the same rowid. */
 static const char store_sqlite_fts_schema[] =
     "CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='articles',\n"
     "  content_rowid='rowid');\n"
-    "CREATE TRIGGER articles_fts_ai AFTER INSERT ON articles BEGIN\n"
-    "  INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);\n"
-    "END;\n"
+    "INSERT INTO articles_fts(articles_fts) VALUES ('rebuild');\n";
+
+/* How the index follows the table (schema 2). The store indexes the rows it added in one
+ * statement just before each commit (store_sqlite_commit): every row up to
+ * articles_fts_state.indexed_upto is in the index, none above it. Indexing row by row, as the
+ * insert trigger of schema 1 did, made FTS5 write a segment for every record: FTS5 writes out
+ * its pending terms whenever a savepoint opens, and each record has one, as does every statement
+ * that fires a trigger. The triggers left keep the index right when a row already indexed is
+ * changed or deleted, by the store (an article delivered again with a new text) or by hand. */
+static const char store_sqlite_fts_upkeep[] =
+    "DROP TRIGGER IF EXISTS articles_fts_ai;\n"
+    "DROP TRIGGER IF EXISTS articles_fts_ad;\n"
+    "DROP TRIGGER IF EXISTS articles_fts_au;\n"
+    "CREATE TABLE IF NOT EXISTS articles_fts_state(indexed_upto INTEGER NOT NULL);\n"
+    "DELETE FROM articles_fts_state;\n"
+    "INSERT INTO articles_fts_state SELECT coalesce(max(rowid), 0) FROM articles;\n"
+    /* A deleted row leaves the index if it was in it; and when the rows at the top are gone,
+     * the next rowids handed out are above indexed_upto again. */
     "CREATE TRIGGER articles_fts_ad AFTER DELETE ON articles BEGIN\n"
     "  INSERT INTO articles_fts(articles_fts, rowid, title, text)\n"
-    "    VALUES ('delete', old.rowid, old.title, old.text);\n"
+    "    SELECT 'delete', old.rowid, old.title, old.text\n"
+    "    WHERE old.rowid <= (SELECT indexed_upto FROM articles_fts_state);\n"
+    "  UPDATE articles_fts_state SET indexed_upto = (SELECT coalesce(max(rowid), 0) FROM articles)\n"
+    "    WHERE indexed_upto > (SELECT coalesce(max(rowid), 0) FROM articles);\n"
     "END;\n"
+    /* A row not yet indexed is indexed with its latest values before the commit. */
     "CREATE TRIGGER articles_fts_au AFTER UPDATE OF title, text ON articles\n"
-    "  WHEN old.title IS NOT new.title OR old.text IS NOT new.text BEGIN\n"
+    "  WHEN (old.title IS NOT new.title OR old.text IS NOT new.text)\n"
+    "    AND old.rowid <= (SELECT indexed_upto FROM articles_fts_state) BEGIN\n"
     "  INSERT INTO articles_fts(articles_fts, rowid, title, text)\n"
     "    VALUES ('delete', old.rowid, old.title, old.text);\n"
     "  INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);\n"
-    "END;\n"
-    "INSERT INTO articles_fts(articles_fts) VALUES ('rebuild');\n";
+    "END;\n";
 
 /* Parameter order of the upsert: ?1 .. ?16 are the article's columns (enum nfu_col, from 1),
  * then these. */
@@ -85,7 +114,7 @@ static const char store_sqlite_upsert[] =
 
 enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_UPSERT,
-    ST_DEL_ENTITIES, ST_ADD_ENTITY, ST_COUNT
+    ST_DEL_ENTITIES, ST_ADD_ENTITY, ST_FTS_ADD, ST_FTS_MARK, ST_COUNT
 };
 
 static const char *const store_sqlite_sql[ST_COUNT] = {
@@ -100,12 +129,18 @@ static const char *const store_sqlite_sql[ST_COUNT] = {
     /* The same entity listed twice in one record counts its mentions together. */
     [ST_ADD_ENTITY] = "INSERT INTO entities(article_id, type, name, mentions) VALUES (?1, ?2, ?3, "
                       "?4) ON CONFLICT DO UPDATE SET mentions = mentions + excluded.mentions",
+    /* Prepared only when the index exists. */
+    [ST_FTS_ADD] = "INSERT INTO articles_fts(rowid, title, text) SELECT rowid, title, text FROM "
+                   "articles WHERE rowid > (SELECT indexed_upto FROM articles_fts_state)",
+    [ST_FTS_MARK] = "UPDATE articles_fts_state SET indexed_upto = (SELECT coalesce(max(rowid), 0) "
+                    "FROM articles)",
 };
 
 struct store_sqlite {
     const struct store_sqlite_conf *conf;
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    bool fts;      /* articles_fts exists: kept up to date whatever conf->fts says */
     bool in_txn;
     bool txn_lost; /* SQLite rolled back a transaction that held accepted records */
     char *extra;   /* JSON of the unknown keys, reused */
@@ -145,6 +180,22 @@ static int64_t store_sqlite_pragma_int(struct store_sqlite *s, const char *sql)
     return v;
 }
 
+/* The connection's cache and checkpoint size, from the options. */
+static int store_sqlite_tune(struct store_sqlite *s, struct nf_ctx *ctx)
+{
+    int64_t page = store_sqlite_pragma_int(s, "PRAGMA page_size");
+    if (page <= 0)
+        page = 4096;
+    /* temp_store: a record's savepoint keeps the pages it changes in an undo journal, which
+     * would otherwise go to a temporary file (a write and a read of each page) once it passes
+     * 64 KiB. */
+    char sql[160];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size=%lld; PRAGMA temp_store=MEMORY; "
+             "PRAGMA wal_autocheckpoint=%lld", -(long long)(s->conf->cache / 1024),
+             (long long)(s->conf->checkpoint / page));
+    return store_sqlite_exec(s, ctx, sql, "setting the cache");
+}
+
 static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
 {
     sqlite3_busy_timeout(s->db, STORE_SQLITE_BUSY_MS);
@@ -166,7 +217,8 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
     sqlite3_finalize(st);
     if (store_sqlite_exec(s, ctx, "PRAGMA synchronous=NORMAL", "setting synchronous") < 0)
         return -1;
-
+    if (store_sqlite_tune(s, ctx) < 0)
+        return -1;
     if (store_sqlite_exec(s, ctx, "BEGIN IMMEDIATE", "creating the schema") < 0)
         return -1;
     int64_t version = store_sqlite_pragma_int(s, "PRAGMA user_version");
@@ -177,9 +229,16 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
     }
     if (store_sqlite_exec(s, ctx, store_sqlite_schema, "creating the schema") < 0)
         goto rollback;
-    if (s->conf->fts && store_sqlite_pragma_int(s, "SELECT count(*) FROM sqlite_master WHERE "
-                                                   "name = 'articles_fts'") == 0 &&
-        store_sqlite_exec(s, ctx, store_sqlite_fts_schema, "creating the full-text index") < 0)
+    s->fts = store_sqlite_pragma_int(s, "SELECT count(*) FROM sqlite_master WHERE name = "
+                                        "'articles_fts'") > 0;
+    bool upkeep = s->fts && version < 2;
+    if (!s->fts && s->conf->fts) {
+        if (store_sqlite_exec(s, ctx, store_sqlite_fts_schema, "creating the full-text index") < 0)
+            goto rollback;
+        s->fts = upkeep = true;
+    }
+    if (upkeep && store_sqlite_exec(s, ctx, store_sqlite_fts_upkeep,
+                                    "setting up the full-text index's upkeep") < 0)
         goto rollback;
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", STORE_SQLITE_SCHEMA);
@@ -188,6 +247,8 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
         goto rollback;
 
     for (int i = 0; i < ST_COUNT; i++) {
+        if ((i == ST_FTS_ADD || i == ST_FTS_MARK) && !s->fts)
+            continue;
         if (sqlite3_prepare_v3(s->db, store_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &s->st[i], NULL) != SQLITE_OK) {
             nf_ctx_error(ctx, "%s: preparing \"%s\": %s", s->conf->path, store_sqlite_sql[i],
@@ -201,6 +262,15 @@ rollback:
     return -1;
 }
 
+/* Indexes the rows the transaction added, then commits it. 0, or -1 with SQLite's error; the
+ * transaction is then still open. */
+static int store_sqlite_commit(struct store_sqlite *s)
+{
+    if (s->fts && (store_sqlite_run(s, ST_FTS_ADD) < 0 || store_sqlite_run(s, ST_FTS_MARK) < 0))
+        return -1;
+    return store_sqlite_run(s, ST_COMMIT);
+}
+
 static void store_sqlite_destroy(void *state)
 {
     struct store_sqlite *s = state;
@@ -209,7 +279,7 @@ static void store_sqlite_destroy(void *state)
     /* The host flushes before it stops; whatever is still open has not been acknowledged and
      * will be replayed, so committing it only saves that work. */
     if (s->in_txn && !sqlite3_get_autocommit(s->db))
-        store_sqlite_run(s, ST_COMMIT);
+        store_sqlite_commit(s);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close_v2(s->db);
@@ -223,6 +293,10 @@ static int store_sqlite_init(struct nf_ctx *ctx, const void *vconf, void **state
     const struct store_sqlite_conf *conf = vconf;
     if (!conf->path || !conf->path[0]) {
         nf_ctx_error(ctx, "option 'path' must name a database file");
+        return NF_ERR;
+    }
+    if (conf->cache < 0 || conf->checkpoint < 0) {
+        nf_ctx_error(ctx, "option '%s' must not be negative", conf->cache < 0 ? "cache" : "checkpoint");
         return NF_ERR;
     }
     struct store_sqlite *s = calloc(1, sizeof(*s));
@@ -362,7 +436,7 @@ static int store_sqlite_flush(void *state, struct nf_ctx *ctx)
         return NF_OK;
     if (s->in_txn && sqlite3_get_autocommit(s->db))
         s->txn_lost = true;
-    if (s->in_txn && !sqlite3_get_autocommit(s->db) && store_sqlite_run(s, ST_COMMIT) < 0) {
+    if (s->in_txn && !sqlite3_get_autocommit(s->db) && store_sqlite_commit(s) < 0) {
         nf_ctx_error(ctx, "%s: cannot commit: %s", s->conf->path, sqlite3_errmsg(s->db));
         if (!sqlite3_get_autocommit(s->db))
             store_sqlite_run(s, ST_ROLLBACK);

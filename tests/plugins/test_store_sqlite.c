@@ -80,6 +80,37 @@ static const char FTS_ID[] = "SELECT a.id FROM articles_fts JOIN articles a ON a
                              "articles_fts.rowid WHERE articles_fts MATCH ?1";
 static const char FTS_COUNT[] = "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?1";
 
+/* A database file of its own in the state directory, and its path=... option. */
+static void own_db(const char *name, char *path, size_t n, char *opt, size_t optn)
+{
+    snprintf(path, n, "%s/%s", mock_state_dir(), name);
+    snprintf(opt, optn, "path=%s", path);
+    char p[700];
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+        unlink(p);
+    }
+}
+
+static void fts_intact(sqlite3 *db)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(db, "INSERT INTO articles_fts(articles_fts) VALUES ('integrity-check')",
+                          NULL, NULL, &err);
+    if (rc != SQLITE_OK)
+        fail_msg("the full-text index disagrees with its table: %s", err ? err : "?");
+}
+
+static void text_record(struct nf_record *rec, const char *id, const char *title,
+                        const char *text)
+{
+    nf_record_reset(rec);
+    nf_record_set_cstr(rec, NF_F_ID, id);
+    nf_record_set_cstr(rec, NF_F_TITLE, title);
+    nf_record_set_cstr(rec, NF_F_TEXT, text);
+}
+
 static void test_stores_the_seed_articles(void **state)
 {
     (void)state;
@@ -102,7 +133,7 @@ static void test_stores_the_seed_articles(void **state)
     sqlite3 *db = open_db();
     char buf[4096];
     assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), MOCK_SEEDS);
-    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 1);
+    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 2);
     assert_string_equal(query_text(db, "PRAGMA journal_mode", NULL, buf, sizeof(buf)), "wal");
     assert_int_equal(query_int(db, "SELECT count(*) FROM entities", NULL), 2 * MOCK_SEEDS + 1);
     assert_int_equal(query_int(db, "SELECT mentions FROM entities WHERE article_id = ?1 AND "
@@ -284,10 +315,145 @@ static void test_index_added_later_covers_old_rows(void **state)
     assert_non_null(mp);
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     assert_int_equal(query_int(db, FTS_COUNT, "Gao"), 1);
+    mock_plugin_destroy(&mp);
+
+    /* Once it exists, the index is kept up to date even with fts=false. */
+    mp = mock_plugin_new("store_sqlite", no_fts);
+    assert_non_null(mp);
+    nf_record_set_cstr(rec, NF_F_ID, "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0");
+    nf_record_set_cstr(rec, NF_F_TEXT, "Stored with fts=false, in Menaka.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    assert_int_equal(query_int(db, FTS_COUNT, "Menaka"), 1);
+    fts_intact(db);
     sqlite3_close(db);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
     unlink(p);
+}
+
+/* The index is written once per batch: an article changed twice inside one batch, and one
+ * changed in the next, are found by their last words only. */
+static void test_index_follows_changes_within_a_batch(void **state)
+{
+    (void)state;
+    char p[600], o[620];
+    own_db("batch.db", p, sizeof(p), o, sizeof(o));
+    const char *opts[] = {o, NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    text_record(rec, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "Floods", "Rain fell on Mopti.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    text_record(rec, "ffffffffffffffffffffffffffffffff", "Market", "Cotton prices in Sikasso.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    text_record(rec, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "Floods", "Rain fell on Djenne.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    text_record(rec, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "Floods", "Rain fell on Segou.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    /* Not searchable before its commit, searchable after. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(query_int(db, FTS_COUNT, "Rain"), 0);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    assert_int_equal(query_int(db, FTS_COUNT, "Rain"), 1);
+    assert_int_equal(query_int(db, FTS_COUNT, "Mopti OR Djenne"), 0);
+    assert_int_equal(query_int(db, FTS_COUNT, "Segou"), 1);
+    assert_int_equal(query_int(db, FTS_COUNT, "Sikasso"), 1);
+    fts_intact(db);
+
+    /* Indexed rows changed in a later batch, one of them twice, and one delivered unchanged. */
+    text_record(rec, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "Floods", "Rain fell on Kayes.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    text_record(rec, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "Floods", "Rain fell on Gao.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    text_record(rec, "ffffffffffffffffffffffffffffffff", "Market", "Cotton prices in Sikasso.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    text_record(rec, "abababababababababababababababab", "New", "Rain in Tombouctou.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    assert_int_equal(query_int(db, FTS_COUNT, "Segou OR Kayes"), 0);
+    assert_int_equal(query_int(db, FTS_COUNT, "Gao"), 1);
+    assert_int_equal(query_int(db, FTS_COUNT, "Sikasso"), 1);
+    assert_int_equal(query_int(db, FTS_COUNT, "Rain"), 2);
+    fts_intact(db);
+
+    /* Rows deleted by hand leave the index, and the rowids handed out again after the last
+     * rows were deleted are indexed. */
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM articles WHERE title IN ('Market', 'New')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(query_int(db, FTS_COUNT, "Sikasso OR Tombouctou"), 0);
+    text_record(rec, "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd", "Later", "Harmattan over Bandiagara.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    assert_int_equal(query_int(db, FTS_COUNT, "Bandiagara"), 1);
+    fts_intact(db);
+    sqlite3_close(db);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* A database of schema 1 (the index kept by triggers on every row) is taken over as it is: its
+ * rows stay searchable, the insert trigger goes, and new rows are indexed by the store. */
+static void test_schema_1_is_upgraded(void **state)
+{
+    (void)state;
+    char p[600], o[620];
+    own_db("v1.db", p, sizeof(p), o, sizeof(o));
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(
+            db,
+            "CREATE TABLE articles(id TEXT PRIMARY KEY NOT NULL, source_uri TEXT, source_kind "
+            "TEXT, fetched_at TEXT, content_type TEXT, title TEXT, byline TEXT, outlet TEXT, "
+            "published_at TEXT, dateline_place TEXT, lang TEXT, url TEXT, text TEXT, dup_of "
+            "TEXT, story_id TEXT, raw BLOB, extra TEXT, stored_at TEXT NOT NULL);"
+            "CREATE TABLE entities(article_id TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT "
+            "NULL, mentions INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(article_id, type, name)) "
+            "WITHOUT ROWID;"
+            "CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='articles', "
+            "content_rowid='rowid');"
+            "CREATE TRIGGER articles_fts_ai AFTER INSERT ON articles BEGIN INSERT INTO "
+            "articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text); END;"
+            "CREATE TRIGGER articles_fts_ad AFTER DELETE ON articles BEGIN INSERT INTO "
+            "articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, "
+            "old.title, old.text); END;"
+            "CREATE TRIGGER articles_fts_au AFTER UPDATE OF title, text ON articles WHEN "
+            "old.title IS NOT new.title OR old.text IS NOT new.text BEGIN INSERT INTO "
+            "articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, "
+            "old.title, old.text); INSERT INTO articles_fts(rowid, title, text) VALUES "
+            "(new.rowid, new.title, new.text); END;"
+            "INSERT INTO articles(id, title, text, stored_at) VALUES "
+            "('01010101010101010101010101010101', 'Old', 'Stored by schema 1 in Koulikoro.', "
+            "'2024-01-01T00:00:00.000Z');"
+            "PRAGMA user_version=1;",
+            NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    const char *opts[] = {o, NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    text_record(rec, "02020202020202020202020202020202", "New", "Stored by schema 2 in Kati.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    text_record(rec, "01010101010101010101010101010101", "Old", "Moved to Kita.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 2);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = "
+                                   "'articles_fts_ai'", NULL),
+                     0);
+    assert_int_equal(query_int(db, FTS_COUNT, "Kati"), 1);
+    assert_int_equal(query_int(db, FTS_COUNT, "Kita"), 1);
+    assert_int_equal(query_int(db, FTS_COUNT, "Koulikoro"), 0);
+    fts_intact(db);
+    sqlite3_close(db);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
 }
 
 int main(void)
@@ -297,6 +463,8 @@ int main(void)
         cmocka_unit_test(test_failing_record_leaves_batch_intact),
         cmocka_unit_test(test_newer_schema_is_refused),
         cmocka_unit_test(test_index_added_later_covers_old_rows),
+        cmocka_unit_test(test_index_follows_changes_within_a_batch),
+        cmocka_unit_test(test_schema_1_is_upgraded),
     };
     return cmocka_run_group_tests(tests, load_seeds, cleanup);
 }
