@@ -642,6 +642,51 @@ static bool body_is_other_teaser(const struct html_body *b, const struct body_no
     return false;
 }
 
+/* Whether a block opens with a heading that names a list of other stories ("Most read",
+ * "Breaking news", "Meistgelesen"): the heading is its first element, or the first of its first
+ * child. */
+static bool body_headed_as_others(xmlNodePtr node)
+{
+    static const char *const titles[] = {
+        "most read",      "most popular",   "most viewed",   "most shared",  "breaking news",
+        "top stories",    "trending",       "latest news",   "meistgelesen", "meist gelesen",
+        "am meisten gelesen", "top-artikel", "neueste artikel", "lo más leído", "lo más visto",
+        "les plus lus",   "les plus populaires", "i più letti", "più letti",  "meest gelezen",
+        "mest lästa",     "mest læste",     "mest leste",    "najczęściej czytane",
+    };
+    xmlNodePtr h = NULL;
+    for (int level = 0; level < 2 && node; level++) {
+        xmlNodePtr c = node->children;
+        while (c && c->type != XML_ELEMENT_NODE)
+            c = c->next;
+        if (!c)
+            return false;
+        if (c->name[0] == 'h' && c->name[1] >= '1' && c->name[1] <= '6' && !c->name[2]) {
+            h = c;
+            break;
+        }
+        node = c;
+    }
+    if (!h)
+        return false;
+    char t[48];
+    size_t n = 0;
+    for (xmlNodePtr c = h->children; c && n < sizeof(t) - 1; c = c->next) {
+        xmlNodePtr x = c->type == XML_ELEMENT_NODE ? c->children : c;
+        if (!x || x->type != XML_TEXT_NODE || !x->content)
+            continue;
+        for (const xmlChar *q = x->content; *q && n < sizeof(t) - 1; q++)
+            if (!(n == 0 && (*q == ' ' || *q == '\n' || *q == '\t')))
+                t[n++] = (char)*q;
+    }
+    while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\n' || t[n - 1] == '\t' || t[n - 1] == ':'))
+        n--;
+    for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++)
+        if (strlen(titles[i]) == n && strncasecmp(t, titles[i], n) == 0)
+            return true;
+    return false;
+}
+
 /* Whether an element is page furniture, judged on its own facts and the page's total. */
 static bool body_is_furniture(const struct html_body *b, const struct body_node *e, uint32_t total)
 {
@@ -675,7 +720,9 @@ static bool body_is_furniture(const struct html_body *b, const struct body_node 
             return true;
         /* a row of cards, each under the linked headline of another story, with its summary:
          * the cards are nearly all of the block (an article may quote one or two) */
-        return e->cards >= BODY_CARDS && (float)e->cardtext >= 0.8f * (float)e->text && !big;
+        if (e->cards >= BODY_CARDS && (float)e->cardtext >= 0.8f * (float)e->text && !big)
+            return true;
+        return e->kind != K_LI && !big && body_headed_as_others(e->node);
     case K_H:
         /* the linked headline of another story */
         return e->text > 0 && body_link_density(e) > 0.5f;

@@ -112,6 +112,10 @@ static const struct fixture made_up[] = {
      {"Engineers told the meeting", "Opposition members said the promise"},
      {"Storm warning for the coast", "Most read", "Operators blame fuel prices",
       "No one was hurt"}},
+    /* the same list with no class names, known by its heading */
+    {"most-read-by-heading.html",
+     {"Der Gemeinderat hat am Dienstagabend", "woher das Geld kommen soll"},
+     {"Meistgelesen", "Treibstoffkosten", "Schulleiterin"}},
     /* cookie banners after the article, one without a class that says so */
     {"cookie-banner-appended.html",
      {"Engineers told the meeting", "Opposition members said the promise"},
