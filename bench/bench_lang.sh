@@ -46,9 +46,10 @@ echo "== extract_meta on $ARTICLES make_corpus articles (fetch_dir -> clean_html
 echo "   -> extract_meta -> store_jsonl; extract's CPU alone)"
 python3 "$SHARED/tools/make_corpus.py" "$TMP/corpus" --articles "$ARTICLES" >/dev/null
 # language identification off (an older extract_meta had no `language` option)
-OFF=(--set extract.language=false)
+OFF_OPT=language=false
 doc=$("$NF" doc extract_meta)
-grep -q '^  language ' <<<"$doc" || OFF=(--set extract.textcat_conf=)
+grep -q '^  language ' <<<"$doc" || OFF_OPT=textcat_conf=
+OFF=(--set "extract.$OFF_OPT")
 for lang in on off; do
     off=()
     [ $lang = off ] && off=("${OFF[@]}")
@@ -62,8 +63,25 @@ for lang in on off; do
             "$(echo "$own / $ARTICLES" | bc -l)" "$(echo "$ARTICLES * 1000000 / $own" | bc -l)"
     fi
     echo
-    [ $lang = on ] && echo "    reproduce: python3 $SHARED/tools/make_corpus.py /tmp/corpus --articles $ARTICLES && ${last_cmd[*]/$TMP\/corpus//tmp/corpus}"
+    [ $lang = on ] && echo "    reproduce: python3 $SHARED/tools/make_corpus.py /tmp/corpus --articles $ARTICLES && ${last_cmd[*]//$TMP//tmp}"
 done
+# The same articles through extract_meta alone in one process (bench_lang: the mock core, no
+# plumbing), with the same options.
+if [ -x "$BUILD/bench/bench_lang" ]; then
+    opts=("gazetteer=$ROOT/conf/gazetteer.tsv")
+    for a in "${EXTRA[@]}"; do
+        case $a in extract.*) opts+=("${a#extract.}") ;; esac
+    done
+    echo "== extract_meta alone, in one process ($BUILD/bench/bench_lang, CPU time of its pass)"
+    for lang in on off; do
+        off=()
+        [ $lang = off ] && off=("$OFF_OPT")
+        printf '  language %-3s: ' $lang
+        "$BUILD/bench/bench_lang" "$TMP/corpus/articles" 0 "${opts[@]}" "${off[@]}" 2>/dev/null |
+            sed 's/^extract_meta alone: //'
+    done
+    echo "    reproduce: $BUILD/bench/bench_lang /tmp/corpus/articles 0 ${opts[*]}"
+fi
 echo "== language accuracy"
 "${SCORE[@]}" score en "$TMP/corpus-on.jsonl" "make_corpus articles (English)"
 

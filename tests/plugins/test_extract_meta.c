@@ -399,6 +399,13 @@ static void test_dates(void **state)
         {"It happened on February 30, 2023, officials said.", NULL},
         {"It happened on February 29, 2024, officials said.", "2024-02-29"},
         {"Since 2012, the war has spread.", NULL},
+        /* where a date may start: the text's first byte, after a character outside ASCII, a
+         * month in capitals, after a number of three digits */
+        {"16 September 2023: the pact was signed in Bamako.", "2023-09-16"},
+        {"\xC2\xABSeptember 16, 2023\xC2\xBB is the day the pact was signed.", "2023-09-16"},
+        {"The pact was signed SEPT. 16, 2023 in Bamako.", "2023-09-16"},
+        {"Flight 731 March 3, 2024 landed late.", "2024-03-03"},
+        {"Flight 731 of March 2024 landed late.", NULL},
         /* the dateline names the day: the lead's other dated event is not the story's date */
         {"NIAMEY, Aug 25 (Reuters) - The junta expelled the envoy it blamed for the July 26, "
          "2023 coup.",
