@@ -37,6 +37,7 @@
 #define BODY_LEAD_BLOCKS 3     /* blocks of a standfirst between the headline and the text */
 #define BODY_LEAD_CHARS 800    /* and their characters: more is other content */
 #define BODY_CREDIT_CHARS 100 /* bytes of a block that may be a picture's credit */
+#define BODY_SEE_ALSO_CHARS 120 /* and of one that points to other stories */
 #define BODY_PROSE 150         /* characters of a paragraph no menu holds */
 #define BODY_NOTICE_CHARS 600  /* bytes of a block that may be a cookie, consent or paywall notice */
 
@@ -1405,14 +1406,50 @@ static bool body_is_credit(const char *p, size_t n)
     return false;
 }
 
-/* Drops date-stamp and credit blocks anywhere in the text. */
+/* A short block that points to other stories ("Read more", "See also:", "Mehr zum Thema",
+ * "Lire aussi", "Puedes ver: <another headline>"): the label of a link box, or the link. */
+static bool body_is_see_also(const char *p, size_t n)
+{
+    static const char *const labels[] = {
+        "read more", "read also", "see also", "related", "more on this", "more from",
+        "you may also like", "you might also like", "mehr zum thema", "zum weiterlesen",
+        "weitere informationen", "lesen sie auch", "lesen sie dazu", "lesen sie mehr",
+        "das könnte sie auch interessieren", "das könnte dich auch interessieren",
+        "auch interessant", "puedes ver", "lee también", "lea también", "notas relacionadas",
+        "te puede interesar", "también te puede interesar", "à lire aussi", "lire aussi",
+        "a lire aussi", "leggi anche", "potrebbe interessarti", "czytaj także", "czytaj też",
+        "zobacz także", "lees ook", "lees meer", "läs också", "les også",
+    };
+    if (n >= BODY_SEE_ALSO_CHARS)
+        return false;
+    size_t i = 0; /* past marks before the label: "» ", "› ", "▶ ", "- " */
+    while (i < n && ((unsigned char)p[i] < 0x80 ? !((p[i] | 32) >= 'a' && (p[i] | 32) <= 'z')
+                                                 : (unsigned char)p[i] == 0xC2 ||
+                                                       (unsigned char)p[i] == 0xE2 ||
+                                                       ((unsigned char)p[i] & 0xC0) == 0x80))
+        i++;
+    for (size_t k = 0; k < sizeof(labels) / sizeof(labels[0]); k++) {
+        size_t l = strlen(labels[k]);
+        if (i + l > n || strncasecmp(p + i, labels[k], l) != 0)
+            continue;
+        /* a sentence that starts with the words ("Related costs rose.") is the article's */
+        size_t j = i + l;
+        while (j < n && p[j] == ' ')
+            j++;
+        return j == n || p[j] == ':' || p[n - 1] != '.';
+    }
+    return false;
+}
+
+/* Drops date-stamp, credit and see-also blocks anywhere in the text. */
 static void body_drop_datelines(struct body_out *o)
 {
     size_t r = 0, w = 0;
     while (r < o->len) {
         const char *end = memmem(o->p + r, o->len - r, "\n\n", 2);
         size_t n = end ? (size_t)(end - (o->p + r)) : o->len - r;
-        if (!body_is_dateline(o->p + r, n) && !body_is_credit(o->p + r, n)) {
+        if (!body_is_dateline(o->p + r, n) && !body_is_credit(o->p + r, n) &&
+            !body_is_see_also(o->p + r, n)) {
             if (w > 0) {
                 memmove(o->p + w, "\n\n", 2);
                 w += 2;

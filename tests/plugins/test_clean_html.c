@@ -130,6 +130,10 @@ static const struct fixture made_up[] = {
     {"picture-credits.html",
      {"Source of the trouble is the eastern pier.", "Engineers told the meeting"},
      {"Photo: Ana Lima", "Valley Courier / Ana Lima", "Bildquelle"}},
+    /* lines that point to other stories; a sentence that begins with "Related" */
+    {"see-also-lines.html",
+     {"Related costs rose by a third", "Opposition members said the promise"},
+     {"See also", "Mehr zum Thema"}},
     /* a question and a call to share after the last paragraph */
     {"share-question-at-the-end.html",
      {"kosten mehr als geplant."},
