@@ -4,6 +4,7 @@
  * until the plugin's option table is known (nf_config_plugin_conf). */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "plugin_loader.h"
@@ -19,7 +22,7 @@ static const char *const top_keys[] = {"plugin_dir", "run_dir",  "state_dir",   
                                        "log_level",  "trace",    "grace_ms",    "stages",
                                        "metrics_dir", "max_message", "curve_server_key",
                                        "curve_server_public", "curve_client_key", "curve_allow",
-                                       "insecure", NULL};
+                                       "insecure", "http", "health_stuck_ms", NULL};
 static const char *const stage_keys[] = {
     "plugin", "inputs", "workers", "endpoint", "ack_endpoint", "listen", "hwm", "batch",
     "flush_ms", "window", "ack_timeout_ms", "max_attempts", "journal", "log_level", NULL};
@@ -375,6 +378,24 @@ static int top_key(struct loader *L, const char *key, enum nf_valkind kind, cons
         c->grace_ms = (int)v;
         return 0;
     }
+    if (strcmp(key, "health_stuck_ms") == 0) {
+        long long v;
+        if ((kind != NF_VAL_INT && !any) || parse_int_text(text, 1000, 86400000, &v) < 0)
+            return lfail(L, where, "health_stuck_ms must be an integer from 1000 to 86400000, "
+                                   "got %s", text);
+        c->health_stuck_ms = v;
+        return 0;
+    }
+    if (strcmp(key, "http") == 0) {
+        struct sockaddr_storage ss;
+        size_t len;
+        if ((kind != NF_VAL_STRING && !any) || (*text && nf_config_http_addr(text, &ss, &len) < 0))
+            return lfail(L, where, "http must be \"ADDRESS:PORT\" (an IP address, [IPv6] in "
+                                   "brackets) or \"PORT\" for 127.0.0.1; got '%s'", text);
+        free(c->http);
+        c->http = *text ? strdup(text) : NULL;
+        return 0;
+    }
     if (strcmp(key, "max_message") == 0) {
         int64_t v;
         if ((kind != NF_VAL_INT && kind != NF_VAL_STRING && !any) || nf_parse_size(text, &v) < 0 ||
@@ -535,6 +556,7 @@ struct nf_config *nf_config_load_text(const char *path, const char *text, char *
     c->trace = true;
     c->grace_ms = 10000;
     c->max_message = INT64_C(64) << 20;
+    c->health_stuck_ms = 60000;
     if (!text) {
         FILE *f = fopen(path, "r");
         if (!f) {
@@ -700,6 +722,7 @@ void nf_config_destroy(struct nf_config **pc)
     free(c->curve_server_public);
     free(c->curve_client_key);
     free(c->curve_allow);
+    free(c->http);
     free(c->state_dir);
     free(c->deadletter);
     free(c->metrics_dir);
@@ -820,6 +843,47 @@ static int tcp_with_port(const char *ep, int delta, const char *listen, char *ou
         return -1;
     int n = snprintf(out, outlen, "tcp://%.*s:%ld", hl, host, port + delta);
     return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+int nf_config_http_addr(const char *text, void *out, size_t *len)
+{
+    char host[64] = "127.0.0.1";
+    const char *port = text;
+    const char *colon = strrchr(text, ':');
+    if (colon) {
+        size_t hl = (size_t)(colon - text);
+        const char *h = text;
+        if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+            h++;
+            hl -= 2;
+        }
+        if (hl == 0 || hl >= sizeof(host))
+            return -1;
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+        port = colon + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (end == port || *end || p < 1 || p > 65535)
+        return -1;
+    struct sockaddr_storage *ss = out;
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *v4 = out;
+    struct sockaddr_in6 *v6 = out;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)p);
+        *len = sizeof(*v4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)p);
+        *len = sizeof(*v6);
+        return 0;
+    }
+    return -1;
 }
 
 static int ipc(const struct nf_config *c, const char *name, const char *suffix, char *out,

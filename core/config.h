@@ -60,6 +60,8 @@ struct nf_config {
      * secret key, and the client public keys the listening sockets accept. */
     char *curve_server_key, *curve_server_public, *curve_client_key, *curve_allow;
     bool insecure; /* plain tcp allowed without keys */
+    char *http;            /* the operator's HTTP endpoint, "ADDRESS:PORT"; NULL: off */
+    int64_t health_stuck_ms; /* /health: records waiting and nothing moving this long */
     bool uses_tcp; /* some endpoint is tcp:// */
     struct nf_stage_conf *stages;
     int n_stages;
@@ -76,6 +78,10 @@ struct nf_config *nf_config_load_text(const char *path, const char *text, char *
 void nf_config_destroy(struct nf_config **cfg);
 
 int nf_config_stage_index(const struct nf_config *cfg, const char *name);
+
+/* "ADDRESS:PORT", "[IPv6]:PORT" or "PORT" (on 127.0.0.1) into a socket address (out: a struct
+ * sockaddr_storage). Returns 0 or -1. */
+int nf_config_http_addr(const char *text, void *out, size_t *len);
 
 /* Checks the stage's options against the plugin's table and fills `conf` (conf_size bytes,
  * zeroed by the caller): unknown key (with the allowed keys listed), wrong type, missing

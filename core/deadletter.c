@@ -651,6 +651,9 @@ int nf_dlq_mark_replayed(struct nf_dlq *d, const int64_t *ns, size_t count, char
 int nf_dlq_scan(const char *path, int (*fn)(void *arg, const struct nf_dead_letter *dl),
                 void *arg, char *err, size_t errlen)
 {
+    struct stat st;
+    if (stat(path, &st) < 0 && errno == ENOENT)
+        return 0; /* nothing was ever dead-lettered: an empty store, not an error */
     return is_jsonl(path) ? jl_scan(path, fn, arg, err, errlen)
                           : sql_scan(path, fn, arg, err, errlen);
 }

@@ -1339,6 +1339,7 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
         w.epoch = ((int64_t)time(NULL) ^ ((int64_t)getpid() << 8)) & ((1 << 22) - 1);
         nf_logf(NF_LOG_INFO, "source %s started (window %lld)", p->name, (long long)w.window);
         notify_ready();
+        publish_stats(&w.ctx);
         code = run_source(&w);
     } else {
         size_t n_eps = 0;
@@ -1366,6 +1367,7 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
         nf_logf(NF_LOG_DEBUG, "%s %s started", p->kind == NF_PLUGIN_SINK ? "sink" : "filter",
                 p->name);
         notify_ready();
+        publish_stats(&w.ctx);
         code = run_filter(&w);
     }
     sd_notify(0, "STOPPING=1");

@@ -27,6 +27,7 @@
 #include <systemd/sd-daemon.h>
 #include <zmq.h>
 
+#include "http.h"
 #include "newsflow/log.h"
 #include "security.h"
 #include "stats.h"
@@ -228,6 +229,8 @@ struct child {
      * running one as last read */
     int64_t base[5], seen[5];
     bool failed; /* a source whose finite run produced nothing but failures */
+    int64_t crash_at[8]; /* when its last crashes were (a ring), for /health */
+    int n_crash;
 };
 
 /* What the progress and summary lines add up, by counter name. */
@@ -235,6 +238,9 @@ static const char *const tally_names[5] = {"out", "stored", "dup", "story_new", 
 enum { T_READ, T_STORED, T_DUP, T_STORIES, T_DEAD };
 
 struct sup {
+    struct nf_view view; /* what the HTTP endpoint shows */
+    struct nf_http *http;
+    int64_t view_next;
     const char *config_path;
     bool tty;                 /* stderr is a terminal: one refreshed progress line */
     int64_t progress_next;    /* when the next progress line is due */
@@ -426,6 +432,7 @@ static void reap(struct sup *S, bool stopping)
             nf_logf(NF_LOG_ERROR, "worker %s[%d] cannot start with the reloaded config (see "
                                   "its error above); trying again", c->name, c->worker);
         }
+        c->crash_at[c->n_crash++ % 8] = mono_ms();
         int64_t delay = restart_delay(c, status, mono_ms());
         c->next_start = mono_ms() + delay;
         if (WIFSIGNALED(status))
@@ -614,6 +621,48 @@ static void reload(struct sup *S)
     write_reload_result(nc, serial, true, msg);
 }
 
+/* ---- the view the HTTP endpoint reads ------------------------------------------------------ */
+
+static void view_refresh(struct sup *S, int64_t now, bool force)
+{
+    if (!S->http || (!force && now < S->view_next))
+        return;
+    S->view_next = now + 500;
+    struct nf_view *v = &S->view;
+    pthread_mutex_lock(&v->mu);
+    v->cfg = S->cur->cfg;
+    v->health_stuck_ms = S->cur->cfg->health_stuck_ms;
+    struct nf_view_worker *w = realloc(v->w, sizeof(*w) * (size_t)(S->n_kids + 1));
+    if (w) {
+        v->w = w;
+        v->n = 0;
+        int64_t moved = 0;
+        for (int i = 0; i < S->n_kids; i++) {
+            struct child *c = &S->kids[i];
+            if (c->retire || c->gen != S->cur)
+                continue;
+            int recent = 0;
+            for (int k = 0; k < 8 && k < c->n_crash; k++)
+                recent += now - c->crash_at[k] < 60000;
+            w[v->n++] = (struct nf_view_worker){.stage = c->stage, .worker = c->worker,
+                                                .pid = c->pid, .restarts = c->restarted,
+                                                .recent_restarts = recent, .done = c->done};
+            struct nf_stats_page page;
+            if (c->pid > 0 && nf_stats_read(S->cur->cfg->run_dir, c->name, c->worker, &page) == 0)
+                moved += nf_stats_count(&page, "in") + nf_stats_count(&page, "out") +
+                         nf_stats_count(&page, "acked");
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (moved != v->moved_sum || !v->moved_at_ms) {
+            v->moved_sum = moved;
+            v->moved_at_ms = wall;
+        }
+    }
+    pthread_mutex_unlock(&v->mu);
+}
+
 /* ---- progress ------------------------------------------------------------------------------- */
 
 /* 1234567 -> "1,234,567" */
@@ -789,12 +838,25 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
 
     for (int s = 0; s < cfg->n_stages; s++)
         S.brokers[s] = broker_start(cfg, s, S.zctx, true);
+    pthread_mutex_init(&S.view.mu, NULL);
+    if (cfg->http) {
+        /* after the signal mask: the server's thread leaves the signals to this one */
+        S.http = nf_http_start(&S.view, cfg->http, err, sizeof(err));
+        if (!S.http) {
+            nf_logf(NF_LOG_ERROR, "%s: %s", config_path, err);
+            S.fatal = true;
+        } else {
+            nf_logf(NF_LOG_INFO, "operator's endpoint on http://%s/ (/metrics, /health, /ready)",
+                    cfg->http);
+        }
+    }
     S.t0 = mono_ms();
     S.progress_next = S.t0 + (S.tty ? 500 : 5000);
     for (int i = 0; i < S.n_kids; i++)
         spawn(&S, &S.kids[i]);
     nf_logf(NF_LOG_INFO, "started %d workers of %d stages%s", S.n_kids, cfg->n_stages,
             once ? " (until the input is exhausted)" : "");
+    S.view.started = true;
     sd_notify(0, "READY=1");
 
     bool stopping = false;
@@ -810,7 +872,10 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
         } else if (sig == SIGHUP && !stopping) {
             sd_notify(0, "RELOADING=1");
             nf_logf(NF_LOG_INFO, "SIGHUP: reloading %s", config_path);
+            pthread_mutex_lock(&S.view.mu); /* the view points into the old generation */
             reload(&S);
+            pthread_mutex_unlock(&S.view.mu);
+            view_refresh(&S, mono_ms(), true);
             sd_notify(0, "READY=1");
         }
         reap(&S, stopping);
@@ -819,6 +884,12 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
         int64_t now = mono_ms();
         if (!stopping)
             progress(&S, now, false);
+        if (stopping && !S.view.stopping) {
+            pthread_mutex_lock(&S.view.mu);
+            S.view.stopping = true;
+            pthread_mutex_unlock(&S.view.mu);
+        }
+        view_refresh(&S, now, false);
         if (!stopping) {
             for (int i = 0; i < S.n_kids; i++) {
                 struct child *c = &S.kids[i];
@@ -874,6 +945,9 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
         }
     }
     sd_notify(0, "STOPPING=1");
+    nf_http_stop(&S.http);
+    free(S.view.w);
+    pthread_mutex_destroy(&S.view.mu);
     int64_t end = mono_ms();
     if (S.progress_shown)
         progress(&S, end, true);
