@@ -38,6 +38,7 @@
 #define BODY_LEAD_CHARS 800    /* and their characters: more is other content */
 #define BODY_CREDIT_CHARS 100 /* bytes of a block that may be a picture's credit */
 #define BODY_SEE_ALSO_CHARS 120 /* and of one that points to other stories */
+#define BODY_DISCLOSURE_CHARS 300 /* and of a notice of advertising or rights */
 #define BODY_PROSE 150         /* characters of a paragraph no menu holds */
 #define BODY_NOTICE_CHARS 600  /* bytes of a block that may be a cookie, consent or paywall notice */
 
@@ -1441,7 +1442,43 @@ static bool body_is_see_also(const char *p, size_t n)
     return false;
 }
 
-/* Drops date-stamp, credit and see-also blocks anywhere in the text. */
+/* A notice of advertising, affiliate links or rights: "Anzeige", "Werbung:", "Some of the links
+ * above are affiliate links", "All rights reserved". */
+static bool body_is_disclosure(const char *p, size_t n)
+{
+    static const char *const phrases[] = {
+        "affiliate link",       "affiliate-link",          "affiliatelink",
+        "enthält werbung",      "we may earn",             "earn a commission",
+        "receive compensation", "references to products",  "advertisers do not",
+        "subject to copyright", "all rights reserved",     "alle rechte vorbehalten",
+        "tous droits réservés", "todos los derechos reservados",
+    };
+    static const char *const labels[] = {"anzeige", "werbung", "advertisement", "publicidad",
+                                         "publicité", "pubblicità"};
+    if (n >= BODY_DISCLOSURE_CHARS)
+        return false;
+    size_t i = 0;
+    while (i < n && (unsigned char)p[i] < 0x80 && !((p[i] | 32) >= 'a' && (p[i] | 32) <= 'z'))
+        i++;
+    for (size_t k = 0; k < sizeof(labels) / sizeof(labels[0]); k++) {
+        size_t l = strlen(labels[k]);
+        if (i + l > n || strncasecmp(p + i, labels[k], l) != 0)
+            continue;
+        /* the label alone, or before ":", "-", "|" or "]" */
+        size_t j = i + l;
+        while (j < n && p[j] == ' ')
+            j++;
+        if (j == n || p[j] == ':' || p[j] == '-' || p[j] == '|' || p[j] == ']' ||
+            (p[j] == '.' && j + 1 == n))
+            return true;
+    }
+    for (size_t k = 0; k < sizeof(phrases) / sizeof(phrases[0]); k++)
+        if (body_has(p, n, phrases[k]))
+            return true;
+    return false;
+}
+
+/* Drops date-stamp, credit, see-also and disclosure blocks anywhere in the text. */
 static void body_drop_datelines(struct body_out *o)
 {
     size_t r = 0, w = 0;
@@ -1449,7 +1486,7 @@ static void body_drop_datelines(struct body_out *o)
         const char *end = memmem(o->p + r, o->len - r, "\n\n", 2);
         size_t n = end ? (size_t)(end - (o->p + r)) : o->len - r;
         if (!body_is_dateline(o->p + r, n) && !body_is_credit(o->p + r, n) &&
-            !body_is_see_also(o->p + r, n)) {
+            !body_is_see_also(o->p + r, n) && !body_is_disclosure(o->p + r, n)) {
             if (w > 0) {
                 memmove(o->p + w, "\n\n", 2);
                 w += 2;

@@ -134,6 +134,10 @@ static const struct fixture made_up[] = {
     {"see-also-lines.html",
      {"Related costs rose by a third", "Opposition members said the promise"},
      {"See also", "Mehr zum Thema"}},
+    /* notices of advertising and affiliate links; a sentence about advertising */
+    {"advertising-notices.html",
+     {"Die Werbung für Gießkannen verspricht viel", "nach einem Winter im Freien"},
+     {"enthält Werbung", "Anzeige", "Affiliate-Links"}},
     /* a question and a call to share after the last paragraph */
     {"share-question-at-the-end.html",
      {"kosten mehr als geplant."},
