@@ -316,19 +316,18 @@ static bool extract_meta_valid_utf8(const char *p, size_t n)
 /* ---- words ---------------------------------------------------------------------------- */
 
 /* Appends the folded form of one word (case, accents and compatibility forms removed) to
- * s->fold. */
-static int extract_meta_fold(struct extract_meta *s, const char *p, size_t n)
+ * s->fold. `ascii`: the word is all ASCII. */
+static int extract_meta_fold(struct extract_meta *s, const char *p, size_t n, bool ascii)
 {
     /* Most words of most news are ASCII, where folding is lower-casing: no need for utf8proc's
      * tables there. */
-    size_t ascii = 0;
-    while (ascii < n && (unsigned char)p[ascii] < 0x80)
-        ascii++;
-    if (ascii == n) {
+    if (ascii) {
         if (nfu_grow(&s->fold.p, &s->fold.cap, s->fold.len + n + 1, 1) < 0)
             return -1;
+        char *f = s->fold.p + s->fold.len;
         for (size_t i = 0; i < n; i++)
-            s->fold.p[s->fold.len++] = (char)tolower((unsigned char)p[i]);
+            f[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + ('a' - 'A') : p[i]);
+        s->fold.len += n;
         s->fold.p[s->fold.len] = '\0';
         return 0;
     }
@@ -394,33 +393,45 @@ static bool extract_meta_joining(utf8proc_int32_t cp)
 static long extract_meta_tokenize(struct extract_meta *s, const char *p, size_t n)
 {
     s->fold.len = 0;
-    size_t count = 0, start = 0;
-    bool in = false, joined = false;
-    for (size_t i = 0; i <= n;) {
-        utf8proc_int32_t cp = ' ';
-        utf8proc_category_t cat = UTF8PROC_CATEGORY_ZS;
-        size_t k = i < n ? extract_meta_char(s, p + i, n - i, &cp, &cat) : 1;
-        bool word = i < n && extract_meta_word_cat(cat);
-        if (word && !in) {
-            in = true;
-            start = i;
-        } else if (!word && in) {
-            in = false;
-            size_t fold = s->fold.len;
-            if (extract_meta_fold(s, p + start, i - start) < 0)
-                return -1;
-            if (s->fold.len > fold) { /* a word of marks alone folds to nothing */
-                if (nfu_grow(&s->toks, &s->toks_cap, count + 1, sizeof(*s->toks)) < 0)
-                    return -1;
-                s->toks[count++] = (struct extract_meta_token){
-                    (uint32_t)start, (uint32_t)(i - start), (uint32_t)fold,
-                    (uint32_t)(s->fold.len - fold), joined && count > 0, 0, 0, 0};
-            }
-            joined = true;
+    size_t count = 0;
+    bool joined = false; /* only joining separators since the last word */
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t cp;
+        utf8proc_category_t cat;
+        size_t k = extract_meta_char(s, p + i, n - i, &cp, &cat);
+        if (!extract_meta_word_cat(cat)) {
+            if (!extract_meta_joining(cp))
+                joined = false;
+            i += k;
+            continue;
         }
-        if (!word && !extract_meta_joining(cp))
-            joined = false;
-        i += k;
+        size_t start = i;
+        bool ascii = k == 1;
+        /* the rest of the word; ASCII letters and digits without a call */
+        for (i += k; i < n; i += k) {
+            unsigned char c = (unsigned char)p[i];
+            if (c < 0x80) {
+                if (!extract_meta_word_cat((utf8proc_category_t)s->ascii_cat[c]))
+                    break;
+                k = 1;
+                continue;
+            }
+            k = extract_meta_char(s, p + i, n - i, &cp, &cat);
+            if (!extract_meta_word_cat(cat))
+                break;
+            ascii = false;
+        }
+        size_t fold = s->fold.len;
+        if (extract_meta_fold(s, p + start, i - start, ascii) < 0)
+            return -1;
+        if (s->fold.len > fold) { /* a word of marks alone folds to nothing */
+            if (nfu_grow(&s->toks, &s->toks_cap, count + 1, sizeof(*s->toks)) < 0)
+                return -1;
+            s->toks[count++] = (struct extract_meta_token){
+                (uint32_t)start, (uint32_t)(i - start), (uint32_t)fold,
+                (uint32_t)(s->fold.len - fold), joined && count > 0, 0, 0, 0};
+        }
+        joined = true;
     }
     return (long)count;
 }
