@@ -1521,6 +1521,21 @@ static uint32_t body_mass_container(struct html_body *b, uint32_t idx, uint32_t 
     }
 }
 
+/* The standfirst that CMSs put beside the text rather than in it: the element just before the
+ * container, named a teaser and without links (a lone one is this article's, see
+ * body_is_other_teaser), is kept with it. */
+static void body_keep_standfirst(struct html_body *b, uint32_t best)
+{
+    xmlNodePtr c = b->nodes[best - 1].node->prev;
+    while (c && (c->type != XML_ELEMENT_NODE || !c->_private || body_info(b, c)->text == 0))
+        c = c->prev;
+    if (!c)
+        return;
+    struct body_node *e = body_info(b, c);
+    if ((e->flags & F_TEASER) && !(e->flags & F_DROP) && e->text >= BODY_MIN_P && e->link == 0)
+        e->flags |= F_KEEP;
+}
+
 /* Measures, selects and emits once; `relaxed` BODY_NO_CLASSES keeps what class names call
  * furniture (a page that is nothing but "comments" is its comments), BODY_NO_FURN_TAGS reads
  * <nav>, <aside> and <footer> as blocks. Returns the container's index + 1, 0 when
@@ -1583,6 +1598,8 @@ static long body_run(struct html_body *b, xmlNodePtr root, int relaxed)
             body_mark_siblings(b, best);
     }
 
+    if (best != bi)
+        body_keep_standfirst(b, best);
     if (best != bi) {
         uint32_t h1 = body_title_before(b, best);
         if (h1) {

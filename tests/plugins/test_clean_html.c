@@ -138,6 +138,10 @@ static const struct fixture made_up[] = {
     {"advertising-notices.html",
      {"Die Werbung für Gießkannen verspricht viel", "nach einem Winter im Freien"},
      {"enthält Werbung", "Anzeige", "Affiliate-Links"}},
+    /* a standfirst the CMS puts beside the text, in an element named a teaser */
+    {"standfirst-beside-text.html",
+     {"Die alte Brücke bleibt bis zum Herbst", "woher das Geld kommen soll"},
+     {"Nachrichten"}},
     /* a question and a call to share after the last paragraph */
     {"share-question-at-the-end.html",
      {"kosten mehr als geplant."},
