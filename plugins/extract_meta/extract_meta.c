@@ -441,16 +441,32 @@ static long extract_meta_tokenize(struct extract_meta *s, const char *p, size_t 
 static int extract_meta_key(struct extract_meta *s, const char *text, size_t i, size_t k,
                             bool with_raw)
 {
+    /* the room first, then the words: this runs for every word that starts an alias */
+    size_t key_len = 0, raw_len = 0;
+    for (size_t j = i; j < i + k; j++) {
+        key_len += s->toks[j].fold_len + 1;
+        raw_len += s->toks[j].raw_len + 1;
+    }
+    if (nfu_grow(&s->key.p, &s->key.cap, key_len + 1, 1) < 0 ||
+        (with_raw && nfu_grow(&s->raw.p, &s->raw.cap, raw_len + 1, 1) < 0))
+        return -1;
     s->key.len = s->raw.len = 0;
     for (size_t j = i; j < i + k; j++) {
         const struct extract_meta_token *t = &s->toks[j];
-        if ((j > i && extract_meta_append(&s->key, " ", 1) < 0) ||
-            extract_meta_append(&s->key, s->fold.p + t->fold, t->fold_len) < 0)
-            return -1;
-        if (with_raw && ((j > i && extract_meta_append(&s->raw, " ", 1) < 0) ||
-                         extract_meta_append(&s->raw, text + t->raw, t->raw_len) < 0))
-            return -1;
+        if (j > i)
+            s->key.p[s->key.len++] = ' ';
+        memcpy(s->key.p + s->key.len, s->fold.p + t->fold, t->fold_len);
+        s->key.len += t->fold_len;
+        if (with_raw) {
+            if (j > i)
+                s->raw.p[s->raw.len++] = ' ';
+            memcpy(s->raw.p + s->raw.len, text + t->raw, t->raw_len);
+            s->raw.len += t->raw_len;
+        }
     }
+    s->key.p[s->key.len] = '\0';
+    if (with_raw)
+        s->raw.p[s->raw.len] = '\0';
     return 0;
 }
 
