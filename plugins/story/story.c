@@ -26,6 +26,12 @@
                                   * stories than that is common and the recent ones matter */
 #define STORY_MAX_WORD 64  /* bytes; longer runs are not words (URLs, hashes) */
 #define STORY_ENT_SEED 0x656e74ULL /* entity names hash apart from words */
+#define STORY_NAME_SEED 0x6e616d65ULL /* capitalised words (names) apart from words */
+#define STORY_FIGURE_SEED 0x666967ULL /* figures apart from words */
+#define STORY_MAX_FIGURE 24 /* bytes; longer runs of digits are ids, not figures */
+/* A record's terms are of three kinds, each a sub-vector of its own (normalised apart and
+ * compared apart): the words, the names (who, where) and the figures (scores, tolls, years). */
+enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
 /* Added to every IDF. The usual +1 gives the words of every article (a region's names in a
  * stream about it) nearly the weight of rare ones while the stream is short; 0 would ignore
  * them outright and leave the first articles of a stream nothing to compare. */
@@ -37,6 +43,8 @@ struct story_conf {
     double time_weight;
     double entity_weight;
     double title_weight;
+    double name_weight;
+    double figure_weight;
     double anchor_share;
     int64_t anchors;
     int64_t top_terms;
@@ -49,7 +57,7 @@ struct story_conf {
 };
 
 static const struct nf_option story_options[] = {
-    {"threshold", NF_OPT_DOUBLE, "0.18", offsetof(struct story_conf, threshold),
+    {"threshold", NF_OPT_DOUBLE, "0.17", offsetof(struct story_conf, threshold),
      "Similarity (0-1) at or above which an article joins the most similar recent story; "
      "below it the article starts a story of its own."},
     {"window_days", NF_OPT_DOUBLE, "60", offsetof(struct story_conf, window_days),
@@ -64,6 +72,16 @@ static const struct nf_option story_options[] = {
      "have entities, the text's cosine alone otherwise."},
     {"title_weight", NF_OPT_DOUBLE, "2", offsetof(struct story_conf, title_weight),
      "Each word of the title counts as this many occurrences in the text."},
+    {"name_weight", NF_OPT_DOUBLE, "0", offsetof(struct story_conf, name_weight),
+     "Weight of the names' cosine against the words' (1): the similarity is the weighed mean "
+     "of the cosines of words, names (words written with a capital inside a sentence: who, "
+     "where) and figures, over the kinds both sides have. Names always serve as anchors; 0 "
+     "leaves them out of the similarity. Two events of one kind (two arrests of one team's "
+     "players) are told apart by their names, but a short stream's common names (a region's "
+     "countries) then gather its stories."},
+    {"figure_weight", NF_OPT_DOUBLE, "0", offsetof(struct story_conf, figure_weight),
+     "Weight of the figures' cosine (\"31-24\", \"6.1\", \"2013\": scores, tolls, years) in "
+     "the similarity, as name_weight. 0: figures are not read."},
     {"anchor_share", NF_OPT_DOUBLE, "0.005", offsetof(struct story_conf, anchor_share),
      "A word (or entity) is an anchor when at most this share of the articles seen so far have "
      "it (and never fewer than 5 articles): a name, a place, a rare word of the event. See "
@@ -152,6 +170,9 @@ struct story_idmap {
 struct story_term {
     uint64_t h;
     float mass; /* sum over members of their normalised log-tf: times the IDF it is a weight */
+    uint16_t docs; /* members that had it (saturating) */
+    uint8_t kind;  /* STORY_WORD, STORY_NAME or STORY_FIGURE */
+    uint8_t spare; /* 0: the snapshot holds no undefined byte */
 };
 
 struct story_ent {
@@ -167,7 +188,7 @@ struct story_item {
     bool live;
     double tmin, tmax; /* days since the epoch of published members; NAN when none */
     uint64_t last_seq; /* arrival number of the last member */
-    double norm;       /* |centroid| with the IDF of norm_docs documents */
+    double norm[STORY_KINDS]; /* |centroid| of each kind with the IDF of norm_docs documents */
     uint64_t norm_docs;
 };
 
@@ -186,7 +207,9 @@ struct story_index {
 
 struct story_dterm {
     uint64_t h;
-    float tf, idf, w; /* w: normalised TF-IDF weight */
+    float tf, idf, w; /* w: TF-IDF weight, normalised within its kind */
+    uint32_t df;      /* documents that have it, this one included */
+    uint8_t kind;
     bool seen; /* scratch of story_absorb */
 };
 
@@ -381,7 +404,7 @@ static struct story_dterm *story_dt_find(struct story *s, uint64_t h)
     return NULL;
 }
 
-static int story_dt_add(struct story *s, uint64_t h, float count)
+static int story_dt_add(struct story *s, uint64_t h, float count, uint8_t kind)
 {
     if (story_dt_grow(s) < 0)
         return -1;
@@ -393,7 +416,7 @@ static int story_dt_add(struct story *s, uint64_t h, float count)
         }
     }
     s->dstamp[k] = s->stamp, s->dmap[k] = (uint32_t)s->ndt;
-    s->dt[s->ndt++] = (struct story_dterm){.h = h, .tf = count};
+    s->dt[s->ndt++] = (struct story_dterm){.h = h, .tf = count, .kind = kind};
     return 0;
 }
 
@@ -425,7 +448,11 @@ static size_t story_term_form(char *w, size_t n)
     return story_stem(w, n);
 }
 
-static int story_emit(struct story *s, char *w, size_t n, float count)
+/* Counts a folded word into the record's terms; a word written with a capital inside a
+ * sentence (a name: who, where) also counts name_count times as a term of its own, so that two
+ * events of one kind (two earthquakes, two arrests) are told apart by their people and places,
+ * not only by the words they share. */
+static int story_emit(struct story *s, char *w, size_t n, float count, float name_count)
 {
     n = story_term_form(w, n);
     if (!n)
@@ -442,7 +469,27 @@ static int story_emit(struct story *s, char *w, size_t n, float count)
         if (!s->df.text[at] && !(s->df.text[at] = strndup(w, n)))
             return -1;
     }
-    return story_dt_add(s, h, count);
+    if (name_count > 0 &&
+        story_dt_add(s, story_hash(w, n, STORY_NAME_SEED), name_count, STORY_NAME) < 0)
+        return -1;
+    return story_dt_add(s, h, count, STORY_WORD);
+}
+
+/* Counts a figure (a run of digits, with the separators inside it: "31-24", "6.1", "2013") as a
+ * term: the score, the toll, the magnitude, the year are what tell one game, quake or election
+ * from the last. Thousands separators are dropped ("100,000" and "100000" meet). */
+static int story_emit_figure(struct story *s, const char *p, size_t n, float count)
+{
+    char f[STORY_MAX_FIGURE];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == ',')
+            continue;
+        if (k == sizeof(f))
+            return 0; /* a phone number, an id: not a figure of the story */
+        f[k++] = p[i];
+    }
+    return story_dt_add(s, story_hash(f, k, STORY_FIGURE_SEED), count, STORY_FIGURE);
 }
 
 /* Byte classes for the word scan: 0 between words, 1 ASCII letter or digit, 2 part of a
@@ -457,11 +504,17 @@ static void story_classes(void)
                                                                                               : 0;
 }
 
-/* Folds a run of bytes that holds non-ASCII characters and emits the words in it. */
-static int story_fold_run(struct story *s, const char *p, size_t n, float count)
+/* Folds a run of bytes that holds non-ASCII characters and emits the words in it; the run's
+ * first word counts as a name too (name_count) when it starts with a capital letter. */
+static int story_fold_run(struct story *s, const char *p, size_t n, float count, float name_count)
 {
     const int opts = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
                      UTF8PROC_STRIPMARK | UTF8PROC_IGNORE;
+    utf8proc_int32_t first;
+    if (name_count > 0 &&
+        (utf8proc_iterate((const utf8proc_uint8_t *)p, (utf8proc_ssize_t)n, &first) <= 0 ||
+         utf8proc_category(first) != UTF8PROC_CATEGORY_LU))
+        name_count = 0;
     utf8proc_ssize_t k;
     for (;;) {
         k = utf8proc_decompose((const utf8proc_uint8_t *)p, (utf8proc_ssize_t)n, s->cps,
@@ -492,32 +545,62 @@ static int story_fold_run(struct story *s, const char *p, size_t n, float count)
                 too_long = true;
             continue;
         }
-        if (wn && !too_long && story_emit(s, w, wn, count) < 0)
+        if (wn && !too_long && story_emit(s, w, wn, count, name_count) < 0)
             return -1;
+        if (wn)
+            name_count = 0;
         wn = 0, too_long = false;
     }
     return 0;
 }
 
-/* Splits text into folded words and counts them into the record's terms. ASCII words are
- * folded by hand: utf8proc costs several times more and most news text is ASCII. */
-static int story_words(struct story *s, const char *t, size_t n, float count)
+static bool story_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Splits text into folded words and counts them into the record's terms, figures apart. With
+ * names > 0, a word capitalised inside a sentence also counts as a name (see story_emit): a
+ * headline, capitalised throughout, gives 0. ASCII words are folded by hand: utf8proc costs
+ * several times more and most news text is ASCII. */
+static int story_words(struct story *s, const char *t, size_t n, float count, float names,
+                       float figures)
 {
     char w[STORY_MAX_WORD + 1];
     const unsigned char *u = (const unsigned char *)t;
     size_t i = 0;
+    bool start = true; /* at the start of a sentence: a capital says nothing */
     while (i < n) {
-        while (i < n && !story_class[u[i]])
-            i++;
+        for (; i < n && !story_class[u[i]]; i++)
+            if (u[i] == '.' || u[i] == '!' || u[i] == '?' || u[i] == '\n' || u[i] == ':' ||
+                u[i] == '"')
+                start = true;
         size_t a = i;
         unsigned char cls = 0;
         while (i < n && story_class[u[i]])
             cls |= story_class[u[i++]];
         if (i == a)
             break;
-        bool ascii = !(cls & 2);
-        if (!ascii) {
-            if (story_fold_run(s, t + a, i - a, count) < 0)
+        bool cap = u[a] >= 'A' && u[a] <= 'Z';
+        float name = start ? 0 : names;
+        start = false;
+        if (cls == 1 && story_digit(u[a]) && story_digit(u[i - 1])) {
+            bool digits = true;
+            for (size_t j = a; j < i && digits; j++)
+                digits = story_digit(u[j]);
+            if (digits) {
+                /* a figure: digits joined by single separators ("31-24", "6.1", "1,200") */
+                while (i + 1 < n && (u[i] == '.' || u[i] == ',' || u[i] == '-' || u[i] == ':' ||
+                                     u[i] == '/') && story_digit(u[i + 1]))
+                    for (i++; i < n && story_digit(u[i]); i++)
+                        ;
+                if (figures > 0 && story_emit_figure(s, t + a, i - a, figures) < 0)
+                    return -1;
+                continue;
+            }
+        }
+        if (cls & 2) {
+            if (story_fold_run(s, t + a, i - a, count, name) < 0)
                 return -1;
             continue;
         }
@@ -525,7 +608,7 @@ static int story_words(struct story *s, const char *t, size_t n, float count)
             continue;
         for (size_t j = a; j < i; j++)
             w[j - a] = (char)((t[j] >= 'A' && t[j] <= 'Z') ? t[j] | 0x20 : t[j]);
-        if (story_emit(s, w, i - a, count) < 0)
+        if (story_emit(s, w, i - a, count, cap ? name : 0) < 0)
             return -1;
     }
     return 0;
@@ -844,70 +927,101 @@ static long story_vector(struct story *s, struct nf_record *rec)
         return -1;
     size_t n;
     const char *t = nf_record_str(rec, NF_F_TITLE, &n);
-    if (t && s->conf->title_weight > 0 && story_words(s, t, n, (float)s->conf->title_weight) < 0)
+    /* names are kept even when they do not weigh in the similarity: they are anchors */
+    float tw = (float)s->conf->title_weight, names = 1.0f;
+    float figs = s->conf->figure_weight > 0 ? 1.0f : 0.0f;
+    if (t && tw > 0 && story_words(s, t, n, tw, 0, figs * tw) < 0)
         return -1;
     t = nf_record_str(rec, NF_F_TEXT, &n);
-    if (t && story_words(s, t, n, 1.0f) < 0)
+    if (t && story_words(s, t, n, 1.0f, names, figs) < 0)
         return -1;
     if (!s->ndt)
         return 0;
     s->docs++;
-    double norm = 0;
+    double norm[STORY_KINDS] = {0};
     for (size_t i = 0; i < s->ndt; i++) {
         struct story_dterm *d = &s->dt[i];
         size_t at;
         if (story_df_reserve(s) < 0)
             return -1;
         uint32_t *df = story_df_slot(&s->df, d->h, true, &at);
-        (*df)++;
+        d->df = ++*df;
         d->idf = (float)story_idf(s, *df);
         float tf = d->tf < 1 ? d->tf : 1.0f + logf(d->tf);
         d->tf = tf;
         d->w = tf * d->idf;
-        norm += (double)d->w * d->w;
+        norm[d->kind] += (double)d->w * d->w;
     }
-    norm = sqrt(norm);
-    for (size_t i = 0; i < s->ndt; i++)
-        s->dt[i].w = (float)(s->dt[i].w / norm), s->dt[i].tf = (float)(s->dt[i].tf / norm);
+    for (int k = 0; k < STORY_KINDS; k++)
+        norm[k] = sqrt(norm[k]);
+    for (size_t i = 0; i < s->ndt; i++) {
+        double nk = norm[s->dt[i].kind];
+        s->dt[i].w = (float)(s->dt[i].w / nk), s->dt[i].tf = (float)(s->dt[i].tf / nk);
+    }
     return (long)s->ndt;
 }
 
 /* ---- scoring ----------------------------------------------------------------------------- */
 
-static double story_norm(struct story *s, uint32_t slot)
+/* The length of each kind of the story's centroid. */
+static const double *story_norm(struct story *s, uint32_t slot)
 {
     struct story_item *it = &s->items[slot];
     /* the IDF drifts as documents come: refresh the centroid's length when it has moved */
     if (it->norm_docs && s->docs <= it->norm_docs + it->norm_docs / 10)
         return it->norm;
     const struct story_term *t = story_terms_of(s, slot);
-    double sum = 0;
+    double sum[STORY_KINDS] = {0};
     for (uint32_t j = 0; j < it->nterms; j++) {
         double w = t[j].mass * story_idf_of(s, t[j].h);
-        sum += w * w;
+        sum[t[j].kind] += w * w;
     }
-    it->norm = sqrt(sum);
+    for (int k = 0; k < STORY_KINDS; k++)
+        it->norm[k] = sqrt(sum[k]);
     it->norm_docs = s->docs;
     return it->norm;
 }
 
-/* The cosine of the record's terms (s->dt) and the story's centroid; *anchors_out counts the
- * shared terms whose IDF is at least anchor_idf (rare ones). */
-static double story_text_cos(struct story *s, uint32_t slot, double anchor_idf, int *anchors_out)
+/* The similarity of the record's terms (s->dt) and the story's centroid: the cosine of each
+ * kind (words, names, figures), weighed by kind, over the kinds that both have; *anchors_out
+ * counts the shared anchors: words and figures seen in at most `rare` articles, names seen in
+ * at most `rare` articles that are not the story's members. Each kind's cosine goes to
+ * cos_out (-1: not on both sides). */
+static double story_text_cos(struct story *s, uint32_t slot, double rare, int *anchors_out,
+                             double cos_out[STORY_KINDS])
 {
     const struct story_term *t = story_terms_of(s, slot);
-    double dot = 0;
+    double dot[STORY_KINDS] = {0};
+    bool has[STORY_KINDS] = {0};
     int anchors = 0;
     for (uint32_t j = 0; j < s->items[slot].nterms; j++) {
         const struct story_dterm *d = story_dt_find(s, t[j].h);
         if (d) {
-            dot += (double)d->w * t[j].mass * d->idf;
-            anchors += d->idf >= anchor_idf;
+            dot[t[j].kind] += (double)d->w * t[j].mass * d->idf;
+            /* a name may be common by now if the story's own members made it so (a big
+             * story keeps its names as anchors); a word or figure must be rare in the
+             * whole stream, else a template's story would keep its words as anchors */
+            uint32_t df = d->df;
+            if (d->kind == STORY_NAME)
+                df -= t[j].docs < df ? t[j].docs : df;
+            anchors += df <= rare;
         }
     }
+    for (size_t i = 0; i < s->ndt; i++)
+        has[s->dt[i].kind] = true;
     *anchors_out = anchors;
-    double nc = story_norm(s, slot);
-    return nc > 0 ? dot / nc : 0;
+    const double *nc = story_norm(s, slot);
+    const double weight[STORY_KINDS] = {1, s->conf->name_weight, s->conf->figure_weight};
+    double sum = 0, wsum = 0;
+    for (int k = 0; k < STORY_KINDS; k++) {
+        cos_out[k] = -1;
+        if (!has[k] || !(nc[k] > 0) || weight[k] <= 0)
+            continue;
+        cos_out[k] = dot[k] / nc[k];
+        sum += weight[k] * cos_out[k];
+        wsum += weight[k];
+    }
+    return wsum > 0 ? sum / wsum : 0;
 }
 
 /* The record's entities as (hash, weight), normalised; returns how many. */
@@ -1051,14 +1165,17 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
     qsort(top, ntop, sizeof(*top), story_cmp_cand);
     long best = -1;
     double best_score = -1;
-    /* anchors: terms found in few articles so far, never fewer than 5: the words of a
-     * template are soon more common than that */
+    /* anchors: terms found in few articles outside the story so far, never fewer than 5: the
+     * words of a template are soon more common than that, the names of a big story are not */
     double rare = s->conf->anchor_share * (double)s->docs;
-    double anchor_idf = story_idf(s, (uint32_t)(rare > 5 ? rare : 5));
+    if (rare < 5)
+        rare = 5;
+    double anchor_idf = story_idf(s, (uint32_t)rare);
     for (size_t i = 0; i < ntop; i++) {
         uint32_t slot = top[i].slot;
         int anchors = 0;
-        double text = story_text_cos(s, slot, anchor_idf, &anchors), sim = text, ent = -1, gap = 0;
+        double kc[STORY_KINDS];
+        double text = story_text_cos(s, slot, rare, &anchors, kc), sim = text, ent = -1, gap = 0;
         double ew = s->conf->entity_weight;
         if (nre && s->items[slot].nents) {
             ent = story_ent_cos(s, slot, re, nre, anchor_idf, &anchors);
@@ -1076,10 +1193,11 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
         }
         if (anchors < s->conf->anchors)
             sim = 0;
-        nf_log(ctx, NF_LOG_DEBUG, "  story %02x%02x%02x%02x.. (%u members): text %.3f, entities "
-               "%.3f, %.1f days apart, %d anchors: %.3f", s->items[slot].id[0],
-               s->items[slot].id[1], s->items[slot].id[2], s->items[slot].id[3],
-               s->items[slot].members, text, ent, gap, anchors, sim);
+        nf_log(ctx, NF_LOG_DEBUG, "  story %02x%02x%02x%02x.. (%u members): text %.3f (words "
+               "%.3f, names %.3f, figures %.3f), entities %.3f, %.1f days apart, %d anchors: %.3f",
+               s->items[slot].id[0], s->items[slot].id[1], s->items[slot].id[2],
+               s->items[slot].id[3], s->items[slot].members, text, kc[STORY_WORD],
+               kc[STORY_NAME], kc[STORY_FIGURE], ent, gap, anchors, sim);
         if (sim > best_score)
             best_score = sim, best = slot;
     }
@@ -1118,19 +1236,25 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
     for (uint32_t j = 0; j < it->nterms; j++) {
         struct story_dterm *d = story_dt_find(s, st[j].h);
         float mass = st[j].mass;
+        uint16_t docs = st[j].docs;
         double idf;
         if (d) {
             mass += d->tf;
+            docs += docs < UINT16_MAX;
             d->seen = 1;
             idf = d->idf;
         } else {
             idf = story_idf_of(s, st[j].h);
         }
-        s->merge[n++] = (struct story_term){.h = st[j].h, .mass = (float)(mass * idf)};
+        s->merge[n++] = (struct story_term){
+            .h = st[j].h, .mass = (float)(mass * idf), .docs = docs, .kind = st[j].kind};
     }
     for (size_t i = 0; i < s->ndt; i++)
         if (!s->dt[i].seen)
-            s->merge[n++] = (struct story_term){.h = s->dt[i].h, .mass = s->dt[i].tf * s->dt[i].idf};
+            s->merge[n++] = (struct story_term){.h = s->dt[i].h,
+                                                .mass = s->dt[i].tf * s->dt[i].idf,
+                                                .docs = 1,
+                                                .kind = s->dt[i].kind};
     if (n > k) {
         story_top(s->merge, n, k);
         n = k;
@@ -1154,17 +1278,19 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
             if (story_index_add(s, s->merge[i].h, slot) < 0)
                 return -1;
     }
-    double sum = 0;
+    double sum[STORY_KINDS] = {0};
     for (size_t i = 0; i < n; i++) {
         double w = s->merge[i].mass;
         const struct story_dterm *d = story_dt_find(s, s->merge[i].h);
         double idf = d ? d->idf : story_idf_of(s, s->merge[i].h);
-        st[i] = (struct story_term){.h = s->merge[i].h, .mass = (float)(w / idf)};
+        st[i] = s->merge[i];
+        st[i].mass = (float)(w / idf);
         double cw = st[i].mass * idf;
-        sum += cw * cw;
+        sum[st[i].kind] += cw * cw;
     }
     it->nterms = (uint32_t)n;
-    it->norm = sqrt(sum);
+    for (int k = 0; k < STORY_KINDS; k++)
+        it->norm[k] = sqrt(sum[k]);
     it->norm_docs = s->docs;
 
     /* entities: summed weights, strongest kept */
@@ -1213,7 +1339,7 @@ static int story_put(struct nf_buf *b, const void *p, size_t n)
 
 static int story_snapshot_encode(struct story *s, struct nf_buf *b)
 {
-    uint32_t version = 1, k = (uint32_t)s->conf->top_terms, e = STORY_MAX_ENTS;
+    uint32_t version = 2, k = (uint32_t)s->conf->top_terms, e = STORY_MAX_ENTS;
     uint64_t ndf = s->df.n, nst = s->live, nid = s->ids[0].n + s->ids[1].n;
     if (story_put(b, STORY_MAGIC, 8) || STORY_PUT(b, version) || STORY_PUT(b, k) ||
         STORY_PUT(b, e) || STORY_PUT(b, s->docs) || STORY_PUT(b, s->seq) || STORY_PUT(b, ndf))
@@ -1337,7 +1463,8 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
     struct story_reader r = {data + 8, data + len - 8};
     uint32_t version, k, e;
     uint64_t ndf, nst, nid;
-    if (STORY_GET(&r, version) || version != 1)
+    /* version 1 had neither kinds nor member counts: every term a word, seen by none */
+    if (STORY_GET(&r, version) || (version != 1 && version != 2))
         return *why = "unknown snapshot version", -1;
     if (STORY_GET(&r, k) || STORY_GET(&r, e) || e != STORY_MAX_ENTS || STORY_GET(&r, s->docs) ||
         STORY_GET(&r, s->seq) || STORY_GET(&r, ndf))
@@ -1371,6 +1498,10 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
             struct story_term x;
             if (STORY_GET(&r, x))
                 return *why = "truncated story", -1;
+            if (version == 1)
+                x.docs = 0, x.kind = STORY_WORD, x.spare = 0;
+            else if (x.kind >= STORY_KINDS)
+                return *why = "bad term kind", -1;
             if (j < keep)
                 t[j] = x;
         }
@@ -1500,7 +1631,7 @@ static int story_bootstrap(struct story *s, struct nf_ctx *ctx, const char *path
             memset(s->dstamp, 0, s->dmap_cap * sizeof(*s->dstamp));
             s->stamp = 1;
         }
-        if (story_words(s, line, (size_t)(tab - line), 1.0f) < 0) {
+        if (story_words(s, line, (size_t)(tab - line), 1.0f, 0, 0) < 0) {
             rc = -1;
             nf_ctx_error(ctx, "out of memory");
             break;
@@ -1591,9 +1722,11 @@ static int story_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
     if (!(c->threshold >= 0 && c->threshold <= 1) || !(c->window_days >= 0) ||
         !(c->time_weight >= 0 && c->time_weight <= 1) ||
         !(c->entity_weight >= 0 && c->entity_weight <= 1) || !(c->title_weight >= 0) ||
+        !(c->name_weight >= 0) || !(c->figure_weight >= 0) ||
         !(c->anchor_share >= 0 && c->anchor_share <= 1) || c->anchors < 0) {
         nf_ctx_error(ctx, "threshold, time_weight, entity_weight and anchor_share must be within "
-                          "0..1, window_days, title_weight and anchors at least 0");
+                          "0..1, window_days, title_weight, name_weight, figure_weight and anchors at "
+                          "least 0");
         return NF_ERR;
     }
     if (c->top_terms < 4 || c->top_terms > 1024 || c->max_stories < 16 ||

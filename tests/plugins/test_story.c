@@ -334,6 +334,41 @@ static void test_templates_need_anchors(void **state)
     }
 }
 
+/* A story that grows keeps its names as anchors: once more than 5 articles name Zelda and Port
+ * Arthur they are no longer rare in the stream, but they are rare outside the story, so the
+ * twentieth telling still joins (before, each telling after the fifth started a story of its
+ * own unless it brought a rare word of its own). */
+static void test_big_story_keeps_its_names(void **state)
+{
+    (void)state;
+    static const char *const how[] = {
+        "badly", "quickly", "slowly", "again", "suddenly", "widely", "deeply", "fully",
+        "partly", "nearly", "mostly", "firmly", "gently", "largely", "openly", "sharply",
+        "steadily", "surely", "barely", "roughly",
+    };
+    struct mock_plugin *mp = story_new(NULL);
+    int64_t created = mock_counter("story_new");
+    char first[33] = "";
+    for (size_t i = 0; i < sizeof(how) / sizeof(*how); i++) {
+        char text[600], seedid[64];
+        snprintf(text, sizeof(text),
+                 "Rescuers said on Tuesday that Hurricane Zelda had %s flooded the streets of "
+                 "Beaumont and Port Arthur overnight. Crews from Orange County worked to restore "
+                 "power while Zelda moved inland, and the shelters of Jefferson County filled.",
+                 how[i]);
+        snprintf(seedid, sizeof(seedid), "zelda-%zu", i);
+        struct nf_record *r = plain(seedid, text, NULL);
+        const char *sid = story_of(mp, r);
+        if (i == 0)
+            snprintf(first, sizeof(first), "%s", sid);
+        else
+            assert_string_equal(sid, first);
+        nf_record_destroy(&r);
+    }
+    assert_int_equal(mock_counter("story_new"), created + 1);
+    mock_plugin_destroy(&mp);
+}
+
 /* State survives a restart: replays keep their story, new tellings join the old stories. */
 static void test_warm_restart(void **state)
 {
@@ -766,6 +801,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_copy, fresh, done),
         cmocka_unit_test_setup_teardown(test_time_window, fresh, done),
         cmocka_unit_test_setup_teardown(test_templates_need_anchors, fresh, done),
+        cmocka_unit_test_setup_teardown(test_big_story_keeps_its_names, fresh, done),
         cmocka_unit_test_setup_teardown(test_warm_restart, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot, fresh, done),
         cmocka_unit_test_setup_teardown(test_eviction, fresh, done),
