@@ -39,6 +39,7 @@
 #define BODY_CREDIT_CHARS 100 /* bytes of a block that may be a picture's credit */
 #define BODY_SEE_ALSO_CHARS 120 /* and of one that points to other stories */
 #define BODY_DISCLOSURE_CHARS 300 /* and of a notice of advertising or rights */
+#define BODY_PROMPT_CHARS 150 /* and of the comment form's prompt */
 #define BODY_PROSE 150         /* characters of a paragraph no menu holds */
 #define BODY_NOTICE_CHARS 600  /* bytes of a block that may be a cookie, consent or paywall notice */
 
@@ -1478,7 +1479,29 @@ static bool body_is_disclosure(const char *p, size_t n)
     return false;
 }
 
-/* Drops date-stamp, credit, see-also and disclosure blocks anywhere in the text. */
+/* The comment form's prompt or its empty state: "Log in to comment", "Keine Kommentare",
+ * "Para comentar debes registrarte". */
+static bool body_is_comment_prompt(const char *p, size_t n)
+{
+    static const char *const comment[] = {"comment", "kommentar", "comentar", "commenta"};
+    static const char *const prompt[] = {
+        "log in",     "login",        "loggen",          "einlogg",    "eingeloggt",
+        "regist",     "anmeld",       "keine",           "noch kein",  "sign in",
+        "be the first", "sé el primero", "soyez le premier",
+    };
+    if (n >= BODY_PROMPT_CHARS)
+        return false;
+    bool c = false;
+    for (size_t k = 0; k < sizeof(comment) / sizeof(comment[0]) && !c; k++)
+        c = body_has(p, n, comment[k]);
+    for (size_t k = 0; c && k < sizeof(prompt) / sizeof(prompt[0]); k++)
+        if (body_has(p, n, prompt[k]))
+            return true;
+    return false;
+}
+
+/* Drops date-stamp, credit, see-also, disclosure and comment-prompt blocks anywhere in the
+ * text. */
 static void body_drop_datelines(struct body_out *o)
 {
     size_t r = 0, w = 0;
@@ -1486,7 +1509,8 @@ static void body_drop_datelines(struct body_out *o)
         const char *end = memmem(o->p + r, o->len - r, "\n\n", 2);
         size_t n = end ? (size_t)(end - (o->p + r)) : o->len - r;
         if (!body_is_dateline(o->p + r, n) && !body_is_credit(o->p + r, n) &&
-            !body_is_see_also(o->p + r, n) && !body_is_disclosure(o->p + r, n)) {
+            !body_is_see_also(o->p + r, n) && !body_is_disclosure(o->p + r, n) &&
+            !body_is_comment_prompt(o->p + r, n)) {
             if (w > 0) {
                 memmove(o->p + w, "\n\n", 2);
                 w += 2;

@@ -142,6 +142,10 @@ static const struct fixture made_up[] = {
     {"standfirst-beside-text.html",
      {"Die alte Brücke bleibt bis zum Herbst", "woher das Geld kommen soll"},
      {"Nachrichten"}},
+    /* the comment form's prompt and empty state inside the article's container */
+    {"comment-prompts.html",
+     {"Die Biologin kommentierte den Plan knapp", "die nächste folgt im Juni"},
+     {"Keine Kommentare", "loggen Sie sich bitte ein"}},
     /* a question and a call to share after the last paragraph */
     {"share-question-at-the-end.html",
      {"kosten mehr als geplant."},
