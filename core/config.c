@@ -22,7 +22,8 @@ static const char *const top_keys[] = {"plugin_dir", "run_dir",  "state_dir",   
                                        "log_level",  "trace",    "grace_ms",    "stages",
                                        "metrics_dir", "max_message", "curve_server_key",
                                        "curve_server_public", "curve_client_key", "curve_allow",
-                                       "insecure", "http", "health_stuck_ms", NULL};
+                                       "insecure", "http", "health_stuck_ms", "log_format",
+                                       NULL};
 static const char *const stage_keys[] = {
     "plugin", "inputs", "workers", "endpoint", "ack_endpoint", "listen", "hwm", "batch",
     "flush_ms", "window", "ack_timeout_ms", "max_attempts", "journal", "log_level", NULL};
@@ -407,6 +408,12 @@ static int top_key(struct loader *L, const char *key, enum nf_valkind kind, cons
     }
     if (kind != NF_VAL_STRING && !any)
         return lfail(L, where, "'%s' must be a string, got %s", key, text);
+    if (strcmp(key, "log_format") == 0) {
+        if (strcmp(text, "text") != 0 && strcmp(text, "json") != 0)
+            return lfail(L, where, "log_format must be one of text, json; got '%s'", text);
+        c->log_json = strcmp(text, "json") == 0;
+        return 0;
+    }
     if (strcmp(key, "log_level") == 0) {
         /* an unknown level would silence every log line */
         if (nf_log_level_parse(text) < 0)

@@ -52,6 +52,7 @@ struct nf_config {
     char *deadletter;
     char *metrics_dir; /* NULL: no metrics files */
     char *log_level;
+    bool log_json; /* log_format = "json" */
     bool trace;
     int grace_ms;
     int64_t max_message; /* the largest message a socket accepts, and a stage emits */

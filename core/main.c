@@ -164,6 +164,7 @@ static struct nf_config *load(const struct args *a, const char *cmd)
         return NULL;
     }
     nf_transport_set_max_message(cfg->max_message);
+    nf_log_json(cfg->log_json);
     if (nf_security_setup(cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "newsflow: %s: %s\n", cfg->path, err);
         nf_config_destroy(&cfg);

@@ -1065,6 +1065,7 @@ static int handle_batch(struct worker *w, const uint8_t *data, size_t len)
             return n + 1;
         }
         handle(w, data + off, used);
+        nf_log_record(NULL);
         off += used;
         n++;
     }
@@ -1085,6 +1086,7 @@ static void handle(struct worker *w, const void *data, size_t len)
             ack_current(w, false);
         return;
     }
+    nf_log_record(id); /* JSON log lines name the record */
     int64_t attempt = 1;
     bool suspect = nf_record_int(w->rec, NF_F_ATTEMPT, &attempt) == 0 && attempt > 1;
     if (suspect)

@@ -4,12 +4,19 @@
 #define NEWSFLOW_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum nf_log_level { NF_LOG_ERROR, NF_LOG_WARN, NF_LOG_INFO, NF_LOG_DEBUG };
 
 /* Sets who is speaking ("clean[1]") and the lowest level written. Not thread-safe: call once at
  * start-up. */
 void nf_log_setup(const char *who, enum nf_log_level level);
+/* Lines as JSON objects {"time","level","stage","worker","record","msg"} instead of text
+ * (log_format = "json"). Call at start-up, like nf_log_setup. */
+void nf_log_json(bool on);
+/* The id of the record the process handles now, named by JSON lines (NULL: none). The host
+ * sets it around each record; the string must stay valid until the next call. */
+void nf_log_record(const char *id);
 /* Parses "error", "warn", "info", "debug"; -1 when unknown. */
 int nf_log_level_parse(const char *s);
 void nf_logf(enum nf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
