@@ -147,14 +147,15 @@ static int sig_group_number(struct nf_sig_work *w, size_t ws, size_t *o, size_t 
     return 0;
 }
 
-/* A separator after a word (ASCII or folded from another character, ending at raw *ip):
+/* A separator after a word that ends in a digit (ASCII or folded from another character,
+ * ending at raw *ip):
  * 1 when it goes on with the number (*ip moved past it), 0 when the word ends here (its number,
  * if any, grouped), -1 when out of memory. */
 static int sig_separator(struct nf_sig_work *w, const uint8_t *t, size_t n, size_t *ip,
                          int sep, size_t *o, size_t *words, struct sig_num *num)
 {
-    if (!sig_digit(w->norm[*o - 1]))
-        return 0;
+    if (sep != ',' && sep != '.' && sep != '\'' && sep != ' ')
+        sep = 0;
     size_t ws = w->starts[*words - 1];
     bool fraction;
     if (sep && sig_number_goes_on(t, n, ip, sep == ' ', w->norm, ws, *o, num, &fraction)) {
@@ -185,6 +186,9 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
      * the place of its separators or spaces); other characters are checked. */
     if (sig_reserve(&w->norm, &w->norm_cap, 2 * n + 64) < 0)
         return *why = "out of memory", -1;
+    /* A local copy of the buffer: a byte stored through w->norm could otherwise be w->norm
+     * itself, as far as the compiler knows, and it would be read again after every byte. */
+    uint8_t *nb = w->norm;
     size_t o = 0, words = 0;
     struct sig_num num = {0};
     bool in_word = false;
@@ -197,11 +201,14 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
             i++;
             uint8_t m = sig_ascii[c];
             if (!m) {
-                if (in_word) {
-                    int sep = c == ',' || c == '.' || c == '\'' || c == ' ' ? c : 0;
-                    int r = sig_separator(w, t, n, &i, sep, &o, &words, &num);
+                /* most words end in a letter: only a digit's word is looked at again */
+                if (__builtin_expect(in_word && sig_digit(nb[o - 1]), 0)) {
+                    /* copies: the loop's own counters stay in registers */
+                    size_t ni = i, no = o, nw = words;
+                    int r = sig_separator(w, t, n, &ni, c, &no, &nw, &num);
                     if (r < 0)
                         return *why = "out of memory", -1;
+                    i = ni, o = no, words = nw;
                     if (r > 0)
                         continue;
                 }
@@ -210,13 +217,13 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
             }
             if (!in_word) {
                 if (words)
-                    w->norm[o++] = ' ';
+                    nb[o++] = ' ';
                 if (sig_word_start(w, words++, o) < 0)
                     return *why = "out of memory", -1;
                 in_word = true;
                 num.fraction = false;
             }
-            w->norm[o++] = m;
+            nb[o++] = m;
             continue;
         }
         utf8proc_int32_t cp;
@@ -231,6 +238,7 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
             m = 0;
         if (sig_reserve(&w->norm, &w->norm_cap, o + 5 * (size_t)m + (n - i) * 2 + 64) < 0)
             return *why = "out of memory", -1;
+        nb = w->norm;
         for (utf8proc_ssize_t j = 0; j < m; j++) {
             if (!sig_is_word_cp(dec[j])) {
                 /* a mark left by a composed form counts as part of the word; others split */
@@ -238,13 +246,15 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
                 if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
                     cat == UTF8PROC_CATEGORY_ME)
                     continue;
-                if (in_word) {
+                if (in_word && sig_digit(nb[o - 1])) {
                     /* a no-break or thin space, or a typographic apostrophe, may group a
                      * number's digits ("3\u202f892", "1\u2019000") */
                     int sep = m == 1 && dec[0] == ' ' ? ' ' : cp == 0x2019 ? '\'' : 0;
-                    int r = sig_separator(w, t, n, &i, sep, &o, &words, &num);
+                    size_t ni = i, no = o, nw = words;
+                    int r = sig_separator(w, t, n, &ni, sep, &no, &nw, &num);
                     if (r < 0)
                         return *why = "out of memory", -1;
+                    i = ni, o = no, words = nw;
                     if (r > 0)
                         break;
                 }
@@ -253,17 +263,21 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
             }
             if (!in_word) {
                 if (words)
-                    w->norm[o++] = ' ';
+                    nb[o++] = ' ';
                 if (sig_word_start(w, words++, o) < 0)
                     return *why = "out of memory", -1;
                 in_word = true;
                 num.fraction = false;
             }
-            o += (size_t)utf8proc_encode_char(dec[j], w->norm + o);
+            o += (size_t)utf8proc_encode_char(dec[j], nb + o);
         }
     }
-    if (in_word && sig_separator(w, t, n, &n, 0, &o, &words, &num) < 0)
-        return *why = "out of memory", -1;
+    if (in_word && sig_digit(nb[o - 1])) {
+        size_t ni = n, no = o, nw = words;
+        if (sig_separator(w, t, n, &ni, 0, &no, &nw, &num) < 0)
+            return *why = "out of memory", -1;
+        o = no, words = nw;
+    }
     *words_out = words;
     return (long)o;
 }
@@ -281,7 +295,18 @@ static uint64_t sig_mix(uint64_t x)
  * digits, then for the word around each, instead of inspecting every word. */
 static bool sig_next_figure(const uint8_t *nb, size_t len, size_t *from, size_t *a, size_t *b)
 {
-    for (size_t j = *from; j < len; j++) {
+    size_t j = *from;
+    /* Eight bytes at a time while none is a digit: a byte is one when, xor '0', it is below
+     * 10 (the classic test for a byte below n, exact as to whether any is). */
+    const uint64_t ones = 0x0101010101010101ull;
+    for (; j + 8 <= len; j += 8) {
+        uint64_t x;
+        memcpy(&x, nb + j, 8);
+        x ^= ones * '0';
+        if ((x - ones * 10) & ~x & ones * 0x80)
+            break;
+    }
+    for (; j < len; j++) {
         if ((uint8_t)(nb[j] - '0') > 9)
             continue;
         size_t x = j, y = j;
