@@ -27,10 +27,14 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: newsflow COMMAND ...\n"
-            "  run CONFIG [--once] [--set K=V]...     start every stage's workers (supervisor)\n"
+            "  run CONFIG [--once] [--stages S,..] [--inboxes S,..] [--set K=V]...\n"
+            "                                         start the stages' workers (supervisor):\n"
+            "                                         every stage, or those named; the inboxes\n"
+            "                                         named, or those whose address is here\n"
             "  stage CONFIG STAGE [--worker N] [--once] [--set K=V]...\n"
             "                                         run one worker of one stage\n"
-            "  broker CONFIG [--set K=V]...           run the stages' inbox brokers only\n"
+            "  broker CONFIG [--inboxes S,..] [--set K=V]...\n"
+            "                                         run the stages' inbox brokers only\n"
             "  check CONFIG... [--set K=V]...         validate configs and their plugins\n"
             "  reload CONFIG [--timeout MS]           make the running pipeline of CONFIG's\n"
             "                                         state_dir take the edited config (it\n"
@@ -68,6 +72,7 @@ struct args {
     int n_pos;
     const char *snapshot; /* the config's text as the supervisor validated it */
     int timeout_ms;
+    struct nf_placement where; /* run, broker: --stages, --inboxes */
 };
 
 static int parse_args(int argc, char **argv, int from, struct args *a)
@@ -97,6 +102,10 @@ static int parse_args(int argc, char **argv, int from, struct args *a)
             a->tail[a->n_tail++] = argv[i];
         } else if (strcmp(argv[i], "--plugin-dir") == 0 && i + 1 < argc) {
             a->plugin_dir = argv[++i];
+        } else if (strcmp(argv[i], "--stages") == 0 && i + 1 < argc) {
+            a->where.stages = argv[++i];
+        } else if (strcmp(argv[i], "--inboxes") == 0 && i + 1 < argc) {
+            a->where.inboxes = argv[++i];
         } else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc) {
             a->snapshot = argv[++i];
         } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
@@ -588,7 +597,12 @@ int main(int argc, char **argv)
         return 2;
     int rc = 2;
     if (strcmp(cmd, "run") == 0) {
-        rc = nf_supervisor_run(cfg, a.config, a.tail, a.once);
+        char err[512];
+        if (nf_placement_check(cfg, a.where.stages, "--stages", err, sizeof(err)) < 0 ||
+            nf_placement_check(cfg, a.where.inboxes, "--inboxes", err, sizeof(err)) < 0)
+            fprintf(stderr, "newsflow: %s\n", err);
+        else
+            rc = nf_supervisor_run(cfg, a.config, a.tail, a.once, &a.where);
     } else if (strcmp(cmd, "stage") == 0) {
         int si = a.stage ? nf_config_stage_index(cfg, a.stage) : -1;
         if (si < 0)
@@ -600,7 +614,11 @@ int main(int argc, char **argv)
         else
             rc = nf_stage_run(cfg, si, a.worker, a.once);
     } else if (strcmp(cmd, "broker") == 0) {
-        rc = nf_brokers_run(cfg);
+        char err[512];
+        if (nf_placement_check(cfg, a.where.inboxes, "--inboxes", err, sizeof(err)) < 0)
+            fprintf(stderr, "newsflow: %s\n", err);
+        else
+            rc = nf_brokers_run(cfg, &a.where);
     } else if (strcmp(cmd, "check") == 0) {
         char err[2048];
         if (nf_config_check_plugins(cfg, err, sizeof(err)) < 0) {

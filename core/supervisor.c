@@ -129,6 +129,55 @@ static void gen_unref(struct gen *g)
     free(g);
 }
 
+/* ---- placement -------------------------------------------------------------------------------- */
+
+static bool in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p = e ? e + 1 : NULL;
+    }
+    return false;
+}
+
+int nf_placement_check(const struct nf_config *cfg, const char *list, const char *what,
+                       char *err, size_t errlen)
+{
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        int len = (int)(e ? (size_t)(e - p) : strlen(p));
+        char name[128];
+        snprintf(name, sizeof(name), "%.*s", len, p);
+        if (nf_config_stage_index(cfg, name) < 0) {
+            snprintf(err, errlen, "%s: no stage named '%s' in %s", what, name, cfg->path);
+            return -1;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+static bool runs_here(const struct nf_placement *where, const char *stage)
+{
+    return !where || !where->stages || in_list(where->stages, stage);
+}
+
+/* Whether this host serves a stage's inbox: named in --inboxes, or else an ipc inbox, or a tcp
+ * one whose address (or listen address) is one of this host's. */
+static bool inbox_here(const struct nf_placement *where, const struct nf_config *cfg, int s)
+{
+    const struct nf_stage_conf *st = &cfg->stages[s];
+    if (where && where->inboxes)
+        return in_list(where->inboxes, st->name);
+    if (!st->endpoint)
+        return true;
+    return nf_endpoint_is_local(st->endpoint, st->listen);
+}
+
 /* ---- inbox brokers -------------------------------------------------------------------------- */
 
 struct broker {
@@ -238,6 +287,7 @@ static const char *const tally_names[5] = {"out", "stored", "dup", "story_new", 
 enum { T_READ, T_STORED, T_DUP, T_STORIES, T_DEAD };
 
 struct sup {
+    const struct nf_placement *where;
     struct nf_view view; /* what the HTTP endpoint shows */
     struct nf_http *http;
     int64_t view_next;
@@ -598,8 +648,10 @@ static void reload(struct sup *S)
     S->brokers = nb;
     /* New and changed stages: inboxes now, workers once their predecessors have gone. */
     for (int t = 0; t < nc->n_stages; t++) {
-        if (!S->brokers[t])
+        if (!S->brokers[t] && inbox_here(S->where, nc, t))
             S->brokers[t] = broker_start(nc, t, S->zctx, true);
+        if (!runs_here(S->where, nc->stages[t].name))
+            continue;
         bool running = false;
         for (int i = 0; i < S->n_kids && !running; i++)
             running = !S->kids[i].retire && S->kids[i].gen == ng && S->kids[i].stage == t;
@@ -775,7 +827,7 @@ static void summary(struct sup *S, int64_t now)
 /* ---- the supervisor --------------------------------------------------------------------------- */
 
 int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, char *const *tail,
-                      bool once)
+                      bool once, const struct nf_placement *where)
 {
     nf_log_setup("supervisor", (enum nf_log_level)nf_log_level_parse(cfg0->log_level));
     char err[2048];
@@ -794,7 +846,7 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
         return 2;
     }
     struct sup S = {.config_path = config_path, .tail = tail, .once = once, .self = getpid(),
-                    .next_gen = 1, .tty = isatty(STDERR_FILENO) == 1};
+                    .next_gen = 1, .tty = isatty(STDERR_FILENO) == 1, .where = where};
     /* the --set values, out of the workers' argument tail ("--set", V or "--set=V") */
     char *sets[130];
     for (int i = 0; tail && tail[i] && S.n_sets < 128; i++) {
@@ -822,7 +874,7 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
         return 1;
     }
     for (int s = 0; s < cfg->n_stages; s++)
-        for (int w = 0; w < cfg->stages[s].workers; w++)
+        for (int w = 0; w < cfg->stages[s].workers && runs_here(where, cfg->stages[s].name); w++)
             if (!child_add(&S, S.cur, s, w)) {
                 nf_logf(NF_LOG_ERROR, "out of memory");
                 return 1;
@@ -836,8 +888,10 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
     sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, &S.oldmask);
 
+    int n_inboxes = 0;
     for (int s = 0; s < cfg->n_stages; s++)
-        S.brokers[s] = broker_start(cfg, s, S.zctx, true);
+        if (inbox_here(where, cfg, s))
+            n_inboxes += (S.brokers[s] = broker_start(cfg, s, S.zctx, true)) != NULL;
     pthread_mutex_init(&S.view.mu, NULL);
     if (cfg->http) {
         /* after the signal mask: the server's thread leaves the signals to this one */
@@ -854,8 +908,8 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
     S.progress_next = S.t0 + (S.tty ? 500 : 5000);
     for (int i = 0; i < S.n_kids; i++)
         spawn(&S, &S.kids[i]);
-    nf_logf(NF_LOG_INFO, "started %d workers of %d stages%s", S.n_kids, cfg->n_stages,
-            once ? " (until the input is exhausted)" : "");
+    nf_logf(NF_LOG_INFO, "started %d workers of %d stages and %d inboxes%s", S.n_kids,
+            cfg->n_stages, n_inboxes, once ? " (until the input is exhausted)" : "");
     S.view.started = true;
     sd_notify(0, "READY=1");
 
@@ -980,7 +1034,7 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
     return fatal ? 1 : 0;
 }
 
-int nf_brokers_run(const struct nf_config *cfg)
+int nf_brokers_run(const struct nf_config *cfg, const struct nf_placement *where)
 {
     nf_log_setup("broker", (enum nf_log_level)nf_log_level_parse(cfg->log_level));
     char err[1024];
@@ -1001,7 +1055,8 @@ int nf_brokers_run(const struct nf_config *cfg)
     struct broker **b = calloc((size_t)cfg->n_stages + 1, sizeof(*b));
     int n = 0;
     for (int s = 0; b && s < cfg->n_stages; s++)
-        n += (b[s] = broker_start(cfg, s, zctx, true)) != NULL;
+        if (inbox_here(where, cfg, s))
+            n += (b[s] = broker_start(cfg, s, zctx, true)) != NULL;
     nf_logf(NF_LOG_INFO, "%d inbox brokers running", n);
     sd_notify(0, "READY=1");
     int sig;

@@ -3,6 +3,10 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +66,47 @@ void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int 
         return NULL;
     }
     return s;
+}
+
+bool nf_endpoint_is_local(const char *endpoint, const char *listen)
+{
+    char host[256];
+    if (listen) {
+        if (strcmp(listen, "0.0.0.0") == 0 || strcmp(listen, "::") == 0)
+            return true; /* listens on every address: it is this host's to serve */
+        snprintf(host, sizeof(host), "%s", listen);
+    } else {
+        const char *h = endpoint + 6, *colon = strrchr(endpoint, ':');
+        if (strncmp(endpoint, "tcp://", 6) != 0 || !colon || colon < h)
+            return false;
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - h), h);
+    }
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0)
+        return false;
+    struct ifaddrs *ifs = NULL;
+    bool local = false;
+    if (getifaddrs(&ifs) == 0) {
+        for (struct addrinfo *a = res; a && !local; a = a->ai_next)
+            for (struct ifaddrs *i = ifs; i && !local; i = i->ifa_next) {
+                if (!i->ifa_addr || i->ifa_addr->sa_family != a->ai_family)
+                    continue;
+                if (a->ai_family == AF_INET)
+                    local = ((struct sockaddr_in *)a->ai_addr)->sin_addr.s_addr ==
+                            ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+                else if (a->ai_family == AF_INET6)
+                    local = memcmp(&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr,
+                                   &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16) == 0;
+            }
+        freeifaddrs(ifs);
+    }
+    freeaddrinfo(res);
+    return local;
 }
 
 void nf_socket_close(void **s)

@@ -13,6 +13,10 @@ void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int 
                      char *err, size_t errlen);
 void nf_socket_close(void **sock);
 
+/* Whether a tcp://HOST:PORT endpoint (or `listen`, when set) names an address of this host:
+ * one of its interfaces' addresses, or a name that resolves to one. */
+bool nf_endpoint_is_local(const char *endpoint, const char *listen);
+
 /* The largest message any socket opened afterwards accepts from a peer (ZMQ_MAXMSGSIZE): a
  * larger one drops that peer's connection before it is read whole. Default 64 MiB. */
 void nf_transport_set_max_message(int64_t bytes);

@@ -6,7 +6,7 @@ BUILD="build-essential cmake pkg-config libzmq3-dev libmsgpack-dev libconfig-dev
 sqlite3 libutf8proc-dev libxxhash-dev libjansson-dev libsodium-dev libpcre2-dev zlib1g-dev libexttextcat-dev
 libexttextcat-data libxml2-dev libuchardet-dev libsystemd-dev iso-codes python3 bc
 libcurl4-openssl-dev libpq-dev libcld2-dev libmicrohttpd-dev"
-TEST="libcmocka-dev clang libclang-rt-14-dev procps psmisc gzip postgresql iproute2 curl chromium"
+TEST="libcmocka-dev clang libclang-rt-14-dev procps psmisc gzip postgresql iproute2 curl chromium tcpdump"
 want="$BUILD"
 [ "${1:-build}" = test ] && want="$BUILD $TEST"
 # cmocka is needed to configure the tree at all (the tests are part of the build).
