@@ -51,8 +51,8 @@ int main(int argc, char **argv)
     }
     closedir(d);
     qsort(names, n, sizeof(*names), bench_lang_name_cmp);
-    if (max && n > max)
-        n = max;
+    while (max && n > max)
+        free(names[--n]);
 
     const char **opts = calloc((size_t)argc, sizeof(*opts));
     if (!opts)
