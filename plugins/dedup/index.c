@@ -288,10 +288,16 @@ int nf_dup_index_judge(struct nf_dup_index *x, const uint8_t id[16], const struc
             double small = a < o ? a : o, large = a < o ? o : a;
             double inter = j * (a + o) / (1.0 + j);
             double contained = inter / small;
+            /* Below the threshold, the same headline makes a copy only when one text's figures
+             * are among the other's: a copy reworded keeps its original's figures (or some)
+             * and adds none, where a recurring report under a fixed headline (a daily market
+             * or weather report, a weekly rate table) brings figures of its own. */
             const char *why =
                 j >= x->p.jaccard ? "similar"
                 : contained >= x->p.containment && small >= x->p.min_ratio * large ? "contained"
-                : j >= x->p.same_headline && sig->headline && it->headline == sig->headline
+                : j >= x->p.same_headline && sig->headline && it->headline == sig->headline &&
+                        ((it->body_figures & ~sig->body_figures) == 0 ||
+                         (sig->body_figures & ~it->body_figures) == 0)
                     ? "same headline"
                     : NULL;
             if (why && j > best_j) {

@@ -84,6 +84,7 @@ static bool sig_digit(uint8_t c)
 struct sig_num {
     size_t group;  /* where the current digit group starts in norm */
     bool fraction; /* the digits since the last mark are a decimal fraction */
+    bool marked;   /* a mark has joined its digits (then a space does not) */
 };
 
 /* Whether the separator just read (ending at raw offset *i, after a word that ends in a digit)
@@ -92,7 +93,8 @@ struct sig_num {
  * digits on either side (one more mark may follow: a typo's ",,"); the digits after the last
  * mark are a fraction unless they are exactly three (thousands). A space joins a group of 1-3
  * digits of a word of digits alone to exactly three more, as thousands are grouped ("in 1987
- * 300 people" stays two numbers). */
+ * 300 people" stays two numbers), and never where marks group thousands ("627,000 627,000"
+ * and "20 627,000" in a table stay two). */
 static bool sig_number_goes_on(const uint8_t *t, size_t n, size_t *ip, bool space,
                                const uint8_t *norm, size_t ws, size_t o, struct sig_num *num,
                                bool *fraction_out)
@@ -111,11 +113,20 @@ static bool sig_number_goes_on(const uint8_t *t, size_t n, size_t *ip, bool spac
                       sig_digit(t[e + 1]));
         *fraction_out = last && e - i != 3;
         *ip = i;
+        num->marked = true;
         return true;
     }
-    if (num->fraction || o - g > 3 || i + 3 > n || !sig_digit(t[i]) || !sig_digit(t[i + 1]) ||
+    if (num->marked || o - g > 3 || i + 3 > n || !sig_digit(t[i]) || !sig_digit(t[i + 1]) ||
         !sig_digit(t[i + 2]) || (i + 3 < n && t[i + 3] < 0x80 && sig_ascii[t[i + 3]]))
         return false;
+    if (i + 4 < n && (t[i + 3] == ',' || t[i + 3] == '.')) {
+        /* "20 627,000": marks group the next number, so this space is no separator */
+        size_t e = i + 4;
+        while (e < n && sig_digit(t[e]))
+            e++;
+        if (e - (i + 4) == 3)
+            return false;
+    }
     for (size_t j = ws; j < o; j++)
         if (!sig_digit(norm[j]))
             return false;
@@ -221,7 +232,7 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
                 if (sig_word_start(w, words++, o) < 0)
                     return *why = "out of memory", -1;
                 in_word = true;
-                num.fraction = false;
+                num.fraction = num.marked = false;
             }
             nb[o++] = m;
             continue;
@@ -267,7 +278,7 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
                 if (sig_word_start(w, words++, o) < 0)
                     return *why = "out of memory", -1;
                 in_word = true;
-                num.fraction = false;
+                num.fraction = num.marked = false;
             }
             o += (size_t)utf8proc_encode_char(dec[j], nb + o);
         }

@@ -444,6 +444,32 @@ static void test_same_headline_lowers_the_bar(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* A report that recurs under a fixed headline (a daily market report) shares its template
+ * with the last one: the same headline and an estimated Jaccard of 0.47 here, but figures of
+ * its own on both sides. It is not a copy; a copy reworded keeps its original's figures. */
+static void test_recurring_report_is_not_a_copy(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    const char *monday =
+        "Slaughter steers were firm and heifers steady to 0.50 dlr higher in slow trade, the "
+        "USDA said. Feedlots reported fairly good interest and inquiry from buying sources. "
+        "Sales on 3,600 steers and 700 heifers. Week to date 43,900 head. Steers - good and "
+        "mostly choice 2-3 1025-1150 lbs 69.50-70.00. Heifers - few pens good and mostly "
+        "choice 2-3 925-1025 lbs 68.00-68.50.";
+    const char *tuesday =
+        "Slaughter steers were fully steady and heifers steady to 0.50 dlr higher in moderate "
+        "trade, the USDA said. Feedlots reported fair interest and light inquiry from most "
+        "buying sources. Sales on 3,600 steers and 1,900 heifers. Week to date 43,900 head. "
+        "Steers - good and mostly choice 2-3 1025-1150 lbs 69.50-70.00. Heifers - mostly good "
+        "and choice 2-3 925-1025 lbs 68.00-68.50.";
+    assert_string_equal(judge_titled(mp, rec, ID_1, "FEEDLOT CATTLE STEADY", monday), "");
+    assert_string_equal(judge_titled(mp, rec, ID_2, "FEEDLOT CATTLE STEADY", tuesday), "");
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 static void test_uses_the_minhash_stage_signature(void **state)
 {
     (void)state;
@@ -569,6 +595,7 @@ int main(void)
         cmocka_unit_test_setup(test_body_figures_tell_templated_reports_apart, fresh),
         cmocka_unit_test_setup(test_bodies_decide_between_versions, fresh),
         cmocka_unit_test_setup(test_same_headline_lowers_the_bar, fresh),
+        cmocka_unit_test_setup(test_recurring_report_is_not_a_copy, fresh),
         cmocka_unit_test_setup(test_uses_the_minhash_stage_signature, fresh),
         cmocka_unit_test_setup(test_refusals, fresh),
         cmocka_unit_test(test_default_paths_are_in_state_dir),

@@ -271,6 +271,17 @@ static void test_number_forms_sign_alike(void **state)
     sign(mp, "Scores were 1, 200 and 3.", a);
     sign(mp, "Scores were 1200 and 3.", b);
     assert_memory_not_equal(a + 16, b + 16, 16);
+    /* a table: numbers grouped by commas, one after another */
+    sign(mp, "Net 627,000 627,000 vs 20 627,000.", a);
+    sign(mp, "Net 627000627000 vs 20627000.", b);
+    assert_memory_not_equal(a + 16, b + 16, 16);
+    sign(mp, "Net 627000 627000 vs 20627000.", b);
+    assert_memory_not_equal(a + 16, b + 16, 16);
+    sign(mp, "Net 627000 627000 vs 20 627000.", b);
+    assert_memory_equal(a + 16, b + 16, 16);
+    sign(mp, "Net 627,000 627 vs 20.", a);
+    sign(mp, "Net 627,000,627 vs 20.", b);
+    assert_memory_not_equal(a + 16, b + 16, 16);
     mock_plugin_destroy(&mp);
 }
 
