@@ -22,6 +22,9 @@ extern "C" const char *lang_detect(const char *text, size_t len)
     int percent3[3], text_bytes = 0;
     bool reliable = false;
     CLD2::Language lang;
+    /* Not CLD2's ...CheckUTF8 variant: the text is valid UTF-8 already (extract_meta checks),
+     * and that variant gives up on a whole text at its first control character or
+     * noncharacter, which real feeds let through. */
     try {
         lang = CLD2::DetectLanguageSummary(text, (int)len, true, top3, percent3, &text_bytes,
                                            &reliable);

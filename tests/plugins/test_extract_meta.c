@@ -574,6 +574,15 @@ static void test_lang(void **state)
                    NF_OK);
     assert_null(str(rec, NF_F_LANG));
     nf_record_destroy(&rec);
+    /* stray control characters and noncharacters (valid UTF-8, not CLD2's "interchange-valid"
+     * UTF-8) do not cost a text its language */
+    rec = run_text(p,
+                   "The government said on Monday that it would hold talks with the rebels "
+                   "next week.\x01\x7F\xC2\x85\xEF\xBF\xBE The talks are expected to last "
+                   "three days, officials said.",
+                   NF_OK);
+    assert_string_equal(str(rec, NF_F_LANG), "en");
+    nf_record_destroy(&rec);
     int64_t unknown = mock_counter("lang_unknown");
     rec = run_text(p,
                    "qxz vbnm wrtp zzkq plmk xxqv bbnt qwrt zxcv mnbv lkjh gfds poiu ytre wqas "
