@@ -135,6 +135,10 @@ static void test_stores_the_seed_articles(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), MOCK_SEEDS);
     assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 2);
     assert_string_equal(query_text(db, "PRAGMA journal_mode", NULL, buf, sizeof(buf)), "wal");
+    /* The index merges its segments 16 at a time (fewer rewrites of each posting). */
+    assert_int_equal(query_int(db, "SELECT v FROM articles_fts_config WHERE k = 'automerge'",
+                               NULL),
+                     16);
     assert_int_equal(query_int(db, "SELECT count(*) FROM entities", NULL), 2 * MOCK_SEEDS + 1);
     assert_int_equal(query_int(db, "SELECT mentions FROM entities WHERE article_id = ?1 AND "
                                    "type = 'place' AND name = 'Bamako'",
@@ -213,7 +217,7 @@ static void test_failing_record_leaves_batch_intact(void **state)
     (void)state;
     /* A trigger stands in for any per-record SQLite error (a constraint, a bad value). */
     sqlite3 *db = open_db();
-    assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON entities WHEN "
+    assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON article_entities WHEN "
                                       "new.name = 'Poison' BEGIN SELECT RAISE(ABORT, 'poisoned "
                                       "entity'); END",
                                   NULL, NULL, NULL),
@@ -366,10 +370,13 @@ static void test_index_follows_changes_within_a_batch(void **state)
     text_record(rec, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "Floods", "Rain fell on Kayes.");
     assert_int_equal(mock_process(mp, rec), NF_OK);
     text_record(rec, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "Floods", "Rain fell on Gao.");
+    nf_record_add_entity(rec, NF_ENT_PLACE, "Gao", 1);
     assert_int_equal(mock_process(mp, rec), NF_OK);
     text_record(rec, "ffffffffffffffffffffffffffffffff", "Market", "Cotton prices in Sikasso.");
+    nf_record_add_entity(rec, NF_ENT_PLACE, "Sikasso", 1);
     assert_int_equal(mock_process(mp, rec), NF_OK);
     text_record(rec, "abababababababababababababababab", "New", "Rain in Tombouctou.");
+    nf_record_add_entity(rec, NF_ENT_PLACE, "Tombouctou", 1);
     assert_int_equal(mock_process(mp, rec), NF_OK);
     assert_int_equal(mock_flush(mp), NF_OK);
     assert_int_equal(query_int(db, FTS_COUNT, "Segou OR Kayes"), 0);
@@ -384,10 +391,13 @@ static void test_index_follows_changes_within_a_batch(void **state)
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     assert_int_equal(query_int(db, FTS_COUNT, "Sikasso OR Tombouctou"), 0);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM article_entities", NULL), 1);
     text_record(rec, "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd", "Later", "Harmattan over Bandiagara.");
     assert_int_equal(mock_process(mp, rec), NF_OK);
     assert_int_equal(mock_flush(mp), NF_OK);
     assert_int_equal(query_int(db, FTS_COUNT, "Bandiagara"), 1);
+    /* Its rowid was Sikasso's: no entity of that article comes back with it. */
+    assert_int_equal(query_int(db, "SELECT count(*) FROM entities", NULL), 1);
     fts_intact(db);
     sqlite3_close(db);
     nf_record_destroy(&rec);
@@ -425,9 +435,14 @@ static void test_schema_1_is_upgraded(void **state)
             "articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, "
             "old.title, old.text); INSERT INTO articles_fts(rowid, title, text) VALUES "
             "(new.rowid, new.title, new.text); END;"
+            "CREATE INDEX entities_name ON entities(name, type);"
             "INSERT INTO articles(id, title, text, stored_at) VALUES "
             "('01010101010101010101010101010101', 'Old', 'Stored by schema 1 in Koulikoro.', "
-            "'2024-01-01T00:00:00.000Z');"
+            "'2024-01-01T00:00:00.000Z'), ('03030303030303030303030303030303', 'Kept', "
+            "'Not delivered again, in Bougouni.', '2024-01-01T00:00:00.000Z');"
+            "INSERT INTO entities VALUES ('01010101010101010101010101010101', 'place', "
+            "'Koulikoro', 1), ('03030303030303030303030303030303', 'place', 'Bougouni', 2), "
+            "('03030303030303030303030303030303', 'person', 'Amadou', 1);"
             "PRAGMA user_version=1;",
             NULL, NULL, NULL),
         SQLITE_OK);
@@ -440,6 +455,7 @@ static void test_schema_1_is_upgraded(void **state)
     text_record(rec, "02020202020202020202020202020202", "New", "Stored by schema 2 in Kati.");
     assert_int_equal(mock_process(mp, rec), NF_OK);
     text_record(rec, "01010101010101010101010101010101", "Old", "Moved to Kita.");
+    nf_record_add_entity(rec, NF_ENT_PLACE, "Kita", 1);
     assert_int_equal(mock_process(mp, rec), NF_OK);
     assert_int_equal(mock_flush(mp), NF_OK);
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
@@ -450,7 +466,18 @@ static void test_schema_1_is_upgraded(void **state)
     assert_int_equal(query_int(db, FTS_COUNT, "Kati"), 1);
     assert_int_equal(query_int(db, FTS_COUNT, "Kita"), 1);
     assert_int_equal(query_int(db, FTS_COUNT, "Koulikoro"), 0);
+    assert_int_equal(query_int(db, FTS_COUNT, "Bougouni"), 1);
     fts_intact(db);
+    /* The entities moved with their articles; the record delivered again replaced its own. */
+    assert_int_equal(query_int(db, "SELECT count(*) FROM entities", NULL), 3);
+    assert_int_equal(query_int(db, "SELECT mentions FROM entities WHERE article_id = ?1 AND "
+                                   "name = 'Bougouni'",
+                               "03030303030303030303030303030303"),
+                     2);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM entities WHERE article_id = ?1 AND "
+                                   "name = 'Kita'",
+                               "01010101010101010101010101010101"),
+                     1);
     sqlite3_close(db);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
