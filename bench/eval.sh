@@ -47,8 +47,8 @@ else
 fi
 
 # Copies: make_corpus.py corpora (10,000 and 100,000 articles, JSON lines) through
-# conf/backfill.cfg, scored by score_dups.py. Stories: BASIL through conf/stories.cfg, scored by
-# score_clusters.py. NF_EVAL_SIZES="10000" keeps it short.
+# conf/backfill.cfg, scored by score_dups.py. Stories: BASIL and ECB+ (dev half) through
+# conf/stories.cfg, scored by score_clusters.py. NF_EVAL_SIZES="10000" keeps it short.
 eval_dups() { # ARTICLES SEED
     local n=$1 seed=$2 dir="$TMP/dups-$1-$2"
     python3 "$SHARED/tools/make_corpus.py" "$dir" --articles "$n" --seed "$seed" --format jsonl >/dev/null
@@ -86,12 +86,39 @@ if [ -f "$SHARED/tools/make_corpus.py" ]; then
     done
     echo "  reproduce: python3 bench/more_edits.py /tmp/c10000 /tmp/e-KIND KIND, then as above on /tmp/e-KIND"
 fi
-if [ -f "$SHARED/corpus/stories/basil.jsonl" ]; then
-    rm -rf "$TMP/var"
-    cmd=("$NF" run "$ROOT/conf/stories.cfg" --once --set "state_dir=$TMP/var"
-         --set "fetch.path=$SHARED/corpus/stories/basil.jsonl" --set "store.path=$OUT/stories.jsonl")
-    "${cmd[@]}" >"$TMP/stories.log" 2>&1 || { tail -20 "$TMP/stories.log"; exit 1; }
-    echo "== stories: BASIL"
-    python3 "$SHARED/tools/score_clusters.py" "$OUT/stories.jsonl" | sed 's/^/  /'
-    echo "  reproduce: ${cmd[*]/$TMP\/var//tmp/nf-var} && python3 $SHARED/tools/score_clusters.py $OUT/stories.jsonl"
-fi
+# Stories: each set through conf/stories.cfg in its own order, then shuffled with seeds 1-3 (an
+# online clustering depends on the order of arrival): BCubed F1 of each order and their spread.
+eval_stories() { # NAME FILE
+    local name=$1 file=$2 f fs=() order input
+    for order in 0 1 2 3; do
+        input=$file
+        if [ "$order" != 0 ]; then
+            input="$TMP/stories-$name-$order.jsonl"
+            python3 -c 'import random, sys
+lines = open(sys.argv[1]).read().splitlines(True)
+random.Random(int(sys.argv[2])).shuffle(lines)
+sys.stdout.writelines(lines)' "$file" "$order" >"$input"
+        fi
+        rm -rf "$TMP/var" "$OUT/stories-$name.jsonl"
+        cmd=("$NF" run "$ROOT/conf/stories.cfg" --once --set "state_dir=$TMP/var"
+             --set "fetch.path=$input" --set "store.path=$OUT/stories-$name.jsonl")
+        "${cmd[@]}" >"$TMP/stories.log" 2>&1 || { tail -20 "$TMP/stories.log"; exit 1; }
+        if [ "$order" = 0 ]; then
+            echo "== stories: $name"
+            python3 "$SHARED/tools/score_clusters.py" "$OUT/stories-$name.jsonl" "$file" | sed 's/^/  /'
+            echo "  reproduce: ${cmd[*]/$TMP\/var//tmp/nf-var} && python3 $SHARED/tools/score_clusters.py $OUT/stories-$name.jsonl $file"
+        fi
+        f=$(python3 "$SHARED/tools/score_clusters.py" "$OUT/stories-$name.jsonl" "$file" |
+            awk '/^BCubed/ {print $NF}')
+        fs+=("$f")
+    done
+    printf '  BCubed F1 in file order and shuffled (seeds 1-3): %s  (spread %s)\n' "${fs[*]}" \
+        "$(printf '%s\n' "${fs[@]}" | sort -n | sed -n '1p;$p' | paste -sd- -)"
+}
+for set in basil ecbplus-dev; do
+    if [ -f "$SHARED/corpus/stories/$set.jsonl" ]; then
+        eval_stories "$set" "$SHARED/corpus/stories/$set.jsonl"
+    else
+        echo "== stories: $set skipped (no ../shared/corpus/stories/$set.jsonl here)"
+    fi
+done

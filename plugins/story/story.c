@@ -26,9 +26,10 @@
                                   * stories than that is common and the recent ones matter */
 #define STORY_MAX_WORD 64  /* bytes; longer runs are not words (URLs, hashes) */
 #define STORY_ENT_SEED 0x656e74ULL /* entity names hash apart from words */
-#define STORY_NAME_SEED 0x6e616d65ULL /* capitalised words (names) apart from words */
+#define STORY_NAME_MIX 0x9e3779b97f4a7c15ULL /* a name's hash from its word's: apart, and cheap */
 #define STORY_FIGURE_SEED 0x666967ULL /* figures apart from words */
 #define STORY_MAX_FIGURE 24 /* bytes; longer runs of digits are ids, not figures */
+#define STORY_MAX_PLACES 64 /* words of a record's known places left out of its names */
 /* A record's terms are of three kinds, each a sub-vector of its own (normalised apart and
  * compared apart): the words, the names (who, where) and the figures (scores, tolls, years). */
 enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
@@ -57,7 +58,7 @@ struct story_conf {
 };
 
 static const struct nf_option story_options[] = {
-    {"threshold", NF_OPT_DOUBLE, "0.17", offsetof(struct story_conf, threshold),
+    {"threshold", NF_OPT_DOUBLE, "0.18", offsetof(struct story_conf, threshold),
      "Similarity (0-1) at or above which an article joins the most similar recent story; "
      "below it the article starts a story of its own."},
     {"window_days", NF_OPT_DOUBLE, "60", offsetof(struct story_conf, window_days),
@@ -172,7 +173,7 @@ struct story_term {
     float mass; /* sum over members of their normalised log-tf: times the IDF it is a weight */
     uint16_t docs; /* members that had it (saturating) */
     uint8_t kind;  /* STORY_WORD, STORY_NAME or STORY_FIGURE */
-    uint8_t spare; /* 0: the snapshot holds no undefined byte */
+    uint8_t named; /* 1 when a member wrote the word as a name (see story_emit) */
 };
 
 struct story_ent {
@@ -210,6 +211,7 @@ struct story_dterm {
     float tf, idf, w; /* w: TF-IDF weight, normalised within its kind */
     uint32_t df;      /* documents that have it, this one included */
     uint8_t kind;
+    bool named; /* a word this record writes as a name */
     bool seen; /* scratch of story_absorb */
 };
 
@@ -254,6 +256,9 @@ struct story {
     size_t merge_cap;
     uint32_t *order;
     size_t order_cap;
+    bool has_kind[STORY_KINDS]; /* the record has terms of this kind */
+    uint64_t places[STORY_MAX_PLACES]; /* name terms of the record's known places */
+    size_t nplaces;
     int64_t last_snapshot_ms;
     bool dirty;
 };
@@ -262,6 +267,13 @@ static uint64_t story_hash(const void *p, size_t n, uint64_t seed)
 {
     uint64_t h = XXH3_64bits_withSeed(p, n, seed);
     return h ? h : 1;
+}
+
+/* The term of a name: its word's hash moved elsewhere (a bijection of 64 bits, 0 never made) */
+static uint64_t story_name_hash(uint64_t h)
+{
+    uint64_t x = (h ^ (h >> 29)) * STORY_NAME_MIX;
+    return x ? x : 1;
 }
 
 static size_t story_pow2(size_t n)
@@ -404,7 +416,8 @@ static struct story_dterm *story_dt_find(struct story *s, uint64_t h)
     return NULL;
 }
 
-static int story_dt_add(struct story *s, uint64_t h, float count, uint8_t kind)
+static inline int story_dt_add(struct story *s, uint64_t h, float count, uint8_t kind,
+                               bool named)
 {
     if (story_dt_grow(s) < 0)
         return -1;
@@ -412,11 +425,12 @@ static int story_dt_add(struct story *s, uint64_t h, float count, uint8_t kind)
     for (; s->dstamp[k] == s->stamp; k = (k + 1) & m) {
         if (s->dt[s->dmap[k]].h == h) {
             s->dt[s->dmap[k]].tf += count;
+            s->dt[s->dmap[k]].named |= named;
             return 0;
         }
     }
     s->dstamp[k] = s->stamp, s->dmap[k] = (uint32_t)s->ndt;
-    s->dt[s->ndt++] = (struct story_dterm){.h = h, .tf = count, .kind = kind};
+    s->dt[s->ndt++] = (struct story_dterm){.h = h, .tf = count, .kind = kind, .named = named};
     return 0;
 }
 
@@ -434,7 +448,7 @@ static size_t story_stem(const char *w, size_t n)
 /* Folds a lower-cased word into its term in place: "country" and "countries" meet. Returns its
  * new length, 0 when it is not a term (too short or long, only digits: days, years, sums are
  * shared by unrelated stories). */
-static size_t story_term_form(char *w, size_t n)
+static inline size_t story_term_form(char *w, size_t n)
 {
     if (n < 2 || n > STORY_MAX_WORD)
         return 0;
@@ -448,11 +462,12 @@ static size_t story_term_form(char *w, size_t n)
     return story_stem(w, n);
 }
 
-/* Counts a folded word into the record's terms; a word written with a capital inside a
- * sentence (a name: who, where) also counts name_count times as a term of its own, so that two
- * events of one kind (two earthquakes, two arrests) are told apart by their people and places,
- * not only by the words they share. */
-static int story_emit(struct story *s, char *w, size_t n, float count, float name_count)
+/* Counts a folded word into the record's terms. A word written with a capital inside a
+ * sentence (named: who, where), unless it is a known place, is marked as a name: a name stays
+ * an anchor of a story that made it common (story_text_cos). With name_weight, it also counts
+ * as a term of the names' kind, so that two events of one kind (two earthquakes, two arrests)
+ * are told apart by their people, not only by the words they share. */
+static int story_emit(struct story *s, char *w, size_t n, float count, bool named)
 {
     n = story_term_form(w, n);
     if (!n)
@@ -469,10 +484,14 @@ static int story_emit(struct story *s, char *w, size_t n, float count, float nam
         if (!s->df.text[at] && !(s->df.text[at] = strndup(w, n)))
             return -1;
     }
-    if (name_count > 0 &&
-        story_dt_add(s, story_hash(w, n, STORY_NAME_SEED), name_count, STORY_NAME) < 0)
-        return -1;
-    return story_dt_add(s, h, count, STORY_WORD);
+    if (named) {
+        uint64_t nh = story_name_hash(h);
+        for (size_t i = 0; i < s->nplaces && named; i++)
+            named = s->places[i] != nh;
+        if (named && s->conf->name_weight > 0 && story_dt_add(s, nh, 1, STORY_NAME, false) < 0)
+            return -1;
+    }
+    return story_dt_add(s, h, count, STORY_WORD, named);
 }
 
 /* Counts a figure (a run of digits, with the separators inside it: "31-24", "6.1", "2013") as a
@@ -489,15 +508,19 @@ static int story_emit_figure(struct story *s, const char *p, size_t n, float cou
             return 0; /* a phone number, an id: not a figure of the story */
         f[k++] = p[i];
     }
-    return story_dt_add(s, story_hash(f, k, STORY_FIGURE_SEED), count, STORY_FIGURE);
+    return story_dt_add(s, story_hash(f, k, STORY_FIGURE_SEED), count, STORY_FIGURE, false);
 }
 
 /* Byte classes for the word scan: 0 between words, 1 ASCII letter or digit, 2 part of a
  * non-ASCII character (folded by utf8proc, which also finds the words in it). */
 static unsigned char story_class[256];
+/* Bytes that end a sentence (or open a quote): the next word's capital says nothing. */
+static bool story_stop_byte[256];
 
 static void story_classes(void)
 {
+    for (int c = 0; c < 256; c++)
+        story_stop_byte[c] = c == '.' || c == '!' || c == '?' || c == '\n' || c == ':' || c == '"';
     for (int c = 0; c < 256; c++)
         story_class[c] = c >= 0x80 ? 2
                          : (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ? 1
@@ -505,16 +528,16 @@ static void story_classes(void)
 }
 
 /* Folds a run of bytes that holds non-ASCII characters and emits the words in it; the run's
- * first word counts as a name too (name_count) when it starts with a capital letter. */
-static int story_fold_run(struct story *s, const char *p, size_t n, float count, float name_count)
+ * first word is named (see story_emit) when `named` and it starts with a capital letter. */
+static int story_fold_run(struct story *s, const char *p, size_t n, float count, bool named)
 {
     const int opts = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
                      UTF8PROC_STRIPMARK | UTF8PROC_IGNORE;
     utf8proc_int32_t first;
-    if (name_count > 0 &&
+    if (named &&
         (utf8proc_iterate((const utf8proc_uint8_t *)p, (utf8proc_ssize_t)n, &first) <= 0 ||
          utf8proc_category(first) != UTF8PROC_CATEGORY_LU))
-        name_count = 0;
+        named = false;
     utf8proc_ssize_t k;
     for (;;) {
         k = utf8proc_decompose((const utf8proc_uint8_t *)p, (utf8proc_ssize_t)n, s->cps,
@@ -545,10 +568,10 @@ static int story_fold_run(struct story *s, const char *p, size_t n, float count,
                 too_long = true;
             continue;
         }
-        if (wn && !too_long && story_emit(s, w, wn, count, name_count) < 0)
+        if (wn && !too_long && story_emit(s, w, wn, count, named) < 0)
             return -1;
         if (wn)
-            name_count = 0;
+            named = false;
         wn = 0, too_long = false;
     }
     return 0;
@@ -560,10 +583,10 @@ static bool story_digit(unsigned char c)
 }
 
 /* Splits text into folded words and counts them into the record's terms, figures apart. With
- * names > 0, a word capitalised inside a sentence also counts as a name (see story_emit): a
- * headline, capitalised throughout, gives 0. ASCII words are folded by hand: utf8proc costs
+ * names, a word capitalised inside a sentence is a name (see story_emit): not in a headline,
+ * capitalised throughout. ASCII words are folded by hand: utf8proc costs
  * several times more and most news text is ASCII. */
-static int story_words(struct story *s, const char *t, size_t n, float count, float names,
+static int story_words(struct story *s, const char *t, size_t n, float count, bool names,
                        float figures)
 {
     char w[STORY_MAX_WORD + 1];
@@ -572,9 +595,7 @@ static int story_words(struct story *s, const char *t, size_t n, float count, fl
     bool start = true; /* at the start of a sentence: a capital says nothing */
     while (i < n) {
         for (; i < n && !story_class[u[i]]; i++)
-            if (u[i] == '.' || u[i] == '!' || u[i] == '?' || u[i] == '\n' || u[i] == ':' ||
-                u[i] == '"')
-                start = true;
+            start |= story_stop_byte[u[i]];
         size_t a = i;
         unsigned char cls = 0;
         while (i < n && story_class[u[i]])
@@ -582,7 +603,7 @@ static int story_words(struct story *s, const char *t, size_t n, float count, fl
         if (i == a)
             break;
         bool cap = u[a] >= 'A' && u[a] <= 'Z';
-        float name = start ? 0 : names;
+        bool name = !start && names;
         start = false;
         if (cls == 1 && story_digit(u[a]) && story_digit(u[i - 1])) {
             bool digits = true;
@@ -608,7 +629,7 @@ static int story_words(struct story *s, const char *t, size_t n, float count, fl
             continue;
         for (size_t j = a; j < i; j++)
             w[j - a] = (char)((t[j] >= 'A' && t[j] <= 'Z') ? t[j] | 0x20 : t[j]);
-        if (story_emit(s, w, i - a, count, cap ? name : 0) < 0)
+        if (story_emit(s, w, i - a, count, cap && name) < 0)
             return -1;
     }
     return 0;
@@ -914,6 +935,35 @@ static int story_ids_put(struct story *s, const uint64_t k[2], const struct stor
 
 /* ---- the record's vector ----------------------------------------------------------------- */
 
+/* The words of the record's places that extract_meta knows (countries, regions): every article
+ * of a region's news names them, so they are not names that tell its events apart. */
+static void story_places(struct story *s, struct nf_record *rec)
+{
+    s->nplaces = 0;
+    size_t n = nf_record_entity_count(rec);
+    for (size_t i = 0; i < n; i++) {
+        const struct nf_entity *e = nf_record_entity(rec, i);
+        if (!e || e->type != NF_ENT_PLACE || !e->name)
+            continue;
+        const char *p = e->name;
+        while (*p && s->nplaces < STORY_MAX_PLACES) {
+            char w[STORY_MAX_WORD + 1];
+            size_t k = 0;
+            bool ascii = true;
+            for (; *p && story_class[(unsigned char)*p]; p++) {
+                ascii &= story_class[(unsigned char)*p] == 1;
+                if (k < STORY_MAX_WORD)
+                    w[k++] = (char)((*p >= 'A' && *p <= 'Z') ? *p | 0x20 : *p);
+            }
+            for (; *p && !story_class[(unsigned char)*p]; p++)
+                ;
+            size_t m = ascii ? story_term_form(w, k) : 0;
+            if (m)
+                s->places[s->nplaces++] = story_name_hash(story_hash(w, m, 0));
+        }
+    }
+}
+
 /* Tokenises title and text into s->dt, counts the document into the frequencies and weighs
  * the terms. Returns the number of terms, or -1 (out of memory). */
 static long story_vector(struct story *s, struct nf_record *rec)
@@ -926,19 +976,21 @@ static long story_vector(struct story *s, struct nf_record *rec)
     if (!s->dmap_cap && story_dt_grow(s) < 0)
         return -1;
     size_t n;
+    story_places(s, rec);
     const char *t = nf_record_str(rec, NF_F_TITLE, &n);
     /* names are kept even when they do not weigh in the similarity: they are anchors */
-    float tw = (float)s->conf->title_weight, names = 1.0f;
+    float tw = (float)s->conf->title_weight;
     float figs = s->conf->figure_weight > 0 ? 1.0f : 0.0f;
-    if (t && tw > 0 && story_words(s, t, n, tw, 0, figs * tw) < 0)
+    if (t && tw > 0 && story_words(s, t, n, tw, false, figs * tw) < 0)
         return -1;
     t = nf_record_str(rec, NF_F_TEXT, &n);
-    if (t && story_words(s, t, n, 1.0f, names, figs) < 0)
+    if (t && story_words(s, t, n, 1.0f, true, figs) < 0)
         return -1;
     if (!s->ndt)
         return 0;
     s->docs++;
     double norm[STORY_KINDS] = {0};
+    memset(s->has_kind, 0, sizeof(s->has_kind));
     for (size_t i = 0; i < s->ndt; i++) {
         struct story_dterm *d = &s->dt[i];
         size_t at;
@@ -951,6 +1003,7 @@ static long story_vector(struct story *s, struct nf_record *rec)
         d->tf = tf;
         d->w = tf * d->idf;
         norm[d->kind] += (double)d->w * d->w;
+        s->has_kind[d->kind] = true;
     }
     for (int k = 0; k < STORY_KINDS; k++)
         norm[k] = sqrt(norm[k]);
@@ -984,15 +1037,14 @@ static const double *story_norm(struct story *s, uint32_t slot)
 
 /* The similarity of the record's terms (s->dt) and the story's centroid: the cosine of each
  * kind (words, names, figures), weighed by kind, over the kinds that both have; *anchors_out
- * counts the shared anchors: words and figures seen in at most `rare` articles, names seen in
- * at most `rare` articles that are not the story's members. Each kind's cosine goes to
+ * counts the shared anchors: terms seen in at most `rare` articles, or for names (and words
+ * written as names) in at most `rare` articles that are not the story's members. Each kind's cosine goes to
  * cos_out (-1: not on both sides). */
 static double story_text_cos(struct story *s, uint32_t slot, double rare, int *anchors_out,
                              double cos_out[STORY_KINDS])
 {
     const struct story_term *t = story_terms_of(s, slot);
     double dot[STORY_KINDS] = {0};
-    bool has[STORY_KINDS] = {0};
     int anchors = 0;
     for (uint32_t j = 0; j < s->items[slot].nterms; j++) {
         const struct story_dterm *d = story_dt_find(s, t[j].h);
@@ -1002,20 +1054,18 @@ static double story_text_cos(struct story *s, uint32_t slot, double rare, int *a
              * story keeps its names as anchors); a word or figure must be rare in the
              * whole stream, else a template's story would keep its words as anchors */
             uint32_t df = d->df;
-            if (d->kind == STORY_NAME)
+            if (d->kind == STORY_NAME || d->named || t[j].named)
                 df -= t[j].docs < df ? t[j].docs : df;
             anchors += df <= rare;
         }
     }
-    for (size_t i = 0; i < s->ndt; i++)
-        has[s->dt[i].kind] = true;
     *anchors_out = anchors;
     const double *nc = story_norm(s, slot);
     const double weight[STORY_KINDS] = {1, s->conf->name_weight, s->conf->figure_weight};
     double sum = 0, wsum = 0;
     for (int k = 0; k < STORY_KINDS; k++) {
         cos_out[k] = -1;
-        if (!has[k] || !(nc[k] > 0) || weight[k] <= 0)
+        if (!s->has_kind[k] || !(nc[k] > 0) || weight[k] <= 0)
             continue;
         cos_out[k] = dot[k] / nc[k];
         sum += weight[k] * cos_out[k];
@@ -1237,24 +1287,28 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
         struct story_dterm *d = story_dt_find(s, st[j].h);
         float mass = st[j].mass;
         uint16_t docs = st[j].docs;
+        uint8_t named = st[j].named;
         double idf;
         if (d) {
             mass += d->tf;
             docs += docs < UINT16_MAX;
+            named |= d->named;
             d->seen = 1;
             idf = d->idf;
         } else {
             idf = story_idf_of(s, st[j].h);
         }
         s->merge[n++] = (struct story_term){
-            .h = st[j].h, .mass = (float)(mass * idf), .docs = docs, .kind = st[j].kind};
+            .h = st[j].h, .mass = (float)(mass * idf), .docs = docs, .kind = st[j].kind,
+            .named = named};
     }
     for (size_t i = 0; i < s->ndt; i++)
         if (!s->dt[i].seen)
             s->merge[n++] = (struct story_term){.h = s->dt[i].h,
                                                 .mass = s->dt[i].tf * s->dt[i].idf,
                                                 .docs = 1,
-                                                .kind = s->dt[i].kind};
+                                                .kind = s->dt[i].kind,
+                                                .named = s->dt[i].named};
     if (n > k) {
         story_top(s->merge, n, k);
         n = k;
@@ -1499,7 +1553,7 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
             if (STORY_GET(&r, x))
                 return *why = "truncated story", -1;
             if (version == 1)
-                x.docs = 0, x.kind = STORY_WORD, x.spare = 0;
+                x.docs = 0, x.kind = STORY_WORD, x.named = 0;
             else if (x.kind >= STORY_KINDS)
                 return *why = "bad term kind", -1;
             if (j < keep)
@@ -1631,7 +1685,7 @@ static int story_bootstrap(struct story *s, struct nf_ctx *ctx, const char *path
             memset(s->dstamp, 0, s->dmap_cap * sizeof(*s->dstamp));
             s->stamp = 1;
         }
-        if (story_words(s, line, (size_t)(tab - line), 1.0f, 0, 0) < 0) {
+        if (story_words(s, line, (size_t)(tab - line), 1.0f, false, 0) < 0) {
             rc = -1;
             nf_ctx_error(ctx, "out of memory");
             break;
