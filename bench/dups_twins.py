@@ -5,8 +5,10 @@ score as found.
 usage: dups_twins.py CORPUS_DIR
 
 The generator draws its originals from BBC and Reuters-21578, which repeat some articles word
-for word (same headline, same text), and cycles them with " (N)" headlines when the corpus is
-larger than its pool. When a copy's original is an exact repeat of an earlier article, a dedup
+for word (same headline, same text); generators that keep those repeats, or that reuse their
+originals when the corpus is larger than the pool, leave such twins in the corpus (the current
+make_corpus.py drops them, and this then prints 0). When a copy's original is an exact repeat
+of an earlier article, a dedup
 that points every copy at the earliest original (as it must for the repeat itself) follows the
 chain to the earlier twin, while the gold names the later one: score_dups.py counts a miss
 whatever the dedup does. This prints how many such copies there are and the share of copies

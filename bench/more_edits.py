@@ -158,6 +158,7 @@ def main():
         arts = [json.loads(line) for line in f]
     by_id = {r['id']: r for r in arts}
     os.makedirs(a.outdir, exist_ok=True)
+    changed = 0
     with open(f'{a.outdir}/articles.jsonl', 'w', encoding='utf-8') as out:
         for r in arts:
             g = gold.get(r['id'])
@@ -165,11 +166,13 @@ def main():
                 o = by_id[g['original']]
                 r = dict(r)
                 r['title'], r['text'] = edit(rng, a.kind, o['title'], o['text'])
+                changed += (r['title'], r['text']) != (o['title'], o['text'])
             out.write(json.dumps(r, ensure_ascii=False) + '\n')
     with open(f'{a.outdir}/gold_dups.jsonl', 'w', encoding='utf-8') as out:
         for g in gold.values():
             out.write(json.dumps({'key': g['key'], 'original': g['original'], 'edit': a.kind}) + '\n')
-    print(f'{len(arts)} articles, {len(gold)} copies made again with {a.kind!r}, in {a.outdir}')
+    print(f'{len(arts)} articles, {len(gold)} copies made again with {a.kind!r} ({changed} differ '
+          f'from their original), in {a.outdir}')
 
 
 if __name__ == '__main__':
