@@ -1276,29 +1276,32 @@ static bool body_is_dateline(const char *p, size_t n)
     return digits >= 4 && (year || clock);
 }
 
-/* Whether `n` bytes at p hold `word` (ASCII, any case). */
-static bool body_has(const char *p, size_t n, const char *word)
+/* A short block with its ASCII letters in lower case, for body_has: `low` holds at least n bytes. */
+static void body_lower(const char *p, size_t n, char *low)
 {
-    size_t l = strlen(word);
-    for (size_t i = 0; i + l <= n; i++)
-        if (strncasecmp(p + i, word, l) == 0)
-            return true;
-    return false;
+    for (size_t i = 0; i < n; i++)
+        low[i] = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
+}
+
+/* Whether `n` bytes of lowered text hold `word` (lower case). */
+static bool body_has(const char *low, size_t n, const char *word)
+{
+    return memmem(low, n, word, strlen(word)) != NULL;
 }
 
 /* A cookie or consent notice: it names cookies and asks to accept them or points to the
  * privacy settings, in a block short enough to be a notice rather than prose about them. */
-static bool body_is_cookie_notice(const char *p, size_t n)
+static bool body_is_cookie_notice(const char *low, size_t n)
 {
     static const char *const asks[] = {
         "accept",   "agree",     "consent",    "einverstanden", "akzept",  "zustimm",
         "einwillig", "acepta",   "accetta",    "privacy",       "datenschutz",
         "confidentialit", "privacidad", "settings", "einstellungen", "zgod",
     };
-    if (n >= BODY_NOTICE_CHARS || !body_has(p, n, "cookie"))
+    if (n >= BODY_NOTICE_CHARS || !body_has(low, n, "cookie"))
         return false;
     for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++)
-        if (body_has(p, n, asks[i]))
+        if (body_has(low, n, asks[i]))
             return true;
     return false;
 }
@@ -1306,7 +1309,7 @@ static bool body_is_cookie_notice(const char *p, size_t n)
 /* A text that is nothing but a prompt: a page whose article is drawn by scripts leaves the
  * notice asking for them, for consent or for a subscription. Two kinds of prompt words in a
  * short text. */
-static bool body_is_prompt(const char *p, size_t n)
+static bool body_is_prompt(const char *low, size_t n)
 {
     static const char *const kinds[][6] = {
         {"cookie", "consent", "einwillig", "zustimm", "privacy", "datenschutz"},
@@ -1319,7 +1322,7 @@ static bool body_is_prompt(const char *p, size_t n)
     int hits = 0;
     for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
         for (size_t i = 0; i < sizeof(kinds[k]) / sizeof(kinds[k][0]); i++)
-            if (body_has(p, n, kinds[k][i])) {
+            if (body_has(low, n, kinds[k][i])) {
                 hits++;
                 break;
             }
@@ -1331,9 +1334,13 @@ static bool body_is_prompt(const char *p, size_t n)
  * prompt. */
 static void body_drop_prompts(struct body_out *o)
 {
-    if (body_is_prompt(o->p, o->len)) {
-        o->len = 0;
-        return;
+    char low[BODY_NOTICE_CHARS];
+    if (o->len < BODY_NOTICE_CHARS) {
+        body_lower(o->p, o->len, low);
+        if (body_is_prompt(low, o->len)) {
+            o->len = 0;
+            return;
+        }
     }
     size_t nblocks = 0;
     for (size_t i = 0; i + 1 < o->len; i++)
@@ -1344,8 +1351,12 @@ static void body_drop_prompts(struct body_out *o)
     while (r < o->len) {
         const char *end = memmem(o->p + r, o->len - r, "\n\n", 2);
         size_t n = end ? (size_t)(end - (o->p + r)) : o->len - r;
-        bool edge = k < 2 || k + 3 >= nblocks;
-        if (!(edge && nblocks > 1 && body_is_cookie_notice(o->p + r, n))) {
+        bool edge = k < 2 || k + 3 >= nblocks, notice = false;
+        if (edge && nblocks > 1 && n < BODY_NOTICE_CHARS) {
+            body_lower(o->p + r, n, low);
+            notice = body_is_cookie_notice(low, n);
+        }
+        if (!notice) {
             if (w > 0) {
                 memmove(o->p + w, "\n\n", 2);
                 w += 2;
@@ -1445,7 +1456,7 @@ static bool body_is_see_also(const char *p, size_t n)
 
 /* A notice of advertising, affiliate links or rights: "Anzeige", "Werbung:", "Some of the links
  * above are affiliate links", "All rights reserved". */
-static bool body_is_disclosure(const char *p, size_t n)
+static bool body_is_disclosure(const char *p, const char *low, size_t n)
 {
     static const char *const phrases[] = {
         "affiliate link",       "affiliate-link",          "affiliatelink",
@@ -1474,14 +1485,14 @@ static bool body_is_disclosure(const char *p, size_t n)
             return true;
     }
     for (size_t k = 0; k < sizeof(phrases) / sizeof(phrases[0]); k++)
-        if (body_has(p, n, phrases[k]))
+        if (body_has(low, n, phrases[k]))
             return true;
     return false;
 }
 
 /* The comment form's prompt or its empty state: "Log in to comment", "Keine Kommentare",
  * "Para comentar debes registrarte". */
-static bool body_is_comment_prompt(const char *p, size_t n)
+static bool body_is_comment_prompt(const char *low, size_t n)
 {
     static const char *const comment[] = {"comment", "kommentar", "comentar", "commenta"};
     static const char *const prompt[] = {
@@ -1493,9 +1504,9 @@ static bool body_is_comment_prompt(const char *p, size_t n)
         return false;
     bool c = false;
     for (size_t k = 0; k < sizeof(comment) / sizeof(comment[0]) && !c; k++)
-        c = body_has(p, n, comment[k]);
+        c = body_has(low, n, comment[k]);
     for (size_t k = 0; c && k < sizeof(prompt) / sizeof(prompt[0]); k++)
-        if (body_has(p, n, prompt[k]))
+        if (body_has(low, n, prompt[k]))
             return true;
     return false;
 }
@@ -1508,9 +1519,15 @@ static void body_drop_datelines(struct body_out *o)
     while (r < o->len) {
         const char *end = memmem(o->p + r, o->len - r, "\n\n", 2);
         size_t n = end ? (size_t)(end - (o->p + r)) : o->len - r;
-        if (!body_is_dateline(o->p + r, n) && !body_is_credit(o->p + r, n) &&
-            !body_is_see_also(o->p + r, n) && !body_is_disclosure(o->p + r, n) &&
-            !body_is_comment_prompt(o->p + r, n)) {
+        char low[BODY_DISCLOSURE_CHARS];
+        bool other = false;
+        if (n < BODY_DISCLOSURE_CHARS) { /* the longest of the kinds below */
+            body_lower(o->p + r, n, low);
+            other = body_is_dateline(o->p + r, n) || body_is_credit(o->p + r, n) ||
+                    body_is_see_also(o->p + r, n) || body_is_disclosure(o->p + r, low, n) ||
+                    body_is_comment_prompt(low, n);
+        }
+        if (!other) {
             if (w > 0) {
                 memmove(o->p + w, "\n\n", 2);
                 w += 2;
