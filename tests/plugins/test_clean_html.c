@@ -146,6 +146,10 @@ static const struct fixture made_up[] = {
     {"comment-prompts.html",
      {"Die Biologin kommentierte den Plan knapp", "die nächste folgt im Juni"},
      {"Keine Kommentare", "loggen Sie sich bitte ein"}},
+    /* a script-drawn article: the notice asking for scripts is no text, its JSON-LD is */
+    {"prompt-and-json-ld.html",
+     {"The council met on Tuesday evening", "how the difference would be found."},
+     {"enable JavaScript", "ad blocker"}},
     /* a question and a call to share after the last paragraph */
     {"share-question-at-the-end.html",
      {"kosten mehr als geplant."},
