@@ -194,6 +194,14 @@ static bool dup_figures_agree(const struct dup_item *it, const void *vsig)
     return nf_sig_figures_agree(it->figures, it->body_figures, sig->figures, sig->body_figures);
 }
 
+/* Whether one text's figures are among the other's, but for one on each side at most (a
+ * number swapped for another). */
+static bool dup_figures_nearly_nested(uint64_t a, uint64_t b)
+{
+    int only_a = __builtin_popcountll(a & ~b), only_b = __builtin_popcountll(b & ~a);
+    return only_a == 0 || only_b == 0 || (only_a == 1 && only_b == 1);
+}
+
 int nf_dup_index_lookup(const struct nf_dup_index *x, const uint8_t id[16],
                         enum nf_dup_kind *kind_out, uint8_t root_out[16])
 {
@@ -296,8 +304,7 @@ int nf_dup_index_judge(struct nf_dup_index *x, const uint8_t id[16], const struc
                 j >= x->p.jaccard ? "similar"
                 : contained >= x->p.containment && small >= x->p.min_ratio * large ? "contained"
                 : j >= x->p.same_headline && sig->headline && it->headline == sig->headline &&
-                        ((it->body_figures & ~sig->body_figures) == 0 ||
-                         (sig->body_figures & ~it->body_figures) == 0)
+                        dup_figures_nearly_nested(it->body_figures, sig->body_figures)
                     ? "same headline"
                     : NULL;
             if (why && j > best_j) {
