@@ -4,17 +4,23 @@
  * It is a single-writer store: several workers on one file take turns, they do not scale. */
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "checkpoint.h"
 #include "msgpack_json.h"
 #include "newsflow/plugin.h"
 #include "plugin_util.h"
 
 #define STORE_SQLITE_SCHEMA 2
 #define STORE_SQLITE_BUSY_MS 10000
+/* The checkpoint thread also copies the log after this long without a commit. */
+#define STORE_SQLITE_IDLE_MS 1000
+/* A log this many times the checkpoint size is copied by the commit that reaches it. */
+#define STORE_SQLITE_WAL_LIMIT 4
 
 struct store_sqlite_conf {
     const char *path;
@@ -43,9 +49,10 @@ static const struct nf_option store_sqlite_options[] = {
      "entities, the full-text index's recent segments) should fit, or each commit reads them "
      "again."},
     {"checkpoint", NF_OPT_SIZE, "32M", offsetof(struct store_sqlite_conf, checkpoint),
-     "Size of the write-ahead log at which a commit also copies it into the database "
-     "(a checkpoint). Larger: fewer, longer checkpoints, and a page changed by many commits is "
-     "copied once. 0: never (another program checkpoints the file)."},
+     "Size of the write-ahead log at which a thread of the store copies it into the database "
+     "(a checkpoint), beside the commits; it also does after a second without a commit. "
+     "Larger: fewer checkpoints, and a page changed by many commits is copied once. 0: never "
+     "(another program checkpoints the file)."},
     {.name = NULL},
 };
 
@@ -174,6 +181,8 @@ struct store_sqlite {
     const struct store_sqlite_conf *conf;
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    struct ckpt *ckpt; /* the checkpoint thread; NULL: checkpoints at commit (or none) */
+    int wal_frames;    /* the checkpoint size in pages of the log */
     bool fts;      /* articles_fts exists: kept up to date whatever conf->fts says */
     bool in_txn;
     bool txn_lost; /* SQLite rolled back a transaction that held accepted records */
@@ -214,20 +223,55 @@ static int64_t store_sqlite_pragma_int(struct store_sqlite *s, const char *sql)
     return v;
 }
 
-/* The connection's cache and checkpoint size, from the options. */
+/* The connection's cache, from the options, and the checkpoint size in pages. */
 static int store_sqlite_tune(struct store_sqlite *s, struct nf_ctx *ctx)
 {
     int64_t page = store_sqlite_pragma_int(s, "PRAGMA page_size");
     if (page <= 0)
         page = 4096;
+    int64_t frames = s->conf->checkpoint / page;
+    if (s->conf->checkpoint && frames < 1)
+        frames = 1;
+    s->wal_frames = (int)(frames < INT32_MAX / STORE_SQLITE_WAL_LIMIT
+                              ? frames
+                              : INT32_MAX / STORE_SQLITE_WAL_LIMIT);
     /* temp_store: a record's savepoint keeps the pages it changes in an undo journal, which
      * would otherwise go to a temporary file (a write and a read of each page) once it passes
      * 64 KiB. */
-    char sql[160];
-    snprintf(sql, sizeof(sql), "PRAGMA cache_size=%lld; PRAGMA temp_store=MEMORY; "
-             "PRAGMA wal_autocheckpoint=%lld", -(long long)(s->conf->cache / 1024),
-             (long long)(s->conf->checkpoint / page));
+    char sql[128];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size=%lld; PRAGMA temp_store=MEMORY",
+             -(long long)(s->conf->cache / 1024));
     return store_sqlite_exec(s, ctx, sql, "setting the cache");
+}
+
+/* After every commit of the store's connection: the checkpoint thread is told the log's size,
+ * and a log that grew far past it (the thread fell behind) is copied now. */
+static int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct store_sqlite *s = arg;
+    ckpt_committed(s->ckpt, frames);
+    if (frames / STORE_SQLITE_WAL_LIMIT >= s->wal_frames)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+/* Checkpoints by a thread of their own, or at commit when it cannot start. */
+static void store_sqlite_checkpoints(struct store_sqlite *s, struct nf_ctx *ctx)
+{
+    if (!s->wal_frames) {
+        sqlite3_wal_autocheckpoint(s->db, 0);
+        return;
+    }
+    char err[256];
+    s->ckpt = ckpt_new(s->conf->path, s->conf->fsync, s->wal_frames, STORE_SQLITE_IDLE_MS, err,
+                       sizeof(err));
+    if (s->ckpt) {
+        sqlite3_wal_hook(s->db, store_sqlite_wal_hook, s);
+        return;
+    }
+    nf_log(ctx, NF_LOG_WARN, "%s: no checkpoint thread (%s): commits make the checkpoints",
+           s->conf->path, err);
+    sqlite3_wal_autocheckpoint(s->db, s->wal_frames);
 }
 
 static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
@@ -322,6 +366,9 @@ static void store_sqlite_destroy(void *state)
      * will be replayed, so committing it only saves that work. */
     if (s->in_txn && !sqlite3_get_autocommit(s->db))
         store_sqlite_commit(s);
+    /* Before the store's own connection closes: the last connection to close copies the log. */
+    sqlite3_wal_hook(s->db, NULL, NULL);
+    ckpt_destroy(&s->ckpt);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close_v2(s->db);
@@ -358,6 +405,7 @@ static int store_sqlite_init(struct nf_ctx *ctx, const void *vconf, void **state
     }
     if (store_sqlite_setup(s, ctx) < 0)
         goto fail;
+    store_sqlite_checkpoints(s, ctx);
     *state_out = s;
     return NF_OK;
 fail:

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mock_core.h"
@@ -483,6 +484,47 @@ static void test_schema_1_is_upgraded(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* Checkpoints keep the write-ahead log near its size while batches keep coming (here 40
+ * batches of about 100 KB against a checkpoint size of 64 KB): the database file holds most of
+ * what was written, the log a few batches at most. */
+static void test_log_is_checkpointed(void **state)
+{
+    (void)state;
+    char p[600], o[620], wal[620];
+    own_db("ckpt.db", p, sizeof(p), o, sizeof(o));
+    snprintf(wal, sizeof(wal), "%s-wal", p);
+    const char *opts[] = {o, "checkpoint=64K", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    static char text[2000];
+    for (int batch = 0; batch < 40; batch++) {
+        for (int i = 0; i < 50; i++) {
+            char id[33], *t = text;
+            snprintf(id, sizeof(id), "%08d%024d", batch, i);
+            for (int w = 0; t < text + sizeof(text) - 16; w++)
+                t += sprintf(t, "w%d ", (batch * 50 + i + w * 7) % 400);
+            text_record(rec, id, "Log", text);
+            assert_int_equal(mock_process(mp, rec), NF_OK);
+        }
+        assert_int_equal(mock_flush(mp), NF_OK);
+    }
+    struct stat wst, dst;
+    assert_int_equal(stat(wal, &wst), 0);
+    assert_int_equal(stat(p, &dst), 0);
+    if (dst.st_size < 3 * 1024 * 1024 || wst.st_size > dst.st_size / 2)
+        fail_msg("the database has %lld bytes and its log %lld", (long long)dst.st_size,
+                 (long long)wst.st_size);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), 2000);
+    assert_int_equal(query_int(db, FTS_COUNT, "w7"), 2000);
+    fts_intact(db);
+    sqlite3_close(db);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_index_added_later_covers_old_rows),
         cmocka_unit_test(test_index_follows_changes_within_a_batch),
         cmocka_unit_test(test_schema_1_is_upgraded),
+        cmocka_unit_test(test_log_is_checkpointed),
     };
     return cmocka_run_group_tests(tests, load_seeds, cleanup);
 }
