@@ -1370,12 +1370,12 @@ static void body_drop_prompts(struct body_out *o)
     o->len = w;
 }
 
-/* What follows the word of a credit ("Foto", "Quelle"): a colon, slash, bar, bracket or ©, or
- * "by", "via", "credit", or one more word and a colon ("Foto credit:", "Bilder galerie:");
+/* What follows the word of a credit ("Foto", "Quelle", "Abb."): a colon, slash, bar, bracket
+ * or ©, or "by", "via", "credit", or one more word and a colon ("Photo credit:", "Figure 4:");
  * a sentence that begins with the word ("Source of the trouble is ...") does not. */
 static bool body_credit_follows(const char *p, size_t n)
 {
-    size_t i = 0;
+    size_t i = n > 0 && p[0] == '.' ? 1 : 0; /* "Abb.", "Fig." */
     while (i < n && p[i] == ' ')
         i++;
     if (i == n)
@@ -1398,10 +1398,13 @@ static bool body_credit_follows(const char *p, size_t n)
 static bool body_is_credit(const char *p, size_t n)
 {
     static const char *const words[] = {
-        "beitragsbild", "bild",    "bilder",  "bildnachweis", "bildquelle", "copyright",
-        "credit",       "credits", "crédit",  "crédito",      "créditos",   "foto",
-        "fotocredit",   "fotos",   "fuente",  "image",        "images",     "photo",
-        "photos",       "quelle",  "quellen", "source",       "titelbild",  "titelfoto",
+        "abb",          "abbildung",  "beitragsbild", "bild",        "bilder",
+        "bildnachweis", "bildquelle", "copyright",    "credit",      "credits",
+        "crédit",       "crédito",    "créditos",     "fig",         "figure",
+        "foto",         "fotocredit", "fotocredits",  "fotos",       "fuente",
+        "grafik",       "illustration", "image",      "images",      "photo",
+        "photocredit",  "photocredits", "photos",     "quelle",      "quellen",
+        "quellenangaben", "source",   "titelbild",    "titelfoto",
     };
     if (n >= BODY_CREDIT_CHARS)
         return false;
@@ -1413,7 +1416,9 @@ static bool body_is_credit(const char *p, size_t n)
         return true; /* © */
     for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
         size_t l = strlen(words[k]);
-        if (i + l <= n && strncasecmp(p + i, words[k], l) == 0)
+        if (i + l <= n && strncasecmp(p + i, words[k], l) == 0 &&
+            (i + l == n || !(((p[i + l] | 32) >= 'a' && (p[i + l] | 32) <= 'z') ||
+                             (unsigned char)p[i + l] >= 0x80)))
             return body_credit_follows(p + i + l, n - i - l);
     }
     return false;

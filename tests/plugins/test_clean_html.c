@@ -126,10 +126,12 @@ static const struct fixture made_up[] = {
     {"article-among-links.html",
      {"The old bridge over the river has been closed", "Engineers told the meeting"},
      {"Privacy notice"}},
-    /* the credits of pictures between the paragraphs; a sentence that begins with "Source" */
+    /* the credits and labels of pictures between the paragraphs; sentences that begin with
+     * "Source" or "Figure" */
     {"picture-credits.html",
-     {"Source of the trouble is the eastern pier.", "Engineers told the meeting"},
-     {"Photo: Ana Lima", "Valley Courier / Ana Lima", "Bildquelle"}},
+     {"Source of the trouble is the eastern pier.", "Figure skating returns",
+      "Engineers told the meeting"},
+     {"Photo: Ana Lima", "Valley Courier / Ana Lima", "Bildquelle", "seen from the east bank"}},
     /* lines that point to other stories; a sentence that begins with "Related" */
     {"see-also-lines.html",
      {"Related costs rose by a third", "Opposition members said the promise"},
