@@ -405,9 +405,16 @@ int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingl
  * figures and hash are the story's, whatever version, so that the bodies decide. Only a marker
  * word followed by a version number and a dash, colon or bar counts at the start; at the end,
  * a version number (or marker) in brackets. */
-static const char *const sig_marker_words[] = {
-    "update", "updated", "wrapup", "corrected", "correction", "refile", "refiled",
-    "rpt",    "repeat",  "breaking", "urgent", "flash",     NULL,
+static const struct {
+    const char *word;
+    size_t n;
+} sig_marker_words[] = {
+#define SIG_MARKER(w) {w, sizeof(w) - 1}
+    SIG_MARKER("update"),    SIG_MARKER("updated"),    SIG_MARKER("wrapup"),
+    SIG_MARKER("corrected"), SIG_MARKER("correction"), SIG_MARKER("refile"),
+    SIG_MARKER("refiled"),   SIG_MARKER("rpt"),        SIG_MARKER("repeat"),
+    SIG_MARKER("breaking"),  SIG_MARKER("urgent"),     SIG_MARKER("flash"),
+#undef SIG_MARKER
 };
 
 static size_t sig_skip_spaces(const uint8_t *t, size_t i, size_t n)
@@ -421,12 +428,13 @@ static size_t sig_skip_spaces(const uint8_t *t, size_t i, size_t n)
 static size_t sig_marker_word(const uint8_t *t, size_t i, size_t n)
 {
     size_t j = i;
-    while (j < n && j - i < 12 && sig_ascii[t[j] & 0x7F] >= 'a' && t[j] < 0x80)
+    while (j < n && j - i < 12 && t[j] < 0x80 && sig_ascii[t[j]] >= 'a')
         j++;
     if (j == i || (j < n && t[j] < 0x80 && sig_ascii[t[j]]))
         return 0;
-    for (const char *const *m = sig_marker_words; *m; m++)
-        if (strlen(*m) == j - i && strncasecmp(*m, (const char *)t + i, j - i) == 0)
+    for (size_t k = 0; k < sizeof(sig_marker_words) / sizeof(sig_marker_words[0]); k++)
+        if (sig_marker_words[k].n == j - i && sig_ascii[t[i]] == sig_marker_words[k].word[0] &&
+            strncasecmp(sig_marker_words[k].word, (const char *)t + i, j - i) == 0)
             return j;
     return 0;
 }
