@@ -40,6 +40,8 @@
 #define BODY_SEE_ALSO_CHARS 120 /* and of one that points to other stories */
 #define BODY_DISCLOSURE_CHARS 300 /* and of a notice of advertising or rights */
 #define BODY_PROMPT_CHARS 150 /* and of the comment form's prompt */
+#define BODY_APPEAL_CHARS 300 /* and of an appeal to subscribe or support, */
+#define BODY_APPEAL_BLOCKS 3  /* among this many last blocks */
 #define BODY_PROSE 150         /* characters of a paragraph no menu holds */
 #define BODY_NOTICE_CHARS 600  /* bytes of a block that may be a cookie, consent or paywall notice */
 
@@ -1289,6 +1291,51 @@ static bool body_has(const char *low, size_t n, const char *word)
     return memmem(low, n, word, strlen(word)) != NULL;
 }
 
+/* Whether lowered text holds `word` where a word starts (`whole`: and where one ends). */
+static bool body_has_word(const char *low, size_t n, const char *word, bool whole)
+{
+    size_t l = strlen(word);
+    for (const char *q = low; (q = memmem(q, n - (size_t)(q - low), word, l)) != NULL; q++) {
+        bool start = q == low || !((q[-1] >= 'a' && q[-1] <= 'z') || (unsigned char)q[-1] >= 0x80);
+        size_t e = (size_t)(q - low) + l;
+        bool end = e == n || !((low[e] >= 'a' && low[e] <= 'z') || (unsigned char)low[e] >= 0x80);
+        if (start && (end || !whole))
+            return true;
+        if ((size_t)(q - low) + l >= n)
+            break;
+    }
+    return false;
+}
+
+/* An appeal to the reader at the end of the text: to subscribe, to become a member, to
+ * support or donate, to read on behind the paywall, to sign up for a newsletter. */
+static bool body_is_appeal(const char *low, size_t n)
+{
+    static const char *const appeals[] = {
+        "subscribe",       "abonnier",        "abonnez",      "suscrib",      "suscríb",
+        "hazte miembro",   "become a member", "werden sie mitglied", "support us",
+        "unterstütze uns", "unterstützen sie uns", "apoya a",  "soutenez",     "spenden sie",
+        "pour lire la suite", "to continue reading",
+    };
+    static const char *const reader[] = {"you", "sie", "ihr", "dich", "dir", "du", "vous",
+                                         "votre", "tu", "jetzt"};
+    if (n >= BODY_APPEAL_CHARS)
+        return false;
+    for (size_t k = 0; k < sizeof(appeals) / sizeof(appeals[0]); k++)
+        if (body_has(low, n, appeals[k]))
+            return true;
+    if (body_has_word(low, n, "donate", true))
+        return true;
+    if (!body_has(low, n, "newsletter"))
+        return false;
+    if (body_has(low, n, "abonn") || body_has(low, n, "sign up") || body_has(low, n, "anmeld"))
+        return true;
+    for (size_t k = 0; k < sizeof(reader) / sizeof(reader[0]); k++)
+        if (body_has_word(low, n, reader[k], k != 0 && k != 2)) /* "your", "ihre" too */
+            return true;
+    return false;
+}
+
 /* A cookie or consent notice: it names cookies and asks to accept them or points to the
  * privacy settings, in a block short enough to be a notice rather than prose about them. */
 static bool body_is_cookie_notice(const char *low, size_t n)
@@ -1330,8 +1377,8 @@ static bool body_is_prompt(const char *low, size_t n)
 }
 
 /* Drops cookie notices among the first and last blocks of the text (a banner the page put
- * before or after the article, inside the container), and the whole text when it is only a
- * prompt. */
+ * before or after the article, inside the container), appeals to the reader among the last,
+ * and the whole text when it is only a prompt. */
 static void body_drop_prompts(struct body_out *o)
 {
     char low[BODY_NOTICE_CHARS];
@@ -1354,7 +1401,8 @@ static void body_drop_prompts(struct body_out *o)
         bool edge = k < 2 || k + 3 >= nblocks, notice = false;
         if (edge && nblocks > 1 && n < BODY_NOTICE_CHARS) {
             body_lower(o->p + r, n, low);
-            notice = body_is_cookie_notice(low, n);
+            notice = body_is_cookie_notice(low, n) ||
+                     (k > 0 && k + BODY_APPEAL_BLOCKS >= nblocks && body_is_appeal(low, n));
         }
         if (!notice) {
             if (w > 0) {

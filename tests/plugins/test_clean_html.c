@@ -152,6 +152,11 @@ static const struct fixture made_up[] = {
     {"prompt-and-json-ld.html",
      {"The council met on Tuesday evening", "how the difference would be found."},
      {"enable JavaScript", "ad blocker"}},
+    /* appeals to support the site and subscribe after the last paragraph; a sentence that
+     * mentions a newsletter stays */
+    {"appeal-at-the-end.html",
+     {"first described in the council's own newsletter in March."},
+     {"Support us", "Subscribe to our weekly newsletter"}},
     /* a question and a call to share after the last paragraph */
     {"share-question-at-the-end.html",
      {"kosten mehr als geplant."},
