@@ -115,8 +115,8 @@ static int bench_store_record(struct nf_record *rec, const char *path, int64_t i
 
 static int bench_store_usage(void)
 {
-    fprintf(stderr, "usage: bench_store CORPUS_DIR [--batch N] [--passes N] [--entities N] [--db PATH] "
-                    "[--set KEY=VALUE]...\n"
+    fprintf(stderr, "usage: bench_store CORPUS_DIR [--batch N] [--passes N] [--entities N] "
+                    "[--db PATH] [--set KEY=VALUE]...\n"
                     "  CORPUS_DIR as make_corpus.py writes it (its articles/ folder is read)\n");
     return 2;
 }
@@ -177,7 +177,8 @@ int main(int argc, char **argv)
             char path[PATH_MAX * 2];
             snprintf(path, sizeof(path), "%s/%s", real, names[next % n]->d_name);
             enc[k].len = 0;
-            if (bench_store_record(rec, path, next % n, entities) < 0 || nf_record_encode(rec, &enc[k]) < 0) {
+            if (bench_store_record(rec, path, next % n, entities) < 0 ||
+                nf_record_encode(rec, &enc[k]) < 0) {
                 fprintf(stderr, "bench_store: cannot read %s\n", path);
                 return 1;
             }
@@ -187,7 +188,8 @@ int main(int argc, char **argv)
         }
         struct bench_store_cpu t0 = bench_store_now();
         for (int j = 0; j < k; j++) {
-            if (nf_record_decode(in, enc[j].data, enc[j].len) < 0 || mock_process(mp, in) != NF_OK) {
+            if (nf_record_decode(in, enc[j].data, enc[j].len) < 0 ||
+                mock_process(mp, in) != NF_OK) {
                 if (failed++ < 5)
                     fprintf(stderr, "bench_store: record failed: %s\n", mock_last_error());
             }
@@ -221,8 +223,12 @@ int main(int argc, char **argv)
     printf("  closing (its last checkpoint): %.2f s CPU, not counted above\n",
            (c1.user - c0.user) + (c1.sys - c0.sys));
     printf("  us a row by tenth of the run:");
-    for (int i = 0; i < BENCH_STORE_PARTS; i++)
-        printf(" %.0f", part_rows[i] ? part_cpu[i] * 1e6 / (double)part_rows[i] : 0.0);
+    for (int i = 0; i < BENCH_STORE_PARTS; i++) {
+        if (part_rows[i]) /* a tenth with no transaction ending in it has none */
+            printf(" %.0f", part_cpu[i] * 1e6 / (double)part_rows[i]);
+        else
+            printf(" -");
+    }
     printf("\n");
     if (failed)
         printf("  %lld records failed\n", (long long)failed);
@@ -231,9 +237,11 @@ int main(int argc, char **argv)
     if (sqlite3_open_v2(dbpath, &sdb, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         sqlite3_stmt *st;
         const char *q = "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM entities),"
-                        " (SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'government'),"
+                        " (SELECT count(*) FROM articles_fts"
+                        "  WHERE articles_fts MATCH 'government'),"
                         " (SELECT count(*) FROM articles WHERE text LIKE '%government%')";
-        if (sqlite3_prepare_v2(sdb, q, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        if (sqlite3_prepare_v2(sdb, q, -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
             printf("  %lld articles, %lld entities; search 'government': %lld rows (LIKE: %lld)\n",
                    (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
                    (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3));

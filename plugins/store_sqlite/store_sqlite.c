@@ -122,7 +122,8 @@ static const char store_sqlite_fts_upkeep[] =
     "  INSERT INTO articles_fts(articles_fts, rowid, title, text)\n"
     "    SELECT 'delete', old.rowid, old.title, old.text\n"
     "    WHERE old.rowid <= (SELECT indexed_upto FROM articles_fts_state);\n"
-    "  UPDATE articles_fts_state SET indexed_upto = (SELECT coalesce(max(rowid), 0) FROM articles)\n"
+    "  UPDATE articles_fts_state\n"
+    "    SET indexed_upto = (SELECT coalesce(max(rowid), 0) FROM articles)\n"
     "    WHERE indexed_upto > (SELECT coalesce(max(rowid), 0) FROM articles);\n"
     "END;\n"
     /* A row not yet indexed is indexed with its latest values before the commit. */
@@ -385,7 +386,8 @@ static int store_sqlite_init(struct nf_ctx *ctx, const void *vconf, void **state
         return NF_ERR;
     }
     if (conf->cache < 0 || conf->checkpoint < 0) {
-        nf_ctx_error(ctx, "option '%s' must not be negative", conf->cache < 0 ? "cache" : "checkpoint");
+        nf_ctx_error(ctx, "option '%s' must not be negative",
+                     conf->cache < 0 ? "cache" : "checkpoint");
         return NF_ERR;
     }
     struct store_sqlite *s = calloc(1, sizeof(*s));

@@ -218,9 +218,9 @@ static void test_failing_record_leaves_batch_intact(void **state)
     (void)state;
     /* A trigger stands in for any per-record SQLite error (a constraint, a bad value). */
     sqlite3 *db = open_db();
-    assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON article_entities WHEN "
-                                      "new.name = 'Poison' BEGIN SELECT RAISE(ABORT, 'poisoned "
-                                      "entity'); END",
+    assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON article_entities "
+                                      "WHEN new.name = 'Poison' BEGIN SELECT RAISE(ABORT, "
+                                      "'poisoned entity'); END",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
