@@ -50,9 +50,11 @@ static const struct nf_option dedup_options[] = {
      "Containment counts only when the smaller article has at least this share of the larger "
      "one's shingles (a quoted paragraph is not a copy)."},
     {"same_headline", NF_OPT_DOUBLE, "0.4", offsetof(struct dedup_conf, same_headline),
-     "Also a copy: the very same headline (after folding case, accents and punctuation) and an "
-     "estimated Jaccard similarity at or above this (a copy with more words changed). Set it to "
-     "'threshold' or above to judge by the text alone."},
+     "Also a copy: the very same headline (after folding case, accents, punctuation and wire "
+     "version markers such as 'UPDATE 2-') and an estimated Jaccard similarity at or above this "
+     "(a copy with more words changed), when one text's figures are among the other's but for "
+     "one swapped (a report recurring under a fixed headline brings figures of its own). Set it "
+     "to 'threshold' or above to judge by the text alone."},
     {"window", NF_OPT_INT, "1000000", offsetof(struct dedup_conf, window),
      "Articles kept in the index; the oldest are forgotten first (their verdicts are kept). "
      "About 290 bytes of memory each."},

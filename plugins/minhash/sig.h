@@ -26,7 +26,8 @@ struct nf_sig {
     uint32_t words;
     uint64_t exact_lo, exact_hi; /* XXH3-128 of the normalised text */
     uint32_t figures;  /* the headline's figures (nf_sig_headline); 0: no headline known */
-    uint64_t body_figures; /* one bit (of 64, by hash) for each word of the text holding a digit */
+    uint64_t body_figures; /* one bit (of 64, by hash) for each figure of the text: a word
+                            * holding a digit, a number by its digits alone */
     uint32_t headline; /* hash of the normalised headline, never 0; 0: no headline known */
     uint32_t v[NF_SIG_K];        /* minimum per bin, densified; all zero when shingles == 0 */
 };
@@ -42,7 +43,10 @@ void nf_sig_work_free(struct nf_sig_work *w);
 
 /* Normalises `text` (case folded, accents and compatibility forms undone; words are runs of
  * letters and digits, joined by one space) into w->norm and returns its length; the word count
- * goes to *words_out. -1 with *why set on invalid UTF-8 or out of memory. */
+ * goes to *words_out. A number is written one way however the text writes it: its integer
+ * part in groups of three digits joined by commas, a decimal fraction after a point, each
+ * group a word ("3.892.000", "3 892 000" and "3892000" are "3,892,000"; "3,5" is "3.5").
+ * -1 with *why set on invalid UTF-8 or out of memory. */
 long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t *words_out,
                       const char **why);
 
@@ -52,12 +56,14 @@ int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingl
                    struct nf_sig *out, const char **why);
 
 /* Sets out->headline (a hash of the normalised headline) and out->figures from the headline:
- * a key of the multiset of its words that hold a digit
- * ("1st", "2024", "12", the "1" of "(1)"), never 0, the same for any order and case. Two headlines
- * with different figures name different reports (another quarter, toll, score, part or edition)
- * however much of the body they share; dedup does not call them copies. NULL or empty headline:
- * both 0; figures 0 agrees with anything. Uses w->norm (call after nf_sig_compute). 0, or -1
- * with *why set on invalid UTF-8 or out of memory. */
+ * a key of the multiset of its figures ("1st", "2024", "12", "3,892,000" by its digits), never
+ * 0, the same for any order and case. Two headlines with different figures name different
+ * reports (another quarter, toll, score or part) however much of the body they share; dedup
+ * does not call them copies. A wire version marker ("UPDATE 2-", "CORRECTED-", "REFILE-",
+ * "(2)" at the end, a republisher's "BREAKING: ") is not part of the headline: a later version
+ * of a story has its first version's figures and hash, and the bodies decide. NULL or empty
+ * headline: both 0; figures 0 agrees with anything. Uses w->norm (call after nf_sig_compute).
+ * 0, or -1 with *why set on invalid UTF-8 or out of memory. */
 int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct nf_sig *out,
                     const char **why);
 
