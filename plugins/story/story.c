@@ -1,8 +1,9 @@
 /* story: a filter that sets story_id (the id of a story's first article) by online clustering:
- * TF-IDF over folded words (IDF learned from the stream, optionally seeded), shared entities and
- * publication time, against compact centroids of recent stories found through an inverted index;
- * a story is joined only through a shared anchor (a word or entity still rare in the stream), so
- * that reports on one template do not gather on their common words.
+ * TF-IDF sub-vectors of folded words, names and figures (IDF learned from the stream, optionally
+ * seeded), shared entities and publication time, against compact centroids of recent stories
+ * found through an inverted index; a story is joined only through a shared anchor (a word or
+ * entity still rare in the stream, or a name rare outside the story), so that reports on one
+ * template do not gather on their common words while a big story keeps its names.
  * Copies join their original's story, replays keep theirs; one worker, snapshotted to its state
  * directory. It never splits or merges stories afterwards, and does not translate. */
 #include <errno.h>
@@ -73,19 +74,21 @@ static const struct nf_option story_options[] = {
      "have entities, the text's cosine alone otherwise."},
     {"title_weight", NF_OPT_DOUBLE, "2", offsetof(struct story_conf, title_weight),
      "Each word of the title counts as this many occurrences in the text."},
-    {"name_weight", NF_OPT_DOUBLE, "0", offsetof(struct story_conf, name_weight),
+    {"name_weight", NF_OPT_DOUBLE, "0.5", offsetof(struct story_conf, name_weight),
      "Weight of the names' cosine against the words' (1): the similarity is the weighed mean "
-     "of the cosines of words, names (words written with a capital inside a sentence: who, "
-     "where) and figures, over the kinds both sides have. Names always serve as anchors; 0 "
-     "leaves them out of the similarity. Two events of one kind (two arrests of one team's "
-     "players) are told apart by their names, but a short stream's common names (a region's "
-     "countries) then gather its stories."},
-    {"figure_weight", NF_OPT_DOUBLE, "0", offsetof(struct story_conf, figure_weight),
+     "of the cosines of words, names (words written with a capital inside a sentence, known "
+     "places left out: who) and figures, over the kinds both sides have. Two events of one "
+     "kind (two arrests of one team's players, two fights of one boxer) are told apart by "
+     "their names; weighed higher, the names a region's stories share gather them. Names are "
+     "anchors whatever this is; 0 leaves them out of the similarity."},
+    {"figure_weight", NF_OPT_DOUBLE, "0.25", offsetof(struct story_conf, figure_weight),
      "Weight of the figures' cosine (\"31-24\", \"6.1\", \"2013\": scores, tolls, years) in "
      "the similarity, as name_weight. 0: figures are not read."},
     {"anchor_share", NF_OPT_DOUBLE, "0.005", offsetof(struct story_conf, anchor_share),
      "A word (or entity) is an anchor when at most this share of the articles seen so far have "
-     "it (and never fewer than 5 articles): a name, a place, a rare word of the event. See "
+     "it (and never fewer than 5 articles): a name, a place, a rare word of the event; a name "
+     "(a word written with a capital inside a sentence) when at most this share of the "
+     "articles outside the story have it, so that a story that grows keeps its names. See "
      "'anchors'."},
     {"anchors", NF_OPT_INT, "1", offsetof(struct story_conf, anchors),
      "An article joins a story only when it shares at least this many anchors with the story's "

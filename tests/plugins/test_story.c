@@ -369,6 +369,80 @@ static void test_big_story_keeps_its_names(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* Two events of one kind are told apart by their names (who): the arrest of one player, then of
+ * another of the same team, told in the same first sentence. With name_weight=0 the words alone
+ * gather the second arrest into the first's story. */
+static void test_names_tell_events_apart(void **state)
+{
+    (void)state;
+    static const char *const player[][2] = {
+        {"Vincent Jackson", "Jackson"}, {"Jamal Williams", "Williams"}};
+    static const char *const more[][3] = {
+        {"Officers stopped %s for speeding.", "%s failed a sobriety test.",
+         "%s was on probation."},
+        {"A blood sample from %s was taken.", "%s was released on bail.",
+         "The league may suspend %s."},
+    };
+    for (int pass = 0; pass < 2; pass++) {
+        const char *const off[] = {"name_weight=0", NULL};
+        struct mock_plugin *mp = story_new(pass ? off : NULL);
+        char sid[2][33];
+        for (int p = 0; p < 2; p++)
+            for (int i = 0; i < 3; i++) {
+                char text[800], a[200], b[200], seedid[64];
+                snprintf(a, sizeof(a), more[p][i], player[p][1]);
+                snprintf(b, sizeof(b), more[p][(i + 1) % 3], player[p][1]);
+                snprintf(text, sizeof(text),
+                         "Chargers player %s was arrested on suspicion of drunken driving on "
+                         "Tuesday near the stadium, police said; the team declined to comment "
+                         "on the arrest. %s %s",
+                         player[p][0], a, b);
+                snprintf(seedid, sizeof(seedid), "arrest-%d-%d", p, i);
+                struct nf_record *r = plain(seedid, text, NULL);
+                const char *got = story_of(mp, r);
+                if (i == 0)
+                    snprintf(sid[p], sizeof(sid[p]), "%s", got);
+                else
+                    assert_string_equal(got, sid[p]);
+                nf_record_destroy(&r);
+            }
+        if (pass == 0)
+            assert_string_not_equal(sid[0], sid[1]);
+        else
+            assert_string_equal(sid[0], sid[1]);
+        mock_plugin_destroy(&mp);
+        remove_snapshot();
+    }
+}
+
+/* Figures confirm a story: two tellings of one game in other words join on its score and its
+ * crowd, whichever way the crowd is written ("61,304" and "61304"); without figures
+ * (figure_weight=0) their words alone do not reach the threshold. */
+static void test_figures_confirm(void **state)
+{
+    (void)state;
+    static const char one[] =
+        "Indianapolis beat Jacksonville 31-24 on Thursday night in front of 61,304 fans, "
+        "clinching a playoff berth with a late interception return.";
+    static const char two[] =
+        "The Colts rallied from fourteen points down to win 31-24, and the crowd of 61304 saw "
+        "the Jaguars lose again; a late interception return clinched the playoff berth.";
+    for (int pass = 0; pass < 2; pass++) {
+        const char *const off[] = {"figure_weight=0", NULL};
+        struct mock_plugin *mp = story_new(pass ? off : NULL);
+        struct nf_record *a = plain("game-a", one, NULL), *b = plain("game-b", two, NULL);
+        const char *sa = story_of(mp, a), *sb = story_of(mp, b);
+        if (pass == 0)
+            assert_string_equal(sb, sa);
+        else
+            assert_string_equal(sb, id_of(b));
+        nf_record_destroy(&a);
+        nf_record_destroy(&b);
+        mock_plugin_destroy(&mp);
+        remove_snapshot();
+    }
+}
+
 /* State survives a restart: replays keep their story, new tellings join the old stories. */
 static void test_warm_restart(void **state)
 {
@@ -802,6 +876,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_time_window, fresh, done),
         cmocka_unit_test_setup_teardown(test_templates_need_anchors, fresh, done),
         cmocka_unit_test_setup_teardown(test_big_story_keeps_its_names, fresh, done),
+        cmocka_unit_test_setup_teardown(test_names_tell_events_apart, fresh, done),
+        cmocka_unit_test_setup_teardown(test_figures_confirm, fresh, done),
         cmocka_unit_test_setup_teardown(test_warm_restart, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot, fresh, done),
         cmocka_unit_test_setup_teardown(test_eviction, fresh, done),
