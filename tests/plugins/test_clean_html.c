@@ -122,6 +122,8 @@ static const struct fixture made_up[] = {
      {"This website uses cookies", "We and our partners store", "Your choice of partners"}},
     /* an article hidden until a script shows it */
     {"hidden-until-scripts.html", {"Engineers told the meeting", "Bridge repairs run late"}, {NULL}},
+    /* a figure left open, so that the parser puts the rest of the page inside it */
+    {"figure-left-open.html", {"Engineers told the meeting", "Bridge repairs run late"}, {NULL}},
     /* an article with more link text than prose: share buttons and a list of other stories */
     {"article-among-links.html",
      {"The old bridge over the river has been closed", "Engineers told the meeting"},
