@@ -1,8 +1,8 @@
 /* dedup: a filter that marks copies and near-copies of earlier articles (dup_of = the id of the
  * earliest original, also for a copy of a copy). Exact copies (same normalised text) are found by
  * hash; near-copies (trimmed, wrapped in boilerplate, a few words changed) by MinHash LSH over a
- * window of recent articles, each candidate verified by estimated Jaccard similarity or
- * containment. The window lives in memory, snapshotted to disk with a log of the articles added
+ * window of recent articles and by their headline, each candidate verified by estimated Jaccard
+ * similarity or containment, and by its figures. The window lives in memory, snapshotted to disk with a log of the articles added
  * since, appended at every flush (so a restart, even after a crash, is warm); verdicts
  * are remembered by id in SQLite, written in batches at flush, so a replay gets the same verdict.
  * Signatures come from the minhash stage, or are computed here when a record has none. One worker
@@ -57,7 +57,7 @@ static const struct nf_option dedup_options[] = {
      "to 'threshold' or above to judge by the text alone."},
     {"window", NF_OPT_INT, "1000000", offsetof(struct dedup_conf, window),
      "Articles kept in the index; the oldest are forgotten first (their verdicts are kept). "
-     "About 290 bytes of memory each."},
+     "About 295 bytes of memory each."},
     {"shingle", NF_OPT_INT, "4", offsetof(struct dedup_conf, shingle),
      "Words per shingle when dedup signs a record itself; must equal the minhash stage's."},
     {"snapshot", NF_OPT_PATH, "", offsetof(struct dedup_conf, snapshot),

@@ -12,9 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DUP_TABLES (NF_DUP_BANDS + 2) /* the bands, then exact text, then id */
+#define DUP_TABLES (NF_DUP_BANDS + 3) /* the bands, then exact text, id, headline */
 #define DUP_T_EXACT NF_DUP_BANDS
 #define DUP_T_ID (NF_DUP_BANDS + 1)
+#define DUP_T_HEADLINE (NF_DUP_BANDS + 2)
+/* Articles of one headline kept in its table: the first few (a copy keeps its original's
+ * headline; a headline that many share, "Live updates", would make a long run to probe). */
+#define DUP_HEADLINE_CAP 8
 #define DUP_MAX_CAND 64
 #define DUP_SNAP_MAGIC "NFDUPIX3" /* 3: signatures of version 3 (sig.h) */
 
@@ -28,7 +32,8 @@ struct dup_item {
     uint64_t body_figures;
     uint32_t headline; /* hash of the normalised headline; 0 unknown */
     uint8_t copy;
-    uint8_t pad[3];
+    uint8_t by_headline; /* in the headline table */
+    uint8_t pad[2];
     uint8_t sig[NF_SIG_K]; /* the low 8 bits of each bin */
 };
 
@@ -81,7 +86,16 @@ static uint32_t dup_band_key(const struct nf_sig *s, int rows, int b)
 static uint64_t dup_item_key(const struct nf_dup_index *x, int t, uint32_t slot)
 {
     const struct dup_item *it = &x->items[slot];
-    return t < NF_DUP_BANDS ? it->band[t] : t == DUP_T_EXACT ? it->exact : dup_load64(it->id);
+    return t < NF_DUP_BANDS    ? it->band[t]
+           : t == DUP_T_EXACT  ? it->exact
+           : t == DUP_T_ID     ? dup_load64(it->id)
+                               : it->headline;
+}
+
+/* Whether the article at `slot` has an entry in table t (all do, but in the headline table). */
+static bool dup_in_table(const struct nf_dup_index *x, int t, uint32_t slot)
+{
+    return t != DUP_T_HEADLINE || x->items[slot].by_headline;
 }
 
 /* Where a key lives: its home position and fingerprint. */
@@ -182,6 +196,17 @@ static long dup_find(const struct nf_dup_index *x, int t, uint64_t key,
     return -1;
 }
 
+/* How many live articles have `key` in table t, counting up to `cap`. */
+static int dup_count(const struct nf_dup_index *x, int t, uint64_t key, int cap)
+{
+    const struct dup_table *tb = &x->t[t];
+    uint32_t fp, i = dup_home(tb, t, key, &fp);
+    int n = 0;
+    for (uint32_t e; n < cap && (e = tb->e[i]); i = i + 1 == tb->size ? 0 : i + 1)
+        n += (e & 0xFF000000u) == fp && dup_item_key(x, t, (e & 0xFFFFFF) - 1) == key;
+    return n;
+}
+
 static bool dup_same_id(const struct dup_item *it, const void *id)
 {
     return memcmp(it->id, id, 16) == 0;
@@ -218,7 +243,8 @@ static void dup_evict_oldest(struct nf_dup_index *x)
 {
     uint32_t slot = (uint32_t)x->head; /* the ring is full: head is the oldest */
     for (int t = 0; t < DUP_TABLES; t++)
-        dup_table_del(x, t, dup_item_key(x, t, slot), slot);
+        if (dup_in_table(x, t, slot))
+            dup_table_del(x, t, dup_item_key(x, t, slot), slot);
     x->count--;
 }
 
@@ -241,8 +267,11 @@ int nf_dup_index_add(struct nf_dup_index *x, const uint8_t id[16], const struct 
         it->band[b] = dup_band_key(sig, x->p.rows, b);
     for (int i = 0; i < NF_SIG_K; i++)
         it->sig[i] = (uint8_t)sig->v[i];
+    it->by_headline = sig->headline && dup_count(x, DUP_T_HEADLINE, sig->headline,
+                                                 DUP_HEADLINE_CAP) < DUP_HEADLINE_CAP;
     for (int t = 0; t < DUP_TABLES; t++)
-        dup_table_put(x, t, dup_item_key(x, t, slot), slot);
+        if (dup_in_table(x, t, slot))
+            dup_table_put(x, t, dup_item_key(x, t, slot), slot);
     x->head = x->head + 1 == x->p.window ? 0 : x->head + 1;
     x->count++;
     return 0;
@@ -258,16 +287,21 @@ int nf_dup_index_judge(struct nf_dup_index *x, const uint8_t id[16], const struc
     } else {
         uint32_t cand[DUP_MAX_CAND];
         int nc = 0;
-        for (int b = 0; b < NF_DUP_BANDS && nc < DUP_MAX_CAND; b++) {
-            uint32_t key = dup_band_key(sig, x->p.rows, b);
-            const struct dup_table *tb = &x->t[b];
-            uint32_t fp, i = dup_home(tb, b, key, &fp);
+        /* The candidates: articles that share a band, and the first few of the same
+         * headline (a copy keeps its headline; cut to half or reworded, it may share no band). */
+        for (int b = 0; b <= NF_DUP_BANDS && nc < DUP_MAX_CAND; b++) {
+            int t = b < NF_DUP_BANDS ? b : DUP_T_HEADLINE;
+            uint64_t key = b < NF_DUP_BANDS ? dup_band_key(sig, x->p.rows, b) : sig->headline;
+            if (t == DUP_T_HEADLINE && !key)
+                break;
+            const struct dup_table *tb = &x->t[t];
+            uint32_t fp, i = dup_home(tb, t, key, &fp);
             for (uint32_t e; (e = tb->e[i]) && nc < DUP_MAX_CAND;
                  i = i + 1 == tb->size ? 0 : i + 1) {
                 if ((e & 0xFF000000u) != fp)
                     continue;
                 uint32_t slot = (e & 0xFFFFFF) - 1;
-                if (x->items[slot].band[b] != key)
+                if (dup_item_key(x, t, slot) != key)
                     continue;
                 bool seen = false;
                 for (int c = 0; c < nc && !seen; c++)
@@ -449,7 +483,8 @@ int nf_dup_index_load(struct nf_dup_index *x, const char *path, char *why, size_
         uint32_t slot = (uint32_t)x->head;
         x->items[slot] = it;
         for (int t = 0; t < DUP_TABLES; t++)
-            dup_table_put(x, t, dup_item_key(x, t, slot), slot);
+            if (dup_in_table(x, t, slot))
+                dup_table_put(x, t, dup_item_key(x, t, slot), slot);
         x->head = x->head + 1 == x->p.window ? 0 : x->head + 1;
         x->count++;
     }

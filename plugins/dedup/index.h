@@ -1,6 +1,7 @@
 /* The near-duplicate index of dedup: a window of the most recent articles, each with its MinHash
  * band keys in locality-sensitive hash tables, a short (8-bit) signature to verify candidates,
- * its exact-text hash, its id and the id of its original. Oldest articles are evicted when the
+ * its exact-text hash, its id and the id of its original; the first few articles of each
+ * headline are also found by it. Oldest articles are evicted when the
  * window is full. It knows nothing of records, SQLite or files other than its own snapshot. */
 #ifndef NF_DEDUP_INDEX_H
 #define NF_DEDUP_INDEX_H
