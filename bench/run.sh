@@ -32,6 +32,43 @@ for journal in true false; do
 done
 echo "  reproduce: ${cmd[*]}"
 
+# The same plumbing over tcp on 127.0.0.1, plain (insecure = true) against CURVE (encrypted and
+# authenticated links), in interleaved runs: what the security of a multi-host link costs.
+bench_curve() {
+    local n=$((N / 2)) keys="$TMP/keys" base
+    mkdir -p "$keys"
+    "$NF" keygen "$keys/server" >/dev/null && "$NF" keygen "$keys/client" >/dev/null
+    cp "$keys/client.pub" "$keys/allowed"
+    base=$(python3 -c 'import random; print(random.randrange(20000, 60000, 20))')
+    local tcp=(--set "gen.count=$n" --set "gen.ack_endpoint=tcp://127.0.0.1:$base")
+    for i in 1 2 3 4 5; do
+        tcp+=(--set "p$i.endpoint=tcp://127.0.0.1:$((base + 2 * i + 2))")
+    done
+    local plain=(--set insecure=true)
+    local curve=(--set "curve_server_key=$keys/server.key" --set "curve_server_public=$keys/server.pub"
+                 --set "curve_client_key=$keys/client.key" --set "curve_allow=$keys/allowed")
+    echo "== plumbing over tcp on 127.0.0.1: plain against CURVE, $n records, 3 interleaved rounds"
+    local sum_p=0 sum_c=0
+    for round in 1 2 3; do
+        for mode in plain curve; do
+            rm -rf "$TMP/var"
+            local -n extra=$mode
+            cmd=("$NF" run "$ROOT/bench/conf/plumbing.cfg" --once --set "state_dir=$TMP/var"
+                 "${tcp[@]}" "${extra[@]}")
+            "${cmd[@]}" >"$TMP/curve.log" 2>&1 || { tail -20 "$TMP/curve.log"; exit 1; }
+            local s r
+            s=$(seconds_of "$TMP/curve.log")
+            r=$(echo "$n / $s" | bc -l)
+            printf '  round %d %-5s %8.0f records/s\n' "$round" "$mode" "$r"
+            if [ "$mode" = plain ]; then sum_p=$(echo "$sum_p + $r" | bc -l); else sum_c=$(echo "$sum_c + $r" | bc -l); fi
+        done
+    done
+    printf '  CURVE moves %.0f%% of plain tcp'"'"'s records/s (mean of 3 rounds each)\n' \
+        "$(echo "100 * $sum_c / $sum_p" | bc -l)"
+    echo "  reproduce: ${cmd[*]}"
+}
+bench_curve
+
 CORPUS_TOOL="$ROOT/../shared/tools/make_corpus.py"
 bench_pipeline() {
     if [ ! -f "$CORPUS_TOOL" ]; then

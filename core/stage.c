@@ -1329,7 +1329,8 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
         }
         w.acks = nf_socket_open(w.zctx, ZMQ_PULL, bind_ep, true, 100000, err, sizeof(err));
         if (!w.acks) {
-            nf_logf(NF_LOG_ERROR, "%s", err);
+            nf_logf(NF_LOG_ERROR, "%s: stage '%s', ack_endpoint: %s", st->where, st->name, err);
+            code = 2; /* cannot start: restarting would not help */
             goto out;
         }
         w.window = st->window;

@@ -188,6 +188,7 @@ struct broker {
     char name[128];
     int hwm;
     bool started;
+    int failed; /* set by its thread when it could not bind: the pipeline cannot run */
 };
 
 static void *broker_main(void *arg)
@@ -195,8 +196,10 @@ static void *broker_main(void *arg)
     struct broker *b = arg;
     char err[512];
     if (nf_broker_run_ctl(b->zctx, b->front, b->back, b->hwm, b->ctl ? b->ctl_ep : NULL, err,
-                          sizeof(err)) < 0)
+                          sizeof(err)) < 0) {
         nf_logf(NF_LOG_ERROR, "inbox of stage %s: %s", b->name, err);
+        __atomic_store_n(&b->failed, 1, __ATOMIC_RELEASE);
+    }
     return NULL;
 }
 
@@ -253,7 +256,11 @@ static void broker_stop(struct broker *b)
     if (!b)
         return;
     if (b->ctl) {
-        zmq_send(b->ctl, "TERMINATE", 9, 0);
+        /* its end of the pair is connected once its sockets are bound; a broker that could
+         * not bind has ended without connecting it */
+        while (zmq_send(b->ctl, "TERMINATE", 9, ZMQ_DONTWAIT) < 0 &&
+               !__atomic_load_n(&b->failed, __ATOMIC_ACQUIRE))
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
         pthread_join(b->thread, NULL);
         zmq_close(b->ctl);
     }
@@ -865,6 +872,11 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
     const struct nf_config *cfg = S.cur->cfg;
     S.brokers = calloc((size_t)cfg->n_stages + 1, sizeof(*S.brokers));
     S.zctx = zmq_ctx_new();
+    /* Every inbox's sockets are served by this context's I/O threads, where CURVE encrypts and
+     * decrypts: one thread would carry every stage's crypto. One per core. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (S.zctx && cores > 1)
+        zmq_ctx_set(S.zctx, ZMQ_IO_THREADS, (int)(cores < 8 ? cores : 8));
     if (!S.brokers || !S.zctx || nf_zap_start(S.zctx, err, sizeof(err)) < 0) {
         nf_logf(NF_LOG_ERROR, "cannot start: %s",
                 !S.zctx ? zmq_strerror(errno) : S.brokers ? err : "out of memory");
@@ -933,6 +945,12 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
             sd_notify(0, "READY=1");
         }
         reap(&S, stopping);
+        for (int s = 0; s < S.cur->cfg->n_stages && !S.fatal; s++)
+            if (S.brokers[s] && __atomic_load_n(&S.brokers[s]->failed, __ATOMIC_ACQUIRE)) {
+                nf_logf(NF_LOG_ERROR, "the inbox of stage %s cannot run (see above); stopping",
+                        S.brokers[s]->name);
+                S.fatal = true;
+            }
         if (S.fatal)
             stopping = true;
         int64_t now = mono_ms();
