@@ -176,7 +176,7 @@ struct story_term {
     float mass; /* sum over members of their normalised log-tf: times the IDF it is a weight */
     uint16_t docs; /* members that had it (saturating) */
     uint8_t kind;  /* STORY_WORD, STORY_NAME or STORY_FIGURE */
-    uint8_t named; /* 1 when a member wrote the word as a name (see story_emit) */
+    uint8_t named; /* members that wrote the word as a name (see story_emit), at most 255 */
 };
 
 struct story_ent {
@@ -1071,11 +1071,13 @@ static double story_text_cos(struct story *s, uint32_t slot, double rare, int *a
             dot[t[j].kind] += (double)d->w * t[j].mass * d->idf;
             /* a name may be common by now if the story's own members made it so (a big
              * story keeps its names as anchors); a word or figure must be rare in the
-             * whole stream, else a template's story would keep its words as anchors */
+             * whole stream, else a template's story would keep its words as anchors. A word
+             * is the story's name when at least half the members that have it write it as
+             * one: a template's abbreviation, capitalised now and then ("Oper"), is not. */
             uint32_t df = d->df;
-            if (d->kind == STORY_NAME || d->named || t[j].named)
+            if (t[j].named && 2u * t[j].named >= t[j].docs)
                 df -= t[j].docs < df ? t[j].docs : df;
-            anchors += df <= rare;
+            anchors += df <= rare && d->kind != STORY_NAME; /* its word is the anchor */
         }
     }
     *anchors_out = anchors;
@@ -1311,7 +1313,7 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
         if (d) {
             mass += d->tf;
             docs += docs < UINT16_MAX;
-            named |= d->named;
+            named += d->named && named < UINT8_MAX;
             d->seen = 1;
             idf = d->idf;
         } else {

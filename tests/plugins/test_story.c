@@ -302,12 +302,14 @@ static void test_templates_need_anchors(void **state)
         int joined = 0;
         for (size_t i = 0; i < n; i++) {
             char text[600], seedid[64];
+            /* a template's abbreviation written now and then with a capital ("Oper") is
+             * not a name that the template's story could keep as its anchor */
             snprintf(text, sizeof(text),
-                     "%s said its third quarter net profit rose on higher sales. Shr profit "
+                     "%s said its third quarter net profit rose on higher sales, %s shr profit "
                      "cts vs cts, net profit mln dlrs vs mln dlrs, revenues mln dlrs vs mln dlrs. "
                      "The company said results for the quarter included a gain. %s said it "
                      "expects sales to rise in the fourth quarter.",
-                     companies[i], companies[i]);
+                     companies[i], i % 4 ? "oper" : "Oper", companies[i]);
             snprintf(seedid, sizeof(seedid), "template-%zu", i);
             struct nf_record *r = plain(seedid, text, NULL);
             const char *sid = story_of(mp, r);
