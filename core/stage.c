@@ -129,7 +129,8 @@ void nf_ctx_progress(struct nf_ctx *ctx, int64_t done, int64_t total, const char
 {
     ctx->done = done;
     ctx->total = total;
-    snprintf(ctx->unit, sizeof(ctx->unit), "%s", unit ? unit : "");
+    if (unit && strncmp(ctx->unit, unit, sizeof(ctx->unit) - 1) != 0) /* once, not per record */
+        snprintf(ctx->unit, sizeof(ctx->unit), "%s", unit);
 }
 
 /* Time spent in the plugin for one record, into the latency histogram. */
@@ -791,9 +792,13 @@ static void journal_compact(struct worker *w)
         nf_logf(NF_LOG_ERROR, "out of memory compacting the journal");
         return;
     }
-    for (int64_t i = 0; i < w->window; i++)
+    /* In the order they were sent (the slot of the oldest is next_counter's, the ring wraps):
+     * a restart refetches them in that order, and a source reads its input once, forward. */
+    for (int64_t k = 0; k < w->window; k++) {
+        int64_t i = (w->next_counter + k) % w->window;
         if (w->slots[i].used)
             w->live[w->n_live++] = i;
+    }
     if (nf_journal_compact(w->journal, live_slot, w, err, sizeof(err)) < 0)
         nf_logf(NF_LOG_ERROR, "%s", err);
     else

@@ -1072,7 +1072,8 @@ static int fetch_dir_init(struct nf_ctx *ctx, const void *vconf, void **state_ou
     /* Sorted, so that runs over the same directory emit the same sequence. */
     if (s->files.n > 1)
         qsort(s->files.v, s->files.n, sizeof(*s->files.v), fetch_dir_cmp);
-    nf_log(ctx, NF_LOG_INFO, "%zu files to read in %s%s", s->files.n, s->root,
+    nf_log(ctx, NF_LOG_INFO, "%zu %s to read in %s%s", s->files.n,
+           s->files.n == 1 ? "file" : "files", s->root,
            conf->watch ? ", then watching for more" : "");
     *state_out = s;
     return NF_OK;
@@ -1087,6 +1088,7 @@ static int fetch_dir_next(void *state, struct nf_ctx *ctx, struct nf_record *rec
 {
     struct fetch_dir *s = state;
     nfu_ledger_settle(&s->ledger, ctx);
+    nf_ctx_progress(ctx, (int64_t)s->pos, (int64_t)s->files.n, "files"); /* those listed */
     if (s->ifd >= 0) {
         fetch_dir_drain(s, ctx);
         fetch_dir_probe(s, ctx);

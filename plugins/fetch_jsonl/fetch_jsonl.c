@@ -106,6 +106,8 @@ struct fetch_jsonl {
     char **files; /* absolute paths, sorted */
     size_t n_files, file;
     gzFile in;
+    /* progress: the files' bytes on disk, and those of the files already read through */
+    int64_t bytes_total, bytes_before;
     uint64_t lineno;
     struct fj_window win; /* next()'s */
     json_t *cur; /* the last line's document: raw points into it until the next call */
@@ -549,7 +551,12 @@ static int fetch_jsonl_init(struct nf_ctx *ctx, const void *vconf, void **state_
         (conf->remember && (nfu_ledger_read(&s->ledger, ctx, fj_ledger_line, s) < 0 ||
                             nfu_ledger_open(&s->ledger, ctx) < 0)))
         goto fail;
-    nf_log(ctx, NF_LOG_INFO, "%zu files to read%s", s->n_files,
+    for (size_t i = 0; i < s->n_files; i++) {
+        struct stat st;
+        if (stat(s->files[i], &st) == 0)
+            s->bytes_total += st.st_size;
+    }
+    nf_log(ctx, NF_LOG_INFO, "%zu %s to read%s", s->n_files, s->n_files == 1 ? "file" : "files",
            s->done.n ? ", skipping lines finished before" : "");
     *state_out = s;
     return NF_OK;
@@ -566,6 +573,9 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
     /* The host recovers its journal before it asks for new records: that is over. */
     fj_refetch_end(s);
     nfu_ledger_settle(&s->ledger, ctx);
+    /* how far, in bytes of the files as they are on disk (compressed or not) */
+    nf_ctx_progress(ctx, s->bytes_before + (s->in ? (int64_t)gzoffset(s->in) : 0),
+                    s->bytes_total, "bytes");
     for (;;) {
         if (!s->in) {
             if (s->file >= s->n_files) {
@@ -599,6 +609,9 @@ static int fetch_jsonl_next(void *state, struct nf_ctx *ctx, struct nf_record *r
         if (r == 0 || (r < 0 && !too_long)) {
             int e = gzclose(s->in);
             s->in = NULL;
+            struct stat st;
+            if (stat(file, &st) == 0)
+                s->bytes_before += st.st_size;
             s->file++;
             if (r < 0 || e != Z_OK) {
                 nf_ctx_error(ctx, "%s:%llu: read error (truncated or damaged file?)", file,

@@ -258,6 +258,12 @@ static void test_reads_every_file_in_order(void **state)
     const char *opts[] = {p, "max_bytes=16K", "remember=false", NULL};
     struct got a[32], b[32];
     size_t na = run_source(opts, a, 32, true);
+    /* the source told how far it got: every listed file, in files */
+    int64_t done, total;
+    const char *unit = mock_progress(&done, &total);
+    assert_string_equal(unit, "files");
+    assert_true(total >= (int64_t)na);
+    assert_int_equal(done, total);
     /* A second run over the same directory gives the same records in the same order. */
     size_t nb = run_source(opts, b, 32, true);
     assert_int_equal(na, nb);

@@ -138,7 +138,15 @@ static void test_gzip_and_mapping(void **state)
                         "Showers continued throughout the week.");
     assert_int_equal(mock_next(mp, rec), NF_OK);
     assert_string_equal(nf_record_str(rec, NF_F_TEXT, NULL), "Standard Oil Co said.");
+    int64_t done, total;
+    assert_string_equal(mock_progress(&done, &total), "bytes");
+    struct stat st;
+    assert_int_equal(stat(file_gz, &st), 0);
+    assert_int_equal(total, st.st_size); /* the gzipped file's bytes on disk */
+    assert_true(done > 0 && done <= total);
     assert_int_equal(mock_next(mp, rec), NF_EOF);
+    mock_progress(&done, &total);
+    assert_int_equal(done, total); /* read to its end */
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
 
