@@ -523,6 +523,51 @@ static int check_dag(struct loader *L)
     return rc;
 }
 
+/* Every tcp address a config binds (inbox PORT and PORT+1, acknowledgements PORT+worker) must
+ * be its own: two sockets on one address cannot both start. */
+static int check_clashes(struct loader *L)
+{
+    struct nf_config *c = L->cfg;
+    struct bound {
+        char ep[600];
+        int stage;
+    } *b = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (int s = 0; s < c->n_stages && rc == 0; s++) {
+        const struct nf_stage_conf *st = &c->stages[s];
+        int count = st->n_inputs ? (st->endpoint ? 2 : 0) : (st->ack_endpoint ? st->workers : 0);
+        for (int k = 0; k < count && rc == 0; k++) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                struct bound *nb = realloc(b, cap * sizeof(*b));
+                if (!nb) {
+                    rc = lfail(L, st->where, "out of memory");
+                    break;
+                }
+                b = nb;
+            }
+            int e = st->n_inputs ? nf_config_inbox(c, s, k == 1, true, b[n].ep, sizeof(b[n].ep))
+                                 : nf_config_ack_endpoint(c, s, k, true, b[n].ep,
+                                                          sizeof(b[n].ep));
+            if (e < 0)
+                continue;
+            for (size_t j = 0; j < n; j++)
+                if (strcmp(b[j].ep, b[n].ep) == 0) {
+                    rc = lfail(L, st->where, "stage '%s' would bind %s, which stage '%s' (%s) "
+                                             "binds too: an inbox takes PORT and PORT+1, "
+                                             "acknowledgements PORT+worker",
+                               st->name, b[n].ep, c->stages[b[j].stage].name,
+                               c->stages[b[j].stage].where);
+                    break;
+                }
+            b[n++].stage = s;
+        }
+    }
+    free(b);
+    return rc;
+}
+
 static char *default_plugin_dir(void)
 {
     char exe[PATH_MAX];
@@ -671,6 +716,8 @@ struct nf_config *nf_config_load_text(const char *path, const char *text, char *
                 goto fail;
             }
     }
+    if (check_clashes(&L) < 0)
+        goto fail;
     for (int i = 0; i < c->n_stages; i++)
         c->uses_tcp |= c->stages[i].endpoint || c->stages[i].ack_endpoint;
     if (c->uses_tcp && !c->insecure &&

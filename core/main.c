@@ -1,6 +1,8 @@
 /* The newsflow command: run (supervisor), stage (one worker), check, broker, show, dlq, doc.
  * Parses arguments and hands over; what each command does lives in its own module. */
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -454,6 +456,62 @@ static int warn_insecure(const struct nf_config *cfg, FILE *out)
     return n;
 }
 
+/* What `check` finds in the world, beyond the config itself: every tcp address this host
+ * would bind is free, and state_dir can be used. Prints each problem; returns how many. */
+static int probe_world(const struct nf_config *cfg)
+{
+    int bad = 0;
+    char err[1024];
+    for (int s = 0; s < cfg->n_stages; s++) {
+        const struct nf_stage_conf *st = &cfg->stages[s];
+        const char *ep0 = st->n_inputs ? st->endpoint : st->ack_endpoint;
+        if (!ep0 || !nf_endpoint_is_local(ep0, st->listen))
+            continue;
+        int count = st->n_inputs ? 2 : st->workers;
+        for (int k = 0; k < count; k++) {
+            char ep[600];
+            if ((st->n_inputs ? nf_config_inbox(cfg, s, k == 1, true, ep, sizeof(ep))
+                              : nf_config_ack_endpoint(cfg, s, k, true, ep, sizeof(ep))) < 0)
+                continue;
+            struct sockaddr_storage ss;
+            size_t len;
+            if (nf_config_http_addr(ep + 6, &ss, &len) < 0)
+                continue; /* a name, not an address: zmq resolves it at bind */
+            int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+            if (fd >= 0 && bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
+                fprintf(stderr, "newsflow: %s: stage '%s': %s %s: %s\n", st->where, st->name,
+                        st->n_inputs ? "endpoint" : "ack_endpoint", ep, strerror(errno));
+                bad++;
+            }
+            if (fd >= 0)
+                close(fd);
+        }
+    }
+    struct stat sb;
+    if (stat(cfg->state_dir, &sb) == 0) {
+        if (nf_dir_private(cfg->state_dir, "state_dir", err, sizeof(err)) < 0) {
+            fprintf(stderr, "newsflow: %s: %s\n", cfg->path, err);
+            bad++;
+        }
+    } else {
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof(parent), "%s", cfg->state_dir);
+        char *slash;
+        while ((slash = strrchr(parent, '/')) && slash != parent) {
+            *slash = '\0';
+            if (stat(parent, &sb) == 0)
+                break;
+        }
+        if (access(parent[0] ? parent : "/", W_OK | X_OK) < 0) {
+            fprintf(stderr, "newsflow: %s: state_dir %s cannot be made: %s is not writable\n",
+                    cfg->path, cfg->state_dir, parent);
+            bad++;
+        }
+    }
+    return bad;
+}
+
 /* `reload`: validates the edited config here (so that a mistake is shown to whoever asked),
  * then signals the supervisor that holds its state_dir and waits for its verdict, which it
  * writes to RUN_DIR/reload.result. */
@@ -584,6 +642,8 @@ int main(int argc, char **argv)
             if (nf_config_check_plugins(c, err, sizeof(err)) < 0) {
                 fprintf(stderr, "newsflow: %s\n", err);
                 bad++;
+            } else if (probe_world(c) > 0) {
+                bad++;
             } else {
                 warn_insecure(c, stderr);
                 printf("%s: ok (%d stages)\n", c->path, c->n_stages);
@@ -623,6 +683,8 @@ int main(int argc, char **argv)
         char err[2048];
         if (nf_config_check_plugins(cfg, err, sizeof(err)) < 0) {
             fprintf(stderr, "newsflow: %s\n", err);
+        } else if (probe_world(cfg) > 0) {
+            rc = 2;
         } else {
             int workers = 0;
             for (int s = 0; s < cfg->n_stages; s++)

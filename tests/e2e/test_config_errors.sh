@@ -39,4 +39,31 @@ printf 'stages = {\n  fetch = { plugin = "fetch_dir"; path = "x";\n    max_bytes
 assert_contains "$T/out" "$T/type.cfg:3" "wrong type with its line"
 "$NF" check "$T/nonexistent.cfg" >"$T/out" 2>&1 && fail "missing config accepted"
 assert_contains "$T/out" "nonexistent.cfg" "missing config named"
+
+# check probes the world: a taken port, two stages on one address, an unsafe state_dir; and
+# takes several configs, naming each problem.
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$T/ports.cfg" <<CFG
+insecure = true;
+state_dir = "$T/state";
+stages = {
+  fetch = { plugin = "fetch_dir"; path = "$T"; ack_endpoint = "tcp://127.0.0.1:$((PORT + 10))"; };
+  clean = { plugin = "clean_text"; inputs = ["fetch"]; endpoint = "tcp://127.0.0.1:$PORT"; };
+};
+CFG
+python3 -c "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', $PORT)); s.listen(); time.sleep(20)" &
+HOLD=$!
+PIDS+=($HOLD)
+sleep 0.5
+"$NF" check "$T/ports.cfg" >"$T/out" 2>&1 && fail "check passed a config whose port is taken"
+assert_contains "$T/out" "$T/ports.cfg:5: stage 'clean': endpoint tcp://127.0.0.1:$PORT: Address already in use" \
+    "check names the stage, file:line and the taken port"
+kill "$HOLD"
+sed "s/127.0.0.1:\$((PORT + 10))/127.0.0.1:$((PORT + 1))/; s|tcp://127.0.0.1:$((PORT + 10))|tcp://127.0.0.1:$((PORT + 1))|" "$T/ports.cfg" >"$T/clash.cfg"
+"$NF" check "$T/clash.cfg" >"$T/out" 2>&1 && fail "check passed two stages on one address"
+assert_contains "$T/out" "binds too" "two stages binding one address are refused"
+mkdir -m 777 "$T/state" && chmod 777 "$T/state"
+"$NF" check "$T/ports.cfg" "$T/syntax.cfg" >"$T/out" 2>&1 && fail "check passed an unsafe state_dir"
+assert_contains "$T/out" "writable by every user" "check refuses a state_dir others can write"
+assert_contains "$T/out" "$T/syntax.cfg:2" "check of several configs names each one's problem"
 echo "all passed"
