@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG     ?= conf/newsflow.cfg
 NEWSFLOW    = $(BUILD)/bin/newsflow
 
-.PHONY: all deps test-deps build run test test-asan test-normal bench fuzz eval clean
+.PHONY: all deps test-deps build run test test-asan test-normal bench fuzz eval clean install
 
 all: build
 
@@ -72,5 +72,16 @@ test-fuzz: test-deps $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target nf_fuzzers
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -R '^fuzz\.'
 
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the command, the plugins under
+# PREFIX/lib/newsflow/plugins, the plugin headers and newsflow-plugin.pc, the configs under
+# SYSCONFDIR/newsflow (/etc/newsflow with PREFIX=/usr, which the systemd units expect) and the
+# units. Built in its own tree, configured for that prefix.
+PREFIX ?= /usr/local
+INSTALL_BUILD ?= build-install
+install: deps
+	cmake -S . -B $(INSTALL_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build $(INSTALL_BUILD) -j $(JOBS) --target newsflow nf_plugins
+	cmake --install $(INSTALL_BUILD)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz var
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz build-install var

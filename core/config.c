@@ -443,6 +443,23 @@ static int top_key(struct loader *L, const char *key, enum nf_valkind kind, cons
     *slot = NULL;
     if (slot == &c->metrics_dir && !*text) /* metrics_dir = "" turns them off */
         return 0;
+    if (slot == &c->plugin_dir && strchr(text, ':')) {
+        /* a search path: each directory resolved like any path */
+        size_t cap = strlen(text) * 2 + (base ? strlen(base) * 8 : 0) + PATH_MAX, len = 0;
+        char *list = calloc(1, cap);
+        for (const char *p = text; list && *p;) {
+            const char *colon = strchr(p, ':');
+            char *one = strndup(p, colon ? (size_t)(colon - p) : strlen(p));
+            char *joined = one && *one ? join_path(base, one) : NULL;
+            if (joined && len + strlen(joined) + 2 < cap)
+                len += (size_t)snprintf(list + len, cap - len, "%s%s", len ? ":" : "", joined);
+            free(one);
+            free(joined);
+            p = colon ? colon + 1 : p + strlen(p);
+        }
+        *slot = list;
+        return list ? 0 : lfail(L, where, "out of memory");
+    }
     *slot = join_path(base, text);
     return *slot ? 0 : lfail(L, where, "out of memory");
 }
@@ -568,7 +585,7 @@ static int check_clashes(struct loader *L)
     return rc;
 }
 
-static char *default_plugin_dir(void)
+char *nf_config_default_plugin_dir(void)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -680,7 +697,7 @@ struct nf_config *nf_config_load_text(const char *path, const char *text, char *
             goto fail;
     if (!c->plugin_dir) {
         const char *env = getenv("NEWSFLOW_PLUGIN_DIR");
-        c->plugin_dir = env && *env ? strdup(env) : default_plugin_dir();
+        c->plugin_dir = env && *env ? strdup(env) : nf_config_default_plugin_dir();
     }
     if (!c->state_dir)
         c->state_dir = join_path(c->dir, "var");

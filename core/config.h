@@ -80,6 +80,10 @@ void nf_config_destroy(struct nf_config **cfg);
 
 int nf_config_stage_index(const struct nf_config *cfg, const char *name);
 
+/* Where plugins are when neither plugin_dir nor NEWSFLOW_PLUGIN_DIR says: beside the command
+ * (BIN/../plugins in a build tree, BIN/../lib/newsflow/plugins once installed). Malloc'd. */
+char *nf_config_default_plugin_dir(void);
+
 /* "ADDRESS:PORT", "[IPv6]:PORT" or "PORT" (on 127.0.0.1) into a socket address (out: a struct
  * sockaddr_storage). Returns 0 or -1. */
 int nf_config_http_addr(const char *text, void *out, size_t *len);

@@ -277,20 +277,26 @@ static int cmd_show(const struct nf_config *cfg)
 }
 
 /* The plugins in a directory: what `doc` offers when it is not given a known one. */
-static void list_plugins(const char *dir, FILE *out)
+static void list_plugins(const char *dirs, FILE *out)
 {
-    DIR *d = opendir(dir);
-    fprintf(out, "plugins in %s:", dir);
-    struct dirent *e;
+    fprintf(out, "plugins in %s:", dirs);
     char *names[256];
     int n = 0;
-    while (d && (e = readdir(d)) && n < 256) {
-        size_t len = strlen(e->d_name);
-        if (len > 3 && strcmp(e->d_name + len - 3, ".so") == 0)
-            names[n++] = strndup(e->d_name, len - 3);
+    for (const char *p = dirs; *p;) { /* a search path: DIR[:DIR...] */
+        const char *colon = strchr(p, ':');
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%.*s", (int)(colon ? (size_t)(colon - p) : strlen(p)), p);
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        while (d && (e = readdir(d)) && n < 256) {
+            size_t len = strlen(e->d_name);
+            if (len > 3 && strcmp(e->d_name + len - 3, ".so") == 0)
+                names[n++] = strndup(e->d_name, len - 3);
+        }
+        if (d)
+            closedir(d);
+        p = colon ? colon + 1 : p + strlen(p);
     }
-    if (d)
-        closedir(d);
     for (int i = 1; i < n; i++) /* a few names: insertion sort */
         for (int j = i; j > 0 && names[j] && names[j - 1] && strcmp(names[j - 1], names[j]) > 0;
              j--) {
@@ -308,20 +314,10 @@ static void list_plugins(const char *dir, FILE *out)
 static int cmd_doc(const struct args *a)
 {
     char dir[PATH_MAX];
-    if (a->plugin_dir) {
-        snprintf(dir, sizeof(dir), "%s", a->plugin_dir);
-    } else {
-        const char *env = getenv("NEWSFLOW_PLUGIN_DIR");
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        exe[n > 0 ? n : 0] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
-        snprintf(dir, sizeof(dir), "%s", env && *env ? env : exe);
-        if (!env || !*env)
-            strncat(dir, "/../plugins", sizeof(dir) - strlen(dir) - 1);
-    }
+    const char *env = getenv("NEWSFLOW_PLUGIN_DIR");
+    char *def = a->plugin_dir || (env && *env) ? NULL : nf_config_default_plugin_dir();
+    snprintf(dir, sizeof(dir), "%s", a->plugin_dir ? a->plugin_dir : def ? def : env);
+    free(def);
     if (a->n_pos < 1) {
         list_plugins(dir, stdout);
         printf("newsflow doc PLUGIN prints one's options\n");

@@ -112,10 +112,23 @@ struct nf_plugin_handle *nf_plugin_load(const char *dir, const char *name, char 
         snprintf(err, errlen, "plugin name \"%s\" is not a plain name", name);
         return NULL;
     }
+    /* `dir` is a search path: DIR[:DIR...], the first that holds NAME.so wins */
     char path[4096];
-    int n = snprintf(path, sizeof(path), "%s/%s.so", dir, name);
-    if (n < 0 || (size_t)n >= sizeof(path)) {
-        snprintf(err, errlen, "plugin path too long");
+    const char *p = dir;
+    for (;;) {
+        const char *colon = strchr(p, ':');
+        int dl = colon ? (int)(colon - p) : (int)strlen(p);
+        int n = snprintf(path, sizeof(path), "%.*s/%s.so", dl, p, name);
+        if (n < 0 || (size_t)n >= sizeof(path)) {
+            snprintf(err, errlen, "plugin path too long");
+            return NULL;
+        }
+        if (!colon || access(path, F_OK) == 0)
+            break;
+        p = colon + 1;
+    }
+    if (strchr(dir, ':') && access(path, F_OK) != 0) {
+        snprintf(err, errlen, "plugin %s: no %s.so in any of %s", name, name, dir);
         return NULL;
     }
     return nf_plugin_load_path(path, err, errlen);
