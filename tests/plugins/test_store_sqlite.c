@@ -386,6 +386,19 @@ static void test_index_follows_changes_within_a_batch(void **state)
     assert_int_equal(query_int(db, FTS_COUNT, "Rain"), 2);
     fts_intact(db);
 
+    /* Articles delivered again unchanged are not indexed again: the index stays as it was. */
+    char before[64], after[64];
+    static const char FTS_DATA[] = "SELECT count(*) || ' ' || sum(length(block)) FROM "
+                                   "articles_fts_data";
+    query_text(db, FTS_DATA, NULL, before, sizeof(before));
+    text_record(rec, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "Floods", "Rain fell on Gao.");
+    nf_record_add_entity(rec, NF_ENT_PLACE, "Gao", 1);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    text_record(rec, "abababababababababababababababab", "New", "Rain in Tombouctou.");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    assert_string_equal(query_text(db, FTS_DATA, NULL, after, sizeof(after)), before);
+
     /* Rows deleted by hand leave the index, and the rowids handed out again after the last
      * rows were deleted are indexed. */
     assert_int_equal(sqlite3_exec(db, "DELETE FROM articles WHERE title IN ('Market', 'New')",
