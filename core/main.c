@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include "statedir.h"
 #include "supervisor.h"
 #include "transport.h"
+#include "views.h"
 
 static void usage(FILE *out)
 {
@@ -42,7 +42,11 @@ static void usage(FILE *out)
             "                                         state_dir take the edited config (it\n"
             "                                         is validated first; on an error the\n"
             "                                         pipeline runs on unchanged)\n"
-            "  show CONFIG [--set K=V]...             list what the SQLite store holds\n"
+            "  show CONFIG [--limit N] [--story ID] [--since DATE]\n"
+            "                                         the store's latest articles (50)\n"
+            "  query CONFIG TEXT [--limit N] [--story ID] [--since DATE]\n"
+            "                                         full-text search of the store, best\n"
+            "                                         matches first (FTS5 syntax or words)\n"
             "  dlq list CONFIG [--json] [--set K=V]...\n"
             "                                         list the dead letters (--json: one object\n"
             "                                         a line, the record in base64)\n"
@@ -75,6 +79,7 @@ struct args {
     const char *snapshot; /* the config's text as the supervisor validated it */
     int timeout_ms;
     struct nf_placement where; /* run, broker: --stages, --inboxes */
+    struct nf_show_opts show;  /* show, query: --limit, --story, --since */
 };
 
 static int parse_args(int argc, char **argv, int from, struct args *a)
@@ -104,6 +109,18 @@ static int parse_args(int argc, char **argv, int from, struct args *a)
             a->tail[a->n_tail++] = argv[i];
         } else if (strcmp(argv[i], "--plugin-dir") == 0 && i + 1 < argc) {
             a->plugin_dir = argv[++i];
+        } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > 1000000) {
+                fprintf(stderr, "newsflow: --limit needs a number from 1 to 1000000\n");
+                return -1;
+            }
+            a->show.limit = (int)n;
+        } else if (strcmp(argv[i], "--story") == 0 && i + 1 < argc) {
+            a->show.story = argv[++i];
+        } else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
+            a->show.since = argv[++i];
         } else if (strcmp(argv[i], "--stages") == 0 && i + 1 < argc) {
             a->where.stages = argv[++i];
         } else if (strcmp(argv[i], "--inboxes") == 0 && i + 1 < argc) {
@@ -181,99 +198,6 @@ static struct nf_config *load(const struct args *a, const char *cmd)
         nf_config_destroy(&cfg);
     }
     return cfg;
-}
-
-/* Prints one cell of at most `width` characters, cutting at a UTF-8 character boundary. */
-static void cell(const char *s, int width)
-{
-    int chars = 0;
-    const char *p = s;
-    while (*p && chars < width) {
-        p++;
-        while ((*p & 0xC0) == 0x80)
-            p++;
-        chars++;
-    }
-    fwrite(s, 1, (size_t)(p - s), stdout);
-    for (; chars < width; chars++)
-        fputc(' ', stdout);
-}
-
-/* `show`: what every store_sqlite stage holds. The path comes from the stage's own option
- * table, so it is the same file the store wrote. */
-static int cmd_show(const struct nf_config *cfg)
-{
-    int shown = 0;
-    for (int s = 0; s < cfg->n_stages; s++) {
-        if (strcmp(cfg->stages[s].plugin, "store_sqlite") != 0)
-            continue;
-        char err[2048];
-        struct nf_plugin_handle *h =
-            nf_plugin_load(cfg->plugin_dir, cfg->stages[s].plugin, err, sizeof(err));
-        if (!h) {
-            fprintf(stderr, "newsflow: %s\n", err);
-            return 1;
-        }
-        struct nf_strpool *pool = nf_strpool_new();
-        void *conf = calloc(1, h->desc.conf_size + 1);
-        const struct nf_option *o = nf_option_find(h->desc.options, "path");
-        const char *path = NULL;
-        if (o && nf_config_plugin_conf(cfg, s, &h->desc, conf, pool, err, sizeof(err)) == 0)
-            memcpy(&path, (char *)conf + o->offset, sizeof(path));
-        sqlite3 *db = NULL;
-        sqlite3_stmt *q = NULL;
-        int rc = 1;
-        if (!path) {
-            fprintf(stderr, "newsflow: stage %s: %s\n", cfg->stages[s].name, err);
-            goto next;
-        }
-        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(db,
-                               "SELECT id, coalesce(published_at,''), coalesce(outlet,''),"
-                               " coalesce(title,''), (SELECT count(*) FROM entities e"
-                               " WHERE e.article_id = a.id), coalesce(dup_of,'')"
-                               " FROM articles a ORDER BY source_uri, id",
-                               -1, &q, NULL) != SQLITE_OK) {
-            fprintf(stderr, "newsflow: %s: %s\n", path, db ? sqlite3_errmsg(db) : "cannot open");
-            goto next;
-        }
-        char *real = realpath(path, NULL);
-        printf("store %s (%s)\n", cfg->stages[s].name, real ? real : path);
-        free(real);
-        cell("id", 17);
-        cell("date", 11);
-        cell("outlet", 16);
-        cell("title", 62);
-        printf("entities\n");
-        int rows = 0;
-        while (sqlite3_step(q) == SQLITE_ROW) {
-            char id[20];
-            snprintf(id, sizeof(id), "%.16s", (const char *)sqlite3_column_text(q, 0));
-            cell(id, 17);
-            cell((const char *)sqlite3_column_text(q, 1), 11);
-            cell((const char *)sqlite3_column_text(q, 2), 16);
-            cell((const char *)sqlite3_column_text(q, 3), 60);
-            fputs("  ", stdout);
-            printf("%d%s%s\n", sqlite3_column_int(q, 4),
-                   *sqlite3_column_text(q, 5) ? "  copy of " : "",
-                   (const char *)sqlite3_column_text(q, 5));
-            rows++;
-        }
-        printf("%d articles\n", rows);
-        shown++;
-        rc = 0;
-    next:
-        sqlite3_finalize(q);
-        sqlite3_close(db);
-        free(conf);
-        nf_strpool_destroy(&pool);
-        nf_plugin_unload(&h);
-        if (rc)
-            return 1;
-    }
-    if (!shown)
-        fprintf(stderr, "newsflow: no store_sqlite stage in %s\n", cfg->path);
-    return shown ? 0 : 1;
 }
 
 /* The plugins in a directory: what `doc` offers when it is not given a known one. */
@@ -609,7 +533,7 @@ int main(int argc, char **argv)
         return 0;
     }
     static const char *const commands[] = {"run", "stage", "broker", "check", "reload",
-                                           "show", "dlq", "doc", NULL};
+                                           "show", "query", "dlq", "doc", NULL};
     bool known = false;
     for (int i = 0; commands[i] && !known; i++)
         known = strcmp(cmd, commands[i]) == 0;
@@ -691,8 +615,13 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "reload") == 0) {
         rc = cmd_reload(cfg, a.timeout_ms);
-    } else if (strcmp(cmd, "show") == 0) {
-        rc = cmd_show(cfg);
+    } else if (strcmp(cmd, "show") == 0 || strcmp(cmd, "query") == 0) {
+        bool query = strcmp(cmd, "query") == 0;
+        a.show.match = query ? a.stage : NULL; /* the second positional argument */
+        if (query && (!a.show.match || !*a.show.match))
+            fprintf(stderr, "newsflow query: what to search for? newsflow query CONFIG TEXT\n");
+        else
+            rc = nf_show(cfg, &a.show, stdout);
     } else if (dlq) {
         rc = cmd_dlq(cfg, &dq);
     }

@@ -1,0 +1,23 @@
+/* What the embedded store holds, for operators: `newsflow show` (the latest articles, or one
+ * story's, or those since a day) and `newsflow query` (full-text search over titles and texts,
+ * best matches first). Both read the SQLite file of every store_sqlite stage of the config, the
+ * path taken from the stage's own options, read-only while the pipeline writes it. */
+#ifndef NF_VIEWS_H
+#define NF_VIEWS_H
+
+#include <stdio.h>
+
+#include "config.h"
+
+struct nf_show_opts {
+    int limit;         /* rows at most (0: 50) */
+    const char *story; /* only this story's articles (an id or its first characters) */
+    const char *since; /* only articles published (or fetched) on or after this ISO date */
+    const char *match; /* query: the full-text search, FTS5 syntax or plain words */
+};
+
+/* Prints the rows in columns that never run into each other, then a count line. Returns the
+ * exit code (0, or 1 with the reason on stderr). */
+int nf_show(const struct nf_config *cfg, const struct nf_show_opts *o, FILE *out);
+
+#endif
