@@ -22,6 +22,7 @@
 #include "stage.h"
 #include "statedir.h"
 #include "supervisor.h"
+#include "tap.h"
 #include "transport.h"
 #include "views.h"
 
@@ -55,6 +56,9 @@ static void usage(FILE *out)
             "                                         pipeline, without acknowledgement fields;\n"
             "                                         --id takes an id or its first characters;\n"
             "                                         --force resends already replayed ones\n"
+            "  tap CONFIG STAGE [--limit N] [--timeout MS]\n"
+            "                                         the records leaving a stage of the\n"
+            "                                         running pipeline, as JSON lines\n"
             "  doc [PLUGIN] [--plugin-dir DIR]        print a plugin's options (without\n"
             "                                         PLUGIN: the plugins there are)\n"
             "  keygen PREFIX                          write a CURVE key pair: PREFIX.key\n"
@@ -533,7 +537,7 @@ int main(int argc, char **argv)
         return 0;
     }
     static const char *const commands[] = {"run", "stage", "broker", "check", "reload",
-                                           "show", "query", "dlq", "doc", NULL};
+                                           "show", "query", "tap", "dlq", "doc", NULL};
     bool known = false;
     for (int i = 0; commands[i] && !known; i++)
         known = strcmp(cmd, commands[i]) == 0;
@@ -613,6 +617,11 @@ int main(int argc, char **argv)
             printf("%s: ok (%d stages, %d workers)\n", cfg->path, cfg->n_stages, workers);
             rc = 0;
         }
+    } else if (strcmp(cmd, "tap") == 0) {
+        if (!a.stage)
+            fprintf(stderr, "newsflow tap: which stage? newsflow tap CONFIG STAGE\n");
+        else
+            rc = nf_tap(cfg, a.stage, a.show.limit > 0 ? a.show.limit : -1, a.timeout_ms / 1000);
     } else if (strcmp(cmd, "reload") == 0) {
         rc = cmd_reload(cfg, a.timeout_ms);
     } else if (strcmp(cmd, "show") == 0 || strcmp(cmd, "query") == 0) {

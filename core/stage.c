@@ -5,6 +5,7 @@
  * The host never interprets a record beyond the delivery fields. */
 #include "stage.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -227,6 +228,8 @@ struct worker {
     void **outs;
     int n_outs;
     struct nf_acker *acker;
+    void *tap; /* PUB socket while someone taps this stage (newsflow tap), else NULL */
+    int64_t tap_next;
     struct nf_dlq *dlq;
     struct nf_record *rec;
     struct nf_buf batch;
@@ -307,8 +310,43 @@ static void drain_acks(struct worker *w);
 
 static void watchdog_tick(void);
 
+/* newsflow tap: while a file RUN_DIR/tap/STAGE.PID exists, the stage's workers also publish
+ * every batch they send on ipc://RUN_DIR/tap/STAGE-W, dropping what a slow reader cannot take,
+ * so the flow is neither slowed nor changed. Looked at twice a second. */
+static void tap_tick(struct worker *w)
+{
+    int64_t now = mono_ms();
+    if (now < w->tap_next)
+        return;
+    w->tap_next = now + 500;
+    char dir[PATH_MAX], prefix[160];
+    snprintf(dir, sizeof(dir), "%s/tap", w->cfg->run_dir);
+    snprintf(prefix, sizeof(prefix), "%s.", w->st->name);
+    bool wanted = false;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && !wanted && (e = readdir(d));)
+        wanted = strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    if (d)
+        closedir(d);
+    if (wanted && !w->tap) {
+        char ep[PATH_MAX + 200], err[512];
+        snprintf(ep, sizeof(ep), "ipc://%s/%s-%d", dir, w->st->name, w->ctx.worker);
+        w->tap = nf_socket_open(w->zctx, ZMQ_PUB, ep, true, 64, err, sizeof(err));
+        if (w->tap) {
+            int linger = 0;
+            zmq_setsockopt(w->tap, ZMQ_LINGER, &linger, sizeof(linger));
+            nf_logf(NF_LOG_INFO, "tapped: publishing what leaves on %s", ep);
+        }
+    } else if (!wanted && w->tap) {
+        nf_socket_close(&w->tap);
+        nf_logf(NF_LOG_INFO, "tap ended");
+    }
+}
+
 static int send_now(struct worker *w, const void *data, size_t len)
 {
+    if (w->tap)
+        zmq_send(w->tap, data, len, ZMQ_DONTWAIT); /* a full reader loses it, not the flow */
     for (int i = 0; i < w->n_outs; i++) {
         for (;;) {
             if (zmq_send(w->outs[i], data, len, ZMQ_DONTWAIT) >= 0)
@@ -991,6 +1029,7 @@ static int run_source(struct worker *w)
         watchdog_tick();
         w->ctx.in_flight = w->pending;
         report_tick(&w->ctx);
+        tap_tick(w);
         int64_t now = mono_ms();
         if (now >= next_scan) {
             replay_overdue(w, now);
@@ -1196,6 +1235,7 @@ static int run_filter(struct worker *w)
         }
         watchdog_tick();
         report_tick(&w->ctx);
+        tap_tick(w);
         if (n && !since_flush)
             flush_due = mono_ms() + w->st->flush_ms;
         since_flush += n;
@@ -1218,6 +1258,7 @@ static void worker_free(struct worker *w)
     if (w->plugin && w->plugin->desc.destroy && w->state)
         w->plugin->desc.destroy(w->state);
     nf_acker_destroy(&w->acker);
+    nf_socket_close(&w->tap);
     nf_socket_close(&w->in);
     nf_socket_close(&w->acks);
     for (int i = 0; i < w->n_outs; i++)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# newsflow tap CONFIG STAGE: the records leaving a stage of a running pipeline, as JSON lines,
+# without changing the flow (everything is still stored) and ending cleanly (the workers stop
+# publishing once the tap is gone).
+. "$(dirname "$0")/lib.sh"
+mkdir -p "$T/in"
+cat >"$T/t.cfg" <<CFG
+state_dir = "$T/var";
+stages = {
+  fetch = { plugin = "fetch_dir"; path = "$T/in"; watch = true; };
+  clean = { plugin = "clean_text"; inputs = ["fetch"]; workers = 2; };
+  store = { plugin = "store_sqlite"; inputs = ["clean"]; path = "$T/db"; flush_ms = 50; };
+};
+CFG
+"$NF" run "$T/t.cfg" >"$T/log" 2>&1 &
+SUP=$!
+PIDS+=("$SUP")
+wait_for 20 test -S "$T/var/run/clean.in" || fail "the pipeline did not start"
+"$NF" tap "$T/t.cfg" clean --limit 3 --timeout 30000 >"$T/tap.jsonl" 2>"$T/tap.err" &
+TAP=$!
+PIDS+=("$TAP")
+wait_for 10 grep -q "tapped: publishing" "$T/log" || { cat "$T/log"; fail "the workers did not see the tap"; }
+for i in $(seq 8); do cp "$NF_SOURCE_DIR"/conf/sample/00$((i % 5))_*.txt "$T/in/.t" && mv "$T/in/.t" "$T/in/a$i.txt"; done
+wait "$TAP" || { cat "$T/tap.err"; fail "tap failed"; }
+assert_eq "$(wc -l <"$T/tap.jsonl")" 3 "tap --limit 3 printed 3 records"
+python3 - "$T/tap.jsonl" "$T/db" <<'PY' || fail "the tapped records are not the stage's records as JSON"
+import json, sqlite3, sys, time
+recs = [json.loads(l) for l in open(sys.argv[1])]
+for r in recs:
+    assert len(r["id"]) == 32 and r["text"] and r["source"]["uri"].startswith("file://"), r
+    assert any(h["stage"] == "clean" for h in r.get("trace", [])), r.get("trace")
+db = sqlite3.connect(sys.argv[2])
+for _ in range(100):
+    ids = {row[0] for row in db.execute("select id from articles")}
+    if all(r["id"] in ids for r in recs):
+        break
+    time.sleep(0.1)
+assert all(r["id"] in ids for r in recs), "a tapped record was not stored"
+print("ok: the tapped records are JSON with id, source, text and clean's trace, and were stored")
+PY
+rows() { [ "$(sql "$T/db" "select count(*) from articles")" = 8 ]; }
+wait_for 30 rows || fail "the flow changed: not all 8 articles were stored"
+ok "every article was stored while tapped"
+wait_for 5 sh -c "! ls $T/var/run/tap/clean.* 2>/dev/null | grep -q ." || fail "the tap's announcement stayed"
+wait_for 10 grep -q "tap ended" "$T/log" || fail "the workers did not stop publishing"
+ok "the tap ended and the workers stopped publishing"
+kill -TERM "$SUP"
+wait "$SUP"
+assert_eq "$?" 0 "the supervisor exits 0"
+echo "all passed"
