@@ -17,6 +17,7 @@ struct ckpt {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_mutex_t copying; /* held while a checkpoint runs, the thread's or the writer's */
     int frames, idle_ms;
     bool due, stop;
     long commits, copied; /* commits seen; commits the last checkpoint covered */
@@ -51,7 +52,9 @@ static void *ckpt_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         /* SQLITE_BUSY (another checkpoint running) or an I/O error: the next one tries again,
          * and the writer's own checkpoint bounds the log meanwhile. */
+        pthread_mutex_lock(&c->copying);
         int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_unlock(&c->copying);
         pthread_mutex_lock(&c->mu);
         if (rc == SQLITE_OK)
             c->copied = covered;
@@ -91,7 +94,14 @@ struct ckpt *ckpt_new(const char *path, bool fsync, int frames, int idle_ms, cha
         snprintf(err, errlen, "cannot make a condition variable");
         goto fail;
     }
+    if (pthread_mutex_init(&c->copying, NULL) != 0) {
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        snprintf(err, errlen, "cannot make a mutex");
+        goto fail;
+    }
     if ((rc = pthread_create(&c->thread, NULL, ckpt_main, c)) != 0) {
+        pthread_mutex_destroy(&c->copying);
         pthread_cond_destroy(&c->cv);
         pthread_mutex_destroy(&c->mu);
         snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
@@ -115,6 +125,13 @@ void ckpt_committed(struct ckpt *c, int frames)
     pthread_mutex_unlock(&c->mu);
 }
 
+void ckpt_now(struct ckpt *c, sqlite3 *db)
+{
+    pthread_mutex_lock(&c->copying);
+    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    pthread_mutex_unlock(&c->copying);
+}
+
 void ckpt_destroy(struct ckpt **pc)
 {
     struct ckpt *c = *pc;
@@ -125,6 +142,7 @@ void ckpt_destroy(struct ckpt **pc)
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->thread, NULL);
+    pthread_mutex_destroy(&c->copying);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     sqlite3_close_v2(c->db);

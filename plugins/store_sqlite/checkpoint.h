@@ -1,10 +1,13 @@
 /* store_sqlite's checkpoints off the commit path: a thread with a connection of its own copies
  * the write-ahead log into the database when the log has grown past a size, and when no commit
- * came for a while. It never blocks the writer (SQLite's passive checkpoints); the store keeps a
- * checkpoint of its own at commit only for a log that grew far past the size. */
+ * came for a while. It never blocks the writer (SQLite's passive checkpoints). The log starts
+ * again from its beginning only when a checkpoint has copied all of it before the writer's next
+ * transaction begins, which a thread racing a busy writer seldom manages: the writer then
+ * finishes the copy itself (ckpt_now) when the log has grown to a few times the size. */
 #ifndef STORE_SQLITE_CHECKPOINT_H
 #define STORE_SQLITE_CHECKPOINT_H
 
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -19,6 +22,10 @@ struct ckpt *ckpt_new(const char *path, bool fsync, int frames, int idle_ms, cha
 /* Tells the thread that a commit left `frames` pages in the log. Called by the writer's thread
  * (from its WAL hook); cheap, never waits for a checkpoint. */
 void ckpt_committed(struct ckpt *c, int frames);
+
+/* Checkpoints the log through the writer's connection `db`, after the thread's checkpoint if
+ * one is running (two at once would make one of them give up). */
+void ckpt_now(struct ckpt *c, sqlite3 *db);
 
 /* Stops the thread (after the checkpoint it is making, if any) and closes its connection. */
 void ckpt_destroy(struct ckpt **c);

@@ -20,7 +20,7 @@
 /* The checkpoint thread also copies the log after this long without a commit. */
 #define STORE_SQLITE_IDLE_MS 1000
 /* A log this many times the checkpoint size is copied by the commit that reaches it. */
-#define STORE_SQLITE_WAL_LIMIT 4
+#define STORE_SQLITE_WAL_LIMIT 2
 
 struct store_sqlite_conf {
     const char *path;
@@ -51,9 +51,9 @@ static const struct nf_option store_sqlite_options[] = {
      "CPU."},
     {"checkpoint", NF_OPT_SIZE, "32M", offsetof(struct store_sqlite_conf, checkpoint),
      "Size of the write-ahead log at which a thread of the store copies it into the database "
-     "(a checkpoint), beside the commits; it also does after a second without a commit. "
-     "Larger: fewer checkpoints, and a page changed by many commits is copied once. 0: never "
-     "(another program checkpoints the file)."},
+     "(a checkpoint), beside the commits; it also does after a second without a commit. The "
+     "log stays within about twice this. Larger: fewer checkpoints, and a page changed by many "
+     "commits is copied once. 0: never (another program checkpoints the file)."},
     {.name = NULL},
 };
 
@@ -247,13 +247,15 @@ static int store_sqlite_tune(struct store_sqlite *s, struct nf_ctx *ctx)
 }
 
 /* After every commit of the store's connection: the checkpoint thread is told the log's size,
- * and a log that grew far past it (the thread fell behind) is copied now. */
+ * and a log of twice the size is copied now (see checkpoint.h), so that the next transaction
+ * starts it again. */
 static int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     struct store_sqlite *s = arg;
+    (void)name;
     ckpt_committed(s->ckpt, frames);
     if (frames / STORE_SQLITE_WAL_LIMIT >= s->wal_frames)
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        ckpt_now(s->ckpt, db);
     return SQLITE_OK;
 }
 
@@ -369,8 +371,10 @@ static void store_sqlite_destroy(void *state)
     if (s->in_txn && !sqlite3_get_autocommit(s->db))
         store_sqlite_commit(s);
     /* Before the store's own connection closes: the last connection to close copies the log. */
-    sqlite3_wal_hook(s->db, NULL, NULL);
-    ckpt_destroy(&s->ckpt);
+    if (s->ckpt) {
+        sqlite3_wal_hook(s->db, NULL, NULL);
+        ckpt_destroy(&s->ckpt);
+    }
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close_v2(s->db);
