@@ -23,6 +23,7 @@
 #include "statedir.h"
 #include "supervisor.h"
 #include "tap.h"
+#include "top.h"
 #include "transport.h"
 #include "views.h"
 
@@ -56,6 +57,8 @@ static void usage(FILE *out)
             "                                         pipeline, without acknowledgement fields;\n"
             "                                         --id takes an id or its first characters;\n"
             "                                         --force resends already replayed ones\n"
+            "  top CONFIG [--timeout MS]              a live view of every stage and worker\n"
+            "                                         (one table when not on a terminal)\n"
             "  tap CONFIG STAGE [--limit N] [--timeout MS]\n"
             "                                         the records leaving a stage of the\n"
             "                                         running pipeline, as JSON lines\n"
@@ -537,7 +540,8 @@ int main(int argc, char **argv)
         return 0;
     }
     static const char *const commands[] = {"run", "stage", "broker", "check", "reload",
-                                           "show", "query", "tap", "dlq", "doc", NULL};
+                                           "show", "query", "tap", "top", "dlq", "doc",
+                                           NULL};
     bool known = false;
     for (int i = 0; commands[i] && !known; i++)
         known = strcmp(cmd, commands[i]) == 0;
@@ -617,6 +621,8 @@ int main(int argc, char **argv)
             printf("%s: ok (%d stages, %d workers)\n", cfg->path, cfg->n_stages, workers);
             rc = 0;
         }
+    } else if (strcmp(cmd, "top") == 0) {
+        rc = nf_top(cfg, a.timeout_ms / 1000);
     } else if (strcmp(cmd, "tap") == 0) {
         if (!a.stage)
             fprintf(stderr, "newsflow tap: which stage? newsflow tap CONFIG STAGE\n");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# newsflow tap CONFIG STAGE: the records leaving a stage of a running pipeline, as JSON lines,
-# without changing the flow (everything is still stored) and ending cleanly (the workers stop
-# publishing once the tap is gone).
+# Looking into a running pipeline. newsflow tap CONFIG STAGE: the records leaving a stage as
+# JSON lines, without changing the flow (everything is still stored) and ending cleanly (the
+# workers stop publishing once the tap is gone). newsflow top CONFIG: every worker's numbers,
+# one table when not on a terminal, refreshed in place under a pseudo-terminal.
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$T/in"
 cat >"$T/t.cfg" <<CFG
@@ -44,6 +45,16 @@ ok "every article was stored while tapped"
 wait_for 5 sh -c "! ls $T/var/run/tap/clean.* 2>/dev/null | grep -q ." || fail "the tap's announcement stayed"
 wait_for 10 grep -q "tap ended" "$T/log" || fail "the workers did not stop publishing"
 ok "the tap ended and the workers stopped publishing"
+"$NF" top "$T/t.cfg" >"$T/top" || fail "top failed"
+grep -qE "^store +0 +[0-9]+ +8 +8 " "$T/top" || { cat "$T/top"; fail "top does not show store's 8 in and 8 stored"; }
+[ "$(grep -cE '^clean +[01] +[0-9]+ ' "$T/top")" = 2 ] || { cat "$T/top"; fail "top does not show clean's two workers"; }
+ok "top shows every worker with its counts"
+if command -v script >/dev/null; then
+    script -qfec "$NF top $T/t.cfg --timeout 2500" "$T/top.tty" >/dev/null 2>&1 || fail "top under a terminal failed"
+    [ "$(grep -c "newsflow top" "$T/top.tty")" -ge 2 ] || fail "top did not refresh under a terminal"
+    grep -q $'\x1b\[2J' "$T/top.tty" || fail "top did not redraw in place"
+    ok "top refreshes in place under a pseudo-terminal"
+fi
 kill -TERM "$SUP"
 wait "$SUP"
 assert_eq "$?" 0 "the supervisor exits 0"
