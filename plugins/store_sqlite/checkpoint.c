@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +101,13 @@ struct ckpt *ckpt_new(const char *path, bool fsync, int frames, int idle_ms, cha
         snprintf(err, errlen, "cannot make a mutex");
         goto fail;
     }
-    if ((rc = pthread_create(&c->thread, NULL, ckpt_main, c)) != 0) {
+    /* Signals stay with the stage's own thread, which waits for them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&c->thread, NULL, ckpt_main, c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
         pthread_mutex_destroy(&c->copying);
         pthread_cond_destroy(&c->cv);
         pthread_mutex_destroy(&c->mu);
