@@ -18,15 +18,91 @@
 
 #include "plugin_loader.h"
 
-static const char *const top_keys[] = {"plugin_dir", "run_dir",  "state_dir",   "deadletter",
-                                       "log_level",  "trace",    "grace_ms",    "stages",
-                                       "metrics_dir", "max_message", "curve_server_key",
-                                       "curve_server_public", "curve_client_key", "curve_allow",
-                                       "insecure", "http", "health_stuck_ms", "log_format",
-                                       NULL};
-static const char *const stage_keys[] = {
-    "plugin", "inputs", "workers", "endpoint", "ack_endpoint", "listen", "hwm", "batch",
-    "flush_ms", "window", "ack_timeout_ms", "max_attempts", "journal", "log_level", NULL};
+/* The keys the loader knows, with what `newsflow doc --config` says of them (docs/config.md is
+ * that output). A stage key not listed here is the plugin's option. */
+struct key_doc {
+    const char *name, *type, *def, *doc;
+};
+
+static const struct key_doc top_keys[] = {
+    {"stages", "group", "(required)", "the stages: `NAME = { plugin = \"...\"; ... };` each"},
+    {"state_dir", "path", "`var` beside the config", "journals, ledgers, dead letters, snapshots, "
+     "one subdirectory per stage; created 0700, refused when another user owns it or can write "
+     "it; one pipeline at a time (a lock)"},
+    {"run_dir", "path", "`STATE_DIR/run`", "ipc sockets, stats pages, config snapshots, the "
+     "reload result and tap files; 0700"},
+    {"plugin_dir", "path list", "`$NEWSFLOW_PLUGIN_DIR`, else beside the command",
+     "where plugins are: `DIR[:DIR...]`, the first holding NAME.so wins"},
+    {"deadletter", "path", "`STATE_DIR/deadletter.db`", "the dead-letter store: SQLite, or JSON "
+     "lines when it ends in `.jsonl`"},
+    {"log_level", "error, warn, info, debug", "`info`", "the lowest level logged"},
+    {"log_format", "text, json", "`text`", "`json`: one object a line (time, level, stage, worker, "
+     "record, msg)"},
+    {"trace", "bool", "`true`", "each stage appends itself and the time to a record's `trace`"},
+    {"grace_ms", "int 0..3600000", "`10000`", "on SIGTERM a source waits this long for what it "
+     "has in flight, then the others get as long to finish"},
+    {"metrics_dir", "path", "off", "every worker keeps METRICS_DIR/newsflow-STAGE-W.prom (for "
+     "node_exporter's textfile collector); `\"\"` turns it off"},
+    {"max_message", "size 4K..1G", "`64M`", "the largest message any socket accepts (ZeroMQ drops "
+     "a larger one's connection before keeping it) and the largest record a stage emits"},
+    {"http", "ADDRESS:PORT or PORT", "off", "the operator's endpoint: /metrics, /health, /ready, / "
+     "(a bare port listens on 127.0.0.1)"},
+    {"health_stuck_ms", "int 1000..86400000", "`60000`", "/health fails when a worker has not "
+     "moved, or records wait and nothing moves, this long"},
+    {"curve_server_key", "path", "none", "secret key of the listening tcp sockets (0600; from "
+     "`newsflow keygen`)"},
+    {"curve_server_public", "path", "none", "its public key, which connecting sockets expect"},
+    {"curve_client_key", "path", "none", "this host's secret client key (set per host with --set)"},
+    {"curve_allow", "path", "none", "the client public keys the listening sockets accept, one a "
+     "line"},
+    {"insecure", "bool", "`false`", "allow tcp endpoints without CURVE keys (check warns beyond "
+     "loopback)"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct key_doc stage_keys[] = {
+    {"plugin", "string", "(required)", "the plugin: PLUGIN_DIR/NAME.so"},
+    {"inputs", "list of stage names", "none (a source)", "the stages whose records it takes; "
+     "fan-in and fan-out allowed, no cycles"},
+    {"workers", "int 1..256", "`1`", "processes of this stage (sources shard their input)"},
+    {"endpoint", "tcp://HOST:PORT", "ipc under run_dir", "the stage's inbox: upstream pushes to "
+     "PORT, its workers pull from PORT+1"},
+    {"ack_endpoint", "tcp://HOST:PORT", "ipc under run_dir", "sources: where acknowledgements "
+     "come, PORT+worker"},
+    {"listen", "IP address", "the endpoint's host", "the address its tcp sockets bind, when it "
+     "differs from the one others connect to (behind a Service or NAT)"},
+    {"hwm", "int 1..1000000", "`100`", "messages (batches) queued per socket before senders wait"},
+    {"batch", "int 1..1000000", "`500`", "records a sink commits (or a stateful filter makes "
+     "durable) at once"},
+    {"flush_ms", "int 1..3600000", "`200`", "the longest a started batch waits"},
+    {"window", "int 1..10000000", "`4096`", "sources: records in flight before intake pauses"},
+    {"ack_timeout_ms", "int 10..86400000", "`30000`", "sources: first resend of an "
+     "unacknowledged record, doubling per attempt"},
+    {"max_attempts", "int 1..1000", "`5`", "sources: then the record is dead-lettered"},
+    {"journal", "bool", "`true`", "sources: journal records (durable) before sending them"},
+    {"log_level", "error, warn, info, debug", "the top-level one", "this stage's lowest level"},
+    {NULL, NULL, NULL, NULL},
+};
+
+void nf_config_print_reference(FILE *out)
+{
+    fputs("# Configuration reference\n\n"
+          "A pipeline is one libconfig file. Strings may use `${NAME}` and `${NAME:-default}` "
+          "from the environment; relative paths are resolved against the config's directory "
+          "(from `--set`, against the working directory). `--set KEY=VALUE` overrides a "
+          "top-level key, `--set STAGE.KEY=VALUE` a stage key or plugin option. Any mistake "
+          "stops start-up (and `newsflow check`) with file:line. A plugin's own options: "
+          "`newsflow doc PLUGIN`.\n\nThis page is `newsflow doc config`, made from the "
+          "tables the loader reads (a test fails when it is stale).\n", out);
+    const struct key_doc *tables[2] = {top_keys, stage_keys};
+    const char *titles[2] = {"Top-level keys", "Stage keys"};
+    for (int t = 0; t < 2; t++) {
+        fprintf(out, "\n## %s\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
+                titles[t]);
+        for (const struct key_doc *k = tables[t]; k->name; k++)
+            fprintf(out, "| `%s` | %s | %s | %s |\n", k->name, k->type, k->def, k->doc);
+    }
+}
 
 struct loader {
     struct nf_config *cfg;
@@ -59,20 +135,20 @@ static char *where_of(struct loader *L, const config_setting_t *s)
     return strdup(buf);
 }
 
-static bool in_list(const char *const *list, const char *s)
+static bool in_list(const struct key_doc *list, const char *s)
 {
-    for (; *list; list++)
-        if (strcmp(*list, s) == 0)
+    for (; list->name; list++)
+        if (strcmp(list->name, s) == 0)
             return true;
     return false;
 }
 
-static void list_join(const char *const *list, char *out, size_t outlen)
+static void list_join(const struct key_doc *list, char *out, size_t outlen)
 {
     size_t n = 0;
     out[0] = '\0';
-    for (; *list && n < outlen; list++) {
-        int w = snprintf(out + n, outlen - n, "%s%s", n ? ", " : "", *list);
+    for (; list->name && n < outlen; list++) {
+        int w = snprintf(out + n, outlen - n, "%s%s", n ? ", " : "", list->name);
         if (w < 0)
             break;
         n += (size_t)w;

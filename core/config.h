@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "newsflow/plugin.h"
 #include "options.h"
@@ -83,6 +84,9 @@ int nf_config_stage_index(const struct nf_config *cfg, const char *name);
 /* Where plugins are when neither plugin_dir nor NEWSFLOW_PLUGIN_DIR says: beside the command
  * (BIN/../plugins in a build tree, BIN/../lib/newsflow/plugins once installed). Malloc'd. */
 char *nf_config_default_plugin_dir(void);
+
+/* The reference of every top-level and stage key, in Markdown (docs/config.md). */
+void nf_config_print_reference(FILE *out);
 
 /* "ADDRESS:PORT", "[IPv6]:PORT" or "PORT" (on 127.0.0.1) into a socket address (out: a struct
  * sockaddr_storage). Returns 0 or -1. */

@@ -62,6 +62,7 @@ static void usage(FILE *out)
             "  tap CONFIG STAGE [--limit N] [--timeout MS]\n"
             "                                         the records leaving a stage of the\n"
             "                                         running pipeline, as JSON lines\n"
+            "  doc config                             every top-level and stage key\n"
             "  doc [PLUGIN] [--plugin-dir DIR]        print a plugin's options (without\n"
             "                                         PLUGIN: the plugins there are)\n"
             "  keygen PREFIX                          write a CURVE key pair: PREFIX.key\n"
@@ -244,6 +245,10 @@ static void list_plugins(const char *dirs, FILE *out)
 
 static int cmd_doc(const struct args *a)
 {
+    if (a->n_pos == 1 && strcmp(a->positional[0], "config") == 0) {
+        nf_config_print_reference(stdout);
+        return 0;
+    }
     char dir[PATH_MAX];
     const char *env = getenv("NEWSFLOW_PLUGIN_DIR");
     char *def = a->plugin_dir || (env && *env) ? NULL : nf_config_default_plugin_dir();
