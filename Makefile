@@ -45,6 +45,9 @@ test-asan: $(ASAN_BUILD)/CMakeCache.txt
 
 bench: build
 	bash bench/run.sh $(BUILD)
+	bash bench/bench_lang.sh $(BUILD)
+	bash bench/bench_store.sh $(BUILD)
+	bash bench/bench_recovery.sh $(BUILD)
 	@if [ -x /usr/lib/postgresql/15/bin/initdb ]; then bash bench/bench_pg.sh $(BUILD); \
 	else echo "== store_pg: skipped (no PostgreSQL server: make test installs it)"; fi
 
