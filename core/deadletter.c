@@ -770,7 +770,7 @@ struct replay {
     struct nf_buf buf;
     int64_t *sent;
     size_t n_sent, cap_sent;
-    int matched, already, unreadable;
+    int matched, already, unreadable, refused;
 };
 
 static bool replay_selects(const struct replay *R, const struct nf_dead_letter *dl)
@@ -900,6 +900,16 @@ static int replay_one(void *arg, const struct nf_dead_letter *dl)
     const struct nf_stage_conf *st = &R->cfg->stages[si];
     /* a source's dead letter is a record it could not get acknowledged: its consumers retry */
     bool source = st->n_inputs == 0;
+    if (source && dl->attempt == 0) {
+        /* never sent: the source refused this input by its own checks (binary, too big, bad
+         * JSON line). Only the source may judge it again: fix the input and the source reads
+         * it anew (it remembers a refusal only until the input changes). */
+        fprintf(out, "skipped %lld (%s): refused by source %s when it read it (%s); fix the "
+                     "input and %s reads it again\n",
+                (long long)dl->n, what, st->name, or_empty(dl->error), st->name);
+        R->refused++;
+        return 0;
+    }
     int n_to = source ? st->n_consumers : 1;
     for (int i = 0; i < n_to; i++)
         if (replay_send(R, dl, source ? st->consumers[i] : si) < 0)
@@ -965,8 +975,9 @@ int nf_dlq_replay(const struct nf_config *cfg, const struct nf_dlq_replay_opts *
     rc = (int)R.n_sent;
 out:
     if (R.matched || R.n_sent) {
-        fprintf(out, "%zu sent, %d skipped (no readable record or stage), %d already replayed%s.\n",
-                R.n_sent, R.unreadable, R.already,
+        fprintf(out, "%zu sent, %d skipped (no readable record or stage), %d refused by their "
+                     "source (fix the input instead), %d already replayed%s.\n",
+                R.n_sent, R.unreadable, R.refused, R.already,
                 R.already && !o.force ? " (--force sends them again)" : "");
         if (R.n_sent)
             fprintf(out, "Replayed records carry no ack_to, seq or attempt: nobody waits for "

@@ -16,6 +16,7 @@
 #include "deadletter.h"
 #include "newsflow/log.h"
 #include "stats.h"
+#include "views.h"
 
 extern const unsigned char nf_status_page[]; /* generated from core/status.html */
 
@@ -221,6 +222,12 @@ static int keep_dead(void *arg, const struct nf_dead_letter *dl)
     return 0;
 }
 
+static void add_story(void *arg, const char *story, int n, const char *title)
+{
+    json_array_append_new(arg, json_pack("{s:s?,s:i,s:s?}", "story", story, "articles", n,
+                                         "title", title));
+}
+
 static char *status_json(const struct nf_view *v, size_t *len)
 {
     json_t *root = json_object(), *stages = json_array();
@@ -270,6 +277,9 @@ static char *status_json(const struct nf_view *v, size_t *len)
         json_array_append_new(dead, L.ring[((L.n - 1 - i) % 10 + 10) % 10]);
     json_object_set_new(root, "dead_letters", dead);
     json_object_set_new(root, "dead_letters_total", json_integer(L.n));
+    json_t *stories = json_array();
+    nf_recent_stories(v->cfg, 2000, 8, add_story, stories);
+    json_object_set_new(root, "stories", stories);
     json_t *problems = json_array();
     health(v, problems);
     json_object_set_new(root, "healthy", json_boolean(json_array_size(problems) == 0));

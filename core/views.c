@@ -223,3 +223,39 @@ int nf_show(const struct nf_config *cfg, const struct nf_show_opts *o, FILE *out
                 cfg->path);
     return shown ? 0 : 1;
 }
+
+int nf_recent_stories(const struct nf_config *cfg, int recent, int top,
+                      void (*fn)(void *arg, const char *story, int n, const char *title),
+                      void *arg)
+{
+    int s = 0;
+    while (s < cfg->n_stages && strcmp(cfg->stages[s].plugin, "store_sqlite") != 0)
+        s++;
+    if (s == cfg->n_stages)
+        return -1;
+    char err[512];
+    char *path = store_path(cfg, s, err, sizeof(err));
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    int n = -1;
+    if (path && sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db,
+                           "SELECT story_id, count(*) AS c, max(title) FROM (SELECT story_id, "
+                           "title FROM articles ORDER BY rowid DESC LIMIT ?1) WHERE story_id "
+                           "IS NOT NULL GROUP BY story_id ORDER BY c DESC, story_id LIMIT ?2",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 200);
+        sqlite3_bind_int(q, 1, recent);
+        sqlite3_bind_int(q, 2, top);
+        n = 0;
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            fn(arg, (const char *)sqlite3_column_text(q, 0), sqlite3_column_int(q, 1),
+               (const char *)sqlite3_column_text(q, 2));
+            n++;
+        }
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    free(path);
+    return n;
+}

@@ -20,4 +20,11 @@ struct nf_show_opts {
  * exit code (0, or 1 with the reason on stderr). */
 int nf_show(const struct nf_config *cfg, const struct nf_show_opts *o, FILE *out);
 
+/* The largest stories among the embedded store's `recent` latest articles, `top` of them, the
+ * biggest first: fn(arg, story id, articles, a title of it). Returns how many, or -1 when there
+ * is no store_sqlite stage or its file cannot be read yet. */
+int nf_recent_stories(const struct nf_config *cfg, int recent, int top,
+                      void (*fn)(void *arg, const char *story, int n, const char *title),
+                      void *arg);
+
 #endif

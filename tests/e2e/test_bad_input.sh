@@ -32,4 +32,11 @@ assert_contains "$T/dlq" "104857600" "the huge file's reason gives its size"
 assert_eq "$(sql "$T/var/deadletter.db" "select count(*) from dead_letters where stage = 'fetch' and error <> ''")" 5 \
     "five dead letters from the fetch stage, each with a reason"
 assert_contains "$T/log" "dead-lettered" "dead letters are logged"
+# Replaying what the source refused sends nothing into the pipeline: only the source may judge
+# an input again, once it is fixed.
+"$NF" dlq replay "$T/bad.cfg" --stage fetch --timeout 3000 >"$T/replay" 2>&1 || { cat "$T/replay"; fail "dlq replay failed"; }
+assert_contains "$T/replay" "0 sent" "no refused input is sent into the pipeline"
+assert_contains "$T/replay" "5 refused by their source" "the five refused inputs are named as such"
+assert_contains "$T/replay" "binary.txt): refused by source fetch when it read it" "the replay says why, per input"
+assert_eq "$(sql "$T/db" "select count(*) from articles")" 3 "nothing more was stored"
 echo "all passed"

@@ -35,6 +35,9 @@ grep -q '^newsflow_worker_process_seconds_bucket{stage="clean",worker="1",le="+I
 grep -qE '^newsflow_worker_rss_bytes\{stage="fetch",worker="0"\} [1-9][0-9]*$' "$T/metrics" || fail "no RSS"
 grep -q '^newsflow_worker_up{stage="clean",worker="1"} 1$' "$T/metrics" || fail "no up gauge"
 ok "/metrics has counts, a latency histogram, RSS and up gauges"
+curl -sf "$URL/status.json" >"$T/status.json" || fail "/status.json failed"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert {"stages", "dead_letters", "stories", "healthy"} <= set(d), d.keys()' "$T/status.json" ||
+    fail "/status.json lacks what the page shows"
 code=$(curl -s -o "$T/health" -w "%{http_code}" "$URL/health")
 [ "$code" = 200 ] || { cat "$T/health"; fail "/health is $code while all is well"; }
 ok "/health is 200 while all is well"
