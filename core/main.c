@@ -90,19 +90,29 @@ struct args {
     struct nf_show_opts show;  /* show, query: --limit, --story, --since */
 };
 
+/* A number argument from lo to hi, or -1 after saying what it must be. */
+static int num_arg(const char *text, long lo, long hi, const char *what, long *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || v < lo || v > hi) {
+        fprintf(stderr, "newsflow: %s needs a number from %ld to %ld\n", what, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, int from, struct args *a)
 {
+    long v;
     for (int i = from; i < argc; i++) {
         if (strcmp(argv[i], "--once") == 0) {
             a->once = true;
         } else if (strcmp(argv[i], "--worker") == 0 && i + 1 < argc) {
-            char *end;
-            long w = strtol(argv[++i], &end, 10);
-            if (*end || w < 0 || w > 255) {
-                fprintf(stderr, "newsflow: --worker needs a number from 0 to 255\n");
+            if (num_arg(argv[++i], 0, 255, "--worker", &v) < 0)
                 return -1;
-            }
-            a->worker = (int)w;
+            a->worker = (int)v;
         } else if ((strcmp(argv[i], "--set") == 0 || strcmp(argv[i], "-s") == 0) &&
                    i + 1 < argc) {
             if (a->n_sets >= 128) {
@@ -118,13 +128,9 @@ static int parse_args(int argc, char **argv, int from, struct args *a)
         } else if (strcmp(argv[i], "--plugin-dir") == 0 && i + 1 < argc) {
             a->plugin_dir = argv[++i];
         } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 1000000) {
-                fprintf(stderr, "newsflow: --limit needs a number from 1 to 1000000\n");
+            if (num_arg(argv[++i], 1, 1000000, "--limit", &v) < 0)
                 return -1;
-            }
-            a->show.limit = (int)n;
+            a->show.limit = (int)v;
         } else if (strcmp(argv[i], "--story") == 0 && i + 1 < argc) {
             a->show.story = argv[++i];
         } else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
@@ -136,13 +142,9 @@ static int parse_args(int argc, char **argv, int from, struct args *a)
         } else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc) {
             a->snapshot = argv[++i];
         } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
-            char *end;
-            long ms = strtol(argv[++i], &end, 10);
-            if (*end || ms < 1 || ms > 600000) {
-                fprintf(stderr, "newsflow: --timeout needs milliseconds from 1 to 600000\n");
+            if (num_arg(argv[++i], 1, 600000, "--timeout (milliseconds)", &v) < 0)
                 return -1;
-            }
-            a->timeout_ms = (int)ms;
+            a->timeout_ms = (int)v;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "newsflow: unknown option %s\n", argv[i]);
             return -1;
@@ -303,12 +305,9 @@ static int dlq_take_args(int argc, char **argv, struct dlq_args *d)
         } else if (strcmp(o, "--stage") == 0 && d->replay && has_value) {
             d->stage = argv[++i];
         } else if (strcmp(o, "--timeout") == 0 && d->replay && has_value) {
-            char *end;
-            long ms = strtol(argv[++i], &end, 10);
-            if (*end || ms < 1 || ms > 600000) {
-                fprintf(stderr, "newsflow: --timeout needs milliseconds from 1 to 600000\n");
+            long ms;
+            if (num_arg(argv[++i], 1, 600000, "--timeout (milliseconds)", &ms) < 0)
                 return -1;
-            }
             d->timeout_ms = (int)ms;
         } else if (d->argc + 2 >= (int)(sizeof(d->argv) / sizeof(d->argv[0]))) {
             fprintf(stderr, "newsflow: too many arguments\n");

@@ -22,7 +22,7 @@ cat >"$CFG" <<CFG
 state_dir = "$T/var";
 stages = {
   gen = { plugin = "bench_gen"; count = $N; bytes = "3K"; window = $WINDOW;
-          ack_timeout_ms = 60000; };
+          ack_timeout_ms = 600000; };
   pass = { plugin = "filter_pass"; inputs = ["gen"]; };
   store = { plugin = "store_sqlite"; inputs = ["pass"]; path = "$T/db"; };
 };
