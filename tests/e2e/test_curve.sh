@@ -58,13 +58,19 @@ REC='{"id": "0123456789abcdef0123456789abcdef", "source": {"uri": "test://forged
     fail "a peer without CURVE delivered a record"
 "$INJECT" -w 1500 -k "$T/keys/server.pub" "tcp://127.0.0.1:$P1" -x '92 01 01' 2>"$T/inj3.err" &&
     fail "a peer with a key nobody allowed delivered an acknowledgement"
+# taking records from the workers' side of an inbox (PORT+1) while records flow
+cp "$NF_SOURCE_DIR"/conf/sample/000_*.txt "$T/in/.p" && mv "$T/in/.p" "$T/in/pull.txt"
+"$INJECT" -P -w 2000 -k "$T/keys/server.pub" "tcp://127.0.0.1:$((P2 + 1))" >"$T/pull.out" 2>&1 &&
+    fail "a peer with a key nobody allowed took records from clean's inbox"
+"$INJECT" -P -w 1000 "tcp://127.0.0.1:$((P2 + 1))" >"$T/pull2.out" 2>&1 &&
+    fail "a peer without CURVE took records from clean's inbox"
 wait_for 10 grep -q "refused a tcp peer at 127.0.0.1" "$T/log" || { cat "$T/log"; fail "the refused peer was not logged"; }
-ok "foreign peers cannot push records or acknowledgements, and are logged with their address"
+ok "foreign peers cannot push records, take them or acknowledge, and are logged with their address"
 assert_contains "$T/log" "its key is not in curve_allow" "the log says why the peer was refused"
 # an allowed client key gets through: the same tool with the host's key delivers
 "$INJECT" -w 5000 -k "$T/keys/server.pub" -K "$T/keys/host.key" "tcp://127.0.0.1:$P3" \
     -j "${REC/FORGED TITLE/Allowed}" || fail "a peer with an allowed key could not deliver"
-wait_for 20 rows 6 || fail "the allowed peer's record was not stored"
+wait_for 20 rows 7 || fail "the allowed peer's record was not stored"
 assert_eq "$(sql "$T/db" "select count(*) from articles where title = 'FORGED TITLE'")" 0 "no forged record was stored"
 ok "an allowed key delivers"
 kill -TERM "$SUP"

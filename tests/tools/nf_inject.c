@@ -26,6 +26,8 @@ static void usage(void)
             "             fresh key pair of its own (a peer nobody allowed), or with -K's\n"
             "  -K FILE    the client's secret key (as newsflow keygen writes it)\n"
             "With -w, a message that cannot be delivered within MS fails the run.\n"
+            "nf_inject -P [-w MS] [-k SERVER.pub [-K CLIENT.key]] ENDPOINT: connect a PULL socket\n"
+            "instead and wait MS for one message: exit 0 and its size if one came, 1 if none.\n"
             "Builds messages from parts and sends each through a PUSH socket connected to\n"
             "ENDPOINT, after waiting up to MS milliseconds (default 5000) for the connection.\n"
             "  -f FILE    append the file's bytes\n"
@@ -308,7 +310,13 @@ int main(int argc, char **argv)
     int i = 1, wait_ms = 5000;
     bool send_timeout = false;
     const char *server_pub = NULL, *client_key = NULL;
+    bool pull = false;
     while (i + 1 < argc && argv[i][0] == '-' && argv[i][1] && !argv[i][2]) {
+        if (strcmp(argv[i], "-P") == 0) {
+            pull = true;
+            i++;
+            continue;
+        }
         if (strcmp(argv[i], "-w") == 0) {
             long w = number(argv[i + 1]);
             if (w < 0 || w > 600000) {
@@ -331,15 +339,15 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *endpoint = argv[i++];
-    struct msg *msgs;
-    int n;
-    if (build(argc, argv, i, &msgs, &n) < 0) {
+    struct msg *msgs = NULL;
+    int n = 0;
+    if (!pull && build(argc, argv, i, &msgs, &n) < 0) {
         usage();
         return 2;
     }
     int code = 1, sent = 0;
     void *zctx = zmq_ctx_new();
-    void *sock = zctx ? zmq_socket(zctx, ZMQ_PUSH) : NULL;
+    void *sock = zctx ? zmq_socket(zctx, pull ? ZMQ_PULL : ZMQ_PUSH) : NULL;
     if (!sock) {
         fprintf(stderr, "nf_inject: %s\n", zmq_strerror(errno));
         goto out;
@@ -359,6 +367,25 @@ int main(int argc, char **argv)
         zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, spub, 41);
         zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, cpub, 41);
         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, csec, 41);
+    }
+    if (pull) {
+        /* a taker: whatever reaches it within wait_ms */
+        zmq_setsockopt(sock, ZMQ_RCVTIMEO, &wait_ms, sizeof(wait_ms));
+        if (zmq_connect(sock, endpoint) < 0) {
+            fprintf(stderr, "nf_inject: connect %s: %s\n", endpoint, zmq_strerror(errno));
+            goto out;
+        }
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) >= 0) {
+            printf("received %zu bytes\n", zmq_msg_size(&m));
+            code = 0;
+        } else {
+            fprintf(stderr, "nf_inject: nothing received from %s within %d ms\n", endpoint,
+                    wait_ms);
+        }
+        zmq_msg_close(&m);
+        goto out;
     }
     if (connect_and_wait(zctx, sock, endpoint, wait_ms) < 0)
         goto out;
