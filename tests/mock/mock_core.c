@@ -2,6 +2,7 @@
 #include "mock_core.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,20 @@ struct mock_plugin *mock_plugin_new(const char *name, const char *const *opts)
                           sizeof(err)) < 0)
             goto fail;
     }
+    /* as the real core: a required option (no default) left out is refused before init */
+    for (const struct nf_option *o = p->options; o && o->name; o++) {
+        if (o->def)
+            continue;
+        bool given = false;
+        size_t kl = strlen(o->name);
+        for (size_t i = 0; opts && opts[i] && !given; i++)
+            given = strncmp(opts[i], o->name, kl) == 0 && opts[i][kl] == '=';
+        if (!given) {
+            snprintf(err, sizeof(err), "plugin %s needs option '%s' (%s)", name, o->name,
+                     o->description ? o->description : "");
+            goto fail;
+        }
+    }
     mp->ctx = (struct nf_ctx){name, next_worker, next_workers};
     if (p->init && p->init(&mp->ctx, mp->conf, &mp->state) != NF_OK) {
         snprintf(err, sizeof(err), "init failed: %.900s", last_error);
@@ -210,6 +225,8 @@ struct mock_plugin *mock_plugin_new(const char *name, const char *const *opts)
     return mp;
 fail:
     fprintf(stderr, "mock_plugin_new(%s): %s\n", name, err);
+    if (!last_error[0]) /* the host's own refusal, for mock_last_error */
+        snprintf(last_error, sizeof(last_error), "%.1000s", err);
     nf_plugin_unload(&mp->h);
     nf_strpool_destroy(&mp->pool);
     free(mp->conf);

@@ -353,6 +353,10 @@ static void test_missing_directory_fails_init(void **state)
     const char *opts[] = {"path=/nonexistent/nf-fetch-dir", NULL};
     assert_null(mock_plugin_new("fetch_dir", opts));
     assert_non_null(strstr(mock_last_error(), "/nonexistent/nf-fetch-dir"));
+    /* a required option left out is refused before init, as the real core refuses it */
+    const char *none[] = {"max_bytes=16K", NULL};
+    assert_null(mock_plugin_new("fetch_dir", none));
+    assert_non_null(strstr(mock_last_error(), "needs option 'path'"));
 }
 
 /* ---- the ledger ---------------------------------------------------------------------- */
