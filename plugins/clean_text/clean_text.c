@@ -14,6 +14,7 @@
 #include <pcre2.h>
 
 #include "newsflow/plugin.h"
+#include "dates.h"
 #include "plugin_util.h"
 
 struct clean_text_conf {
@@ -603,15 +604,6 @@ static bool clean_text_match(struct clean_text *s, const pcre2_code *re, const c
     return pcre2_match(re, (PCRE2_SPTR)p, n, 0, PCRE2_NO_UTF_CHECK, s->md, NULL) >= 0;
 }
 
-static bool clean_text_valid_date(int y, int m, int d)
-{
-    static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1 || d > days[m - 1])
-        return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return !(m == 2 && d == 29 && !leap);
-}
-
 /* Splits the text into lines, lifts a date header off the first one, and marks boilerplate. */
 static int clean_text_lines(struct clean_text *s, struct nf_record *rec, const char *t, size_t n,
                             size_t *count_out)
@@ -636,7 +628,7 @@ static int clean_text_lines(struct clean_text *s, struct nf_record *rec, const c
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
             const char *d = t + l->off;
             int y = atoi(d + ov[2]), m = atoi(d + ov[4]), dd = atoi(d + ov[6]);
-            if (clean_text_valid_date(y, m, dd)) {
+            if (nfu_date_valid(y, m, dd)) {
                 if (!nf_record_has(rec, NF_F_PUBLISHED_AT) &&
                     nf_record_set_strf(rec, NF_F_PUBLISHED_AT, "%04d-%02d-%02d", y, m, dd) < 0)
                     return -1;

@@ -16,6 +16,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "dates.h"
 #include "lang.h"
 #include "newsflow/plugin.h"
 #include "plugin_util.h"
@@ -835,15 +836,6 @@ fail:
 
 /* ---- dates ---------------------------------------------------------------------------- */
 
-static bool extract_meta_valid_date(int y, int m, int d)
-{
-    static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1 || d > days[m - 1])
-        return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return !(m == 2 && d == 29 && !leap);
-}
-
 static int extract_meta_month(const char *p)
 {
     static const char names[] = "janfebmaraprmayjunjulaugsepoctnovdec";
@@ -907,7 +899,7 @@ static int extract_meta_next_date(struct extract_meta *s, const char *t, size_t 
         int month = extract_meta_month(t + (day_first ? ov[4] : ov[2]));
         int year = ov[6] == PCRE2_UNSET ? 0 : atoi(t + ov[6]);
         /* without a year, 29 February may be right: check against a leap year */
-        if (extract_meta_valid_date(year ? year : 2000, month, day)) {
+        if (nfu_date_valid(year ? year : 2000, month, day)) {
             *out = (struct extract_meta_date){year, month, day};
             return 1;
         }
