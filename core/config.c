@@ -76,6 +76,8 @@ static const struct key_doc stage_keys[] = {
      "durable) at once"},
     {"flush_ms", "int 1..3600000", "`200`", "the longest a started batch waits"},
     {"window", "int 1..10000000", "`4096`", "sources: records in flight before intake pauses"},
+    {"window_bytes", "size 64K..16G", "`16M`", "sources: ... or bytes of them in flight (a window "
+     "of web pages is bounded in memory, not only in count)"},
     {"ack_timeout_ms", "int 10..86400000", "`30000`", "sources: first resend of an "
      "unacknowledged record, doubling per attempt"},
     {"max_attempts", "int 1..1000", "`5`", "sources: then the record is dead-lettered"},
@@ -300,6 +302,15 @@ static int stage_key(struct loader *L, struct nf_stage_conf *st, const char *key
             *ints[i].i32 = (int)v;
         return 0;
     }
+    if (strcmp(key, "window_bytes") == 0) {
+        int64_t v;
+        if ((kind != NF_VAL_INT && kind != NF_VAL_STRING && kind != NF_VAL_TEXT) ||
+            nf_parse_size(text, &v) < 0 || v < (INT64_C(64) << 10) || v > (INT64_C(16) << 30))
+            return lfail(L, where, "stage '%s': 'window_bytes' must be a size from 64K to 16G "
+                                   "(\"32M\"), got %s", st->name, text);
+        st->window_bytes = v;
+        return 0;
+    }
     if (strcmp(key, "journal") == 0) {
         bool yes = strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 || strcmp(text, "1") == 0;
         bool no = strcmp(text, "false") == 0 || strcmp(text, "no") == 0 || strcmp(text, "0") == 0;
@@ -379,6 +390,7 @@ static int read_stage(struct loader *L, struct nf_stage_conf *st, config_setting
     st->batch = 500;
     st->flush_ms = 200;
     st->window = 4096;
+    st->window_bytes = INT64_C(16) << 20;
     st->ack_timeout_ms = 30000;
     st->max_attempts = 5;
     st->journal = true;

@@ -36,6 +36,7 @@ struct nf_stage_conf {
     int batch;
     int flush_ms;
     int window;             /* sources: records in flight before intake pauses */
+    int64_t window_bytes;   /* sources: ... or bytes of them in flight */
     int64_t ack_timeout_ms; /* sources: first resend after this long without an ack */
     int max_attempts;       /* sources: then dead-letter */
     bool journal;           /* sources: journal records before sending (default true) */

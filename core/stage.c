@@ -238,6 +238,7 @@ struct worker {
     /* source */
     struct slot *slots;
     int64_t window;
+    int64_t inflight_bytes; /* encoded bytes of the records in flight (window_bytes) */
     int64_t next_counter;
     int64_t epoch;
     int64_t pending;
@@ -604,10 +605,13 @@ static void slot_done(struct worker *w, struct slot *s)
     s->remaining = 0;
     s->used = false;
     w->pending--;
+    w->inflight_bytes -= (int64_t)s->bytes.len;
     if (w->journal)
         nf_journal_acked(w->journal, s->seq);
-    if (s->bytes.cap > (1u << 20))
-        nf_buf_free(&s->bytes); /* do not keep a rare huge record's memory forever */
+    /* Only small buffers stay with their slot: a window of web pages would otherwise keep a
+     * page's worth of memory in every slot it ever used, whatever window_bytes says. */
+    if (s->bytes.cap > (64u << 10))
+        nf_buf_free(&s->bytes);
     if (w->plugin->desc.acked)
         w->plugin->desc.acked(w->state, &w->ctx, s->id);
 }
@@ -770,6 +774,7 @@ static int source_emit(struct worker *w, struct slot *s)
     s->used = true;
     w->next_counter++;
     w->pending++;
+    w->inflight_bytes += (int64_t)s->bytes.len;
     if (w->journal) {
         const void *jbytes = s->bytes.data;
         size_t jlen = s->bytes.len;
@@ -923,6 +928,7 @@ static int journal_recover(struct worker *w)
         s->used = true;
         w->next_counter++;
         w->pending++;
+        w->inflight_bytes += (int64_t)s->bytes.len;
     }
     qsort(w->recovered_ids, w->n_recovered_ids, sizeof(*w->recovered_ids), cmp_id);
     nf_journal_recovered_free(w->journal);
@@ -973,7 +979,7 @@ static int run_source(struct worker *w)
         bool again = false;
         while (!eof && !stop_requested && produced < 256) {
             struct slot *s = &w->slots[w->next_counter % w->window];
-            if (s->used)
+            if (s->used || (w->pending && w->inflight_bytes >= w->st->window_bytes))
                 break; /* the credit window is full: wait for acknowledgements */
             nf_record_reset(w->rec);
             w->ctx.error[0] = '\0';

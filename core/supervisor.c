@@ -518,6 +518,7 @@ static bool stage_changed(const struct nf_config *a, int sa, const struct nf_con
         str_differs(x->endpoint, y->endpoint) || str_differs(x->ack_endpoint, y->ack_endpoint) ||
         str_differs(x->listen, y->listen) || x->hwm != y->hwm || x->batch != y->batch ||
         x->flush_ms != y->flush_ms || x->window != y->window ||
+        x->window_bytes != y->window_bytes ||
         x->ack_timeout_ms != y->ack_timeout_ms || x->max_attempts != y->max_attempts ||
         x->journal != y->journal || str_differs(x->log_level, y->log_level) ||
         x->paths_below != y->paths_below || x->n_inputs != y->n_inputs ||

@@ -1132,6 +1132,24 @@ static void test_endpoints_tcp(void **state)
     load_bad(f, sets4, 1, 0, "--set clean.listen", "without scheme or port", NULL);
 }
 
+static void test_window_bytes(void **state)
+{
+    /* a source's window is bounded in bytes too: a size, 16M by default */
+    struct fx *f = *state;
+    write_cfg(f, "w.cfg",
+              "stages = {\n"
+              "  fetch = { plugin = \"src\"; };\n"
+              "  top = { plugin = \"snk\"; inputs = [\"fetch\"]; };\n"
+              "};\n");
+    struct nf_config *c = load_ok(f, NULL, 0);
+    assert_int_equal(c->stages[0].window_bytes, INT64_C(16) << 20);
+    char *sets[] = {"fetch.window_bytes=8M"};
+    c = load_ok(f, sets, 1);
+    assert_int_equal(c->stages[0].window_bytes, INT64_C(8) << 20);
+    char *bad[] = {"fetch.window_bytes=1K"};
+    load_bad(f, bad, 1, 0, "--set fetch.window_bytes", "from 64K to 16G", NULL);
+}
+
 static void test_endpoints_port_garbage(void **state)
 {
     /* "tcp://h:70x0" was read as port 70 (strtol stopped at the 'x'): a typo in a port must be
@@ -1214,6 +1232,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_plugins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_endpoints_ipc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_endpoints_tcp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_window_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_endpoints_port_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_endpoints_ipc_length, setup, teardown),
     };
