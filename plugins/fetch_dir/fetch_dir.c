@@ -56,8 +56,9 @@ static const struct nf_option fetch_dir_options[] = {
      "Largest file, and largest inflated size of a gzipped file, that is read; a bigger one is "
      "refused as an error."},
     {"settle_ms", NF_OPT_INT, "200", offsetof(struct fetch_dir_conf, settle_ms),
-     "With watch: how long a file must stay untouched after it was closed or moved in before "
-     "it is read, so that a writer that closes and reopens is read once, complete."},
+     "With watch: how long a file must stay untouched after it was closed before it is read, "
+     "so that a writer that closes and reopens is read once, complete. A file renamed into the "
+     "directory is complete and is read at once."},
     {"remember", NF_OPT_BOOL, "true", offsetof(struct fetch_dir_conf, remember),
      "Keep a ledger of the files whose records reached the end of the pipeline, and of those "
      "refused (and dead-lettered) for what they hold, and do not read them again after a "
@@ -280,7 +281,9 @@ static void fetch_dir_watch_drop_tree(struct fetch_dir *s, const char *rel)
     }
 }
 
-static int fetch_dir_pending_push(struct fetch_dir *s, char *rel, bool supersede)
+/* settle: wait settle_ms before reading it (a file closed after writing: its writer may open
+ * it again); a file renamed into place is complete and is read at once. */
+static int fetch_dir_pending_push(struct fetch_dir *s, char *rel, bool supersede, bool settle)
 {
     uint64_t h = XXH3_64bits(rel, strlen(rel));
     /* A new event for a file still waiting restarts its wait: drop the older entry and append,
@@ -314,7 +317,7 @@ static int fetch_dir_pending_push(struct fetch_dir *s, char *rel, bool supersede
         }
     }
     s->pending[s->n_pending++] =
-        (struct fetch_dir_pending){rel, h, nf_now_ms() + s->conf->settle_ms};
+        (struct fetch_dir_pending){rel, h, nf_now_ms() + (settle ? s->conf->settle_ms : 0)};
     return 0;
 }
 
@@ -424,7 +427,7 @@ static int fetch_dir_scan_new(struct fetch_dir *s, struct nf_ctx *ctx, const cha
         qsort(found.v, found.n, sizeof(*found.v), fetch_dir_cmp);
     size_t i = 0;
     while (rc == 0 && i < found.n)
-        rc = fetch_dir_pending_push(s, found.v[i++], false); /* takes the path, even failing */
+        rc = fetch_dir_pending_push(s, found.v[i++], false, true); /* takes the path */
     fetch_dir_list_free(&found, i);
     return rc;
 }
@@ -552,7 +555,7 @@ static void fetch_dir_drain(struct fetch_dir *s, struct nf_ctx *ctx)
             const char *ext;
             if ((ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) &&
                 fetch_dir_match(s, ev->name, &gz, &ext) && fetch_dir_mine(s, rel)) {
-                if (fetch_dir_pending_push(s, rel, true) < 0)
+                if (fetch_dir_pending_push(s, rel, true, !(ev->mask & IN_MOVED_TO)) < 0)
                     nf_log(ctx, NF_LOG_ERROR, "out of memory; %s/%s was not queued", s->root,
                            ev->name);
             } else {

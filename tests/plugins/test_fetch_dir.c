@@ -551,6 +551,28 @@ static void test_watch_follows_new_files(void **state)
     assert_int_equal(poll_next(mp, rec, 2000), NF_OK);
     assert_record(rec, dir, "moved.txt", "Renamed into place.\n");
 
+    /* Renamed into place, it is complete: read at once, not after settle_ms (here a minute,
+     * which a file closed after writing still waits). */
+    struct mock_plugin *slowmp = NULL;
+    {
+        const char *slow_opts[] = {p, "watch=true", "settle_ms=60000", NULL};
+        slowmp = mock_plugin_new("fetch_dir", slow_opts);
+        assert_non_null(slowmp);
+        while (mock_next(slowmp, rec) == NF_OK)
+            ; /* what is there already */
+        write_file(dir, ".quick.txt.tmp", "Renamed, so complete.\n", 22);
+        path_of(from, dir, ".quick.txt.tmp");
+        path_of(to, dir, "quick.txt");
+        assert_int_equal(rename(from, to), 0);
+        assert_int_equal(poll_next(slowmp, rec, 2000), NF_OK);
+        assert_record(rec, dir, "quick.txt", "Renamed, so complete.\n");
+        write_file(dir, "closed.txt", "Closed after writing.\n", 22);
+        assert_int_equal(poll_next(slowmp, rec, 300), NF_AGAIN);
+        mock_plugin_destroy(&slowmp);
+    }
+    assert_int_equal(poll_next(mp, rec, 2000), NF_OK); /* the first instance sees them too */
+    assert_int_equal(poll_next(mp, rec, 2000), NF_OK);
+
     /* Written in place: nothing while the writer still has it open, the whole file once it
      * closes. */
     char slow[PATH_MAX];
