@@ -506,7 +506,9 @@ static void write_metrics(struct nf_ctx *ctx)
             (int)sizeof(path) ||
         snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof(tmp))
         return;
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+    if (mkdir(dir, 0755) == 0) {
+        chmod(dir, 0755); /* the collector, another user, reads it: not under our umask 077 */
+    } else if (errno != EEXIST) {
         if (!metrics_failed)
             nf_logf(NF_LOG_WARN, "cannot make the metrics directory %s: %s", dir, strerror(errno));
         metrics_failed = true;

@@ -946,12 +946,24 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
             sd_notify(0, "READY=1");
         }
         reap(&S, stopping);
-        for (int s = 0; s < S.cur->cfg->n_stages && !S.fatal; s++)
-            if (S.brokers[s] && __atomic_load_n(&S.brokers[s]->failed, __ATOMIC_ACQUIRE)) {
+        for (int s = 0; s < S.cur->cfg->n_stages && !S.fatal; s++) {
+            struct broker *b = S.brokers[s];
+            if (!b || __atomic_load_n(&b->failed, __ATOMIC_ACQUIRE) != 1)
+                continue;
+            /* At start-up a pipeline that cannot run stops; after a reload the rest goes on
+             * (records for this stage wait in their sources' journals) until a reload fixes
+             * its endpoint. */
+            __atomic_store_n(&b->failed, 2, __ATOMIC_RELEASE); /* reported */
+            if (S.cur->id == 1) {
                 nf_logf(NF_LOG_ERROR, "the inbox of stage %s cannot run (see above); stopping",
-                        S.brokers[s]->name);
+                        b->name);
                 S.fatal = true;
+            } else {
+                nf_logf(NF_LOG_ERROR, "the inbox of stage %s cannot run since the reload (see "
+                                      "above); the other stages go on; fix its endpoint and "
+                                      "reload", b->name);
             }
+        }
         if (S.fatal)
             stopping = true;
         int64_t now = mono_ms();

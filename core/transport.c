@@ -23,11 +23,6 @@ void nf_transport_set_max_message(int64_t bytes)
     max_message = bytes;
 }
 
-int64_t nf_transport_max_message(void)
-{
-    return max_message;
-}
-
 void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int hwm, char *err,
                      size_t errlen)
 {

@@ -20,7 +20,6 @@ bool nf_endpoint_is_local(const char *endpoint, const char *listen);
 /* The largest message any socket opened afterwards accepts from a peer (ZMQ_MAXMSGSIZE): a
  * larger one drops that peer's connection before it is read whole. Default 64 MiB. */
 void nf_transport_set_max_message(int64_t bytes);
-int64_t nf_transport_max_message(void);
 
 /* The inbox of one stage: upstream workers PUSH to `front`, the stage's workers PULL from
  * `back`. Runs until the context is shut down. Returns 0 then, -1 on a setup error. */

@@ -121,7 +121,8 @@ int64_t nf_now_ms(void);
  * Adds `delta` to the named counter; names are static strings. A source may count the inputs
  * it tried as "inputs" (a feed polled) and those it could not read at all as "input_errors": a
  * finite run whose source produced no record and whose every input failed (or, without
- * "inputs", that only dead-lettered) ends with an error. */
+ * "inputs", that only dead-lettered) ends with an error. A run's summary line adds up the
+ * sources' "out", the sinks' "stored", "dup" (copies found) and "story_new" (stories begun). */
 void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta);
 
 /* Sources, optional: how far the input is read, `done` of `total` in `unit` ("files",

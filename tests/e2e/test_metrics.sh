@@ -8,6 +8,10 @@ M="$T/metrics"
 timeout 120 "$NF" run "$CFG" --once --set state_dir="$T/var" --set store.path="$T/db" \
     --set metrics_dir="$M" >"$T/log" 2>&1 || { cat "$T/log"; fail "newsflow run --once failed"; }
 ok "newsflow run --once with metrics_dir exited 0"
+# the collector runs as another user: the directory and files are readable though state is not
+[ "$(stat -c %a "$M")" = 755 ] || fail "the metrics directory is $(stat -c %a "$M"), not 755"
+for f in "$M"/*.prom; do [ "$(stat -c %a "$f")" = 644 ] || fail "$f is $(stat -c %a "$f")"; done
+ok "metrics directory 0755 and files 0644 under the workers' umask 077"
 for s in fetch html clean extract sign dedup story store; do
     [ -f "$M/newsflow-$s-0.prom" ] || fail "no metrics file for $s[0]: $(ls "$M")"
 done
