@@ -591,6 +591,18 @@ static void reload(struct sup *S)
         gen_unref(ng);
         ng = NULL;
     }
+    /* The keys are read once per process (the ZAP handler answers from them while it runs):
+     * new ones, or tcp turned on, take a restart. */
+    if (ng && (str_differs(ng->cfg->curve_server_key, old->curve_server_key) ||
+               str_differs(ng->cfg->curve_server_public, old->curve_server_public) ||
+               str_differs(ng->cfg->curve_client_key, old->curve_client_key) ||
+               str_differs(ng->cfg->curve_allow, old->curve_allow) ||
+               ng->cfg->insecure != old->insecure || ng->cfg->uses_tcp != old->uses_tcp)) {
+        snprintf(err, sizeof(err), "%s: the CURVE keys, insecure and the use of tcp cannot "
+                                   "change in a reload; restart the service", S->config_path);
+        gen_unref(ng);
+        ng = NULL;
+    }
     if (!ng) {
         nf_logf(NF_LOG_ERROR, "reload refused, the pipeline runs on unchanged: %s", err);
         write_reload_result(old, serial, false, err);
