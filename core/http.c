@@ -257,6 +257,9 @@ static char *status_json(const struct nf_view *v, size_t *len)
                                         json_integer(p.counters[k].value));
                 json_object_set_new(wo, "counts", counts);
                 json_object_set_new(wo, "in_flight", json_integer(p.in_flight));
+                json_object_set_new(wo, "journal_bytes", json_integer(p.journal_bytes));
+                if (p.exhausted) /* a finite source that has read all its input */
+                    json_object_set_new(wo, "exhausted", json_true());
                 json_object_set_new(wo, "rss", json_integer(rss_bytes(w->pid)));
                 if (p.total >= 0) {
                     json_object_set_new(wo, "done", json_integer(p.done));

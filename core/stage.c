@@ -1036,6 +1036,7 @@ static int run_source(struct worker *w)
         drain_acks(w);
         watchdog_tick();
         w->ctx.in_flight = w->pending;
+        w->ctx.journal_bytes = w->journal ? (int64_t)nf_journal_size(w->journal) : 0;
         report_tick(&w->ctx);
         tap_tick(w);
         int64_t now = mono_ms();

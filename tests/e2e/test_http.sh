@@ -34,6 +34,8 @@ grep -q '^newsflow_worker_process_seconds_bucket{stage="clean",worker="1",le="+I
     fail "/metrics has no latency histogram for clean[1]"
 grep -qE '^newsflow_worker_rss_bytes\{stage="fetch",worker="0"\} [1-9][0-9]*$' "$T/metrics" || fail "no RSS"
 grep -q '^newsflow_worker_up{stage="clean",worker="1"} 1$' "$T/metrics" || fail "no up gauge"
+grep -qE '^newsflow_worker_journal_bytes\{stage="fetch",worker="0"\} [1-9][0-9]*$' "$T/metrics" ||
+    fail "/metrics does not give the source's journal size"
 ok "/metrics has counts, a latency histogram, RSS and up gauges"
 curl -sf "$URL/status.json" >"$T/status.json" || fail "/status.json failed"
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert {"stages", "dead_letters", "stories", "healthy"} <= set(d), d.keys()' "$T/status.json" ||
