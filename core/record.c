@@ -979,6 +979,54 @@ const void *nf_record_raw_value(const struct nf_record *r, enum nf_field f, size
     return r->f[f].raw;
 }
 
+/* ---- types ---------------------------------------------------------------------------- */
+
+enum nf_field_type nf_record_field_type(const struct nf_record *r, enum nf_field f)
+{
+    static const enum nf_field_type of_kind[] = {
+        [K_STR] = NF_TYPE_STR, [K_BIN] = NF_TYPE_BIN, [K_INT] = NF_TYPE_INT,
+        [K_MAP] = NF_TYPE_MAP, [K_ARRAY] = NF_TYPE_ARRAY,
+    };
+    if (!nf_record_has(r, f))
+        return NF_TYPE_ABSENT;
+    return of_kind[fields[f].kind];
+}
+
+enum nf_field_type nf_record_extra_type(const struct nf_record *r, size_t i)
+{
+    static const enum nf_field_type of_class[] = {
+        [MP_NIL] = NF_TYPE_NIL,     [MP_BOOL] = NF_TYPE_BOOL, [MP_INT] = NF_TYPE_INT,
+        [MP_FLOAT] = NF_TYPE_FLOAT, [MP_STR] = NF_TYPE_STR,   [MP_BIN] = NF_TYPE_BIN,
+        [MP_EXT] = NF_TYPE_EXT,     [MP_ARRAY] = NF_TYPE_ARRAY, [MP_MAP] = NF_TYPE_MAP,
+    };
+    struct mp_head h;
+    if (i >= r->n_extra || mp_head(r->extra[i].val, r->extra[i].vlen, &h) < 0)
+        return NF_TYPE_ABSENT; /* the decoder measured every value: only i can be wrong */
+    return of_class[h.cls];
+}
+
+enum nf_field_type nf_record_key_type(const struct nf_record *r, const char *key, size_t len)
+{
+    int f = nf_field_lookup(key, len);
+    if (f >= 0)
+        return nf_record_field_type(r, (enum nf_field)f);
+    for (size_t i = 0; i < r->n_extra; i++) /* a key sent twice: its first value */
+        if (r->extra[i].klen == len && memcmp(r->extra[i].key, key, len) == 0)
+            return nf_record_extra_type(r, i);
+    return NF_TYPE_ABSENT;
+}
+
+const char *nf_field_type_name(enum nf_field_type t)
+{
+    static const char *const names[] = {
+        [NF_TYPE_ABSENT] = "absent", [NF_TYPE_NIL] = "nil",     [NF_TYPE_BOOL] = "bool",
+        [NF_TYPE_INT] = "int",       [NF_TYPE_FLOAT] = "float", [NF_TYPE_STR] = "str",
+        [NF_TYPE_BIN] = "bin",       [NF_TYPE_EXT] = "ext",     [NF_TYPE_ARRAY] = "array",
+        [NF_TYPE_MAP] = "map",
+    };
+    return (unsigned)t < sizeof(names) / sizeof(*names) ? names[t] : "unknown";
+}
+
 /* ---- encoding ------------------------------------------------------------------------- */
 
 static int pack_entities(struct nf_record *r, msgpack_packer *pk)

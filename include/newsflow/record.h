@@ -144,6 +144,33 @@ size_t nf_record_extra_count(const struct nf_record *rec);
 int nf_record_extra(const struct nf_record *rec, size_t i, const char **key, size_t *klen,
                     const void **val, size_t *vlen);
 
+/* What a field or key holds, for stages that handle fields they do not know in advance (a
+ * field named in an option, a key another stage added). Append only. */
+enum nf_field_type {
+    NF_TYPE_ABSENT, /* not in the record (a schema field sent as nil is absent too) */
+    NF_TYPE_NIL,
+    NF_TYPE_BOOL,
+    NF_TYPE_INT,
+    NF_TYPE_FLOAT,
+    NF_TYPE_STR,
+    NF_TYPE_BIN,
+    NF_TYPE_EXT,
+    NF_TYPE_ARRAY,
+    NF_TYPE_MAP,
+};
+
+/* The type of a schema field, as its accessors read it: a field the record has is always of
+ * its schema type (decoding refuses any other; raw and minhash sent as msgpack str are bin),
+ * so STR means nf_record_str() returns it, BIN nf_record_bytes(), INT nf_record_int(). */
+enum nf_field_type nf_record_field_type(const struct nf_record *rec, enum nf_field f);
+/* The msgpack type of the value of the i-th key the schema does not know (nf_record_extra);
+ * ABSENT when i is out of range. */
+enum nf_field_type nf_record_extra_type(const struct nf_record *rec, size_t i);
+/* The type of the value under `key` (`len` bytes), a schema field or an unknown key. */
+enum nf_field_type nf_record_key_type(const struct nf_record *rec, const char *key, size_t len);
+/* "absent", "nil", "bool", "int", "float", "str", "bin", "ext", "array", "map". */
+const char *nf_field_type_name(enum nf_field_type t);
+
 /* The encoded bytes of a field that is still as it arrived (not set since decode): for stages
  * that want to forward or inspect a value without decoding it. NULL when absent or changed. */
 const void *nf_record_raw_value(const struct nf_record *rec, enum nf_field f, size_t *len_out);

@@ -757,6 +757,112 @@ static void test_unknown_keys_survive_a_change(void **state)
     nf_record_destroy(&r);
 }
 
+/* ---- asking a field's type ------------------------------------------------------------ */
+
+/* A stage that reads a field named in its options asks what it holds before reading it: every
+ * schema field reports its schema type (raw sent as a msgpack str is still bin), a field sent as
+ * nil or never sent is absent, an unknown key reports the msgpack type it arrived as. */
+static void test_field_types(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 16);
+    pk_str(&pk, "v");
+    msgpack_pack_int(&pk, 1);
+    pk_str(&pk, "title");
+    pk_str(&pk, "A title");
+    pk_str(&pk, "raw");
+    pk_str(&pk, "bytes sent as a string");
+    pk_str(&pk, "byline");
+    msgpack_pack_nil(&pk);
+    pk_str(&pk, "source");
+    msgpack_pack_map(&pk, 1);
+    pk_str(&pk, "uri");
+    pk_str(&pk, "file:///a.txt");
+    pk_str(&pk, "entities");
+    msgpack_pack_array(&pk, 0);
+    pk_str(&pk, "x-nil");
+    msgpack_pack_nil(&pk);
+    pk_str(&pk, "x-bool");
+    msgpack_pack_true(&pk);
+    pk_str(&pk, "x-int");
+    msgpack_pack_int64(&pk, -5);
+    pk_str(&pk, "x-float");
+    msgpack_pack_double(&pk, 0.5);
+    pk_str(&pk, "x-str");
+    pk_str(&pk, "s");
+    pk_str(&pk, "x-bin");
+    msgpack_pack_bin(&pk, 2);
+    msgpack_pack_bin_body(&pk, "\x00\x01", 2);
+    pk_str(&pk, "x-ext");
+    msgpack_pack_ext(&pk, 1, 7);
+    msgpack_pack_ext_body(&pk, "e", 1);
+    pk_str(&pk, "x-array");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_int(&pk, 1);
+    pk_str(&pk, "x-map");
+    msgpack_pack_map(&pk, 0);
+    pk_str(&pk, "x-int"); /* the same unknown key again: the first value counts */
+    pk_str(&pk, "second");
+
+    struct nf_record *r = rec_new();
+    uint8_t *in = dup_exact(sb.data, sb.size);
+    assert_int_equal(nf_record_decode(r, in, sb.size), 0);
+    assert_int_equal(nf_record_field_type(r, NF_F_V), NF_TYPE_INT);
+    assert_int_equal(nf_record_field_type(r, NF_F_TITLE), NF_TYPE_STR);
+    assert_int_equal(nf_record_field_type(r, NF_F_RAW), NF_TYPE_BIN);
+    assert_int_equal(nf_record_field_type(r, NF_F_BYLINE), NF_TYPE_ABSENT);
+    assert_int_equal(nf_record_field_type(r, NF_F_SOURCE), NF_TYPE_MAP);
+    assert_int_equal(nf_record_field_type(r, NF_F_ENTITIES), NF_TYPE_ARRAY);
+    assert_int_equal(nf_record_field_type(r, NF_F_TEXT), NF_TYPE_ABSENT);
+    assert_int_equal(nf_record_field_type(r, NF_F_COUNT), NF_TYPE_ABSENT);
+
+    static const struct {
+        const char *key;
+        enum nf_field_type want;
+    } keys[] = {
+        {"x-nil", NF_TYPE_NIL},     {"x-bool", NF_TYPE_BOOL},   {"x-int", NF_TYPE_INT},
+        {"x-float", NF_TYPE_FLOAT}, {"x-str", NF_TYPE_STR},     {"x-bin", NF_TYPE_BIN},
+        {"x-ext", NF_TYPE_EXT},     {"x-array", NF_TYPE_ARRAY}, {"x-map", NF_TYPE_MAP},
+        {"title", NF_TYPE_STR},     {"raw", NF_TYPE_BIN},       {"byline", NF_TYPE_ABSENT},
+        {"x-none", NF_TYPE_ABSENT}, {"x-in", NF_TYPE_ABSENT},   {"Title", NF_TYPE_ABSENT},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+        enum nf_field_type t = nf_record_key_type(r, keys[i].key, strlen(keys[i].key));
+        if (t != keys[i].want)
+            fail_msg("%s is %s, want %s", keys[i].key, nf_field_type_name(t),
+                     nf_field_type_name(keys[i].want));
+    }
+    /* by position, in the order the unknown keys arrived */
+    assert_int_equal(nf_record_extra_count(r), 10);
+    assert_int_equal(nf_record_extra_type(r, 0), NF_TYPE_NIL);
+    assert_int_equal(nf_record_extra_type(r, 8), NF_TYPE_MAP);
+    assert_int_equal(nf_record_extra_type(r, 9), NF_TYPE_STR);
+    assert_int_equal(nf_record_extra_type(r, 10), NF_TYPE_ABSENT);
+
+    /* a field set or unset by a stage */
+    assert_int_equal(nf_record_set_cstr(r, NF_F_TEXT, "body"), 0);
+    assert_int_equal(nf_record_field_type(r, NF_F_TEXT), NF_TYPE_STR);
+    assert_int_equal(nf_record_set_int(r, NF_F_ATTEMPT, 2), 0);
+    assert_int_equal(nf_record_field_type(r, NF_F_ATTEMPT), NF_TYPE_INT);
+    assert_int_equal(nf_record_set_dateline(r, "Bamako"), 0);
+    assert_int_equal(nf_record_field_type(r, NF_F_DATELINE), NF_TYPE_MAP);
+    nf_record_unset(r, NF_F_TITLE);
+    assert_int_equal(nf_record_key_type(r, "title", 5), NF_TYPE_ABSENT);
+    nf_record_reset(r);
+    assert_int_equal(nf_record_key_type(r, "x-int", 5), NF_TYPE_ABSENT);
+
+    assert_string_equal(nf_field_type_name(NF_TYPE_ABSENT), "absent");
+    assert_string_equal(nf_field_type_name(NF_TYPE_EXT), "ext");
+    assert_string_equal(nf_field_type_name((enum nf_field_type)99), "unknown");
+    free(in);
+    msgpack_sbuffer_destroy(&sb);
+    nf_record_destroy(&r);
+}
+
 /* ---- setting, unsetting, replacing ---------------------------------------------------- */
 
 static void test_set_then_unset(void **state)
@@ -1481,6 +1587,7 @@ int main(void)
         cmocka_unit_test(test_scratch),
         cmocka_unit_test(test_scratch_refuses_impossible_sizes),
         cmocka_unit_test(test_id_make),
+        cmocka_unit_test(test_field_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
