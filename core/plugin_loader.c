@@ -4,6 +4,7 @@
 #include "plugin_loader.h"
 
 #include <dlfcn.h>
+#include "options.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,40 @@ static int check_desc(const struct nf_plugin *p, const char *path, char *err, si
             return -1;
         }
     }
+    char e[512];
+    if (nf_options_table_check(p->options, e, sizeof(e)) < 0) {
+        snprintf(err, errlen, "plugin %s: %s", path, e);
+        return -1;
+    }
+    return 0;
+}
+
+/* An option row as ABI 1 wrote it: before min, max, choices and flags were appended. */
+struct nf_option_v1 {
+    const char *name;
+    enum nf_opt_type type;
+    const char *def;
+    size_t offset;
+    const char *description;
+};
+
+/* ABI 1's table in this ABI's rows, the appended members zero (no bounds, any value, no path
+ * checks). The copy is the handle's, freed with it. Returns 0 or -1 (out of memory). */
+static int upgrade_v1_options(struct nf_plugin_handle *h)
+{
+    const struct nf_option_v1 *v1 = (const struct nf_option_v1 *)(const void *)h->desc.options;
+    if (!v1)
+        return 0;
+    size_t n = 0;
+    while (v1[n].name)
+        n++;
+    h->own_options = calloc(n + 1, sizeof(*h->own_options));
+    if (!h->own_options)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        h->own_options[i] = (struct nf_option){v1[i].name, v1[i].type, v1[i].def, v1[i].offset,
+                                               v1[i].description};
+    h->desc.options = h->own_options;
     return 0;
 }
 
@@ -73,15 +108,19 @@ struct nf_plugin_handle *nf_plugin_load_path(const char *path, char *err, size_t
     uint32_t abi, size;
     memcpy(&abi, &p->abi, sizeof(abi));
     memcpy(&size, &p->size, sizeof(size));
-    if (abi != NF_PLUGIN_ABI) {
+    /* ABI 1 differs only in the option rows (shorter) and the descriptor's end (no validate):
+     * read through the old row layout, so that a plugin built before ABI 2 keeps working. */
+    if (abi != NF_PLUGIN_ABI && abi != 1) {
         snprintf(err, errlen, "plugin %s: built for plugin ABI %u, this newsflow speaks ABI %u; "
                               "rebuild the plugin against these headers",
                  path, abi, (unsigned)NF_PLUGIN_ABI);
         goto fail;
     }
+    if (abi == 1 && size > offsetof(struct nf_plugin, validate))
+        size = offsetof(struct nf_plugin, validate); /* what ABI 1 had; anything after is not ours */
     if (size < NF_PLUGIN_MIN_SIZE) {
         snprintf(err, errlen, "plugin %s: descriptor is %u bytes, ABI %u needs at least %zu",
-                 path, size, (unsigned)NF_PLUGIN_ABI, (size_t)NF_PLUGIN_MIN_SIZE);
+                 path, size, abi, (size_t)NF_PLUGIN_MIN_SIZE);
         goto fail;
     }
     size_t plen = strlen(path);
@@ -95,7 +134,14 @@ struct nf_plugin_handle *nf_plugin_load_path(const char *path, char *err, size_t
     memcpy(&h->desc, p, size < sizeof(h->desc) ? size : sizeof(h->desc));
     memcpy(h->path, path, plen + 1);
     h->dl = dl;
+    h->abi = (int)abi;
+    if (abi == 1 && upgrade_v1_options(h) < 0) {
+        snprintf(err, errlen, "plugin %s: out of memory", path);
+        free(h);
+        goto fail;
+    }
     if (check_desc(&h->desc, path, err, errlen) < 0) {
+        free(h->own_options);
         free(h);
         goto fail;
     }
@@ -141,6 +187,7 @@ void nf_plugin_unload(struct nf_plugin_handle **ph)
     /* Balances dlopen; the object stays mapped (RTLD_NODELETE), so atexit handlers and
      * thread-locals a plugin leaves behind stay valid. */
     dlclose((*ph)->dl);
+    free((*ph)->own_options);
     free(*ph);
     *ph = NULL;
 }

@@ -15,8 +15,10 @@
 
 /* Bumped on any incompatible change of struct nf_plugin, struct nf_option or the callbacks'
  * meaning. The loader refuses a plugin whose abi differs or whose size is smaller than the
- * members it needs. */
-#define NF_PLUGIN_ABI 1
+ * members it needs; the one exception is ABI 1, whose shorter option rows (no bounds, choices or
+ * flags) the loader still reads (docs/plugins.md). ABI 2 appended min, max, choices and flags to
+ * struct nf_option and validate to struct nf_plugin. */
+#define NF_PLUGIN_ABI 2
 
 #define NF_PLUGIN_EXPORT __attribute__((visibility("default")))
 
@@ -39,14 +41,42 @@ enum nf_opt_type {
     NF_OPT_SIZE,   /* int64_t bytes: an integer, or a string such as "64K", "8M", "1G" */
 };
 
+/* What a path option names, for `newsflow check` (which verifies it before anything starts)
+ * and the docs. Flags of struct nf_option; an empty value is not checked (the option is off). */
+enum nf_opt_flag {
+    NF_OPT_READ_FILE = 1 << 0,  /* a file the plugin reads: it must exist and be readable */
+    NF_OPT_READ_DIR = 1 << 1,   /* a directory the plugin reads: it must exist and be readable */
+    NF_OPT_WRITE_FILE = 1 << 2, /* a file the plugin writes: the file, if it exists, and its
+                                   directory must be writable */
+    NF_OPT_WRITE_DIR = 1 << 3,  /* a directory the plugin writes into: it must be writable */
+    NF_OPT_MKDIR = 1 << 4,      /* with WRITE_*: the plugin creates the missing directories, so
+                                   the nearest existing one must be writable instead */
+};
+
+/* Option rows are written positionally by custom, and a row of ABI 1's five members must keep
+ * compiling under -Wextra -Werror: a member left out is zero, which is what the appended ones
+ * mean when absent. (The warning cannot be silenced for the tables alone.) */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 /* One row of a plugin's option table; the table ends with a row whose name is NULL.
- * `def` is the default as it would be written in the config (NULL: the option is required). */
+ * `def` is the default as it would be written in the config (NULL: the option is required).
+ * The members after `description` were appended in ABI 2; positional rows of five members keep
+ * compiling and mean "no bounds, any value, no path checks". The core enforces them wherever a
+ * value is set (config, --set, defaults), `newsflow check` included, and `newsflow doc` prints
+ * them, so a plugin's init need not check them again. */
 struct nf_option {
     const char *name;
     enum nf_opt_type type;
     const char *def;
     size_t offset; /* offsetof(struct <plugin>_conf, member) */
     const char *description;
+    /* INT, SIZE, DOUBLE: the smallest and largest value allowed, written as in the config
+     * ("1", "0.5", "64K"); STRING, PATH: the smallest and largest length in bytes. NULL: no
+     * bound on that side. */
+    const char *min, *max;
+    /* STRING: the allowed values, separated by '|' ("strict|lenient"); NULL: any. */
+    const char *choices;
+    unsigned flags; /* enum nf_opt_flag, for PATH options */
 };
 
 enum nf_plugin_kind {
@@ -99,11 +129,26 @@ struct nf_plugin {
      * record to the dead-letter store with the reason. Added in ABI 1; older descriptors end
      * before it. */
     int (*refetch)(void *state, struct nf_ctx *ctx, struct nf_record *rec);
+
+    /* Optional: rules that join several options (a mode and the options it needs), which the
+     * table's bounds and choices cannot say. Called with the filled conf by `newsflow check`
+     * and by the host before init, before a source journals anything. Returns NF_OK, or NF_ERR
+     * with what is wrong in err (NUL-terminated, at most errlen bytes) and *option_out set to
+     * the option the mistake is in (a name from the table), so that the core can add its
+     * file:line. Must not touch the world (files, network): only the values. Added in ABI 2;
+     * older descriptors end before it. */
+    int (*validate)(const void *conf, const char **option_out, char *err, size_t errlen);
 };
 
 /* Gives the reason of the current failure (init, next or process). The core adds where it
  * happened: stage, worker and record id. */
 void nf_ctx_error(struct nf_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Where an option of this stage was set, for run-time errors that concern it (a path that
+ * cannot be opened, a full disk): "stage store, option path (conf/x.cfg:12)", or "(default)"
+ * when the config left it out. The string is owned by the context and valid until the next
+ * call from the same worker. */
+const char *nf_ctx_option_where(struct nf_ctx *ctx, const char *option);
 
 /* Logs a line tagged with the stage and worker. */
 void nf_log(struct nf_ctx *ctx, enum nf_log_level level, const char *fmt, ...)

@@ -21,6 +21,8 @@
 struct nf_ctx {
     const char *stage;
     int worker, workers;
+    char set[1024]; /* " key1 key2 ": the options the test set (copied: its array may go) */
+    char where[256];
 };
 
 struct mock_plugin {
@@ -66,6 +68,16 @@ void nf_log(struct nf_ctx *ctx, enum nf_log_level level, const char *fmt, ...)
 const char *nf_ctx_stage(const struct nf_ctx *ctx)
 {
     return ctx->stage;
+}
+
+/* As the real host, with "mock option N" for the place a test's option came from. */
+const char *nf_ctx_option_where(struct nf_ctx *ctx, const char *option)
+{
+    char key[130];
+    snprintf(key, sizeof(key), " %s ", option);
+    snprintf(ctx->where, sizeof(ctx->where), "stage %s, option %s (%s)", ctx->stage, option,
+             strstr(ctx->set, key) ? "set by the test" : "default");
+    return ctx->where;
 }
 
 int nf_ctx_worker(const struct nf_ctx *ctx)
@@ -217,7 +229,17 @@ struct mock_plugin *mock_plugin_new(const char *name, const char *const *opts)
             goto fail;
         }
     }
-    mp->ctx = (struct nf_ctx){name, next_worker, next_workers};
+    /* as the real core: the plugin's cross-option rules before init */
+    const char *bad_opt;
+    if (nf_options_validate(p, mp->conf, &bad_opt, err, sizeof(err)) < 0)
+        goto fail;
+    mp->ctx = (struct nf_ctx){name, next_worker, next_workers, " ", ""};
+    for (size_t i = 0, n = 1; opts && opts[i]; i++) {
+        int w = snprintf(mp->ctx.set + n, sizeof(mp->ctx.set) - n, "%.*s ",
+                         (int)strcspn(opts[i], "="), opts[i]);
+        if (w > 0 && (size_t)w < sizeof(mp->ctx.set) - n)
+            n += (size_t)w;
+    }
     if (p->init && p->init(&mp->ctx, mp->conf, &mp->state) != NF_OK) {
         snprintf(err, sizeof(err), "init failed: %.900s", last_error);
         goto fail;
