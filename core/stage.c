@@ -729,6 +729,25 @@ static void iso_now(char *out, size_t n)
     snprintf(out, n, "%s.%03dZ", base, (int)(ts.tv_nsec / 1000000));
 }
 
+/* The read order (docs/record.md): microseconds since NF_READ_ORDER_EPOCH of a record's first
+ * send, strictly increasing in this process's source worker, above every order its journal
+ * held, with the worker in the low bits. A record keeps it through resends and recovery, so
+ * dedup and story can tell which of two articles the source read first, whatever order they
+ * reach them in. */
+static int64_t read_order_last; /* the last microsecond given (one source worker a process) */
+
+static int64_t read_order_next(int worker)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t us = ((int64_t)ts.tv_sec - NF_READ_ORDER_EPOCH) * 1000000 + ts.tv_nsec / 1000;
+    if (us <= read_order_last)
+        us = read_order_last + 1;
+    read_order_last = us;
+    return us << NF_READ_ORDER_WORKER_BITS |
+           (worker & ((1 << NF_READ_ORDER_WORKER_BITS) - 1));
+}
+
 /* Fills the delivery fields, encodes into a free slot and sends. Returns 0, or -1 on stop. */
 static int source_emit(struct worker *w, struct slot *s)
 {
@@ -750,6 +769,8 @@ static int source_emit(struct worker *w, struct slot *s)
         nf_record_set_cstr(r, NF_F_FETCHED_AT, now);
     }
     nf_record_set_int(r, NF_F_SEQ, seq);
+    if (!nf_record_has(r, NF_F_READ_ORDER))
+        nf_record_set_int(r, NF_F_READ_ORDER, read_order_next(w->ctx.worker));
     nf_record_set_int(r, NF_F_ATTEMPT, 1);
     nf_record_set_cstr(r, NF_F_ACK_TO, w->ack_to);
     if (w->cfg->trace)
@@ -915,6 +936,12 @@ static int journal_recover(struct worker *w)
             }
         }
         int64_t seq = (w->epoch << SEQ_COUNTER_BITS) | (w->next_counter & SEQ_COUNTER_MASK);
+        /* it keeps the read order of its first send; what is read from now on comes after it,
+         * even if the clock went back */
+        int64_t order;
+        if (nf_record_int(w->rec, NF_F_READ_ORDER, &order) == 0 &&
+            order >> NF_READ_ORDER_WORKER_BITS > read_order_last)
+            read_order_last = order >> NF_READ_ORDER_WORKER_BITS;
         nf_record_set_int(w->rec, NF_F_SEQ, seq);
         nf_record_set_int(w->rec, NF_F_ATTEMPT, attempt + 1);
         nf_record_set_cstr(w->rec, NF_F_ACK_TO, w->ack_to);

@@ -39,8 +39,16 @@ enum nf_field {
     NF_F_ATTEMPT,      /* int: delivery attempt, 1 on first send */
     NF_F_ACK_TO,       /* str: endpoint of the source worker that awaits the acknowledgement */
     NF_F_SEQ,          /* int: the source worker's sequence number for this record */
+    NF_F_READ_ORDER,   /* int: when the source first sent it (see below), kept through resends */
     NF_F_COUNT
 };
+
+/* read_order = microseconds since NF_READ_ORDER_EPOCH (2020-01-01T00:00:00Z) of the record's
+ * first send, strictly increasing within a source worker, shifted left by
+ * NF_READ_ORDER_WORKER_BITS with the source worker's number in the low bits: which of two
+ * records a source read first, the same however late or often either arrives. */
+#define NF_READ_ORDER_EPOCH INT64_C(1577836800)
+#define NF_READ_ORDER_WORKER_BITS 10
 
 enum nf_entity_type { NF_ENT_PERSON, NF_ENT_ORG, NF_ENT_PLACE, NF_ENT_OTHER };
 

@@ -133,6 +133,7 @@ static void fill_all(struct nf_record *r)
     assert_int_equal(nf_record_trace_append(r, "fetch", 0, 1767225600000), 0);
     assert_int_equal(nf_record_set_int(r, NF_F_ATTEMPT, 1), 0);
     assert_int_equal(nf_record_set_int(r, NF_F_SEQ, -42), 0);
+    assert_int_equal(nf_record_set_int(r, NF_F_READ_ORDER, INT64_C(1) << 60), 0);
 }
 
 static void check_all(struct nf_record *r)
