@@ -1,9 +1,13 @@
-/* show and query over the embedded store (views.h). */
+/* show and query over the stores (views.h): the SQLite file of store_sqlite, the tables of
+ * store_pg through libpq. Both print the same columns; neither writes anything. */
 #include "views.h"
 
+#include <libpq-fe.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,27 +62,101 @@ static void cell_ex(FILE *out, const char *s, int width, bool mark)
     fputs("  ", out);
 }
 
+/* A stage's options as its plugin reads them: the plugin loaded, its conf struct filled from the
+ * config (defaults, --set overrides, paths resolved). */
+struct stage_opts {
+    struct nf_plugin_handle *h;
+    struct nf_strpool *pool;
+    void *conf;
+};
+
+static void stage_opts_free(struct stage_opts *o)
+{
+    free(o->conf);
+    nf_strpool_destroy(&o->pool);
+    nf_plugin_unload(&o->h);
+}
+
+/* 0, or -1 with the reason in err. */
+static int stage_opts_load(const struct nf_config *cfg, int s, struct stage_opts *o, char *err,
+                           size_t errlen)
+{
+    *o = (struct stage_opts){0};
+    o->h = nf_plugin_load(cfg->plugin_dir, cfg->stages[s].plugin, err, errlen);
+    if (!o->h)
+        return -1;
+    o->pool = nf_strpool_new();
+    o->conf = calloc(1, o->h->desc.conf_size + 1);
+    if (!o->pool || !o->conf) {
+        snprintf(err, errlen, "out of memory");
+        stage_opts_free(o);
+        return -1;
+    }
+    if (nf_config_plugin_conf(cfg, s, &o->h->desc, o->conf, o->pool, err, errlen) != 0) {
+        stage_opts_free(o);
+        return -1;
+    }
+    return 0;
+}
+
+/* The value of a string option ("" when the table has no such option or it is unset). */
+static const char *opt_str(const struct stage_opts *o, const char *name)
+{
+    const struct nf_option *opt = nf_option_find(o->h->desc.options, name);
+    const char *p = NULL;
+    if (opt && (opt->type == NF_OPT_STRING || opt->type == NF_OPT_PATH))
+        memcpy(&p, (char *)o->conf + opt->offset, sizeof(p));
+    return p ? p : "";
+}
+
+static int64_t opt_int(const struct stage_opts *o, const char *name, int64_t dflt)
+{
+    const struct nf_option *opt = nf_option_find(o->h->desc.options, name);
+    int64_t v = dflt;
+    if (opt && (opt->type == NF_OPT_INT || opt->type == NF_OPT_SIZE))
+        memcpy(&v, (char *)o->conf + opt->offset, sizeof(v));
+    return v;
+}
+
 /* The file of a store_sqlite stage, from its own options. NULL with the reason in err. */
 static char *store_path(const struct nf_config *cfg, int s, char *err, size_t errlen)
 {
-    struct nf_plugin_handle *h = nf_plugin_load(cfg->plugin_dir, cfg->stages[s].plugin, err,
-                                                errlen);
-    if (!h)
+    struct stage_opts o;
+    if (stage_opts_load(cfg, s, &o, err, errlen) < 0)
         return NULL;
-    struct nf_strpool *pool = nf_strpool_new();
-    void *conf = calloc(1, h->desc.conf_size + 1);
-    const struct nf_option *o = nf_option_find(h->desc.options, "path");
-    char *path = NULL;
-    if (pool && conf && o &&
-        nf_config_plugin_conf(cfg, s, &h->desc, conf, pool, err, errlen) == 0) {
-        const char *p = NULL;
-        memcpy(&p, (char *)conf + o->offset, sizeof(p));
-        path = p ? strdup(p) : NULL;
-    }
-    free(conf);
-    nf_strpool_destroy(&pool);
-    nf_plugin_unload(&h);
+    const char *p = opt_str(&o, "path");
+    char *path = *p ? strdup(p) : NULL;
+    stage_opts_free(&o);
     return path;
+}
+
+/* The table every view prints, for both stores: a title line, the header, one line per row
+ * (id, date, outlet, title, story, copy of) and the count. */
+static void table_head(FILE *out, const char *stage, const char *where)
+{
+    fprintf(out, "store %s (%s)\n", stage, where);
+    cell(out, "id", 16);
+    cell(out, "date", 10);
+    cell(out, "outlet", 16);
+    cell(out, "title", 52);
+    cell(out, "story", 16);
+    fputs("copy of\n", out);
+}
+
+static void table_row(FILE *out, const char *const c[6])
+{
+    id_cell(out, c[0], 16);
+    cell(out, c[1], 10);
+    cell(out, c[2], 16);
+    cell(out, c[3], 52);
+    id_cell(out, c[4], 16);
+    fprintf(out, "%.16s\n", c[5] ? c[5] : "");
+}
+
+static void table_count(FILE *out, int rows, long long total, bool match)
+{
+    fprintf(out, "%d of %lld %s%s\n", rows, total, total == 1 ? "article" : "articles",
+            match ? " matching, best first" : ", latest first");
 }
 
 static int show_one(const char *path, const char *stage, const struct nf_show_opts *o,
@@ -123,13 +201,7 @@ static int show_one(const char *path, const char *stage, const struct nf_show_op
     if (o->since)
         sqlite3_bind_text(q, 3, o->since, -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 4, limit);
-    fprintf(out, "store %s (%s)\n", stage, path);
-    cell(out, "id", 16);
-    cell(out, "date", 10);
-    cell(out, "outlet", 16);
-    cell(out, "title", 52);
-    cell(out, "story", 16);
-    fputs("copy of\n", out);
+    table_head(out, stage, path);
     int rows = 0, step;
     long long total = 0;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
@@ -137,20 +209,14 @@ static int show_one(const char *path, const char *stage, const struct nf_show_op
         for (int i = 0; i < 6; i++)
             c[i] = (const char *)sqlite3_column_text(q, i);
         total = sqlite3_column_int64(q, 6);
-        id_cell(out, c[0], 16);
-        cell(out, c[1], 10);
-        cell(out, c[2], 16);
-        cell(out, c[3], 52);
-        id_cell(out, c[4], 16);
-        fprintf(out, "%.16s\n", c[5]);
+        table_row(out, c);
         rows++;
     }
     if (step != SQLITE_DONE) {
         fprintf(stderr, "newsflow: store %s: %s\n", stage, sqlite3_errmsg(db));
         goto out;
     }
-    fprintf(out, "%d of %lld %s%s\n", rows, total, total == 1 ? "article" : "articles",
-            o->match ? " matching, best first" : ", latest first");
+    table_count(out, rows, total, o->match != NULL);
     rc = 0;
 out:
     sqlite3_finalize(q);
@@ -189,10 +255,329 @@ static char *as_words(const char *text)
     return q;
 }
 
+/* ---- PostgreSQL --------------------------------------------------------------------------- */
+
+/* Type OIDs of the parameters (pg_type.h is a server header). */
+#define PG_TEXTOID 25
+#define PG_REGCONFIGOID 3734
+
+/* libpq's message (often several lines) on one line: each run of spaces, tabs and newlines
+ * one space, none at the end. */
+static const char *pg_oneline(char *buf, size_t n, const char *msg)
+{
+    snprintf(buf, n, "%s", msg && *msg ? msg : "unknown error");
+    char *w = buf;
+    for (const char *p = buf; *p; p++) {
+        bool space = *p == ' ' || *p == '\n' || *p == '\t';
+        if (!space)
+            *w++ = *p;
+        else if (w > buf && w[-1] != ' ')
+            *w++ = ' ';
+    }
+    while (w > buf && w[-1] == ' ')
+        w--;
+    *w = '\0';
+    return buf;
+}
+
+static void pg_quiet(void *arg, const char *message)
+{
+    /* a NOTICE such as "text-search query doesn't contain lexemes" ends as 0 rows */
+    (void)arg;
+    (void)message;
+}
+
+static void append(char *out, size_t n, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char *out, size_t n, size_t *len, const char *fmt, ...)
+{
+    if (*len >= n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(out + *len, n - *len, fmt, ap);
+    va_end(ap);
+    *len = w < 0 ? n : *len + (size_t)w;
+}
+
+/* One keyword = value of a conninfo, the value quoted when it has to be. */
+static void append_setting(char *out, size_t n, size_t *len, const char *key, const char *val)
+{
+    append(out, n, len, "%s%s=", *len ? " " : "", key);
+    if (*val && !strpbrk(val, " \t\n'\\")) {
+        append(out, n, len, "%s", val);
+        return;
+    }
+    append(out, n, len, "'");
+    for (const char *p = val; *p; p++)
+        append(out, n, len, "%s%c", *p == '\'' || *p == '\\' ? "\\" : "", *p);
+    append(out, n, len, "'");
+}
+
+/* The connection's settings as a conninfo, without any password: every keyword the stage's
+ * conninfo sets, and where libpq went for the ones it leaves out (host, port, dbname, user). */
+static void pg_describe(PGconn *c, const char *conninfo, char *out, size_t n)
+{
+    static const char *const always[] = {"host", "hostaddr", "port", "dbname", "user"};
+    PQconninfoOption *set = PQconninfoParse(conninfo, NULL);
+    PQconninfoOption *used = c ? PQconninfo(c) : NULL;
+    size_t len = 0;
+    out[0] = '\0';
+    for (PQconninfoOption *o = used ? used : set; o && o->keyword; o++) {
+        if (!o->val || !*o->val || strstr(o->keyword, "password"))
+            continue;
+        bool shown = false;
+        for (size_t i = 0; i < sizeof(always) / sizeof(*always); i++)
+            shown = shown || strcmp(o->keyword, always[i]) == 0;
+        for (PQconninfoOption *s = set; !shown && s && s->keyword; s++)
+            shown = strcmp(s->keyword, o->keyword) == 0 && s->val;
+        if (shown)
+            append_setting(out, n, &len, o->keyword, o->val);
+    }
+    if (!out[0])
+        snprintf(out, n, "libpq's defaults");
+    PQconninfoFree(set);
+    PQconninfoFree(used);
+}
+
+/* Connects as the store_pg stage does (its conninfo, expanded where it stands, and its
+ * connect_timeout). NULL after saying why; `where` names the database for the title line. */
+static PGconn *pg_connect(const struct stage_opts *o, const char *stage, char *where,
+                          size_t wherelen)
+{
+    const char *conninfo = opt_str(o, "conninfo");
+    char *perr = NULL, msg[600];
+    PQconninfoOption *parsed = PQconninfoParse(conninfo, &perr);
+    if (!parsed) {
+        fprintf(stderr, "newsflow: stage %s: its conninfo is not valid: %s\n", stage,
+                pg_oneline(msg, sizeof(msg), perr ? perr : "out of memory"));
+        PQfreemem(perr);
+        return NULL;
+    }
+    PQconninfoFree(parsed);
+    char timeout[24];
+    snprintf(timeout, sizeof(timeout), "%lld", (long long)opt_int(o, "connect_timeout", 10));
+    const char *const keys[] = {"connect_timeout", "gssencmode", "fallback_application_name",
+                                "dbname", "client_encoding", NULL};
+    const char *const vals[] = {timeout, "disable", "newsflow", conninfo, "UTF8", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (!c) {
+        fprintf(stderr, "newsflow: stage %s: out of memory\n", stage);
+        return NULL;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        char desc[600];
+        pg_describe(c, conninfo, desc, sizeof(desc));
+        fprintf(stderr, "newsflow: store %s: cannot reach the PostgreSQL server (%s): %s\n",
+                stage, desc, pg_oneline(msg, sizeof(msg), PQerrorMessage(c)));
+        PQfinish(c);
+        return NULL;
+    }
+    PQsetNoticeProcessor(c, pg_quiet, NULL);
+    const char *db = PQdb(c), *host = PQhost(c), *port = PQport(c);
+    snprintf(where, wherelen, "database %s on %s%s%s", db && *db ? db : "(default)",
+             host && *host ? host : "(default host)", port && *port ? ":" : "",
+             port && *port ? port : "");
+    return c;
+}
+
+/* A table of the stage as store_pg names it: schema-qualified when the stage sets a schema,
+ * each part quoted. Caller frees; NULL on allocation failure. */
+static char *pg_table(PGconn *c, const char *schema, const char *prefix, const char *bare)
+{
+    char name[160];
+    snprintf(name, sizeof(name), "%s%s", prefix, bare);
+    char *q = PQescapeIdentifier(c, name, strlen(name));
+    char *qs = *schema ? PQescapeIdentifier(c, schema, strlen(schema)) : NULL;
+    char *out = NULL;
+    if (q && (qs || !*schema) &&
+        asprintf(&out, "%s%s%s", qs ? qs : "", qs ? "." : "", q) < 0)
+        out = NULL;
+    PQfreemem(q);
+    PQfreemem(qs);
+    return out;
+}
+
+/* What the store holds to search with: 1 when the table exists, with *tsv set when it has
+ * store_pg's full-text column and cfg set to the configuration that column was made with
+ * (else the stage's fts_config). 0 when the table does not exist, -1 on an error (said). */
+static int pg_inspect(PGconn *c, const char *stage, const char *where, const char *articles,
+                      const char *meta, bool *tsv, char *cfg, size_t cfglen)
+{
+    char msg[600];
+    const char *p[2] = {articles, meta};
+    PGresult *r = PQexecParams(c,
+                               "SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 FROM "
+                               "pg_attribute WHERE attrelid = to_regclass($1) AND attname = "
+                               "'tsv' AND NOT attisdropped), to_regclass($2) IS NOT NULL",
+                               2, NULL, p, NULL, NULL, 0);
+    int rc = -1;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "newsflow: store %s (%s): %s\n", stage, where,
+                pg_oneline(msg, sizeof(msg), PQresultErrorMessage(r)));
+        goto out;
+    }
+    rc = PQgetvalue(r, 0, 0)[0] == 't';
+    *tsv = PQgetvalue(r, 0, 1)[0] == 't';
+    bool have_meta = PQgetvalue(r, 0, 2)[0] == 't';
+    PQclear(r);
+    r = NULL;
+    if (rc == 1 && *tsv && have_meta) {
+        char *sql = NULL;
+        if (asprintf(&sql, "SELECT value FROM %s WHERE key = 'fts_config'", meta) < 0) {
+            rc = -1;
+            goto out;
+        }
+        r = PQexec(c, sql);
+        free(sql);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            snprintf(cfg, cfglen, "%s", PQgetvalue(r, 0, 0));
+    }
+out:
+    PQclear(r);
+    return rc;
+}
+
+/* The match expression: store_pg's tsv column, or the same vector made from each row (which an
+ * index on this expression, with the configuration written as a constant, serves). */
+static const char pg_vector_made[] =
+    "(setweight(to_tsvector($5, coalesce(a.title, '')), 'A') || "
+    "setweight(to_tsvector($5, coalesce(a.text, '')), 'B'))";
+
+/* One query of the same shape as SQLite's: $1 the search, $2 a story id's first characters,
+ * $3 the first day, $4 the limit, $5 the text search configuration. Dates and ids compare as
+ * bytes (COLLATE "C"), as in SQLite, whatever the database's collation. */
+static char *pg_sql(const char *articles, bool match, bool tsv)
+{
+    const char *vec = tsv ? "a.tsv" : pg_vector_made;
+    char *sql = NULL;
+    int n = match
+                ? asprintf(&sql,
+                           "SELECT a.id, coalesce(a.published_at, ''), coalesce(a.outlet, ''),"
+                           " coalesce(a.title, ''), coalesce(a.story_id, ''),"
+                           " coalesce(a.dup_of, ''), count(*) OVER () FROM %s a"
+                           " WHERE %s @@ websearch_to_tsquery($5, $1)"
+                           " AND ($2::text IS NULL OR starts_with(a.story_id, $2))"
+                           " AND ($3::text IS NULL OR"
+                           " coalesce(a.published_at, a.fetched_at) COLLATE \"C\" >= $3)"
+                           " ORDER BY ts_rank(%s, websearch_to_tsquery($5, $1)) DESC,"
+                           " a.id COLLATE \"C\" LIMIT $4::bigint",
+                           articles, vec, vec)
+                : asprintf(&sql,
+                           "SELECT a.id, coalesce(a.published_at, ''), coalesce(a.outlet, ''),"
+                           " coalesce(a.title, ''), coalesce(a.story_id, ''),"
+                           " coalesce(a.dup_of, ''), count(*) OVER () FROM %s a"
+                           " WHERE ($2::text IS NULL OR starts_with(a.story_id, $2))"
+                           " AND ($3::text IS NULL OR"
+                           " coalesce(a.published_at, a.fetched_at) COLLATE \"C\" >= $3)"
+                           " ORDER BY coalesce(a.published_at, a.fetched_at) COLLATE \"C\" DESC"
+                           " NULLS LAST, a.id COLLATE \"C\" LIMIT $4::bigint",
+                           articles);
+    return n < 0 ? NULL : sql;
+}
+
+static int pg_rows(PGconn *c, const char *sql, const struct nf_show_opts *o, const char *cfg,
+                   const char *stage, const char *where, FILE *out)
+{
+    char limit[16], msg[600];
+    snprintf(limit, sizeof(limit), "%d", o->limit > 0 ? o->limit : 50);
+    const char *p[5] = {o->match, o->story && *o->story ? o->story : NULL, o->since, limit,
+                        o->match ? cfg : NULL};
+    /* the configuration as a regconfig parameter: bound as a constant, the expression matches
+     * an index made on the same expression with that configuration */
+    const Oid types[5] = {PG_TEXTOID, PG_TEXTOID, PG_TEXTOID, PG_TEXTOID, PG_REGCONFIGOID};
+    PGresult *r = PQexecParams(c, sql, 5, types, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "newsflow: store %s (%s): %s\n", stage, where,
+                pg_oneline(msg, sizeof(msg), PQresultErrorMessage(r)));
+        PQclear(r);
+        return 1;
+    }
+    table_head(out, stage, where);
+    int rows = PQntuples(r);
+    for (int i = 0; i < rows; i++) {
+        const char *cols[6];
+        for (int j = 0; j < 6; j++)
+            cols[j] = PQgetvalue(r, i, j);
+        table_row(out, cols);
+    }
+    table_count(out, rows, rows ? strtoll(PQgetvalue(r, 0, 6), NULL, 10) : 0, o->match != NULL);
+    PQclear(r);
+    return 0;
+}
+
+static int show_pg(const struct nf_config *cfg, int s, const struct nf_show_opts *o, FILE *dest)
+{
+    const char *stage = cfg->stages[s].name;
+    char err[2048] = "", where[300], fts[128];
+    struct stage_opts so;
+    if (stage_opts_load(cfg, s, &so, err, sizeof(err)) < 0) {
+        fprintf(stderr, "newsflow: stage %s: %s\n", stage, err);
+        return 1;
+    }
+    int rc = 1;
+    char *articles = NULL, *meta = NULL, *sql = NULL, *body = NULL;
+    size_t body_len = 0;
+    FILE *out = NULL;
+    PGconn *c = pg_connect(&so, stage, where, sizeof(where));
+    if (!c)
+        goto out;
+    const char *schema = opt_str(&so, "schema"), *prefix = opt_str(&so, "table_prefix");
+    articles = pg_table(c, schema, prefix, "articles");
+    meta = pg_table(c, schema, prefix, "meta");
+    if (!articles || !meta) {
+        fprintf(stderr, "newsflow: store %s (%s): cannot quote the table names: %s\n", stage,
+                where, pg_oneline(err, sizeof(err), PQerrorMessage(c)));
+        goto out;
+    }
+    snprintf(fts, sizeof(fts), "%s", opt_str(&so, "fts_config"));
+    bool tsv = false;
+    int have = pg_inspect(c, stage, where, articles, meta, &tsv, fts, sizeof(fts));
+    if (have < 0)
+        goto out;
+    if (have == 0) {
+        fprintf(stderr, "newsflow: store %s (%s): there is no table %s (the stage creates it "
+                "when it first starts; its schema and table_prefix name it)\n", stage, where,
+                articles);
+        goto out;
+    }
+    if (o->match && !tsv)
+        fprintf(stderr, "newsflow: store %s: %s has no full-text column (the stage has fts = "
+                "false): titles and texts are searched with to_tsvector, row by row unless "
+                "the table has a GIN index on that expression (docs/postgres.md)\n", stage,
+                articles);
+    /* the table goes to memory first: nothing is printed of a query that fails */
+    if (!(sql = pg_sql(articles, o->match != NULL, tsv)) ||
+        !(out = open_memstream(&body, &body_len))) {
+        fprintf(stderr, "newsflow: out of memory\n");
+        goto out;
+    }
+    rc = pg_rows(c, sql, o, fts, stage, where, out);
+out:
+    if (out)
+        fclose(out);
+    if (rc == 0)
+        fwrite(body, 1, body_len, dest);
+    free(body);
+    free(sql);
+    free(articles);
+    free(meta);
+    PQfinish(c);
+    stage_opts_free(&so);
+    return rc;
+}
+
 int nf_show(const struct nf_config *cfg, const struct nf_show_opts *o, FILE *out)
 {
     int shown = 0;
     for (int s = 0; s < cfg->n_stages; s++) {
+        if (strcmp(cfg->stages[s].plugin, "store_pg") == 0) {
+            int rc = show_pg(cfg, s, o, out);
+            if (rc)
+                return rc;
+            shown++;
+            continue;
+        }
         if (strcmp(cfg->stages[s].plugin, "store_sqlite") != 0)
             continue;
         char err[2048] = "";
@@ -218,8 +603,8 @@ int nf_show(const struct nf_config *cfg, const struct nf_show_opts *o, FILE *out
         shown++;
     }
     if (!shown)
-        fprintf(stderr, "newsflow: no store_sqlite stage in %s (show and query read the "
-                        "embedded store; for PostgreSQL use psql, see docs/postgres.md)\n",
+        fprintf(stderr, "newsflow: no store_sqlite or store_pg stage in %s (show and query "
+                        "read what those store)\n",
                 cfg->path);
     return shown ? 0 : 1;
 }
