@@ -812,6 +812,13 @@ struct nf_config *nf_config_load_text(const char *path, const char *text, char *
                                      "shorter run_dir");
                 goto fail;
             }
+        for (int w = 0; w < st->workers && nf_config_direct(c, i); w++)
+            if (nf_config_worker_inbox(c, i, w, ep, sizeof(ep)) < 0) {
+                lfail(&L, st->where, "stage '%s': the inbox of worker %d cannot be built: the "
+                                     "ipc path under run_dir is over 107 bytes; use a shorter "
+                                     "run_dir", st->name, w);
+                goto fail;
+            }
         for (int w = 0; w < st->workers && !st->n_inputs; w++)
             if (nf_config_ack_endpoint(c, i, w, true, ep, sizeof(ep)) < 0) {
                 lfail(&L, st->where, "stage '%s': acknowledgement endpoint of worker %d cannot "
@@ -1063,6 +1070,18 @@ int nf_config_inbox(const struct nf_config *c, int s, bool backend, bool bind, c
         return tcp_with_port(st->endpoint, backend ? 1 : 0, bind ? st->listen : NULL, out,
                              outlen);
     return ipc(c, st->name, backend ? ".out" : ".in", out, outlen);
+}
+
+bool nf_config_direct(const struct nf_config *c, int s)
+{
+    return c->stages[s].n_inputs > 0 && !c->stages[s].endpoint;
+}
+
+int nf_config_worker_inbox(const struct nf_config *c, int s, int worker, char *out, size_t outlen)
+{
+    char suffix[32];
+    snprintf(suffix, sizeof(suffix), "-%d.in", worker);
+    return ipc(c, c->stages[s].name, suffix, out, outlen);
 }
 
 int nf_config_ack_endpoint(const struct nf_config *c, int s, int worker, bool bind, char *out,

@@ -109,5 +109,12 @@ int nf_config_inbox(const struct nf_config *cfg, int stage, bool backend, bool b
                     size_t outlen);
 int nf_config_ack_endpoint(const struct nf_config *cfg, int stage, int worker, bool bind,
                            char *out, size_t outlen);
+/* Whether records reach the stage's workers directly: a stage with inputs and an ipc inbox.
+ * Each of its workers then binds its own socket (nf_config_worker_inbox) and every upstream
+ * worker connects to all of them, with no broker between. A tcp inbox keeps its broker, so
+ * that workers on any host can join and leave without their upstream knowing them. */
+bool nf_config_direct(const struct nf_config *cfg, int stage);
+int nf_config_worker_inbox(const struct nf_config *cfg, int stage, int worker, char *out,
+                           size_t outlen);
 
 #endif

@@ -792,10 +792,19 @@ static bool replay_selects(const struct replay *R, const struct nf_dead_letter *
 /* A PUSH socket to one stage's inbox. Opened here rather than with nf_socket_open because
  * ZMQ_IMMEDIATE must be set before connecting: without it ZeroMQ queues to an inbox nobody has
  * bound and the send "succeeds" while the pipeline is down. */
-static void *replay_socket(struct replay *R, const char *endpoint)
+static void *replay_socket(struct replay *R, int stage, char *ep, size_t eplen)
 {
+    /* a direct stage's workers are each an inbox: connect to them all, ZeroMQ deals out */
+    bool direct = nf_config_direct(R->cfg, stage);
+    int n = direct ? R->cfg->stages[stage].workers : 1;
+    if ((direct ? nf_config_worker_inbox(R->cfg, stage, 0, ep, eplen)
+                : nf_config_inbox(R->cfg, stage, false, false, ep, eplen)) < 0) {
+        snprintf(R->err, R->errlen, "stage %s: no usable inbox endpoint",
+                 R->cfg->stages[stage].name);
+        return NULL;
+    }
     for (int i = 0; i < R->n_dests; i++)
-        if (strcmp(R->dests[i].endpoint, endpoint) == 0)
+        if (strcmp(R->dests[i].endpoint, ep) == 0)
             return R->dests[i].sock;
     struct replay_dest *d = realloc(R->dests, (size_t)(R->n_dests + 1) * sizeof(*d));
     if (!d) {
@@ -812,13 +821,19 @@ static void *replay_socket(struct replay *R, const char *endpoint)
     zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof(timeout));
-    if (zmq_connect(s, endpoint) < 0) {
-        snprintf(R->err, R->errlen, "connect %s: %s", endpoint, zmq_strerror(errno));
-        zmq_close(s);
-        return NULL;
+    char each[320];
+    for (int k = 0; k < n; k++) {
+        if (direct && nf_config_worker_inbox(R->cfg, stage, k, each, sizeof(each)) < 0)
+            continue; /* checked when the config was loaded */
+        if (zmq_connect(s, direct ? each : ep) < 0) {
+            snprintf(R->err, R->errlen, "connect %s: %s", direct ? each : ep,
+                     zmq_strerror(errno));
+            zmq_close(s);
+            return NULL;
+        }
     }
     d = &R->dests[R->n_dests++];
-    snprintf(d->endpoint, sizeof(d->endpoint), "%s", endpoint);
+    snprintf(d->endpoint, sizeof(d->endpoint), "%s", ep);
     d->sock = s;
     return s;
 }
@@ -826,12 +841,7 @@ static void *replay_socket(struct replay *R, const char *endpoint)
 static int replay_send(struct replay *R, const struct nf_dead_letter *dl, int stage)
 {
     char ep[320];
-    if (nf_config_inbox(R->cfg, stage, false, false, ep, sizeof(ep)) < 0) {
-        snprintf(R->err, R->errlen, "stage %s: no usable inbox endpoint",
-                 R->cfg->stages[stage].name);
-        return -1;
-    }
-    void *s = replay_socket(R, ep);
+    void *s = replay_socket(R, stage, ep, sizeof(ep));
     if (!s)
         return -1;
     while (zmq_send(s, R->buf.data, R->buf.len, 0) < 0) {

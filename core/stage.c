@@ -227,6 +227,9 @@ struct worker {
     void *acks; /* sources: PULL for acknowledgements */
     void **outs;
     int n_outs;
+    int *out_stage; /* the consumer stage each of outs sends to */
+    int *out_peers; /* direct consumers: how many of its workers' inboxes outs[i] connects to */
+    int64_t peers_next;
     struct nf_acker *acker;
     void *tap; /* PUB socket while someone taps this stage (newsflow tap), else NULL */
     int64_t tap_next;
@@ -310,6 +313,7 @@ static int dead_letter(struct worker *w, const char *reason, const void *bytes, 
 static void drain_acks(struct worker *w);
 
 static void watchdog_tick(void);
+static void peers_tick(struct worker *w, int64_t now);
 
 /* newsflow tap: while a file RUN_DIR/tap/STAGE.PID exists, the stage's workers also publish
  * every batch they send on ipc://RUN_DIR/tap/STAGE-W, dropping what a slow reader cannot take,
@@ -320,6 +324,7 @@ static void tap_tick(struct worker *w)
     if (now < w->tap_next)
         return;
     w->tap_next = now + 500;
+    peers_tick(w, now);
     char dir[PATH_MAX], prefix[160];
     snprintf(dir, sizeof(dir), "%s/tap", w->cfg->run_dir);
     snprintf(prefix, sizeof(prefix), "%s.", w->st->name);
@@ -341,6 +346,71 @@ static void tap_tick(struct worker *w)
     } else if (!wanted && w->tap) {
         nf_socket_close(&w->tap);
         nf_logf(NF_LOG_INFO, "tap ended");
+    }
+}
+
+/* The socket a worker sends to consumer stage c on. A direct consumer's workers each have their
+ * own inbox and this socket connects to all of them: ZeroMQ deals the batches out round-robin
+ * among those whose pipe has room. ZMQ_IMMEDIATE keeps batches off the pipe of a worker that
+ * is not connected (restarting, or gone after a reload), so they go to the live ones; with
+ * none live the send waits, as a full broker made it wait before. */
+static int open_out(struct worker *w, const struct nf_config *cfg, int c)
+{
+    char ep[512], err[512];
+    bool direct = nf_config_direct(cfg, c);
+    void *s = nf_socket_new(w->zctx, ZMQ_PUSH, w->st->hwm, err, sizeof(err));
+    if (!s) {
+        nf_logf(NF_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    int i = w->n_outs++;
+    w->outs[i] = s; /* closed with the worker */
+    w->out_stage[i] = c;
+    int immediate = direct;
+    zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
+    int n = direct ? cfg->stages[c].workers : 1;
+    for (int k = 0; k < n; k++) {
+        if ((direct ? nf_config_worker_inbox(cfg, c, k, ep, sizeof(ep))
+                    : nf_config_inbox(cfg, c, false, false, ep, sizeof(ep))) < 0) {
+            nf_logf(NF_LOG_ERROR, "endpoint of stage %s is too long for ipc (run_dir %s)",
+                    cfg->stages[c].name, cfg->run_dir);
+            return -1;
+        }
+        if (nf_socket_attach(s, ep, false, err, sizeof(err)) < 0) {
+            nf_logf(NF_LOG_ERROR, "%s", err);
+            return -1;
+        }
+    }
+    w->out_peers[i] = direct ? n : 0;
+    return 0;
+}
+
+/* A reload may give a direct consumer more workers while this worker runs on: once a second it
+ * looks for an inbox beyond those it knows, and connects to it. (Fewer workers need nothing:
+ * ZMQ_IMMEDIATE sends nothing to an inbox whose worker is gone.) */
+#define NF_MAX_PEERS 1024
+
+static void peers_tick(struct worker *w, int64_t now)
+{
+    if (now < w->peers_next)
+        return;
+    w->peers_next = now + 1000;
+    for (int i = 0; i < w->n_outs; i++) {
+        int c = w->out_stage[i];
+        if (!nf_config_direct(w->cfg, c))
+            continue;
+        char ep[512], err[512];
+        while (w->out_peers[i] < NF_MAX_PEERS &&
+               nf_config_worker_inbox(w->cfg, c, w->out_peers[i], ep, sizeof(ep)) == 0 &&
+               access(ep + 6, F_OK) == 0) {
+            if (nf_socket_attach(w->outs[i], ep, false, err, sizeof(err)) < 0) {
+                nf_logf(NF_LOG_WARN, "%s", err);
+                break;
+            }
+            nf_logf(NF_LOG_INFO, "stage %s has a worker %d now: sending to it too",
+                    w->cfg->stages[c].name, w->out_peers[i]);
+            w->out_peers[i]++;
+        }
     }
 }
 
@@ -1300,6 +1370,8 @@ static void worker_free(struct worker *w)
     for (int i = 0; i < w->n_outs; i++)
         nf_socket_close(&w->outs[i]);
     free(w->outs);
+    free(w->out_stage);
+    free(w->out_peers);
     if (w->zctx)
         zmq_ctx_term(w->zctx);
     nf_zap_join();
@@ -1386,22 +1458,13 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
     }
     w.acker = w.zctx ? nf_acker_new(w.zctx) : NULL;
     w.outs = calloc((size_t)st->n_consumers + 1, sizeof(void *));
-    if (!w.acker || !w.outs)
+    w.out_stage = calloc((size_t)st->n_consumers + 1, sizeof(int));
+    w.out_peers = calloc((size_t)st->n_consumers + 1, sizeof(int));
+    if (!w.acker || !w.outs || !w.out_stage || !w.out_peers)
         goto out;
-    for (int i = 0; i < st->n_consumers; i++) {
-        char ep[512];
-        if (nf_config_inbox(cfg, st->consumers[i], false, false, ep, sizeof(ep)) < 0) {
-            nf_logf(NF_LOG_ERROR, "endpoint of stage %s is too long for ipc (run_dir %s)",
-                    cfg->stages[st->consumers[i]].name, cfg->run_dir);
+    for (int i = 0; i < st->n_consumers; i++)
+        if (open_out(&w, cfg, st->consumers[i]) < 0)
             goto out;
-        }
-        w.outs[i] = nf_socket_open(w.zctx, ZMQ_PUSH, ep, false, st->hwm, err, sizeof(err));
-        if (!w.outs[i]) {
-            nf_logf(NF_LOG_ERROR, "%s", err);
-            goto out;
-        }
-        w.n_outs++;
-    }
     if (p->kind == NF_PLUGIN_SOURCE) {
         char bind_ep[512];
         if (nf_config_ack_endpoint(cfg, si, worker, true, bind_ep, sizeof(bind_ep)) < 0 ||
@@ -1439,12 +1502,15 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
                 if (nf_config_ack_endpoint(cfg, s, k, false, w.ack_eps[w.n_ack_eps],
                                            sizeof(w.ack_eps[0])) == 0)
                     w.n_ack_eps++;
+        /* A direct stage's worker binds its own inbox; otherwise it joins the stage's broker. */
         char ep[512];
-        if (nf_config_inbox(cfg, si, true, false, ep, sizeof(ep)) < 0) {
+        bool direct = nf_config_direct(cfg, si);
+        if ((direct ? nf_config_worker_inbox(cfg, si, worker, ep, sizeof(ep))
+                    : nf_config_inbox(cfg, si, true, false, ep, sizeof(ep))) < 0) {
             nf_logf(NF_LOG_ERROR, "inbox endpoint of stage %s is too long", st->name);
             goto out;
         }
-        w.in = nf_socket_open(w.zctx, ZMQ_PULL, ep, false, st->hwm, err, sizeof(err));
+        w.in = nf_socket_open(w.zctx, ZMQ_PULL, ep, direct, st->hwm, err, sizeof(err));
         if (!w.in) {
             nf_logf(NF_LOG_ERROR, "%s", err);
             goto out;

@@ -171,6 +171,8 @@ static bool runs_here(const struct nf_placement *where, const char *stage)
 static bool inbox_here(const struct nf_placement *where, const struct nf_config *cfg, int s)
 {
     const struct nf_stage_conf *st = &cfg->stages[s];
+    if (nf_config_direct(cfg, s))
+        return false; /* its workers are their own inboxes */
     if (where && where->inboxes)
         return in_list(where->inboxes, st->name);
     if (!st->endpoint)
@@ -208,7 +210,7 @@ static struct broker *broker_start(const struct nf_config *cfg, int s, void *zct
 {
     static int serial;
     const struct nf_stage_conf *st = &cfg->stages[s];
-    if (st->n_inputs == 0)
+    if (st->n_inputs == 0 || nf_config_direct(cfg, s))
         return NULL;
     struct broker *b = calloc(1, sizeof(*b));
     if (!b) {
@@ -527,9 +529,14 @@ static bool stage_changed(const struct nf_config *a, int sa, const struct nf_con
     for (int i = 0; i < x->n_inputs; i++)
         if (strcmp(x->inputs[i], y->inputs[i]) != 0)
             return true;
-    for (int i = 0; i < x->n_consumers; i++)
-        if (strcmp(a->stages[x->consumers[i]].name, b->stages[y->consumers[i]].name) != 0)
+    /* a consumer's workers may come and go (a running worker finds new direct ones itself),
+     * but a consumer that moves between ipc and tcp changes the sockets this worker opens */
+    for (int i = 0; i < x->n_consumers; i++) {
+        const struct nf_stage_conf *cx = &a->stages[x->consumers[i]],
+                                   *cy = &b->stages[y->consumers[i]];
+        if (strcmp(cx->name, cy->name) != 0 || str_differs(cx->endpoint, cy->endpoint))
             return true;
+    }
     for (int i = 0; i < x->n_opts; i++)
         if (strcmp(x->opts[i].key, y->opts[i].key) != 0 || x->opts[i].kind != y->opts[i].kind ||
             strcmp(x->opts[i].text, y->opts[i].text) != 0)

@@ -23,8 +23,7 @@ void nf_transport_set_max_message(int64_t bytes)
     max_message = bytes;
 }
 
-void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int hwm, char *err,
-                     size_t errlen)
+void *nf_socket_new(void *zctx, int type, int hwm, char *err, size_t errlen)
 {
     void *s = zmq_socket(zctx, type);
     if (!s) {
@@ -48,15 +47,28 @@ void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int 
     zmq_setsockopt(s, ZMQ_TCP_KEEPALIVE_CNT, &cnt, sizeof(cnt));
     /* A peer's message over the limit closes its connection before it is kept whole. */
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_message, sizeof(max_message));
+    return s;
+}
+
+int nf_socket_attach(void *s, const char *endpoint, bool bind, char *err, size_t errlen)
+{
     if (nf_security_apply(s, endpoint, bind) != 0) {
         snprintf(err, errlen, "CURVE keys for %s: %s", endpoint, zmq_strerror(errno));
-        zmq_close(s);
-        return NULL;
+        return -1;
     }
-    int rc = bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
-    if (rc != 0) {
+    if ((bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint)) != 0) {
         snprintf(err, errlen, "%s %s: %s", bind ? "bind" : "connect", endpoint,
                  zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int hwm, char *err,
+                     size_t errlen)
+{
+    void *s = nf_socket_new(zctx, type, hwm, err, errlen);
+    if (s && nf_socket_attach(s, endpoint, bind, err, errlen) != 0) {
         zmq_close(s);
         return NULL;
     }

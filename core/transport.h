@@ -12,6 +12,11 @@
 void *nf_socket_open(void *zctx, int type, const char *endpoint, bool bind, int hwm,
                      char *err, size_t errlen);
 void nf_socket_close(void **sock);
+/* The same in two steps, for a socket with several peers or options set before its first
+ * connection: a socket with newsflow's settings, then each endpoint bound or connected (CURVE
+ * applied per endpoint). nf_socket_attach returns 0 or -1 with the reason in err. */
+void *nf_socket_new(void *zctx, int type, int hwm, char *err, size_t errlen);
+int nf_socket_attach(void *s, const char *endpoint, bool bind, char *err, size_t errlen);
 
 /* Whether a tcp://HOST:PORT endpoint (or `listen`, when set) names an address of this host:
  * one of its interfaces' addresses, or a name that resolves to one. */

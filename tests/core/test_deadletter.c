@@ -849,7 +849,7 @@ static struct nf_config *replay_config(struct fx *f, const char *deadletter)
     return cfg;
 }
 
-/* Replays into an inbox this test binds, as the running pipeline's broker would. */
+/* Replays into an inbox this test binds, as the running pipeline's clean worker would. */
 static void check_replay(struct fx *f, const char *path)
 {
     struct nf_config *cfg = replay_config(f, path);
@@ -869,8 +869,10 @@ static void check_replay(struct fx *f, const char *path)
 
     void *zctx = zmq_ctx_new();
     char ep[PATH_MAX];
-    assert_int_equal(nf_config_inbox(cfg, nf_config_stage_index(cfg, "clean"), false, true, ep,
-                                     sizeof(ep)),
+    /* clean's inbox is ipc, so its worker 0 binds its own (nf_config_direct) */
+    assert_true(nf_config_direct(cfg, nf_config_stage_index(cfg, "clean")));
+    assert_int_equal(nf_config_worker_inbox(cfg, nf_config_stage_index(cfg, "clean"), 0, ep,
+                                            sizeof(ep)),
                      0);
     void *pull = zmq_socket(zctx, ZMQ_PULL);
     int linger = 0, rcvtimeo = 5000;

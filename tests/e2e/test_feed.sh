@@ -109,11 +109,17 @@ before=$(grep -c "^GET /seed" "$T/requests.log")
 NEWSFLOW_FEEDS="$T/feeds.txt" "$NF" stage "$CFG" fetch "${S3[@]}" >"$T/log3" 2>&1 &
 STAGE=$!
 PIDS+=($STAGE)
+# html takes what fetch sends (a source sends only to a consumer's worker that is there) and
+# holds it, as nothing runs after it
+"$NF" stage "$CFG" html "${S3[@]}" >"$T/log3h" 2>&1 &
+HTML=$!
+PIDS+=($HTML)
 seen_all() { [ "$(grep -c "^GET /seed" "$T/requests.log")" -ge $((before + 5)) ]; }
 wait_for 60 seen_all || { cat "$T/log3"; fail "the lone fetch stage did not fetch the pages"; }
 wait_for 30 grep -q "input exhausted" "$T/log3" || { cat "$T/log3"; fail "the lone fetch stage did not finish its input"; }
-kill -TERM "$STAGE"
+kill -TERM "$STAGE" "$HTML"
 wait "$STAGE"
+wait "$HTML" || true
 assert_contains "$T/log3" "records unacknowledged; they are in the journal" "unacknowledged records journaled"
 journal=$(stat -c %s "$T/var3/fetch/journal-0.log")
 pages=$(cat "$WWW"/seed*.html | wc -c)

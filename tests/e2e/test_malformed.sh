@@ -27,7 +27,7 @@ ok "the service is running and storing"
 clean_pid=$(pgrep -f "newsflow stage $T/svc.cfg clean --worker 0") || fail "no clean[0] worker"
 fetch_pid=$(pgrep -f "newsflow stage $T/svc.cfg fetch --worker 0") || fail "no fetch[0] worker"
 
-INBOX="ipc://$T/var/run/clean.in"
+INBOX="ipc://$T/var/run/clean-0.in"
 ACKS="ipc://$T/var/run/fetch-0.ack"
 OUTSIDE=0123456789abcdef0123456789abcd01
 BEFORE=0123456789abcdef0123456789abcd02

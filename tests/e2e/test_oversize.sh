@@ -24,7 +24,7 @@ hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 clean_pid=$(pgrep -f "newsflow stage $T/svc.cfg clean --worker 0") || fail "no clean worker"
 sup0=$(hwm "$SUP")
 for _ in 1 2 3; do
-    "$INJECT" -w 3000 "ipc://$T/var/run/clean.in" -r 100000000 >/dev/null 2>&1
+    "$INJECT" -w 3000 "ipc://$T/var/run/clean-0.in" -r 100000000 >/dev/null 2>&1
 done
 ok "three 100 MB messages sent to the inbox of clean"
 cp "$NF_SOURCE_DIR"/conf/sample/001_*.txt "$T/in/.tmp" && mv "$T/in/.tmp" "$T/in/late.txt"

@@ -16,7 +16,7 @@ CFG
 "$NF" run "$T/t.cfg" >"$T/log" 2>&1 &
 SUP=$!
 PIDS+=("$SUP")
-wait_for 20 test -S "$T/var/run/clean.in" || fail "the pipeline did not start"
+wait_for 20 test -S "$T/var/run/clean-0.in" || fail "the pipeline did not start"
 "$NF" tap "$T/t.cfg" clean --limit 3 --timeout 30000 >"$T/tap.jsonl" 2>"$T/tap.err" &
 TAP=$!
 PIDS+=("$TAP")
