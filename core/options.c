@@ -157,7 +157,9 @@ static int bound_parse(const struct nf_option *o, const char *text, int64_t *i, 
 static void bounds_text(const struct nf_option *o, char *out, size_t outlen)
 {
     bool len = o->type == NF_OPT_STRING || o->type == NF_OPT_PATH;
-    if (o->min && o->max)
+    if (len && o->min && strcmp(o->min, "1") == 0 && !o->max)
+        snprintf(out, outlen, "not empty");
+    else if (o->min && o->max)
         snprintf(out, outlen, "between %s and %s%s", o->min, o->max, len ? " bytes long" : "");
     else if (o->min)
         snprintf(out, outlen, "at least %s%s", o->min, len ? " bytes long" : "");
@@ -228,7 +230,9 @@ static int check_rules(const struct nf_option *o, int64_t num, double dbl, const
         if (out) {
             char range[256];
             bounds_text(o, range, sizeof(range));
-            if (o->type == NF_OPT_STRING || o->type == NF_OPT_PATH)
+            if ((o->type == NF_OPT_STRING || o->type == NF_OPT_PATH) && num == 0 && !k)
+                snprintf(err, errlen, "option '%s' must not be empty", o->name);
+            else if (o->type == NF_OPT_STRING || o->type == NF_OPT_PATH)
                 snprintf(err, errlen, "option '%s' must be %s, got \"%s\" (%" PRId64 " bytes)",
                          o->name, range, str, num);
             else
@@ -374,12 +378,13 @@ int nf_options_table_check(const struct nf_option *t, char *err, size_t errlen)
         }
         unsigned rw = NF_OPT_READ_FILE | NF_OPT_READ_DIR | NF_OPT_WRITE_FILE | NF_OPT_WRITE_DIR;
         if (t->flags && (t->type != NF_OPT_PATH || (t->flags & ~(rw | NF_OPT_MKDIR)) ||
-                         __builtin_popcount(t->flags & rw) != 1 ||
+                         (__builtin_popcount(t->flags & rw) != 1 &&
+                          (t->flags & rw) != (NF_OPT_READ_FILE | NF_OPT_READ_DIR)) ||
                          ((t->flags & NF_OPT_MKDIR) &&
                           !(t->flags & (NF_OPT_WRITE_FILE | NF_OPT_WRITE_DIR))))) {
             snprintf(err, errlen, "option '%s': flags 0x%x are not one kind of path (read or "
-                                  "write, file or directory; MKDIR only with a write kind) on a "
-                                  "path option", t->name, t->flags);
+                                  "write, file or directory, or a file or directory read; MKDIR "
+                                  "only with a write kind) on a path option", t->name, t->flags);
             return -1;
         }
     }
@@ -468,13 +473,17 @@ int nf_option_check_path(const struct nf_option *o, const void *conf, char *err,
         return 0;
     struct stat sb;
     if (o->flags & (NF_OPT_READ_FILE | NF_OPT_READ_DIR)) {
+        bool either = (o->flags & NF_OPT_READ_FILE) && (o->flags & NF_OPT_READ_DIR);
         bool dir = o->flags & NF_OPT_READ_DIR;
         if (stat(path, &sb) < 0) {
-            snprintf(err, errlen, "option '%s': %s %s: %s", o->name, dir ? "directory" : "file",
-                     path, errno == ENOENT ? "does not exist" : strerror(errno));
+            snprintf(err, errlen, "option '%s': %s %s: %s", o->name,
+                     either ? "file or directory" : dir ? "directory" : "file", path,
+                     errno == ENOENT ? "does not exist" : strerror(errno));
             return -1;
         }
-        if (dir != !!S_ISDIR(sb.st_mode)) {
+        if (either)
+            dir = S_ISDIR(sb.st_mode);
+        else if (dir != !!S_ISDIR(sb.st_mode)) {
             snprintf(err, errlen, "option '%s': %s is %s", o->name, path,
                      dir ? "not a directory" : "a directory, not a file");
             return -1;
@@ -523,6 +532,8 @@ __attribute__((weak)) const char *nf_ctx_option_where(struct nf_ctx *ctx, const 
 
 static const char *path_word(unsigned flags)
 {
+    if ((flags & NF_OPT_READ_FILE) && (flags & NF_OPT_READ_DIR))
+        return "a file or directory it reads";
     if (flags & NF_OPT_READ_FILE)
         return "a file it reads";
     if (flags & NF_OPT_READ_DIR)

@@ -45,7 +45,8 @@ enum nf_opt_type {
  * and the docs. Flags of struct nf_option; an empty value is not checked (the option is off). */
 enum nf_opt_flag {
     NF_OPT_READ_FILE = 1 << 0,  /* a file the plugin reads: it must exist and be readable */
-    NF_OPT_READ_DIR = 1 << 1,   /* a directory the plugin reads: it must exist and be readable */
+    NF_OPT_READ_DIR = 1 << 1,   /* a directory the plugin reads: it must exist and be readable
+                                   (READ_FILE | READ_DIR: either) */
     NF_OPT_WRITE_FILE = 1 << 2, /* a file the plugin writes: the file, if it exists, and its
                                    directory must be writable */
     NF_OPT_WRITE_DIR = 1 << 3,  /* a directory the plugin writes into: it must be writable */
@@ -78,6 +79,10 @@ struct nf_option {
     const char *choices;
     unsigned flags; /* enum nf_opt_flag, for PATH options */
 };
+
+/* A bound taken from a plain number macro: `.max = NF_OPT_BOUND(MAX_NAME)` is "63". */
+#define NF_OPT_BOUND(x) NF_OPT_BOUND_(x)
+#define NF_OPT_BOUND_(x) #x
 
 enum nf_plugin_kind {
     NF_PLUGIN_SOURCE = 1, /* produces records: next() */

@@ -1,8 +1,12 @@
 /* Helpers shared by plugins: see plugin_util.h. */
 #include "plugin_util.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int nfu_grow(void *pp, size_t *cap, size_t need, size_t elem)
 {
@@ -72,4 +76,32 @@ void nfu_article_cols(struct nf_record *rec, bool with_raw, const char *val_out[
     }
     len_out[NFU_COL_RAW] = 0;
     val_out[NFU_COL_RAW] = with_raw ? nf_record_bytes(rec, NF_F_RAW, &len_out[NFU_COL_RAW]) : NULL;
+}
+
+int nfu_mkdir_parents(const char *path, char *fail_out)
+{
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    char *last = strrchr(dir, '/');
+    if (!last || last == dir)
+        return 0; /* in the working directory, or in / */
+    *last = '\0';
+    /* each prefix in turn, from the top: the ones that exist are passed over */
+    for (char *p = dir + 1;; p++) {
+        if (*p != '/' && *p)
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+            if (fail_out)
+                snprintf(fail_out, PATH_MAX, "%s", dir);
+            return -1;
+        }
+        *p = c;
+        if (!c)
+            return 0;
+    }
 }

@@ -15,6 +15,12 @@
  * elements, doubling. Returns 0, or -1 with *pp unchanged on allocation failure. */
 int nfu_grow(void *pp, size_t *cap, size_t need, size_t elem);
 
+/* Makes the missing directories above the file `path` (mode 0777 less the umask), as `mkdir -p`
+ * on its dirname would: a store whose directory is not there yet creates it. Returns 0, or -1
+ * with errno set and the directory that could not be made in fail_out (may be NULL, at least
+ * PATH_MAX bytes otherwise). */
+int nfu_mkdir_parents(const char *path, char *fail_out);
+
 /* Compiles `re` with PCRE2_UTF|PCRE2_UCP|flags and JIT (when JIT is unavailable the pattern
  * still works, slower). NULL with "WHAT: message at offset N" given to nf_ctx_error. */
 pcre2_code *nfu_compile(struct nf_ctx *ctx, const char *what, const char *re, uint32_t flags);

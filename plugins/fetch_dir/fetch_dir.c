@@ -42,7 +42,7 @@ struct fetch_dir_conf {
 
 static const struct nf_option fetch_dir_options[] = {
     {"path", NF_OPT_PATH, NULL, offsetof(struct fetch_dir_conf, path),
-     "Directory to read articles from."},
+     "Directory to read articles from.", .min = "1", .flags = NF_OPT_READ_DIR},
     {"recursive", NF_OPT_BOOL, "true", offsetof(struct fetch_dir_conf, recursive),
      "Also read the subdirectories (symbolic links to directories are not followed)."},
     {"extensions", NF_OPT_STRING, "txt,html,htm", offsetof(struct fetch_dir_conf, extensions),
@@ -54,11 +54,11 @@ static const struct nf_option fetch_dir_options[] = {
      "logged and it is watched again once its path is a directory again."},
     {"max_bytes", NF_OPT_SIZE, "16M", offsetof(struct fetch_dir_conf, max_bytes),
      "Largest file, and largest inflated size of a gzipped file, that is read; a bigger one is "
-     "refused as an error."},
+     "refused as an error.", .min = "1"},
     {"settle_ms", NF_OPT_INT, "200", offsetof(struct fetch_dir_conf, settle_ms),
      "With watch: how long a file must stay untouched after it was closed before it is read, "
      "so that a writer that closes and reopens is read once, complete. A file renamed into the "
-     "directory is complete and is read at once."},
+     "directory is complete and is read at once.", .min = "0"},
     {"remember", NF_OPT_BOOL, "true", offsetof(struct fetch_dir_conf, remember),
      "Keep a ledger of the files whose records reached the end of the pipeline, and of those "
      "refused (and dead-lettered) for what they hold, and do not read them again after a "
@@ -1012,21 +1012,22 @@ static int fetch_dir_parse_exts(struct fetch_dir *s, struct nf_ctx *ctx)
     return 0;
 }
 
-static int fetch_dir_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
+/* What the table cannot say: extensions must name one, not only separators and dots. */
+static int fetch_dir_validate(const void *vconf, const char **option_out, char *err,
+                              size_t errlen)
 {
     const struct fetch_dir_conf *conf = vconf;
-    if (!conf->path || !conf->path[0]) {
-        nf_ctx_error(ctx, "option 'path' is required");
-        return NF_ERR;
-    }
-    if (conf->max_bytes <= 0) {
-        nf_ctx_error(ctx, "option 'max_bytes' must be positive");
-        return NF_ERR;
-    }
-    if (conf->settle_ms < 0) {
-        nf_ctx_error(ctx, "option 'settle_ms' must not be negative");
-        return NF_ERR;
-    }
+    if (conf->extensions[strspn(conf->extensions, ", \t.")])
+        return NF_OK;
+    *option_out = "extensions";
+    snprintf(err, errlen, "option 'extensions' names no extension (\"%s\")", conf->extensions);
+    return NF_ERR;
+}
+
+static int fetch_dir_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
+{
+    /* a non-empty path, max_bytes > 0 and settle_ms >= 0 are the option table's bounds */
+    const struct fetch_dir_conf *conf = vconf;
     if ((uint64_t)conf->max_bytes > NF_RECORD_MAX_BYTES)
         nf_log(ctx, NF_LOG_WARN,
                "max_bytes %lld is over the default record limit %u: files that large will be "
@@ -1045,12 +1046,14 @@ static int fetch_dir_init(struct nf_ctx *ctx, const void *vconf, void **state_ou
     s->workers = nf_ctx_workers(ctx);
     s->root = realpath(conf->path, NULL);
     if (!s->root) {
-        nf_ctx_error(ctx, "cannot open directory %s: %s", conf->path, strerror(errno));
+        nf_ctx_error(ctx, "cannot open directory %s (%s): %s", conf->path,
+                     nf_ctx_option_where(ctx, "path"), strerror(errno));
         goto fail;
     }
     s->rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->rootfd < 0) {
-        nf_ctx_error(ctx, "cannot open directory %s: %s", s->root, strerror(errno));
+        nf_ctx_error(ctx, "cannot open directory %s (%s): %s", s->root,
+                     nf_ctx_option_where(ctx, "path"), strerror(errno));
         goto fail;
     }
     if (fetch_dir_parse_exts(s, ctx) < 0)
@@ -1163,4 +1166,5 @@ NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
     .acked = fetch_dir_acked,
     .destroy = fetch_dir_destroy,
     .refetch = fetch_dir_refetch,
+    .validate = fetch_dir_validate,
 };

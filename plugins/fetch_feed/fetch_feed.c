@@ -55,11 +55,12 @@ static const struct nf_option fetch_feed_options[] = {
      "Atom and JSON Feed are read, whatever the server calls them."},
     {"feeds_file", NF_OPT_PATH, "", offsetof(struct fetch_feed_conf, feeds_file),
      "A file of feed URLs, one a line, optionally followed by that feed's own poll interval in "
-     "seconds; '#' starts a comment. Read at start-up, together with `feeds`."},
+     "seconds; '#' starts a comment. Read at start-up, together with `feeds`.",
+     .flags = NF_OPT_READ_FILE},
     {"poll_s", NF_OPT_INT, "300", offsetof(struct fetch_feed_conf, poll_s),
      "Seconds between two polls of a feed. A feed that fails is tried again after twice as "
      "long each time it fails in a row (at most 64 times poll_s), then at poll_s again once it "
-     "answers."},
+     "answers.", .min = "1"},
     {"once", NF_OPT_BOOL, "false", offsetof(struct fetch_feed_conf, once),
      "Poll every feed once, emit every new item, then end (for `newsflow run --once` and "
      "batch jobs). Otherwise the source runs until stopped."},
@@ -68,21 +69,22 @@ static const struct nf_option fetch_feed_options[] = {
      "for an item without a link, the record carries the feed's own content (or summary) "
      "instead."},
     {"timeout_ms", NF_OPT_INT, "30000", offsetof(struct fetch_feed_conf, timeout_ms),
-     "Longest a whole request may take (connecting, redirects and the body included)."},
+     "Longest a whole request may take (connecting, redirects and the body included).",
+     .min = "1"},
     {"connect_timeout_ms", NF_OPT_INT, "10000",
      offsetof(struct fetch_feed_conf, connect_timeout_ms),
-     "Longest the connection to a server (name lookup and TLS included) may take."},
+     "Longest the connection to a server (name lookup and TLS included) may take.", .min = "1"},
     {"max_bytes", NF_OPT_SIZE, "8M", offsetof(struct fetch_feed_conf, max_bytes),
      "Largest body, after decompression, read for a feed or a page; a larger one is abandoned "
-     "as an error that names the URL."},
+     "as an error that names the URL.", .min = "1"},
     {"max_redirects", NF_OPT_INT, "5", offsetof(struct fetch_feed_conf, max_redirects),
-     "Redirects followed per request (http and https only); 0 follows none."},
+     "Redirects followed per request (http and https only); 0 follows none.", .min = "0"},
     {"user_agent", NF_OPT_STRING, "newsflow-fetch_feed/1.0",
      offsetof(struct fetch_feed_conf, user_agent),
      "The User-Agent header sent with every request. Give it a way to reach you."},
     {"host_delay_ms", NF_OPT_INT, "1000", offsetof(struct fetch_feed_conf, host_delay_ms),
      "Politeness: the least time between the end of one request to a host and the start of the "
-     "next (per worker). Items of other hosts go ahead meanwhile."},
+     "next (per worker). Items of other hosts go ahead meanwhile.", .min = "0"},
     {"remember", NF_OPT_BOOL, "true", offsetof(struct fetch_feed_conf, remember),
      "Keep a ledger (state directory) of the items whose records reached the end of the "
      "pipeline or whose page failed, and each feed's ETag and Last-Modified, so that a restart "
@@ -90,10 +92,11 @@ static const struct nf_option fetch_feed_options[] = {
     {"retry_failed_s", NF_OPT_INT, "3600", offsetof(struct fetch_feed_conf, retry_failed_s),
      "A page that could not be fetched (its record is in the dead-letter store) is tried "
      "again, if its feed still lists it, after this many seconds, doubling each time, at most "
-     "4 tries in all. 0: never again."},
+     "4 tries in all. 0: never again.", .min = "0"},
     {"forget_days", NF_OPT_INT, "90", offsetof(struct fetch_feed_conf, forget_days),
      "Ledger lines older than this many days are dropped at start-up: an item a feed still "
-     "lists after that long is fetched again (the stores take it as an update). 0: never."},
+     "lists after that long is fetched again (the stores take it as an update). 0: never.",
+     .min = "0"},
     {"private_hosts", NF_OPT_BOOL, "false", offsetof(struct fetch_feed_conf, private_hosts),
      "Allow requests to loopback, private, shared and link-local addresses (127/8, 10/8, "
      "172.16/12, 192.168/16, 100.64/10, 169.254/16, ::1, fc00::/7, fe80::/10). Off: a feed "
@@ -462,7 +465,8 @@ static int ff_read_feeds(struct fetch_feed *s, struct nf_ctx *ctx, size_t *total
         return 0;
     FILE *f = fopen(c->feeds_file, "r");
     if (!f) {
-        nf_ctx_error(ctx, "cannot read feeds_file %s: %s", c->feeds_file, strerror(errno));
+        nf_ctx_error(ctx, "cannot read %s (%s): %s", c->feeds_file,
+                     nf_ctx_option_where(ctx, "feeds_file"), strerror(errno));
         return -1;
     }
     char *line = NULL, where[4200];
@@ -872,22 +876,22 @@ static void fetch_feed_destroy(void *state)
     free(s);
 }
 
-static int fetch_feed_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
+/* One rule joins two options: there must be feeds, from `feeds` or from `feeds_file`. */
+static int fetch_feed_validate(const void *vconf, const char **option_out, char *err,
+                               size_t errlen)
 {
     const struct fetch_feed_conf *c = vconf;
-    const char *bad = c->poll_s <= 0               ? "'poll_s' must be positive"
-                      : c->timeout_ms <= 0         ? "'timeout_ms' must be positive"
-                      : c->connect_timeout_ms <= 0 ? "'connect_timeout_ms' must be positive"
-                      : c->max_bytes <= 0          ? "'max_bytes' must be positive"
-                      : c->max_redirects < 0       ? "'max_redirects' must not be negative"
-                      : c->host_delay_ms < 0       ? "'host_delay_ms' must not be negative"
-                      : c->retry_failed_s < 0      ? "'retry_failed_s' must not be negative"
-                      : c->forget_days < 0         ? "'forget_days' must not be negative"
-                                                   : NULL;
-    if (bad) {
-        nf_ctx_error(ctx, "option %s", bad);
-        return NF_ERR;
-    }
+    if (c->feeds[strspn(c->feeds, ", \t\r\n")] || c->feeds_file[0])
+        return NF_OK;
+    *option_out = "feeds";
+    snprintf(err, errlen, "no feed to poll: set option 'feeds' or 'feeds_file'");
+    return NF_ERR;
+}
+
+static int fetch_feed_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
+{
+    /* the times, sizes and counts are within the option table's bounds */
+    const struct fetch_feed_conf *c = vconf;
     struct fetch_feed *s = calloc(1, sizeof(*s));
     if (!s) {
         nf_ctx_error(ctx, "out of memory");
@@ -1175,4 +1179,5 @@ NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
     .acked = fetch_feed_acked,
     .destroy = fetch_feed_destroy,
     .refetch = fetch_feed_refetch,
+    .validate = fetch_feed_validate,
 };

@@ -37,13 +37,15 @@ struct fetch_jsonl_conf {
 static const struct nf_option fetch_jsonl_options[] = {
     {"path", NF_OPT_PATH, NULL, offsetof(struct fetch_jsonl_conf, path),
      "A JSON-lines file (NAME.jsonl, or gzipped NAME.jsonl.gz), or a directory whose .jsonl, "
-     ".ndjson and .jsonl.gz files are read in name order."},
+     ".ndjson and .jsonl.gz files are read in name order.", .min = "1",
+     .flags = NF_OPT_READ_FILE | NF_OPT_READ_DIR},
     {"id_field", NF_OPT_STRING, "id", offsetof(struct fetch_jsonl_conf, id_field),
-     "Key of the input's own id (a string or an integer), kept after '#' in source.uri."},
+     "Key of the input's own id (a string or an integer), kept after '#' in source.uri.",
+     .min = "1"},
     {"title_field", NF_OPT_STRING, "title", offsetof(struct fetch_jsonl_conf, title_field),
      "Key of the headline; empty: none."},
     {"text_field", NF_OPT_STRING, "text", offsetof(struct fetch_jsonl_conf, text_field),
-     "Key of the body (plain text). A line without it is an error."},
+     "Key of the body (plain text). A line without it is an error.", .min = "1"},
     {"date_field", NF_OPT_STRING, "date", offsetof(struct fetch_jsonl_conf, date_field),
      "Key of the publication date; ISO 8601, RFC 822 and 26-FEB-1987 15:01:01 forms become "
      "published_at as ISO 8601, others are left out. Empty: none."},
@@ -55,7 +57,7 @@ static const struct nf_option fetch_jsonl_options[] = {
      "Also set `text` to the body, for pipelines without clean_text (the journal then holds "
      "the body too)."},
     {"max_line", NF_OPT_SIZE, "16M", offsetof(struct fetch_jsonl_conf, max_line),
-     "Longest line read; a longer one is an error and is skipped."},
+     "Longest line read; a longer one is an error and is skipped.", .min = "1"},
     {"remember", NF_OPT_BOOL, "true", offsetof(struct fetch_jsonl_conf, remember),
      "Keep a ledger of the ids whose records reached the end of the pipeline, and of the bad "
      "lines dead-lettered, and skip those lines after a restart (a bad line only while it is "
@@ -153,7 +155,8 @@ static int fj_list(struct fetch_jsonl *s, struct nf_ctx *ctx)
     char *root = realpath(s->conf->path, NULL);
     struct stat st;
     if (!root || stat(root, &st) < 0) {
-        nf_ctx_error(ctx, "cannot open %s: %s", s->conf->path, strerror(errno));
+        nf_ctx_error(ctx, "cannot open %s (%s): %s", s->conf->path,
+                     nf_ctx_option_where(ctx, "path"), strerror(errno));
         free(root);
         return -1;
     }
@@ -527,15 +530,8 @@ static void fetch_jsonl_destroy(void *state)
 
 static int fetch_jsonl_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
 {
+    /* path, id_field and text_field not empty and max_line > 0: the option table's bounds */
     const struct fetch_jsonl_conf *conf = vconf;
-    if (!conf->path || !conf->path[0] || !conf->id_field[0] || !conf->text_field[0]) {
-        nf_ctx_error(ctx, "options 'path', 'id_field' and 'text_field' must not be empty");
-        return NF_ERR;
-    }
-    if (conf->max_line <= 0) {
-        nf_ctx_error(ctx, "option 'max_line' must be positive");
-        return NF_ERR;
-    }
     struct fetch_jsonl *s = calloc(1, sizeof(*s));
     if (!s) {
         nf_ctx_error(ctx, "out of memory");

@@ -3,6 +3,7 @@
  * keys; the transport's own fields (attempt, seq, ack_to) and minhash are left out. It does not
  * rotate, compress or deduplicate: a replayed record is written again. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "msgpack_json.h"
 #include "newsflow/plugin.h"
+#include "plugin_util.h"
 
 struct store_jsonl_conf {
     const char *path;
@@ -19,7 +21,8 @@ struct store_jsonl_conf {
 
 static const struct nf_option store_jsonl_options[] = {
     {"path", NF_OPT_PATH, NULL, offsetof(struct store_jsonl_conf, path),
-     "File to write, one JSON object a line."},
+     "File to write, one JSON object a line; its directory is made when missing.", .min = "1",
+     .flags = NF_OPT_WRITE_FILE | NF_OPT_MKDIR},
     {"include_raw", NF_OPT_BOOL, "false", offsetof(struct store_jsonl_conf, include_raw),
      "Also write the bytes as fetched, as base64 in \"raw\"."},
     {"append", NF_OPT_BOOL, "true", offsetof(struct store_jsonl_conf, append),
@@ -34,7 +37,16 @@ struct store_jsonl {
     size_t cap;
     msgpack_zone zone;  /* scratch for unpacking trace and unknown keys */
     struct nf_buf enc;  /* the record encoded, when its trace changed since it arrived */
+    char *where;        /* "stage store, option path (conf/x.cfg:12)" */
 };
+
+/* A failed write, open or sync of the file, with a full disk said plainly. */
+static void store_jsonl_error(struct store_jsonl *s, struct nf_ctx *ctx, const char *what,
+                              int err)
+{
+    nf_ctx_error(ctx, "cannot %s %s (%s): %s", what, s->conf->path, s->where,
+                 err == ENOSPC ? "the disk is full" : strerror(err));
+}
 
 /* String fields written as they are, in schema order (around the nested ones). */
 static const enum nf_field store_jsonl_head[] = {NF_F_FETCHED_AT, NF_F_CONTENT_TYPE, NF_F_TEXT,
@@ -158,7 +170,7 @@ static int store_jsonl_process(void *state, struct nf_ctx *ctx, struct nf_record
     }
     s->line[n++] = '\n';
     if (fwrite(s->line, 1, n, s->f) != n) {
-        nf_ctx_error(ctx, "cannot write %s: %s", s->conf->path, strerror(errno));
+        store_jsonl_error(s, ctx, "write", errno);
         clearerr(s->f);
         return NF_ERR;
     }
@@ -169,7 +181,7 @@ static int store_jsonl_flush(void *state, struct nf_ctx *ctx)
 {
     struct store_jsonl *s = state;
     if (fflush(s->f) != 0 || fdatasync(fileno(s->f)) != 0) {
-        nf_ctx_error(ctx, "cannot flush %s: %s", s->conf->path, strerror(errno));
+        store_jsonl_error(s, ctx, "flush", errno);
         clearerr(s->f);
         return NF_ERR;
     }
@@ -184,6 +196,7 @@ static void store_jsonl_destroy(void *state)
     if (s->f)
         fclose(s->f);
     free(s->line);
+    free(s->where);
     msgpack_zone_destroy(&s->zone);
     nf_buf_free(&s->enc);
     free(s);
@@ -191,11 +204,8 @@ static void store_jsonl_destroy(void *state)
 
 static int store_jsonl_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
 {
+    /* path is never empty: the option table says so */
     const struct store_jsonl_conf *conf = vconf;
-    if (!conf->path || !conf->path[0]) {
-        nf_ctx_error(ctx, "option 'path' is required");
-        return NF_ERR;
-    }
     struct store_jsonl *s = calloc(1, sizeof(*s));
     if (!s || !msgpack_zone_init(&s->zone, 8192)) {
         free(s);
@@ -203,9 +213,22 @@ static int store_jsonl_init(struct nf_ctx *ctx, const void *vconf, void **state_
         return NF_ERR;
     }
     s->conf = conf;
+    s->where = strdup(nf_ctx_option_where(ctx, "path"));
+    if (!s->where) {
+        nf_ctx_error(ctx, "out of memory");
+        store_jsonl_destroy(s);
+        return NF_ERR;
+    }
+    char made[PATH_MAX];
+    if (nfu_mkdir_parents(conf->path, made) < 0) {
+        nf_ctx_error(ctx, "cannot make the directory %s of %s (%s): %s", made, conf->path,
+                     s->where, errno == ENOSPC ? "the disk is full" : strerror(errno));
+        store_jsonl_destroy(s);
+        return NF_ERR;
+    }
     s->f = fopen(conf->path, conf->append ? "ae" : "we");
     if (!s->f) {
-        nf_ctx_error(ctx, "cannot open %s: %s", conf->path, strerror(errno));
+        store_jsonl_error(s, ctx, "open", errno);
         store_jsonl_destroy(s);
         return NF_ERR;
     }

@@ -45,23 +45,26 @@ static const struct nf_option store_pg_options[] = {
      "variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD or ~/.pgpass, ...)."},
     {"schema", NF_OPT_STRING, "", offsetof(struct store_pg_conf, schema),
      "PostgreSQL schema that holds the tables, created when missing. Empty: the first schema "
-     "of the connection's search_path (normally public)."},
+     "of the connection's search_path (normally public).",
+     .max = NF_OPT_BOUND(STORE_PG_MAX_NAME)},
     {"table_prefix", NF_OPT_STRING, "", offsetof(struct store_pg_conf, table_prefix),
      "Prefix of every table and index name: \"nf_\" gives nf_articles, nf_entities, nf_meta, "
-     "nf_refused."},
+     "nf_refused.", .max = NF_OPT_BOUND(STORE_PG_MAX_PREFIX)},
     {"fts", NF_OPT_BOOL, "true", offsetof(struct store_pg_conf, fts),
      "Keep a full-text column (tsv, generated from title and text) with a GIN index. Once "
      "created it is kept up to date even if this is later set to false."},
     {"fts_config", NF_OPT_STRING, "simple", offsetof(struct store_pg_conf, fts_config),
      "Text search configuration of the tsv column: simple (words as written, lower-cased, any "
-     "language) or a stemming one such as english or french. Fixed when the column is created."},
+     "language) or a stemming one such as english or french. Fixed when the column is created.",
+     .min = "1"},
     {"store_raw", NF_OPT_BOOL, "false", offsetof(struct store_pg_conf, store_raw),
      "Also keep the bytes as fetched (column raw)."},
     {"connect_timeout", NF_OPT_INT, "10", offsetof(struct store_pg_conf, connect_timeout),
-     "Seconds to wait for a connection, unless conninfo sets connect_timeout (0: forever)."},
+     "Seconds to wait for a connection, unless conninfo sets connect_timeout (0: forever).",
+     .min = "0"},
     {"reconnect_max_ms", NF_OPT_INT, "10000", offsetof(struct store_pg_conf, reconnect_max_ms),
      "After the server went away, the first flush reconnects at once, later ones wait 100 ms "
-     "doubling up to this long between attempts."},
+     "doubling up to this long between attempts.", .min = "0"},
     {.name = NULL},
 };
 
@@ -1026,24 +1029,9 @@ static void store_pg_destroy(void *state)
 
 static int store_pg_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
 {
+    /* the names' lengths, a non-empty fts_config and the times' signs are the option table's
+     * bounds, checked before init */
     const struct store_pg_conf *conf = vconf;
-    if (strlen(conf->table_prefix) > STORE_PG_MAX_PREFIX) {
-        nf_ctx_error(ctx, "option 'table_prefix' is longer than %d bytes", STORE_PG_MAX_PREFIX);
-        return NF_ERR;
-    }
-    if (strlen(conf->schema) > STORE_PG_MAX_NAME) {
-        nf_ctx_error(ctx, "option 'schema' is longer than %d bytes", STORE_PG_MAX_NAME);
-        return NF_ERR;
-    }
-    if (!conf->fts_config[0]) {
-        nf_ctx_error(ctx, "option 'fts_config' must name a text search configuration (simple, "
-                          "english, ...)");
-        return NF_ERR;
-    }
-    if (conf->connect_timeout < 0 || conf->reconnect_max_ms < 0) {
-        nf_ctx_error(ctx, "options 'connect_timeout' and 'reconnect_max_ms' cannot be negative");
-        return NF_ERR;
-    }
     struct store_pg *s = calloc(1, sizeof(*s));
     if (!s || !msgpack_zone_init(&s->zone, 4096)) {
         free(s);

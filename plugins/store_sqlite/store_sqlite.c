@@ -3,6 +3,7 @@
  * on title and text, written once per batch. A batch is one transaction, committed by flush().
  * It is a single-writer store: several workers on one file take turns, they do not scale. */
 #include <errno.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,7 +34,8 @@ struct store_sqlite_conf {
 
 static const struct nf_option store_sqlite_options[] = {
     {"path", NF_OPT_PATH, "newsflow.db", offsetof(struct store_sqlite_conf, path),
-     "SQLite database file; created with its schema when missing."},
+     "SQLite database file; created with its schema (and its directory) when missing.",
+     .min = "1", .flags = NF_OPT_WRITE_FILE | NF_OPT_MKDIR},
     {"store_raw", NF_OPT_BOOL, "false", offsetof(struct store_sqlite_conf, store_raw),
      "Also keep the bytes as fetched (column raw)."},
     {"fts", NF_OPT_BOOL, "true", offsetof(struct store_sqlite_conf, fts),
@@ -191,7 +193,19 @@ struct store_sqlite {
     char *extra;   /* JSON of the unknown keys, reused */
     size_t extra_cap;
     msgpack_zone zone;
+    char *where; /* "stage store, option path (conf/x.cfg:12)", for errors about the file */
 };
+
+/* The reason of SQLite's last failure, with a full disk said plainly: SQLite reports it as
+ * SQLITE_FULL, or as an I/O error whose system errno is ENOSPC (a failed sync). */
+static void store_sqlite_error(struct store_sqlite *s, struct nf_ctx *ctx, const char *what)
+{
+    bool full = (sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_FULL ||
+                sqlite3_system_errno(s->db) == ENOSPC;
+    nf_ctx_error(ctx, "%s: %s: %s (%s)", s->conf->path, what,
+                 full ? "the disk is full" : sqlite3_errmsg(s->db),
+                 s->where ? s->where : "option path");
+}
 
 /* Runs a prepared statement that returns no rows. */
 static int store_sqlite_run(struct store_sqlite *s, int which)
@@ -205,11 +219,9 @@ static int store_sqlite_run(struct store_sqlite *s, int which)
 static int store_sqlite_exec(struct store_sqlite *s, struct nf_ctx *ctx, const char *sql,
                              const char *what)
 {
-    char *err = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) == SQLITE_OK)
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK)
         return 0;
-    nf_ctx_error(ctx, "%s: %s: %s", s->conf->path, what, err ? err : sqlite3_errmsg(s->db));
-    sqlite3_free(err);
+    store_sqlite_error(s, ctx, what);
     return -1;
 }
 
@@ -283,13 +295,13 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
     sqlite3_busy_timeout(s->db, STORE_SQLITE_BUSY_MS);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK) {
-        nf_ctx_error(ctx, "%s: %s", s->conf->path, sqlite3_errmsg(s->db));
+        store_sqlite_error(s, ctx, "cannot open");
         return -1;
     }
     int rc = sqlite3_step(st);
     const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     if (rc != SQLITE_ROW) {
-        nf_ctx_error(ctx, "%s: cannot open: %s", s->conf->path, sqlite3_errmsg(s->db));
+        store_sqlite_error(s, ctx, "cannot open");
         sqlite3_finalize(st);
         return -1;
     }
@@ -378,6 +390,7 @@ static void store_sqlite_destroy(void *state)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close_v2(s->db);
+    free(s->where);
     free(s->extra);
     msgpack_zone_destroy(&s->zone);
     free(s);
@@ -385,16 +398,8 @@ static void store_sqlite_destroy(void *state)
 
 static int store_sqlite_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
 {
+    /* path is never empty and the sizes never negative: the option table says so */
     const struct store_sqlite_conf *conf = vconf;
-    if (!conf->path || !conf->path[0]) {
-        nf_ctx_error(ctx, "option 'path' must name a database file");
-        return NF_ERR;
-    }
-    if (conf->cache < 0 || conf->checkpoint < 0) {
-        nf_ctx_error(ctx, "option '%s' must not be negative",
-                     conf->cache < 0 ? "cache" : "checkpoint");
-        return NF_ERR;
-    }
     struct store_sqlite *s = calloc(1, sizeof(*s));
     if (!s || !msgpack_zone_init(&s->zone, 4096)) {
         free(s);
@@ -402,11 +407,22 @@ static int store_sqlite_init(struct nf_ctx *ctx, const void *vconf, void **state
         return NF_ERR;
     }
     s->conf = conf;
+    s->where = strdup(nf_ctx_option_where(ctx, "path"));
+    if (!s->where) {
+        nf_ctx_error(ctx, "out of memory");
+        goto fail;
+    }
+    char made[PATH_MAX];
+    if (nfu_mkdir_parents(conf->path, made) < 0) {
+        nf_ctx_error(ctx, "cannot make the directory %s of %s (%s): %s", made, conf->path,
+                     s->where, errno == ENOSPC ? "the disk is full" : strerror(errno));
+        goto fail;
+    }
     int rc = sqlite3_open_v2(conf->path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
-        nf_ctx_error(ctx, "cannot open %s: %s", conf->path,
+        nf_ctx_error(ctx, "cannot open %s (%s): %s", conf->path, s->where,
                      s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         goto fail;
     }
@@ -480,7 +496,7 @@ static int store_sqlite_write(struct store_sqlite *s, struct nf_ctx *ctx, struct
     }
     return 0;
 sql_fail:
-    nf_ctx_error(ctx, "%s: cannot store the article: %s", s->conf->path, sqlite3_errmsg(s->db));
+    store_sqlite_error(s, ctx, "cannot store the article");
     return -1;
 }
 
@@ -502,8 +518,7 @@ static int store_sqlite_process(void *state, struct nf_ctx *ctx, struct nf_recor
     }
     if (!s->in_txn) {
         if (store_sqlite_run(s, ST_BEGIN) < 0) {
-            nf_ctx_error(ctx, "%s: cannot begin a transaction: %s", s->conf->path,
-                         sqlite3_errmsg(s->db));
+            store_sqlite_error(s, ctx, "cannot begin a transaction");
             return NF_ERR;
         }
         s->in_txn = true;
@@ -511,7 +526,7 @@ static int store_sqlite_process(void *state, struct nf_ctx *ctx, struct nf_recor
     /* A savepoint per record: a record that fails half way leaves nothing of itself behind,
      * and the rest of the batch stays. */
     if (store_sqlite_run(s, ST_SAVEPOINT) < 0) {
-        nf_ctx_error(ctx, "%s: %s", s->conf->path, sqlite3_errmsg(s->db));
+        store_sqlite_error(s, ctx, "cannot begin the record's savepoint");
         return NF_ERR;
     }
     if (store_sqlite_write(s, ctx, rec) < 0) {
@@ -522,7 +537,7 @@ static int store_sqlite_process(void *state, struct nf_ctx *ctx, struct nf_recor
         return NF_ERR;
     }
     if (store_sqlite_run(s, ST_RELEASE) < 0) {
-        nf_ctx_error(ctx, "%s: %s", s->conf->path, sqlite3_errmsg(s->db));
+        store_sqlite_error(s, ctx, "cannot end the record's savepoint");
         return NF_ERR;
     }
     return NF_OK;
@@ -536,7 +551,7 @@ static int store_sqlite_flush(void *state, struct nf_ctx *ctx)
     if (s->in_txn && sqlite3_get_autocommit(s->db))
         s->txn_lost = true;
     if (s->in_txn && !sqlite3_get_autocommit(s->db) && store_sqlite_commit(s) < 0) {
-        nf_ctx_error(ctx, "%s: cannot commit: %s", s->conf->path, sqlite3_errmsg(s->db));
+        store_sqlite_error(s, ctx, "cannot commit");
         if (!sqlite3_get_autocommit(s->db))
             store_sqlite_run(s, ST_ROLLBACK);
         s->in_txn = s->txn_lost = false;

@@ -312,6 +312,33 @@ static void test_extensions_split_on_spaces(void **state)
     const char *none[] = {p, "extensions= , . ,", NULL};
     assert_null(mock_plugin_new("fetch_dir", none));
     assert_non_null(strstr(mock_last_error(), "option 'extensions' names no extension"));
+    /* ... found by the plugin's validate, before init looks at the directory (as check does) */
+    const char *none_nodir[] = {"path=/nonexistent-dir", "extensions=,", NULL};
+    assert_null(mock_plugin_new("fetch_dir", none_nodir));
+    assert_non_null(strstr(mock_last_error(), "option 'extensions' names no extension"));
+}
+
+/* The option table's bounds, each refused with the option's name before init; a directory that
+ * cannot be opened names the option. */
+static void test_option_bounds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *opt, *msg;
+    } bad[] = {
+        {"path=", "option 'path' must not be empty"},
+        {"max_bytes=0", "option 'max_bytes' must be at least 1, got 0"},
+        {"settle_ms=-1", "option 'settle_ms' must be at least 0, got -1"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *o[] = {"path=/tmp", bad[i].opt, NULL};
+        assert_null(mock_plugin_new("fetch_dir", o));
+        assert_string_equal(mock_last_error(), bad[i].msg);
+    }
+    const char *missing[] = {"path=/nonexistent-dir", NULL};
+    assert_null(mock_plugin_new("fetch_dir", missing));
+    assert_non_null(strstr(mock_last_error(), "cannot open directory /nonexistent-dir"));
+    assert_non_null(strstr(mock_last_error(), "option path"));
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -705,6 +732,7 @@ int main(void)
         cmocka_unit_test_setup(test_ledger_holds_across_worker_counts, forget_ledgers),
         cmocka_unit_test_setup(test_watch_follows_new_files, forget_ledgers),
         cmocka_unit_test_setup(test_watch_survives_the_directory_going, forget_ledgers),
+        cmocka_unit_test(test_option_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, remove_fixtures);
 }

@@ -996,7 +996,8 @@ static void test_option_errors(void **state)
     (void)state;
     const char *none[] = {NULL};
     assert_null(mock_plugin_new("fetch_feed", none));
-    assert_non_null(strstr(mock_last_error(), "no feed to poll"));
+    /* the plugin's validate says it (what `newsflow check` runs), naming the option */
+    assert_string_equal(mock_last_error(), "no feed to poll: set option 'feeds' or 'feeds_file'");
     const char *ftp[] = {"feeds=ftp://example.org/feed.xml", NULL};
     assert_null(mock_plugin_new("fetch_feed", ftp));
     assert_non_null(strstr(mock_last_error(), "'ftp://example.org/feed.xml' is not an http"));
@@ -1014,9 +1015,29 @@ static void test_option_errors(void **state)
     char where[PATH_MAX + 64];
     snprintf(where, sizeof(where), "%s:4: expected a URL", path);
     assert_non_null(strstr(mock_last_error(), where));
-    const char *neg[] = {"feeds=http://a.example/", "poll_s=0", NULL};
-    assert_null(mock_plugin_new("fetch_feed", neg));
-    assert_non_null(strstr(mock_last_error(), "'poll_s' must be positive"));
+    snprintf(opt, sizeof(opt), "feeds_file=%s/no-such-feeds.txt", root);
+    const char *gone[] = {opt, NULL};
+    assert_null(mock_plugin_new("fetch_feed", gone));
+    assert_non_null(strstr(mock_last_error(), "no-such-feeds.txt (stage fetch_feed, option "
+                                              "feeds_file"));
+    /* the option table's bounds, refused before init with the option's name */
+    static const struct {
+        const char *opt, *msg;
+    } bad[] = {
+        {"poll_s=0", "option 'poll_s' must be at least 1, got 0"},
+        {"timeout_ms=0", "option 'timeout_ms' must be at least 1, got 0"},
+        {"connect_timeout_ms=-5", "option 'connect_timeout_ms' must be at least 1, got -5"},
+        {"max_bytes=0", "option 'max_bytes' must be at least 1, got 0"},
+        {"max_redirects=-1", "option 'max_redirects' must be at least 0, got -1"},
+        {"host_delay_ms=-1", "option 'host_delay_ms' must be at least 0, got -1"},
+        {"retry_failed_s=-1", "option 'retry_failed_s' must be at least 0, got -1"},
+        {"forget_days=-1", "option 'forget_days' must be at least 0, got -1"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *o[] = {"feeds=http://a.example/", bad[i].opt, NULL};
+        assert_null(mock_plugin_new("fetch_feed", o));
+        assert_string_equal(mock_last_error(), bad[i].msg);
+    }
 }
 
 int main(void)

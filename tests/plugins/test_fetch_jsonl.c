@@ -534,8 +534,23 @@ static void test_missing_input_stops_start_up(void **state)
     const char *opts[] = {"path=/nonexistent/articles.jsonl", NULL};
     assert_null(mock_plugin_new("fetch_jsonl", opts));
     assert_non_null(strstr(mock_last_error(), "cannot open /nonexistent/articles.jsonl"));
-    const char *empty[] = {"path=/tmp", "text_field=", NULL};
-    assert_null(mock_plugin_new("fetch_jsonl", empty));
+    assert_non_null(strstr(mock_last_error(), "option path"));
+    /* the option table's bounds, each with the option's name, before init */
+    static const struct {
+        const char *opt, *msg;
+    } bad[] = {
+        {"text_field=", "option 'text_field' must not be empty"},
+        {"id_field=", "option 'id_field' must not be empty"},
+        {"max_line=0", "option 'max_line' must be at least 1, got 0"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *o[] = {"path=/tmp", bad[i].opt, NULL};
+        assert_null(mock_plugin_new("fetch_jsonl", o));
+        assert_string_equal(mock_last_error(), bad[i].msg);
+    }
+    const char *nopath[] = {"path=", NULL};
+    assert_null(mock_plugin_new("fetch_jsonl", nopath));
+    assert_string_equal(mock_last_error(), "option 'path' must not be empty");
 }
 
 static void test_shared_corpora(void **state)

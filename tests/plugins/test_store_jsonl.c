@@ -243,9 +243,66 @@ static void test_append_and_truncate(void **state)
 static void test_unwritable_path_fails_init(void **state)
 {
     (void)state;
-    const char *opts[] = {"path=/nonexistent-dir/out.jsonl", NULL};
+    /* a directory that cannot be: /dev/null is a file */
+    const char *opts[] = {"path=/dev/null/out.jsonl", NULL};
     assert_null(mock_plugin_new("store_jsonl", opts));
-    assert_non_null(strstr(mock_last_error(), "cannot open /nonexistent-dir/out.jsonl"));
+    assert_non_null(strstr(mock_last_error(), "cannot open /dev/null/out.jsonl"));
+    /* the error names the option, so that the operator knows which key to fix */
+    assert_non_null(strstr(mock_last_error(), "option path"));
+}
+
+/* A file in directories that are not there yet: they are made (the table says NF_OPT_MKDIR,
+ * which is what `check` relies on). */
+static void test_missing_directory_is_made(void **state)
+{
+    (void)state;
+    char dir[600], file[700], opt[720];
+    snprintf(dir, sizeof(dir), "%s/made/below", mock_state_dir());
+    snprintf(file, sizeof(file), "%s/out.jsonl", dir);
+    snprintf(opt, sizeof(opt), "path=%s", file);
+    const char *opts[] = {opt, NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_jsonl", opts);
+    assert_non_null(mp);
+    mock_plugin_destroy(&mp);
+    assert_int_equal(access(file, F_OK), 0);
+    unlink(file);
+    rmdir(dir);
+    snprintf(dir, sizeof(dir), "%s/made", mock_state_dir());
+    rmdir(dir);
+}
+
+/* An empty path is refused by the option table, before init. */
+static void test_empty_path_is_refused(void **state)
+{
+    (void)state;
+    const char *opts[] = {"path=", NULL};
+    assert_null(mock_plugin_new("store_jsonl", opts));
+    assert_string_equal(mock_last_error(), "option 'path' must not be empty");
+}
+
+/* A full disk is said as such, with the file and the option (/dev/full answers every write
+ * with ENOSPC). */
+static void test_full_disk_is_said(void **state)
+{
+    (void)state;
+    if (access("/dev/full", W_OK) != 0) {
+        skip();
+        return;
+    }
+    const char *opts[] = {"path=/dev/full", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_jsonl", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    nf_record_set_cstr(rec, NF_F_ID, "dddddddddddddddddddddddddddddddd");
+    nf_record_set_source(rec, "file:///x/a.txt", "file");
+    assert_int_equal(mock_process(mp, rec), NF_OK); /* buffered */
+    assert_int_equal(mock_flush(mp), NF_ERR);
+    print_message("%s\n", mock_last_error());
+    assert_non_null(strstr(mock_last_error(), "/dev/full"));
+    assert_non_null(strstr(mock_last_error(), "the disk is full"));
+    assert_non_null(strstr(mock_last_error(), "option path"));
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
 }
 
 int main(void)
@@ -255,6 +312,9 @@ int main(void)
         cmocka_unit_test(test_writes_records_as_json_lines),
         cmocka_unit_test(test_append_and_truncate),
         cmocka_unit_test(test_unwritable_path_fails_init),
+        cmocka_unit_test(test_missing_directory_is_made),
+        cmocka_unit_test(test_empty_path_is_refused),
+        cmocka_unit_test(test_full_disk_is_said),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(out_path);

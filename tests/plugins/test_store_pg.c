@@ -659,6 +659,30 @@ static void test_server_down_at_start(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* The option table's bounds are checked before init, so no server is needed. */
+static void test_option_bounds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *opt, *msg;
+    } bad[] = {
+        {"table_prefix=a_prefix_longer_than_forty_bytes_is_refused_",
+         "option 'table_prefix' must be at most 40 bytes long, got "
+         "\"a_prefix_longer_than_forty_bytes_is_refused_\" (44 bytes)"},
+        {"schema=a_schema_name_longer_than_sixty_three_bytes_which_postgres_cuts_it",
+         "option 'schema' must be at most 63 bytes long, got "
+         "\"a_schema_name_longer_than_sixty_three_bytes_which_postgres_cuts_it\" (66 bytes)"},
+        {"fts_config=", "option 'fts_config' must not be empty"},
+        {"connect_timeout=-1", "option 'connect_timeout' must be at least 0, got -1"},
+        {"reconnect_max_ms=-1", "option 'reconnect_max_ms' must be at least 0, got -1"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *o[] = {"conninfo=host=/nonexistent", bad[i].opt, NULL};
+        assert_null(mock_plugin_new("store_pg", o));
+        assert_string_equal(mock_last_error(), bad[i].msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -672,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_schema_prefix_and_stemming),
         cmocka_unit_test(test_unreachable_server),
         cmocka_unit_test(test_server_down_at_start),
+        cmocka_unit_test(test_option_bounds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <msgpack.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +294,126 @@ static void test_newer_schema_is_refused(void **state)
     unlink(p);
 }
 
+/* A full disk, made by a VFS in front of the default one whose writes fail with SQLITE_FULL
+ * while `vfs_full` is set (the plugin shares this process's SQLite library). */
+static sqlite3_vfs *vfs_real;
+static sqlite3_vfs vfs_shim;
+static bool vfs_full;
+/* Each method set the real VFS hands out, copied with xWrite replaced. */
+static struct {
+    const sqlite3_io_methods *real;
+    sqlite3_io_methods shim;
+} vfs_methods[8];
+
+static const sqlite3_io_methods *vfs_real_methods(sqlite3_file *f)
+{
+    const sqlite3_io_methods *real;
+    memcpy(&real, (char *)f + vfs_real->szOsFile, sizeof(real));
+    return real;
+}
+
+static int vfs_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+    if (vfs_full)
+        return SQLITE_FULL;
+    return vfs_real_methods(f)->xWrite(f, buf, n, off);
+}
+
+static int vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags,
+                    int *out_flags)
+{
+    (void)vfs;
+    int rc = vfs_real->xOpen(vfs_real, name, f, flags, out_flags);
+    if (rc != SQLITE_OK || !f->pMethods)
+        return rc;
+    memcpy((char *)f + vfs_real->szOsFile, &f->pMethods, sizeof(f->pMethods));
+    for (size_t i = 0; i < sizeof(vfs_methods) / sizeof(vfs_methods[0]); i++) {
+        if (!vfs_methods[i].real) {
+            vfs_methods[i].real = f->pMethods;
+            vfs_methods[i].shim = *f->pMethods;
+            vfs_methods[i].shim.xWrite = vfs_write;
+        }
+        if (vfs_methods[i].real == f->pMethods) {
+            f->pMethods = &vfs_methods[i].shim;
+            return SQLITE_OK;
+        }
+    }
+    return rc; /* more method sets than foreseen: this file is left as it is */
+}
+
+static void test_full_disk_is_said(void **state)
+{
+    (void)state;
+    vfs_real = sqlite3_vfs_find(NULL);
+    assert_non_null(vfs_real);
+    vfs_shim = *vfs_real;
+    vfs_shim.zName = "nf-test-full";
+    vfs_shim.szOsFile = vfs_real->szOsFile + (int)sizeof(void *);
+    vfs_shim.xOpen = vfs_open;
+    vfs_shim.pNext = NULL;
+    assert_int_equal(sqlite3_vfs_register(&vfs_shim, 1), SQLITE_OK);
+    char p[600], o[620];
+    snprintf(p, sizeof(p), "%s/full.db", mock_state_dir());
+    snprintf(o, sizeof(o), "path=%s", p);
+    const char *opts[] = {o, "checkpoint=0", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    seed_record(rec, 1, &sb, "A full disk");
+    vfs_full = true;
+    int rc = mock_process(mp, rec);
+    if (rc == NF_OK)
+        rc = mock_flush(mp);
+    assert_int_equal(rc, NF_ERR);
+    print_message("%s\n", mock_last_error());
+    assert_non_null(strstr(mock_last_error(), p));
+    assert_non_null(strstr(mock_last_error(), "the disk is full"));
+    assert_non_null(strstr(mock_last_error(), "option path"));
+    vfs_full = false;
+    mock_plugin_destroy(&mp);
+    nf_record_destroy(&rec);
+    msgpack_sbuffer_destroy(&sb);
+    sqlite3_vfs_unregister(&vfs_shim);
+    sqlite3_vfs_register(vfs_real, 1);
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(o, sizeof(o), "%s%s", p, suffix[i]);
+        unlink(o);
+    }
+}
+
+/* A database in directories that are not there yet: they are made. */
+static void test_missing_directory_is_made(void **state)
+{
+    (void)state;
+    char dir[600], file[700], opt[720];
+    snprintf(dir, sizeof(dir), "%s/made", mock_state_dir());
+    snprintf(file, sizeof(file), "%s/new.db", dir);
+    snprintf(opt, sizeof(opt), "path=%s", file);
+    const char *opts[] = {opt, NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    mock_plugin_destroy(&mp);
+    assert_int_equal(access(file, F_OK), 0);
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(opt, sizeof(opt), "%s%s", file, suffix[i]);
+        unlink(opt);
+    }
+    rmdir(dir);
+}
+
+/* The table's bounds, before init: an empty path. */
+static void test_empty_path_is_refused(void **state)
+{
+    (void)state;
+    const char *opts[] = {"path=", NULL};
+    assert_null(mock_plugin_new("store_sqlite", opts));
+    assert_string_equal(mock_last_error(), "option 'path' must not be empty");
+}
+
 static void test_index_added_later_covers_old_rows(void **state)
 {
     (void)state;
@@ -544,6 +665,9 @@ int main(void)
         cmocka_unit_test(test_stores_the_seed_articles),
         cmocka_unit_test(test_failing_record_leaves_batch_intact),
         cmocka_unit_test(test_newer_schema_is_refused),
+        cmocka_unit_test(test_full_disk_is_said),
+        cmocka_unit_test(test_missing_directory_is_made),
+        cmocka_unit_test(test_empty_path_is_refused),
         cmocka_unit_test(test_index_added_later_covers_old_rows),
         cmocka_unit_test(test_index_follows_changes_within_a_batch),
         cmocka_unit_test(test_schema_1_is_upgraded),
