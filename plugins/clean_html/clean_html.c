@@ -28,7 +28,8 @@ struct clean_html_conf {
 static const struct nf_option clean_html_options[] = {
     {"min_chars", NF_OPT_INT, "1", offsetof(struct clean_html_conf, min_chars),
      "A page whose main text has fewer characters than this is an error (\"no article text "
-     "found in the page\") and goes to the dead-letter store; an empty text always does."},
+     "found in the page\") and goes to the dead-letter store; an empty text always does.",
+     .min = "0"},
     {"json_ld", NF_OPT_BOOL, "true", offsetof(struct clean_html_conf, json_ld),
      "Take the text of a JSON-LD articleBody when the page has one that holds about as much "
      "text as the container found in the page (it carries no furniture)."},

@@ -36,13 +36,13 @@ static const struct nf_option clean_text_options[] = {
      "wire credit lines, comment and cookie furniture, lines without a letter or digit."},
     {"min_chars", NF_OPT_INT, "1", offsetof(struct clean_text_conf, min_chars),
      "A cleaned body of fewer characters than this is an error and the record is dead-lettered "
-     "(an empty body always is)."},
+     "(an empty body always is).", .min = "0", .max = "1000000"},
     {"headline_similarity", NF_OPT_DOUBLE, "0.5",
      offsetof(struct clean_text_conf, headline_similarity),
      "Two headline-like first lines whose content words overlap at least this much (Dice "
      "coefficient, 0 to 1) are one headline said twice: the first becomes the title and both "
      "leave the body. When the record already has a title, a headline-like first line leaves "
-     "the body only if it overlaps the title this much."},
+     "the body only if it overlaps the title this much.", .min = "0", .max = "1"},
     {"repair_mojibake", NF_OPT_BOOL, "true", offsetof(struct clean_text_conf, repair_mojibake),
      "Undo UTF-8 that was read as windows-1252 or Latin-1 and encoded again (\"Ã©\" for "
      "\"é\", \"â€™\" for \"’\", \"Â£\" for \"£\"), also when it happened twice. Only "
@@ -305,6 +305,31 @@ static int clean_text_cp1252(struct nf_ctx *ctx, utf8proc_int32_t table[128])
 
 static void clean_text_destroy(void *state);
 
+/* drop_patterns must compile: a mistake in it is found by `newsflow check`, with PCRE2's
+ * reason and where in the pattern, not only when the stage starts. */
+static int clean_text_validate(const void *vconf, const char **option_out, char *err,
+                               size_t errlen)
+{
+    const struct clean_text_conf *conf = vconf;
+    if (!conf->drop_patterns || !*conf->drop_patterns)
+        return NF_OK;
+    int code;
+    PCRE2_SIZE off;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)conf->drop_patterns, PCRE2_ZERO_TERMINATED,
+                                   PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS, &code, &off, NULL);
+    if (re) {
+        pcre2_code_free(re);
+        return NF_OK;
+    }
+    PCRE2_UCHAR msg[256];
+    if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
+        snprintf((char *)msg, sizeof(msg), "error %d", code);
+    *option_out = "drop_patterns";
+    snprintf(err, errlen, "option 'drop_patterns' is not a valid pattern: %s at offset %zu",
+             (const char *)msg, (size_t)off);
+    return NF_ERR;
+}
+
 static int clean_text_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
 {
     const struct clean_text_conf *conf = vconf;
@@ -313,17 +338,8 @@ static int clean_text_init(struct nf_ctx *ctx, const void *vconf, void **state_o
         nf_ctx_error(ctx, "out of memory");
         return NF_ERR;
     }
+    /* min_chars and headline_similarity are within the option table's bounds */
     s->conf = conf;
-    if (conf->min_chars < 0 || conf->min_chars > 1000000) {
-        nf_ctx_error(ctx, "min_chars must be between 0 and 1000000, not %lld",
-                     (long long)conf->min_chars);
-        goto fail;
-    }
-    if (!(conf->headline_similarity >= 0.0 && conf->headline_similarity <= 1.0)) {
-        nf_ctx_error(ctx, "headline_similarity must be between 0 and 1, not %g",
-                     conf->headline_similarity);
-        goto fail;
-    }
     if (conf->builtin_patterns || (conf->drop_patterns && *conf->drop_patterns)) {
         s->drop = clean_text_compile_drop(ctx, conf);
         if (!s->drop)
@@ -1118,4 +1134,5 @@ NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
     .init = clean_text_init,
     .process = clean_text_process,
     .destroy = clean_text_destroy,
+    .validate = clean_text_validate,
 };

@@ -41,7 +41,7 @@ static const struct nf_option extract_meta_options[] = {
     {"gazetteer", NF_OPT_PATH, "gazetteer.tsv", offsetof(struct extract_meta_conf, gazetteer),
      "Entity list: lines of type<TAB>canonical name<TAB>alias|alias|... (the header of "
      "conf/gazetteer.tsv documents the format). Empty: no list (names are still found as "
-     "capitalised phrases unless phrases is false)."},
+     "capitalised phrases unless phrases is false).", .flags = NF_OPT_READ_FILE},
     {"language", NF_OPT_BOOL, "true", offsetof(struct extract_meta_conf, language),
      "Identify the language of a text that has none yet (CLD2, Debian's libcld2: about 80 "
      "languages, no model files). A text CLD2 cannot tell reliably, or whose language has no "
@@ -54,13 +54,13 @@ static const struct nf_option extract_meta_options[] = {
      "Obsolete (libexttextcat's model directory): ignored with a warning."},
     {"max_lang_bytes", NF_OPT_SIZE, "1K", offsetof(struct extract_meta_conf, max_lang_bytes),
      "Only this much of the start of the text is classified for its language: the cost grows "
-     "with the input, and on news and web pages 1K decides as well as 2K."},
+     "with the input, and on news and web pages 1K decides as well as 2K.", .min = "16"},
     {"min_lang_bytes", NF_OPT_SIZE, "100", offsetof(struct extract_meta_conf, min_lang_bytes),
      "A text shorter than this gets no language: a sentence or two is too little to tell "
      "languages that share most words apart."},
     {"title_max_chars", NF_OPT_INT, "200", offsetof(struct extract_meta_conf, title_max_chars),
      "A title made from a first sentence longer than this is cut at a word boundary and ends "
-     "with \"…\"."},
+     "with \"…\".", .min = "10"},
     {"phrases", NF_OPT_BOOL, "true", offsetof(struct extract_meta_conf, phrases),
      "Also report names the gazetteer lacks: runs of two to four capitalised words (\"al\", "
      "\"bin\", \"de\", \"van\", \"of\" may stand between them) that the text names twice, "
@@ -625,7 +625,8 @@ static int extract_meta_load(struct extract_meta *s, struct nf_ctx *ctx, const c
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        nf_ctx_error(ctx, "cannot open gazetteer %s: %s", path, strerror(errno));
+        nf_ctx_error(ctx, "cannot open gazetteer %s (%s): %s", path,
+                     nf_ctx_option_where(ctx, "gazetteer"), strerror(errno));
         return -1;
     }
     struct extract_meta_slot *list = NULL;
@@ -705,7 +706,8 @@ static int extract_meta_load(struct extract_meta *s, struct nf_ctx *ctx, const c
             }
     }
     if (ferror(f)) {
-        nf_ctx_error(ctx, "cannot read gazetteer %s: %s", path, strerror(errno));
+        nf_ctx_error(ctx, "cannot read gazetteer %s (%s): %s", path,
+                     nf_ctx_option_where(ctx, "gazetteer"), strerror(errno));
         goto out;
     }
 
@@ -787,16 +789,7 @@ static int extract_meta_init(struct nf_ctx *ctx, const void *vconf, void **state
     s->conf = conf;
     for (int c = 0; c < 128; c++)
         s->ascii_cat[c] = (uint8_t)utf8proc_category(c);
-    if (conf->max_lang_bytes < 16) {
-        nf_ctx_error(ctx, "max_lang_bytes must be at least 16, not %lld",
-                     (long long)conf->max_lang_bytes);
-        goto fail;
-    }
-    if (conf->title_max_chars < 10) {
-        nf_ctx_error(ctx, "title_max_chars must be at least 10, not %lld",
-                     (long long)conf->title_max_chars);
-        goto fail;
-    }
+    /* max_lang_bytes >= 16 and title_max_chars >= 10: the option table's bounds */
     if (!(s->date = nfu_compile(ctx, "date pattern", extract_meta_date_re, PCRE2_ANCHORED)) ||
         !(s->dateline = nfu_compile(ctx, "dateline pattern", extract_meta_dateline_re,
                                              PCRE2_ANCHORED)))

@@ -654,6 +654,16 @@ static void test_other_records_pass_unchanged(void **state)
     nf_record_destroy(&rec);
 }
 
+/* min_chars below zero would make every page too short (it is compared as a count): the
+ * option table refuses it before init. */
+static void test_min_chars_bound(void **state)
+{
+    (void)state;
+    const char *const neg[] = {"min_chars=-1", NULL};
+    assert_null(mock_plugin_new("clean_html", neg));
+    assert_string_equal(mock_last_error(), "option 'min_chars' must be at least 0, got -1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_undeclared_charsets),
         cmocka_unit_test(test_nfc_and_whitespace),
         cmocka_unit_test(test_json_ld_article_body),
+        cmocka_unit_test(test_min_chars_bound),
         cmocka_unit_test(test_long_headline_cut_between_characters),
         cmocka_unit_test(test_nothing_to_extract_is_an_error),
         cmocka_unit_test(test_other_records_pass_unchanged),

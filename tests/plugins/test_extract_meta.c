@@ -774,6 +774,14 @@ static void test_gazetteer_file(void **unused)
     const char *const missing[] = {"gazetteer=/nonexistent/gz.tsv", NULL};
     assert_null(mock_plugin_new("extract_meta", missing));
     assert_non_null(strstr(mock_last_error(), "cannot open gazetteer /nonexistent/gz.tsv"));
+    assert_non_null(strstr(mock_last_error(), "option gazetteer"));
+    /* the option table's bounds, before init */
+    const char *const small[] = {"gazetteer=", "max_lang_bytes=15", NULL};
+    assert_null(mock_plugin_new("extract_meta", small));
+    assert_string_equal(mock_last_error(), "option 'max_lang_bytes' must be at least 16, got 15");
+    const char *const short_title[] = {"gazetteer=", "title_max_chars=9", NULL};
+    assert_null(mock_plugin_new("extract_meta", short_title));
+    assert_string_equal(mock_last_error(), "option 'title_max_chars' must be at least 10, got 9");
 
     /* an alias claimed twice: the first entry keeps it; "=Turkey" makes the name exact */
     write_file(path, "place\tGeorgia\tTbilisi state\nperson\tGeorgia Nobody\tGeorgia\n"
