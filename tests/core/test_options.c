@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -433,6 +435,303 @@ static void test_print_doc(void **state)
     free(doc);
 }
 
+/* ---- bounds, choices, validate and path kinds (ABI 2) ---------------------------------- */
+
+struct rconf {
+    int64_t window;
+    double share;
+    int64_t cache;
+    const char *mode;
+    const char *prefix;
+    const char *in_file, *in_dir, *out_file, *out_dir, *made_file, *either;
+};
+
+static const struct nf_option ruled[] = {
+    {"window", NF_OPT_INT, "8", offsetof(struct rconf, window), "In flight.", .min = "1",
+     .max = "64"},
+    {"share", NF_OPT_DOUBLE, "0.5", offsetof(struct rconf, share), "A share.", .min = "0",
+     .max = "1"},
+    {"cache", NF_OPT_SIZE, "1M", offsetof(struct rconf, cache), "Memory.", .min = "64K"},
+    {"mode", NF_OPT_STRING, "keep", offsetof(struct rconf, mode), "What to do.",
+     .choices = "keep|drop|mark"},
+    {"prefix", NF_OPT_STRING, "", offsetof(struct rconf, prefix), "Table prefix.", .max = "4"},
+    {"in_file", NF_OPT_PATH, "", offsetof(struct rconf, in_file), "Read.",
+     .flags = NF_OPT_READ_FILE},
+    {"in_dir", NF_OPT_PATH, NULL, offsetof(struct rconf, in_dir), "Read.", .min = "1",
+     .flags = NF_OPT_READ_DIR},
+    {"out_file", NF_OPT_PATH, "", offsetof(struct rconf, out_file), "Written.",
+     .flags = NF_OPT_WRITE_FILE},
+    {"out_dir", NF_OPT_PATH, "", offsetof(struct rconf, out_dir), "Written into.",
+     .flags = NF_OPT_WRITE_DIR},
+    {"made_file", NF_OPT_PATH, "", offsetof(struct rconf, made_file), "Written, dirs made.",
+     .flags = NF_OPT_WRITE_FILE | NF_OPT_MKDIR},
+    {"either", NF_OPT_PATH, "", offsetof(struct rconf, either), "A file or a directory.",
+     .flags = NF_OPT_READ_FILE | NF_OPT_READ_DIR},
+    {.name = NULL},
+};
+
+enum { R_WINDOW, R_SHARE, R_CACHE, R_MODE, R_PREFIX, R_IN_FILE, R_IN_DIR, R_OUT_FILE, R_OUT_DIR,
+       R_MADE_FILE, R_EITHER };
+
+static int rset(struct nf_strpool *pool, struct rconf *c, int i, enum nf_valkind kind,
+                const char *text, char *err, size_t errlen)
+{
+    return nf_option_set(&ruled[i], c, kind, text, NULL, pool, err, errlen);
+}
+
+/* Bounds hold for every way a value arrives (typed config values, --set text, defaults), at the
+ * edges included, and the message names the option, the range and the value. */
+static void test_bounds(void **state)
+{
+    (void)state;
+    struct nf_strpool *pool = nf_strpool_new();
+    struct rconf c = {0};
+    char err[256];
+    assert_int_equal(nf_options_defaults(ruled, &c, NULL, pool, err, sizeof(err)), 0);
+    assert_int_equal(c.window, 8);
+    /* the edges are inside */
+    assert_int_equal(rset(pool, &c, R_WINDOW, NF_VAL_INT, "1", err, sizeof(err)), 0);
+    assert_int_equal(c.window, 1);
+    assert_int_equal(rset(pool, &c, R_WINDOW, NF_VAL_TEXT, "64", err, sizeof(err)), 0);
+    assert_int_equal(c.window, 64);
+    /* outside, from the file and from --set; the conf keeps its value */
+    assert_int_equal(rset(pool, &c, R_WINDOW, NF_VAL_INT, "0", err, sizeof(err)), -1);
+    assert_string_equal(err, "option 'window' must be between 1 and 64, got 0");
+    assert_int_equal(rset(pool, &c, R_WINDOW, NF_VAL_TEXT, "65", err, sizeof(err)), -1);
+    assert_string_equal(err, "option 'window' must be between 1 and 64, got 65");
+    assert_int_equal(c.window, 64);
+    /* doubles, an integer given for a double */
+    assert_int_equal(rset(pool, &c, R_SHARE, NF_VAL_INT, "1", err, sizeof(err)), 0);
+    assert_int_equal(rset(pool, &c, R_SHARE, NF_VAL_FLOAT, "1.0001", err, sizeof(err)), -1);
+    assert_string_equal(err, "option 'share' must be between 0 and 1, got 1.0001");
+    assert_int_equal(rset(pool, &c, R_SHARE, NF_VAL_FLOAT, "-0.1", err, sizeof(err)), -1);
+    /* sizes compare in bytes, whatever the unit written */
+    assert_int_equal(rset(pool, &c, R_CACHE, NF_VAL_STRING, "64K", err, sizeof(err)), 0);
+    assert_int_equal(rset(pool, &c, R_CACHE, NF_VAL_INT, "65535", err, sizeof(err)), -1);
+    assert_string_equal(err, "option 'cache' must be at least 64K, got 65535");
+    assert_int_equal(rset(pool, &c, R_CACHE, NF_VAL_INT, "65536", err, sizeof(err)), 0);
+    /* strings: a length in bytes */
+    assert_int_equal(rset(pool, &c, R_PREFIX, NF_VAL_STRING, "nf_a", err, sizeof(err)), 0);
+    assert_int_equal(rset(pool, &c, R_PREFIX, NF_VAL_STRING, "nf_ab", err, sizeof(err)), -1);
+    assert_string_equal(err,
+                        "option 'prefix' must be at most 4 bytes long, got \"nf_ab\" (5 bytes)");
+    assert_string_equal(c.prefix, "nf_a");
+    assert_int_equal(rset(pool, &c, R_IN_DIR, NF_VAL_STRING, "", err, sizeof(err)), -1);
+    assert_string_equal(err, "option 'in_dir' must not be empty");
+    /* a default outside its own bounds is the table's mistake, said as such */
+    const struct nf_option bad_def[] = {
+        {"window", NF_OPT_INT, "0", offsetof(struct rconf, window), "x", .min = "1"},
+        {.name = NULL},
+    };
+    assert_int_equal(nf_options_defaults(bad_def, &c, NULL, pool, err, sizeof(err)), -1);
+    assert_string_equal(err, "bad default in the plugin's option table: option 'window' must "
+                             "be at least 1, got 0");
+    nf_strpool_destroy(&pool);
+}
+
+static void test_choices(void **state)
+{
+    (void)state;
+    struct nf_strpool *pool = nf_strpool_new();
+    struct rconf c = {0};
+    char err[256];
+    for (const char *const *v = (const char *const[]){"keep", "drop", "mark", NULL}; *v; v++) {
+        assert_int_equal(rset(pool, &c, R_MODE, NF_VAL_STRING, *v, err, sizeof(err)), 0);
+        assert_string_equal(c.mode, *v);
+    }
+    /* a typo, a prefix, a case change and the separator itself are no choice */
+    static const char *const no[] = {"dorp", "dro", "Drop", "keep|drop", "", "drops"};
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        assert_int_equal(rset(pool, &c, R_MODE, NF_VAL_TEXT, no[i], err, sizeof(err)), -1);
+        char want[128];
+        snprintf(want, sizeof(want), "option 'mode' must be one of keep, drop or mark, got \"%s\"",
+                 no[i]);
+        assert_string_equal(err, want);
+    }
+    assert_string_equal(c.mode, "mark");
+    nf_strpool_destroy(&pool);
+}
+
+/* The loader refuses a table whose own rules cannot work, naming the row. */
+static void test_table_check(void **state)
+{
+    (void)state;
+    char err[512];
+    assert_int_equal(nf_options_table_check(ruled, err, sizeof(err)), 0);
+    assert_int_equal(nf_options_table_check(table, err, sizeof(err)), 0); /* no rules at all */
+    assert_int_equal(nf_options_table_check(NULL, err, sizeof(err)), 0);
+    static const struct {
+        struct nf_option row;
+        const char *msg;
+    } bad[] = {
+        {{"n", NF_OPT_INT, "1", 0, "x", .min = "one"}, "option 'n': min \"one\" is not"},
+        {{"n", NF_OPT_INT, "1", 0, "x", .min = "5", .max = "4"}, "min 5 is above max 4"},
+        {{"n", NF_OPT_DOUBLE, "1", 0, "x", .max = "1e999"}, "max \"1e999\" is not"},
+        {{"n", NF_OPT_SIZE, "1", 0, "x", .min = "-1"}, "min \"-1\" is not"},
+        {{"n", NF_OPT_STRING, "", 0, "x", .min = "-1"}, "is not a length in bytes"},
+        {{"n", NF_OPT_BOOL, "true", 0, "x", .min = "0"}, "allowed on a boolean"},
+        {{"n", NF_OPT_INT, "1", 0, "x", .choices = "1|2"}, "choices are for"},
+        {{"n", NF_OPT_STRING, "a", 0, "x", .choices = ""}, "choices are for"},
+        {{"n", NF_OPT_STRING, "a", 0, "x", .flags = NF_OPT_READ_FILE}, "flags 0x1"},
+        {{"n", NF_OPT_PATH, "a", 0, "x", .flags = NF_OPT_READ_FILE | NF_OPT_WRITE_DIR},
+         "flags 0x9"},
+        {{"n", NF_OPT_PATH, "a", 0, "x", .flags = NF_OPT_READ_DIR | NF_OPT_MKDIR}, "flags 0x12"},
+        {{"n", NF_OPT_PATH, "a", 0, "x", .flags = 1u << 9}, "flags 0x200"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const struct nf_option t[] = {bad[i].row, {.name = NULL}};
+        assert_int_equal(nf_options_table_check(t, err, sizeof(err)), -1);
+        if (!strstr(err, bad[i].msg))
+            fail_msg("row %zu: \"%s\" lacks \"%s\"", i, err, bad[i].msg);
+    }
+}
+
+static int rule_validate(const void *vconf, const char **option_out, char *err, size_t errlen)
+{
+    const struct rconf *c = vconf;
+    if (strcmp(c->mode, "mark") == 0 && !c->prefix[0]) {
+        *option_out = "prefix";
+        snprintf(err, errlen, "option 'prefix' is needed when mode is \"mark\"");
+        return NF_ERR;
+    }
+    if (strcmp(c->mode, "drop") == 0 && c->window > 32) {
+        *option_out = "no such option";
+        return NF_ERR; /* and says nothing */
+    }
+    return NF_OK;
+}
+
+static void test_validate(void **state)
+{
+    (void)state;
+    struct nf_plugin p = {.abi = NF_PLUGIN_ABI, .size = sizeof(struct nf_plugin),
+                          .name = "ruled", .kind = NF_PLUGIN_FILTER, .options = ruled,
+                          .conf_size = sizeof(struct rconf), .validate = rule_validate};
+    struct rconf c = {.window = 8, .mode = "keep", .prefix = ""};
+    const char *opt = "junk";
+    char err[256];
+    assert_int_equal(nf_options_validate(&p, &c, &opt, err, sizeof(err)), 0);
+    assert_null(opt);
+    c.mode = "mark";
+    assert_int_equal(nf_options_validate(&p, &c, &opt, err, sizeof(err)), -1);
+    assert_string_equal(err, "option 'prefix' is needed when mode is \"mark\"");
+    assert_ptr_equal(opt, ruled[R_PREFIX].name); /* the table's own string */
+    /* a name outside the table is not passed on; a refusal without words gets some */
+    c.mode = "drop";
+    c.window = 40;
+    assert_int_equal(nf_options_validate(&p, &c, &opt, err, sizeof(err)), -1);
+    assert_null(opt);
+    assert_string_equal(err, "plugin ruled refused its options without saying why");
+    /* no callback: nothing to refuse */
+    p.validate = NULL;
+    assert_int_equal(nf_options_validate(&p, &c, &opt, err, sizeof(err)), 0);
+}
+
+static int path_check(int i, const char *value, char *err, size_t errlen)
+{
+    struct rconf c = {0};
+    const char **slot = (const char **)(void *)((char *)&c + ruled[i].offset);
+    *slot = value;
+    return nf_option_check_path(&ruled[i], &c, err, errlen);
+}
+
+static void test_paths(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nf-test-paths-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[128], sub[128], missing[128], deep[160], under_file[160];
+    snprintf(file, sizeof(file), "%s/a.txt", dir);
+    snprintf(sub, sizeof(sub), "%s/sub", dir);
+    snprintf(missing, sizeof(missing), "%s/nope", dir);
+    snprintf(deep, sizeof(deep), "%s/x/y/out.db", dir);
+    snprintf(under_file, sizeof(under_file), "%s/a.txt/out.db", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    char err[512], want[512];
+
+    /* an option left empty, or without flags, is not checked */
+    assert_int_equal(path_check(R_IN_FILE, "", err, sizeof(err)), 0);
+    assert_int_equal(path_check(R_IN_FILE, NULL, err, sizeof(err)), 0);
+    /* inputs: there, of their kind */
+    assert_int_equal(path_check(R_IN_FILE, file, err, sizeof(err)), 0);
+    assert_int_equal(path_check(R_IN_FILE, missing, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "option 'in_file': file %s: does not exist", missing);
+    assert_string_equal(err, want);
+    assert_int_equal(path_check(R_IN_FILE, sub, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "option 'in_file': %s is a directory, not a file", sub);
+    assert_string_equal(err, want);
+    assert_int_equal(path_check(R_IN_DIR, sub, err, sizeof(err)), 0);
+    assert_int_equal(path_check(R_IN_DIR, missing, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "option 'in_dir': directory %s: does not exist", missing);
+    assert_string_equal(err, want);
+    assert_int_equal(path_check(R_IN_DIR, file, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "option 'in_dir': %s is not a directory", file);
+    assert_string_equal(err, want);
+    assert_int_equal(path_check(R_EITHER, file, err, sizeof(err)), 0);
+    assert_int_equal(path_check(R_EITHER, sub, err, sizeof(err)), 0);
+    assert_int_equal(path_check(R_EITHER, missing, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "option 'either': file or directory %s: does not exist",
+             missing);
+    assert_string_equal(err, want);
+    /* outputs: a file in a directory that exists; a directory that exists */
+    assert_int_equal(path_check(R_OUT_FILE, file, err, sizeof(err)), 0);
+    assert_int_equal(path_check(R_OUT_FILE, missing, err, sizeof(err)), 0); /* made by the plugin */
+    assert_int_equal(path_check(R_OUT_FILE, sub, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "option 'out_file': %s is a directory, not a file", sub);
+    assert_string_equal(err, want);
+    assert_int_equal(path_check(R_OUT_FILE, deep, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "option 'out_file': directory %s/x/y: does not exist", dir);
+    assert_string_equal(err, want);
+    assert_int_equal(path_check(R_OUT_DIR, sub, err, sizeof(err)), 0);
+    assert_int_equal(path_check(R_OUT_DIR, missing, err, sizeof(err)), -1);
+    assert_int_equal(path_check(R_OUT_DIR, file, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "option 'out_dir': %s is not a directory", file);
+    assert_string_equal(err, want);
+    /* NF_OPT_MKDIR: the nearest directory that exists must let them be made */
+    assert_int_equal(path_check(R_MADE_FILE, deep, err, sizeof(err)), 0);
+    assert_int_equal(path_check(R_MADE_FILE, under_file, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "option 'made_file': %s/a.txt is not a directory", dir);
+    assert_string_equal(err, want);
+    if (geteuid() != 0) { /* root writes anywhere: read-only is only seen by others */
+        assert_int_equal(chmod(sub, 0500), 0);
+        char in_sub[160];
+        snprintf(in_sub, sizeof(in_sub), "%s/out.db", sub);
+        assert_int_equal(path_check(R_OUT_FILE, in_sub, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "is not writable"));
+        snprintf(in_sub, sizeof(in_sub), "%s/new/out.db", sub);
+        assert_int_equal(path_check(R_MADE_FILE, in_sub, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "cannot be made"));
+        chmod(sub, 0700);
+    }
+    unlink(file);
+    rmdir(sub);
+    rmdir(dir);
+}
+
+/* The docs say every rule the table holds. */
+static void test_print_doc_rules(void **state)
+{
+    (void)state;
+    const struct nf_plugin p = {.name = "ruled", .kind = NF_PLUGIN_FILTER, .options = ruled,
+                                .conf_size = sizeof(struct rconf), .validate = rule_validate};
+    char *doc = doc_of(&p);
+    static const char *const says[] = {
+        "between 1 and 64",         "between 0 and 1",
+        "at least 64K",             "one of keep, drop or mark",
+        "at most 4 bytes long",     "a file it reads",
+        "not empty; a directory it reads", "a file it writes, in a directory that exists",
+        "a directory it writes, which must exist", "a file it writes (its directory is made)",
+        "a file or directory it reads", "how its options go together",
+    };
+    for (size_t i = 0; i < sizeof(says) / sizeof(says[0]); i++)
+        if (!strstr(doc, says[i]))
+            fail_msg("doc lacks \"%s\":\n%s", says[i], doc);
+    free(doc);
+}
+
 static void test_strpool(void **state)
 {
     (void)state;
@@ -467,6 +766,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test(test_find_count_names),
         cmocka_unit_test(test_print_doc),
+        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_choices),
+        cmocka_unit_test(test_table_check),
+        cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_print_doc_rules),
         cmocka_unit_test(test_strpool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -228,6 +228,56 @@ static void test_newer_descriptor_of_same_abi(void **state)
     nf_plugin_unload(&h);
 }
 
+/* A plugin built for ABI 1 loads: its five-member option rows are read as such, into rows of
+ * this ABI with no bounds, choices or flags; what lies past its declared size (a validate) is
+ * not used. */
+static void test_abi1_plugin_is_read_through_old_rows(void **state)
+{
+    (void)state;
+    struct nf_plugin_handle *h = load_ok("tp_abi1");
+    const struct nf_plugin *d = &h->desc;
+    assert_int_equal(h->abi, 1);
+    assert_null(d->validate);
+    assert_int_equal(nf_option_count(d->options), 3);
+    static const char *const names[] = {"limit", "label", "ratio"};
+    static const char *const defs[] = {"7", "old", "0.5"};
+    for (int i = 0; i < 3; i++) {
+        const struct nf_option *o = &d->options[i];
+        assert_string_equal(o->name, names[i]);
+        assert_string_equal(o->def, defs[i]);
+        assert_null(o->min);
+        assert_null(o->max);
+        assert_null(o->choices);
+        assert_int_equal(o->flags, 0);
+    }
+    assert_int_equal(d->options[1].type, NF_OPT_STRING);
+    assert_int_equal(d->options[2].offset, 2 * sizeof(int64_t));
+    /* and its conf fills from those rows */
+    struct {
+        int64_t limit;
+        const char *label;
+        double ratio;
+    } conf = {0};
+    struct nf_strpool *pool = nf_strpool_new();
+    assert_int_equal(nf_options_defaults(d->options, &conf, NULL, pool, err, sizeof(err)), 0);
+    assert_int_equal(conf.limit, 7);
+    assert_string_equal(conf.label, "old");
+    assert_true(conf.ratio == 0.5);
+    const char *opt;
+    assert_int_equal(nf_options_validate(d, &conf, &opt, err, sizeof(err)), 0);
+    nf_strpool_destroy(&pool);
+    nf_plugin_unload(&h);
+}
+
+/* A table whose own rule cannot work is refused at load, naming the option. */
+static void test_option_rule_that_cannot_work(void **state)
+{
+    (void)state;
+    expect_refused("tp_badrule");
+    assert_msg_has("option 'window'");
+    assert_msg_has("min 16 is above max 4");
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -348,6 +398,8 @@ int main(void)
         cmocka_unit_test(test_option_offset_that_wraps),
         cmocka_unit_test(test_filter_without_process),
         cmocka_unit_test(test_newer_descriptor_of_same_abi),
+        cmocka_unit_test(test_abi1_plugin_is_read_through_old_rows),
+        cmocka_unit_test(test_option_rule_that_cannot_work),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_not_a_shared_object),
         cmocka_unit_test(test_names_must_be_plain),

@@ -66,4 +66,70 @@ mkdir -m 777 "$T/state" && chmod 777 "$T/state"
 "$NF" check "$T/ports.cfg" "$T/syntax.cfg" >"$T/out" 2>&1 && fail "check passed an unsafe state_dir"
 assert_contains "$T/out" "writable by every user" "check refuses a state_dir others can write"
 assert_contains "$T/out" "$T/syntax.cfg:2" "check of several configs names each one's problem"
+
+# Value rules that check sees before anything runs, each with the key's file:line: a stage key
+# out of its range, a plugin option out of its table's bounds, a value that is not one of the
+# allowed ones, a rule joining two options (the plugin's validate), and the paths a plugin
+# declares: a missing input directory, an output directory that cannot be written.
+mkdir -p "$T/in2" "$T/ro"
+rules_cfg() { # $1: the fetch stage's extra keys, $2: the kw stage's keys, $3: the store's path
+    cat >"$T/rules.cfg" <<CFG
+state_dir = "$T/rvar";
+stages = {
+  fetch = { plugin = "fetch_dir"; path = "$T/in2"; $1 };
+  kw = { plugin = "tp_keyword"; inputs = ["fetch"];
+    $2 };
+  store = { plugin = "store_jsonl"; inputs = ["kw"]; path = "${3:-$T/rout/out.jsonl}"; };
+};
+CFG
+}
+check_refuses() { # $1: what, $2: the expected message
+    if "$NF" check "$T/rules.cfg" >"$T/out" 2>&1; then cat "$T/out"; fail "check accepted $1"; fi
+    assert_contains "$T/out" "$2" "check refuses $1 with where and why"
+}
+rules_cfg "" "mode = \"drop\"; words = \"ad\";"
+"$NF" check "$T/rules.cfg" >"$T/out" 2>&1 || { cat "$T/out"; fail "the rules config is refused"; }
+ok "the config the cases below break passes check (a store directory that will be made)"
+rules_cfg "window = 0;" "mode = \"drop\"; words = \"ad\";"
+check_refuses "window = 0" "$T/rules.cfg:3: stage 'fetch': 'window' must be an integer from 1 to 10000000, got 0"
+rules_cfg "settle_ms = -1;" "mode = \"drop\"; words = \"ad\";"
+check_refuses "a plugin option below its bound" "$T/rules.cfg:3: stage 'fetch': option 'settle_ms' must be at least 0, got -1"
+rules_cfg "" "mode = \"drop\"; words = \"ad\";"
+"$NF" check "$T/rules.cfg" --set kw.min_len=65 >"$T/out" 2>&1 && fail "check accepted --set kw.min_len=65"
+assert_contains "$T/out" "--set kw.min_len=65: stage 'kw': option 'min_len' must be between 1 and 64, got 65" \
+    "a bound broken on the command line names the --set"
+rules_cfg "" "mode = \"dorp\"; words = \"ad\";"
+check_refuses "a value that is not one of the allowed ones" \
+    "$T/rules.cfg:5: stage 'kw': option 'mode' must be one of keep, drop or count, got \"dorp\""
+if timeout 30 "$NF" run "$T/rules.cfg" --once >"$T/out" 2>&1; then fail "run accepted mode = \"dorp\""; fi
+assert_contains "$T/out" "option 'mode' must be one of keep, drop or count" "run refuses it too"
+[ ! -e "$T/rvar/fetch" ] || [ -z "$(ls -A "$T/rvar/fetch" 2>/dev/null)" ] || fail "the source journaled before the refusal"
+rules_cfg "" "mode = \"drop\";"
+check_refuses "mode = \"drop\" without words (the plugin's validate)" \
+    "$T/rules.cfg:4 (default of 'words'): stage 'kw': option 'words' (or 'words_file') is needed when mode is \"drop\""
+rules_cfg "" "mode = \"count\";
+    words_file = \"$T/words.txt\";"
+check_refuses "a missing input file" \
+    "$T/rules.cfg:6: stage 'kw': option 'words_file': file $T/words.txt: does not exist"
+rules_cfg "" "mode = \"drop\"; words = \"ad\";"
+sed -i "s|path = \"$T/in2\"|path = \"$T/nope\"|" "$T/rules.cfg"
+check_refuses "a missing input directory" \
+    "$T/rules.cfg:3: stage 'fetch': option 'path': directory $T/nope: does not exist"
+rules_cfg "" "mode = \"drop\"; words = \"ad\";" "$T/ro/out.jsonl"
+if [ "$(id -u)" = 0 ]; then
+    # root writes through any mode bits: an immutable directory is what it cannot write
+    if chattr +i "$T/ro" 2>/dev/null; then
+        "$NF" check "$T/rules.cfg" >"$T/out" 2>&1 && { chattr -i "$T/ro"; fail "check accepted an unwritable store directory"; }
+        chattr -i "$T/ro"
+        assert_contains "$T/out" "$T/rules.cfg:6: stage 'store': option 'path': directory $T/ro is not writable" \
+            "check refuses an output directory that cannot be written"
+    else
+        echo "SKIP part: root without chattr +i cannot make a directory it cannot write"
+    fi
+else
+    chmod 0555 "$T/ro"
+    check_refuses "an unwritable output directory" \
+        "$T/rules.cfg:6: stage 'store': option 'path': directory $T/ro is not writable"
+    chmod 0755 "$T/ro"
+fi
 echo "all passed"
