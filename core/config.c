@@ -65,8 +65,9 @@ static const struct key_doc stage_keys[] = {
     {"inputs", "list of stage names", "none (a source)", "the stages whose records it takes; "
      "fan-in and fan-out allowed, no cycles"},
     {"workers", "int 1..256", "`1`", "processes of this stage (sources shard their input)"},
-    {"endpoint", "tcp://HOST:PORT", "ipc under run_dir", "the stage's inbox: upstream pushes to "
-     "PORT, its workers pull from PORT+1"},
+    {"endpoint", "tcp://HOST:PORT", "ipc under run_dir, one per worker", "the stage's inbox: "
+     "upstream pushes to PORT, its workers pull from PORT+1; without it each worker binds "
+     "RUN_DIR/STAGE-W.in and upstream workers send to them directly"},
     {"ack_endpoint", "tcp://HOST:PORT", "ipc under run_dir", "sources: where acknowledgements "
      "come, PORT+worker"},
     {"listen", "IP address", "the endpoint's host", "the address its tcp sockets bind, when it "
