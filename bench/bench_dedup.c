@@ -132,7 +132,8 @@ int main(int argc, char **argv)
         double t2 = now_s();
         for (size_t i = 0; i < n; i++) {
             const char *why;
-            copy[i] = sigs[i].shingles ? nf_dup_index_judge(idx, ids[i], &sigs[i], roots[i], &why)
+            copy[i] = sigs[i].shingles ? nf_dup_index_judge(idx, ids[i], (int64_t)i, &sigs[i],
+                                                            roots[i], &why, NULL, NULL)
                                        : 0;
         }
         double t3 = now_s();

@@ -1,5 +1,7 @@
 /* dedup: a filter that marks copies and near-copies of earlier articles (dup_of = the id of the
- * earliest original, also for a copy of a copy). Exact copies (same normalised text) are found by
+ * earliest original, also for a copy of a copy). Earlier means read first by the source
+ * (read_order), not arrived first: an article that arrives after articles read later corrects
+ * their verdicts, and its record carries the corrections to the stores ("amend", amend.h). Exact copies (same normalised text) are found by
  * hash; near-copies (trimmed, wrapped in boilerplate, a few words changed) by MinHash LSH over a
  * window of recent articles and by their headline, each candidate verified by estimated Jaccard
  * similarity or containment, and by its figures. The window lives in memory, snapshotted to disk with a log of the articles added
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "amend.h"
 #include "index.h"
 #include "newsflow/plugin.h"
 
@@ -22,6 +25,9 @@
 #define DEDUP_BUSY_MS 10000
 #define DEDUP_BLOOM_BITS (1u << 24) /* 2 MiB: ~1% false positives at 1.7 million ids */
 #define DEDUP_BLOOM_K 6
+/* Records without a read order (injected from outside) count as read after every record that
+ * has one, in the order they arrive. */
+#define DEDUP_UNORDERED (INT64_C(1) << 62)
 
 struct dedup_conf {
     const char *path;
@@ -101,6 +107,9 @@ struct dedup {
     char *log_path;
     FILE *log;
     size_t added; /* articles added to the index since the last append */
+    int64_t unordered; /* records without read_order seen */
+    struct nf_amend amend; /* corrections for the record being judged */
+    bool amend_failed;
 };
 
 /* ---- ids ------------------------------------------------------------------------------ */
@@ -218,7 +227,8 @@ static int dedup_open(struct dedup *s, struct nf_ctx *ctx)
     if (sqlite3_prepare_v3(s->db, "SELECT dup_of FROM verdicts WHERE id = ?1", -1,
                            SQLITE_PREPARE_PERSISTENT, &s->get, NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(s->db,
-                           "INSERT INTO verdicts(id, dup_of) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                           "INSERT INTO verdicts(id, dup_of) VALUES (?1, ?2) ON CONFLICT(id) DO "
+                           "UPDATE SET dup_of = excluded.dup_of",
                            -1, SQLITE_PREPARE_PERSISTENT, &s->put, NULL) != SQLITE_OK) {
         nf_ctx_error(ctx, "%s: %s", s->path, sqlite3_errmsg(s->db));
         return -1;
@@ -339,6 +349,7 @@ static void dedup_destroy(void *state)
         fclose(s->log);
     free(s->log_path);
     nf_dup_index_destroy(&s->idx);
+    nf_amend_free(&s->amend);
     sqlite3_finalize(s->get);
     sqlite3_finalize(s->put);
     sqlite3_close_v2(s->db);
@@ -414,6 +425,9 @@ static int dedup_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
         snprintf(s->log_path, n, "%s.log", s->snap);
         if (dedup_warm(s, ctx) < 0)
             goto fail;
+        int64_t last = nf_dup_index_last_order(s->idx);
+        if (last >= DEDUP_UNORDERED)
+            s->unordered = last - DEDUP_UNORDERED + 1; /* after those of the last run */
     }
     *state_out = s;
     return NF_OK;
@@ -442,6 +456,62 @@ static int dedup_remember(struct dedup *s, const uint8_t id[16], const uint8_t r
     p->copy = copy;
     dedup_bloom_add(s, id);
     return 0;
+}
+
+/* An article judged earlier whose verdict changed (nf_dup_index_judge), or a member of the group
+ * of a record judged again: its verdict goes to disk and, as an amendment, to the stores. */
+static void dedup_changed(void *arg, const uint8_t id[16], enum nf_dup_kind kind,
+                          const uint8_t root[16])
+{
+    struct dedup *s = arg;
+    char hid[33], hroot[33];
+    dedup_hex(id, hid);
+    dedup_hex(root, hroot);
+    if (dedup_remember(s, id, root, kind == NF_DUP_COPY) < 0 ||
+        nf_amend_add(&s->amend, NF_AMEND_DUP_OF, hid, kind == NF_DUP_COPY ? hroot : NULL) < 0)
+        s->amend_failed = true;
+}
+
+/* Puts the corrections gathered while judging the record into its "amend" key. */
+static int dedup_amend(struct dedup *s, struct nf_ctx *ctx, struct nf_record *rec)
+{
+    const char *why = "out of memory";
+    if (s->amend_failed || nf_amend_apply(&s->amend, rec, &why) < 0) {
+        s->amend_failed = false;
+        s->amend.n = 0;
+        nf_ctx_error(ctx, "cannot write the corrections of earlier verdicts: %s", why);
+        return NF_ERR;
+    }
+    return NF_OK;
+}
+
+static void dedup_member(void *arg, const uint8_t id[16], enum nf_dup_kind kind,
+                         const uint8_t root[16])
+{
+    struct dedup *s = arg;
+    char hid[33], hroot[33];
+    dedup_hex(id, hid);
+    dedup_hex(root, hroot);
+    if (nf_amend_add(&s->amend, NF_AMEND_DUP_OF, hid, kind == NF_DUP_COPY ? hroot : NULL) < 0)
+        s->amend_failed = true;
+}
+
+/* A record judged before is judged again (a resend): its group's verdicts go with it once more,
+ * in case the corrections an earlier record carried were lost on the way to the store. */
+static int dedup_regroup(struct dedup *s, struct nf_ctx *ctx, struct nf_record *rec,
+                         const uint8_t id[16])
+{
+    s->amend.n = 0;
+    int n = nf_dup_index_group(s->idx, id, dedup_member, s);
+    if (n < 0) {
+        nf_ctx_error(ctx, "out of memory");
+        return NF_ERR;
+    }
+    if (n < 2 && !s->amend_failed) {
+        s->amend.n = 0;
+        return NF_OK;
+    }
+    return dedup_amend(s, ctx, rec);
 }
 
 static int dedup_apply(struct nf_ctx *ctx, struct nf_record *rec, bool copy,
@@ -519,8 +589,14 @@ static int dedup_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     /* A record judged before gets the same verdict again: a replayed original must never be
      * found to be a copy of itself, and a replayed copy keeps pointing at the same original. */
     enum nf_dup_kind kind;
-    if (nf_dup_index_lookup(s->idx, id, &kind, root))
-        return dedup_apply(ctx, rec, kind == NF_DUP_COPY, root);
+    if (nf_dup_index_lookup(s->idx, id, &kind, root)) {
+        if (dedup_apply(ctx, rec, kind == NF_DUP_COPY, root) != NF_OK)
+            return NF_ERR;
+        return dedup_regroup(s, ctx, rec, id);
+    }
+    int64_t order;
+    if (nf_record_int(rec, NF_F_READ_ORDER, &order) < 0)
+        order = DEDUP_UNORDERED + s->unordered++;
     bool on_disk = false;
     if (dedup_bloom_maybe(s, id)) {
         sqlite3_bind_text(s->get, 1, ids, 32, SQLITE_STATIC);
@@ -543,7 +619,7 @@ static int dedup_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     if (on_disk) {
         /* Back in the window, so that later copies of it are found again. */
         if (s->sig.shingles > 0) {
-            if (nf_dup_index_add(s->idx, id, &s->sig, kind, root) < 0)
+            if (nf_dup_index_add(s->idx, id, order, &s->sig, kind, root) < 0)
                 goto nomem;
             s->added++;
         }
@@ -554,7 +630,8 @@ static int dedup_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
         return NF_OK;
     }
     const char *why;
-    int k = nf_dup_index_judge(s->idx, id, &s->sig, root, &why);
+    s->amend.n = 0;
+    int k = nf_dup_index_judge(s->idx, id, order, &s->sig, root, &why, dedup_changed, s);
     if (k < 0 || dedup_remember(s, id, root, k == NF_DUP_COPY) < 0)
         goto nomem;
     s->since_snapshot++;
@@ -562,6 +639,11 @@ static int dedup_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     if (k == NF_DUP_COPY) {
         nf_ctx_count(ctx, "dup", 1);
         nf_ctx_count(ctx, why[0] == 'e' ? "dup_exact" : "dup_near", 1);
+    }
+    if (s->amend.n || s->amend_failed) {
+        nf_ctx_count(ctx, "dup_corrected", (int64_t)s->amend.n);
+        if (dedup_amend(s, ctx, rec) != NF_OK)
+            return NF_ERR;
     }
     return dedup_apply(ctx, rec, k == NF_DUP_COPY, root);
 nomem:
@@ -586,7 +668,8 @@ static int dedup_flush(void *state, struct nf_ctx *ctx)
         nf_log(ctx, NF_LOG_WARN, "cannot save the index to %s: %s", s->snap, strerror(errno));
     }
     /* No fsync: the log is for a crash of this process; the page cache survives it. */
-    if (s->added && nf_dup_index_log_append(s->idx, s->log, s->added) < 0)
+    if ((s->added || nf_dup_index_changed(s->idx)) &&
+        nf_dup_index_log_append(s->idx, s->log, s->added) < 0)
         nf_log(ctx, NF_LOG_WARN, "cannot append to %s: %s", s->log_path, strerror(errno));
     s->added = 0;
     return NF_OK;

@@ -2,7 +2,11 @@
  * Each table entry is 32 bits, the slot (24 bits) and an 8-bit fingerprint of the key, so a
  * band costs about 5 bytes per article; the key itself stays in the article, which a probe reads
  * only when the fingerprint matches. Eviction removes entries with backward-shift deletion
- * (linear probing needs no tombstones), so the tables never fill with the dead. */
+ * (linear probing needs no tombstones), so the tables never fill with the dead.
+ * Verdicts follow the read order, not the arrival: an article is judged against those read
+ * before it, and one that arrives after articles read later corrects their verdicts (each keeps
+ * the earlier match it ranks best, and its root is that match's root), so that the result is
+ * the one a single reader in read order would give. */
 #include "index.h"
 
 #include <errno.h>
@@ -12,28 +16,36 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DUP_TABLES (NF_DUP_BANDS + 3) /* the bands, then exact text, id, headline */
+#define DUP_TABLES (NF_DUP_BANDS + 4) /* the bands, then exact text, id, headline, root */
 #define DUP_T_EXACT NF_DUP_BANDS
 #define DUP_T_ID (NF_DUP_BANDS + 1)
 #define DUP_T_HEADLINE (NF_DUP_BANDS + 2)
-/* Articles of one headline kept in its table: the first few (a copy keeps its original's
+#define DUP_T_ROOT (NF_DUP_BANDS + 3)
+/* Articles of one headline kept in its table: the first few read (a copy keeps its original's
  * headline; a headline that many share, "Live updates", would make a long run to probe). */
 #define DUP_HEADLINE_CAP 8
 #define DUP_MAX_CAND 64
-#define DUP_SNAP_MAGIC "NFDUPIX3" /* 3: signatures of version 3 (sig.h) */
+#define DUP_SNAP_MAGIC "NFDUPIX4" /* 4: read order and the earlier match kept per article */
+/* Links followed from an article towards its root before giving up (a chain is short). */
+#define DUP_MAX_DEPTH 64
 
 struct dup_item {
     uint8_t id[16];
     uint8_t root[16];
+    uint8_t parent[16]; /* the earlier article it is a copy of, ranked best; its own id: none */
+    int64_t order;      /* read order (record.h) */
+    int64_t porder;     /* the parent's */
     uint32_t band[NF_DUP_BANDS];
     uint64_t exact;
     uint32_t shingles;
     uint32_t figures; /* the headline's figures (sig.h) */
     uint64_t body_figures;
     uint32_t headline; /* hash of the normalised headline; 0 unknown */
+    float pj;            /* the parent's estimated Jaccard */
     uint8_t copy;
     uint8_t by_headline; /* in the headline table */
-    uint8_t pad[2];
+    uint8_t pexact;      /* the parent has the same text */
+    uint8_t pad;
     uint8_t sig[NF_SIG_K]; /* the low 8 bits of each bin */
 };
 
@@ -48,6 +60,13 @@ struct nf_dup_index {
     size_t head, count; /* the next slot to fill; live articles end just before it */
     struct dup_table t[DUP_TABLES];
     uint64_t candidates;
+    int64_t last_order; /* the article read last so far */
+    uint8_t last_id[16];
+    bool any;
+    uint32_t *dirty; /* slots changed since the log was last appended to */
+    size_t n_dirty, cap_dirty;
+    uint32_t *group; /* scratch: the slots of one group */
+    size_t cap_group;
 };
 
 static uint64_t dup_mix(uint64_t x)
@@ -89,6 +108,7 @@ static uint64_t dup_item_key(const struct nf_dup_index *x, int t, uint32_t slot)
     return t < NF_DUP_BANDS    ? it->band[t]
            : t == DUP_T_EXACT  ? it->exact
            : t == DUP_T_ID     ? dup_load64(it->id)
+           : t == DUP_T_ROOT   ? dup_load64(it->root)
                                : it->headline;
 }
 
@@ -172,6 +192,8 @@ void nf_dup_index_destroy(struct nf_dup_index **px)
     for (int t = 0; t < DUP_TABLES; t++)
         free(x->t[t].e);
     free(x->items);
+    free(x->dirty);
+    free(x->group);
     free(x);
     *px = NULL;
 }
@@ -196,27 +218,9 @@ static long dup_find(const struct nf_dup_index *x, int t, uint64_t key,
     return -1;
 }
 
-/* How many live articles have `key` in table t, counting up to `cap`. */
-static int dup_count(const struct nf_dup_index *x, int t, uint64_t key, int cap)
-{
-    const struct dup_table *tb = &x->t[t];
-    uint32_t fp, i = dup_home(tb, t, key, &fp);
-    int n = 0;
-    for (uint32_t e; n < cap && (e = tb->e[i]); i = i + 1 == tb->size ? 0 : i + 1)
-        n += (e & 0xFF000000u) == fp && dup_item_key(x, t, (e & 0xFFFFFF) - 1) == key;
-    return n;
-}
-
 static bool dup_same_id(const struct dup_item *it, const void *id)
 {
     return memcmp(it->id, id, 16) == 0;
-}
-
-/* Whether an article of the same text is a copy: its figures agree (sig.h). */
-static bool dup_figures_agree(const struct dup_item *it, const void *vsig)
-{
-    const struct nf_sig *sig = vsig;
-    return nf_sig_figures_agree(it->figures, it->body_figures, sig->figures, sig->body_figures);
 }
 
 /* Whether one text's figures are among the other's, but for one on each side at most (a
@@ -248,16 +252,92 @@ static void dup_evict_oldest(struct nf_dup_index *x)
     x->count--;
 }
 
-int nf_dup_index_add(struct nf_dup_index *x, const uint8_t id[16], const struct nf_sig *sig,
-                     enum nf_dup_kind kind, const uint8_t root[16])
+/* Whether article a was read before b (ties, records without a read order, by id). */
+static bool dup_before(int64_t oa, const uint8_t *ia, int64_t ob, const uint8_t *ib)
 {
-    if (x->count == x->p.window)
-        dup_evict_oldest(x);
-    uint32_t slot = (uint32_t)x->head;
-    struct dup_item *it = &x->items[slot];
+    return oa != ob ? oa < ob : memcmp(ia, ib, 16) < 0;
+}
+
+/* Whether an earlier match (exact text, Jaccard, read order, id) ranks above another: the same
+ * text first, read first among those; else the most similar, read first on a tie. */
+static bool dup_better(bool ea, float ja, int64_t oa, const uint8_t *ia, bool eb, float jb,
+                       int64_t ob, const uint8_t *ib)
+{
+    if (ea != eb)
+        return ea;
+    if (!ea && ja != jb)
+        return ja > jb;
+    return dup_before(oa, ia, ob, ib);
+}
+
+static int dup_mark_dirty(struct nf_dup_index *x, uint32_t slot)
+{
+    if (x->n_dirty == x->cap_dirty) {
+        size_t cap = x->cap_dirty ? x->cap_dirty * 2 : 64;
+        uint32_t *d = realloc(x->dirty, cap * sizeof(*d));
+        if (!d)
+            return -1;
+        x->dirty = d;
+        x->cap_dirty = cap;
+    }
+    x->dirty[x->n_dirty++] = slot;
+    return 0;
+}
+
+/* Estimated Jaccard of two articles from their 8-bit bins. */
+static float dup_jaccard(const struct dup_item *a, const struct dup_item *b)
+{
+    int eq = 0;
+    for (int i = 0; i < NF_SIG_K; i++)
+        eq += a->sig[i] == b->sig[i];
+    /* 8-bit values also agree by chance one time in 256: take that out. */
+    double j = ((double)eq / NF_SIG_K - 1.0 / 256) / (1.0 - 1.0 / 256);
+    return j < 0 ? 0.0f : (float)j;
+}
+
+/* Whether `later` is a near-copy of `earlier` (not by exact text): *j_out its estimated Jaccard,
+ * *why_out how it matched. */
+static bool dup_verify(const struct nf_dup_index *x, const struct dup_item *earlier,
+                       const struct dup_item *later, float *j_out, const char **why_out)
+{
+    if (!nf_sig_figures_agree(earlier->figures, earlier->body_figures, later->figures,
+                              later->body_figures))
+        return false;
+    double j = *j_out = dup_jaccard(earlier, later);
+    double a = later->shingles, o = earlier->shingles;
+    double small = a < o ? a : o, large = a < o ? o : a;
+    double inter = j * (a + o) / (1.0 + j);
+    double contained = inter / small;
+    /* Below the threshold, the same headline makes a copy only when one text's figures are
+     * among the other's: a copy reworded keeps its original's figures (or some) and adds none,
+     * where a recurring report under a fixed headline (a daily market or weather report, a
+     * weekly rate table) brings figures of its own. */
+    *why_out = j >= x->p.jaccard ? "similar"
+               : contained >= x->p.containment && small >= x->p.min_ratio * large ? "contained"
+               : j >= x->p.same_headline && later->headline &&
+                       earlier->headline == later->headline &&
+                       dup_figures_nearly_nested(earlier->body_figures, later->body_figures)
+                   ? "same headline"
+                   : NULL;
+    return *why_out != NULL;
+}
+
+/* Whether `later` has the same text as `earlier` (and figures that agree). */
+static bool dup_exact(const struct dup_item *earlier, const struct dup_item *later)
+{
+    return earlier->exact == later->exact &&
+           nf_sig_figures_agree(earlier->figures, earlier->body_figures, later->figures,
+                                later->body_figures);
+}
+
+static void dup_item_fill(const struct nf_dup_index *x, struct dup_item *it, const uint8_t id[16],
+                          int64_t order, const struct nf_sig *sig)
+{
+    memset(it, 0, sizeof(*it));
     memcpy(it->id, id, 16);
-    memcpy(it->root, kind == NF_DUP_COPY ? root : id, 16);
-    it->copy = kind == NF_DUP_COPY;
+    memcpy(it->root, id, 16);
+    memcpy(it->parent, id, 16);
+    it->order = order;
     it->exact = sig->exact_lo;
     it->shingles = sig->shingles;
     it->figures = sig->figures;
@@ -267,95 +347,290 @@ int nf_dup_index_add(struct nf_dup_index *x, const uint8_t id[16], const struct 
         it->band[b] = dup_band_key(sig, x->p.rows, b);
     for (int i = 0; i < NF_SIG_K; i++)
         it->sig[i] = (uint8_t)sig->v[i];
-    it->by_headline = sig->headline && dup_count(x, DUP_T_HEADLINE, sig->headline,
-                                                 DUP_HEADLINE_CAP) < DUP_HEADLINE_CAP;
+}
+
+/* The headline table keeps the first DUP_HEADLINE_CAP articles of a headline in read order:
+ * whether the new article `it` goes in, making room by taking out the one read last when it
+ * was read before that one. */
+static int dup_headline_admit(struct nf_dup_index *x, const struct dup_item *it)
+{
+    if (!it->headline)
+        return 0;
+    const struct dup_table *tb = &x->t[DUP_T_HEADLINE];
+    uint32_t fp, i = dup_home(tb, DUP_T_HEADLINE, it->headline, &fp);
+    int n = 0;
+    long last = -1;
+    for (uint32_t e; (e = tb->e[i]); i = i + 1 == tb->size ? 0 : i + 1) {
+        uint32_t slot = (e & 0xFFFFFF) - 1;
+        if ((e & 0xFF000000u) != fp || x->items[slot].headline != it->headline)
+            continue;
+        n++;
+        const struct dup_item *o = &x->items[slot];
+        if (last < 0 || dup_before(x->items[last].order, x->items[last].id, o->order, o->id))
+            last = slot;
+    }
+    if (n < DUP_HEADLINE_CAP)
+        return 1;
+    struct dup_item *o = &x->items[last];
+    if (!dup_before(it->order, it->id, o->order, o->id))
+        return 0;
+    dup_table_del(x, DUP_T_HEADLINE, o->headline, (uint32_t)last);
+    o->by_headline = 0;
+    return dup_mark_dirty(x, (uint32_t)last) < 0 ? -1 : 1;
+}
+
+/* Puts a filled article into the ring and its tables. Returns its slot, or -1. */
+static long dup_put(struct nf_dup_index *x, const struct dup_item *it)
+{
+    if (x->count == x->p.window)
+        dup_evict_oldest(x);
+    int admit = dup_headline_admit(x, it);
+    if (admit < 0)
+        return -1;
+    uint32_t slot = (uint32_t)x->head;
+    x->items[slot] = *it;
+    x->items[slot].by_headline = (uint8_t)admit;
     for (int t = 0; t < DUP_TABLES; t++)
         if (dup_in_table(x, t, slot))
             dup_table_put(x, t, dup_item_key(x, t, slot), slot);
     x->head = x->head + 1 == x->p.window ? 0 : x->head + 1;
     x->count++;
+    if (!x->any || dup_before(x->last_order, x->last_id, it->order, it->id)) {
+        x->any = true;
+        x->last_order = it->order;
+        memcpy(x->last_id, it->id, 16);
+    }
+    return slot;
+}
+
+int nf_dup_index_add(struct nf_dup_index *x, const uint8_t id[16], int64_t order,
+                     const struct nf_sig *sig, enum nf_dup_kind kind, const uint8_t root[16])
+{
+    struct dup_item it;
+    dup_item_fill(x, &it, id, order, sig);
+    if (kind == NF_DUP_COPY) {
+        /* a verdict from elsewhere is final: nothing ranks above this parent */
+        memcpy(it.root, root, 16);
+        memcpy(it.parent, root, 16);
+        it.copy = 1;
+        it.pexact = 1;
+        it.porder = INT64_MIN;
+        it.pj = 1;
+    }
+    return dup_put(x, &it) < 0 ? -1 : 0;
+}
+
+/* Candidates of `me`: articles of the same text in ex (up to DUP_MAX_CAND), articles sharing a
+ * band or among the first of the same headline in cand. */
+static void dup_candidates(struct nf_dup_index *x, const struct dup_item *me, uint32_t *ex,
+                           int *nex, uint32_t *cand, int *nc)
+{
+    *nex = *nc = 0;
+    for (int b = 0; b <= NF_DUP_BANDS + 1; b++) {
+        int t = b < NF_DUP_BANDS ? b : b == NF_DUP_BANDS ? DUP_T_HEADLINE : DUP_T_EXACT;
+        uint64_t key = b < NF_DUP_BANDS ? me->band[b] : t == DUP_T_HEADLINE ? me->headline
+                                                                             : me->exact;
+        uint32_t *out = t == DUP_T_EXACT ? ex : cand;
+        int *n = t == DUP_T_EXACT ? nex : nc;
+        if (t == DUP_T_HEADLINE && !key)
+            continue;
+        const struct dup_table *tb = &x->t[t];
+        uint32_t fp, i = dup_home(tb, t, key, &fp);
+        for (uint32_t e; (e = tb->e[i]) && *n < DUP_MAX_CAND; i = i + 1 == tb->size ? 0 : i + 1) {
+            if ((e & 0xFF000000u) != fp)
+                continue;
+            uint32_t slot = (e & 0xFFFFFF) - 1;
+            if (dup_item_key(x, t, slot) != key)
+                continue;
+            bool seen = false;
+            for (int c = 0; c < *n && !seen; c++)
+                seen = out[c] == slot;
+            if (!seen)
+                out[(*n)++] = slot;
+        }
+    }
+    x->candidates += (uint64_t)(*nex + *nc);
+}
+
+/* The slot of the article with this id, or -1. */
+static long dup_slot_of(const struct nf_dup_index *x, const uint8_t id[16])
+{
+    return dup_find(x, DUP_T_ID, dup_load64(id), dup_same_id, id);
+}
+
+/* The slots of the articles whose root is `root`, into x->group. Returns how many, or -1. */
+static long dup_members(struct nf_dup_index *x, const uint8_t root[16])
+{
+    const struct dup_table *tb = &x->t[DUP_T_ROOT];
+    uint64_t key = dup_load64(root);
+    uint32_t fp, i = dup_home(tb, DUP_T_ROOT, key, &fp);
+    size_t n = 0;
+    for (uint32_t e; (e = tb->e[i]); i = i + 1 == tb->size ? 0 : i + 1) {
+        uint32_t slot = (e & 0xFFFFFF) - 1;
+        if ((e & 0xFF000000u) != fp || memcmp(x->items[slot].root, root, 16) != 0)
+            continue;
+        if (n == x->cap_group) {
+            size_t cap = x->cap_group ? x->cap_group * 2 : 64;
+            uint32_t *g = realloc(x->group, cap * sizeof(*g));
+            if (!g)
+                return -1;
+            x->group = g;
+            x->cap_group = cap;
+        }
+        x->group[n++] = slot;
+    }
+    return (long)n;
+}
+
+/* Whether the article at `slot` is `top` or one of its copies (through its chain of parents). */
+static bool dup_descends(const struct nf_dup_index *x, uint32_t slot, const uint8_t top[16])
+{
+    const struct dup_item *it = &x->items[slot];
+    for (int d = 0; d < DUP_MAX_DEPTH; d++) {
+        if (memcmp(it->id, top, 16) == 0)
+            return true;
+        if (memcmp(it->parent, it->id, 16) == 0)
+            return false;
+        long p = dup_slot_of(x, it->parent);
+        if (p < 0)
+            return false;
+        it = &x->items[p];
+    }
+    return false;
+}
+
+/* The article at `slot` now has root `root`, and so have its copies: each one whose root
+ * changes is told to `changed`. */
+static int dup_reroot(struct nf_dup_index *x, uint32_t slot, const uint8_t root[16],
+                      nf_dup_changed_fn changed, void *arg)
+{
+    uint8_t old[16], top[16];
+    memcpy(old, x->items[slot].root, 16);
+    memcpy(top, x->items[slot].id, 16);
+    if (memcmp(old, root, 16) == 0)
+        return 0;
+    bool whole = memcmp(old, top, 16) == 0; /* it was the group's original */
+    long n = dup_members(x, old);
+    if (n < 0)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        uint32_t m = x->group[i];
+        if (!whole && !dup_descends(x, m, top))
+            continue;
+        struct dup_item *it = &x->items[m];
+        dup_table_del(x, DUP_T_ROOT, dup_load64(it->root), m);
+        memcpy(it->root, root, 16);
+        it->copy = memcmp(root, it->id, 16) != 0;
+        dup_table_put(x, DUP_T_ROOT, dup_load64(it->root), m);
+        if (dup_mark_dirty(x, m) < 0)
+            return -1;
+        if (changed)
+            changed(arg, it->id, it->copy ? NF_DUP_COPY : NF_DUP_ORIGINAL, it->root);
+    }
     return 0;
 }
 
-int nf_dup_index_judge(struct nf_dup_index *x, const uint8_t id[16], const struct nf_sig *sig,
-                       uint8_t root_out[16], const char **why_out)
+int nf_dup_index_judge(struct nf_dup_index *x, const uint8_t id[16], int64_t order,
+                       const struct nf_sig *sig, uint8_t root_out[16], const char **why_out,
+                       nf_dup_changed_fn changed, void *arg)
 {
     *why_out = NULL;
-    long best = dup_find(x, DUP_T_EXACT, sig->exact_lo, dup_figures_agree, sig);
-    if (best >= 0) {
-        *why_out = "exact";
-    } else {
-        uint32_t cand[DUP_MAX_CAND];
-        int nc = 0;
-        /* The candidates: articles that share a band, and the first few of the same
-         * headline (a copy keeps its headline; cut to half or reworded, it may share no band). */
-        for (int b = 0; b <= NF_DUP_BANDS && nc < DUP_MAX_CAND; b++) {
-            int t = b < NF_DUP_BANDS ? b : DUP_T_HEADLINE;
-            uint64_t key = b < NF_DUP_BANDS ? dup_band_key(sig, x->p.rows, b) : sig->headline;
-            if (t == DUP_T_HEADLINE && !key)
-                break;
-            const struct dup_table *tb = &x->t[t];
-            uint32_t fp, i = dup_home(tb, t, key, &fp);
-            for (uint32_t e; (e = tb->e[i]) && nc < DUP_MAX_CAND;
-                 i = i + 1 == tb->size ? 0 : i + 1) {
-                if ((e & 0xFF000000u) != fp)
-                    continue;
-                uint32_t slot = (e & 0xFFFFFF) - 1;
-                if (dup_item_key(x, t, slot) != key)
-                    continue;
-                bool seen = false;
-                for (int c = 0; c < nc && !seen; c++)
-                    seen = cand[c] == slot;
-                if (!seen)
-                    cand[nc++] = slot;
-            }
-        }
-        x->candidates += (uint64_t)nc;
-        uint8_t mine[NF_SIG_K];
-        for (int i = 0; i < NF_SIG_K; i++)
-            mine[i] = (uint8_t)sig->v[i];
-        double best_j = -1;
-        for (int c = 0; c < nc; c++) {
-            const struct dup_item *it = &x->items[cand[c]];
-            if (!dup_figures_agree(it, sig))
-                continue;
-            int eq = 0;
-            for (int i = 0; i < NF_SIG_K; i++)
-                eq += it->sig[i] == mine[i];
-            /* 8-bit values also agree by chance one time in 256: take that out. */
-            double j = ((double)eq / NF_SIG_K - 1.0 / 256) / (1.0 - 1.0 / 256);
-            if (j < 0)
-                j = 0;
-            double a = sig->shingles, o = it->shingles;
-            double small = a < o ? a : o, large = a < o ? o : a;
-            double inter = j * (a + o) / (1.0 + j);
-            double contained = inter / small;
-            /* Below the threshold, the same headline makes a copy only when one text's figures
-             * are among the other's: a copy reworded keeps its original's figures (or some)
-             * and adds none, where a recurring report under a fixed headline (a daily market
-             * or weather report, a weekly rate table) brings figures of its own. */
-            const char *why =
-                j >= x->p.jaccard ? "similar"
-                : contained >= x->p.containment && small >= x->p.min_ratio * large ? "contained"
-                : j >= x->p.same_headline && sig->headline && it->headline == sig->headline &&
-                        dup_figures_nearly_nested(it->body_figures, sig->body_figures)
-                    ? "same headline"
-                    : NULL;
-            if (why && j > best_j) {
-                best_j = j;
-                best = cand[c];
-                *why_out = why;
-            }
+    struct dup_item me;
+    dup_item_fill(x, &me, id, order, sig);
+    uint32_t ex[DUP_MAX_CAND], cand[DUP_MAX_CAND];
+    int nex, nc;
+    dup_candidates(x, &me, ex, &nex, cand, &nc);
+    bool late = x->any && dup_before(order, id, x->last_order, x->last_id);
+    /* The best match among the articles read before this one. */
+    long best = -1;
+    bool bexact = false;
+    float bj = 0;
+    for (int c = 0; c < nex; c++) {
+        const struct dup_item *it = &x->items[ex[c]];
+        if (!dup_before(it->order, it->id, order, id) || !dup_exact(it, &me))
+            continue;
+        if (best < 0 || dup_before(it->order, it->id, x->items[best].order, x->items[best].id)) {
+            best = ex[c];
+            bexact = true;
+            bj = 1;
+            *why_out = "exact";
         }
     }
-    enum nf_dup_kind kind = NF_DUP_ORIGINAL;
-    if (best >= 0) {
-        kind = NF_DUP_COPY;
-        memcpy(root_out, x->items[best].root, 16);
+    for (int c = 0; c < nc && !bexact; c++) {
+        const struct dup_item *it = &x->items[cand[c]];
+        float j;
+        const char *why;
+        if (!dup_before(it->order, it->id, order, id) || !dup_verify(x, it, &me, &j, &why))
+            continue;
+        if (best < 0 || dup_better(false, j, it->order, it->id, false, bj,
+                                   x->items[best].order, x->items[best].id)) {
+            best = cand[c];
+            bj = j;
+            *why_out = why;
+        }
     }
-    if (nf_dup_index_add(x, id, sig, kind, root_out) < 0)
+    if (best >= 0) {
+        const struct dup_item *p = &x->items[best];
+        memcpy(me.parent, p->id, 16);
+        memcpy(me.root, p->root, 16);
+        me.porder = p->order;
+        me.pj = bj;
+        me.pexact = bexact;
+        me.copy = 1;
+    }
+    memcpy(root_out, me.root, 16);
+    long mine = dup_put(x, &me);
+    if (mine < 0)
         return -1;
-    return kind;
+    if (!late)
+        return me.copy ? NF_DUP_COPY : NF_DUP_ORIGINAL;
+    /* Articles read after this one that reached the index first: it is an earlier match of
+     * each one it matches, which then keeps the better of it and the match it had. */
+    for (int pass = 0; pass < 2; pass++) {
+        int n = pass == 0 ? nex : nc;
+        for (int c = 0; c < n; c++) {
+            uint32_t slot = pass == 0 ? ex[c] : cand[c];
+            if (slot == (uint32_t)mine)
+                continue; /* evicted to make room for it, and reused */
+            struct dup_item *l = &x->items[slot];
+            if (!dup_before(order, id, l->order, l->id))
+                continue;
+            bool exact = pass == 0 && dup_exact(&me, l);
+            float j = exact ? 1 : 0;
+            const char *why;
+            if (!exact && (pass == 0 || !dup_verify(x, &me, l, &j, &why)))
+                continue;
+            bool has_parent = memcmp(l->parent, l->id, 16) != 0;
+            if (has_parent && !dup_better(exact, j, order, id, l->pexact, l->pj, l->porder,
+                                          l->parent))
+                continue;
+            memcpy(l->parent, id, 16);
+            l->porder = order;
+            l->pj = j;
+            l->pexact = exact;
+            if (dup_mark_dirty(x, slot) < 0 || dup_reroot(x, slot, me.root, changed, arg) < 0)
+                return -1;
+        }
+    }
+    return me.copy ? NF_DUP_COPY : NF_DUP_ORIGINAL;
+}
+
+int nf_dup_index_group(struct nf_dup_index *x, const uint8_t id[16], nf_dup_changed_fn fn,
+                       void *arg)
+{
+    long slot = dup_slot_of(x, id);
+    if (slot < 0)
+        return 0;
+    uint8_t root[16];
+    memcpy(root, x->items[slot].root, 16);
+    long n = dup_members(x, root);
+    if (n < 0)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        const struct dup_item *it = &x->items[x->group[i]];
+        fn(arg, it->id, it->copy ? NF_DUP_COPY : NF_DUP_ORIGINAL, it->root);
+    }
+    return (int)n;
 }
 
 size_t nf_dup_index_count(const struct nf_dup_index *x)
@@ -385,8 +660,9 @@ struct dup_snap_header {
 /* A log's header: its count is unknown when it is written; articles run to the end of file. */
 #define DUP_COUNT_STREAM UINT64_MAX
 
-int nf_dup_index_log_start(const struct nf_dup_index *x, FILE *f)
+int nf_dup_index_log_start(struct nf_dup_index *x, FILE *f)
 {
+    x->n_dirty = 0; /* the snapshot just written has them */
     struct dup_snap_header h = {.item_size = sizeof(struct dup_item),
                                 .rows = (uint32_t)x->p.rows,
                                 .bands = NF_DUP_BANDS,
@@ -396,7 +672,7 @@ int nf_dup_index_log_start(const struct nf_dup_index *x, FILE *f)
     return fwrite(&h, sizeof(h), 1, f) == 1 && fflush(f) == 0 ? 0 : -1;
 }
 
-int nf_dup_index_log_append(const struct nf_dup_index *x, FILE *f, size_t n)
+int nf_dup_index_log_append(struct nf_dup_index *x, FILE *f, size_t n)
 {
     if (n > x->count)
         n = x->count;
@@ -404,7 +680,22 @@ int nf_dup_index_log_append(const struct nf_dup_index *x, FILE *f, size_t n)
     for (size_t i = 0; i < n; i++)
         if (fwrite(&x->items[(start + i) % x->p.window], sizeof(struct dup_item), 1, f) != 1)
             return -1;
+    /* then the older ones whose verdict changed since: a load keeps the last of an id */
+    for (size_t i = 0; i < x->n_dirty; i++)
+        if (fwrite(&x->items[x->dirty[i]], sizeof(struct dup_item), 1, f) != 1)
+            return -1;
+    x->n_dirty = 0;
     return fflush(f) == 0 ? 0 : -1;
+}
+
+int64_t nf_dup_index_last_order(const struct nf_dup_index *x)
+{
+    return x->any ? x->last_order : INT64_MIN;
+}
+
+size_t nf_dup_index_changed(const struct nf_dup_index *x)
+{
+    return x->n_dirty;
 }
 
 int nf_dup_index_save(const struct nf_dup_index *x, const char *path)
@@ -478,6 +769,19 @@ int nf_dup_index_load(struct nf_dup_index *x, const char *path, char *why, size_
                      (unsigned long long)(i - skip));
             goto out;
         }
+        long had = dup_slot_of(x, it.id);
+        if (had >= 0) {
+            /* an article whose verdict changed after it was written: the later one counts */
+            uint32_t slot = (uint32_t)had;
+            for (int t = 0; t < DUP_TABLES; t++)
+                if (dup_in_table(x, t, slot))
+                    dup_table_del(x, t, dup_item_key(x, t, slot), slot);
+            x->items[slot] = it;
+            for (int t = 0; t < DUP_TABLES; t++)
+                if (dup_in_table(x, t, slot))
+                    dup_table_put(x, t, dup_item_key(x, t, slot), slot);
+            continue;
+        }
         if (x->count == x->p.window)
             dup_evict_oldest(x);
         uint32_t slot = (uint32_t)x->head;
@@ -487,6 +791,11 @@ int nf_dup_index_load(struct nf_dup_index *x, const char *path, char *why, size_
                 dup_table_put(x, t, dup_item_key(x, t, slot), slot);
         x->head = x->head + 1 == x->p.window ? 0 : x->head + 1;
         x->count++;
+        if (!x->any || dup_before(x->last_order, x->last_id, it.order, it.id)) {
+            x->any = true;
+            x->last_order = it.order;
+            memcpy(x->last_id, it.id, 16);
+        }
     }
     rc = 1;
 out:

@@ -42,16 +42,41 @@ void nf_dup_index_destroy(struct nf_dup_index **idx);
 int nf_dup_index_lookup(const struct nf_dup_index *idx, const uint8_t id[16],
                         enum nf_dup_kind *kind_out, uint8_t root_out[16]);
 
-/* Judges a new article against the window and adds it. A copy gets the id of the earliest
- * original in root_out (a copy of a copy points at the first original). `sig` must have
- * shingles > 0. *why_out says how it matched ("exact", "similar", "contained"), or NULL.
- * Returns the kind, or -1 (out of memory). */
-int nf_dup_index_judge(struct nf_dup_index *idx, const uint8_t id[16], const struct nf_sig *sig,
-                       uint8_t root_out[16], const char **why_out);
+/* Told of an article whose verdict changed: its id, kind and root (borrowed for the call). */
+typedef void (*nf_dup_changed_fn)(void *arg, const uint8_t id[16], enum nf_dup_kind kind,
+                                  const uint8_t root[16]);
 
-/* Adds an article with a verdict given from elsewhere (a verdict remembered on disk). */
-int nf_dup_index_add(struct nf_dup_index *idx, const uint8_t id[16], const struct nf_sig *sig,
-                     enum nf_dup_kind kind, const uint8_t root[16]);
+/* Judges a new article, read at `order` (record.h's read_order), against the window's articles
+ * read before it, and adds it. A copy gets the root of the earlier article it matches best (the
+ * same text first, read first among those; else the highest estimated Jaccard, read first on a
+ * tie): the earliest original, also for a copy of a copy. When articles read after it are in
+ * the window already (they arrived first), it becomes an earlier match of those it matches;
+ * each that ranks it above the match it had takes it as parent, and every article whose root
+ * changes by that (it and its copies) is told to `changed` (may be NULL). The verdicts are
+ * then those of a single reader in read order, whatever the order of arrival, except where a
+ * cap cuts the candidates (64 per article, the first 8 of a headline) or the window evicted an
+ * article. `sig` must have shingles > 0. *why_out says how it matched ("exact", "similar",
+ * "contained", "same headline"), or NULL. Returns the kind, or -1 (out of memory). */
+int nf_dup_index_judge(struct nf_dup_index *idx, const uint8_t id[16], int64_t order,
+                       const struct nf_sig *sig, uint8_t root_out[16], const char **why_out,
+                       nf_dup_changed_fn changed, void *arg);
+
+/* Adds an article with a verdict given from elsewhere (a verdict remembered on disk), which
+ * later arrivals do not change. */
+int nf_dup_index_add(struct nf_dup_index *idx, const uint8_t id[16], int64_t order,
+                     const struct nf_sig *sig, enum nf_dup_kind kind, const uint8_t root[16]);
+
+/* Calls fn for every article in the window that shares the root of the article `id` (that one
+ * included). Returns how many, 0 when `id` is not in the window, -1 out of memory. */
+int nf_dup_index_group(struct nf_dup_index *idx, const uint8_t id[16], nf_dup_changed_fn fn,
+                       void *arg);
+
+/* The read order of the article read last among those in the window (INT64_MIN: none). */
+int64_t nf_dup_index_last_order(const struct nf_dup_index *idx);
+
+/* Articles already in the window whose verdict or headline-table place changed since the log
+ * was last appended to (they are appended again). */
+size_t nf_dup_index_changed(const struct nf_dup_index *idx);
 
 size_t nf_dup_index_count(const struct nf_dup_index *idx);
 /* Bytes the index holds (items and tables), for the memory per article. */
@@ -69,8 +94,10 @@ int nf_dup_index_load(struct nf_dup_index *idx, const char *path, char *why, siz
 /* The log: the articles added since the last snapshot, appended at each flush, so that a crash
  * loses only what came after the last flush. nf_dup_index_log_start writes the header of an
  * empty log to `f` (positioned at 0); nf_dup_index_log_append writes the `n` newest articles
- * (oldest first; at most the window). 0, or -1 with errno. */
-int nf_dup_index_log_start(const struct nf_dup_index *idx, FILE *f);
-int nf_dup_index_log_append(const struct nf_dup_index *idx, FILE *f, size_t n);
+ * (oldest first; at most the window), then the articles changed since the last append (a load
+ * keeps the last of an id). nf_dup_index_log_start also forgets the changed ones (a snapshot
+ * was just written). 0, or -1 with errno. */
+int nf_dup_index_log_start(struct nf_dup_index *idx, FILE *f);
+int nf_dup_index_log_append(struct nf_dup_index *idx, FILE *f, size_t n);
 
 #endif

@@ -1,7 +1,9 @@
 /* store_jsonl: a sink that writes each record as one line of JSON (JSON Lines), for export and
  * for the scoring tools. The schema's keys come first in schema order, then the record's unknown
- * keys; the transport's own fields (attempt, seq, ack_to) and minhash are left out. It does not
- * rotate, compress or deduplicate: a replayed record is written again. */
+ * keys; the transport's own fields (attempt, seq, ack_to, read_order) and minhash are left out.
+ * Corrections of earlier verdicts a record carries (amend.h) follow its line as a line of their
+ * own, {"amend": {...}}, which a reader applies to the lines before it. It does not rotate,
+ * compress or deduplicate: a replayed record is written again. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../dedup/amend.h"
 #include "msgpack_json.h"
 #include "newsflow/plugin.h"
 #include "plugin_util.h"
@@ -149,17 +152,10 @@ static json_t *store_jsonl_build(struct store_jsonl *s, struct nf_record *rec)
     return o;
 }
 
-static int store_jsonl_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
+/* Writes one JSON value as a line. */
+static int store_jsonl_line(struct store_jsonl *s, struct nf_ctx *ctx, json_t *o)
 {
-    struct store_jsonl *s = state;
-    json_t *o = store_jsonl_build(s, rec);
-    if (!o) {
-        nf_ctx_error(ctx, "cannot convert the record to JSON (out of memory or a malformed "
-                          "nested value)");
-        return NF_ERR;
-    }
     size_t n = mpjson_dump(o, &s->line, &s->cap, 0, 1); /* room for the newline */
-    json_decref(o);
     if (n == 0) {
         nf_ctx_error(ctx, "cannot serialise the record as JSON");
         return NF_ERR;
@@ -175,6 +171,47 @@ static int store_jsonl_process(void *state, struct nf_ctx *ctx, struct nf_record
         return NF_ERR;
     }
     return NF_OK;
+}
+
+static int store_jsonl_check_amend(void *arg, enum nf_amend_kind kind, const char *key,
+                                   const char *val)
+{
+    (void)arg, (void)kind, (void)key, (void)val;
+    return 0;
+}
+
+static int store_jsonl_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
+{
+    struct store_jsonl *s = state;
+    const char *why;
+    if (nf_amend_each(rec, store_jsonl_check_amend, NULL, &why) < 0) {
+        nf_ctx_error(ctx, "%s", why);
+        return NF_ERR;
+    }
+    json_t *o = store_jsonl_build(s, rec);
+    if (!o) {
+        nf_ctx_error(ctx, "cannot convert the record to JSON (out of memory or a malformed "
+                          "nested value)");
+        return NF_ERR;
+    }
+    /* the corrections on a line of their own, after the record's */
+    json_t *amend = json_object_get(o, NF_AMEND_KEY), *fix = NULL;
+    if (amend) {
+        fix = json_object();
+        if (!fix || json_object_set(fix, NF_AMEND_KEY, amend) < 0 ||
+            json_object_del(o, NF_AMEND_KEY) < 0) {
+            json_decref(fix);
+            json_decref(o);
+            nf_ctx_error(ctx, "out of memory");
+            return NF_ERR;
+        }
+    }
+    int rc = store_jsonl_line(s, ctx, o);
+    json_decref(o);
+    if (rc == NF_OK && fix)
+        rc = store_jsonl_line(s, ctx, fix);
+    json_decref(fix);
+    return rc;
 }
 
 static int store_jsonl_flush(void *state, struct nf_ctx *ctx)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../dedup/amend.h"
 #include "msgpack_json.h"
 #include "newsflow/plugin.h"
 #include "plugin_util.h"
@@ -152,6 +153,18 @@ static const char store_pg_refuse_sql[] =
 
 static const char store_pg_take_sql[] = "DELETE FROM {refused} WHERE id = $1 RETURNING reason";
 
+/* Corrections of earlier verdicts a record carries (amend.h): by id for dup_of, a story's
+ * members by its old id; applied after the batch's rows, in the order they arrived. */
+static const char store_pg_amend_dup_sql[] =
+    "UPDATE {articles} SET dup_of = $2 WHERE id = $1 AND dup_of IS DISTINCT FROM $2";
+static const char store_pg_amend_story_sql[] =
+    "UPDATE {articles} SET story_id = $2 WHERE story_id = $1";
+
+struct store_pg_amend {
+    enum nf_amend_kind kind;
+    char key[33], val[33]; /* val "": NULL */
+};
+
 /* A buffered record: where each parameter's bytes are in the arena (len -1: NULL). */
 struct store_pg_row {
     size_t off[C_COUNT];
@@ -173,6 +186,8 @@ struct store_pg {
     size_t *order; /* the rows by id (then arrival), the order they are written in */
     size_t order_cap;
     size_t qrow_cap;
+    struct store_pg_amend *amends; /* the batch's corrections, in arrival order */
+    size_t n_amends, amends_cap;
     bool ready; /* the names are quoted and the schema is checked (at the first connection) */
     char unreachable[700]; /* why the last connection attempt failed */
     /* reconnection */
@@ -347,6 +362,8 @@ static int store_pg_prepare(struct store_pg *s, struct nf_ctx *ctx)
         {"nf_upsert", store_pg_upsert_sql, C_COUNT},
         {"nf_refuse", store_pg_refuse_sql, 2},
         {"nf_take_refusal", store_pg_take_sql, 1},
+        {"nf_amend_dup", store_pg_amend_dup_sql, 2},
+        {"nf_amend_story", store_pg_amend_story_sql, 2},
     };
     Oid types[C_COUNT];
     for (int i = 0; i < C_COUNT; i++)
@@ -550,6 +567,31 @@ static void store_pg_batch_clear(struct store_pg *s)
         free((char *)s->rows[i].reason);
     s->n_rows = 0;
     s->arena_len = 0;
+    s->n_amends = 0;
+}
+
+static int store_pg_amend_take(void *arg, enum nf_amend_kind kind, const char *key,
+                               const char *val)
+{
+    struct store_pg *s = arg;
+    if (nfu_grow(&s->amends, &s->amends_cap, s->n_amends + 1, sizeof(*s->amends)) < 0)
+        return -2;
+    struct store_pg_amend *a = &s->amends[s->n_amends++];
+    a->kind = kind;
+    snprintf(a->key, sizeof(a->key), "%s", key);
+    snprintf(a->val, sizeof(a->val), "%s", val ? val : "");
+    return 0;
+}
+
+/* The prepared statement and parameters of one correction (a NULL value for nil). */
+static void store_pg_amend_args(const struct store_pg_amend *a, const char **name,
+                                const char *vals[2], int lens[2])
+{
+    *name = a->kind == NF_AMEND_DUP_OF ? "nf_amend_dup" : "nf_amend_story";
+    vals[0] = a->key;
+    lens[0] = 32;
+    vals[1] = a->val[0] ? a->val : NULL;
+    lens[1] = a->val[0] ? 32 : 0;
 }
 
 /* Takes the n bytes just written at the end of the arena as parameter `col` of the row. */
@@ -670,7 +712,14 @@ static int store_pg_process(void *state, struct nf_ctx *ctx, struct nf_record *r
     }
     struct store_pg_row *row = &s->rows[s->n_rows];
     row->reason = NULL;
-    size_t mark = s->arena_len;
+    size_t mark = s->arena_len, amends = s->n_amends;
+    const char *why;
+    int arc = nf_amend_each(rec, store_pg_amend_take, s, &why);
+    if (arc < 0 || arc == -2) {
+        nf_ctx_error(ctx, "%s", arc == -2 ? "out of memory" : why);
+        s->n_amends = amends;
+        return NF_ERR;
+    }
     const char *val[NFU_COL_COUNT];
     size_t len[NFU_COL_COUNT];
     nfu_article_cols(rec, s->conf->store_raw, val, len);
@@ -680,10 +729,12 @@ static int store_pg_process(void *state, struct nf_ctx *ctx, struct nf_record *r
     if (bad) {
         nf_ctx_error(ctx, "out of memory");
         s->arena_len = mark;
+        s->n_amends = amends;
         return NF_ERR;
     }
     if (store_pg_entities(s, ctx, rec, row) < 0 || store_pg_extra(s, ctx, rec, row) < 0) {
         s->arena_len = mark;
+        s->n_amends = amends;
         return NF_ERR;
     }
     s->n_rows++;
@@ -719,7 +770,7 @@ static bool store_pg_conn_fault(const char *state)
 static int store_pg_pipeline(struct store_pg *s, size_t *bad_out, char *err, size_t errlen)
 {
     PGconn *c = s->conn;
-    size_t nq_max = 2 * s->n_rows + 2;
+    size_t nq_max = 2 * s->n_rows + s->n_amends + 2;
     if (nfu_grow(&s->qrow, &s->qrow_cap, nq_max, sizeof(*s->qrow)) < 0) {
         snprintf(err, errlen, "out of memory");
         return W_BATCH;
@@ -742,6 +793,13 @@ static int store_pg_pipeline(struct store_pg *s, size_t *bad_out, char *err, siz
             vals[k] = row->len[k] < 0 ? NULL : s->arena + row->off[k];
         ok = PQsendQueryPrepared(c, "nf_upsert", C_COUNT, vals, row->len, fmts, 0);
         s->qrow[nq++] = (int)i;
+    }
+    for (size_t i = 0; ok && i < s->n_amends; i++) {
+        const char *name, *vals[2];
+        int lens[2];
+        store_pg_amend_args(&s->amends[i], &name, vals, lens);
+        ok = PQsendQueryPrepared(c, name, 2, vals, lens, fmts, 0);
+        s->qrow[nq++] = -1;
     }
     for (size_t i = 0; ok && i < s->n_rows; i++) {
         const struct store_pg_row *row = &s->rows[i];
@@ -868,6 +926,14 @@ static int store_pg_rowwise(struct store_pg *s, size_t *refused, size_t *bad_out
         }
         (*refused)++;
         if (store_pg_step(c, PQexec(c, "ROLLBACK TO row; RELEASE row"), state, err, errlen) < 0)
+            goto failed;
+    }
+    for (size_t i = 0; i < s->n_amends; i++) {
+        const char *name, *vals[2];
+        int lens[2];
+        store_pg_amend_args(&s->amends[i], &name, vals, lens);
+        if (store_pg_step(c, PQexecPrepared(c, name, 2, vals, lens, fmts, 0), state, err,
+                          errlen) < 0)
             goto failed;
     }
     for (size_t i = 0; i < s->n_rows; i++) {
@@ -1023,6 +1089,7 @@ static void store_pg_destroy(void *state)
     free(s->rows);
     free(s->qrow);
     free(s->order);
+    free(s->amends);
     msgpack_zone_destroy(&s->zone);
     free(s);
 }

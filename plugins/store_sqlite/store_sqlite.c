@@ -13,6 +13,7 @@
 
 #include "checkpoint.h"
 #include "msgpack_json.h"
+#include "../dedup/amend.h"
 #include "newsflow/plugin.h"
 #include "plugin_util.h"
 
@@ -158,7 +159,8 @@ static const char store_sqlite_upsert[] =
 
 enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_UPSERT,
-    ST_DEL_ENTITIES, ST_ADD_ENTITY, ST_FTS_ADD, ST_FTS_MARK, ST_COUNT
+    ST_DEL_ENTITIES, ST_ADD_ENTITY, ST_AMEND_DUP_OF, ST_AMEND_STORY_ID, ST_FTS_ADD, ST_FTS_MARK,
+    ST_COUNT
 };
 
 static const char *const store_sqlite_sql[ST_COUNT] = {
@@ -174,6 +176,10 @@ static const char *const store_sqlite_sql[ST_COUNT] = {
     [ST_ADD_ENTITY] = "INSERT INTO article_entities(article_rowid, type, name, mentions) VALUES "
                       "(?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET mentions = mentions + "
                       "excluded.mentions",
+    /* Corrections of earlier verdicts a record carries (amend.h): by id for dup_of, a story's
+     * members by its old id. */
+    [ST_AMEND_DUP_OF] = "UPDATE articles SET dup_of = ?2 WHERE id = ?1 AND dup_of IS NOT ?2",
+    [ST_AMEND_STORY_ID] = "UPDATE articles SET story_id = ?2 WHERE story_id = ?1",
     /* Prepared only when the index exists. */
     [ST_FTS_ADD] = "INSERT INTO articles_fts(rowid, title, text) SELECT rowid, title, text FROM "
                    "articles WHERE rowid > (SELECT indexed_upto FROM articles_fts_state)",
@@ -444,7 +450,20 @@ static void store_sqlite_bind_str(sqlite3_stmt *st, int param, const char *s, si
         sqlite3_bind_null(st, param);
 }
 
-/* Binds and runs the upsert and the entity statements for one record. */
+static int store_sqlite_amend(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
+{
+    struct store_sqlite *s = arg;
+    int st = kind == NF_AMEND_DUP_OF ? ST_AMEND_DUP_OF : ST_AMEND_STORY_ID;
+    sqlite3_bind_text(s->st[st], 1, key, -1, SQLITE_STATIC);
+    if (val)
+        sqlite3_bind_text(s->st[st], 2, val, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s->st[st], 2);
+    return store_sqlite_run(s, st) < 0 ? -2 : 0;
+}
+
+/* Binds and runs the upsert and the entity statements for one record, then the corrections of
+ * earlier verdicts it carries. */
 static int store_sqlite_write(struct store_sqlite *s, struct nf_ctx *ctx, struct nf_record *rec)
 {
     sqlite3_stmt *up = s->st[ST_UPSERT];
@@ -493,6 +512,14 @@ static int store_sqlite_write(struct store_sqlite *s, struct nf_ctx *ctx, struct
         sqlite3_bind_int64(add, 4, e->mentions);
         if (store_sqlite_run(s, ST_ADD_ENTITY) < 0)
             goto sql_fail;
+    }
+    const char *why;
+    int arc = nf_amend_each(rec, store_sqlite_amend, s, &why);
+    if (arc == -2)
+        goto sql_fail;
+    if (arc < 0) {
+        nf_ctx_error(ctx, "%s", why);
+        return -1;
     }
     return 0;
 sql_fail:

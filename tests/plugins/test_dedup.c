@@ -2,7 +2,9 @@
  * copies with a few words changed and copies wrapped in boilerplate point at the first article;
  * unrelated articles are not matched; a copy of a copy points at the first original; replays get
  * their verdict again (an original never becomes a copy of its own copy); the index survives a
- * restart through its snapshot, and a crash through the log appended at each flush; the window forgets the oldest articles but not their verdicts. */
+ * restart through its snapshot, and a crash through the log appended at each flush; the window forgets the oldest articles but not their verdicts. The verdicts follow the read order, not
+ * the arrival: the same articles arriving in other orders end with the same dup_of once the
+ * corrections they carry are applied as a store would. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,8 @@
 #include <unistd.h>
 
 #include "mock_core.h"
+/* the reader of the corrections dedup sends the stores (compiled in, as into the plugins) */
+#include "../../plugins/dedup/amend.c"
 
 #define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -286,6 +290,247 @@ static void test_log_keeps_the_index_warm_after_a_crash(void **state)
     /* The start-up folded the log into a new snapshot. */
     struct stat st;
     assert_int_equal(stat(snap_path, &st), 0);
+    free(c80);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* ---- read order against arrival order --------------------------------------------------- */
+
+#define ORDER_N 25
+
+/* What a store holds: dup_of by id, after each record's own verdict and its corrections. */
+struct held {
+    char id[ORDER_N][33];
+    char dup[ORDER_N][33];
+    int n;
+};
+
+static char *held_slot(struct held *h, const char *id)
+{
+    for (int i = 0; i < h->n; i++)
+        if (strcmp(h->id[i], id) == 0)
+            return h->dup[i];
+    assert_true(h->n < ORDER_N);
+    snprintf(h->id[h->n], 33, "%s", id);
+    h->dup[h->n][0] = '\0';
+    return h->dup[h->n++];
+}
+
+static int held_amend(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
+{
+    assert_int_equal(kind, NF_AMEND_DUP_OF);
+    snprintf(held_slot(arg, key), 33, "%s", val ? val : "");
+    return 0;
+}
+
+static void held_store(struct held *h, struct nf_record *rec)
+{
+    const char *d = nf_record_str(rec, NF_F_DUP_OF, NULL);
+    snprintf(held_slot(h, nf_record_str(rec, NF_F_ID, NULL)), 33, "%s", d ? d : "");
+    const char *why;
+    assert_int_equal(nf_amend_each(rec, held_amend, h, &why), 0);
+}
+
+static const char *held_get(struct held *h, const char *id)
+{
+    return held_slot(h, id);
+}
+
+/* Five originals, each with a copy cut short, one reworded, a cut of the reworded one and an
+ * exact repeat, read in a fixed shuffled order. */
+static char *order_text[ORDER_N];
+static char order_id[ORDER_N][33];
+static int64_t order_read[ORDER_N];
+
+static void order_corpus(void)
+{
+    for (int i = 0; i < 5; i++) {
+        char *rw = reword(art[i], 10);
+        order_text[5 * i] = strdup(art[i]);
+        order_text[5 * i + 1] = cut(art[i], 0.7);
+        order_text[5 * i + 2] = rw;
+        order_text[5 * i + 3] = cut(rw, 0.8);
+        order_text[5 * i + 4] = strdup(art[i]);
+    }
+    unsigned seed = 7;
+    int perm[ORDER_N];
+    for (int i = 0; i < ORDER_N; i++)
+        perm[i] = i;
+    for (int i = ORDER_N - 1; i > 0; i--) {
+        seed = seed * 1103515245u + 12345u;
+        int j = (int)((seed >> 16) % (unsigned)(i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (int i = 0; i < ORDER_N; i++) {
+        snprintf(order_id[i], 33, "%08x%024x", (unsigned)(0x9e3779b9u * (unsigned)(i + 1)), i);
+        order_read[i] = (int64_t)(perm[i] + 1) << 20; /* article i is read perm[i]-th */
+    }
+}
+
+static void order_free(void)
+{
+    for (int i = 0; i < ORDER_N; i++)
+        free(order_text[i]);
+}
+
+/* Feeds the articles in the order `arrive` (indexes) through a fresh dedup, flushing every
+ * `batch`, into what a store would hold. */
+static void order_run(const int *arrive, int batch, struct held *h)
+{
+    fresh(NULL);
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    memset(h, 0, sizeof(*h));
+    for (int k = 0; k < ORDER_N; k++) {
+        int i = arrive[k];
+        make(rec, order_id[i], order_text[i]);
+        nf_record_set_int(rec, NF_F_READ_ORDER, order_read[i]);
+        assert_int_equal(mock_process(mp, rec), NF_OK);
+        assert_int_equal(mock_roundtrip(rec), 0);
+        held_store(h, rec);
+        if ((k + 1) % batch == 0)
+            assert_int_equal(mock_flush(mp), NF_OK);
+    }
+    assert_int_equal(mock_flush(mp), NF_OK);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_verdicts_follow_the_read_order(void **state)
+{
+    (void)state;
+    order_corpus();
+    int read[ORDER_N];
+    for (int i = 0; i < ORDER_N; i++) /* article i is read perm-th: invert */
+        read[(order_read[i] >> 20) - 1] = i;
+    struct held want, got;
+    order_run(read, 4, &want);
+    /* In read order, each copy points at a member of its own story read before it, which is an
+     * original. */
+    int copies = 0;
+    for (int i = 0; i < ORDER_N; i++) {
+        const char *d = held_get(&want, order_id[i]);
+        if (!d[0])
+            continue;
+        copies++;
+        int o = -1;
+        for (int k = 0; k < ORDER_N; k++)
+            if (strcmp(order_id[k], d) == 0)
+                o = k;
+        assert_true(o >= 0);
+        assert_int_equal(o / 5, i / 5);
+        assert_true(order_read[o] < order_read[i]);
+        assert_string_equal(held_get(&want, d), "");
+    }
+    assert_true(copies >= 15); /* a reworded copy read before the rest may stay apart */
+    /* Reversed and shuffled arrivals, in batches of several sizes: the same verdicts. */
+    unsigned seed = 11;
+    for (int run = 0; run < 6; run++) {
+        int arrive[ORDER_N];
+        for (int i = 0; i < ORDER_N; i++)
+            arrive[i] = run == 0 ? read[ORDER_N - 1 - i] : read[i];
+        for (int i = ORDER_N - 1; run > 0 && i > 0; i--) {
+            seed = seed * 1103515245u + 12345u;
+            int j = (int)((seed >> 16) % (unsigned)(i + 1)), t = arrive[i];
+            arrive[i] = arrive[j];
+            arrive[j] = t;
+        }
+        order_run(arrive, 1 + run % 3 * 5, &got);
+        for (int i = 0; i < ORDER_N; i++)
+            if (strcmp(held_get(&want, order_id[i]), held_get(&got, order_id[i])) != 0)
+                fail_msg("run %d: article %d has dup_of '%s', in read order '%s'", run, i,
+                         held_get(&got, order_id[i]), held_get(&want, order_id[i]));
+    }
+    order_free();
+}
+
+static void test_an_original_read_first_arriving_last_takes_over(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    char *c70 = cut(art[2], 0.7), *c60 = cut(art[2], 0.6);
+    struct held h = {0};
+    int64_t corrected = mock_counter("dup_corrected");
+    /* read A (the whole article), then B and C (its copies); they arrive C, B, A */
+    make(rec, ID_C, c60);
+    nf_record_set_int(rec, NF_F_READ_ORDER, 3000);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    held_store(&h, rec);
+    assert_false(nf_record_has(rec, NF_F_DUP_OF)); /* the first to arrive: an original, so far */
+    make(rec, ID_B, c70);
+    nf_record_set_int(rec, NF_F_READ_ORDER, 2000);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_roundtrip(rec), 0);
+    held_store(&h, rec);
+    assert_false(nf_record_has(rec, NF_F_DUP_OF)); /* read before C: C is its copy now */
+    assert_string_equal(held_get(&h, ID_C), ID_B);
+    make(rec, ID_A, art[2]);
+    nf_record_set_int(rec, NF_F_READ_ORDER, 1000);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_roundtrip(rec), 0);
+    held_store(&h, rec);
+    assert_false(nf_record_has(rec, NF_F_DUP_OF));
+    assert_string_equal(held_get(&h, ID_B), ID_A);
+    assert_string_equal(held_get(&h, ID_C), ID_A);
+    assert_int_equal(mock_counter("dup_corrected") - corrected, 3);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    /* A resend of C gets the corrected verdict, and its group's verdicts again (the record
+     * that carried them may have been lost before the store). */
+    make(rec, ID_C, c60);
+    nf_record_set_int(rec, NF_F_READ_ORDER, 3000);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_string_equal(nf_record_str(rec, NF_F_DUP_OF, NULL), ID_A);
+    struct held again = {0};
+    held_store(&again, rec);
+    assert_string_equal(held_get(&again, ID_B), ID_A);
+    assert_string_equal(held_get(&again, ID_A), "");
+    mock_plugin_destroy(&mp);
+
+    /* After a crash the log has the corrected verdicts, and the database too. */
+    unlink(snap_path);
+    mp = open_dedup(NULL);
+    make(rec, ID_B, c70);
+    nf_record_set_int(rec, NF_F_READ_ORDER, 2000);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_string_equal(nf_record_str(rec, NF_F_DUP_OF, NULL), ID_A);
+    free(c70);
+    free(c60);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+static void test_corrections_survive_a_crash_in_the_log(void **state)
+{
+    (void)state;
+    char log_path[600], saved[620];
+    snprintf(log_path, sizeof(log_path), "%s.log", snap_path);
+    snprintf(saved, sizeof(saved), "%s.saved", log_path);
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    char *c70 = cut(art[1], 0.7), *c80 = cut(art[1], 0.8);
+    make(rec, ID_B, c70);
+    nf_record_set_int(rec, NF_F_READ_ORDER, 2000);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    make(rec, ID_A, art[1]);
+    nf_record_set_int(rec, NF_F_READ_ORDER, 1000);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_true(nf_amend_has(rec));
+    assert_int_equal(mock_flush(mp), NF_OK);
+    /* dies here: only the log knows that B became A's copy */
+    copy_file(log_path, saved);
+    mock_plugin_destroy(&mp);
+    unlink(snap_path);
+    assert_int_equal(rename(saved, log_path), 0);
+    mp = open_dedup(NULL);
+    make(rec, ID_C, c80); /* read after both: a copy of A, through B or not */
+    nf_record_set_int(rec, NF_F_READ_ORDER, 3000);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_string_equal(nf_record_str(rec, NF_F_DUP_OF, NULL), ID_A);
+    free(c70);
     free(c80);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
@@ -621,6 +866,9 @@ int main(void)
         cmocka_unit_test_setup(test_snapshot_keeps_the_index_warm, fresh),
         cmocka_unit_test_setup(test_log_keeps_the_index_warm_after_a_crash, fresh),
         cmocka_unit_test_setup(test_window_evicts_the_oldest, fresh),
+        cmocka_unit_test_setup(test_verdicts_follow_the_read_order, fresh),
+        cmocka_unit_test_setup(test_an_original_read_first_arriving_last_takes_over, fresh),
+        cmocka_unit_test_setup(test_corrections_survive_a_crash_in_the_log, fresh),
         cmocka_unit_test_setup(test_headline_figures_tell_reports_apart, fresh),
         cmocka_unit_test_setup(test_body_figures_tell_templated_reports_apart, fresh),
         cmocka_unit_test_setup(test_bodies_decide_between_versions, fresh),

@@ -20,6 +20,8 @@
 
 #include "mock_core.h"
 #include "mock_store.h"
+/* corrections as dedup and story write them (compiled in, as into the plugins) */
+#include "../../plugins/dedup/amend.c"
 
 static char db_path[512], popt[600];
 static struct mock_seeds seeds;
@@ -659,6 +661,137 @@ static void test_log_is_checkpointed(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* ---- corrections of earlier verdicts ------------------------------------------------------ */
+
+#define AM_A "a0000000000000000000000000000000"
+#define AM_B "b0000000000000000000000000000000"
+#define AM_C "c0000000000000000000000000000000"
+
+/* A record as dedup and story would send it: its verdicts, and the corrections `fixes` of
+ * earlier ones ("d ID ROOT" for dup_of, "d ID -" for an original, "s OLD NEW" for a story). */
+static void verdict_record(struct nf_record *rec, struct nf_amend *am, const char *id,
+                           const char *dup, const char *story, const char *const *fixes)
+{
+    text_record(rec, id, "Junta signs pact", "The three juntas signed a pact in Bamako.");
+    if (dup)
+        nf_record_set_cstr(rec, NF_F_DUP_OF, dup);
+    nf_record_set_cstr(rec, NF_F_STORY_ID, story);
+    for (; fixes && *fixes; fixes++) {
+        char key[33], val[33];
+        assert_int_equal(sscanf(*fixes + 2, "%32s %32s", key, val), 2);
+        assert_int_equal(nf_amend_add(am, (*fixes)[0] == 'd' ? NF_AMEND_DUP_OF
+                                                             : NF_AMEND_STORY_ID,
+                                      key, strcmp(val, "-") ? val : NULL), 0);
+    }
+    const char *why;
+    assert_int_equal(nf_amend_apply(am, rec, &why), 0);
+    assert_int_equal(mock_roundtrip(rec), 0);
+}
+
+/* "ID:DUP_OF:STORY ..." of the three rows. */
+static void verdict_rows(const char *path, char *out, size_t n)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, coalesce(dup_of, '-'), story_id FROM "
+                                            "articles ORDER BY id", -1, &st, NULL),
+                     SQLITE_OK);
+    size_t used = 0;
+    out[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW)
+        used += (size_t)snprintf(out + used, n - used, "%.2s:%.2s:%.2s ",
+                                 (const char *)sqlite3_column_text(st, 0),
+                                 (const char *)sqlite3_column_text(st, 1),
+                                 (const char *)sqlite3_column_text(st, 2));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_corrections_give_the_rows_of_the_read_order(void **state)
+{
+    (void)state;
+    struct nf_record *rec = nf_record_new();
+    struct nf_amend am = {0};
+    char path[600], opt[700], want[200], got[200];
+    /* Read A, B, C (B and C copies of A). In read order nothing needs correcting. */
+    own_db("amend-1.db", path, sizeof(path), opt, sizeof(opt));
+    const char *opts[] = {opt, NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    verdict_record(rec, &am, AM_A, NULL, AM_A, NULL);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    verdict_record(rec, &am, AM_B, AM_A, AM_A, NULL);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    verdict_record(rec, &am, AM_C, AM_A, AM_A, NULL);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    mock_plugin_destroy(&mp);
+    verdict_rows(path, want, sizeof(want));
+    assert_string_equal(want, "a0:-:a0 b0:a0:a0 c0:a0:a0 ");
+
+    /* Arriving C, B, A, each in a batch of its own, and then all in one batch: each later one
+     * carries the corrections of the verdicts given before it arrived. */
+    static const char *const fix_b[] = {"d " AM_C " " AM_B, "s " AM_C " " AM_B, NULL};
+    static const char *const fix_a[] = {"d " AM_C " " AM_A, "d " AM_B " " AM_A,
+                                        "s " AM_B " " AM_A, NULL};
+    for (int one_batch = 0; one_batch < 2; one_batch++) {
+        own_db(one_batch ? "amend-3.db" : "amend-2.db", path, sizeof(path), opt, sizeof(opt));
+        mp = mock_plugin_new("store_sqlite", opts);
+        assert_non_null(mp);
+        verdict_record(rec, &am, AM_C, NULL, AM_C, NULL);
+        assert_int_equal(mock_process(mp, rec), NF_OK);
+        if (!one_batch)
+            assert_int_equal(mock_flush(mp), NF_OK);
+        verdict_record(rec, &am, AM_B, NULL, AM_B, fix_b);
+        assert_int_equal(mock_process(mp, rec), NF_OK);
+        if (!one_batch)
+            assert_int_equal(mock_flush(mp), NF_OK);
+        verdict_record(rec, &am, AM_A, NULL, AM_A, fix_a);
+        assert_int_equal(mock_process(mp, rec), NF_OK);
+        assert_int_equal(mock_flush(mp), NF_OK);
+        mock_plugin_destroy(&mp);
+        verdict_rows(path, got, sizeof(got));
+        assert_string_equal(got, want);
+    }
+
+    /* Corrections that are not ids: the record is refused, with the reason, and not stored. */
+    own_db("amend-4.db", path, sizeof(path), opt, sizeof(opt));
+    mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    text_record(rec, AM_A, "t", "x");
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    struct nf_buf enc = {0};
+    assert_int_equal(nf_record_encode(rec, &enc), 0);
+    enc.data[0]++; /* one more key in the (small) map */
+    msgpack_pack_str(&pk, 5);
+    msgpack_pack_str_body(&pk, "amend", 5);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str(&pk, 6);
+    msgpack_pack_str_body(&pk, "dup_of", 6);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str(&pk, 3);
+    msgpack_pack_str_body(&pk, "x'y", 3);
+    msgpack_pack_nil(&pk);
+    assert_int_equal(nf_buf_append(&enc, sb.data, sb.size), 0);
+    assert_int_equal(nf_record_decode(rec, enc.data, enc.len), 0);
+    assert_int_equal(mock_process(mp, rec), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "amend"));
+    assert_int_equal(mock_flush(mp), NF_OK);
+    mock_plugin_destroy(&mp);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM articles WHERE ?1 IS NULL", NULL), 0);
+    sqlite3_close(db);
+    nf_buf_free(&enc);
+    msgpack_sbuffer_destroy(&sb);
+    nf_amend_free(&am);
+    nf_record_destroy(&rec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -672,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_index_follows_changes_within_a_batch),
         cmocka_unit_test(test_schema_1_is_upgraded),
         cmocka_unit_test(test_log_is_checkpointed),
+        cmocka_unit_test(test_corrections_give_the_rows_of_the_read_order),
     };
     return cmocka_run_group_tests(tests, load_seeds, cleanup);
 }
