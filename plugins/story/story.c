@@ -1,11 +1,15 @@
-/* story: a filter that sets story_id (the id of a story's first article) by online clustering:
+/* story: a filter that sets story_id (the id of the story's article read first) by online clustering:
  * TF-IDF sub-vectors of folded words, names and figures (IDF learned from the stream, optionally
  * seeded), shared entities and publication time, against compact centroids of recent stories
  * found through an inverted index; a story is joined only through a shared anchor (a word or
  * entity still rare in the stream, or a name rare outside the story), so that reports on one
  * template do not gather on their common words while a big story keeps its names.
- * Copies join their original's story, replays keep theirs; one worker, snapshotted to its state
- * directory. It never splits or merges stories afterwards, and does not translate. */
+ * Copies join their original's story, and an original that dedup found read before articles
+ * that arrived first joins their story; replays keep theirs. A story is named by its member read
+ * first (read_order): when an earlier-read member joins, the story is renamed and the record
+ * carries the rename to the stores ("amend", ../dedup/amend.h). Which story an article joins
+ * still depends on what arrived before it. One worker, snapshotted to its state directory. It
+ * never splits or merges stories afterwards, and does not translate. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +19,7 @@
 #include <utf8proc.h>
 #include <xxhash.h>
 
+#include "../dedup/amend.h"
 #include "newsflow/plugin.h"
 
 #define STORY_MAGIC "NFSTORY1"
@@ -38,6 +43,9 @@ enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
  * stream about it) nearly the weight of rare ones while the stream is short; 0 would ignore
  * them outright and leave the first articles of a stream nothing to compare. */
 #define STORY_IDF_FLOOR 0.4
+/* Records without a read order count as read after every record that has one, in the order
+ * they arrive (the arrival number, kept in the snapshot). */
+#define STORY_UNORDERED (INT64_C(1) << 62)
 
 struct story_conf {
     double threshold;
@@ -192,6 +200,7 @@ struct story_item {
     bool live;
     double tmin, tmax; /* days since the epoch of published members; NAN when none */
     uint64_t last_seq; /* arrival number of the last member */
+    int64_t order; /* read order of the member read first, whose id the story has */
     double norm[STORY_KINDS]; /* |centroid| of each kind with the IDF of norm_docs documents */
     uint64_t norm_docs;
 };
@@ -266,6 +275,7 @@ struct story {
     uint64_t log_docs_at;
     int64_t last_snapshot_ms;
     bool dirty;
+    struct nf_amend amend; /* the renames the record being judged carries */
 };
 
 static uint64_t story_hash(const void *p, size_t n, uint64_t seed)
@@ -884,6 +894,18 @@ static void story_id_bits(const char *id, size_t n, uint64_t out[2])
         out[1] = 1; /* 0:0 marks an empty slot */
 }
 
+/* The story of an article as it is called now: the live story's id (it may have been renamed
+ * since the article joined), else the id it had then. */
+static void story_of(const struct story *s, const struct story_idpair *p, uint64_t out[2])
+{
+    const struct story_item *it = p->slot < s->nitems ? &s->items[p->slot] : NULL;
+    if (it && it->live && it->serial == p->serial) {
+        memcpy(&out[0], it->id, 8), memcpy(&out[1], it->id + 8, 8);
+        return;
+    }
+    out[0] = p->s0, out[1] = p->s1;
+}
+
 static void story_id_hex(const uint64_t bits[2], char out[33])
 {
     uint8_t b[16];
@@ -1414,7 +1436,7 @@ static int story_put(struct nf_buf *b, const void *p, size_t n)
 
 static int story_snapshot_encode(struct story *s, struct nf_buf *b)
 {
-    uint32_t version = 2, k = (uint32_t)s->conf->top_terms, e = STORY_MAX_ENTS;
+    uint32_t version = 3, k = (uint32_t)s->conf->top_terms, e = STORY_MAX_ENTS;
     uint64_t ndf = s->df.n, nst = s->live, nid = s->ids[0].n + s->ids[1].n;
     if (story_put(b, STORY_MAGIC, 8) || STORY_PUT(b, version) || STORY_PUT(b, k) ||
         STORY_PUT(b, e) || STORY_PUT(b, s->docs) || STORY_PUT(b, s->seq) || STORY_PUT(b, ndf))
@@ -1430,7 +1452,7 @@ static int story_snapshot_encode(struct story *s, struct nf_buf *b)
             continue;
         if (story_put(b, it->id, 16) || STORY_PUT(b, it->members) || STORY_PUT(b, it->nterms) ||
             STORY_PUT(b, it->nents) || STORY_PUT(b, it->tmin) || STORY_PUT(b, it->tmax) ||
-            STORY_PUT(b, it->last_seq) ||
+            STORY_PUT(b, it->last_seq) || STORY_PUT(b, it->order) ||
             story_put(b, story_terms_of(s, (uint32_t)i), it->nterms * sizeof(struct story_term)) ||
             story_put(b, story_ents_of(s, (uint32_t)i), it->nents * sizeof(struct story_ent)))
             return -1;
@@ -1441,8 +1463,10 @@ static int story_snapshot_encode(struct story *s, struct nf_buf *b)
     for (int g = 1; g >= 0; g--)
         for (size_t i = 0; i < s->ids[g].cap; i++) {
             const struct story_idpair *p = &s->ids[g].e[i];
+            uint64_t sid[2];
+            story_of(s, p, sid); /* under its latest name */
             if ((p->k0 || p->k1) && (STORY_PUT(b, p->k0) || STORY_PUT(b, p->k1) ||
-                                     STORY_PUT(b, p->s0) || STORY_PUT(b, p->s1)))
+                                     STORY_PUT(b, sid[0]) || STORY_PUT(b, sid[1])))
                 return -1;
         }
     uint64_t sum = XXH3_64bits(b->data, b->len);
@@ -1539,7 +1563,8 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
     uint32_t version, k, e;
     uint64_t ndf, nst, nid;
     /* version 1 had neither kinds nor member counts: every term a word, seen by none */
-    if (STORY_GET(&r, version) || (version != 1 && version != 2))
+    /* version 2 had no read order: its stories keep their names */
+    if (STORY_GET(&r, version) || version < 1 || version > 3)
         return *why = "unknown snapshot version", -1;
     if (STORY_GET(&r, k) || STORY_GET(&r, e) || e != STORY_MAX_ENTS || STORY_GET(&r, s->docs) ||
         STORY_GET(&r, s->seq) || STORY_GET(&r, ndf))
@@ -1559,8 +1584,11 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
         struct story_item it = {0};
         if (story_get(&r, it.id, 16) || STORY_GET(&r, it.members) || STORY_GET(&r, it.nterms) ||
             STORY_GET(&r, it.nents) || STORY_GET(&r, it.tmin) || STORY_GET(&r, it.tmax) ||
-            STORY_GET(&r, it.last_seq) || it.nterms > k || it.nents > e)
+            STORY_GET(&r, it.last_seq) || (version >= 3 && STORY_GET(&r, it.order)) ||
+            it.nterms > k || it.nents > e)
             return *why = "bad story", -1;
+        if (version < 3)
+            it.order = INT64_MIN;
         long slot = story_slot_new(s);
         if (slot < 0)
             return *why = "out of memory", -1;
@@ -1772,6 +1800,7 @@ static void story_destroy(void *state)
     free(s->dt), free(s->dmap), free(s->dstamp), free(s->acc), free(s->touched);
     free(s->alive);
     free(s->cps), free(s->merge);
+    nf_amend_free(&s->amend);
     free(s);
 }
 
@@ -1859,6 +1888,91 @@ fail:
     return NF_ERR;
 }
 
+/* The article read at `order` is a member of the story at `slot`: a story is named by its member
+ * read first, so one read before the others renames it, and the record carries the rename. */
+static int story_name(struct story *s, uint32_t slot, const uint64_t key[2], int64_t order)
+{
+    struct story_item *it = &s->items[slot];
+    if (order >= it->order)
+        return 0;
+    uint64_t old[2];
+    char from[33], to[33];
+    memcpy(&old[0], it->id, 8), memcpy(&old[1], it->id + 8, 8);
+    story_id_hex(old, from);
+    story_id_hex(key, to);
+    memcpy(it->id, &key[0], 8), memcpy(it->id + 8, &key[1], 8);
+    it->order = order;
+    nf_ctx_count(s->ctx, "story_renamed", 1);
+    return nf_amend_add(&s->amend, NF_AMEND_STORY_ID, from, to);
+}
+
+/* The live story an article is in, by the article's id; NULL when unknown or gone. */
+static const struct story_idpair *story_live_of(struct story *s, const char *id, size_t n)
+{
+    uint64_t k[2];
+    story_id_bits(id, n, k);
+    const struct story_idpair *p = story_ids_find(s, k);
+    if (!p || p->slot >= s->nitems || !s->items[p->slot].live ||
+        s->items[p->slot].serial != p->serial)
+        return NULL;
+    return p;
+}
+
+struct story_former {
+    struct story *s;
+    const char *id;
+    const struct story_idpair *found;
+};
+
+/* An article dedup now counts a copy of this record (it arrived first, as an original). */
+static int story_former_copy(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
+{
+    struct story_former *f = arg;
+    if (kind == NF_AMEND_DUP_OF && val && !f->found && strcmp(val, f->id) == 0)
+        f->found = story_live_of(f->s, key, 32);
+    return 0;
+}
+
+/* Sets the record's story_id to the story at p and puts the renames it carries in "amend". */
+static int story_finish(struct story *s, struct nf_ctx *ctx, struct nf_record *rec,
+                        const struct story_idpair *p)
+{
+    uint64_t sid[2];
+    char hex[33];
+    story_of(s, p, sid);
+    story_id_hex(sid, hex);
+    const char *why = "out of memory";
+    if (nf_record_set_cstr(rec, NF_F_STORY_ID, hex) < 0 || nf_amend_apply(&s->amend, rec, &why) < 0) {
+        s->amend.n = 0;
+        nf_ctx_error(ctx, "cannot set the story: %s", why);
+        return NF_ERR;
+    }
+    return NF_OK;
+}
+
+/* Joins a copy (or an original whose copies arrived first) to the story at `from`, without its
+ * words: a copy adds none. */
+static int story_join_copy(struct story *s, struct nf_ctx *ctx, struct nf_record *rec,
+                           const uint64_t key[2], int64_t order, const struct story_idpair *from)
+{
+    struct story_idpair v = *from;
+    if (story_ids_put(s, key, &v) < 0)
+        goto nomem;
+    struct story_item *it = &s->items[v.slot];
+    if (v.slot < s->nitems && it->live && it->serial == v.serial) {
+        it->members++;
+        it->last_seq = ++s->seq; /* a copy keeps its story recent, adds no words */
+        if (story_name(s, v.slot, key, order) < 0)
+            goto nomem;
+    }
+    s->dirty = true;
+    nf_ctx_count(ctx, "story_copy", 1);
+    return story_finish(s, ctx, rec, &v);
+nomem:
+    nf_ctx_error(ctx, "out of memory");
+    return NF_ERR;
+}
+
 static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
 {
     struct story *s = state;
@@ -1870,36 +1984,34 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     }
     uint64_t key[2];
     story_id_bits(id, idn, key);
-    char hex[33];
+    s->amend.n = 0;
     const struct story_idpair *seen = story_ids_find(s, key);
     if (seen) {
-        /* a replay: the same story as the first time, and nothing counted twice */
-        story_id_hex((const uint64_t[2]){seen->s0, seen->s1}, hex);
+        /* a replay: the same story as the first time (under its latest name), and nothing
+         * counted twice */
         nf_ctx_count(ctx, "story_replayed", 1);
-        return nf_record_set_cstr(rec, NF_F_STORY_ID, hex) < 0 ? NF_ERR : NF_OK;
+        return story_finish(s, ctx, rec, seen);
     }
+    int64_t order;
+    if (nf_record_int(rec, NF_F_READ_ORDER, &order) < 0)
+        order = STORY_UNORDERED + (int64_t)s->seq;
     double t = story_days(nf_record_str(rec, NF_F_PUBLISHED_AT, NULL));
     size_t dn;
     const char *dup = nf_record_str(rec, NF_F_DUP_OF, &dn);
+    const struct story_idpair *from = NULL;
     if (dup && dn) {
         uint64_t dk[2];
         story_id_bits(dup, dn, dk);
-        const struct story_idpair *orig = story_ids_find(s, dk);
-        if (orig) {
-            struct story_idpair v = *orig;
-            if (story_ids_put(s, key, &v) < 0)
-                goto nomem;
-            struct story_item *it = &s->items[v.slot];
-            if (v.slot < s->nitems && it->live && it->serial == v.serial) {
-                it->members++;
-                it->last_seq = ++s->seq; /* a copy keeps its story recent, adds no words */
-            }
-            story_id_hex((const uint64_t[2]){v.s0, v.s1}, hex);
-            s->dirty = true;
-            nf_ctx_count(ctx, "story_copy", 1);
-            return nf_record_set_cstr(rec, NF_F_STORY_ID, hex) < 0 ? NF_ERR : NF_OK;
-        }
+        from = story_ids_find(s, dk);
+    } else if (nf_amend_has(rec)) {
+        /* an original read before copies of it that arrived first: their story */
+        struct story_former f = {s, id, NULL};
+        const char *why;
+        if (idn == 32 && nf_amend_each(rec, story_former_copy, &f, &why) == 0)
+            from = f.found;
     }
+    if (from)
+        return story_join_copy(s, ctx, rec, key, order, from);
     long nt = story_vector(s, rec);
     if (nt < 0)
         goto nomem;
@@ -1922,13 +2034,16 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
            id, (size_t)nt, nre, score, s->conf->threshold);
     if (slot >= 0) {
         nf_ctx_count(ctx, "story_joined", 1);
+        if (story_name(s, (uint32_t)slot, key, order) < 0)
+            goto nomem;
     } else {
         slot = story_slot_new(s);
         if (slot < 0)
             goto nomem;
         struct story_item *it = &s->items[slot];
         uint32_t serial = it->serial;
-        *it = (struct story_item){.serial = serial, .live = true, .tmin = NAN, .tmax = NAN};
+        *it = (struct story_item){
+            .serial = serial, .live = true, .tmin = NAN, .tmax = NAN, .order = order};
         s->alive[slot] = 0; /* indexed when its terms are known */
         memcpy(it->id, key, 16);
         nf_ctx_count(ctx, "story_new", 1);
@@ -1943,8 +2058,7 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     if (story_ids_put(s, key, &v) < 0)
         goto nomem;
     s->dirty = true;
-    story_id_hex((const uint64_t[2]){v.s0, v.s1}, hex);
-    return nf_record_set_cstr(rec, NF_F_STORY_ID, hex) < 0 ? NF_ERR : NF_OK;
+    return story_finish(s, ctx, rec, &v);
 nomem:
     nf_ctx_error(ctx, "out of memory");
     return NF_ERR;

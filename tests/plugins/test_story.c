@@ -22,6 +22,8 @@
 #include <zlib.h>
 
 #include "mock_core.h"
+/* the renames story sends the stores (compiled in, as into the plugin) */
+#include "../../plugins/dedup/amend.c"
 #include "newsflow/record.h"
 
 #define GAZETTEER "gazetteer=" NF_SOURCE_DIR "/conf/gazetteer.tsv"
@@ -260,6 +262,116 @@ static const char storm2[] =
     "federal aid while the storm pushed inland.";
 
 /* Articles far apart in time are not one story, however alike; close ones are. */
+/* ---- read order against arrival order --------------------------------------------------- */
+
+/* What a store holds: the story of each article, after each record's own story and the renames
+ * it carries. */
+struct held {
+    char id[8][33], story[8][33];
+    int n;
+};
+
+static int held_rename(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
+{
+    struct held *h = arg;
+    if (kind == NF_AMEND_STORY_ID)
+        for (int i = 0; i < h->n; i++)
+            if (strcmp(h->story[i], key) == 0)
+                snprintf(h->story[i], 33, "%s", val);
+    return 0;
+}
+
+static void held_store(struct held *h, struct nf_record *rec, const char *story)
+{
+    int i = 0;
+    while (i < h->n && strcmp(h->id[i], id_of(rec)) != 0)
+        i++;
+    if (i == h->n)
+        snprintf(h->id[h->n++], 33, "%s", id_of(rec));
+    snprintf(h->story[i], 33, "%s", story);
+    const char *why;
+    assert_int_equal(nf_amend_each(rec, held_rename, h, &why), 0);
+}
+
+static const char *held_story(const struct held *h, const char *id)
+{
+    for (int i = 0; i < h->n; i++)
+        if (strcmp(h->id[i], id) == 0)
+            return h->story[i];
+    fail_msg("no story for %s", id);
+    return NULL;
+}
+
+/* The seeds read 0 to 4 arrive 1, 2, 0, 4, 3: the same stories (which an online clustering
+ * does not promise for every order: 0 arriving last stays apart), each named after its article
+ * read first once the renames the later records carry are applied. */
+static void test_named_after_the_article_read_first(void **state)
+{
+    (void)state;
+    struct held h[2] = {0};
+    struct nf_record *r[5];
+    for (int i = 0; i < 5; i++)
+        r[i] = seed(i);
+    for (int run = 0; run < 2; run++) {
+        remove_snapshot();
+        struct mock_plugin *mp = story_new(NULL);
+        static const int late[] = {1, 2, 0, 4, 3};
+        for (int k = 0; k < 5; k++) {
+            int i = run ? late[k] : k;
+            nf_record_unset(r[i], NF_F_STORY_ID);
+            assert_int_equal(nf_record_set_int(r[i], NF_F_READ_ORDER, 1000 * (i + 1)), 0);
+            const char *sid = story_of(mp, r[i]);
+            held_store(&h[run], r[i], sid);
+        }
+        mock_plugin_destroy(&mp);
+    }
+    for (int i = 0; i < 5; i++) {
+        const char *want = i < 3 ? id_of(r[0]) : id_of(r[i]);
+        assert_string_equal(held_story(&h[0], id_of(r[i])), want);
+        assert_string_equal(held_story(&h[1], id_of(r[i])), want);
+    }
+    for (int i = 0; i < 5; i++)
+        nf_record_destroy(&r[i]);
+}
+
+static int held_count(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
+{
+    (void)kind, (void)key, (void)val;
+    ++*(size_t *)arg;
+    return 0;
+}
+
+/* An original that arrives after a copy of it (dedup's correction says so) joins the copy's
+ * story, and names it when it was read first. */
+static void test_original_arriving_late_joins_its_copies(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = story_new(NULL);
+    struct nf_record *copy = seed(3);
+    assert_int_equal(nf_record_set_int(copy, NF_F_READ_ORDER, 2000), 0);
+    struct held h = {0};
+    held_store(&h, copy, story_of(mp, copy));
+    assert_string_equal(held_story(&h, id_of(copy)), id_of(copy));
+    struct nf_record *orig = plain("original", "Completely different words about football "
+                                   "scores and a cup final in the rain.", NULL);
+    assert_int_equal(nf_record_set_int(orig, NF_F_READ_ORDER, 1000), 0);
+    struct nf_amend am = {0};
+    const char *why;
+    assert_int_equal(nf_amend_add(&am, NF_AMEND_DUP_OF, id_of(copy), id_of(orig)), 0);
+    assert_int_equal(nf_amend_apply(&am, orig, &why), 0);
+    held_store(&h, orig, story_of(mp, orig));
+    assert_string_equal(held_story(&h, id_of(orig)), id_of(orig));
+    assert_string_equal(held_story(&h, id_of(copy)), id_of(orig));
+    /* the record still carries dedup's correction, beside the rename */
+    size_t fixes = 0;
+    assert_int_equal(nf_amend_each(orig, held_count, &fixes, &why), 0);
+    assert_int_equal(fixes, 2);
+    nf_amend_free(&am);
+    nf_record_destroy(&copy);
+    nf_record_destroy(&orig);
+    mock_plugin_destroy(&mp);
+}
+
 static void test_time_window(void **state)
 {
     (void)state;
@@ -875,6 +987,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_seed_stories, fresh, done),
         cmocka_unit_test_setup_teardown(test_replay, fresh, done),
         cmocka_unit_test_setup_teardown(test_copy, fresh, done),
+        cmocka_unit_test_setup_teardown(test_named_after_the_article_read_first, fresh, done),
+        cmocka_unit_test_setup_teardown(test_original_arriving_late_joins_its_copies, fresh, done),
         cmocka_unit_test_setup_teardown(test_time_window, fresh, done),
         cmocka_unit_test_setup_teardown(test_templates_need_anchors, fresh, done),
         cmocka_unit_test_setup_teardown(test_big_story_keeps_its_names, fresh, done),
