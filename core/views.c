@@ -444,8 +444,9 @@ static const char pg_vector_made[] =
     "(setweight(to_tsvector($5, coalesce(a.title, '')), 'A') || "
     "setweight(to_tsvector($5, coalesce(a.text, '')), 'B'))";
 
-/* One query of the same shape as SQLite's: $1 the search, $2 a story id's first characters,
- * $3 the first day, $4 the limit, $5 the text search configuration. Dates and ids compare as
+/* One query of the same shape as SQLite's: $1 the search, $2 a story id's first characters
+ * (ids are lower-case hex; SQLite's LIKE takes them in either case), $3 the first day, $4 the
+ * limit, $5 the text search configuration. Dates and ids compare as
  * bytes (COLLATE "C"), as in SQLite, whatever the database's collation. */
 static char *pg_sql(const char *articles, bool match, bool tsv)
 {
@@ -457,7 +458,7 @@ static char *pg_sql(const char *articles, bool match, bool tsv)
                            " coalesce(a.title, ''), coalesce(a.story_id, ''),"
                            " coalesce(a.dup_of, ''), count(*) OVER () FROM %s a"
                            " WHERE %s @@ websearch_to_tsquery($5, $1)"
-                           " AND ($2::text IS NULL OR starts_with(a.story_id, $2))"
+                           " AND ($2::text IS NULL OR starts_with(a.story_id, lower($2)))"
                            " AND ($3::text IS NULL OR"
                            " coalesce(a.published_at, a.fetched_at) COLLATE \"C\" >= $3)"
                            " ORDER BY ts_rank(%s, websearch_to_tsquery($5, $1)) DESC,"
@@ -467,7 +468,7 @@ static char *pg_sql(const char *articles, bool match, bool tsv)
                            "SELECT a.id, coalesce(a.published_at, ''), coalesce(a.outlet, ''),"
                            " coalesce(a.title, ''), coalesce(a.story_id, ''),"
                            " coalesce(a.dup_of, ''), count(*) OVER () FROM %s a"
-                           " WHERE ($2::text IS NULL OR starts_with(a.story_id, $2))"
+                           " WHERE ($2::text IS NULL OR starts_with(a.story_id, lower($2)))"
                            " AND ($3::text IS NULL OR"
                            " coalesce(a.published_at, a.fetched_at) COLLATE \"C\" >= $3)"
                            " ORDER BY coalesce(a.published_at, a.fetched_at) COLLATE \"C\" DESC"

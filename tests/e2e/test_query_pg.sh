@@ -53,6 +53,8 @@ assert_contains "$T/story" "$n of $n articles" "show --story (by its first chara
 # (the story is each row's last word: no article of the sample is a copy)
 assert_eq "$(awk 'NR > 2 && /^[0-9a-f]+  / { print $NF }' "$T/story" | sort -u)" "${story:0:16}" \
     "every row shown is of that story"
+"$NF" show "$CFG" "${S[@]}" --story "$(echo "${story:0:16}" | tr a-f A-F)" >"$T/story2" || fail "show --story in capitals failed"
+assert_contains "$T/story2" "$n of $n articles" "show --story takes the id in capitals too, as over SQLite"
 "$NF" show "$CFG" "${S[@]}" --since 2023-11-01 >"$T/since" || fail "show --since failed"
 assert_contains "$T/since" "4 of 4 articles" "show --since counts the articles from that day (two dated, two fetched today)"
 "$NF" show "$CFG" "${S[@]}" --since 2023-11-07 --story "$(id_of 004_)" >"$T/since2" || fail "show --since --story failed"
