@@ -1,6 +1,7 @@
 /* store_jsonl through its descriptor: every line parses back (jansson) with the schema's keys in
  * order, entities, trace and unknown keys of every msgpack type are kept, raw is base64 only when
- * asked, bad UTF-8 never breaks a line, and append/truncate behave as configured. */
+ * asked, bad UTF-8 never breaks a line, and append/truncate behave as configured; corrections of
+ * earlier verdicts follow their record's line on a line of their own. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include "mock_core.h"
+/* corrections as dedup and story write them (compiled in, as into the plugins) */
+#include "../../plugins/dedup/amend.c"
 
 static char out_path[512];
 
@@ -240,6 +243,48 @@ static void test_append_and_truncate(void **state)
     json_decref(lines[0]);
 }
 
+static void test_corrections_get_a_line_of_their_own(void **state)
+{
+    (void)state;
+    static const char C[] = "cccccccccccccccccccccccccccccccc";
+    static const char B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    char popt[600];
+    snprintf(popt, sizeof(popt), "path=%s", out_path);
+    const char *opts[] = {popt, "append=false", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_jsonl", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    nf_record_set_cstr(rec, NF_F_ID, C);
+    nf_record_set_cstr(rec, NF_F_STORY_ID, C);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    /* B was read before C and arrived after it: C is its copy, the story is B's */
+    nf_record_reset(rec);
+    nf_record_set_cstr(rec, NF_F_ID, B);
+    nf_record_set_cstr(rec, NF_F_STORY_ID, B);
+    struct nf_amend am = {0};
+    const char *why;
+    assert_int_equal(nf_amend_add(&am, NF_AMEND_DUP_OF, C, B), 0);
+    assert_int_equal(nf_amend_add(&am, NF_AMEND_STORY_ID, C, B), 0);
+    assert_int_equal(nf_amend_apply(&am, rec, &why), 0);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    json_t *lines[8];
+    int n = read_lines(lines, 8);
+    assert_int_equal(n, 3);
+    assert_string_equal(json_string_value(json_object_get(lines[1], "id")), B);
+    assert_null(json_object_get(lines[1], "amend"));
+    assert_int_equal(json_object_size(lines[2]), 1);
+    json_t *fix = json_object_get(lines[2], "amend");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(fix, "dup_of"), C)), B);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(fix, "story_id"), C)),
+                        B);
+    for (int i = 0; i < n; i++)
+        json_decref(lines[i]);
+    nf_amend_free(&am);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 static void test_unwritable_path_fails_init(void **state)
 {
     (void)state;
@@ -311,6 +356,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_writes_records_as_json_lines),
         cmocka_unit_test(test_append_and_truncate),
+        cmocka_unit_test(test_corrections_get_a_line_of_their_own),
         cmocka_unit_test(test_unwritable_path_fails_init),
         cmocka_unit_test(test_missing_directory_is_made),
         cmocka_unit_test(test_empty_path_is_refused),

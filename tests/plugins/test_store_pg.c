@@ -21,6 +21,8 @@
 
 #include "mock_core.h"
 #include "mock_store.h"
+/* corrections as dedup and story write them (compiled in, as into the plugins) */
+#include "../../plugins/dedup/amend.c"
 
 #define SCRIPT NF_SOURCE_DIR "/tests/support/pg_server.sh"
 
@@ -683,6 +685,61 @@ static void test_option_bounds(void **state)
     }
 }
 
+/* A record as dedup and story would send it, with corrections "d ID ROOT" (dup_of) and
+ * "s OLD NEW" (story) of earlier verdicts. */
+static void verdict_record(struct nf_record *rec, struct nf_amend *am, char id_char,
+                           const char *story, const char *const *fixes)
+{
+    simple_record(rec, id_char);
+    nf_record_set_cstr(rec, NF_F_STORY_ID, story);
+    for (; fixes && *fixes; fixes++) {
+        char key[33], val[33];
+        assert_int_equal(sscanf(*fixes + 2, "%32s %32s", key, val), 2);
+        assert_int_equal(nf_amend_add(am, (*fixes)[0] == 'd' ? NF_AMEND_DUP_OF
+                                                             : NF_AMEND_STORY_ID,
+                                      key, val), 0);
+    }
+    const char *why;
+    assert_int_equal(nf_amend_apply(am, rec, &why), 0);
+    assert_int_equal(mock_roundtrip(rec), 0);
+}
+
+#define PG_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define PG_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define PG_C "cccccccccccccccccccccccccccccccc"
+
+/* Read A, B, C (copies of A, one story); they arrive C, then B and A in one batch, each
+ * carrying the corrections of what was said before it arrived: the rows end as in read order,
+ * though a batch is written sorted by id. */
+static void test_corrections_give_the_rows_of_the_read_order(void **state)
+{
+    (void)state;
+    const char *opts[] = {copt, "table_prefix=amend_", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_pg", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    struct nf_amend am = {0};
+    verdict_record(rec, &am, 'c', PG_C, NULL);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    static const char *const fix_b[] = {"d " PG_C " " PG_B, "s " PG_C " " PG_B, NULL};
+    static const char *const fix_a[] = {"d " PG_C " " PG_A, "d " PG_B " " PG_A,
+                                        "s " PG_B " " PG_A, NULL};
+    verdict_record(rec, &am, 'b', PG_B, fix_b);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    verdict_record(rec, &am, 'a', PG_A, fix_a);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    char *rows = pgq("SELECT string_agg(left(id, 2) || ':' || coalesce(left(dup_of, 2), '-') || "
+                     "':' || left(story_id, 2), ' ' ORDER BY id) FROM amend_articles",
+                     NULL);
+    assert_non_null(strstr(rows, "aa:-:aa bb:aa:aa cc:aa:aa"));
+    free(rows);
+    nf_amend_free(&am);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -697,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_unreachable_server),
         cmocka_unit_test(test_server_down_at_start),
         cmocka_unit_test(test_option_bounds),
+        cmocka_unit_test(test_corrections_give_the_rows_of_the_read_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
