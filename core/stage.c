@@ -211,7 +211,8 @@ struct slot {
     int attempt;
     bool used;
     char id[40];
-    struct nf_buf bytes;
+    int64_t sent_len; /* bytes of the record as sent: what window_bytes counts */
+    struct nf_buf bytes; /* the record to resend; a refetching source's without its raw */
 };
 
 struct worker {
@@ -677,7 +678,7 @@ static void slot_done(struct worker *w, struct slot *s)
     s->remaining = 0;
     s->used = false;
     w->pending--;
-    w->inflight_bytes -= (int64_t)s->bytes.len;
+    w->inflight_bytes -= s->sent_len;
     if (w->journal)
         nf_journal_acked(w->journal, s->seq);
     /* Only small buffers stay with their slot: a window of web pages would otherwise keep a
@@ -750,13 +751,33 @@ static void replay_overdue(struct worker *w, int64_t now)
             w->last_slot = i;
             w->last_seq = s->seq;
         }
-        if (s->attempt >= w->st->max_attempts) {
-            char reason[256];
-            snprintf(reason, sizeof(reason),
-                     "not acknowledged after %d attempts (a stage crashes on it, or its "
-                     "acknowledgements cannot reach this source)", s->attempt);
-            nf_record_decode(w->rec, s->bytes.data, s->bytes.len);
-            if (dead_letter(w, reason, s->bytes.data, s->bytes.len, true) < 0) {
+        /* a lean slot (source_emit) gets its raw bytes again from the input */
+        bool decoded = nf_record_decode(w->rec, s->bytes.data, s->bytes.len) == 0;
+        bool lean = decoded && w->plugin->desc.refetch && !nf_record_has(w->rec, NF_F_RAW);
+        const char *lost = NULL;
+        if (lean) {
+            w->ctx.error[0] = '\0';
+            if (w->plugin->desc.refetch(w->state, &w->ctx, w->rec) != NF_OK)
+                lost = w->ctx.error[0] ? w->ctx.error : "no reason given";
+        }
+        if (s->attempt >= w->st->max_attempts || lost) {
+            char reason[1300];
+            if (lost)
+                snprintf(reason, sizeof(reason), "cannot read the input again to resend it: %s",
+                         lost);
+            else
+                snprintf(reason, sizeof(reason),
+                         "not acknowledged after %d attempts (a stage crashes on it, or its "
+                         "acknowledgements cannot reach this source)", s->attempt);
+            const void *bytes = s->bytes.data;
+            size_t len = s->bytes.len;
+            tmp.len = 0;
+            if (lean && !lost && nf_record_set_int(w->rec, NF_F_ATTEMPT, s->attempt) == 0 &&
+                nf_record_encode(w->rec, &tmp) == 0) {
+                bytes = tmp.data; /* the whole record, as it was sent */
+                len = tmp.len;
+            }
+            if (dead_letter(w, reason, bytes, len, true) < 0) {
                 s->due = now + backoff(w, s->attempt); /* keep it; try again later */
                 continue;
             }
@@ -764,13 +785,21 @@ static void replay_overdue(struct worker *w, int64_t now)
             continue;
         }
         s->attempt++;
-        if (nf_record_decode(w->rec, s->bytes.data, s->bytes.len) == 0 &&
-            nf_record_set_int(w->rec, NF_F_ATTEMPT, s->attempt) == 0) {
+        const void *out = s->bytes.data;
+        size_t out_len = s->bytes.len;
+        if (decoded && nf_record_set_int(w->rec, NF_F_ATTEMPT, s->attempt) == 0) {
             tmp.len = 0;
             if (nf_record_encode(w->rec, &tmp) == 0) {
-                struct nf_buf old = s->bytes;
-                s->bytes = tmp;
-                tmp = old;
+                if (lean) { /* sent whole; the slot stays lean */
+                    out = tmp.data;
+                    out_len = tmp.len;
+                } else {
+                    struct nf_buf old = s->bytes;
+                    s->bytes = tmp;
+                    tmp = old;
+                    out = s->bytes.data;
+                    out_len = s->bytes.len;
+                }
             }
         }
         s->due = now + backoff(w, s->attempt);
@@ -779,7 +808,7 @@ static void replay_overdue(struct worker *w, int64_t now)
         resent++;
         /* each in a message of its own: resent together, one record that crashes a stage
          * would take all the others down with it on every attempt */
-        if (send_all(w, s->bytes.data, s->bytes.len) < 0 || flush_out(w) < 0)
+        if (send_all(w, out, out_len) < 0 || flush_out(w) < 0)
             break;
     }
     flush_out(w);
@@ -845,19 +874,33 @@ static int source_emit(struct worker *w, struct slot *s)
     nf_record_set_cstr(r, NF_F_ACK_TO, w->ack_to);
     if (w->cfg->trace)
         nf_record_trace_append(r, w->st->name, w->ctx.worker, nf_now_ms());
-    s->bytes.len = 0;
-    if (nf_record_encode(r, &s->bytes) < 0) {
+    /* A source that can read its input again keeps in the slot (and journals) the record
+     * without its raw bytes: the whole record is encoded into a scratch buffer that the batch
+     * copies, and a resend reads the input again. A window of web pages then holds their bytes
+     * once, in the sockets, rather than also in every slot. */
+    bool lean = w->plugin->desc.refetch && nf_record_has(r, NF_F_RAW);
+    struct nf_buf *whole = lean ? &w->jbuf : &s->bytes;
+    whole->len = 0;
+    if (nf_record_encode(r, whole) < 0) {
         dead_letter(w, nf_record_error(r), NULL, 0, true);
         return 0;
     }
-    if ((int64_t)s->bytes.len > w->cfg->max_message) {
+    if ((int64_t)whole->len > w->cfg->max_message) {
         char reason[200];
         snprintf(reason, sizeof(reason), "the record is %zu bytes, over max_message (%lld): "
-                 "no stage would accept it", s->bytes.len, (long long)w->cfg->max_message);
+                 "no stage would accept it", whole->len, (long long)w->cfg->max_message);
         size_t n;
         const void *raw = nf_record_bytes(r, NF_F_RAW, &n);
         dead_letter(w, reason, raw, raw ? (n > NF_DEAD_PREFIX ? NF_DEAD_PREFIX : n) : 0, true);
         return 0;
+    }
+    if (lean) {
+        nf_record_unset(r, NF_F_RAW);
+        s->bytes.len = 0;
+        if (nf_record_encode(r, &s->bytes) < 0) {
+            dead_letter(w, nf_record_error(r), NULL, 0, true);
+            return 0;
+        }
     }
     memcpy(s->id, id, idlen + 1);
     s->seq = seq;
@@ -865,29 +908,19 @@ static int source_emit(struct worker *w, struct slot *s)
     s->remaining = w->st->paths_below;
     s->due = mono_ms() + backoff(w, 1);
     s->used = true;
+    s->sent_len = (int64_t)whole->len;
     w->next_counter++;
     w->pending++;
-    w->inflight_bytes += (int64_t)s->bytes.len;
+    w->inflight_bytes += s->sent_len;
     if (w->journal) {
-        const void *jbytes = s->bytes.data;
-        size_t jlen = s->bytes.len;
-        if (w->plugin->desc.refetch && nf_record_has(r, NF_F_RAW)) {
-            /* the input keeps the bytes: journal the record without them */
-            nf_record_unset(r, NF_F_RAW);
-            w->jbuf.len = 0;
-            if (nf_record_encode(r, &w->jbuf) == 0) {
-                jbytes = w->jbuf.data;
-                jlen = w->jbuf.len;
-            }
-        }
-        if (nf_journal_sent(w->journal, seq, 1, jbytes, jlen) < 0) {
+        if (nf_journal_sent(w->journal, seq, 1, s->bytes.data, s->bytes.len) < 0) {
             nf_logf(NF_LOG_ERROR, "cannot journal record %s", s->id);
             return -1;
         }
         w->journal_dirty = true;
     }
     nf_ctx_count(&w->ctx, "out", 1);
-    return send_all(w, s->bytes.data, s->bytes.len);
+    return send_all(w, whole->data, whole->len);
 }
 
 /* ---- the journal: recovery and compaction ---------------------------------------------- */
@@ -1025,9 +1058,10 @@ static int journal_recover(struct worker *w)
         s->remaining = w->st->paths_below;
         s->due = mono_ms() + backoff(w, s->attempt);
         s->used = true;
+        s->sent_len = (int64_t)s->bytes.len;
         w->next_counter++;
         w->pending++;
-        w->inflight_bytes += (int64_t)s->bytes.len;
+        w->inflight_bytes += s->sent_len;
     }
     qsort(w->recovered_ids, w->n_recovered_ids, sizeof(*w->recovered_ids), cmp_id);
     nf_journal_recovered_free(w->journal);
