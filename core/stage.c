@@ -693,8 +693,12 @@ static void on_ack(void *arg, int64_t seq, int64_t weight)
 {
     struct worker *w = arg;
     struct slot *s = &w->slots[(seq & SEQ_COUNTER_MASK) % w->window];
-    if (!s->used || s->seq != seq)
-        return; /* an old or duplicate acknowledgement: harmless */
+    if (!s->used || s->seq != seq || weight <= 0) {
+        /* not a record in flight from this worker: one already finished (a duplicate, or one
+         * for an earlier run), or never sent. Ignored, and counted. */
+        nf_ctx_count(&w->ctx, "acks_ignored", 1);
+        return;
+    }
     s->remaining -= weight;
     if (s->remaining > 0)
         return;

@@ -52,6 +52,9 @@ ok "hostile messages sent to the inbox of clean"
     -x '92 cf ffffffffffffffff 01' -m -x '93 01 01 01' -m -x 'de 0001 a1 61 01' \
     || fail "nf_inject could not send to the acknowledgement socket"
 ok "garbage sent to the acknowledgement socket of fetch"
+# well-formed acknowledgements of records fetch never sent (seq 12345, 2 and 3): ignored, counted
+"$INJECT" "$ACKS" -x '92 cd 3039 01' -m -x '94 02 01 03 01' \
+    || fail "nf_inject could not send to the acknowledgement socket"
 
 # The pipeline still works: a file dropped now is stored, with the outside record.
 cp "$NF_SOURCE_DIR"/conf/sample/001_*.txt "$T/in/.tmp" && mv "$T/in/.tmp" "$T/in/late.txt"
@@ -96,6 +99,9 @@ grep -E "clean\[0\]: counts: .*malformed=10( |$)" "$T/log" >/dev/null || { grep 
 ok "clean counts malformed=10"
 grep -E "fetch\[0\]: counts: .*bad_ack=6( |$)" "$T/log" >/dev/null || { grep counts "$T/log"; fail "fetch does not count 6 bad acknowledgements"; }
 ok "fetch counts bad_ack=6"
+n=$(sed -n 's/.*fetch\[0\]: counts: .*acks_ignored=\([0-9]*\).*/\1/p' "$T/log")
+[ "${n:-0}" -ge 3 ] || { grep counts "$T/log"; fail "fetch does not count the 3 acknowledgements of records it never sent"; }
+ok "fetch ignores and counts acknowledgements of records it never sent ($n)"
 assert_contains "$T/log" "ignored a malformed acknowledgement" "bad acknowledgements are logged"
 if grep -E "killed by signal|restarting|exited with status" "$T/log"; then fail "a worker crashed or restarted"; fi
 ok "no worker crashed or restarted"
