@@ -1,5 +1,5 @@
-/* story: a filter that sets story_id (the id of the story's article read first) by online clustering:
- * TF-IDF sub-vectors of folded words, names and figures (IDF learned from the stream, optionally
+/* story: a filter that sets story_id (the id of the story's article read first) by online
+ * clustering: TF-IDF sub-vectors of folded words, names and figures (IDF learned from the stream, optionally
  * seeded), shared entities and publication time, against compact centroids of recent stories
  * found through an inverted index; a story is joined only through a shared anchor (a word or
  * entity still rare in the stream, or a name rare outside the story), so that reports on one
@@ -69,55 +69,55 @@ struct story_conf {
 static const struct nf_option story_options[] = {
     {"threshold", NF_OPT_DOUBLE, "0.18", offsetof(struct story_conf, threshold),
      "Similarity (0-1) at or above which an article joins the most similar recent story; "
-     "below it the article starts a story of its own."},
+     "below it the article starts a story of its own.", .min = "0", .max = "1"},
     {"window_days", NF_OPT_DOUBLE, "60", offsetof(struct story_conf, window_days),
      "An article joins only stories with a member published at most this many days from it "
-     "(when both have a publication date). Rewrites of a story appear weeks later."},
+     "(when both have a publication date). Rewrites of a story appear weeks later.", .min = "0"},
     {"time_weight", NF_OPT_DOUBLE, "0.1", offsetof(struct story_conf, time_weight),
      "How much the similarity drops, linearly, from a gap of 0 days to one of window_days: "
-     "0 ignores time inside the window."},
+     "0 ignores time inside the window.", .min = "0", .max = "1"},
     {"entity_weight", NF_OPT_DOUBLE, "0.1", offsetof(struct story_conf, entity_weight),
      "How much the overlap of named entities (cosine, 0-1) scales the text's TF-IDF cosine: "
      "the similarity is text * (1 - w + w * entities) when both the article and the story "
-     "have entities, the text's cosine alone otherwise."},
+     "have entities, the text's cosine alone otherwise.", .min = "0", .max = "1"},
     {"title_weight", NF_OPT_DOUBLE, "2", offsetof(struct story_conf, title_weight),
-     "Each word of the title counts as this many occurrences in the text."},
+     "Each word of the title counts as this many occurrences in the text.", .min = "0"},
     {"name_weight", NF_OPT_DOUBLE, "0.5", offsetof(struct story_conf, name_weight),
      "Weight of the names' cosine against the words' (1): the similarity is the weighed mean "
      "of the cosines of words, names (words written with a capital inside a sentence, known "
      "places left out: who) and figures, over the kinds both sides have. Two events of one "
      "kind (two arrests of one team's players, two fights of one boxer) are told apart by "
      "their names; weighed higher, the names a region's stories share gather them. Names are "
-     "anchors whatever this is; 0 leaves them out of the similarity."},
+     "anchors whatever this is; 0 leaves them out of the similarity.", .min = "0"},
     {"figure_weight", NF_OPT_DOUBLE, "0.25", offsetof(struct story_conf, figure_weight),
      "Weight of the figures' cosine (\"31-24\", \"6.1\", \"2013\": scores, tolls, years) in "
-     "the similarity, as name_weight. 0: figures are not read."},
+     "the similarity, as name_weight. 0: figures are not read.", .min = "0"},
     {"anchor_share", NF_OPT_DOUBLE, "0.005", offsetof(struct story_conf, anchor_share),
      "A word (or entity) is an anchor when at most this share of the articles seen so far have "
      "it (and never fewer than 5 articles): a name, a place, a rare word of the event; a name "
      "(a word written with a capital inside a sentence) when at most this share of the "
      "articles outside the story have it, so that a story that grows keeps its names. See "
-     "'anchors'."},
+     "'anchors'.", .min = "0", .max = "1"},
     {"anchors", NF_OPT_INT, "1", offsetof(struct story_conf, anchors),
      "An article joins a story only when it shares at least this many anchors with the story's "
      "centroid, so that reports on one template (quarterly results of other companies, each "
      "month's statistics) do not gather into one story on their common words. 0: no such "
-     "requirement."},
+     "requirement.", .min = "0"},
     {"top_terms", NF_OPT_INT, "48", offsetof(struct story_conf, top_terms),
      "Terms kept in a story's centroid (its 16 strongest are indexed): more is slower and "
-     "costs memory, fewer loses the story's detail."},
+     "costs memory, fewer loses the story's detail.", .min = "4", .max = "1024"},
     {"max_stories", NF_OPT_INT, "50000", offsetof(struct story_conf, max_stories),
      "Stories kept in memory; beyond it the ones that went longest without a new article are "
-     "forgotten (about 1 KB each)."},
+     "forgotten (about 1 KB each).", .min = "16", .max = "1073741824"},
     {"max_terms", NF_OPT_INT, "2000000", offsetof(struct story_conf, max_terms),
      "Distinct words whose document frequency is kept; when full, words seen in one document "
-     "only are forgotten."},
+     "only are forgotten.", .min = "1024"},
     {"max_ids", NF_OPT_INT, "1000000", offsetof(struct story_conf, max_ids),
      "Article ids whose story is remembered, so that a replayed article gets the same story "
-     "(the newest at least half of this many are kept)."},
+     "(the newest at least half of this many are kept).", .min = "16"},
     {"snapshot_s", NF_OPT_INT, "10", offsetof(struct story_conf, snapshot_s),
      "At most this often (seconds) the state is written to the stage's state directory when a "
-     "batch ends; it is always written on shutdown and read back on start."},
+     "batch ends; it is always written on shutdown and read back on start.", .min = "0"},
     {"idf_bootstrap", NF_OPT_PATH, "", offsetof(struct story_conf, idf_bootstrap),
      "Document frequencies to start from (a file written by idf_export, e.g. over a news "
      "corpus), so that the first articles are weighed well. Empty: learn from the stream only."},
@@ -1823,23 +1823,7 @@ static int story_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
                           "workers = 1 (it has %d)", nf_ctx_workers(ctx));
         return NF_ERR;
     }
-    if (!(c->threshold >= 0 && c->threshold <= 1) || !(c->window_days >= 0) ||
-        !(c->time_weight >= 0 && c->time_weight <= 1) ||
-        !(c->entity_weight >= 0 && c->entity_weight <= 1) || !(c->title_weight >= 0) ||
-        !(c->name_weight >= 0) || !(c->figure_weight >= 0) ||
-        !(c->anchor_share >= 0 && c->anchor_share <= 1) || c->anchors < 0) {
-        nf_ctx_error(ctx, "threshold, time_weight, entity_weight and anchor_share must be within "
-                          "0..1, window_days, title_weight, name_weight, figure_weight and anchors at "
-                          "least 0");
-        return NF_ERR;
-    }
-    if (c->top_terms < 4 || c->top_terms > 1024 || c->max_stories < 16 ||
-        c->max_stories > (1 << 30) || c->max_terms < 1024 || c->max_ids < 16 ||
-        c->snapshot_s < 0) {
-        nf_ctx_error(ctx, "top_terms must be 4..1024, max_stories at least 16, max_terms at "
-                          "least 1024, max_ids at least 16, snapshot_s at least 0");
-        return NF_ERR;
-    }
+    /* the options' ranges are in the table: the core refused what is outside them */
     struct story *s = calloc(1, sizeof(*s));
     if (!s)
         goto nomem;
@@ -1942,7 +1926,8 @@ static int story_finish(struct story *s, struct nf_ctx *ctx, struct nf_record *r
     story_of(s, p, sid);
     story_id_hex(sid, hex);
     const char *why = "out of memory";
-    if (nf_record_set_cstr(rec, NF_F_STORY_ID, hex) < 0 || nf_amend_apply(&s->amend, rec, &why) < 0) {
+    if (nf_record_set_cstr(rec, NF_F_STORY_ID, hex) < 0 ||
+        nf_amend_apply(&s->amend, rec, &why) < 0) {
         s->amend.n = 0;
         nf_ctx_error(ctx, "cannot set the story: %s", why);
         return NF_ERR;

@@ -733,6 +733,13 @@ static void test_config(void **state)
     const char *const opts[] = {"threshold=1.5", NULL};
     assert_null(mock_plugin_new("story", opts));
     assert_non_null(strstr(mock_last_error(), "threshold"));
+    /* the ranges are the option table's, said by the core */
+    const char *const few[] = {"top_terms=2", NULL};
+    assert_null(mock_plugin_new("story", few));
+    assert_string_equal(mock_last_error(), "option 'top_terms' must be between 4 and 1024, got 2");
+    const char *const neg[] = {"window_days=-1", NULL};
+    assert_null(mock_plugin_new("story", neg));
+    assert_string_equal(mock_last_error(), "option 'window_days' must be at least 0, got -1");
 }
 
 /* ---- corpus modes ------------------------------------------------------------------------ */
