@@ -28,6 +28,9 @@
 /* Records without a read order (injected from outside) count as read after every record that
  * has one, in the order they arrive. */
 #define DEDUP_UNORDERED (INT64_C(1) << 62)
+/* NF_DUP_MAX_WINDOW as a plain number, for the option table */
+#define DEDUP_MAX_WINDOW 16777214
+_Static_assert(DEDUP_MAX_WINDOW == NF_DUP_MAX_WINDOW, "the window's bound");
 
 struct dedup_conf {
     const char *path;
@@ -48,30 +51,37 @@ static const struct nf_option dedup_options[] = {
     {"threshold", NF_OPT_DOUBLE, "0.5", offsetof(struct dedup_conf, threshold),
      "Estimated Jaccard similarity of word shingles at or above which an article is a copy of "
      "an earlier one. It also sets the LSH bands (16 bands, rows chosen so that pairs at the "
-     "threshold are candidates with probability >= 0.985)."},
+     "threshold are candidates with probability >= 0.985).",
+     .min = "0", .max = "1"},
     {"containment", NF_OPT_DOUBLE, "0.8", offsetof(struct dedup_conf, containment),
      "Also a copy: this share of the smaller article's shingles is found in the other (a copy "
-     "cut short, or an original wrapped in more text)."},
+     "cut short, or an original wrapped in more text).",
+     .min = "0", .max = "1"},
     {"min_ratio", NF_OPT_DOUBLE, "0.4", offsetof(struct dedup_conf, min_ratio),
      "Containment counts only when the smaller article has at least this share of the larger "
-     "one's shingles (a quoted paragraph is not a copy)."},
+     "one's shingles (a quoted paragraph is not a copy).",
+     .min = "0", .max = "1"},
     {"same_headline", NF_OPT_DOUBLE, "0.4", offsetof(struct dedup_conf, same_headline),
      "Also a copy: the very same headline (after folding case, accents, punctuation and wire "
      "version markers such as 'UPDATE 2-') and an estimated Jaccard similarity at or above this "
      "(a copy with more words changed), when one text's figures are among the other's but for "
      "one swapped (a report recurring under a fixed headline brings figures of its own). Set it "
-     "to 'threshold' or above to judge by the text alone."},
+     "to 'threshold' or above to judge by the text alone.",
+     .min = "0", .max = "1"},
     {"window", NF_OPT_INT, "1000000", offsetof(struct dedup_conf, window),
      "Articles kept in the index; the oldest are forgotten first (their verdicts are kept). "
-     "About 295 bytes of memory each."},
+     "About 295 bytes of memory each.",
+     .min = "1", .max = NF_OPT_BOUND(DEDUP_MAX_WINDOW)},
     {"shingle", NF_OPT_INT, "4", offsetof(struct dedup_conf, shingle),
-     "Words per shingle when dedup signs a record itself; must equal the minhash stage's."},
+     "Words per shingle when dedup signs a record itself; must equal the minhash stage's.",
+     .min = "1", .max = "16"},
     {"snapshot", NF_OPT_PATH, "", offsetof(struct dedup_conf, snapshot),
      "File the index is saved to at shutdown and every snapshot_every articles, and loaded "
      "from at start, with FILE.log beside it (the articles added since, appended at every "
      "flush); empty: dedup.index in the stage's state directory."},
     {"snapshot_every", NF_OPT_INT, "100000", offsetof(struct dedup_conf, snapshot_every),
-     "Articles judged between two snapshots (written at a flush); 0: only at shutdown."},
+     "Articles judged between two snapshots (written at a flush); 0: only at shutdown.",
+     .min = "0"},
     {"keep_index", NF_OPT_BOOL, "true", offsetof(struct dedup_conf, keep_index),
      "Keep the index across restarts (snapshot and log); false: every start is cold, only the "
      "verdicts are remembered."},
@@ -373,6 +383,27 @@ static char *dedup_state_file(struct nf_ctx *ctx, const char *opt, const char *n
     return p;
 }
 
+/* A similarity of 0 would make every pair a copy: the table's ranges include 0, this excludes
+ * it. */
+static int dedup_validate(const void *vconf, const char **option_out, char *err, size_t errlen)
+{
+    const struct dedup_conf *conf = vconf;
+    const struct {
+        const char *name;
+        double v;
+    } above0[] = {{"threshold", conf->threshold},
+                  {"containment", conf->containment},
+                  {"same_headline", conf->same_headline}};
+    for (size_t i = 0; i < sizeof(above0) / sizeof(*above0); i++)
+        if (!(above0[i].v > 0)) {
+            *option_out = above0[i].name;
+            snprintf(err, errlen, "option '%s' must be above 0 (0 makes every pair a copy)",
+                     above0[i].name);
+            return NF_ERR;
+        }
+    return NF_OK;
+}
+
 static int dedup_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
 {
     const struct dedup_conf *conf = vconf;
@@ -381,23 +412,7 @@ static int dedup_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
                           "(put the minhash stage before it to spread the signing)");
         return NF_ERR;
     }
-    if (!(conf->threshold > 0 && conf->threshold <= 1) ||
-        !(conf->containment > 0 && conf->containment <= 1) ||
-        !(conf->min_ratio >= 0 && conf->min_ratio <= 1) ||
-        !(conf->same_headline > 0 && conf->same_headline <= 1)) {
-        nf_ctx_error(ctx, "options 'threshold', 'containment' and 'same_headline' must be in "
-                          "(0, 1], 'min_ratio' in [0, 1]");
-        return NF_ERR;
-    }
-    if (conf->window < 1 || conf->window > NF_DUP_MAX_WINDOW) {
-        nf_ctx_error(ctx, "option 'window' must be between 1 and %u", NF_DUP_MAX_WINDOW);
-        return NF_ERR;
-    }
-    if (conf->shingle < 1 || conf->shingle > 16 || conf->snapshot_every < 0) {
-        nf_ctx_error(ctx, "option 'shingle' must be between 1 and 16, 'snapshot_every' not "
-                          "negative");
-        return NF_ERR;
-    }
+    /* the options' ranges are in the table and dedup_validate: the core refused the rest */
     struct dedup *s = calloc(1, sizeof(*s));
     if (!s)
         goto nomem;
@@ -685,6 +700,7 @@ NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
     .options = dedup_options,
     .conf_size = sizeof(struct dedup_conf),
     .init = dedup_init,
+    .validate = dedup_validate,
     .process = dedup_process,
     .flush = dedup_flush,
     .destroy = dedup_destroy,

@@ -798,6 +798,14 @@ static void test_refusals(void **state)
     assert_non_null(strstr(mock_last_error(), "workers = 1"));
     const char *bad[] = {opt_db, "threshold=1.5", NULL};
     assert_null(mock_plugin_new("dedup", bad));
+    /* the ranges are the option table's and validate's, said by the core */
+    assert_string_equal(mock_last_error(), "option 'threshold' must be between 0 and 1, got 1.5");
+    const char *zero[] = {opt_db, "containment=0", NULL};
+    assert_null(mock_plugin_new("dedup", zero));
+    assert_non_null(strstr(mock_last_error(), "option 'containment' must be above 0"));
+    const char *wide[] = {opt_db, "window=16777215", NULL};
+    assert_null(mock_plugin_new("dedup", wide));
+    assert_non_null(strstr(mock_last_error(), "between 1 and 16777214"));
 
     struct mock_plugin *mp = open_dedup(NULL);
     struct nf_record *rec = nf_record_new();
