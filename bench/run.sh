@@ -23,10 +23,15 @@ for journal in true false; do
         rm -rf "$TMP/var"
         cmd=("$NF" run "$ROOT/bench/conf/plumbing.cfg" --once --set "state_dir=$TMP/var"
              --set "gen.count=$n" --set "gen.journal=$journal")
-        "${cmd[@]}" >"$TMP/plumb.log" 2>&1 || { tail -20 "$TMP/plumb.log"; exit 1; }
+        # CPU of the supervisor and every worker it reaped: user (ours and libzmq's) against
+        # system (the kernel moving the bytes between processes)
+        /usr/bin/time -f '%U %S' -o "$TMP/cpu" "${cmd[@]}" >"$TMP/plumb.log" 2>&1 \
+            || { tail -20 "$TMP/plumb.log"; exit 1; }
         s=$(seconds_of "$TMP/plumb.log")
-        printf '  journal=%-5s %8d records in %6.2f s: %8.0f records/s\n' "$journal" "$n" "$s" \
-            "$(echo "$n / $s" | bc -l)"
+        read -r user sys <"$TMP/cpu"
+        printf '  journal=%-5s %8d records in %6.2f s: %8.0f records/s; CPU user %.2f s, system %.2f s (%.0f%% kernel), %.1f us a record\n' \
+            "$journal" "$n" "$s" "$(echo "$n / $s" | bc -l)" "$user" "$sys" \
+            "$(echo "100 * $sys / ($user + $sys)" | bc -l)" "$(echo "1000000 * ($user + $sys) / $n" | bc -l)"
         echo "    peak RSS: $(rss_of "$TMP/plumb.log")"
     done
 done

@@ -5,7 +5,7 @@ set -eu
 BUILD="build-essential cmake pkg-config libzmq3-dev libmsgpack-dev libconfig-dev libsqlite3-dev
 sqlite3 libutf8proc-dev libxxhash-dev libjansson-dev libsodium-dev libpcre2-dev zlib1g-dev
 libxml2-dev libuchardet-dev libsystemd-dev iso-codes python3 bc
-libcurl4-openssl-dev libpq-dev libcld2-dev libmicrohttpd-dev"
+libcurl4-openssl-dev libpq-dev libcld2-dev libmicrohttpd-dev time"
 TEST="libcmocka-dev clang libclang-rt-14-dev procps psmisc gzip postgresql iproute2 curl chromium tcpdump"
 want="$BUILD"
 [ "${1:-build}" = test ] && want="$BUILD $TEST"
