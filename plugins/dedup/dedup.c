@@ -1,14 +1,15 @@
 /* dedup: a filter that marks copies and near-copies of earlier articles (dup_of = the id of the
  * earliest original, also for a copy of a copy). Earlier means read first by the source
  * (read_order), not arrived first: an article that arrives after articles read later corrects
- * their verdicts, and its record carries the corrections to the stores ("amend", amend.h). Exact copies (same normalised text) are found by
- * hash; near-copies (trimmed, wrapped in boilerplate, a few words changed) by MinHash LSH over a
- * window of recent articles and by their headline, each candidate verified by estimated Jaccard
- * similarity or containment, and by its figures. The window lives in memory, snapshotted to disk with a log of the articles added
- * since, appended at every flush (so a restart, even after a crash, is warm); verdicts
- * are remembered by id in SQLite, written in batches at flush, so a replay gets the same verdict.
- * Signatures come from the minhash stage, or are computed here when a record has none. One worker
- * only: the window is a single process's memory. */
+ * their verdicts, and its record carries the corrections to the stores ("amend", amend.h). Exact
+ * copies (same normalised text) are found by hash; near-copies (trimmed, wrapped in boilerplate, a
+ * few words changed) by MinHash LSH over a window of recent articles and by their headline, each
+ * candidate verified by estimated Jaccard similarity or containment, and by its figures. The
+ * window lives in memory, snapshotted to disk with a log of the articles added since, appended at
+ * every flush (so a restart, even after a crash, is warm); verdicts are remembered by id in
+ * SQLite, written in batches at flush, so a replay gets the same verdict. Signatures come from the
+ * minhash stage, or are computed here when a record has none. One worker only: the window is a
+ * single process's memory. */
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdint.h>

@@ -2,8 +2,9 @@
  * copies with a few words changed and copies wrapped in boilerplate point at the first article;
  * unrelated articles are not matched; a copy of a copy points at the first original; replays get
  * their verdict again (an original never becomes a copy of its own copy); the index survives a
- * restart through its snapshot, and a crash through the log appended at each flush; the window forgets the oldest articles but not their verdicts. The verdicts follow the read order, not
- * the arrival: the same articles arriving in other orders end with the same dup_of once the
+ * restart through its snapshot, and a crash through the log appended at each flush; the window
+ * forgets the oldest articles but not their verdicts. The verdicts follow the read order, not the
+ * arrival: the same articles arriving in other orders end with the same dup_of once the
  * corrections they carry are applied as a store would. */
 #include <setjmp.h>
 #include <stdarg.h>
