@@ -114,6 +114,7 @@ int nf_config_ack_endpoint(const struct nf_config *cfg, int stage, int worker, b
  * worker connects to all of them, with no broker between. A tcp inbox keeps its broker, so
  * that workers on any host can join and leave without their upstream knowing them. */
 bool nf_config_direct(const struct nf_config *cfg, int stage);
+
 int nf_config_worker_inbox(const struct nf_config *cfg, int stage, int worker, char *out,
                            size_t outlen);
 

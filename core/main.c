@@ -448,38 +448,21 @@ static int check_plugins(const struct nf_config *cfg)
     return bad;
 }
 
+static void report_bind(void *arg, const struct nf_stage_conf *st, const char *key,
+                        const char *endpoint, const char *why)
+{
+    (void)arg;
+    fprintf(stderr, "newsflow: %s: stage '%s': %s %s: %s\n", st->where, st->name, key, endpoint,
+            why);
+}
+
 /* What `check` finds in the world, beyond the config itself: every tcp address this host
  * would bind is free, and state_dir can be used. Prints each problem; returns how many. */
 static int probe_world(const struct nf_config *cfg)
 {
     int bad = 0;
     char err[1024];
-    for (int s = 0; s < cfg->n_stages; s++) {
-        const struct nf_stage_conf *st = &cfg->stages[s];
-        const char *ep0 = st->n_inputs ? st->endpoint : st->ack_endpoint;
-        if (!ep0 || !nf_endpoint_is_local(ep0, st->listen))
-            continue;
-        int count = st->n_inputs ? 2 : st->workers;
-        for (int k = 0; k < count; k++) {
-            char ep[600];
-            if ((st->n_inputs ? nf_config_inbox(cfg, s, k == 1, true, ep, sizeof(ep))
-                              : nf_config_ack_endpoint(cfg, s, k, true, ep, sizeof(ep))) < 0)
-                continue;
-            struct sockaddr_storage ss;
-            size_t len;
-            if (nf_config_http_addr(ep + 6, &ss, &len) < 0)
-                continue; /* a name, not an address: zmq resolves it at bind */
-            int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-            if (fd >= 0 && bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
-                fprintf(stderr, "newsflow: %s: stage '%s': %s %s: %s\n", st->where, st->name,
-                        st->n_inputs ? "endpoint" : "ack_endpoint", ep, strerror(errno));
-                bad++;
-            }
-            if (fd >= 0)
-                close(fd);
-        }
-    }
+    bad += nf_probe_binds(cfg, NULL, report_bind, NULL);
     struct stat sb;
     if (stat(cfg->state_dir, &sb) == 0) {
         if (nf_dir_private(cfg->state_dir, "state_dir", err, sizeof(err)) < 0) {

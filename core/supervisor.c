@@ -583,6 +583,21 @@ static void write_reload_result(const struct nf_config *cfg, int serial, bool ok
         rename(tmp, path);
 }
 
+struct bind_report {
+    char *err;
+    size_t errlen;
+    int n;
+};
+
+static void bind_refused(void *arg, const struct nf_stage_conf *st, const char *key,
+                         const char *endpoint, const char *why)
+{
+    struct bind_report *r = arg;
+    if (r->n++ == 0) /* the first one is the reason given */
+        snprintf(r->err, r->errlen, "%s: stage '%s': %s %s cannot be bound: %s", st->where,
+                 st->name, key, endpoint, why);
+}
+
 static void reload(struct sup *S)
 {
     static int serial;
@@ -609,6 +624,15 @@ static void reload(struct sup *S)
                                    "change in a reload; restart the service", S->config_path);
         gen_unref(ng);
         ng = NULL;
+    }
+    /* a new tcp address that another process holds would stop the stage that binds it only
+     * after the old one had been stopped: refused now instead */
+    if (ng) {
+        struct bind_report r = {err, sizeof(err), 0};
+        if (nf_probe_binds(ng->cfg, old, bind_refused, &r) > 0) {
+            gen_unref(ng);
+            ng = NULL;
+        }
     }
     if (!ng) {
         nf_logf(NF_LOG_ERROR, "reload refused, the pipeline runs on unchanged: %s", err);

@@ -7,12 +7,14 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
+#include "config.h"
 #include "newsflow/record.h"
 #include "security.h"
 
@@ -114,6 +116,60 @@ bool nf_endpoint_is_local(const char *endpoint, const char *listen)
     }
     freeaddrinfo(res);
     return local;
+}
+
+/* The tcp endpoints stage s listens on: an inbox's two ports, or each source worker's
+ * acknowledgement port. Returns how many were written to eps (at most max). */
+static int tcp_binds(const struct nf_config *c, int s, char (*eps)[600], int max)
+{
+    const struct nf_stage_conf *st = &c->stages[s];
+    const char *ep0 = st->n_inputs ? st->endpoint : st->ack_endpoint;
+    if (!ep0 || !nf_endpoint_is_local(ep0, st->listen))
+        return 0;
+    int n = 0, count = st->n_inputs ? 2 : st->workers;
+    for (int k = 0; k < count && n < max; k++)
+        if ((st->n_inputs ? nf_config_inbox(c, s, k == 1, true, eps[n], sizeof(eps[n]))
+                          : nf_config_ack_endpoint(c, s, k, true, eps[n], sizeof(eps[n]))) == 0)
+            n++;
+    return n;
+}
+
+int nf_probe_binds(const struct nf_config *c, const struct nf_config *running,
+                   void (*fn)(void *, const struct nf_stage_conf *, const char *, const char *,
+                              const char *),
+                   void *arg)
+{
+    char(*eps)[600] = malloc(2 * 256 * sizeof(*eps)), (*held)[600] = eps + 256;
+    if (!eps)
+        return 0; /* nothing probed: the bind itself will say */
+    int bad = 0;
+    for (int s = 0; s < c->n_stages; s++) {
+        int n = tcp_binds(c, s, eps, 256);
+        for (int k = 0; k < n; k++) {
+            bool ours = false;
+            for (int r = 0; running && r < running->n_stages && !ours; r++) {
+                int m = tcp_binds(running, r, held, 256);
+                for (int j = 0; j < m && !ours; j++)
+                    ours = strcmp(held[j], eps[k]) == 0;
+            }
+            struct sockaddr_storage ss;
+            size_t len;
+            if (ours || nf_config_http_addr(eps[k] + 6, &ss, &len) < 0)
+                continue; /* a name, not an address: zmq resolves it at bind */
+            int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+            if (fd < 0)
+                continue;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+            if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
+                fn(arg, &c->stages[s], c->stages[s].n_inputs ? "endpoint" : "ack_endpoint",
+                   eps[k], strerror(errno));
+                bad++;
+            }
+            close(fd);
+        }
+    }
+    free(eps);
+    return bad;
 }
 
 void nf_socket_close(void **s)

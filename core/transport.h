@@ -26,6 +26,17 @@ bool nf_endpoint_is_local(const char *endpoint, const char *listen);
  * larger one drops that peer's connection before it is read whole. Default 64 MiB. */
 void nf_transport_set_max_message(int64_t bytes);
 
+/* Tries to bind, one at a time, every tcp address this host would listen on for `cfg` (inboxes
+ * it would serve, sources' acknowledgements), skipping those `running` (a running generation,
+ * or NULL) listens on itself. For each that cannot be bound calls fn with the stage, its key
+ * ("endpoint" or "ack_endpoint"), the endpoint and the reason. Returns how many failed. */
+struct nf_config;
+struct nf_stage_conf;
+int nf_probe_binds(const struct nf_config *cfg, const struct nf_config *running,
+                   void (*fn)(void *arg, const struct nf_stage_conf *st, const char *key,
+                              const char *endpoint, const char *why),
+                   void *arg);
+
 /* The inbox of one stage: upstream workers PUSH to `front`, the stage's workers PULL from
  * `back`. Runs until the context is shut down. Returns 0 then, -1 on a setup error. */
 int nf_broker_run(void *zctx, const char *front, const char *back, int hwm, char *err,
