@@ -420,36 +420,36 @@ int nf_dup_index_add(struct nf_dup_index *x, const uint8_t id[16], int64_t order
     return dup_put(x, &it) < 0 ? -1 : 0;
 }
 
-/* Candidates of `me`: articles of the same text in ex (up to DUP_MAX_CAND), articles sharing a
- * band or among the first of the same headline in cand. */
-static void dup_candidates(struct nf_dup_index *x, const struct dup_item *me, uint32_t *ex,
-                           int *nex, uint32_t *cand, int *nc)
+/* Candidates of `me` (up to DUP_MAX_CAND): with `exact`, the articles of the same text; else
+ * those sharing a band or among the first of the same headline. */
+static int dup_candidates(struct nf_dup_index *x, const struct dup_item *me, bool exact,
+                          uint32_t *out)
 {
-    *nex = *nc = 0;
-    for (int b = 0; b <= NF_DUP_BANDS + 1; b++) {
+    int n = 0;
+    for (int b = exact ? NF_DUP_BANDS + 1 : 0; b <= (exact ? NF_DUP_BANDS + 1 : NF_DUP_BANDS);
+         b++) {
         int t = b < NF_DUP_BANDS ? b : b == NF_DUP_BANDS ? DUP_T_HEADLINE : DUP_T_EXACT;
         uint64_t key = b < NF_DUP_BANDS ? me->band[b] : t == DUP_T_HEADLINE ? me->headline
                                                                              : me->exact;
-        uint32_t *out = t == DUP_T_EXACT ? ex : cand;
-        int *n = t == DUP_T_EXACT ? nex : nc;
         if (t == DUP_T_HEADLINE && !key)
             continue;
         const struct dup_table *tb = &x->t[t];
         uint32_t fp, i = dup_home(tb, t, key, &fp);
-        for (uint32_t e; (e = tb->e[i]) && *n < DUP_MAX_CAND; i = i + 1 == tb->size ? 0 : i + 1) {
+        for (uint32_t e; (e = tb->e[i]) && n < DUP_MAX_CAND; i = i + 1 == tb->size ? 0 : i + 1) {
             if ((e & 0xFF000000u) != fp)
                 continue;
             uint32_t slot = (e & 0xFFFFFF) - 1;
             if (dup_item_key(x, t, slot) != key)
                 continue;
             bool seen = false;
-            for (int c = 0; c < *n && !seen; c++)
+            for (int c = 0; c < n && !seen; c++)
                 seen = out[c] == slot;
             if (!seen)
-                out[(*n)++] = slot;
+                out[n++] = slot;
         }
     }
-    x->candidates += (uint64_t)(*nex + *nc);
+    x->candidates += (uint64_t)n;
+    return n;
 }
 
 /* The slot of the article with this id, or -1. */
@@ -538,8 +538,7 @@ int nf_dup_index_judge(struct nf_dup_index *x, const uint8_t id[16], int64_t ord
     struct dup_item me;
     dup_item_fill(x, &me, id, order, sig);
     uint32_t ex[DUP_MAX_CAND], cand[DUP_MAX_CAND];
-    int nex, nc;
-    dup_candidates(x, &me, ex, &nex, cand, &nc);
+    int nex = dup_candidates(x, &me, true, ex), nc = 0;
     bool late = x->any && dup_before(order, id, x->last_order, x->last_id);
     /* The best match among the articles read before this one. */
     long best = -1;
@@ -556,6 +555,10 @@ int nf_dup_index_judge(struct nf_dup_index *x, const uint8_t id[16], int64_t ord
             *why_out = "exact";
         }
     }
+    /* The same text read before decides; else the near copies (and, arriving late, the
+     * articles read after it that it may be a better match of). */
+    if (!bexact || late)
+        nc = dup_candidates(x, &me, false, cand);
     for (int c = 0; c < nc && !bexact; c++) {
         const struct dup_item *it = &x->items[cand[c]];
         float j;
