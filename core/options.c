@@ -525,7 +525,7 @@ int nf_option_check_path(const struct nf_option *o, const void *conf, char *err,
  * whose host does not, so that a plugin can always call it. */
 __attribute__((weak)) const char *nf_ctx_option_where(struct nf_ctx *ctx, const char *option)
 {
-    static __thread char buf[256];
+    static _Thread_local char buf[256];
     snprintf(buf, sizeof(buf), "stage %s, option %s", nf_ctx_stage(ctx), option);
     return buf;
 }
