@@ -658,6 +658,94 @@ int nf_dlq_scan(const char *path, int (*fn)(void *arg, const struct nf_dead_lett
                           : sql_scan(path, fn, arg, err, errlen);
 }
 
+struct tail {
+    int64_t skip; /* rows to pass over before the newest ones */
+    int (*fn)(void *, const struct nf_dead_letter *);
+    void *arg;
+};
+
+static int count_row(void *arg, const struct nf_dead_letter *dl)
+{
+    (void)dl;
+    ++*(int64_t *)arg;
+    return 0;
+}
+
+static int tail_row(void *arg, const struct nf_dead_letter *dl)
+{
+    struct tail *t = arg;
+    if (t->skip > 0) {
+        t->skip--;
+        return 0;
+    }
+    struct nf_dead_letter copy = *dl;
+    copy.record = NULL;
+    copy.record_len = 0;
+    return t->fn(t->arg, &copy);
+}
+
+int64_t nf_dlq_latest(const char *path, int limit,
+                      int (*fn)(void *, const struct nf_dead_letter *), void *arg, char *err,
+                      size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) < 0 && errno == ENOENT)
+        return 0;
+    if (is_jsonl(path)) { /* a file read twice: to count, then to the newest */
+        int64_t total = 0;
+        if (jl_scan(path, count_row, &total, err, errlen) < 0)
+            return -1;
+        struct tail t = {total > limit ? total - limit : 0, fn, arg};
+        return jl_scan(path, tail_row, &t, err, errlen) < 0 ? -1 : total;
+    }
+    sqlite3 *db = NULL;
+    sqlite3_stmt *c = NULL, *q = NULL;
+    int64_t total = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+        goto out;
+    }
+    sqlite3_busy_timeout(db, 2000);
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK || /* one snapshot for both */
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM dead_letters", -1, &c, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "SELECT n, at, id, source_uri, stage, worker, attempt, error,"
+                           " replayed_at FROM (SELECT * FROM dead_letters ORDER BY n DESC"
+                           " LIMIT ?) ORDER BY n",
+                           -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_bind_int(q, 1, limit) != SQLITE_OK || sqlite3_step(c) != SQLITE_ROW) {
+        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+        goto out;
+    }
+    int64_t n = sqlite3_column_int64(c, 0);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct nf_dead_letter dl = {
+            .n = sqlite3_column_int64(q, 0),
+            .at = (const char *)sqlite3_column_text(q, 1),
+            .id = (const char *)sqlite3_column_text(q, 2),
+            .source_uri = (const char *)sqlite3_column_text(q, 3),
+            .stage = (const char *)sqlite3_column_text(q, 4),
+            .worker = sqlite3_column_int(q, 5),
+            .attempt = sqlite3_column_int64(q, 6),
+            .error = (const char *)sqlite3_column_text(q, 7),
+            .replayed_at = (const char *)sqlite3_column_text(q, 8),
+        };
+        if (fn(arg, &dl) < 0)
+            goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+        goto out;
+    }
+    total = n;
+out:
+    sqlite3_finalize(c);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return total;
+}
+
 static const char *or_empty(const char *s)
 {
     return s ? s : "";

@@ -53,6 +53,13 @@ struct nf_dead_letter {
 int nf_dlq_scan(const char *path, int (*fn)(void *arg, const struct nf_dead_letter *dl),
                 void *arg, char *err, size_t errlen);
 
+/* The newest `limit` dead letters, oldest of them first, without their record bytes (what a
+ * status view shows): SQLite reads only those rows. Returns how many the store holds in all (0
+ * for a missing store), or -1 with the reason in err. */
+int64_t nf_dlq_latest(const char *path, int limit,
+                      int (*fn)(void *arg, const struct nf_dead_letter *dl), void *arg, char *err,
+                      size_t errlen);
+
 /* Prints the dead letters as a table. Returns the number of rows, or -1. */
 int nf_dlq_list(const char *path, FILE *out, char *err, size_t errlen);
 

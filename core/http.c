@@ -228,7 +228,45 @@ static void add_story(void *arg, const char *story, int n, const char *title)
                                          "title", title));
 }
 
-static char *status_json(const struct nf_view *v, size_t *len)
+/* What the page shows from the stores, not from the view: the latest dead letters (only the
+ * newest rows are read) and the largest recent stories. Read at most every NF_EXTRAS_MS, so
+ * that a page left open on a large store does not keep the view's lock (and with it /metrics,
+ * /health and the supervisor's refresh) busy. Called under the view's lock: a reload may free
+ * the configuration it reads. */
+#define NF_EXTRAS_MS 2000
+
+static pthread_mutex_t extras_mu = PTHREAD_MUTEX_INITIALIZER;
+static json_t *extras_cached;
+static int64_t extras_at;
+
+static json_t *status_extras(const struct nf_config *cfg)
+{
+    pthread_mutex_lock(&extras_mu);
+    int64_t now = wall_ms();
+    if (!extras_cached || now - extras_at >= NF_EXTRAS_MS || now < extras_at) {
+        json_t *o = json_object();
+        struct last_dead L = {{0}, 0};
+        char err[256];
+        int64_t total = nf_dlq_latest(cfg->deadletter, 10, keep_dead, &L, err, sizeof(err));
+        json_t *dead = json_array();
+        int have = L.n < 10 ? L.n : 10;
+        for (int i = 0; i < have; i++) /* newest first */
+            json_array_append_new(dead, L.ring[((L.n - 1 - i) % 10 + 10) % 10]);
+        json_object_set_new(o, "dead_letters", dead);
+        json_object_set_new(o, "dead_letters_total", json_integer(total < 0 ? L.n : total));
+        json_t *stories = json_array();
+        nf_recent_stories(cfg, 2000, 8, add_story, stories);
+        json_object_set_new(o, "stories", stories);
+        json_decref(extras_cached);
+        extras_cached = o;
+        extras_at = now;
+    }
+    json_t *o = json_incref(extras_cached);
+    pthread_mutex_unlock(&extras_mu);
+    return o;
+}
+
+static char *status_json(const struct nf_view *v, json_t *extras, size_t *len)
 {
     json_t *root = json_object(), *stages = json_array();
     json_object_set_new(root, "time_ms", json_integer(wall_ms()));
@@ -271,18 +309,7 @@ static char *status_json(const struct nf_view *v, size_t *len)
         }
         json_array_append_new(stages, o);
     }
-    struct last_dead L = {{0}, 0};
-    char err[256];
-    nf_dlq_scan(v->cfg->deadletter, keep_dead, &L, err, sizeof(err));
-    json_t *dead = json_array();
-    int have = L.n < 10 ? L.n : 10;
-    for (int i = 0; i < have; i++) /* newest first */
-        json_array_append_new(dead, L.ring[((L.n - 1 - i) % 10 + 10) % 10]);
-    json_object_set_new(root, "dead_letters", dead);
-    json_object_set_new(root, "dead_letters_total", json_integer(L.n));
-    json_t *stories = json_array();
-    nf_recent_stories(v->cfg, 2000, 8, add_story, stories);
-    json_object_set_new(root, "stories", stories);
+    json_object_update(root, extras);
     json_t *problems = json_array();
     health(v, problems);
     json_object_set_new(root, "healthy", json_boolean(json_array_size(problems) == 0));
@@ -326,6 +353,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return reply(c, 400, "text/plain", "no body\n", 8, MHD_RESPMEM_PERSISTENT);
     struct nf_view *v = h->view;
     pthread_mutex_lock(&v->mu);
+    json_t *extras = strcmp(url, "/status.json") == 0 ? status_extras(v->cfg) : NULL;
     enum MHD_Result rc;
     size_t len = 0;
     if (strcmp(url, "/metrics") == 0) {
@@ -348,7 +376,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rc = ready ? reply(c, 200, "text/plain", "ready\n", 6, MHD_RESPMEM_PERSISTENT)
                    : reply(c, 503, "text/plain", "not ready\n", 10, MHD_RESPMEM_PERSISTENT);
     } else if (strcmp(url, "/status.json") == 0) {
-        char *body = status_json(v, &len);
+        char *body = extras ? status_json(v, extras, &len) : NULL;
         rc = reply(c, body ? 200 : 500, "application/json", body, len, MHD_RESPMEM_MUST_FREE);
     } else if (strcmp(url, "/") == 0) {
         rc = reply(c, 200, "text/html; charset=utf-8", (void *)nf_status_page,
@@ -358,6 +386,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                          "/status.json\n", 53, MHD_RESPMEM_PERSISTENT);
     }
     pthread_mutex_unlock(&v->mu);
+    json_decref(extras);
     return rc;
 }
 

@@ -754,6 +754,60 @@ static void check_marks(struct fx *f, const char *path)
     nf_dlq_destroy(&d);
 }
 
+struct newest {
+    int64_t n[32];
+    int count;
+    bool had_record;
+};
+
+static int see(void *arg, const struct nf_dead_letter *dl)
+{
+    struct newest *w = arg;
+    if (w->count < 32)
+        w->n[w->count++] = dl->n;
+    w->had_record |= dl->record != NULL;
+    assert_non_null(dl->error);
+    return 0;
+}
+
+/* The status page's view: only the newest dead letters, oldest of them first, without their
+ * bytes, and how many there are in all; a missing store has none. */
+static void check_latest(struct fx *f, const char *path)
+{
+    struct newest w = {{0}, 0, false};
+    assert_int_equal(nf_dlq_latest(path, 10, see, &w, f->err, sizeof(f->err)), 0);
+    assert_int_equal(w.count, 0);
+    struct nf_dlq *d = nf_dlq_new(path);
+    for (int i = 1; i <= 15; i++) {
+        char id[33], why[32];
+        snprintf(id, sizeof(id), "%032d", i);
+        snprintf(why, sizeof(why), "reason %d", i);
+        put_ok(f, d, id, "file:///in/x.txt", "clean", 0, 1, why, "\x81\xa1x\x01", 4);
+    }
+    nf_dlq_destroy(&d);
+    assert_int_equal(nf_dlq_latest(path, 10, see, &w, f->err, sizeof(f->err)), 15);
+    assert_int_equal(w.count, 10);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(w.n[i], 6 + i);
+    assert_false(w.had_record);
+    w.count = 0;
+    assert_int_equal(nf_dlq_latest(path, 100, see, &w, f->err, sizeof(f->err)), 15);
+    assert_int_equal(w.count, 15);
+    assert_int_equal(w.n[0], 1);
+}
+
+static void test_latest_sqlite(void **state)
+{
+    struct fx *f = *state;
+    check_latest(f, f->db);
+}
+
+static void test_latest_jsonl(void **state)
+{
+    struct fx *f = *state;
+    check_latest(f, f->jl);
+}
+
 static void test_mark_replayed_sqlite(void **state)
 {
     struct fx *f = *state;
@@ -991,6 +1045,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jsonl_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jsonl_damaged_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jsonl_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_latest_sqlite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_latest_jsonl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mark_replayed_sqlite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mark_replayed_jsonl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_json, setup, teardown),
