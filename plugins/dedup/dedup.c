@@ -512,8 +512,8 @@ static void dedup_member(void *arg, const uint8_t id[16], enum nf_dup_kind kind,
         s->amend_failed = true;
 }
 
-/* A record judged before is judged again (a resend): its group's verdicts go with it once more,
- * in case the corrections an earlier record carried were lost on the way to the store. */
+/* A record judged before is judged again (a resend): the corrected verdicts of its group go
+ * with it once more, in case the record that carried them was lost on the way to the store. */
 static int dedup_regroup(struct dedup *s, struct nf_ctx *ctx, struct nf_record *rec,
                          const uint8_t id[16])
 {
@@ -523,7 +523,7 @@ static int dedup_regroup(struct dedup *s, struct nf_ctx *ctx, struct nf_record *
         nf_ctx_error(ctx, "out of memory");
         return NF_ERR;
     }
-    if (n < 2 && !s->amend_failed) {
+    if (n == 0 && !s->amend_failed) {
         s->amend.n = 0;
         return NF_OK;
     }

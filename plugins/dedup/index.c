@@ -45,7 +45,7 @@ struct dup_item {
     uint8_t copy;
     uint8_t by_headline; /* in the headline table */
     uint8_t pexact;      /* the parent has the same text */
-    uint8_t pad;
+    uint8_t corrected;   /* its root changed after it was first judged */
     uint8_t sig[NF_SIG_K]; /* the low 8 bits of each bin */
 };
 
@@ -521,6 +521,7 @@ static int dup_reroot(struct nf_dup_index *x, uint32_t slot, const uint8_t root[
         dup_table_del(x, DUP_T_ROOT, dup_load64(it->root), m);
         memcpy(it->root, root, 16);
         it->copy = memcmp(root, it->id, 16) != 0;
+        it->corrected = 1;
         dup_table_put(x, DUP_T_ROOT, dup_load64(it->root), m);
         if (dup_mark_dirty(x, m) < 0)
             return -1;
@@ -629,11 +630,15 @@ int nf_dup_index_group(struct nf_dup_index *x, const uint8_t id[16], nf_dup_chan
     long n = dup_members(x, root);
     if (n < 0)
         return -1;
+    int told = 0;
     for (long i = 0; i < n; i++) {
         const struct dup_item *it = &x->items[x->group[i]];
+        if (!it->corrected)
+            continue;
         fn(arg, it->id, it->copy ? NF_DUP_COPY : NF_DUP_ORIGINAL, it->root);
+        told++;
     }
-    return (int)n;
+    return told;
 }
 
 size_t nf_dup_index_count(const struct nf_dup_index *x)

@@ -66,8 +66,9 @@ int nf_dup_index_judge(struct nf_dup_index *idx, const uint8_t id[16], int64_t o
 int nf_dup_index_add(struct nf_dup_index *idx, const uint8_t id[16], int64_t order,
                      const struct nf_sig *sig, enum nf_dup_kind kind, const uint8_t root[16]);
 
-/* Calls fn for every article in the window that shares the root of the article `id` (that one
- * included). Returns how many, 0 when `id` is not in the window, -1 out of memory. */
+/* Calls fn for every article in the window that shares the root of the article `id` and whose
+ * root changed after it was first judged (the ones a store may hold a stale verdict of).
+ * Returns how many, 0 when `id` is not in the window, -1 out of memory. */
 int nf_dup_index_group(struct nf_dup_index *idx, const uint8_t id[16], nf_dup_changed_fn fn,
                        void *arg);
 

@@ -478,16 +478,18 @@ static void test_an_original_read_first_arriving_last_takes_over(void **state)
     assert_string_equal(held_get(&h, ID_C), ID_A);
     assert_int_equal(mock_counter("dup_corrected") - corrected, 3);
     assert_int_equal(mock_flush(mp), NF_OK);
-    /* A resend of C gets the corrected verdict, and its group's verdicts again (the record
-     * that carried them may have been lost before the store). */
+    /* A resend of C gets the corrected verdict, and its group's corrected verdicts again (the
+     * record that carried them may have been lost before the store): B's and C's, not A's,
+     * which never changed. */
     make(rec, ID_C, c60);
     nf_record_set_int(rec, NF_F_READ_ORDER, 3000);
     assert_int_equal(mock_process(mp, rec), NF_OK);
     assert_string_equal(nf_record_str(rec, NF_F_DUP_OF, NULL), ID_A);
     struct held again = {0};
     held_store(&again, rec);
+    assert_int_equal(again.n, 2);
     assert_string_equal(held_get(&again, ID_B), ID_A);
-    assert_string_equal(held_get(&again, ID_A), "");
+    assert_string_equal(held_get(&again, ID_C), ID_A);
     mock_plugin_destroy(&mp);
 
     /* After a crash the log has the corrected verdicts, and the database too. */
