@@ -71,7 +71,7 @@ static const struct nf_option dedup_options[] = {
      .min = "0", .max = "1"},
     {"window", NF_OPT_INT, "1000000", offsetof(struct dedup_conf, window),
      "Articles kept in the index; the oldest are forgotten first (their verdicts are kept). "
-     "About 295 bytes of memory each.",
+     "About 340 bytes of memory each.",
      .min = "1", .max = NF_OPT_BOUND(DEDUP_MAX_WINDOW)},
     {"shingle", NF_OPT_INT, "4", offsetof(struct dedup_conf, shingle),
      "Words per shingle when dedup signs a record itself; must equal the minhash stage's.",
