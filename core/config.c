@@ -906,6 +906,23 @@ int nf_config_stage_index(const struct nf_config *c, const char *name)
     return -1;
 }
 
+/* Where a stage's option was set: its file:line (the last setting wins: a --set), or the
+ * stage's with "(default of 'K')"; the stage's alone when no option is named. */
+static void option_where(const struct nf_stage_conf *st, const char *key, char *out,
+                         size_t outlen)
+{
+    for (int i = st->n_opts - 1; key && i >= 0; i--) {
+        if (strcmp(st->opts[i].key, key) == 0) {
+            snprintf(out, outlen, "%s", st->opts[i].where);
+            return;
+        }
+    }
+    if (key)
+        snprintf(out, outlen, "%s (default of '%s')", st->where, key);
+    else
+        snprintf(out, outlen, "%s", st->where);
+}
+
 int nf_config_plugin_conf(const struct nf_config *c, int s, const struct nf_plugin *p,
                           void *conf, struct nf_strpool *pool, char *err, size_t errlen)
 {
@@ -961,6 +978,15 @@ int nf_config_plugin_conf(const struct nf_config *c, int s, const struct nf_plug
             return -1;
         }
     }
+    /* the plugin's rules across options, before anything starts (and before a source
+     * journals): named by the option's file:line when the plugin says which */
+    const char *bad = NULL;
+    if (nf_options_validate(p, conf, &bad, e, sizeof(e)) < 0) {
+        char where[PATH_MAX + 128];
+        option_where(st, bad, where, sizeof(where));
+        snprintf(err, errlen, "%s: stage '%s': %s", where, st->name, e);
+        return -1;
+    }
     return 0;
 }
 
@@ -985,6 +1011,35 @@ int nf_config_check_plugins(const struct nf_config *c, char *err, size_t errlen)
             return -1;
     }
     return 0;
+}
+
+int nf_config_check_paths(const struct nf_config *c, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (int s = 0; s < c->n_stages && rc == 0; s++) {
+        const struct nf_stage_conf *st = &c->stages[s];
+        char e[1024];
+        struct nf_plugin_handle *h = nf_plugin_load(c->plugin_dir, st->plugin, e, sizeof(e));
+        if (!h) {
+            snprintf(err, errlen, "%s: stage '%s': %s", st->where, st->name, e);
+            return -1;
+        }
+        struct nf_strpool *pool = nf_strpool_new();
+        void *conf = calloc(1, h->desc.conf_size ? h->desc.conf_size : 1);
+        rc = pool && conf ? nf_config_plugin_conf(c, s, &h->desc, conf, pool, err, errlen) : -1;
+        for (const struct nf_option *o = h->desc.options; rc == 0 && o && o->name; o++) {
+            if (nf_option_check_path(o, conf, e, sizeof(e)) == 0)
+                continue;
+            char where[PATH_MAX + 128];
+            option_where(st, o->name, where, sizeof(where));
+            snprintf(err, errlen, "%s: stage '%s': %s", where, st->name, e);
+            rc = -1;
+        }
+        free(conf);
+        nf_strpool_destroy(&pool);
+        nf_plugin_unload(&h);
+    }
+    return rc;
 }
 
 /* tcp://HOST:PORT+delta. A bound socket listens on the address the endpoint names (or on

@@ -103,6 +103,9 @@ int nf_config_plugin_conf(const struct nf_config *cfg, int stage, const struct n
 /* Loads every stage's plugin and checks its options: what `newsflow check` and the supervisor do
  * before anything starts. Returns 0 or -1 with the first error in err. */
 int nf_config_check_plugins(const struct nf_config *cfg, char *err, size_t errlen);
+/* The same, and every path option a plugin declares checked in the world (inputs exist and are
+ * readable, outputs can be written): what a reload asks before it replaces a running stage. */
+int nf_config_check_paths(const struct nf_config *cfg, char *err, size_t errlen);
 
 /* Endpoints. `out` receives a ZeroMQ endpoint; return 0 or -1 (too long for ipc). */
 int nf_config_inbox(const struct nf_config *cfg, int stage, bool backend, bool bind, char *out,

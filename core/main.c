@@ -493,7 +493,7 @@ static int probe_world(const struct nf_config *cfg)
 static int cmd_reload(const struct nf_config *cfg, int timeout_ms)
 {
     char err[2048];
-    if (nf_config_check_plugins(cfg, err, sizeof(err)) < 0) {
+    if (nf_config_check_paths(cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "newsflow: reload refused, the pipeline runs on unchanged: %s\n", err);
         return 1;
     }

@@ -57,6 +57,7 @@ struct nf_ctx {
     bool exhausted;
     int64_t in_flight, journal_bytes;
     int64_t latency[NF_STATS_BUCKETS], latency_sum_us;
+    char option_where[PATH_MAX + 160]; /* nf_ctx_option_where's answer */
 };
 
 /* ---- the context calls plugins make ------------------------------------------------------ */
@@ -78,6 +79,18 @@ void nf_log(struct nf_ctx *ctx, enum nf_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     nf_log_vwrite(level, fmt, ap);
     va_end(ap);
+}
+
+/* "stage S, option K (FILE:LINE)", or "(default)" when the config does not set it. */
+const char *nf_ctx_option_where(struct nf_ctx *ctx, const char *option)
+{
+    const char *where = NULL;
+    for (int i = ctx->st->n_opts - 1; i >= 0 && !where; i--) /* the last setting wins */
+        if (strcmp(ctx->st->opts[i].key, option) == 0)
+            where = ctx->st->opts[i].where;
+    snprintf(ctx->option_where, sizeof(ctx->option_where), "stage %s, option %s (%s)",
+             ctx->st->name, option, where ? where : "default");
+    return ctx->option_where;
 }
 
 const char *nf_ctx_stage(const struct nf_ctx *ctx)

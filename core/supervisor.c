@@ -625,8 +625,13 @@ static void reload(struct sup *S)
         gen_unref(ng);
         ng = NULL;
     }
-    /* a new tcp address that another process holds would stop the stage that binds it only
-     * after the old one had been stopped: refused now instead */
+    /* an input that is not there or an output that cannot be written would stop the new
+     * stage only after the old one had been stopped: refused now instead */
+    if (ng && nf_config_check_paths(ng->cfg, err, sizeof(err)) < 0) {
+        gen_unref(ng);
+        ng = NULL;
+    }
+    /* and so would a new tcp address that another process holds */
     if (ng) {
         struct bind_report r = {err, sizeof(err), 0};
         if (nf_probe_binds(ng->cfg, old, bind_refused, &r) > 0) {

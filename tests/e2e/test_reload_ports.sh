@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# A reload whose new tcp inbox cannot be bound (another process holds its port) is refused before
-# anything is stopped, naming the stage, the endpoint and the file:line; the pipeline runs on
-# unchanged. Once the port is free the same reload goes through.
+# A reload that could not run is refused before anything is stopped, naming the file:line: an
+# input directory that is missing, or a new tcp inbox whose port another process holds. The
+# pipeline runs on unchanged; once the port is free the same reload goes through.
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$T/in"
 BASE=$(python3 -c 'import random; print(random.randrange(21000, 59000, 20))')
@@ -13,12 +13,13 @@ drop() { # drop COUNT: new distinct articles into the watched directory
         mv "$T/in/.tmp" "$T/in/a$N.txt"
     done
 }
+# records in flight to a worker that a reload stops are sent again after ack_timeout_ms
 write_cfg() { # write_cfg EXTRA_STAGE_LINES STORE_INPUT
     cat >"$T/p.cfg.new" <<CFG
 state_dir = "$T/var";
 insecure = true;
 stages = {
-  fetch = { plugin = "fetch_dir"; path = "$T/in"; watch = true; ack_endpoint = "tcp://127.0.0.1:$BASE"; };
+  fetch = { plugin = "fetch_dir"; path = "$T/in"; watch = true; ack_timeout_ms = 2000; ack_endpoint = "tcp://127.0.0.1:$BASE"; };
   clean = { plugin = "clean_text"; inputs = ["fetch"]; endpoint = "tcp://127.0.0.1:$((BASE + 2))"; };
   $1
   store = { plugin = "store_sqlite"; inputs = ["$2"]; path = "$T/db"; flush_ms = 50; };
@@ -35,6 +36,15 @@ PIDS+=("$SUP")
 wait_for 30 rows 5 || { cat "$T/log"; fail "the first 5 articles were not stored"; }
 ok "the pipeline runs over tcp"
 clean_pid=$(pgrep -f "newsflow stage $T/p.cfg clean --worker 0") || fail "no clean worker"
+
+# An input directory that is not there: refused with the option's file:line, nothing stopped.
+sed "s#path = \"$T/in\"#path = \"$T/missing\"#" "$T/p.cfg" >"$T/p.cfg.new" && mv "$T/p.cfg.new" "$T/p.cfg"
+if "$NF" reload "$T/p.cfg" >"$T/reload0.out" 2>&1; then
+    cat "$T/reload0.out"; fail "a reload whose input directory is missing was accepted"
+fi
+assert_contains "$T/reload0.out" "p.cfg:4: stage 'fetch'" "the refusal names the input's file:line and stage"
+assert_contains "$T/reload0.out" "$T/missing" "the refusal names the missing directory"
+write_cfg "" clean
 
 # Another process holds the port the new stage's inbox would take.
 python3 -c 'import socket, sys, time
