@@ -19,10 +19,20 @@
 #include "plugin_loader.h"
 
 /* The keys the loader knows, with what `newsflow doc --config` says of them (docs/config.md is
- * that output). A stage key not listed here is the plugin's option. */
+ * that output). A stage key not listed here is the plugin's option. The booleans, integers and
+ * sizes carry their bounds and their place in struct nf_config or nf_stage_conf: the loader
+ * (file and --set alike) and the reference are made from the same row. */
+enum key_kind { KEY_OTHER, KEY_BOOL, KEY_INT, KEY_SIZE };
+
 struct key_doc {
     const char *name, *type, *def, *doc;
+    enum key_kind kind;
+    long long lo, hi;
+    size_t offset, width;
 };
+
+#define KEY_RULE(nm, knd, lo, hi, strct, field, def, doc) \
+    {nm, NULL, def, doc, knd, lo, hi, offsetof(strct, field), sizeof(((strct *)0)->field)}
 
 static const struct key_doc top_keys[] = {
     {"stages", "group", "(required)", "the stages: `NAME = { plugin = \"...\"; ... };` each"},
@@ -38,33 +48,38 @@ static const struct key_doc top_keys[] = {
     {"log_level", "error, warn, info, debug", "`info`", "the lowest level logged"},
     {"log_format", "text, json", "`text`", "`json`: one object a line (time, level, stage, worker, "
      "record, msg)"},
-    {"trace", "bool", "`true`", "each stage appends itself and the time to a record's `trace`"},
-    {"grace_ms", "int 0..3600000", "`10000`", "on SIGTERM a source waits this long for what it "
-     "has in flight, then the others get as long to finish"},
+    KEY_RULE("trace", KEY_BOOL, 0, 0, struct nf_config, trace, "`true`",
+             "each stage appends itself and the time to a record's `trace`"),
+    KEY_RULE("grace_ms", KEY_INT, 0, 3600000, struct nf_config, grace_ms, "`10000`",
+             "on SIGTERM a source waits this long for what it has in flight, then the others get "
+             "as long to finish"),
     {"metrics_dir", "path", "off", "every worker keeps METRICS_DIR/newsflow-STAGE-W.prom (for "
      "node_exporter's textfile collector); `\"\"` turns it off"},
-    {"max_message", "size 4K..1G", "`64M`", "the largest message any socket accepts (ZeroMQ drops "
-     "a larger one's connection before keeping it) and the largest record a stage emits"},
+    KEY_RULE("max_message", KEY_SIZE, 4096, 1 << 30, struct nf_config, max_message, "`64M`",
+             "the largest message any socket accepts (ZeroMQ drops a larger one's connection "
+             "before keeping it) and the largest record a stage emits"),
     {"http", "ADDRESS:PORT or PORT", "off", "the operator's endpoint: /metrics, /health, /ready, / "
      "(a bare port listens on 127.0.0.1)"},
-    {"health_stuck_ms", "int 1000..86400000", "`60000`", "/health fails when a worker has not "
-     "moved, or records wait and nothing moves, this long"},
+    KEY_RULE("health_stuck_ms", KEY_INT, 1000, 86400000, struct nf_config, health_stuck_ms,
+             "`60000`", "/health fails when a worker has not moved, or records wait and nothing "
+             "moves, this long"),
     {"curve_server_key", "path", "none", "secret key of the listening tcp sockets (0600; from "
      "`newsflow keygen`)"},
     {"curve_server_public", "path", "none", "its public key, which connecting sockets expect"},
     {"curve_client_key", "path", "none", "this host's secret client key (set per host with --set)"},
     {"curve_allow", "path", "none", "the client public keys the listening sockets accept, one a "
      "line"},
-    {"insecure", "bool", "`false`", "allow tcp endpoints without CURVE keys (check warns beyond "
-     "loopback)"},
-    {NULL, NULL, NULL, NULL},
+    KEY_RULE("insecure", KEY_BOOL, 0, 0, struct nf_config, insecure, "`false`",
+             "allow tcp endpoints without CURVE keys (check warns beyond loopback)"),
+    {NULL, NULL, NULL, NULL, KEY_OTHER, 0, 0, 0, 0},
 };
 
 static const struct key_doc stage_keys[] = {
     {"plugin", "string", "(required)", "the plugin: PLUGIN_DIR/NAME.so"},
     {"inputs", "list of stage names", "none (a source)", "the stages whose records it takes; "
      "fan-in and fan-out allowed, no cycles"},
-    {"workers", "int 1..256", "`1`", "processes of this stage (sources shard their input)"},
+    KEY_RULE("workers", KEY_INT, 1, 256, struct nf_stage_conf, workers, "`1`",
+             "processes of this stage (sources shard their input)"),
     {"endpoint", "tcp://HOST:PORT", "ipc under run_dir, one per worker", "the stage's inbox: "
      "upstream pushes to PORT, its workers pull from PORT+1; without it each worker binds "
      "RUN_DIR/STAGE-W.in and upstream workers send to them directly"},
@@ -72,20 +87,61 @@ static const struct key_doc stage_keys[] = {
      "come, PORT+worker"},
     {"listen", "IP address", "the endpoint's host", "the address its tcp sockets bind, when it "
      "differs from the one others connect to (behind a Service or NAT)"},
-    {"hwm", "int 1..1000000", "`100`", "messages (batches) queued per socket before senders wait"},
-    {"batch", "int 1..1000000", "`500`", "records a sink commits (or a stateful filter makes "
-     "durable) at once"},
-    {"flush_ms", "int 1..3600000", "`200`", "the longest a started batch waits"},
-    {"window", "int 1..10000000", "`4096`", "sources: records in flight before intake pauses"},
-    {"window_bytes", "size 64K..16G", "`16M`", "sources: ... or bytes of them in flight (a window "
-     "of web pages is bounded in memory, not only in count)"},
-    {"ack_timeout_ms", "int 10..86400000", "`30000`", "sources: first resend of an "
-     "unacknowledged record, doubling per attempt"},
-    {"max_attempts", "int 1..1000", "`5`", "sources: then the record is dead-lettered"},
-    {"journal", "bool", "`true`", "sources: journal records (durable) before sending them"},
+    KEY_RULE("hwm", KEY_INT, 1, 1000000, struct nf_stage_conf, hwm, "`100`",
+             "messages (batches) queued per socket before senders wait"),
+    KEY_RULE("batch", KEY_INT, 1, 1000000, struct nf_stage_conf, batch, "`500`",
+             "records a sink commits (or a stateful filter makes durable) at once"),
+    KEY_RULE("flush_ms", KEY_INT, 1, 3600000, struct nf_stage_conf, flush_ms, "`200`",
+             "the longest a started batch waits"),
+    KEY_RULE("window", KEY_INT, 1, 10000000, struct nf_stage_conf, window, "`4096`",
+             "sources: records in flight before intake pauses"),
+    KEY_RULE("window_bytes", KEY_SIZE, 64 << 10, 16LL << 30, struct nf_stage_conf, window_bytes,
+             "`16M`", "sources: ... or bytes of them in flight (a window of web pages is bounded "
+             "in memory, not only in count)"),
+    KEY_RULE("ack_timeout_ms", KEY_INT, 10, 86400000, struct nf_stage_conf, ack_timeout_ms,
+             "`30000`", "sources: first resend of an unacknowledged record, doubling per attempt"),
+    KEY_RULE("max_attempts", KEY_INT, 1, 1000, struct nf_stage_conf, max_attempts, "`5`",
+             "sources: then the record is dead-lettered"),
+    KEY_RULE("journal", KEY_BOOL, 0, 0, struct nf_stage_conf, journal, "`true`",
+             "sources: journal records (durable) before sending them"),
     {"log_level", "error, warn, info, debug", "the top-level one", "this stage's lowest level"},
-    {NULL, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, KEY_OTHER, 0, 0, 0, 0},
 };
+
+/* 65536 -> "64K": a size as it would be written in the config. */
+static const char *size_text(long long v, char *out, size_t outlen)
+{
+    const char *units = "KMG";
+    int u = -1;
+    while (u < 2 && v >= 1024 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(out, outlen, "%lld", v);
+    else
+        snprintf(out, outlen, "%lld%c", v, units[u]);
+    return out;
+}
+
+/* The doc's type of a key: its row's, or made from its kind and bounds. */
+static const char *key_type(const struct key_doc *k, char *out, size_t outlen)
+{
+    char lo[24], hi[24];
+    switch (k->kind) {
+    case KEY_BOOL:
+        return "bool";
+    case KEY_INT:
+        snprintf(out, outlen, "int %lld..%lld", k->lo, k->hi);
+        return out;
+    case KEY_SIZE:
+        snprintf(out, outlen, "size %s..%s", size_text(k->lo, lo, sizeof(lo)),
+                 size_text(k->hi, hi, sizeof(hi)));
+        return out;
+    default:
+        return k->type;
+    }
+}
 
 void nf_config_print_reference(FILE *out)
 {
@@ -102,8 +158,11 @@ void nf_config_print_reference(FILE *out)
     for (int t = 0; t < 2; t++) {
         fprintf(out, "\n## %s\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
                 titles[t]);
-        for (const struct key_doc *k = tables[t]; k->name; k++)
-            fprintf(out, "| `%s` | %s | %s | %s |\n", k->name, k->type, k->def, k->doc);
+        for (const struct key_doc *k = tables[t]; k->name; k++) {
+            char type[64];
+            fprintf(out, "| `%s` | %s | %s | %s |\n", k->name, key_type(k, type, sizeof(type)),
+                    k->def, k->doc);
+        }
     }
 }
 
@@ -271,55 +330,62 @@ static int parse_int_text(const char *text, long long lo, long long hi, long lon
     return 0;
 }
 
+/* A boolean, integer or size key from its row: the value's kind (from the file; NF_VAL_TEXT
+ * from --set, where "yes", "no", "1" and "0" are booleans too), its bounds, and where it goes
+ * in `base`. `who` prefixes the message ("stage 'x': " or ""). Returns 0, or -1 (lfail). */
+static int apply_rule(struct loader *L, const struct key_doc *k, void *base,
+                      enum nf_valkind kind, const char *text, const char *where, const char *who)
+{
+    bool any = kind == NF_VAL_TEXT;
+    char *dst = (char *)base + k->offset;
+    if (k->kind == KEY_BOOL) {
+        bool yes = !strcmp(text, "true") || (any && (!strcmp(text, "yes") || !strcmp(text, "1")));
+        bool no = !strcmp(text, "false") || (any && (!strcmp(text, "no") || !strcmp(text, "0")));
+        if ((kind != NF_VAL_BOOL && !any) || (!yes && !no))
+            return lfail(L, where, "%s'%s' must be true or false, got %s", who, k->name, text);
+        *(bool *)dst = yes;
+        return 0;
+    }
+    long long v;
+    if (k->kind == KEY_INT) {
+        if ((kind != NF_VAL_INT && !any) || parse_int_text(text, k->lo, k->hi, &v) < 0)
+            return lfail(L, where, "%s'%s' must be an integer from %lld to %lld, got %s", who,
+                         k->name, k->lo, k->hi, text);
+    } else {
+        int64_t sz;
+        char lo[24], hi[24];
+        if ((kind != NF_VAL_INT && kind != NF_VAL_STRING && !any) || nf_parse_size(text, &sz) < 0 ||
+            sz < k->lo || sz > k->hi)
+            return lfail(L, where, "%s'%s' must be a size from %s to %s (bytes, or a number "
+                                   "with K, M or G), got %s",
+                         who, k->name, size_text(k->lo, lo, sizeof(lo)),
+                         size_text(k->hi, hi, sizeof(hi)), text);
+        v = sz;
+    }
+    if (k->width == sizeof(int))
+        *(int *)dst = (int)v;
+    else
+        *(int64_t *)dst = v;
+    return 0;
+}
+
+static const struct key_doc *rule_of(const struct key_doc *table, const char *key)
+{
+    for (const struct key_doc *k = table; k->name; k++)
+        if (k->kind != KEY_OTHER && strcmp(k->name, key) == 0)
+            return k;
+    return NULL;
+}
+
 /* Applies one stage-level key (from the file or --set). */
 static int stage_key(struct loader *L, struct nf_stage_conf *st, const char *key,
                      enum nf_valkind kind, const char *text, const char *where)
 {
-    struct {
-        const char *key;
-        long long lo, hi;
-        int64_t *i64;
-        int *i32;
-    } ints[] = {
-        {"workers", 1, 256, NULL, &st->workers},
-        {"hwm", 1, 1000000, NULL, &st->hwm},
-        {"batch", 1, 1000000, NULL, &st->batch},
-        {"flush_ms", 1, 3600000, NULL, &st->flush_ms},
-        {"window", 1, 10000000, NULL, &st->window},
-        {"ack_timeout_ms", 10, 86400000, &st->ack_timeout_ms, NULL},
-        {"max_attempts", 1, 1000, NULL, &st->max_attempts},
-    };
-    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-        if (strcmp(key, ints[i].key) != 0)
-            continue;
-        long long v;
-        if ((kind != NF_VAL_INT && kind != NF_VAL_TEXT) ||
-            parse_int_text(text, ints[i].lo, ints[i].hi, &v) < 0)
-            return lfail(L, where, "stage '%s': '%s' must be an integer from %lld to %lld, "
-                                   "got %s", st->name, key, ints[i].lo, ints[i].hi, text);
-        if (ints[i].i64)
-            *ints[i].i64 = v;
-        else
-            *ints[i].i32 = (int)v;
-        return 0;
-    }
-    if (strcmp(key, "window_bytes") == 0) {
-        int64_t v;
-        if ((kind != NF_VAL_INT && kind != NF_VAL_STRING && kind != NF_VAL_TEXT) ||
-            nf_parse_size(text, &v) < 0 || v < (INT64_C(64) << 10) || v > (INT64_C(16) << 30))
-            return lfail(L, where, "stage '%s': 'window_bytes' must be a size from 64K to 16G "
-                                   "(\"32M\"), got %s", st->name, text);
-        st->window_bytes = v;
-        return 0;
-    }
-    if (strcmp(key, "journal") == 0) {
-        bool yes = strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 || strcmp(text, "1") == 0;
-        bool no = strcmp(text, "false") == 0 || strcmp(text, "no") == 0 || strcmp(text, "0") == 0;
-        if ((kind != NF_VAL_BOOL && kind != NF_VAL_TEXT) || (!yes && !no))
-            return lfail(L, where, "stage '%s': 'journal' must be true or false, got %s",
-                         st->name, text);
-        st->journal = yes;
-        return 0;
+    const struct key_doc *rule = rule_of(stage_keys, key);
+    if (rule) {
+        char who[128];
+        snprintf(who, sizeof(who), "stage '%s': ", st->name);
+        return apply_rule(L, rule, st, kind, text, where, who);
     }
     char **slot = strcmp(key, "plugin") == 0         ? &st->plugin
                   : strcmp(key, "endpoint") == 0     ? &st->endpoint
@@ -445,37 +511,9 @@ static int top_key(struct loader *L, const char *key, enum nf_valkind kind, cons
 {
     struct nf_config *c = L->cfg;
     bool any = kind == NF_VAL_TEXT;
-    if (strcmp(key, "trace") == 0) {
-        bool yes = !strcmp(text, "true") || (any && (!strcmp(text, "yes") || !strcmp(text, "1")));
-        bool no = !strcmp(text, "false") || (any && (!strcmp(text, "no") || !strcmp(text, "0")));
-        if ((kind != NF_VAL_BOOL && !any) || (!yes && !no))
-            return lfail(L, where, "trace must be true or false, got %s", text);
-        c->trace = yes;
-        return 0;
-    }
-    if (strcmp(key, "insecure") == 0) {
-        bool yes = !strcmp(text, "true") || (any && (!strcmp(text, "yes") || !strcmp(text, "1")));
-        bool no = !strcmp(text, "false") || (any && (!strcmp(text, "no") || !strcmp(text, "0")));
-        if ((kind != NF_VAL_BOOL && !any) || (!yes && !no))
-            return lfail(L, where, "insecure must be true or false, got %s", text);
-        c->insecure = yes;
-        return 0;
-    }
-    if (strcmp(key, "grace_ms") == 0) {
-        long long v;
-        if ((kind != NF_VAL_INT && !any) || parse_int_text(text, 0, 3600000, &v) < 0)
-            return lfail(L, where, "grace_ms must be an integer from 0 to 3600000, got %s", text);
-        c->grace_ms = (int)v;
-        return 0;
-    }
-    if (strcmp(key, "health_stuck_ms") == 0) {
-        long long v;
-        if ((kind != NF_VAL_INT && !any) || parse_int_text(text, 1000, 86400000, &v) < 0)
-            return lfail(L, where, "health_stuck_ms must be an integer from 1000 to 86400000, "
-                                   "got %s", text);
-        c->health_stuck_ms = v;
-        return 0;
-    }
+    const struct key_doc *rule = rule_of(top_keys, key);
+    if (rule)
+        return apply_rule(L, rule, c, kind, text, where, "");
     if (strcmp(key, "http") == 0) {
         struct sockaddr_storage ss;
         size_t len;
@@ -484,15 +522,6 @@ static int top_key(struct loader *L, const char *key, enum nf_valkind kind, cons
                                    "brackets) or \"PORT\" for 127.0.0.1; got '%s'", text);
         free(c->http);
         c->http = *text ? strdup(text) : NULL;
-        return 0;
-    }
-    if (strcmp(key, "max_message") == 0) {
-        int64_t v;
-        if ((kind != NF_VAL_INT && kind != NF_VAL_STRING && !any) || nf_parse_size(text, &v) < 0 ||
-            v < 4096 || v > (INT64_C(1) << 30))
-            return lfail(L, where, "max_message must be a size from 4K to 1G (\"64M\"), got %s",
-                         text);
-        c->max_message = v;
         return 0;
     }
     if (kind != NF_VAL_STRING && !any)

@@ -375,6 +375,19 @@ static void test_top_level_wrong_type(void **state)
     load_bad(f, NULL, 0, 1, NULL, "log_level", "loud", NULL);
     write_cfg(f, "w4.cfg", "grace_ms = -1;\nstages = { a = { plugin = \"src\"; }; };\n");
     load_bad(f, NULL, 0, 1, NULL, "grace_ms", NULL);
+    /* the bounds come from the same rows as docs/config.md, for the top level and stages alike,
+     * in the file and from --set */
+    write_cfg(f, "w5.cfg", "max_message = \"1K\";\nstages = { a = { plugin = \"src\"; }; };\n");
+    load_bad(f, NULL, 0, 1, NULL, "'max_message' must be a size from 4K to 1G", "got 1K", NULL);
+    write_cfg(f, "w6.cfg", "stages = {\n a = { plugin = \"src\";\n window_bytes = \"32K\"; }; };\n");
+    load_bad(f, NULL, 0, 3, NULL, "stage 'a': 'window_bytes' must be a size from 64K to 16G", NULL);
+    write_cfg(f, "w7.cfg", "stages = { a = { plugin = \"src\"; }; };\n");
+    char *set[] = {"a.workers=257"};
+    load_bad(f, set, 1, 0, "--set a.workers=257: ",
+             "stage 'a': 'workers' must be an integer from 1 to 256, got 257", NULL);
+    char *set2[] = {"health_stuck_ms=999"};
+    load_bad(f, set2, 1, 0, "--set health_stuck_ms=999: ",
+             "'health_stuck_ms' must be an integer from 1000 to 86400000", NULL);
 }
 
 static void test_no_stages(void **state)
