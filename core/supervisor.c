@@ -303,6 +303,7 @@ struct sup {
     const char *config_path;
     bool tty;                 /* stderr is a terminal: one refreshed progress line */
     int64_t progress_next;    /* when the next progress line is due */
+    int64_t gone[5];          /* the tally of workers a reload removed (progress, summary) */
     bool progress_shown;
     char *const *tail;
     char **sets;
@@ -364,6 +365,10 @@ static void child_report(const struct child *c)
 
 static void child_remove(struct sup *S, int i)
 {
+    /* what it did still counts in the run's progress and summary (read: sources only) */
+    for (int k = 0; k < 5; k++)
+        if (k != T_READ || S->kids[i].source)
+            S->gone[k] += S->kids[i].base[k] + S->kids[i].seen[k];
     gen_unref(S->kids[i].gen);
     S->kids[i] = S->kids[--S->n_kids];
 }
@@ -801,6 +806,8 @@ static void gather(struct sup *S, struct tally *t)
 {
     memset(t, 0, sizeof(*t));
     t->known = true;
+    for (int k = 0; k < 5; k++)
+        t->n[k] = S->gone[k];
     int sources = 0;
     for (int i = 0; i < S->n_kids; i++) {
         struct child *c = &S->kids[i];

@@ -77,4 +77,7 @@ wait_for 30 rows 15 || { cat "$T/log"; fail "articles after the reload were not 
 ok "articles pass through the new stage"
 kill -TERM "$SUP"
 wait "$SUP" || fail "the supervisor did not exit 0"
+# the store worker the reload replaced stored 10 of them: they count in the run's summary
+grep -E "summary: read 15, stored 15, " "$T/log" >/dev/null || { grep summary "$T/log"; fail "the summary lost what the replaced workers did"; }
+ok "the summary counts what the workers a reload replaced had done"
 echo "all passed"
