@@ -1,14 +1,15 @@
 /* story: a filter that sets story_id (the id of the story's article read first) by online
- * clustering: TF-IDF sub-vectors of folded words, names and figures (IDF learned from the stream, optionally
- * seeded), shared entities and publication time, against compact centroids of recent stories
- * found through an inverted index; a story is joined only through a shared anchor (a word or
- * entity still rare in the stream, or a name rare outside the story), so that reports on one
- * template do not gather on their common words while a big story keeps its names.
- * Copies join their original's story, and an original that dedup found read before articles
- * that arrived first joins their story; replays keep theirs. A story is named by its member read
- * first (read_order): when an earlier-read member joins, the story is renamed and the record
- * carries the rename to the stores ("amend", ../dedup/amend.h). Which story an article joins
- * still depends on what arrived before it. One worker, snapshotted to its state directory. It
+ * clustering: TF-IDF sub-vectors of folded words, names and figures (IDF learned from the stream,
+ * optionally seeded), shared entities and publication time, against compact centroids of recent
+ * stories found through an inverted index; a story is joined only through a shared anchor (a word
+ * or entity still rare in the stream, or a name rare outside the story), so that reports on one
+ * template do not gather on their common words while a big story keeps its names. Copies join
+ * their original's story, and an original that dedup found read before articles that arrived first
+ * joins their story; replays keep theirs. A story is named by its member read first (read_order):
+ * when an earlier-read member joins, the story is renamed and the record carries the rename to the
+ * stores ("amend", ../dedup/amend.h). Which story an article joins still depends on what arrived
+ * before it. One worker, snapshotted to its state directory, with a log of the records judged
+ * since (appended at every flush, replayed at start), so that a crash loses nothing it sent on. It
  * never splits or merges stories afterwards, and does not translate. */
 #include <errno.h>
 #include <math.h>
@@ -24,6 +25,8 @@
 
 #define STORY_MAGIC "NFSTORY1"
 #define STORY_SNAPSHOT "story.snap"
+#define STORY_LOG "story.log" /* the records judged since the snapshot, each a u32 length and the
+                               * record as msgpack */
 #define STORY_MAX_ENTS 16  /* entities kept per story */
 #define STORY_QUERY_TERMS 32 /* a record's strongest terms looked up in the index */
 #define STORY_INDEX_TERMS 16 /* a story's strongest terms in the index (all top_terms score) */
@@ -276,6 +279,11 @@ struct story {
     int64_t last_snapshot_ms;
     bool dirty;
     struct nf_amend amend; /* the renames the record being judged carries */
+    /* the log: what a replay of the records judged since the snapshot needs */
+    char *log_path;
+    struct nf_buf log_buf; /* entries not yet appended */
+    struct nf_record *log_rec;
+    bool replaying; /* judging the log's records at start: nothing logged or counted */
 };
 
 static uint64_t story_hash(const void *p, size_t n, uint64_t seed)
@@ -1788,6 +1796,9 @@ static void story_destroy(void *state)
     if (!s)
         return;
     free(s->snap_path);
+    free(s->log_path);
+    nf_buf_free(&s->log_buf);
+    nf_record_destroy(&s->log_rec);
     free(s->stop_set);
     for (size_t i = 0; s->df.text && i < s->df.cap; i++)
         free(s->df.text[i]);
@@ -1804,16 +1815,26 @@ static void story_destroy(void *state)
     free(s);
 }
 
+static int story_log_append(struct story *s, char *why, size_t whyn);
+static int story_log_reset(struct story *s, char *why, size_t whyn);
+
 static void story_destroy_saving(void *state)
 {
     struct story *s = state;
     if (s && s->dirty) {
         char why[512];
-        if (story_snapshot(s, why, sizeof(why)) < 0)
+        if (story_snapshot(s, why, sizeof(why)) < 0) {
             nf_log(s->ctx, NF_LOG_ERROR, "snapshot on shutdown failed: %s", why);
+            if (story_log_append(s, why, sizeof(why)) < 0)
+                nf_log(s->ctx, NF_LOG_ERROR, "%s", why);
+        } else if (story_log_reset(s, why, sizeof(why)) < 0) {
+            nf_log(s->ctx, NF_LOG_ERROR, "%s", why);
+        }
     }
     story_destroy(s);
 }
+
+static int story_log_replay(struct story *s, struct nf_ctx *ctx);
 
 static int story_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
 {
@@ -1857,10 +1878,19 @@ static int story_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
     }
     if (story_dt_grow(s) < 0)
         goto nomem;
+    s->log_path = malloc(dl + sizeof(STORY_LOG) + 1);
+    s->log_rec = nf_record_new();
+    if (!s->log_path || !s->log_rec)
+        goto nomem;
+    memcpy(s->log_path, dir, dl);
+    s->log_path[dl] = '/';
+    memcpy(s->log_path + dl + 1, STORY_LOG, sizeof(STORY_LOG));
     if (story_restore(s, ctx) < 0)
         goto fail;
     /* a warm start already holds the bootstrap's counts */
     if (c->idf_bootstrap[0] && s->docs == 0 && story_bootstrap(s, ctx, c->idf_bootstrap) < 0)
+        goto fail;
+    if (story_log_replay(s, ctx) < 0)
         goto fail;
     s->last_snapshot_ms = nf_now_ms();
     *state_out = s;
@@ -1870,6 +1900,117 @@ nomem:
 fail:
     story_destroy(s);
     return NF_ERR;
+}
+
+/* Keeps what judging the record again needs, for the log: its id and read order, and the id of
+ * the article whose story it joins as a copy (`from`), else what its vector is made of. */
+static int story_log_add(struct story *s, struct nf_record *rec, int64_t order, const char *from)
+{
+    if (s->replaying || !s->log_path)
+        return 0;
+    struct nf_record *l = s->log_rec;
+    nf_record_reset(l);
+    size_t n;
+    const char *v = nf_record_str(rec, NF_F_ID, &n);
+    int bad = nf_record_set_str(l, NF_F_ID, v, n) | nf_record_set_int(l, NF_F_READ_ORDER, order);
+    if (from) {
+        bad |= nf_record_set_cstr(l, NF_F_DUP_OF, from);
+    } else {
+        static const enum nf_field keep[] = {NF_F_TITLE, NF_F_TEXT, NF_F_PUBLISHED_AT};
+        for (size_t i = 0; i < sizeof(keep) / sizeof(*keep); i++)
+            if ((v = nf_record_str(rec, keep[i], &n)))
+                bad |= nf_record_set_str(l, keep[i], v, n);
+        size_t ne = nf_record_entity_count(rec);
+        for (size_t i = 0; i < ne; i++) {
+            const struct nf_entity *e = nf_record_entity(rec, i);
+            if (e)
+                bad |= nf_record_add_entity(l, e->type, e->name, e->mentions);
+        }
+    }
+    size_t at = s->log_buf.len;
+    uint32_t len = 0;
+    if (bad || nf_buf_append(&s->log_buf, &len, 4) < 0 || nf_record_encode(l, &s->log_buf) < 0) {
+        s->log_buf.len = at;
+        return -1;
+    }
+    len = (uint32_t)(s->log_buf.len - at - 4);
+    memcpy(s->log_buf.data + at, &len, 4);
+    return 0;
+}
+
+/* Appends the log's new entries (no fsync: the log is for a crash of this process, which the
+ * page cache survives). */
+static int story_log_append(struct story *s, char *why, size_t whyn)
+{
+    if (!s->log_path || !s->log_buf.len)
+        return 0;
+    FILE *f = fopen(s->log_path, "ab");
+    bool ok = f && fwrite(s->log_buf.data, 1, s->log_buf.len, f) == s->log_buf.len;
+    ok = (f && fclose(f) == 0) && ok;
+    if (!ok) {
+        snprintf(why, whyn, "cannot append to %s: %s", s->log_path, strerror(errno));
+        return -1;
+    }
+    s->log_buf.len = 0;
+    return 0;
+}
+
+/* After a snapshot: the log is empty (the snapshot has everything). */
+static int story_log_reset(struct story *s, char *why, size_t whyn)
+{
+    s->log_buf.len = 0;
+    if (s->log_path && truncate(s->log_path, 0) < 0 && errno != ENOENT) {
+        snprintf(why, whyn, "cannot empty %s: %s", s->log_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec);
+
+/* Judges the log's records again, as they were judged before a crash, then writes a snapshot
+ * and empties the log. A last entry cut short by the crash is left out. */
+static int story_log_replay(struct story *s, struct nf_ctx *ctx)
+{
+    size_t len = 0;
+    char *data = story_slurp(s->log_path, &len);
+    if (!data) {
+        if (errno == ENOENT)
+            return 0;
+        nf_ctx_error(ctx, "%s: %s", s->log_path, strerror(errno));
+        return -1;
+    }
+    struct nf_record *r = nf_record_new();
+    size_t off = 0, n = 0;
+    int rc = r ? 0 : -1;
+    s->replaying = true;
+    while (rc == 0 && len - off >= 4) {
+        uint32_t el;
+        memcpy(&el, data + off, 4);
+        if (el > len - off - 4)
+            break;
+        if (nf_record_decode(r, data + off + 4, el) == 0 && story_process(s, ctx, r) == NF_OK)
+            n++;
+        else
+            rc = -1;
+        off += 4 + (size_t)el;
+    }
+    s->replaying = false;
+    nf_record_destroy(&r);
+    free(data);
+    if (rc < 0) {
+        nf_ctx_error(ctx, "%s: entry %zu cannot be judged again", s->log_path, n + 1);
+        return -1;
+    }
+    char why[512];
+    if (n && (story_snapshot(s, why, sizeof(why)) < 0 ||
+              story_log_reset(s, why, sizeof(why)) < 0)) {
+        nf_ctx_error(ctx, "%s", why);
+        return -1;
+    }
+    if (n)
+        nf_log(ctx, NF_LOG_INFO, "judged again %zu records from %s", n, s->log_path);
+    return 0;
 }
 
 /* The article read at `order` is a member of the story at `slot`: a story is named by its member
@@ -1886,7 +2027,8 @@ static int story_name(struct story *s, uint32_t slot, const uint64_t key[2], int
     story_id_hex(key, to);
     memcpy(it->id, &key[0], 8), memcpy(it->id + 8, &key[1], 8);
     it->order = order;
-    nf_ctx_count(s->ctx, "story_renamed", 1);
+    if (!s->replaying)
+        nf_ctx_count(s->ctx, "story_renamed", 1);
     return nf_amend_add(&s->amend, NF_AMEND_STORY_ID, from, to);
 }
 
@@ -1906,14 +2048,16 @@ struct story_former {
     struct story *s;
     const char *id;
     const struct story_idpair *found;
+    char found_id[33];
 };
 
 /* An article dedup now counts a copy of this record (it arrived first, as an original). */
 static int story_former_copy(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
 {
     struct story_former *f = arg;
-    if (kind == NF_AMEND_DUP_OF && val && !f->found && strcmp(val, f->id) == 0)
-        f->found = story_live_of(f->s, key, 32);
+    if (kind == NF_AMEND_DUP_OF && val && !f->found && strcmp(val, f->id) == 0 &&
+        (f->found = story_live_of(f->s, key, 32)))
+        snprintf(f->found_id, sizeof(f->found_id), "%s", key);
     return 0;
 }
 
@@ -1938,8 +2082,11 @@ static int story_finish(struct story *s, struct nf_ctx *ctx, struct nf_record *r
 /* Joins a copy (or an original whose copies arrived first) to the story at `from`, without its
  * words: a copy adds none. */
 static int story_join_copy(struct story *s, struct nf_ctx *ctx, struct nf_record *rec,
-                           const uint64_t key[2], int64_t order, const struct story_idpair *from)
+                           const uint64_t key[2], int64_t order, const struct story_idpair *from,
+                           const char *from_id)
 {
+    if (story_log_add(s, rec, order, from_id) < 0)
+        goto nomem;
     struct story_idpair v = *from;
     if (story_ids_put(s, key, &v) < 0)
         goto nomem;
@@ -1951,7 +2098,8 @@ static int story_join_copy(struct story *s, struct nf_ctx *ctx, struct nf_record
             goto nomem;
     }
     s->dirty = true;
-    nf_ctx_count(ctx, "story_copy", 1);
+    if (!s->replaying)
+        nf_ctx_count(ctx, "story_copy", 1);
     return story_finish(s, ctx, rec, &v);
 nomem:
     nf_ctx_error(ctx, "out of memory");
@@ -1984,19 +2132,21 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     size_t dn;
     const char *dup = nf_record_str(rec, NF_F_DUP_OF, &dn);
     const struct story_idpair *from = NULL;
+    struct story_former f = {s, id, NULL, ""};
     if (dup && dn) {
         uint64_t dk[2];
         story_id_bits(dup, dn, dk);
         from = story_ids_find(s, dk);
     } else if (nf_amend_has(rec)) {
         /* an original read before copies of it that arrived first: their story */
-        struct story_former f = {s, id, NULL};
         const char *why;
         if (idn == 32 && nf_amend_each(rec, story_former_copy, &f, &why) == 0)
             from = f.found;
     }
     if (from)
-        return story_join_copy(s, ctx, rec, key, order, from);
+        return story_join_copy(s, ctx, rec, key, order, from, dup && dn ? dup : f.found_id);
+    if (story_log_add(s, rec, order, NULL) < 0)
+        goto nomem;
     long nt = story_vector(s, rec);
     if (nt < 0)
         goto nomem;
@@ -2018,7 +2168,8 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     nf_log(ctx, NF_LOG_DEBUG, "%s: %zu terms, %zu entities, best similarity %.3f (threshold %.3f)",
            id, (size_t)nt, nre, score, s->conf->threshold);
     if (slot >= 0) {
-        nf_ctx_count(ctx, "story_joined", 1);
+        if (!s->replaying)
+            nf_ctx_count(ctx, "story_joined", 1);
         if (story_name(s, (uint32_t)slot, key, order) < 0)
             goto nomem;
     } else {
@@ -2031,7 +2182,8 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
             .serial = serial, .live = true, .tmin = NAN, .tmax = NAN, .order = order};
         s->alive[slot] = 0; /* indexed when its terms are known */
         memcpy(it->id, key, 16);
-        nf_ctx_count(ctx, "story_new", 1);
+        if (!s->replaying)
+            nf_ctx_count(ctx, "story_new", 1);
     }
     struct story_item *it = &s->items[slot];
     if (nt > 0 && story_absorb(s, (uint32_t)slot, t, re, nre) < 0)
@@ -2053,12 +2205,26 @@ static int story_flush(void *state, struct nf_ctx *ctx)
 {
     struct story *s = state;
     int64_t now = nf_now_ms();
-    if (!s->dirty || now - s->last_snapshot_ms < s->conf->snapshot_s * 1000)
-        return NF_OK;
     char why[512];
+    if (!s->dirty || now - s->last_snapshot_ms < s->conf->snapshot_s * 1000) {
+        /* what is sent on from here is in the log at least */
+        if (story_log_append(s, why, sizeof(why)) < 0) {
+            nf_ctx_error(ctx, "%s", why);
+            return NF_ERR;
+        }
+        return NF_OK;
+    }
     s->last_snapshot_ms = now;
     if (story_snapshot(s, why, sizeof(why)) < 0) {
-        nf_ctx_error(ctx, "snapshot: %s", why);
+        nf_log(ctx, NF_LOG_WARN, "snapshot: %s; the log keeps what it lacks", why);
+        if (story_log_append(s, why, sizeof(why)) < 0) {
+            nf_ctx_error(ctx, "%s", why);
+            return NF_ERR;
+        }
+        return NF_OK;
+    }
+    if (story_log_reset(s, why, sizeof(why)) < 0) {
+        nf_ctx_error(ctx, "%s", why);
         return NF_ERR;
     }
     return NF_OK;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -71,6 +72,8 @@ static void remove_snapshot(void)
     unlink(snap_path);
     char bad[600];
     snprintf(bad, sizeof(bad), "%s.bad", snap_path);
+    unlink(bad);
+    snprintf(bad, sizeof(bad), "%s/story.log", mock_state_dir());
     unlink(bad);
 }
 
@@ -595,6 +598,49 @@ static void test_warm_restart(void **state)
     nf_record_destroy(&r4);
 }
 
+/* A crash between snapshots loses nothing that was sent on: the log appended at each flush is
+ * judged again at start. */
+static void test_log_survives_a_crash(void **state)
+{
+    (void)state;
+    char log_path[600], saved[620];
+    snprintf(log_path, sizeof(log_path), "%s/story.log", mock_state_dir());
+    snprintf(saved, sizeof(saved), "%s.saved", log_path);
+    const char *const opts[] = {"snapshot_s=3600", NULL};
+    struct mock_plugin *mp = story_new(opts);
+    struct nf_record *r0 = seed(0), *r1 = seed(1), *r3 = seed(3);
+    const char *s0 = story_of(mp, r0), *s3 = story_of(mp, r3);
+    struct nf_record *copy = plain("copy", "Completely different words about football scores "
+                                   "and a cup final in the rain.", NULL);
+    assert_int_equal(nf_record_set_cstr(copy, NF_F_DUP_OF, id_of(r3)), 0);
+    assert_string_equal(story_of(mp, copy), s3);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    /* the process dies here: no snapshot since it started, only the log */
+    char cmd[1300];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", log_path, saved);
+    assert_int_equal(system(cmd), 0);
+    mock_plugin_destroy(&mp);
+    remove_snapshot();
+    assert_int_equal(rename(saved, log_path), 0);
+
+    mp = story_new(opts);
+    int64_t created = mock_counter("story_new");
+    assert_string_equal(story_of(mp, r1), s0); /* joins the story it would have joined */
+    nf_record_unset(copy, NF_F_STORY_ID);
+    assert_string_equal(story_of(mp, copy), s3); /* a replay: the story it had */
+    assert_int_equal(mock_counter("story_new"), created);
+    /* the start folded the log into a snapshot */
+    struct stat st;
+    assert_int_equal(stat(snap_path, &st), 0);
+    assert_int_equal(stat(log_path, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    mock_plugin_destroy(&mp);
+    nf_record_destroy(&r0);
+    nf_record_destroy(&r1);
+    nf_record_destroy(&r3);
+    nf_record_destroy(&copy);
+}
+
 /* A damaged snapshot is set aside and the stage starts without stories. */
 static void test_damaged_snapshot(void **state)
 {
@@ -1002,6 +1048,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_names_tell_events_apart, fresh, done),
         cmocka_unit_test_setup_teardown(test_figures_confirm, fresh, done),
         cmocka_unit_test_setup_teardown(test_warm_restart, fresh, done),
+        cmocka_unit_test_setup_teardown(test_log_survives_a_crash, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot, fresh, done),
         cmocka_unit_test_setup_teardown(test_eviction, fresh, done),
         cmocka_unit_test_setup_teardown(test_idf_files, fresh, done),
