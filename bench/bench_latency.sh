@@ -31,7 +31,7 @@ cmd=("$NF" run "$ROOT/conf/newsflow.cfg" --set "state_dir=$TMP/var" --set "fetch
      --set dedup.flush_ms=5 --set story.flush_ms=5)
 "${cmd[@]}" >"$TMP/log" 2>&1 &
 SUP=$!
-for _ in $(seq 100); do [ -S "$TMP/var/run/html.in" ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ -S "$TMP/var/run/html-0.in" ] && break; sleep 0.1; done
 sleep 1
 # Each file is written beside the directory and renamed into it at its time; the rename times
 # go to a log (nanoseconds since the epoch).
