@@ -49,6 +49,9 @@ enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
 /* Records without a read order count as read after every record that has one, in the order
  * they arrive (the arrival number, kept in the snapshot). */
 #define STORY_UNORDERED (INT64_C(1) << 62)
+/* Names a story had before its latest, kept so that a resent member carries the renames again
+ * (the record that carried one may have been lost before the store committed it). */
+#define STORY_FORMER 4
 
 struct story_conf {
     double threshold;
@@ -204,6 +207,8 @@ struct story_item {
     double tmin, tmax; /* days since the epoch of published members; NAN when none */
     uint64_t last_seq; /* arrival number of the last member */
     int64_t order; /* read order of the member read first, whose id the story has */
+    uint8_t former[STORY_FORMER][16]; /* its earlier names, the latest first */
+    uint32_t nformer;
     double norm[STORY_KINDS]; /* |centroid| of each kind with the IDF of norm_docs documents */
     uint64_t norm_docs;
 };
@@ -1444,7 +1449,7 @@ static int story_put(struct nf_buf *b, const void *p, size_t n)
 
 static int story_snapshot_encode(struct story *s, struct nf_buf *b)
 {
-    uint32_t version = 3, k = (uint32_t)s->conf->top_terms, e = STORY_MAX_ENTS;
+    uint32_t version = 4, k = (uint32_t)s->conf->top_terms, e = STORY_MAX_ENTS;
     uint64_t ndf = s->df.n, nst = s->live, nid = s->ids[0].n + s->ids[1].n;
     if (story_put(b, STORY_MAGIC, 8) || STORY_PUT(b, version) || STORY_PUT(b, k) ||
         STORY_PUT(b, e) || STORY_PUT(b, s->docs) || STORY_PUT(b, s->seq) || STORY_PUT(b, ndf))
@@ -1461,6 +1466,7 @@ static int story_snapshot_encode(struct story *s, struct nf_buf *b)
         if (story_put(b, it->id, 16) || STORY_PUT(b, it->members) || STORY_PUT(b, it->nterms) ||
             STORY_PUT(b, it->nents) || STORY_PUT(b, it->tmin) || STORY_PUT(b, it->tmax) ||
             STORY_PUT(b, it->last_seq) || STORY_PUT(b, it->order) ||
+            STORY_PUT(b, it->nformer) || story_put(b, it->former, 16 * it->nformer) ||
             story_put(b, story_terms_of(s, (uint32_t)i), it->nterms * sizeof(struct story_term)) ||
             story_put(b, story_ents_of(s, (uint32_t)i), it->nents * sizeof(struct story_ent)))
             return -1;
@@ -1572,7 +1578,7 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
     uint64_t ndf, nst, nid;
     /* version 1 had neither kinds nor member counts: every term a word, seen by none */
     /* version 2 had no read order: its stories keep their names */
-    if (STORY_GET(&r, version) || version < 1 || version > 3)
+    if (STORY_GET(&r, version) || version < 1 || version > 4)
         return *why = "unknown snapshot version", -1;
     if (STORY_GET(&r, k) || STORY_GET(&r, e) || e != STORY_MAX_ENTS || STORY_GET(&r, s->docs) ||
         STORY_GET(&r, s->seq) || STORY_GET(&r, ndf))
@@ -1593,6 +1599,8 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
         if (story_get(&r, it.id, 16) || STORY_GET(&r, it.members) || STORY_GET(&r, it.nterms) ||
             STORY_GET(&r, it.nents) || STORY_GET(&r, it.tmin) || STORY_GET(&r, it.tmax) ||
             STORY_GET(&r, it.last_seq) || (version >= 3 && STORY_GET(&r, it.order)) ||
+            (version >= 4 && (STORY_GET(&r, it.nformer) || it.nformer > STORY_FORMER ||
+                              story_get(&r, it.former, 16 * it.nformer))) ||
             it.nterms > k || it.nents > e)
             return *why = "bad story", -1;
         if (version < 3)
@@ -2025,11 +2033,35 @@ static int story_name(struct story *s, uint32_t slot, const uint64_t key[2], int
     memcpy(&old[0], it->id, 8), memcpy(&old[1], it->id + 8, 8);
     story_id_hex(old, from);
     story_id_hex(key, to);
+    memmove(it->former[1], it->former[0], 16 * (STORY_FORMER - 1));
+    memcpy(it->former[0], it->id, 16);
+    if (it->nformer < STORY_FORMER)
+        it->nformer++;
     memcpy(it->id, &key[0], 8), memcpy(it->id + 8, &key[1], 8);
     it->order = order;
     if (!s->replaying)
         nf_ctx_count(s->ctx, "story_renamed", 1);
     return nf_amend_add(&s->amend, NF_AMEND_STORY_ID, from, to);
+}
+
+/* The renames of the story at p, for a member sent again: from each earlier name to the
+ * current one. */
+static int story_renames_again(struct story *s, const struct story_idpair *p)
+{
+    const struct story_item *it = p->slot < s->nitems ? &s->items[p->slot] : NULL;
+    if (!it || !it->live || it->serial != p->serial || !it->nformer)
+        return 0;
+    uint64_t cur[2], old[2];
+    char to[33], from[33];
+    memcpy(&cur[0], it->id, 8), memcpy(&cur[1], it->id + 8, 8);
+    story_id_hex(cur, to);
+    for (uint32_t i = 0; i < it->nformer; i++) {
+        memcpy(&old[0], it->former[i], 8), memcpy(&old[1], it->former[i] + 8, 8);
+        story_id_hex(old, from);
+        if (nf_amend_add(&s->amend, NF_AMEND_STORY_ID, from, to) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* The live story an article is in, by the article's id; NULL when unknown or gone. */
@@ -2121,8 +2153,11 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     const struct story_idpair *seen = story_ids_find(s, key);
     if (seen) {
         /* a replay: the same story as the first time (under its latest name), and nothing
-         * counted twice */
-        nf_ctx_count(ctx, "story_replayed", 1);
+         * counted twice; the renames of its story go with it again */
+        if (!s->replaying)
+            nf_ctx_count(ctx, "story_replayed", 1);
+        if (story_renames_again(s, seen) < 0)
+            goto nomem;
         return story_finish(s, ctx, rec, seen);
     }
     int64_t order;

@@ -326,6 +326,15 @@ static void test_named_after_the_article_read_first(void **state)
             const char *sid = story_of(mp, r[i]);
             held_store(&h[run], r[i], sid);
         }
+        if (run) {
+            /* a member sent again carries its story's renames again: a store that lost the
+             * record that carried one (a crash before its commit) is put right */
+            struct held lost = {0};
+            held_store(&lost, r[1], id_of(r[1])); /* as stored before 0 renamed the story */
+            nf_record_unset(r[2], NF_F_STORY_ID);
+            held_store(&lost, r[2], story_of(mp, r[2]));
+            assert_string_equal(held_story(&lost, id_of(r[1])), id_of(r[0]));
+        }
         mock_plugin_destroy(&mp);
     }
     for (int i = 0; i < 5; i++) {
