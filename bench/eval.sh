@@ -81,7 +81,7 @@ if [ -f "$SHARED/tools/make_corpus.py" ]; then
         eval_dups "$n" 1
     done
     echo "== copies: 10000 articles, every copy edited again by bench/more_edits.py KIND"
-    for kind in lead words shuffle cut50 two numbers marker typo; do
+    for kind in lead words shuffle cut50 two numbers marker typo retitle; do
         eval_edits "$kind"
     done
     echo "  reproduce: python3 bench/more_edits.py /tmp/c10000 /tmp/e-KIND KIND, then as above on /tmp/e-KIND"

@@ -20,6 +20,9 @@ KIND is one of
            ("(Adds comment from the ministry)", "(Corrects figure in paragraph 3)")
   typo     a typo inside one to three numbers: a separator moved by a digit ("3,892,000" as
            "38,92,000"), dropped, doubled or made another, a decimal point lost
+  retitle  the headline rewritten by a republisher (the text as it was): a third of its words
+           swapped for words of the text's first sentence, the rest in another order, its
+           figures kept
 Originals, ids and order stay as they were; OUT_DIR gets articles.jsonl and gold_dups.jsonl in
 the generator's format, so score_dups.py reads it as it reads IN_DIR."""
 import argparse
@@ -137,10 +140,19 @@ def edit(rng, kind, title, body):
         for a, b in sorted(rng.sample(spans, min(len(spans), rng.randint(1, 3))), reverse=True):
             body = body[:a] + number_typo(rng, body[a:b]) + body[b:]
         return title, body
+    if kind == 'retitle':
+        head = title.split()
+        lead = [w for w in re.split(r'(?<=[.!?])\s', body, maxsplit=1)[0].split()
+                if not re.search(r'\d', w)]
+        for i in rng.sample(range(len(head)), len(head) // 3):
+            if lead and not re.search(r'\d', head[i]):
+                head[i] = rng.choice(lead)
+        rng.shuffle(head)
+        return ' '.join(head), body
     raise SystemExit(f'unknown kind {kind!r}')
 
 
-KINDS = ['lead', 'words', 'shuffle', 'cut50', 'two', 'numbers', 'marker', 'typo']
+KINDS = ['lead', 'words', 'shuffle', 'cut50', 'two', 'numbers', 'marker', 'typo', 'retitle']
 
 
 def main():

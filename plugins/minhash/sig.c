@@ -3,7 +3,8 @@
  * bin's minimum, so the cost is one hash per shingle whatever the number of bins (k separate
  * permutations would cost k multiplications per shingle). Empty bins (short texts) are filled by
  * optimal densification: each borrows the value of a bin chosen by a fixed hash sequence, the
- * same for every text, so equal texts still agree bin by bin. */
+ * same for every text, so equal texts still agree bin by bin. The headline's shingles join the
+ * text's in the bins, weighted (nf_sig_headline). */
 #include "sig.h"
 
 #include <stdbool.h>
@@ -345,6 +346,24 @@ static uint64_t sig_figure_hash(const uint8_t *nb, size_t a, size_t b)
     return XXH3_64bits(d, k);
 }
 
+/* Copies the bins' minima to v, each empty bin (not in `filled`) given the value of a bin
+ * chosen by a fixed hash sequence: the same for every text, so equal texts agree bin by bin. */
+static void sig_densify(const uint32_t mins[NF_SIG_K], uint64_t filled, uint32_t v[NF_SIG_K])
+{
+    for (unsigned b = 0; b < NF_SIG_K; b++) {
+        v[b] = mins[b];
+        if (filled >> b & 1 || !filled)
+            continue;
+        for (uint64_t a = 1;; a++) {
+            unsigned j = (unsigned)(sig_mix((uint64_t)b << 32 | a) >> 58);
+            if (filled >> j & 1) {
+                v[b] = mins[j];
+                break;
+            }
+        }
+    }
+}
+
 int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingle,
                    struct nf_sig *out, const char **why)
 {
@@ -366,7 +385,7 @@ int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingl
         out->body_figures |= 1ull << (sig_figure_hash(w->norm, a, b) >> 58);
     size_t s = (size_t)shingle;
     size_t count = words >= s ? words - s + 1 : 1;
-    uint32_t mins[NF_SIG_K];
+    uint32_t *mins = w->mins;
     for (int b = 0; b < NF_SIG_K; b++)
         mins[b] = UINT32_MAX;
     uint64_t filled = 0;
@@ -381,21 +400,9 @@ int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingl
         if (v < mins[b])
             mins[b] = v;
     }
+    w->filled = filled;
     out->shingles = (uint32_t)count;
-    if (filled != UINT64_MAX) {
-        for (unsigned b = 0; b < NF_SIG_K; b++) {
-            if (filled >> b & 1)
-                continue;
-            for (uint64_t a = 1;; a++) {
-                unsigned j = (unsigned)(sig_mix((uint64_t)b << 32 | a) >> 58);
-                if (filled >> j & 1) {
-                    mins[b] = mins[j];
-                    break;
-                }
-            }
-        }
-    }
-    memcpy(out->v, mins, sizeof(mins));
+    sig_densify(mins, filled, out->v);
     return 0;
 }
 
@@ -493,6 +500,37 @@ static void sig_headline_core(const uint8_t *t, size_t n, size_t *a_out, size_t 
     }
 }
 
+/* Adds the shingles of the normalised headline (w->norm[0..len), `words` words) to the
+ * signature's set, each as a few elements of its own (hashed apart from the text's shingles),
+ * and densifies the bins again from the text's minima (w->mins). A copy keeps
+ * its headline, or most of its words when a republisher rewrites it: the headline's shingles
+ * lift the similarity of a copy whose words were edited or whose tail was cut, and lower that
+ * of two reports that share a body's template under headlines of their own. */
+static void sig_fold_headline(struct nf_sig_work *w, size_t len, size_t words, struct nf_sig *out)
+{
+    size_t s = out->shingle, count = words >= s ? words - s + 1 : 1;
+    const uint32_t *st = w->starts;
+    /* together about NF_SIG_HEADLINE_SHARE of the text's shingles: the headline weighs as
+     * much in a short report as in a long one */
+    double share = NF_SIG_HEADLINE_SHARE * out->shingles / (double)count;
+    uint64_t weight = share < 1                            ? 1
+                      : share > NF_SIG_HEADLINE_MAX_WEIGHT ? NF_SIG_HEADLINE_MAX_WEIGHT
+                                                           : (uint64_t)(share + 0.5);
+    for (size_t i = 0; i < count; i++) {
+        size_t end = i + s < words ? st[i + s] - 1 : len;
+        uint64_t h = XXH3_64bits(w->norm + st[i], end - st[i]);
+        for (uint64_t r = 1; r <= weight; r++) {
+            uint64_t x = sig_mix(h ^ r * 0xD6E8FEB86659FD93ull);
+            unsigned b = (unsigned)(x >> 58);
+            w->filled |= 1ull << b;
+            if ((uint32_t)x < w->mins[b])
+                w->mins[b] = (uint32_t)x;
+        }
+    }
+    out->shingles += (uint32_t)(count * weight);
+    sig_densify(w->mins, w->filled, out->v);
+}
+
 int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct nf_sig *out,
                     const char **why)
 {
@@ -514,6 +552,8 @@ int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct n
     out->figures = key ? key : 1;
     uint32_t h = (uint32_t)XXH3_64bits(w->norm, (size_t)len);
     out->headline = h ? h : 1;
+    if (out->shingles > 0 && words > 0)
+        sig_fold_headline(w, (size_t)len, words, out);
     return 0;
 }
 
