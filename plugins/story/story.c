@@ -1977,7 +1977,8 @@ static int story_log_reset(struct story *s, char *why, size_t whyn)
 static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec);
 
 /* Judges the log's records again, as they were judged before a crash, then writes a snapshot
- * and empties the log. A last entry cut short by the crash is left out. */
+ * and empties the log. A last entry cut short by the crash is left out; an entry that cannot be
+ * read ends the replay there. */
 static int story_log_replay(struct story *s, struct nf_ctx *ctx)
 {
     size_t len = 0;
@@ -2006,11 +2007,14 @@ static int story_log_replay(struct story *s, struct nf_ctx *ctx)
     s->replaying = false;
     nf_record_destroy(&r);
     free(data);
-    if (rc < 0) {
-        nf_ctx_error(ctx, "%s: entry %zu cannot be judged again", s->log_path, n + 1);
-        return -1;
-    }
     char why[512];
+    if (rc < 0) {
+        /* as a damaged snapshot: losing what came after is better than not running */
+        snprintf(why, sizeof(why), "%s.bad", s->log_path);
+        rename(s->log_path, why);
+        nf_log(ctx, NF_LOG_WARN, "%s: entry %zu cannot be judged again; the %zu before it were "
+                                 "(the log was moved to %s)", s->log_path, n + 1, n, why);
+    }
     if (n && (story_snapshot(s, why, sizeof(why)) < 0 ||
               story_log_reset(s, why, sizeof(why)) < 0)) {
         nf_ctx_error(ctx, "%s", why);

@@ -650,6 +650,28 @@ static void test_log_survives_a_crash(void **state)
     nf_record_destroy(&copy);
 }
 
+/* A log entry that cannot be read is set aside: the stage starts with what came before it. */
+static void test_damaged_log(void **state)
+{
+    (void)state;
+    char log_path[600], bad[620];
+    snprintf(log_path, sizeof(log_path), "%s/story.log", mock_state_dir());
+    snprintf(bad, sizeof(bad), "%s.bad", log_path);
+    unlink(bad);
+    FILE *f = fopen(log_path, "wb");
+    assert_non_null(f);
+    static const unsigned char junk[] = {3, 0, 0, 0, 0xc1, 0xc1, 0xc1};
+    assert_int_equal(fwrite(junk, 1, sizeof(junk), f), sizeof(junk));
+    fclose(f);
+    struct mock_plugin *mp = story_new(NULL);
+    struct nf_record *r0 = seed(0);
+    assert_string_equal(story_of(mp, r0), id_of(r0));
+    assert_int_equal(access(bad, F_OK), 0);
+    mock_plugin_destroy(&mp);
+    nf_record_destroy(&r0);
+    unlink(bad);
+}
+
 /* A damaged snapshot is set aside and the stage starts without stories. */
 static void test_damaged_snapshot(void **state)
 {
@@ -1058,6 +1080,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_figures_confirm, fresh, done),
         cmocka_unit_test_setup_teardown(test_warm_restart, fresh, done),
         cmocka_unit_test_setup_teardown(test_log_survives_a_crash, fresh, done),
+        cmocka_unit_test_setup_teardown(test_damaged_log, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot, fresh, done),
         cmocka_unit_test_setup_teardown(test_eviction, fresh, done),
         cmocka_unit_test_setup_teardown(test_idf_files, fresh, done),
