@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "deadletter.h"
 #include "newsflow/log.h"
@@ -160,55 +161,9 @@ static int parse_args(int argc, char **argv, int from, struct args *a)
     return 0;
 }
 
-static char *slurp(const char *path, size_t limit)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char *text = malloc(limit + 1);
-    size_t n = text ? fread(text, 1, limit, f) : 0;
-    bool whole = text && feof(f);
-    fclose(f);
-    if (!whole) {
-        free(text);
-        return NULL;
-    }
-    text[n] = '\0';
-    return text;
-}
-
 static struct nf_config *load(const struct args *a, const char *cmd)
 {
-    if (!a->config) {
-        fprintf(stderr, "newsflow %s: which config? (newsflow help)\n", cmd);
-        return NULL;
-    }
-    char err[2048];
-    struct nf_config *cfg;
-    if (a->snapshot) {
-        char *text = slurp(a->snapshot, (size_t)16 << 20);
-        if (!text) {
-            fprintf(stderr, "newsflow: cannot read the config snapshot %s: %s\n", a->snapshot,
-                    strerror(errno));
-            return NULL;
-        }
-        cfg = nf_config_load_text(a->config, text, (char *const *)a->sets, a->n_sets, err,
-                                  sizeof(err));
-        free(text);
-    } else {
-        cfg = nf_config_load(a->config, (char *const *)a->sets, a->n_sets, err, sizeof(err));
-    }
-    if (!cfg) {
-        fprintf(stderr, "newsflow: %s\n", err);
-        return NULL;
-    }
-    nf_transport_set_max_message(cfg->max_message);
-    nf_log_json(cfg->log_json);
-    if (nf_security_setup(cfg, err, sizeof(err)) < 0) {
-        fprintf(stderr, "newsflow: %s: %s\n", cfg->path, err);
-        nf_config_destroy(&cfg);
-    }
-    return cfg;
+    return nf_cli_load(a->config, a->snapshot, (char *const *)a->sets, a->n_sets, cmd);
 }
 
 /* The plugins in a directory: what `doc` offers when it is not given a known one. */
@@ -504,7 +459,7 @@ static int cmd_reload(const struct nf_config *cfg, int timeout_ms)
     }
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/reload.result", cfg->run_dir);
-    char *before = slurp(path, 65536);
+    char *before = nf_cli_slurp(path, 65536);
     int serial0 = before ? atoi(before) : 0;
     free(before);
     if (kill(pid, SIGHUP) < 0) {
@@ -513,7 +468,7 @@ static int cmd_reload(const struct nf_config *cfg, int timeout_ms)
         return 1;
     }
     for (int waited = 0; waited < (timeout_ms ? timeout_ms : 60000); waited += 50) {
-        char *now = slurp(path, 65536);
+        char *now = nf_cli_slurp(path, 65536);
         if (now && atoi(now) > serial0) {
             char *verdict = strchr(now, ' ');
             bool ok = verdict && strncmp(verdict + 1, "ok ", 3) == 0;
@@ -638,15 +593,7 @@ int main(int argc, char **argv)
         else
             rc = nf_supervisor_run(cfg, a.config, a.tail, a.once, &a.where);
     } else if (strcmp(cmd, "stage") == 0) {
-        int si = a.stage ? nf_config_stage_index(cfg, a.stage) : -1;
-        if (si < 0)
-            fprintf(stderr, "newsflow: %s: no stage named '%s'\n", cfg->path,
-                    a.stage ? a.stage : "");
-        else if (a.worker >= cfg->stages[si].workers)
-            fprintf(stderr, "newsflow: stage %s has %d workers; --worker %d is out of range\n",
-                    a.stage, cfg->stages[si].workers, a.worker);
-        else
-            rc = nf_stage_run(cfg, si, a.worker, a.once);
+        rc = nf_stage_main(cfg, a.stage, a.worker, a.once);
     } else if (strcmp(cmd, "broker") == 0) {
         char err[512];
         if (nf_placement_check(cfg, a.where.inboxes, "--inboxes", err, sizeof(err)) < 0)

@@ -1580,3 +1580,18 @@ out:
     worker_free(&w);
     return code;
 }
+
+int nf_stage_main(const struct nf_config *cfg, const char *stage, int worker, bool once)
+{
+    int si = stage ? nf_config_stage_index(cfg, stage) : -1;
+    if (si < 0) {
+        fprintf(stderr, "newsflow: %s: no stage named '%s'\n", cfg->path, stage ? stage : "");
+        return 2;
+    }
+    if (worker >= cfg->stages[si].workers) {
+        fprintf(stderr, "newsflow: stage %s has %d workers; --worker %d is out of range\n", stage,
+                cfg->stages[si].workers, worker);
+        return 2;
+    }
+    return nf_stage_run(cfg, si, worker, once);
+}

@@ -11,4 +11,8 @@
  * exit code: 0 on a clean stop, 1 on a runtime failure, 2 on a start-up (config) error. */
 int nf_stage_run(const struct nf_config *cfg, int stage, int worker, bool once);
 
+/* The same for a stage named on a command line: a stage that is not in the config, or a worker
+ * number out of its range, is said on stderr (exit code 2). */
+int nf_stage_main(const struct nf_config *cfg, const char *stage, int worker, bool once);
+
 #endif

@@ -297,6 +297,7 @@ enum { T_READ, T_STORED, T_DUP, T_STORIES, T_DEAD };
 
 struct sup {
     const struct nf_placement *where;
+    char worker_exe[PATH_MAX]; /* newsflow-stage beside this command, or /proc/self/exe */
     struct nf_view view; /* what the HTTP endpoint shows */
     struct nf_http *http;
     int64_t view_next;
@@ -382,6 +383,25 @@ static bool stage_busy(const struct sup *S, const struct child *c)
     return false;
 }
 
+/* Workers run newsflow-stage when it is beside this command (the same stage host without the
+ * libraries only the supervisor and the views use: less memory in every worker), else this
+ * program's own `stage` command. Its argv[0] stays "newsflow", so ps shows "newsflow stage". */
+static void find_worker_exe(struct sup *S)
+{
+    snprintf(S->worker_exe, sizeof(S->worker_exe), "/proc/self/exe");
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash || (size_t)(slash - exe) + 16 >= sizeof(exe))
+        return;
+    strcpy(slash + 1, "newsflow-stage");
+    if (access(exe, X_OK) == 0)
+        snprintf(S->worker_exe, sizeof(S->worker_exe), "%s", exe);
+}
+
 static void spawn(struct sup *S, struct child *c)
 {
     const struct nf_config *cfg = c->gen->cfg;
@@ -409,7 +429,7 @@ static void spawn(struct sup *S, struct child *c)
         if (getppid() != S->self)
             _exit(1);
         sigprocmask(SIG_SETMASK, &S->oldmask, NULL);
-        execv("/proc/self/exe", (char *const *)argv);
+        execv(S->worker_exe, (char *const *)argv);
         fprintf(stderr, "newsflow: exec of worker failed: %s\n", strerror(errno));
         _exit(127);
     }
@@ -910,6 +930,7 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
     }
     struct sup S = {.config_path = config_path, .tail = tail, .once = once, .self = getpid(),
                     .next_gen = 1, .tty = isatty(STDERR_FILENO) == 1, .where = where};
+    find_worker_exe(&S);
     /* the --set values, out of the workers' argument tail ("--set", V or "--set=V") */
     char *sets[130];
     for (int i = 0; tail && tail[i] && S.n_sets < 128; i++) {
