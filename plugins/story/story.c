@@ -1911,8 +1911,12 @@ fail:
 }
 
 /* Keeps what judging the record again needs, for the log: its id and read order, and the id of
- * the article whose story it joins as a copy (`from`), else what its vector is made of. */
-static int story_log_add(struct story *s, struct nf_record *rec, int64_t order, const char *from)
+ * the article whose story it joins as a copy (`from`), else what its vector is made of and the
+ * story it joined (`joined`, its name then; NULL: it began one). The log replays decisions, not
+ * the scoring: a restored state scores a little differently (centroid lengths cached, the index
+ * rebuilt), and what was sent on must stay as it was. */
+static int story_log_add(struct story *s, struct nf_record *rec, int64_t order, const char *from,
+                         const char *joined)
 {
     if (s->replaying || !s->log_path)
         return 0;
@@ -1934,6 +1938,8 @@ static int story_log_add(struct story *s, struct nf_record *rec, int64_t order, 
             if (e)
                 bad |= nf_record_add_entity(l, e->type, e->name, e->mentions);
         }
+        if (joined)
+            bad |= nf_record_set_cstr(l, NF_F_STORY_ID, joined);
     }
     size_t at = s->log_buf.len;
     uint32_t len = 0;
@@ -2121,7 +2127,7 @@ static int story_join_copy(struct story *s, struct nf_ctx *ctx, struct nf_record
                            const uint64_t key[2], int64_t order, const struct story_idpair *from,
                            const char *from_id)
 {
-    if (story_log_add(s, rec, order, from_id) < 0)
+    if (story_log_add(s, rec, order, from_id, NULL) < 0)
         goto nomem;
     struct story_idpair v = *from;
     if (story_ids_put(s, key, &v) < 0)
@@ -2184,8 +2190,6 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     }
     if (from)
         return story_join_copy(s, ctx, rec, key, order, from, dup && dn ? dup : f.found_id);
-    if (story_log_add(s, rec, order, NULL) < 0)
-        goto nomem;
     long nt = story_vector(s, rec);
     if (nt < 0)
         goto nomem;
@@ -2199,9 +2203,24 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     }
     long slot = -1;
     double score = 0;
-    if (nt > 0)
+    if (s->replaying) {
+        /* the log's decision: the story it joined then (by the name it had), or a new one */
+        size_t jn;
+        const char *joined = nf_record_str(rec, NF_F_STORY_ID, &jn);
+        const struct story_idpair *p = joined ? story_live_of(s, joined, jn) : NULL;
+        slot = p ? (long)p->slot : -1;
+    } else if (nt > 0) {
         slot = story_best(s, ctx, t, re, nre, &score);
+    }
     if (slot == -2)
+        goto nomem;
+    char joined[33];
+    if (slot >= 0) {
+        uint64_t name[2];
+        memcpy(&name[0], s->items[slot].id, 8), memcpy(&name[1], s->items[slot].id + 8, 8);
+        story_id_hex(name, joined);
+    }
+    if (story_log_add(s, rec, order, NULL, slot >= 0 ? joined : NULL) < 0)
         goto nomem;
     struct story_idpair v = {0};
     nf_log(ctx, NF_LOG_DEBUG, "%s: %zu terms, %zu entities, best similarity %.3f (threshold %.3f)",

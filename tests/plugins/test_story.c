@@ -650,6 +650,50 @@ static void test_log_survives_a_crash(void **state)
     nf_record_destroy(&copy);
 }
 
+/* The log replays decisions, not the scoring: a record the log says began a story of its own is
+ * in a story of its own after the restart, whatever the scoring would say now. */
+static void test_log_replays_decisions(void **state)
+{
+    (void)state;
+    char log_path[600];
+    snprintf(log_path, sizeof(log_path), "%s/story.log", mock_state_dir());
+    const char *const opts[] = {"snapshot_s=3600", NULL};
+    struct mock_plugin *mp = story_new(opts);
+    struct nf_record *r0 = seed(0), *r1 = seed(1);
+    const char *s0 = story_of(mp, r0);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    /* the process dies here; the log then has r1 too, as beginning its own story (the scoring
+     * puts it in r0's, test_seed_stories) */
+    char cmd[1300];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s.saved'", log_path, log_path);
+    assert_int_equal(system(cmd), 0);
+    mock_plugin_destroy(&mp);
+    remove_snapshot();
+    snprintf(cmd, sizeof(cmd), "%s.saved", log_path);
+    assert_int_equal(rename(cmd, log_path), 0);
+    struct nf_buf entry = {0};
+    uint32_t len = 0;
+    assert_int_equal(nf_buf_append(&entry, &len, 4), 0);
+    nf_record_unset(r1, NF_F_STORY_ID);
+    assert_int_equal(nf_record_set_int(r1, NF_F_READ_ORDER, INT64_C(1) << 40), 0);
+    assert_int_equal(nf_record_encode(r1, &entry), 0);
+    len = (uint32_t)(entry.len - 4);
+    memcpy(entry.data, &len, 4);
+    FILE *f = fopen(log_path, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite(entry.data, 1, entry.len, f), entry.len);
+    fclose(f);
+    nf_buf_free(&entry);
+
+    mp = story_new(opts);
+    assert_string_equal(story_of(mp, r1), id_of(r1)); /* a replay of the logged decision */
+    nf_record_unset(r0, NF_F_STORY_ID);
+    assert_string_equal(story_of(mp, r0), s0);
+    mock_plugin_destroy(&mp);
+    nf_record_destroy(&r0);
+    nf_record_destroy(&r1);
+}
+
 /* A log entry that cannot be read is set aside: the stage starts with what came before it. */
 static void test_damaged_log(void **state)
 {
@@ -1081,6 +1125,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_warm_restart, fresh, done),
         cmocka_unit_test_setup_teardown(test_log_survives_a_crash, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_log, fresh, done),
+        cmocka_unit_test_setup_teardown(test_log_replays_decisions, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot, fresh, done),
         cmocka_unit_test_setup_teardown(test_eviction, fresh, done),
         cmocka_unit_test_setup_teardown(test_idf_files, fresh, done),
