@@ -3,7 +3,8 @@
  * would get it (fields as extract_meta, story and dedup leave them, about three entities each,
  * each record encoded and decoded as a hop does), one transaction per --batch records. Times
  * process() and flush() only (user and system CPU of this process), and prints rows per CPU
- * second, the CPU per row along the run (a store whose cost grows with its size shows it here),
+ * second, the CPU per row along the run (a store whose cost grows with its size shows it here:
+ * by tenth of the run, and over the last tenth of the rows before 20,000, 100,000, 200,000, ...),
  * the database's size and a search check. No sockets, no other stages. */
 #include <dirent.h>
 #include <limits.h>
@@ -171,6 +172,13 @@ int main(int argc, char **argv)
     double part_cpu[BENCH_STORE_PARTS] = {0}, flush_cpu = 0, text_bytes = 0;
     int64_t part_rows[BENCH_STORE_PARTS] = {0}, rows = 0, failed = 0, total = (int64_t)n * passes;
     struct bench_store_cpu sum = {0, 0};
+    /* The CPU of each transaction, for the figures at given sizes. */
+    int64_t n_txn = (total + batch - 1) / batch;
+    double *txn_cpu = calloc((size_t)n_txn, sizeof(*txn_cpu));
+    if (!txn_cpu) {
+        fprintf(stderr, "bench_store: out of memory\n");
+        return 1;
+    }
     for (int64_t next = 0; next < total;) {
         int k = 0;
         for (; k < batch && next < total; k++, next++) {
@@ -206,6 +214,7 @@ int main(int argc, char **argv)
         flush_cpu += (t2.user - t1.user) + (t2.sys - t1.sys);
         int part = (int)((next - 1) * BENCH_STORE_PARTS / total);
         part_cpu[part] += cpu;
+        txn_cpu[(next - 1) / batch] = cpu;
         part_rows[part] += k;
         rows += k;
     }
@@ -230,6 +239,24 @@ int main(int argc, char **argv)
             printf(" -");
     }
     printf("\n");
+    /* At a size N: the transactions that end among the rows from 0.9 N to N. */
+    static const int64_t marks[] = {20000, 100000, 200000, 500000, 1000000, 2000000};
+    printf("  us a row at a size (over its last tenth):");
+    for (size_t m = 0; m < sizeof(marks) / sizeof(*marks) && marks[m] <= rows; m++) {
+        double c = 0;
+        int64_t r = 0;
+        for (int64_t t = 0; t < n_txn; t++) {
+            int64_t end = (t + 1) * batch < total ? (t + 1) * batch : total;
+            if (end > marks[m] * 9 / 10 && end <= marks[m]) {
+                c += txn_cpu[t];
+                r += end - t * batch;
+            }
+        }
+        if (r)
+            printf(" %lldk: %.0f", (long long)(marks[m] / 1000), c * 1e6 / (double)r);
+    }
+    printf("\n");
+    free(txn_cpu);
     if (failed)
         printf("  %lld records failed\n", (long long)failed);
 
@@ -237,16 +264,30 @@ int main(int argc, char **argv)
     if (sqlite3_open_v2(dbpath, &sdb, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         sqlite3_stmt *st;
         const char *q = "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM entities),"
-                        " (SELECT count(*) FROM articles_fts"
-                        "  WHERE articles_fts MATCH 'government'),"
-                        " (SELECT count(*) FROM articles WHERE text LIKE '%government%')";
+                        " (SELECT count(*) FROM articles WHERE text LIKE '%government%'),"
+                        " (SELECT count(*) FROM articles_fts_parts)";
         if (sqlite3_prepare_v2(sdb, q, -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            printf("  %lld articles, %lld entities; search 'government': %lld rows (LIKE: %lld)\n",
+            sqlite3_step(st) == SQLITE_ROW) {
+            int parts = sqlite3_column_int(st, 3);
+            printf("  %lld articles, %lld entities, the full-text index in %d parts",
                    (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
-                   (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3));
-        else
+                   parts);
+            long long like = sqlite3_column_int64(st, 2), found = 0;
+            for (int k = 0; k < parts; k++) {
+                char sql[160], name[32];
+                sqlite3_stmt *c;
+                snprintf(name, sizeof(name), k ? "articles_fts_%d" : "articles_fts", k);
+                snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE %s MATCH 'government'",
+                         name, name);
+                if (sqlite3_prepare_v2(sdb, sql, -1, &c, NULL) == SQLITE_OK &&
+                    sqlite3_step(c) == SQLITE_ROW)
+                    found += sqlite3_column_int64(c, 0);
+                sqlite3_finalize(c);
+            }
+            printf("; search 'government': %lld rows (LIKE: %lld)\n", found, like);
+        } else {
             printf("  search check: %s\n", sqlite3_errmsg(sdb));
+        }
         sqlite3_finalize(st);
         sqlite3_close(sdb);
     }

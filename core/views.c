@@ -159,6 +159,76 @@ static void table_count(FILE *out, int rows, long long total, bool match)
             match ? " matching, best first" : ", latest first");
 }
 
+/* A name store_sqlite gives a part of its full-text index: articles_fts, articles_fts_N. */
+static bool fts_part_name(const char *s)
+{
+    if (!s || strncmp(s, "articles_fts", 12) != 0)
+        return false;
+    if (!s[12])
+        return true;
+    if (s[12] != '_' || !s[13])
+        return false;
+    for (const char *p = s + 13; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+/* Every part of the store's full-text index searched for ?1, as one set of (rowid, rank):
+ * store_sqlite's parts (articles_fts_parts, schema 3), or its one articles_fts before. Each
+ * part ranks its own rows with bm25, whose weights come from the part's statistics; parts hold
+ * tens of thousands of articles, so a word's weight differs little from one to the next.
+ * SQLite joins at most 500 SELECTs in one compound: the parts go 100 to a subquery. Caller
+ * frees; NULL with the reason in err. */
+static char *fts_source(sqlite3 *db, char *err, size_t errlen)
+{
+    char *sql = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&sql, &len);
+    sqlite3_stmt *st = NULL;
+    if (!out) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int n = 0, rc = sqlite3_prepare_v2(db, "SELECT name FROM articles_fts_parts ORDER BY part",
+                                       -1, &st, NULL);
+    if (rc != SQLITE_OK && strstr(sqlite3_errmsg(db), "no such table")) {
+        rc = SQLITE_DONE;
+        fputs("SELECT rowid, bm25(articles_fts) AS rank FROM articles_fts"
+              " WHERE articles_fts MATCH ?1", out);
+        n = 1;
+    } else if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(st, 0);
+            if (!fts_part_name(name)) {
+                snprintf(err, errlen, "articles_fts_parts names a table '%s', not a part of "
+                         "the full-text index", name ? name : "");
+                rc = SQLITE_MISMATCH;
+                break;
+            }
+            fprintf(out, "%sSELECT rowid, bm25(%s) AS rank FROM %s WHERE %s MATCH ?1",
+                    n == 0            ? "SELECT * FROM ("
+                    : n % 100 == 0    ? ") UNION ALL SELECT * FROM ("
+                                      : " UNION ALL ",
+                    name, name, name);
+            n++;
+        }
+        if (n)
+            fputs(")", out);
+    }
+    if (rc == SQLITE_DONE && n == 0)
+        snprintf(err, errlen, "the full-text index has no parts");
+    else if (rc != SQLITE_DONE && rc != SQLITE_MISMATCH)
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    fclose(out);
+    if (rc != SQLITE_DONE || n == 0) {
+        free(sql);
+        return NULL;
+    }
+    return sql;
+}
+
 static int show_one(const char *path, const char *stage, const struct nf_show_opts *o,
                     FILE *dest)
 {
@@ -173,28 +243,42 @@ static int show_one(const char *path, const char *stage, const struct nf_show_op
     int limit = o->limit > 0 ? o->limit : 50, rc = 1;
     char like[80];
     snprintf(like, sizeof(like), "%s%%", o->story ? o->story : "");
-    const char *sql =
-        o->match
-            ? "SELECT a.id, coalesce(a.published_at, ''), coalesce(a.outlet, ''),"
-              " coalesce(a.title, ''), coalesce(a.story_id, ''), coalesce(a.dup_of, ''),"
-              " count(*) OVER () FROM (SELECT rowid, bm25(articles_fts) AS rank"
-              " FROM articles_fts WHERE articles_fts MATCH ?1) f"
-              " JOIN articles a ON a.rowid = f.rowid"
-              " WHERE (?2 = '%' OR a.story_id LIKE ?2)"
-              " AND (?3 IS NULL OR coalesce(a.published_at, a.fetched_at) >= ?3)"
-              " ORDER BY f.rank LIMIT ?4"
-            : "SELECT id, coalesce(published_at, ''), coalesce(outlet, ''), coalesce(title, ''),"
-              " coalesce(story_id, ''), coalesce(dup_of, ''), count(*) OVER () FROM articles"
-              " WHERE (?2 = '%' OR story_id LIKE ?2)"
-              " AND (?3 IS NULL OR coalesce(published_at, fetched_at) >= ?3)"
-              " ORDER BY coalesce(published_at, fetched_at) DESC, id LIMIT ?4";
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+    static const char latest[] =
+        "SELECT id, coalesce(published_at, ''), coalesce(outlet, ''), coalesce(title, ''),"
+        " coalesce(story_id, ''), coalesce(dup_of, ''), count(*) OVER () FROM articles"
+        " WHERE (?2 = '%' OR story_id LIKE ?2)"
+        " AND (?3 IS NULL OR coalesce(published_at, fetched_at) >= ?3)"
+        " ORDER BY coalesce(published_at, fetched_at) DESC, id LIMIT ?4";
+    char *sql = NULL, *parts = NULL, err[512] = "";
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         fprintf(stderr, "newsflow: store %s (%s): %s\n", stage, path,
                 db ? sqlite3_errmsg(db) : "cannot open");
         goto out;
     }
     sqlite3_busy_timeout(db, 5000);
+    if (o->match) {
+        if (!(parts = fts_source(db, err, sizeof(err)))) {
+            fprintf(stderr, "newsflow: store %s (%s): %s\n", stage, path, err);
+            goto out;
+        }
+        if (asprintf(&sql,
+                     "SELECT a.id, coalesce(a.published_at, ''), coalesce(a.outlet, ''),"
+                     " coalesce(a.title, ''), coalesce(a.story_id, ''), coalesce(a.dup_of, ''),"
+                     " count(*) OVER () FROM (%s) f"
+                     " JOIN articles a ON a.rowid = f.rowid"
+                     " WHERE (?2 = '%%' OR a.story_id LIKE ?2)"
+                     " AND (?3 IS NULL OR coalesce(a.published_at, a.fetched_at) >= ?3)"
+                     " ORDER BY f.rank, a.id LIMIT ?4",
+                     parts) < 0) {
+            sql = NULL;
+            fprintf(stderr, "newsflow: out of memory\n");
+            goto out;
+        }
+    }
+    if (sqlite3_prepare_v2(db, sql ? sql : latest, -1, &q, NULL) != SQLITE_OK) {
+        fprintf(stderr, "newsflow: store %s (%s): %s\n", stage, path, sqlite3_errmsg(db));
+        goto out;
+    }
     if (o->match)
         sqlite3_bind_text(q, 1, o->match, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, like, -1, SQLITE_STATIC);
@@ -221,6 +305,8 @@ static int show_one(const char *path, const char *stage, const struct nf_show_op
 out:
     sqlite3_finalize(q);
     sqlite3_close(db);
+    free(sql);
+    free(parts);
     fclose(out);
     if (rc == 0)
         fwrite(body, 1, body_len, dest);

@@ -1,7 +1,8 @@
 /* store_sqlite: the embedded default store. One row per article id (a replayed or re-extracted
  * record replaces its row), its entities in their own table, and an external-content FTS5 index
- * on title and text, written once per batch. A batch is one transaction, committed by flush().
- * It is a single-writer store: several workers on one file take turns, they do not scale. */
+ * on title and text, in parts of a bounded size (fts_parts.h), written once per batch. A batch
+ * is one transaction, committed by flush(). It is a single-writer store: several workers on one
+ * file take turns, they do not scale. */
 #include <errno.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -12,12 +13,13 @@
 #include <time.h>
 
 #include "checkpoint.h"
+#include "fts_parts.h"
 #include "msgpack_json.h"
 #include "../dedup/amend.h"
 #include "newsflow/plugin.h"
 #include "plugin_util.h"
 
-#define STORE_SQLITE_SCHEMA 2
+#define STORE_SQLITE_SCHEMA 3
 #define STORE_SQLITE_BUSY_MS 10000
 /* The checkpoint thread also copies the log after this long without a commit. */
 #define STORE_SQLITE_IDLE_MS 1000
@@ -31,6 +33,7 @@ struct store_sqlite_conf {
     bool fsync;
     int64_t cache;
     int64_t checkpoint;
+    int64_t fts_part;
 };
 
 static const struct nf_option store_sqlite_options[] = {
@@ -57,6 +60,13 @@ static const struct nf_option store_sqlite_options[] = {
      "(a checkpoint), beside the commits; it also does after a second without a commit. The "
      "log stays within about twice this. Larger: fewer checkpoints, and a page changed by many "
      "commits is copied once. 0: never (another program checkpoints the file)."},
+    {"fts_part", NF_OPT_INT, "50000", offsetof(struct store_sqlite_conf, fts_part),
+     "Articles per part of the full-text index: when its newest part holds this many, the next "
+     "commit starts a new one (articles_fts_1, articles_fts_2, ...). FTS5 merges the segments "
+     "of a part only, so indexing costs the same per article however large the store grows; a "
+     "search reads every part. 0: the newest part grows for ever. A store made before schema "
+     "3 keeps its one index.",
+     .min = "0"},
     {.name = NULL},
 };
 
@@ -93,14 +103,16 @@ static const char store_sqlite_entities_view[] =
     "  DELETE FROM article_entities WHERE article_rowid = old.rowid;\n"
     "END;\n";
 
-/* The index holds no copy of the text (content='articles'): a query that asks for title or text
+/* A new index (schema 3): its bookkeeping, then part 0 (fts_parts_add), which indexes every
+ * row already there. The index holds no copy of the text: a query that asks for title or text
  * (snippet, highlight) reads them from the row with the same rowid. */
-static const char store_sqlite_fts_schema[] =
-    "CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='articles',\n"
-    "  content_rowid='rowid');\n"
-    "INSERT INTO articles_fts(articles_fts) VALUES ('rebuild');\n";
+static const char store_sqlite_fts_state[] =
+    "CREATE TABLE IF NOT EXISTS articles_fts_state(indexed_upto INTEGER NOT NULL);\n"
+    "DELETE FROM articles_fts_state;\n"
+    "INSERT INTO articles_fts_state SELECT coalesce(max(rowid), 0) FROM articles;\n";
 
-/* How the index follows the table (schema 2). The store indexes the rows it added in one
+/* How the index follows the table (schema 2, and a store of schema 2 or 1 with its one index
+ * made as content='articles': such an index cannot be split, its reads would see every row). The store indexes the rows it added in one
  * statement just before each commit (store_sqlite_commit): every row up to
  * articles_fts_state.indexed_upto is in the index, none above it. Indexing row by row, as the
  * insert trigger of schema 1 did, made FTS5 write a segment for every record: FTS5 writes out
@@ -194,6 +206,8 @@ struct store_sqlite {
     struct ckpt *ckpt; /* the checkpoint thread; NULL: checkpoints at commit (or none) */
     int wal_frames;    /* the checkpoint size in pages of the log */
     bool fts;      /* articles_fts exists: kept up to date whatever conf->fts says */
+    bool parts;    /* the index is in parts (articles_fts_parts) */
+    int part;      /* the part s->st[ST_FTS_ADD] writes to; -1: none prepared */
     bool in_txn;
     bool txn_lost; /* SQLite rolled back a transaction that held accepted records */
     char *extra;   /* JSON of the unknown keys, reused */
@@ -339,15 +353,24 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
         goto rollback;
     s->fts = store_sqlite_pragma_int(s, "SELECT count(*) FROM sqlite_master WHERE name = "
                                         "'articles_fts'") > 0;
-    bool upkeep = s->fts && version < 2;
-    if (!s->fts && s->conf->fts) {
-        if (store_sqlite_exec(s, ctx, store_sqlite_fts_schema, "creating the full-text index") < 0)
-            goto rollback;
-        s->fts = upkeep = true;
-    }
-    if (upkeep && store_sqlite_exec(s, ctx, store_sqlite_fts_upkeep,
-                                    "setting up the full-text index's upkeep") < 0)
+    s->parts = store_sqlite_pragma_int(s, "SELECT count(*) FROM sqlite_master WHERE name = "
+                                          "'articles_fts_parts'") > 0;
+    s->part = -1;
+    if (s->fts && !s->parts && version < 2 &&
+        store_sqlite_exec(s, ctx, store_sqlite_fts_upkeep,
+                          "setting up the full-text index's upkeep") < 0)
         goto rollback;
+    if (!s->fts && s->conf->fts) {
+        if (store_sqlite_exec(s, ctx, store_sqlite_fts_state, "creating the full-text index") < 0)
+            goto rollback;
+        if (fts_parts_init(s->db) != SQLITE_OK || fts_parts_add(s->db, 0, 0) != SQLITE_OK ||
+            sqlite3_exec(s->db, "INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')", NULL,
+                         NULL, NULL) != SQLITE_OK) {
+            store_sqlite_error(s, ctx, "creating the full-text index");
+            goto rollback;
+        }
+        s->fts = s->parts = true;
+    }
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", STORE_SQLITE_SCHEMA);
     if (store_sqlite_exec(s, ctx, sql, "setting the schema version") < 0 ||
@@ -355,7 +378,11 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
         goto rollback;
 
     for (int i = 0; i < ST_COUNT; i++) {
+        /* The statement that indexes a batch is prepared at commit when the index is in parts:
+         * its table is the newest part then. */
         if ((i == ST_FTS_ADD || i == ST_FTS_MARK) && !s->fts)
+            continue;
+        if (i == ST_FTS_ADD && s->parts)
             continue;
         if (sqlite3_prepare_v3(s->db, store_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &s->st[i], NULL) != SQLITE_OK) {
@@ -370,11 +397,33 @@ rollback:
     return -1;
 }
 
+/* The part this batch's rows go to: a new one when the newest holds fts_part rows. Read in the
+ * transaction each time, as another worker on the file may have started one. 0, or -1 with
+ * SQLite's error. */
+static int store_sqlite_part(struct store_sqlite *s)
+{
+    int part;
+    int64_t lo, upto;
+    if (fts_parts_newest(s->db, &part, &lo, &upto) != SQLITE_OK)
+        return -1;
+    if (s->conf->fts_part > 0 && upto - lo >= s->conf->fts_part) {
+        if (fts_parts_add(s->db, ++part, upto) != SQLITE_OK)
+            return -1;
+    }
+    if (part == s->part && s->st[ST_FTS_ADD])
+        return 0;
+    sqlite3_finalize(s->st[ST_FTS_ADD]);
+    s->st[ST_FTS_ADD] = fts_parts_adder(s->db, part);
+    s->part = s->st[ST_FTS_ADD] ? part : -1;
+    return s->st[ST_FTS_ADD] ? 0 : -1;
+}
+
 /* Indexes the rows the transaction added, then commits it. 0, or -1 with SQLite's error; the
  * transaction is then still open. */
 static int store_sqlite_commit(struct store_sqlite *s)
 {
-    if (s->fts && (store_sqlite_run(s, ST_FTS_ADD) < 0 || store_sqlite_run(s, ST_FTS_MARK) < 0))
+    if (s->fts && ((s->parts && store_sqlite_part(s) < 0) || store_sqlite_run(s, ST_FTS_ADD) < 0 ||
+                   store_sqlite_run(s, ST_FTS_MARK) < 0))
         return -1;
     return store_sqlite_run(s, ST_COMMIT);
 }

@@ -28,4 +28,26 @@ ok "query finds Goïta"
 assert_contains "$T/q2.err" "searching for the words themselves" "a query that is not FTS5 syntax is searched as words"
 "$NF" query "$CFG" "${S[@]}" "zzzunknownword" >"$T/q3" || fail "query without a match failed"
 assert_contains "$T/q3" "0 of 0 articles matching" "a query without a match says so"
+# The full-text index in parts (a new part at every commit that finds the newest holding one
+# row): the sample in three runs of 2, 2 and 1 articles makes three parts. A search reads every
+# part, finds each article once, best first.
+DB2="$T/parts.db"
+P=(--set "state_dir=$T/var2" --set "store.path=$DB2" --set store.fts_part=1)
+for run in "000 001" "002 003" "004"; do
+    rm -rf "$T/in"; mkdir "$T/in"
+    for f in $run; do cp "$NF_SOURCE_DIR"/conf/sample/"$f"_* "$T/in/"; done
+    "$NF" run "$CFG" --once "${P[@]}" --set "fetch.path=$T/in" >"$T/log2" 2>&1 || { cat "$T/log2"; fail "the run into parts failed"; }
+done
+parts=$(sql "$DB2" "select count(*) from articles_fts_parts")
+assert_eq "$parts" 3 "three runs made three parts of the index"
+"$NF" query "$CFG" "${P[@]}" "Mali" >"$T/q4" || fail "query over the parts failed"
+assert_contains "$T/q4" "5 of 5 articles matching, best first" "query finds the 5 articles over $parts parts"
+ids=$(awk 'NR > 2 && /^[0-9a-f]+  / { print $1 }' "$T/q4" | sort -u | wc -l)
+assert_eq "$ids" 5 "each article once"
+# best first: the order of the rows is the order of their bm25 in their parts
+want=$(for k in $(sql "$DB2" "select name from articles_fts_parts"); do
+           sql "$DB2" "select printf('%.17g', bm25($k)), substr(a.id, 1, 16) from $k join articles a on a.rowid = $k.rowid where $k match 'Mali'"
+       done | sort -t'|' -k1,1g -k2,2 | cut -d'|' -f2 | tr '\n' ' ')
+got=$(awk 'NR > 2 && /^[0-9a-f]+  / { printf "%s ", $1 }' "$T/q4")
+assert_eq "$got" "$want" "rows ranked by bm25 across the parts"
 echo "all passed"

@@ -62,6 +62,13 @@ static sqlite3 *open_db(void)
     return db;
 }
 
+static sqlite3 *open_db_at(const char *path)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    return db;
+}
+
 static int64_t query_int(sqlite3 *db, const char *sql, const char *arg)
 {
     sqlite3_stmt *st = mock_sqlite_row(db, sql, arg);
@@ -137,7 +144,7 @@ static void test_stores_the_seed_articles(void **state)
     sqlite3 *db = open_db();
     char buf[4096];
     assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), MOCK_SEEDS);
-    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 2);
+    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 3);
     assert_string_equal(query_text(db, "PRAGMA journal_mode", NULL, buf, sizeof(buf)), "wal");
     /* The index merges its segments 16 at a time (fewer rewrites of each posting). */
     assert_int_equal(query_int(db, "SELECT v FROM articles_fts_config WHERE k = 'automerge'",
@@ -596,7 +603,7 @@ static void test_schema_1_is_upgraded(void **state)
     assert_int_equal(mock_process(mp, rec), NF_OK);
     assert_int_equal(mock_flush(mp), NF_OK);
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
-    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 2);
+    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 3);
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = "
                                    "'articles_fts_ai'", NULL),
                      0);
@@ -655,6 +662,228 @@ static void test_log_is_checkpointed(void **state)
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), 2000);
     assert_int_equal(query_int(db, FTS_COUNT, "w7"), 2000);
+    fts_intact(db);
+    sqlite3_close(db);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* ---- the index in parts ------------------------------------------------------------------- */
+
+/* The parts of the index, from its list. */
+static int parts_of(sqlite3 *db)
+{
+    return (int)query_int(db, "SELECT count(*) FROM articles_fts_parts", NULL);
+}
+
+/* The rows of part `part` (-1: of every part) that match `match`. */
+static int64_t parts_count(sqlite3 *db, int part, const char *match)
+{
+    int64_t n = 0;
+    for (int k = 0; k < parts_of(db); k++) {
+        if (part >= 0 && k != part)
+            continue;
+        char name[32], sql[160];
+        snprintf(name, sizeof(name), k ? "articles_fts_%d" : "articles_fts", k);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE %s MATCH ?1", name, name);
+        n += query_int(db, sql, match);
+    }
+    return n;
+}
+
+/* Every part agrees with the rows of its range, by FTS5's check and by SQLite's. */
+static void parts_intact(sqlite3 *db)
+{
+    for (int k = 0; k < parts_of(db); k++) {
+        char name[32], sql[160], *err = NULL;
+        snprintf(name, sizeof(name), k ? "articles_fts_%d" : "articles_fts", k);
+        snprintf(sql, sizeof(sql), "INSERT INTO %s(%s) VALUES ('integrity-check')", name, name);
+        if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+            fail_msg("part %s disagrees with its rows: %s", name, err ? err : "?");
+    }
+    char ok[64];
+    assert_string_equal(query_text(db, "PRAGMA integrity_check", NULL, ok, sizeof(ok)), "ok");
+}
+
+/* Stores `n` articles "ID TITLE TEXT" given as id, title, text, ..., then commits. */
+static void store_batch(struct mock_plugin *mp, struct nf_record *rec, int n,
+                        const char *const *cols)
+{
+    for (int i = 0; i < n; i++) {
+        text_record(rec, cols[3 * i], cols[3 * i + 1], cols[3 * i + 2]);
+        assert_int_equal(mock_process(mp, rec), NF_OK);
+    }
+    assert_int_equal(mock_flush(mp), NF_OK);
+}
+
+#define PT_A "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+#define PT_B "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1"
+#define PT_C "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+#define PT_D "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1"
+#define PT_E "e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1"
+#define PT_F "f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1"
+#define PT_G "a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2"
+#define PT_H "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
+
+/* With fts_part = 2, a commit that finds the newest part holding 2 rows starts the next one:
+ * batches of 2, 2 and 1 rows make parts of rows 1-2, 3-4 and 5, each searchable and each
+ * agreeing with the rows of its range only. */
+static void test_index_rolls_over_into_parts(void **state)
+{
+    (void)state;
+    char p[600], o[620];
+    own_db("parts.db", p, sizeof(p), o, sizeof(o));
+    const char *opts[] = {o, "fts_part=2", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    static const char *const b1[] = {PT_A, "Rains", "Rain fell on Mopti.",
+                                     PT_B, "Market", "Cotton prices in Sikasso."};
+    static const char *const b2[] = {PT_C, "Rains", "Rain fell on Kidal.",
+                                     PT_D, "Road", "The road to Gao reopened."};
+    static const char *const b3[] = {PT_E, "Rains", "Rain fell on Kayes."};
+    store_batch(mp, rec, 2, b1);
+    store_batch(mp, rec, 2, b2);
+    store_batch(mp, rec, 1, b3);
+    sqlite3 *db = open_db_at(p);
+    assert_int_equal(parts_of(db), 3);
+    char los[64];
+    assert_string_equal(query_text(db, "SELECT group_concat(name || ':' || lo, ' ') FROM (SELECT "
+                                       "name, lo FROM articles_fts_parts ORDER BY part)",
+                                   NULL, los, sizeof(los)),
+                        "articles_fts:0 articles_fts_1:2 articles_fts_2:4");
+    assert_int_equal(parts_count(db, -1, "Rain"), 3);
+    assert_int_equal(parts_count(db, 0, "Rain OR Sikasso"), 2);
+    assert_int_equal(parts_count(db, 1, "Kidal OR Gao"), 2);
+    assert_int_equal(parts_count(db, 1, "Mopti OR Kayes"), 0);
+    assert_int_equal(parts_count(db, 2, "Kayes"), 1);
+    parts_intact(db);
+    sqlite3_close(db);
+    mock_plugin_destroy(&mp);
+
+    /* Reopened, the store goes on filling the newest part. */
+    mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    static const char *const b4[] = {PT_F, "Rains", "Rain fell on Segou."};
+    store_batch(mp, rec, 1, b4);
+    db = open_db_at(p);
+    assert_int_equal(parts_of(db), 3);
+    assert_int_equal(parts_count(db, 2, "Rain"), 2);
+    parts_intact(db);
+    sqlite3_close(db);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* An article delivered again with a new text, or deleted by hand, changes the part its row is
+ * in, whichever part is the newest: it is found once, by its new words only. */
+static void test_upsert_and_delete_across_parts(void **state)
+{
+    (void)state;
+    char p[600], o[620];
+    own_db("parts-upsert.db", p, sizeof(p), o, sizeof(o));
+    const char *opts[] = {o, "fts_part=2", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    static const char *const b1[] = {PT_A, "Rains", "Rain fell on Mopti.",
+                                     PT_B, "Market", "Cotton prices in Sikasso."};
+    static const char *const b2[] = {PT_C, "Rains", "Rain fell on Kidal.",
+                                     PT_D, "Road", "The road to Gao reopened."};
+    /* A (part 0) and C (part 1) change while part 2 is the newest; B comes again unchanged. */
+    static const char *const b3[] = {PT_E, "Rains",  "Rain fell on Kayes.",
+                                     PT_A, "Rains",  "Rain fell on Tessalit.",
+                                     PT_B, "Market", "Cotton prices in Sikasso.",
+                                     PT_C, "Drought", "Wells ran dry in Kidal."};
+    store_batch(mp, rec, 2, b1);
+    store_batch(mp, rec, 2, b2);
+    store_batch(mp, rec, 4, b3);
+    sqlite3 *db = open_db_at(p);
+    assert_int_equal(parts_of(db), 3);
+    assert_int_equal(parts_count(db, -1, "Tessalit"), 1);
+    assert_int_equal(parts_count(db, 0, "Tessalit"), 1);
+    assert_int_equal(parts_count(db, -1, "Mopti"), 0);
+    assert_int_equal(parts_count(db, -1, "Kidal"), 1);
+    assert_int_equal(parts_count(db, 1, "Wells"), 1);
+    assert_int_equal(parts_count(db, -1, "Rain"), 2);
+    assert_int_equal(parts_count(db, -1, "Sikasso"), 1);
+    parts_intact(db);
+
+    /* Deleted by hand: a row of an old part leaves it; the newest rows go, and the rowids
+     * handed out again are indexed in the newest part. */
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM articles WHERE id = '" PT_B "'", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    assert_int_equal(parts_count(db, -1, "Sikasso"), 0);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM articles WHERE rowid >= 4", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(parts_count(db, -1, "Gao OR Kayes"), 0);
+    parts_intact(db);
+    static const char *const b4[] = {PT_G, "Flood", "The Niger rose at Bamako.",
+                                     PT_H, "Flood", "The Niger rose at Koulikoro."};
+    store_batch(mp, rec, 2, b4);
+    assert_int_equal(parts_count(db, -1, "Niger"), 2);
+    assert_int_equal(parts_count(db, 2, "Niger"), 2);
+    parts_intact(db);
+    sqlite3_close(db);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* A store of schema 2 keeps its one index (made as content='articles', it cannot be split):
+ * it opens, becomes schema 3, and its new and changed rows are indexed in articles_fts. */
+static void test_schema_2_keeps_its_one_index(void **state)
+{
+    (void)state;
+    char p[600], o[620];
+    own_db("v2.db", p, sizeof(p), o, sizeof(o));
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(
+            db,
+            "CREATE TABLE articles(id TEXT PRIMARY KEY NOT NULL, source_uri TEXT, source_kind "
+            "TEXT, fetched_at TEXT, content_type TEXT, title TEXT, byline TEXT, outlet TEXT, "
+            "published_at TEXT, dateline_place TEXT, lang TEXT, url TEXT, text TEXT, dup_of "
+            "TEXT, story_id TEXT, raw BLOB, extra TEXT, stored_at TEXT NOT NULL);"
+            "CREATE INDEX articles_story ON articles(story_id) WHERE story_id IS NOT NULL;"
+            "CREATE TABLE article_entities(article_rowid INTEGER NOT NULL, type TEXT NOT NULL, "
+            "name TEXT NOT NULL, mentions INTEGER NOT NULL DEFAULT 0, PRIMARY "
+            "KEY(article_rowid, type, name)) WITHOUT ROWID;"
+            "CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='articles', "
+            "content_rowid='rowid');"
+            "CREATE TABLE articles_fts_state(indexed_upto INTEGER NOT NULL);"
+            "CREATE TRIGGER articles_fts_au AFTER UPDATE OF title, text ON articles WHEN "
+            "(old.title IS NOT new.title OR old.text IS NOT new.text) AND old.rowid <= (SELECT "
+            "indexed_upto FROM articles_fts_state) BEGIN INSERT INTO articles_fts(articles_fts, "
+            "rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text); INSERT INTO "
+            "articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text); END;"
+            "INSERT INTO articles(id, title, text, stored_at) VALUES ('" PT_A "', 'Old', "
+            "'Stored by schema 2 in Koulikoro.', '2024-01-01T00:00:00.000Z'), ('" PT_B "', "
+            "'Kept', 'Not delivered again, in Bougouni.', '2024-01-01T00:00:00.000Z');"
+            "INSERT INTO articles_fts(articles_fts) VALUES ('rebuild');"
+            "INSERT INTO articles_fts_state VALUES (2);"
+            "PRAGMA user_version=2;",
+            NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    const char *opts[] = {o, "fts_part=1", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    static const char *const b1[] = {PT_C, "New", "Stored by schema 3 in Kati.",
+                                     PT_A, "Old", "Moved to Kita."};
+    static const char *const b2[] = {PT_D, "Newer", "Stored later in Nioro."};
+    store_batch(mp, rec, 2, b1);
+    store_batch(mp, rec, 1, b2);
+    db = open_db_at(p);
+    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 3);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = "
+                                   "'articles_fts_parts'", NULL),
+                     0);
+    assert_int_equal(query_int(db, FTS_COUNT, "Kati OR Kita OR Bougouni OR Nioro"), 4);
+    assert_int_equal(query_int(db, FTS_COUNT, "Koulikoro"), 0);
     fts_intact(db);
     sqlite3_close(db);
     nf_record_destroy(&rec);
@@ -805,6 +1034,9 @@ int main(void)
         cmocka_unit_test(test_index_follows_changes_within_a_batch),
         cmocka_unit_test(test_schema_1_is_upgraded),
         cmocka_unit_test(test_log_is_checkpointed),
+        cmocka_unit_test(test_index_rolls_over_into_parts),
+        cmocka_unit_test(test_upsert_and_delete_across_parts),
+        cmocka_unit_test(test_schema_2_keeps_its_one_index),
         cmocka_unit_test(test_corrections_give_the_rows_of_the_read_order),
     };
     return cmocka_run_group_tests(tests, load_seeds, cleanup);
