@@ -17,6 +17,7 @@
 #include "charset.h"
 #include "meta.h"
 #include "newsflow/plugin.h"
+#include "parse.h"
 
 struct clean_html_conf {
     int64_t min_chars;
@@ -44,10 +45,6 @@ static const struct nf_option clean_html_options[] = {
      "its text cannot be read."},
     {.name = NULL},
 };
-
-#define CLEAN_HTML_PARSE_OPTS                                                                      \
-    (HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |           \
-     HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC)
 
 struct clean_html {
     const struct clean_html_conf *conf;
@@ -214,8 +211,7 @@ static int clean_html_page(struct clean_html *s, struct nf_ctx *ctx, struct nf_r
         nf_ctx_error(ctx, "the page is too large to parse (%zu bytes)", len);
         return NF_ERR;
     }
-    htmlDocPtr doc =
-        htmlCtxtReadMemory(s->parser, utf8, (int)len, NULL, "UTF-8", CLEAN_HTML_PARSE_OPTS);
+    htmlDocPtr doc = html_parse_utf8(s->parser, utf8, (int)len);
     if (!doc || !xmlDocGetRootElement(doc)) {
         if (doc)
             xmlFreeDoc(doc);

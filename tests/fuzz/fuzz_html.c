@@ -16,6 +16,7 @@
 #include "body.h"
 #include "charset.h"
 #include "meta.h"
+#include "parse.h"
 #include "fuzz_utf8.h"
 #include "newsflow/record.h"
 
@@ -28,11 +29,6 @@
             abort();                                                                           \
         }                                                                                      \
     } while (0)
-
-/* as clean_html.c parses */
-#define PARSE_OPTS                                                                             \
-    (HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |       \
-     HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC)
 
 static struct html_charset *cs;
 static struct html_body *body;
@@ -62,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(fuzz_valid_utf8(utf8, len), "decoder gave invalid UTF-8 (%s)", charset ? charset : "?");
     if (len > INT32_MAX)
         return 0;
-    htmlDocPtr doc = htmlCtxtReadMemory(parser, utf8, (int)len, NULL, "UTF-8", PARSE_OPTS);
+    htmlDocPtr doc = html_parse_utf8(parser, utf8, (int)len); /* as clean_html.c parses */
     if (!doc)
         return 0;
     struct nf_record *rec = nf_record_new();

@@ -585,6 +585,113 @@ static void test_nfc_and_whitespace(void **state)
     nf_record_destroy(&rec);
 }
 
+/* The fields clean_html fills, joined: what a page gave, to compare two runs of it. */
+static char *page_output(struct nf_record *rec)
+{
+    static const int fields[] = {NF_F_TEXT,  NF_F_TITLE, NF_F_PUBLISHED_AT, NF_F_BYLINE,
+                                 NF_F_OUTLET, NF_F_URL,  NF_F_LANG};
+    size_t len = 0;
+    char *out = NULL;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        size_t n = 0;
+        const char *v = nf_record_str(rec, fields[i], &n);
+        out = realloc(out, len + n + 2);
+        assert_non_null(out);
+        memcpy(out + len, v ? v : "", n);
+        len += n;
+        out[len++] = '\x1f';
+    }
+    out[len] = '\0';
+    return out;
+}
+
+/* One parser context serves every page of a worker (its dictionary and buffers stay warm):
+ * a page must give what it gives to a fresh worker, whatever was parsed before it, in UTF-8,
+ * windows-1252 declared or not, UTF-16 or Shift_JIS, with a <meta> that names another charset,
+ * in either order. */
+static void test_reused_parser_gives_the_same_output(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"1hundetagebuch.wordpress.com.langer.html.gz",
+                                        "next2games.de.anno.html.gz",
+                                        "threatpost.com.android.html.gz",
+                                        "vipflash.de-Ehezoff.html.gz", "embedded-post.html"};
+    static const char cp1252[] =
+        "<html><head><title>Caf\xe9 \x96 Stadt</title></head><body><p>Der B\xfcrgermeister "
+        "sagte, das Caf\xe9 am Platz bleibe den ganzen Winter \x84offen\x93, was der Rat auch "
+        "beschlie\xdf" "e.</p></body></html>";
+    static const char sjis[] =
+        "<html><head><meta charset=\"shift_jis\"></head><body><p>\x93\x8c\x8b\x9e\x82\xcc"
+        "\x8e\x73\x92\xb7\x82\xcd\x81\x41\x90\x56\x82\xb5\x82\xa2\x8c\x76\x89\xe6"
+        "\x82\xf0\x94\xad\x95\x5c\x82\xb5\x82\xdc\x82\xb5\x82\xbd\x81\x42 Tokyo, "
+        "the mayor announced a new plan for the harbour district today.</p></body></html>";
+    static const char mislabelled[] =
+        "<html><head><meta charset=\"windows-1251\"><title>Zoë in Malmö</title></head><body>"
+        "<p id=a>Zoë and Søren met at the café in Malmö &amp; planned their trip across the "
+        "fjords.</p><p id=a>Å second paragraph with the same id, and a <b>bold</b> word.</p>"
+        "<script>var s = \"<p>not text</p>\";</script></body></html>";
+    static const char ascii[] = "<html><body><p>Sixteen bits a character, and still the same "
+                                "sentence about the harbour.</p></body></html>";
+    enum { N_FILES = sizeof(files) / sizeof(files[0]), N = N_FILES + 4 };
+    char *raw[N];
+    size_t len[N];
+    for (size_t i = 0; i < N_FILES; i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/tests/fixtures/html/%s", NF_SOURCE_DIR, files[i]);
+        raw[i] = mock_slurp(path, &len[i]);
+        assert_non_null(raw[i]);
+    }
+    const char *made[] = {cp1252, sjis, mislabelled};
+    const size_t made_len[] = {sizeof(cp1252) - 1, sizeof(sjis) - 1, sizeof(mislabelled) - 1};
+    for (size_t i = 0; i < 3; i++) {
+        raw[N_FILES + i] = malloc(made_len[i]);
+        assert_non_null(raw[N_FILES + i]);
+        memcpy(raw[N_FILES + i], made[i], made_len[i]);
+        len[N_FILES + i] = made_len[i];
+    }
+    size_t n16 = sizeof(ascii) - 1; /* UTF-16LE with its BOM */
+    raw[N - 1] = malloc(2 + 2 * n16);
+    assert_non_null(raw[N - 1]);
+    raw[N - 1][0] = (char)0xFF, raw[N - 1][1] = (char)0xFE;
+    for (size_t i = 0; i < n16; i++)
+        raw[N - 1][2 + 2 * i] = ascii[i], raw[N - 1][3 + 2 * i] = 0;
+    len[N - 1] = 2 + 2 * n16;
+
+    char *fresh[N];
+    for (size_t i = 0; i < N; i++) {
+        struct mock_plugin *one = mock_plugin_new("clean_html", NULL);
+        assert_non_null(one);
+        struct nf_record *rec = record_of(raw[i], len[i], "text/html");
+        assert_int_equal(mock_process(one, rec), 0);
+        fresh[i] = page_output(rec);
+        nf_record_destroy(&rec);
+        mock_plugin_destroy(&one);
+    }
+    assert_non_null(strstr(fresh[N_FILES], "Der Bürgermeister sagte, das Café am Platz"));
+    assert_non_null(strstr(fresh[N_FILES + 1], "東京の市長は、新しい計画を発表しました。"));
+    assert_non_null(strstr(fresh[N_FILES + 2], "Zoë and Søren met at the café in Malmö & planned"));
+    assert_null(strstr(fresh[N_FILES + 2], "not text"));
+    assert_non_null(strstr(fresh[N - 1], "Sixteen bits a character"));
+
+    struct mock_plugin *shared = mock_plugin_new("clean_html", NULL);
+    assert_non_null(shared);
+    for (size_t round = 0; round < 2; round++)
+        for (size_t k = 0; k < N; k++) {
+            size_t i = round == 0 ? k : N - 1 - k;
+            struct nf_record *rec = record_of(raw[i], len[i], "text/html");
+            assert_int_equal(mock_process(shared, rec), 0);
+            char *out = page_output(rec);
+            if (strcmp(out, fresh[i]) != 0)
+                fail_msg("page %zu parsed after others differs from a fresh worker's:\n%.300s\n"
+                         "against\n%.300s", i, out, fresh[i]);
+            free(out);
+            nf_record_destroy(&rec);
+        }
+    mock_plugin_destroy(&shared);
+    for (size_t i = 0; i < N; i++)
+        free(raw[i]), free(fresh[i]);
+}
+
 static void test_json_ld_article_body(void **state)
 {
     (void)state;
@@ -684,6 +791,7 @@ int main(void)
         cmocka_unit_test(test_bom_decides),
         cmocka_unit_test(test_undeclared_charsets),
         cmocka_unit_test(test_nfc_and_whitespace),
+        cmocka_unit_test(test_reused_parser_gives_the_same_output),
         cmocka_unit_test(test_json_ld_article_body),
         cmocka_unit_test(test_min_chars_bound),
         cmocka_unit_test(test_long_headline_cut_between_characters),
