@@ -7,6 +7,7 @@
 #include "body.h"
 
 #include <jansson.h>
+#include <libxml/hash.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,21 +124,11 @@ struct html_body {
     uint32_t stack[BODY_MAX_DEPTH];
     int relaxed; /* BODY_NO_CLASSES, BODY_NO_FURN_TAGS, BODY_NO_HIDDEN: what the pass does not
                   * believe */
+    /* The tables below as hash tables, built once: every element's tag and every word of its
+     * class and id are looked up in one probe (a bsearch of strcmp calls cost a tenth of the
+     * plugin's time). Tag: kind + 1; word: its W_* bits. */
+    xmlHashTablePtr tags, words;
 };
-
-struct html_body *html_body_new(void)
-{
-    return calloc(1, sizeof(struct html_body));
-}
-
-void html_body_free(struct html_body *b)
-{
-    if (!b)
-        return;
-    free(b->nodes);
-    free(b->out.p);
-    free(b);
-}
 
 /* ---- tags and class words ---- */
 
@@ -146,7 +137,7 @@ static const struct body_tag {
     uint8_t kind;
 } body_tags[] = {
     /* clang-format off */
-    /* sorted by name for bsearch */
+    /* sorted by name */
     {"a", K_A},           {"address", K_DIV},   {"applet", K_SKIP},   {"area", K_SKIP},
     {"article", K_ARTICLE}, {"aside", K_FURN},  {"audio", K_SKIP},    {"blockquote", K_QUOTE},
     {"body", K_BODY},     {"br", K_BR},         {"button", K_SKIP},   {"canvas", K_SKIP},
@@ -171,27 +162,23 @@ static const struct body_tag {
     /* clang-format on */
 };
 
-static int body_cmp_tag(const void *key, const void *elem)
+static uint8_t body_kind_of(const struct html_body *b, const xmlChar *name)
 {
-    return strcmp(key, *(const char *const *)elem);
-}
-
-static uint8_t body_kind_of(const xmlChar *name)
-{
-    const void *hit = bsearch(name, body_tags, sizeof(body_tags) / sizeof(body_tags[0]),
-                              sizeof(body_tags[0]), body_cmp_tag);
-    return hit ? ((const struct body_tag *)hit)->kind : K_INLINE;
+    uintptr_t kind = (uintptr_t)xmlHashLookup(b->tags, name);
+    return kind ? (uint8_t)(kind - 1) : K_INLINE;
 }
 
 /* Words of class and id values, split at punctuation and camelCase humps. U: page furniture,
- * removed; M: may hold the article (saves a U element); P/N: score weight. */
+ * removed; M: may hold the article (saves a U element); P/N: score weight. The bits from
+ * W_MOD on say what a word does to the other words of its class (body_words_of). */
 enum { W_U = 1, W_M = 2, W_P = 4, W_N = 8, W_T = 16, W_H = 32 };
+enum { W_MOD = 64, W_MOST = 128, W_MOST_LIST = 256, W_VISUALLY = 512 };
 static const struct body_word {
     const char *word;
     uint8_t flags;
 } body_words[] = {
     /* clang-format off */
-    /* sorted by word for bsearch */
+    /* sorted by word */
     {"ad", W_U | W_N}, {"ads", W_U | W_N}, {"adsense", W_U | W_N},
     {"advert", W_U | W_N}, {"advertisement", W_U | W_N}, {"advertising", W_U | W_N},
     {"agegate", W_U | W_N}, {"alert", W_U | W_N}, {"article", W_M | W_P},
@@ -235,49 +222,74 @@ static const struct body_word {
     /* clang-format on */
 };
 
-static int body_cmp_word(const void *key, const void *elem)
-{
-    return strcmp(key, *(const char *const *)elem);
-}
-
-static unsigned body_word_flags(const char *w)
-{
-    const void *hit = bsearch(w, body_words, sizeof(body_words) / sizeof(body_words[0]),
-                              sizeof(body_words[0]), body_cmp_word);
-    return hit ? ((const struct body_word *)hit)->flags : 0;
-}
-
 /* "has-ads", "no-sidebar", "modal-enabled", "comments-open": a class that names a state of the
  * page rather than what this element is. */
-static bool body_is_modifier(const char *w)
+static const char *const body_modifiers[] = {
+    "active", "closed", "disable", "disabled", "enable",  "enabled", "has",
+    "hide",   "is",     "no",      "off",      "on",      "open",    "opened",
+    "show",   "shown",  "visible", "with",     "without",
+};
+
+/* "most-read", "mostViewed", "most_popular": the list of other stories readers liked. */
+static const char *const body_most_lists[] = {"clicked", "commented", "emailed", "popular",
+                                              "read",    "shared",    "viewed"};
+
+/* Adds `bits` to what the table says of `key`. -1 on allocation failure. */
+static int body_index_add(xmlHashTablePtr t, const char *key, uintptr_t bits)
 {
-    static const char *const words[] = {
-        "active", "closed", "disable", "disabled", "enable",  "enabled", "has",
-        "hide",   "is",     "no",      "off",      "on",      "open",    "opened",
-        "show",   "shown",  "visible", "with",     "without",
-    };
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (strcmp(w, words[i]) == 0)
-            return true;
-    return false;
+    uintptr_t had = (uintptr_t)xmlHashLookup(t, (const xmlChar *)key);
+    return xmlHashUpdateEntry(t, (const xmlChar *)key, (void *)(had | bits), NULL);
+}
+
+static int body_index(struct html_body *b)
+{
+    b->tags = xmlHashCreate(128);
+    b->words = xmlHashCreate(256);
+    if (!b->tags || !b->words)
+        return -1;
+    for (size_t i = 0; i < sizeof(body_tags) / sizeof(body_tags[0]); i++)
+        if (xmlHashAddEntry(b->tags, (const xmlChar *)body_tags[i].name,
+                            (void *)(uintptr_t)(body_tags[i].kind + 1)) < 0)
+            return -1;
+    for (size_t i = 0; i < sizeof(body_words) / sizeof(body_words[0]); i++)
+        if (body_index_add(b->words, body_words[i].word, body_words[i].flags) < 0)
+            return -1;
+    for (size_t i = 0; i < sizeof(body_modifiers) / sizeof(body_modifiers[0]); i++)
+        if (body_index_add(b->words, body_modifiers[i], W_MOD) < 0)
+            return -1;
+    for (size_t i = 0; i < sizeof(body_most_lists) / sizeof(body_most_lists[0]); i++)
+        if (body_index_add(b->words, body_most_lists[i], W_MOST_LIST) < 0)
+            return -1;
+    if (body_index_add(b->words, "most", W_MOST) < 0 ||
+        body_index_add(b->words, "visually", W_VISUALLY) < 0)
+        return -1;
+    return 0;
+}
+
+struct html_body *html_body_new(void)
+{
+    struct html_body *b = calloc(1, sizeof(struct html_body));
+    if (b && body_index(b) < 0)
+        html_body_free(b), b = NULL;
+    return b;
+}
+
+void html_body_free(struct html_body *b)
+{
+    if (!b)
+        return;
+    xmlHashFree(b->tags, NULL);
+    xmlHashFree(b->words, NULL);
+    free(b->nodes);
+    free(b->out.p);
+    free(b);
 }
 
 /* The word flags of a class or id value: each class is split into words at punctuation and
  * camelCase humps ("articleBody" is article + body). "hidden" hides the element only as the
  * whole class ("hidden", "visually-hidden"): with other words it hides a part ("label-hidden")
  * or names the screen sizes it is hidden on ("hidden-xs"), and the element shows. */
-/* "most-read", "mostViewed", "most_popular": the list of other stories readers liked. */
-static bool body_is_most_list(const char *w)
-{
-    static const char *const words[] = {"clicked", "commented", "emailed", "popular",
-                                        "read",    "shared",    "viewed"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (strcmp(w, words[i]) == 0)
-            return true;
-    return false;
-}
-
-static unsigned body_words_of(const xmlChar *v)
+static unsigned body_words_of(const struct html_body *b, const xmlChar *v)
 {
     unsigned flags = 0, cls = 0;
     bool modified = false, most = false;
@@ -292,13 +304,14 @@ static unsigned body_words_of(const xmlChar *v)
         if ((!lower && !upper && !digit) || hump) {
             if (n > 0 && n < sizeof(w)) {
                 w[n] = '\0';
-                unsigned f = body_word_flags(w);
-                if (most && body_is_most_list(w))
+                unsigned e = (unsigned)(uintptr_t)xmlHashLookup(b->words, (const xmlChar *)w);
+                unsigned f = e & (W_U | W_M | W_P | W_N | W_T | W_H);
+                if (most && (e & W_MOST_LIST))
                     f |= W_U | W_N;
-                most = strcmp(w, "most") == 0;
+                most = e & W_MOST;
                 cls |= f;
-                modified |= body_is_modifier(w);
-                if (!(f & W_H) && strcmp(w, "visually") != 0)
+                modified |= (e & W_MOD) != 0;
+                if (!(f & W_H) && !(e & W_VISUALLY))
                     others++;
             } else if (n > 0) {
                 others++;
@@ -337,7 +350,7 @@ static const xmlChar *body_attr_text(xmlAttrPtr a)
 }
 
 /* Class, id, role, itemprop and hiding attributes of one element. */
-static unsigned body_attr_flags(xmlNodePtr node, bool *jsonld_out)
+static unsigned body_attr_flags(const struct html_body *b, xmlNodePtr node, bool *jsonld_out)
 {
     unsigned f = 0, w = 0;
     for (xmlAttrPtr a = node->properties; a; a = a->next) {
@@ -349,7 +362,7 @@ static unsigned body_attr_flags(xmlNodePtr node, bool *jsonld_out)
             continue;
         }
         if (strcmp(name, "class") == 0 || strcmp(name, "id") == 0) {
-            w |= body_words_of(v);
+            w |= body_words_of(b, v);
         } else if (strcmp(name, "role") == 0) {
             if (body_ieq(v, "navigation") || body_ieq(v, "banner") || body_ieq(v, "contentinfo") ||
                 body_ieq(v, "complementary") || body_ieq(v, "menu") || body_ieq(v, "menubar") ||
@@ -485,7 +498,7 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
     }
     uint32_t idx = (uint32_t)++b->n;
     bool jsonld = false;
-    struct body_node e = {.node = node, .parent = parent, .kind = body_kind_of(node->name)};
+    struct body_node e = {.node = node, .parent = parent, .kind = body_kind_of(b, node->name)};
     /* The last pass reads what a lost end tag may have swallowed: a hidden pop-up, or an
      * inline graphic or a figure that the rest of the page was parsed into. */
     if (e.kind == K_SKIP && (b->relaxed & BODY_NO_HIDDEN) && body_is_media(node->name))
@@ -495,7 +508,7 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
     bool furn = e.kind == K_FURN;
     if (furn)
         e.kind = (b->relaxed & BODY_NO_FURN_TAGS) ? K_DIV : K_SKIP;
-    e.flags = (uint16_t)body_attr_flags(node, e.kind == K_SKIP ? &jsonld : NULL);
+    e.flags = (uint16_t)body_attr_flags(b, node, e.kind == K_SKIP ? &jsonld : NULL);
     if (furn)
         e.flags |= F_FURN;
     if ((e.flags & F_TEASER) && b->nteasers <= BODY_MAX_TEASERS) {

@@ -349,6 +349,42 @@ static void test_hidden_class_words(void **state)
     nf_record_destroy(&rec);
 }
 
+/* Each kind of word in class and id values, as one page shows them: a state of the page
+ * ("has-sidebar", "is-open") says nothing of the element; furniture ("sidebar", "newsletter")
+ * goes, and so does "most" with the list it names ("mostViewed", "most_shared"), but not
+ * "most" alone; "visually" with "hidden" hides an element, "visually" alone does not. */
+static void test_class_words_of_each_kind(void **state)
+{
+    (void)state;
+    static const char html[] =
+        "<html><body class='has-sidebar no-newsletter'><div id='main' class='is-open'>"
+        "<h1>Bridge repairs run late</h1>" PROSE
+        "<p class='most-important'>The mayor said the most important thing was that the ferry "
+        "keeps running every twenty minutes until the works are done.</p>"
+        "<p class='visually-prominent'>Residents of the old town have been asked to use the "
+        "ferry, which now runs every twenty minutes, until the bridge reopens.</p>"
+        "<div class='note has-sidebar'><p>Shops on the east bank say trade has fallen by a "
+        "third since the closure, and want the council to cut their rates.</p></div>"
+        "<div class='mostViewed'><p>Ten things to do this weekend in the valley, whatever the "
+        "weather may bring us all.</p></div>"
+        "<div class='box most_shared'><p>Our readers' favourite recipes of the year, from soups "
+        "to cakes and everything in between.</p></div>"
+        "<span class='visually-hidden'>Skip to the comments section of this article.</span>"
+        "<div class='sidebar'><p>Sign up to our newsletter and win a weekend for two in the "
+        "mountains this winter.</p></div></div></body></html>";
+    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
+    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
+    assert_non_null(strstr(text, "The council met on Tuesday evening"));
+    assert_non_null(strstr(text, "the most important thing"));
+    assert_non_null(strstr(text, "Residents of the old town"));
+    assert_non_null(strstr(text, "Shops on the east bank"));
+    assert_null(strstr(text, "Ten things to do"));
+    assert_null(strstr(text, "favourite recipes"));
+    assert_null(strstr(text, "Skip to the comments"));
+    assert_null(strstr(text, "Sign up to our newsletter"));
+    nf_record_destroy(&rec);
+}
+
 /* A <header> of prose is the article's headline and standfirst; the site's masthead of a
  * slogan and menus still goes. */
 static void test_article_header_of_prose(void **state)
@@ -783,6 +819,7 @@ int main(void)
         cmocka_unit_test(test_teaser_lead_and_teaser_cards),
         cmocka_unit_test(test_lead_between_headline_and_body),
         cmocka_unit_test(test_hidden_class_words),
+        cmocka_unit_test(test_class_words_of_each_kind),
         cmocka_unit_test(test_article_header_of_prose),
         cmocka_unit_test(test_row_of_story_cards),
         cmocka_unit_test(test_heading_over_empty_ad_slot),
