@@ -175,6 +175,12 @@ static bool charset_valid_utf8(const uint8_t *p, size_t n, bool *non_ascii_out)
     bool non_ascii = false;
     size_t i = 0;
     while (i < n) {
+        /* Pages are mostly ASCII markup: eight bytes at a time while none has its high bit. */
+        uint64_t w;
+        if (i + 8 <= n && (memcpy(&w, p + i, 8), (w & UINT64_C(0x8080808080808080)) == 0)) {
+            i += 8;
+            continue;
+        }
         if (p[i] < 0x80) {
             i++;
             continue;

@@ -17,6 +17,7 @@
 #include "charset.h"
 #include "meta.h"
 #include "newsflow/plugin.h"
+#include "nfc.h"
 #include "parse.h"
 
 struct clean_html_conf {
@@ -104,13 +105,11 @@ static bool clean_html_is_html(const char *ct)
            (n == 21 && strncasecmp(ct, "application/xhtml+xml", 21) == 0);
 }
 
-/* Stores text NFC-normalised; pure ASCII is already NFC and skips the copy. */
+/* Stores text NFC-normalised; text that is NFC as it stands (ASCII, most Latin-script and
+ * punctuation: nfc.h) skips utf8proc and its copy. */
 static int clean_html_set_text(struct nf_record *rec, const char *text, size_t n)
 {
-    bool ascii = true;
-    for (size_t i = 0; i < n && ascii; i++)
-        ascii = (unsigned char)text[i] < 0x80;
-    if (ascii)
+    if (html_nfc_inert_text(text, n))
         return nf_record_set_str(rec, NF_F_TEXT, text, n);
     utf8proc_uint8_t *nfc = NULL;
     utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)n, &nfc,

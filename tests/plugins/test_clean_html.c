@@ -2,6 +2,7 @@
  * tests/fixtures/html) keep their article and lose their furniture; charsets as pages declare
  * them, mislabel them or leave them out; pages with nothing to extract fail with a reason;
  * records that are not HTML pass untouched. */
+#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +12,12 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <utf8proc.h>
 
 #include "mock_core.h"
 #include "newsflow/record.h"
+/* the plugin's table of characters NFC leaves alone, to check it against utf8proc */
+#include "../../plugins/clean_html/nfc.h"
 
 static struct mock_plugin *plugin;
 
@@ -566,6 +570,19 @@ static void test_undeclared_charsets(void **state)
     assert_non_null(
         strstr(nf_record_str(rec, NF_F_TEXT, NULL), "Größe und Gewicht – beides wurde"));
     nf_record_destroy(&rec);
+    /* wherever the stray byte falls among the ASCII bytes around it, and at the very end */
+    for (int k = 0; k < 10; k++) {
+        char page[512];
+        int len = snprintf(page, sizeof(page),
+                           "<html><head><meta charset=\"utf-8\"></head><body><p>%*sGröße und "
+                           "Gewicht \x96 beides wurde am Dienstag im Rathaus gemessen.</p>"
+                           "</body></html>%.*s",
+                           k, "", k == 9, "\x96");
+        rec = run_html(page, (size_t)len, 0);
+        assert_non_null(
+            strstr(nf_record_str(rec, NF_F_TEXT, NULL), "Größe und Gewicht – beides wurde"));
+        nf_record_destroy(&rec);
+    }
 }
 
 /* Whether s is well-formed UTF-8 (no cut character, no stray continuation byte). */
@@ -618,6 +635,17 @@ static void test_nfc_and_whitespace(void **state)
     struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
     assert_string_equal(nf_record_str(rec, NF_F_TEXT, NULL),
                         "Café au lait served on the terrace of the old station every morning.");
+    nf_record_destroy(&rec);
+    /* among characters NFC leaves alone (Latin letters, quotes, dashes), one that it does not
+     * still gets composed */
+    static const char mixed[] = "<html><body><p>\xE2\x80\x9CL\xE2\x80\x99\xC3\xA9t\xC3\xA9 "
+                                "\xE2\x80\x93 a summer at the caf\x65\xCC\x81\xE2\x80\x9D, said "
+                                "the owner of the old station, who opens it every morning.</p>"
+                                "</body></html>";
+    rec = run_html(mixed, sizeof(mixed) - 1, 0);
+    assert_string_equal(nf_record_str(rec, NF_F_TEXT, NULL),
+                        "“L’été – a summer at the café”, said the owner of the old station, who "
+                        "opens it every morning.");
     nf_record_destroy(&rec);
 }
 
@@ -728,6 +756,73 @@ static void test_reused_parser_gives_the_same_output(void **state)
         free(raw[i]), free(fresh[i]);
 }
 
+/* Writes code point c as UTF-8; returns its length. */
+static size_t utf8_put(char *out, uint32_t c)
+{
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (char)(0xC0 | c >> 6), out[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        out[0] = (char)(0xE0 | c >> 12), out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | c >> 18), out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((c >> 6) & 0x3F)), out[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* The characters nfc.h says NFC leaves alone, checked against utf8proc (the library the plugin
+ * normalises with, loaded as the plugin loads it): each is its own NFC with combining class 0,
+ * and every pair of them is its own NFC, so that any text made of them is. */
+static void test_nfc_inert_characters(void **state)
+{
+    (void)state;
+    void *lib = dlopen("libutf8proc.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+        skip();
+    utf8proc_ssize_t (*map)(const utf8proc_uint8_t *, utf8proc_ssize_t, utf8proc_uint8_t **,
+                            utf8proc_option_t);
+    const utf8proc_property_t *(*property)(utf8proc_int32_t);
+    *(void **)&map = dlsym(lib, "utf8proc_map");
+    *(void **)&property = dlsym(lib, "utf8proc_get_property");
+    assert_non_null(map);
+    assert_non_null(property);
+    uint32_t *inert = malloc(0x110000 * sizeof(*inert));
+    assert_non_null(inert);
+    size_t n = 0;
+    for (uint32_t c = 1; c < 0x110000; c++) /* NUL never reaches the text */
+        if (html_nfc_inert_char(c))
+            inert[n++] = c;
+    char s[8];
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(property((utf8proc_int32_t)inert[i])->combining_class, 0);
+        for (size_t j = 0; j < n; j++) {
+            size_t len = utf8_put(s, inert[i]);
+            len += utf8_put(s + len, inert[j]);
+            assert_true(html_nfc_inert_text(s, len));
+            utf8proc_uint8_t *nfc = NULL;
+            utf8proc_ssize_t m = map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &nfc,
+                                     UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+            if (m != (utf8proc_ssize_t)len || memcmp(nfc, s, len) != 0)
+                fail_msg("NFC changes U+%04X U+%04X", inert[i], inert[j]);
+            free(nfc);
+        }
+    }
+    /* and the first characters outside are not taken for inert */
+    static const uint32_t outside[] = {0x0300, 0x0301, 0x2000, 0x2001, 0x2028,
+                                       0x205F, 0x20AB, 0x3099, 0x1100, 0xAC00};
+    for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++)
+        assert_false(html_nfc_inert_text(s, utf8_put(s, outside[i])));
+    free(inert);
+    dlclose(lib);
+}
+
 static void test_json_ld_article_body(void **state)
 {
     (void)state;
@@ -828,6 +923,7 @@ int main(void)
         cmocka_unit_test(test_bom_decides),
         cmocka_unit_test(test_undeclared_charsets),
         cmocka_unit_test(test_nfc_and_whitespace),
+        cmocka_unit_test(test_nfc_inert_characters),
         cmocka_unit_test(test_reused_parser_gives_the_same_output),
         cmocka_unit_test(test_json_ld_article_body),
         cmocka_unit_test(test_min_chars_bound),
