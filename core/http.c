@@ -76,10 +76,19 @@ static void health(const struct nf_view *v, json_t *problems)
                 json_array_append_new(problems, json_string(msg));
             }
             struct nf_stats_page p;
-            if (page_of(v, w, &p) && p.updated_ms && now - p.updated_ms > v->health_stuck_ms) {
+            if (!page_of(v, w, &p) || !p.updated_ms)
+                continue;
+            if (now - p.updated_ms > v->health_stuck_ms) {
                 snprintf(msg, sizeof(msg), "worker %s[%d] (pid %d) has not moved for %lld s: "
                                            "stopped or hung",
                          name, w->worker, (int)w->pid, (long long)(now - p.updated_ms) / 1000);
+                json_array_append_new(problems, json_string(msg));
+            } else if (p.blocked_since_ms && now - p.blocked_since_ms > v->health_stuck_ms) {
+                /* alive, but held up: the stage it sends to is where to look */
+                snprintf(msg, sizeof(msg), "worker %s[%d] has waited %lld s to send to stage %s, "
+                                           "which takes nothing",
+                         name, w->worker, (long long)(now - p.blocked_since_ms) / 1000,
+                         p.blocked_on);
                 json_array_append_new(problems, json_string(msg));
             }
         }

@@ -58,6 +58,8 @@ struct nf_ctx {
     int64_t in_flight, journal_bytes;
     int64_t latency[NF_STATS_BUCKETS], latency_sum_us;
     char option_where[PATH_MAX + 160]; /* nf_ctx_option_where's answer */
+    int64_t blocked_since_ms; /* waiting to send to stage blocked_on (stats.h) */
+    const char *blocked_on;
 };
 
 /* ---- the context calls plugins make ------------------------------------------------------ */
@@ -187,6 +189,8 @@ static void publish_stats(struct nf_ctx *ctx)
         p->counters[n].value = ctx->counters[i].value;
     }
     p->n_counters = n;
+    p->blocked_since_ms = ctx->blocked_since_ms;
+    snprintf(p->blocked_on, sizeof(p->blocked_on), "%s", ctx->blocked_on ? ctx->blocked_on : "");
     __atomic_store_n(&p->seq, p->seq + 1, __ATOMIC_RELEASE); /* even: done */
 }
 
@@ -328,6 +332,7 @@ static void drain_acks(struct worker *w);
 
 static void watchdog_tick(void);
 static void peers_tick(struct worker *w, int64_t now);
+static void report_tick(struct nf_ctx *ctx);
 
 /* newsflow tap: while a file RUN_DIR/tap/STAGE.PID exists, the stage's workers also publish
  * every batch they send on ipc://RUN_DIR/tap/STAGE-W, dropping what a slow reader cannot take,
@@ -434,18 +439,29 @@ static int send_now(struct worker *w, const void *data, size_t len)
         zmq_send(w->tap, data, len, ZMQ_DONTWAIT); /* a full reader loses it, not the flow */
     for (int i = 0; i < w->n_outs; i++) {
         for (;;) {
-            if (zmq_send(w->outs[i], data, len, ZMQ_DONTWAIT) >= 0)
+            if (zmq_send(w->outs[i], data, len, ZMQ_DONTWAIT) >= 0) {
+                w->ctx.blocked_since_ms = 0;
                 break;
+            }
             if (errno != EAGAIN && errno != EINTR) {
                 nf_logf(NF_LOG_ERROR, "send: %s", zmq_strerror(errno));
                 return -1;
             }
-            if (stop_requested)
+            if (stop_requested) {
+                w->ctx.blocked_since_ms = 0;
                 return -1;
+            }
+            if (!w->ctx.blocked_since_ms) {
+                w->ctx.blocked_since_ms = nf_now_ms();
+                w->ctx.blocked_on = w->cfg->stages[w->out_stage[i]].name;
+            }
             zmq_pollitem_t items[2] = {{w->outs[i], 0, ZMQ_POLLOUT, 0},
                                        {w->acks, 0, ZMQ_POLLIN, 0}};
             zmq_poll(items, w->acks ? 2 : 1, 200);
-            watchdog_tick(); /* blocked by a slow downstream is still alive */
+            /* held up by what comes after it, and still alive: for systemd, and for the stats
+             * page, which says whom it waits for */
+            watchdog_tick();
+            report_tick(&w->ctx);
             if (w->acks && (items[1].revents & ZMQ_POLLIN))
                 drain_acks(w);
         }

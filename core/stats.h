@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define NF_STATS_MAGIC 0x5453464eu /* "NFST" */
-#define NF_STATS_VERSION 1
+#define NF_STATS_VERSION 2
 #define NF_STATS_COUNTERS 40
 #define NF_STATS_BUCKETS 16
 
@@ -41,6 +41,10 @@ struct nf_stats_page {
     int64_t latency_sum_us;
     int32_t n_counters;
     struct nf_stats_counter counters[NF_STATS_COUNTERS];
+    /* since when (wall clock; 0: not) the worker waits to send to stage `blocked_on`, whose
+     * workers take nothing: alive, but held up by what comes after it */
+    int64_t blocked_since_ms;
+    char blocked_on[64];
 };
 
 /* Maps (creating it) the page of one worker. NULL with the reason in err. */

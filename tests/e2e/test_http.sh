@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The operator's HTTP endpoint of a running pipeline: /metrics in the Prometheus text format
 # with the workers' counts, a latency histogram and RSS; /ready; /health failing within
-# health_stuck_ms when a worker is stopped (SIGSTOP) and healthy again after SIGCONT; the status
+# health_stuck_ms when a worker is stopped (SIGSTOP) and healthy again after SIGCONT, telling a
+# stopped worker from those held up by it (they wait to send to its stage); the status
 # page in headless Chromium showing the same numbers as /metrics once its script has run; an
 # address in use stops start-up with the reason.
 . "$(dirname "$0")/lib.sh"
@@ -14,7 +15,7 @@ state_dir = "$T/var";
 http = "127.0.0.1:$PORT";
 health_stuck_ms = 2000;
 stages = {
-  fetch = { plugin = "fetch_dir"; path = "$T/in"; watch = true; };
+  fetch = { plugin = "fetch_dir"; path = "$T/in"; watch = true; ack_timeout_ms = 600000; };
   clean = { plugin = "clean_text"; inputs = ["fetch"]; workers = 2; };
   store = { plugin = "store_sqlite"; inputs = ["clean"]; path = "$T/db"; flush_ms = 50; };
 };
@@ -34,8 +35,9 @@ grep -q '^newsflow_worker_process_seconds_bucket{stage="clean",worker="1",le="+I
     fail "/metrics has no latency histogram for clean[1]"
 grep -qE '^newsflow_worker_rss_bytes\{stage="fetch",worker="0"\} [1-9][0-9]*$' "$T/metrics" || fail "no RSS"
 grep -q '^newsflow_worker_up{stage="clean",worker="1"} 1$' "$T/metrics" || fail "no up gauge"
-grep -qE '^newsflow_worker_journal_bytes\{stage="fetch",worker="0"\} [1-9][0-9]*$' "$T/metrics" ||
-    fail "/metrics does not give the source's journal size"
+# (the source's stats page is rewritten a few times a second: the size shows within a moment)
+journal() { curl -sf "$URL/metrics" | grep -qE '^newsflow_worker_journal_bytes\{stage="fetch",worker="0"\} [1-9][0-9]*$'; }
+wait_for 5 journal || fail "/metrics does not give the source's journal size"
 ok "/metrics has counts, a latency histogram, RSS and up gauges"
 curl -sf "$URL/status.json" >"$T/status.json" || fail "/status.json failed"
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert {"stages", "dead_letters", "stories", "healthy"} <= set(d), d.keys()' "$T/status.json" ||
@@ -56,6 +58,37 @@ kill -CONT "$victim"
 healthy() { [ "$(curl -s -o "$T/health" -w '%{http_code}' "$URL/health")" = 200 ]; }
 wait_for 10 healthy || fail "/health did not recover after SIGCONT"
 ok "/health fails within its set time for a stopped worker and recovers after SIGCONT"
+
+# The store stopped while articles keep coming: /health names it as stopped, and the clean
+# workers that wait for it as held up by stage store (alive, not hung).
+victim=$(pgrep -f "newsflow stage $T/h.cfg store --worker 0") || fail "no store[0]"
+kill -STOP "$victim"
+# (until the queues on the way to it are full: then clean waits)
+held() { curl -s "$URL/health" >"$T/health"; grep -q "to send to stage store" "$T/health"; }
+late=0
+for round in $(seq 20); do
+    for i in $(seq 200); do
+        late=$((late + 1))
+        cp "$NF_SOURCE_DIR"/conf/sample/00$((late % 5))_*.txt "$T/in/.tmp" && echo "Late $late." >>"$T/in/.tmp"
+        mv "$T/in/.tmp" "$T/in/b$late.txt"
+    done
+    wait_for 4 held && break
+done
+held || { kill -CONT "$victim"; cat "$T/health"; fail "/health does not say who waits for the stopped store ($late late articles)"; }
+assert_contains "$T/health" "worker store[0] (pid $victim) has not moved" "/health names the stopped store"
+grep -qE 'worker clean\[[01]\] has waited [0-9]+ s to send to stage store' "$T/health" ||
+    { cat "$T/health"; fail "/health does not say clean waits for store"; }
+if grep -q 'worker clean\[[01]\] (pid [0-9]*) has not moved' "$T/health"; then
+    cat "$T/health"; fail "/health calls the waiting clean workers stopped or hung"
+fi
+ok "/health tells the stopped store from the clean workers held up by it"
+kill -CONT "$victim"
+wait_for 60 rows $((12 + late)) || { cat "$T/log"; fail "the late articles were not stored after SIGCONT"; }
+wait_for 10 healthy || { cat "$T/health"; fail "/health did not recover after the store's SIGCONT"; }
+ok "everything is stored and /health recovers"
+# what the page must show: once the store's stats page has caught up with its rows
+settled() { curl -sf "$URL/metrics" >"$T/metrics" && grep -q "^newsflow_worker_count_total{stage=\"store\",worker=\"0\",count=\"in\"} $((12 + late))\$" "$T/metrics"; }
+wait_for 10 settled || { grep 'count="in"' "$T/metrics"; fail "store's count did not reach its $((12 + late)) rows"; }
 
 # The status page in a real browser: its script fetches the numbers and draws them.
 if command -v chromium >/dev/null; then
