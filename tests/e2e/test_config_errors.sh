@@ -132,4 +132,11 @@ else
         "$T/rules.cfg:6: stage 'store': option 'path': directory $T/ro is not writable"
     chmod 0755 "$T/ro"
 fi
+
+# Every config the project ships passes check as it is (feeds.cfg's default feeds_file is
+# shipped beside it), with the paths its comments document.
+for c in "$NF_SOURCE_DIR"/conf/*.cfg; do
+    "$NF" check "$c" >"$T/shipped.out" 2>&1 || { cat "$T/shipped.out"; fail "$(basename "$c") does not pass check"; }
+done
+ok "every shipped config passes check"
 echo "all passed"
