@@ -8,7 +8,7 @@ DEST="$T/root"
 DESTDIR="$DEST" cmake --install "$NF_BUILD_DIR" >"$T/install.log" 2>&1 || { cat "$T/install.log"; fail "cmake --install failed"; }
 PREFIX=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$NF_BUILD_DIR/CMakeCache.txt")
 ROOT="$DEST$PREFIX"
-for f in bin/newsflow lib/newsflow/plugins/fetch_dir.so lib/newsflow/plugins/store_sqlite.so \
+for f in bin/newsflow bin/newsflow-stage lib/newsflow/plugins/fetch_dir.so lib/newsflow/plugins/store_sqlite.so \
     include/newsflow/plugin.h lib/pkgconfig/newsflow-plugin.pc lib/systemd/system/newsflow.service; do
     [ -e "$ROOT/$f" ] || fail "make install did not install $f"
 done
