@@ -184,8 +184,9 @@ static int md_month_word(const char *s, size_t n)
     char w[40];
     if (n < 3 || !md_fold(s, n, w, sizeof(w)))
         return 0;
+    /* the first byte first: most words of a text are no month, and this is run on every one */
     for (size_t i = 0; i < sizeof(md_months) / sizeof(md_months[0]); i++)
-        if (strcmp(w, md_months[i].name) == 0)
+        if (md_months[i].name[0] == w[0] && strcmp(w, md_months[i].name) == 0)
             return md_months[i].month;
     return 0;
 }
