@@ -33,6 +33,7 @@
 #define BODY_TAIL_CHARS 40     /* bytes of a trailing block that is not a sentence */
 #define BODY_DATE_CHARS 50     /* bytes of a block that may be a date stamp */
 #define BODY_JSONLD_RATIO 1.5f /* how much more text a JSON-LD articleBody must hold */
+#define BODY_JSONLD_MIN 250    /* and the fewest characters it may have */
 #define BODY_CARDS 3           /* linked-headline children that make a block a row of teasers */
 #define BODY_HEADER_PROSE 150 /* text of a <header> with few links that is the article's */
 #define BODY_LEAD_BLOCKS 3     /* blocks of a standfirst between the headline and the text */
@@ -1079,6 +1080,11 @@ static int body_try_json_ld(struct html_body *b, uint32_t dom_chars)
         xmlNodePtr c = b->jsonld[i]->children;
         if (!c || !c->content || c->next)
             continue;
+        /* An articleBody has no more characters than the script has bytes: a script too short
+         * to hold one that would be taken is not parsed (most hold the page's metadata only). */
+        size_t bytes = strlen((const char *)c->content);
+        if (bytes < BODY_JSONLD_MIN || (float)bytes < BODY_JSONLD_RATIO * (float)dom_chars)
+            continue;
         json_t *j = json_loads((const char *)c->content, JSON_DISABLE_EOF_CHECK, NULL);
         if (!j)
             continue;
@@ -1088,7 +1094,8 @@ static int body_try_json_ld(struct html_body *b, uint32_t dom_chars)
             uint32_t n = body_chars(s);
             bool markup = strstr(s, "</") || strstr(s, "<p") || strstr(s, "&#") ||
                           strstr(s, "&amp;") || strstr(s, "&quot;");
-            if (!markup && n >= 250 && (float)n >= BODY_JSONLD_RATIO * (float)dom_chars) {
+            if (!markup && n >= BODY_JSONLD_MIN &&
+                (float)n >= BODY_JSONLD_RATIO * (float)dom_chars) {
                 b->out.len = 0;
                 b->out.pending = 0;
                 rc = body_text(&b->out, (const uint8_t *)s, strlen(s), true) < 0 ? -1 : 1;
