@@ -418,16 +418,19 @@ static void body_count_text(const xmlChar *s, uint32_t *chars, uint32_t *commas)
     uint32_t c = 0, k = 0;
     for (const uint8_t *p = s; *p; p++) {
         uint8_t x = *p;
-        if (x <= ' ' || (x & 0xC0) == 0x80)
+        if (x < 0x80) { /* most of the text: ASCII needs none of the tests below */
+            c += x > ' ';
+            k += x == ',';
+            continue;
+        }
+        if ((x & 0xC0) == 0x80)
             continue;
         if (x == 0xC2 && p[1] == 0xA0) { /* no-break space */
             p++;
             continue;
         }
         c++;
-        if (x == ',')
-            k++;
-        else if (x == 0xEF && p[1] == 0xBC && p[2] == 0x8C) /* fullwidth comma */
+        if (x == 0xEF && p[1] == 0xBC && p[2] == 0x8C) /* fullwidth comma */
             k++;
         else if (x == 0xE3 && p[1] == 0x80 && p[2] == 0x81) /* ideographic comma */
             k++;
