@@ -58,6 +58,7 @@ struct nf_dup_index {
     struct nf_dup_params p;
     struct dup_item *items;
     size_t head, count; /* the next slot to fill; live articles end just before it */
+    size_t t_cap;       /* articles the tables are sized for (they grow up to the window) */
     struct dup_table t[DUP_TABLES];
     uint64_t candidates;
     int64_t last_order; /* the article read last so far */
@@ -170,8 +171,11 @@ struct nf_dup_index *nf_dup_index_new(const struct nf_dup_params *p)
     x->items = calloc(p->window, sizeof(*x->items));
     if (!x->items)
         goto fail;
-    /* Load at most 3/4 when the window is full: short runs for linear probing. */
-    uint32_t size = (uint32_t)(p->window + p->window / 3 + 2);
+    /* The items are touched as the ring fills, but every table entry is written somewhere at
+     * random: tables sized for the whole window would be resident at once. They start small
+     * and double as articles come (dup_reserve). */
+    x->t_cap = p->window < 1024 ? p->window : 1024;
+    uint32_t size = (uint32_t)(x->t_cap + x->t_cap / 3 + 2);
     for (int t = 0; t < DUP_TABLES; t++) {
         x->t[t].size = size;
         x->t[t].e = calloc(size, sizeof(uint32_t));
@@ -379,11 +383,51 @@ static int dup_headline_admit(struct nf_dup_index *x, const struct dup_item *it)
     return dup_mark_dirty(x, (uint32_t)last) < 0 ? -1 : 1;
 }
 
+/* Makes the tables hold n articles (at most the window) at a load of at most 3/4, for short
+ * runs of linear probing: twice the articles they held, each put again. Returns 0, or -1 when
+ * memory for the larger tables cannot be had (the old ones are kept). */
+static int dup_reserve(struct nf_dup_index *x, size_t n)
+{
+    if (n <= x->t_cap)
+        return 0;
+    size_t cap = x->t_cap;
+    while (cap < n)
+        cap *= 2;
+    if (cap > x->p.window)
+        cap = x->p.window;
+    uint32_t size = (uint32_t)(cap + cap / 3 + 2);
+    struct dup_table old[DUP_TABLES];
+    memcpy(old, x->t, sizeof(old));
+    for (int t = 0; t < DUP_TABLES; t++) {
+        x->t[t].e = calloc(size, sizeof(uint32_t));
+        x->t[t].size = size;
+        if (!x->t[t].e) {
+            for (int k = 0; k < t; k++)
+                free(x->t[k].e);
+            memcpy(x->t, old, sizeof(old));
+            return -1;
+        }
+    }
+    size_t start = (x->head + x->p.window - x->count) % x->p.window;
+    for (size_t i = 0; i < x->count; i++) {
+        uint32_t slot = (uint32_t)((start + i) % x->p.window);
+        for (int t = 0; t < DUP_TABLES; t++)
+            if (dup_in_table(x, t, slot))
+                dup_table_put(x, t, dup_item_key(x, t, slot), slot);
+    }
+    for (int t = 0; t < DUP_TABLES; t++)
+        free(old[t].e);
+    x->t_cap = cap;
+    return 0;
+}
+
 /* Puts a filled article into the ring and its tables. Returns its slot, or -1. */
 static long dup_put(struct nf_dup_index *x, const struct dup_item *it)
 {
     if (x->count == x->p.window)
         dup_evict_oldest(x);
+    else if (dup_reserve(x, x->count + 1) < 0)
+        return -1;
     int admit = dup_headline_admit(x, it);
     if (admit < 0)
         return -1;
@@ -790,8 +834,13 @@ int nf_dup_index_load(struct nf_dup_index *x, const char *path, char *why, size_
                     dup_table_put(x, t, dup_item_key(x, t, slot), slot);
             continue;
         }
-        if (x->count == x->p.window)
+        if (x->count == x->p.window) {
             dup_evict_oldest(x);
+        } else if (dup_reserve(x, x->count + 1) < 0) {
+            snprintf(why, n, "%s: out of memory for the index of %zu articles", path,
+                     x->count + 1);
+            goto out;
+        }
         uint32_t slot = (uint32_t)x->head;
         x->items[slot] = it;
         for (int t = 0; t < DUP_TABLES; t++)
