@@ -75,23 +75,53 @@ bench_curve() {
 bench_curve
 
 CORPUS_TOOL="$ROOT/../shared/tools/make_corpus.py"
+sum_rss() { sed -n 's/.*peak RSS \([0-9.]*\) MiB.*/\1/p' "$1" | paste -sd+ | bc; }
+# The default pipeline on make_corpus articles, into SQLite (with its full-text index) and into
+# JSON lines: articles/s, the CPU of every process, and the peak RSS of each and all together
+# (the supervisor's included). Then the same into SQLite at NF_BENCH_MEM_ARTICLES (default
+# 100,000) for the memory a longer run holds.
 bench_pipeline() {
     if [ ! -f "$CORPUS_TOOL" ]; then
         echo "== whole pipeline: skipped (no ../shared/tools/make_corpus.py here)"
         return 0
     fi
-    echo "== whole pipeline (conf/newsflow.cfg: fetch_dir -> clean_html -> clean_text -> extract_meta"
-    echo "   -> minhash -> dedup -> story -> store_sqlite) on $ARTICLES articles"
     python3 "$CORPUS_TOOL" "$TMP/corpus" --articles "$ARTICLES" >/dev/null
-    rm -rf "$TMP/var"
+    local store
+    for store in store_sqlite store_jsonl; do
+        echo "== whole pipeline (conf/newsflow.cfg: fetch_dir -> clean_html -> clean_text -> extract_meta"
+        echo "   -> minhash -> dedup -> story -> $store) on $ARTICLES articles"
+        rm -rf "$TMP/var"
+        cmd=("$NF" run "$ROOT/conf/newsflow.cfg" --once --set "state_dir=$TMP/var"
+             --set "fetch.path=$TMP/corpus/articles" --set "store.plugin=$store"
+             --set "store.path=$TMP/var/bench.$([ $store = store_sqlite ] && echo db || echo jsonl)")
+        /usr/bin/time -f '%U %S' -o "$TMP/cpu" "${cmd[@]}" >"$TMP/pipe.log" 2>&1 \
+            || { tail -20 "$TMP/pipe.log"; exit 1; }
+        s=$(seconds_of "$TMP/pipe.log")
+        if [ $store = store_sqlite ]; then
+            stored=$(sqlite3 "$TMP/var/bench.db" "select count(*) from articles")
+        else
+            stored=$(grep -c '"id"' "$TMP/var/bench.jsonl")
+        fi
+        read -r user sys <"$TMP/cpu"
+        printf '  %d articles stored in %.2f s: %.0f articles/s; CPU user %.2f s, system %.2f s\n' \
+            "$stored" "$s" "$(echo "$stored / $s" | bc -l)" "$user" "$sys"
+        echo "    peak RSS: $(rss_of "$TMP/pipe.log")supervisor=$(sed -n 's/.*supervisor and inbox brokers: peak RSS \([0-9.]*\) MiB.*/\1MiB/p' "$TMP/pipe.log")"
+        echo "    summed peak RSS: $(sum_rss "$TMP/pipe.log") MiB"
+        echo "  reproduce: python3 $CORPUS_TOOL /tmp/corpus --articles $ARTICLES && ${cmd[*]//$TMP\/corpus//tmp/corpus}"
+    done
+    local big=${NF_BENCH_MEM_ARTICLES:-100000}
+    echo "== memory: the default pipeline into SQLite on $big articles"
+    rm -rf "$TMP/corpus" "$TMP/var"
+    python3 "$CORPUS_TOOL" "$TMP/corpus" --articles "$big" >/dev/null
     cmd=("$NF" run "$ROOT/conf/newsflow.cfg" --once --set "state_dir=$TMP/var"
          --set "fetch.path=$TMP/corpus/articles" --set "store.path=$TMP/var/bench.db")
     "${cmd[@]}" >"$TMP/pipe.log" 2>&1 || { tail -20 "$TMP/pipe.log"; exit 1; }
     s=$(seconds_of "$TMP/pipe.log")
-    stored=$(sqlite3 "$TMP/var/bench.db" "select count(*) from articles")
-    printf '  %d articles stored in %.2f s: %.0f articles/s\n' "$stored" "$s" "$(echo "$stored / $s" | bc -l)"
+    printf '  %d articles in %.2f s: %.0f articles/s\n' "$big" "$s" "$(echo "$big / $s" | bc -l)"
     echo "    peak RSS: $(rss_of "$TMP/pipe.log")"
-    echo "  reproduce: python3 $CORPUS_TOOL /tmp/corpus --articles $ARTICLES && ${cmd[*]/$TMP\/corpus//tmp/corpus}"
+    echo "    summed peak RSS: $(sum_rss "$TMP/pipe.log") MiB"
+    echo "  reproduce: python3 $CORPUS_TOOL /tmp/corpus --articles $big && ${cmd[*]//$TMP\/corpus//tmp/corpus}"
+    rm -rf "$TMP/corpus" "$TMP/var"
 }
 bench_pipeline
 
