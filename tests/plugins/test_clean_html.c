@@ -784,8 +784,10 @@ static void test_nfc_inert_characters(void **state)
 {
     (void)state;
     void *lib = dlopen("libutf8proc.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (!lib)
+    if (!lib) {
+        fprintf(stderr, "skipped: libutf8proc.so.2 cannot be loaded (%s)\n", dlerror());
         skip();
+    }
     utf8proc_ssize_t (*map)(const utf8proc_uint8_t *, utf8proc_ssize_t, utf8proc_uint8_t **,
                             utf8proc_option_t);
     const utf8proc_property_t *(*property)(utf8proc_int32_t);
