@@ -350,9 +350,11 @@ static uint64_t sig_figure_hash(const uint8_t *nb, size_t a, size_t b)
  * chosen by a fixed hash sequence: the same for every text, so equal texts agree bin by bin. */
 static void sig_densify(const uint32_t mins[NF_SIG_K], uint64_t filled, uint32_t v[NF_SIG_K])
 {
+    memcpy(v, mins, NF_SIG_K * sizeof(*v));
+    if (filled == UINT64_MAX || !filled)
+        return; /* texts of a few hundred words fill every bin */
     for (unsigned b = 0; b < NF_SIG_K; b++) {
-        v[b] = mins[b];
-        if (filled >> b & 1 || !filled)
+        if (filled >> b & 1)
             continue;
         for (uint64_t a = 1;; a++) {
             unsigned j = (unsigned)(sig_mix((uint64_t)b << 32 | a) >> 58);
