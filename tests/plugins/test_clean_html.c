@@ -652,8 +652,8 @@ static void test_nfc_and_whitespace(void **state)
 /* The fields clean_html fills, joined: what a page gave, to compare two runs of it. */
 static char *page_output(struct nf_record *rec)
 {
-    static const int fields[] = {NF_F_TEXT,  NF_F_TITLE, NF_F_PUBLISHED_AT, NF_F_BYLINE,
-                                 NF_F_OUTLET, NF_F_URL,  NF_F_LANG};
+    static const int fields[] = {NF_F_TEXT,   NF_F_TITLE, NF_F_PUBLISHED_AT, NF_F_BYLINE,
+                                 NF_F_OUTLET, NF_F_URL,   NF_F_LANG};
     size_t len = 0;
     char *out = NULL;
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -676,10 +676,9 @@ static char *page_output(struct nf_record *rec)
 static void test_reused_parser_gives_the_same_output(void **state)
 {
     (void)state;
-    static const char *const files[] = {"1hundetagebuch.wordpress.com.langer.html.gz",
-                                        "next2games.de.anno.html.gz",
-                                        "threatpost.com.android.html.gz",
-                                        "vipflash.de-Ehezoff.html.gz", "embedded-post.html"};
+    static const char *const files[] = {
+        "1hundetagebuch.wordpress.com.langer.html.gz", "next2games.de.anno.html.gz",
+        "threatpost.com.android.html.gz", "vipflash.de-Ehezoff.html.gz", "embedded-post.html"};
     static const char cp1252[] =
         "<html><head><title>Caf\xe9 \x96 Stadt</title></head><body><p>Der B\xfcrgermeister "
         "sagte, das Caf\xe9 am Platz bleibe den ganzen Winter \x84offen\x93, was der Rat auch "
@@ -747,7 +746,8 @@ static void test_reused_parser_gives_the_same_output(void **state)
             char *out = page_output(rec);
             if (strcmp(out, fresh[i]) != 0)
                 fail_msg("page %zu parsed after others differs from a fresh worker's:\n%.300s\n"
-                         "against\n%.300s", i, out, fresh[i]);
+                         "against\n%.300s",
+                         i, out, fresh[i]);
             free(out);
             nf_record_destroy(&rec);
         }
