@@ -269,9 +269,9 @@ int main(int argc, char **argv)
         if (sqlite3_prepare_v2(sdb, q, -1, &st, NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW) {
             int parts = sqlite3_column_int(st, 3);
-            printf("  %lld articles, %lld entities, the full-text index in %d parts",
+            printf("  %lld articles, %lld entities, the full-text index in %d part%s",
                    (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
-                   parts);
+                   parts, parts == 1 ? "" : "s");
             long long like = sqlite3_column_int64(st, 2), found = 0;
             for (int k = 0; k < parts; k++) {
                 char sql[160], name[32];

@@ -2,7 +2,9 @@
 # store_sqlite's rows per CPU second, with its full-text index, at two sizes of make_corpus.py
 # articles (default 20,000 and 200,000): the plugin alone through the mock core (bench_store),
 # one transaction per 500 records as conf/newsflow.cfg commits them. The CPU per row along each
-# run shows whether the store slows down as it grows. Prints each figure and its command.
+# run shows whether the store slows down as it grows: by tenth of the run, and at 20,000,
+# 100,000 and 200,000 rows of the same run (over the last tenth before each). Prints each
+# figure and its command.
 # Usage: bench/bench_store.sh [BUILD_DIR] [ARTICLES...]   (env: NF_BENCH_STORE_BATCH, default 500)
 set -euo pipefail
 BUILD=${1:-build}

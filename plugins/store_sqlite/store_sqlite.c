@@ -43,8 +43,8 @@ static const struct nf_option store_sqlite_options[] = {
     {"store_raw", NF_OPT_BOOL, "false", offsetof(struct store_sqlite_conf, store_raw),
      "Also keep the bytes as fetched (column raw)."},
     {"fts", NF_OPT_BOOL, "true", offsetof(struct store_sqlite_conf, fts),
-     "Keep a full-text index (FTS5) on title and text, table articles_fts. Once created it is "
-     "kept up to date even if this is later set to false."},
+     "Keep a full-text index (FTS5) on title and text, tables articles_fts, articles_fts_1, ... "
+     "(see fts_part). Once created it is kept up to date even if this is later set to false."},
     {"fsync", NF_OPT_BOOL, "true", offsetof(struct store_sqlite_conf, fsync),
      "Make every commit durable before the batch is acknowledged (the write-ahead log is synced, "
      "as the sources sync their journals). false: a commit still survives a crash of the "
