@@ -1382,6 +1382,8 @@ static void do_flush(struct worker *w)
     nf_acker_send(w->acker);
 }
 
+#define NF_OUT_LINGER_MS 5
+
 static int run_filter(struct worker *w)
 {
     int since_flush = 0;
@@ -1394,6 +1396,9 @@ static int run_filter(struct worker *w)
         int rc = zmq_poll(&item, 1, timeout);
         int n = 0;
         if (rc > 0) {
+            /* What is done goes on within NF_OUT_LINGER_MS even while more keeps coming: a
+             * record waits for a batch's worth of others at most that long in each stage. */
+            int64_t out_since = mono_ms();
             while (n < w->st->batch && !stop_requested) {
                 zmq_msg_t msg;
                 zmq_msg_init(&msg);
@@ -1403,6 +1408,10 @@ static int run_filter(struct worker *w)
                 }
                 n += handle_batch(w, zmq_msg_data(&msg), zmq_msg_size(&msg));
                 zmq_msg_close(&msg);
+                if (w->batch.len && mono_ms() - out_since >= NF_OUT_LINGER_MS) {
+                    flush_out(w);
+                    out_since = mono_ms();
+                }
             }
             flush_out(w);
         }
