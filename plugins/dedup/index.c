@@ -25,7 +25,9 @@
  * headline; a headline that many share, "Live updates", would make a long run to probe). */
 #define DUP_HEADLINE_CAP 8
 #define DUP_MAX_CAND 64
-#define DUP_SNAP_MAGIC "NFDUPIX4" /* 4: read order and the earlier match kept per article */
+/* 4: read order and the earlier match kept per article; 5: bands and bins of signatures of
+ * version 4 (the headline weighed in), which an older index's would not match */
+#define DUP_SNAP_MAGIC "NFDUPIX5"
 /* Links followed from an article towards its root before giving up (a chain is short). */
 #define DUP_MAX_DEPTH 64
 
