@@ -111,8 +111,9 @@ static const char store_sqlite_fts_state[] =
     "DELETE FROM articles_fts_state;\n"
     "INSERT INTO articles_fts_state SELECT coalesce(max(rowid), 0) FROM articles;\n";
 
-/* How the index follows the table (schema 2, and a store of schema 2 or 1 with its one index
- * made as content='articles': such an index cannot be split, its reads would see every row). The store indexes the rows it added in one
+/* How the index follows the table in a store of schema 1 or 2, whose one index was made as
+ * content='articles' (it cannot be split into parts: FTS5 would read every row as its own).
+ * Schema 3 does the same per part (fts_parts.c). The store indexes the rows it added in one
  * statement just before each commit (store_sqlite_commit): every row up to
  * articles_fts_state.indexed_upto is in the index, none above it. Indexing row by row, as the
  * insert trigger of schema 1 did, made FTS5 write a segment for every record: FTS5 writes out
