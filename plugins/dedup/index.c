@@ -25,6 +25,9 @@
  * headline; a headline that many share, "Live updates", would make a long run to probe). */
 #define DUP_HEADLINE_CAP 8
 #define DUP_MAX_CAND 64
+#ifndef DUP_T_START
+#define DUP_T_START 65536 /* articles the tables are first sized for */
+#endif
 /* 4: read order and the earlier match kept per article; 5: bands and bins of signatures of
  * version 4 (the headline weighed in), which an older index's would not match */
 #define DUP_SNAP_MAGIC "NFDUPIX5"
@@ -174,9 +177,10 @@ struct nf_dup_index *nf_dup_index_new(const struct nf_dup_params *p)
     if (!x->items)
         goto fail;
     /* The items are touched as the ring fills, but every table entry is written somewhere at
-     * random: tables sized for the whole window would be resident at once. They start small
-     * and double as articles come (dup_reserve). */
-    x->t_cap = p->window < 1024 ? p->window : 1024;
+     * random: tables sized for the whole window would be resident at once. They start at
+     * DUP_T_START articles (7 MB), the whole of a smaller window, and grow four times as
+     * articles come (dup_reserve). */
+    x->t_cap = p->window < DUP_T_START ? p->window : DUP_T_START;
     uint32_t size = (uint32_t)(x->t_cap + x->t_cap / 3 + 2);
     for (int t = 0; t < DUP_TABLES; t++) {
         x->t[t].size = size;
@@ -386,15 +390,16 @@ static int dup_headline_admit(struct nf_dup_index *x, const struct dup_item *it)
 }
 
 /* Makes the tables hold n articles (at most the window) at a load of at most 3/4, for short
- * runs of linear probing: twice the articles they held, each put again. Returns 0, or -1 when
- * memory for the larger tables cannot be had (the old ones are kept). */
+ * runs of linear probing: four times the articles they held, each put again (so that putting
+ * again costs at most a third of the puts). Returns 0, or -1 when memory for the larger tables
+ * cannot be had (the old ones are kept). */
 static int dup_reserve(struct nf_dup_index *x, size_t n)
 {
     if (n <= x->t_cap)
         return 0;
     size_t cap = x->t_cap;
     while (cap < n)
-        cap *= 2;
+        cap *= 4;
     if (cap > x->p.window)
         cap = x->p.window;
     uint32_t size = (uint32_t)(cap + cap / 3 + 2);

@@ -185,44 +185,6 @@ static void test_near_copies_are_found(void **state)
     mock_plugin_destroy(&mp);
 }
 
-/* The index's tables start small and grow as the window fills: copies of articles put before
- * each growth are still found after it, and an article's verdict is still known by its id. */
-static void test_index_grows_with_the_window(void **state)
-{
-    (void)state;
-    struct mock_plugin *mp = open_dedup(NULL);
-    struct nf_record *rec = nf_record_new();
-    for (int i = 0; i < 4; i++) {
-        char id[33];
-        snprintf(id, sizeof(id), "%032d", i + 1);
-        assert_string_equal(judge(mp, rec, id, art[i]), "");
-    }
-    /* 3,000 articles of random words: nobody's copies, past two doublings of the tables */
-    uint64_t rng = 0x9E3779B97F4A7C15ull;
-    char text[2048], id[33];
-    for (int n = 0; n < 3000; n++) {
-        size_t len = 0;
-        for (int k = 0; k < 90; k++) {
-            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-            len += (size_t)snprintf(text + len, sizeof(text) - len, "w%u ",
-                                    (unsigned)(rng >> 33) % 50000);
-        }
-        snprintf(id, sizeof(id), "f%031d", n);
-        assert_string_equal(judge(mp, rec, id, text), "");
-    }
-    char *c60 = cut(art[0], 0.6), *w = reword(art[1], 25);
-    assert_string_equal(judge(mp, rec, ID_A, c60), "00000000000000000000000000000001");
-    assert_string_equal(judge(mp, rec, ID_B, w), "00000000000000000000000000000002");
-    assert_string_equal(judge(mp, rec, ID_C, art[2]), "00000000000000000000000000000003");
-    /* the first filler, judged again by its id: the same verdict */
-    snprintf(id, sizeof(id), "f%031d", 0);
-    assert_string_equal(judge(mp, rec, id, art[3]), "");
-    free(c60);
-    free(w);
-    nf_record_destroy(&rec);
-    mock_plugin_destroy(&mp);
-}
-
 static void test_copy_of_a_copy_points_at_the_original(void **state)
 {
     (void)state;
@@ -910,7 +872,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_exact_copies_point_at_the_first, fresh),
         cmocka_unit_test_setup(test_near_copies_are_found, fresh),
-        cmocka_unit_test_setup(test_index_grows_with_the_window, fresh),
         cmocka_unit_test_setup(test_copy_of_a_copy_points_at_the_original, fresh),
         cmocka_unit_test_setup(test_replays_get_the_same_verdict, fresh),
         cmocka_unit_test_setup(test_snapshot_keeps_the_index_warm, fresh),
