@@ -1019,30 +1019,9 @@ int nf_config_plugin_conf(const struct nf_config *c, int s, const struct nf_plug
     return 0;
 }
 
-int nf_config_check_plugins(const struct nf_config *c, char *err, size_t errlen)
-{
-    for (int s = 0; s < c->n_stages; s++) {
-        const struct nf_stage_conf *st = &c->stages[s];
-        char e[1024];
-        struct nf_plugin_handle *h = nf_plugin_load(c->plugin_dir, st->plugin, e, sizeof(e));
-        if (!h) {
-            snprintf(err, errlen, "%s: stage '%s': %s", st->where, st->name, e);
-            return -1;
-        }
-        struct nf_strpool *pool = nf_strpool_new();
-        void *conf = calloc(1, h->desc.conf_size ? h->desc.conf_size : 1);
-        int rc = pool && conf ? nf_config_plugin_conf(c, s, &h->desc, conf, pool, err, errlen)
-                              : -1;
-        free(conf);
-        nf_strpool_destroy(&pool);
-        nf_plugin_unload(&h);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
-}
-
-int nf_config_check_paths(const struct nf_config *c, char *err, size_t errlen)
+/* Loads every stage's plugin and fills its conf from the config, as a worker would; with
+ * `paths`, also checks in the world the path options the plugin declares. */
+static int check_stages(const struct nf_config *c, bool paths, char *err, size_t errlen)
 {
     int rc = 0;
     for (int s = 0; s < c->n_stages && rc == 0; s++) {
@@ -1056,7 +1035,7 @@ int nf_config_check_paths(const struct nf_config *c, char *err, size_t errlen)
         struct nf_strpool *pool = nf_strpool_new();
         void *conf = calloc(1, h->desc.conf_size ? h->desc.conf_size : 1);
         rc = pool && conf ? nf_config_plugin_conf(c, s, &h->desc, conf, pool, err, errlen) : -1;
-        for (const struct nf_option *o = h->desc.options; rc == 0 && o && o->name; o++) {
+        for (const struct nf_option *o = h->desc.options; paths && rc == 0 && o && o->name; o++) {
             if (nf_option_check_path(o, conf, e, sizeof(e)) == 0)
                 continue;
             char where[PATH_MAX + 128];
@@ -1069,6 +1048,16 @@ int nf_config_check_paths(const struct nf_config *c, char *err, size_t errlen)
         nf_plugin_unload(&h);
     }
     return rc;
+}
+
+int nf_config_check_plugins(const struct nf_config *c, char *err, size_t errlen)
+{
+    return check_stages(c, false, err, errlen);
+}
+
+int nf_config_check_paths(const struct nf_config *c, char *err, size_t errlen)
+{
+    return check_stages(c, true, err, errlen);
 }
 
 /* tcp://HOST:PORT+delta. A bound socket listens on the address the endpoint names (or on
