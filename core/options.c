@@ -521,12 +521,14 @@ int nf_option_check_path(const struct nf_option *o, const void *conf, char *err,
     return check_write_dir(o, dir, err, errlen);
 }
 
-/* The stage host defines the real one (with the option's file:line); this one serves a process
- * whose host does not, so that a plugin can always call it. */
+/* The stage host defines the real one (stage, option and file:line); this one serves a program
+ * that links the options without the stage host (a fuzzer, a bench), so that a plugin can
+ * always call it. It names the option alone: such a program has no stage. */
 __attribute__((weak)) const char *nf_ctx_option_where(struct nf_ctx *ctx, const char *option)
 {
-    static _Thread_local char buf[256];
-    snprintf(buf, sizeof(buf), "stage %s, option %s", nf_ctx_stage(ctx), option);
+    (void)ctx;
+    static _Thread_local char buf[160];
+    snprintf(buf, sizeof(buf), "option %s", option);
     return buf;
 }
 
