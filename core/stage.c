@@ -59,6 +59,7 @@ struct nf_ctx {
     int64_t latency[NF_STATS_BUCKETS], latency_sum_us;
     char option_where[PATH_MAX + 160]; /* nf_ctx_option_where's answer */
     int64_t blocked_since_ms; /* waiting to send to stage blocked_on (stats.h) */
+    int wait_fd;              /* sources: nf_ctx_wait_fd, -1 none */
     const char *blocked_on;
 };
 
@@ -139,6 +140,11 @@ void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta)
             return;
         }
     }
+}
+
+void nf_ctx_wait_fd(struct nf_ctx *ctx, int fd)
+{
+    ctx->wait_fd = fd;
 }
 
 void nf_ctx_progress(struct nf_ctx *ctx, int64_t done, int64_t total, const char *unit)
@@ -1195,8 +1201,10 @@ static int run_source(struct worker *w)
         int timeout = produced ? 0 : again ? 50 : w->pending ? 50 : 500;
         if (w->batch.len && timeout > NF_JOURNAL_SYNC_MS)
             timeout = NF_JOURNAL_SYNC_MS;
-        zmq_pollitem_t item = {w->acks, 0, ZMQ_POLLIN, 0};
-        zmq_poll(&item, 1, timeout);
+        /* the source's own descriptor too, while it has nothing (nf_ctx_wait_fd) */
+        zmq_pollitem_t items[2] = {{w->acks, 0, ZMQ_POLLIN, 0},
+                                   {NULL, w->ctx.wait_fd, ZMQ_POLLIN, 0}};
+        zmq_poll(items, again && w->ctx.wait_fd >= 0 ? 2 : 1, timeout);
         drain_acks(w);
         watchdog_tick();
         w->ctx.in_flight = w->pending;
@@ -1506,6 +1514,7 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
     const struct nf_plugin *p = &w.plugin->desc;
     w.ctx.started_ms = nf_now_ms();
     w.ctx.total = -1;
+    w.ctx.wait_fd = -1;
     w.ctx.page = nf_stats_open(cfg->run_dir, st->name, worker, err, sizeof(err));
     if (!w.ctx.page) /* the pipeline runs without it; only the views lose this worker */
         nf_logf(NF_LOG_WARN, "%s", err);

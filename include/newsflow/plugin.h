@@ -179,4 +179,10 @@ void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta);
  * "bytes"); total < 0 when it cannot be known. Shown as progress, rate and ETA. */
 void nf_ctx_progress(struct nf_ctx *ctx, int64_t done, int64_t total, const char *unit);
 
+/* Sources, optional: a descriptor that becomes readable when next() may have something new (an
+ * inotify descriptor, a socket); -1 for none. While next() returns NF_AGAIN the host sleeps on
+ * it as well as on its own sockets, so new input is taken at once rather than at the host's
+ * next look (every 50 ms). The source keeps owning it; call again when it changes. */
+void nf_ctx_wait_fd(struct nf_ctx *ctx, int fd);
+
 #endif

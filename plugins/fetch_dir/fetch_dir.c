@@ -1070,6 +1070,7 @@ static int fetch_dir_init(struct nf_ctx *ctx, const void *vconf, void **state_ou
             nf_ctx_error(ctx, "cannot watch %s: inotify: %s", s->root, strerror(errno));
             goto fail;
         }
+        nf_ctx_wait_fd(ctx, s->ifd); /* a file arriving wakes the host at once */
     }
     if (conf->remember && fetch_dir_ledger_open(s, ctx) < 0)
         goto fail;

@@ -146,6 +146,19 @@ void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta)
 static int64_t progress_done = -1, progress_total = -1;
 static char progress_unit[16];
 
+static int wait_fd = -1;
+
+void nf_ctx_wait_fd(struct nf_ctx *ctx, int fd)
+{
+    (void)ctx;
+    wait_fd = fd;
+}
+
+int mock_wait_fd(void)
+{
+    return wait_fd;
+}
+
 void nf_ctx_progress(struct nf_ctx *ctx, int64_t done, int64_t total, const char *unit)
 {
     (void)ctx;

@@ -29,6 +29,8 @@ const char *mock_last_error(void);
 /* The value of a counter the plugin reported with nf_ctx_count(), 0 if never. */
 /* The last progress a source reported with nf_ctx_progress (done and total -1: none). */
 const char *mock_progress(int64_t *done, int64_t *total);
+/* The descriptor the source gave with nf_ctx_wait_fd (-1: none). */
+int mock_wait_fd(void);
 int64_t mock_counter(const char *name);
 /* The state directory given to plugins (created fresh for the process). */
 const char *mock_state_dir(void);
