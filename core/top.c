@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "newsflow/plugin.h"
+
 #include "stats.h"
 
 static volatile sig_atomic_t top_stop;
@@ -40,8 +42,8 @@ static void draw(FILE *out, const struct nf_config *cfg, struct seen *last, doub
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
     fprintf(out, "newsflow top  %s  %s UTC\n\n", cfg->path, stamp);
-    fprintf(out, "%-16s %3s %8s %10s %10s %9s %9s %7s %8s %9s\n", "stage", "w", "pid", "in", "out",
-           "rec/s", "in flight", "dead", "RSS MiB", "p.time us");
+    fprintf(out, "%-16s %3s %8s %10s %10s %9s %9s %7s %8s %9s  %s\n", "stage", "w", "pid", "in",
+            "out", "rec/s", "in flight", "dead", "RSS MiB", "p.time us", "waits for");
     int k = 0;
     for (int s = 0; s < cfg->n_stages; s++) {
         const struct nf_stage_conf *st = &cfg->stages[s];
@@ -70,11 +72,16 @@ static void draw(FILE *out, const struct nf_config *cfg, struct seen *last, doub
                              (double)res * (double)sysconf(_SC_PAGESIZE) / 1048576);
                 fclose(f);
             }
-            fprintf(out, "%-16.16s %3d %8d %10lld %10lld %9.0f %9lld %7lld %8s %9.0f\n", st->name, w,
-                   (int)p.pid, (long long)nf_stats_count(&p, "in"),
-                   (long long)(nf_stats_count(&p, "out") + nf_stats_count(&p, "stored")), rate,
-                   (long long)p.in_flight, (long long)nf_stats_count(&p, "dead"), rss,
-                   n ? (double)p.latency_sum_us / (double)n : 0.0);
+            /* held up sending: to which stage, for how long (stats.h) */
+            char waits[96] = "";
+            if (p.blocked_since_ms && p.blocked_on[0])
+                snprintf(waits, sizeof(waits), "%.40s %.1f s", p.blocked_on,
+                         (double)(nf_now_ms() - p.blocked_since_ms) / 1000);
+            fprintf(out, "%-16.16s %3d %8d %10lld %10lld %9.0f %9lld %7lld %8s %9.0f  %s\n",
+                    st->name, w, (int)p.pid, (long long)nf_stats_count(&p, "in"),
+                    (long long)(nf_stats_count(&p, "out") + nf_stats_count(&p, "stored")), rate,
+                    (long long)p.in_flight, (long long)nf_stats_count(&p, "dead"), rss,
+                    n ? (double)p.latency_sum_us / (double)n : 0.0, waits);
             last[k].in = m;
         }
     }

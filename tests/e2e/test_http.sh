@@ -82,6 +82,9 @@ if grep -q 'worker clean\[[01]\] (pid [0-9]*) has not moved' "$T/health"; then
     cat "$T/health"; fail "/health calls the waiting clean workers stopped or hung"
 fi
 ok "/health tells the stopped store from the clean workers held up by it"
+"$NF" top "$T/h.cfg" >"$T/top" || fail "newsflow top failed"
+grep -qE '^clean +[01] .* store [0-9]+\.[0-9] s$' "$T/top" || { cat "$T/top"; fail "top does not say whom clean waits for"; }
+ok "top says clean waits for store"
 kill -CONT "$victim"
 wait_for 60 rows $((12 + late)) || { cat "$T/log"; fail "the late articles were not stored after SIGCONT"; }
 wait_for 10 healthy || { cat "$T/health"; fail "/health did not recover after the store's SIGCONT"; }
