@@ -1020,44 +1020,63 @@ int nf_config_plugin_conf(const struct nf_config *c, int s, const struct nf_plug
 }
 
 /* Loads every stage's plugin and fills its conf from the config, as a worker would; with
- * `paths`, also checks in the world the path options the plugin declares. */
-static int check_stages(const struct nf_config *c, bool paths, char *err, size_t errlen)
+ * `paths`, also checks in the world the path options the plugin declares. Without `report` it
+ * stops at the first problem (in err) and returns -1; with it, it prints every problem there
+ * and returns how many. */
+static int check_stages(const struct nf_config *c, bool paths, FILE *report, char *err,
+                        size_t errlen)
 {
-    int rc = 0;
-    for (int s = 0; s < c->n_stages && rc == 0; s++) {
+    int bad = 0;
+    for (int s = 0; s < c->n_stages && (report || !bad); s++) {
         const struct nf_stage_conf *st = &c->stages[s];
         char e[1024];
         struct nf_plugin_handle *h = nf_plugin_load(c->plugin_dir, st->plugin, e, sizeof(e));
-        if (!h) {
+        struct nf_strpool *pool = h ? nf_strpool_new() : NULL;
+        void *conf = h ? calloc(1, h->desc.conf_size ? h->desc.conf_size : 1) : NULL;
+        bool filled = false;
+        if (!h)
             snprintf(err, errlen, "%s: stage '%s': %s", st->where, st->name, e);
-            return -1;
+        else if (!pool || !conf)
+            snprintf(err, errlen, "out of memory");
+        else
+            filled = nf_config_plugin_conf(c, s, &h->desc, conf, pool, err, errlen) == 0;
+        if (!filled) {
+            bad++;
+            if (report)
+                fprintf(report, "newsflow: %s\n", err);
         }
-        struct nf_strpool *pool = nf_strpool_new();
-        void *conf = calloc(1, h->desc.conf_size ? h->desc.conf_size : 1);
-        rc = pool && conf ? nf_config_plugin_conf(c, s, &h->desc, conf, pool, err, errlen) : -1;
-        for (const struct nf_option *o = h->desc.options; paths && rc == 0 && o && o->name; o++) {
+        for (const struct nf_option *o = filled ? h->desc.options : NULL;
+             paths && o && o->name && (report || !bad); o++) {
             if (nf_option_check_path(o, conf, e, sizeof(e)) == 0)
                 continue;
             char where[PATH_MAX + 128];
             option_where(st, o->name, where, sizeof(where));
             snprintf(err, errlen, "%s: stage '%s': %s", where, st->name, e);
-            rc = -1;
+            bad++;
+            if (report)
+                fprintf(report, "newsflow: %s\n", err);
         }
         free(conf);
         nf_strpool_destroy(&pool);
         nf_plugin_unload(&h);
     }
-    return rc;
+    return report ? bad : bad ? -1 : 0;
 }
 
 int nf_config_check_plugins(const struct nf_config *c, char *err, size_t errlen)
 {
-    return check_stages(c, false, err, errlen);
+    return check_stages(c, false, NULL, err, errlen);
 }
 
 int nf_config_check_paths(const struct nf_config *c, char *err, size_t errlen)
 {
-    return check_stages(c, true, err, errlen);
+    return check_stages(c, true, NULL, err, errlen);
+}
+
+int nf_config_report_problems(const struct nf_config *c, FILE *out)
+{
+    char err[2048];
+    return check_stages(c, true, out, err, sizeof(err));
 }
 
 /* tcp://HOST:PORT+delta. A bound socket listens on the address the endpoint names (or on

@@ -106,6 +106,9 @@ int nf_config_check_plugins(const struct nf_config *cfg, char *err, size_t errle
 /* The same, and every path option a plugin declares checked in the world (inputs exist and are
  * readable, outputs can be written): what a reload asks before it replaces a running stage. */
 int nf_config_check_paths(const struct nf_config *cfg, char *err, size_t errlen);
+/* What `check` shows: the same for every stage, each problem printed to `out` with stage,
+ * option and file:line rather than stopping at the first. Returns how many. */
+int nf_config_report_problems(const struct nf_config *cfg, FILE *out);
 
 /* Endpoints. `out` receives a ZeroMQ endpoint; return 0 or -1 (too long for ipc). */
 int nf_config_inbox(const struct nf_config *cfg, int stage, bool backend, bool bind, char *out,

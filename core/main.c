@@ -343,66 +343,6 @@ static int warn_insecure(const struct nf_config *cfg, FILE *out)
     return n;
 }
 
-/* Where a stage's option was set: its file:line, or the stage's with "(default)". */
-static void option_where(const struct nf_stage_conf *st, const char *key, char *out,
-                         size_t outlen)
-{
-    for (int i = st->n_opts - 1; i >= 0; i--) { /* the last setting (a --set) wins */
-        if (strcmp(st->opts[i].key, key) == 0) {
-            snprintf(out, outlen, "%s", st->opts[i].where);
-            return;
-        }
-    }
-    snprintf(out, outlen, "%s (default of '%s')", st->where, key);
-}
-
-/* What `check` asks of every stage's plugin: its options against its table (bounds and
- * choices included), its validate callback, and every path option it declares, checked in the
- * world. Prints each problem with stage, option and file:line; returns how many. */
-static int check_plugins(const struct nf_config *cfg)
-{
-    int bad = 0;
-    for (int s = 0; s < cfg->n_stages; s++) {
-        const struct nf_stage_conf *st = &cfg->stages[s];
-        char err[2048], e[1024], where[512];
-        struct nf_plugin_handle *h = nf_plugin_load(cfg->plugin_dir, st->plugin, e, sizeof(e));
-        if (!h) {
-            fprintf(stderr, "newsflow: %s: stage '%s': %s\n", st->where, st->name, e);
-            bad++;
-            continue;
-        }
-        const struct nf_plugin *p = &h->desc;
-        struct nf_strpool *pool = nf_strpool_new();
-        void *conf = calloc(1, p->conf_size ? p->conf_size : 1);
-        const char *opt = NULL;
-        if (!pool || !conf) {
-            fprintf(stderr, "newsflow: out of memory\n");
-            bad++;
-        } else if (nf_config_plugin_conf(cfg, s, p, conf, pool, err, sizeof(err)) < 0) {
-            fprintf(stderr, "newsflow: %s\n", err);
-            bad++;
-        } else if (nf_options_validate(p, conf, &opt, e, sizeof(e)) < 0) {
-            if (opt)
-                option_where(st, opt, where, sizeof(where));
-            fprintf(stderr, "newsflow: %s: stage '%s': %s\n", opt ? where : st->where,
-                    st->name, e);
-            bad++;
-        } else {
-            for (const struct nf_option *o = p->options; o && o->name; o++) {
-                if (nf_option_check_path(o, conf, e, sizeof(e)) == 0)
-                    continue;
-                option_where(st, o->name, where, sizeof(where));
-                fprintf(stderr, "newsflow: %s: stage '%s': %s\n", where, st->name, e);
-                bad++;
-            }
-        }
-        free(conf);
-        nf_strpool_destroy(&pool);
-        nf_plugin_unload(&h);
-    }
-    return bad;
-}
-
 static void report_bind(void *arg, const struct nf_stage_conf *st, const char *key,
                         const char *endpoint, const char *why)
 {
@@ -569,7 +509,7 @@ int main(int argc, char **argv)
                 bad++;
                 continue;
             }
-            if (check_plugins(c) > 0) {
+            if (nf_config_report_problems(c, stderr) > 0) {
                 bad++;
             } else if (probe_world(c) > 0) {
                 bad++;
@@ -601,7 +541,7 @@ int main(int argc, char **argv)
         else
             rc = nf_brokers_run(cfg, &a.where);
     } else if (strcmp(cmd, "check") == 0) {
-        if (check_plugins(cfg) > 0) {
+        if (nf_config_report_problems(cfg, stderr) > 0) {
             rc = 2;
         } else if (probe_world(cfg) > 0) {
             rc = 2;

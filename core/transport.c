@@ -139,19 +139,22 @@ int nf_probe_binds(const struct nf_config *c, const struct nf_config *running,
                               const char *),
                    void *arg)
 {
-    char(*eps)[600] = malloc(2 * 256 * sizeof(*eps)), (*held)[600] = eps + 256;
-    if (!eps)
+    /* what the running generation listens on, once; then what the new one would */
+    int n_run = running ? running->n_stages : 0;
+    char(*held)[600] = malloc(((size_t)n_run + 1) * 256 * sizeof(*held));
+    if (!held)
         return 0; /* nothing probed: the bind itself will say */
+    int n_held = 0;
+    for (int r = 0; r < n_run; r++)
+        n_held += tcp_binds(running, r, held + n_held, 256);
+    char(*eps)[600] = held + n_held;
     int bad = 0;
     for (int s = 0; s < c->n_stages; s++) {
         int n = tcp_binds(c, s, eps, 256);
         for (int k = 0; k < n; k++) {
             bool ours = false;
-            for (int r = 0; running && r < running->n_stages && !ours; r++) {
-                int m = tcp_binds(running, r, held, 256);
-                for (int j = 0; j < m && !ours; j++)
-                    ours = strcmp(held[j], eps[k]) == 0;
-            }
+            for (int j = 0; j < n_held && !ours; j++)
+                ours = strcmp(held[j], eps[k]) == 0;
             struct sockaddr_storage ss;
             size_t len;
             if (ours || nf_config_http_addr(eps[k] + 6, &ss, &len) < 0)
@@ -168,7 +171,7 @@ int nf_probe_binds(const struct nf_config *c, const struct nf_config *running,
             close(fd);
         }
     }
-    free(eps);
+    free(held);
     return bad;
 }
 
