@@ -235,6 +235,7 @@ struct slot {
     bool used;
     char id[40];
     int64_t sent_len; /* bytes of the record as sent: what window_bytes counts */
+    bool lean;        /* bytes holds it without its raw, which refetch reads again */
     struct nf_buf bytes; /* the record to resend; a refetching source's without its raw */
 };
 
@@ -337,7 +338,6 @@ static int dead_letter(struct worker *w, const char *reason, const void *bytes, 
 static void drain_acks(struct worker *w);
 
 static void watchdog_tick(void);
-static void peers_tick(struct worker *w, int64_t now);
 static void report_tick(struct nf_ctx *ctx);
 
 /* newsflow tap: while a file RUN_DIR/tap/STAGE.PID exists, the stage's workers also publish
@@ -349,7 +349,6 @@ static void tap_tick(struct worker *w)
     if (now < w->tap_next)
         return;
     w->tap_next = now + 500;
-    peers_tick(w, now);
     char dir[PATH_MAX], prefix[160];
     snprintf(dir, sizeof(dir), "%s/tap", w->cfg->run_dir);
     snprintf(prefix, sizeof(prefix), "%s.", w->st->name);
@@ -792,7 +791,7 @@ static void replay_overdue(struct worker *w, int64_t now)
         }
         /* a lean slot (source_emit) gets its raw bytes again from the input */
         bool decoded = nf_record_decode(w->rec, s->bytes.data, s->bytes.len) == 0;
-        bool lean = decoded && w->plugin->desc.refetch && !nf_record_has(w->rec, NF_F_RAW);
+        bool lean = decoded && s->lean;
         const char *lost = NULL;
         if (lean) {
             w->ctx.error[0] = '\0';
@@ -948,6 +947,7 @@ static int source_emit(struct worker *w, struct slot *s)
     s->due = mono_ms() + backoff(w, 1);
     s->used = true;
     s->sent_len = (int64_t)whole->len;
+    s->lean = lean;
     w->next_counter++;
     w->pending++;
     w->inflight_bytes += s->sent_len;
@@ -1098,6 +1098,7 @@ static int journal_recover(struct worker *w)
         s->due = mono_ms() + backoff(w, s->attempt);
         s->used = true;
         s->sent_len = (int64_t)s->bytes.len;
+        s->lean = false; /* refetched whole above */
         w->next_counter++;
         w->pending++;
         w->inflight_bytes += s->sent_len;
@@ -1211,6 +1212,7 @@ static int run_source(struct worker *w)
         w->ctx.journal_bytes = w->journal ? (int64_t)nf_journal_size(w->journal) : 0;
         report_tick(&w->ctx);
         tap_tick(w);
+        peers_tick(w, mono_ms());
         int64_t now = mono_ms();
         if (now >= next_scan) {
             replay_overdue(w, now);
@@ -1426,6 +1428,7 @@ static int run_filter(struct worker *w)
         watchdog_tick();
         report_tick(&w->ctx);
         tap_tick(w);
+        peers_tick(w, mono_ms());
         if (n && !since_flush)
             flush_due = mono_ms() + w->st->flush_ms;
         since_flush += n;
