@@ -16,8 +16,9 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-/* ASCII letters and digits to their lower case; 0 for every other ASCII byte. */
-static const uint8_t sig_ascii[128] = {
+/* ASCII letters and digits to their lower case; 0 for every other byte (other ASCII, and the
+ * bytes of longer UTF-8 sequences, which utf8proc reads). */
+static const uint8_t sig_ascii[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -236,6 +237,10 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
                 num.fraction = num.marked = false;
             }
             nb[o++] = m;
+            /* the rest of the word's ASCII letters and digits, in a loop of its own: most bytes
+             * of a text are these */
+            while (i < n && (m = sig_ascii[t[i]]) != 0)
+                nb[o++] = m, i++;
             continue;
         }
         utf8proc_int32_t cp;
