@@ -170,6 +170,8 @@ int main(int argc, char **argv)
     struct nf_record *rec = nf_record_new(), *in = nf_record_new();
     struct nf_buf *enc = calloc((size_t)batch, sizeof(*enc));
     double part_cpu[BENCH_STORE_PARTS] = {0}, flush_cpu = 0, text_bytes = 0;
+    /* The pages the store wrote and read (its counters), by tenth as the CPU. */
+    int64_t part_wr[BENCH_STORE_PARTS] = {0}, part_rd[BENCH_STORE_PARTS] = {0}, wr0 = 0, rd0 = 0;
     int64_t part_rows[BENCH_STORE_PARTS] = {0}, rows = 0, failed = 0, total = (int64_t)n * passes;
     struct bench_store_cpu sum = {0, 0};
     /* The CPU of each transaction, for the figures at given sizes. */
@@ -217,6 +219,11 @@ int main(int argc, char **argv)
         txn_cpu[(next - 1) / batch] = cpu;
         part_rows[part] += k;
         rows += k;
+        int64_t wr = mock_counter("db_pages_written"), rd = mock_counter("db_pages_read");
+        part_wr[part] += wr - wr0;
+        part_rd[part] += rd - rd0;
+        wr0 = wr;
+        rd0 = rd;
     }
     struct bench_store_cpu c0 = bench_store_now();
     mock_plugin_destroy(&mp);
@@ -238,6 +245,16 @@ int main(int argc, char **argv)
         else
             printf(" -");
     }
+    printf("\n");
+    /* Two decimals: a batch's pages per row are a fraction at first. */
+    printf("  pages written to the log a row, by tenth:");
+    for (int i = 0; i < BENCH_STORE_PARTS; i++)
+        printf(part_rows[i] ? " %.2f" : " -",
+               part_rows[i] ? (double)part_wr[i] / (double)part_rows[i] : 0.0);
+    printf("\n  pages read from the file a row, by tenth:");
+    for (int i = 0; i < BENCH_STORE_PARTS; i++)
+        printf(part_rows[i] ? " %.2f" : " -",
+               part_rows[i] ? (double)part_rd[i] / (double)part_rows[i] : 0.0);
     printf("\n");
     /* At a size N: the transactions that end among the rows from 0.9 N to N. */
     static const int64_t marks[] = {20000, 100000, 200000, 500000, 1000000, 2000000};

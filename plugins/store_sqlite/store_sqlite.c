@@ -14,12 +14,13 @@
 
 #include "checkpoint.h"
 #include "fts_parts.h"
+#include "side_parts.h"
 #include "msgpack_json.h"
 #include "../dedup/amend.h"
 #include "newsflow/plugin.h"
 #include "plugin_util.h"
 
-#define STORE_SQLITE_SCHEMA 3
+#define STORE_SQLITE_SCHEMA 4
 #define STORE_SQLITE_BUSY_MS 10000
 /* The checkpoint thread also copies the log after this long without a commit. */
 #define STORE_SQLITE_IDLE_MS 1000
@@ -34,6 +35,7 @@ struct store_sqlite_conf {
     int64_t cache;
     int64_t checkpoint;
     int64_t fts_part;
+    int64_t entity_part;
 };
 
 static const struct nf_option store_sqlite_options[] = {
@@ -67,20 +69,29 @@ static const struct nf_option store_sqlite_options[] = {
      "search reads every part. 0: the newest part grows for ever. A store made before schema "
      "3 keeps its one index.",
      .min = "0"},
+    {"entity_part", NF_OPT_INT, "20000", offsetof(struct store_sqlite_conf, entity_part),
+     "Articles per part of the entities' and stories' tables (article_entities, "
+     "article_entities_1, ..., article_stories, ...): when the newest part holds this many, the "
+     "next transaction starts a new one. Their indexes, by entity name and by story id, are "
+     "written at random places; kept as small as a part, what a batch writes to them stops "
+     "growing with the store. The views entities and story_members read every part. 0: the "
+     "newest part grows for ever.",
+     .min = "0"},
     {.name = NULL},
 };
 
 /* Entities are kept by the article's rowid, so that a new article's entities go to the end of
  * their table instead of to a random place in it (the ids are hashes): a batch then touches a few
- * pages of article_entities rather than one per article. The view `entities` shows them by
- * article id, as schema 1 had them. */
+ * pages of article_entities rather than one per article. article_entities is the first of their
+ * parts (side_parts.h); the view `entities` shows them all by article id, as schema 1 had them.
+ * A store before schema 4 kept an index on articles(story_id), which article_stories and its
+ * parts replace. */
 static const char store_sqlite_schema[] =
     "CREATE TABLE IF NOT EXISTS articles(\n"
     "  id TEXT PRIMARY KEY NOT NULL, source_uri TEXT, source_kind TEXT, fetched_at TEXT,\n"
     "  content_type TEXT, title TEXT, byline TEXT, outlet TEXT, published_at TEXT,\n"
     "  dateline_place TEXT, lang TEXT, url TEXT, text TEXT, dup_of TEXT, story_id TEXT,\n"
     "  raw BLOB, extra TEXT, stored_at TEXT NOT NULL);\n"
-    "CREATE INDEX IF NOT EXISTS articles_story ON articles(story_id) WHERE story_id IS NOT NULL;\n"
     "CREATE TABLE IF NOT EXISTS article_entities(\n"
     "  article_rowid INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL,\n"
     "  mentions INTEGER NOT NULL DEFAULT 0,\n"
@@ -92,16 +103,6 @@ static const char store_sqlite_entities_v1[] =
     "  SELECT a.rowid, e.type, e.name, e.mentions FROM entities e JOIN articles a ON a.id = "
     "e.article_id;\n"
     "DROP TABLE entities;\n";
-
-static const char store_sqlite_entities_view[] =
-    "CREATE INDEX IF NOT EXISTS article_entities_name ON article_entities(name, type);\n"
-    "CREATE VIEW IF NOT EXISTS entities(article_id, type, name, mentions) AS\n"
-    "  SELECT a.id, e.type, e.name, e.mentions FROM article_entities e\n"
-    "  JOIN articles a ON a.rowid = e.article_rowid;\n"
-    /* A rowid freed by a deletion may be handed out again: its entities go with the article. */
-    "CREATE TRIGGER IF NOT EXISTS article_entities_ad AFTER DELETE ON articles BEGIN\n"
-    "  DELETE FROM article_entities WHERE article_rowid = old.rowid;\n"
-    "END;\n";
 
 /* A new index (schema 3): its bookkeeping, then part 0 (fts_parts_add), which indexes every
  * row already there. The index holds no copy of the text: a query that asks for title or text
@@ -172,8 +173,7 @@ static const char store_sqlite_upsert[] =
 
 enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_UPSERT,
-    ST_DEL_ENTITIES, ST_ADD_ENTITY, ST_AMEND_DUP_OF, ST_AMEND_STORY_ID, ST_FTS_ADD, ST_FTS_MARK,
-    ST_COUNT
+    ST_AMEND_DUP_OF, ST_AMEND_STORY_ID, ST_FTS_ADD, ST_FTS_MARK, ST_COUNT
 };
 
 static const char *const store_sqlite_sql[ST_COUNT] = {
@@ -184,15 +184,12 @@ static const char *const store_sqlite_sql[ST_COUNT] = {
     [ST_RELEASE] = "RELEASE record",
     [ST_ROLLBACK_TO] = "ROLLBACK TO record",
     [ST_UPSERT] = store_sqlite_upsert,
-    [ST_DEL_ENTITIES] = "DELETE FROM article_entities WHERE article_rowid = ?1",
-    /* The same entity listed twice in one record counts its mentions together. */
-    [ST_ADD_ENTITY] = "INSERT INTO article_entities(article_rowid, type, name, mentions) VALUES "
-                      "(?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET mentions = mentions + "
-                      "excluded.mentions",
     /* Corrections of earlier verdicts a record carries (amend.h): by id for dup_of, a story's
-     * members by its old id. */
+     * members by its old id, found through the index of every part (the trigger
+     * article_stories_au follows the change there). */
     [ST_AMEND_DUP_OF] = "UPDATE articles SET dup_of = ?2 WHERE id = ?1 AND dup_of IS NOT ?2",
-    [ST_AMEND_STORY_ID] = "UPDATE articles SET story_id = ?2 WHERE story_id = ?1",
+    [ST_AMEND_STORY_ID] = "UPDATE articles SET story_id = ?2 WHERE rowid IN (SELECT article_rowid "
+                          "FROM story_members WHERE story_id = ?1)",
     /* Prepared only when the index exists. */
     [ST_FTS_ADD] = "INSERT INTO articles_fts(rowid, title, text) SELECT rowid, title, text FROM "
                    "articles WHERE rowid > (SELECT indexed_upto FROM articles_fts_state)",
@@ -209,6 +206,7 @@ struct store_sqlite {
     bool fts;      /* articles_fts exists: kept up to date whatever conf->fts says */
     bool parts;    /* the index is in parts (articles_fts_parts) */
     int part;      /* the part s->st[ST_FTS_ADD] writes to; -1: none prepared */
+    struct side_parts side; /* the parts of the entities and stories, read at each BEGIN */
     bool in_txn;
     bool txn_lost; /* SQLite rolled back a transaction that held accepted records */
     char *extra;   /* JSON of the unknown keys, reused */
@@ -350,8 +348,10 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
                                    "AND type = 'table'") > 0 &&
         store_sqlite_exec(s, ctx, store_sqlite_entities_v1, "moving the entities to schema 2") < 0)
         goto rollback;
-    if (store_sqlite_exec(s, ctx, store_sqlite_entities_view, "creating the schema") < 0)
+    if (version < 4 && side_parts_migrate(s->db) != SQLITE_OK) {
+        store_sqlite_error(s, ctx, "moving the entities and stories to schema 4");
         goto rollback;
+    }
     s->fts = store_sqlite_pragma_int(s, "SELECT count(*) FROM sqlite_master WHERE name = "
                                         "'articles_fts'") > 0;
     s->parts = store_sqlite_pragma_int(s, "SELECT count(*) FROM sqlite_master WHERE name = "
@@ -445,6 +445,7 @@ static void store_sqlite_destroy(void *state)
     }
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    side_parts_clear(&s->side);
     sqlite3_close_v2(s->db);
     free(s->where);
     free(s->extra);
@@ -512,8 +513,46 @@ static int store_sqlite_amend(void *arg, enum nf_amend_kind kind, const char *ke
     return store_sqlite_run(s, st) < 0 ? -2 : 0;
 }
 
-/* Binds and runs the upsert and the entity statements for one record, then the corrections of
- * earlier verdicts it carries. */
+static int store_sqlite_step(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* The article's entities (those it had go) and its story, in the part of its rowid. 0, or -1
+ * with SQLite's error. */
+static int store_sqlite_write_side(struct store_sqlite *s, struct nf_record *rec, int64_t rowid,
+                                   const char *story, size_t story_len)
+{
+    int k = side_parts_of(&s->side, rowid);
+    sqlite3_stmt *del = side_parts_stmt(&s->side, s->db, k, SIDE_DEL_ENTITIES);
+    sqlite3_stmt *add = side_parts_stmt(&s->side, s->db, k, SIDE_ADD_ENTITY);
+    sqlite3_stmt *sto = side_parts_stmt(&s->side, s->db, k, SIDE_ADD_STORY);
+    if (!del || !add || !sto)
+        return -1;
+    sqlite3_bind_int64(sto, 1, rowid);
+    store_sqlite_bind_str(sto, 2, story, story_len);
+    if (store_sqlite_step(sto) < 0)
+        return -1;
+    sqlite3_bind_int64(del, 1, rowid);
+    if (store_sqlite_step(del) < 0)
+        return -1;
+    size_t n = nf_record_entity_count(rec);
+    sqlite3_bind_int64(add, 1, rowid);
+    for (size_t i = 0; i < n; i++) {
+        const struct nf_entity *e = nf_record_entity(rec, i);
+        sqlite3_bind_text(add, 2, nf_entity_type_name(e->type), -1, SQLITE_STATIC);
+        sqlite3_bind_text(add, 3, e->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(add, 4, e->mentions);
+        if (store_sqlite_step(add) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Binds and runs the upsert, the entity and story statements for one record, then the
+ * corrections of earlier verdicts it carries. */
 static int store_sqlite_write(struct store_sqlite *s, struct nf_ctx *ctx, struct nf_record *rec)
 {
     sqlite3_stmt *up = s->st[ST_UPSERT];
@@ -549,20 +588,8 @@ static int store_sqlite_write(struct store_sqlite *s, struct nf_ctx *ctx, struct
     if (sqlite3_reset(up) != SQLITE_OK || rc != SQLITE_ROW)
         goto sql_fail;
 
-    sqlite3_stmt *del = s->st[ST_DEL_ENTITIES], *add = s->st[ST_ADD_ENTITY];
-    sqlite3_bind_int64(del, 1, rowid);
-    if (store_sqlite_run(s, ST_DEL_ENTITIES) < 0)
+    if (store_sqlite_write_side(s, rec, rowid, val[NFU_COL_STORY_ID], len[NFU_COL_STORY_ID]) < 0)
         goto sql_fail;
-    size_t n = nf_record_entity_count(rec);
-    sqlite3_bind_int64(add, 1, rowid);
-    for (size_t i = 0; i < n; i++) {
-        const struct nf_entity *e = nf_record_entity(rec, i);
-        sqlite3_bind_text(add, 2, nf_entity_type_name(e->type), -1, SQLITE_STATIC);
-        sqlite3_bind_text(add, 3, e->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(add, 4, e->mentions);
-        if (store_sqlite_run(s, ST_ADD_ENTITY) < 0)
-            goto sql_fail;
-    }
     const char *why;
     int arc = nf_amend_each(rec, store_sqlite_amend, s, &why);
     if (arc == -2)
@@ -598,6 +625,11 @@ static int store_sqlite_process(void *state, struct nf_ctx *ctx, struct nf_recor
             store_sqlite_error(s, ctx, "cannot begin a transaction");
             return NF_ERR;
         }
+        if (side_parts_begin(&s->side, s->db, s->conf->entity_part) != SQLITE_OK) {
+            store_sqlite_error(s, ctx, "cannot read the parts of the entities");
+            store_sqlite_run(s, ST_ROLLBACK);
+            return NF_ERR;
+        }
         s->in_txn = true;
     }
     /* A savepoint per record: a record that fails half way leaves nothing of itself behind,
@@ -620,6 +652,18 @@ static int store_sqlite_process(void *state, struct nf_ctx *ctx, struct nf_recor
     return NF_OK;
 }
 
+/* The pages the connection wrote (to the log, at the commits) and read from the file (missing
+ * from its cache) since the last call, as counters: what a batch costs in I/O grows with the
+ * B-trees it writes at random places, which CPU time on a busy machine shows only blurred. */
+static void store_sqlite_count_pages(struct store_sqlite *s, struct nf_ctx *ctx)
+{
+    int cur, hi;
+    if (sqlite3_db_status(s->db, SQLITE_DBSTATUS_CACHE_WRITE, &cur, &hi, 1) == SQLITE_OK)
+        nf_ctx_count(ctx, "db_pages_written", cur);
+    if (sqlite3_db_status(s->db, SQLITE_DBSTATUS_CACHE_MISS, &cur, &hi, 1) == SQLITE_OK)
+        nf_ctx_count(ctx, "db_pages_read", cur);
+}
+
 static int store_sqlite_flush(void *state, struct nf_ctx *ctx)
 {
     struct store_sqlite *s = state;
@@ -635,6 +679,7 @@ static int store_sqlite_flush(void *state, struct nf_ctx *ctx)
         return NF_ERR;
     }
     s->in_txn = false;
+    store_sqlite_count_pages(s, ctx);
     if (s->txn_lost) {
         s->txn_lost = false;
         nf_ctx_error(ctx, "%s: the batch's transaction was rolled back by an earlier error",

@@ -147,7 +147,7 @@ static void test_stores_the_seed_articles(void **state)
     sqlite3 *db = open_db();
     char buf[4096];
     assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), MOCK_SEEDS);
-    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 3);
+    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 4);
     assert_string_equal(query_text(db, "PRAGMA journal_mode", NULL, buf, sizeof(buf)), "wal");
     /* The index merges its segments 16 at a time (fewer rewrites of each posting). */
     assert_int_equal(query_int(db, "SELECT v FROM articles_fts_config WHERE k = 'automerge'",
@@ -606,7 +606,7 @@ static void test_schema_1_is_upgraded(void **state)
     assert_int_equal(mock_process(mp, rec), NF_OK);
     assert_int_equal(mock_flush(mp), NF_OK);
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
-    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 3);
+    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 4);
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = "
                                    "'articles_fts_ai'", NULL),
                      0);
@@ -883,7 +883,7 @@ static void test_schema_2_keeps_its_one_index(void **state)
     store_batch(mp, rec, 2, b1);
     store_batch(mp, rec, 1, b2);
     db = open_db_at(p);
-    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 3);
+    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 4);
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name = "
                                    "'articles_fts_parts'", NULL),
                      0);

@@ -1,0 +1,273 @@
+/* The parts of store_sqlite's entities and stories: see side_parts.h. The ranges live in
+ * article_parts only (part k holds the rowids above its lo, up to the next part's lo); the
+ * store writes each article's entities and story into the part of its rowid, found in the list
+ * it reads at the start of each transaction. The triggers find an article's rows by its rowid
+ * in every part, without the ranges, so they hold whatever the list says. */
+#include "side_parts.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The tables of part `part`: "article_entities" and "article_stories" for 0, then with "_N". */
+static void side_parts_name(const char *base, int part, char *buf, size_t n)
+{
+    if (part == 0)
+        snprintf(buf, n, "%s", base);
+    else
+        snprintf(buf, n, "%s_%d", base, part);
+}
+
+static int side_parts_exec(sqlite3 *db, sqlite3_str *q)
+{
+    int rc = sqlite3_str_errcode(q);
+    char *sql = sqlite3_str_finish(q);
+    if (rc == SQLITE_OK)
+        rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+    sqlite3_free(sql);
+    return rc;
+}
+
+/* The views over every part and the triggers that keep every part right when an article goes
+ * or changes story, made again for `parts` parts. A search by name or story id reads each
+ * part's index (SQLite pushes the condition into every arm of the UNION ALL). */
+static int side_parts_schema(sqlite3 *db, int parts)
+{
+    sqlite3_str *q = sqlite3_str_new(db);
+    sqlite3_str_appendall(q, "DROP VIEW IF EXISTS entities;\n"
+                             "DROP VIEW IF EXISTS story_members;\n"
+                             "DROP TRIGGER IF EXISTS article_parts_ad;\n"
+                             "DROP TRIGGER IF EXISTS article_stories_au;\n"
+                             "CREATE VIEW entities(article_id, type, name, mentions) AS\n");
+    char e[48], st[48];
+    for (int k = 0; k < parts; k++) {
+        side_parts_name("article_entities", k, e, sizeof(e));
+        sqlite3_str_appendf(q,
+                            "  %sSELECT a.id, e.type, e.name, e.mentions FROM %s e\n"
+                            "    JOIN articles a ON a.rowid = e.article_rowid\n",
+                            k ? "UNION ALL " : "", e);
+    }
+    sqlite3_str_appendall(q, ";\nCREATE VIEW story_members(story_id, article_rowid) AS\n");
+    for (int k = 0; k < parts; k++) {
+        side_parts_name("article_stories", k, st, sizeof(st));
+        sqlite3_str_appendf(q,
+                            "  %sSELECT story_id, article_rowid FROM %s WHERE story_id IS NOT "
+                            "NULL\n",
+                            k ? "UNION ALL " : "", st);
+    }
+    /* A rowid freed by a deletion may be handed out again: the article's rows go with it. */
+    sqlite3_str_appendall(q, ";\nCREATE TRIGGER article_parts_ad AFTER DELETE ON articles BEGIN\n");
+    for (int k = 0; k < parts; k++) {
+        side_parts_name("article_entities", k, e, sizeof(e));
+        side_parts_name("article_stories", k, st, sizeof(st));
+        sqlite3_str_appendf(q,
+                            "  DELETE FROM %s WHERE article_rowid = old.rowid;\n"
+                            "  DELETE FROM %s WHERE article_rowid = old.rowid;\n",
+                            e, st);
+    }
+    /* Whoever changes an article's story (the store's upsert and corrections, or by hand). */
+    sqlite3_str_appendall(q, "END;\n"
+                             "CREATE TRIGGER article_stories_au AFTER UPDATE OF story_id ON "
+                             "articles\n"
+                             "  WHEN old.story_id IS NOT new.story_id BEGIN\n");
+    for (int k = 0; k < parts; k++) {
+        side_parts_name("article_stories", k, st, sizeof(st));
+        sqlite3_str_appendf(q,
+                            "  UPDATE %s SET story_id = new.story_id WHERE article_rowid = "
+                            "old.rowid;\n",
+                            st);
+    }
+    sqlite3_str_appendall(q, "END;\n");
+    return side_parts_exec(db, q);
+}
+
+int side_parts_migrate(sqlite3 *db)
+{
+    /* Every article has a row in article_stories, with a NULL story when it has none, so that
+     * the trigger finds the row to change. */
+    int rc = sqlite3_exec(
+        db,
+        "CREATE TABLE IF NOT EXISTS article_parts(part INTEGER PRIMARY KEY,"
+        " lo INTEGER NOT NULL);\n"
+        "INSERT OR IGNORE INTO article_parts(part, lo) VALUES (0, 0);\n"
+        "CREATE INDEX IF NOT EXISTS article_entities_name ON article_entities(name, type);\n"
+        "CREATE TABLE IF NOT EXISTS article_stories(article_rowid INTEGER PRIMARY KEY,"
+        " story_id TEXT);\n"
+        "INSERT OR IGNORE INTO article_stories(article_rowid, story_id)\n"
+        "  SELECT rowid, story_id FROM articles;\n"
+        "CREATE INDEX IF NOT EXISTS article_stories_id ON article_stories(story_id)"
+        " WHERE story_id IS NOT NULL;\n"
+        "DROP INDEX IF EXISTS articles_story;\n"
+        "DROP TRIGGER IF EXISTS article_entities_ad;\n",
+        NULL, NULL, NULL);
+    return rc == SQLITE_OK ? side_parts_schema(db, 1) : rc;
+}
+
+/* Part `part` for the rowids above `lo`: its tables, their indexes, its row in the list. */
+static int side_parts_add(sqlite3 *db, int part, int64_t lo)
+{
+    char e[48], st[48];
+    side_parts_name("article_entities", part, e, sizeof(e));
+    side_parts_name("article_stories", part, st, sizeof(st));
+    sqlite3_str *q = sqlite3_str_new(db);
+    sqlite3_str_appendf(q,
+                        "CREATE TABLE %s(article_rowid INTEGER NOT NULL, type TEXT NOT NULL,\n"
+                        "  name TEXT NOT NULL, mentions INTEGER NOT NULL DEFAULT 0,\n"
+                        "  PRIMARY KEY(article_rowid, type, name)) WITHOUT ROWID;\n"
+                        "CREATE INDEX %s_name ON %s(name, type);\n"
+                        "CREATE TABLE %s(article_rowid INTEGER PRIMARY KEY, story_id TEXT);\n"
+                        "CREATE INDEX %s_id ON %s(story_id) WHERE story_id IS NOT NULL;\n"
+                        "INSERT INTO article_parts(part, lo) VALUES (%d, %lld);\n",
+                        e, e, e, st, st, st, part, (long long)lo);
+    int rc = side_parts_exec(db, q);
+    return rc == SQLITE_OK ? side_parts_schema(db, part + 1) : rc;
+}
+
+static void side_parts_finalize(struct side_parts *p)
+{
+    for (int i = 0; i < p->cap * SIDE_STMT_COUNT; i++) {
+        sqlite3_finalize(p->st[i]);
+        p->st[i] = NULL;
+    }
+}
+
+/* Room for `n` parts; false when out of memory. */
+static bool side_parts_room(struct side_parts *p, int n)
+{
+    if (n <= p->cap)
+        return true;
+    int cap = p->cap ? p->cap : 8;
+    while (cap < n)
+        cap *= 2;
+    int64_t *lo = realloc(p->lo, (size_t)cap * sizeof(*lo));
+    if (!lo)
+        return false;
+    p->lo = lo;
+    sqlite3_stmt **st = realloc(p->st, (size_t)cap * SIDE_STMT_COUNT * sizeof(*st));
+    if (!st)
+        return false;
+    memset(st + p->cap * SIDE_STMT_COUNT, 0, (size_t)(cap - p->cap) * SIDE_STMT_COUNT * sizeof(*st));
+    p->st = st;
+    p->cap = cap;
+    return true;
+}
+
+/* Reads the list into p->lo; the statements go if it is not the list they were made for. */
+static int side_parts_read(struct side_parts *p, sqlite3 *db)
+{
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(db, "SELECT part, lo FROM article_parts ORDER BY part", -1, &q,
+                                NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    int n = 0;
+    bool same = true;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        /* parts are numbered from 0 without a gap; anything else is not a list this made */
+        if (sqlite3_column_int64(q, 0) != n || !side_parts_room(p, n + 1)) {
+            rc = sqlite3_column_int64(q, 0) != n ? SQLITE_CORRUPT : SQLITE_NOMEM;
+            break;
+        }
+        int64_t lo = sqlite3_column_int64(q, 1);
+        same = same && n < p->n && p->lo[n] == lo;
+        p->lo[n++] = lo;
+    }
+    sqlite3_finalize(q);
+    if (rc == SQLITE_DONE && n == 0)
+        rc = SQLITE_CORRUPT;
+    if (rc != SQLITE_DONE) {
+        side_parts_finalize(p);
+        p->n = 0;
+        return rc;
+    }
+    if (!same || n != p->n)
+        side_parts_finalize(p);
+    p->n = n;
+    return SQLITE_OK;
+}
+
+int side_parts_begin(struct side_parts *p, sqlite3 *db, int64_t part_rows)
+{
+    int rc = side_parts_read(p, db);
+    if (rc != SQLITE_OK || part_rows <= 0)
+        return rc;
+    sqlite3_stmt *q;
+    rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(rowid), 0) FROM articles", -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(q);
+    int64_t top = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW)
+        return rc;
+    if (top - p->lo[p->n - 1] < part_rows)
+        return SQLITE_OK;
+    if (!side_parts_room(p, p->n + 1))
+        return SQLITE_NOMEM;
+    rc = side_parts_add(db, p->n, top);
+    if (rc != SQLITE_OK)
+        return rc;
+    /* The statements of the older parts were prepared before the schema changed; SQLite
+     * prepares them again when they next run. */
+    p->lo[p->n++] = top;
+    return SQLITE_OK;
+}
+
+int side_parts_of(const struct side_parts *p, int64_t rowid)
+{
+    /* the last part whose lo is below rowid */
+    int a = 0, b = p->n - 1;
+    while (a < b) {
+        int m = (a + b + 1) / 2;
+        if (p->lo[m] < rowid)
+            a = m;
+        else
+            b = m - 1;
+    }
+    return a;
+}
+
+sqlite3_stmt *side_parts_stmt(struct side_parts *p, sqlite3 *db, int part, enum side_stmt which)
+{
+    sqlite3_stmt **slot = &p->st[part * SIDE_STMT_COUNT + which];
+    if (*slot)
+        return *slot;
+    char t[48];
+    side_parts_name(which == SIDE_ADD_STORY ? "article_stories" : "article_entities", part, t,
+                    sizeof(t));
+    char *sql = NULL;
+    switch (which) {
+    case SIDE_DEL_ENTITIES:
+        sql = sqlite3_mprintf("DELETE FROM %s WHERE article_rowid = ?1", t);
+        break;
+    case SIDE_ADD_ENTITY:
+        /* The same entity listed twice in one record counts its mentions together. */
+        sql = sqlite3_mprintf("INSERT INTO %s(article_rowid, type, name, mentions) VALUES (?1, "
+                              "?2, ?3, ?4) ON CONFLICT DO UPDATE SET mentions = mentions + "
+                              "excluded.mentions",
+                              t);
+        break;
+    case SIDE_ADD_STORY:
+        /* An article already filed keeps its row: the trigger article_stories_au has changed
+         * its story if the upsert did. */
+        sql = sqlite3_mprintf("INSERT INTO %s(article_rowid, story_id) VALUES (?1, ?2) ON "
+                              "CONFLICT DO NOTHING",
+                              t);
+        break;
+    case SIDE_STMT_COUNT:
+        break;
+    }
+    if (sql && sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK)
+        *slot = NULL;
+    sqlite3_free(sql);
+    return *slot;
+}
+
+void side_parts_clear(struct side_parts *p)
+{
+    side_parts_finalize(p);
+    free(p->st);
+    free(p->lo);
+    *p = (struct side_parts){0};
+}
