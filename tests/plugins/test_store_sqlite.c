@@ -895,6 +895,243 @@ static void test_schema_2_keeps_its_one_index(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* ---- the entities and stories in parts ---------------------------------------------------- */
+
+#define ST1 "51515151515151515151515151515151"
+#define ST2 "52525252525252525252525252525252"
+#define ST3 "53535353535353535353535353535353"
+#define ST4 "54545454545454545454545454545454"
+#define ST5 "55555555555555555555555555555555"
+
+/* An article with its story and entities "type:name:mentions". */
+static void side_record(struct nf_record *rec, const char *id, const char *story,
+                        const char *const *ents)
+{
+    text_record(rec, id, "Rains", "Rain fell on the Sahel.");
+    if (story)
+        nf_record_set_cstr(rec, NF_F_STORY_ID, story);
+    for (; ents && *ents; ents++) {
+        char type[16], name[64];
+        int mentions;
+        assert_int_equal(sscanf(*ents, "%15[^:]:%63[^:]:%d", type, name, &mentions), 3);
+        enum nf_entity_type t = !strcmp(type, "place")  ? NF_ENT_PLACE
+                                : !strcmp(type, "org") ? NF_ENT_ORG
+                                                       : NF_ENT_PERSON;
+        assert_int_equal(nf_record_add_entity(rec, t, name, mentions), 0);
+    }
+}
+
+/* One value of each row a query returns, joined with ' ' ("" for none). */
+static const char *query_list(sqlite3 *db, const char *sql, const char *arg, char *buf, size_t n)
+{
+    char q[600];
+    snprintf(q, sizeof(q), "SELECT coalesce(group_concat(v, ' '), '') FROM (%s)", sql);
+    return query_text(db, q, arg, buf, n);
+}
+
+/* Every article's entities and story are in the part of its rowid, and nowhere else; the story
+ * rows agree with the articles'. */
+static void side_intact(sqlite3 *db)
+{
+    int parts = (int)query_int(db, "SELECT count(*) FROM article_parts", NULL);
+    for (int k = 0; k < parts; k++) {
+        char sql[1024], e[40], st[40];
+        snprintf(e, sizeof(e), k ? "article_entities_%d" : "article_entities", k);
+        snprintf(st, sizeof(st), k ? "article_stories_%d" : "article_stories", k);
+        static const char range[] =
+            "article_rowid > (SELECT lo FROM article_parts WHERE part = %d) AND article_rowid <= "
+            "coalesce((SELECT lo FROM article_parts WHERE part = %d), 1e18)";
+        char in[300];
+        snprintf(in, sizeof(in), range, k, k + 1);
+        snprintf(sql, sizeof(sql),
+                 "SELECT (SELECT count(*) FROM %s WHERE NOT (%s)) + (SELECT count(*) FROM %s "
+                 "WHERE NOT (%s))",
+                 e, in, st, in);
+        if (query_int(db, sql, NULL) != 0)
+            fail_msg("part %d holds rows of another part's range", k);
+    }
+    assert_int_equal(query_int(db, "SELECT count(*) FROM articles a WHERE story_id IS NOT "
+                                   "(SELECT story_id FROM story_members m WHERE m.article_rowid "
+                                   "= a.rowid)",
+                               NULL),
+                     0);
+    char ok[64];
+    assert_string_equal(query_text(db, "PRAGMA integrity_check", NULL, ok, sizeof(ok)), "ok");
+}
+
+#define ENTS_BY_NAME                                                                           \
+    "SELECT substr(article_id, 1, 2) AS v FROM entities WHERE name = ?1 ORDER BY article_id"
+#define STORY_MEMBERS                                                                          \
+    "SELECT substr(a.id, 1, 2) AS v FROM articles a WHERE a.rowid IN (SELECT article_rowid "     \
+    "FROM story_members WHERE story_id = ?1) ORDER BY a.id"
+
+/* With entity_part = 2, the transaction that finds the newest part holding 2 articles starts
+ * the next: batches of 2, 2 and 2 make parts of rows 1-2, 3-4 and 5-. A search by name or by
+ * story finds the rows of every part; an article delivered again, given another story, or
+ * deleted by hand changes the part of its rowid. */
+static void test_entities_and_stories_in_parts(void **state)
+{
+    (void)state;
+    char p[600], o[620], buf[256];
+    own_db("side.db", p, sizeof(p), o, sizeof(o));
+    const char *opts[] = {o, "entity_part=2", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    static const char *const mali[] = {"place:Mali:2", "person:Assimi Goita:1", NULL};
+    static const char *const niger[] = {"place:Niger:1", "place:Mali:1", NULL};
+    static const char *const ecowas[] = {"org:ECOWAS:3", NULL};
+    static const struct {
+        const char *id, *story;
+        const char *const *ents;
+    } batches[3][2] = {
+        {{PT_A, ST1, mali}, {PT_B, ST2, niger}},
+        {{PT_C, ST1, niger}, {PT_D, NULL, ecowas}},
+        {{PT_E, ST1, mali}, {PT_F, ST3, NULL}},
+    };
+    for (int b = 0; b < 3; b++) {
+        for (int i = 0; i < 2; i++) {
+            side_record(rec, batches[b][i].id, batches[b][i].story, batches[b][i].ents);
+            assert_int_equal(mock_process(mp, rec), NF_OK);
+        }
+        assert_int_equal(mock_flush(mp), NF_OK);
+    }
+    sqlite3 *db = open_db_at(p);
+    assert_string_equal(query_list(db, "SELECT part || ':' || lo AS v FROM article_parts ORDER "
+                                       "BY part", NULL, buf, sizeof(buf)),
+                        "0:0 1:2 2:4");
+    assert_int_equal(query_int(db, "SELECT count(*) FROM article_entities_1", NULL), 3);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM article_stories_2", NULL), 2);
+    assert_string_equal(query_list(db, ENTS_BY_NAME, "Mali", buf, sizeof(buf)), "a1 b1 c1 e1");
+    assert_string_equal(query_list(db, ENTS_BY_NAME, "ECOWAS", buf, sizeof(buf)), "d1");
+    assert_string_equal(query_list(db, STORY_MEMBERS, ST1, buf, sizeof(buf)), "a1 c1 e1");
+    assert_int_equal(query_int(db, "SELECT mentions FROM entities WHERE article_id = '" PT_A
+                                   "' AND name = 'Mali'", NULL),
+                     2);
+    side_intact(db);
+
+    /* A (part 0) comes again with other entities and another story, while part 2 is the
+     * newest; a correction moves story s1 to s4 in every part. */
+    struct nf_amend am = {0};
+    static const char *const a2[] = {"org:ECOWAS:1", NULL};
+    side_record(rec, PT_A, ST3, a2);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    side_record(rec, PT_G, ST4, NULL);
+    assert_int_equal(nf_amend_add(&am, NF_AMEND_STORY_ID, ST1, ST4), 0);
+    const char *why;
+    assert_int_equal(nf_amend_apply(&am, rec, &why), 0);
+    assert_int_equal(mock_roundtrip(rec), 0);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    assert_string_equal(query_list(db, ENTS_BY_NAME, "Mali", buf, sizeof(buf)), "b1 c1 e1");
+    assert_string_equal(query_list(db, ENTS_BY_NAME, "ECOWAS", buf, sizeof(buf)), "a1 d1");
+    assert_int_equal(query_int(db, "SELECT count(*) FROM article_entities WHERE article_rowid = "
+                                   "1", NULL),
+                     1);
+    assert_string_equal(query_list(db, STORY_MEMBERS, ST3, buf, sizeof(buf)), "a1 f1");
+    assert_string_equal(query_list(db, STORY_MEMBERS, ST1, buf, sizeof(buf)), "");
+    assert_string_equal(query_list(db, STORY_MEMBERS, ST4, buf, sizeof(buf)), "a2 c1 e1");
+    side_intact(db);
+
+    /* By hand: a story changed, an article of an old part deleted. */
+    assert_int_equal(sqlite3_exec(db, "UPDATE articles SET story_id = '" ST5 "' WHERE id = '" PT_B
+                                      "'; DELETE FROM articles WHERE id = '" PT_C "'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_string_equal(query_list(db, STORY_MEMBERS, ST5, buf, sizeof(buf)), "b1");
+    assert_string_equal(query_list(db, ENTS_BY_NAME, "Niger", buf, sizeof(buf)), "b1");
+    assert_int_equal(query_int(db, "SELECT count(*) FROM article_entities_1", NULL), 1);
+    side_intact(db);
+    sqlite3_close(db);
+    mock_plugin_destroy(&mp);
+
+    /* Reopened, the store goes on from the newest part, and starts the next when it is full. */
+    mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    side_record(rec, PT_H, ST4, mali);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    db = open_db_at(p);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM article_parts", NULL), 4);
+    assert_string_equal(query_list(db, ENTS_BY_NAME, "Mali", buf, sizeof(buf)), "b1 b2 e1");
+    assert_string_equal(query_list(db, STORY_MEMBERS, ST4, buf, sizeof(buf)), "a2 b2 e1");
+    side_intact(db);
+    sqlite3_close(db);
+    nf_amend_free(&am);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* A store of schema 3 (one index by entity name, one on articles(story_id)) becomes a store of
+ * parts when it opens: its entities stay where they are as part 0, its stories move to
+ * article_stories, and what comes next goes to new parts. Made here by a store of schema 4
+ * taken back to schema 3's tables. */
+static void test_schema_3_is_moved_to_parts(void **state)
+{
+    (void)state;
+    char p[600], o[620], buf[256];
+    own_db("v3.db", p, sizeof(p), o, sizeof(o));
+    const char *opts[] = {o, "entity_part=1", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    static const char *const mali[] = {"place:Mali:2", NULL};
+    side_record(rec, PT_A, ST1, mali);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    side_record(rec, PT_B, ST2, mali);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    mock_plugin_destroy(&mp);
+    sqlite3 *db = open_db_at(p);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "DROP VIEW entities; DROP VIEW story_members; DROP TRIGGER article_parts_ad;"
+                     "DROP TRIGGER article_stories_au; DROP TABLE article_stories;"
+                     "DROP TABLE article_parts;"
+                     "CREATE INDEX articles_story ON articles(story_id) WHERE story_id IS NOT "
+                     "NULL;"
+                     "CREATE VIEW entities(article_id, type, name, mentions) AS SELECT a.id, "
+                     "e.type, e.name, e.mentions FROM article_entities e JOIN articles a ON "
+                     "a.rowid = e.article_rowid;"
+                     "CREATE TRIGGER article_entities_ad AFTER DELETE ON articles BEGIN DELETE "
+                     "FROM article_entities WHERE article_rowid = old.rowid; END;"
+                     "PRAGMA user_version=3;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    static const char *const niger[] = {"place:Niger:1", "place:Mali:1", NULL};
+    side_record(rec, PT_C, ST1, niger);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    side_record(rec, PT_B, ST1, niger); /* an old article, changed */
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    db = open_db_at(p);
+    assert_int_equal(query_int(db, "PRAGMA user_version", NULL), 4);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                                   "('articles_story', 'article_entities_ad')", NULL),
+                     0);
+    assert_string_equal(query_list(db, "SELECT part || ':' || lo AS v FROM article_parts ORDER "
+                                       "BY part", NULL, buf, sizeof(buf)),
+                        "0:0 1:2");
+    assert_string_equal(query_list(db, ENTS_BY_NAME, "Mali", buf, sizeof(buf)), "a1 b1 c1");
+    assert_string_equal(query_list(db, ENTS_BY_NAME, "Niger", buf, sizeof(buf)), "b1 c1");
+    assert_int_equal(query_int(db, "SELECT count(*) FROM article_entities_1", NULL), 2);
+    assert_string_equal(query_list(db, STORY_MEMBERS, ST1, buf, sizeof(buf)), "a1 b1 c1");
+    assert_string_equal(query_list(db, STORY_MEMBERS, ST2, buf, sizeof(buf)), "");
+    side_intact(db);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM articles WHERE id = '" PT_A "'", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    assert_string_equal(query_list(db, ENTS_BY_NAME, "Mali", buf, sizeof(buf)), "b1 c1");
+    side_intact(db);
+    sqlite3_close(db);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 /* ---- corrections of earlier verdicts ------------------------------------------------------ */
 
 #define AM_A "a0000000000000000000000000000000"
@@ -1042,6 +1279,8 @@ int main(void)
         cmocka_unit_test(test_index_rolls_over_into_parts),
         cmocka_unit_test(test_upsert_and_delete_across_parts),
         cmocka_unit_test(test_schema_2_keeps_its_one_index),
+        cmocka_unit_test(test_entities_and_stories_in_parts),
+        cmocka_unit_test(test_schema_3_is_moved_to_parts),
         cmocka_unit_test(test_corrections_give_the_rows_of_the_read_order),
     };
     return cmocka_run_group_tests(tests, load_seeds, cleanup);
