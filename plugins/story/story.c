@@ -1230,9 +1230,15 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
             return -2;
         s->merge = m, s->merge_cap = s->ndt;
     }
+    /* a term no other article has cannot find a story: the strongest of the others are
+     * looked up (a long article's words seen nowhere else would take every place) */
+    size_t nq = 0;
     for (size_t i = 0; i < s->ndt; i++)
-        s->merge[i] = (struct story_term){.h = s->dt[i].h, .mass = s->dt[i].w};
-    story_top(s->merge, s->ndt, q);
+        if (s->dt[i].df > 1)
+            s->merge[nq++] = (struct story_term){.h = s->dt[i].h, .mass = s->dt[i].w};
+    if (q > nq)
+        q = nq;
+    story_top(s->merge, nq, q);
     s->ntouched = 0;
     for (size_t i = 0; i < q; i++) {
         struct story_posting *l = story_index_list(&s->index, s->merge[i].h, false);

@@ -495,6 +495,32 @@ static void test_big_story_keeps_its_names(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* A long telling whose own words (found in no other article) outnumber the query's places still
+ * finds its story through the words it shares: 40 words of its own, each written twice, and the
+ * ten words of the event's first report. Looked up by weight alone, the words of its own (the
+ * rarest, so the heaviest) took all 32 places and no story was even scored. */
+static void test_own_words_do_not_hide_the_story(void **state)
+{
+    (void)state;
+    static const char *const event =
+        "the ferry capsized near the harbour pier, divers searched the murky channel and "
+        "rescuers pulled survivors from the freezing water while coastguard launches circled";
+    struct mock_plugin *mp = story_new(NULL);
+    struct nf_record *a = plain("ferry-a", event, NULL);
+    const char *sa = story_of(mp, a);
+    char text[4096];
+    size_t n = (size_t)snprintf(text, sizeof(text), "%s. ", event);
+    for (int i = 0; i < 40; i++)
+        for (int k = 0; k < 2; k++)
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "qu%c%cor ", 'a' + i / 8,
+                                  'b' + i % 8);
+    struct nf_record *b = plain("ferry-b", text, NULL);
+    assert_string_equal(story_of(mp, b), sa);
+    nf_record_destroy(&a);
+    nf_record_destroy(&b);
+    mock_plugin_destroy(&mp);
+}
+
 /* Two events of one kind are told apart by their names (who): the arrest of one player, then of
  * another of the same team, told in the same first sentence. With name_weight=0 the words alone
  * gather the second arrest into the first's story. */
@@ -1000,8 +1026,9 @@ static int run_eval(int argc, char **argv)
         /* the scorer keys records by what follows '#' in source.uri */
         char uri[512];
         snprintf(uri, sizeof(uri), "corpus#%s", a[i].id);
-        json_t *j = json_pack("{s:{s:s},s:s}", "source", "uri", uri, "story_id",
-                              nf_record_str(rec, NF_F_STORY_ID, NULL));
+        json_t *j = json_pack("{s:{s:s},s:s,s:s}", "source", "uri", uri, "story_id",
+                              nf_record_str(rec, NF_F_STORY_ID, NULL), "id",
+                              nf_record_str(rec, NF_F_ID, NULL));
         char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
         if (line)
             fprintf(out, "%s\n", line);
@@ -1122,6 +1149,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_big_story_keeps_its_names, fresh, done),
         cmocka_unit_test_setup_teardown(test_names_tell_events_apart, fresh, done),
         cmocka_unit_test_setup_teardown(test_figures_confirm, fresh, done),
+        cmocka_unit_test_setup_teardown(test_own_words_do_not_hide_the_story, fresh, done),
         cmocka_unit_test_setup_teardown(test_warm_restart, fresh, done),
         cmocka_unit_test_setup_teardown(test_log_survives_a_crash, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_log, fresh, done),
