@@ -65,9 +65,10 @@ static const struct nf_option dedup_options[] = {
     {"same_headline", NF_OPT_DOUBLE, "0.4", offsetof(struct dedup_conf, same_headline),
      "Also a copy: the very same headline (after folding case, accents, punctuation and wire "
      "version markers such as 'UPDATE 2-') and an estimated Jaccard similarity at or above this "
-     "(a copy with more words changed), when one text's figures are among the other's but for "
-     "one swapped (a report recurring under a fixed headline brings figures of its own). Set it "
-     "to 'threshold' or above to judge by the text alone.",
+     "(a copy with more words changed), or a containment at or above 'containment' lowered by "
+     "as much as this is below 'threshold' (a copy cut short), when one text's figures are "
+     "among the other's but for one swapped (a report recurring under a fixed headline brings "
+     "figures of its own). Set it to 'threshold' or above to judge by the text alone.",
      .min = "0", .max = "1"},
     {"window", NF_OPT_INT, "1000000", offsetof(struct dedup_conf, window),
      "Articles kept in the index; the oldest are forgotten first (their verdicts are kept). "

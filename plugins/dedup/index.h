@@ -56,7 +56,7 @@ typedef void (*nf_dup_changed_fn)(void *arg, const uint8_t id[16], enum nf_dup_k
  * then those of a single reader in read order, whatever the order of arrival, except where a
  * cap cuts the candidates (64 per article, the first 8 of a headline) or the window evicted an
  * article. `sig` must have shingles > 0. *why_out says how it matched ("exact", "similar",
- * "contained", "same headline"), or NULL. Returns the kind, or -1 (out of memory). */
+ * "contained", "same headline", "cut short"), or NULL. Returns the kind, or -1 (out of memory). */
 int nf_dup_index_judge(struct nf_dup_index *idx, const uint8_t id[16], int64_t order,
                        const struct nf_sig *sig, uint8_t root_out[16], const char **why_out,
                        nf_dup_changed_fn changed, void *arg);

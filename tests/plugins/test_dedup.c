@@ -721,6 +721,40 @@ static void test_same_headline_is_a_candidate(void **state)
     assert_int_equal(found, tried);
 }
 
+/* A copy that keeps only the first half or so of a short report (about 100 words here), under
+ * its original's headline, is a copy of it. 64 bins estimate the containment of such a half
+ * loosely: cut to 45-49% of this report, it is estimated at 0.75-0.80, below 'containment'
+ * (0.8), with an estimated Jaccard of 0.29-0.34. The same headline lowers that bar as it
+ * lowers the Jaccard one; under another headline the copies are judged on their text alone. */
+static void test_same_headline_finds_short_reports_cut_in_half(void **state)
+{
+    (void)state;
+    const char *title = "Sahel military leaders form bloc";
+    char *report = cut(art[2], 0.3);
+    /* the headline is what tells: under another, the same copies are not the report's */
+    static const char *const headlines[] = {"Sahel military leaders form bloc",
+                                            "What the new Sahel bloc means"};
+    for (int h = 0; h < 2; h++) {
+        struct mock_plugin *mp = open_dedup(NULL);
+        struct nf_record *rec = nf_record_new();
+        assert_string_equal(judge_titled(mp, rec, ID_1, title, report), "");
+        for (int share = 45; share <= 49; share++) {
+            char *c = cut(report, share / 100.0), id[33];
+            snprintf(id, sizeof(id), "%032d", share);
+            const char *d = judge_titled(mp, rec, id, headlines[h], c);
+            if (h == 0)
+                assert_string_equal(d, ID_1);
+            else
+                assert_string_not_equal(d, ID_1);
+            free(c);
+        }
+        nf_record_destroy(&rec);
+        mock_plugin_destroy(&mp);
+        fresh(NULL);
+    }
+    free(report);
+}
+
 /* A report that recurs under a fixed headline (a daily market report) shares its template
  * with the last one: the same headline and an estimated Jaccard of 0.44 here, but figures of
  * its own on both sides (one here, two there). It is not a copy; a copy reworded keeps its
@@ -886,6 +920,7 @@ int main(void)
         cmocka_unit_test_setup(test_same_headline_lowers_the_bar, fresh),
         cmocka_unit_test_setup(test_recurring_report_is_not_a_copy, fresh),
         cmocka_unit_test_setup(test_same_headline_is_a_candidate, fresh),
+        cmocka_unit_test_setup(test_same_headline_finds_short_reports_cut_in_half, fresh),
         cmocka_unit_test_setup(test_uses_the_minhash_stage_signature, fresh),
         cmocka_unit_test_setup(test_refusals, fresh),
         cmocka_unit_test(test_default_paths_are_in_state_dir),
