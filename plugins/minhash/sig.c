@@ -237,10 +237,23 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
                 num.fraction = num.marked = false;
             }
             nb[o++] = m;
-            /* the rest of the word's ASCII letters and digits, in a loop of its own: most bytes
-             * of a text are these */
-            while (i < n && (m = sig_ascii[t[i]]) != 0)
-                nb[o++] = m, i++;
+            for (;;) {
+                /* the rest of the word's ASCII letters and digits, in a loop of its own: most
+                 * bytes of a text are these */
+                while (i < n && (m = sig_ascii[t[i]]) != 0)
+                    nb[o++] = m, i++;
+                /* and the commonest end of a word, one space between a letter and a letter,
+                 * without going round the outer loop twice */
+                if (i + 1 >= n || t[i] != ' ' || (m = sig_ascii[t[i + 1]]) < 'a' ||
+                    sig_digit(nb[o - 1]))
+                    break;
+                nb[o++] = ' ';
+                if (sig_word_start(w, words++, o) < 0)
+                    return *why = "out of memory", -1;
+                num.fraction = num.marked = false;
+                nb[o++] = m;
+                i += 2;
+            }
             continue;
         }
         utf8proc_int32_t cp;
