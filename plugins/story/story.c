@@ -62,6 +62,7 @@ struct story_conf {
     double name_weight;
     double figure_weight;
     double anchor_share;
+    double common_share;
     int64_t anchors;
     int64_t top_terms;
     int64_t max_stories;
@@ -104,6 +105,13 @@ static const struct nf_option story_options[] = {
      "(a word written with a capital inside a sentence) when at most this share of the "
      "articles outside the story have it, so that a story that grows keeps its names. See "
      "'anchors'.", .min = "0", .max = "1"},
+    {"common_share", NF_OPT_DOUBLE, "0.05", offsetof(struct story_conf, common_share),
+     "A word (or figure) in at most this share of the articles seen so far is an anchor of a "
+     "story also when it is rare outside the story (its members' own uses left out), as a "
+     "name is: a story that grows keeps its words as anchors. A word in more of the stream "
+     "is an anchor only while rare in the whole stream (anchor_share), so that reports on "
+     "one template do not gather. 0: words must be rare in the whole stream.",
+     .min = "0", .max = "1"},
     {"anchors", NF_OPT_INT, "1", offsetof(struct story_conf, anchors),
      "An article joins a story only when it shares at least this many anchors with the story's "
      "centroid, so that reports on one template (quarterly results of other companies, each "
@@ -1100,17 +1108,21 @@ static double story_text_cos(struct story *s, uint32_t slot, double rare, int *a
     const struct story_term *t = story_terms_of(s, slot);
     double dot[STORY_KINDS] = {0};
     int anchors = 0;
+    double common = s->conf->common_share * (double)s->docs;
     for (uint32_t j = 0; j < s->items[slot].nterms; j++) {
         const struct story_dterm *d = story_dt_find(s, t[j].h);
         if (d) {
             dot[t[j].kind] += (double)d->w * t[j].mass * d->idf;
             /* a name may be common by now if the story's own members made it so (a big
-             * story keeps its names as anchors); a word or figure must be rare in the
-             * whole stream, else a template's story would keep its words as anchors. A word
-             * is the story's name when at least half the members that have it write it as
-             * one: a template's abbreviation, capitalised now and then ("Oper"), is not. */
+             * story keeps its names as anchors), and so may a word or figure that is not
+             * common in the whole stream (in at most common_share of it); a word common in
+             * the stream must be rare in it, else a template's story would keep its words as
+             * anchors (and in a cold stream, where every template word is in every article
+             * so far, it is common). A word is the story's name when at least half the
+             * members that have it write it as one: a template's abbreviation, capitalised
+             * now and then ("Oper"), is not. */
             uint32_t df = d->df;
-            if (t[j].named && 2u * t[j].named >= t[j].docs)
+            if ((t[j].named && 2u * t[j].named >= t[j].docs) || df <= common)
                 df -= t[j].docs < df ? t[j].docs : df;
             anchors += df <= rare && d->kind != STORY_NAME; /* its word is the anchor */
         }
