@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,11 +115,30 @@ static int bench_store_record(struct nf_record *rec, const char *path, int64_t i
     return 0;
 }
 
+/* The articles in an order of their own for each seed (0: as they are), the same on every
+ * machine: the corpus tool writes copies and stories near their originals. */
+static void bench_store_shuffle(struct dirent **names, int n, unsigned long long seed)
+{
+    if (!seed)
+        return;
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull | 1;
+    for (int i = n - 1; i > 0; i--) {
+        x ^= x << 13; /* xorshift64 */
+        x ^= x >> 7;
+        x ^= x << 17;
+        int j = (int)(x % (uint64_t)(i + 1));
+        struct dirent *t = names[i];
+        names[i] = names[j];
+        names[j] = t;
+    }
+}
+
 static int bench_store_usage(void)
 {
     fprintf(stderr, "usage: bench_store CORPUS_DIR [--batch N] [--passes N] [--entities N] "
-                    "[--db PATH] [--set KEY=VALUE]...\n"
-                    "  CORPUS_DIR as make_corpus.py writes it (its articles/ folder is read)\n");
+                    "[--shuffle SEED] [--db PATH] [--set KEY=VALUE]...\n"
+                    "  CORPUS_DIR as make_corpus.py writes it (its articles/ folder is read, in "
+                    "the order of the names, or shuffled by SEED)\n");
     return 2;
 }
 
@@ -127,6 +147,7 @@ int main(int argc, char **argv)
     const char *dir = NULL, *db = NULL;
     const char *opts[BENCH_STORE_MAX_OPTS + 2];
     int n_opts = 0, batch = 500, passes = 1, entities = 3;
+    unsigned long long shuffle = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             batch = atoi(argv[++i]);
@@ -134,6 +155,8 @@ int main(int argc, char **argv)
             entities = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--passes") && i + 1 < argc)
             passes = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--shuffle") && i + 1 < argc)
+            shuffle = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--db") && i + 1 < argc)
             db = argv[++i];
         else if (!strcmp(argv[i], "--set") && i + 1 < argc && n_opts < BENCH_STORE_MAX_OPTS)
@@ -155,6 +178,7 @@ int main(int argc, char **argv)
         free(real);
         return 1;
     }
+    bench_store_shuffle(names, n, shuffle);
     snprintf(dbpath, sizeof(dbpath), "%s", db ? db : "");
     if (!db)
         snprintf(dbpath, sizeof(dbpath), "%s/bench.db", mock_state_dir());

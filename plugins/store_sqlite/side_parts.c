@@ -10,6 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The views are one SELECT per part, and SQLite refuses a compound of more than 500
+ * (SQLITE_MAX_COMPOUND_SELECT): past this many parts the newest grows for ever (8 million
+ * articles in parts of 20,000). */
+#define SIDE_PARTS_MAX 400
+
 /* The tables of part `part`: "article_entities" and "article_stories" for 0, then with "_N". */
 static void side_parts_name(const char *base, int part, char *buf, size_t n)
 {
@@ -201,7 +206,7 @@ int side_parts_begin(struct side_parts *p, sqlite3 *db, int64_t part_rows)
     sqlite3_finalize(q);
     if (rc != SQLITE_ROW)
         return rc;
-    if (top - p->lo[p->n - 1] < part_rows)
+    if (top - p->lo[p->n - 1] < part_rows || p->n >= SIDE_PARTS_MAX)
         return SQLITE_OK;
     if (!side_parts_room(p, p->n + 1))
         return SQLITE_NOMEM;
