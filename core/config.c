@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "order.h"
 #include "plugin_loader.h"
 
 /* The keys the loader knows, with what `newsflow doc --config` says of them (docs/config.md is
@@ -104,6 +105,10 @@ static const struct key_doc stage_keys[] = {
              "sources: then the record is dead-lettered"),
     KEY_RULE("journal", KEY_BOOL, 0, 0, struct nf_stage_conf, journal, "`true`",
              "sources: journal records (durable) before sending them"),
+    KEY_RULE("in_read_order", KEY_BOOL, 0, 0, struct nf_stage_conf, in_read_order, "`false`",
+             "the plugin gets records in the order the sources read them (docs/scaling.md), "
+             "each once no record read before it can still arrive; one worker, on the sources' "
+             "host; at most 4 stages of a pipeline"),
     {"log_level", "error, warn, info, debug", "the top-level one", "this stage's lowest level"},
     {NULL, NULL, NULL, NULL, KEY_OTHER, 0, 0, 0, 0},
 };
@@ -649,6 +654,24 @@ static int check_dag(struct loader *L)
             up->consumers = realloc(up->consumers, sizeof(int) * (size_t)(up->n_consumers + 1));
             up->consumers[up->n_consumers++] = s;
         }
+    }
+    /* Read order: the sources forget what passed an ordered stage when its worker starts, which
+     * only one worker may ask (order.h). */
+    int ordered = 0;
+    for (int s = 0; s < c->n_stages; s++) {
+        struct nf_stage_conf *st = &c->stages[s];
+        if (!st->in_read_order)
+            continue;
+        if (st->n_inputs == 0)
+            return lfail(L, st->where, "stage '%s': in_read_order is for a stage with inputs; "
+                                       "a source reads in its own order", st->name);
+        if (st->workers != 1)
+            return lfail(L, st->where, "stage '%s': in_read_order needs workers = 1 (it has "
+                                       "%d): records in read order go through one process",
+                         st->name, st->workers);
+        if (++ordered > NF_ORDER_STAGES)
+            return lfail(L, st->where, "stage '%s': in_read_order is set for more than %d "
+                                       "stages", st->name, NF_ORDER_STAGES);
     }
     char *mark = calloc((size_t)c->n_stages + 1, 1);
     int rc = 0;

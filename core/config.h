@@ -40,6 +40,7 @@ struct nf_stage_conf {
     int64_t ack_timeout_ms; /* sources: first resend after this long without an ack */
     int max_attempts;       /* sources: then dead-letter */
     bool journal;           /* sources: journal records before sending (default true) */
+    bool in_read_order;     /* the plugin gets records in read order (order.h) */
     char *log_level;
     struct nf_conf_value *opts;
     int n_opts;

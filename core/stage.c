@@ -21,6 +21,7 @@
 
 #include "deadletter.h"
 #include "journal.h"
+#include "order.h"
 #include "newsflow/plugin.h"
 #include "plugin_loader.h"
 #include "security.h"
@@ -236,6 +237,8 @@ struct slot {
     char id[40];
     int64_t sent_len; /* bytes of the record as sent: what window_bytes counts */
     bool lean;        /* bytes holds it without its raw, which refetch reads again */
+    uint8_t passed;   /* the ordered stages that have it, a bit each by rank (order.h) */
+    int64_t order;    /* its read_order */
     struct nf_buf bytes; /* the record to resend; a refetching source's without its raw */
 };
 
@@ -286,6 +289,21 @@ struct worker {
     size_t n_chunks, cap_chunks;
     int64_t *live; /* compaction: indexes of the slots in use */
     size_t n_live;
+    /* read order (order.h), sources: the page, the ordered stages, the low marks published,
+     * whether they are stale */
+    struct nf_order_page *order_page;
+    int n_ordered;
+    uint8_t order_all; /* the bits of every ordered stage */
+    int64_t order_low[NF_ORDER_STAGES], order_reading, order_next_scan;
+    int order_gen[NF_ORDER_STAGES]; /* each ordered stage's worker incarnation; -1 not known */
+    bool order_dirty;
+    /* ... an ordered stage: its rank, the sources' marks, what it holds, the highest read order
+     * it released, when it last said what it waits for */
+    int order_rank, order_self; /* rank, incarnation */
+    struct nf_order_reader *order;
+    struct nf_order_heap *held;
+    int64_t order_released, order_said;
+    int order_direct; /* records it handed on at once since the loop last counted */
 };
 
 #define SEQ_COUNTER_BITS 40
@@ -709,6 +727,7 @@ static void notify_ready(void)
  * dead-lettered. Frees the slot, notes it in the journal and tells the plugin. */
 static void slot_done(struct worker *w, struct slot *s)
 {
+    w->order_dirty = w->order_dirty || s->passed != w->order_all;
     s->remaining = 0;
     s->used = false;
     w->pending--;
@@ -723,9 +742,78 @@ static void slot_done(struct worker *w, struct slot *s)
         w->plugin->desc.acked(w->state, &w->ctx, s->id);
 }
 
+/* Read order (order.h): the low marks this source worker publishes. A stale mark is lower than
+ * the true one, which only holds an ordered stage back; they are recomputed at most every
+ * millisecond (a scan of the window), unless `now` says at once. answered: the rank of the
+ * ordered stage whose reset was just carried out, or -1. */
+static void order_publish(struct worker *w, bool now, bool finished, int answered)
+{
+    if (!w->order_page)
+        return;
+    int64_t t = mono_us();
+    if (w->order_dirty && (now || t >= w->order_next_scan)) {
+        for (int k = 0; k < w->n_ordered; k++)
+            w->order_low[k] = INT64_MAX;
+        for (int64_t i = 0; i < w->window; i++) {
+            const struct slot *s = &w->slots[i];
+            if (!s->used || s->passed == w->order_all)
+                continue;
+            for (int k = 0; k < w->n_ordered; k++)
+                if (!(s->passed & (1u << k)) && s->order < w->order_low[k])
+                    w->order_low[k] = s->order;
+        }
+        w->order_dirty = false;
+        w->order_next_scan = t + 1000;
+    }
+    nf_order_publish(w->order_page, w->order_low, w->n_ordered, w->order_reading, finished,
+                     answered);
+}
+
+/* A slot sent for the first time has passed no ordered stage: the marks go down with it (they
+ * are published when reading stops; order_reading covers it meanwhile). */
+static void order_sent(struct worker *w, struct slot *s)
+{
+    s->passed = 0;
+    for (int k = 0; k < w->n_ordered; k++)
+        if (s->order < w->order_low[k])
+            w->order_low[k] = s->order;
+}
+
+/* A mark (weight < 0) of an ordered stage: it has record `seq`; seq 0: its worker started again
+ * and everything it had is to be forgotten. */
+static void on_pass(struct worker *w, int64_t seq, int64_t weight)
+{
+    int k, gen;
+    nf_order_mark_of(weight, &k, &gen);
+    if (k >= w->n_ordered)
+        return; /* no ordered stage of this pipeline */
+    if (seq == 0)
+        w->order_gen[k] = gen;
+    else if (w->order_gen[k] >= 0 && gen != w->order_gen[k])
+        return; /* from a worker of that stage that has died since */
+    if (seq == 0) {
+        for (int64_t i = 0; i < w->window; i++)
+            w->slots[i].passed &= (uint8_t)~(1u << k);
+        w->order_dirty = true;
+        order_publish(w, true, false, k);
+        nf_logf(NF_LOG_INFO, "a read-ordered stage started again: the records it had count as "
+                             "not passed");
+        return;
+    }
+    struct slot *s = &w->slots[(seq & SEQ_COUNTER_MASK) % w->window];
+    if (s->used && s->seq == seq && !(s->passed & (1u << k))) {
+        s->passed |= (uint8_t)(1u << k);
+        w->order_dirty = true;
+    }
+}
+
 static void on_ack(void *arg, int64_t seq, int64_t weight)
 {
     struct worker *w = arg;
+    if (weight < 0) {
+        on_pass(w, seq, weight);
+        return;
+    }
     struct slot *s = &w->slots[(seq & SEQ_COUNTER_MASK) % w->window];
     if (!s->used || s->seq != seq || weight <= 0) {
         /* not a record in flight from this worker: one already finished (a duplicate, or one
@@ -906,8 +994,11 @@ static int source_emit(struct worker *w, struct slot *s)
         nf_record_set_cstr(r, NF_F_FETCHED_AT, now);
     }
     nf_record_set_int(r, NF_F_SEQ, seq);
-    if (!nf_record_has(r, NF_F_READ_ORDER))
-        nf_record_set_int(r, NF_F_READ_ORDER, read_order_next(w->ctx.worker));
+    int64_t order;
+    if (nf_record_int(r, NF_F_READ_ORDER, &order) < 0) {
+        order = read_order_next(w->ctx.worker);
+        nf_record_set_int(r, NF_F_READ_ORDER, order);
+    }
     nf_record_set_int(r, NF_F_ATTEMPT, 1);
     nf_record_set_cstr(r, NF_F_ACK_TO, w->ack_to);
     if (w->cfg->trace)
@@ -948,6 +1039,8 @@ static int source_emit(struct worker *w, struct slot *s)
     s->used = true;
     s->sent_len = (int64_t)whole->len;
     s->lean = lean;
+    s->order = order;
+    order_sent(w, s);
     w->next_counter++;
     w->pending++;
     w->inflight_bytes += s->sent_len;
@@ -1080,7 +1173,7 @@ static int journal_recover(struct worker *w)
         int64_t seq = (w->epoch << SEQ_COUNTER_BITS) | (w->next_counter & SEQ_COUNTER_MASK);
         /* it keeps the read order of its first send; what is read from now on comes after it,
          * even if the clock went back */
-        int64_t order;
+        int64_t order = 0; /* none: holds the ordered stage until it is acknowledged */
         if (nf_record_int(w->rec, NF_F_READ_ORDER, &order) == 0 &&
             order >> NF_READ_ORDER_WORKER_BITS > read_order_last)
             read_order_last = order >> NF_READ_ORDER_WORKER_BITS;
@@ -1099,6 +1192,9 @@ static int journal_recover(struct worker *w)
         s->used = true;
         s->sent_len = (int64_t)s->bytes.len;
         s->lean = false; /* refetched whole above */
+        s->order = order;
+        s->passed = 0;
+        w->order_dirty = true;
         w->next_counter++;
         w->pending++;
         w->inflight_bytes += s->sent_len;
@@ -1144,12 +1240,17 @@ static int run_source(struct worker *w)
 {
     if (journal_recover(w) < 0)
         return 1;
+    order_publish(w, true, false, -1);
     const struct nf_plugin *p = &w->plugin->desc;
     bool eof = false;
     int64_t next_scan = mono_ms() + 100;
     while (!stop_requested) {
         int produced = 0;
         bool again = false;
+        if (w->order_page && !eof) { /* what it reads now comes after this (order.h) */
+            w->order_reading = nf_order_now();
+            order_publish(w, false, false, -1);
+        }
         while (!eof && !stop_requested && produced < 256) {
             struct slot *s = &w->slots[w->next_counter % w->window];
             if (s->used || (w->pending && w->inflight_bytes >= w->st->window_bytes))
@@ -1195,11 +1296,17 @@ static int run_source(struct worker *w)
                 break;
             produced++;
         }
+        if (w->order_page) {
+            w->order_reading = 0;
+            order_publish(w, false, false, -1);
+        }
         if (flush_out_ex(w, eof || again) < 0)
             break;
         if (w->once && eof && w->pending == 0)
             break;
         int timeout = produced ? 0 : again ? 50 : w->pending ? 50 : 500;
+        if (w->order_page && w->order_dirty && timeout > 1)
+            timeout = 1; /* the ordered stage waits for the mark to move */
         if (w->batch.len && timeout > NF_JOURNAL_SYNC_MS)
             timeout = NF_JOURNAL_SYNC_MS;
         /* the source's own descriptor too, while it has nothing (nf_ctx_wait_fd) */
@@ -1207,6 +1314,7 @@ static int run_source(struct worker *w)
                                    {NULL, w->ctx.wait_fd, ZMQ_POLLIN, 0}};
         zmq_poll(items, again && w->ctx.wait_fd >= 0 ? 2 : 1, timeout);
         drain_acks(w);
+        order_publish(w, false, false, -1);
         watchdog_tick();
         w->ctx.in_flight = w->pending;
         w->ctx.journal_bytes = w->journal ? (int64_t)nf_journal_size(w->journal) : 0;
@@ -1232,6 +1340,8 @@ static int run_source(struct worker *w)
                              "journal and will be resent on restart", (long long)w->pending);
     journal_compact(w);
     w->ctx.in_flight = w->pending;
+    if (eof && w->pending == 0)
+        order_publish(w, true, true, -1); /* nothing more will come from this worker */
     /* A finite run whose source read nothing and failed on what it tried: not a success. */
     int64_t inputs = count_of(&w->ctx, "inputs"), errors = count_of(&w->ctx, "input_errors");
     if (w->once && eof && count_of(&w->ctx, "out") == 0 &&
@@ -1272,6 +1382,105 @@ static void ack_current(struct worker *w, bool held)
 
 static void handle(struct worker *w, const void *data, size_t len);
 
+/* ---- read order (order.h): the ordered stage's side ----------------------------------------- */
+
+/* Asks the sources to forget what had passed (the last worker of this stage may have held it),
+ * and opens their marks. */
+static int order_start(struct worker *w)
+{
+    const struct nf_config *cfg = w->cfg;
+    struct nf_order_src *src = calloc(w->n_ack_eps + 1, sizeof(*src));
+    size_t n = 0;
+    if (!src)
+        return -1;
+    for (int s = 0; s < cfg->n_stages; s++) /* the order of ack_eps (nf_stage_run) */
+        for (int k = 0; cfg->stages[s].n_inputs == 0 && k < cfg->stages[s].workers; k++)
+            src[n++] = (struct nf_order_src){cfg->stages[s].name, k};
+    w->order_rank = 0;
+    for (int s = 0; s < w->ctx.stage; s++)
+        w->order_rank += cfg->stages[s].in_read_order;
+    w->order_self = (int)(((unsigned)getpid() ^ (unsigned)time(NULL)) % NF_ORDER_GENS);
+    w->order = nf_order_reader_new(cfg->run_dir, src, n, w->order_rank);
+    free(src);
+    w->held = nf_order_heap_new();
+    if (!w->order || !w->held || n != w->n_ack_eps) {
+        nf_logf(NF_LOG_ERROR, "cannot set up read order: out of memory");
+        return -1;
+    }
+    w->order_released = INT64_MIN;
+    w->order_said = mono_ms();
+    /* before any record is said to have passed: what is said after the reset must count */
+    for (size_t i = 0; i < w->n_ack_eps; i++)
+        nf_acker_add(w->acker, w->ack_eps[i], 0,
+                     nf_order_mark_weight(w->order_rank, w->order_self), false);
+    nf_acker_send(w->acker);
+    nf_logf(NF_LOG_INFO, "records go to the plugin in read order, from %zu source workers", n);
+    return 0;
+}
+
+/* The record in w->rec (bytes data, len) has arrived: its source hears it has passed, and it
+ * waits for the records read before it. */
+static void order_take(struct worker *w, const void *data, size_t len)
+{
+    int64_t order, seq;
+    const char *to = nf_record_str(w->rec, NF_F_ACK_TO, NULL);
+    if (nf_record_int(w->rec, NF_F_READ_ORDER, &order) < 0) {
+        handle(w, data, len); /* injected without one: nothing to wait for */
+        w->order_direct++;
+        return;
+    }
+    if (to && nf_record_int(w->rec, NF_F_SEQ, &seq) == 0 && seq > 0) {
+        for (size_t i = 0; i < w->n_ack_eps; i++)
+            if (strcmp(w->ack_eps[i], to) == 0) {
+                nf_acker_add(w->acker, to, seq,
+                             nf_order_mark_weight(w->order_rank, w->order_self), false);
+                break;
+            }
+    }
+    if (order < w->order_released || nf_order_heap_push(w->held, order, data, len) < 0) {
+        /* read before what went on already (a dead letter replayed, a resend after an outage):
+         * it goes on at once */
+        nf_ctx_count(&w->ctx, "late", 1);
+        handle(w, data, len);
+        w->order_direct++;
+    }
+}
+
+/* Hands the plugin what no earlier record can come before any more. Returns how many. */
+static int order_release(struct worker *w)
+{
+    if (!w->held)
+        return 0;
+    int64_t now = mono_ms();
+    if (!nf_order_heap_size(w->held))
+        return 0;
+    const char *waiting = NULL;
+    int ww = 0;
+    int64_t low = nf_order_reader_low(w->order, now, &waiting, &ww);
+    int n = 0;
+    while (nf_order_heap_size(w->held) && nf_order_heap_top(w->held) < low) {
+        size_t len;
+        const void *data = nf_order_heap_top_bytes(w->held, &len);
+        int64_t order = nf_order_heap_top(w->held);
+        if (nf_record_decode(w->rec, data, len) == 0) /* it was read once already */
+            handle(w, data, len);
+        nf_log_record(NULL);
+        if (order > w->order_released)
+            w->order_released = order;
+        nf_order_heap_pop(w->held);
+        n++;
+    }
+    if (n)
+        w->order_said = now;
+    else if (now - w->order_said >= 10000 && waiting) {
+        nf_logf(NF_LOG_WARN, "holding %zu records (%zu bytes) for read order: source %s[%d] "
+                             "has records read before them in flight",
+                nf_order_heap_size(w->held), nf_order_heap_bytes(w->held), waiting, ww);
+        w->order_said = now;
+    }
+    return n;
+}
+
 /* One message: a batch of records. A record that cannot be framed makes the rest of the
  * message unreadable: it goes to the dead-letter store as one piece with the reason. */
 static int handle_batch(struct worker *w, const uint8_t *data, size_t len)
@@ -1291,7 +1500,10 @@ static int handle_batch(struct worker *w, const uint8_t *data, size_t len)
             dead_letter(w, reason, data + off, keep, false);
             return n + 1;
         }
-        handle(w, data + off, used);
+        if (w->held)
+            order_take(w, data + off, used);
+        else
+            handle(w, data + off, used);
         nf_log_record(NULL);
         off += used;
         n++;
@@ -1400,6 +1612,8 @@ static int run_filter(struct worker *w)
     int64_t flush_due = 0;
     while (!stop_requested) {
         int timeout = since_flush ? (int)(flush_due - mono_ms()) : 1000;
+        if (w->held && nf_order_heap_size(w->held) && timeout > 1)
+            timeout = 1; /* held for read order: the sources' marks move without a message */
         if (timeout < 0)
             timeout = 0;
         zmq_pollitem_t item = {w->in, 0, ZMQ_POLLIN, 0};
@@ -1424,6 +1638,12 @@ static int run_filter(struct worker *w)
                 }
             }
             flush_out(w);
+        }
+        if (w->held) { /* the plugin has seen only what was released; that is what counts */
+            n = order_release(w) + w->order_direct;
+            w->order_direct = 0;
+            if (n)
+                flush_out(w);
         }
         watchdog_tick();
         report_tick(&w->ctx);
@@ -1472,6 +1692,9 @@ static void worker_free(struct worker *w)
     free(w->live);
     free(w->chunk_ends);
     free(w->ack_eps);
+    nf_order_close(&w->order_page);
+    nf_order_reader_free(w->order);
+    nf_order_heap_free(w->held);
     nf_buf_free(&w->jbuf);
     nf_record_destroy(&w->jrec);
     nf_journal_close(&w->journal);
@@ -1573,6 +1796,21 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
         /* Sequence numbers carry this incarnation's epoch, so acknowledgements meant for an
          * earlier run of this worker never match a record of this one. */
         w.epoch = ((int64_t)time(NULL) ^ ((int64_t)getpid() << 8)) & ((1 << 22) - 1);
+        for (int s = 0; s < cfg->n_stages; s++)
+            w.n_ordered += cfg->stages[s].in_read_order && w.n_ordered < NF_ORDER_STAGES;
+        w.order_all = (uint8_t)((1u << w.n_ordered) - 1);
+        for (int k = 0; k < NF_ORDER_STAGES; k++) {
+            w.order_low[k] = INT64_MAX;
+            w.order_gen[k] = -1;
+        }
+        w.order_dirty = true;
+        if (w.n_ordered) {
+            w.order_page = nf_order_open(cfg->run_dir, st->name, worker, err, sizeof(err));
+            if (!w.order_page) {
+                nf_logf(NF_LOG_ERROR, "%s (a stage has in_read_order)", err);
+                goto out;
+            }
+        }
         nf_logf(NF_LOG_INFO, "source %s started (window %lld)", p->name, (long long)w.window);
         notify_ready();
         publish_stats(&w.ctx);
@@ -1603,6 +1841,8 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
             nf_logf(NF_LOG_ERROR, "%s", err);
             goto out;
         }
+        if (st->in_read_order && order_start(&w) < 0)
+            goto out;
         nf_logf(NF_LOG_DEBUG, "%s %s started", p->kind == NF_PLUGIN_SINK ? "sink" : "filter",
                 p->name);
         notify_ready();

@@ -407,13 +407,17 @@ int nf_ack_decode(const void *data, size_t len, void (*fn)(void *, int64_t, int6
         goto out;
     for (uint32_t i = 0; i + 1 < o.via.array.size; i += 2) {
         msgpack_object *s = &o.via.array.ptr[i], *w = &o.via.array.ptr[i + 1];
-        if (s->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-            w->type != MSGPACK_OBJECT_POSITIVE_INTEGER || s->via.u64 > INT64_MAX ||
-            w->via.u64 > INT64_MAX)
+        if (s->type != MSGPACK_OBJECT_POSITIVE_INTEGER || s->via.u64 > INT64_MAX ||
+            !(w->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? w->via.u64 <= INT64_MAX
+              : w->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? w->via.i64 >= -NF_ACK_MARKS
+                                                             : false))
             goto out;
     }
-    for (uint32_t i = 0; i + 1 < o.via.array.size; i += 2)
-        fn(arg, (int64_t)o.via.array.ptr[i].via.u64, (int64_t)o.via.array.ptr[i + 1].via.u64);
+    for (uint32_t i = 0; i + 1 < o.via.array.size; i += 2) {
+        const msgpack_object *w = &o.via.array.ptr[i + 1];
+        fn(arg, (int64_t)o.via.array.ptr[i].via.u64,
+           w->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? w->via.i64 : (int64_t)w->via.u64);
+    }
     n = (int)(o.via.array.size / 2);
 out:
     msgpack_zone_destroy(&zone);

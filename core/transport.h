@@ -60,8 +60,10 @@ void nf_acker_release(struct nf_acker *a, bool commit);
 void nf_acker_send(struct nf_acker *a);
 size_t nf_acker_held(const struct nf_acker *a);
 
-/* Decodes one acknowledgement message: calls fn(seq, weight) for each entry. Returns the number
- * of entries, or -1 if the message is malformed. */
+/* Decodes one acknowledgement message: calls fn(seq, weight) for each entry. A weight is
+ * positive, or from -NF_ACK_MARKS to 0: the mark of an ordered stage (order.h). Returns the
+ * number of entries, or -1 if the message is malformed. */
+#define NF_ACK_MARKS (INT64_C(1) << 20)
 int nf_ack_decode(const void *data, size_t len, void (*fn)(void *arg, int64_t seq,
                                                            int64_t weight),
                   void *arg);

@@ -277,6 +277,12 @@ static void test_decode_valid(void **state)
     memset(&p, 0, sizeof(p));
     assert_int_equal(nf_ack_decode(a32, sizeof(a32), collect, &p), 1);
     assert_pair(&p, 0, 3, 4);
+    /* the marks of ordered stages (order.h): weights from -NF_ACK_MARKS to -1 */
+    const uint8_t marks[] = {0x94, 0x07, 0xff, 0x08, 0xd2, 0xff, 0xf0, 0x00, 0x00};
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(nf_ack_decode(marks, sizeof(marks), collect, &p), 2);
+    assert_pair(&p, 0, 7, -1);
+    assert_pair(&p, 1, 8, -NF_ACK_MARKS);
 }
 
 static void test_decode_malformed(void **state)
@@ -297,6 +303,8 @@ static void test_decode_malformed(void **state)
     refused("a negative seq", neg_seq, sizeof(neg_seq));
     const uint8_t neg_weight[] = {0x92, 0x01, 0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0};
     refused("a negative weight", neg_weight, sizeof(neg_weight));
+    const uint8_t below_marks[] = {0x92, 0x01, 0xd2, 0xff, 0xef, 0xff, 0xff};
+    refused("a weight below the marks", below_marks, sizeof(below_marks));
     const uint8_t too_big[] = {0x92, 0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x01};
     refused("a seq above INT64_MAX", too_big, sizeof(too_big));
     const uint8_t str[] = {0x92, 0xa1, 'a', 0x01};

@@ -4,9 +4,8 @@
 # store included, are killed with SIGKILL at random moments. The run must still finish by itself,
 # and the store must hold every input file exactly once, with nothing dead-lettered. Then the same
 # input runs again without faults and with other worker counts: the copies (dup_of) must be the
-# same, each group's original the article read first, and each story named after its article
-# read first (the story groups themselves still depend on the order of arrival: their
-# differences are counted and reported).
+# same, each group's original the article read first, and each story named after its article read
+# first (the story groups are compared and reported: see the end).
 # NF_E2E_SEED=N replays the same kill schedule; NF_E2E_SCALE=F scales the corpus (0 < F <= 1).
 . "$(dirname "$0")/lib.sh"
 TOOL="$NF_SOURCE_DIR/../shared/tools/make_corpus.py"
@@ -50,8 +49,8 @@ stages = {
   clean = { plugin = "clean_text"; inputs = ["fetch"]; workers = 2; };
   extract = { plugin = "extract_meta"; inputs = ["clean"];
               gazetteer = "$NF_SOURCE_DIR/conf/gazetteer.tsv"; };
-  dedup = { plugin = "dedup"; inputs = ["extract"]; };
-  story = { plugin = "story"; inputs = ["dedup"]; };
+  dedup = { plugin = "dedup"; inputs = ["extract"]; in_read_order = true; };
+  story = { plugin = "story"; inputs = ["dedup"]; in_read_order = true; };
   store = { plugin = "store_sqlite"; inputs = ["story"]; path = "$T/db"; };
 };
 CFG
@@ -205,9 +204,10 @@ if [ "$dup_diff" != 0 ]; then
         join calm.articles b on b.id = a.id where a.dup_of is not b.dup_of limit 10" >&2
 fi
 assert_eq "$dup_diff" 0 "the run with faults and the run without give every article the same dup_of"
-# Which story an article joins depends on what the story stage had seen before it (its words'
-# weights are learned from the stream, and a story worker killed loses what it learned since
-# its last snapshot), so the story groups are compared and reported, not required to be equal:
-# only their names are (checked above in each run).
+# dedup and story take records in read order (in_read_order), so the workers before them and
+# their kills no longer decide what each sees first (e2e.read_order requires the same groups
+# when story itself is not killed). A story worker killed here restarts from its snapshot and
+# log, which keep its decisions but not every cached figure its scoring used, so later articles
+# may be scored a little differently: the story groups are compared and reported, not required.
 echo "story groups: story_id differs for $story_diff of $inputs articles between the runs"
 echo "all passed"
