@@ -305,6 +305,26 @@ static float dup_jaccard(const struct dup_item *a, const struct dup_item *b)
     return j < 0 ? 0.0f : (float)j;
 }
 
+/* Whether the headline table holds articles of this headline with different roots: reports
+ * that are not copies of one another recur under it (a weekly list of filings, a daily market
+ * report), their template's wording shared. */
+static bool dup_headline_recurs(const struct nf_dup_index *x, uint32_t headline)
+{
+    const struct dup_table *tb = &x->t[DUP_T_HEADLINE];
+    uint32_t fp, i = dup_home(tb, DUP_T_HEADLINE, headline, &fp);
+    const uint8_t *root = NULL;
+    for (uint32_t e; (e = tb->e[i]); i = i + 1 == tb->size ? 0 : i + 1) {
+        const struct dup_item *it = &x->items[(e & 0xFFFFFF) - 1];
+        if ((e & 0xFF000000u) != fp || it->headline != headline)
+            continue;
+        if (!root)
+            root = it->root;
+        else if (memcmp(root, it->root, 16) != 0)
+            return true;
+    }
+    return false;
+}
+
 /* Whether `later` is a near-copy of `earlier` (not by exact text): *j_out its estimated Jaccard,
  * *why_out how it matched. */
 static bool dup_verify(const struct nf_dup_index *x, const struct dup_item *earlier,
@@ -334,14 +354,18 @@ static bool dup_verify(const struct nf_dup_index *x, const struct dup_item *earl
      * with more words changed, and a copy cut short that keeps only the first half or so of
      * a short text, whose containment the 64 bins estimate loosely (fewer than 100 shingles
      * leave some bins empty, and the estimate of a wholly contained half falls below 0.8
-     * for about one such copy in 200). */
+     * for about one such copy in 200). The latter not under a headline that reports of
+     * their own recur under: the half of one such report that its template's wording fills
+     * is as contained in the next. */
     if (!later->headline || earlier->headline != later->headline ||
         !dup_figures_nearly_nested(earlier->body_figures, later->body_figures))
         return false;
     double lower = x->p.jaccard - x->p.same_headline;
-    *why_out = j >= x->p.same_headline                                ? "same headline"
-               : lower > 0 && contained >= x->p.containment - lower && ratio ? "cut short"
-                                                                              : NULL;
+    *why_out = j >= x->p.same_headline ? "same headline"
+               : lower > 0 && contained >= x->p.containment - lower && ratio &&
+                       !dup_headline_recurs(x, later->headline)
+                   ? "cut short"
+                   : NULL;
     return *why_out != NULL;
 }
 
