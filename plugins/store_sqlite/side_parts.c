@@ -152,7 +152,8 @@ static bool side_parts_room(struct side_parts *p, int n)
     sqlite3_stmt **st = realloc(p->st, (size_t)cap * SIDE_STMT_COUNT * sizeof(*st));
     if (!st)
         return false;
-    memset(st + p->cap * SIDE_STMT_COUNT, 0, (size_t)(cap - p->cap) * SIDE_STMT_COUNT * sizeof(*st));
+    memset(st + p->cap * SIDE_STMT_COUNT, 0,
+           (size_t)(cap - p->cap) * SIDE_STMT_COUNT * sizeof(*st));
     p->st = st;
     p->cap = cap;
     return true;

@@ -1,6 +1,7 @@
 /* store_sqlite: the embedded default store. One row per article id (a replayed or re-extracted
- * record replaces its row), its entities in their own table, and an external-content FTS5 index
- * on title and text, in parts of a bounded size (fts_parts.h), written once per batch. A batch
+ * record replaces its row), its entities and story in tables of their own, in parts by rowid
+ * (side_parts.h), and an external-content FTS5 index on title and text, in parts of a bounded
+ * size (fts_parts.h), written once per batch. A batch
  * is one transaction, committed by flush(). It is a single-writer store: several workers on one
  * file take turns, they do not scale. */
 #include <errno.h>
@@ -226,13 +227,17 @@ static void store_sqlite_error(struct store_sqlite *s, struct nf_ctx *ctx, const
                  s->where ? s->where : "option path");
 }
 
-/* Runs a prepared statement that returns no rows. */
-static int store_sqlite_run(struct store_sqlite *s, int which)
+/* Runs a prepared statement whose rows, if any, are not read. 0, or -1 with SQLite's error. */
+static int store_sqlite_step(sqlite3_stmt *st)
 {
-    sqlite3_stmt *st = s->st[which];
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int store_sqlite_run(struct store_sqlite *s, int which)
+{
+    return store_sqlite_step(s->st[which]);
 }
 
 static int store_sqlite_exec(struct store_sqlite *s, struct nf_ctx *ctx, const char *sql,
@@ -513,13 +518,6 @@ static int store_sqlite_amend(void *arg, enum nf_amend_kind kind, const char *ke
     return store_sqlite_run(s, st) < 0 ? -2 : 0;
 }
 
-static int store_sqlite_step(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
-}
-
 /* The article's entities (those it had go) and its story, in the part of its rowid. 0, or -1
  * with SQLite's error. */
 static int store_sqlite_write_side(struct store_sqlite *s, struct nf_record *rec, int64_t rowid,
@@ -626,7 +624,8 @@ static int store_sqlite_process(void *state, struct nf_ctx *ctx, struct nf_recor
             return NF_ERR;
         }
         if (side_parts_begin(&s->side, s->db, s->conf->entity_part) != SQLITE_OK) {
-            store_sqlite_error(s, ctx, "cannot read the parts of the entities");
+            store_sqlite_error(s, ctx,
+                               "cannot read or start the parts of the entities and stories");
             store_sqlite_run(s, ST_ROLLBACK);
             return NF_ERR;
         }
