@@ -159,14 +159,21 @@ static bool side_parts_room(struct side_parts *p, int n)
     return true;
 }
 
+/* `*st`, prepared with `sql` if it is not yet. SQLite's result code. */
+static int side_parts_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql)
+{
+    if (*st)
+        return SQLITE_OK;
+    return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+}
+
 /* Reads the list into p->lo; the statements go if it is not the list they were made for. */
 static int side_parts_read(struct side_parts *p, sqlite3 *db)
 {
-    sqlite3_stmt *q;
-    int rc = sqlite3_prepare_v2(db, "SELECT part, lo FROM article_parts ORDER BY part", -1, &q,
-                                NULL);
+    int rc = side_parts_prepare(db, &p->list, "SELECT part, lo FROM article_parts ORDER BY part");
     if (rc != SQLITE_OK)
         return rc;
+    sqlite3_stmt *q = p->list;
     int n = 0;
     bool same = true;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -179,7 +186,7 @@ static int side_parts_read(struct side_parts *p, sqlite3 *db)
         same = same && n < p->n && p->lo[n] == lo;
         p->lo[n++] = lo;
     }
-    sqlite3_finalize(q);
+    sqlite3_reset(q);
     if (rc == SQLITE_DONE && n == 0)
         rc = SQLITE_CORRUPT;
     if (rc != SQLITE_DONE) {
@@ -198,13 +205,12 @@ int side_parts_begin(struct side_parts *p, sqlite3 *db, int64_t part_rows)
     int rc = side_parts_read(p, db);
     if (rc != SQLITE_OK || part_rows <= 0)
         return rc;
-    sqlite3_stmt *q;
-    rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(rowid), 0) FROM articles", -1, &q, NULL);
+    rc = side_parts_prepare(db, &p->top, "SELECT coalesce(max(rowid), 0) FROM articles");
     if (rc != SQLITE_OK)
         return rc;
-    rc = sqlite3_step(q);
-    int64_t top = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
+    rc = sqlite3_step(p->top);
+    int64_t top = sqlite3_column_int64(p->top, 0);
+    sqlite3_reset(p->top);
     if (rc != SQLITE_ROW)
         return rc;
     if (top - p->lo[p->n - 1] < part_rows || p->n >= SIDE_PARTS_MAX)
@@ -273,6 +279,8 @@ sqlite3_stmt *side_parts_stmt(struct side_parts *p, sqlite3 *db, int part, enum 
 void side_parts_clear(struct side_parts *p)
 {
     side_parts_finalize(p);
+    sqlite3_finalize(p->list);
+    sqlite3_finalize(p->top);
     free(p->st);
     free(p->lo);
     *p = (struct side_parts){0};

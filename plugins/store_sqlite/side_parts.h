@@ -24,6 +24,7 @@ struct side_parts {
     int cap;        /* of lo and st */
     int64_t *lo;    /* part k holds the rowids above lo[k], up to lo[k + 1] */
     sqlite3_stmt **st; /* cap * SIDE_STMT_COUNT, prepared when first used; NULL before */
+    sqlite3_stmt *list, *top; /* read the list and the largest rowid, kept for every BEGIN */
 };
 
 /* Makes a store of schema 1 to 3 (or a new one) a store of parts: article_parts with part 0,
