@@ -239,7 +239,29 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
             nb[o++] = m;
             for (;;) {
                 /* the rest of the word's ASCII letters and digits, in a loop of its own: most
-                 * bytes of a text are these */
+                 * bytes of a text are these. Four at a time while four are left, with one
+                 * bounds check and one addition for the four; the last few one by one. */
+                while (i + 4 <= n) {
+                    if (!(m = sig_ascii[t[i]]))
+                        break;
+                    nb[o] = m;
+                    if (!(m = sig_ascii[t[i + 1]])) {
+                        i += 1, o += 1;
+                        break;
+                    }
+                    nb[o + 1] = m;
+                    if (!(m = sig_ascii[t[i + 2]])) {
+                        i += 2, o += 2;
+                        break;
+                    }
+                    nb[o + 2] = m;
+                    if (!(m = sig_ascii[t[i + 3]])) {
+                        i += 3, o += 3;
+                        break;
+                    }
+                    nb[o + 3] = m;
+                    i += 4, o += 4;
+                }
                 while (i < n && (m = sig_ascii[t[i]]) != 0)
                     nb[o++] = m, i++;
                 /* and the commonest end of a word, one space between a letter and a letter,
