@@ -153,7 +153,10 @@ int main(int argc, char **argv)
     printf("LSH judge+add: %9.0f articles/s (%.2f candidates verified per article)\n",
            (double)n / best_judge,
            (double)nf_dup_index_candidates(idx) / (double)(n ? n : 1) / rounds);
-    printf("both:          %9.0f articles/s per core\n", (double)n / (best_sign + best_judge));
+    printf("both:          %9.0f articles/s per core (%.2f us of CPU per article: %.2f signing, "
+           "%.2f judging)\n",
+           (double)n / (best_sign + best_judge), 1e6 * (best_sign + best_judge) / (double)n,
+           1e6 * best_sign / (double)n, 1e6 * best_judge / (double)n);
     printf("index memory:  %zu bytes for a window of %zu = %.0f bytes per article slot "
            "(%zu articles held)\n",
            nf_dup_index_bytes(idx), window, (double)nf_dup_index_bytes(idx) / (double)window,
