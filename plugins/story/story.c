@@ -11,10 +11,12 @@
  * their original's story, and an original that dedup found read before articles that arrived first
  * joins their story; replays keep theirs. A story is named by its member read first (read_order):
  * when an earlier-read member joins, the story is renamed and the record carries the rename to the
- * stores ("amend", ../dedup/amend.h). Which story an article joins still depends on what arrived
- * before it. One worker, snapshotted to its state directory, with a log of the records judged
- * since (appended at every flush, replayed at start), so that a crash loses nothing it sent on. It
- * never splits or merges stories afterwards, and does not translate. */
+ * stores ("amend", ../dedup/amend.h). Which story an article joins depends on what came before
+ * it: the stage takes its records in read order (in_read_order) to decide alike in every run. One
+ * worker, snapshotted to its state directory as its state is in memory, with a log of the records
+ * judged since (appended at every flush, replayed at start), so that a crash loses nothing it
+ * sent on and the next article is judged as it would have been. It never splits or merges
+ * stories afterwards, and does not translate. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -841,20 +843,15 @@ static int story_evict(struct story *s)
     return story_index_rebuild(s);
 }
 
-static long story_slot_new(struct story *s)
+/* Room in the per-slot arrays for `want` slots. */
+static int story_items_grow(struct story *s, size_t want)
 {
-    if (s->live >= (size_t)s->conf->max_stories && story_evict(s) < 0)
-        return -1;
-    if (s->nfree) {
-        uint32_t slot = s->free_slots[--s->nfree];
-        s->items[slot].serial++;
-        s->live++;
-        return slot;
-    }
-    if (s->nitems == s->cap_items) {
+    while (s->cap_items < want) {
         size_t c = s->cap_items ? s->cap_items * 2 : 256;
         if (c > (size_t)s->conf->max_stories + 1)
             c = (size_t)s->conf->max_stories + 1;
+        if (c <= s->cap_items)
+            return -1;
         size_t k = (size_t)s->conf->top_terms;
         struct story_item *it = realloc(s->items, c * sizeof(*it));
         if (it)
@@ -886,6 +883,21 @@ static long story_slot_new(struct story *s)
             s->acc[i] = 0, s->alive[i] = 0;
         s->cap_items = c;
     }
+    return 0;
+}
+
+static long story_slot_new(struct story *s)
+{
+    if (s->live >= (size_t)s->conf->max_stories && story_evict(s) < 0)
+        return -1;
+    if (s->nfree) {
+        uint32_t slot = s->free_slots[--s->nfree];
+        s->items[slot].serial++;
+        s->live++;
+        return slot;
+    }
+    if (s->nitems == s->cap_items && story_items_grow(s, s->nitems + 1) < 0)
+        return -1;
     uint32_t slot = (uint32_t)s->nitems++;
     s->items[slot] = (struct story_item){.serial = 1};
     s->live++;
@@ -1469,42 +1481,54 @@ static int story_put(struct nf_buf *b, const void *p, size_t n)
 
 #define STORY_PUT(b, v) story_put((b), &(v), sizeof(v))
 
+/* Version 5 keeps the state as it is in memory: every slot, the index's lists in their order,
+ * the tables at their positions, the centroid lengths cached. A restored worker then scores the
+ * next article exactly as the one that wrote it would have: rebuilding the index and the lengths
+ * (versions 1-4, still read) made articles land in other stories after a crash. The sizes of
+ * the records copied whole are in the header; a build whose state is laid out otherwise refuses
+ * the file (kept aside, as a damaged one). */
+#define STORY_SNAPSHOT_VERSION 5
+
 static int story_snapshot_encode(struct story *s, struct nf_buf *b)
 {
-    uint32_t version = 4, k = (uint32_t)s->conf->top_terms, e = STORY_MAX_ENTS;
-    uint64_t ndf = s->df.n, nst = s->live, nid = s->ids[0].n + s->ids[1].n;
+    uint32_t version = STORY_SNAPSHOT_VERSION, k = (uint32_t)s->conf->top_terms,
+             e = STORY_MAX_ENTS;
+    uint32_t sizes[5] = {sizeof(struct story_item), sizeof(struct story_term),
+                         sizeof(struct story_ent), sizeof(struct story_idpair), STORY_KINDS};
+    uint64_t nitems = s->nitems, nfree = s->nfree, live = s->live;
     if (story_put(b, STORY_MAGIC, 8) || STORY_PUT(b, version) || STORY_PUT(b, k) ||
-        STORY_PUT(b, e) || STORY_PUT(b, s->docs) || STORY_PUT(b, s->seq) || STORY_PUT(b, ndf))
+        STORY_PUT(b, e) || STORY_PUT(b, sizes) || STORY_PUT(b, s->docs) ||
+        STORY_PUT(b, s->seq) || STORY_PUT(b, s->iver) || STORY_PUT(b, nitems) ||
+        STORY_PUT(b, nfree) || STORY_PUT(b, live) ||
+        story_put(b, s->items, s->nitems * sizeof(*s->items)) ||
+        story_put(b, s->terms, s->nitems * k * sizeof(*s->terms)) ||
+        story_put(b, s->ents, s->nitems * e * sizeof(*s->ents)) ||
+        story_put(b, s->alive, s->nitems * sizeof(*s->alive)) ||
+        story_put(b, s->free_slots, s->nfree * sizeof(*s->free_slots)))
         return -1;
-    for (size_t i = 0; i < s->df.cap; i++)
-        if (s->df.key[i] && (STORY_PUT(b, s->df.key[i]) || STORY_PUT(b, s->df.df[i])))
+    uint64_t cap = s->df.cap, n = s->df.n;
+    if (STORY_PUT(b, cap) || STORY_PUT(b, n) ||
+        story_put(b, s->df.key, s->df.cap * sizeof(*s->df.key)) ||
+        story_put(b, s->df.df, s->df.cap * sizeof(*s->df.df)))
+        return -1;
+    const struct story_index *x = &s->index;
+    cap = x->cap, n = x->n;
+    uint64_t entries = x->entries;
+    if (STORY_PUT(b, cap) || STORY_PUT(b, n) || STORY_PUT(b, entries))
+        return -1;
+    for (size_t i = 0; i < x->cap; i++) {
+        if (STORY_PUT(b, x->key[i]))
             return -1;
-    if (STORY_PUT(b, nst))
-        return -1;
-    for (size_t i = 0; i < s->nitems; i++) {
-        const struct story_item *it = &s->items[i];
-        if (!it->live)
-            continue;
-        if (story_put(b, it->id, 16) || STORY_PUT(b, it->members) || STORY_PUT(b, it->nterms) ||
-            STORY_PUT(b, it->nents) || STORY_PUT(b, it->tmin) || STORY_PUT(b, it->tmax) ||
-            STORY_PUT(b, it->last_seq) || STORY_PUT(b, it->order) ||
-            STORY_PUT(b, it->nformer) || story_put(b, it->former, 16 * it->nformer) ||
-            story_put(b, story_terms_of(s, (uint32_t)i), it->nterms * sizeof(struct story_term)) ||
-            story_put(b, story_ents_of(s, (uint32_t)i), it->nents * sizeof(struct story_ent)))
+        if (x->key[i] && (STORY_PUT(b, x->list[i].n) ||
+                          story_put(b, x->list[i].e, x->list[i].n * sizeof(*x->list[i].e))))
             return -1;
     }
-    if (STORY_PUT(b, nid))
-        return -1;
-    /* the old generation first, so that reading them back in order keeps the young one young */
-    for (int g = 1; g >= 0; g--)
-        for (size_t i = 0; i < s->ids[g].cap; i++) {
-            const struct story_idpair *p = &s->ids[g].e[i];
-            uint64_t sid[2];
-            story_of(s, p, sid); /* under its latest name */
-            if ((p->k0 || p->k1) && (STORY_PUT(b, p->k0) || STORY_PUT(b, p->k1) ||
-                                     STORY_PUT(b, sid[0]) || STORY_PUT(b, sid[1])))
-                return -1;
-        }
+    for (int g = 0; g < 2; g++) {
+        cap = s->ids[g].cap, n = s->ids[g].n;
+        if (STORY_PUT(b, cap) || STORY_PUT(b, n) ||
+            story_put(b, s->ids[g].e, s->ids[g].cap * sizeof(*s->ids[g].e)))
+            return -1;
+    }
     uint64_t sum = XXH3_64bits(b->data, b->len);
     return STORY_PUT(b, sum);
 }
@@ -1587,6 +1611,117 @@ static int story_get(struct story_reader *r, void *out, size_t n)
 
 #define STORY_GET(r, v) story_get((r), &(v), sizeof(v))
 
+/* A power of two up to `max`, for a table read back whole. */
+static bool story_table_cap(uint64_t cap, uint64_t max)
+{
+    return cap <= max && (cap & (cap - 1)) == 0;
+}
+
+/* Version 5 (story_snapshot_encode): the state as it was, checked before it is trusted. */
+static int story_restore_exact(struct story *s, struct story_reader *r, const char **why)
+{
+    uint32_t k, e, sizes[5];
+    uint64_t nitems, nfree, live, cap, n, entries;
+    const uint32_t want[5] = {sizeof(struct story_item), sizeof(struct story_term),
+                              sizeof(struct story_ent), sizeof(struct story_idpair), STORY_KINDS};
+    if (STORY_GET(r, k) || STORY_GET(r, e) || STORY_GET(r, sizes) || STORY_GET(r, s->docs) ||
+        STORY_GET(r, s->seq) || STORY_GET(r, s->iver) || STORY_GET(r, nitems) ||
+        STORY_GET(r, nfree) || STORY_GET(r, live))
+        return *why = "truncated header", -1;
+    if (memcmp(sizes, want, sizeof(want)) != 0)
+        return *why = "written by a build whose story state is laid out otherwise", -1;
+    if (k != (uint32_t)s->conf->top_terms || e != STORY_MAX_ENTS)
+        return *why = "written with another top_terms", -1;
+    size_t left = (size_t)(r->end - r->p);
+    if (nitems > (uint64_t)s->conf->max_stories + 1 || nfree > nitems || live > nitems ||
+        nitems * sizeof(struct story_item) > left)
+        return *why = "bad story count", -1;
+    if (story_items_grow(s, (size_t)nitems) < 0)
+        return *why = "out of memory", -1;
+    s->nitems = (size_t)nitems, s->nfree = (size_t)nfree, s->live = (size_t)live;
+    if (story_get(r, s->items, s->nitems * sizeof(*s->items)) ||
+        story_get(r, s->terms, s->nitems * k * sizeof(*s->terms)) ||
+        story_get(r, s->ents, s->nitems * e * sizeof(*s->ents)) ||
+        story_get(r, s->alive, s->nitems * sizeof(*s->alive)) ||
+        story_get(r, s->free_slots, s->nfree * sizeof(*s->free_slots)))
+        return *why = "truncated stories", -1;
+    for (size_t i = 0; i < s->nfree; i++)
+        if (s->free_slots[i] >= s->nitems)
+            return *why = "bad free slot", -1;
+    for (size_t i = 0; i < s->nitems; i++)
+        if (s->items[i].nterms > k || s->items[i].nents > e)
+            return *why = "bad story", -1;
+    /* document frequencies, at their positions */
+    if (STORY_GET(r, cap) || STORY_GET(r, n) || !story_table_cap(cap, 1ull << 32) || n > cap ||
+        cap * 12 > (uint64_t)(r->end - r->p))
+        return *why = "bad term table", -1;
+    struct story_df df = {.cap = (size_t)cap, .n = (size_t)n};
+    df.key = malloc(df.cap * sizeof(*df.key));
+    df.df = malloc(df.cap * sizeof(*df.df));
+    df.text = s->df.text ? calloc(df.cap, sizeof(*df.text)) : NULL;
+    if (!df.key || !df.df || (s->df.text && !df.text)) {
+        free(df.key), free(df.df), free(df.text);
+        return *why = "out of memory", -1;
+    }
+    if (story_get(r, df.key, df.cap * sizeof(*df.key)) ||
+        story_get(r, df.df, df.cap * sizeof(*df.df))) {
+        free(df.key), free(df.df), free(df.text);
+        return *why = "truncated term table", -1;
+    }
+    for (size_t i = 0; s->df.text && i < s->df.cap; i++)
+        free(s->df.text[i]);
+    free(s->df.key), free(s->df.df), free(s->df.text);
+    s->df = df;
+    /* the index: each term's list in its order, old versions included */
+    struct story_index *x = &s->index;
+    if (STORY_GET(r, cap) || STORY_GET(r, n) || STORY_GET(r, entries) ||
+        !story_table_cap(cap, 1ull << 32) || n > cap || cap * 8 > (uint64_t)(r->end - r->p))
+        return *why = "bad index", -1;
+    x->cap = (size_t)cap, x->n = (size_t)n, x->entries = (size_t)entries;
+    x->key = calloc(x->cap ? x->cap : 1, sizeof(*x->key));
+    x->list = calloc(x->cap ? x->cap : 1, sizeof(*x->list));
+    if (!x->key || !x->list)
+        return *why = "out of memory", -1;
+    for (size_t i = 0; i < x->cap; i++) {
+        if (STORY_GET(r, x->key[i]))
+            return *why = "truncated index", -1;
+        if (!x->key[i])
+            continue;
+        struct story_posting *l = &x->list[i];
+        if (STORY_GET(r, l->n) || l->n % 2 || l->n > (size_t)(r->end - r->p) / 4)
+            return *why = "bad index list", -1;
+        l->cap = l->n ? l->n : 2;
+        l->e = malloc(l->cap * sizeof(*l->e));
+        if (!l->e)
+            return *why = "out of memory", -1;
+        if (story_get(r, l->e, l->n * sizeof(*l->e)))
+            return *why = "truncated index list", -1;
+        for (uint32_t j = 0; j < l->n; j += 2)
+            if (l->e[j] >= s->nitems)
+                return *why = "bad index entry", -1;
+    }
+    /* article ids, both generations */
+    for (int g = 0; g < 2; g++) {
+        struct story_idmap *y = &s->ids[g];
+        if (STORY_GET(r, cap) || STORY_GET(r, n) || !story_table_cap(cap, 1ull << 32) ||
+            n > cap || cap * sizeof(struct story_idpair) > (uint64_t)(r->end - r->p))
+            return *why = "bad id table", -1;
+        free(y->e);
+        y->cap = (size_t)cap, y->n = (size_t)n;
+        y->e = calloc(y->cap ? y->cap : 1, sizeof(*y->e));
+        if (!y->e)
+            return y->cap = y->n = 0, *why = "out of memory", -1;
+        if (story_get(r, y->e, y->cap * sizeof(*y->e)))
+            return *why = "truncated id table", -1;
+        for (size_t i = 0; i < y->cap; i++)
+            if ((y->e[i].k0 || y->e[i].k1) && y->e[i].slot >= s->nitems && y->e[i].slot != 0)
+                return *why = "bad id entry", -1;
+    }
+    if (r->p != r->end)
+        return *why = "trailing bytes", -1;
+    return 0;
+}
+
 static int story_restore_from(struct story *s, const uint8_t *data, size_t len, const char **why)
 {
     uint64_t sum;
@@ -1600,8 +1735,10 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
     uint64_t ndf, nst, nid;
     /* version 1 had neither kinds nor member counts: every term a word, seen by none */
     /* version 2 had no read order: its stories keep their names */
-    if (STORY_GET(&r, version) || version < 1 || version > 4)
+    if (STORY_GET(&r, version) || version < 1 || version > STORY_SNAPSHOT_VERSION)
         return *why = "unknown snapshot version", -1;
+    if (version == STORY_SNAPSHOT_VERSION)
+        return story_restore_exact(s, &r, why);
     if (STORY_GET(&r, k) || STORY_GET(&r, e) || e != STORY_MAX_ENTS || STORY_GET(&r, s->docs) ||
         STORY_GET(&r, s->seq) || STORY_GET(&r, ndf))
         return *why = "truncated header", -1;
@@ -1934,9 +2071,9 @@ fail:
 
 /* Keeps what judging the record again needs, for the log: its id and read order, and the id of
  * the article whose story it joins as a copy (`from`), else what its vector is made of and the
- * story it joined (`joined`, its name then; NULL: it began one). The log replays decisions, not
- * the scoring: a restored state scores a little differently (centroid lengths cached, the index
- * rebuilt), and what was sent on must stay as it was. */
+ * story it joined (`joined`, its name then; NULL: it began one). The log replays decisions: what
+ * was sent on must stay as it was, whatever a replay would score (it scores all the same, for the
+ * centroid lengths scoring caches). */
 static int story_log_add(struct story *s, struct nf_record *rec, int64_t order, const char *from,
                          const char *joined)
 {
@@ -2226,7 +2363,11 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     long slot = -1;
     double score = 0;
     if (s->replaying) {
-        /* the log's decision: the story it joined then (by the name it had), or a new one */
+        /* the log's decision: the story it joined then (by the name it had), or a new one;
+         * scored again all the same, for what scoring leaves behind (the centroid lengths it
+         * caches), so that the state after the log is the one the crashed worker had */
+        if (nt > 0 && story_best(s, ctx, t, re, nre, &score) == -2)
+            goto nomem;
         size_t jn;
         const char *joined = nf_record_str(rec, NF_F_STORY_ID, &jn);
         const struct story_idpair *p = joined ? story_live_of(s, joined, jn) : NULL;

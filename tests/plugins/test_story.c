@@ -762,6 +762,114 @@ static void test_log_replays_decisions(void **state)
     nf_record_destroy(&r1);
 }
 
+/* A stream of synthetic reports for the restart test: 700 events, each with its own place,
+ * people and figure, told a few times in words drawn half from its own pool of 10 and half from
+ * a pool of 30 that all share, so that many judgements are close calls and a story's common
+ * words are in hundreds of index lists. Record i is the same every time it is made. */
+static struct nf_record *synthetic(int i)
+{
+    static const char *const syl[] = {"ka", "lo", "mi", "ran", "tes", "vo", "dun", "pel",
+                                      "sor", "bi", "gat", "nu", "rek", "fal", "zo", "hem"};
+    unsigned seed = (unsigned)i * 2654435761u + 17;
+    int topic = (int)(rand_r(&seed) % 700);
+    char text[2048], word[32];
+    size_t n = 0;
+    /* the event's names, capitalised: a place two events share, and two people */
+    char names[3][32];
+    for (int k = 0; k < 3; k++) {
+        unsigned ts = (unsigned)(k ? topic : topic / 2) * 7919u + 3u + (unsigned)k;
+        unsigned a = rand_r(&ts), b = rand_r(&ts), c = rand_r(&ts);
+        snprintf(names[k], sizeof(names[k]), "%c%s%s%s", "BDFKLMNPRSTV"[a % 12],
+                 syl[b % 16], syl[c % 16], k ? "" : "a");
+    }
+    n += (size_t)snprintf(text + n, sizeof(text) - n, "%s, %d March. ", names[0],
+                          1 + topic % 28);
+    for (int w = 0; w < 70 && n + 64 < sizeof(text); w++) {
+        unsigned r = rand_r(&seed);
+        if (r % 1000 == 0) {
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s ", names[1 + r % 2]);
+            continue;
+        }
+        if (r % 23 == 0) {
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%d ", 100 + topic * 37);
+            continue;
+        }
+        unsigned pool = r % 2 ? (unsigned)topic * 1000u + (unsigned)rand_r(&seed) % 10u
+                              : (unsigned)rand_r(&seed) % 30u;
+        unsigned ws = pool * 40503u + 11;
+        snprintf(word, sizeof(word), "%s%s%s", syl[rand_r(&ws) % 16], syl[rand_r(&ws) % 16],
+                 syl[rand_r(&ws) % 16]);
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s", word, w % 12 == 11 ? ". " : " ");
+    }
+    char id_seed[32], date[32], title[96];
+    snprintf(id_seed, sizeof(id_seed), "synthetic-%d", i);
+    snprintf(date, sizeof(date), "2026-0%d-%02dT10:00:00Z", 1 + (i / 300) % 2, 1 + (i / 11) % 28);
+    snprintf(title, sizeof(title), "%s: %s", names[0], word);
+    struct nf_record *rec = plain(id_seed, text, date);
+    assert_int_equal(nf_record_set_cstr(rec, NF_F_TITLE, title), 0);
+    assert_int_equal(nf_record_set_int(rec, NF_F_READ_ORDER, 1000 + i), 0);
+    return rec;
+}
+
+/* Keeps the state files as a crash leaves them: the plugin's destroy would write a snapshot. */
+static void crash(struct mock_plugin **mp)
+{
+    char log_path[600], cmd[2600];
+    snprintf(log_path, sizeof(log_path), "%s/story.log", mock_state_dir());
+    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f *.kept && for f in story.snap story.log; do "
+             "[ -f $f ] && cp $f $f.kept; done; true", mock_state_dir());
+    assert_int_equal(system(cmd), 0);
+    mock_plugin_destroy(mp);
+    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f story.snap story.log && for f in story.snap "
+             "story.log; do [ -f $f.kept ] && mv $f.kept $f; done; true", mock_state_dir());
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A worker killed and started again judges what comes next as one that was not killed would: the
+ * snapshot keeps the state as it was (the centroid lengths cached, the index's lists in their
+ * order), and the log's records are scored again for what scoring leaves behind, then given the
+ * decision they had. Three workers in turn: the first dies with only a log, the second starts
+ * from it (and folds it into a snapshot), goes on and dies with a snapshot and a log. */
+static void test_restart_judges_as_before(void **state)
+{
+    (void)state;
+    enum { N = 900, CUT1 = 300, CUT2 = 600 };
+    char(*straight)[33] = calloc(N, sizeof(*straight));
+    assert_non_null(straight);
+    const char *const opts[] = {"snapshot_s=3600", NULL};
+    struct mock_plugin *mp = story_new(opts);
+    int64_t before = mock_counter("story_new");
+    for (int i = 0; i < N; i++) {
+        struct nf_record *r = synthetic(i);
+        snprintf(straight[i], sizeof(straight[i]), "%s", story_of(mp, r));
+        nf_record_destroy(&r);
+        if (i % 50 == 49)
+            hops_free();
+    }
+    int64_t stories = mock_counter("story_new") - before;
+    assert_true(stories > 60 && stories < N / 3); /* stories formed, and grew */
+    mock_plugin_destroy(&mp);
+    remove_snapshot();
+
+    int differ = 0;
+    mp = story_new(opts);
+    for (int i = 0; i < N; i++) {
+        if (i == CUT1 || i == CUT2) {
+            assert_int_equal(mock_flush(mp), NF_OK); /* what was sent on is in the log */
+            crash(&mp);
+            mp = story_new(opts);
+        }
+        struct nf_record *r = synthetic(i);
+        differ += strcmp(story_of(mp, r), straight[i]) != 0;
+        nf_record_destroy(&r);
+        if (i % 50 == 49)
+            hops_free();
+    }
+    assert_int_equal(differ, 0); /* 13 of 900 with a restore that rebuilt the index and lengths */
+    mock_plugin_destroy(&mp);
+    free(straight);
+}
+
 /* A log entry that cannot be read is set aside: the stage starts with what came before it. */
 static void test_damaged_log(void **state)
 {
@@ -1197,6 +1305,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_log_survives_a_crash, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_log, fresh, done),
         cmocka_unit_test_setup_teardown(test_log_replays_decisions, fresh, done),
+        cmocka_unit_test_setup_teardown(test_restart_judges_as_before, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot, fresh, done),
         cmocka_unit_test_setup_teardown(test_eviction, fresh, done),
         cmocka_unit_test_setup_teardown(test_idf_files, fresh, done),
