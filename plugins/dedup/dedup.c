@@ -66,9 +66,10 @@ static const struct nf_option dedup_options[] = {
      "Also a copy: the very same headline (after folding case, accents, punctuation and wire "
      "version markers such as 'UPDATE 2-') and an estimated Jaccard similarity at or above this "
      "(a copy with more words changed), or a containment at or above 'containment' lowered by "
-     "as much as this is below 'threshold' (a copy cut short), when one text's figures are "
-     "among the other's but for one swapped (a report recurring under a fixed headline brings "
-     "figures of its own). Set it to 'threshold' or above to judge by the text alone.",
+     "as much as this is below 'threshold' (a copy cut short; not under a headline that "
+     "articles of other roots carry too), when one text's figures are among the other's but "
+     "for one swapped (a report recurring under a fixed headline brings figures of its own). "
+     "Set it to 'threshold' or above to judge by the text alone.",
      .min = "0", .max = "1"},
     {"window", NF_OPT_INT, "1000000", offsetof(struct dedup_conf, window),
      "Articles kept in the index; the oldest are forgotten first (their verdicts are kept). "

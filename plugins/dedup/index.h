@@ -22,7 +22,9 @@ struct nf_dup_params {
     double jaccard;     /* estimated Jaccard at or above which two articles are copies */
     double containment; /* or: share of the smaller one found in the other, at or above */
     double min_ratio;   /* ... when the smaller one is at least this share of the larger */
-    double same_headline; /* or: the same headline and an estimated Jaccard at or above */
+    double same_headline; /* or: the same headline and an estimated Jaccard at or above, or
+                           * a containment at or above `containment` lowered by as much as this
+                           * is below `jaccard` (not under a headline reports recur under) */
 };
 
 /* The rows per band for NF_DUP_BANDS bands such that a pair at Jaccard `t` becomes a candidate
