@@ -886,11 +886,22 @@ static void replay_overdue(struct worker *w, int64_t now)
             if (w->plugin->desc.refetch(w->state, &w->ctx, w->rec) != NF_OK)
                 lost = w->ctx.error[0] ? w->ctx.error : "no reason given";
         }
+        if (lost && s->attempt + 1 < w->st->max_attempts) {
+            /* The first send may still be acknowledged (a stage held up, not a record lost):
+             * dead-lettered now, it would end up stored as well. It waits as a resend would. */
+            s->attempt++;
+            s->due = now + backoff(w, s->attempt);
+            nf_ctx_count(&w->ctx, "refetch_failed", 1);
+            nf_logf(NF_LOG_WARN, "cannot read %s again to resend it (%s); waiting for its first "
+                                 "send's acknowledgement (attempt %d of %d)",
+                    s->id, lost, s->attempt, w->st->max_attempts);
+            continue;
+        }
         if (s->attempt >= w->st->max_attempts || lost) {
             char reason[1300];
             if (lost)
-                snprintf(reason, sizeof(reason), "cannot read the input again to resend it: %s",
-                         lost);
+                snprintf(reason, sizeof(reason), "cannot read the input again to resend it, and "
+                         "not acknowledged after %d attempts: %s", s->attempt + 1, lost);
             else
                 snprintf(reason, sizeof(reason),
                          "not acknowledged after %d attempts (a stage crashes on it, or its "
