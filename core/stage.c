@@ -30,11 +30,19 @@
 #include "transport.h"
 
 static volatile sig_atomic_t stop_requested;
+/* sources: a worker died, resend early what it may have held (the supervisor's SIGURG) */
+static volatile sig_atomic_t resend_requested;
 
 static void on_stop(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+static void on_resend(int sig)
+{
+    (void)sig;
+    resend_requested = 1;
 }
 
 struct counter {
@@ -1333,6 +1341,22 @@ static int run_source(struct worker *w)
         tap_tick(w);
         peers_tick(w, mono_ms());
         int64_t now = mono_ms();
+        if (resend_requested) {
+            /* a worker died: what was sent more than a second ago may have died with it */
+            resend_requested = 0;
+            int64_t early = 0;
+            for (int64_t i = 0; i < w->window; i++) {
+                struct slot *s = &w->slots[i];
+                if (s->used && s->due > now && s->due - backoff(w, s->attempt) <= now - 1000) {
+                    s->due = now;
+                    early++;
+                }
+            }
+            if (early) {
+                nf_ctx_count(&w->ctx, "resent_early", early);
+                next_scan = now;
+            }
+        }
         if (now >= next_scan) {
             replay_overdue(w, now);
             next_scan = now + 100;
@@ -1732,6 +1756,8 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_resend;
+    sigaction(SIGURG, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     char err[2048];

@@ -464,6 +464,19 @@ static int64_t restart_delay(struct child *c, int status, int64_t now)
     return delay > 10000 ? 10000 : delay;
 }
 
+/* A worker that died or was stopped took the records it held with it; the sources would resend
+ * them only when their acknowledgements are overdue (ack_timeout_ms), and a stage in read order
+ * waits for them until then. The sources on this host are told to resend now what they sent
+ * more than a second ago (SIGURG, whose default is to be ignored, so that a source not yet
+ * listening for it is not killed; stage.c): a record still on its way elsewhere comes twice,
+ * which the stages after it take as a replay. */
+static void resend_early(struct sup *S)
+{
+    for (int i = 0; i < S->n_kids; i++)
+        if (S->kids[i].source && S->kids[i].pid > 0)
+            kill(S->kids[i].pid, SIGURG);
+}
+
 static void reap(struct sup *S, bool stopping)
 {
     int status;
@@ -492,8 +505,11 @@ static void reap(struct sup *S, bool stopping)
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         if (c->retire) {
             nf_logf(NF_LOG_INFO, "worker %s[%d] stopped for the reload", c->name, c->worker);
+            bool source = c->source;
             child_report(c);
             child_remove(S, idx);
+            if (!source)
+                resend_early(S);
             continue;
         }
         if (stopping)
@@ -525,6 +541,8 @@ static void reap(struct sup *S, bool stopping)
         else
             nf_logf(NF_LOG_WARN, "worker %s[%d] exited with status %d; restarting in %lld ms",
                     c->name, c->worker, WEXITSTATUS(status), (long long)delay);
+        if (!c->source)
+            resend_early(S);
     }
 }
 
