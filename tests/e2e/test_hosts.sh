@@ -80,7 +80,8 @@ stages = {
   extract = { plugin = "extract_meta"; inputs = ["clean"]; endpoint = "tcp://10.77.0.2:5620";
               gazetteer = "$NF_SOURCE_DIR/conf/gazetteer.tsv"; };
   sign = { plugin = "minhash"; inputs = ["extract"]; endpoint = "tcp://10.77.0.1:5630"; };
-  dedup = { plugin = "dedup"; inputs = ["sign"]; endpoint = "tcp://10.77.0.1:5640"; };
+  dedup = { plugin = "dedup"; inputs = ["sign"]; endpoint = "tcp://10.77.0.1:5640";
+            in_read_order = true; };
   store = { plugin = "store_sqlite"; inputs = ["dedup"]; path = "$T/a.db";
             endpoint = "tcp://10.77.0.1:5650"; };
 };
@@ -122,6 +123,9 @@ for h in a b c; do
     d=$(sql "$T/$h/deadletter.db" "select count(*) from dead_letters" 2>/dev/null || echo 0)
     assert_eq "$d" 0 "nothing dead-lettered on host $h"
 done
+assert_contains "$T/a.log" "dedup[0]: records go to the plugin in read order" \
+    "dedup, on the source's host, takes its records in read order"
+grep -q "no read-order page" "$T/a.log" && fail "dedup could not read the source's read-order page"
 grep -q "refused a tcp peer at 10.77.0.4" "$T/a.log" || { grep -i refused "$T/a.log"; fail "the keyless host was not refused and logged"; }
 ok "the host without a key was refused, logged with its address"
 kill -TERM "$B" "$C"
