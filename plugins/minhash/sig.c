@@ -65,6 +65,50 @@ static int sig_word_start(struct nf_sig_work *w, size_t words, size_t off)
     return 0;
 }
 
+#define SIG_ONES 0x0101010101010101ull
+#define SIG_HIGH 0x8080808080808080ull
+
+/* Eight bytes as a number, the first the lowest, and back. */
+static uint64_t sig_load8(const uint8_t *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
+static void sig_store8(uint8_t *p, uint64_t x)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    memcpy(p, &x, 8);
+}
+
+/* Whether the eight bytes at p are plain prose, which normalises to itself in lower case: ASCII
+ * letters, and spaces each between two letters (the last byte a letter; the first a space only
+ * `after_letter`). Then *lower_out is them in lower case and *spaces_out has bit 7 of each
+ * byte that is a space. Bytes are tested eight at a time: ASCII bytes plus 0x1F reach 0x80
+ * from 'a' up, plus 0x05 from '{' up, plus 0x7F from 1 up, none carrying into the next. */
+static bool sig_prose8(const uint8_t *p, bool after_letter, uint64_t *lower_out,
+                       uint64_t *spaces_out)
+{
+    uint64_t x = sig_load8(p);
+    if (x & SIG_HIGH)
+        return false;
+    uint64_t y = x | SIG_ONES * 0x20;
+    uint64_t letter = (y + SIG_ONES * (0x80 - 'a')) & ~(y + SIG_ONES * (0x80 - 'z' - 1)) & SIG_HIGH;
+    uint64_t space = ~((x ^ SIG_ONES * ' ') + SIG_ONES * 0x7F) & SIG_HIGH;
+    if ((letter | space) != SIG_HIGH || (space & space << 8) || !(letter >> 63) ||
+        (space & 0x80 && !after_letter))
+        return false;
+    *lower_out = y;
+    *spaces_out = space;
+    return true;
+}
+
 static bool sig_is_word_cp(utf8proc_int32_t cp)
 {
     utf8proc_category_t c = utf8proc_category(cp);
@@ -238,6 +282,21 @@ long nf_sig_normalise(struct nf_sig_work *w, const char *text, size_t n, size_t 
             }
             nb[o++] = m;
             for (;;) {
+                /* plain prose eight bytes at a time, copied in lower case, each space a word
+                 * start: most of a text is such runs, and its words are short */
+                uint64_t lower, spaces;
+                while (i + 8 <= n &&
+                       sig_prose8(t + i, sig_ascii[nb[o - 1]] >= 'a', &lower, &spaces)) {
+                    sig_store8(nb + o, lower);
+                    if (spaces)
+                        num.fraction = num.marked = false;
+                    for (; spaces; spaces &= spaces - 1) {
+                        size_t at = o + (size_t)__builtin_ctzll(spaces) / 8 + 1;
+                        if (sig_word_start(w, words++, at) < 0)
+                            return *why = "out of memory", -1;
+                    }
+                    i += 8, o += 8;
+                }
                 /* the rest of the word's ASCII letters and digits, in a loop of its own: most
                  * bytes of a text are these. Four at a time while four are left, with one
                  * bounds check and one addition for the four; the last few one by one. */
