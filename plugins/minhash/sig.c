@@ -445,18 +445,37 @@ static uint64_t sig_figure_hash(const uint8_t *nb, size_t a, size_t b)
     return XXH3_64bits(d, k);
 }
 
+/* The bin that empty bin b borrows from at step a of its sequence (a from 1). */
+static unsigned sig_borrow_step(unsigned b, uint64_t a)
+{
+    return (unsigned)(sig_mix((uint64_t)b << 32 | a) >> 58);
+}
+
 /* Copies the bins' minima to v, each empty bin (not in `filled`) given the value of a bin
- * chosen by a fixed hash sequence: the same for every text, so equal texts agree bin by bin. */
-static void sig_densify(const uint32_t mins[NF_SIG_K], uint64_t filled, uint32_t v[NF_SIG_K])
+ * chosen by a fixed hash sequence: the same for every text, so equal texts agree bin by bin.
+ * The first NF_SIG_BORROW steps of every bin's sequence are kept in w, worked out once. */
+static void sig_densify(struct nf_sig_work *w, const uint32_t mins[NF_SIG_K], uint64_t filled,
+                        uint32_t v[NF_SIG_K])
 {
     memcpy(v, mins, NF_SIG_K * sizeof(*v));
     if (filled == UINT64_MAX || !filled)
         return; /* texts of a few hundred words fill every bin */
-    for (unsigned b = 0; b < NF_SIG_K; b++) {
-        if (filled >> b & 1)
+    if (!w->borrow_ready) {
+        for (unsigned b = 0; b < NF_SIG_K; b++)
+            for (unsigned a = 0; a < NF_SIG_BORROW; a++)
+                w->borrow[b][a] = (uint8_t)sig_borrow_step(b, a + 1);
+        w->borrow_ready = true;
+    }
+    for (uint64_t empty = ~filled; empty; empty &= empty - 1) {
+        unsigned b = (unsigned)__builtin_ctzll(empty), a = 0;
+        while (a < NF_SIG_BORROW && !(filled >> w->borrow[b][a] & 1))
+            a++;
+        if (a < NF_SIG_BORROW) {
+            v[b] = mins[w->borrow[b][a]];
             continue;
-        for (uint64_t a = 1;; a++) {
-            unsigned j = (unsigned)(sig_mix((uint64_t)b << 32 | a) >> 58);
+        }
+        for (uint64_t k = NF_SIG_BORROW + 1;; k++) { /* few bins filled: further on */
+            unsigned j = sig_borrow_step(b, k);
             if (filled >> j & 1) {
                 v[b] = mins[j];
                 break;
@@ -503,7 +522,7 @@ int nf_sig_compute(struct nf_sig_work *w, const char *text, size_t n, int shingl
     }
     w->filled = filled;
     out->shingles = (uint32_t)count;
-    sig_densify(mins, filled, out->v);
+    sig_densify(w, mins, filled, out->v);
     return 0;
 }
 
@@ -629,7 +648,7 @@ static void sig_fold_headline(struct nf_sig_work *w, size_t len, size_t words, s
         }
     }
     out->shingles += (uint32_t)(count * weight);
-    sig_densify(w->mins, w->filled, out->v);
+    sig_densify(w, w->mins, w->filled, out->v);
 }
 
 int nf_sig_headline(struct nf_sig_work *w, const char *title, size_t n, struct nf_sig *out,

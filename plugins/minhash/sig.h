@@ -5,6 +5,7 @@
 #ifndef NF_MINHASH_SIG_H
 #define NF_MINHASH_SIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,8 @@
 #define NF_SIG_HEADLINE_SHARE 0.15
 #define NF_SIG_HEADLINE_MAX_WEIGHT 6
 #define NF_SIG_HEADER 48
+/* Steps of each bin's densification sequence kept in the work buffers (sig.c). */
+#define NF_SIG_BORROW 16
 #define NF_SIG_BYTES (NF_SIG_HEADER + 4 * NF_SIG_K)
 
 struct nf_sig {
@@ -49,6 +52,8 @@ struct nf_sig_work {
     size_t starts_cap;
     uint32_t mins[NF_SIG_K]; /* the last signature's minima before densification */
     uint64_t filled;         /* and its bins that have one */
+    uint8_t borrow[NF_SIG_K][NF_SIG_BORROW]; /* each empty bin's first bins to borrow from */
+    bool borrow_ready;
 };
 void nf_sig_work_free(struct nf_sig_work *w);
 
