@@ -16,6 +16,8 @@
 #include "newsflow/record.h"
 
 #define ORDER_MAGIC 0x444f464eu /* "NFOD" */
+#define NF_ORDER_KEEP 256                /* spare buffers kept */
+#define NF_ORDER_KEEP_BYTES (16u << 10) /* the largest kept */
 #define ORDER_VERSION 1
 
 struct nf_order_page {
@@ -408,7 +410,11 @@ void nf_order_heap_pop(struct nf_order_heap *h)
         return;
     struct hbuf *b = &h->bufs[h->h[0].buf];
     h->bytes -= b->len;
-    if (b->cap > (256u << 10)) { /* a large record's buffer is not kept for the next */
+    /* Buffers are kept for the next records, but not beyond what a burst of ordinary ones
+     * needs: a buffer that once held a large record, or one more than NF_ORDER_KEEP spare ones,
+     * is freed (every buffer kept at the size of the largest record it ever held made the
+     * held set several times its bytes). */
+    if (b->cap > NF_ORDER_KEEP_BYTES || h->n_free >= NF_ORDER_KEEP) {
         free(b->data);
         b->data = NULL;
         b->cap = 0;

@@ -312,6 +312,7 @@ struct worker {
     struct nf_order_heap *held;
     int64_t order_released, order_said;
     int order_direct; /* records it handed on at once since the loop last counted */
+    size_t order_held_max, order_bytes_max; /* the most it held, for the log at the end */
 };
 
 #define SEQ_COUNTER_BITS 40
@@ -1472,7 +1473,12 @@ static void order_take(struct worker *w, const void *data, size_t len)
                 break;
             }
     }
-    if (order < w->order_released || nf_order_heap_push(w->held, order, data, len) < 0) {
+    if (order >= w->order_released && nf_order_heap_push(w->held, order, data, len) == 0) {
+        if (nf_order_heap_size(w->held) > w->order_held_max)
+            w->order_held_max = nf_order_heap_size(w->held);
+        if (nf_order_heap_bytes(w->held) > w->order_bytes_max)
+            w->order_bytes_max = nf_order_heap_bytes(w->held);
+    } else {
         /* read before what went on already (a dead letter replayed, a resend after an outage):
          * it goes on at once */
         nf_ctx_count(&w->ctx, "late", 1);
@@ -1696,6 +1702,10 @@ static int run_filter(struct worker *w)
     }
     flush_out(w);
     do_flush(w);
+    if (w->held)
+        nf_logf(NF_LOG_INFO, "read order: held at most %zu records (%zu bytes) at once; %zu "
+                             "held at the stop come back as resends", w->order_held_max,
+                w->order_bytes_max, nf_order_heap_size(w->held));
     return 0;
 }
 

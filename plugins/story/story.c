@@ -1474,9 +1474,18 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
 
 /* ---- snapshot ---------------------------------------------------------------------------- */
 
-static int story_put(struct nf_buf *b, const void *p, size_t n)
+/* The snapshot goes to its file as it is encoded, its checksum kept on the way: a large state is
+ * never copied whole into memory first. */
+struct story_out {
+    FILE *f;
+    XXH3_state_t *h;
+};
+
+static int story_put(struct story_out *o, const void *p, size_t n)
 {
-    return nf_buf_append(b, p, n);
+    if (!n)
+        return 0;
+    return fwrite(p, 1, n, o->f) == n && XXH3_64bits_update(o->h, p, n) == XXH_OK ? 0 : -1;
 }
 
 #define STORY_PUT(b, v) story_put((b), &(v), sizeof(v))
@@ -1489,7 +1498,7 @@ static int story_put(struct nf_buf *b, const void *p, size_t n)
  * the file (kept aside, as a damaged one). */
 #define STORY_SNAPSHOT_VERSION 5
 
-static int story_snapshot_encode(struct story *s, struct nf_buf *b)
+static int story_snapshot_encode(struct story *s, struct story_out *b)
 {
     uint32_t version = STORY_SNAPSHOT_VERSION, k = (uint32_t)s->conf->top_terms,
              e = STORY_MAX_ENTS;
@@ -1506,34 +1515,52 @@ static int story_snapshot_encode(struct story *s, struct nf_buf *b)
         story_put(b, s->alive, s->nitems * sizeof(*s->alive)) ||
         story_put(b, s->free_slots, s->nfree * sizeof(*s->free_slots)))
         return -1;
+    /* the hash tables: their sizes, then each entry in use with its position (a table is at
+     * most half full, so this is smaller than the table, and the positions keep its order) */
     uint64_t cap = s->df.cap, n = s->df.n;
-    if (STORY_PUT(b, cap) || STORY_PUT(b, n) ||
-        story_put(b, s->df.key, s->df.cap * sizeof(*s->df.key)) ||
-        story_put(b, s->df.df, s->df.cap * sizeof(*s->df.df)))
+    if (STORY_PUT(b, cap) || STORY_PUT(b, n))
         return -1;
+    for (size_t i = 0; i < s->df.cap; i++) {
+        uint32_t at = (uint32_t)i;
+        if (s->df.key[i] &&
+            (STORY_PUT(b, at) || STORY_PUT(b, s->df.key[i]) || STORY_PUT(b, s->df.df[i])))
+            return -1;
+    }
     const struct story_index *x = &s->index;
     cap = x->cap, n = x->n;
     uint64_t entries = x->entries;
     if (STORY_PUT(b, cap) || STORY_PUT(b, n) || STORY_PUT(b, entries))
         return -1;
     for (size_t i = 0; i < x->cap; i++) {
-        if (STORY_PUT(b, x->key[i]))
-            return -1;
-        if (x->key[i] && (STORY_PUT(b, x->list[i].n) ||
+        uint32_t at = (uint32_t)i;
+        if (x->key[i] && (STORY_PUT(b, at) || STORY_PUT(b, x->key[i]) ||
+                          STORY_PUT(b, x->list[i].n) ||
                           story_put(b, x->list[i].e, x->list[i].n * sizeof(*x->list[i].e))))
             return -1;
     }
     for (int g = 0; g < 2; g++) {
-        cap = s->ids[g].cap, n = s->ids[g].n;
-        if (STORY_PUT(b, cap) || STORY_PUT(b, n) ||
-            story_put(b, s->ids[g].e, s->ids[g].cap * sizeof(*s->ids[g].e)))
+        const struct story_idmap *y = &s->ids[g];
+        uint64_t used = 0;
+        for (size_t i = 0; i < y->cap; i++)
+            used += y->e[i].k0 || y->e[i].k1;
+        uint64_t yn = y->n;
+        cap = y->cap;
+        if (STORY_PUT(b, cap) || STORY_PUT(b, yn) || STORY_PUT(b, used))
             return -1;
+        for (size_t i = 0; i < y->cap; i++) {
+            uint32_t at = (uint32_t)i;
+            if ((y->e[i].k0 || y->e[i].k1) && (STORY_PUT(b, at) || STORY_PUT(b, y->e[i])))
+                return -1;
+        }
     }
-    uint64_t sum = XXH3_64bits(b->data, b->len);
-    return STORY_PUT(b, sum);
+    uint64_t sum = XXH3_64bits_digest(b->h);
+    return fwrite(&sum, sizeof(sum), 1, b->f) == 1 ? 0 : -1;
 }
 
-static int story_write_file(const char *path, const void *p, size_t n, char *why, size_t whyn)
+/* Writes a file whole or not at all: fill() writes it under a temporary name, which then
+ * replaces the file once it is on disk. */
+static int story_write_file(const char *path, int (*fill)(FILE *f, void *arg), void *arg,
+                            char *why, size_t whyn)
 {
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 5);
@@ -1543,7 +1570,10 @@ static int story_write_file(const char *path, const void *p, size_t n, char *why
     FILE *f = fopen(tmp, "wb");
     if (!f)
         goto fail;
-    if (fwrite(p, 1, n, f) != n || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    errno = 0;
+    if (fill(f, arg) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        if (!errno)
+            errno = ENOMEM;
         fclose(f);
         goto fail;
     }
@@ -1556,6 +1586,12 @@ fail:
     unlink(tmp);
     free(tmp);
     return -1;
+}
+
+static int story_fill_buf(FILE *f, void *arg)
+{
+    const struct nf_buf *b = arg;
+    return fwrite(b->data, 1, b->len, f) == b->len ? 0 : -1;
 }
 
 static int story_export_idf(struct story *s, char *why, size_t whyn)
@@ -1575,20 +1611,22 @@ static int story_export_idf(struct story *s, char *why, size_t whyn)
     if (rc < 0)
         snprintf(why, whyn, "out of memory");
     else
-        rc = story_write_file(s->conf->idf_export, b.data, b.len, why, whyn);
+        rc = story_write_file(s->conf->idf_export, story_fill_buf, &b, why, whyn);
     nf_buf_free(&b);
+    return rc;
+}
+
+static int story_fill_snapshot(FILE *f, void *arg)
+{
+    struct story_out o = {f, XXH3_createState()};
+    int rc = o.h && XXH3_64bits_reset(o.h) == XXH_OK ? story_snapshot_encode(arg, &o) : -1;
+    XXH3_freeState(o.h);
     return rc;
 }
 
 static int story_snapshot(struct story *s, char *why, size_t whyn)
 {
-    struct nf_buf b = {0};
-    int rc = story_snapshot_encode(s, &b);
-    if (rc < 0)
-        snprintf(why, whyn, "out of memory");
-    else
-        rc = story_write_file(s->snap_path, b.data, b.len, why, whyn);
-    nf_buf_free(&b);
+    int rc = story_write_file(s->snap_path, story_fill_snapshot, s, why, whyn);
     if (rc == 0 && s->conf->idf_export[0])
         rc = story_export_idf(s, why, whyn);
     if (rc == 0)
@@ -1652,21 +1690,27 @@ static int story_restore_exact(struct story *s, struct story_reader *r, const ch
         if (s->items[i].nterms > k || s->items[i].nents > e)
             return *why = "bad story", -1;
     /* document frequencies, at their positions */
-    if (STORY_GET(r, cap) || STORY_GET(r, n) || !story_table_cap(cap, 1ull << 32) || n > cap ||
-        cap * 12 > (uint64_t)(r->end - r->p))
+    if (STORY_GET(r, cap) || STORY_GET(r, n) || !story_table_cap(cap, 1ull << 32) ||
+        n * 2 > cap || n * 16 > (uint64_t)(r->end - r->p))
         return *why = "bad term table", -1;
     struct story_df df = {.cap = (size_t)cap, .n = (size_t)n};
-    df.key = malloc(df.cap * sizeof(*df.key));
-    df.df = malloc(df.cap * sizeof(*df.df));
+    df.key = calloc(df.cap, sizeof(*df.key));
+    df.df = calloc(df.cap, sizeof(*df.df));
     df.text = s->df.text ? calloc(df.cap, sizeof(*df.text)) : NULL;
     if (!df.key || !df.df || (s->df.text && !df.text)) {
         free(df.key), free(df.df), free(df.text);
         return *why = "out of memory", -1;
     }
-    if (story_get(r, df.key, df.cap * sizeof(*df.key)) ||
-        story_get(r, df.df, df.cap * sizeof(*df.df))) {
-        free(df.key), free(df.df), free(df.text);
-        return *why = "truncated term table", -1;
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t at;
+        uint64_t key;
+        uint32_t v;
+        if (STORY_GET(r, at) || STORY_GET(r, key) || STORY_GET(r, v) || at >= df.cap || !key ||
+            df.key[at]) {
+            free(df.key), free(df.df), free(df.text);
+            return *why = "bad term table entry", -1;
+        }
+        df.key[at] = key, df.df[at] = v;
     }
     for (size_t i = 0; s->df.text && i < s->df.cap; i++)
         free(s->df.text[i]);
@@ -1675,18 +1719,19 @@ static int story_restore_exact(struct story *s, struct story_reader *r, const ch
     /* the index: each term's list in its order, old versions included */
     struct story_index *x = &s->index;
     if (STORY_GET(r, cap) || STORY_GET(r, n) || STORY_GET(r, entries) ||
-        !story_table_cap(cap, 1ull << 32) || n > cap || cap * 8 > (uint64_t)(r->end - r->p))
+        !story_table_cap(cap, 1ull << 32) || n > cap || n * 16 > (uint64_t)(r->end - r->p))
         return *why = "bad index", -1;
     x->cap = (size_t)cap, x->n = (size_t)n, x->entries = (size_t)entries;
     x->key = calloc(x->cap ? x->cap : 1, sizeof(*x->key));
     x->list = calloc(x->cap ? x->cap : 1, sizeof(*x->list));
     if (!x->key || !x->list)
         return *why = "out of memory", -1;
-    for (size_t i = 0; i < x->cap; i++) {
-        if (STORY_GET(r, x->key[i]))
-            return *why = "truncated index", -1;
-        if (!x->key[i])
-            continue;
+    for (uint64_t k2 = 0; k2 < n; k2++) {
+        uint32_t i;
+        uint64_t key;
+        if (STORY_GET(r, i) || STORY_GET(r, key) || i >= x->cap || !key || x->key[i])
+            return *why = "bad index entry", -1;
+        x->key[i] = key;
         struct story_posting *l = &x->list[i];
         if (STORY_GET(r, l->n) || l->n % 2 || l->n > (size_t)(r->end - r->p) / 4)
             return *why = "bad index list", -1;
@@ -1703,19 +1748,24 @@ static int story_restore_exact(struct story *s, struct story_reader *r, const ch
     /* article ids, both generations */
     for (int g = 0; g < 2; g++) {
         struct story_idmap *y = &s->ids[g];
-        if (STORY_GET(r, cap) || STORY_GET(r, n) || !story_table_cap(cap, 1ull << 32) ||
-            n > cap || cap * sizeof(struct story_idpair) > (uint64_t)(r->end - r->p))
+        uint64_t used, yn;
+        if (STORY_GET(r, cap) || STORY_GET(r, yn) || STORY_GET(r, used) ||
+            !story_table_cap(cap, 1ull << 32) || yn > cap || used > cap ||
+            used * (4 + sizeof(struct story_idpair)) > (uint64_t)(r->end - r->p))
             return *why = "bad id table", -1;
         free(y->e);
-        y->cap = (size_t)cap, y->n = (size_t)n;
+        y->cap = (size_t)cap, y->n = (size_t)yn;
         y->e = calloc(y->cap ? y->cap : 1, sizeof(*y->e));
         if (!y->e)
             return y->cap = y->n = 0, *why = "out of memory", -1;
-        if (story_get(r, y->e, y->cap * sizeof(*y->e)))
-            return *why = "truncated id table", -1;
-        for (size_t i = 0; i < y->cap; i++)
-            if ((y->e[i].k0 || y->e[i].k1) && y->e[i].slot >= s->nitems && y->e[i].slot != 0)
+        for (uint64_t k2 = 0; k2 < used; k2++) {
+            uint32_t i;
+            struct story_idpair v;
+            if (STORY_GET(r, i) || STORY_GET(r, v) || i >= y->cap || (!v.k0 && !v.k1) ||
+                y->e[i].k0 || y->e[i].k1 || (v.slot >= s->nitems && v.slot != 0))
                 return *why = "bad id entry", -1;
+            y->e[i] = v;
+        }
     }
     if (r->p != r->end)
         return *why = "trailing bytes", -1;
