@@ -152,7 +152,7 @@ int main(int argc, char **argv)
            (double)bytes / best_sign / 1e6);
     printf("LSH judge+add: %9.0f articles/s (%.2f candidates verified per article)\n",
            (double)n / best_judge,
-           (double)nf_dup_index_candidates(idx) / (double)(n ? n : 1) / rounds);
+           (double)nf_dup_index_candidates(idx) / (double)(n ? n : 1));
     printf("both:          %9.0f articles/s per core (%.2f us of CPU per article: %.2f signing, "
            "%.2f judging)\n",
            (double)n / (best_sign + best_judge), 1e6 * (best_sign + best_judge) / (double)n,
