@@ -14,6 +14,7 @@
 
 #include "newsflow/log.h"
 #include "newsflow/record.h"
+#include "stats.h"
 
 #define ORDER_MAGIC 0x444f464eu /* "NFOD" */
 #define NF_ORDER_KEEP 256                /* spare buffers kept */
@@ -51,31 +52,18 @@ struct nf_order_page *nf_order_open(const char *run_dir, const char *stage, int 
 {
     char dir[PATH_MAX], path[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s/order", run_dir);
-    if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
-        page_path(run_dir, stage, worker, path, sizeof(path)) < 0) {
-        snprintf(err, errlen, "read-order page under %s: %s", dir, strerror(errno));
+    if (page_path(run_dir, stage, worker, path, sizeof(path)) < 0) {
+        snprintf(err, errlen, "read-order page under %s: the path is too long", dir);
         return NULL;
     }
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0 || ftruncate(fd, sizeof(struct nf_order_page)) < 0) {
-        snprintf(err, errlen, "read-order page %s: %s", path,
-                 errno == ENOSPC ? "the disk is full" : strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    size_t old_size;
+    struct nf_order_page *p = nf_page_map(dir, path, sizeof(struct nf_order_page), &old_size,
+                                          "read-order page", err, errlen);
+    if (!p)
         return NULL;
-    }
-    void *m = mmap(NULL, sizeof(struct nf_order_page), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED) {
-        snprintf(err, errlen, "read-order page %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct nf_order_page *p = m;
     /* The epoch goes on from an earlier run of this worker: a reader waiting for it to move
      * must not see it go back to where it was before its reset. */
-    bool kept = (size_t)st.st_size >= sizeof(*p) && p->magic == ORDER_MAGIC &&
-                p->version == ORDER_VERSION;
+    bool kept = old_size >= sizeof(*p) && p->magic == ORDER_MAGIC && p->version == ORDER_VERSION;
     int64_t epoch[NF_ORDER_STAGES] = {0};
     for (int k = 0; kept && k < NF_ORDER_STAGES; k++)
         epoch[k] = __atomic_load_n(&p->epoch[k], __ATOMIC_ACQUIRE);

@@ -27,31 +27,46 @@ static int page_path(const char *run_dir, const char *stage, int worker, char *o
     return len > 0 && (size_t)len < n ? 0 : -1;
 }
 
-struct nf_stats_page *nf_stats_open(const char *run_dir, const char *stage, int worker,
-                                    char *err, size_t errlen)
+void *nf_page_map(const char *dir, const char *path, size_t size, size_t *old_size,
+                  const char *what, char *err, size_t errlen)
 {
-    char dir[PATH_MAX], path[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s/stats", run_dir);
-    if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
-        page_path(run_dir, stage, worker, path, sizeof(path)) < 0) {
-        snprintf(err, errlen, "stats page under %s: %s", dir, strerror(errno));
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s under %s: %s", what, dir, strerror(errno));
         return NULL;
     }
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 || ftruncate(fd, sizeof(struct nf_stats_page)) < 0) {
-        snprintf(err, errlen, "stats page %s: %s", path,
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || ftruncate(fd, (off_t)size) < 0) {
+        snprintf(err, errlen, "%s %s: %s", what, path,
                  errno == ENOSPC ? "the disk is full" : strerror(errno));
         if (fd >= 0)
             close(fd);
         return NULL;
     }
-    void *m = mmap(NULL, sizeof(struct nf_stats_page), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     if (m == MAP_FAILED) {
-        snprintf(err, errlen, "stats page %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
         return NULL;
     }
-    struct nf_stats_page *p = m;
+    if (old_size)
+        *old_size = (size_t)st.st_size;
+    return m;
+}
+
+struct nf_stats_page *nf_stats_open(const char *run_dir, const char *stage, int worker,
+                                    char *err, size_t errlen)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/stats", run_dir);
+    if (page_path(run_dir, stage, worker, path, sizeof(path)) < 0) {
+        snprintf(err, errlen, "stats page under %s: the path is too long", dir);
+        return NULL;
+    }
+    struct nf_stats_page *p =
+        nf_page_map(dir, path, sizeof(struct nf_stats_page), NULL, "stats page", err, errlen);
+    if (!p)
+        return NULL;
     memset(p, 0, sizeof(*p));
     p->version = NF_STATS_VERSION;
     p->pid = (int32_t)getpid();

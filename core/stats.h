@@ -47,6 +47,12 @@ struct nf_stats_page {
     char blocked_on[64];
 };
 
+/* Maps a worker's page file of `size` bytes read-write and shared, making DIR (0700) and the file
+ * (0600) when they are missing; *old_size: the file's size before (0: new). `what` names the
+ * page in errors. NULL with the reason in err. Stats pages and read-order pages (order.h). */
+void *nf_page_map(const char *dir, const char *path, size_t size, size_t *old_size,
+                  const char *what, char *err, size_t errlen);
+
 /* Maps (creating it) the page of one worker. NULL with the reason in err. */
 struct nf_stats_page *nf_stats_open(const char *run_dir, const char *stage, int worker,
                                     char *err, size_t errlen);
