@@ -4,8 +4,8 @@
  * ranges live in articles_fts_parts only: part k holds the rowids above its lo, up to the next
  * part's lo. */
 #include "fts_parts.h"
+#include "parts.h"
 
-#include <stdio.h>
 
 /* Whether rowid expression `x` falls in part `k`; printed twice per use (x, k, x, k). */
 #define FTS_PARTS_IN                                                                          \
@@ -14,10 +14,7 @@
 
 void fts_parts_name(int part, char *buf, size_t n)
 {
-    if (part == 0)
-        snprintf(buf, n, "articles_fts");
-    else
-        snprintf(buf, n, "articles_fts_%d", part);
+    parts_name("articles_fts", part, buf, n);
 }
 
 int fts_parts_init(sqlite3 *db)
@@ -26,16 +23,6 @@ int fts_parts_init(sqlite3 *db)
                         "CREATE TABLE IF NOT EXISTS articles_fts_parts(part INTEGER PRIMARY KEY,"
                         " name TEXT NOT NULL, lo INTEGER NOT NULL)",
                         NULL, NULL, NULL);
-}
-
-static int fts_parts_exec(sqlite3 *db, sqlite3_str *q)
-{
-    int rc = sqlite3_str_errcode(q);
-    char *sql = sqlite3_str_finish(q);
-    if (rc == SQLITE_OK)
-        rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
-    sqlite3_free(sql);
-    return rc;
 }
 
 /* The triggers of schema 2 (store_sqlite.c), with a statement per part, each for the rows in
@@ -82,7 +69,7 @@ static int fts_parts_triggers(sqlite3 *db, int parts)
                             "old.rowid", k);
     }
     sqlite3_str_appendall(q, "END;\n");
-    return fts_parts_exec(db, q);
+    return parts_exec(db, q);
 }
 
 int fts_parts_add(sqlite3 *db, int part, int64_t lo)
@@ -105,7 +92,7 @@ int fts_parts_add(sqlite3 *db, int part, int64_t lo)
                         "INSERT INTO %s(%s, rank) VALUES ('crisismerge', 64);\n"
                         "INSERT INTO articles_fts_parts(part, name, lo) VALUES (%d, '%s', %lld);\n",
                         name, part, name, name, name, name, part, name, (long long)lo);
-    int rc = fts_parts_exec(db, q);
+    int rc = parts_exec(db, q);
     return rc == SQLITE_OK ? fts_parts_triggers(db, part + 1) : rc;
 }
 

@@ -4,9 +4,9 @@
  * it reads at the start of each transaction. The triggers find an article's rows by its rowid
  * in every part, without the ranges, so they hold whatever the list says. */
 #include "side_parts.h"
+#include "parts.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,25 +14,6 @@
  * (SQLITE_MAX_COMPOUND_SELECT): past this many parts the newest grows for ever (8 million
  * articles in parts of 20,000). */
 #define SIDE_PARTS_MAX 400
-
-/* The tables of part `part`: "article_entities" and "article_stories" for 0, then with "_N". */
-static void side_parts_name(const char *base, int part, char *buf, size_t n)
-{
-    if (part == 0)
-        snprintf(buf, n, "%s", base);
-    else
-        snprintf(buf, n, "%s_%d", base, part);
-}
-
-static int side_parts_exec(sqlite3 *db, sqlite3_str *q)
-{
-    int rc = sqlite3_str_errcode(q);
-    char *sql = sqlite3_str_finish(q);
-    if (rc == SQLITE_OK)
-        rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
-    sqlite3_free(sql);
-    return rc;
-}
 
 /* The views over every part and the triggers that keep every part right when an article goes
  * or changes story, made again for `parts` parts. A search by name or story id reads each
@@ -47,7 +28,7 @@ static int side_parts_schema(sqlite3 *db, int parts)
                              "CREATE VIEW entities(article_id, type, name, mentions) AS\n");
     char e[48], st[48];
     for (int k = 0; k < parts; k++) {
-        side_parts_name("article_entities", k, e, sizeof(e));
+        parts_name("article_entities", k, e, sizeof(e));
         sqlite3_str_appendf(q,
                             "  %sSELECT a.id, e.type, e.name, e.mentions FROM %s e\n"
                             "    JOIN articles a ON a.rowid = e.article_rowid\n",
@@ -55,7 +36,7 @@ static int side_parts_schema(sqlite3 *db, int parts)
     }
     sqlite3_str_appendall(q, ";\nCREATE VIEW story_members(story_id, article_rowid) AS\n");
     for (int k = 0; k < parts; k++) {
-        side_parts_name("article_stories", k, st, sizeof(st));
+        parts_name("article_stories", k, st, sizeof(st));
         sqlite3_str_appendf(q,
                             "  %sSELECT story_id, article_rowid FROM %s WHERE story_id IS NOT "
                             "NULL\n",
@@ -64,8 +45,8 @@ static int side_parts_schema(sqlite3 *db, int parts)
     /* A rowid freed by a deletion may be handed out again: the article's rows go with it. */
     sqlite3_str_appendall(q, ";\nCREATE TRIGGER article_parts_ad AFTER DELETE ON articles BEGIN\n");
     for (int k = 0; k < parts; k++) {
-        side_parts_name("article_entities", k, e, sizeof(e));
-        side_parts_name("article_stories", k, st, sizeof(st));
+        parts_name("article_entities", k, e, sizeof(e));
+        parts_name("article_stories", k, st, sizeof(st));
         sqlite3_str_appendf(q,
                             "  DELETE FROM %s WHERE article_rowid = old.rowid;\n"
                             "  DELETE FROM %s WHERE article_rowid = old.rowid;\n",
@@ -77,14 +58,14 @@ static int side_parts_schema(sqlite3 *db, int parts)
                              "articles\n"
                              "  WHEN old.story_id IS NOT new.story_id BEGIN\n");
     for (int k = 0; k < parts; k++) {
-        side_parts_name("article_stories", k, st, sizeof(st));
+        parts_name("article_stories", k, st, sizeof(st));
         sqlite3_str_appendf(q,
                             "  UPDATE %s SET story_id = new.story_id WHERE article_rowid = "
                             "old.rowid;\n",
                             st);
     }
     sqlite3_str_appendall(q, "END;\n");
-    return side_parts_exec(db, q);
+    return parts_exec(db, q);
 }
 
 int side_parts_migrate(sqlite3 *db)
@@ -113,8 +94,8 @@ int side_parts_migrate(sqlite3 *db)
 static int side_parts_add(sqlite3 *db, int part, int64_t lo)
 {
     char e[48], st[48];
-    side_parts_name("article_entities", part, e, sizeof(e));
-    side_parts_name("article_stories", part, st, sizeof(st));
+    parts_name("article_entities", part, e, sizeof(e));
+    parts_name("article_stories", part, st, sizeof(st));
     sqlite3_str *q = sqlite3_str_new(db);
     sqlite3_str_appendf(q,
                         "CREATE TABLE %s(article_rowid INTEGER NOT NULL, type TEXT NOT NULL,\n"
@@ -125,7 +106,7 @@ static int side_parts_add(sqlite3 *db, int part, int64_t lo)
                         "CREATE INDEX %s_id ON %s(story_id) WHERE story_id IS NOT NULL;\n"
                         "INSERT INTO article_parts(part, lo) VALUES (%d, %lld);\n",
                         e, e, e, st, st, st, part, (long long)lo);
-    int rc = side_parts_exec(db, q);
+    int rc = parts_exec(db, q);
     return rc == SQLITE_OK ? side_parts_schema(db, part + 1) : rc;
 }
 
@@ -246,7 +227,7 @@ sqlite3_stmt *side_parts_stmt(struct side_parts *p, sqlite3 *db, int part, enum 
     if (*slot)
         return *slot;
     char t[48];
-    side_parts_name(which == SIDE_ADD_STORY ? "article_stories" : "article_entities", part, t,
+    parts_name(which == SIDE_ADD_STORY ? "article_stories" : "article_entities", part, t,
                     sizeof(t));
     char *sql = NULL;
     switch (which) {
