@@ -15,6 +15,18 @@
  * articles in parts of 20,000). */
 #define SIDE_PARTS_MAX 400
 
+/* One line per part of `base`: `pre`, the part's table, `post`; `sep` before every part but
+ * the first. */
+static void side_parts_each(sqlite3_str *q, int parts, const char *base, const char *sep,
+                            const char *pre, const char *post)
+{
+    char t[48];
+    for (int k = 0; k < parts; k++) {
+        parts_name(base, k, t, sizeof(t));
+        sqlite3_str_appendf(q, "  %s%s%s%s\n", k ? sep : "", pre, t, post);
+    }
+}
+
 /* The views over every part and the triggers that keep every part right when an article goes
  * or changes story, made again for `parts` parts. A search by name or story id reads each
  * part's index (SQLite pushes the condition into every arm of the UNION ALL). */
@@ -26,44 +38,25 @@ static int side_parts_schema(sqlite3 *db, int parts)
                              "DROP TRIGGER IF EXISTS article_parts_ad;\n"
                              "DROP TRIGGER IF EXISTS article_stories_au;\n"
                              "CREATE VIEW entities(article_id, type, name, mentions) AS\n");
-    char e[48], st[48];
-    for (int k = 0; k < parts; k++) {
-        parts_name("article_entities", k, e, sizeof(e));
-        sqlite3_str_appendf(q,
-                            "  %sSELECT a.id, e.type, e.name, e.mentions FROM %s e\n"
-                            "    JOIN articles a ON a.rowid = e.article_rowid\n",
-                            k ? "UNION ALL " : "", e);
-    }
+    side_parts_each(q, parts, "article_entities", "UNION ALL ",
+                    "SELECT a.id, e.type, e.name, e.mentions FROM ",
+                    " e JOIN articles a ON a.rowid = e.article_rowid");
     sqlite3_str_appendall(q, ";\nCREATE VIEW story_members(story_id, article_rowid) AS\n");
-    for (int k = 0; k < parts; k++) {
-        parts_name("article_stories", k, st, sizeof(st));
-        sqlite3_str_appendf(q,
-                            "  %sSELECT story_id, article_rowid FROM %s WHERE story_id IS NOT "
-                            "NULL\n",
-                            k ? "UNION ALL " : "", st);
-    }
+    side_parts_each(q, parts, "article_stories", "UNION ALL ",
+                    "SELECT story_id, article_rowid FROM ", " WHERE story_id IS NOT NULL");
     /* A rowid freed by a deletion may be handed out again: the article's rows go with it. */
     sqlite3_str_appendall(q, ";\nCREATE TRIGGER article_parts_ad AFTER DELETE ON articles BEGIN\n");
-    for (int k = 0; k < parts; k++) {
-        parts_name("article_entities", k, e, sizeof(e));
-        parts_name("article_stories", k, st, sizeof(st));
-        sqlite3_str_appendf(q,
-                            "  DELETE FROM %s WHERE article_rowid = old.rowid;\n"
-                            "  DELETE FROM %s WHERE article_rowid = old.rowid;\n",
-                            e, st);
-    }
+    side_parts_each(q, parts, "article_entities", "", "DELETE FROM ",
+                    " WHERE article_rowid = old.rowid;");
+    side_parts_each(q, parts, "article_stories", "", "DELETE FROM ",
+                    " WHERE article_rowid = old.rowid;");
     /* Whoever changes an article's story (the store's upsert and corrections, or by hand). */
     sqlite3_str_appendall(q, "END;\n"
                              "CREATE TRIGGER article_stories_au AFTER UPDATE OF story_id ON "
                              "articles\n"
                              "  WHEN old.story_id IS NOT new.story_id BEGIN\n");
-    for (int k = 0; k < parts; k++) {
-        parts_name("article_stories", k, st, sizeof(st));
-        sqlite3_str_appendf(q,
-                            "  UPDATE %s SET story_id = new.story_id WHERE article_rowid = "
-                            "old.rowid;\n",
-                            st);
-    }
+    side_parts_each(q, parts, "article_stories", "", "UPDATE ",
+                    " SET story_id = new.story_id WHERE article_rowid = old.rowid;");
     sqlite3_str_appendall(q, "END;\n");
     return parts_exec(db, q);
 }
