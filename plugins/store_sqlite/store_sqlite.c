@@ -105,9 +105,11 @@ static const char store_sqlite_entities_v1[] =
     "e.article_id;\n"
     "DROP TABLE entities;\n";
 
-/* A new index (schema 3): its bookkeeping, then part 0 (fts_parts_add), which indexes every
- * row already there. The index holds no copy of the text: a query that asks for title or text
- * (snippet, highlight) reads them from the row with the same rowid. */
+/* The bookkeeping of any index (every row up to indexed_upto is in it): for a new one (schema
+ * 3), before part 0 (fts_parts_add), which indexes every row already there; for the one index
+ * of schema 1, before store_sqlite_fts_upkeep. The index holds no copy of the text: a query
+ * that asks for title or text (snippet, highlight) reads them from the row with the same
+ * rowid. */
 static const char store_sqlite_fts_state[] =
     "CREATE TABLE IF NOT EXISTS articles_fts_state(indexed_upto INTEGER NOT NULL);\n"
     "DELETE FROM articles_fts_state;\n"
@@ -132,9 +134,6 @@ static const char store_sqlite_fts_upkeep[] =
      * come only if a level reached 64 segments. */
     "INSERT INTO articles_fts(articles_fts, rank) VALUES ('automerge', 16);\n"
     "INSERT INTO articles_fts(articles_fts, rank) VALUES ('crisismerge', 64);\n"
-    "CREATE TABLE IF NOT EXISTS articles_fts_state(indexed_upto INTEGER NOT NULL);\n"
-    "DELETE FROM articles_fts_state;\n"
-    "INSERT INTO articles_fts_state SELECT coalesce(max(rowid), 0) FROM articles;\n"
     /* A deleted row leaves the index if it was in it; and when the rows at the top are gone,
      * the next rowids handed out are above indexed_upto again. */
     "CREATE TRIGGER articles_fts_ad AFTER DELETE ON articles BEGIN\n"
@@ -363,8 +362,10 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
                                           "'articles_fts_parts'") > 0;
     s->part = -1;
     if (s->fts && !s->parts && version < 2 &&
-        store_sqlite_exec(s, ctx, store_sqlite_fts_upkeep,
-                          "setting up the full-text index's upkeep") < 0)
+        (store_sqlite_exec(s, ctx, store_sqlite_fts_state,
+                           "setting up the full-text index's upkeep") < 0 ||
+         store_sqlite_exec(s, ctx, store_sqlite_fts_upkeep,
+                           "setting up the full-text index's upkeep") < 0))
         goto rollback;
     if (!s->fts && s->conf->fts) {
         if (store_sqlite_exec(s, ctx, store_sqlite_fts_state, "creating the full-text index") < 0)
