@@ -169,6 +169,32 @@ static const struct fixture made_up[] = {
      {"Hat Ihnen der Artikel gefallen?", "Jetzt teilen!"}},
 };
 
+/* Fails, naming the page and the sentence, when `text` lacks one of the n_in sentences of
+ * `in` or holds one of the n_out of `out` (either list may end sooner at a NULL). */
+static void check_text(const char *page, const char *text, const char *const *in, size_t n_in,
+                       const char *const *out, size_t n_out)
+{
+    for (size_t k = 0; k < n_in && in[k]; k++)
+        if (!strstr(text, in[k]))
+            fail_msg("%s: article sentence missing: %s", page, in[k]);
+    for (size_t k = 0; k < n_out && out[k]; k++)
+        if (strstr(text, out[k]))
+            fail_msg("%s: furniture kept: %s", page, out[k]);
+}
+
+/* Runs the in-memory page `html` and checks its text as check_text does. */
+static void expect_text(const char *page, const char *html, size_t n, const char *const *in,
+                        size_t n_in, const char *const *out, size_t n_out)
+{
+    struct nf_record *rec = run_html(html, n, 0);
+    check_text(page, nf_record_str(rec, NF_F_TEXT, NULL), in, n_in, out, n_out);
+    nf_record_destroy(&rec);
+}
+
+#define EXPECT_TEXT(html, in, out)                                                               \
+    expect_text(__func__, html, sizeof(html) - 1, in, sizeof(in) / sizeof(in[0]), out,            \
+                sizeof(out) / sizeof(out[0]))
+
 static void check_fixtures(const struct fixture *pages, size_t n_pages)
 {
     for (size_t i = 0; i < n_pages; i++) {
@@ -183,12 +209,7 @@ static void check_fixtures(const struct fixture *pages, size_t n_pages)
         if (rc != 0)
             fail_msg("%s: %s", pages[i].file, mock_last_error());
         char *text = flat_text(rec);
-        for (int k = 0; k < 4 && pages[i].in[k]; k++)
-            if (!strstr(text, pages[i].in[k]))
-                fail_msg("%s: article sentence missing: %s", pages[i].file, pages[i].in[k]);
-        for (int k = 0; k < 4 && pages[i].out[k]; k++)
-            if (strstr(text, pages[i].out[k]))
-                fail_msg("%s: furniture kept: %s", pages[i].file, pages[i].out[k]);
+        check_text(pages[i].file, text, pages[i].in, 4, pages[i].out, 4);
         /* raw stays as fetched: later stages and the dead-letter store may need it */
         size_t rn = 0;
         assert_non_null(nf_record_bytes(rec, NF_F_RAW, &rn));
@@ -251,21 +272,15 @@ static void test_furniture_of_a_synthetic_page(void **state)
         "valley again</a></li><li><a href='/b'>Mayor opens new school</a></li></ul></aside>"
         "<div class='comments'><p>Great article, thanks for writing it up so clearly!</p></div>"
         "<footer>Copyright 2024 The Valley Times. All rights reserved.</footer></body></html>";
-    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
-    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
-    assert_non_null(strstr(text, "The council met on Tuesday evening"));
-    assert_non_null(strstr(text, "pillar.\n\nEngineers told"));
-    assert_non_null(strstr(text, "What happens next"));
-    assert_non_null(strstr(text, "Traffic stays diverted"));
-    assert_non_null(strstr(text, "We will not cut corners"));
-    assert_null(strstr(text, "We use cookies"));
-    assert_null(strstr(text, "Sport"));
-    assert_null(strstr(text, "Floods hit the valley"));
-    assert_null(strstr(text, "Great article"));
-    assert_null(strstr(text, "Copyright 2024"));
-    assert_null(strstr(text, "tracking code"));
-    assert_null(strstr(text, "color:red"));
-    nf_record_destroy(&rec);
+    static const char *const in[] = {
+        "The council met on Tuesday evening", "pillar.\n\nEngineers told", "What happens next",
+        "Traffic stays diverted", "We will not cut corners",
+    };
+    static const char *const out[] = {
+        "We use cookies", "Sport", "Floods hit the valley", "Great article", "Copyright 2024",
+        "tracking code", "color:red",
+    };
+    EXPECT_TEXT(html, in, out);
 }
 
 /* A <nav> whose end tag is missing swallows the article in the parsed tree: the page is then
@@ -278,11 +293,9 @@ static void test_nav_swallowing_the_page(void **state)
         "<li><a href='/sport'>Sport</a></li><li><a href='/weather'>Weather</a></li></ul>"
         "<div><div><div class='wysiwyg'><h1>Bridge repairs run late</h1>" PROSE
         "</div></div></div></body></html>";
-    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
-    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
-    assert_non_null(strstr(text, "The council met on Tuesday evening"));
-    assert_null(strstr(text, "Weather"));
-    nf_record_destroy(&rec);
+    static const char *const in[] = {"The council met on Tuesday evening"};
+    static const char *const out[] = {"Weather"};
+    EXPECT_TEXT(html, in, out);
 }
 
 /* "teaser" names both the standfirst of the article and the cards of other stories: a lone
@@ -300,14 +313,11 @@ static void test_teaser_lead_and_teaser_cards(void **state)
         "week of rain in the mountains.</div></div>"
         "<div class='card'><div class='teaser-box'><a href='/c'>Market day moves to Friday "
         "this year</a> because of the works.</div></div></div></div></body></html>";
-    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
-    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
-    assert_non_null(strstr(text, "Four more months of detours"));
-    assert_non_null(strstr(text, "The council met on Tuesday evening"));
-    assert_null(strstr(text, "The mayor opened"));
-    assert_null(strstr(text, "Floods hit the valley"));
-    assert_null(strstr(text, "Market day"));
-    nf_record_destroy(&rec);
+    static const char *const in[] = {
+        "Four more months of detours", "The council met on Tuesday evening",
+    };
+    static const char *const out[] = {"The mayor opened", "Floods hit the valley", "Market day"};
+    EXPECT_TEXT(html, in, out);
 }
 
 /* A standfirst set apart from the body, next to the headline, belongs to the text; a byline
@@ -323,14 +333,12 @@ static void test_lead_between_headline_and_body(void **state)
         "<div class='row'><div class='body'>" PROSE PROSE "</div></div>"
         "<div class='foot'><p>Every story of the week in your inbox on Sunday.</p></div>"
         "</body></html>";
-    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
-    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
-    assert_non_null(strstr(text, "Bridge repairs run late\n\nThe old town keeps its detours"));
-    assert_non_null(strstr(text, "winter.\n\nFour more months of detours"));
-    assert_non_null(strstr(text, "planned.\n\nThe council met on Tuesday evening"));
-    assert_null(strstr(text, "Anna Berg"));
-    assert_null(strstr(text, "Every story of the week"));
-    nf_record_destroy(&rec);
+    static const char *const in[] = {
+        "Bridge repairs run late\n\nThe old town keeps its detours",
+        "winter.\n\nFour more months of detours", "planned.\n\nThe council met on Tuesday evening",
+    };
+    static const char *const out[] = {"Anna Berg", "Every story of the week"};
+    EXPECT_TEXT(html, in, out);
 }
 
 /* "hidden" as a whole class hides the element; as part of a longer class it hides a part of
@@ -345,12 +353,11 @@ static void test_hidden_class_words(void **state)
         "ferry, which now runs every twenty minutes, until the works are done.</p></div>"
         "<div class='hidden'><p>Thank you for signing up, your first newsletter is on its way "
         "to your inbox.</p></div></div></div></body></html>";
-    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
-    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
-    assert_non_null(strstr(text, "The council met on Tuesday evening"));
-    assert_non_null(strstr(text, "Residents of the old town"));
-    assert_null(strstr(text, "Thank you for signing up"));
-    nf_record_destroy(&rec);
+    static const char *const in[] = {
+        "The council met on Tuesday evening", "Residents of the old town",
+    };
+    static const char *const out[] = {"Thank you for signing up"};
+    EXPECT_TEXT(html, in, out);
 }
 
 /* Each kind of word in class and id values, as one page shows them: a state of the page
@@ -376,17 +383,15 @@ static void test_class_words_of_each_kind(void **state)
         "<span class='visually-hidden'>Skip to the comments section of this article.</span>"
         "<div class='sidebar'><p>Sign up to our newsletter and win a weekend for two in the "
         "mountains this winter.</p></div></div></body></html>";
-    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
-    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
-    assert_non_null(strstr(text, "The council met on Tuesday evening"));
-    assert_non_null(strstr(text, "the most important thing"));
-    assert_non_null(strstr(text, "Residents of the old town"));
-    assert_non_null(strstr(text, "Shops on the east bank"));
-    assert_null(strstr(text, "Ten things to do"));
-    assert_null(strstr(text, "favourite recipes"));
-    assert_null(strstr(text, "Skip to the comments"));
-    assert_null(strstr(text, "Sign up to our newsletter"));
-    nf_record_destroy(&rec);
+    static const char *const in[] = {
+        "The council met on Tuesday evening", "the most important thing",
+        "Residents of the old town", "Shops on the east bank",
+    };
+    static const char *const out[] = {
+        "Ten things to do", "favourite recipes", "Skip to the comments",
+        "Sign up to our newsletter",
+    };
+    EXPECT_TEXT(html, in, out);
 }
 
 /* A <header> of prose is the article's headline and standfirst; the site's masthead of a
@@ -401,13 +406,11 @@ static void test_article_header_of_prose(void **state)
         "months of detours for the old town, a bill a third higher than planned, and no end of "
         "the works before the winter, the engineers told the council on Tuesday.</p></header>"
         "<div class='body'>" PROSE PROSE "</div></div></body></html>";
-    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
-    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
-    assert_non_null(strstr(text, "Four more months of detours"));
-    assert_non_null(strstr(text, "The council met on Tuesday evening"));
-    assert_null(strstr(text, "Your paper since"));
-    assert_null(strstr(text, "Sport"));
-    nf_record_destroy(&rec);
+    static const char *const in[] = {
+        "Four more months of detours", "The council met on Tuesday evening",
+    };
+    static const char *const out[] = {"Your paper since", "Sport"};
+    EXPECT_TEXT(html, in, out);
 }
 
 /* A row of cards, each the linked headline of another story over its summary, is a teaser
@@ -424,13 +427,9 @@ static void test_row_of_story_cards(void **state)
         "<div><h3><a href='/c'>Market day moves</a></h3><p>Stalls will stand on the church "
         "square on Fridays until the works on the bridge are finished.</p></div></div>"
         "</article></body></html>";
-    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
-    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
-    assert_non_null(strstr(text, "The council met on Tuesday evening"));
-    assert_null(strstr(text, "A week of rain"));
-    assert_null(strstr(text, "three hundred pupils"));
-    assert_null(strstr(text, "church square"));
-    nf_record_destroy(&rec);
+    static const char *const in[] = {"The council met on Tuesday evening"};
+    static const char *const out[] = {"A week of rain", "three hundred pupils", "church square"};
+    EXPECT_TEXT(html, in, out);
 }
 
 /* A heading over a dropped section goes with it; an empty ad slot between a heading and its
@@ -444,12 +443,9 @@ static void test_heading_over_empty_ad_slot(void **state)
         "<h2>Related stories</h2><ul class='related'><li><a href='/a'>Floods hit the valley "
         "again</a></li><li><a href='/b'>Mayor opens new school</a></li></ul>"
         "</article></body></html>";
-    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
-    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
-    assert_non_null(strstr(text, "What the engineers found"));
-    assert_null(strstr(text, "Related stories"));
-    assert_null(strstr(text, "Floods hit"));
-    nf_record_destroy(&rec);
+    static const char *const in[] = {"What the engineers found"};
+    static const char *const out[] = {"Related stories", "Floods hit"};
+    EXPECT_TEXT(html, in, out);
 }
 
 /* Class names judge inline elements in a paragraph too: a caption or a copyright line in a
@@ -462,12 +458,9 @@ static void test_inline_furniture_in_a_paragraph(void **state)
         "<p><span class='image'><span class='caption'>The eastern pillar after the floods, "
         "seen from the old town</span></span> <em class='copyright'>Photo agency Valley</em>"
         "</p>" PROSE "</article></body></html>";
-    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
-    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
-    assert_non_null(strstr(text, "The council met on Tuesday evening"));
-    assert_null(strstr(text, "seen from the old town"));
-    assert_null(strstr(text, "Photo agency"));
-    nf_record_destroy(&rec);
+    static const char *const in[] = {"The council met on Tuesday evening"};
+    static const char *const out[] = {"seen from the old town", "Photo agency"};
+    EXPECT_TEXT(html, in, out);
 }
 
 /* Ruby annotations (<rt>, <rp>) are readings printed over the words, not text of the sentence. */
@@ -840,12 +833,11 @@ static void test_json_ld_article_body(void **state)
         "</head><body><article><p>The harbour authority approved the expansion plan on "
         "Monday.</p><p><a href='/subscribe'>Subscribe to read more</a></p></article>"
         "</body></html>";
-    struct nf_record *rec = run_html(html, sizeof(html) - 1, 0);
-    const char *text = nf_record_str(rec, NF_F_TEXT, NULL);
-    assert_non_null(strstr(text, "after two years of debate.\n\nThe new quay"));
-    assert_non_null(strstr(text, "limits it to weekdays."));
-    assert_null(strstr(text, "Subscribe"));
-    nf_record_destroy(&rec);
+    static const char *const in[] = {
+        "after two years of debate.\n\nThe new quay", "limits it to weekdays.",
+    };
+    static const char *const out[] = {"Subscribe"};
+    EXPECT_TEXT(html, in, out);
 }
 
 static void test_nothing_to_extract_is_an_error(void **state)
