@@ -1213,8 +1213,7 @@ static int journal_recover(struct worker *w)
         s->sent_len = (int64_t)s->bytes.len;
         s->lean = false; /* refetched whole above */
         s->order = order;
-        s->passed = 0;
-        w->order_dirty = true;
+        order_sent(w, s);
         w->next_counter++;
         w->pending++;
         w->inflight_bytes += s->sent_len;
@@ -1316,10 +1315,7 @@ static int run_source(struct worker *w)
                 break;
             produced++;
         }
-        if (w->order_page) {
-            w->order_reading = 0;
-            order_publish(w, false, false, -1);
-        }
+        w->order_reading = 0; /* published after the acknowledgements below */
         if (flush_out_ex(w, eof || again) < 0)
             break;
         if (w->once && eof && w->pending == 0)
@@ -1392,18 +1388,23 @@ static int run_source(struct worker *w)
 /* ---- filters and sinks ---------------------------------------------------------------------- */
 
 /* Acknowledges the record in w->rec: its journey ends at this stage. */
+/* ack_to comes off the wire: only a source endpoint of this pipeline is ever connected to,
+ * never an address a record names. */
+static bool known_ack_to(const struct worker *w, const char *to)
+{
+    for (size_t i = 0; i < w->n_ack_eps; i++)
+        if (strcmp(w->ack_eps[i], to) == 0)
+            return true;
+    return false;
+}
+
 static void ack_current(struct worker *w, bool held)
 {
     int64_t seq;
     const char *to = nf_record_str(w->rec, NF_F_ACK_TO, NULL);
     if (!to || nf_record_int(w->rec, NF_F_SEQ, &seq) < 0)
         return; /* injected without delivery fields: nobody waits for it */
-    /* ack_to comes off the wire: only a source endpoint of this pipeline is ever connected to,
-     * never an address a record names */
-    bool known = false;
-    for (size_t i = 0; i < w->n_ack_eps && !known; i++)
-        known = strcmp(w->ack_eps[i], to) == 0;
-    if (!known) {
+    if (!known_ack_to(w, to)) {
         nf_ctx_count(&w->ctx, "bad_ack_to", 1);
         if (count_of(&w->ctx, "bad_ack_to") <= 10)
             nf_logf(NF_LOG_WARN, "record %s names ack_to %.80s, which is no source of this "
@@ -1420,6 +1421,16 @@ static void handle(struct worker *w, const void *data, size_t len);
 
 /* ---- read order (order.h): the ordered stage's side ----------------------------------------- */
 
+/* The ordered stages before stage `si` (config order): a stage's rank, or, for n_stages, their
+ * number. */
+static int ordered_before(const struct nf_config *cfg, int si)
+{
+    int n = 0;
+    for (int s = 0; s < si; s++)
+        n += cfg->stages[s].in_read_order;
+    return n;
+}
+
 /* Asks the sources to forget what had passed (the last worker of this stage may have held it),
  * and opens their marks. */
 static int order_start(struct worker *w)
@@ -1432,9 +1443,7 @@ static int order_start(struct worker *w)
     for (int s = 0; s < cfg->n_stages; s++) /* the order of ack_eps (nf_stage_run) */
         for (int k = 0; cfg->stages[s].n_inputs == 0 && k < cfg->stages[s].workers; k++)
             src[n++] = (struct nf_order_src){cfg->stages[s].name, k};
-    w->order_rank = 0;
-    for (int s = 0; s < w->ctx.stage; s++)
-        w->order_rank += cfg->stages[s].in_read_order;
+    w->order_rank = ordered_before(cfg, w->ctx.stage);
     w->order_self = (int)(((unsigned)getpid() ^ (unsigned)time(NULL)) % NF_ORDER_GENS);
     w->order = nf_order_reader_new(cfg->run_dir, src, n, w->order_rank);
     free(src);
@@ -1460,18 +1469,15 @@ static void order_take(struct worker *w, const void *data, size_t len)
 {
     int64_t order, seq;
     const char *to = nf_record_str(w->rec, NF_F_ACK_TO, NULL);
+    if (to && nf_record_int(w->rec, NF_F_SEQ, &seq) == 0 && seq > 0 && known_ack_to(w, to))
+        nf_acker_add(w->acker, to, seq, nf_order_mark_weight(w->order_rank, w->order_self),
+                     false);
     if (nf_record_int(w->rec, NF_F_READ_ORDER, &order) < 0) {
-        handle(w, data, len); /* injected without one: nothing to wait for */
+        /* without one (a journal of an older version, an injected record): nothing to wait for,
+         * and its source has heard that it passed, so it holds nothing back either */
+        handle(w, data, len);
         w->order_direct++;
         return;
-    }
-    if (to && nf_record_int(w->rec, NF_F_SEQ, &seq) == 0 && seq > 0) {
-        for (size_t i = 0; i < w->n_ack_eps; i++)
-            if (strcmp(w->ack_eps[i], to) == 0) {
-                nf_acker_add(w->acker, to, seq,
-                             nf_order_mark_weight(w->order_rank, w->order_self), false);
-                break;
-            }
     }
     if (order >= w->order_released && nf_order_heap_push(w->held, order, data, len) == 0) {
         if (nf_order_heap_size(w->held) > w->order_held_max)
@@ -1843,8 +1849,7 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
         /* Sequence numbers carry this incarnation's epoch, so acknowledgements meant for an
          * earlier run of this worker never match a record of this one. */
         w.epoch = ((int64_t)time(NULL) ^ ((int64_t)getpid() << 8)) & ((1 << 22) - 1);
-        for (int s = 0; s < cfg->n_stages; s++)
-            w.n_ordered += cfg->stages[s].in_read_order && w.n_ordered < NF_ORDER_STAGES;
+        w.n_ordered = ordered_before(cfg, cfg->n_stages); /* at most NF_ORDER_STAGES (config.c) */
         w.order_all = (uint8_t)((1u << w.n_ordered) - 1);
         for (int k = 0; k < NF_ORDER_STAGES; k++) {
             w.order_low[k] = INT64_MAX;
