@@ -19,6 +19,7 @@
  * stories afterwards, and does not translate. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1683,14 +1684,33 @@ static int story_restore_exact(struct story *s, struct story_reader *r, const ch
         story_get(r, s->alive, s->nitems * sizeof(*s->alive)) ||
         story_get(r, s->free_slots, s->nfree * sizeof(*s->free_slots)))
         return *why = "truncated stories", -1;
-    for (size_t i = 0; i < s->nfree; i++)
-        if (s->free_slots[i] >= s->nitems)
-            return *why = "bad free slot", -1;
-    for (size_t i = 0; i < s->nitems; i++)
-        if (s->items[i].nterms > k || s->items[i].nents > e)
+    /* each slot is live or free, once: eviction moves live ones onto the free list, which has
+     * room for every slot but no more */
+    size_t nlive = 0;
+    for (size_t i = 0; i < s->nitems; i++) {
+        const struct story_item *it = &s->items[i];
+        uint8_t live; /* read as a byte: a bool holding another value is undefined */
+        memcpy(&live, (const uint8_t *)it + offsetof(struct story_item, live), 1);
+        if (live > 1 || it->nterms > k || it->nents > e || it->nformer > STORY_FORMER)
             return *why = "bad story", -1;
+        const struct story_term *t = story_terms_of(s, (uint32_t)i);
+        for (uint32_t j = 0; j < it->nterms; j++)
+            if (t[j].kind >= STORY_KINDS)
+                return *why = "bad story term", -1;
+        nlive += live;
+    }
+    if (nlive != s->live || s->nfree + s->live != s->nitems)
+        return *why = "bad story count", -1;
+    for (size_t i = 0; i < s->nfree; i++) {
+        uint32_t f = s->free_slots[i];
+        if (f >= s->nitems || s->items[f].live || s->acc[f])
+            return *why = "bad free slot", -1;
+        s->acc[f] = 1; /* seen on the list; acc is zero between records */
+    }
+    for (size_t i = 0; i < s->nfree; i++)
+        s->acc[s->free_slots[i]] = 0;
     /* document frequencies, at their positions */
-    if (STORY_GET(r, cap) || STORY_GET(r, n) || !story_table_cap(cap, 1ull << 32) ||
+    if (STORY_GET(r, cap) || STORY_GET(r, n) || !cap || !story_table_cap(cap, 1ull << 32) ||
         n * 2 > cap || n * 16 > (uint64_t)(r->end - r->p))
         return *why = "bad term table", -1;
     struct story_df df = {.cap = (size_t)cap, .n = (size_t)n};
@@ -1716,16 +1736,25 @@ static int story_restore_exact(struct story *s, struct story_reader *r, const ch
         free(s->df.text[i]);
     free(s->df.key), free(s->df.df), free(s->df.text);
     s->df = df;
-    /* the index: each term's list in its order, old versions included */
+    /* the index: each term's list in its order, old versions included. A table at most half
+     * full, as the stage keeps it: a full one would make a lookup of a missing term loop. */
     struct story_index *x = &s->index;
     if (STORY_GET(r, cap) || STORY_GET(r, n) || STORY_GET(r, entries) ||
-        !story_table_cap(cap, 1ull << 32) || n > cap || n * 16 > (uint64_t)(r->end - r->p))
+        !story_table_cap(cap, 1ull << 32) || n * 2 > cap || n * 16 > (uint64_t)(r->end - r->p))
         return *why = "bad index", -1;
+    for (size_t i = 0; i < x->cap; i++)
+        free(x->list[i].e);
+    free(x->key), free(x->list);
+    memset(x, 0, sizeof(*x));
+    if (cap) {
+        x->key = calloc((size_t)cap, sizeof(*x->key));
+        x->list = calloc((size_t)cap, sizeof(*x->list));
+        if (!x->key || !x->list) {
+            free(x->key), free(x->list);
+            return x->key = NULL, x->list = NULL, *why = "out of memory", -1;
+        }
+    }
     x->cap = (size_t)cap, x->n = (size_t)n, x->entries = (size_t)entries;
-    x->key = calloc(x->cap ? x->cap : 1, sizeof(*x->key));
-    x->list = calloc(x->cap ? x->cap : 1, sizeof(*x->list));
-    if (!x->key || !x->list)
-        return *why = "out of memory", -1;
     for (uint64_t k2 = 0; k2 < n; k2++) {
         uint32_t i;
         uint64_t key;
@@ -1750,14 +1779,14 @@ static int story_restore_exact(struct story *s, struct story_reader *r, const ch
         struct story_idmap *y = &s->ids[g];
         uint64_t used, yn;
         if (STORY_GET(r, cap) || STORY_GET(r, yn) || STORY_GET(r, used) ||
-            !story_table_cap(cap, 1ull << 32) || yn > cap || used > cap ||
+            !story_table_cap(cap, 1ull << 32) || yn > cap || used * 2 > cap ||
             used * (4 + sizeof(struct story_idpair)) > (uint64_t)(r->end - r->p))
             return *why = "bad id table", -1;
         free(y->e);
+        *y = (struct story_idmap){0};
+        if (cap && !(y->e = calloc((size_t)cap, sizeof(*y->e))))
+            return *why = "out of memory", -1;
         y->cap = (size_t)cap, y->n = (size_t)yn;
-        y->e = calloc(y->cap ? y->cap : 1, sizeof(*y->e));
-        if (!y->e)
-            return y->cap = y->n = 0, *why = "out of memory", -1;
         for (uint64_t k2 = 0; k2 < used; k2++) {
             uint32_t i;
             struct story_idpair v;
@@ -2341,8 +2370,8 @@ static int story_join_copy(struct story *s, struct nf_ctx *ctx, struct nf_record
     struct story_idpair v = *from;
     if (story_ids_put(s, key, &v) < 0)
         goto nomem;
-    struct story_item *it = &s->items[v.slot];
-    if (v.slot < s->nitems && it->live && it->serial == v.serial) {
+    struct story_item *it = v.slot < s->nitems ? &s->items[v.slot] : NULL;
+    if (it && it->live && it->serial == v.serial) {
         it->members++;
         it->last_seq = ++s->seq; /* a copy keeps its story recent, adds no words */
         if (story_name(s, v.slot, key, order) < 0)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <xxhash.h>
 #include <jansson.h>
 #include <zlib.h>
 
@@ -920,6 +921,65 @@ static void test_damaged_snapshot(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* Writes a snapshot with seed 0's story in slot 0, changes `n` bytes at `off` (from the end of
+ * the header when `in_items`: past the stories' slots when `in_terms`), puts the checksum right
+ * and starts again: the file is refused as damaged, not trusted. */
+static void hostile_snapshot(size_t off, bool in_terms, const void *val, size_t n)
+{
+    enum { HEADER = 84, SIZES = 20, NITEMS = 60 }; /* story_snapshot_encode, version 5 */
+    struct mock_plugin *mp = story_new(NULL);
+    struct nf_record *r = seed(0);
+    story_of(mp, r);
+    nf_record_destroy(&r);
+    mock_plugin_destroy(&mp);
+    size_t len;
+    char *data = mock_slurp(snap_path, &len);
+    assert_non_null(data);
+    assert_true(len > HEADER + 8);
+    uint32_t item_size;
+    uint64_t nitems;
+    memcpy(&item_size, data + SIZES, 4);
+    memcpy(&nitems, data + NITEMS, 8);
+    assert_int_equal(nitems, 1);
+    assert_int_equal(item_size, 176); /* the offsets test_hostile_snapshot gives are of it */
+    size_t at = off + (in_terms ? HEADER + item_size : 0);
+    assert_true(at + n <= len - 8);
+    memcpy(data + at, val, n);
+    uint64_t sum = XXH3_64bits(data, len - 8);
+    memcpy(data + len - 8, &sum, 8);
+    FILE *f = fopen(snap_path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+    free(data);
+    mp = story_new(NULL);
+    char bad[600];
+    snprintf(bad, sizeof(bad), "%s.bad", snap_path);
+    assert_int_equal(access(bad, F_OK), 0);
+    struct nf_record *r1 = seed(1);
+    assert_string_equal(story_of(mp, r1), id_of(r1)); /* started without stories */
+    nf_record_destroy(&r1);
+    mock_plugin_destroy(&mp);
+    remove_snapshot();
+}
+
+/* A snapshot whose checksum is right but whose state does not hold together (a file written by
+ * something else, or damaged before its checksum was taken) is refused: a story count that is
+ * not the live slots', a term of no kind (its kind indexes the per-kind sums), a slot flag that
+ * is no bool. */
+static void test_hostile_snapshot(void **state)
+{
+    (void)state;
+    const uint64_t no_live = 0;
+    hostile_snapshot(76, false, &no_live, 8); /* the header's live count */
+    const uint8_t kind = 200;
+    hostile_snapshot(14, true, &kind, 1); /* the first term's kind (after h, mass, docs) */
+    const uint8_t flag = 7;
+    hostile_snapshot(84 + 32, false, &flag, 1); /* slot 0's live (after id and four counts) */
+    const uint32_t renames = 200; /* more former names than a story keeps */
+    hostile_snapshot(84 + 136, false, &renames, 4); /* slot 0's nformer */
+}
+
 /* Past max_stories the least recently fed stories are forgotten; their ids are not. */
 static void test_eviction(void **state)
 {
@@ -1307,6 +1367,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_log_replays_decisions, fresh, done),
         cmocka_unit_test_setup_teardown(test_restart_judges_as_before, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot, fresh, done),
+        cmocka_unit_test_setup_teardown(test_hostile_snapshot, fresh, done),
         cmocka_unit_test_setup_teardown(test_eviction, fresh, done),
         cmocka_unit_test_setup_teardown(test_idf_files, fresh, done),
         cmocka_unit_test_setup_teardown(test_bad_input, fresh, done),
