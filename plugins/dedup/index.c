@@ -169,6 +169,28 @@ static void dup_table_del(struct nf_dup_index *x, int t, uint64_t key, uint32_t 
     tb->e[hole] = 0;
 }
 
+/* Gives every table a new, empty array for `cap` articles at a load of at most 3/4: short runs
+ * for linear probing. Returns 0, or -1 when the memory cannot be had (the arrays are then the
+ * ones they were; the caller keeps or frees them). */
+static int dup_tables_alloc(struct nf_dup_index *x, size_t cap)
+{
+    uint32_t size = (uint32_t)(cap + cap / 3 + 2);
+    uint32_t *e[DUP_TABLES];
+    for (int t = 0; t < DUP_TABLES; t++) {
+        e[t] = calloc(size, sizeof(uint32_t));
+        if (!e[t]) {
+            while (t-- > 0)
+                free(e[t]);
+            return -1;
+        }
+    }
+    for (int t = 0; t < DUP_TABLES; t++) {
+        x->t[t].e = e[t];
+        x->t[t].size = size;
+    }
+    return 0;
+}
+
 struct nf_dup_index *nf_dup_index_new(const struct nf_dup_params *p)
 {
     if (p->window < 1 || p->window > NF_DUP_MAX_WINDOW || p->rows < 1 ||
@@ -186,13 +208,8 @@ struct nf_dup_index *nf_dup_index_new(const struct nf_dup_params *p)
      * DUP_T_START articles (7 MB), the whole of a smaller window, and grow four times as
      * articles come (dup_reserve). */
     x->t_cap = p->window < DUP_T_START ? p->window : DUP_T_START;
-    uint32_t size = (uint32_t)(x->t_cap + x->t_cap / 3 + 2);
-    for (int t = 0; t < DUP_TABLES; t++) {
-        x->t[t].size = size;
-        x->t[t].e = calloc(size, sizeof(uint32_t));
-        if (!x->t[t].e)
-            goto fail;
-    }
+    if (dup_tables_alloc(x, x->t_cap) < 0)
+        goto fail;
     return x;
 fail:
     nf_dup_index_destroy(&x);
@@ -444,19 +461,10 @@ static int dup_reserve(struct nf_dup_index *x, size_t n)
         cap *= 4;
     if (cap > x->p.window)
         cap = x->p.window;
-    uint32_t size = (uint32_t)(cap + cap / 3 + 2);
     struct dup_table old[DUP_TABLES];
     memcpy(old, x->t, sizeof(old));
-    for (int t = 0; t < DUP_TABLES; t++) {
-        x->t[t].e = calloc(size, sizeof(uint32_t));
-        x->t[t].size = size;
-        if (!x->t[t].e) {
-            for (int k = 0; k < t; k++)
-                free(x->t[k].e);
-            memcpy(x->t, old, sizeof(old));
-            return -1;
-        }
-    }
+    if (dup_tables_alloc(x, cap) < 0)
+        return -1;
     size_t start = (x->head + x->p.window - x->count) % x->p.window;
     for (size_t i = 0; i < x->count; i++) {
         uint32_t slot = (uint32_t)((start + i) % x->p.window);
