@@ -18,6 +18,7 @@
  * sent on and the next article is judged as it would have been. It never splits or merges
  * stories afterwards, and does not translate. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -1568,9 +1569,16 @@ static int story_write_file(const char *path, int (*fill)(FILE *f, void *arg), v
     if (!tmp)
         return snprintf(why, whyn, "out of memory"), -1;
     memcpy(tmp, path, pl), memcpy(tmp + pl, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
+    /* the state is the articles' words: for this user only, whatever the umask */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = e;
         goto fail;
+    }
     errno = 0;
     if (fill(f, arg) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
         if (!errno)
@@ -2196,7 +2204,10 @@ static int story_log_append(struct story *s, char *why, size_t whyn)
 {
     if (!s->log_path || !s->log_buf.len)
         return 0;
-    FILE *f = fopen(s->log_path, "ab");
+    int fd = open(s->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "ab") : NULL;
+    if (!f && fd >= 0)
+        close(fd);
     bool ok = f && fwrite(s->log_buf.data, 1, s->log_buf.len, f) == s->log_buf.len;
     ok = (f && fclose(f) == 0) && ok;
     if (!ok) {

@@ -871,6 +871,29 @@ static void test_restart_judges_as_before(void **state)
     free(straight);
 }
 
+/* The snapshot and the log hold the articles' words: they are the user's alone (0600), whatever
+ * the umask. */
+static void test_state_files_private(void **state)
+{
+    (void)state;
+    char log_path[600];
+    snprintf(log_path, sizeof(log_path), "%s/story.log", mock_state_dir());
+    mode_t old = umask(022);
+    const char *const opts[] = {"snapshot_s=3600", NULL};
+    struct mock_plugin *mp = story_new(opts);
+    struct nf_record *r = seed(0);
+    story_of(mp, r);
+    assert_int_equal(mock_flush(mp), NF_OK); /* appends to the log */
+    struct stat st;
+    assert_int_equal(stat(log_path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    mock_plugin_destroy(&mp); /* writes the snapshot */
+    assert_int_equal(stat(snap_path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    umask(old);
+    nf_record_destroy(&r);
+}
+
 /* A log entry that cannot be read is set aside: the stage starts with what came before it. */
 static void test_damaged_log(void **state)
 {
@@ -1364,6 +1387,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_warm_restart, fresh, done),
         cmocka_unit_test_setup_teardown(test_log_survives_a_crash, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_log, fresh, done),
+        cmocka_unit_test_setup_teardown(test_state_files_private, fresh, done),
         cmocka_unit_test_setup_teardown(test_log_replays_decisions, fresh, done),
         cmocka_unit_test_setup_teardown(test_restart_judges_as_before, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot, fresh, done),
