@@ -525,10 +525,8 @@ static int dedup_regroup(struct dedup *s, struct nf_ctx *ctx, struct nf_record *
         nf_ctx_error(ctx, "out of memory");
         return NF_ERR;
     }
-    if (n == 0 && !s->amend_failed) {
-        s->amend.n = 0;
+    if (n == 0 && !s->amend_failed)
         return NF_OK;
-    }
     return dedup_amend(s, ctx, rec);
 }
 
