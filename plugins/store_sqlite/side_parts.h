@@ -36,7 +36,8 @@ int side_parts_migrate(sqlite3 *db);
 /* Reads the list of parts and, when the newest holds `part_rows` articles or more (0: never),
  * starts the next at the largest rowid, so that the rows this transaction adds go there. Call
  * at the start of each write transaction: another writer of the file may have started one.
- * SQLite's result code. */
+ * SQLite's result code: SQLITE_CORRUPT when article_parts is not a list this made (empty, a
+ * part missing) and SQLITE_NOMEM leave no message in sqlite3_errmsg(db). */
 int side_parts_begin(struct side_parts *p, sqlite3 *db, int64_t part_rows);
 
 /* The part that holds the article with this rowid (after side_parts_begin). */

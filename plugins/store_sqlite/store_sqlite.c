@@ -215,15 +215,27 @@ struct store_sqlite {
     char *where; /* "stage store, option path (conf/x.cfg:12)", for errors about the file */
 };
 
-/* The reason of SQLite's last failure, with a full disk said plainly: SQLite reports it as
- * SQLITE_FULL, or as an I/O error whose system errno is ENOSPC (a failed sync). */
-static void store_sqlite_error(struct store_sqlite *s, struct nf_ctx *ctx, const char *what)
+/* The reason of a failure `rc`, with a full disk said plainly: SQLite reports it as
+ * SQLITE_FULL, or as an I/O error whose system errno is ENOSPC (a failed sync). The parts'
+ * own checks (fts_parts.h, side_parts.h: a list of parts the store did not make, memory) fail
+ * without a message in the connection, whose last call succeeded: `rc` says it then. */
+static void store_sqlite_error_rc(struct store_sqlite *s, struct nf_ctx *ctx, const char *what,
+                                  int rc)
 {
     bool full = (sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_FULL ||
                 sqlite3_system_errno(s->db) == ENOSPC;
+    bool own = rc != SQLITE_OK && sqlite3_errcode(s->db) == SQLITE_OK;
     nf_ctx_error(ctx, "%s: %s: %s (%s)", s->conf->path, what,
-                 full ? "the disk is full" : sqlite3_errmsg(s->db),
+                 own    ? sqlite3_errstr(rc)
+                 : full ? "the disk is full"
+                        : sqlite3_errmsg(s->db),
                  s->where ? s->where : "option path");
+}
+
+/* The reason of SQLite's last failure. */
+static void store_sqlite_error(struct store_sqlite *s, struct nf_ctx *ctx, const char *what)
+{
+    store_sqlite_error_rc(s, ctx, what, SQLITE_OK);
 }
 
 /* Runs a prepared statement whose rows, if any, are not read. 0, or -1 with SQLite's error. */
@@ -405,34 +417,38 @@ rollback:
 }
 
 /* The part this batch's rows go to: a new one when the newest holds fts_part rows. Read in the
- * transaction each time, as another worker on the file may have started one. 0, or -1 with
- * SQLite's error. */
+ * transaction each time, as another worker on the file may have started one. SQLite's result
+ * code. */
 static int store_sqlite_part(struct store_sqlite *s)
 {
     int part;
     int64_t lo, upto;
-    if (fts_parts_newest(s->db, &part, &lo, &upto) != SQLITE_OK)
-        return -1;
-    if (s->conf->fts_part > 0 && upto - lo >= s->conf->fts_part) {
-        if (fts_parts_add(s->db, ++part, upto) != SQLITE_OK)
-            return -1;
-    }
+    int rc = fts_parts_newest(s->db, &part, &lo, &upto);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (s->conf->fts_part > 0 && upto - lo >= s->conf->fts_part &&
+        (rc = fts_parts_add(s->db, ++part, upto)) != SQLITE_OK)
+        return rc;
     if (part == s->part && s->st[ST_FTS_ADD])
-        return 0;
+        return SQLITE_OK;
     sqlite3_finalize(s->st[ST_FTS_ADD]);
     s->st[ST_FTS_ADD] = fts_parts_adder(s->db, part);
     s->part = s->st[ST_FTS_ADD] ? part : -1;
-    return s->st[ST_FTS_ADD] ? 0 : -1;
+    return s->st[ST_FTS_ADD] ? SQLITE_OK : SQLITE_ERROR;
 }
 
-/* Indexes the rows the transaction added, then commits it. 0, or -1 with SQLite's error; the
- * transaction is then still open. */
+/* Indexes the rows the transaction added, then commits it. SQLite's result code (SQLITE_ERROR
+ * when the message is SQLite's last); the transaction is then still open. */
 static int store_sqlite_commit(struct store_sqlite *s)
 {
-    if (s->fts && ((s->parts && store_sqlite_part(s) < 0) || store_sqlite_run(s, ST_FTS_ADD) < 0 ||
-                   store_sqlite_run(s, ST_FTS_MARK) < 0))
-        return -1;
-    return store_sqlite_run(s, ST_COMMIT);
+    if (s->fts) {
+        int rc = s->parts ? store_sqlite_part(s) : SQLITE_OK;
+        if (rc != SQLITE_OK)
+            return rc;
+        if (store_sqlite_run(s, ST_FTS_ADD) < 0 || store_sqlite_run(s, ST_FTS_MARK) < 0)
+            return SQLITE_ERROR;
+    }
+    return store_sqlite_run(s, ST_COMMIT) < 0 ? SQLITE_ERROR : SQLITE_OK;
 }
 
 static void store_sqlite_destroy(void *state)
@@ -624,9 +640,12 @@ static int store_sqlite_process(void *state, struct nf_ctx *ctx, struct nf_recor
             store_sqlite_error(s, ctx, "cannot begin a transaction");
             return NF_ERR;
         }
-        if (side_parts_begin(&s->side, s->db, s->conf->entity_part) != SQLITE_OK) {
-            store_sqlite_error(s, ctx,
-                               "cannot read or start the parts of the entities and stories");
+        int rc = side_parts_begin(&s->side, s->db, s->conf->entity_part);
+        if (rc != SQLITE_OK) {
+            store_sqlite_error_rc(s, ctx,
+                                  "cannot read or start the parts of the entities and stories "
+                                  "(article_parts)",
+                                  rc);
             store_sqlite_run(s, ST_ROLLBACK);
             return NF_ERR;
         }
@@ -671,8 +690,9 @@ static int store_sqlite_flush(void *state, struct nf_ctx *ctx)
         return NF_OK;
     if (s->in_txn && sqlite3_get_autocommit(s->db))
         s->txn_lost = true;
-    if (s->in_txn && !sqlite3_get_autocommit(s->db) && store_sqlite_commit(s) < 0) {
-        store_sqlite_error(s, ctx, "cannot commit");
+    int rc = s->in_txn && !sqlite3_get_autocommit(s->db) ? store_sqlite_commit(s) : SQLITE_OK;
+    if (rc != SQLITE_OK) {
+        store_sqlite_error_rc(s, ctx, "cannot commit", rc);
         if (!sqlite3_get_autocommit(s->db))
             store_sqlite_run(s, ST_ROLLBACK);
         s->in_txn = s->txn_lost = false;

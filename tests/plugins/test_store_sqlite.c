@@ -1132,6 +1132,45 @@ static void test_schema_3_is_moved_to_parts(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* A list of parts the store did not make (a part missing, edited by hand) fails the record
+ * with a reason that says what is wrong, not SQLite's message of the call before. */
+static void test_a_broken_list_of_parts_is_said(void **state)
+{
+    (void)state;
+    char p[600], o[620];
+    own_db("broken-parts.db", p, sizeof(p), o, sizeof(o));
+    const char *opts[] = {o, NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    side_record(rec, PT_A, ST1, NULL);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    sqlite3 *db = open_db_at(p);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM article_parts", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    side_record(rec, PT_B, ST1, NULL);
+    assert_int_equal(mock_process(mp, rec), NF_ERR);
+    print_message("%s\n", mock_last_error());
+    assert_non_null(strstr(mock_last_error(), "article_parts"));
+    assert_non_null(strstr(mock_last_error(), sqlite3_errstr(SQLITE_CORRUPT)));
+    assert_int_equal(mock_flush(mp), NF_OK);
+    /* The same of the full-text index's list, found at commit. */
+    db = open_db_at(p);
+    assert_int_equal(sqlite3_exec(db, "INSERT INTO article_parts VALUES (0, 0);"
+                                      "DELETE FROM articles_fts_parts",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_ERR);
+    print_message("%s\n", mock_last_error());
+    assert_non_null(strstr(mock_last_error(), "cannot commit"));
+    assert_non_null(strstr(mock_last_error(), sqlite3_errstr(SQLITE_CORRUPT)));
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 /* ---- corrections of earlier verdicts ------------------------------------------------------ */
 
 #define AM_A "a0000000000000000000000000000000"
@@ -1281,6 +1320,7 @@ int main(void)
         cmocka_unit_test(test_schema_2_keeps_its_one_index),
         cmocka_unit_test(test_entities_and_stories_in_parts),
         cmocka_unit_test(test_schema_3_is_moved_to_parts),
+        cmocka_unit_test(test_a_broken_list_of_parts_is_said),
         cmocka_unit_test(test_corrections_give_the_rows_of_the_read_order),
     };
     return cmocka_run_group_tests(tests, load_seeds, cleanup);
