@@ -551,6 +551,13 @@ static void test_index_follows_changes_within_a_batch(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* The articles table as schemas 1 and 2 made it, for the stores of those schemas below. */
+#define OLD_ARTICLES                                                                           \
+    "CREATE TABLE articles(id TEXT PRIMARY KEY NOT NULL, source_uri TEXT, source_kind TEXT, "  \
+    "fetched_at TEXT, content_type TEXT, title TEXT, byline TEXT, outlet TEXT, published_at "  \
+    "TEXT, dateline_place TEXT, lang TEXT, url TEXT, text TEXT, dup_of TEXT, story_id TEXT, "  \
+    "raw BLOB, extra TEXT, stored_at TEXT NOT NULL);"
+
 /* A database of schema 1 (the index kept by triggers on every row) is taken over as it is: its
  * rows stay searchable, the insert trigger goes, and new rows are indexed by the store. */
 static void test_schema_1_is_upgraded(void **state)
@@ -563,10 +570,7 @@ static void test_schema_1_is_upgraded(void **state)
     assert_int_equal(
         sqlite3_exec(
             db,
-            "CREATE TABLE articles(id TEXT PRIMARY KEY NOT NULL, source_uri TEXT, source_kind "
-            "TEXT, fetched_at TEXT, content_type TEXT, title TEXT, byline TEXT, outlet TEXT, "
-            "published_at TEXT, dateline_place TEXT, lang TEXT, url TEXT, text TEXT, dup_of "
-            "TEXT, story_id TEXT, raw BLOB, extra TEXT, stored_at TEXT NOT NULL);"
+            OLD_ARTICLES
             "CREATE TABLE entities(article_id TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT "
             "NULL, mentions INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(article_id, type, name)) "
             "WITHOUT ROWID;"
@@ -836,7 +840,7 @@ static void test_upsert_and_delete_across_parts(void **state)
 }
 
 /* A store of schema 2 keeps its one index (made as content='articles', it cannot be split):
- * it opens, becomes schema 3, and its new and changed rows are indexed in articles_fts. */
+ * it opens, becomes schema 4, and its new and changed rows are indexed in articles_fts. */
 static void test_schema_2_keeps_its_one_index(void **state)
 {
     (void)state;
@@ -847,10 +851,7 @@ static void test_schema_2_keeps_its_one_index(void **state)
     assert_int_equal(
         sqlite3_exec(
             db,
-            "CREATE TABLE articles(id TEXT PRIMARY KEY NOT NULL, source_uri TEXT, source_kind "
-            "TEXT, fetched_at TEXT, content_type TEXT, title TEXT, byline TEXT, outlet TEXT, "
-            "published_at TEXT, dateline_place TEXT, lang TEXT, url TEXT, text TEXT, dup_of "
-            "TEXT, story_id TEXT, raw BLOB, extra TEXT, stored_at TEXT NOT NULL);"
+            OLD_ARTICLES
             "CREATE INDEX articles_story ON articles(story_id) WHERE story_id IS NOT NULL;"
             "CREATE TABLE article_entities(article_rowid INTEGER NOT NULL, type TEXT NOT NULL, "
             "name TEXT NOT NULL, mentions INTEGER NOT NULL DEFAULT 0, PRIMARY "
