@@ -676,14 +676,26 @@ static void test_warm_restart(void **state)
     nf_record_destroy(&r4);
 }
 
+/* Keeps the state files as a crash leaves them: the plugin's destroy would write a snapshot. */
+static void crash(struct mock_plugin **mp)
+{
+    char cmd[2600];
+    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f *.kept && for f in story.snap story.log; do "
+             "[ -f $f ] && cp $f $f.kept; done; true", mock_state_dir());
+    assert_int_equal(system(cmd), 0);
+    mock_plugin_destroy(mp);
+    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f story.snap story.log && for f in story.snap "
+             "story.log; do [ -f $f.kept ] && mv $f.kept $f; done; true", mock_state_dir());
+    assert_int_equal(system(cmd), 0);
+}
+
 /* A crash between snapshots loses nothing that was sent on: the log appended at each flush is
  * judged again at start. */
 static void test_log_survives_a_crash(void **state)
 {
     (void)state;
-    char log_path[600], saved[620];
+    char log_path[600];
     snprintf(log_path, sizeof(log_path), "%s/story.log", mock_state_dir());
-    snprintf(saved, sizeof(saved), "%s.saved", log_path);
     const char *const opts[] = {"snapshot_s=3600", NULL};
     struct mock_plugin *mp = story_new(opts);
     struct nf_record *r0 = seed(0), *r1 = seed(1), *r3 = seed(3);
@@ -693,13 +705,7 @@ static void test_log_survives_a_crash(void **state)
     assert_int_equal(nf_record_set_cstr(copy, NF_F_DUP_OF, id_of(r3)), 0);
     assert_string_equal(story_of(mp, copy), s3);
     assert_int_equal(mock_flush(mp), NF_OK);
-    /* the process dies here: no snapshot since it started, only the log */
-    char cmd[1300];
-    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", log_path, saved);
-    assert_int_equal(system(cmd), 0);
-    mock_plugin_destroy(&mp);
-    remove_snapshot();
-    assert_int_equal(rename(saved, log_path), 0);
+    crash(&mp); /* no snapshot since it started, only the log */
 
     mp = story_new(opts);
     int64_t created = mock_counter("story_new");
@@ -733,13 +739,7 @@ static void test_log_replays_decisions(void **state)
     assert_int_equal(mock_flush(mp), NF_OK);
     /* the process dies here; the log then has r1 too, as beginning its own story (the scoring
      * puts it in r0's, test_seed_stories) */
-    char cmd[1300];
-    snprintf(cmd, sizeof(cmd), "cp '%s' '%s.saved'", log_path, log_path);
-    assert_int_equal(system(cmd), 0);
-    mock_plugin_destroy(&mp);
-    remove_snapshot();
-    snprintf(cmd, sizeof(cmd), "%s.saved", log_path);
-    assert_int_equal(rename(cmd, log_path), 0);
+    crash(&mp);
     struct nf_buf entry = {0};
     uint32_t len = 0;
     assert_int_equal(nf_buf_append(&entry, &len, 4), 0);
@@ -810,20 +810,6 @@ static struct nf_record *synthetic(int i)
     assert_int_equal(nf_record_set_cstr(rec, NF_F_TITLE, title), 0);
     assert_int_equal(nf_record_set_int(rec, NF_F_READ_ORDER, 1000 + i), 0);
     return rec;
-}
-
-/* Keeps the state files as a crash leaves them: the plugin's destroy would write a snapshot. */
-static void crash(struct mock_plugin **mp)
-{
-    char log_path[600], cmd[2600];
-    snprintf(log_path, sizeof(log_path), "%s/story.log", mock_state_dir());
-    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f *.kept && for f in story.snap story.log; do "
-             "[ -f $f ] && cp $f $f.kept; done; true", mock_state_dir());
-    assert_int_equal(system(cmd), 0);
-    mock_plugin_destroy(mp);
-    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f story.snap story.log && for f in story.snap "
-             "story.log; do [ -f $f.kept ] && mv $f.kept $f; done; true", mock_state_dir());
-    assert_int_equal(system(cmd), 0);
 }
 
 /* A worker killed and started again judges what comes next as one that was not killed would: the
@@ -944,9 +930,9 @@ static void test_damaged_snapshot(void **state)
     mock_plugin_destroy(&mp);
 }
 
-/* Writes a snapshot with seed 0's story in slot 0, changes `n` bytes at `off` (from the end of
- * the header when `in_items`: past the stories' slots when `in_terms`), puts the checksum right
- * and starts again: the file is refused as damaged, not trusted. */
+/* Writes a snapshot with seed 0's story in slot 0, changes `n` bytes at `off` (from the start of
+ * the file, or of the stories' terms when `in_terms`), puts the checksum right and starts again:
+ * the file is refused as damaged, not trusted. */
 static void hostile_snapshot(size_t off, bool in_terms, const void *val, size_t n)
 {
     enum { HEADER = 84, SIZES = 20, NITEMS = 60 }; /* story_snapshot_encode, version 5 */
