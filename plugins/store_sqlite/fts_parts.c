@@ -96,16 +96,20 @@ int fts_parts_add(sqlite3 *db, int part, int64_t lo)
     return rc == SQLITE_OK ? fts_parts_triggers(db, part + 1) : rc;
 }
 
-int fts_parts_newest(sqlite3 *db, int *part_out, int64_t *lo_out, int64_t *upto_out)
+int fts_parts_newest(sqlite3 *db, sqlite3_stmt **st_io, int *part_out, int64_t *lo_out,
+                     int64_t *upto_out)
 {
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT part, lo, (SELECT indexed_upto FROM articles_fts_state) "
-                                "FROM articles_fts_parts ORDER BY part DESC LIMIT 1",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    rc = sqlite3_step(st);
+    if (!*st_io) {
+        int rc = sqlite3_prepare_v3(db,
+                                    "SELECT part, lo, (SELECT indexed_upto FROM "
+                                    "articles_fts_state) FROM articles_fts_parts ORDER BY part "
+                                    "DESC LIMIT 1",
+                                    -1, SQLITE_PREPARE_PERSISTENT, st_io, NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    sqlite3_stmt *st = *st_io;
+    int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *part_out = sqlite3_column_int(st, 0);
         *lo_out = sqlite3_column_int64(st, 1);
@@ -114,7 +118,7 @@ int fts_parts_newest(sqlite3 *db, int *part_out, int64_t *lo_out, int64_t *upto_
     } else if (rc == SQLITE_DONE) {
         rc = SQLITE_CORRUPT; /* a list of parts without any */
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 

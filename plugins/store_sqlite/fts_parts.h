@@ -22,9 +22,12 @@ int fts_parts_init(sqlite3 *db);
  * or goes. SQLite's result code (its message in sqlite3_errmsg(db)). */
 int fts_parts_add(sqlite3 *db, int part, int64_t lo);
 
-/* The newest part, the rowid above which it starts, and indexed_upto. SQLite's result code:
- * SQLITE_CORRUPT, with no message in sqlite3_errmsg(db), when the list has no part. */
-int fts_parts_newest(sqlite3 *db, int *part_out, int64_t *lo_out, int64_t *upto_out);
+/* The newest part, the rowid above which it starts, and indexed_upto. The query is prepared
+ * into `*st_io` when it is NULL and kept there for the next call (the caller finalizes it).
+ * SQLite's result code: SQLITE_CORRUPT, with no message in sqlite3_errmsg(db), when the list
+ * has no part. */
+int fts_parts_newest(sqlite3 *db, sqlite3_stmt **st_io, int *part_out, int64_t *lo_out,
+                     int64_t *upto_out);
 
 /* The statement that indexes the rows above indexed_upto into part `part`. NULL on failure. */
 sqlite3_stmt *fts_parts_adder(sqlite3 *db, int part);

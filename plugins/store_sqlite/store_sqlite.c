@@ -206,6 +206,7 @@ struct store_sqlite {
     bool fts;      /* articles_fts exists: kept up to date whatever conf->fts says */
     bool parts;    /* the index is in parts (articles_fts_parts) */
     int part;      /* the part s->st[ST_FTS_ADD] writes to; -1: none prepared */
+    sqlite3_stmt *fts_newest; /* reads the newest part at each commit; NULL until then */
     struct side_parts side; /* the parts of the entities and stories, read at each BEGIN */
     bool in_txn;
     bool txn_lost; /* SQLite rolled back a transaction that held accepted records */
@@ -423,7 +424,7 @@ static int store_sqlite_part(struct store_sqlite *s)
 {
     int part;
     int64_t lo, upto;
-    int rc = fts_parts_newest(s->db, &part, &lo, &upto);
+    int rc = fts_parts_newest(s->db, &s->fts_newest, &part, &lo, &upto);
     if (rc != SQLITE_OK)
         return rc;
     if (s->conf->fts_part > 0 && upto - lo >= s->conf->fts_part &&
@@ -467,6 +468,7 @@ static void store_sqlite_destroy(void *state)
     }
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    sqlite3_finalize(s->fts_newest);
     side_parts_clear(&s->side);
     sqlite3_close_v2(s->db);
     free(s->where);
