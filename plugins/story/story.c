@@ -945,14 +945,20 @@ static void story_of(const struct story *s, const struct story_idpair *p, uint64
     out[0] = p->s0, out[1] = p->s1;
 }
 
-static void story_id_hex(const uint64_t bits[2], char out[33])
+/* A story's name as it is kept (the 16 bytes of its id) in hex. */
+static void story_hex(const uint8_t b[16], char out[33])
 {
-    uint8_t b[16];
-    memcpy(b, &bits[0], 8), memcpy(b + 8, &bits[1], 8);
     static const char hx[] = "0123456789abcdef";
     for (int i = 0; i < 16; i++)
         out[2 * i] = hx[b[i] >> 4], out[2 * i + 1] = hx[b[i] & 15];
     out[32] = '\0';
+}
+
+static void story_id_hex(const uint64_t bits[2], char out[33])
+{
+    uint8_t b[16];
+    memcpy(b, &bits[0], 8), memcpy(b + 8, &bits[1], 8);
+    story_hex(b, out);
 }
 
 static struct story_idpair *story_ids_slot(struct story_idmap *m, const uint64_t k[2], bool ins)
@@ -2288,10 +2294,8 @@ static int story_name(struct story *s, uint32_t slot, const uint64_t key[2], int
     struct story_item *it = &s->items[slot];
     if (order >= it->order)
         return 0;
-    uint64_t old[2];
     char from[33], to[33];
-    memcpy(&old[0], it->id, 8), memcpy(&old[1], it->id + 8, 8);
-    story_id_hex(old, from);
+    story_hex(it->id, from);
     story_id_hex(key, to);
     memmove(it->former[1], it->former[0], 16 * (STORY_FORMER - 1));
     memcpy(it->former[0], it->id, 16);
@@ -2311,13 +2315,10 @@ static int story_renames_again(struct story *s, const struct story_idpair *p)
     const struct story_item *it = p->slot < s->nitems ? &s->items[p->slot] : NULL;
     if (!it || !it->live || it->serial != p->serial || !it->nformer)
         return 0;
-    uint64_t cur[2], old[2];
     char to[33], from[33];
-    memcpy(&cur[0], it->id, 8), memcpy(&cur[1], it->id + 8, 8);
-    story_id_hex(cur, to);
+    story_hex(it->id, to);
     for (uint32_t i = 0; i < it->nformer; i++) {
-        memcpy(&old[0], it->former[i], 8), memcpy(&old[1], it->former[i] + 8, 8);
-        story_id_hex(old, from);
+        story_hex(it->former[i], from);
         if (nf_amend_add(&s->amend, NF_AMEND_STORY_ID, from, to) < 0)
             return -1;
     }
@@ -2469,11 +2470,8 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     if (slot == -2)
         goto nomem;
     char joined[33];
-    if (slot >= 0) {
-        uint64_t name[2];
-        memcpy(&name[0], s->items[slot].id, 8), memcpy(&name[1], s->items[slot].id + 8, 8);
-        story_id_hex(name, joined);
-    }
+    if (slot >= 0)
+        story_hex(s->items[slot].id, joined);
     if (story_log_add(s, rec, order, NULL, slot >= 0 ? joined : NULL) < 0)
         goto nomem;
     struct story_idpair v = {0};
