@@ -75,8 +75,9 @@ static const struct nf_option store_sqlite_options[] = {
      "article_entities_1, ..., article_stories, ...): when the newest part holds this many, the "
      "next transaction starts a new one. Their indexes, by entity name and by story id, are "
      "written at random places; kept as small as a part, what a batch writes to them stops "
-     "growing with the store. The views entities and story_members read every part. 0: the "
-     "newest part grows for ever.",
+     "growing with the store. The views entities and story_members read every part, at most "
+     "400 (SQLite's limit on the SELECTs of a view): past them the newest grows. 0: the newest "
+     "part grows for ever.",
      .min = "0"},
     {.name = NULL},
 };

@@ -1133,6 +1133,37 @@ static void test_schema_3_is_moved_to_parts(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* The views read one SELECT per part and SQLite refuses a compound of more than 500: past 400
+ * parts the newest grows instead of the store failing every transaction. */
+static void test_side_parts_stop_at_400(void **state)
+{
+    (void)state;
+    char p[600], o[620], id[40];
+    own_db("side-max.db", p, sizeof(p), o, sizeof(o));
+    const char *opts[] = {o, "entity_part=1", "fsync=false", "fts=false", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    static const char *const mali[] = {"place:Mali:1", NULL};
+    for (int i = 0; i < 510; i++) {
+        snprintf(id, sizeof(id), "%032x", i + 1);
+        side_record(rec, id, ST1, mali);
+        assert_int_equal(mock_process(mp, rec), NF_OK);
+        assert_int_equal(mock_flush(mp), NF_OK);
+    }
+    sqlite3 *db = open_db_at(p);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM article_parts", NULL), 400);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM entities WHERE name = 'Mali'", NULL),
+                     510);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM story_members WHERE story_id = '" ST1
+                                   "'", NULL),
+                     510);
+    side_intact(db);
+    sqlite3_close(db);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 /* A list of parts the store did not make (a part missing, edited by hand) fails the record
  * with a reason that says what is wrong, not SQLite's message of the call before. */
 static void test_a_broken_list_of_parts_is_said(void **state)
@@ -1321,6 +1352,7 @@ int main(void)
         cmocka_unit_test(test_schema_2_keeps_its_one_index),
         cmocka_unit_test(test_entities_and_stories_in_parts),
         cmocka_unit_test(test_schema_3_is_moved_to_parts),
+        cmocka_unit_test(test_side_parts_stop_at_400),
         cmocka_unit_test(test_a_broken_list_of_parts_is_said),
         cmocka_unit_test(test_corrections_give_the_rows_of_the_read_order),
     };
