@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <utf8proc.h>
 #include <xxhash.h>
@@ -2212,13 +2213,30 @@ static int story_log_append(struct story *s, char *why, size_t whyn)
     if (!s->log_path || !s->log_buf.len)
         return 0;
     int fd = open(s->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "ab") : NULL;
-    if (!f && fd >= 0)
-        close(fd);
-    bool ok = f && fwrite(s->log_buf.data, 1, s->log_buf.len, f) == s->log_buf.len;
-    ok = (f && fclose(f) == 0) && ok;
+    struct stat st;
+    bool ok = fd >= 0 && fstat(fd, &st) == 0;
+    size_t done = 0;
+    while (ok && done < s->log_buf.len) {
+        ssize_t w = write(fd, s->log_buf.data + done, s->log_buf.len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            ok = false;
+        } else {
+            done += (size_t)w;
+        }
+    }
+    int e = errno;
+    /* a part of an entry would make the next ones unreadable: the whole buffer is appended
+     * again at the next flush, after what the file had */
+    bool cut = ok || !done || ftruncate(fd, st.st_size) == 0;
+    if (fd >= 0 && close(fd) != 0 && ok)
+        ok = false, e = errno;
     if (!ok) {
-        snprintf(why, whyn, "cannot append to %s: %s", s->log_path, strerror(errno));
+        snprintf(why, whyn, "cannot append to %s: %s%s", s->log_path, strerror(e),
+                 cut ? "" : " (and cannot cut off the part written)");
         return -1;
     }
     s->log_buf.len = 0;

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -725,6 +727,46 @@ static void test_log_survives_a_crash(void **state)
     nf_record_destroy(&copy);
 }
 
+/* An append to the log cut short (a full disk) leaves no part of an entry behind: the next
+ * flush appends the entries whole, and a restart judges them all again. A part left in the file
+ * made the entries after it unreadable. */
+static void test_log_append_cut_short(void **state)
+{
+    (void)state;
+    char log_path[600], bad[620];
+    snprintf(log_path, sizeof(log_path), "%s/story.log", mock_state_dir());
+    snprintf(bad, sizeof(bad), "%s.bad", log_path);
+    const char *const opts[] = {"snapshot_s=3600", NULL};
+    struct mock_plugin *mp = story_new(opts);
+    struct nf_record *r0 = seed(0), *r3 = seed(3);
+    story_of(mp, r0);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    struct stat st;
+    assert_int_equal(stat(log_path, &st), 0);
+    const char *s3 = story_of(mp, r3);
+    /* the file may grow by 10 bytes only: the append fails part way */
+    struct rlimit was, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+    lim = (struct rlimit){.rlim_cur = (rlim_t)st.st_size + 10, .rlim_max = was.rlim_max};
+    void (*xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int rc = mock_flush(mp);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    signal(SIGXFSZ, xfsz);
+    assert_int_equal(rc, NF_ERR);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    crash(&mp);
+    mp = story_new(opts);
+    assert_int_not_equal(access(bad, F_OK), 0);
+    int64_t created = mock_counter("story_new");
+    nf_record_unset(r3, NF_F_STORY_ID);
+    assert_string_equal(story_of(mp, r3), s3); /* a replay: the log had it */
+    assert_int_equal(mock_counter("story_new"), created);
+    mock_plugin_destroy(&mp);
+    nf_record_destroy(&r0);
+    nf_record_destroy(&r3);
+}
+
 /* The log replays decisions, not the scoring: a record the log says began a story of its own is
  * in a story of its own after the restart, whatever the scoring would say now. */
 static void test_log_replays_decisions(void **state)
@@ -1373,6 +1415,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_warm_restart, fresh, done),
         cmocka_unit_test_setup_teardown(test_log_survives_a_crash, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_log, fresh, done),
+        cmocka_unit_test_setup_teardown(test_log_append_cut_short, fresh, done),
         cmocka_unit_test_setup_teardown(test_state_files_private, fresh, done),
         cmocka_unit_test_setup_teardown(test_log_replays_decisions, fresh, done),
         cmocka_unit_test_setup_teardown(test_restart_judges_as_before, fresh, done),
