@@ -135,6 +135,10 @@ int main(int argc, char **argv)
             copy[i] = sigs[i].shingles ? nf_dup_index_judge(idx, ids[i], (int64_t)i, &sigs[i],
                                                             roots[i], &why, NULL, NULL)
                                        : 0;
+            if (copy[i] < 0) {
+                fprintf(stderr, "%s: out of memory judging it\n", arts[i].key);
+                return 1;
+            }
         }
         double t3 = now_s();
         if (t1 - t0 < best_sign)
@@ -157,10 +161,10 @@ int main(int argc, char **argv)
            "%.2f judging)\n",
            (double)n / (best_sign + best_judge), 1e6 * (best_sign + best_judge) / (double)n,
            1e6 * best_sign / (double)n, 1e6 * best_judge / (double)n);
-    printf("index memory:  %zu bytes for a window of %zu = %.0f bytes per article slot "
-           "(%zu articles held)\n",
-           nf_dup_index_bytes(idx), window, (double)nf_dup_index_bytes(idx) / (double)window,
-           count);
+    printf("index memory:  %zu bytes for a window of %zu (%zu articles held, the tables as grown "
+           "so far); %zu = %.0f bytes per article slot with the tables grown to the window\n",
+           nf_dup_index_bytes(idx), window, count, nf_dup_index_bytes_full(idx),
+           (double)nf_dup_index_bytes_full(idx) / (double)window);
     if (export) {
         FILE *o = fopen(export, "w");
         if (!o) {

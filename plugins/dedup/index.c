@@ -172,9 +172,14 @@ static void dup_table_del(struct nf_dup_index *x, int t, uint64_t key, uint32_t 
 /* Gives every table a new, empty array for `cap` articles at a load of at most 3/4: short runs
  * for linear probing. Returns 0, or -1 when the memory cannot be had (the arrays are then the
  * ones they were; the caller keeps or frees them). */
+static uint32_t dup_table_size(size_t cap)
+{
+    return (uint32_t)(cap + cap / 3 + 2);
+}
+
 static int dup_tables_alloc(struct nf_dup_index *x, size_t cap)
 {
-    uint32_t size = (uint32_t)(cap + cap / 3 + 2);
+    uint32_t size = dup_table_size(cap);
     uint32_t *e[DUP_TABLES];
     for (int t = 0; t < DUP_TABLES; t++) {
         e[t] = calloc(size, sizeof(uint32_t));
@@ -762,6 +767,12 @@ size_t nf_dup_index_bytes(const struct nf_dup_index *x)
     for (int t = 0; t < DUP_TABLES; t++)
         n += (size_t)x->t[t].size * sizeof(uint32_t);
     return n;
+}
+
+size_t nf_dup_index_bytes_full(const struct nf_dup_index *x)
+{
+    return sizeof(*x) + x->p.window * sizeof(*x->items) +
+           DUP_TABLES * (size_t)dup_table_size(x->p.window) * sizeof(uint32_t);
 }
 
 uint64_t nf_dup_index_candidates(const struct nf_dup_index *x)

@@ -82,8 +82,11 @@ int64_t nf_dup_index_last_order(const struct nf_dup_index *idx);
 size_t nf_dup_index_changed(const struct nf_dup_index *idx);
 
 size_t nf_dup_index_count(const struct nf_dup_index *idx);
-/* Bytes the index holds (items and tables), for the memory per article. */
+/* Bytes the index holds (items and tables), for the memory per article: its tables as they
+ * are now, sized for the articles held so far (they grow up to the window). */
 size_t nf_dup_index_bytes(const struct nf_dup_index *idx);
+/* And the bytes it holds once its tables have grown to the whole window. */
+size_t nf_dup_index_bytes_full(const struct nf_dup_index *idx);
 /* Candidates verified so far (for measurements). */
 uint64_t nf_dup_index_candidates(const struct nf_dup_index *idx);
 

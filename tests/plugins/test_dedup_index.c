@@ -68,6 +68,7 @@ static void test_tables_grow_and_keep_what_they_held(void **state)
                          NF_DUP_ORIGINAL);
     }
     assert_true(nf_dup_index_bytes(x) > first_bytes);
+    assert_true(nf_dup_index_bytes(x) < nf_dup_index_bytes_full(x)); /* 4,096 of 100,000 */
     /* an exact copy and a near copy (a few words changed) of the articles put first */
     sign(&w, originals[0], &sig);
     make_id(id, 5000);
@@ -113,6 +114,7 @@ static void test_small_window_is_sized_at_once(void **state)
         assert_true(nf_dup_index_judge(x, id, n, &sig, root, &why, NULL, NULL) >= 0);
     }
     assert_int_equal(nf_dup_index_bytes(x), bytes);
+    assert_int_equal(nf_dup_index_bytes_full(x), bytes);
     assert_int_equal(nf_dup_index_count(x), 500);
     nf_sig_work_free(&w);
     nf_dup_index_destroy(&x);
