@@ -116,7 +116,7 @@ struct src {
     int32_t base_pid;           /* the source process then */
     bool answered;
     int64_t missing_since; /* monotonic ms, 0: present */
-    bool absent;           /* left out (logged by the caller) */
+    bool absent;           /* left out (logged once) */
 };
 
 struct nf_order_reader {

@@ -246,6 +246,7 @@ struct slot {
     int64_t sent_len; /* bytes of the record as sent: what window_bytes counts */
     bool lean;        /* bytes holds it without its raw, which refetch reads again */
     uint8_t passed;   /* the ordered stages that have it, a bit each by rank (order.h) */
+    bool early;       /* due now because a worker died (resend_requested): not an attempt */
     int64_t order;    /* its read_order */
     struct nf_buf bytes; /* the record to resend; a refetching source's without its raw */
 };
@@ -739,6 +740,7 @@ static void slot_done(struct worker *w, struct slot *s)
     w->order_dirty = w->order_dirty || s->passed != w->order_all;
     s->remaining = 0;
     s->used = false;
+    s->early = false;
     w->pending--;
     w->inflight_bytes -= s->sent_len;
     if (w->journal)
@@ -879,7 +881,7 @@ static void replay_overdue(struct worker *w, int64_t now)
         struct slot *s = &w->slots[i];
         if (!s->used || now < s->due)
             continue;
-        if (s->attempt + 1 == w->st->max_attempts) {
+        if (!s->early && s->attempt + 1 == w->st->max_attempts) {
             if (w->last_busy)
                 continue; /* still overdue: considered again at the next scan */
             w->last_busy = true;
@@ -930,7 +932,12 @@ static void replay_overdue(struct worker *w, int64_t now)
             slot_done(w, s);
             continue;
         }
-        s->attempt++;
+        /* A resend because a worker died is no attempt of the record's own: a worker that keeps
+         * crashing on another record would otherwise use up the attempts of every record sent
+         * before it, which would then be dead-lettered for nothing. */
+        if (!s->early)
+            s->attempt++;
+        s->early = false;
         const void *out = s->bytes.data;
         size_t out_len = s->bytes.len;
         if (decoded && nf_record_set_int(w->rec, NF_F_ATTEMPT, s->attempt) == 0) {
@@ -1344,8 +1351,10 @@ static int run_source(struct worker *w)
             int64_t early = 0;
             for (int64_t i = 0; i < w->window; i++) {
                 struct slot *s = &w->slots[i];
-                if (s->used && s->due > now && s->due - backoff(w, s->attempt) <= now - 1000) {
+                if (s->used && s->due > now && s->attempt < w->st->max_attempts &&
+                    s->due - backoff(w, s->attempt) <= now - 1000) {
                     s->due = now;
+                    s->early = true;
                     early++;
                 }
             }
