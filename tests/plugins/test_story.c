@@ -944,32 +944,47 @@ static void test_damaged_log(void **state)
     unlink(bad);
 }
 
-/* A damaged snapshot is set aside and the stage starts without stories. */
-static void test_damaged_snapshot(void **state)
+/* Writes a snapshot holding seed 0's story and returns the file (the caller frees it). */
+static char *snapshot_of_seed0(size_t *len_out)
 {
-    (void)state;
     struct mock_plugin *mp = story_new(NULL);
     struct nf_record *r = seed(0);
     story_of(mp, r);
+    nf_record_destroy(&r);
     mock_plugin_destroy(&mp);
-    size_t n;
-    char *data = mock_slurp(snap_path, &n);
+    char *data = mock_slurp(snap_path, len_out);
     assert_non_null(data);
-    data[n / 2] ^= 0x55;
+    return data;
+}
+
+/* Puts `data` (freed here) in place of the snapshot and starts: the file is set aside and the
+ * stage starts without stories. */
+static void snapshot_refused(char *data, size_t len)
+{
     FILE *f = fopen(snap_path, "wb");
     assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
+    assert_int_equal(fwrite(data, 1, len, f), len);
     fclose(f);
     free(data);
-    mp = story_new(NULL);
+    struct mock_plugin *mp = story_new(NULL);
     char bad[600];
     snprintf(bad, sizeof(bad), "%s.bad", snap_path);
     assert_int_equal(access(bad, F_OK), 0);
     struct nf_record *r1 = seed(1);
-    assert_string_equal(story_of(mp, r1), id_of(r1)); /* 000's story was forgotten */
-    nf_record_destroy(&r);
+    assert_string_equal(story_of(mp, r1), id_of(r1)); /* seed 0's story was forgotten */
     nf_record_destroy(&r1);
     mock_plugin_destroy(&mp);
+    remove_snapshot();
+}
+
+/* A damaged snapshot is set aside and the stage starts without stories. */
+static void test_damaged_snapshot(void **state)
+{
+    (void)state;
+    size_t n;
+    char *data = snapshot_of_seed0(&n);
+    data[n / 2] ^= 0x55;
+    snapshot_refused(data, n);
 }
 
 /* Writes a snapshot with seed 0's story in slot 0, changes `n` bytes at `off` (from the start of
@@ -978,14 +993,8 @@ static void test_damaged_snapshot(void **state)
 static void hostile_snapshot(size_t off, bool in_terms, const void *val, size_t n)
 {
     enum { HEADER = 84, SIZES = 20, NITEMS = 60 }; /* story_snapshot_encode, version 5 */
-    struct mock_plugin *mp = story_new(NULL);
-    struct nf_record *r = seed(0);
-    story_of(mp, r);
-    nf_record_destroy(&r);
-    mock_plugin_destroy(&mp);
     size_t len;
-    char *data = mock_slurp(snap_path, &len);
-    assert_non_null(data);
+    char *data = snapshot_of_seed0(&len);
     assert_true(len > HEADER + 8);
     uint32_t item_size;
     uint64_t nitems;
@@ -998,20 +1007,7 @@ static void hostile_snapshot(size_t off, bool in_terms, const void *val, size_t 
     memcpy(data + at, val, n);
     uint64_t sum = XXH3_64bits(data, len - 8);
     memcpy(data + len - 8, &sum, 8);
-    FILE *f = fopen(snap_path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    fclose(f);
-    free(data);
-    mp = story_new(NULL);
-    char bad[600];
-    snprintf(bad, sizeof(bad), "%s.bad", snap_path);
-    assert_int_equal(access(bad, F_OK), 0);
-    struct nf_record *r1 = seed(1);
-    assert_string_equal(story_of(mp, r1), id_of(r1)); /* started without stories */
-    nf_record_destroy(&r1);
-    mock_plugin_destroy(&mp);
-    remove_snapshot();
+    snapshot_refused(data, len);
 }
 
 /* A snapshot whose checksum is right but whose state does not hold together (a file written by
