@@ -1717,14 +1717,17 @@ static int story_restore_exact(struct story *s, struct story_reader *r, const ch
     }
     if (nlive != s->live || s->nfree + s->live != s->nitems)
         return *why = "bad story count", -1;
-    for (size_t i = 0; i < s->nfree; i++) {
-        uint32_t f = s->free_slots[i];
+    size_t listed = 0;
+    for (; listed < s->nfree; listed++) {
+        uint32_t f = s->free_slots[listed];
         if (f >= s->nitems || s->items[f].live || s->acc[f])
-            return *why = "bad free slot", -1;
-        s->acc[f] = 1; /* seen on the list; acc is zero between records */
+            break;
+        s->acc[f] = 1; /* seen on the list; acc is zero between records, and left so */
     }
-    for (size_t i = 0; i < s->nfree; i++)
+    for (size_t i = 0; i < listed; i++)
         s->acc[s->free_slots[i]] = 0;
+    if (listed < s->nfree)
+        return *why = "bad free slot", -1;
     /* document frequencies, at their positions */
     if (STORY_GET(r, cap) || STORY_GET(r, n) || !cap || !story_table_cap(cap, 1ull << 32) ||
         n * 2 > cap || n * 16 > (uint64_t)(r->end - r->p))
