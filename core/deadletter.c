@@ -95,8 +95,10 @@ static int sql_open(struct nf_dlq *d, char *err, size_t errlen)
         return 0;
     if (sqlite3_open(d->path, &d->db) != SQLITE_OK)
         goto fail;
-    /* SQLite gives a file it creates mode 0644 whatever the umask; its WAL and shared-memory
-     * files then take the database's mode: make it private before anything is written. */
+    /* SQLite creates the file with the process's umask (0644 under the usual 022; workers run
+     * under 077, but this is also opened by commands like `dlq list`), and its WAL and
+     * shared-memory files take the database's mode: make it private before anything is
+     * written, whatever the umask. */
     chmod(d->path, 0600);
     sqlite3_busy_timeout(d->db, 10000);
     /* Several workers may create the store at the same moment. Switching to WAL can fail with
