@@ -1399,9 +1399,43 @@ static bool body_is_prompt(const char *low, size_t n)
     return hits >= 2;
 }
 
+/* Where a paywall cuts the article: a short block that says the rest of the story is for
+ * subscribers or members ("To view the full story, please subscribe", "Um weiterzulesen,
+ * abonnieren Sie ...", "Pour lire la suite, abonnez-vous"). What the page shows after it is
+ * the offer, never more of the article. Both a word of the rest and one of the subscription
+ * must be there: "Continue reading below" alone is a marker between two parts of the text,
+ * and "the rest of the money" or "members asked" are words of any report. */
+static bool body_is_paywall_cut(const char *low, size_t n)
+{
+    static const char *const rest[] = {
+        "full story",          "full article",          "rest of the story",
+        "rest of this story",  "rest of the article",   "rest of this article",
+        "continue reading",    "keep reading",          "read the full",
+        "weiterlesen",         "weiter zu lesen",       "weiterzulesen",
+        "ganzen artikel",      "vollständigen artikel", "lire la suite",
+        "suite de cet article", "seguir leyendo",       "continuar leyendo",
+        "nota completa",       "artículo completo",     "continuare a leggere",
+        "articolo completo",   "continuar lendo",       "continuar a ler",
+        "lees verder",         "verder lezen",
+    };
+    static const char *const access[] = {
+        "subscri", "abonn",    "suscri",    "assinante", "assine",    "membership",
+        "log in",  "sign in",  "anmelden",  "einloggen", "connectez", "inicia sesión",
+    };
+    if (n >= BODY_APPEAL_CHARS)
+        return false;
+    bool r = false;
+    for (size_t k = 0; k < sizeof(rest) / sizeof(rest[0]) && !r; k++)
+        r = body_has(low, n, rest[k]);
+    for (size_t k = 0; r && k < sizeof(access) / sizeof(access[0]); k++)
+        if (body_has(low, n, access[k]))
+            return true;
+    return false;
+}
+
 /* Drops cookie notices among the first and last blocks of the text (a banner the page put
  * before or after the article, inside the container), appeals to the reader among the last,
- * and the whole text when it is only a prompt. */
+ * a paywall's cut and all after it, and the whole text when it is only a prompt. */
 static void body_drop_prompts(struct body_out *o)
 {
     char low[BODY_NOTICE_CHARS];
@@ -1422,6 +1456,11 @@ static void body_drop_prompts(struct body_out *o)
         const char *end = memmem(o->p + r, o->len - r, "\n\n", 2);
         size_t n = end ? (size_t)(end - (o->p + r)) : o->len - r;
         bool edge = k < 2 || k + 3 >= nblocks, notice = false;
+        if (k > 0 && n < BODY_APPEAL_CHARS) {
+            body_lower(o->p + r, n, low);
+            if (body_is_paywall_cut(low, n))
+                break;
+        }
         if (edge && nblocks > 1 && n < BODY_NOTICE_CHARS) {
             body_lower(o->p + r, n, low);
             notice = body_is_cookie_notice(low, n) ||

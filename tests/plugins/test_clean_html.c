@@ -163,6 +163,11 @@ static const struct fixture made_up[] = {
     {"appeal-at-the-end.html",
      {"first described in the council's own newsletter in March."},
      {"Support us", "Subscribe to our weekly newsletter"}},
+    /* a paywall's cut after the teaser, then an offer of several blocks; a sentence that
+     * points to a full report without asking for a subscription stays */
+    {"paywall-cut.html",
+     {"Read the full report on the harbour board's website.", "asked for a discount"},
+     {"please subscribe", "unlimited access", "printed edition", "readers' desk"}},
     /* a question and a call to share after the last paragraph */
     {"share-question-at-the-end.html",
      {"kosten mehr als geplant."},
