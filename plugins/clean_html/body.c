@@ -44,6 +44,7 @@
 #define BODY_PROMPT_CHARS 150 /* and of the comment form's prompt */
 #define BODY_APPEAL_CHARS 300 /* and of an appeal to subscribe or support, */
 #define BODY_APPEAL_BLOCKS 3  /* among this many last blocks */
+#define BODY_CHANNEL_CHARS 200 /* and of a call to follow the outlet on another channel */
 #define BODY_PROSE 150         /* characters of a paragraph no menu holds */
 #define BODY_NOTICE_CHARS 600  /* bytes of a block that may be a cookie, consent or paywall notice */
 
@@ -1605,6 +1606,32 @@ static bool body_is_disclosure(const char *p, const char *low, size_t n)
     return false;
 }
 
+/* A call to follow the outlet on another channel, which sites drop between paragraphs as
+ * often as after them: "Sign up for our newsletter", "Join our WhatsApp channel", "Síguenos
+ * en Telegram", "Folgen Sie uns auf Google News". It names the channel and asks the reader,
+ * in a short block; a report that someone posted on Telegram or sent a newsletter does not
+ * ask. */
+static bool body_is_channel_call(const char *low, size_t n)
+{
+    static const char *const channels[] = {"newsletter", "telegram", "whatsapp", "google news"};
+    static const char *const asks[] = {
+        "sign up",         "signing up",      "subscribe to",    "join our",
+        "follow us",       "folgen sie uns",  "folge uns",       "abonnieren sie",
+        "abonniere",       "melden sie sich", "síguenos",        "suscríbete",
+        "\xc3\xbanete",    "\xc3\x9anete",    "suivez-nous",     "abonnez-vous",
+        "rejoignez-nous",  "inscrivez-vous",  "seguici",         "iscriviti",
+    };
+    if (n >= BODY_CHANNEL_CHARS)
+        return false;
+    bool c = false;
+    for (size_t k = 0; k < sizeof(channels) / sizeof(channels[0]) && !c; k++)
+        c = body_has(low, n, channels[k]);
+    for (size_t k = 0; c && k < sizeof(asks) / sizeof(asks[0]); k++)
+        if (body_has(low, n, asks[k]))
+            return true;
+    return false;
+}
+
 /* The comment form's prompt or its empty state: "Log in to comment", "Keine Kommentare",
  * "Para comentar debes registrarte". */
 static bool body_is_comment_prompt(const char *low, size_t n)
@@ -1626,8 +1653,8 @@ static bool body_is_comment_prompt(const char *low, size_t n)
     return false;
 }
 
-/* Drops date-stamp, credit, see-also, disclosure and comment-prompt blocks anywhere in the
- * text. */
+/* Drops date-stamp, credit, see-also, disclosure, comment-prompt and channel-call blocks anywhere
+ * in the text. */
 static void body_drop_datelines(struct body_out *o)
 {
     size_t r = 0, w = 0;
@@ -1640,7 +1667,7 @@ static void body_drop_datelines(struct body_out *o)
             body_lower(o->p + r, n, low);
             other = body_is_dateline(o->p + r, n) || body_is_credit(o->p + r, n) ||
                     body_is_see_also(o->p + r, n) || body_is_disclosure(o->p + r, low, n) ||
-                    body_is_comment_prompt(low, n);
+                    body_is_comment_prompt(low, n) || body_is_channel_call(low, n);
         }
         if (!other) {
             if (w > 0) {

@@ -168,6 +168,11 @@ static const struct fixture made_up[] = {
     {"paywall-cut.html",
      {"Read the full report on the harbour board's website.", "asked for a discount"},
      {"please subscribe", "unlimited access", "printed edition", "readers' desk"}},
+    /* calls to follow the outlet on a messaging channel or by newsletter between the
+     * paragraphs; a sentence that reports a post on Telegram and a newsletter stays */
+    {"channel-calls.html",
+     {"El alcalde lo anunció en Telegram", "preguntaron de dónde saldrá la diferencia"},
+     {"canal de WhatsApp", "morning newsletter"}},
     /* a question and a call to share after the last paragraph */
     {"share-question-at-the-end.html",
      {"kosten mehr als geplant."},
