@@ -713,12 +713,40 @@ static void meta_time_tag(struct html_meta *m, xmlNode *n, unsigned f, unsigned 
         meta_add_value(m, dt, SRC_TIME_ANY);
 }
 
+/* Whether the `n` bytes of s name a member's join date ("Joined", "Mitglied seit", "Member
+ * since"), as forums and profiles print beside every post. */
+static bool meta_join_words(const char *s, size_t n)
+{
+    static const char *const words[] = {
+        "joined",       "join date",     "member since", "registered",  "registriert",
+        "mitglied seit", "dabei seit",   "inscrit",      "membre depuis", "registrado",
+        "miembro desde", "iscritto",     "lid sinds",    "lid sedert",  "registrerad",
+        NULL};
+    char win[40];
+    if (n >= sizeof(win))
+        n = sizeof(win) - 1;
+    memcpy(win, s, n);
+    win[n] = '\0';
+    for (const char *const *w = words; *w; w++)
+        if (strcasestr(win, *w))
+            return true;
+    return false;
+}
+
 static void meta_class_date(struct html_meta *m, xmlNode *n, unsigned f, unsigned cls,
                             unsigned id)
 {
     if ((f & IN_BAD) || m->pg.n_class >= 12 || !((cls | id) & CL_DATE) || (cls & CL_MODIFIED))
         return;
     m->pg.n_class++;
+    /* A profile's "Joined March 2007", whose title or text holds the day: the member's, not
+     * the article's. */
+    size_t len = meta_text_under(n, m->scratch, 0, 240), lead = 0;
+    while (lead < len && (m->scratch[lead] == ' ' || m->scratch[lead] == '\n' ||
+                          m->scratch[lead] == '\t' || m->scratch[lead] == '\r'))
+        lead++;
+    if (meta_join_words(m->scratch + lead, len - lead))
+        return;
     /* <abbr class="published" title="2017-09-09T10:52:00+02:00">10:52</abbr> */
     static const char *const attrs[] = {"title", "datetime", "content", "data-date", NULL};
     for (const char *const *a = attrs; *a; a++) {
@@ -729,7 +757,6 @@ static void meta_class_date(struct html_meta *m, xmlNode *n, unsigned f, unsigne
             return;
         }
     }
-    size_t len = meta_text_under(n, m->scratch, 0, 240);
     if (len == 0 || len >= 239)
         return;
     struct md_date d;
@@ -949,23 +976,12 @@ static bool meta_in_banner(const struct html_meta *m, size_t off)
     return false;
 }
 
-/* Whether a date at `at` in s is a member's join date ("Joined: 12 Mar 2015", "Mitglied
- * seit"), as forums print beside every post: the words just before it say so. */
+/* Whether a date at `at` in s is a member's join date ("Joined: 12 Mar 2015"): the words just
+ * before it say so. */
 static bool meta_join_date(const char *s, size_t at)
 {
-    static const char *const words[] = {
-        "joined",       "join date",     "member since", "registered",  "registriert",
-        "mitglied seit", "dabei seit",   "inscrit",      "membre depuis", "registrado",
-        "miembro desde", "iscritto",     "lid sinds",    "lid sedert",  "registrerad",
-        NULL};
     size_t from = at > 32 ? at - 32 : 0;
-    char win[40];
-    memcpy(win, s + from, at - from);
-    win[at - from] = '\0';
-    for (const char *const *w = words; *w; w++)
-        if (strcasestr(win, *w))
-            return true;
-    return false;
+    return meta_join_words(s + from, at - from);
 }
 
 /* The first date in [from, to) of the visible text that is neither in a site banner nor a

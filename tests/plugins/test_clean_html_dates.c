@@ -446,6 +446,8 @@ static void test_made_up_pages(void **state)
         {"banner-date-of-today.html", "2021-03-03"},
         /* a forum member's join date above the post's own */
         {"forum-join-date.html", "2021-06-05"},
+        /* a profile's join date, its day in the title of an element named a date */
+        {"profile-join-date.html", "2021-10-14"},
         /* no date but one passed to a tracker's call */
         {"script-call-date.html", "2019-04-03"},
         /* the date as one run of digits in the URL, and a URL inside an archive's */
