@@ -70,6 +70,28 @@ static const struct md_month md_months[] = {
     {"νοεμβρίου", 11},
     {"prosince", 12}, {"decembrie", 12}, {"joulukuuta", 12}, {"грудня", 12},
     {"δεκεμβρίου", 12},
+    /* Indonesian and Malay, Catalan, Croatian and Slovak (genitive), Slovenian, Norwegian,
+     * Bulgarian, Serbian in Cyrillic, the Turkish abbreviations ("12 Şub 2019") and Turkish
+     * names written without their letters ("12 KASIM 2019" folds to "kasim"); Croatian
+     * "listopada" (October) is left out, Polish uses it for November */
+    {"maret", 3}, {"agustus", 8}, {"ogos", 8}, {"disember", 12}, {"desember", 12},
+    {"gener", 1}, {"febrer", 2}, {"març", 3}, {"maig", 5}, {"juny", 6}, {"juliol", 7},
+    {"agost", 8}, {"setembre", 9}, {"desembre", 12},
+    {"siječnja", 1}, {"veljače", 2}, {"ožujka", 3}, {"travnja", 4}, {"svibnja", 5},
+    {"lipnja", 6}, {"srpnja", 7}, {"kolovoza", 8}, {"rujna", 9}, {"studenoga", 11},
+    {"studenog", 11}, {"prosinca", 12},
+    {"januára", 1}, {"februára", 2}, {"apríla", 4}, {"mája", 5}, {"júna", 6}, {"júla", 7},
+    {"augusta", 8}, {"septembra", 9}, {"októbra", 10}, {"novembra", 11}, {"decembra", 12},
+    {"januarja", 1}, {"februarja", 2}, {"aprila", 4}, {"junija", 6}, {"julija", 7},
+    {"avgusta", 8}, {"oktobra", 10},
+    {"януари", 1}, {"февруари", 2}, {"март", 3}, {"април", 4}, {"май", 5}, {"юни", 6},
+    {"юли", 7}, {"август", 8}, {"септември", 9}, {"октомври", 10}, {"ноември", 11},
+    {"декември", 12},
+    {"јануар", 1}, {"фебруар", 2}, {"мај", 5}, {"јун", 6}, {"јул", 7}, {"септембар", 9},
+    {"октобар", 10}, {"новембар", 11}, {"децембар", 12},
+    {"oca", 1}, {"şub", 2}, {"nis", 4}, {"haz", 6}, {"tem", 7}, {"ağu", 8}, {"eyl", 9},
+    {"eki", 10}, {"kas", 11}, {"ara", 12},
+    {"subat", 2}, {"mayis", 5}, {"agustos", 8}, {"eylul", 9}, {"kasim", 11}, {"aralik", 12},
 };
 
 /* Little words that may stand between the parts of a date: "31 de mayo de 2019", "the 3rd of
@@ -150,7 +172,8 @@ static bool md_set(struct md_date *out, int y, int m, int d)
     return true;
 }
 
-/* Lowercases a word (ASCII, Latin-1 supplement and basic Cyrillic capitals) into buf. */
+/* Lowercases a word (ASCII, Latin-1 supplement, Latin Extended-A, Cyrillic and Greek capitals)
+ * into buf. */
 static bool md_fold(const char *s, size_t n, char *buf, size_t cap)
 {
     if (n >= cap)
@@ -166,6 +189,18 @@ static bool md_fold(const char *s, size_t n, char *buf, size_t cap)
         else if (i > 0 && (unsigned char)buf[i - 1] == 0xD0 && c >= 0xA0 && c <= 0xAF) {
             buf[i - 1] = (char)0xD1;
             c -= 0x20;
+        } else if (i > 0 && (unsigned char)buf[i - 1] == 0xD0 && c >= 0x80 && c <= 0x8F) {
+            buf[i - 1] = (char)0xD1; /* Ѐ-Џ: Serbian Ј, Ukrainian Є and І */
+            c += 0x10;
+        } else if (i > 0 && ((unsigned char)buf[i - 1] == 0xC4 ||
+                             (unsigned char)buf[i - 1] == 0xC5)) {
+            /* Latin Extended-A pairs a capital with its small letter: an even code point before
+             * an odd one (Č č, Ş ş, Š š), except from U+0139 to U+0148 and from U+0179 to
+             * U+017E, where the capital is odd (Ł ł, Ž ž); U+0138 and U+0149 stand alone. */
+            unsigned cp = ((unsigned char)buf[i - 1] & 0x1Fu) << 6 | (c & 0x3Fu);
+            bool odd_upper = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
+            if (cp != 0x138 && cp != 0x149 && cp != 0x17F && (cp & 1) == (odd_upper ? 1u : 0u))
+                c += 1; /* the small letter follows in the same byte range: no carry */
         } else if (i > 0 && (unsigned char)buf[i - 1] == 0xCE && c >= 0x91 && c <= 0x9F)
             c += 0x20; /* Greek capitals Α-Ο */
         else if (i > 0 && (unsigned char)buf[i - 1] == 0xCE && c >= 0xA0 && c <= 0xA9) {

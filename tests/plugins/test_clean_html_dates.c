@@ -239,6 +239,18 @@ static void test_text_dates(void **state)
                "2022-03-02");
     expect_day("", "<h1>Bridge</h1><p>2. maaliskuuta 2022</p>", "2022-03-02");
     expect_day("", "<h1>Bridge</h1><p>2 martie 2022</p>", "2022-03-02");
+    /* Indonesian, Catalan, Croatian, Slovak, Bulgarian, Serbian, Norwegian, and Turkish
+     * abbreviated or in capitals (Latin Extended-A and Cyrillic capitals folded) */
+    expect_day("", "<h1>Bridge</h1><p>Selasa, 2 Maret 2022</p>", "2022-03-02");
+    expect_day("", "<h1>Bridge</h1><p>2 de març de 2022</p>", "2022-03-02");
+    expect_day("", "<h1>Bridge</h1><p>2. Ožujka 2022.</p>", "2022-03-02");
+    expect_day("", "<h1>Bridge</h1><p>2. augusta 2022</p>", "2022-08-02");
+    expect_day("", "<h1>Bridge</h1><p>2 септември 2022 г.</p>", "2022-09-02");
+    expect_day("", "<h1>Bridge</h1><p>2. Јануар 2022.</p>", "2022-01-02");
+    expect_day("", "<h1>Bridge</h1><p>2. desember 2022</p>", "2022-12-02");
+    expect_day("", "<h1>Bridge</h1><p>2 Şub 2022 10:15</p>", "2022-02-02");
+    expect_day("", "<h1>Bridge</h1><p>2 ŞUBAT 2022</p>", "2022-02-02");
+    expect_day("", "<h1>Bridge</h1><p>2 KASIM 2022</p>", "2022-11-02");
     /* A version number is no date. */
     expect_day("", "<h1>Release notes</h1><p>Version 1. 2. 3 is out</p>", "");
     /* The date by the headline, not the ones of the teasers further down. */
