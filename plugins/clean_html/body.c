@@ -1570,8 +1570,9 @@ static bool body_is_see_also(const char *p, size_t n)
     return false;
 }
 
-/* A notice of advertising, affiliate links or rights: "Anzeige", "Werbung:", "Some of the links
- * above are affiliate links", "All rights reserved". */
+/* A notice of advertising, affiliate links, rights or liability: "Anzeige", "Werbung:", "Some
+ * of the links above are affiliate links", "All rights reserved", "This material may not be
+ * published, broadcast, rewritten or redistributed", "Alle Angaben ohne Gewähr". */
 static bool body_is_disclosure(const char *p, const char *low, size_t n)
 {
     static const char *const phrases[] = {
@@ -1580,6 +1581,12 @@ static bool body_is_disclosure(const char *p, const char *low, size_t n)
         "receive compensation", "references to products",  "advertisers do not",
         "subject to copyright", "all rights reserved",     "alle rechte vorbehalten",
         "tous droits réservés", "todos los derechos reservados",
+        /* the terms of reprint under an agency's or a site's story, in its legal wording:
+         * "may not be published" alone ends many a sentence of a report */
+        "may not be published, broadcast", "may not be reproduced, distributed",
+        "copyrighted property", "before reprint",          "reprinted with permission",
+        "republished with permission", "reproduction interdite", "prohibida su reproducción",
+        "riproduzione riservata", "nachdruck nur mit",     "angaben ohne gewähr",
     };
     static const char *const labels[] = {"anzeige", "werbung", "advertisement", "publicidad",
                                          "publicité", "pubblicità"};

@@ -146,6 +146,12 @@ static const struct fixture made_up[] = {
     {"advertising-notices.html",
      {"Die Werbung für Gießkannen verspricht viel", "nach einem Winter im Freien"},
      {"enthält Werbung", "Anzeige", "Affiliate-Links"}},
+    /* an agency's terms of reprint, a site's notice of its rights and a note of no liability
+     * between the paragraphs; a sentence of the report that something may not be published
+     * stays */
+    {"rights-notices.html",
+     {"may not be published until their families are told", "asked for a discount"},
+     {"may not be published, broadcast", "copyrighted property", "ohne Gewähr"}},
     /* a standfirst the CMS puts beside the text, in an element named a teaser */
     {"standfirst-beside-text.html",
      {"Die alte Brücke bleibt bis zum Herbst", "woher das Geld kommen soll"},
