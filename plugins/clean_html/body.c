@@ -45,6 +45,7 @@
 #define BODY_APPEAL_CHARS 300 /* and of an appeal to subscribe or support, */
 #define BODY_APPEAL_BLOCKS 3  /* among this many last blocks */
 #define BODY_CHANNEL_CHARS 200 /* and of a call to follow the outlet on another channel */
+#define BODY_PLACEHOLDER_CHARS 120 /* and of a widget that shows it is loading */
 #define BODY_PROSE 150         /* characters of a paragraph no menu holds */
 #define BODY_NOTICE_CHARS 600  /* bytes of a block that may be a cookie, consent or paywall notice */
 
@@ -1639,6 +1640,39 @@ static bool body_is_channel_call(const char *low, size_t n)
     return false;
 }
 
+/* A widget that scripts have not drawn: its block ends in the word it shows while loading
+ * ("Like Loading...", "Gefällt mir Wird geladen …", "(95 votes, 4.7 of 5) Loading..."), the
+ * likes, ratings and polls that blogs put under a post. */
+static bool body_is_placeholder(const char *low, size_t n)
+{
+    static const char *const loading[] = {"loading", "wird geladen", "lädt", "chargement",
+                                          "cargando", "caricamento", "carregando", "laden",
+                                          "ładowanie", "\xC5\x81adowanie", "bezig met laden"};
+    if (n >= BODY_PLACEHOLDER_CHARS)
+        return false;
+    size_t e = n, dots = 0; /* past the dots, ellipses and spaces at the end */
+    for (;;) {
+        if (e > 0 && (low[e - 1] == '.' || low[e - 1] == ' ')) {
+            dots += low[--e] == '.';
+        } else if (e >= 3 && memcmp(low + e - 3, "\xE2\x80\xA6", 3) == 0) {
+            e -= 3;
+            dots += 3;
+        } else {
+            break;
+        }
+    }
+    if (dots < 2)
+        return false; /* "The app kept loading." is a sentence */
+    for (size_t k = 0; k < sizeof(loading) / sizeof(loading[0]); k++) {
+        size_t l = strlen(loading[k]);
+        if (e >= l && memcmp(low + e - l, loading[k], l) == 0 &&
+            (e == l || !((low[e - l - 1] >= 'a' && low[e - l - 1] <= 'z') ||
+                         (unsigned char)low[e - l - 1] >= 0x80)))
+            return true;
+    }
+    return false;
+}
+
 /* The comment form's prompt or its empty state: "Log in to comment", "Keine Kommentare",
  * "Para comentar debes registrarte". */
 static bool body_is_comment_prompt(const char *low, size_t n)
@@ -1660,8 +1694,8 @@ static bool body_is_comment_prompt(const char *low, size_t n)
     return false;
 }
 
-/* Drops date-stamp, credit, see-also, disclosure, comment-prompt and channel-call blocks anywhere
- * in the text. */
+/* Drops date-stamp, credit, see-also, disclosure, comment-prompt, channel-call and placeholder
+ * blocks anywhere in the text. */
 static void body_drop_datelines(struct body_out *o)
 {
     size_t r = 0, w = 0;
@@ -1674,7 +1708,8 @@ static void body_drop_datelines(struct body_out *o)
             body_lower(o->p + r, n, low);
             other = body_is_dateline(o->p + r, n) || body_is_credit(o->p + r, n) ||
                     body_is_see_also(o->p + r, n) || body_is_disclosure(o->p + r, low, n) ||
-                    body_is_comment_prompt(low, n) || body_is_channel_call(low, n);
+                    body_is_comment_prompt(low, n) || body_is_channel_call(low, n) ||
+                    body_is_placeholder(low, n);
         }
         if (!other) {
             if (w > 0) {

@@ -179,6 +179,11 @@ static const struct fixture made_up[] = {
     {"channel-calls.html",
      {"El alcalde lo anunció en Telegram", "preguntaron de dónde saldrá la diferencia"},
      {"canal de WhatsApp", "morning newsletter"}},
+    /* a rating and a likes widget that scripts have not drawn yet, without class names;
+     * sentences about loading stay */
+    {"loading-widgets.html",
+     {"Das Beladen dauert bei Hochwasser", "The ferry app kept loading.", "seit der neue Radweg"},
+     {"Loading...", "Wird geladen", "12 Stimmen"}},
     /* a question and a call to share after the last paragraph */
     {"share-question-at-the-end.html",
      {"kosten mehr als geplant."},
