@@ -1645,9 +1645,12 @@ static bool body_is_channel_call(const char *low, size_t n)
  * likes, ratings and polls that blogs put under a post. */
 static bool body_is_placeholder(const char *low, size_t n)
 {
-    static const char *const loading[] = {"loading", "wird geladen", "lädt", "chargement",
-                                          "cargando", "caricamento", "carregando", "laden",
-                                          "ładowanie", "\xC5\x81adowanie", "bezig met laden"};
+    /* body_lower folds ASCII only: the Polish word is listed with its capital Ł too */
+    static const char *const loading[] = {
+        "loading",     "wird geladen", "lädt",      "chargement", "cargando",
+        "caricamento", "carregando",   "laden",     "ładowanie",  "\xC5\x81" "adowanie",
+        "bezig met laden",
+    };
     if (n >= BODY_PLACEHOLDER_CHARS)
         return false;
     size_t e = n, dots = 0; /* past the dots, ellipses and spaces at the end */
