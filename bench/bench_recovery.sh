@@ -23,6 +23,7 @@ TMP=$(mktemp -d /tmp/nf-recovery.XXXXXX)
 PID=
 cleanup() {
     [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
+    pkill -9 -f -- "$TMP/recovery.cfg" 2>/dev/null || true
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -63,18 +64,42 @@ count_of() { # count_of NAME: a counter of the fetch worker's metrics file
         "$TMP/metrics/newsflow-fetch-0.prom" 2>/dev/null | tail -1 || true
 }
 
-# 1. The source alone (nothing downstream acknowledges): it skips the finished lines, sends the
-#    next INFLIGHT records (journaled) and waits for acknowledgements; killed there.
-"$NF" stage "$TMP/recovery.cfg" fetch --worker 0 >"$TMP/first.log" 2>&1 &
+# 1. The pipeline under its supervisor, its last stage stopped (SIGSTOP) once it is up, so that
+#    nothing acknowledges: the source skips the finished lines, sends the next INFLIGHT records
+#    (journaled; they wait in the stopped stage's queue) and waits; then every process is killed.
+#    (A source started alone cannot send: its sockets queue nothing to an inbox nobody serves.)
+"$NF" run "$TMP/recovery.cfg" >"$TMP/first.log" 2>&1 &
 PID=$!
+DONE=
+for ((i = 0; i < 200; i++)); do
+    DONE=$(pgrep -f -- "$TMP/recovery.cfg done --worker 0" | head -1 || true)
+    [ -n "$DONE" ] && break
+    kill -0 "$PID" 2>/dev/null || { tail -20 "$TMP/first.log"; exit 1; }
+    sleep 0.1
+done
+# stopped once its inbox is bound and the source connected to it (a source sends nothing to an
+# inbox it is not connected to)
+for ((i = 0; i < 200; i++)); do
+    [ -S "$TMP/var/run/done-0.in" ] && break
+    sleep 0.1
+done
+[ -n "$DONE" ] && [ -S "$TMP/var/run/done-0.in" ] ||
+    { echo "  the last stage did not start"; tail -20 "$TMP/first.log"; exit 1; }
+sleep 1
+kill -STOP "$DONE"
 for ((i = 0; i < TIMEOUT * 2; i++)); do
     out=$(count_of out)
     [ "${out:-0}" -ge "$INFLIGHT" ] && break
     kill -0 "$PID" 2>/dev/null || { tail -20 "$TMP/first.log"; exit 1; }
     sleep 0.5
 done
-{ kill -9 "$PID" && wait "$PID"; } 2>/dev/null || true
+FETCH=$(pgrep -f -- "$TMP/recovery.cfg fetch --worker 0" | head -1 || true)
+{ for p in $FETCH $PID $DONE; do kill -9 "$p" || true; done; wait "$PID"; } 2>/dev/null || true
 PID=
+for ((i = 0; i < 50; i++)); do
+    pgrep -f -- "$TMP/recovery.cfg" >/dev/null || break
+    sleep 0.1
+done
 [ "${out:-0}" -ge "$INFLIGHT" ] || { echo "  the source sent only ${out:-0} records"; exit 1; }
 rm -f "$TMP/metrics/newsflow-fetch-0.prom"
 
