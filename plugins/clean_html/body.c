@@ -1426,11 +1426,12 @@ static bool body_is_paywall_cut(const char *low, size_t n)
     };
     if (n >= BODY_APPEAL_CHARS)
         return false;
-    bool r = false;
-    for (size_t k = 0; k < sizeof(rest) / sizeof(rest[0]) && !r; k++)
-        r = body_has(low, n, rest[k]);
-    for (size_t k = 0; r && k < sizeof(access) / sizeof(access[0]); k++)
-        if (body_has(low, n, access[k]))
+    /* the words of access first: most blocks have none, and they are the shorter list */
+    bool a = false;
+    for (size_t k = 0; k < sizeof(access) / sizeof(access[0]) && !a; k++)
+        a = body_has(low, n, access[k]);
+    for (size_t k = 0; a && k < sizeof(rest) / sizeof(rest[0]); k++)
+        if (body_has(low, n, rest[k]))
             return true;
     return false;
 }
@@ -1458,16 +1459,14 @@ static void body_drop_prompts(struct body_out *o)
         const char *end = memmem(o->p + r, o->len - r, "\n\n", 2);
         size_t n = end ? (size_t)(end - (o->p + r)) : o->len - r;
         bool edge = k < 2 || k + 3 >= nblocks, notice = false;
-        if (k > 0 && n < BODY_APPEAL_CHARS) {
+        bool cut = k > 0 && n < BODY_APPEAL_CHARS;
+        if ((cut || (edge && nblocks > 1)) && n < BODY_NOTICE_CHARS)
             body_lower(o->p + r, n, low);
-            if (body_is_paywall_cut(low, n))
-                break;
-        }
-        if (edge && nblocks > 1 && n < BODY_NOTICE_CHARS) {
-            body_lower(o->p + r, n, low);
+        if (cut && body_is_paywall_cut(low, n))
+            break;
+        if (edge && nblocks > 1 && n < BODY_NOTICE_CHARS)
             notice = body_is_cookie_notice(low, n) ||
                      (k > 0 && k + BODY_APPEAL_BLOCKS >= nblocks && body_is_appeal(low, n));
-        }
         if (!notice) {
             if (w > 0) {
                 memmove(o->p + w, "\n\n", 2);
