@@ -1647,7 +1647,7 @@ static bool body_is_placeholder(const char *low, size_t n)
     /* body_lower folds ASCII only: the Polish word is listed with its capital Ł too */
     static const char *const loading[] = {
         "loading",     "wird geladen", "lädt",      "chargement", "cargando",
-        "caricamento", "carregando",   "laden",     "ładowanie",  "\xC5\x81" "adowanie",
+        "caricamento", "carregando",   "laden",     "ładowanie",  "\305\201adowanie",
         "bezig met laden",
     };
     if (n >= BODY_PLACEHOLDER_CHARS)
