@@ -490,6 +490,41 @@ static bool body_is_embedded_post(xmlNodePtr node)
     return false;
 }
 
+/* A blockquote that holds a post of a social network as the network's embed code writes it:
+ * its class ("twitter-tweet", "instagram-media", "tiktok-embed", Facebook's
+ * "fb-xfbml-parse-ignore") or the post it cites. */
+static bool body_is_post_quote(xmlNodePtr q)
+{
+    static const char *const marks[] = {"twitter-tweet", "instagram-media", "tiktok-embed",
+                                        "fb-xfbml-parse-ignore", "twitter.com/", "x.com/",
+                                        "instagram.com/", "facebook.com/", "tiktok.com/"};
+    if (q->type != XML_ELEMENT_NODE || !xmlStrEqual(q->name, BAD_CAST "blockquote"))
+        return false;
+    for (xmlAttrPtr a = q->properties; a; a = a->next) {
+        if (!xmlStrEqual(a->name, BAD_CAST "class") && !xmlStrEqual(a->name, BAD_CAST "cite"))
+            continue;
+        const xmlChar *v = body_attr_text(a);
+        for (size_t k = 0; v && k < sizeof(marks) / sizeof(marks[0]); k++)
+            if (strstr((const char *)v, marks[k]))
+                return true;
+    }
+    return false;
+}
+
+/* An element named furniture ("social-embed", "share-embed") that wraps such a post, the post
+ * itself or its wrapper's child: the post is quoted by the article, not a share button. */
+static bool body_wraps_post(xmlNodePtr node)
+{
+    for (xmlNodePtr c = node->children; c; c = c->next) {
+        if (body_is_post_quote(c))
+            return true;
+        for (xmlNodePtr g = c->type == XML_ELEMENT_NODE ? c->children : NULL; g; g = g->next)
+            if (body_is_post_quote(g))
+                return true;
+    }
+    return false;
+}
+
 /* Returns the index + 1 of the node's entry, 0 on allocation failure. */
 static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t parent, int depth,
                              bool in_link)
@@ -515,6 +550,8 @@ static uint32_t body_measure(struct html_body *b, xmlNodePtr node, uint32_t pare
     if (furn)
         e.kind = (b->relaxed & BODY_NO_FURN_TAGS) ? K_DIV : K_SKIP;
     e.flags = (uint16_t)body_attr_flags(b, node, e.kind == K_SKIP ? &jsonld : NULL);
+    if ((e.flags & F_UNLIKELY) && e.kind != K_SKIP && body_wraps_post(node))
+        e.flags &= (uint16_t)~F_UNLIKELY;
     if (furn)
         e.flags |= F_FURN;
     if ((e.flags & F_TEASER) && b->nteasers <= BODY_MAX_TEASERS) {

@@ -111,6 +111,12 @@ static const struct fixture made_up[] = {
      {"The bridge will reopen to lorries in September, whatever the cost.",
       "Opposition members said the promise could not be kept"},
      {NULL}},
+    /* posts the article quotes in wrappers named for social media, beside share buttons
+     * named so too */
+    {"post-in-social-wrapper.html",
+     {"whatever the cost. We owe it to the farmers", "Road closures on the east bank end",
+      "Opposition members said the promise"},
+     {"Share on Facebook", "Email this story"}},
     /* a breaking-news ticker and a most-read list inside the article's container */
     {"most-read-and-breaking.html",
      {"Engineers told the meeting", "Opposition members said the promise"},
