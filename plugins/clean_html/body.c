@@ -1177,8 +1177,34 @@ static bool body_ends_sentence(const char *p, size_t n)
     return false;
 }
 
+/* The author's sign-off under a post: "x Franzi", "Euer Hans", "XX, Die Redaktion", "Love,
+ * Anna", "Liebe Grüße, Eva": a greeting of farewell, then a name. The words that also begin a
+ * label or a sentence ("Best", "Love") count only with a comma or a line break after them. */
+static bool body_is_signoff(const char *p, size_t n)
+{
+    static const char *const any[] = {"xoxo", "xxx", "xx", "xo", "x", "euer", "eure", "dein",
+                                      "deine"};
+    static const char *const comma[] = {
+        "love",         "cheers",       "best",          "yours",        "greetings",
+        "liebe grüße",  "viele grüße",  "herzliche grüße", "beste grüße", "lg",
+        "bisous",       "besos",        "abrazos",       "saludos",      "cordialement",
+    };
+    for (size_t k = 0; k < sizeof(any) / sizeof(any[0]); k++) {
+        size_t l = strlen(any[k]);
+        if (l + 1 < n && strncasecmp(p, any[k], l) == 0 && (p[l] == ' ' || p[l] == ','))
+            return true;
+    }
+    for (size_t k = 0; k < sizeof(comma) / sizeof(comma[0]); k++) {
+        size_t l = strlen(comma[k]);
+        if (l + 1 < n && strncasecmp(p, comma[k], l) == 0 && (p[l] == ',' || p[l] == '\n'))
+            return true;
+    }
+    return false;
+}
+
 /* Short blocks after the last sentence of the text ("Tags", "Contact:", "Share", a date) are
- * the page's furniture between the article and its footer. */
+ * the page's furniture between the article and its footer; the trimming stops at the author's
+ * sign-off, which belongs to the post. */
 static void body_trim_tail(struct body_out *o)
 {
     while (o->len > 0) {
@@ -1191,7 +1217,8 @@ static void body_trim_tail(struct body_out *o)
         /* a short question or exclamation there asks the reader to share, comment or read on */
         char last = o->p[o->len - 1];
         if (n >= BODY_TAIL_CHARS ||
-            (body_ends_sentence(o->p + start, n) && last != '?' && last != '!'))
+            (body_ends_sentence(o->p + start, n) && last != '?' && last != '!') ||
+            body_is_signoff(o->p + start, n))
             return;
         o->len = start - 2;
     }

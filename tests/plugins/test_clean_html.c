@@ -190,6 +190,10 @@ static const struct fixture made_up[] = {
     {"loading-widgets.html",
      {"Das Beladen dauert bei Hochwasser", "The ferry app kept loading.", "seit der neue Radweg"},
      {"Loading...", "Wird geladen", "12 Stimmen"}},
+    /* the author's sign-off after the last paragraph, then labels of widgets */
+    {"signoff-at-the-end.html",
+     {"einen schönen Sonntag.", "x Franzi"},
+     {"Best deals", "Teilen mit"}},
     /* a question and a call to share after the last paragraph */
     {"share-question-at-the-end.html",
      {"kosten mehr als geplant."},
