@@ -47,7 +47,7 @@ enum meta_src {
 #define META_MAX_SCRIPTS 16     /* inline scripts kept for the last resort */
 #define META_SCRIPT_SCAN 65536  /* bytes of each read there */
 #define META_NEAR_BEFORE 80     /* bytes between a date and the headline it stands right above */
-#define META_VISIBLE_DAYS 7     /* how much later than the markup the page's shown date may be */
+#define META_VISIBLE_DAYS 31    /* how much later than the markup the page's shown date may be */
 
 struct meta_cand {
     struct md_date date;
@@ -1196,7 +1196,8 @@ static const struct meta_cand *meta_choose(const struct html_meta *m)
         }
     }
     /* The markup's date is often the day the article was written, and the page shows a later
-     * one, the day it went out: a few days later, the day shown by the article wins. */
+     * one, the day it went out or went out again: up to a month later, the day shown by the
+     * article wins. */
     const struct meta_cand *shown = best && best->src <= SRC_ITEMPROP ? meta_shown_day(m) : NULL;
     if (shown && md_days(&shown->date) > md_days(&best->date) &&
         md_days(&shown->date) <= md_days(&best->date) + META_VISIBLE_DAYS)

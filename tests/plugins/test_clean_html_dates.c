@@ -467,6 +467,10 @@ static void test_made_up_pages(void **state)
         {"url-archived.html", "2013-08-07"},
         /* the markup's date is the day before the one the article shows */
         {"shown-day-later.html", "2022-01-26"},
+        /* three weeks later: an article written, then published (or put out again) */
+        {"shown-weeks-later.html", "2022-01-26"},
+        /* two years later: the markup's date stands */
+        {"shown-years-later.html", "2020-01-10"},
         /* a live blog whose updates would fill every slot before its URL is read */
         {"live-blog-updates.html", "2023-11-02"},
     };
