@@ -48,6 +48,7 @@
 #define BODY_PLACEHOLDER_CHARS 120 /* and of a widget that shows it is loading */
 #define BODY_PROSE 150         /* characters of a paragraph no menu holds */
 #define BODY_NOTICE_CHARS 600  /* bytes of a block that may be a cookie, consent or paywall notice */
+#define BODY_WALL_CHARS 2400   /* and of a text that may be all a consent or paywall's wall */
 
 enum body_kind {
     K_INLINE, /* span, b, em...: part of the surrounding block */
@@ -1445,24 +1446,58 @@ static bool body_is_cookie_notice(const char *low, size_t n)
 /* A text that is nothing but a prompt: a page whose article is drawn by scripts leaves the
  * notice asking for them, for consent or for a subscription. Two kinds of prompt words in a
  * short text. */
-static bool body_is_prompt(const char *low, size_t n)
+static const char *const body_prompt_kinds[][6] = {
+    {"cookie", "consent", "einwillig", "zustimm", "privacy", "datenschutz"},
+    {"javascript", "browser", "ad blocker", "adblock", "werbeblocker", "enable"},
+    {"subscri", "abonn", "suscr", "log in", "sign in", "anmelden"},
+    {"accept", "agree", "akzept", "continue", "weiter", "allow"},
+};
+
+/* A bit for each kind of prompt word that the `n` bytes of lowered text hold. */
+static unsigned body_prompt_words(const char *low, size_t n)
 {
-    static const char *const kinds[][6] = {
-        {"cookie", "consent", "einwillig", "zustimm", "privacy", "datenschutz"},
-        {"javascript", "browser", "ad blocker", "adblock", "werbeblocker", "enable"},
-        {"subscri", "abonn", "suscr", "log in", "sign in", "anmelden"},
-        {"accept", "agree", "akzept", "continue", "weiter", "allow"},
-    };
-    if (n >= BODY_NOTICE_CHARS)
-        return false;
-    int hits = 0;
-    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-        for (size_t i = 0; i < sizeof(kinds[k]) / sizeof(kinds[k][0]); i++)
-            if (body_has(low, n, kinds[k][i])) {
-                hits++;
+    unsigned kinds = 0;
+    for (size_t k = 0; k < sizeof(body_prompt_kinds) / sizeof(body_prompt_kinds[0]); k++)
+        for (size_t i = 0; i < sizeof(body_prompt_kinds[k]) / sizeof(body_prompt_kinds[k][0]); i++)
+            if (body_has(low, n, body_prompt_kinds[k][i])) {
+                kinds |= 1u << k;
                 break;
             }
-    return hits >= 2;
+    return kinds;
+}
+
+static bool body_is_prompt(const char *low, size_t n)
+{
+    if (n >= BODY_NOTICE_CHARS)
+        return false;
+    unsigned kinds = body_prompt_words(low, n);
+    return (kinds & (kinds - 1)) != 0; /* two kinds or more */
+}
+
+/* A longer wall: consent platforms and paywalls that explain their purposes over a few
+ * paragraphs ("We and our 142 partners store ...", "You can withdraw your consent ...", "Read
+ * without ads with a subscription"). Every block asks for consent or for a subscription or
+ * login, and the whole holds two kinds of prompt words; one block without such a word (a
+ * paragraph of the article, however short) and the text is not a wall. */
+static bool body_is_wall(const char *p, size_t len)
+{
+    char low[BODY_NOTICE_CHARS];
+    unsigned all = 0;
+    if (len >= BODY_WALL_CHARS)
+        return false;
+    for (size_t r = 0; r < len;) {
+        const char *end = memmem(p + r, len - r, "\n\n", 2);
+        size_t n = end ? (size_t)(end - (p + r)) : len - r;
+        if (n >= BODY_NOTICE_CHARS)
+            return false;
+        body_lower(p + r, n, low);
+        unsigned kinds = body_prompt_words(low, n);
+        if (!(kinds & 5u)) /* neither consent nor a subscription or login */
+            return false;
+        all |= kinds;
+        r += n + (end ? 2 : 0);
+    }
+    return (all & (all - 1)) != 0;
 }
 
 /* Where a paywall cuts the article: a short block that says the rest of the story is for
@@ -1506,12 +1541,18 @@ static bool body_is_paywall_cut(const char *low, size_t n)
 static void body_drop_prompts(struct body_out *o)
 {
     char low[BODY_NOTICE_CHARS];
+    if (o->len == 0)
+        return;
     if (o->len < BODY_NOTICE_CHARS) {
         body_lower(o->p, o->len, low);
         if (body_is_prompt(low, o->len)) {
             o->len = 0;
             return;
         }
+    }
+    if (body_is_wall(o->p, o->len)) {
+        o->len = 0;
+        return;
     }
     size_t nblocks = 0;
     for (size_t i = 0; i + 1 < o->len; i++)

@@ -288,6 +288,41 @@ static void test_prompt_alone_is_no_article(void **state)
     "<p>Engineers told the meeting that the work would take at least another four months, and " \
     "that the cost had risen by a third since the first estimate was made in April.</p>"
 
+/* A consent platform's wall of several paragraphs is no article either; a short report about
+ * consent rules, with paragraphs that ask nothing, is one (its text is kept, whatever the
+ * cookie-notice check makes of the paragraphs that name cookies). */
+static void test_consent_wall_is_no_article(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/tests/fixtures/html/consent-wall.html", NF_SOURCE_DIR);
+    size_t n = 0;
+    char *raw = mock_slurp(path, &n);
+    assert_non_null(raw);
+    struct nf_record *rec = record_of(raw, n, "text/html");
+    assert_int_equal(mock_process(plugin, rec), NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "no article text found in the page"));
+    nf_record_destroy(&rec);
+    free(raw);
+    static const char report[] =
+        "<html><body><article><h1>Court rules on cookie banners</h1>"
+        "<p>The court in Luxembourg ruled on Tuesday in a case that began eight years ago with a "
+        "lottery run by a marketing firm, which asked the players of its online game for their "
+        "names and addresses and passed them on to the sponsors of the prizes.</p>"
+        "<p>Websites must ask for consent before they store cookies that track their visitors, "
+        "the judges said, and a box ticked in advance is no consent.</p>"
+        "<p>Publishers said they would have to change the banners that ask readers to accept "
+        "cookies or to pay for a subscription without advertising.</p>"
+        "<p>The federation of consumer groups, which brought the case, called the ruling a "
+        "victory for every household that shops on the internet, and said it would now turn "
+        "to the national courts.</p>"
+        "</article></body></html>";
+    static const char *const in[] = {"a lottery run by a marketing firm",
+                                     "turn to the national courts"};
+    static const char *const out[] = {NULL};
+    EXPECT_TEXT(report, in, out);
+}
+
 static void test_furniture_of_a_synthetic_page(void **state)
 {
     (void)state;
@@ -933,6 +968,7 @@ int main(void)
         cmocka_unit_test(test_real_pages_keep_article_drop_furniture),
         cmocka_unit_test(test_made_up_pages_keep_article_drop_furniture),
         cmocka_unit_test(test_prompt_alone_is_no_article),
+        cmocka_unit_test(test_consent_wall_is_no_article),
         cmocka_unit_test(test_furniture_of_a_synthetic_page),
         cmocka_unit_test(test_nav_swallowing_the_page),
         cmocka_unit_test(test_ruby_annotations_dropped),
