@@ -77,14 +77,14 @@ for ((i = 0; i < 200; i++)); do
     kill -0 "$PID" 2>/dev/null || { tail -20 "$TMP/first.log"; exit 1; }
     sleep 0.1
 done
-# stopped once its inbox is bound and the source connected to it (a source sends nothing to an
-# inbox it is not connected to)
-for ((i = 0; i < 200; i++)); do
-    [ -S "$TMP/var/run/done-0.in" ] && break
+# stopped once its inbox is bound and the source has connected to it: a source sends nothing to
+# an inbox until their handshake is done, which a stopped worker never answers
+for ((i = 0; i < 300; i++)); do
+    [ -S "$TMP/var/run/done-0.in" ] && grep -q "source fetch_jsonl started" "$TMP/first.log" && break
     sleep 0.1
 done
-[ -n "$DONE" ] && [ -S "$TMP/var/run/done-0.in" ] ||
-    { echo "  the last stage did not start"; tail -20 "$TMP/first.log"; exit 1; }
+[ -n "$DONE" ] && grep -q "source fetch_jsonl started" "$TMP/first.log" ||
+    { echo "  the pipeline did not start"; tail -20 "$TMP/first.log"; exit 1; }
 sleep 1
 kill -STOP "$DONE"
 for ((i = 0; i < TIMEOUT * 2; i++)); do
