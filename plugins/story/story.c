@@ -1,16 +1,17 @@
 /* story: a filter that sets story_id (the id of the story's article read first) by online
  * clustering: TF-IDF sub-vectors of folded words, names and figures (IDF learned from the stream,
- * optionally seeded), shared entities and publication time, against compact centroids of recent
- * stories found through an inverted index (looked up with the record's strongest terms that some
- * other article has); a story is joined only through a shared anchor (a word or entity still
- * rare in the stream, or a name, or a word not common in the stream, rare outside the story), so
- * that reports on one template do not gather on their common words while a big story keeps its
- * names and words. BCubed F1 through conf/stories.cfg over ten orders: BASIL 0.937 (0.923-0.952),
- * ecbplus-dev 0.868 (0.853-0.884): two events of one kind (two arrests of one team's players) are
- * still often one story; docs/stories.md has the figures and what was tried. Copies join
- * their original's story, and an original that dedup found read before articles that arrived first
- * joins their story; replays keep theirs. A story is named by its member read first (read_order):
- * when an earlier-read member joins, the story is renamed and the record carries the rename to the
+ * optionally seeded), shared entities, publication time and, for undated texts, the latest
+ * years they mention, against compact centroids of recent stories found through an inverted index
+ * (looked up with the record's strongest terms that some other article has); a story is joined
+ * only through a shared anchor (a word or entity still rare in the stream, or a name, or a word
+ * not common in the stream, rare outside the story), so that reports on one template do not
+ * gather on their common words while a big story keeps its names and words. BCubed F1 through
+ * conf/stories.cfg over ten orders: BASIL 0.937 (0.923-0.952), ecbplus-dev 0.871 (0.847-0.894):
+ * two events of one kind (two arrests of one team's players) are still often one story;
+ * docs/stories.md has the figures and what was tried. Copies join their original's story, and
+ * an original that dedup found read before articles that arrived first joins their story;
+ * replays keep theirs. A story is named by its member read first (read_order): when an
+ * earlier-read member joins, the story is renamed and the record carries the rename to the
  * stores ("amend", ../dedup/amend.h). Which story an article joins depends on what came before
  * it: the stage takes its records in read order (in_read_order) to decide alike in every run. One
  * worker, snapshotted to its state directory as its state is in memory, with a log of the records
@@ -48,6 +49,11 @@
 #define STORY_FIGURE_SEED 0x666967ULL /* figures apart from words */
 #define STORY_MAX_FIGURE 24 /* bytes; longer runs of digits are ids, not figures */
 #define STORY_MAX_PLACES 64 /* words of a record's known places left out of its names */
+/* Four digits in this range are read as a year. Years this many apart or more are the years of
+ * two events (year_weight): news mentions the year it is written in, and the one before. */
+#define STORY_YEAR_MIN 1900
+#define STORY_YEAR_MAX 2099
+#define STORY_YEARS_APART 2
 /* A record's terms are of three kinds, each a sub-vector of its own (normalised apart and
  * compared apart): the words, the names (who, where) and the figures (scores, tolls, years). */
 enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
@@ -66,6 +72,7 @@ struct story_conf {
     double threshold;
     double window_days;
     double time_weight;
+    double year_weight;
     double entity_weight;
     double title_weight;
     double name_weight;
@@ -92,6 +99,12 @@ static const struct nf_option story_options[] = {
     {"time_weight", NF_OPT_DOUBLE, "0.1", offsetof(struct story_conf, time_weight),
      "How much the similarity drops, linearly, from a gap of 0 days to one of window_days: "
      "0 ignores time inside the window.", .min = "0", .max = "1"},
+    {"year_weight", NF_OPT_DOUBLE, "0.25", offsetof(struct story_conf, year_weight),
+     "How much the similarity drops when the article or the story has no publication date "
+     "and the latest years they mention (or were published in) are two or more apart: an "
+     "article cannot mention a year after its own, and news mentions its own year, so two "
+     "events of one kind years apart (two castings of one role) are told apart by the years "
+     "their texts give. 0: years are not compared.", .min = "0", .max = "1"},
     {"entity_weight", NF_OPT_DOUBLE, "0.1", offsetof(struct story_conf, entity_weight),
      "How much the overlap of named entities (cosine, 0-1) scales the text's TF-IDF cosine: "
      "the similarity is text * (1 - w + w * entities) when both the article and the story "
@@ -221,6 +234,8 @@ struct story_item {
     uint32_t members;
     uint32_t nterms, nents;
     bool live;
+    uint16_t year; /* the latest year its members mention or were published in; 0: none
+                    * (in what was padding: the layout's sizes are those of version 5) */
     double tmin, tmax; /* days since the epoch of published members; NAN when none */
     uint64_t last_seq; /* arrival number of the last member */
     int64_t order; /* read order of the member read first, whose id the story has */
@@ -294,6 +309,7 @@ struct story {
     uint32_t *order;
     size_t order_cap;
     bool has_kind[STORY_KINDS]; /* the record has terms of this kind */
+    uint16_t year; /* the latest year the record mentions or was published in, 0: none */
     uint64_t places[STORY_MAX_PLACES]; /* name terms of the record's known places */
     size_t nplaces;
     double log_docs; /* log(docs + 1), for log_docs_at = docs + 1 */
@@ -636,15 +652,22 @@ static int story_fold_run(struct story *s, const char *p, size_t n, float count,
     return 0;
 }
 
+/* A year the record mentions: its latest one is the earliest it can have been written. */
+static void story_saw_year(struct story *s, unsigned y)
+{
+    if (y >= STORY_YEAR_MIN && y <= STORY_YEAR_MAX && y > s->year)
+        s->year = (uint16_t)y;
+}
+
 static bool story_digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
 }
 
-/* Splits text into folded words and counts them into the record's terms, figures apart. With
- * names, a word capitalised inside a sentence is a name (see story_emit): not in a headline,
- * capitalised throughout. ASCII words are folded by hand: utf8proc costs
- * several times more and most news text is ASCII. */
+/* Splits text into folded words and counts them into the record's terms, figures apart (the
+ * latest year among them raises s->year). With names, a word capitalised inside a sentence is a
+ * name (see story_emit): not in a headline, capitalised throughout. ASCII words are folded by
+ * hand: utf8proc costs several times more and most news text is ASCII. */
 static int story_words(struct story *s, const char *t, size_t n, float count, bool names,
                        float figures)
 {
@@ -674,6 +697,9 @@ static int story_words(struct story *s, const char *t, size_t n, float count, bo
                                      u[i] == '/') && story_digit(u[i + 1]))
                     for (i++; i < n && story_digit(u[i]); i++)
                         ;
+                if (i - a == 4)
+                    story_saw_year(s, (unsigned)((u[a] - '0') * 1000 + (u[a + 1] - '0') * 100 +
+                                                 (u[a + 2] - '0') * 10 + (u[a + 3] - '0')));
                 if (figures > 0 && story_emit_figure(s, t + a, i - a, figures) < 0)
                     return -1;
                 continue;
@@ -1052,10 +1078,16 @@ static void story_places(struct story *s, struct nf_record *rec)
 }
 
 /* Tokenises title and text into s->dt, counts the document into the frequencies and weighs
- * the terms. Returns the number of terms, or -1 (out of memory). */
+ * the terms; s->year is the latest year it mentions or was published in. Returns the number of
+ * terms, or -1 (out of memory). */
 static long story_vector(struct story *s, struct nf_record *rec)
 {
     s->ndt = 0;
+    s->year = 0;
+    int py, pm, pd; /* the year it was published: it may mention none */
+    const char *pub = nf_record_str(rec, NF_F_PUBLISHED_AT, NULL);
+    if (pub && !isnan(story_days(pub)) && sscanf(pub, "%4d-%2d-%2d", &py, &pm, &pd) == 3)
+        story_saw_year(s, (unsigned)py);
     if (++s->stamp == 0) {
         memset(s->dstamp, 0, s->dmap_cap * sizeof(*s->dstamp));
         s->stamp = 1;
@@ -1217,6 +1249,18 @@ static double story_gap(const struct story_item *it, double t)
     return t < it->tmin ? it->tmin - t : t > it->tmax ? t - it->tmax : 0;
 }
 
+/* Whether the record (published at t, NAN when not known) and the story are about two years:
+ * when one side has no publication date, the latest years they mention are STORY_YEARS_APART or
+ * more apart. An article cannot mention a year after its own and news mentions its own year, so
+ * the latest year an undated text gives dates it roughly; with dates on both sides their gap
+ * says more (time_weight, window_days), and a dated article mentions next year's election. */
+static bool story_years_apart(const struct story *s, const struct story_item *it, double t)
+{
+    if (!s->year || !it->year || (!isnan(t) && !isnan(it->tmin)))
+        return false;
+    return (s->year > it->year ? s->year - it->year : it->year - s->year) >= STORY_YEARS_APART;
+}
+
 /* Moves the k heaviest of a[0..n) to the front, in no particular order (quickselect): the
  * callers need the top few of a few hundred, not a sorted list. */
 static void story_top(struct story_term *a, size_t n, size_t k)
@@ -1341,13 +1385,18 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
             gap = story_gap(&s->items[slot], t);
             sim *= 1 - s->conf->time_weight * (gap < win ? gap : win) / win;
         }
+        bool apart = story_years_apart(s, &s->items[slot], t);
+        if (apart)
+            sim *= 1 - s->conf->year_weight;
         if (anchors < s->conf->anchors)
             sim = 0;
         nf_log(ctx, NF_LOG_DEBUG, "  story %02x%02x%02x%02x.. (%u members): text %.3f (words "
-               "%.3f, names %.3f, figures %.3f), entities %.3f, %.1f days apart, %d anchors: %.3f",
+               "%.3f, names %.3f, figures %.3f), entities %.3f, %.1f days apart, years %u/%u%s, "
+               "%d anchors: %.3f",
                s->items[slot].id[0], s->items[slot].id[1], s->items[slot].id[2],
                s->items[slot].id[3], s->items[slot].members, text, kc[STORY_WORD],
-               kc[STORY_NAME], kc[STORY_FIGURE], ent, gap, anchors, sim);
+               kc[STORY_NAME], kc[STORY_FIGURE], ent, gap, s->year, s->items[slot].year,
+               apart ? " apart" : "", anchors, sim);
         if (sim > best_score)
             best_score = sim, best = slot;
     }
@@ -1468,6 +1517,8 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
     memcpy(se, all, ne * sizeof(*se));
     it->nents = (uint32_t)ne;
 
+    if (s->year > it->year)
+        it->year = s->year;
     if (!isnan(t)) {
         if (isnan(it->tmin) || t < it->tmin)
             it->tmin = t;
@@ -1505,8 +1556,10 @@ static int story_put(struct story_out *o, const void *p, size_t n)
  * next article exactly as the one that wrote it would have: rebuilding the index and the lengths
  * (versions 1-4, still read) made articles land in other stories after a crash. The sizes of
  * the records copied whole are in the header; a build whose state is laid out otherwise refuses
- * the file (kept aside, as a damaged one). */
-#define STORY_SNAPSHOT_VERSION 5
+ * the file (kept aside, as a damaged one). Version 6 is version 5 with each story's year
+ * (story_item.year) in bytes that were padding: a version 5 file is read with no story's year
+ * known. */
+#define STORY_SNAPSHOT_VERSION 6
 
 static int story_snapshot_encode(struct story *s, struct story_out *b)
 {
@@ -1672,8 +1725,10 @@ static bool story_table_cap(uint64_t cap, uint64_t max)
     return cap <= max && (cap & (cap - 1)) == 0;
 }
 
-/* Version 5 (story_snapshot_encode): the state as it was, checked before it is trusted. */
-static int story_restore_exact(struct story *s, struct story_reader *r, const char **why)
+/* Versions 5 and 6 (story_snapshot_encode): the state as it was, checked before it is
+ * trusted. */
+static int story_restore_exact(struct story *s, struct story_reader *r, uint32_t version,
+                               const char **why)
 {
     uint32_t k, e, sizes[5];
     uint64_t nitems, nfree, live, cap, n, entries;
@@ -1714,6 +1769,8 @@ static int story_restore_exact(struct story *s, struct story_reader *r, const ch
             if (t[j].kind >= STORY_KINDS)
                 return *why = "bad story term", -1;
         nlive += live;
+        if (version < 6)
+            s->items[i].year = 0; /* padding then: anything */
     }
     if (nlive != s->live || s->nfree + s->live != s->nitems)
         return *why = "bad story count", -1;
@@ -1835,8 +1892,8 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
     /* version 2 had no read order: its stories keep their names */
     if (STORY_GET(&r, version) || version < 1 || version > STORY_SNAPSHOT_VERSION)
         return *why = "unknown snapshot version", -1;
-    if (version == STORY_SNAPSHOT_VERSION)
-        return story_restore_exact(s, &r, why);
+    if (version >= 5)
+        return story_restore_exact(s, &r, version, why);
     if (STORY_GET(&r, k) || STORY_GET(&r, e) || e != STORY_MAX_ENTS || STORY_GET(&r, s->docs) ||
         STORY_GET(&r, s->seq) || STORY_GET(&r, ndf))
         return *why = "truncated header", -1;
