@@ -2,6 +2,7 @@
  * store_pg through libpq. Both print the same columns; neither writes anything. */
 #include "views.h"
 
+#include <ctype.h>
 #include <libpq-fe.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -241,14 +242,26 @@ static int show_one(const char *path, const char *stage, const struct nf_show_op
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
     int limit = o->limit > 0 ? o->limit : 50, rc = 1;
-    char like[80];
-    snprintf(like, sizeof(like), "%s%%", o->story ? o->story : "");
+    /* A story is asked for by its id's first characters, in any case: the ids between the
+     * prefix (lowercase, as ids are written) and the prefix followed by DEL, past every ASCII
+     * character. Through story_members, each part's index on story_id finds them; a store
+     * older than schema 4 (no such view) has an index on articles(story_id). */
+    char lo[80], hi[81];
+    size_t pn = 0;
+    for (const char *c = o->story ? o->story : ""; *c && pn < sizeof(lo) - 1; c++)
+        lo[pn++] = (char)tolower((unsigned char)*c);
+    lo[pn] = '\0';
+    memcpy(hi, lo, pn);
+    hi[pn] = '\x7f', hi[pn + 1] = '\0';
     static const char latest[] =
         "SELECT id, coalesce(published_at, ''), coalesce(outlet, ''), coalesce(title, ''),"
         " coalesce(story_id, ''), coalesce(dup_of, ''), count(*) OVER () FROM articles"
-        " WHERE (?2 = '%' OR story_id LIKE ?2)"
+        " WHERE %s"
         " AND (?3 IS NULL OR coalesce(published_at, fetched_at) >= ?3)"
         " ORDER BY coalesce(published_at, fetched_at) DESC, id LIMIT ?4";
+    static const char by_members[] = "rowid IN (SELECT article_rowid FROM story_members"
+                                     " WHERE story_id BETWEEN ?2 AND ?5)";
+    static const char by_column[] = "story_id BETWEEN ?2 AND ?5";
     char *sql = NULL, *parts = NULL, err[512] = "";
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         fprintf(stderr, "newsflow: store %s (%s): %s\n", stage, path,
@@ -256,6 +269,15 @@ static int show_one(const char *path, const char *stage, const struct nf_show_op
         goto out;
     }
     sqlite3_busy_timeout(db, 5000);
+    const char *by_story = pn ? by_column : "?2 = ''";
+    if (pn) {
+        sqlite3_stmt *v = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type = 'view' AND "
+                                   "name = 'story_members'", -1, &v, NULL) == SQLITE_OK &&
+            sqlite3_step(v) == SQLITE_ROW)
+            by_story = by_members;
+        sqlite3_finalize(v);
+    }
     if (o->match) {
         if (!(parts = fts_source(db, err, sizeof(err)))) {
             fprintf(stderr, "newsflow: store %s (%s): %s\n", stage, path, err);
@@ -266,22 +288,28 @@ static int show_one(const char *path, const char *stage, const struct nf_show_op
                      " coalesce(a.title, ''), coalesce(a.story_id, ''), coalesce(a.dup_of, ''),"
                      " count(*) OVER () FROM (%s) f"
                      " JOIN articles a ON a.rowid = f.rowid"
-                     " WHERE (?2 = '%%' OR a.story_id LIKE ?2)"
+                     " WHERE %s%s"
                      " AND (?3 IS NULL OR coalesce(a.published_at, a.fetched_at) >= ?3)"
                      " ORDER BY f.rank, a.id LIMIT ?4",
-                     parts) < 0) {
+                     parts, pn ? "a." : "", by_story) < 0) {
             sql = NULL;
             fprintf(stderr, "newsflow: out of memory\n");
             goto out;
         }
     }
-    if (sqlite3_prepare_v2(db, sql ? sql : latest, -1, &q, NULL) != SQLITE_OK) {
+    if (!sql && asprintf(&sql, latest, by_story) < 0) {
+        sql = NULL;
+        fprintf(stderr, "newsflow: out of memory\n");
+        goto out;
+    }
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
         fprintf(stderr, "newsflow: store %s (%s): %s\n", stage, path, sqlite3_errmsg(db));
         goto out;
     }
     if (o->match)
         sqlite3_bind_text(q, 1, o->match, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, like, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, hi, -1, SQLITE_STATIC);
     if (o->since)
         sqlite3_bind_text(q, 3, o->since, -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 4, limit);

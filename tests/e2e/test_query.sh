@@ -18,6 +18,15 @@ story=$(sql "$DB" "select story_id from articles group by story_id order by coun
 n=$(sql "$DB" "select count(*) from articles where story_id = '$story'")
 "$NF" show "$CFG" "${S[@]}" --story "${story:0:8}" >"$T/story" || fail "show --story failed"
 assert_contains "$T/story" "$n of $n articles" "show --story (by its first characters) shows its $n articles"
+"$NF" show "$CFG" "${S[@]}" --story "$(echo "${story:0:8}" | tr a-f A-F)" >"$T/story2" || fail "show --story in capitals failed"
+assert_contains "$T/story2" "$n of $n articles" "show --story takes the id in capitals too"
+"$NF" show "$CFG" "${S[@]}" --story "%" >"$T/story3" || fail "show --story % failed"
+assert_contains "$T/story3" "0 of 0 articles" "show --story % is an id's first character, not a pattern"
+# a store older than schema 4 has no story_members view: its articles are found all the same
+cp "$DB" "$T/old.db"
+sql "$T/old.db" "DROP VIEW story_members" >/dev/null
+"$NF" show "$CFG" --set "state_dir=$T/var" --set "store.path=$T/old.db" --story "${story:0:8}" >"$T/story4" || fail "show --story on a store without story_members failed"
+assert_contains "$T/story4" "$n of $n articles" "show --story over a store without story_members"
 "$NF" show "$CFG" "${S[@]}" --since 2023-11-01 >"$T/since" || fail "show --since failed"
 m=$(sql "$DB" "select count(*) from articles where coalesce(published_at, fetched_at) >= '2023-11-01'")
 assert_contains "$T/since" "$m of $m articles" "show --since counts the articles from that day"
