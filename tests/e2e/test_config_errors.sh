@@ -51,10 +51,12 @@ stages = {
   clean = { plugin = "clean_text"; inputs = ["fetch"]; endpoint = "tcp://127.0.0.1:$PORT"; };
 };
 CFG
-python3 -c "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', $PORT)); s.listen(); time.sleep(20)" &
+python3 -c "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', $PORT)); s.listen(); open('$T/held', 'w').close(); time.sleep(20)" &
 HOLD=$!
 PIDS+=($HOLD)
-sleep 0.5
+# the port is taken once the holder says so (python's start can take longer than a fixed sleep
+# on a busy machine)
+wait_for 10 test -f "$T/held" || fail "the port holder did not start"
 "$NF" check "$T/ports.cfg" >"$T/out" 2>&1 && fail "check passed a config whose port is taken"
 assert_contains "$T/out" "$T/ports.cfg:5: stage 'clean': endpoint tcp://127.0.0.1:$PORT: Address already in use" \
     "check names the stage, file:line and the taken port"
