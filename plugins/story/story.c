@@ -41,6 +41,7 @@
 #define STORY_QUERY_TERMS 32 /* a record's strongest terms looked up in the index */
 #define STORY_INDEX_TERMS 16 /* a story's strongest terms in the index (all top_terms score) */
 #define STORY_CANDIDATES 8 /* stories scored in full */
+#define STORY_ANCHOR_YOUNG 16 /* articles: what common_share may call rare in a young stream */
 #define STORY_POSTINGS_SCAN 256 /* newest entries read from one term's list: a term in more
                                   * stories than that is common and the recent ones matter */
 #define STORY_MAX_WORD 64  /* bytes; longer runs are not words (URLs, hashes) */
@@ -123,10 +124,10 @@ static const struct nf_option story_options[] = {
      "the similarity, as name_weight. 0: figures are not read.", .min = "0"},
     {"anchor_share", NF_OPT_DOUBLE, "0.005", offsetof(struct story_conf, anchor_share),
      "A word (or entity) is an anchor when at most this share of the articles seen so far have "
-     "it (and never fewer than 5 articles): a name, a place, a rare word of the event; a name "
-     "(a word written with a capital inside a sentence) when at most this share of the "
-     "articles outside the story have it, so that a story that grows keeps its names. See "
-     "'anchors'.", .min = "0", .max = "1"},
+     "it (and never fewer than 5 articles, nor than common_share of them up to 16): a name, a "
+     "place, a rare word of the event; a name (a word written with a capital inside a "
+     "sentence) when at most this share of the articles outside the story have it, so that a "
+     "story that grows keeps its names. See 'anchors'.", .min = "0", .max = "1"},
     {"common_share", NF_OPT_DOUBLE, "0.05", offsetof(struct story_conf, common_share),
      "A word (or figure) in at most this share of the articles seen so far is an anchor of a "
      "story also when it is rare outside the story (its members' own uses left out), as a "
@@ -1360,8 +1361,18 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
     long best = -1;
     double best_score = -1;
     /* anchors: terms found in few articles outside the story so far, never fewer than 5: the
-     * words of a template are soon more common than that, the names of a big story are not */
+     * words of a template are soon more common than that, the names of a big story are not.
+     * In a young stream, where anchor_share of it is a handful, a term in at most common_share
+     * of it is rare too, up to STORY_ANCHOR_YOUNG articles: the names of an event that a few
+     * other stories mention stay its anchors. The price: in a stream of a few hundred articles
+     * up to that many reports on one template may gather (in a stream of nothing else, still
+     * 5: a template's words are in all of it) */
     double rare = s->conf->anchor_share * (double)s->docs;
+    double young = s->conf->common_share * (double)s->docs;
+    if (young > STORY_ANCHOR_YOUNG)
+        young = STORY_ANCHOR_YOUNG;
+    if (rare < young)
+        rare = young;
     if (rare < 5)
         rare = 5;
     double anchor_idf = story_idf(s, (uint32_t)rare);

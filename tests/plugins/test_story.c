@@ -612,6 +612,44 @@ static void test_names_tell_events_apart(void **state)
     }
 }
 
+/* In a young stream a word is rare for longer: words in a few percent of the stream (here in
+ * eight long articles of 210 besides the two tellings, more than the 5 that anchor_share leaves
+ * a stream this short) still anchor two tellings of one event that share nothing else. */
+static void test_young_stream_keeps_few_as_rare(void **state)
+{
+    (void)state;
+    struct mock_plugin *mp = story_new(NULL);
+    char text[4000], name[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(text, sizeof(text), "zq%dalpha zq%dbeta zq%dgamma zq%ddelta.", i, i, i, i);
+        snprintf(name, sizeof(name), "other-%d", i);
+        struct nf_record *r = plain(name, text, NULL);
+        story_of(mp, r);
+        nf_record_destroy(&r);
+    }
+    /* long articles that have the tellings' words among many of their own: no story of theirs */
+    for (int i = 0; i < 8; i++) {
+        size_t k = (size_t)snprintf(text, sizeof(text),
+                                    "ferry harbour storm sailors rescue coastguard");
+        for (int j = 0; j < 120; j++)
+            k += (size_t)snprintf(text + k, sizeof(text) - k, " zq%dw%d", i, j);
+        snprintf(name, sizeof(name), "long-%d", i);
+        struct nf_record *r = plain(name, text, NULL);
+        assert_string_equal(story_of(mp, r), id_of(r));
+        nf_record_destroy(&r);
+    }
+    struct nf_record *a = plain("ferry-a", "A storm drove the ferry onto the harbour wall; the "
+                                "coastguard came to the rescue of its sailors.", NULL);
+    struct nf_record *b = plain("ferry-b", "Sailors of a ferry thrown by the storm against the "
+                                "harbour were brought to safety, a rescue by the coastguard.", NULL);
+    const char *sa = story_of(mp, a);
+    assert_string_equal(sa, id_of(a));
+    assert_string_equal(story_of(mp, b), sa);
+    nf_record_destroy(&a);
+    nf_record_destroy(&b);
+    mock_plugin_destroy(&mp);
+}
+
 /* Figures confirm a story: two tellings of one game in other words join on its score and its
  * crowd, whichever way the crowd is written ("61,304" and "61304"); without figures
  * (figure_weight=0) their words alone do not reach the threshold. */
@@ -1488,6 +1526,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_big_story_keeps_its_names, fresh, done),
         cmocka_unit_test_setup_teardown(test_big_story_keeps_its_words, fresh, done),
         cmocka_unit_test_setup_teardown(test_names_tell_events_apart, fresh, done),
+        cmocka_unit_test_setup_teardown(test_young_stream_keeps_few_as_rare, fresh, done),
         cmocka_unit_test_setup_teardown(test_figures_confirm, fresh, done),
         cmocka_unit_test_setup_teardown(test_years_tell_undated_events_apart, fresh, done),
         cmocka_unit_test_setup_teardown(test_own_words_do_not_hide_the_story, fresh, done),
