@@ -49,6 +49,8 @@
 #define BODY_PROSE 150         /* characters of a paragraph no menu holds */
 #define BODY_NOTICE_CHARS 600  /* bytes of a block that may be a cookie, consent or paywall notice */
 #define BODY_WALL_CHARS 2400   /* and of a text that may be all a consent or paywall's wall */
+#define BODY_DATELINE_CHARS 60 /* bytes at the start of a block in which a dateline ends */
+#define BODY_HEADLINE_WORDS 4  /* words of a headline over a report, more than a button's */
 
 enum body_kind {
     K_INLINE, /* span, b, em...: part of the surrounding block */
@@ -1397,6 +1399,215 @@ static bool body_has_word(const char *low, size_t n, const char *word, bool whol
     return false;
 }
 
+/* Whether a block opens with a dateline: before a dash in its first bytes, a place in capitals
+ * ("LUXEMBOURG (Reuters) - ", "BERLIN — ") or an agency in brackets ("Paris, 5 déc. (AFP) - ",
+ * "(EFE).- "). */
+static bool body_has_dateline(const char *p, size_t n)
+{
+    size_t d = 0, lim = n < BODY_DATELINE_CHARS ? n : BODY_DATELINE_CHARS;
+    for (; d + 2 < lim; d++) { /* the dash */
+        const unsigned char *u = (const unsigned char *)p + d;
+        if (u[0] == 0xE2 && u[1] == 0x80 && (u[2] == 0x93 || u[2] == 0x94))
+            break; /* – or — */
+        if (d > 0 && u[0] == '-' && u[1] == ' ' && (u[-1] == ' ' || u[-1] == '.' || u[-1] == ')'))
+            break;
+    }
+    if (d + 2 >= lim)
+        return false;
+    size_t caps = 0, i = 0;
+    for (; i < d && ((p[i] >= 'A' && p[i] <= 'Z') || (unsigned char)p[i] >= 0x80); i++)
+        caps += p[i] >= 'A' && p[i] <= 'Z';
+    if (caps >= 3 && i < d && (p[i] == ' ' || p[i] == ',' || p[i] == '('))
+        return true;
+    const char *open = memchr(p, '(', d);
+    const char *close = open ? memchr(open, ')', d - (size_t)(open - p)) : NULL;
+    return close && close - open >= 3 && !memchr(open, ' ', (size_t)(close - open));
+}
+
+/* Whether byte `c` belongs to a word: an ASCII letter or digit, or a byte of any other
+ * character. */
+static bool body_is_word_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+/* A copy of the `n` bytes of `p` in `out` with what stands between quotation marks made
+ * spaces: the words of someone quoted. Double marks (" “ ” „ « ») open and close alike. A
+ * single mark opens (' ‘) where a word begins and closes (' ’) where one ends, so that the
+ * apostrophes of "users' consent" and "don’t" quote nothing. A mark never closed quotes
+ * nothing either. */
+static void body_unquote(const char *p, size_t n, char *out)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t open = 0;
+    int in = 0; /* 0 outside a quotation, 1 inside a single-quoted one, 2 a double-quoted one */
+    for (size_t i = 0; i < n;) {
+        size_t m = 0;
+        int kind = 2;
+        bool e2 = i + 2 < n && u[i] == 0xE2 && u[i + 1] == 0x80;
+        if (u[i] == '"' || (e2 && u[i + 2] >= 0x9C && u[i + 2] <= 0x9E) ||
+            (i + 1 < n && u[i] == 0xC2 && (u[i + 1] == 0xAB || u[i + 1] == 0xBB))) {
+            m = u[i] == '"' ? 1 : e2 ? 3 : 2;
+            if (in == 1)
+                m = 0; /* part of a single-quoted quotation */
+        } else if (u[i] == '\'' || (e2 && (u[i + 2] == 0x98 || u[i + 2] == 0x99))) {
+            kind = 1;
+            m = u[i] == '\'' ? 1 : 3;
+            bool before = i > 0 && body_is_word_byte(u[i - 1]);
+            bool after = i + m < n && body_is_word_byte(u[i + m]);
+            bool opens = in == 0 && !before && after && !(m == 3 && u[i + 2] == 0x99);
+            bool closes = in == 1 && !after && !(m == 3 && u[i + 2] == 0x98);
+            if (!opens && !closes)
+                m = 0;
+        }
+        if (m == 0) {
+            out[i] = in ? ' ' : p[i];
+            i++;
+            continue;
+        }
+        if (in == 0)
+            in = kind, open = i;
+        else if (in == kind)
+            in = 0;
+        memset(out + i, ' ', m);
+        i += m;
+    }
+    if (in)
+        memcpy(out + open, p + open, n - open);
+}
+
+/* Whether German's polite address ("Sie", "Ihnen", "Ihre") stands in `p`: capitalised where no
+ * sentence begins, since at a sentence's start "Sie" is as often "she" or "they". */
+static bool body_has_polite_address(const char *p, size_t n)
+{
+    static const char *const polite[] = {"Sie",  "Ihnen", "Ihr",  "Ihre",
+                                         "Ihren", "Ihrem", "Ihrer", "Ihres"};
+    for (size_t i = 1; i + 2 < n; i++) {
+        if ((p[i] != 'S' && p[i] != 'I') || (p[i - 1] != ' ' && p[i - 1] != '\n'))
+            continue;
+        size_t e = i + 1;
+        while (e < n && p[e] >= 'a' && p[e] <= 'z')
+            e++;
+        if (e < n && ((unsigned char)p[e] >= 0x80 || (p[e] >= 'A' && p[e] <= 'Z')))
+            continue;
+        size_t j = i;
+        while (j > 0 && (p[j - 1] == ' ' || p[j - 1] == '\n'))
+            j--;
+        char c = j > 0 ? p[j - 1] : '.';
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == ',' || c == ';'))
+            continue; /* a sentence may begin here */
+        for (size_t k = 0; k < sizeof(polite) / sizeof(polite[0]); k++)
+            if (strlen(polite[k]) == e - i && memcmp(p + i, polite[k], e - i) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* Whether a block speaks to its reader in its own voice: the second person, or the first
+ * person plural in which a site speaks of itself, outside quotations. `n` is under
+ * BODY_NOTICE_CHARS. */
+static bool body_addresses_reader(const char *p, size_t n)
+{
+    static const char *const address[] = {
+        "you",     "your",    "yours",    "yourself", "we",       "our",      "ours",
+        "du",      "dich",    "dir",      "dein",     "deine",    "deinen",   "deinem",
+        "deiner",  "euch",    "euer",     "eure",     "wir",      "uns",      "unser",
+        "unsere",  "unseren", "unserem",  "unserer",  "vous",     "votre",    "vos",
+        "tu",      "tes",     "nous",     "notre",    "nos",      "usted",    "ustedes",
+        "tus",     "nuestro", "nuestra",  "nuestros", "nuestras", "tuo",      "tua",
+        "tuoi",    "vostro",  "vostra",   "noi",      "nostro",   "nostra",   "nostri",
+        "nostre",  "uw",      "je",       "jouw",     "jij",      "wij",      "ons",
+        "onze",    "você",    "vocês",    "nosso",    "nossa",    "nossos",   "nossas",
+    };
+    char own[BODY_NOTICE_CHARS];
+    body_unquote(p, n, own);
+    if (body_has_polite_address(own, n))
+        return true;
+    body_lower(own, n, own);
+    for (size_t k = 0; k < sizeof(address) / sizeof(address[0]); k++)
+        if (body_has_word(own, n, address[k], true))
+            return true;
+    return false;
+}
+
+/* A report rather than a notice: a block that tells what someone said or did (a verb of
+ * saying or deciding, a day of the week, a dateline) and nowhere speaks to the reader in its
+ * own voice (no second person, no "we" or "our" of the site, outside quotations). A cookie
+ * banner, a consent wall, a paywall's prompt or an appeal addresses the reader; a news item
+ * about cookies, consent or subscriptions speaks of others in the third person, and is kept
+ * whatever words of consent it holds. The signs of a report are what let a block off; one
+ * word of address puts it back, so that a banner that names a court's ruling stays a banner.
+ * `n` is under BODY_NOTICE_CHARS. */
+static bool body_is_report(const char *p, size_t n)
+{
+    static const char *const reported[] = {
+        /* verbs of saying and deciding, as a report puts them ("according to", "laut" and
+         * "selon" are no sign: a banner processes data according to its policy) */
+        "said",        "says",         "told",          "announced",  "ruled",
+        "reported",    "stated",       "added",         "confirmed",  "warned",
+        "sagte",       "sagt",         "erklärte",      "teilte",     "mitteilte",
+        "berichtete",  "kündigte",     "entschied",     "entschieden", "urteilte",
+        "betonte",     "a déclaré",    "a annoncé",     "a indiqué",  "a précisé",
+        "a expliqué",  "a estimé",     "a jugé",        "a affirmé",  "a tranché",
+        "dijo",        "afirmó",       "declaró",       "anunció",    "explicó",
+        "señaló",      "aseguró",      "informó",       "dictaminó",  "ha detto",
+        "ha dichiarato", "ha annunciato", "ha spiegato", "ha stabilito", "zei",
+        "verklaarde",  "oordeelde",    "disse",         "afirmou",    "declarou",
+        "anunciou",    "informou",
+        /* the days of the week: an event's day, never a notice's */
+        "monday",    "tuesday",    "wednesday",   "thursday",     "friday",      "saturday",
+        "sunday",    "montag",     "dienstag",    "mittwoch",     "donnerstag",  "freitag",
+        "samstag",   "sonntag",    "lundi",       "mardi",        "mercredi",    "jeudi",
+        "vendredi",  "samedi",     "dimanche",    "lunes",        "martes",      "miércoles",
+        "jueves",    "viernes",    "sábado",      "domingo",      "lunedì",      "martedì",
+        "mercoledì", "giovedì",    "venerdì",     "sabato",       "domenica",    "maandag",
+        "dinsdag",   "woensdag",   "donderdag",   "vrijdag",      "zaterdag",    "zondag",
+        "segunda-feira", "terça-feira", "quarta-feira", "quinta-feira", "sexta-feira",
+    };
+    char own[BODY_NOTICE_CHARS];
+    if (n >= BODY_NOTICE_CHARS)
+        return false;
+    bool report = body_has_dateline(p, n);
+    body_lower(p, n, own);
+    for (size_t k = 0; k < sizeof(reported) / sizeof(reported[0]) && !report; k++)
+        report = body_has_word(own, n, reported[k], true);
+    if (!report)
+        return false;
+    return !body_addresses_reader(p, n);
+}
+
+/* Whether one of the blocks of a text under BODY_NOTICE_CHARS is a report (body_is_report). */
+static bool body_holds_report(const char *p, size_t len)
+{
+    for (size_t r = 0; r < len;) {
+        const char *end = memmem(p + r, len - r, "\n\n", 2);
+        size_t n = end ? (size_t)(end - (p + r)) : len - r;
+        if (body_is_report(p + r, n))
+            return true;
+        r += n + (end ? 2 : 0);
+    }
+    return false;
+}
+
+/* The headline of a report: the text's first block, a line of a few words (a button's or a
+ * link's label has fewer) that ends no sentence and speaks to no reader, over a block that
+ * reports (body_is_report). It names its subject ("EU court: a ticked box is no consent to
+ * cookies") as a banner's title would, and only the report under it tells them apart. `next`
+ * holds the `rest` bytes after the block. */
+static bool body_is_headline_of_report(const char *p, size_t n, const char *next, size_t rest)
+{
+    size_t words = 1;
+    for (size_t i = 1; i < n; i++)
+        words += p[i] == ' ' && p[i - 1] != ' ';
+    if (words < BODY_HEADLINE_WORDS || body_ends_sentence(p, n) || memchr(p, '\n', n) ||
+        body_addresses_reader(p, n))
+        return false;
+    const char *end = memmem(next, rest, "\n\n", 2);
+    size_t m = end ? (size_t)(end - next) : rest;
+    return m < BODY_NOTICE_CHARS && body_is_report(next, m);
+}
+
 /* An appeal to the reader at the end of the text: to subscribe, to become a member, to
  * support or donate, to read on behind the paywall, to sign up for a newsletter. */
 static bool body_is_appeal(const char *low, size_t n)
@@ -1445,7 +1656,7 @@ static bool body_is_cookie_notice(const char *low, size_t n)
 
 /* A text that is nothing but a prompt: a page whose article is drawn by scripts leaves the
  * notice asking for them, for consent or for a subscription. Two kinds of prompt words in a
- * short text. */
+ * short text (and no block of it a report: body_drop_prompts asks body_holds_report). */
 static const char *const body_prompt_kinds[][6] = {
     {"cookie", "consent", "einwillig", "zustimm", "privacy", "datenschutz"},
     {"javascript", "browser", "ad blocker", "adblock", "werbeblocker", "enable"},
@@ -1478,7 +1689,8 @@ static bool body_is_prompt(const char *low, size_t n)
  * paragraphs ("We and our 142 partners store ...", "You can withdraw your consent ...", "Read
  * without ads with a subscription"). Every block asks for consent or for a subscription or
  * login, and the whole holds two kinds of prompt words; one block without such a word (a
- * paragraph of the article, however short) and the text is not a wall. */
+ * paragraph of the article, however short) or one that reports on them (body_is_report) and
+ * the text is not a wall. */
 static bool body_is_wall(const char *p, size_t len)
 {
     char low[BODY_NOTICE_CHARS];
@@ -1493,6 +1705,8 @@ static bool body_is_wall(const char *p, size_t len)
         body_lower(p + r, n, low);
         unsigned kinds = body_prompt_words(low, n);
         if (!(kinds & 5u)) /* neither consent nor a subscription or login */
+            return false;
+        if (body_is_report(p + r, n)) /* news about them */
             return false;
         all |= kinds;
         r += n + (end ? 2 : 0);
@@ -1537,7 +1751,9 @@ static bool body_is_paywall_cut(const char *low, size_t n)
 
 /* Drops cookie notices among the first and last blocks of the text (a banner the page put
  * before or after the article, inside the container), appeals to the reader among the last,
- * a paywall's cut and all after it, and the whole text when it is only a prompt. */
+ * a paywall's cut and all after it, and the whole text when it is only a prompt. A block that
+ * reports (body_is_report) is none of these: a short news item on cookies, consent or a
+ * paywall is all edges and all prompt words, and lost its text to these checks. */
 static void body_drop_prompts(struct body_out *o)
 {
     char low[BODY_NOTICE_CHARS];
@@ -1545,7 +1761,7 @@ static void body_drop_prompts(struct body_out *o)
         return;
     if (o->len < BODY_NOTICE_CHARS) {
         body_lower(o->p, o->len, low);
-        if (body_is_prompt(low, o->len)) {
+        if (body_is_prompt(low, o->len) && !body_holds_report(o->p, o->len)) {
             o->len = 0;
             return;
         }
@@ -1567,11 +1783,14 @@ static void body_drop_prompts(struct body_out *o)
         bool cut = k > 0 && n < BODY_APPEAL_CHARS;
         if ((cut || (edge && nblocks > 1)) && n < BODY_NOTICE_CHARS)
             body_lower(o->p + r, n, low);
-        if (cut && body_is_paywall_cut(low, n))
+        if (cut && body_is_paywall_cut(low, n) && !body_is_report(o->p + r, n))
             break;
         if (edge && nblocks > 1 && n < BODY_NOTICE_CHARS)
-            notice = body_is_cookie_notice(low, n) ||
-                     (k > 0 && k + BODY_APPEAL_BLOCKS >= nblocks && body_is_appeal(low, n));
+            notice = (body_is_cookie_notice(low, n) ||
+                      (k > 0 && k + BODY_APPEAL_BLOCKS >= nblocks && body_is_appeal(low, n))) &&
+                     !body_is_report(o->p + r, n) &&
+                     !(k == 0 && end && body_is_headline_of_report(o->p + r, n, end + 2,
+                                                                    o->len - (r + n + 2)));
         if (!notice) {
             if (w > 0) {
                 memmove(o->p + w, "\n\n", 2);

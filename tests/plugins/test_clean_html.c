@@ -289,8 +289,7 @@ static void test_prompt_alone_is_no_article(void **state)
     "that the cost had risen by a third since the first estimate was made in April.</p>"
 
 /* A consent platform's wall of several paragraphs is no article either; a short report about
- * consent rules, with paragraphs that ask nothing, is one (its text is kept, whatever the
- * cookie-notice check makes of the paragraphs that name cookies). */
+ * consent rules is one, also its paragraphs that name cookies and consent. */
 static void test_consent_wall_is_no_article(void **state)
 {
     (void)state;
@@ -318,9 +317,158 @@ static void test_consent_wall_is_no_article(void **state)
         "to the national courts.</p>"
         "</article></body></html>";
     static const char *const in[] = {"a lottery run by a marketing firm",
+                                     "a box ticked in advance is no consent",
                                      "turn to the national courts"};
     static const char *const out[] = {NULL};
     EXPECT_TEXT(report, in, out);
+}
+
+/* A page of its own, run from memory: the sentences it must keep and the furniture it must
+ * lose (either list may end sooner at a NULL). */
+struct page {
+    const char *name;
+    const char *html;
+    const char *in[3];
+    const char *out[3];
+};
+
+static void check_pages(const struct page *pages, size_t n_pages)
+{
+    for (size_t i = 0; i < n_pages; i++) {
+        struct nf_record *rec =
+            record_of(pages[i].html, strlen(pages[i].html), "text/html; charset=unknown");
+        if (mock_process(plugin, rec) != 0)
+            fail_msg("%s: %s", pages[i].name, mock_last_error());
+        check_text(pages[i].name, nf_record_str(rec, NF_F_TEXT, NULL), pages[i].in, 3,
+                   pages[i].out, 3);
+        nf_record_destroy(&rec);
+    }
+}
+
+/* Short news items (under the 600 bytes of a notice) whose subject is cookies, consent or a
+ * paywall: they report what someone said or decided, in the third person (the reader is
+ * addressed only in quotations, double or single), and keep their text and their headline;
+ * the banner after the first one is still dropped. */
+static void test_short_reports_on_consent_keep_their_text(void **state)
+{
+    (void)state;
+    static const struct page reports[] = {
+        {"cookie ruling, with a dateline and a banner after it",
+         "<html><body><article><h1>EU court: a ticked box is no consent to cookies</h1>"
+         "<p>LUXEMBOURG (Reuters) - The European Union's top court ruled on Tuesday that "
+         "websites must obtain users' active consent before storing cookies on their devices, "
+         "and that a box ticked in advance does not count.</p>"
+         "<p>The consumer federation that brought the case said publishers would now have to "
+         "redesign their privacy banners.</p></article>"
+         "<p>We use cookies to personalise content. By clicking Accept, you agree to our "
+         "cookie policy.</p></body></html>",
+         {"EU court: a ticked box is no consent to cookies",
+          "The European Union's top court ruled on Tuesday", "redesign their privacy banners."},
+         {"We use cookies"}},
+        {"paywall announced",
+         "<html><body><article><h1>Valley Courier to charge for its website</h1>"
+         "<p>The Valley Courier will ask online readers to subscribe from March, its publisher "
+         "said on Monday, after advertising revenue fell by a fifth last year.</p>"
+         "<p>Subscribers who log in will keep the archive of forty years, while stories about "
+         "elections and floods will stay free, the publisher added.</p>"
+         "<p>‘If you subscribe, you keep forty years of the archive,’ the editor told staff.</p>"
+         "</article></body></html>",
+         {"ask online readers to subscribe from March", "stay free, the publisher added.",
+          "the editor told staff."},
+         {NULL}},
+        {"Cookie-Urteil",
+         "<html><body><article><h1>Gericht: Cookie-Banner brauchen einen Ablehnen-Knopf</h1>"
+         "<p>Das Landgericht München hat am Donnerstag entschieden, dass eine Website die "
+         "Einwilligung in Cookies nicht erzwingen darf: Wer mit einem Klick zustimmen kann, "
+         "muss ebenso leicht ablehnen können.</p>"
+         "<p>Die Verbraucherzentrale, die gegen einen Verlag geklagt hatte, erklärte, sie "
+         "erwarte nun ähnliche Urteile gegen Hunderte Seiten.</p></article></body></html>",
+         {"Einwilligung in Cookies nicht erzwingen darf", "ähnliche Urteile"},
+         {NULL}},
+        {"amende pour cookies, qui cite la présidente",
+         "<html><body><article><h1>Cookies : la CNIL inflige une amende à Google</h1>"
+         "<p>La CNIL a infligé jeudi une amende de 150 millions d'euros à Google, dont les "
+         "sites ne permettaient pas de refuser les cookies aussi facilement que de les "
+         "accepter.</p>"
+         "<p>« Si vous acceptez les cookies en un clic, vous devez pouvoir les refuser en un "
+         "clic », a déclaré la présidente de l'autorité.</p></article></body></html>",
+         {"aussi facilement que de les accepter.", "a déclaré la présidente"},
+         {NULL}},
+        {"muro de pago",
+         "<html><body><article><h1>El Heraldo del Valle cobrará por sus noticias</h1>"
+         "<p>El Heraldo del Valle anunció el lunes que a partir de marzo los lectores deberán "
+         "suscribirse para leer la mayoría de sus artículos en la web.</p>"
+         "<p>La directora del periódico explicó que la suscripción costará cinco euros al mes y "
+         "que las noticias de servicio público seguirán siendo gratuitas.</p>"
+         "</article></body></html>",
+         {"deberán suscribirse para leer", "seguirán siendo gratuitas."},
+         {NULL}},
+    };
+    check_pages(reports, sizeof(reports) / sizeof(reports[0]));
+}
+
+#define BANNER_PAGE(banner)                                                                     \
+    "<html><body><article><h1>Bridge repairs run late</h1>" PROSE "<p>" banner "</p>"           \
+    "</article></body></html>"
+
+/* The banners and prompts the notice checks are for are still dropped: they speak to the
+ * reader, in any language, also when they name a court's ruling or quote a button. */
+static void test_banners_still_dropped(void **state)
+{
+    (void)state;
+    static const char *const in[] = {"The council met on Tuesday evening",
+                                     "first estimate was made in April."};
+    static const struct page banners[] = {
+        {"English banner",
+         BANNER_PAGE("This website uses cookies to give you the best experience. By clicking "
+                     "Accept you agree to our use of cookies."),
+         {in[0], in[1]}, {"uses cookies"}},
+        {"banner that names a ruling",
+         BANNER_PAGE("Since the European court ruled on cookies, we need your consent before "
+                     "we store them on your device. Manage your choices at any time."),
+         {in[0], in[1]}, {"we need your consent"}},
+        {"Cookie-Hinweis",
+         BANNER_PAGE("Wir verwenden Cookies, um Inhalte zu personalisieren. Wenn Sie auf "
+                     "„Akzeptieren“ klicken, stimmen Sie der Verwendung zu, wie am Montag "
+                     "in unserer Datenschutzerklärung angekündigt."),
+         {in[0], in[1]}, {"Wir verwenden Cookies"}},
+        {"Cookie-Hinweis ohne wir",
+         BANNER_PAGE("Diese Website verwendet Cookies. Mit der Nutzung erklären Sie sich "
+                     "einverstanden, so sagt es die Datenschutzerklärung."),
+         {in[0], in[1]}, {"Diese Website verwendet Cookies"}},
+        {"bandeau de cookies",
+         BANNER_PAGE("Ce site utilise des cookies pour mesurer l'audience. En poursuivant "
+                     "votre navigation, vous acceptez leur utilisation."),
+         {in[0], in[1]}, {"Ce site utilise des cookies"}},
+        {"aviso de cookies",
+         BANNER_PAGE("Utilizamos cookies propias y de terceros para mejorar nuestros servicios. "
+                     "Si continúa navegando, consideramos que acepta su uso."),
+         {in[0], in[1]}, {"Utilizamos cookies"}},
+        {"avviso dei cookie",
+         BANNER_PAGE("Questo sito utilizza cookie di profilazione. Cliccando su Accetta "
+                     "acconsenti al loro uso, come descritto nella nostra privacy policy."),
+         {in[0], in[1]}, {"Questo sito utilizza cookie"}},
+        {"appeal to subscribe",
+         BANNER_PAGE("Enjoyed this story? Subscribe to our weekly edition, as 20,000 readers "
+                     "did on Monday."),
+         {in[0], in[1]}, {"Enjoyed this story?"}},
+    };
+    check_pages(banners, sizeof(banners) / sizeof(banners[0]));
+    /* the label of the consent settings over a report is no headline */
+    static const char label[] =
+        "<html><body><article><p>Cookie settings</p>" PROSE
+        "<p>The mayor said the bridge would reopen to lorries in September.</p>"
+        "</article></body></html>";
+    static const char *const label_out[] = {"Cookie settings"};
+    EXPECT_TEXT(label, in, label_out);
+    /* a page whose only text is a prompt, which a day of the week does not make a report */
+    static const char prompt[] =
+        "<html><body><div id='app'></div><div class='notice'><p>Um diesen Artikel zu lesen, "
+        "akzeptieren Sie bitte die Cookies oder melden Sie sich mit Ihrem Abo an. Neue Artikel "
+        "erscheinen jeden Montag.</p></div></body></html>";
+    struct nf_record *rec = run_html(prompt, sizeof(prompt) - 1, NF_ERR);
+    assert_non_null(strstr(mock_last_error(), "no article text found in the page"));
+    nf_record_destroy(&rec);
 }
 
 static void test_furniture_of_a_synthetic_page(void **state)
@@ -969,6 +1117,8 @@ int main(void)
         cmocka_unit_test(test_made_up_pages_keep_article_drop_furniture),
         cmocka_unit_test(test_prompt_alone_is_no_article),
         cmocka_unit_test(test_consent_wall_is_no_article),
+        cmocka_unit_test(test_short_reports_on_consent_keep_their_text),
+        cmocka_unit_test(test_banners_still_dropped),
         cmocka_unit_test(test_furniture_of_a_synthetic_page),
         cmocka_unit_test(test_nav_swallowing_the_page),
         cmocka_unit_test(test_ruby_annotations_dropped),
