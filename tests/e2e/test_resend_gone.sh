@@ -24,6 +24,9 @@ rows() { [ "$(sql "$T/db" "select count(*) from articles" 2>/dev/null)" = "$1" ]
 wait_for 30 rows 3 || { cat "$T/log"; fail "the first articles were not stored"; }
 store=$(pgrep -f "newsflow stage $T/g.cfg store --worker 0") || fail "no store worker"
 dead() { "$NF" dlq list "$T/g.cfg" 2>/dev/null | grep -q "cannot read the input again to resend it"; }
+# sent N: the source has read and sent at least N records (newsflow top's out column), so that a
+# file removed after it is removed from under a record in flight
+sent() { "$NF" top "$T/g.cfg" 2>/dev/null | awk -v n="$1" '$1 == "fetch" && $2 == 0 { ok = $5 >= n } END { exit !ok }'; }
 add() { # NAME SAMPLE [EXTRA LINE]: a file renamed into the watched directory
     cp "$NF_SOURCE_DIR"/conf/sample/$2_*.txt "$T/in/.t" && echo "${3:-}" >>"$T/in/.t" && mv "$T/in/.t" "$T/in/$1"
 }
@@ -31,7 +34,7 @@ add() { # NAME SAMPLE [EXTRA LINE]: a file renamed into the watched directory
 # Held up, not lost: the store stops for less than the attempts take.
 kill -STOP "$store"
 add held.txt 004 "Held."
-sleep 0.5
+wait_for 20 sent 4 || { kill -CONT "$store"; cat "$T/log"; fail "the source did not send the new file's record"; }
 rm "$T/in/held.txt"
 tried() { grep -q "cannot read .* again to resend it" "$T/log"; }
 wait_for 20 tried || { kill -CONT "$store"; cat "$T/log"; fail "no resend was tried for the record whose file went"; }
@@ -47,7 +50,7 @@ assert_eq "$(sql "$T/db" "select count(*) from articles where source_uri like '%
 kill -STOP "$store"
 add gone.txt 002 "Gone."
 add kept.txt 000 "Kept."
-sleep 0.5
+wait_for 20 sent 6 || { kill -CONT "$store"; cat "$T/log"; fail "the source did not send the new files' records"; }
 rm "$T/in/gone.txt"
 wait_for 30 dead || { kill -CONT "$store"; "$NF" dlq list "$T/g.cfg"; cat "$T/log"; fail "no dead letter for the record whose file went"; }
 ok "the record whose file is gone is dead-lettered with the reason after its attempts"
