@@ -105,7 +105,8 @@ static const struct nf_option story_options[] = {
      "and the latest years they mention (or were published in) are two or more apart: an "
      "article cannot mention a year after its own, and news mentions its own year, so two "
      "events of one kind years apart (two castings of one role) are told apart by the years "
-     "their texts give. 0: years are not compared.", .min = "0", .max = "1"},
+     "their texts give; a year after the one an article was published (or, undated, fetched) "
+     "in is a plan and not counted. 0: years are not compared.", .min = "0", .max = "1"},
     {"entity_weight", NF_OPT_DOUBLE, "0.1", offsetof(struct story_conf, entity_weight),
      "How much the overlap of named entities (cosine, 0-1) scales the text's TF-IDF cosine: "
      "the similarity is text * (1 - w + w * entities) when both the article and the story "
@@ -311,6 +312,7 @@ struct story {
     size_t order_cap;
     bool has_kind[STORY_KINDS]; /* the record has terms of this kind */
     uint16_t year; /* the latest year the record mentions or was published in, 0: none */
+    uint16_t year_cap; /* the year it was published in, else fetched in: later ones are plans */
     uint64_t places[STORY_MAX_PLACES]; /* name terms of the record's known places */
     size_t nplaces;
     double log_docs; /* log(docs + 1), for log_docs_at = docs + 1 */
@@ -653,10 +655,12 @@ static int story_fold_run(struct story *s, const char *p, size_t n, float count,
     return 0;
 }
 
-/* A year the record mentions: its latest one is the earliest it can have been written. */
+/* A year the record mentions: its latest one is the earliest it can have been written. A year
+ * after the one it was published (or, undated, fetched) in is a plan or a target ("by 2050"),
+ * not the year of its event. */
 static void story_saw_year(struct story *s, unsigned y)
 {
-    if (y >= STORY_YEAR_MIN && y <= STORY_YEAR_MAX && y > s->year)
+    if (y >= STORY_YEAR_MIN && y <= s->year_cap && y > s->year)
         s->year = (uint16_t)y;
 }
 
@@ -1085,10 +1089,18 @@ static long story_vector(struct story *s, struct nf_record *rec)
 {
     s->ndt = 0;
     s->year = 0;
+    s->year_cap = STORY_YEAR_MAX;
     int py, pm, pd; /* the year it was published: it may mention none */
     const char *pub = nf_record_str(rec, NF_F_PUBLISHED_AT, NULL);
-    if (pub && !isnan(story_days(pub)) && sscanf(pub, "%4d-%2d-%2d", &py, &pm, &pd) == 3)
+    const char *fetched = nf_record_str(rec, NF_F_FETCHED_AT, NULL);
+    if (pub && !isnan(story_days(pub)) && sscanf(pub, "%4d-%2d-%2d", &py, &pm, &pd) == 3) {
+        if (py >= STORY_YEAR_MIN && py <= STORY_YEAR_MAX)
+            s->year_cap = (uint16_t)py;
         story_saw_year(s, (unsigned)py);
+    } else if (fetched && sscanf(fetched, "%4d-%2d-%2d", &py, &pm, &pd) == 3 &&
+               py >= STORY_YEAR_MIN && py <= STORY_YEAR_MAX) {
+        s->year_cap = (uint16_t)py;
+    }
     if (++s->stamp == 0) {
         memset(s->dstamp, 0, s->dmap_cap * sizeof(*s->dstamp));
         s->stamp = 1;

@@ -713,6 +713,22 @@ static void test_years_tell_undated_events_apart(void **state)
         mock_plugin_destroy(&mp);
         remove_snapshot();
     }
+    /* fetched (undated) in the year the first names: the later year the second gives is a plan
+     * ("filmed from January 2014"), not the year of its event, and does not set it apart */
+    {
+        const char *const on1[] = {"year_weight=1", NULL};
+        struct mock_plugin *mp = story_new(on1);
+        struct nf_record *a = plain("doctor-a", year_before, NULL),
+                         *b = plain("doctor-b", later, NULL);
+        assert_int_equal(nf_record_set_cstr(a, NF_F_FETCHED_AT, "2008-12-14T18:00:00Z"), 0);
+        assert_int_equal(nf_record_set_cstr(b, NF_F_FETCHED_AT, "2008-12-14T18:05:00Z"), 0);
+        const char *sa = story_of(mp, a);
+        assert_string_equal(story_of(mp, b), sa);
+        nf_record_destroy(&a);
+        nf_record_destroy(&b);
+        mock_plugin_destroy(&mp);
+        remove_snapshot();
+    }
     /* dated on both sides (the same day): their dates speak, not the years they mention (one
      * gives a year to come) */
     const char *const on[] = {"year_weight=1", NULL};
