@@ -1192,10 +1192,25 @@ static bool body_is_signoff(const char *p, size_t n)
         "liebe grüße",  "viele grüße",  "herzliche grüße", "beste grüße", "lg",
         "bisous",       "besos",        "abrazos",       "saludos",      "cordialement",
     };
-    for (size_t k = 0; k < sizeof(any) / sizeof(any[0]); k++) {
+    /* "X" is also the label of a share button, before the others ("X Facebook E-Mail"): a
+     * sign-off is a greeting and a name or two, never a network's or a button's name */
+    static const char *const share[] = {"facebook", "linkedin", "whatsapp", "telegram", "e-mail",
+                                        "email",    "share",    "teilen",   "reddit",   "pinterest",
+                                        "threads",  "bluesky",  "xing",     "mastodon", "print"};
+    size_t words = 1;
+    for (size_t i = 0; i < n; i++)
+        words += p[i] == ' ';
+    for (size_t k = 0; words <= 3 && k < sizeof(any) / sizeof(any[0]); k++) {
         size_t l = strlen(any[k]);
-        if (l + 1 < n && strncasecmp(p, any[k], l) == 0 && (p[l] == ' ' || p[l] == ','))
-            return true;
+        if (!(l + 1 < n && strncasecmp(p, any[k], l) == 0 && (p[l] == ' ' || p[l] == ',')))
+            continue;
+        const char *next = p + l + 1;
+        while (next < p + n && (*next == ' ' || *next == ','))
+            next++;
+        for (size_t j = 0; j < sizeof(share) / sizeof(share[0]); j++)
+            if (strncasecmp(next, share[j], strlen(share[j])) == 0)
+                return false;
+        return true;
     }
     for (size_t k = 0; k < sizeof(comma) / sizeof(comma[0]); k++) {
         size_t l = strlen(comma[k]);

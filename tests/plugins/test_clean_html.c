@@ -194,6 +194,10 @@ static const struct fixture made_up[] = {
     {"signoff-at-the-end.html",
      {"einen schönen Sonntag.", "x Franzi"},
      {"Best deals", "Teilen mit"}},
+    /* share buttons after the last paragraph whose first label is "X": no sign-off */
+    {"share-labels-x.html",
+     {"die Fähre fährt wieder ab Montag."},
+     {"X Facebook", "Drucken"}},
     /* a question and a call to share after the last paragraph */
     {"share-question-at-the-end.html",
      {"kosten mehr als geplant."},
