@@ -2265,7 +2265,8 @@ static int story_log_add(struct story *s, struct nf_record *rec, int64_t order, 
     if (from) {
         bad |= nf_record_set_cstr(l, NF_F_DUP_OF, from);
     } else {
-        static const enum nf_field keep[] = {NF_F_TITLE, NF_F_TEXT, NF_F_PUBLISHED_AT};
+        static const enum nf_field keep[] = {NF_F_TITLE, NF_F_TEXT, NF_F_PUBLISHED_AT,
+                                             NF_F_FETCHED_AT}; /* fetched: year_cap */
         for (size_t i = 0; i < sizeof(keep) / sizeof(*keep); i++)
             if ((v = nf_record_str(rec, keep[i], &n)))
                 bad |= nf_record_set_str(l, keep[i], v, n);
