@@ -1074,7 +1074,9 @@ static int check_stages(const struct nf_config *c, bool paths, FILE *report, cha
                 continue;
             char where[PATH_MAX + 128];
             option_where(st, o->name, where, sizeof(where));
-            snprintf(err, errlen, "%s: stage '%s': %s", where, st->name, e);
+            /* a path too long for err is cut: the start names the file and the stage */
+            if (snprintf(err, errlen, "%s: stage '%s': %s", where, st->name, e) >= (int)errlen)
+                err[errlen - 1] = '\0';
             bad++;
             if (report)
                 fprintf(report, "newsflow: %s\n", err);

@@ -313,7 +313,8 @@ static char *held_slot(struct held *h, const char *id)
         if (strcmp(h->id[i], id) == 0)
             return h->dup[i];
     assert_true(h->n < ORDER_N);
-    snprintf(h->id[h->n], 33, "%s", id);
+    if (snprintf(h->id[h->n], 33, "%s", id) >= 33)
+        fail_msg("id %s is longer than 32", id);
     h->dup[h->n][0] = '\0';
     return h->dup[h->n++];
 }
