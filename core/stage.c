@@ -32,6 +32,14 @@
 static volatile sig_atomic_t stop_requested;
 /* sources: a worker died, resend early what it may have held (the supervisor's SIGURG) */
 static volatile sig_atomic_t resend_requested;
+/* A source resends what a dead worker may have held once the pipes to it are gone: at most this
+ * long after the signal, or NF_RESEND_AFTER_CLOSE_MS after one of its own connections was seen
+ * to close (the dead worker was a consumer of this source: ZeroMQ tells the monitor first and
+ * takes the pipe out of the socket's rotation right after). A worker further down has an
+ * upstream worker for a sender, which sees its connection close as soon; the longer wait
+ * covers it. */
+#define NF_RESEND_SETTLE_MS 500
+#define NF_RESEND_AFTER_CLOSE_MS 20
 
 static void on_stop(int sig)
 {
@@ -266,6 +274,8 @@ struct worker {
     int n_outs;
     int *out_stage; /* the consumer stage each of outs sends to */
     int *out_peers; /* direct consumers: how many of its workers' inboxes outs[i] connects to */
+    void **out_mons; /* sources: the monitors of outs[i], which tell a peer's disconnection */
+    int64_t disconnected_ms; /* when a monitor last told one; 0 never */
     int64_t peers_next;
     struct nf_acker *acker;
     void *tap; /* PUB socket while someone taps this stage (newsflow tap), else NULL */
@@ -302,6 +312,9 @@ struct worker {
      * whether they are stale */
     struct nf_order_page *order_page;
     int n_ordered;
+    /* a worker died (SIGURG): the records sent before resend_cutoff are resent at resend_due,
+     * or once the pipe to it is gone (resend_early_tick); resend_due 0: none waits */
+    int64_t resend_signal, resend_cutoff, resend_due;
     uint8_t order_all; /* the bits of every ordered stage */
     int64_t order_low[NF_ORDER_STAGES], order_reading, order_next_scan;
     int order_gen[NF_ORDER_STAGES]; /* each ordered stage's worker incarnation; -1 not known */
@@ -435,6 +448,58 @@ static int open_out(struct worker *w, const struct nf_config *cfg, int c)
     }
     w->out_peers[i] = direct ? n : 0;
     return 0;
+}
+
+/* A source watches its direct consumers' connections: a batch sent to a worker that has died
+ * goes into the pipe to it until this process's ZeroMQ has seen the connection close, and is
+ * lost with it. Resent before that, a record would be lost a second time (resend_early_tick). */
+static void open_out_monitor(struct worker *w, int i)
+{
+    if (!w->out_peers[i])
+        return;
+    char ep[64];
+    snprintf(ep, sizeof(ep), "inproc://nf-out-monitor-%d", i);
+    if (zmq_socket_monitor(w->outs[i], ep, ZMQ_EVENT_DISCONNECTED) < 0)
+        goto fail;
+    void *m = zmq_socket(w->zctx, ZMQ_PAIR);
+    int linger = 0;
+    if (!m || zmq_setsockopt(m, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+        zmq_connect(m, ep) < 0) {
+        if (m)
+            zmq_close(m);
+        goto fail;
+    }
+    w->out_mons[i] = m;
+    return;
+fail:
+    nf_logf(NF_LOG_WARN, "cannot watch the connections to stage %s (%s): after a worker's "
+                         "death, resends wait %d ms before they go",
+            w->cfg->stages[w->out_stage[i]].name, zmq_strerror(zmq_errno()),
+            NF_RESEND_SETTLE_MS);
+}
+
+/* Notes when a monitored connection last closed. An event is two frames: the event's number
+ * and value, then the endpoint. */
+static void drain_out_monitors(struct worker *w)
+{
+    for (int i = 0; i < w->n_outs; i++) {
+        if (!w->out_mons[i])
+            continue;
+        zmq_msg_t f;
+        zmq_msg_init(&f);
+        while (zmq_msg_recv(&f, w->out_mons[i], ZMQ_DONTWAIT) >= 0) {
+            bool more = zmq_msg_more(&f);
+            if (zmq_msg_size(&f) >= 2) {
+                uint16_t event;
+                memcpy(&event, zmq_msg_data(&f), sizeof(event));
+                if (event == ZMQ_EVENT_DISCONNECTED)
+                    w->disconnected_ms = mono_ms();
+            }
+            while (more && zmq_msg_recv(&f, w->out_mons[i], ZMQ_DONTWAIT) >= 0)
+                more = zmq_msg_more(&f);
+        }
+        zmq_msg_close(&f);
+    }
 }
 
 /* A reload may give a direct consumer more workers while this worker runs on: once a second it
@@ -1262,6 +1327,43 @@ static void journal_maintain(struct worker *w)
     }
 }
 
+/* A worker died (the supervisor's SIGURG): what was sent more than a second before may have died
+ * with it, and is made due now, as no attempt of its own; once the pipes to the dead worker are
+ * gone, or a resend could go into one and be lost again (see NF_RESEND_SETTLE_MS). Records sent
+ * within that second are taken as still on their way, and wait for their acknowledgement.
+ * True when records were made due. */
+static bool resend_early_tick(struct worker *w, int64_t now)
+{
+    drain_out_monitors(w);
+    if (resend_requested) {
+        resend_requested = 0;
+        w->resend_signal = now;
+        w->resend_cutoff = now - 1000;
+        w->resend_due = now + NF_RESEND_SETTLE_MS;
+    }
+    if (!w->resend_due)
+        return false;
+    /* a connection closed since the death, or just before the signal came */
+    bool closed = w->disconnected_ms && w->disconnected_ms >= w->resend_signal - 1000 &&
+                  now >= w->disconnected_ms + NF_RESEND_AFTER_CLOSE_MS;
+    if (!closed && now < w->resend_due)
+        return false;
+    w->resend_due = 0;
+    int64_t early = 0;
+    for (int64_t i = 0; i < w->window; i++) {
+        struct slot *s = &w->slots[i];
+        if (s->used && s->due > now && s->attempt < w->st->max_attempts &&
+            s->due - backoff(w, s->attempt) <= w->resend_cutoff) {
+            s->due = now;
+            s->early = true;
+            early++;
+        }
+    }
+    if (early)
+        nf_ctx_count(&w->ctx, "resent_early", early);
+    return early > 0;
+}
+
 static int run_source(struct worker *w)
 {
     if (journal_recover(w) < 0)
@@ -1332,6 +1434,8 @@ static int run_source(struct worker *w)
             timeout = 1; /* the ordered stage waits for the mark to move */
         if (w->batch.len && timeout > NF_JOURNAL_SYNC_MS)
             timeout = NF_JOURNAL_SYNC_MS;
+        if ((resend_requested || w->resend_due) && timeout > NF_RESEND_AFTER_CLOSE_MS)
+            timeout = NF_RESEND_AFTER_CLOSE_MS;
         /* the source's own descriptor too, while it has nothing (nf_ctx_wait_fd) */
         zmq_pollitem_t items[2] = {{w->acks, 0, ZMQ_POLLIN, 0},
                                    {NULL, w->ctx.wait_fd, ZMQ_POLLIN, 0}};
@@ -1345,24 +1449,8 @@ static int run_source(struct worker *w)
         tap_tick(w);
         peers_tick(w, mono_ms());
         int64_t now = mono_ms();
-        if (resend_requested) {
-            /* a worker died: what was sent more than a second ago may have died with it */
-            resend_requested = 0;
-            int64_t early = 0;
-            for (int64_t i = 0; i < w->window; i++) {
-                struct slot *s = &w->slots[i];
-                if (s->used && s->due > now && s->attempt < w->st->max_attempts &&
-                    s->due - backoff(w, s->attempt) <= now - 1000) {
-                    s->due = now;
-                    s->early = true;
-                    early++;
-                }
-            }
-            if (early) {
-                nf_ctx_count(&w->ctx, "resent_early", early);
-                next_scan = now;
-            }
-        }
+        if (resend_early_tick(w, now))
+            next_scan = now;
         if (now >= next_scan) {
             replay_overdue(w, now);
             next_scan = now + 100;
@@ -1734,8 +1822,14 @@ static void worker_free(struct worker *w)
     nf_socket_close(&w->tap);
     nf_socket_close(&w->in);
     nf_socket_close(&w->acks);
-    for (int i = 0; i < w->n_outs; i++)
+    for (int i = 0; i < w->n_outs; i++) {
+        if (w->out_mons && w->out_mons[i]) {
+            zmq_socket_monitor(w->outs[i], NULL, 0);
+            nf_socket_close(&w->out_mons[i]);
+        }
         nf_socket_close(&w->outs[i]);
+    }
+    free(w->out_mons);
     free(w->outs);
     free(w->out_stage);
     free(w->out_peers);
@@ -1833,11 +1927,15 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
     w.outs = calloc((size_t)st->n_consumers + 1, sizeof(void *));
     w.out_stage = calloc((size_t)st->n_consumers + 1, sizeof(int));
     w.out_peers = calloc((size_t)st->n_consumers + 1, sizeof(int));
-    if (!w.acker || !w.outs || !w.out_stage || !w.out_peers)
+    w.out_mons = calloc((size_t)st->n_consumers + 1, sizeof(void *));
+    if (!w.acker || !w.outs || !w.out_stage || !w.out_peers || !w.out_mons)
         goto out;
-    for (int i = 0; i < st->n_consumers; i++)
+    for (int i = 0; i < st->n_consumers; i++) {
         if (open_out(&w, cfg, st->consumers[i]) < 0)
             goto out;
+        if (p->kind == NF_PLUGIN_SOURCE)
+            open_out_monitor(&w, i);
+    }
     if (p->kind == NF_PLUGIN_SOURCE) {
         char bind_ep[512];
         if (nf_config_ack_endpoint(cfg, si, worker, true, bind_ep, sizeof(bind_ep)) < 0 ||

@@ -466,10 +466,11 @@ static int64_t restart_delay(struct child *c, int status, int64_t now)
 
 /* A worker that died or was stopped took the records it held with it; the sources would resend
  * them only when their acknowledgements are overdue (ack_timeout_ms), and a stage in read order
- * waits for them until then. The sources on this host are told to resend now what they sent
- * more than a second ago (SIGURG, whose default is to be ignored, so that a source not yet
- * listening for it is not killed; stage.c): a record still on its way elsewhere comes twice,
- * which the stages after it take as a replay. */
+ * waits for them until then. The sources on this host are told to resend what they sent more
+ * than a second ago, which they do once the pipes to the dead worker are gone (SIGURG, whose
+ * default is to be ignored, so that a source not yet listening for it is not killed;
+ * stage.c): a record still on its way elsewhere comes twice, which the stages after it take as
+ * a replay. */
 static void resend_early(struct sup *S)
 {
     for (int i = 0; i < S->n_kids; i++)
