@@ -1,12 +1,13 @@
 /* story: a filter that sets story_id (the id of the story's article read first) by online
- * clustering: TF-IDF sub-vectors of folded words, names and figures (IDF learned from the stream,
- * optionally seeded), shared entities, publication time and, for undated texts, the latest
- * years they mention, against compact centroids of recent stories found through an inverted index
- * (looked up with the record's strongest terms that some other article has); a story is joined
- * only through a shared anchor (a word or entity still rare in the stream, or a name, or a word
- * not common in the stream, rare outside the story), so that reports on one template do not
- * gather on their common words while a big story keeps its names and words. BCubed F1 through
- * conf/stories.cfg over ten orders: BASIL 0.940 (0.930-0.957), ecbplus-dev 0.876 (0.852-0.896):
+ * clustering: TF-IDF sub-vectors of folded words, names (the lead's counted more) and figures
+ * (IDF learned from the stream, optionally seeded), shared entities, publication time and, for
+ * undated texts, the latest years they mention, against compact centroids of recent stories
+ * found through an inverted index (looked up with the record's strongest terms that some other
+ * article has); a story is joined only through a shared anchor (a word or entity still rare in
+ * the stream, or a name, or a word not common in the stream, rare outside the story), so that
+ * reports on one template do not gather on their common words while a big story keeps its names
+ * and words. BCubed F1 through
+ * conf/stories.cfg over ten orders: BASIL 0.942 (0.933-0.956), ecbplus-dev 0.878 (0.859-0.897):
  * two events of one kind (two arrests of one team's players) are still often one story;
  * docs/stories.md has the figures and what was tried. Copies join their original's story, and
  * an original that dedup found read before articles that arrived first joins their story;
@@ -56,6 +57,10 @@
 #define STORY_FIGURE_SEED 0x666967ULL /* figures apart from words */
 #define STORY_MAX_FIGURE 24 /* bytes; longer runs of digits are ids, not figures */
 #define STORY_MAX_PLACES 64 /* words of a record's known places left out of its names */
+/* The lead: the text's first sentence (ended by ". ", "! " or "? " after STORY_LEAD_MIN bytes)
+ * or first line (after half that), at most STORY_LEAD_MAX bytes. */
+#define STORY_LEAD_MIN 40
+#define STORY_LEAD_MAX 300
 /* Four digits in this range are read as a year. Years this many apart or more are the years of
  * two events (year_weight): news mentions the year it is written in, and the one before. */
 #define STORY_YEAR_MIN 1900
@@ -84,6 +89,7 @@ struct story_conf {
     double title_weight;
     double name_weight;
     double figure_weight;
+    double lead_weight;
     double anchor_share;
     double common_share;
     int64_t anchors;
@@ -129,6 +135,11 @@ static const struct nf_option story_options[] = {
     {"figure_weight", NF_OPT_DOUBLE, "0.25", offsetof(struct story_conf, figure_weight),
      "Weight of the figures' cosine (\"31-24\", \"6.1\", \"2013\": scores, tolls, years) in "
      "the similarity, as name_weight. 0: figures are not read.", .min = "0"},
+    {"lead_weight", NF_OPT_DOUBLE, "2", offsetof(struct story_conf, lead_weight),
+     "Each name in the text's lead (its first sentence, or first line) counts as this many "
+     "mentions among the names: news says in its first sentence who the event is about, "
+     "while the names further down (a spokesman, an earlier case) differ from one telling to "
+     "the next. 1: the lead's names count as any other.", .min = "1"},
     {"anchor_share", NF_OPT_DOUBLE, "0.005", offsetof(struct story_conf, anchor_share),
      "A word (or entity) is an anchor when at most this share of the articles seen so far have "
      "it (and never fewer than 5 articles, nor than common_share of them up to 16): a name, a "
@@ -318,6 +329,7 @@ struct story {
     uint32_t *order;
     size_t order_cap;
     bool has_kind[STORY_KINDS]; /* the record has terms of this kind */
+    float name_count; /* what one mention of a name counts (lead_weight in the lead) */
     uint16_t year; /* the latest year the record mentions or was published in, 0: none */
     uint16_t year_cap; /* the year it was published in, else fetched in: later ones are plans */
     uint64_t places[STORY_MAX_PLACES]; /* name terms of the record's known places */
@@ -574,7 +586,8 @@ static int story_emit(struct story *s, char *w, size_t n, float count, bool name
         uint64_t nh = story_name_hash(h);
         for (size_t i = 0; i < s->nplaces && named; i++)
             named = s->places[i] != nh;
-        if (named && s->conf->name_weight > 0 && story_dt_add(s, nh, 1, STORY_NAME, false) < 0)
+        if (named && s->conf->name_weight > 0 &&
+            story_dt_add(s, nh, s->name_count, STORY_NAME, false) < 0)
             return -1;
     }
     return story_dt_add(s, h, count, STORY_WORD, named);
@@ -1092,6 +1105,25 @@ static void story_places(struct story *s, struct nf_record *rec)
     }
 }
 
+/* The length of the text's lead (see STORY_LEAD_MIN): cut short, it ends between words. */
+static size_t story_lead(const char *t, size_t n)
+{
+    size_t max = n < STORY_LEAD_MAX ? n : STORY_LEAD_MAX;
+    for (size_t i = 0; i < max; i++) {
+        if (t[i] == '\n' && i >= STORY_LEAD_MIN / 2)
+            return i + 1;
+        if ((t[i] == '.' || t[i] == '!' || t[i] == '?') && i + 1 < n && t[i + 1] == ' ' &&
+            i + 1 > STORY_LEAD_MIN)
+            return i + 1;
+    }
+    if (max == n)
+        return n;
+    size_t i = max;
+    while (i > 0 && story_class[(unsigned char)t[i]])
+        i--;
+    return i;
+}
+
 /* Tokenises title and text into s->dt, counts the document into the frequencies and weighs
  * the terms; s->year is the latest year it mentions or was published in. Returns the number of
  * terms, or -1 (out of memory). */
@@ -1126,8 +1158,15 @@ static long story_vector(struct story *s, struct nf_record *rec)
     if (t && tw > 0 && story_words(s, t, n, tw, false, figs * tw) < 0)
         return -1;
     t = nf_record_str(rec, NF_F_TEXT, &n);
-    if (t && story_words(s, t, n, 1.0f, true, figs) < 0)
-        return -1;
+    if (t) {
+        /* the lead's names weigh more: who the event is about */
+        size_t lead = story_lead(t, n);
+        s->name_count = (float)s->conf->lead_weight;
+        int rc = story_words(s, t, lead, 1.0f, true, figs);
+        s->name_count = 1;
+        if (rc < 0 || story_words(s, t + lead, n - lead, 1.0f, true, figs) < 0)
+            return -1;
+    }
     if (!s->ndt)
         return 0;
     s->docs++;
@@ -2212,6 +2251,7 @@ static int story_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
         goto nomem;
     s->conf = c;
     s->ctx = ctx;
+    s->name_count = 1;
     story_classes();
     const char *dir = nf_ctx_state_dir(ctx);
     size_t dl = strlen(dir);

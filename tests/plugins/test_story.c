@@ -643,6 +643,51 @@ static void test_names_tell_events_apart(void **state)
     }
 }
 
+/* The lead says who the event is about: the second of two arrests of one team's players names
+ * the first player further down, as the earlier case, and names its own in its first sentence.
+ * Counted as any other name (lead_weight=1), the first player's name gathers the two arrests
+ * into one story; a telling of the first arrest, whose spokesman and details are others, joins
+ * it either way. */
+static void test_lead_names_who(void **state)
+{
+    (void)state;
+    static const char *const texts[3] = {
+        "Chargers receiver Vincent Jackson was arrested on suspicion of drunken driving early "
+        "Tuesday, the highway patrol said.\nJackson failed sobriety tests on the freeway, "
+        "Officer Ray Scheidnes said. Jackson will play against Pittsburgh on Sunday, coach "
+        "Norv Turner said. Jackson was booked and released.",
+        "Chargers receiver Vincent Jackson, arrested on suspicion of drunken driving early "
+        "Tuesday, says he is innocent.\nJackson was stopped on the freeway after midnight and "
+        "failed sobriety tests, a spokesman for the patrol, Brian Pennings, said. Jackson "
+        "expects no charges, his lawyer Marc Carlos said.",
+        "Lineman Jamal Williams of the Chargers was held overnight for drunken driving "
+        "on Sunday.\nWilliams is the second player held this month: Vincent Jackson was "
+        "stopped in January, and Jackson missed no game. Jackson and Williams may face "
+        "charges, Officer Ray Scheidnes said of Jackson.",
+    };
+    for (int pass = 0; pass < 2; pass++) {
+        const char *const flat[] = {"lead_weight=1", NULL};
+        struct mock_plugin *mp = story_new(pass ? flat : NULL);
+        const char *sid[3];
+        struct nf_record *r[3];
+        for (int i = 0; i < 3; i++) {
+            char seedid[32];
+            snprintf(seedid, sizeof(seedid), "lead-%d", i);
+            r[i] = plain(seedid, texts[i], NULL);
+            sid[i] = story_of(mp, r[i]);
+        }
+        assert_string_equal(sid[1], sid[0]);
+        if (pass == 0)
+            assert_string_equal(sid[2], id_of(r[2]));
+        else
+            assert_string_equal(sid[2], sid[0]);
+        for (int i = 0; i < 3; i++)
+            nf_record_destroy(&r[i]);
+        mock_plugin_destroy(&mp);
+        remove_snapshot();
+    }
+}
+
 /* In a young stream a word is rare for longer: words in a few percent of the stream (here in
  * eight long articles of 210 besides the two tellings, more than the 5 that anchor_share leaves
  * a stream this short) still anchor two tellings of one event that share nothing else. */
@@ -1619,6 +1664,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_big_story_keeps_its_words, fresh, done),
         cmocka_unit_test_setup_teardown(test_names_tell_events_apart, fresh, done),
         cmocka_unit_test_setup_teardown(test_young_stream_keeps_few_as_rare, fresh, done),
+        cmocka_unit_test_setup_teardown(test_lead_names_who, fresh, done),
         cmocka_unit_test_setup_teardown(test_figures_confirm, fresh, done),
         cmocka_unit_test_setup_teardown(test_years_tell_undated_events_apart, fresh, done),
         cmocka_unit_test_setup_teardown(test_own_words_do_not_hide_the_story, fresh, done),
