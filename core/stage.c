@@ -312,9 +312,11 @@ struct worker {
      * whether they are stale */
     struct nf_order_page *order_page;
     int n_ordered;
-    /* a worker died (SIGURG): the records sent before resend_cutoff are resent at resend_due,
-     * or once the pipe to it is gone (resend_early_tick); resend_due 0: none waits */
-    int64_t resend_signal, resend_cutoff, resend_due;
+    /* a worker died (SIGURG) at resend_signal (0: none to look after): what was sent before it
+     * is resent once the pipes to the dead worker are gone (at resend_due at the latest) and it
+     * is a second old (resend_early_tick, which looks again at resend_next) */
+    int64_t resend_signal, resend_due, resend_next;
+    bool resend_go;
     uint8_t order_all; /* the bits of every ordered stage */
     int64_t order_low[NF_ORDER_STAGES], order_reading, order_next_scan;
     int order_gen[NF_ORDER_STAGES]; /* each ordered stage's worker incarnation; -1 not known */
@@ -1327,33 +1329,42 @@ static void journal_maintain(struct worker *w)
     }
 }
 
-/* A worker died (the supervisor's SIGURG): what was sent more than a second before may have died
- * with it, and is made due now, as no attempt of its own; once the pipes to the dead worker are
- * gone, or a resend could go into one and be lost again (see NF_RESEND_SETTLE_MS). Records sent
- * within that second are taken as still on their way, and wait for their acknowledgement.
- * True when records were made due. */
+/* A worker died (the supervisor's SIGURG): the records sent before it that are not acknowledged
+ * a second after their send may have died with it, and are made due, as no attempt of their own;
+ * once the pipes to the dead worker are gone, or a resend could go into one and be lost again
+ * (see NF_RESEND_SETTLE_MS). A record younger than that second is taken as still on its way
+ * until it is a second old: a queue in a live worker usually moves faster, and a record held
+ * for longer there comes twice, which the stages after take as a replay. Looked at every 50 ms
+ * until every record sent before the death is a second old. True when records were made due. */
 static bool resend_early_tick(struct worker *w, int64_t now)
 {
     drain_out_monitors(w);
     if (resend_requested) {
         resend_requested = 0;
+        if (!w->resend_signal || w->resend_go) {
+            w->resend_go = false;
+            w->resend_due = now + NF_RESEND_SETTLE_MS;
+        }
         w->resend_signal = now;
-        w->resend_cutoff = now - 1000;
-        w->resend_due = now + NF_RESEND_SETTLE_MS;
+        w->resend_next = now;
     }
-    if (!w->resend_due)
+    if (!w->resend_signal || now < w->resend_next)
         return false;
-    /* a connection closed since the death, or just before the signal came */
-    bool closed = w->disconnected_ms && w->disconnected_ms >= w->resend_signal - 1000 &&
-                  now >= w->disconnected_ms + NF_RESEND_AFTER_CLOSE_MS;
-    if (!closed && now < w->resend_due)
-        return false;
-    w->resend_due = 0;
+    if (!w->resend_go) {
+        /* a connection closed since the death, or just before the signal came */
+        bool closed = w->disconnected_ms && w->disconnected_ms >= w->resend_signal - 1000 &&
+                      now >= w->disconnected_ms + NF_RESEND_AFTER_CLOSE_MS;
+        if (!closed && now < w->resend_due)
+            return false;
+        w->resend_go = true;
+    }
     int64_t early = 0;
     for (int64_t i = 0; i < w->window; i++) {
         struct slot *s = &w->slots[i];
-        if (s->used && s->due > now && s->attempt < w->st->max_attempts &&
-            s->due - backoff(w, s->attempt) <= w->resend_cutoff) {
+        if (!s->used || s->due <= now || s->attempt >= w->st->max_attempts)
+            continue;
+        int64_t sent = s->due - backoff(w, s->attempt);
+        if (sent <= w->resend_signal && sent <= now - 1000) {
             s->due = now;
             s->early = true;
             early++;
@@ -1361,6 +1372,9 @@ static bool resend_early_tick(struct worker *w, int64_t now)
     }
     if (early)
         nf_ctx_count(&w->ctx, "resent_early", early);
+    w->resend_next = now + 50;
+    if (now - 1000 >= w->resend_signal)
+        w->resend_signal = 0; /* all sent before it are a second old, and were looked at */
     return early > 0;
 }
 
@@ -1434,7 +1448,7 @@ static int run_source(struct worker *w)
             timeout = 1; /* the ordered stage waits for the mark to move */
         if (w->batch.len && timeout > NF_JOURNAL_SYNC_MS)
             timeout = NF_JOURNAL_SYNC_MS;
-        if ((resend_requested || w->resend_due) && timeout > NF_RESEND_AFTER_CLOSE_MS)
+        if ((resend_requested || w->resend_signal) && timeout > NF_RESEND_AFTER_CLOSE_MS)
             timeout = NF_RESEND_AFTER_CLOSE_MS;
         /* the source's own descriptor too, while it has nothing (nf_ctx_wait_fd) */
         zmq_pollitem_t items[2] = {{w->acks, 0, ZMQ_POLLIN, 0},

@@ -466,8 +466,8 @@ static int64_t restart_delay(struct child *c, int status, int64_t now)
 
 /* A worker that died or was stopped took the records it held with it; the sources would resend
  * them only when their acknowledgements are overdue (ack_timeout_ms), and a stage in read order
- * waits for them until then. The sources on this host are told to resend what they sent more
- * than a second ago, which they do once the pipes to the dead worker are gone (SIGURG, whose
+ * waits for them until then. The sources on this host are told to resend what they sent before
+ * and is a second old, once the pipes to the dead worker are gone (SIGURG, whose
  * default is to be ignored, so that a source not yet listening for it is not killed;
  * stage.c): a record still on its way elsewhere comes twice, which the stages after it take as
  * a replay. */
