@@ -255,6 +255,7 @@ struct slot {
     bool lean;        /* bytes holds it without its raw, which refetch reads again */
     uint8_t passed;   /* the ordered stages that have it, a bit each by rank (order.h) */
     bool early;       /* due now because a worker died (resend_requested): not an attempt */
+    bool early_sent;  /* resent so in this attempt already: the next death does not again */
     int64_t order;    /* its read_order */
     struct nf_buf bytes; /* the record to resend; a refetching source's without its raw */
 };
@@ -1001,9 +1002,11 @@ static void replay_overdue(struct worker *w, int64_t now)
         }
         /* A resend because a worker died is no attempt of the record's own: a worker that keeps
          * crashing on another record would otherwise use up the attempts of every record sent
-         * before it, which would then be dead-lettered for nothing. */
+         * before it, which would then be dead-lettered for nothing. It is one once in each
+         * attempt (early_sent), or the record that crashes it would be resent for ever. */
         if (!s->early)
             s->attempt++;
+        s->early_sent = s->early;
         s->early = false;
         const void *out = s->bytes.data;
         size_t out_len = s->bytes.len;
@@ -1128,6 +1131,7 @@ static int source_emit(struct worker *w, struct slot *s)
     memcpy(s->id, id, idlen + 1);
     s->seq = seq;
     s->attempt = 1;
+    s->early_sent = false;
     s->remaining = w->st->paths_below;
     s->due = mono_ms() + backoff(w, 1);
     s->used = true;
@@ -1281,6 +1285,7 @@ static int journal_recover(struct worker *w)
         memcpy(w->recovered_ids[w->n_recovered_ids++], id, idlen + 1);
         s->seq = seq;
         s->attempt = attempt + 1;
+        s->early_sent = false;
         s->remaining = w->st->paths_below;
         s->due = mono_ms() + backoff(w, s->attempt);
         s->used = true;
@@ -1330,7 +1335,9 @@ static void journal_maintain(struct worker *w)
 }
 
 /* A worker died (the supervisor's SIGURG): the records sent before it that are not acknowledged
- * a second after their send may have died with it, and are made due, as no attempt of their own;
+ * a second after their send may have died with it, and are made due, as no attempt of their own,
+ * once in each attempt (a record that crashes the worker that takes it would otherwise be resent
+ * for ever, its attempts never used up, and never dead-lettered);
  * once the pipes to the dead worker are gone, or a resend could go into one and be lost again
  * (see NF_RESEND_SETTLE_MS). A record younger than that second is taken as still on its way
  * until it is a second old: a queue in a live worker usually moves faster, and a record held
@@ -1361,7 +1368,7 @@ static bool resend_early_tick(struct worker *w, int64_t now)
     int64_t early = 0;
     for (int64_t i = 0; i < w->window; i++) {
         struct slot *s = &w->slots[i];
-        if (!s->used || s->due <= now || s->attempt >= w->st->max_attempts)
+        if (!s->used || s->due <= now || s->attempt >= w->st->max_attempts || s->early_sent)
             continue;
         int64_t sent = s->due - backoff(w, s->attempt);
         if (sent <= w->resend_signal && sent <= now - 1000) {
