@@ -173,7 +173,9 @@ static const struct nf_option story_options[] = {
     {"snapshot_s", NF_OPT_INT, "10", offsetof(struct story_conf, snapshot_s),
      "At most this often (seconds) the state is written to the stage's state directory when a "
      "batch ends, by a child process while the worker goes on; it is always written on "
-     "shutdown and read back on start.", .min = "0"},
+     "shutdown and read back on start. While a child writes, every page of the state the "
+     "worker changes is copied once: keep this at seconds (0, a snapshot at every batch, made "
+     "the worker several times slower).", .min = "0"},
     {"idf_bootstrap", NF_OPT_PATH, "", offsetof(struct story_conf, idf_bootstrap),
      "Document frequencies to start from (a file written by idf_export, e.g. over a news "
      "corpus), so that the first articles are weighed well. Empty: learn from the stream only."},
