@@ -889,6 +889,12 @@ static void on_pass(struct worker *w, int64_t seq, int64_t weight)
 static void on_ack(void *arg, int64_t seq, int64_t weight)
 {
     struct worker *w = arg;
+    if (seq == 0 && weight == 0) {
+        /* the supervisor of another host: a worker died there (as SIGURG from this host's) */
+        resend_requested = 1;
+        nf_ctx_count(&w->ctx, "deaths_heard", 1);
+        return;
+    }
     if (weight < 0) {
         on_pass(w, seq, weight);
         return;

@@ -318,6 +318,7 @@ struct sup {
     int n_kids, cap_kids;
     struct broker **brokers; /* by stage index of the current generation */
     void *zctx;
+    struct nf_acker *notices; /* to sources on other hosts (resend_early); NULL until one */
     int64_t t0;
     bool fatal;
 };
@@ -466,9 +467,9 @@ static int64_t restart_delay(struct child *c, int status, int64_t now)
 
 /* A worker that died or was stopped took the records it held with it; the sources would resend
  * them only when their acknowledgements are overdue (ack_timeout_ms), and a stage in read order
- * waits for them until then. The sources on this host are told to resend what they sent before
- * and is a second old, once the pipes to the dead worker are gone (SIGURG, whose
- * default is to be ignored, so that a source not yet listening for it is not killed;
+ * waits for them until then. The sources, on this host and on others, are told to resend what
+ * they sent before and is a second old, once the pipes to the dead worker are gone (SIGURG,
+ * whose default is to be ignored, so that a source not yet listening for it is not killed;
  * stage.c): a record still on its way elsewhere comes twice, which the stages after it take as
  * a replay. */
 static void resend_early(struct sup *S)
@@ -476,6 +477,32 @@ static void resend_early(struct sup *S)
     for (int i = 0; i < S->n_kids; i++)
         if (S->kids[i].source && S->kids[i].pid > 0)
             kill(S->kids[i].pid, SIGURG);
+    /* Sources on other hosts hear it on their acknowledgement sockets: an acknowledgement of
+     * record 0 with weight 0 (no record's), which stage.c takes as the signal. Only tcp ones:
+     * a source run elsewhere is reached over tcp (an ipc endpoint of a stage not placed here
+     * belongs to another supervisor of this machine, under another run directory). */
+    const struct nf_config *cfg = S->cur->cfg;
+    int told = 0;
+    for (int s = 0; s < cfg->n_stages; s++) {
+        if (cfg->stages[s].n_inputs || runs_here(S->where, cfg->stages[s].name))
+            continue;
+        for (int w = 0; w < cfg->stages[s].workers; w++) {
+            char ep[512];
+            if (nf_config_ack_endpoint(cfg, s, w, false, ep, sizeof(ep)) < 0 ||
+                strncmp(ep, "tcp://", 6) != 0)
+                continue;
+            if (!S->notices)
+                S->notices = nf_acker_new(S->zctx);
+            if (!S->notices || nf_acker_add(S->notices, ep, 0, 0, false) < 0) {
+                nf_logf(NF_LOG_WARN, "cannot tell source %s[%d] at %s that a worker died: it "
+                                     "resends after ack_timeout_ms", cfg->stages[s].name, w, ep);
+                continue;
+            }
+            told++;
+        }
+    }
+    if (told)
+        nf_acker_send(S->notices);
 }
 
 static void reap(struct sup *S, bool stopping)
@@ -1141,6 +1168,7 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
     for (int s = 0; s < S.cur->cfg->n_stages; s++)
         broker_stop(S.brokers[s]);
     free(S.brokers);
+    nf_acker_destroy(&S.notices);
     zmq_ctx_term(S.zctx);
     nf_zap_join();
     for (int i = 0; i < S.n_kids; i++)

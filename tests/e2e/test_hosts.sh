@@ -106,6 +106,10 @@ host "${NS[0]}" a --once --stages fetch,sign,dedup,store
 A=${PIDS[-1]}
 rows() { [ "$(sql "$T/a.db" "select count(*) from articles" 2>/dev/null || echo 0)" -ge "$1" ]; }
 wait_for 120 rows $((N / 4)) || { tail -20 "$T/a.log" "$T/b.log"; fail "a quarter of the articles was not stored"; }
+# a worker dies on host B: its supervisor tells the source on host A, which resends what the
+# worker may have held a second after its send, instead of after ack_timeout_ms
+bclean=$(pgrep -f "stage $T/hosts.cfg clean --worker 0 .*state_dir=$T/b( |$)") || fail "no clean worker on host B"
+kill -KILL "$bclean"
 ip netns exec "${NS[2]}" ip link set "nfv2$tag" down
 ok "host C cut off after $(sql "$T/a.db" "select count(*) from articles") articles"
 # a host without an allowed key tries the dedup inbox meanwhile
@@ -123,6 +127,9 @@ for h in a b c; do
     d=$(sql "$T/$h/deadletter.db" "select count(*) from dead_letters" 2>/dev/null || echo 0)
     assert_eq "$d" 0 "nothing dead-lettered on host $h"
 done
+grep -qE "fetch\[0\]: counts: .*deaths_heard=[1-9]" "$T/a.log" ||
+    { grep "counts" "$T/a.log"; fail "the source on host A did not hear of the death on host B"; }
+ok "the source on host A heard of the worker that died on host B"
 assert_contains "$T/a.log" "dedup[0]: records go to the plugin in read order" \
     "dedup, on the source's host, takes its records in read order"
 grep -q "no read-order page" "$T/a.log" && fail "dedup could not read the source's read-order page"
