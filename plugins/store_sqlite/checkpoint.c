@@ -132,9 +132,15 @@ void ckpt_committed(struct ckpt *c, int frames)
     pthread_mutex_unlock(&c->mu);
 }
 
-void ckpt_now(struct ckpt *c, sqlite3 *db)
+void ckpt_now(struct ckpt *c, sqlite3 *db, bool wait)
 {
-    pthread_mutex_lock(&c->copying);
+    /* The thread is copying: unless told to wait, the commit does not wait for it (a
+     * checkpoint of tens of milliseconds on a busy machine, which every record arriving
+     * meanwhile waited for too); a later commit copies what it leaves. */
+    if (wait)
+        pthread_mutex_lock(&c->copying);
+    else if (pthread_mutex_trylock(&c->copying) != 0)
+        return;
     sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     pthread_mutex_unlock(&c->copying);
 }

@@ -3,7 +3,8 @@
  * came for a while. It never blocks the writer (SQLite's passive checkpoints). The log starts
  * again from its beginning only when a checkpoint has copied all of it before the writer's next
  * transaction begins, which a thread racing a busy writer seldom manages: the writer then
- * finishes the copy itself (ckpt_now) when the log has grown to a few times the size. */
+ * finishes the copy itself (ckpt_now) when the log has grown to a few times the size, at a
+ * commit that finds the thread not copying. */
 #ifndef STORE_SQLITE_CHECKPOINT_H
 #define STORE_SQLITE_CHECKPOINT_H
 
@@ -23,9 +24,10 @@ struct ckpt *ckpt_new(const char *path, bool fsync, int frames, int idle_ms, cha
  * (from its WAL hook); cheap, never waits for a checkpoint. */
 void ckpt_committed(struct ckpt *c, int frames);
 
-/* Checkpoints the log through the writer's connection `db`, after the thread's checkpoint if
- * one is running (two at once would make one of them give up). */
-void ckpt_now(struct ckpt *c, sqlite3 *db);
+/* Checkpoints the log through the writer's connection `db`. When the thread's checkpoint is
+ * running (two at once would make one of them give up), it waits for it if `wait`, else returns
+ * at once and the caller tries again at its next commit. */
+void ckpt_now(struct ckpt *c, sqlite3 *db, bool wait);
 
 /* Stops the thread (after the checkpoint it is making, if any) and closes its connection. */
 void ckpt_destroy(struct ckpt **c);

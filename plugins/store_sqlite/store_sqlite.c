@@ -25,8 +25,11 @@
 #define STORE_SQLITE_BUSY_MS 10000
 /* The checkpoint thread also copies the log after this long without a commit. */
 #define STORE_SQLITE_IDLE_MS 1000
-/* A log this many times the checkpoint size is copied by the commit that reaches it. */
+/* A log this many times the checkpoint size is copied by the commit that reaches it, unless
+ * the thread is copying then; at STORE_SQLITE_WAL_WAIT times it, the commit waits for the
+ * thread's checkpoint and copies the rest. */
 #define STORE_SQLITE_WAL_LIMIT 2
+#define STORE_SQLITE_WAL_WAIT 4
 
 struct store_sqlite_conf {
     const char *path;
@@ -61,8 +64,9 @@ static const struct nf_option store_sqlite_options[] = {
     {"checkpoint", NF_OPT_SIZE, "32M", offsetof(struct store_sqlite_conf, checkpoint),
      "Size of the write-ahead log at which a thread of the store copies it into the database "
      "(a checkpoint), beside the commits; it also does after a second without a commit. The "
-     "log stays within about twice this. Larger: fewer checkpoints, and a page changed by many "
-     "commits is copied once. 0: never (another program checkpoints the file)."},
+     "log stays within about twice this (four times at worst). Larger: fewer checkpoints, and "
+     "a page changed by many commits is copied once. 0: never (another program checkpoints the "
+     "file)."},
     {"fts_part", NF_OPT_INT, "50000", offsetof(struct store_sqlite_conf, fts_part),
      "Articles per part of the full-text index: when its newest part holds this many, the next "
      "commit starts a new one (articles_fts_1, articles_fts_2, ...). FTS5 merges the segments "
@@ -295,16 +299,17 @@ static int store_sqlite_tune(struct store_sqlite *s, struct nf_ctx *ctx)
     return store_sqlite_exec(s, ctx, sql, "setting the cache");
 }
 
-/* After every commit of the store's connection: the checkpoint thread is told the log's size,
- * and a log of twice the size is copied now (see checkpoint.h), so that the next transaction
- * starts it again. */
+/* After every commit of the store's connection: a log of twice the checkpoint size is copied
+ * now (see checkpoint.h), so that the next transaction starts it again, unless the thread is
+ * copying it (then a later commit does, waiting for the thread once the log is four times the
+ * size); and the checkpoint thread is told the log's size. */
 static int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     struct store_sqlite *s = arg;
     (void)name;
-    ckpt_committed(s->ckpt, frames);
     if (frames / STORE_SQLITE_WAL_LIMIT >= s->wal_frames)
-        ckpt_now(s->ckpt, db);
+        ckpt_now(s->ckpt, db, frames / STORE_SQLITE_WAL_WAIT >= s->wal_frames);
+    ckpt_committed(s->ckpt, frames);
     return SQLITE_OK;
 }
 
