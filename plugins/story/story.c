@@ -15,10 +15,9 @@
  * earlier-read member joins, the story is renamed and the record carries the rename to the
  * stores ("amend", ../dedup/amend.h). Which story an article joins depends on what came before
  * it: the stage takes its records in read order (in_read_order) to decide alike in every run. One
- * worker, snapshotted to its state directory as its state is in memory (by a child process, so
- * that the worker does not stop), with a log of the records judged since (appended at every
- * flush, replayed at start), so that a crash loses nothing it sent on and the next article is
- * judged as it would have been. It never splits or merges
+ * worker, snapshotted to its state directory as its state is in memory, with a log of the records
+ * judged since (appended at every flush, replayed at start), so that a crash loses nothing it
+ * sent on and the next article is judged as it would have been. It never splits or merges
  * stories afterwards, and does not translate. */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,10 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <utf8proc.h>
 #include <xxhash.h>
@@ -42,8 +38,6 @@
 #define STORY_SNAPSHOT "story.snap"
 #define STORY_LOG "story.log" /* the records judged since the snapshot, each a u32 length and the
                                * record as msgpack */
-#define STORY_LOG_OLD "story.log.old" /* the log as it was when the snapshot being written began:
-                                       * replayed before story.log until that snapshot is in place */
 #define STORY_MAX_ENTS 16  /* entities kept per story */
 #define STORY_QUERY_TERMS 32 /* a record's strongest terms looked up in the index */
 #define STORY_INDEX_TERMS 16 /* a story's strongest terms in the index (all top_terms score) */
@@ -172,10 +166,7 @@ static const struct nf_option story_options[] = {
      "(the newest at least half of this many are kept).", .min = "16"},
     {"snapshot_s", NF_OPT_INT, "10", offsetof(struct story_conf, snapshot_s),
      "At most this often (seconds) the state is written to the stage's state directory when a "
-     "batch ends, by a child process while the worker goes on; it is always written on "
-     "shutdown and read back on start. While a child writes, every page of the state the "
-     "worker changes is copied once: keep this at seconds (0, a snapshot at every batch, made "
-     "the worker several times slower).", .min = "0"},
+     "batch ends; it is always written on shutdown and read back on start.", .min = "0"},
     {"idf_bootstrap", NF_OPT_PATH, "", offsetof(struct story_conf, idf_bootstrap),
      "Document frequencies to start from (a file written by idf_export, e.g. over a news "
      "corpus), so that the first articles are weighed well. Empty: learn from the stream only."},
@@ -343,9 +334,6 @@ struct story {
     struct nf_amend amend; /* the renames the record being judged carries */
     /* the log: what a replay of the records judged since the snapshot needs */
     char *log_path;
-    char *old_path; /* STORY_LOG_OLD */
-    pid_t snap_child; /* the process writing a snapshot; 0: none */
-    int snap_pipe;    /* its reason when it fails, read when it has ended; -1: none */
     struct nf_buf log_buf; /* entries not yet appended */
     struct nf_record *log_rec;
     bool replaying; /* judging the log's records at start: nothing logged or counted */
@@ -2186,18 +2174,13 @@ static void story_forget_all(struct story *s)
     s->docs = s->seq = 0;
 }
 
-static void story_snapshot_reap(struct story *s, bool wait);
-
 static void story_destroy(void *state)
 {
     struct story *s = state;
     if (!s)
         return;
-    if (s->snap_child)
-        story_snapshot_reap(s, true);
     free(s->snap_path);
     free(s->log_path);
-    free(s->old_path);
     nf_buf_free(&s->log_buf);
     nf_record_destroy(&s->log_rec);
     free(s->stop_set);
@@ -2222,8 +2205,6 @@ static int story_log_reset(struct story *s, char *why, size_t whyn);
 static void story_destroy_saving(void *state)
 {
     struct story *s = state;
-    if (s)
-        story_snapshot_reap(s, true);
     if (s && s->dirty) {
         char why[512];
         if (story_snapshot(s, why, sizeof(why)) < 0) {
@@ -2282,18 +2263,13 @@ static int story_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
     }
     if (story_dt_grow(s) < 0)
         goto nomem;
-    s->snap_pipe = -1;
     s->log_path = malloc(dl + sizeof(STORY_LOG) + 1);
-    s->old_path = malloc(dl + sizeof(STORY_LOG_OLD) + 1);
     s->log_rec = nf_record_new();
-    if (!s->log_path || !s->old_path || !s->log_rec)
+    if (!s->log_path || !s->log_rec)
         goto nomem;
     memcpy(s->log_path, dir, dl);
     s->log_path[dl] = '/';
     memcpy(s->log_path + dl + 1, STORY_LOG, sizeof(STORY_LOG));
-    memcpy(s->old_path, dir, dl);
-    s->old_path[dl] = '/';
-    memcpy(s->old_path + dl + 1, STORY_LOG_OLD, sizeof(STORY_LOG_OLD));
     if (story_restore(s, ctx) < 0)
         goto fail;
     /* a warm start already holds the bootstrap's counts */
@@ -2391,7 +2367,7 @@ static int story_log_append(struct story *s, char *why, size_t whyn)
     return 0;
 }
 
-/* After a snapshot written in place: the logs are empty (the snapshot has everything). */
+/* After a snapshot: the log is empty (the snapshot has everything). */
 static int story_log_reset(struct story *s, char *why, size_t whyn)
 {
     s->log_buf.len = 0;
@@ -2399,113 +2375,7 @@ static int story_log_reset(struct story *s, char *why, size_t whyn)
         snprintf(why, whyn, "cannot empty %s: %s", s->log_path, strerror(errno));
         return -1;
     }
-    if (s->old_path && unlink(s->old_path) < 0 && errno != ENOENT) {
-        snprintf(why, whyn, "cannot remove %s: %s", s->old_path, strerror(errno));
-        return -1;
-    }
     return 0;
-}
-
-/* ---- the snapshot beside the worker ------------------------------------------------------ */
-
-/* Written in place, a snapshot stops the worker for as long as it takes to encode and sync it
- * (85 ms at 20,000 stories, and it grows with them): every record arriving meanwhile waits that
- * long. A child process writes it instead, from the state as it was at the fork (the pages are
- * shared copy-on-write), while the worker goes on judging. What a crash leaves stays whole: at
- * the fork the log's entries, which the state at the fork holds beyond the last snapshot, move
- * to story.log.old and new entries go to a new story.log; the child replaces the snapshot
- * (written whole under another name, then renamed), and the worker removes story.log.old once
- * the child has ended well. A start replays story.log.old, then story.log: before the rename the
- * old snapshot needs both; after it, the old log's articles are known to the snapshot and a
- * known article keeps its story and changes nothing (any replay does the same), as when a crash
- * came between a snapshot in place and the emptying of the log. */
-
-/* The child: writes the snapshot, and its reason on `fd` when it fails. Never returns. */
-static void story_snapshot_child(struct story *s, pid_t parent, int fd)
-{
-    /* A child still writing after its worker died would replace the snapshot of the worker
-     * started in its place with an older state: it dies with its worker. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-        _exit(2);
-    char why[512];
-    int rc = story_snapshot(s, why, sizeof(why));
-    if (rc < 0) {
-        ssize_t w = write(fd, why, strlen(why));
-        (void)w; /* without it the parent still knows the child failed */
-    }
-    _exit(rc < 0 ? 1 : 0);
-}
-
-/* Starts writing a snapshot beside the worker. 0 when a child writes it; -1 when it is to be
- * written in place (no child can start, or story.log.old is left from a snapshot that failed:
- * it holds entries the next snapshot must not leave behind); -2 with the reason in `why` when
- * the log cannot be appended. */
-static int story_snapshot_start(struct story *s, char *why, size_t whyn)
-{
-    if (access(s->old_path, F_OK) == 0)
-        return -1;
-    if (story_log_append(s, why, whyn) < 0)
-        return -2;
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return -1;
-    if (rename(s->log_path, s->old_path) < 0 && errno != ENOENT) {
-        close(fds[0]), close(fds[1]);
-        return -1;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        story_snapshot_child(s, parent, fds[1]);
-    }
-    close(fds[1]);
-    if (pid < 0) {
-        close(fds[0]);
-        return -1; /* story.log.old goes with the snapshot written in place */
-    }
-    s->snap_child = pid;
-    s->snap_pipe = fds[0];
-    s->dirty = false;
-    return 0;
-}
-
-/* Whether the child has ended (waiting for it with `wait`): when it wrote the snapshot, the old
- * log goes; when it failed, the old log stays to be replayed, the state is dirty again, and the
- * next snapshot is written in place. */
-static void story_snapshot_reap(struct story *s, bool wait)
-{
-    if (!s->snap_child)
-        return;
-    int st = 0;
-    pid_t r;
-    do
-        r = waitpid(s->snap_child, &st, wait ? 0 : WNOHANG);
-    while (r < 0 && errno == EINTR);
-    if (r == 0)
-        return;
-    char why[512] = "";
-    if (r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-        /* left behind, it is replayed once more at start (no change) and makes the next
-         * snapshot one in place, which removes it */
-        unlink(s->old_path);
-    } else {
-        ssize_t n = read(s->snap_pipe, why, sizeof(why) - 1);
-        why[n > 0 ? n : 0] = '\0';
-        if (!why[0] && r < 0)
-            snprintf(why, sizeof(why), "the process writing it: %s", strerror(errno));
-        else if (!why[0] && WIFSIGNALED(st))
-            snprintf(why, sizeof(why), "the process writing it was killed by signal %d",
-                     WTERMSIG(st));
-        else if (!why[0])
-            snprintf(why, sizeof(why), "the process writing it ended with status %d",
-                     WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-        nf_log(s->ctx, NF_LOG_WARN, "snapshot: %s; the log keeps what it lacks", why);
-        s->dirty = true;
-    }
-    close(s->snap_pipe);
-    s->snap_pipe = -1;
-    s->snap_child = 0;
 }
 
 static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec);
@@ -2515,34 +2385,13 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
  * read ends the replay there. */
 static int story_log_replay(struct story *s, struct nf_ctx *ctx)
 {
-    /* story.log.old first: the log as it was when a snapshot that may not have been put in
-     * place began (see story_snapshot_start) */
-    size_t len = 0, olen = 0;
-    char *old = story_slurp(s->old_path, &olen);
-    if (!old && errno != ENOENT) {
-        nf_ctx_error(ctx, "%s: %s", s->old_path, strerror(errno));
-        return -1;
-    }
+    size_t len = 0;
     char *data = story_slurp(s->log_path, &len);
-    if (!data && errno != ENOENT) {
+    if (!data) {
+        if (errno == ENOENT)
+            return 0;
         nf_ctx_error(ctx, "%s: %s", s->log_path, strerror(errno));
-        free(old);
         return -1;
-    }
-    if (old && data) {
-        char *both = realloc(old, olen + len + 1);
-        if (!both) {
-            nf_ctx_error(ctx, "out of memory");
-            free(old), free(data);
-            return -1;
-        }
-        memcpy(both + olen, data, len);
-        free(data);
-        data = both, len += olen;
-    } else if (old) {
-        data = old, len = olen;
-    } else if (!data) {
-        return 0;
     }
     struct nf_record *r = nf_record_new();
     size_t off = 0, n = 0;
@@ -2565,8 +2414,6 @@ static int story_log_replay(struct story *s, struct nf_ctx *ctx)
     char why[512];
     if (rc < 0) {
         /* as a damaged snapshot: losing what came after is better than not running */
-        snprintf(why, sizeof(why), "%s.bad", s->old_path);
-        rename(s->old_path, why);
         snprintf(why, sizeof(why), "%s.bad", s->log_path);
         rename(s->log_path, why);
         nf_log(ctx, NF_LOG_WARN, "%s: entry %zu cannot be judged again; the %zu before it were "
@@ -2809,10 +2656,9 @@ nomem:
 static int story_flush(void *state, struct nf_ctx *ctx)
 {
     struct story *s = state;
-    story_snapshot_reap(s, false);
     int64_t now = nf_now_ms();
     char why[512];
-    if (!s->dirty || s->snap_child || now - s->last_snapshot_ms < s->conf->snapshot_s * 1000) {
+    if (!s->dirty || now - s->last_snapshot_ms < s->conf->snapshot_s * 1000) {
         /* what is sent on from here is in the log at least */
         if (story_log_append(s, why, sizeof(why)) < 0) {
             nf_ctx_error(ctx, "%s", why);
@@ -2821,13 +2667,6 @@ static int story_flush(void *state, struct nf_ctx *ctx)
         return NF_OK;
     }
     s->last_snapshot_ms = now;
-    int started = story_snapshot_start(s, why, sizeof(why));
-    if (started == 0)
-        return NF_OK;
-    if (started == -2) {
-        nf_ctx_error(ctx, "%s", why);
-        return NF_ERR;
-    }
     if (story_snapshot(s, why, sizeof(why)) < 0) {
         nf_log(ctx, NF_LOG_WARN, "snapshot: %s; the log keeps what it lacks", why);
         if (story_log_append(s, why, sizeof(why)) < 0) {
