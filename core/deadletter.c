@@ -75,18 +75,6 @@ void nf_dlq_destroy(struct nf_dlq **pd)
     *pd = NULL;
 }
 
-/* The same form SQLite's strftime('%Y-%m-%dT%H:%M:%fZ') gives the other store. */
-static void iso_now(char *out, size_t n)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char base[32];
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03dZ", base, (int)(ts.tv_nsec / 1000000));
-}
-
 /* ---- SQLite ---------------------------------------------------------------------------------- */
 
 static int sql_open(struct nf_dlq *d, char *err, size_t errlen)
@@ -409,8 +397,8 @@ static int jl_put(struct nf_dlq *d, const char *id, const char *source_uri, cons
                   int worker, int64_t attempt, const char *error, const void *bytes, size_t n,
                   char *err, size_t errlen)
 {
-    char at[40];
-    iso_now(at, sizeof(at));
+    char at[NF_LOG_TIME_LEN];
+    nf_log_time(at, sizeof(at));
     json_t *o = json_object();
     char *line = NULL;
     int rc = -1;
@@ -437,8 +425,8 @@ out:
 
 static int jl_mark(struct nf_dlq *d, const int64_t *ns, size_t count, char *err, size_t errlen)
 {
-    char at[40];
-    iso_now(at, sizeof(at));
+    char at[NF_LOG_TIME_LEN];
+    nf_log_time(at, sizeof(at));
     char *text = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&text, &len);

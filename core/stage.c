@@ -1046,17 +1046,6 @@ static void replay_overdue(struct worker *w, int64_t now)
         nf_logf(NF_LOG_INFO, "resent %lld records not acknowledged in time", (long long)resent);
 }
 
-static void iso_now(char *out, size_t n)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char base[32];
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03dZ", base, (int)(ts.tv_nsec / 1000000));
-}
-
 /* The read order (docs/record.md): microseconds since NF_READ_ORDER_EPOCH of a record's first
  * send, strictly increasing in this process's source worker, above every order its journal
  * held, with the worker in the low bits. A record keeps it through resends and recovery, so
@@ -1092,8 +1081,8 @@ static int source_emit(struct worker *w, struct slot *s)
     int64_t seq = (w->epoch << SEQ_COUNTER_BITS) | (w->next_counter & SEQ_COUNTER_MASK);
     nf_record_set_int(r, NF_F_V, NF_RECORD_VERSION);
     if (!nf_record_has(r, NF_F_FETCHED_AT)) {
-        char now[40];
-        iso_now(now, sizeof(now));
+        char now[NF_LOG_TIME_LEN];
+        nf_log_time(now, sizeof(now));
         nf_record_set_cstr(r, NF_F_FETCHED_AT, now);
     }
     nf_record_set_int(r, NF_F_SEQ, seq);

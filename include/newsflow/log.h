@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 enum nf_log_level { NF_LOG_ERROR, NF_LOG_WARN, NF_LOG_INFO, NF_LOG_DEBUG };
 
@@ -23,5 +24,11 @@ void nf_logf(enum nf_log_level level, const char *fmt, ...) __attribute__((forma
 
 /* The same with a va_list, for wrappers. */
 void nf_log_vwrite(enum nf_log_level level, const char *fmt, va_list ap);
+
+/* The time now as the log lines write it, UTC to the millisecond: "2026-01-02T03:04:05.678Z"
+ * (the form of SQLite's strftime('%Y-%m-%dT%H:%M:%fZ'), so that stores agree). `out` has room
+ * for NF_LOG_TIME_LEN bytes with the terminating NUL. */
+#define NF_LOG_TIME_LEN 32
+void nf_log_time(char *out, size_t n);
 
 #endif
