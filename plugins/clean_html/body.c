@@ -1398,6 +1398,16 @@ static bool body_has(const char *low, size_t n, const char *word)
     return memmem(low, n, word, strlen(word)) != NULL;
 }
 
+/* Whether `n` bytes of lowered text hold any of the phrases of a list. */
+#define body_has_any(low, n, list) body_has_any_of(low, n, list, sizeof(list) / sizeof((list)[0]))
+static bool body_has_any_of(const char *low, size_t n, const char *const *list, size_t count)
+{
+    for (size_t k = 0; k < count; k++)
+        if (body_has(low, n, list[k]))
+            return true;
+    return false;
+}
+
 /* Whether lowered text holds `word` where a word starts (`whole`: and where one ends). */
 static bool body_has_word(const char *low, size_t n, const char *word, bool whole)
 {
@@ -1637,9 +1647,8 @@ static bool body_is_appeal(const char *low, size_t n)
                                          "votre", "tu", "jetzt"};
     if (n >= BODY_APPEAL_CHARS)
         return false;
-    for (size_t k = 0; k < sizeof(appeals) / sizeof(appeals[0]); k++)
-        if (body_has(low, n, appeals[k]))
-            return true;
+    if (body_has_any(low, n, appeals))
+        return true;
     if (body_has_word(low, n, "donate", true))
         return true;
     if (!body_has(low, n, "newsletter"))
@@ -1663,10 +1672,7 @@ static bool body_is_cookie_notice(const char *low, size_t n)
     };
     if (n >= BODY_NOTICE_CHARS || !body_has(low, n, "cookie"))
         return false;
-    for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++)
-        if (body_has(low, n, asks[i]))
-            return true;
-    return false;
+    return body_has_any(low, n, asks);
 }
 
 /* A text that is nothing but a prompt: a page whose article is drawn by scripts leaves the
@@ -1755,13 +1761,7 @@ static bool body_is_paywall_cut(const char *low, size_t n)
     if (n >= BODY_APPEAL_CHARS)
         return false;
     /* the words of access first: most blocks have none, and they are the shorter list */
-    bool a = false;
-    for (size_t k = 0; k < sizeof(access) / sizeof(access[0]) && !a; k++)
-        a = body_has(low, n, access[k]);
-    for (size_t k = 0; a && k < sizeof(rest) / sizeof(rest[0]); k++)
-        if (body_has(low, n, rest[k]))
-            return true;
-    return false;
+    return body_has_any(low, n, access) && body_has_any(low, n, rest);
 }
 
 /* Drops cookie notices among the first and last blocks of the text (a banner the page put
@@ -1946,9 +1946,8 @@ static bool body_is_disclosure(const char *p, const char *low, size_t n)
             (p[j] == '.' && j + 1 == n))
             return true;
     }
-    for (size_t k = 0; k < sizeof(phrases) / sizeof(phrases[0]); k++)
-        if (body_has(low, n, phrases[k]))
-            return true;
+    if (body_has_any(low, n, phrases))
+        return true;
     return false;
 }
 
@@ -1969,13 +1968,7 @@ static bool body_is_channel_call(const char *low, size_t n)
     };
     if (n >= BODY_CHANNEL_CHARS)
         return false;
-    bool c = false;
-    for (size_t k = 0; k < sizeof(channels) / sizeof(channels[0]) && !c; k++)
-        c = body_has(low, n, channels[k]);
-    for (size_t k = 0; c && k < sizeof(asks) / sizeof(asks[0]); k++)
-        if (body_has(low, n, asks[k]))
-            return true;
-    return false;
+    return body_has_any(low, n, channels) && body_has_any(low, n, asks);
 }
 
 /* A widget that scripts have not drawn: its block ends in the word it shows while loading
@@ -2026,13 +2019,7 @@ static bool body_is_comment_prompt(const char *low, size_t n)
     };
     if (n >= BODY_PROMPT_CHARS)
         return false;
-    bool c = false;
-    for (size_t k = 0; k < sizeof(comment) / sizeof(comment[0]) && !c; k++)
-        c = body_has(low, n, comment[k]);
-    for (size_t k = 0; c && k < sizeof(prompt) / sizeof(prompt[0]); k++)
-        if (body_has(low, n, prompt[k]))
-            return true;
-    return false;
+    return body_has_any(low, n, comment) && body_has_any(low, n, prompt);
 }
 
 /* Drops date-stamp, credit, see-also, disclosure, comment-prompt, channel-call and placeholder
