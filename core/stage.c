@@ -889,7 +889,7 @@ static void on_pass(struct worker *w, int64_t seq, int64_t weight)
 static void on_ack(void *arg, int64_t seq, int64_t weight)
 {
     struct worker *w = arg;
-    if (seq == 0 && weight == 0) {
+    if (seq == NF_ACK_DIED_SEQ && weight == NF_ACK_DIED_WEIGHT) {
         /* the supervisor of another host: a worker died there (as SIGURG from this host's) */
         resend_requested = 1;
         nf_ctx_count(&w->ctx, "deaths_heard", 1);
@@ -1329,15 +1329,18 @@ static void journal_maintain(struct worker *w)
     }
 }
 
-/* A worker died (the supervisor's SIGURG): the records sent before it that are not acknowledged
- * a second after their send may have died with it, and are made due, as no attempt of their own,
- * once in each attempt (a record that crashes the worker that takes it would otherwise be resent
- * for ever, its attempts never used up, and never dead-lettered);
- * once the pipes to the dead worker are gone, or a resend could go into one and be lost again
- * (see NF_RESEND_SETTLE_MS). A record younger than that second is taken as still on its way
- * until it is a second old: a queue in a live worker usually moves faster, and a record held
- * for longer there comes twice, which the stages after take as a replay. Looked at every 50 ms
- * until every record sent before the death is a second old. True when records were made due. */
+/* A worker died (the supervisor's SIGURG, or NF_ACK_DIED from another host's): each record sent
+ * before it and still not acknowledged a second after its send may have died with it, and is
+ * made due, as no attempt of its own.
+ *  - Not before the pipes to the dead worker are gone, or the resend could go into one and be
+ *    lost again (NF_RESEND_SETTLE_MS).
+ *  - A record younger than that second is taken as still on its way until it is a second old:
+ *    a queue in a live worker usually moves faster; one held longer there comes twice, which
+ *    the stages after take as a replay.
+ *  - Once in each attempt (early_sent): a record that crashes each worker that takes it would
+ *    otherwise come back for ever, its attempts never used up, and never be dead-lettered.
+ * Looked at every 50 ms until all sent before the death are a second old. True when records
+ * were made due. */
 static bool resend_early_tick(struct worker *w, int64_t now)
 {
     drain_out_monitors(w);

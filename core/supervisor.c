@@ -477,8 +477,7 @@ static void resend_early(struct sup *S)
     for (int i = 0; i < S->n_kids; i++)
         if (S->kids[i].source && S->kids[i].pid > 0)
             kill(S->kids[i].pid, SIGURG);
-    /* Sources on other hosts hear it on their acknowledgement sockets: an acknowledgement of
-     * record 0 with weight 0 (no record's), which stage.c takes as the signal. Only tcp ones:
+    /* Sources on other hosts hear it on their acknowledgement sockets (NF_ACK_DIED). Only tcp:
      * a source run elsewhere is reached over tcp (an ipc endpoint of a stage not placed here
      * belongs to another supervisor of this machine, under another run directory). */
     const struct nf_config *cfg = S->cur->cfg;
@@ -493,7 +492,7 @@ static void resend_early(struct sup *S)
                 continue;
             if (!S->notices)
                 S->notices = nf_acker_new(S->zctx);
-            if (!S->notices || nf_acker_add(S->notices, ep, 0, 0, false) < 0) {
+            if (!S->notices || nf_acker_add(S->notices, ep, NF_ACK_DIED_SEQ, NF_ACK_DIED_WEIGHT, false) < 0) {
                 nf_logf(NF_LOG_WARN, "cannot tell source %s[%d] at %s that a worker died: it "
                                      "resends after ack_timeout_ms", cfg->stages[s].name, w, ep);
                 continue;

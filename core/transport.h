@@ -61,9 +61,14 @@ void nf_acker_send(struct nf_acker *a);
 size_t nf_acker_held(const struct nf_acker *a);
 
 /* Decodes one acknowledgement message: calls fn(seq, weight) for each entry. A weight is
- * positive, or from -NF_ACK_MARKS to 0: the mark of an ordered stage (order.h). Returns the
- * number of entries, or -1 if the message is malformed. */
+ * positive, or from -NF_ACK_MARKS to -1: the mark of an ordered stage (order.h), or the entry
+ * NF_ACK_DIED. Returns the number of entries, or -1 if the message is malformed. */
 #define NF_ACK_MARKS (INT64_C(1) << 20)
+/* The entry that acknowledges no record (record 0, weight 0): a supervisor telling a source that
+ * a worker died on its host, so that the source resends early what it may have held, as this
+ * host's supervisor tells its own sources with SIGURG (stage.c, supervisor.c). */
+#define NF_ACK_DIED_SEQ 0
+#define NF_ACK_DIED_WEIGHT 0
 int nf_ack_decode(const void *data, size_t len, void (*fn)(void *arg, int64_t seq,
                                                            int64_t weight),
                   void *arg);
