@@ -29,6 +29,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utf8proc.h>
+/* Inlined: every word of every article is hashed, most of them under 16 bytes, where a call into
+ * the library costs as much as the hash (the same hashes either way). */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "../dedup/amend.h"
@@ -45,6 +48,7 @@
 #define STORY_ANCHOR_YOUNG 16 /* articles: what common_share may call rare in a young stream */
 #define STORY_POSTINGS_SCAN 256 /* newest entries read from one term's list: a term in more
                                   * stories than that is common and the recent ones matter */
+#define STORY_PREFETCH 8 /* terms ahead whose hash table entry is asked for */
 #define STORY_MAX_WORD 64  /* bytes; longer runs are not words (URLs, hashes) */
 #define STORY_ENT_SEED 0x656e74ULL /* entity names hash apart from words */
 #define STORY_NAME_MIX 0x9e3779b97f4a7c15ULL /* a name's hash from its word's: apart, and cheap */
@@ -1165,6 +1169,12 @@ static long story_vector(struct story *s, struct nf_record *rec)
     for (size_t i = 0; i < s->ndt; i++) {
         struct story_dterm *d = &s->dt[i];
         size_t at;
+        /* a table of a million terms: ask for a later term's entry before this one is read */
+        if (i + STORY_PREFETCH < s->ndt && s->df.cap) {
+            size_t ahead = (size_t)s->dt[i + STORY_PREFETCH].h & (s->df.cap - 1);
+            __builtin_prefetch(&s->df.key[ahead]);
+            __builtin_prefetch(&s->df.df[ahead]);
+        }
         if (story_df_reserve(s) < 0)
             return -1;
         uint32_t *df = story_df_slot(&s->df, d->h, true, &at);
@@ -1373,9 +1383,23 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
     if (q > nq)
         q = nq;
     story_top(s->merge, nq, q);
-    s->ntouched = 0;
+    /* the lists are found first, each probe's memory asked for before any is read: they are
+     * cache misses in an index of thousands of stories, and waiting for one at a time was
+     * much of the lookup */
+    struct story_posting *lists[STORY_QUERY_TERMS];
+    if (s->index.cap)
+        for (size_t i = 0; i < q; i++)
+            __builtin_prefetch(&s->index.key[(size_t)s->merge[i].h & (s->index.cap - 1)]);
     for (size_t i = 0; i < q; i++) {
         struct story_posting *l = story_index_list(&s->index, s->merge[i].h, false);
+        lists[i] = l;
+        if (l && l->n)
+            __builtin_prefetch(&l->e[l->n > 2 * STORY_POSTINGS_SCAN ? l->n - 2 * STORY_POSTINGS_SCAN
+                                                                    : 0]);
+    }
+    s->ntouched = 0;
+    for (size_t i = 0; i < q; i++) {
+        struct story_posting *l = lists[i];
         if (!l)
             continue;
         uint32_t from = l->n > 2 * STORY_POSTINGS_SCAN ? l->n - 2 * STORY_POSTINGS_SCAN : 0;
@@ -1391,22 +1415,27 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
     struct story_cand top[STORY_CANDIDATES];
     size_t ntop = 0;
     double win = s->conf->window_days;
+    /* the window is checked only for a story that would take a place: the others are many (a
+     * few hundred in a stream of short wire reports) and their items are cache misses */
+    size_t worst = 0;
     for (size_t i = 0; i < s->ntouched; i++) {
         uint32_t slot = s->touched[i];
         struct story_cand c = {slot, s->acc[slot]};
         s->acc[slot] = 0;
+        if (ntop == STORY_CANDIDATES && !(c.partial > top[worst].partial))
+            continue;
         if (win > 0 && story_gap(&s->items[slot], t) > win)
             continue;
-        if (ntop < STORY_CANDIDATES) {
+        if (ntop < STORY_CANDIDATES)
             top[ntop++] = c;
-            continue;
-        }
-        size_t worst = 0;
-        for (size_t j = 1; j < ntop; j++)
-            if (top[j].partial < top[worst].partial)
-                worst = j;
-        if (c.partial > top[worst].partial)
+        else
             top[worst] = c;
+        if (ntop == STORY_CANDIDATES) {
+            worst = 0;
+            for (size_t j = 1; j < ntop; j++)
+                if (top[j].partial < top[worst].partial)
+                    worst = j;
+        }
     }
     qsort(top, ntop, sizeof(*top), story_cmp_cand);
     long best = -1;
@@ -1474,6 +1503,19 @@ static int story_cmp_mass(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* Sorts a centroid's few dozen terms, heaviest first, equal ones kept in their order (as the
+ * library's merge sort did): by insertion, without a call through a comparator for each pair. */
+static void story_sort_mass(struct story_term *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct story_term x = a[i];
+        size_t j = i;
+        for (; j > 0 && a[j - 1].mass < x.mass; j--)
+            a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
 /* Adds the record in s->dt to the story: its terms' masses, its entities and its date; keeps the
  * top_terms strongest terms and indexes the new ones. */
 static int story_absorb(struct story *s, uint32_t slot, double t, const struct story_ent *re,
@@ -1524,7 +1566,7 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
         story_top(s->merge, n, k);
         n = k;
     }
-    qsort(s->merge, n, sizeof(*s->merge), story_cmp_mass);
+    story_sort_mass(s->merge, n);
     uint32_t old = it->nterms < STORY_INDEX_TERMS ? it->nterms : STORY_INDEX_TERMS;
     size_t now = n < STORY_INDEX_TERMS ? n : STORY_INDEX_TERMS;
     /* when the story's strongest terms change, its index entries are made again (once each:
