@@ -8,6 +8,8 @@
  *   test_story --bench CORPUS.jsonl[.gz] N [OPTION=VALUE...]
  *       times story's process() alone on N articles prepared beforehand, and apart from it the
  *       flushes that end a batch every 200 articles (log appends, snapshots). */
+#include <fcntl.h>
+#include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -79,6 +81,31 @@ static void remove_snapshot(void)
     unlink(bad);
     snprintf(bad, sizeof(bad), "%s/story.log", mock_state_dir());
     unlink(bad);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -f '%s'/story.log.*", mock_state_dir());
+    assert_int_equal(system(cmd), 0);
+}
+
+/* How many log generations (story.log.<g>) are in the state directory. */
+static size_t log_generations(void)
+{
+    char pattern[600];
+    snprintf(pattern, sizeof(pattern), "%s/story.log.[0-9]*", mock_state_dir());
+    glob_t g;
+    size_t n = glob(pattern, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
+    globfree(&g);
+    return n;
+}
+
+/* Waits (up to 10 s) for a file that a thread is writing. */
+static bool appears(const char *path)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (access(path, F_OK) == 0)
+            return true;
+        usleep(10000);
+    }
+    return false;
 }
 
 struct front {
@@ -788,6 +815,34 @@ static void test_years_tell_undated_events_apart(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* Keeps the state files as a crash leaves them: the plugin's destroy would write a snapshot. The
+ * log's generations are copied first, the snapshot last: a snapshot being written from a thread
+ * meanwhile only removes generations it holds once it is in place, so the copies agree as the
+ * files of a killed process would. crash_keep copies them, crash_restore puts them back after
+ * the plugin's destroy; crash does both around the destroy. */
+static void crash_keep(void)
+{
+    char cmd[2600];
+    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f kept.* && for f in story.log.[0-9]* story.log "
+             "story.snap; do [ -f $f ] && cp $f kept.$f; done; true", mock_state_dir());
+    assert_int_equal(system(cmd), 0);
+}
+
+static void crash_restore(void)
+{
+    char cmd[2600];
+    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f story.snap story.log story.log.[0-9]* && for f "
+             "in kept.*; do [ -f $f ] && mv $f ${f#kept.}; done; true", mock_state_dir());
+    assert_int_equal(system(cmd), 0);
+}
+
+static void crash(struct mock_plugin **mp)
+{
+    crash_keep();
+    mock_plugin_destroy(mp);
+    crash_restore();
+}
+
 /* State survives a restart: replays keep their story, new tellings join the old stories. */
 static void test_warm_restart(void **state)
 {
@@ -806,15 +861,15 @@ static void test_warm_restart(void **state)
     assert_string_equal(story_of(mp, r3), s3);
     mock_plugin_destroy(&mp);
 
-    /* flush writes a snapshot too (snapshot_s=0: at every batch) */
+    /* flush writes a snapshot too (snapshot_s=0: at every batch), from a thread */
     remove_snapshot();
     const char *const opts[] = {"snapshot_s=0", NULL};
     mp = story_new(opts);
     struct nf_record *r4 = seed(4);
     const char *s4 = story_of(mp, r4);
     assert_int_equal(mock_flush(mp), NF_OK);
-    assert_int_equal(access(snap_path, F_OK), 0);
-    mock_plugin_destroy(&mp);
+    assert_true(appears(snap_path));
+    crash(&mp);
     mp = story_new(NULL);
     nf_record_unset(r4, NF_F_STORY_ID);
     assert_string_equal(story_of(mp, r4), s4);
@@ -824,19 +879,6 @@ static void test_warm_restart(void **state)
     nf_record_destroy(&r2);
     nf_record_destroy(&r3);
     nf_record_destroy(&r4);
-}
-
-/* Keeps the state files as a crash leaves them: the plugin's destroy would write a snapshot. */
-static void crash(struct mock_plugin **mp)
-{
-    char cmd[2600];
-    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f *.kept && for f in story.snap story.log; do "
-             "[ -f $f ] && cp $f $f.kept; done; true", mock_state_dir());
-    assert_int_equal(system(cmd), 0);
-    mock_plugin_destroy(mp);
-    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f story.snap story.log && for f in story.snap "
-             "story.log; do [ -f $f.kept ] && mv $f.kept $f; done; true", mock_state_dir());
-    assert_int_equal(system(cmd), 0);
 }
 
 /* A crash between snapshots loses nothing that was sent on: the log appended at each flush is
@@ -863,11 +905,11 @@ static void test_log_survives_a_crash(void **state)
     nf_record_unset(copy, NF_F_STORY_ID);
     assert_string_equal(story_of(mp, copy), s3); /* a replay: the story it had */
     assert_int_equal(mock_counter("story_new"), created);
-    /* the start folded the log into a snapshot */
+    /* the start folded the log into a snapshot: no log is left to judge again */
     struct stat st;
     assert_int_equal(stat(snap_path, &st), 0);
-    assert_int_equal(stat(log_path, &st), 0);
-    assert_int_equal(st.st_size, 0);
+    assert_true(stat(log_path, &st) != 0 || st.st_size == 0);
+    assert_int_equal(log_generations(), 0);
     mock_plugin_destroy(&mp);
     nf_record_destroy(&r0);
     nf_record_destroy(&r1);
@@ -1006,14 +1048,16 @@ static struct nf_record *synthetic(int i)
  * snapshot keeps the state as it was (the centroid lengths cached, the index's lists in their
  * order), and the log's records are scored again for what scoring leaves behind, then given the
  * decision they had. Three workers in turn: the first dies with only a log, the second starts
- * from it (and folds it into a snapshot), goes on and dies with a snapshot and a log. */
-static void test_restart_judges_as_before(void **state)
+ * from it (and folds it into a snapshot), goes on and dies with a snapshot and a log. With
+ * `flush_every`, the workers also flush every that many records with snapshot_s=0: a snapshot
+ * is then begun at each flush that finds none being written, and the kills may come while one
+ * is being written from its thread. */
+static void restart_judges_as_before(const char *const *opts, int flush_every)
 {
-    (void)state;
     enum { N = 900, CUT1 = 300, CUT2 = 600 };
     char(*straight)[33] = calloc(N, sizeof(*straight));
     assert_non_null(straight);
-    const char *const opts[] = {"snapshot_s=3600", NULL};
+    remove_snapshot();
     struct mock_plugin *mp = story_new(opts);
     int64_t before = mock_counter("story_new");
     for (int i = 0; i < N; i++) {
@@ -1035,6 +1079,8 @@ static void test_restart_judges_as_before(void **state)
             assert_int_equal(mock_flush(mp), NF_OK); /* what was sent on is in the log */
             crash(&mp);
             mp = story_new(opts);
+        } else if (flush_every && i % flush_every == 0) {
+            assert_int_equal(mock_flush(mp), NF_OK);
         }
         struct nf_record *r = synthetic(i);
         differ += strcmp(story_of(mp, r), straight[i]) != 0;
@@ -1045,6 +1091,87 @@ static void test_restart_judges_as_before(void **state)
     assert_int_equal(differ, 0); /* 13 of 900 with a restore that rebuilt the index and lengths */
     mock_plugin_destroy(&mp);
     free(straight);
+}
+
+static void test_restart_judges_as_before(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"snapshot_s=3600", NULL};
+    restart_judges_as_before(opts, 0);
+}
+
+/* The same with snapshots written from a thread as the records go on. */
+static void test_restart_during_snapshots(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"snapshot_s=0", NULL};
+    restart_judges_as_before(opts, 7);
+    restart_judges_as_before(opts, 1);
+}
+
+/* Lets the snapshot's thread, held in its open() of the FIFO at `tmp`, go on: reads what it
+ * writes until it closes (it then fails: a FIFO cannot be synced) and removes the FIFO. */
+static void fifo_release(const char *tmp)
+{
+    int fd = open(tmp, O_RDONLY | O_NONBLOCK);
+    assert_true(fd >= 0);
+    char buf[65536];
+    bool opened = false;
+    for (int i = 0; i < 2000; i++) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0)
+            opened = true;
+        else if (n == 0 && opened)
+            break;
+        else
+            usleep(5000);
+    }
+    close(fd);
+    unlink(tmp);
+}
+
+/* A kill while a snapshot is being written from its thread: the files are the last snapshot
+ * written, and the log generation the new one was to hold, which the start judges again. The
+ * thread is held in the middle by a FIFO where it writes its temporary file. Without the
+ * generation judged again, the article that began a story after the last snapshot is new again
+ * after the restart, and begins another. */
+static void test_kill_while_snapshot_written(void **state)
+{
+    (void)state;
+    char tmp[620];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", snap_path);
+    const char *const opts[] = {"snapshot_s=0", NULL};
+    struct mock_plugin *mp = story_new(opts);
+    struct nf_record *r0 = seed(0), *r1 = seed(1), *r3 = seed(3);
+    const char *s0 = story_of(mp, r0);
+    assert_int_equal(mock_flush(mp), NF_OK); /* snapshot 1: seed 0's story */
+    assert_true(appears(snap_path));
+    for (int i = 0; i < 1000 && log_generations(); i++)
+        usleep(10000);
+    assert_int_equal(log_generations(), 0);
+    assert_string_equal(story_of(mp, r1), s0);
+    const char *s3 = story_of(mp, r3);
+    assert_int_equal(mkfifo(tmp, 0600), 0);
+    assert_int_equal(mock_flush(mp), NF_OK); /* snapshot 2 begins, and waits at the FIFO */
+    assert_int_equal(log_generations(), 1);
+    crash_keep();
+    fifo_release(tmp);
+    mock_plugin_destroy(&mp);
+    crash_restore();
+    assert_int_equal(log_generations(), 1);
+
+    mp = story_new(opts);
+    assert_int_equal(log_generations(), 0); /* judged again and held by a new snapshot */
+    int64_t created = mock_counter("story_new");
+    nf_record_unset(r3, NF_F_STORY_ID);
+    assert_string_equal(story_of(mp, r3), s3);
+    nf_record_unset(r1, NF_F_STORY_ID);
+    assert_string_equal(story_of(mp, r1), s0);
+    assert_int_equal(mock_counter("story_new"), created); /* both replays */
+    mock_plugin_destroy(&mp);
+    nf_record_destroy(&r0);
+    nf_record_destroy(&r1);
+    nf_record_destroy(&r3);
 }
 
 /* The snapshot and the log hold the articles' words: they are the user's alone (0600), whatever
@@ -1140,7 +1267,7 @@ static void test_damaged_snapshot(void **state)
  * the file is refused as damaged, not trusted. */
 static void hostile_snapshot(size_t off, bool in_terms, const void *val, size_t n)
 {
-    enum { HEADER = 84, SIZES = 20, NITEMS = 60 }; /* story_snapshot_encode, version 6 */
+    enum { HEADER = 92, SIZES = 28, NITEMS = 68 }; /* story_snapshot_encode, version 7 */
     size_t len;
     char *data = snapshot_of_seed0(&len);
     assert_true(len > HEADER + 8);
@@ -1166,13 +1293,13 @@ static void test_hostile_snapshot(void **state)
 {
     (void)state;
     const uint64_t no_live = 0;
-    hostile_snapshot(76, false, &no_live, 8); /* the header's live count */
+    hostile_snapshot(84, false, &no_live, 8); /* the header's live count */
     const uint8_t kind = 200;
     hostile_snapshot(14, true, &kind, 1); /* the first term's kind (after h, mass, docs) */
     const uint8_t flag = 7;
-    hostile_snapshot(84 + 32, false, &flag, 1); /* slot 0's live (after id and four counts) */
+    hostile_snapshot(92 + 32, false, &flag, 1); /* slot 0's live (after id and four counts) */
     const uint32_t renames = 200; /* more former names than a story keeps */
-    hostile_snapshot(84 + 136, false, &renames, 4); /* slot 0's nformer */
+    hostile_snapshot(92 + 136, false, &renames, 4); /* slot 0's nformer */
 }
 
 /* A version 5 snapshot (no story's year; the bytes that hold it now were padding, which may
@@ -1181,7 +1308,8 @@ static void test_hostile_snapshot(void **state)
 static void test_version5_snapshot(void **state)
 {
     (void)state;
-    enum { VERSION = 8, HEADER = 84, YEAR = 34 }; /* story_snapshot_encode; story_item.year */
+    /* story_snapshot_encode; story_item.year; version 7's `upto`, which version 5 has not */
+    enum { VERSION = 8, HEADER = 84, YEAR = 34, UPTO = 12 };
     struct mock_plugin *mp = story_new(NULL);
     struct nf_record *a = plain("doctor-a", first, NULL);
     const char *sa = story_of(mp, a);
@@ -1191,6 +1319,8 @@ static void test_version5_snapshot(void **state)
     assert_non_null(data);
     const uint32_t v5 = 5;
     const uint16_t padding = 2014;
+    memmove(data + UPTO, data + UPTO + 8, len - UPTO - 8);
+    len -= 8;
     memcpy(data + VERSION, &v5, 4);
     memcpy(data + HEADER + YEAR, &padding, 2);
     uint64_t sum = XXH3_64bits(data, len - 8);
@@ -1614,6 +1744,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_state_files_private, fresh, done),
         cmocka_unit_test_setup_teardown(test_log_replays_decisions, fresh, done),
         cmocka_unit_test_setup_teardown(test_restart_judges_as_before, fresh, done),
+        cmocka_unit_test_setup_teardown(test_restart_during_snapshots, fresh, done),
+        cmocka_unit_test_setup_teardown(test_kill_while_snapshot_written, fresh, done),
         cmocka_unit_test_setup_teardown(test_damaged_snapshot, fresh, done),
         cmocka_unit_test_setup_teardown(test_hostile_snapshot, fresh, done),
         cmocka_unit_test_setup_teardown(test_version5_snapshot, fresh, done),

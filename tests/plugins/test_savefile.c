@@ -1,0 +1,158 @@
+/* plugins/common/savefile.c: a state file written whole (0600, synced, renamed), the log's
+ * generations listed in order, and a save from a thread that removes the generations it holds
+ * only once it is written. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "savefile.h"
+
+static char dir[64];
+
+static int make_dir(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/nf-savefile-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void touch(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("x", f);
+    fclose(f);
+}
+
+static bool exists(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[256];
+    *n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    return buf;
+}
+
+/* The file replaces the old one whole, is the user's alone whatever the umask, and leaves no
+ * temporary file; a directory that is not there is an error naming the file. */
+static void test_save_whole(void **state)
+{
+    (void)state;
+    char path[256], why[512];
+    snprintf(path, sizeof(path), "%s/state", dir);
+    mode_t old = umask(022);
+    assert_int_equal(nfu_save_whole(path, "first", 5, why, sizeof(why)), 0);
+    assert_int_equal(nfu_save_whole(path, "second", 6, why, sizeof(why)), 0);
+    umask(old);
+    size_t n;
+    char *got = read_all(path, &n);
+    assert_int_equal(n, 6);
+    assert_memory_equal(got, "second", 6);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_false(exists("state.tmp"));
+    snprintf(path, sizeof(path), "%s/missing/state", dir);
+    assert_int_equal(nfu_save_whole(path, "x", 1, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "missing/state.tmp"));
+}
+
+/* Generations are LOG.<digits>, in numeric order; other names beside the log are not. */
+static void test_generations_listed(void **state)
+{
+    (void)state;
+    const char *names[] = {"story.log.10", "story.log.2", "story.log.bad", "story.log.3.tmp",
+                           "story.log", "story.logs.4", "story.log.1", "other.log.5"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+        touch(names[i]);
+    char log[256];
+    snprintf(log, sizeof(log), "%s/story.log", dir);
+    uint64_t *gens;
+    size_t n;
+    assert_int_equal(nfu_genlog_list(log, &gens, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(gens[0], 1);
+    assert_int_equal(gens[1], 2);
+    assert_int_equal(gens[2], 10);
+    free(gens);
+    snprintf(log, sizeof(log), "%s/none/story.log", dir);
+    assert_int_equal(nfu_genlog_list(log, &gens, &n), -1);
+}
+
+/* A save from a thread writes the buffer, then removes the generations up to the one it holds
+ * (not later ones); a failed save removes none. */
+static void test_background_save(void **state)
+{
+    (void)state;
+    char path[256], log[256], why[512];
+    snprintf(path, sizeof(path), "%s/snap", dir);
+    snprintf(log, sizeof(log), "%s/log", dir);
+    touch("log.1"), touch("log.2"), touch("log.3");
+    struct nfu_bgsave b;
+    nfu_bgsave_init(&b, path, log, 0);
+    assert_int_equal(nf_buf_append(&b.buf, "state", 5), 0);
+    assert_int_equal(nfu_bgsave_start(&b, 2, false), 0);
+    assert_true(nfu_bgsave_running(&b));
+    int64_t took = -1;
+    assert_int_equal(nfu_bgsave_join(&b, why, sizeof(why), &took), 0);
+    assert_true(took >= 0);
+    assert_false(nfu_bgsave_running(&b));
+    assert_int_equal(nfu_bgsave_join(&b, why, sizeof(why), NULL), 1); /* reported once */
+    size_t n;
+    char *got = read_all(path, &n);
+    assert_int_equal(n, 5);
+    assert_memory_equal(got, "state", 5);
+    assert_false(exists("log.1"));
+    assert_false(exists("log.2"));
+    assert_true(exists("log.3"));
+    nfu_bgsave_free(&b);
+
+    snprintf(path, sizeof(path), "%s/missing/snap", dir);
+    nfu_bgsave_init(&b, path, log, 2);
+    assert_int_equal(nf_buf_append(&b.buf, "state", 5), 0);
+    assert_int_equal(nfu_bgsave_start(&b, 3, false), 0);
+    assert_int_equal(nfu_bgsave_join(&b, why, sizeof(why), NULL), -1);
+    assert_non_null(strstr(why, "missing/snap.tmp"));
+    assert_true(exists("log.3"));
+    /* waited for, the same */
+    assert_int_equal(nfu_bgsave_start(&b, 3, true), -1);
+    assert_int_equal(nfu_bgsave_join(&b, why, sizeof(why), NULL), -1);
+    assert_true(exists("log.3"));
+    nfu_bgsave_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_save_whole, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_generations_listed, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_background_save, make_dir, remove_dir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
