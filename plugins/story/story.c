@@ -339,6 +339,7 @@ struct story {
     bool dirty;
     struct nfu_bgsave save; /* the snapshot, written from a thread */
     uint64_t log_gen;       /* the last log generation begun (story.log.<g>) */
+    int64_t encode_ms;      /* the last snapshot's encoding: the worker's pause for it */
     struct nf_amend amend; /* the renames the record being judged carries */
     /* the log: what a replay of the records judged since the snapshot needs */
     char *log_path;
@@ -1651,9 +1652,16 @@ struct story_out {
     struct nf_buf *b;
 };
 
-static int story_put(struct story_out *o, const void *p, size_t n)
+/* Most puts are a few bytes, millions of them for a large state: copied in place, the buffer
+ * having been sized beforehand (story_snapshot_reserve). */
+static inline int story_put(struct story_out *o, const void *p, size_t n)
 {
-    return nf_buf_append(o->b, p, n);
+    struct nf_buf *b = o->b;
+    if (b->cap - b->len < n)
+        return nf_buf_append(b, p, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
 }
 
 #define STORY_PUT(b, v) story_put((b), &(v), sizeof(v))
@@ -1669,6 +1677,26 @@ static int story_put(struct story_out *o, const void *p, size_t n)
  * file holds none, and only story.log is judged again after it. The checksum (XXH3 of all that
  * comes before it) ends the file. */
 #define STORY_SNAPSHOT_VERSION 7
+
+/* Room in the buffer for the whole snapshot, so that encoding it copies each byte once. What
+ * the index's lists hold is only estimated; a buffer that proves short grows as it goes. */
+static int story_snapshot_reserve(const struct story *s, struct nf_buf *b)
+{
+    size_t k = (size_t)s->conf->top_terms;
+    size_t need = 256 + s->nitems * (sizeof(struct story_item) + k * sizeof(struct story_term) +
+                                     STORY_MAX_ENTS * sizeof(struct story_ent) + sizeof(uint32_t)) +
+                  s->nfree * sizeof(uint32_t) + s->df.n * 16 + s->index.n * 16 +
+                  s->index.entries * 2 * sizeof(uint32_t) +
+                  (s->ids[0].n + s->ids[1].n) * (4 + sizeof(struct story_idpair));
+    if (b->cap >= need)
+        return 0;
+    need += need / 8; /* the state grows between snapshots */
+    uint8_t *d = realloc(b->data, need);
+    if (!d)
+        return -1;
+    b->data = d, b->cap = need;
+    return 0;
+}
 
 static int story_snapshot_encode(struct story *s, struct story_out *b, uint64_t upto)
 {
@@ -1775,8 +1803,10 @@ static int story_snapshot(struct story *s, bool wait, char *why, size_t whyn)
     s->log_gen = g;
     struct story_out o = {&s->save.buf};
     s->save.buf.len = 0;
-    if (story_snapshot_encode(s, &o, g) < 0)
+    int64_t t0 = nf_now_ms();
+    if (story_snapshot_reserve(s, o.b) < 0 || story_snapshot_encode(s, &o, g) < 0)
         return snprintf(why, whyn, "out of memory"), -1;
+    s->encode_ms = nf_now_ms() - t0;
     if (s->conf->idf_export[0] && story_export_idf(s, why, whyn) < 0)
         return -1;
     s->dirty = false;
@@ -1802,8 +1832,8 @@ static void story_snapshot_joined(struct story *s, struct nf_ctx *ctx, bool wait
         s->dirty = true;
         nf_log(ctx, NF_LOG_WARN, "snapshot: %s; the log keeps what it lacks", why);
     } else if (rc == 0) {
-        nf_log(ctx, NF_LOG_DEBUG, "snapshot of %zu bytes written in %lld ms", s->save.buf.len,
-               (long long)took);
+        nf_log(ctx, NF_LOG_DEBUG, "snapshot of %zu bytes: encoded in %lld ms, written in %lld ms",
+               s->save.buf.len, (long long)s->encode_ms, (long long)took);
     }
 }
 
