@@ -1,6 +1,7 @@
 /* The parts of store_sqlite's side tables (schema 4): an article's entities and its story are
  * filed by the article's rowid in the part its rowid falls in, each part a table of entities
- * with its index by name (article_entities, article_entities_1, ...) and a table of stories
+ * (article_entities, article_entities_1, ...), indexed by name from when the next part starts
+ * (no article is added to it then; the newest is read whole by a search) and a table of stories
  * with its index by story id (article_stories, article_stories_1, ...), listed in
  * article_parts. A new part starts when the newest holds enough articles, so that the indexes
  * written at random keys stay as small as a part: what a batch costs no longer grows with the
@@ -32,6 +33,11 @@ struct side_parts {
  * articles.story_id in place of the index articles_story, the views and the triggers. SQLite's
  * result code. */
 int side_parts_migrate(sqlite3 *db);
+
+/* Gives every part but the newest its index by entity name (article_entities_name,
+ * article_entities_N_name) where it is missing: a part gets it when the next one starts, and a
+ * build before this one may have started a part without making it. SQLite's result code. */
+int side_parts_seal(sqlite3 *db);
 
 /* Reads the list of parts and, when the newest holds `part_rows` articles or more (0: never),
  * starts the next at the largest rowid, so that the rows this transaction adds go there. Call

@@ -375,6 +375,10 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
         store_sqlite_error(s, ctx, "moving the entities and stories to schema 4");
         goto rollback;
     }
+    if (side_parts_seal(s->db) != SQLITE_OK) {
+        store_sqlite_error(s, ctx, "indexing the entities of the older parts by name");
+        goto rollback;
+    }
     s->fts = store_sqlite_pragma_int(s, "SELECT count(*) FROM sqlite_master WHERE name = "
                                         "'articles_fts'") > 0;
     s->parts = store_sqlite_pragma_int(s, "SELECT count(*) FROM sqlite_master WHERE name = "

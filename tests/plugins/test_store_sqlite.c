@@ -1133,6 +1133,87 @@ static void test_schema_3_is_moved_to_parts(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* Whether the index `name` exists. */
+static bool index_exists(sqlite3 *db, const char *name)
+{
+    return query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                     name) > 0;
+}
+
+/* The newest part of the entities has no index by name: a batch appends its entities by rowid
+ * and writes a few pages of them, where an index on names at random places had it write a
+ * page for nearly every entity (here 20 articles of 10 new names each, on a part holding 1,500
+ * articles of 15,000 names: 110 pages with that index, 12 without). A part gets the index when the
+ * next one starts, and a store whose older part lacks it (a build before this one started the
+ * next part) gets it when it opens. A search by name finds the rows of every part. */
+static void test_newest_entity_part_is_not_indexed_by_name(void **state)
+{
+    (void)state;
+    char p[600], o[620], id[40], buf[64];
+    own_db("side-names.db", p, sizeof(p), o, sizeof(o));
+    const char *opts[] = {o, "entity_part=2000", "fsync=false", "fts=false", NULL};
+    struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    struct nf_record *rec = nf_record_new();
+    char names[10][24];
+    const char *ents[11] = {NULL};
+    int n = 0;
+    /* 1,500 articles, then 20 in one batch: ten names of their own each, hashed across the
+     * alphabet so that the index would take them at random places. */
+    for (int b = 0; b < 16; b++) {
+        int batch = b < 15 ? 100 : 20;
+        int64_t before = mock_counter("db_pages_written");
+        for (int i = 0; i < batch; i++, n++) {
+            for (int k = 0; k < 10; k++) {
+                uint32_t h = (uint32_t)(n * 10 + k) * 2654435761u;
+                snprintf(names[k], sizeof(names[k]), "person:N%08x:1", h);
+                ents[k] = names[k];
+            }
+            snprintf(id, sizeof(id), "%032x", n + 1);
+            side_record(rec, id, ST1, ents);
+            assert_int_equal(mock_process(mp, rec), NF_OK);
+        }
+        assert_int_equal(mock_flush(mp), NF_OK);
+        if (b == 15 && mock_counter("db_pages_written") - before > 60)
+            fail_msg("a batch of 20 articles wrote %lld pages",
+                     (long long)(mock_counter("db_pages_written") - before));
+    }
+    sqlite3 *db = open_db_at(p);
+    assert_false(index_exists(db, "article_entities_name"));
+    snprintf(buf, sizeof(buf), "N%08x", (uint32_t)(1234 * 10 + 3) * 2654435761u);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM entities WHERE name = ?1", buf), 1);
+    sqlite3_close(db);
+
+    /* 580 more: part 1 starts at 2,000 and part 0 gets its index. */
+    for (; n < 2100; n++) {
+        snprintf(id, sizeof(id), "%032x", n + 1);
+        static const char *const mali[] = {"place:Mali:1", NULL};
+        side_record(rec, id, ST2, mali);
+        assert_int_equal(mock_process(mp, rec), NF_OK);
+        if (n % 100 == 99)
+            assert_int_equal(mock_flush(mp), NF_OK);
+    }
+    assert_int_equal(mock_flush(mp), NF_OK);
+    mock_plugin_destroy(&mp);
+    db = open_db_at(p);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM article_parts", NULL), 2);
+    assert_true(index_exists(db, "article_entities_name"));
+    assert_false(index_exists(db, "article_entities_1_name"));
+    assert_int_equal(query_int(db, "SELECT count(*) FROM entities WHERE name = 'Mali'", NULL),
+                     580);
+    assert_int_equal(sqlite3_exec(db, "DROP INDEX article_entities_name", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    mp = mock_plugin_new("store_sqlite", opts);
+    assert_non_null(mp);
+    db = open_db_at(p);
+    assert_true(index_exists(db, "article_entities_name"));
+    side_intact(db);
+    sqlite3_close(db);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
 /* The views read one SELECT per part and SQLite refuses a compound of more than 500: past 400
  * parts the newest grows instead of the store failing every transaction. */
 static void test_side_parts_stop_at_400(void **state)
@@ -1351,6 +1432,7 @@ int main(void)
         cmocka_unit_test(test_upsert_and_delete_across_parts),
         cmocka_unit_test(test_schema_2_keeps_its_one_index),
         cmocka_unit_test(test_entities_and_stories_in_parts),
+        cmocka_unit_test(test_newest_entity_part_is_not_indexed_by_name),
         cmocka_unit_test(test_schema_3_is_moved_to_parts),
         cmocka_unit_test(test_side_parts_stop_at_400),
         cmocka_unit_test(test_a_broken_list_of_parts_is_said),
