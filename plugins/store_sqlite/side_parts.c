@@ -74,21 +74,25 @@ int side_parts_migrate(sqlite3 *db)
         " story_id TEXT);\n"
         "INSERT OR IGNORE INTO article_stories(article_rowid, story_id)\n"
         "  SELECT rowid, story_id FROM articles;\n"
-        "CREATE INDEX IF NOT EXISTS article_stories_id ON article_stories(story_id)"
-        " WHERE story_id IS NOT NULL;\n"
         "DROP INDEX IF EXISTS articles_story;\n"
         "DROP TRIGGER IF EXISTS article_entities_ad;\n",
         NULL, NULL, NULL);
     return rc == SQLITE_OK ? side_parts_schema(db, 1) : rc;
 }
 
-/* The index by name of the entities of parts `from` to `parts - 2`, where it is missing. */
-static void side_parts_name_index(sqlite3_str *q, int from, int parts)
+/* The indexes by entity name and by story id of parts `from` to `parts - 2`, where they are
+ * missing. */
+static void side_parts_index(sqlite3_str *q, int from, int parts)
 {
-    char e[48];
+    char e[48], st[48];
     for (int k = from; k < parts - 1; k++) {
         parts_name("article_entities", k, e, sizeof(e));
-        sqlite3_str_appendf(q, "CREATE INDEX IF NOT EXISTS %s_name ON %s(name, type);\n", e, e);
+        parts_name("article_stories", k, st, sizeof(st));
+        sqlite3_str_appendf(q,
+                            "CREATE INDEX IF NOT EXISTS %s_name ON %s(name, type);\n"
+                            "CREATE INDEX IF NOT EXISTS %s_id ON %s(story_id) WHERE story_id "
+                            "IS NOT NULL;\n",
+                            e, e, st, st);
     }
 }
 
@@ -106,14 +110,14 @@ int side_parts_seal(sqlite3 *db)
     if (parts < 2)
         return SQLITE_OK;
     sqlite3_str *q = sqlite3_str_new(db);
-    side_parts_name_index(q, 0, parts);
+    side_parts_index(q, 0, parts);
     return parts_exec(db, q);
 }
 
-/* Part `part` for the rowids above `lo`: its tables, the index by story id, its row in the list;
- * and the index by name of the part before, which no article is added to any more. The newest
- * part has none: its entities' names are keys at random places, and such an index had a batch
- * of 50 articles write about 100 pages of it, of about 250 in all. */
+/* Part `part` for the rowids above `lo`: its tables and its row in the list; and the indexes of
+ * the part before, which no article is added to any more. The newest part has none: entity names
+ * and story ids are keys at random places, and such indexes had a batch of 50 articles write
+ * about 150 pages of them, of about 250 in all. */
 static int side_parts_add(sqlite3 *db, int part, int64_t lo)
 {
     char e[48], st[48];
@@ -125,10 +129,9 @@ static int side_parts_add(sqlite3 *db, int part, int64_t lo)
                         "  name TEXT NOT NULL, mentions INTEGER NOT NULL DEFAULT 0,\n"
                         "  PRIMARY KEY(article_rowid, type, name)) WITHOUT ROWID;\n"
                         "CREATE TABLE %s(article_rowid INTEGER PRIMARY KEY, story_id TEXT);\n"
-                        "CREATE INDEX %s_id ON %s(story_id) WHERE story_id IS NOT NULL;\n"
                         "INSERT INTO article_parts(part, lo) VALUES (%d, %lld);\n",
-                        e, st, st, st, part, (long long)lo);
-    side_parts_name_index(q, part - 1, part + 1);
+                        e, st, part, (long long)lo);
+    side_parts_index(q, part - 1, part + 1);
     int rc = parts_exec(db, q);
     return rc == SQLITE_OK ? side_parts_schema(db, part + 1) : rc;
 }
