@@ -8,7 +8,14 @@
 #        NF_LATENCY_SET, more --set options (e.g. "--set store.fsync=false");
 #        NF_LATENCY_FILES, default 40000 (16 s at the default rate): the store's tail shows only
 #        once its full-text index has grown (at 2,000 files/s, 10,000 files gave p99 37 ms
-#        where 40,000 gave 63-70).
+#        where 40,000 gave 63-70);
+#        NF_LATENCY_HOPS=1, a diagnostic: where the time goes, hop by hop. `newsflow tap
+#        --keys source,trace` reads the records leaving the last stage before the store (the
+#        tap drops what it cannot take: the hops are of the records it saw), and each record's
+#        trace (every stage appends its name and the time, in ms, as it sends) gives the time
+#        from the rename to each stage, and from each stage to the next; the store's hop ends
+#        at stored_at, and the commit at the reader's sighting. The tap costs some CPU; the
+#        default figures are without it.
 set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +24,7 @@ NF="$BUILD/bin/newsflow"
 RATE=${NF_LATENCY_RATE:-2500}
 FILES=${NF_LATENCY_FILES:-40000}
 TMP=$(mktemp -d /tmp/nf-latency.XXXXXX)
-trap 'kill "$SUP" 2>/dev/null; wait "$SUP" 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill ${TAPPED:-} "$SUP" 2>/dev/null; wait "$SUP" 2>/dev/null; rm -rf "$TMP"' EXIT
 export NEWSFLOW_PLUGIN_DIR="$BUILD/plugins"
 mkdir -p "$TMP/in" "$TMP/src"
 # The articles: make_corpus output when ../shared is here, else the sample articles varied.
@@ -37,6 +44,15 @@ cmd=("$NF" run "$ROOT/conf/newsflow.cfg" --set "state_dir=$TMP/var" --set "fetch
 SUP=$!
 for _ in $(seq 100); do [ -S "$TMP/var/run/html-0.in" ] && break; sleep 0.1; done
 sleep 1
+TAPPED=""
+if [ "${NF_LATENCY_HOPS:-0}" = 1 ]; then
+    # the stage whose output the store reads: the store's `inputs`
+    LAST=$(sed -n '/^  store = {/,/^  };/s/.*inputs = \["\([a-z_]*\)"\].*/\1/p' "$ROOT/conf/newsflow.cfg")
+    "$NF" tap "$ROOT/conf/newsflow.cfg" "$LAST" --keys source,trace --set "state_dir=$TMP/var" \
+        >"$TMP/trace.jsonl" 2>"$TMP/tap.err" &
+    TAPPED=$!
+    for _ in $(seq 100); do grep -q "tapped: publishing" "$TMP/log" && break; sleep 0.1; done
+fi
 # Committed rows are what a reader sees: a reader polls the store every 2 ms for rows beyond the
 # last it saw and notes when each appeared (WAL mode: it does not hold up the writer). It ends
 # once it has seen every file, or after 60 s without a new row.
@@ -84,6 +100,7 @@ with open(log, "w") as out:
         out.write(f"{dst}/{n}\t{time.time_ns()}\n")
 PY
 wait "$POLL"
+[ -n "$TAPPED" ] && { kill "$TAPPED"; wait "$TAPPED" || true; }
 python3 - "$TMP/sent.tsv" "$TMP/seen.tsv" "$TMP/db" "$RATE" <<'PY'
 import datetime, sqlite3, sys
 sent = dict(l.rstrip("\n").split("\t") for l in open(sys.argv[1]))
@@ -108,4 +125,41 @@ print(f"  {len(lat)} of {len(sent)} files at {sys.argv[4]}/s, rename to committe
 print(f"  rename to the row's write (stored_at, before its commit): p50 {q(written, 0.5):.1f} ms, "
       f"p99 {q(written, 0.99):.1f} ms")
 PY
-echo "  reproduce: NF_LATENCY_RATE=$RATE NF_LATENCY_FILES=$FILES${NF_LATENCY_SET:+ NF_LATENCY_SET=\"$NF_LATENCY_SET\"} bench/bench_latency.sh $BUILD"
+if [ -n "$TAPPED" ]; then
+    python3 - "$TMP/sent.tsv" "$TMP/seen.tsv" "$TMP/db" "$TMP/trace.jsonl" <<'PY'
+import datetime, json, sqlite3, sys
+sent = dict(l.rstrip("\n").split("\t") for l in open(sys.argv[1]))
+seen = dict(l.rstrip("\n").split("\t") for l in open(sys.argv[2]))
+stored = {}
+for uri, at in sqlite3.connect(sys.argv[3]).execute("select source_uri, stored_at from articles"):
+    t = datetime.datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+    stored[uri[len("file://"):]] = t * 1000
+# per record: the times (ms since the epoch) of the rename, each stage's send, the row's write
+# and the reader's sighting; a record resent (two traces) counts its first
+chains, names = {}, None
+for line in open(sys.argv[4]):
+    r = json.loads(line)
+    path = r.get("source", {}).get("uri", "")[len("file://"):]
+    if path not in sent or path not in stored or path not in seen or path in chains:
+        continue
+    hops = [(h["stage"], h["t"]) for h in r.get("trace", [])]
+    if names is None:
+        names = [h[0] for h in hops]
+    if [h[0] for h in hops] != names:
+        continue
+    chains[path] = ([int(sent[path]) / 1e6] + [t for _, t in hops] +
+                    [stored[path], int(seen[path]) / 1e6])
+if not chains:
+    sys.exit("  hops: the tap saw no record (see its stderr)")
+points = ["rename"] + names + ["store (stored_at)", "commit (seen)"]
+q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))]
+print(f"  hops of {len(chains)} records (trace times in whole ms): each hop's p50 / p99, and "
+      f"from the rename to its end p50 / p99")
+for i in range(1, len(points)):
+    hop = [c[i] - c[i - 1] for c in chains.values()]
+    cum = [c[i] - c[0] for c in chains.values()]
+    print(f"    {points[i - 1] + ' -> ' + points[i]:34} {q(hop, .5):6.1f} / {q(hop, .99):6.1f}   "
+          f"{q(cum, .5):6.1f} / {q(cum, .99):6.1f}")
+PY
+fi
+echo "  reproduce: NF_LATENCY_RATE=$RATE NF_LATENCY_FILES=$FILES${NF_LATENCY_SET:+ NF_LATENCY_SET=\"$NF_LATENCY_SET\"}${TAPPED:+ NF_LATENCY_HOPS=1} bench/bench_latency.sh $BUILD"

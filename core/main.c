@@ -61,9 +61,10 @@ static void usage(FILE *out)
             "                                         --force resends already replayed ones\n"
             "  top CONFIG [--timeout MS]              a live view of every stage and worker\n"
             "                                         (one table when not on a terminal)\n"
-            "  tap CONFIG STAGE [--limit N] [--timeout MS]\n"
+            "  tap CONFIG STAGE [--limit N] [--timeout MS] [--keys K,..]\n"
             "                                         the records leaving a stage of the\n"
             "                                         running pipeline, as JSON lines\n"
+            "                                         (--keys: only these top-level keys)\n"
             "  doc config                             every top-level and stage key\n"
             "  doc [PLUGIN] [--plugin-dir DIR]        print a plugin's options (without\n"
             "                                         PLUGIN: the plugins there are)\n"
@@ -90,6 +91,7 @@ struct args {
     int timeout_ms;
     struct nf_placement where; /* run, broker: --stages, --inboxes */
     struct nf_show_opts show;  /* show, query: --limit, --story, --since */
+    const char *keys;          /* tap: --keys */
 };
 
 /* A number argument from lo to hi, or -1 after saying what it must be. */
@@ -141,6 +143,8 @@ static int parse_args(int argc, char **argv, int from, struct args *a)
             a->where.stages = argv[++i];
         } else if (strcmp(argv[i], "--inboxes") == 0 && i + 1 < argc) {
             a->where.inboxes = argv[++i];
+        } else if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc) {
+            a->keys = argv[++i];
         } else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc) {
             a->snapshot = argv[++i];
         } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
@@ -559,7 +563,8 @@ int main(int argc, char **argv)
         if (!a.stage)
             fprintf(stderr, "newsflow tap: which stage? newsflow tap CONFIG STAGE\n");
         else
-            rc = nf_tap(cfg, a.stage, a.show.limit > 0 ? a.show.limit : -1, a.timeout_ms / 1000);
+            rc = nf_tap(cfg, a.stage, a.show.limit > 0 ? a.show.limit : -1, a.timeout_ms / 1000,
+                        a.keys);
     } else if (strcmp(cmd, "reload") == 0) {
         rc = cmd_reload(cfg, a.timeout_ms);
     } else if (strcmp(cmd, "show") == 0 || strcmp(cmd, "query") == 0) {

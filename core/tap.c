@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <msgpack.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,8 +75,21 @@ static json_t *to_json(const msgpack_object *o)
     }
 }
 
-/* Prints the records of one batch; returns how many, or -1 when it cannot be read. */
-static int print_batch(const char *data, size_t len, long *left)
+/* Whether the comma-separated list `keys` names the key k (n bytes). */
+static bool key_wanted(const char *keys, const char *k, size_t n)
+{
+    for (const char *p = keys; *p;) {
+        size_t m = strcspn(p, ",");
+        if (m == n && memcmp(p, k, n) == 0)
+            return true;
+        p += m + (p[m] == ',');
+    }
+    return false;
+}
+
+/* Prints the records of one batch (only the top-level `keys`, unless NULL); returns how many,
+ * or -1 when it cannot be read. */
+static int print_batch(const char *data, size_t len, long *left, const char *keys)
 {
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
@@ -86,7 +100,22 @@ static int print_batch(const char *data, size_t len, long *left)
             n = n ? n : -1;
             break;
         }
-        json_t *j = to_json(&u.data);
+        json_t *j;
+        if (keys && u.data.type == MSGPACK_OBJECT_MAP) {
+            /* the record without the keys not asked for: those are never converted */
+            msgpack_object_map m = u.data.via.map;
+            msgpack_object_kv kept[64];
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < m.size && k < 64; i++)
+                if (m.ptr[i].key.type == MSGPACK_OBJECT_STR &&
+                    key_wanted(keys, m.ptr[i].key.via.str.ptr, m.ptr[i].key.via.str.size))
+                    kept[k++] = m.ptr[i];
+            msgpack_object part = {.type = MSGPACK_OBJECT_MAP,
+                                   .via.map = {.size = k, .ptr = kept}};
+            j = to_json(&part);
+        } else {
+            j = to_json(&u.data);
+        }
         if (json_dumpf(j, stdout, JSON_COMPACT | JSON_ENSURE_ASCII) == 0)
             fputc('\n', stdout);
         json_decref(j);
@@ -99,7 +128,8 @@ static int print_batch(const char *data, size_t len, long *left)
     return n;
 }
 
-int nf_tap(const struct nf_config *cfg, const char *stage, long limit, int seconds)
+int nf_tap(const struct nf_config *cfg, const char *stage, long limit, int seconds,
+           const char *keys)
 {
     int si = nf_config_stage_index(cfg, stage);
     if (si < 0) {
@@ -148,7 +178,7 @@ int nf_tap(const struct nf_config *cfg, const char *stage, long limit, int secon
         zmq_msg_t m;
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, sub, 0) >= 0 &&
-            print_batch(zmq_msg_data(&m), zmq_msg_size(&m), &limit) < 0)
+            print_batch(zmq_msg_data(&m), zmq_msg_size(&m), &limit, keys) < 0)
             fprintf(stderr, "newsflow tap: a batch that is not msgpack was skipped\n");
         zmq_msg_close(&m);
         if (ferror(stdout))

@@ -46,6 +46,25 @@ for _ in range(100):
 assert all(r["id"] in ids for r in recs), "a tapped record was not stored"
 print("ok: the tapped records are JSON with id, source, text and clean's trace, and were stored")
 PY
+# --keys: only the named top-level keys of each record (a trace reader on a busy stage)
+"$NF" tap "$T/t.cfg" clean --limit 2 --timeout 30000 --keys id,trace >"$T/keys.jsonl" 2>"$T/keys.err" &
+TAP=$!
+PIDS+=("$TAP")
+while kill -0 "$TAP" 2>/dev/null && [ $N -lt 200 ]; do
+    N=$((N + 1))
+    cp "$NF_SOURCE_DIR"/conf/sample/00$((N % 5))_*.txt "$T/in/.t" && mv "$T/in/.t" "$T/in/a$N.txt"
+    sleep 0.2
+done
+wait "$TAP" || { cat "$T/keys.err"; fail "tap --keys failed"; }
+python3 - "$T/keys.jsonl" <<'PY' || fail "tap --keys did not print only id and trace"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == 2, recs
+for r in recs:
+    assert sorted(r) == ["id", "trace"] and len(r["id"]) == 32, r
+    assert any(h["stage"] == "clean" for h in r["trace"]), r
+print("ok: tap --keys id,trace printed those keys only")
+PY
 rows() { [ "$(sql "$T/db" "select count(*) from articles")" = "$N" ]; }
 wait_for 30 rows || fail "the flow changed: not all $N articles were stored"
 ok "every article was stored while tapped"
