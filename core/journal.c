@@ -7,10 +7,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <libgen.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -32,6 +37,14 @@ struct nf_journal {
     uint8_t *image;        /* the file as read at open, while recovery lasts */
     struct recovered *rec;
     size_t n_rec, n_live;
+    /* syncs beside the owner (nf_journal_sync_begin): a thread started at the first, which
+     * fdatasync()s each time sync_go is written and then writes sync_done (-1 until started);
+     * its result and errno, read by the owner once sync_done is readable */
+    pthread_t sync_thread;
+    bool syncing;
+    int sync_go, sync_done;
+    atomic_bool sync_quit;
+    int sync_rc, sync_errno;
 };
 
 #define HDR 8
@@ -178,6 +191,7 @@ struct nf_journal *nf_journal_open(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    j->sync_go = j->sync_done = -1;
     j->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (j->fd < 0) {
         snprintf(err, errlen, "journal %s: %s", path, strerror(errno));
@@ -200,6 +214,15 @@ void nf_journal_close(struct nf_journal **pj)
     if (!pj || !*pj)
         return;
     struct nf_journal *j = *pj;
+    if (j->sync_go >= 0) { /* the thread runs: it finishes a sync under way, then ends */
+        atomic_store(&j->sync_quit, true);
+        uint64_t one = 1;
+        while (write(j->sync_go, &one, sizeof(one)) < 0 && errno == EINTR)
+            ;
+        pthread_join(j->sync_thread, NULL);
+        close(j->sync_go);
+        close(j->sync_done);
+    }
     if (j->fd >= 0)
         close(j->fd);
     nf_buf_free(&j->pending);
@@ -266,6 +289,8 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 
 int nf_journal_sync(struct nf_journal *j, int durable, char *err, size_t errlen)
 {
+    if (j->syncing && nf_journal_sync_end(j, err, errlen) < 0) /* never two writers at once */
+        return -1;
     if (j->pending.len) {
         if (write_all(j->fd, j->pending.data, j->pending.len) < 0) {
             snprintf(err, errlen, "journal %s: write: %s", j->path, strerror(errno));
@@ -286,6 +311,91 @@ int nf_journal_sync(struct nf_journal *j, int durable, char *err, size_t errlen)
     return 0;
 }
 
+/* The thread of the syncs beside the owner: it touches only the descriptors, sync_quit and its
+ * result fields, which the owner reads after sync_done has been written. */
+static void *journal_sync_main(void *arg)
+{
+    struct nf_journal *j = arg;
+    for (;;) {
+        uint64_t n;
+        if (read(j->sync_go, &n, sizeof(n)) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (atomic_load(&j->sync_quit))
+            break;
+        j->sync_rc = fdatasync(j->fd);
+        j->sync_errno = errno;
+        uint64_t one = 1;
+        while (write(j->sync_done, &one, sizeof(one)) < 0 && errno == EINTR)
+            ;
+    }
+    return NULL;
+}
+
+int nf_journal_sync_begin(struct nf_journal *j, char *err, size_t errlen)
+{
+    if (j->syncing) {
+        snprintf(err, errlen, "journal %s: a sync is running already", j->path);
+        return -1;
+    }
+    if (nf_journal_sync(j, 0, err, errlen) < 0)
+        return -1;
+    if (j->sync_go < 0) {
+        /* the descriptors are in place before the thread starts: it reads them at once */
+        j->sync_go = eventfd(0, EFD_CLOEXEC);
+        j->sync_done = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        int rc = j->sync_go < 0 || j->sync_done < 0
+                     ? errno
+                     : pthread_create(&j->sync_thread, NULL, journal_sync_main, j);
+        if (rc != 0) {
+            snprintf(err, errlen, "journal %s: cannot start a sync thread: %s", j->path,
+                     strerror(rc));
+            if (j->sync_go >= 0)
+                close(j->sync_go);
+            if (j->sync_done >= 0)
+                close(j->sync_done);
+            j->sync_go = j->sync_done = -1;
+            return -1;
+        }
+    }
+    uint64_t one = 1;
+    while (write(j->sync_go, &one, sizeof(one)) < 0) {
+        if (errno != EINTR) {
+            snprintf(err, errlen, "journal %s: cannot start a sync: %s", j->path,
+                     strerror(errno));
+            return -1;
+        }
+    }
+    j->syncing = true;
+    return j->sync_done;
+}
+
+int nf_journal_sync_end(struct nf_journal *j, char *err, size_t errlen)
+{
+    if (!j->syncing)
+        return 0;
+    uint64_t n;
+    for (;;) { /* sync_done is non-blocking: wait for it to be readable */
+        if (read(j->sync_done, &n, sizeof(n)) == sizeof(n))
+            break;
+        if (errno != EAGAIN && errno != EINTR) {
+            snprintf(err, errlen, "journal %s: waiting for a sync: %s", j->path,
+                     strerror(errno));
+            return -1;
+        }
+        struct pollfd p = {j->sync_done, POLLIN, 0};
+        poll(&p, 1, -1);
+    }
+    j->syncing = false;
+    if (j->sync_rc < 0) {
+        snprintf(err, errlen, "journal %s: fdatasync: %s", j->path, strerror(j->sync_errno));
+        return -1;
+    }
+    return 0;
+}
+
 off_t nf_journal_size(const struct nf_journal *j)
 {
     return j->size + (off_t)j->pending.len;
@@ -294,6 +404,8 @@ off_t nf_journal_size(const struct nf_journal *j)
 int nf_journal_compact(struct nf_journal *j, nf_journal_live_fn live, void *arg, char *err,
                        size_t errlen)
 {
+    if (j->syncing && nf_journal_sync_end(j, err, errlen) < 0)
+        return -1;
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
     int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -30,6 +30,15 @@ int nf_journal_acked(struct nf_journal *j, int64_t seq);
 /* Writes what is buffered; with `durable`, also fdatasync()s. Returns 0 or -1 (err set). */
 int nf_journal_sync(struct nf_journal *j, int durable, char *err, size_t errlen);
 
+/* The same sync with the fdatasync() in a thread of its own, for a caller with other work to do
+ * meanwhile (a source publishing its read-order marks): begin writes what is buffered and starts
+ * the fdatasync; it returns a descriptor that becomes readable once the sync has returned
+ * (borrowed: valid until end), or -1 (err set, nothing started). Until end, only
+ * nf_journal_sent and nf_journal_acked may be called, and what they buffer waits for the next
+ * sync. end waits for the sync and returns 0, or -1 (err set) when it failed. */
+int nf_journal_sync_begin(struct nf_journal *j, char *err, size_t errlen);
+int nf_journal_sync_end(struct nf_journal *j, char *err, size_t errlen);
+
 /* Bytes in the file now. */
 off_t nf_journal_size(const struct nf_journal *j);
 

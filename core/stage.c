@@ -298,6 +298,9 @@ struct worker {
     char (*recovered_ids)[33]; /* ids replayed from the journal: not to be produced again */
     size_t n_recovered_ids;
     int64_t last_sync;
+    /* a sync of the journal may read acknowledgements meanwhile: set by run_source around its
+     * own flush only, as the paths that resend walk the slots that acknowledgements free */
+    bool sync_serves_marks;
     int unflushed; /* records a filter with flush has handled since its last flush */
     bool last_busy;    /* a record's last attempt is in flight: the one in slot last_slot */
     int64_t last_slot, last_seq;
@@ -575,12 +578,40 @@ static int send_now(struct worker *w, const void *data, size_t len)
  * out when it reaches NF_BATCH_BYTES or when the worker has nothing more to do right now. */
 #define NF_BATCH_BYTES (256u << 10)
 
+static void order_publish(struct worker *w, bool now, bool finished, int answered);
+
+/* The journal's fdatasync takes from a fraction of a millisecond to tens of them on a busy
+ * disk. A source feeding ordered stages does not stop meanwhile: an ordered stage holds each
+ * record until the source has published that the record itself has passed it (order.h), and
+ * would wait for the sync as well. So the sync runs beside it while it reads acknowledgements
+ * and publishes its marks; the records of the batch still leave only after it has returned. */
+static int journal_sync_serving_marks(struct worker *w, char *err, size_t errlen)
+{
+    int fd = nf_journal_sync_begin(w->journal, err, errlen);
+    if (fd < 0)
+        return -1;
+    for (;;) {
+        zmq_pollitem_t items[2] = {{NULL, fd, ZMQ_POLLIN, 0}, {w->acks, 0, ZMQ_POLLIN, 0}};
+        /* a stale mark is recomputed within a millisecond (order_publish) */
+        zmq_poll(items, 2, w->order_dirty ? 1 : 200);
+        if (items[1].revents & ZMQ_POLLIN)
+            drain_acks(w);
+        order_publish(w, false, false, -1);
+        if (items[0].revents & ZMQ_POLLIN)
+            break;
+    }
+    return nf_journal_sync_end(w->journal, err, errlen);
+}
+
 static int journal_sync(struct worker *w, bool durable)
 {
     if (!w->journal)
         return 0;
     char err[512];
-    if (nf_journal_sync(w->journal, durable, err, sizeof(err)) < 0) {
+    int rc = durable && w->sync_serves_marks
+                 ? journal_sync_serving_marks(w, err, sizeof(err))
+                 : nf_journal_sync(w->journal, durable, err, sizeof(err));
+    if (rc < 0) {
         nf_logf(NF_LOG_ERROR, "%s", err);
         return -1;
     }
@@ -1444,7 +1475,10 @@ static int run_source(struct worker *w)
             produced++;
         }
         w->order_reading = 0; /* published after the acknowledgements below */
-        if (flush_out_ex(w, eof || again) < 0)
+        w->sync_serves_marks = w->order_page != NULL;
+        int flushed = flush_out_ex(w, eof || again);
+        w->sync_serves_marks = false;
+        if (flushed < 0)
             break;
         if (w->once && eof && w->pending == 0)
             break;
@@ -1802,6 +1836,11 @@ static int run_filter(struct worker *w)
             }
             flush_out(w);
         }
+        /* An ordered stage releases a record only once its source has heard that the record
+         * itself has passed (order.h): the marks of what just arrived go out now, not after
+         * the plugin has processed what is released below and the state behind it is synced. */
+        if (w->held && rc > 0)
+            nf_acker_send(w->acker);
         if (w->held) { /* the plugin has seen only what was released; that is what counts */
             n = order_release(w) + w->order_direct;
             w->order_direct = 0;
