@@ -43,14 +43,36 @@ static int nfu_sync_dir_of(const char *path)
     return rc;
 }
 
-int nfu_save_whole(const char *path, const void *data, size_t len, char *why, size_t whyn)
+static void nfu_tmp_of(const char *path, char *tmp, size_t n)
+{
+    snprintf(tmp, n, "%s.tmp", path);
+}
+
+int nfu_save_begin(const char *path, char *why, size_t whyn)
 {
     char tmp[4200];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+    if (strlen(path) + 5 > sizeof(tmp))
         return snprintf(why, whyn, "%s: path too long", path), -1;
+    nfu_tmp_of(path, tmp, sizeof(tmp));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
-        goto fail;
+        snprintf(why, whyn, "%s: %s", tmp, strerror(errno));
+    return fd;
+}
+
+void nfu_save_abort(const char *path, int fd)
+{
+    char tmp[4200];
+    nfu_tmp_of(path, tmp, sizeof(tmp));
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    errno = e;
+}
+
+int nfu_write_all(int fd, const void *data, size_t len)
+{
     const uint8_t *p = data;
     size_t done = 0;
     while (done < len) {
@@ -60,30 +82,46 @@ int nfu_save_whole(const char *path, const void *data, size_t len, char *why, si
         if (w <= 0) {
             if (w == 0)
                 errno = EIO;
-            int e = errno;
-            close(fd);
-            errno = e;
-            goto fail;
+            return -1;
         }
         done += (size_t)w;
     }
+    return 0;
+}
+
+/* Syncs and closes fd, puts path.tmp in place of path, syncs the directory. */
+static int nfu_save_finish(const char *path, int fd, char *why, size_t whyn)
+{
+    char tmp[4200];
+    nfu_tmp_of(path, tmp, sizeof(tmp));
     if (fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        goto fail;
+        snprintf(why, whyn, "%s: %s", tmp, strerror(errno));
+        nfu_save_abort(path, fd);
+        return -1;
     }
-    if (close(fd) != 0 || rename(tmp, path) != 0)
-        goto fail;
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        snprintf(why, whyn, "%s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
     if (nfu_sync_dir_of(path) != 0)
         return snprintf(why, whyn, "%s: written, but its directory cannot be synced: %s", path,
                         strerror(errno)),
                -1;
     return 0;
-fail:
-    snprintf(why, whyn, "%s: %s", tmp, strerror(errno));
-    unlink(tmp);
-    return -1;
+}
+
+int nfu_save_whole(const char *path, const void *data, size_t len, char *why, size_t whyn)
+{
+    int fd = nfu_save_begin(path, why, whyn);
+    if (fd < 0)
+        return -1;
+    if (nfu_write_all(fd, data, len) < 0) {
+        snprintf(why, whyn, "%s.tmp: %s", path, strerror(errno));
+        nfu_save_abort(path, fd);
+        return -1;
+    }
+    return nfu_save_finish(path, fd, why, whyn);
 }
 
 int nfu_genlog_path(char *out, size_t n, const char *log_path, uint64_t g)
@@ -147,7 +185,7 @@ int nfu_genlog_list(const char *log_path, uint64_t **gens, size_t *n)
 void nfu_bgsave_init(struct nfu_bgsave *b, const char *path, const char *log_path,
                      uint64_t dropped)
 {
-    *b = (struct nfu_bgsave){.path = path, .log_path = log_path, .dropped = dropped};
+    *b = (struct nfu_bgsave){.path = path, .log_path = log_path, .fd = -1, .dropped = dropped};
     atomic_init(&b->done, false);
 }
 
@@ -155,7 +193,8 @@ void nfu_bgsave_init(struct nfu_bgsave *b, const char *path, const char *log_pat
 static void nfu_bgsave_run(struct nfu_bgsave *b)
 {
     int64_t t0 = nfu_save_now_ms();
-    b->rc = nfu_save_whole(b->path, b->buf.data, b->buf.len, b->why, sizeof(b->why));
+    b->rc = nfu_save_finish(b->path, b->fd, b->why, sizeof(b->why));
+    b->fd = -1;
     for (uint64_t g = b->dropped + 1; b->rc == 0 && b->log_path && g <= b->upto; g++) {
         char p[4200];
         if (nfu_genlog_path(p, sizeof(p), b->log_path, g) == 0 && unlink(p) != 0 &&
@@ -178,8 +217,9 @@ static void *nfu_bgsave_main(void *arg)
     return NULL;
 }
 
-int nfu_bgsave_start(struct nfu_bgsave *b, uint64_t upto, bool wait)
+int nfu_bgsave_start(struct nfu_bgsave *b, int fd, uint64_t upto, bool wait)
 {
+    b->fd = fd;
     b->upto = upto;
     b->why[0] = '\0';
     b->running = true;
@@ -227,5 +267,4 @@ void nfu_bgsave_free(struct nfu_bgsave *b)
     if (b->running)
         pthread_join(b->thread, NULL);
     b->running = false;
-    nf_buf_free(&b->buf);
 }

@@ -1,13 +1,14 @@
-/* State files written whole or not at all, and written from a thread.
+/* State files written whole or not at all, and synced from a thread.
  *
  * A plugin that keeps its state in memory saves it as a snapshot and, between snapshots, appends
- * what it judged to a log. With a save in the background the worker only encodes its state into
- * memory; a thread writes and syncs the file while the worker goes on. The log is then cut into
- * generations so that a crash at any moment leaves files that agree: when a save starts, the
- * current log LOG is renamed LOG.<g> (nfu_genlog_path) and a new LOG is begun; the snapshot
- * names g as the last generation it holds; once it is on disk the thread removes LOG.<h> for
- * every h up to g. A start reads the snapshot, drops the generations it holds, and replays the
- * others in order, then LOG. */
+ * what it judged to a log. With a save in the background the worker writes its state into a
+ * temporary file (into the page cache: as fast as a copy in memory, and no memory of its own);
+ * a thread then syncs it to disk, renames it in place and syncs the directory while the worker
+ * goes on. The log is cut into generations so that a crash at any moment leaves files that
+ * agree: when a save starts, the current log LOG is renamed LOG.<g> (nfu_genlog_path) and a new
+ * LOG is begun; the snapshot names g as the last generation it holds; once it is on disk the
+ * thread removes LOG.<h> for every h up to g. A start reads the snapshot, drops the generations
+ * it holds, and replays the others in order, then LOG. */
 #ifndef NF_SAVEFILE_H
 #define NF_SAVEFILE_H
 
@@ -17,11 +18,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "newsflow/record.h"
+/* Opens `path`.tmp for writing a new version of `path`: created 0600 (state files hold the
+ * articles' words, whatever the umask), emptied. The descriptor, or -1 with the reason in `why`.
+ * Then write to it and finish with nfu_bgsave_start, or give up with nfu_save_abort. */
+int nfu_save_begin(const char *path, char *why, size_t whyn);
 
-/* Writes `len` bytes to `path` through `path`.tmp (created 0600: state files hold the articles'
- * words, whatever the umask), synced, renamed over `path`, and the directory synced: after a
- * crash the file is the old one or the new one, whole. 0, or -1 with the reason in `why`. */
+/* Closes the descriptor and removes `path`.tmp. */
+void nfu_save_abort(const char *path, int fd);
+
+/* Writes all of `len` bytes to fd. 0, or -1 with errno. */
+int nfu_write_all(int fd, const void *data, size_t len);
+
+/* Writes `len` bytes to `path` through `path`.tmp, synced, renamed over `path`, and the
+ * directory synced: after a crash the file is the old one or the new one, whole. 0, or -1 with
+ * the reason in `why`. */
 int nfu_save_whole(const char *path, const void *data, size_t len, char *why, size_t whyn);
 
 /* LOG.<g> into out (n bytes); -1 if it does not fit. */
@@ -31,18 +41,18 @@ int nfu_genlog_path(char *out, size_t n, const char *log_path, uint64_t g);
  * there are none). 0, or -1 (errno set) when the directory cannot be read. */
 int nfu_genlog_list(const char *log_path, uint64_t **gens, size_t *n);
 
-/* One save at a time, in a thread. The fields are the owner's to read only through the calls. */
+/* One save at a time finished in a thread. The fields are the owner's to read only through the
+ * calls. */
 struct nfu_bgsave {
     const char *path, *log_path; /* borrowed for the save's life */
-    struct nf_buf buf; /* what to write: the owner's while no save runs, the thread's while one
-                        * does */
+    int fd;            /* the temporary file being finished, -1 when none */
     uint64_t upto;     /* the generations the save holds */
     uint64_t dropped;  /* generations up to this one are removed */
     pthread_t thread;
     bool running;      /* a thread was started and not joined */
     atomic_bool done;  /* the thread has finished */
     int rc;            /* its result, once done */
-    int64_t took_ms;   /* how long it wrote */
+    int64_t took_ms;   /* how long it took */
     char why[512];
 };
 
@@ -50,11 +60,12 @@ struct nfu_bgsave {
 void nfu_bgsave_init(struct nfu_bgsave *b, const char *path, const char *log_path,
                      uint64_t dropped);
 
-/* Writes b->buf to the file and drops the log generations up to `upto` once it is there: in a
- * thread when `wait` is false (and a thread can be started), else before returning. No save may be
- * running (nfu_bgsave_running). Returns 0 when started (or done with `wait`), -1 when a waited
- * save failed (nfu_bgsave_join then gives the reason). */
-int nfu_bgsave_start(struct nfu_bgsave *b, uint64_t upto, bool wait);
+/* Finishes the save written to `fd` (from nfu_save_begin; the call owns it from here): syncs
+ * and closes it, renames it over the file, syncs the directory, then drops the log generations
+ * up to `upto`. In a thread when `wait` is false (and a thread can be started), else before
+ * returning. No save may be running (nfu_bgsave_running). Returns 0 when started (or done with
+ * `wait`), -1 when a waited save failed (nfu_bgsave_join then gives the reason). */
+int nfu_bgsave_start(struct nfu_bgsave *b, int fd, uint64_t upto, bool wait);
 
 /* A save was started and not joined. */
 bool nfu_bgsave_running(const struct nfu_bgsave *b);
@@ -64,10 +75,10 @@ bool nfu_bgsave_finished(struct nfu_bgsave *b);
 
 /* Waits for the save started last, if it was not joined yet. Returns 1 when there was none to
  * join, 0 when it was written, -1 when it failed, with the reason in `why`. `took_ms`, when not
- * NULL, gets how long the thread wrote. */
+ * NULL, gets how long the thread took. */
 int nfu_bgsave_join(struct nfu_bgsave *b, char *why, size_t whyn, int64_t *took_ms);
 
-/* Joins a running save (its result is dropped) and frees the buffer. */
+/* Joins a running save (its result is dropped). */
 void nfu_bgsave_free(struct nfu_bgsave *b);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -81,6 +82,7 @@ static void test_save_whole(void **state)
     snprintf(path, sizeof(path), "%s/missing/state", dir);
     assert_int_equal(nfu_save_whole(path, "x", 1, why, sizeof(why)), -1);
     assert_non_null(strstr(why, "missing/state.tmp"));
+    assert_int_equal(nfu_save_begin(path, why, sizeof(why)), -1);
 }
 
 /* Generations are LOG.<digits>, in numeric order; other names beside the log are not. */
@@ -105,8 +107,18 @@ static void test_generations_listed(void **state)
     assert_int_equal(nfu_genlog_list(log, &gens, &n), -1);
 }
 
-/* A save from a thread writes the buffer, then removes the generations up to the one it holds
- * (not later ones); a failed save removes none. */
+/* Begins a save of `path` holding "state". */
+static int begun(const char *path)
+{
+    char why[512];
+    int fd = nfu_save_begin(path, why, sizeof(why));
+    assert_true(fd >= 0);
+    assert_int_equal(nfu_write_all(fd, "state", 5), 0);
+    return fd;
+}
+
+/* A save finished from a thread puts the file in place, then removes the generations up to the
+ * one it holds (not later ones); a failed save removes none, and leaves no temporary file. */
 static void test_background_save(void **state)
 {
     (void)state;
@@ -116,8 +128,7 @@ static void test_background_save(void **state)
     touch("log.1"), touch("log.2"), touch("log.3");
     struct nfu_bgsave b;
     nfu_bgsave_init(&b, path, log, 0);
-    assert_int_equal(nf_buf_append(&b.buf, "state", 5), 0);
-    assert_int_equal(nfu_bgsave_start(&b, 2, false), 0);
+    assert_int_equal(nfu_bgsave_start(&b, begun(path), 2, false), 0);
     assert_true(nfu_bgsave_running(&b));
     int64_t took = -1;
     assert_int_equal(nfu_bgsave_join(&b, why, sizeof(why), &took), 0);
@@ -128,20 +139,24 @@ static void test_background_save(void **state)
     char *got = read_all(path, &n);
     assert_int_equal(n, 5);
     assert_memory_equal(got, "state", 5);
+    assert_false(exists("snap.tmp"));
     assert_false(exists("log.1"));
     assert_false(exists("log.2"));
     assert_true(exists("log.3"));
     nfu_bgsave_free(&b);
 
-    snprintf(path, sizeof(path), "%s/missing/snap", dir);
+    /* a directory where the file goes: the rename fails in the thread */
+    snprintf(path, sizeof(path), "%s/taken", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    touch("taken/inside");
     nfu_bgsave_init(&b, path, log, 2);
-    assert_int_equal(nf_buf_append(&b.buf, "state", 5), 0);
-    assert_int_equal(nfu_bgsave_start(&b, 3, false), 0);
+    assert_int_equal(nfu_bgsave_start(&b, begun(path), 3, false), 0);
     assert_int_equal(nfu_bgsave_join(&b, why, sizeof(why), NULL), -1);
-    assert_non_null(strstr(why, "missing/snap.tmp"));
+    assert_non_null(strstr(why, "taken.tmp"));
     assert_true(exists("log.3"));
+    assert_false(exists("taken.tmp"));
     /* waited for, the same */
-    assert_int_equal(nfu_bgsave_start(&b, 3, true), -1);
+    assert_int_equal(nfu_bgsave_start(&b, begun(path), 3, true), -1);
     assert_int_equal(nfu_bgsave_join(&b, why, sizeof(why), NULL), -1);
     assert_true(exists("log.3"));
     nfu_bgsave_free(&b);

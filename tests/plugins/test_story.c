@@ -10,7 +10,9 @@
  *       flushes that end a batch every 200 articles (log appends, snapshots). */
 #include <fcntl.h>
 #include <glob.h>
+#include <semaphore.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +23,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1109,37 +1112,39 @@ static void test_restart_during_snapshots(void **state)
     restart_judges_as_before(opts, 1);
 }
 
-/* Lets the snapshot's thread, held in its open() of the FIFO at `tmp`, go on: reads what it
- * writes until it closes (it then fails: a FIFO cannot be synced) and removes the FIFO. */
-static void fifo_release(const char *tmp)
+/* fsync as the plugin calls it (this executable's symbols come first): with hold_fsync set, the
+ * next call waits, after saying so, until it is released. The snapshot's thread is held so before
+ * its file is in place. */
+static atomic_int hold_fsync;
+static sem_t fsync_entered, fsync_release;
+
+int fsync(int fd)
 {
-    int fd = open(tmp, O_RDONLY | O_NONBLOCK);
-    assert_true(fd >= 0);
-    char buf[65536];
-    bool opened = false;
-    for (int i = 0; i < 2000; i++) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n > 0)
-            opened = true;
-        else if (n == 0 && opened)
-            break;
-        else
-            usleep(5000);
+    if (atomic_exchange(&hold_fsync, 0)) {
+        sem_post(&fsync_entered);
+        sem_wait(&fsync_release);
     }
-    close(fd);
-    unlink(tmp);
+    return (int)syscall(SYS_fsync, fd);
+}
+
+static bool fsync_held(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    return sem_timedwait(&fsync_entered, &until) == 0;
 }
 
 /* A kill while a snapshot is being written from its thread: the files are the last snapshot
  * written, and the log generation the new one was to hold, which the start judges again. The
- * thread is held in the middle by a FIFO where it writes its temporary file. Without the
+ * thread is held before it syncs the file (fsync above). Without the
  * generation judged again, the article that began a story after the last snapshot is new again
  * after the restart, and begins another. */
 static void test_kill_while_snapshot_written(void **state)
 {
     (void)state;
-    char tmp[620];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", snap_path);
+    assert_int_equal(sem_init(&fsync_entered, 0, 0), 0);
+    assert_int_equal(sem_init(&fsync_release, 0, 0), 0);
     const char *const opts[] = {"snapshot_s=0", NULL};
     struct mock_plugin *mp = story_new(opts);
     struct nf_record *r0 = seed(0), *r1 = seed(1), *r3 = seed(3);
@@ -1151,11 +1156,12 @@ static void test_kill_while_snapshot_written(void **state)
     assert_int_equal(log_generations(), 0);
     assert_string_equal(story_of(mp, r1), s0);
     const char *s3 = story_of(mp, r3);
-    assert_int_equal(mkfifo(tmp, 0600), 0);
-    assert_int_equal(mock_flush(mp), NF_OK); /* snapshot 2 begins, and waits at the FIFO */
+    atomic_store(&hold_fsync, 1);
+    assert_int_equal(mock_flush(mp), NF_OK); /* snapshot 2 begins; its thread is held */
+    assert_true(fsync_held());
     assert_int_equal(log_generations(), 1);
     crash_keep();
-    fifo_release(tmp);
+    sem_post(&fsync_release);
     mock_plugin_destroy(&mp);
     crash_restore();
     assert_int_equal(log_generations(), 1);
@@ -1172,6 +1178,8 @@ static void test_kill_while_snapshot_written(void **state)
     nf_record_destroy(&r0);
     nf_record_destroy(&r1);
     nf_record_destroy(&r3);
+    sem_destroy(&fsync_entered);
+    sem_destroy(&fsync_release);
 }
 
 /* The snapshot and the log hold the articles' words: they are the user's alone (0600), whatever
