@@ -1676,6 +1676,8 @@ static int story_out_flush(struct story_out *o)
 static inline int story_put(struct story_out *o, const void *p, size_t n)
 {
     struct nf_buf *b = o->stage;
+    if (!n)
+        return 0; /* an empty array may have no memory at all */
     if (b->cap - b->len < n) {
         if (story_out_flush(o) < 0)
             return -1;
