@@ -96,7 +96,7 @@ static void side_parts_index(sqlite3_str *q, int from, int parts)
     }
 }
 
-int side_parts_seal(sqlite3 *db)
+int side_parts_seal(sqlite3 *db, int64_t part_rows)
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM article_parts", -1, &st, NULL);
@@ -107,10 +107,13 @@ int side_parts_seal(sqlite3 *db)
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW)
         return rc;
-    if (parts < 2)
+    /* A newest part that no other will follow is indexed as it grows: parts are off, or the
+     * list is at its limit. */
+    bool last = part_rows <= 0 || parts >= SIDE_PARTS_MAX;
+    if (parts < 2 && !last)
         return SQLITE_OK;
     sqlite3_str *q = sqlite3_str_new(db);
-    side_parts_index(q, 0, parts);
+    side_parts_index(q, 0, last ? parts + 1 : parts);
     return parts_exec(db, q);
 }
 
@@ -220,8 +223,19 @@ int side_parts_begin(struct side_parts *p, sqlite3 *db, int64_t part_rows)
     sqlite3_reset(p->top);
     if (rc != SQLITE_ROW)
         return rc;
-    if (top - p->lo[p->n - 1] < part_rows || p->n >= SIDE_PARTS_MAX)
+    if (top - p->lo[p->n - 1] < part_rows)
         return SQLITE_OK;
+    if (p->n >= SIDE_PARTS_MAX) {
+        /* The newest grows from now on, with its indexes (made once; the list is read again
+         * at each transaction, the flag with it). */
+        if (p->newest_indexed)
+            return SQLITE_OK;
+        sqlite3_str *q = sqlite3_str_new(db);
+        side_parts_index(q, p->n - 1, p->n + 1);
+        rc = parts_exec(db, q);
+        p->newest_indexed = rc == SQLITE_OK;
+        return rc;
+    }
     if (!side_parts_room(p, p->n + 1))
         return SQLITE_NOMEM;
     rc = side_parts_add(db, p->n, top);

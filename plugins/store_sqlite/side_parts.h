@@ -11,6 +11,7 @@
 #define STORE_SQLITE_SIDE_PARTS_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 enum side_stmt {
@@ -26,6 +27,7 @@ struct side_parts {
     int64_t *lo;    /* part k holds the rowids above lo[k], up to lo[k + 1] */
     sqlite3_stmt **st; /* cap * SIDE_STMT_COUNT, prepared when first used; NULL before */
     sqlite3_stmt *list, *top; /* read the list and the largest rowid, kept for every BEGIN */
+    bool newest_indexed; /* at SIDE_PARTS_MAX parts, the newest has its indexes */
 };
 
 /* Makes a store of schema 1 to 3 (or a new one) a store of parts: article_parts with part 0,
@@ -34,10 +36,12 @@ struct side_parts {
  * result code. */
 int side_parts_migrate(sqlite3 *db);
 
-/* Gives every part but the newest its index by entity name (article_entities_name,
- * article_entities_N_name) where it is missing: a part gets it when the next one starts, and a
- * build before this one may have started a part without making it. SQLite's result code. */
-int side_parts_seal(sqlite3 *db);
+/* Gives every part but the newest its indexes by entity name and by story id
+ * (article_entities_name, article_stories_id, article_entities_N_name, ...) where they are
+ * missing: a part gets them when the next one starts, and a build before this one may have
+ * started a part without making them. The newest gets them too when no part will follow it:
+ * `part_rows` 0 (parts off), or the list at its limit. SQLite's result code. */
+int side_parts_seal(sqlite3 *db, int64_t part_rows);
 
 /* Reads the list of parts and, when the newest holds `part_rows` articles or more (0: never),
  * starts the next at the largest rowid, so that the rows this transaction adds go there. Call

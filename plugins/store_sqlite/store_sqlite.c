@@ -77,11 +77,11 @@ static const struct nf_option store_sqlite_options[] = {
     {"entity_part", NF_OPT_INT, "20000", offsetof(struct store_sqlite_conf, entity_part),
      "Articles per part of the entities' and stories' tables (article_entities, "
      "article_entities_1, ..., article_stories, ...): when the newest part holds this many, the "
-     "next transaction starts a new one. Their indexes, by entity name and by story id, are "
-     "written at random places; kept as small as a part, what a batch writes to them stops "
-     "growing with the store. The views entities and story_members read every part, at most "
-     "400 (SQLite's limit on the SELECTs of a view): past them the newest grows. 0: the newest "
-     "part grows for ever.",
+     "next transaction starts a new one, and builds the indexes of the one before, by entity "
+     "name and by story id (keys at random places, which a batch would write a page of for "
+     "nearly every article; a search reads the newest part whole). The views entities and "
+     "story_members read every part, at most 400 (SQLite's limit on the SELECTs of a view): "
+     "past them the newest grows, indexed. 0: the newest part grows for ever, indexed.",
      .min = "0"},
     {.name = NULL},
 };
@@ -375,7 +375,7 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
         store_sqlite_error(s, ctx, "moving the entities and stories to schema 4");
         goto rollback;
     }
-    if (side_parts_seal(s->db) != SQLITE_OK) {
+    if (side_parts_seal(s->db, s->conf->entity_part) != SQLITE_OK) {
         store_sqlite_error(s, ctx, "indexing the entities of the older parts by name");
         goto rollback;
     }

@@ -1223,7 +1223,18 @@ static void test_newest_part_is_not_indexed(void **state)
     db = open_db_at(p);
     assert_true(index_exists(db, "article_entities_name"));
     assert_true(index_exists(db, "article_stories_id"));
+    assert_false(index_exists(db, "article_entities_1_name"));
     side_intact(db);
+    sqlite3_close(db);
+    mock_plugin_destroy(&mp);
+
+    /* With parts off (entity_part = 0), no part will follow the newest: it is indexed. */
+    const char *off[] = {o, "entity_part=0", "fsync=false", "fts=false", NULL};
+    mp = mock_plugin_new("store_sqlite", off);
+    assert_non_null(mp);
+    db = open_db_at(p);
+    assert_true(index_exists(db, "article_entities_1_name"));
+    assert_true(index_exists(db, "article_stories_1_id"));
     sqlite3_close(db);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
@@ -1249,6 +1260,10 @@ static void test_side_parts_stop_at_400(void **state)
     }
     sqlite3 *db = open_db_at(p);
     assert_int_equal(query_int(db, "SELECT count(*) FROM article_parts", NULL), 400);
+    /* the newest grows on, with the indexes that no next part will give it */
+    assert_true(index_exists(db, "article_entities_398_name"));
+    assert_true(index_exists(db, "article_entities_399_name"));
+    assert_true(index_exists(db, "article_stories_399_id"));
     assert_int_equal(query_int(db, "SELECT count(*) FROM entities WHERE name = 'Mali'", NULL),
                      510);
     assert_int_equal(query_int(db, "SELECT count(*) FROM story_members WHERE story_id = '" ST1
