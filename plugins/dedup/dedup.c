@@ -21,6 +21,7 @@
 #include "amend.h"
 #include "index.h"
 #include "newsflow/plugin.h"
+#include "savefile.h"
 
 #define DEDUP_SCHEMA 2
 #define DEDUP_BUSY_MS 10000
@@ -120,6 +121,11 @@ struct dedup {
     char *log_path;
     FILE *log;
     size_t added; /* articles added to the index since the last append */
+    /* A snapshot is written by the worker into its temporary file and synced from a thread;
+     * the log before it is then the generation FILE.log.<g> (../common/savefile.h). */
+    struct nfu_bgsave save;
+    uint64_t log_gen; /* the last generation begun */
+    int64_t write_ms; /* the last snapshot's writing: the worker's pause for it */
     int64_t unordered; /* records without read_order seen */
     struct nf_amend amend; /* corrections for the record being judged */
     bool amend_failed;
@@ -302,39 +308,137 @@ fail:
 
 /* ---- the snapshot and its log -------------------------------------------------------- */
 
-/* Empties the log after a snapshot: it then holds only its header. */
-static int dedup_log_reset(struct dedup *s)
+/* Begins the current log, empty but for its header. */
+static int dedup_log_open(struct dedup *s)
 {
-    s->added = 0;
-    if (fflush(s->log) != 0 || ftruncate(fileno(s->log), 0) != 0)
-        return -1;
-    rewind(s->log);
-    return nf_dup_index_log_start(s->idx, s->log);
+    s->log = fopen(s->log_path, "w");
+    return s->log && nf_dup_index_log_start(s->idx, s->log) == 0 ? 0 : -1;
 }
 
-/* Loads the snapshot and the log written after it, then starts an empty log (after a new
- * snapshot when the log had articles, so that none is only in memory). */
+/* Takes a snapshot of the window as it is now. What was added so far is appended to the log,
+ * which becomes the generation the snapshot holds, and a new log begins; the worker writes the
+ * window into the snapshot's temporary file (page cache: 100,000 articles are 17 MB), and a
+ * thread syncs it and puts it in place (with `wait`, before this returns). A snapshot that is not
+ * written leaves its generation of the log for the next one to hold. 0, or -1 with `why`. */
+static int dedup_snapshot(struct dedup *s, bool wait, char *why, size_t whyn)
+{
+    if ((s->added || nf_dup_index_changed(s->idx)) &&
+        nf_dup_index_log_append(s->idx, s->log, s->added) < 0)
+        return snprintf(why, whyn, "cannot append to %s: %s", s->log_path, strerror(errno)), -1;
+    s->added = 0;
+    uint64_t g = s->log_gen + 1;
+    char gen[4200];
+    if (nfu_genlog_path(gen, sizeof(gen), s->log_path, g) < 0)
+        return snprintf(why, whyn, "%s: path too long", s->log_path), -1;
+    fclose(s->log);
+    s->log = NULL;
+    int rc = rename(s->log_path, gen) == 0 ? 0 : -1;
+    if (rc < 0)
+        snprintf(why, whyn, "cannot rename %s to generation %llu: %s", s->log_path,
+                 (unsigned long long)g, strerror(errno));
+    else
+        s->log_gen = g;
+    /* the next articles go to a new log, whatever becomes of the snapshot; a log that could
+     * not be renamed is appended to again */
+    s->log = fopen(s->log_path, rc == 0 ? "w" : "a");
+    if (!s->log || (rc == 0 && nf_dup_index_log_start(s->idx, s->log) < 0))
+        return snprintf(why, whyn, "cannot write %s: %s", s->log_path, strerror(errno)), -1;
+    if (rc < 0)
+        return -1;
+    int64_t t0 = nf_now_ms();
+    int fd = nfu_save_begin(s->snap, why, whyn);
+    if (fd < 0)
+        return -1;
+    int dfd = dup(fd);
+    FILE *f = dfd >= 0 ? fdopen(dfd, "wb") : NULL;
+    if (f)
+        setvbuf(f, NULL, _IOFBF, 1 << 20);
+    int wrc = f ? nf_dup_index_write(s->idx, f, g) : -1;
+    int e = errno;
+    if (f ? fclose(f) != 0 : (dfd >= 0 && close(dfd) != 0))
+        wrc = -1;
+    if (wrc < 0) {
+        snprintf(why, whyn, "%s.tmp: %s", s->snap, strerror(e ? e : EIO));
+        nfu_save_abort(s->snap, fd);
+        return -1;
+    }
+    s->write_ms = nf_now_ms() - t0;
+    if (nfu_bgsave_start(&s->save, fd, g, wait) < 0 || wait)
+        return nfu_bgsave_join(&s->save, why, whyn, NULL) < 0 ? -1 : 0;
+    return 0;
+}
+
+/* Hears how the snapshot synced from a thread went, once it has ended (with `wait`, waits). */
+static void dedup_snapshot_joined(struct dedup *s, struct nf_ctx *ctx, bool wait)
+{
+    if (!nfu_bgsave_running(&s->save) || (!wait && !nfu_bgsave_finished(&s->save)))
+        return;
+    char why[512];
+    int64_t took = 0;
+    int rc = nfu_bgsave_join(&s->save, why, sizeof(why), &took);
+    if (rc < 0 && ctx)
+        nf_log(ctx, NF_LOG_WARN, "snapshot: %s; the log keeps what it lacks", why);
+    else if (rc == 0 && ctx)
+        nf_log(ctx, NF_LOG_INFO, "snapshot of %zu articles: written in %lld ms, synced in %lld ms",
+               nf_dup_index_count(s->idx), (long long)s->write_ms, (long long)took);
+}
+
+/* Loads the snapshot, then the log generations it does not hold (in order: a load keeps the
+ * last of an id) and the current log; removes the generations it holds (a crash came between
+ * the snapshot and their removal). When a log had articles, a new snapshot holds them all, so
+ * that none is only in memory. Then begins an empty log. */
 static int dedup_warm(struct dedup *s, struct nf_ctx *ctx)
 {
-    char why[512];
-    int rc = nf_dup_index_load(s->idx, s->snap, why, sizeof(why));
+    char why[512], path[4200];
+    uint64_t held = 0, *gens = NULL;
+    size_t ngens = 0;
+    int rc = nf_dup_index_load(s->idx, s->snap, &held, why, sizeof(why));
     if (rc < 0)
         nf_log(ctx, NF_LOG_WARN, "%s; starting with %zu articles in the index", why,
                nf_dup_index_count(s->idx));
     size_t from_snapshot = nf_dup_index_count(s->idx);
-    int lrc = rc < 0 ? 0 : nf_dup_index_load(s->idx, s->log_path, why, sizeof(why));
-    if (lrc < 0)
-        nf_log(ctx, NF_LOG_WARN, "%s", why);
-    if (rc > 0 || lrc > 0)
-        nf_log(ctx, NF_LOG_INFO, "index loaded from %s: %zu articles (%zu from the snapshot)",
-               s->snap, nf_dup_index_count(s->idx), from_snapshot);
-    if (lrc > 0 && nf_dup_index_count(s->idx) > from_snapshot &&
-        nf_dup_index_save(s->idx, s->snap) < 0) {
-        nf_ctx_error(ctx, "cannot save the index to %s: %s", s->snap, strerror(errno));
+    if (nfu_genlog_list(s->log_path, &gens, &ngens) < 0) {
+        nf_ctx_error(ctx, "cannot list the logs beside %s: %s", s->log_path, strerror(errno));
         return -1;
     }
-    s->log = fopen(s->log_path, "w");
-    if (!s->log || nf_dup_index_log_start(s->idx, s->log) < 0) {
+    s->log_gen = held;
+    bool logged = false;
+    for (size_t i = 0; i <= ngens; i++) {
+        if (i < ngens && nfu_genlog_path(path, sizeof(path), s->log_path, gens[i]) < 0)
+            continue;
+        if (i == ngens)
+            snprintf(path, sizeof(path), "%s", s->log_path);
+        else if (gens[i] > s->log_gen)
+            s->log_gen = gens[i];
+        if (i < ngens && gens[i] <= held) {
+            unlink(path);
+            continue;
+        }
+        /* without the snapshot, the logs are not the window: the index starts from nothing */
+        int lrc = rc < 0 ? 0 : nf_dup_index_load(s->idx, path, NULL, why, sizeof(why));
+        if (lrc < 0)
+            nf_log(ctx, NF_LOG_WARN, "%s", why);
+        logged |= lrc > 0;
+    }
+    free(gens);
+    if (rc > 0 || logged)
+        nf_log(ctx, NF_LOG_INFO, "index loaded from %s: %zu articles (%zu from the snapshot)",
+               s->snap, nf_dup_index_count(s->idx), from_snapshot);
+    nfu_bgsave_init(&s->save, s->snap, s->log_path, held);
+    s->log = fopen(s->log_path, "a");
+    if (!s->log) {
+        nf_ctx_error(ctx, "cannot write %s: %s", s->log_path, strerror(errno));
+        return -1;
+    }
+    if (logged) {
+        if (dedup_snapshot(s, true, why, sizeof(why)) < 0) {
+            nf_ctx_error(ctx, "cannot save the index: %s", why);
+            return -1;
+        }
+        return 0;
+    }
+    fclose(s->log);
+    if (dedup_log_open(s) < 0) {
         nf_ctx_error(ctx, "cannot write %s: %s", s->log_path, strerror(errno));
         return -1;
     }
@@ -350,16 +454,16 @@ static void dedup_destroy(void *state)
         return;
     if (s->db)
         dedup_write_pending(s, NULL);
+    dedup_snapshot_joined(s, NULL, true);
     if (s->idx && s->snap && s->log) {
-        /* The whole window to the snapshot; the log is then empty. If the snapshot cannot be
-         * written, the log keeps what the old snapshot lacks. */
-        if (nf_dup_index_save(s->idx, s->snap) == 0)
-            dedup_log_reset(s);
-        else
-            nf_dup_index_log_append(s->idx, s->log, s->added);
+        /* The whole window to a snapshot, waited for. If it cannot be written, the log (and
+         * its generations) keeps what the old snapshot lacks. */
+        char why[512];
+        dedup_snapshot(s, true, why, sizeof(why));
     }
     if (s->log)
         fclose(s->log);
+    nfu_bgsave_free(&s->save);
     free(s->log_path);
     nf_dup_index_destroy(&s->idx);
     nf_amend_free(&s->amend);
@@ -674,14 +778,16 @@ static int dedup_flush(void *state, struct nf_ctx *ctx)
         return NF_ERR;
     if (!s->log)
         return NF_OK;
-    if (s->conf->snapshot_every > 0 && s->since_snapshot >= s->conf->snapshot_every) {
+    dedup_snapshot_joined(s, ctx, false);
+    if (s->conf->snapshot_every > 0 && s->since_snapshot >= s->conf->snapshot_every &&
+        !nfu_bgsave_running(&s->save)) {
         s->since_snapshot = 0;
-        if (nf_dup_index_save(s->idx, s->snap) == 0) {
-            if (dedup_log_reset(s) < 0)
-                nf_log(ctx, NF_LOG_WARN, "cannot empty %s: %s", s->log_path, strerror(errno));
+        char why[512];
+        if (dedup_snapshot(s, false, why, sizeof(why)) == 0)
             return NF_OK;
-        }
-        nf_log(ctx, NF_LOG_WARN, "cannot save the index to %s: %s", s->snap, strerror(errno));
+        nf_log(ctx, NF_LOG_WARN, "snapshot: %s; the log keeps what it lacks", why);
+        if (!s->log)
+            return NF_OK;
     }
     /* No fsync: the log is for a crash of this process; the page cache survives it. */
     if ((s->added || nf_dup_index_changed(s->idx)) &&

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,9 @@
 #endif
 /* 4: read order and the earlier match kept per article; 5: bands and bins of signatures of
  * version 4 (the headline weighed in), which an older index's would not match */
-#define DUP_SNAP_MAGIC "NFDUPIX5"
+/* Version 6 adds `upto` to the header (the log generations a snapshot holds); 5 is still read. */
+#define DUP_SNAP_MAGIC "NFDUPIX6"
+#define DUP_SNAP_MAGIC_5 "NFDUPIX5"
 /* Links followed from an article towards its root before giving up (a chain is short). */
 #define DUP_MAX_DEPTH 64
 
@@ -785,7 +788,11 @@ struct dup_snap_header {
     char magic[8];
     uint32_t item_size, rows, bands, k;
     uint64_t count;
+    uint64_t upto; /* version 6: the log generations a snapshot holds; 0 in a log */
 };
+
+/* Version 5's header ended before `upto`. */
+#define DUP_SNAP_HEADER_5 offsetof(struct dup_snap_header, upto)
 
 /* A log's header: its count is unknown when it is written; articles run to the end of file. */
 #define DUP_COUNT_STREAM UINT64_MAX
@@ -828,42 +835,29 @@ size_t nf_dup_index_changed(const struct nf_dup_index *x)
     return x->n_dirty;
 }
 
-int nf_dup_index_save(const struct nf_dup_index *x, const char *path)
+int nf_dup_index_write(const struct nf_dup_index *x, FILE *f, uint64_t upto)
 {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return errno = ENAMETOOLONG, -1;
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return -1;
     struct dup_snap_header h = {.item_size = sizeof(struct dup_item),
                                 .rows = (uint32_t)x->p.rows,
                                 .bands = NF_DUP_BANDS,
                                 .k = NF_SIG_K,
-                                .count = x->count};
+                                .count = x->count,
+                                .upto = upto};
     memcpy(h.magic, DUP_SNAP_MAGIC, 8);
     bool ok = fwrite(&h, sizeof(h), 1, f) == 1;
-    /* oldest first, so that a load replays the window in order */
+    /* oldest first, so that a load replays the window in order: at most two runs of the ring */
     size_t start = (x->head + x->p.window - x->count) % x->p.window;
-    for (size_t i = 0; ok && i < x->count; i++)
-        ok = fwrite(&x->items[(start + i) % x->p.window], sizeof(struct dup_item), 1, f) == 1;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int e = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = false;
-        e = errno;
-    }
-    if (!ok || rename(tmp, path) != 0) {
-        e = ok ? errno : e;
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    return 0;
+    size_t first = x->count < x->p.window - start ? x->count : x->p.window - start;
+    ok = ok && fwrite(&x->items[start], sizeof(struct dup_item), first, f) == first;
+    ok = ok && fwrite(x->items, sizeof(struct dup_item), x->count - first, f) == x->count - first;
+    return ok && fflush(f) == 0 ? 0 : -1;
 }
 
-int nf_dup_index_load(struct nf_dup_index *x, const char *path, char *why, size_t n)
+int nf_dup_index_load(struct nf_dup_index *x, const char *path, uint64_t *upto, char *why,
+                      size_t n)
 {
+    if (upto)
+        *upto = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT)
@@ -871,9 +865,13 @@ int nf_dup_index_load(struct nf_dup_index *x, const char *path, char *why, size_
         snprintf(why, n, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    struct dup_snap_header h;
+    struct dup_snap_header h = {0};
     int rc = -1;
-    if (fread(&h, sizeof(h), 1, f) != 1 || memcmp(h.magic, DUP_SNAP_MAGIC, 8) != 0 ||
+    bool v5 = false;
+    if (fread(&h, DUP_SNAP_HEADER_5, 1, f) != 1 ||
+        (!(v5 = memcmp(h.magic, DUP_SNAP_MAGIC_5, 8) == 0) &&
+         (memcmp(h.magic, DUP_SNAP_MAGIC, 8) != 0 ||
+          fread(&h.upto, sizeof(h.upto), 1, f) != 1)) ||
         h.item_size != sizeof(struct dup_item) || h.bands != NF_DUP_BANDS || h.k != NF_SIG_K) {
         snprintf(why, n, "%s is not a dedup snapshot of this version", path);
         goto out;
@@ -883,6 +881,8 @@ int nf_dup_index_load(struct nf_dup_index *x, const char *path, char *why, size_
                  h.rows, x->p.rows);
         goto out;
     }
+    if (upto && !v5)
+        *upto = h.upto;
     /* A smaller window keeps the newest. */
     uint64_t skip = h.count != DUP_COUNT_STREAM && h.count > x->p.window ? h.count - x->p.window
                                                                          : 0;

@@ -90,12 +90,15 @@ size_t nf_dup_index_bytes_full(const struct nf_dup_index *idx);
 /* Candidates verified so far (for measurements). */
 uint64_t nf_dup_index_candidates(const struct nf_dup_index *idx);
 
-/* Writes the window to `path` atomically (a temporary file renamed). 0, or -1 with errno. */
-int nf_dup_index_save(const struct nf_dup_index *idx, const char *path);
+/* Writes the window to `f` as a snapshot (flushed, not synced) that holds the log generations
+ * up to `upto` (../common/savefile.h). 0, or -1 with errno. */
+int nf_dup_index_write(const struct nf_dup_index *idx, FILE *f, uint64_t upto);
 /* Loads a snapshot or a log (below) into the index, adding its articles as the newest: 1 loaded,
  * 0 no file, -1 unreadable or made with other rows (the message in why, of size n). A log's
- * incomplete last article (a crash while writing) is ignored. */
-int nf_dup_index_load(struct nf_dup_index *idx, const char *path, char *why, size_t n);
+ * incomplete last article (a crash while writing) is ignored. `upto` (may be NULL) gets the log
+ * generations a snapshot holds (0 for a log, or a snapshot of version 5). */
+int nf_dup_index_load(struct nf_dup_index *idx, const char *path, uint64_t *upto, char *why,
+                      size_t n);
 
 /* The log: the articles added since the last snapshot, appended at each flush, so that a crash
  * loses only what came after the last flush. nf_dup_index_log_start writes the header of an

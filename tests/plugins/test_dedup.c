@@ -6,7 +6,9 @@
  * forgets the oldest articles but not their verdicts. The verdicts follow the read order, not the
  * arrival: the same articles arriving in other orders end with the same dup_of once the
  * corrections they carry are applied as a store would. */
+#include <semaphore.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mock_core.h"
@@ -294,6 +298,80 @@ static void test_log_keeps_the_index_warm_after_a_crash(void **state)
     free(c80);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
+}
+
+/* fsync as the plugin calls it (this executable's symbols come first): with hold_fsync set, the
+ * next call waits, after saying so, until it is released. The snapshot's thread is held so before
+ * its file is in place. */
+static atomic_int hold_fsync;
+static sem_t fsync_entered, fsync_release;
+
+int fsync(int fd)
+{
+    if (atomic_exchange(&hold_fsync, 0)) {
+        sem_post(&fsync_entered);
+        sem_wait(&fsync_release);
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
+
+/* The snapshot's files as a kill leaves them, copied aside (the log's generations first: the
+ * thread removes one only after its snapshot is in place), or put back. */
+static void state_files(bool keep)
+{
+    char cmd[2000];
+    const char *base = strrchr(snap_path, '/') + 1;
+    if (keep)
+        snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f kept.* && for f in %s.log.[0-9]* %s.log %s; "
+                 "do [ -f $f ] && cp $f kept.$f; done; true", mock_state_dir(), base, base, base);
+    else
+        snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f %s %s.log %s.log.[0-9]* && for f in kept.*; "
+                 "do [ -f $f ] && mv $f ${f#kept.}; done; true", mock_state_dir(), base, base,
+                 base);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A kill while a snapshot is synced from its thread leaves the snapshot before it and the log
+ * generation the new one was to hold: the start loads that generation too. Without it, an
+ * article judged after the last snapshot written is not in the index after the restart, and its
+ * near-copy is not found. */
+static void test_kill_while_snapshot_written(void **state)
+{
+    (void)state;
+    assert_int_equal(sem_init(&fsync_entered, 0, 0), 0);
+    assert_int_equal(sem_init(&fsync_release, 0, 0), 0);
+    char gen[640];
+    struct mock_plugin *mp = open_dedup("snapshot_every=1");
+    struct nf_record *rec = nf_record_new();
+    assert_string_equal(judge(mp, rec, ID_A, art[0]), "");
+    assert_int_equal(mock_flush(mp), NF_OK); /* snapshot 1, holding log generation 1 */
+    snprintf(gen, sizeof(gen), "%s.log.1", snap_path);
+    for (int i = 0; i < 1000 && access(gen, F_OK) == 0; i++)
+        usleep(10000);
+    assert_int_not_equal(access(gen, F_OK), 0);
+    assert_string_equal(judge(mp, rec, ID_B, art[1]), "");
+    atomic_store(&hold_fsync, 1);
+    assert_int_equal(mock_flush(mp), NF_OK); /* snapshot 2 begins; its thread is held */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    assert_int_equal(sem_timedwait(&fsync_entered, &until), 0);
+    snprintf(gen, sizeof(gen), "%s.log.2", snap_path);
+    assert_int_equal(access(gen, F_OK), 0);
+    state_files(true);
+    sem_post(&fsync_release);
+    mock_plugin_destroy(&mp);
+    state_files(false);
+
+    char *c80 = cut(art[1], 0.8);
+    mp = open_dedup(NULL);
+    assert_string_equal(judge(mp, rec, ID_C, c80), ID_B);
+    assert_int_not_equal(access(gen, F_OK), 0); /* held by the snapshot the start wrote */
+    free(c80);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+    sem_destroy(&fsync_entered);
+    sem_destroy(&fsync_release);
 }
 
 /* ---- read order against arrival order --------------------------------------------------- */
@@ -916,6 +994,7 @@ int main(void)
         cmocka_unit_test_setup(test_replays_get_the_same_verdict, fresh),
         cmocka_unit_test_setup(test_snapshot_keeps_the_index_warm, fresh),
         cmocka_unit_test_setup(test_log_keeps_the_index_warm_after_a_crash, fresh),
+        cmocka_unit_test_setup(test_kill_while_snapshot_written, fresh),
         cmocka_unit_test_setup(test_window_evicts_the_oldest, fresh),
         cmocka_unit_test_setup(test_verdicts_follow_the_read_order, fresh),
         cmocka_unit_test_setup(test_an_original_read_first_arriving_last_takes_over, fresh),
