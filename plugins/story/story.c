@@ -6,9 +6,10 @@
  * article has); a story is joined only through a shared anchor (a word or entity still rare in
  * the stream, or a name, or a word not common in the stream, rare outside the story), so that
  * reports on one template do not gather on their common words while a big story keeps its names
- * and words. BCubed F1 through
- * conf/stories.cfg over ten orders: BASIL 0.942 (0.933-0.956), ecbplus-dev 0.878 (0.859-0.897):
- * two events of one kind (two arrests of one team's players) are still often one story;
+ * and words; who and how many (names, figures) that agree raise a join, and that disagree lower
+ * one into a young story of an undated side. BCubed F1 through conf/stories.cfg over ten orders:
+ * BASIL 0.945 (0.931-0.958), ecbplus-dev 0.888 (0.864-0.927): two events of one kind (two
+ * arrests of one team's players) are still often one story;
  * docs/stories.md has the figures and what was tried. Copies join their original's story, and
  * an original that dedup found read before articles that arrived first joins their story;
  * replays keep theirs. A story is named by its member read first (read_order): when an
@@ -66,6 +67,12 @@
 #define STORY_YEAR_MIN 1900
 #define STORY_YEAR_MAX 2099
 #define STORY_YEARS_APART 2
+/* Who and how many: names whose cosine is under STORY_NAMES_AGREE and figures whose cosine is
+ * under STORY_FIGURES_AGREE say that the article and the story may be two events of one kind
+ * (agree_weight, disagree_young_weight); a story of up to STORY_YOUNG members is young. */
+#define STORY_NAMES_AGREE 0.4
+#define STORY_FIGURES_AGREE 0.1
+#define STORY_YOUNG 2
 /* A record's terms are of three kinds, each a sub-vector of its own (normalised apart and
  * compared apart): the words, the names (who, where) and the figures (scores, tolls, years). */
 enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
@@ -90,6 +97,8 @@ struct story_conf {
     double name_weight;
     double figure_weight;
     double lead_weight;
+    double agree_weight;
+    double disagree_young_weight;
     double anchor_share;
     double common_share;
     int64_t anchors;
@@ -140,6 +149,18 @@ static const struct nf_option story_options[] = {
      "mentions among the names: news says in its first sentence who the event is about, "
      "while the names further down (a spokesman, an earlier case) differ from one telling to "
      "the next. 1: the lead's names count as any other.", .min = "1"},
+    {"agree_weight", NF_OPT_DOUBLE, "0.125", offsetof(struct story_conf, agree_weight),
+     "How much the similarity rises (times 1 + this) unless the article and the story both "
+     "name people and agree little on them (names' cosine under 0.4) while no figure of one is "
+     "the other's (figures' cosine under 0.1): two tellings of one event agree on who or on "
+     "how many, two events of one kind (two arrests of one team's players) share their words "
+     "and differ in those. 0: no such rise.", .min = "0", .max = "1"},
+    {"disagree_young_weight", NF_OPT_DOUBLE, "0.21",
+     offsetof(struct story_conf, disagree_young_weight),
+     "How much the similarity drops when the article and a story of one or two members "
+     "disagree on who and how many so (see agree_weight) while one of them has no publication "
+     "date: a wrong join begins in a young story, and with no date to set two events of one "
+     "kind apart, who and how many are what is left. 0: no such drop.", .min = "0", .max = "1"},
     {"anchor_share", NF_OPT_DOUBLE, "0.005", offsetof(struct story_conf, anchor_share),
      "A word (or entity) is an anchor when at most this share of the articles seen so far have "
      "it (and never fewer than 5 articles, nor than common_share of them up to 16): a name, a "
@@ -1486,15 +1507,25 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
         bool apart = story_years_apart(s, &s->items[slot], t);
         if (apart)
             sim *= 1 - s->conf->year_weight;
+        /* who and how many: a telling of the same event agrees on one or the other; names that
+         * agree little and no figure in common are those of another event of the kind, or
+         * another outlet's telling, which the words must then carry alone; into a young story
+         * of an undated side, where a wrong merge starts and grows, they count against it */
+        bool disagree = kc[STORY_NAME] >= 0 && kc[STORY_NAME] < STORY_NAMES_AGREE &&
+                        kc[STORY_FIGURE] < STORY_FIGURES_AGREE;
+        if (!disagree)
+            sim *= 1 + s->conf->agree_weight;
+        else if (s->items[slot].members <= STORY_YOUNG && (isnan(t) || isnan(s->items[slot].tmin)))
+            sim *= 1 - s->conf->disagree_young_weight;
         if (anchors < s->conf->anchors)
             sim = 0;
         nf_log(ctx, NF_LOG_DEBUG, "  story %02x%02x%02x%02x.. (%u members): text %.3f (words "
                "%.3f, names %.3f, figures %.3f), entities %.3f, %.1f days apart, years %u/%u%s, "
-               "%d anchors: %.3f",
+               "%d anchors%s: %.3f",
                s->items[slot].id[0], s->items[slot].id[1], s->items[slot].id[2],
                s->items[slot].id[3], s->items[slot].members, text, kc[STORY_WORD],
                kc[STORY_NAME], kc[STORY_FIGURE], ent, gap, s->year, s->items[slot].year,
-               apart ? " apart" : "", anchors, sim);
+               apart ? " apart" : "", anchors, disagree ? ", who and how many disagree" : "", sim);
         if (sim > best_score)
             best_score = sim, best = slot;
     }
