@@ -350,13 +350,17 @@ static void test_kill_while_snapshot_written(void **state)
         usleep(10000);
     assert_int_not_equal(access(gen, F_OK), 0);
     assert_string_equal(judge(mp, rec, ID_B, art[1]), "");
+    /* snapshot 2 begins at a flush once snapshot 1's thread has ended; its thread is held */
     atomic_store(&hold_fsync, 1);
-    assert_int_equal(mock_flush(mp), NF_OK); /* snapshot 2 begins; its thread is held */
+    snprintf(gen, sizeof(gen), "%s.log.2", snap_path);
+    for (int i = 0; i < 1000 && access(gen, F_OK) != 0; i++) {
+        assert_int_equal(mock_flush(mp), NF_OK);
+        usleep(10000);
+    }
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 30;
     assert_int_equal(sem_timedwait(&fsync_entered, &until), 0);
-    snprintf(gen, sizeof(gen), "%s.log.2", snap_path);
     assert_int_equal(access(gen, F_OK), 0);
     state_files(true);
     sem_post(&fsync_release);

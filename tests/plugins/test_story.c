@@ -1160,8 +1160,12 @@ static void test_kill_while_snapshot_written(void **state)
     assert_int_equal(log_generations(), 0);
     assert_string_equal(story_of(mp, r1), s0);
     const char *s3 = story_of(mp, r3);
+    /* snapshot 2 begins at a flush once snapshot 1's thread has ended; its thread is held */
     atomic_store(&hold_fsync, 1);
-    assert_int_equal(mock_flush(mp), NF_OK); /* snapshot 2 begins; its thread is held */
+    for (int i = 0; i < 1000 && !log_generations(); i++) {
+        assert_int_equal(mock_flush(mp), NF_OK);
+        usleep(10000);
+    }
     assert_true(fsync_held());
     assert_int_equal(log_generations(), 1);
     crash_keep();
