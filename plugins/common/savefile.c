@@ -182,6 +182,34 @@ int nfu_genlog_list(const char *log_path, uint64_t **gens, size_t *n)
     return 0;
 }
 
+int nfu_genlog_replay(const char *log_path, uint64_t held, uint64_t *last, nfu_genlog_fn fn,
+                      void *arg)
+{
+    uint64_t *gens;
+    size_t n;
+    *last = held;
+    if (nfu_genlog_list(log_path, &gens, &n) < 0)
+        return -1;
+    char path[4200];
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i <= n; i++) {
+        if (i == n) {
+            snprintf(path, sizeof(path), "%s", log_path);
+        } else if (nfu_genlog_path(path, sizeof(path), log_path, gens[i]) < 0) {
+            continue;
+        } else {
+            *last = gens[i] > *last ? gens[i] : *last;
+            if (gens[i] <= held) {
+                unlink(path);
+                continue;
+            }
+        }
+        rc = fn(arg, path);
+    }
+    free(gens);
+    return rc < 0 ? -1 : 0;
+}
+
 void nfu_bgsave_init(struct nfu_bgsave *b, const char *path, const char *log_path,
                      uint64_t dropped)
 {

@@ -41,6 +41,15 @@ int nfu_genlog_path(char *out, size_t n, const char *log_path, uint64_t g);
  * there are none). 0, or -1 (errno set) when the directory cannot be read. */
 int nfu_genlog_list(const char *log_path, uint64_t **gens, size_t *n);
 
+/* Reads the logs a snapshot holding the generations up to `held` lacks: removes LOG.<g> for g up
+ * to `held` (a kill came between the snapshot and their removal), then gives each later
+ * generation, in order, and LOG itself to `fn`, which returns 0 to go on or -1 to stop (its
+ * error is its own to report). *last gets the last generation found, at least `held`. 0, or -1
+ * when `fn` stopped or the directory cannot be listed (errno set, fn not called). */
+typedef int (*nfu_genlog_fn)(void *arg, const char *path);
+int nfu_genlog_replay(const char *log_path, uint64_t held, uint64_t *last, nfu_genlog_fn fn,
+                      void *arg);
+
 /* One save at a time finished in a thread. The fields are the owner's to read only through the
  * calls. */
 struct nfu_bgsave {

@@ -383,45 +383,54 @@ static void dedup_snapshot_joined(struct dedup *s, struct nf_ctx *ctx, bool wait
                nf_dup_index_count(s->idx), (long long)s->write_ms, (long long)took);
 }
 
-/* Loads the snapshot, then the log generations it does not hold (in order: a load keeps the
- * last of an id) and the current log; removes the generations it holds (a crash came between
- * the snapshot and their removal). When a log had articles, a new snapshot holds them all, so
- * that none is only in memory. Then begins an empty log. */
+struct dedup_replay {
+    struct dedup *s;
+    struct nf_ctx *ctx;
+    bool logged; /* a log had articles */
+};
+
+/* One log after the snapshot: loaded (a load keeps the last of an id); one that cannot be read
+ * is passed over with a warning. */
+static int dedup_log_load(void *arg, const char *path)
+{
+    struct dedup_replay *r = arg;
+    char why[512];
+    int lrc = nf_dup_index_load(r->s->idx, path, NULL, why, sizeof(why));
+    if (lrc < 0)
+        nf_log(r->ctx, NF_LOG_WARN, "%s", why);
+    r->logged |= lrc > 0;
+    return 0;
+}
+
+/* A log after a snapshot that could not be read: the articles before it are lost, and it is no
+ * longer a log of anything (the first start after that snapshot's loss removes them). */
+static int dedup_log_drop(void *arg, const char *path)
+{
+    (void)arg;
+    unlink(path);
+    return 0;
+}
+
+/* Loads the snapshot, then the log generations it does not hold, in order, and the current log
+ * (nfu_genlog_replay). When a log had articles, a new snapshot holds them all, so that none is
+ * only in memory. Then begins an empty log. */
 static int dedup_warm(struct dedup *s, struct nf_ctx *ctx)
 {
-    char why[512], path[4200];
-    uint64_t held = 0, *gens = NULL;
-    size_t ngens = 0;
+    char why[512];
+    uint64_t held = 0;
     int rc = nf_dup_index_load(s->idx, s->snap, &held, why, sizeof(why));
     if (rc < 0)
         nf_log(ctx, NF_LOG_WARN, "%s; starting with %zu articles in the index", why,
                nf_dup_index_count(s->idx));
     size_t from_snapshot = nf_dup_index_count(s->idx);
-    if (nfu_genlog_list(s->log_path, &gens, &ngens) < 0) {
-        nf_ctx_error(ctx, "cannot list the logs beside %s: %s", s->log_path, strerror(errno));
+    /* without the snapshot the logs are not the window: the index starts from nothing */
+    struct dedup_replay r = {.s = s, .ctx = ctx};
+    if (nfu_genlog_replay(s->log_path, held, &s->log_gen,
+                          rc < 0 ? dedup_log_drop : dedup_log_load, &r) < 0) {
+        nf_ctx_error(ctx, "cannot read the logs beside %s: %s", s->log_path, strerror(errno));
         return -1;
     }
-    s->log_gen = held;
-    bool logged = false;
-    for (size_t i = 0; i <= ngens; i++) {
-        if (i < ngens && nfu_genlog_path(path, sizeof(path), s->log_path, gens[i]) < 0)
-            continue;
-        if (i == ngens)
-            snprintf(path, sizeof(path), "%s", s->log_path);
-        else if (gens[i] > s->log_gen)
-            s->log_gen = gens[i];
-        if (i < ngens && gens[i] <= held) {
-            unlink(path);
-            continue;
-        }
-        /* without the snapshot, the logs are not the window: the index starts from nothing */
-        int lrc = rc < 0 ? 0 : nf_dup_index_load(s->idx, path, NULL, why, sizeof(why));
-        if (lrc < 0)
-            nf_log(ctx, NF_LOG_WARN, "%s", why);
-        logged |= lrc > 0;
-    }
-    free(gens);
-    if (rc > 0 || logged)
+    if (rc > 0 || r.logged)
         nf_log(ctx, NF_LOG_INFO, "index loaded from %s: %zu articles (%zu from the snapshot)",
                s->snap, nf_dup_index_count(s->idx), from_snapshot);
     nfu_bgsave_init(&s->save, s->snap, s->log_path, held);
@@ -430,7 +439,7 @@ static int dedup_warm(struct dedup *s, struct nf_ctx *ctx)
         nf_ctx_error(ctx, "cannot write %s: %s", s->log_path, strerror(errno));
         return -1;
     }
-    if (logged) {
+    if (r.logged) {
         if (dedup_snapshot(s, true, why, sizeof(why)) < 0) {
             nf_ctx_error(ctx, "cannot save the index: %s", why);
             return -1;

@@ -2549,50 +2549,50 @@ static int story_log_replay_file(struct story *s, struct nf_ctx *ctx, const char
  * snapshot, which holds them all. After an entry that cannot be read nothing more is judged
  * (as after a damaged snapshot: losing what came after is better than not running); the files
  * after it are moved aside too. */
+struct story_replay {
+    struct story *s;
+    struct nf_ctx *ctx;
+    size_t n;     /* records judged again */
+    bool found;   /* a log held anything */
+    bool stopped; /* after a damaged entry */
+    bool failed;  /* a log could not be read (said through nf_ctx_error) */
+};
+
+static int story_log_replay_one(void *arg, const char *path)
+{
+    struct story_replay *r = arg;
+    if (r->stopped) {
+        char bad[4300];
+        snprintf(bad, sizeof(bad), "%s.bad", path);
+        if (rename(path, bad) == 0)
+            nf_log(r->ctx, NF_LOG_WARN, "%s: not judged again, after a damaged log (moved to %s)",
+                   path, bad);
+        return 0;
+    }
+    int rc = story_log_replay_file(r->s, r->ctx, path, &r->n, &r->found);
+    r->stopped = rc == 1;
+    r->failed = rc < 0;
+    return rc < 0 ? -1 : 0;
+}
+
 static int story_log_replay(struct story *s, struct nf_ctx *ctx)
 {
-    uint64_t held = s->log_gen, *gens;
-    size_t ngens, n = 0;
-    if (nfu_genlog_list(s->log_path, &gens, &ngens) < 0) {
-        nf_ctx_error(ctx, "cannot list the logs beside %s: %s", s->log_path, strerror(errno));
+    uint64_t held = s->log_gen;
+    struct story_replay r = {.s = s, .ctx = ctx};
+    if (nfu_genlog_replay(s->log_path, held, &s->log_gen, story_log_replay_one, &r) < 0) {
+        if (!r.failed)
+            nf_ctx_error(ctx, "cannot read the logs beside %s: %s", s->log_path,
+                         strerror(errno));
         return -1;
     }
-    char path[4200];
-    bool found = false, stopped = false;
-    int rc = 0;
-    for (size_t i = 0; rc >= 0 && i <= ngens; i++) {
-        if (i < ngens && nfu_genlog_path(path, sizeof(path), s->log_path, gens[i]) < 0)
-            continue;
-        if (i == ngens)
-            snprintf(path, sizeof(path), "%s", s->log_path);
-        else if (gens[i] > s->log_gen)
-            s->log_gen = gens[i];
-        if (i < ngens && gens[i] <= held) {
-            unlink(path); /* the snapshot holds it: a crash came before its removal */
-            continue;
-        }
-        if (stopped) {
-            char bad[4300];
-            snprintf(bad, sizeof(bad), "%s.bad", path);
-            if (rename(path, bad) == 0)
-                nf_log(ctx, NF_LOG_WARN, "%s: not judged again, after a damaged log (moved to "
-                                         "%s)", path, bad);
-            continue;
-        }
-        rc = story_log_replay_file(s, ctx, path, &n, &found);
-        stopped = rc == 1;
-    }
-    free(gens);
-    if (rc < 0)
-        return -1;
     nfu_bgsave_init(&s->save, s->snap_path, s->log_path, held);
     char why[512];
-    if (found && story_snapshot(s, true, why, sizeof(why)) < 0) {
+    if (r.found && story_snapshot(s, true, why, sizeof(why)) < 0) {
         nf_ctx_error(ctx, "%s", why);
         return -1;
     }
-    if (n)
-        nf_log(ctx, NF_LOG_INFO, "judged again %zu records from %s", n, s->log_path);
+    if (r.n)
+        nf_log(ctx, NF_LOG_INFO, "judged again %zu records from %s", r.n, s->log_path);
     return 0;
 }
 

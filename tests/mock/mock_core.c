@@ -1,7 +1,10 @@
 /* Mock stage host: the plugin ABI's context calls, backed by plain variables. */
 #include "mock_core.h"
 
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +12,9 @@
 #include <ftw.h>
 #include <zlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "options.h"
 #include "plugin_loader.h"
@@ -362,4 +367,45 @@ char *mock_slurp(const char *path, size_t *len_out)
     if (len_out)
         *len_out = len;
     return p;
+}
+
+/* ---- fsync held ---------------------------------------------------------------------------- */
+
+static atomic_int fsync_hold;
+static sem_t fsync_entered, fsync_go;
+static pthread_once_t fsync_once = PTHREAD_ONCE_INIT;
+
+static void mock_fsync_init(void)
+{
+    sem_init(&fsync_entered, 0, 0);
+    sem_init(&fsync_go, 0, 0);
+}
+
+int fsync(int fd)
+{
+    if (atomic_exchange(&fsync_hold, 0)) {
+        sem_post(&fsync_entered);
+        sem_wait(&fsync_go);
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
+
+void mock_fsync_hold(void)
+{
+    pthread_once(&fsync_once, mock_fsync_init);
+    atomic_store(&fsync_hold, 1);
+}
+
+bool mock_fsync_held(void)
+{
+    pthread_once(&fsync_once, mock_fsync_init);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    return sem_timedwait(&fsync_entered, &until) == 0;
+}
+
+void mock_fsync_release(void)
+{
+    sem_post(&fsync_go);
 }

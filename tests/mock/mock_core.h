@@ -4,6 +4,7 @@
 #define NF_MOCK_CORE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "newsflow/plugin.h"
@@ -43,5 +44,13 @@ char *mock_slurp(const char *path, size_t *len_out);
 
 /* Encodes rec and decodes it again into rec, as a hop between two stages would. */
 int mock_roundtrip(struct nf_record *rec);
+
+/* fsync as the plugins call it (the test executable's symbols come first): after
+ * mock_fsync_hold, the next call, from any thread, waits until mock_fsync_release. A plugin's
+ * save from a thread (plugins/common/savefile.c) is held so before its file is in place.
+ * mock_fsync_held waits (up to 30 s) for the held call to have begun. */
+void mock_fsync_hold(void);
+bool mock_fsync_held(void);
+void mock_fsync_release(void);
 
 #endif

@@ -6,9 +6,7 @@
  * forgets the oldest articles but not their verdicts. The verdicts follow the read order, not the
  * arrival: the same articles arriving in other orders end with the same dup_of once the
  * corrections they carry are applied as a store would. */
-#include <semaphore.h>
 #include <setjmp.h>
-#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -300,21 +297,6 @@ static void test_log_keeps_the_index_warm_after_a_crash(void **state)
     mock_plugin_destroy(&mp);
 }
 
-/* fsync as the plugin calls it (this executable's symbols come first): with hold_fsync set, the
- * next call waits, after saying so, until it is released. The snapshot's thread is held so before
- * its file is in place. */
-static atomic_int hold_fsync;
-static sem_t fsync_entered, fsync_release;
-
-int fsync(int fd)
-{
-    if (atomic_exchange(&hold_fsync, 0)) {
-        sem_post(&fsync_entered);
-        sem_wait(&fsync_release);
-    }
-    return (int)syscall(SYS_fsync, fd);
-}
-
 /* The snapshot's files as a kill leaves them, copied aside (the log's generations first: the
  * thread removes one only after its snapshot is in place), or put back. */
 static void state_files(bool keep)
@@ -338,8 +320,6 @@ static void state_files(bool keep)
 static void test_kill_while_snapshot_written(void **state)
 {
     (void)state;
-    assert_int_equal(sem_init(&fsync_entered, 0, 0), 0);
-    assert_int_equal(sem_init(&fsync_release, 0, 0), 0);
     char gen[640];
     struct mock_plugin *mp = open_dedup("snapshot_every=1");
     struct nf_record *rec = nf_record_new();
@@ -351,19 +331,16 @@ static void test_kill_while_snapshot_written(void **state)
     assert_int_not_equal(access(gen, F_OK), 0);
     assert_string_equal(judge(mp, rec, ID_B, art[1]), "");
     /* snapshot 2 begins at a flush once snapshot 1's thread has ended; its thread is held */
-    atomic_store(&hold_fsync, 1);
+    mock_fsync_hold();
     snprintf(gen, sizeof(gen), "%s.log.2", snap_path);
     for (int i = 0; i < 1000 && access(gen, F_OK) != 0; i++) {
         assert_int_equal(mock_flush(mp), NF_OK);
         usleep(10000);
     }
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 30;
-    assert_int_equal(sem_timedwait(&fsync_entered, &until), 0);
+    assert_true(mock_fsync_held());
     assert_int_equal(access(gen, F_OK), 0);
     state_files(true);
-    sem_post(&fsync_release);
+    mock_fsync_release();
     mock_plugin_destroy(&mp);
     state_files(false);
 
@@ -374,8 +351,6 @@ static void test_kill_while_snapshot_written(void **state)
     free(c80);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
-    sem_destroy(&fsync_entered);
-    sem_destroy(&fsync_release);
 }
 
 /* ---- read order against arrival order --------------------------------------------------- */

@@ -10,9 +10,7 @@
  *       flushes that end a batch every 200 articles (log appends, snapshots). */
 #include <fcntl.h>
 #include <glob.h>
-#include <semaphore.h>
 #include <setjmp.h>
-#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,7 +21,6 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1116,39 +1113,14 @@ static void test_restart_during_snapshots(void **state)
     restart_judges_as_before(opts, 1);
 }
 
-/* fsync as the plugin calls it (this executable's symbols come first): with hold_fsync set, the
- * next call waits, after saying so, until it is released. The snapshot's thread is held so before
- * its file is in place. */
-static atomic_int hold_fsync;
-static sem_t fsync_entered, fsync_release;
-
-int fsync(int fd)
-{
-    if (atomic_exchange(&hold_fsync, 0)) {
-        sem_post(&fsync_entered);
-        sem_wait(&fsync_release);
-    }
-    return (int)syscall(SYS_fsync, fd);
-}
-
-static bool fsync_held(void)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 30;
-    return sem_timedwait(&fsync_entered, &until) == 0;
-}
-
 /* A kill while a snapshot is being written from its thread: the files are the last snapshot
  * written, and the log generation the new one was to hold, which the start judges again. The
- * thread is held before it syncs the file (fsync above). Without the
+ * thread is held before it syncs the file (mock_fsync_hold). Without the
  * generation judged again, the article that began a story after the last snapshot is new again
  * after the restart, and begins another. */
 static void test_kill_while_snapshot_written(void **state)
 {
     (void)state;
-    assert_int_equal(sem_init(&fsync_entered, 0, 0), 0);
-    assert_int_equal(sem_init(&fsync_release, 0, 0), 0);
     const char *const opts[] = {"snapshot_s=0", NULL};
     struct mock_plugin *mp = story_new(opts);
     struct nf_record *r0 = seed(0), *r1 = seed(1), *r3 = seed(3);
@@ -1161,15 +1133,15 @@ static void test_kill_while_snapshot_written(void **state)
     assert_string_equal(story_of(mp, r1), s0);
     const char *s3 = story_of(mp, r3);
     /* snapshot 2 begins at a flush once snapshot 1's thread has ended; its thread is held */
-    atomic_store(&hold_fsync, 1);
+    mock_fsync_hold();
     for (int i = 0; i < 1000 && !log_generations(); i++) {
         assert_int_equal(mock_flush(mp), NF_OK);
         usleep(10000);
     }
-    assert_true(fsync_held());
+    assert_true(mock_fsync_held());
     assert_int_equal(log_generations(), 1);
     crash_keep();
-    sem_post(&fsync_release);
+    mock_fsync_release();
     mock_plugin_destroy(&mp);
     crash_restore();
     assert_int_equal(log_generations(), 1);
@@ -1186,8 +1158,6 @@ static void test_kill_while_snapshot_written(void **state)
     nf_record_destroy(&r0);
     nf_record_destroy(&r1);
     nf_record_destroy(&r3);
-    sem_destroy(&fsync_entered);
-    sem_destroy(&fsync_release);
 }
 
 /* The snapshot and the log hold the articles' words: they are the user's alone (0600), whatever
