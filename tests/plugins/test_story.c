@@ -656,6 +656,27 @@ static const char *const arrests[3] = {
     "charges, Officer Ray Scheidnes said of Jackson.",
 };
 
+/* The three arrests through a story stage with `opts`: the two tellings of the first are one
+ * story, and the second arrest begins one of its own when `apart`, else joins it. */
+static void arrests_told(const char *const *opts, const char *prefix, bool apart)
+{
+    struct mock_plugin *mp = story_new(opts);
+    const char *sid[3];
+    struct nf_record *r[3];
+    for (int i = 0; i < 3; i++) {
+        char seedid[32];
+        snprintf(seedid, sizeof(seedid), "%s-%d", prefix, i);
+        r[i] = plain(seedid, arrests[i], NULL);
+        sid[i] = story_of(mp, r[i]);
+    }
+    assert_string_equal(sid[1], sid[0]);
+    assert_string_equal(sid[2], apart ? id_of(r[2]) : sid[0]);
+    for (int i = 0; i < 3; i++)
+        nf_record_destroy(&r[i]);
+    mock_plugin_destroy(&mp);
+    remove_snapshot();
+}
+
 /* The lead says who the event is about: the second of two arrests of one team's players names
  * the first player further down, as the earlier case, and names its own in its first sentence.
  * Counted as any other name (lead_weight=1), the first player's name gathers the two arrests
@@ -664,29 +685,11 @@ static const char *const arrests[3] = {
 static void test_lead_names_who(void **state)
 {
     (void)state;
-    for (int pass = 0; pass < 2; pass++) {
-        /* who and how many (agree_weight) would tell these two arrests apart too */
-        const char *const flat[] = {"lead_weight=1", "agree_weight=0", "disagree_young_weight=0",
-                                    NULL};
-        struct mock_plugin *mp = story_new(pass ? flat : NULL);
-        const char *sid[3];
-        struct nf_record *r[3];
-        for (int i = 0; i < 3; i++) {
-            char seedid[32];
-            snprintf(seedid, sizeof(seedid), "lead-%d", i);
-            r[i] = plain(seedid, arrests[i], NULL);
-            sid[i] = story_of(mp, r[i]);
-        }
-        assert_string_equal(sid[1], sid[0]);
-        if (pass == 0)
-            assert_string_equal(sid[2], id_of(r[2]));
-        else
-            assert_string_equal(sid[2], sid[0]);
-        for (int i = 0; i < 3; i++)
-            nf_record_destroy(&r[i]);
-        mock_plugin_destroy(&mp);
-        remove_snapshot();
-    }
+    /* who and how many (agree_weight) would tell these two arrests apart too */
+    const char *const flat[] = {"lead_weight=1", "agree_weight=0", "disagree_young_weight=0",
+                                NULL};
+    arrests_told(NULL, "lead", true);
+    arrests_told(flat, "lead", false);
 }
 
 /* In a young stream a word is rare for longer: words in a few percent of the stream (here in
@@ -1709,29 +1712,11 @@ static int run_bench(int argc, char **argv)
 static void test_who_and_how_many(void **state)
 {
     (void)state;
-    for (int pass = 0; pass < 2; pass++) {
-        const char *const on[] = {"lead_weight=1", NULL};
-        const char *const off[] = {"lead_weight=1", "agree_weight=0", "disagree_young_weight=0",
-                                   NULL};
-        struct mock_plugin *mp = story_new(pass ? off : on);
-        const char *sid[3];
-        struct nf_record *r[3];
-        for (int i = 0; i < 3; i++) {
-            char seedid[32];
-            snprintf(seedid, sizeof(seedid), "who-%d", i);
-            r[i] = plain(seedid, arrests[i], NULL);
-            sid[i] = story_of(mp, r[i]);
-        }
-        assert_string_equal(sid[1], sid[0]);
-        if (pass == 0)
-            assert_string_equal(sid[2], id_of(r[2]));
-        else
-            assert_string_equal(sid[2], sid[0]);
-        for (int i = 0; i < 3; i++)
-            nf_record_destroy(&r[i]);
-        mock_plugin_destroy(&mp);
-        remove_snapshot();
-    }
+    const char *const on[] = {"lead_weight=1", NULL};
+    const char *const off[] = {"lead_weight=1", "agree_weight=0", "disagree_young_weight=0",
+                               NULL};
+    arrests_told(on, "who", true);
+    arrests_told(off, "who", false);
 }
 
 int main(int argc, char **argv)
