@@ -82,7 +82,8 @@ static const struct nf_option dedup_options[] = {
     {"snapshot", NF_OPT_PATH, "", offsetof(struct dedup_conf, snapshot),
      "File the index is saved to at shutdown and every snapshot_every articles, and loaded "
      "from at start, with FILE.log beside it (the articles added since, appended at every "
-     "flush); empty: dedup.index in the stage's state directory."},
+     "flush; FILE.log.N: the logs before a snapshot still being synced, or left by a kill, "
+     "read at start); empty: dedup.index in the stage's state directory."},
     {"snapshot_every", NF_OPT_INT, "100000", offsetof(struct dedup_conf, snapshot_every),
      "Articles judged between two snapshots (written at a flush); 0: only at shutdown.",
      .min = "0"},

@@ -193,7 +193,8 @@ static const struct nf_option story_options[] = {
      "(the newest at least half of this many are kept).", .min = "16"},
     {"snapshot_s", NF_OPT_INT, "10", offsetof(struct story_conf, snapshot_s),
      "At most this often (seconds) the state is written to the stage's state directory when a "
-     "batch ends; it is always written on shutdown and read back on start.", .min = "0"},
+     "batch ends (synced from a thread, the worker going on); it is always written on shutdown "
+     "and read back on start.", .min = "0"},
     {"idf_bootstrap", NF_OPT_PATH, "", offsetof(struct story_conf, idf_bootstrap),
      "Document frequencies to start from (a file written by idf_export, e.g. over a news "
      "corpus), so that the first articles are weighed well. Empty: learn from the stream only."},
