@@ -29,6 +29,8 @@ static void on_signal(int sig)
     tap_stop = 1;
 }
 
+static json_t *map_to_json(const msgpack_object_map *m, const char *keys);
+
 /* A msgpack value as JSON: maps with string keys as objects, binary as base64 text. */
 static json_t *to_json(const msgpack_object *o)
 {
@@ -59,18 +61,7 @@ static json_t *to_json(const msgpack_object *o)
             json_array_append_new(a, to_json(&o->via.array.ptr[i]));
         return a;
     }
-    case MSGPACK_OBJECT_MAP: {
-        json_t *m = json_object();
-        for (uint32_t i = 0; m && i < o->via.map.size; i++) {
-            const msgpack_object_kv *kv = &o->via.map.ptr[i];
-            if (kv->key.type != MSGPACK_OBJECT_STR)
-                continue;
-            char key[256];
-            snprintf(key, sizeof(key), "%.*s", (int)kv->key.via.str.size, kv->key.via.str.ptr);
-            json_object_set_new(m, key, to_json(&kv->val));
-        }
-        return m;
-    }
+    case MSGPACK_OBJECT_MAP: return map_to_json(&o->via.map, NULL);
     default: return json_null();
     }
 }
@@ -87,6 +78,22 @@ static bool key_wanted(const char *keys, const char *k, size_t n)
     return false;
 }
 
+/* A map as a JSON object of its string keys, whole (a long key is not cut short): all of them,
+ * or only those `keys` names, however many the record or the list has (the others are never
+ * converted). */
+static json_t *map_to_json(const msgpack_object_map *m, const char *keys)
+{
+    json_t *j = json_object();
+    for (uint32_t i = 0; j && i < m->size; i++) {
+        const msgpack_object_kv *kv = &m->ptr[i];
+        if (kv->key.type != MSGPACK_OBJECT_STR ||
+            (keys && !key_wanted(keys, kv->key.via.str.ptr, kv->key.via.str.size)))
+            continue;
+        json_object_setn_new(j, kv->key.via.str.ptr, kv->key.via.str.size, to_json(&kv->val));
+    }
+    return j;
+}
+
 /* Prints the records of one batch (only the top-level `keys`, unless NULL); returns how many,
  * or -1 when it cannot be read. */
 static int print_batch(const char *data, size_t len, long *left, const char *keys)
@@ -100,22 +107,8 @@ static int print_batch(const char *data, size_t len, long *left, const char *key
             n = n ? n : -1;
             break;
         }
-        json_t *j;
-        if (keys && u.data.type == MSGPACK_OBJECT_MAP) {
-            /* the record without the keys not asked for: those are never converted */
-            msgpack_object_map m = u.data.via.map;
-            msgpack_object_kv kept[64];
-            uint32_t k = 0;
-            for (uint32_t i = 0; i < m.size && k < 64; i++)
-                if (m.ptr[i].key.type == MSGPACK_OBJECT_STR &&
-                    key_wanted(keys, m.ptr[i].key.via.str.ptr, m.ptr[i].key.via.str.size))
-                    kept[k++] = m.ptr[i];
-            msgpack_object part = {.type = MSGPACK_OBJECT_MAP,
-                                   .via.map = {.size = k, .ptr = kept}};
-            j = to_json(&part);
-        } else {
-            j = to_json(&u.data);
-        }
+        json_t *j = keys && u.data.type == MSGPACK_OBJECT_MAP ? map_to_json(&u.data.via.map, keys)
+                                                               : to_json(&u.data);
         if (json_dumpf(j, stdout, JSON_COMPACT | JSON_ENSURE_ASCII) == 0)
             fputc('\n', stdout);
         json_decref(j);

@@ -82,6 +82,35 @@ if command -v script >/dev/null; then
     grep -q $'\x1b\[2J' "$T/top.tty" || fail "top did not redraw in place"
     ok "top refreshes in place under a pseudo-terminal"
 fi
+# --keys has no limit of its own: a record with 70 keys of an outside producer's, all asked for,
+# is printed with all 70 (and a long key whole)
+INJECT="$NF_BUILD_DIR/tests/tools/nf_inject"
+[ -x "$INJECT" ] || fail "$INJECT not built"
+LONG=$(printf 'x%.0s' $(seq 300))
+WANT="id,$LONG"
+EXTRA="\"$LONG\": 1"
+for k in $(seq -w 0 69); do WANT="$WANT,k$k"; EXTRA="$EXTRA, \"k$k\": $((10#$k))"; done
+"$NF" tap "$T/t.cfg" clean --limit 1 --timeout 30000 --keys "$WANT" >"$T/many.jsonl" 2>"$T/many.err" &
+TAP=$!
+PIDS+=("$TAP")
+M=0
+while kill -0 "$TAP" 2>/dev/null && [ $M -lt 100 ]; do
+    M=$((M + 1))
+    "$INJECT" "ipc://$T/var/run/clean-0.in" \
+        -j "{\"id\": \"$(printf '%032x' $((0xabc000 + M)))\", \"text\": \"Seventy keys.\", $EXTRA}" \
+        || fail "nf_inject could not send to the inbox of clean"
+    sleep 0.2
+done
+wait "$TAP" || { cat "$T/many.err"; fail "tap --keys with 72 keys failed"; }
+python3 - "$T/many.jsonl" <<'PY' || fail "tap --keys did not print every key asked for"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == 1, recs
+want = {"id", "x" * 300} | {"k%02d" % i for i in range(70)}
+assert set(recs[0]) == want, sorted(want - set(recs[0]))
+assert all(recs[0]["k%02d" % i] == i for i in range(70)), recs[0]
+print("ok: tap --keys printed all 72 keys asked for, the 300-byte one whole")
+PY
 kill -TERM "$SUP"
 wait "$SUP"
 assert_eq "$?" 0 "the supervisor exits 0"
