@@ -52,8 +52,9 @@ static const struct nf_option store_sqlite_options[] = {
      "Keep a full-text index (FTS5) on title and text, tables articles_fts, articles_fts_1, ... "
      "(see fts_part). Once created it is kept up to date even if this is later set to false."},
     {"fsync", NF_OPT_BOOL, "true", offsetof(struct store_sqlite_conf, fsync),
-     "Make every commit durable before the batch is acknowledged (the write-ahead log is synced, "
-     "as the sources sync their journals). false: a commit still survives a crash of the "
+     "Make every commit durable before the batch is acknowledged (the write-ahead log is synced "
+     "after the commit, as the sources sync their journals; readers see the batch before the "
+     "sync). false: a commit still survives a crash of the "
      "process, but a power failure or a crash of the system may lose the last seconds of "
      "commits, whose records were acknowledged and will not be sent again."},
     {"cache", NF_OPT_SIZE, "16M", offsetof(struct store_sqlite_conf, cache),
@@ -215,6 +216,7 @@ struct store_sqlite {
     struct side_parts side; /* the parts of the entities and stories, read at each BEGIN */
     bool in_txn;
     bool txn_lost; /* SQLite rolled back a transaction that held accepted records */
+    bool sync_log; /* the store syncs the write-ahead log after each commit (fsync, WAL mode) */
     char *extra;   /* JSON of the unknown keys, reused */
     size_t extra_cap;
     msgpack_zone zone;
@@ -276,6 +278,20 @@ static int64_t store_sqlite_pragma_int(struct store_sqlite *s, const char *sql)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
+}
+
+/* Makes the commits so far durable: the write-ahead log's file synced (fdatasync) through
+ * SQLite's own handle on it, as SQLite syncs it at commit with synchronous=FULL. SQLITE_OK, or
+ * the failure's code (the connection's last call succeeded: it has no message of it). */
+static int store_sqlite_sync_log(struct store_sqlite *s)
+{
+    sqlite3_file *log = NULL;
+    int rc = sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (!log || !log->pMethods)
+        return SQLITE_IOERR_FSYNC; /* after a commit in WAL mode the log is open */
+    return log->pMethods->xSync(log, SQLITE_SYNC_NORMAL);
 }
 
 /* The connection's cache, from the options, and the checkpoint size in pages. */
@@ -350,9 +366,15 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
     if (!mode || strcmp(mode, "wal") != 0)
         nf_log(ctx, NF_LOG_WARN, "%s: journal mode is %s, not WAL (a file system without shared "
                "memory?): readers will block the store", s->conf->path, mode ? mode : "unknown");
+    bool wal = mode && strcmp(mode, "wal") == 0;
     sqlite3_finalize(st);
-    if (store_sqlite_exec(s, ctx, s->conf->fsync ? "PRAGMA synchronous=FULL" :
-                                                   "PRAGMA synchronous=NORMAL",
+    /* In WAL mode a commit with synchronous=NORMAL is visible to readers once its frames are
+     * written; the store then syncs the log itself before the batch is acknowledged
+     * (store_sqlite_sync_log), so the disk's sync is not part of what a reader waits for. In
+     * any other journal mode SQLite syncs (FULL), as NORMAL there is not safe on power loss. */
+    s->sync_log = s->conf->fsync && wal;
+    if (store_sqlite_exec(s, ctx, s->conf->fsync && !s->sync_log ? "PRAGMA synchronous=FULL" :
+                                                                    "PRAGMA synchronous=NORMAL",
                           "setting synchronous") < 0)
         return -1;
     if (store_sqlite_tune(s, ctx) < 0)
@@ -406,6 +428,12 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
     if (store_sqlite_exec(s, ctx, sql, "setting the schema version") < 0 ||
         store_sqlite_exec(s, ctx, "COMMIT", "creating the schema") < 0)
         goto rollback;
+    int synced = s->sync_log ? store_sqlite_sync_log(s) : SQLITE_OK;
+    if (synced != SQLITE_OK) {
+        nf_ctx_error(ctx, "%s: cannot sync the write-ahead log %s-wal: %s (%s)", s->conf->path,
+                     s->conf->path, sqlite3_errstr(synced), s->where ? s->where : "option path");
+        return -1;
+    }
 
     for (int i = 0; i < ST_COUNT; i++) {
         /* The statement that indexes a batch is prepared at commit when the index is in parts:
@@ -711,6 +739,15 @@ static int store_sqlite_flush(void *state, struct nf_ctx *ctx)
         return NF_ERR;
     }
     s->in_txn = false;
+    rc = s->sync_log ? store_sqlite_sync_log(s) : SQLITE_OK;
+    if (rc != SQLITE_OK) {
+        /* committed and seen by readers, not known durable: not acknowledged, so replayed
+         * (each record replaces its own row) */
+        nf_ctx_error(ctx, "%s: cannot sync the write-ahead log %s-wal: %s (%s)", s->conf->path,
+                     s->conf->path, sqlite3_errstr(rc), s->where ? s->where : "option path");
+        s->txn_lost = false;
+        return NF_ERR;
+    }
     store_sqlite_count_pages(s, ctx);
     if (s->txn_lost) {
         s->txn_lost = false;
