@@ -110,7 +110,7 @@ struct nf_plugin_handle *nf_plugin_load_path(const char *path, char *err, size_t
     memcpy(&size, &p->size, sizeof(size));
     /* ABI 1 differs only in the option rows (shorter) and the descriptor's end (no validate):
      * read through the old row layout, so that a plugin built before ABI 2 keeps working. */
-    if (abi != NF_PLUGIN_ABI && abi != 1) {
+    if (abi != NF_PLUGIN_ABI && abi != 1 && abi != 2) {
         snprintf(err, errlen, "plugin %s: built for plugin ABI %u, this newsflow speaks ABI %u; "
                               "rebuild the plugin against these headers",
                  path, abi, (unsigned)NF_PLUGIN_ABI);
@@ -118,6 +118,8 @@ struct nf_plugin_handle *nf_plugin_load_path(const char *path, char *err, size_t
     }
     if (abi == 1 && size > offsetof(struct nf_plugin, validate))
         size = offsetof(struct nf_plugin, validate); /* what ABI 1 had; anything after is not ours */
+    if (abi == 2 && size > offsetof(struct nf_plugin, durable))
+        size = offsetof(struct nf_plugin, durable); /* ABI 2's descriptor ends with validate */
     if (size < NF_PLUGIN_MIN_SIZE) {
         snprintf(err, errlen, "plugin %s: descriptor is %u bytes, ABI %u needs at least %zu",
                  path, size, abi, (size_t)NF_PLUGIN_MIN_SIZE);

@@ -76,7 +76,7 @@ struct nf_ctx {
     int64_t latency[NF_STATS_BUCKETS], latency_sum_us;
     char option_where[PATH_MAX + 160]; /* nf_ctx_option_where's answer */
     int64_t blocked_since_ms; /* waiting to send to stage blocked_on (stats.h) */
-    int wait_fd;              /* sources: nf_ctx_wait_fd, -1 none */
+    int wait_fd;              /* nf_ctx_wait_fd (sources; sinks with durable()), -1 none */
     const char *blocked_on;
 };
 
@@ -260,6 +260,10 @@ struct slot {
     struct nf_buf bytes; /* the record to resend; a refetching source's without its raw */
 };
 
+/* Batches of a sink that may wait at once to be durable (plugin.h, durable()); one more waits
+ * for the oldest. */
+#define NF_DURABLE_PENDING 64
+
 struct worker {
     const struct nf_config *cfg;
     const struct nf_stage_conf *st;
@@ -302,6 +306,13 @@ struct worker {
      * own flush only, as the paths that resend walk the slots that acknowledgements free */
     bool sync_serves_marks;
     int unflushed; /* records a filter with flush has handled since its last flush */
+    /* a sink with durable(): the held acknowledgements of each batch that flush() answered
+     * NF_AGAIN and that is not yet known durable, oldest first (their sum: durable_sum), and
+     * how many batches were answered so since the start */
+    size_t durable_held[NF_DURABLE_PENDING];
+    int n_durable;
+    size_t durable_sum;
+    int64_t durable_asked;
     bool last_busy;    /* a record's last attempt is in flight: the one in slot last_slot */
     int64_t last_slot, last_seq;
     char (*ack_eps)[300]; /* every source worker's acknowledgement endpoint */
@@ -1786,17 +1797,65 @@ static void handle(struct worker *w, const void *data, size_t len)
         ack_current(w, false);
 }
 
+/* A sink's batches committed and made durable in the background (plugin.h, durable()): asks
+ * the plugin how far that went, waiting for all of it with `wait`, and acknowledges the batches
+ * now durable; after a failure, none of those still waiting (their sources replay them). */
+static void durable_news(struct worker *w, bool wait)
+{
+    const struct nf_plugin *p = &w->plugin->desc;
+    if (!p->durable || p->kind != NF_PLUGIN_SINK || !w->n_durable)
+        return;
+    w->ctx.error[0] = '\0';
+    int64_t done = p->durable(w->state, &w->ctx, wait);
+    int64_t first = w->durable_asked - w->n_durable; /* the oldest batch still waiting */
+    if (done < 0) {
+        nf_logf(NF_LOG_ERROR, "a committed batch could not be made durable, %zu records will be "
+                              "replayed: %s", w->durable_sum, w->ctx.error);
+        nf_acker_release_first(w->acker, w->durable_sum, false);
+        w->n_durable = 0;
+        w->durable_sum = 0;
+        return;
+    }
+    int k = done > first ? (int)(done - first < w->n_durable ? done - first : w->n_durable) : 0;
+    if (!k)
+        return;
+    size_t n = 0;
+    for (int i = 0; i < k; i++)
+        n += w->durable_held[i];
+    nf_acker_release_first(w->acker, n, true);
+    memmove(w->durable_held, w->durable_held + k, (size_t)(w->n_durable - k) * sizeof(size_t));
+    w->n_durable -= k;
+    w->durable_sum -= n;
+    nf_acker_send(w->acker);
+}
+
 static void do_flush(struct worker *w)
 {
     const struct nf_plugin *p = &w->plugin->desc;
     if (p->flush && (p->kind == NF_PLUGIN_SINK || w->unflushed)) {
         w->unflushed = 0;
         w->ctx.error[0] = '\0';
+        if (w->n_durable == NF_DURABLE_PENDING)
+            durable_news(w, true);
         int rc = p->flush(w->state, &w->ctx);
-        if (rc != NF_OK)
+        if (rc == NF_AGAIN && p->durable && p->kind == NF_PLUGIN_SINK) {
+            /* committed: this batch's acknowledgements wait for durable() */
+            w->durable_held[w->n_durable++] = nf_acker_held(w->acker) - w->durable_sum;
+            w->durable_sum = nf_acker_held(w->acker);
+            w->durable_asked++;
+        } else if (rc == NF_OK) {
+            /* durable, and every batch before it too */
+            nf_acker_release(w->acker, true);
+            w->n_durable = 0;
+            w->durable_sum = 0;
+        } else {
+            /* this batch only: those before it may still become durable */
             nf_logf(NF_LOG_ERROR, "flush failed, %zu records will be replayed: %s",
-                    nf_acker_held(w->acker), w->ctx.error);
-        nf_acker_release(w->acker, rc == NF_OK);
+                    nf_acker_held(w->acker) - w->durable_sum,
+                    rc == NF_AGAIN ? "the plugin answered NF_AGAIN without durable()"
+                                   : w->ctx.error);
+            nf_acker_drop_after(w->acker, w->durable_sum);
+        }
     }
     nf_acker_send(w->acker);
 }
@@ -1813,8 +1872,16 @@ static int run_filter(struct worker *w)
             timeout = 1; /* held for read order: the sources' marks move without a message */
         if (timeout < 0)
             timeout = 0;
-        zmq_pollitem_t item = {w->in, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&item, 1, timeout);
+        /* a sink's batches waiting to be durable: the plugin's descriptor says when (durable()) */
+        zmq_pollitem_t items[2] = {{w->in, 0, ZMQ_POLLIN, 0},
+                                   {NULL, w->ctx.wait_fd, ZMQ_POLLIN, 0}};
+        bool durable_wait = w->n_durable && w->ctx.wait_fd >= 0;
+        if (w->n_durable && w->ctx.wait_fd < 0 && timeout > 1)
+            timeout = 1; /* no descriptor: asked every millisecond */
+        int rc = zmq_poll(items, durable_wait ? 2 : 1, timeout);
+        if (w->n_durable && (!durable_wait || (items[1].revents & ZMQ_POLLIN)))
+            durable_news(w, false);
+        rc = rc > 0 && (items[0].revents & ZMQ_POLLIN) ? 1 : rc < 0 ? rc : 0;
         int n = 0;
         if (rc > 0) {
             /* What is done goes on within NF_OUT_LINGER_MS even while more keeps coming: a
@@ -1863,6 +1930,7 @@ static int run_filter(struct worker *w)
     }
     flush_out(w);
     do_flush(w);
+    durable_news(w, true);
     if (w->held)
         nf_logf(NF_LOG_INFO, "read order: held at most %zu records (%zu bytes) at once; %zu "
                              "held at the stop come back as resends", w->order_held_max,

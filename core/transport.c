@@ -333,6 +333,22 @@ void nf_acker_release(struct nf_acker *a, bool commit)
     a->n_held = 0;
 }
 
+void nf_acker_release_first(struct nf_acker *a, size_t n, bool commit)
+{
+    if (n > a->n_held)
+        n = a->n_held;
+    for (size_t i = 0; commit && i < n; i++)
+        ready_push(&a->dests[a->held[i].dest], a->held[i].seq, a->held[i].weight);
+    memmove(a->held, a->held + n, (a->n_held - n) * sizeof(*a->held));
+    a->n_held -= n;
+}
+
+void nf_acker_drop_after(struct nf_acker *a, size_t n)
+{
+    if (n < a->n_held)
+        a->n_held = n;
+}
+
 size_t nf_acker_held(const struct nf_acker *a)
 {
     return a->n_held;

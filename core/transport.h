@@ -56,6 +56,11 @@ int nf_acker_add(struct nf_acker *a, const char *endpoint, int64_t seq, int64_t 
                  bool held);
 /* commit: held entries become ready; otherwise they are dropped (the source will replay). */
 void nf_acker_release(struct nf_acker *a, bool commit);
+/* The same for the first n held entries only (in the order they were added); the later ones
+ * stay held. */
+void nf_acker_release_first(struct nf_acker *a, size_t n, bool commit);
+/* Drops the held entries after the first n (the source will replay them). */
+void nf_acker_drop_after(struct nf_acker *a, size_t n);
 /* Sends what is ready without blocking; what cannot go now stays for the next call. */
 void nf_acker_send(struct nf_acker *a);
 size_t nf_acker_held(const struct nf_acker *a);

@@ -17,8 +17,10 @@
  * meaning. The loader refuses a plugin whose abi differs or whose size is smaller than the
  * members it needs; the one exception is ABI 1, whose shorter option rows (no bounds, choices or
  * flags) the loader still reads (docs/plugins.md). ABI 2 appended min, max, choices and flags to
- * struct nf_option and validate to struct nf_plugin. */
-#define NF_PLUGIN_ABI 2
+ * struct nf_option and validate to struct nf_plugin; ABI 3 appended durable, with which a sink's
+ * flush may answer NF_AGAIN (a host of ABI 2 would take that for a failure, so it refuses such a
+ * plugin); a plugin of ABI 2 still loads. */
+#define NF_PLUGIN_ABI 3
 
 #define NF_PLUGIN_EXPORT __attribute__((visibility("default")))
 
@@ -143,6 +145,17 @@ struct nf_plugin {
      * file:line. Must not touch the world (files, network): only the values. Added in ABI 2;
      * older descriptors end before it. */
     int (*validate)(const void *conf, const char **option_out, char *err, size_t errlen);
+
+    /* Optional, sinks: durability that follows the commit. With it, flush() may return NF_AGAIN:
+     * the batch is committed (readers may see it) and being made durable in the background. The
+     * host keeps that batch's acknowledgements and goes on taking records; it calls durable()
+     * whenever the descriptor given with nf_ctx_wait_fd is readable, and with wait = true
+     * before it stops (which then returns only when nothing is left in the background). Returns
+     * how many of the batches that flush() answered NF_AGAIN are durable so far, counted from
+     * the start and in their order; or NF_ERR with the reason: none of those not yet durable will
+     * be acknowledged, and their records will be replayed. A flush() that returns NF_OK has
+     * made every batch before it durable too. Added in ABI 3. */
+    int64_t (*durable)(void *state, struct nf_ctx *ctx, bool wait);
 };
 
 /* Gives the reason of the current failure (init, next or process). The core adds where it
@@ -182,7 +195,9 @@ void nf_ctx_progress(struct nf_ctx *ctx, int64_t done, int64_t total, const char
 /* Sources, optional: a descriptor that becomes readable when next() may have something new (an
  * inotify descriptor, a socket); -1 for none. While next() returns NF_AGAIN the host sleeps on
  * it as well as on its own sockets, so new input is taken at once rather than at the host's
- * next look (every 50 ms). The source keeps owning it; call again when it changes. */
+ * next look (every 50 ms). The source keeps owning it; call again when it changes.
+ * Sinks with durable(): the descriptor that becomes readable when durable() has news; the host
+ * watches it while batches wait to be durable, and durable() empties it. */
 void nf_ctx_wait_fd(struct nf_ctx *ctx, int fd);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "checkpoint.h"
 #include "fts_parts.h"
+#include "logsync.h"
 #include "side_parts.h"
 #include "msgpack_json.h"
 #include "../dedup/amend.h"
@@ -217,6 +218,7 @@ struct store_sqlite {
     bool in_txn;
     bool txn_lost; /* SQLite rolled back a transaction that held accepted records */
     bool sync_log; /* the store syncs the write-ahead log after each commit (fsync, WAL mode) */
+    struct logsync *logsync; /* ... in this thread, beside the writer; NULL: in flush() */
     char *extra;   /* JSON of the unknown keys, reused */
     size_t extra_cap;
     msgpack_zone zone;
@@ -509,6 +511,7 @@ static void store_sqlite_destroy(void *state)
     sqlite3_finalize(s->fts_newest);
     side_parts_clear(&s->side);
     sqlite3_close_v2(s->db);
+    logsync_destroy(&s->logsync);
     free(s->where);
     free(s->extra);
     msgpack_zone_destroy(&s->zone);
@@ -548,6 +551,16 @@ static int store_sqlite_init(struct nf_ctx *ctx, const void *vconf, void **state
     if (store_sqlite_setup(s, ctx) < 0)
         goto fail;
     store_sqlite_checkpoints(s, ctx);
+    if (s->sync_log) {
+        char err[256];
+        s->logsync = logsync_new(sqlite3_filename_wal(sqlite3_db_filename(s->db, "main")), err,
+                                 sizeof(err));
+        if (s->logsync)
+            nf_ctx_wait_fd(ctx, logsync_fd(s->logsync));
+        else
+            nf_log(ctx, NF_LOG_WARN, "%s: no thread to sync the log (%s): each commit waits "
+                   "for its sync", conf->path, err);
+    }
     *state_out = s;
     return NF_OK;
 fail:
@@ -726,8 +739,14 @@ static void store_sqlite_count_pages(struct store_sqlite *s, struct nf_ctx *ctx)
 static int store_sqlite_flush(void *state, struct nf_ctx *ctx)
 {
     struct store_sqlite *s = state;
-    if (!s->in_txn && !s->txn_lost)
+    if (!s->in_txn && !s->txn_lost) {
+        /* NF_OK would say the batches still syncing are durable */
+        if (s->logsync && logsync_pending(s->logsync)) {
+            logsync_ask(s->logsync);
+            return NF_AGAIN;
+        }
         return NF_OK;
+    }
     if (s->in_txn && sqlite3_get_autocommit(s->db))
         s->txn_lost = true;
     int rc = s->in_txn && !sqlite3_get_autocommit(s->db) ? store_sqlite_commit(s) : SQLITE_OK;
@@ -739,7 +758,13 @@ static int store_sqlite_flush(void *state, struct nf_ctx *ctx)
         return NF_ERR;
     }
     s->in_txn = false;
-    rc = s->sync_log ? store_sqlite_sync_log(s) : SQLITE_OK;
+    if (s->logsync && !s->txn_lost) {
+        /* seen by readers now; acknowledged once the thread has synced the log */
+        logsync_ask(s->logsync);
+        store_sqlite_count_pages(s, ctx);
+        return NF_AGAIN;
+    }
+    rc = s->sync_log && !s->logsync ? store_sqlite_sync_log(s) : SQLITE_OK;
     if (rc != SQLITE_OK) {
         /* committed and seen by readers, not known durable: not acknowledged, so replayed
          * (each record replaces its own row) */
@@ -758,6 +783,21 @@ static int store_sqlite_flush(void *state, struct nf_ctx *ctx)
     return NF_OK;
 }
 
+/* The batches flush() answered NF_AGAIN that the thread has synced (plugin.h). */
+static int64_t store_sqlite_durable(void *state, struct nf_ctx *ctx, bool wait)
+{
+    struct store_sqlite *s = state;
+    if (!s->logsync)
+        return 0;
+    int err = 0;
+    int64_t done = logsync_done(s->logsync, wait, &err);
+    if (done < 0)
+        nf_ctx_error(ctx, "%s: cannot sync the write-ahead log %s-wal: %s (%s)", s->conf->path,
+                     s->conf->path, err == ENOSPC ? "the disk is full" : strerror(err),
+                     s->where ? s->where : "option path");
+    return done < 0 ? NF_ERR : done;
+}
+
 NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
     .abi = NF_PLUGIN_ABI,
     .size = sizeof(struct nf_plugin),
@@ -770,4 +810,5 @@ NF_PLUGIN_EXPORT const struct nf_plugin nf_plugin = {
     .process = store_sqlite_process,
     .flush = store_sqlite_flush,
     .destroy = store_sqlite_destroy,
+    .durable = store_sqlite_durable,
 };

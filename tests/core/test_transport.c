@@ -118,6 +118,41 @@ static void test_acker_sends_ready(void **state)
     zmq_ctx_term(z);
 }
 
+/* A sink's batches made durable in the background: the oldest ones are released first, in
+ * order; a newer batch that failed is dropped without the older ones. */
+static void test_acker_releases_the_oldest_batches(void **state)
+{
+    (void)state;
+    void *z = zmq_ctx_new();
+    const char *ep = "inproc://acks-batches";
+    void *pull = pull_bound(z, ep);
+    struct nf_acker *a = nf_acker_new(z);
+    struct pairs p;
+    for (int64_t seq = 1; seq <= 6; seq++) /* batches: 1-2, 3-5, 6 */
+        assert_int_equal(nf_acker_add(a, ep, seq, 1, true), 0);
+    nf_acker_drop_after(a, 5); /* the third failed */
+    assert_int_equal(nf_acker_held(a), 5);
+    nf_acker_release_first(a, 2, true); /* the first is durable */
+    assert_int_equal(nf_acker_held(a), 3);
+    nf_acker_send(a);
+    recv_acks(pull, &p);
+    assert_int_equal(p.n, 2);
+    assert_pair(&p, 0, 1, 1);
+    assert_pair(&p, 1, 2, 1);
+    assert_int_equal(nf_acker_add(a, ep, 7, 1, true), 0);
+    nf_acker_release_first(a, 3, false); /* the second could not be synced: replayed */
+    assert_int_equal(nf_acker_held(a), 1);
+    nf_acker_release_first(a, 5, true); /* more than held: all of it */
+    assert_int_equal(nf_acker_held(a), 0);
+    nf_acker_send(a);
+    recv_acks(pull, &p);
+    assert_int_equal(p.n, 1);
+    assert_pair(&p, 0, 7, 1);
+    nf_acker_destroy(&a);
+    zmq_close(pull);
+    zmq_ctx_term(z);
+}
+
 static void test_acker_held_until_release(void **state)
 {
     (void)state;
@@ -545,6 +580,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_acker_sends_ready),
         cmocka_unit_test(test_acker_held_until_release),
+        cmocka_unit_test(test_acker_releases_the_oldest_batches),
         cmocka_unit_test(test_acker_per_endpoint),
         cmocka_unit_test(test_acker_bad_endpoint),
         cmocka_unit_test(test_decode_valid),

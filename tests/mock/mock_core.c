@@ -306,10 +306,24 @@ int mock_process(struct mock_plugin *mp, struct nf_record *rec)
     return mp->h->desc.process(mp->state, &mp->ctx, rec);
 }
 
-int mock_flush(struct mock_plugin *mp)
+int mock_flush_async(struct mock_plugin *mp)
 {
     last_error[0] = '\0';
     return mp->h->desc.flush ? mp->h->desc.flush(mp->state, &mp->ctx) : NF_OK;
+}
+
+int64_t mock_durable(struct mock_plugin *mp, bool wait)
+{
+    last_error[0] = '\0';
+    return mp->h->desc.durable ? mp->h->desc.durable(mp->state, &mp->ctx, wait) : NF_ERR;
+}
+
+int mock_flush(struct mock_plugin *mp)
+{
+    int rc = mock_flush_async(mp);
+    if (rc == NF_AGAIN && mp->h->desc.durable) /* as the host stops: until durable */
+        rc = mock_durable(mp, true) < 0 ? NF_ERR : NF_OK;
+    return rc;
 }
 
 int mock_refetch(struct mock_plugin *mp, struct nf_record *rec)
@@ -371,41 +385,86 @@ char *mock_slurp(const char *path, size_t *len_out)
 
 /* ---- fsync held ---------------------------------------------------------------------------- */
 
-static atomic_int fsync_hold;
-static sem_t fsync_entered, fsync_go;
-static pthread_once_t fsync_once = PTHREAD_ONCE_INIT;
+/* One call held (fsync or fdatasync): the test arms it, the plugin's call waits in it. */
+struct held_call {
+    atomic_int armed;
+    sem_t entered, go;
+    pthread_once_t once;
+};
 
-static void mock_fsync_init(void)
+static struct held_call fsync_call = {.once = PTHREAD_ONCE_INIT};
+static struct held_call fdatasync_call = {.once = PTHREAD_ONCE_INIT};
+
+static void fsync_call_init(void)
 {
-    sem_init(&fsync_entered, 0, 0);
-    sem_init(&fsync_go, 0, 0);
+    sem_init(&fsync_call.entered, 0, 0);
+    sem_init(&fsync_call.go, 0, 0);
+}
+
+static void fdatasync_call_init(void)
+{
+    sem_init(&fdatasync_call.entered, 0, 0);
+    sem_init(&fdatasync_call.go, 0, 0);
+}
+
+static void held_call_wait(struct held_call *c)
+{
+    if (atomic_exchange(&c->armed, 0)) {
+        sem_post(&c->entered);
+        sem_wait(&c->go);
+    }
+}
+
+static bool held_call_entered(struct held_call *c)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    return sem_timedwait(&c->entered, &until) == 0;
 }
 
 int fsync(int fd)
 {
-    if (atomic_exchange(&fsync_hold, 0)) {
-        sem_post(&fsync_entered);
-        sem_wait(&fsync_go);
-    }
+    held_call_wait(&fsync_call);
     return (int)syscall(SYS_fsync, fd);
+}
+
+int fdatasync(int fd)
+{
+    held_call_wait(&fdatasync_call);
+    return (int)syscall(SYS_fdatasync, fd);
 }
 
 void mock_fsync_hold(void)
 {
-    pthread_once(&fsync_once, mock_fsync_init);
-    atomic_store(&fsync_hold, 1);
+    pthread_once(&fsync_call.once, fsync_call_init);
+    atomic_store(&fsync_call.armed, 1);
 }
 
 bool mock_fsync_held(void)
 {
-    pthread_once(&fsync_once, mock_fsync_init);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 30;
-    return sem_timedwait(&fsync_entered, &until) == 0;
+    pthread_once(&fsync_call.once, fsync_call_init);
+    return held_call_entered(&fsync_call);
 }
 
 void mock_fsync_release(void)
 {
-    sem_post(&fsync_go);
+    sem_post(&fsync_call.go);
+}
+
+void mock_fdatasync_hold(void)
+{
+    pthread_once(&fdatasync_call.once, fdatasync_call_init);
+    atomic_store(&fdatasync_call.armed, 1);
+}
+
+bool mock_fdatasync_held(void)
+{
+    pthread_once(&fdatasync_call.once, fdatasync_call_init);
+    return held_call_entered(&fdatasync_call);
+}
+
+void mock_fdatasync_release(void)
+{
+    sem_post(&fdatasync_call.go);
 }

@@ -20,7 +20,12 @@ void mock_plugin_destroy(struct mock_plugin **mp);
 const struct nf_plugin *mock_desc(struct mock_plugin *mp);
 int mock_next(struct mock_plugin *mp, struct nf_record *rec);
 int mock_process(struct mock_plugin *mp, struct nf_record *rec);
+/* flush(); a batch that a sink makes durable in the background (NF_AGAIN) is waited for, as
+ * the host does before it stops: NF_OK once durable. */
 int mock_flush(struct mock_plugin *mp);
+/* flush() as it answers, and durable() (NF_ERR when the plugin has none). */
+int mock_flush_async(struct mock_plugin *mp);
+int64_t mock_durable(struct mock_plugin *mp, bool wait);
 void mock_acked(struct mock_plugin *mp, const char *id);
 /* Calls the source's refetch on rec (NF_ERR when it has none). */
 int mock_refetch(struct mock_plugin *mp, struct nf_record *rec);
@@ -52,5 +57,9 @@ int mock_roundtrip(struct nf_record *rec);
 void mock_fsync_hold(void);
 bool mock_fsync_held(void);
 void mock_fsync_release(void);
+/* The same for fdatasync (a write-ahead log's sync). */
+void mock_fdatasync_hold(void);
+bool mock_fdatasync_held(void);
+void mock_fdatasync_release(void);
 
 #endif

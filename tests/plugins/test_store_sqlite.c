@@ -331,16 +331,6 @@ static int vfs_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
     return vfs_real_methods(f)->xWrite(f, buf, n, off);
 }
 
-/* Whether the file was opened as a write-ahead log (SQLITE_OPEN_WAL). */
-static bool vfs_is_log(sqlite3_file *f)
-{
-    int flags;
-    memcpy(&flags, (char *)f + vfs_real->szOsFile + sizeof(void *), sizeof(flags));
-    return flags & SQLITE_OPEN_WAL;
-}
-
-static int vfs_sync(sqlite3_file *f, int flags);
-
 static int vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags,
                     int *out_flags)
 {
@@ -349,13 +339,11 @@ static int vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, in
     if (rc != SQLITE_OK || !f->pMethods)
         return rc;
     memcpy((char *)f + vfs_real->szOsFile, &f->pMethods, sizeof(f->pMethods));
-    memcpy((char *)f + vfs_real->szOsFile + sizeof(void *), &flags, sizeof(flags));
     for (size_t i = 0; i < sizeof(vfs_methods) / sizeof(vfs_methods[0]); i++) {
         if (!vfs_methods[i].real) {
             vfs_methods[i].real = f->pMethods;
             vfs_methods[i].shim = *f->pMethods;
             vfs_methods[i].shim.xWrite = vfs_write;
-            vfs_methods[i].shim.xSync = vfs_sync;
         }
         if (vfs_methods[i].real == f->pMethods) {
             f->pMethods = &vfs_methods[i].shim;
@@ -365,48 +353,17 @@ static int vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, in
     return rc; /* more method sets than foreseen: this file is left as it is */
 }
 
-/* While `vfs_log_db` is set, each sync of a write-ahead log first counts the articles that a
- * reader (another connection, through the real VFS) sees at that moment. */
-static const char *vfs_log_db;
-static int vfs_log_syncs;
-static int64_t vfs_log_seen[8];
-
-static int vfs_sync(sqlite3_file *f, int flags)
-{
-    if (vfs_log_db && vfs_is_log(f) && vfs_log_syncs < 8) {
-        sqlite3 *db;
-        if (sqlite3_open_v2(vfs_log_db, &db, SQLITE_OPEN_READONLY, vfs_real->zName) ==
-            SQLITE_OK) {
-            sqlite3_stmt *st;
-            if (sqlite3_prepare_v2(db, "SELECT count(*) FROM articles", -1, &st, NULL) ==
-                SQLITE_OK) {
-                vfs_log_seen[vfs_log_syncs] = sqlite3_step(st) == SQLITE_ROW
-                                                  ? sqlite3_column_int64(st, 0) : -1;
-                sqlite3_finalize(st);
-            }
-        }
-        sqlite3_close(db);
-        vfs_log_syncs++;
-    }
-    return vfs_real_methods(f)->xSync(f, flags);
-}
-
-static void vfs_shim_register(const char *name)
-{
-    vfs_real = sqlite3_vfs_find(NULL);
-    assert_non_null(vfs_real);
-    vfs_shim = *vfs_real;
-    vfs_shim.zName = name;
-    vfs_shim.szOsFile = vfs_real->szOsFile + 2 * (int)sizeof(void *);
-    vfs_shim.xOpen = vfs_open;
-    vfs_shim.pNext = NULL;
-    assert_int_equal(sqlite3_vfs_register(&vfs_shim, 1), SQLITE_OK);
-}
-
 static void test_full_disk_is_said(void **state)
 {
     (void)state;
-    vfs_shim_register("nf-test-full");
+    vfs_real = sqlite3_vfs_find(NULL);
+    assert_non_null(vfs_real);
+    vfs_shim = *vfs_real;
+    vfs_shim.zName = "nf-test-full";
+    vfs_shim.szOsFile = vfs_real->szOsFile + (int)sizeof(void *);
+    vfs_shim.xOpen = vfs_open;
+    vfs_shim.pNext = NULL;
+    assert_int_equal(sqlite3_vfs_register(&vfs_shim, 1), SQLITE_OK);
     char p[600], o[620];
     snprintf(p, sizeof(p), "%s/full.db", mock_state_dir());
     snprintf(o, sizeof(o), "path=%s", p);
@@ -439,53 +396,58 @@ static void test_full_disk_is_said(void **state)
     }
 }
 
-/* A batch is seen by readers as soon as it is committed, and made durable before flush returns
- * (the sink is acknowledged then): the store syncs the write-ahead log after the commit, where
- * SQLite with synchronous=FULL syncs it before the readers can see the commit. With fsync=false
- * the log is not synced at all. */
+/* A batch is seen by readers as soon as it is committed, and made durable beside the writer: a
+ * thread syncs the write-ahead log (fdatasync) while the next batch is taken and committed,
+ * and the host acknowledges a batch once durable() counts it. With fsync=false nothing is
+ * synced and flush answers NF_OK. */
 static void test_commit_seen_before_its_sync(void **state)
 {
     (void)state;
-    vfs_shim_register("nf-test-sync");
     char p[600], o[620];
     own_db("sync.db", p, sizeof(p), o, sizeof(o));
     const char *opts[] = {o, "checkpoint=0", NULL};
     struct mock_plugin *mp = mock_plugin_new("store_sqlite", opts);
     assert_non_null(mp);
+    assert_non_null(mock_desc(mp)->durable);
     struct nf_record *rec = nf_record_new();
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    vfs_log_db = p;
-    for (int batch = 1; batch <= 2; batch++) {
-        vfs_log_syncs = 0;
-        for (int i = 0; i < (batch == 1 ? 2 : MOCK_SEEDS - 2); i++) {
-            char title[64];
-            snprintf(title, sizeof(title), "Batch %d, article %d", batch, i);
-            seed_record(rec, batch == 1 ? i : 2 + i, &sb, title);
-            assert_int_equal(mock_process(mp, rec), NF_OK);
-        }
-        assert_int_equal(mock_flush(mp), NF_OK);
-        /* synced before flush returned, and every article of the batch seen at the sync */
-        assert_int_equal(vfs_log_syncs, 1);
-        assert_int_equal(vfs_log_seen[0], batch == 1 ? 2 : MOCK_SEEDS);
+    sqlite3 *db = open_db_at(p);
+
+    mock_fdatasync_hold();
+    for (int i = 0; i < 2; i++) {
+        seed_record(rec, i, &sb, "First batch");
+        assert_int_equal(mock_process(mp, rec), NF_OK);
     }
+    assert_int_equal(mock_flush_async(mp), NF_AGAIN);
+    assert_true(mock_fdatasync_held()); /* the thread is in the log's sync */
+    assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), 2);
+    assert_int_equal(mock_durable(mp, false), 0);
+    /* the writer is not held by the sync: the next batch commits meanwhile */
+    for (int i = 2; i < MOCK_SEEDS; i++) {
+        seed_record(rec, i, &sb, "Second batch");
+        assert_int_equal(mock_process(mp, rec), NF_OK);
+    }
+    assert_int_equal(mock_flush_async(mp), NF_AGAIN);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM articles", NULL), MOCK_SEEDS);
+    assert_int_equal(mock_durable(mp, false), 0);
+    mock_fdatasync_release();
+    assert_int_equal(mock_durable(mp, true), 2); /* both, in order */
+    /* nothing new and nothing syncing: everything is durable */
+    assert_int_equal(mock_flush_async(mp), NF_OK);
     mock_plugin_destroy(&mp);
 
-    /* fsync=false: committed, never synced by the store (SQLite syncs at checkpoints only) */
     const char *nosync[] = {o, "checkpoint=0", "fsync=false", NULL};
     mp = mock_plugin_new("store_sqlite", nosync);
     assert_non_null(mp);
-    vfs_log_syncs = 0;
     seed_record(rec, 0, &sb, "Not synced");
     assert_int_equal(mock_process(mp, rec), NF_OK);
-    assert_int_equal(mock_flush(mp), NF_OK);
-    assert_int_equal(vfs_log_syncs, 0);
-    vfs_log_db = NULL;
+    assert_int_equal(mock_flush_async(mp), NF_OK);
+    assert_int_equal(mock_durable(mp, false), 0);
     mock_plugin_destroy(&mp);
+    sqlite3_close(db);
     nf_record_destroy(&rec);
     msgpack_sbuffer_destroy(&sb);
-    sqlite3_vfs_unregister(&vfs_shim);
-    sqlite3_vfs_register(vfs_real, 1);
 }
 
 /* A database in directories that are not there yet: they are made. */
