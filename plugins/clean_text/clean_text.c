@@ -230,10 +230,11 @@ struct clean_text {
     pcre2_match_data *md;
     utf8proc_int32_t cp1252[128]; /* code point of each byte 0x80..0xFF read as windows-1252 */
 
-    /* Work buffers, reused across records. cps holds the decomposed text and then, re-encoded
-     * in place, the UTF-8 the rest works on. */
-    char *fixed, *moji;
-    size_t fixed_cap, moji_cap;
+    /* Work buffers, reused across records. cps holds a decomposed piece of the text and then,
+     * re-encoded in place, its NFC; norm the whole text as NFC UTF-8, the text the rest works
+     * on. */
+    char *fixed, *moji, *norm;
+    size_t fixed_cap, moji_cap, norm_cap;
     utf8proc_int32_t *cps;
     size_t cps_cap;
     struct clean_text_line *lines;
@@ -383,6 +384,7 @@ static void clean_text_destroy(void *state)
     free(s->fixed);
     free(s->moji);
     free(s->cps);
+    free(s->norm);
     free(s->lines);
     free(s->paras);
     free(s->pbuf);
@@ -392,24 +394,79 @@ static void clean_text_destroy(void *state)
 
 /* ---- encoding and normalisation ------------------------------------------------------- */
 
-/* Decomposes and recomposes `p` into s->cps as NFC UTF-8, with control characters removed and
- * every line break made "\n". Returns its length in bytes or a negative utf8proc error. */
-static utf8proc_ssize_t clean_text_nfc(struct clean_text *s, const char *p, size_t n)
+/* Appends the NFC of the piece p[0, n) to s->norm at *w, with utf8proc (CT_NFC_OPTS). Returns 0
+ * or a negative utf8proc error. */
+static utf8proc_ssize_t clean_text_nfc_piece(struct clean_text *s, const char *p, size_t n,
+                                             size_t *w)
 {
     if (nfu_grow(&s->cps, &s->cps_cap, n + n / 8 + 16, sizeof(*s->cps)) < 0)
         return UTF8PROC_ERROR_NOMEM;
+    utf8proc_ssize_t r;
     for (;;) {
-        utf8proc_ssize_t r =
-            utf8proc_decompose((const utf8proc_uint8_t *)p, (utf8proc_ssize_t)n, s->cps,
+        r = utf8proc_decompose((const utf8proc_uint8_t *)p, (utf8proc_ssize_t)n, s->cps,
                                (utf8proc_ssize_t)s->cps_cap, CT_NFC_OPTS);
         if (r < 0)
             return r;
         /* reencode writes a NUL after the text: one more slot than the code points */
         if ((size_t)r < s->cps_cap)
-            return utf8proc_reencode(s->cps, r, CT_NFC_OPTS);
+            break;
         if (nfu_grow(&s->cps, &s->cps_cap, (size_t)r + 1, sizeof(*s->cps)) < 0)
             return UTF8PROC_ERROR_NOMEM;
     }
+    r = utf8proc_reencode(s->cps, r, CT_NFC_OPTS);
+    if (r < 0)
+        return r;
+    if (nfu_grow(&s->norm, &s->norm_cap, *w + (size_t)r + 1, 1) < 0)
+        return UTF8PROC_ERROR_NOMEM;
+    memcpy(s->norm + *w, s->cps, (size_t)r);
+    *w += (size_t)r;
+    return 0;
+}
+
+/* A character NFC and CT_NFC_OPTS leave as it is, whatever surrounds it: printable ASCII and
+ * "\n" (the other control characters are removed or become "\n" or a space; "\r\n" is one). */
+static bool clean_text_plain(unsigned char c)
+{
+    return (c >= 0x20 && c < 0x7F) || c == '\n';
+}
+
+/* `p` into s->norm as NFC UTF-8, with control characters removed and every line break made
+ * "\n". Returns its length in bytes or a negative utf8proc error.
+ * Runs of plain characters are copied; only the pieces between them go through utf8proc,
+ * which costs several table look-ups a character and was most of the stage's time on news
+ * that is nearly all ASCII. The result is utf8proc's on the whole text: a plain character
+ * never combines with the one before it, nor moves past it in canonical order; the one before
+ * a piece may combine with what the piece starts with (a combining mark, or one after a
+ * removed control character), so it goes into the piece; "\r" and a "\n" after it stay in one
+ * piece. */
+static utf8proc_ssize_t clean_text_nfc(struct clean_text *s, const char *p, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && clean_text_plain(u[j]))
+            j++;
+        if (j < n && j > i)
+            j--;
+        if (nfu_grow(&s->norm, &s->norm_cap, w + (j - i) + 1, 1) < 0)
+            return UTF8PROC_ERROR_NOMEM;
+        memcpy(s->norm + w, p + i, j - i);
+        w += j - i;
+        if (j == n)
+            break;
+        size_t k = j + 1;
+        while (k < n && (!clean_text_plain(u[k]) || (u[k] == '\n' && u[k - 1] == '\r')))
+            k++;
+        utf8proc_ssize_t r = clean_text_nfc_piece(s, p + j, k - j, &w);
+        if (r < 0)
+            return r;
+        i = k;
+    }
+    if (nfu_grow(&s->norm, &s->norm_cap, w + 1, 1) < 0)
+        return UTF8PROC_ERROR_NOMEM;
+    s->norm[w] = '\0';
+    return (utf8proc_ssize_t)w;
 }
 
 /* Copies `p` into s->fixed with every byte that is not part of a valid UTF-8 sequence read as
@@ -583,6 +640,16 @@ static size_t clean_text_spaces(char *t, size_t n)
     size_t r = 0, w = 0;
     bool space = false, line_start = true;
     while (r < n) {
+        unsigned char c = (unsigned char)t[r];
+        if (c < 0x80 && c != '\n' && c != ' ') { /* ASCII: no space but " ", no call */
+            if (space)
+                t[w++] = ' ';
+            t[w++] = (char)c;
+            space = false;
+            line_start = false;
+            r++;
+            continue;
+        }
         utf8proc_int32_t cp;
         utf8proc_ssize_t k =
             utf8proc_iterate((const utf8proc_uint8_t *)t + r, (utf8proc_ssize_t)(n - r), &cp);
@@ -1000,7 +1067,7 @@ static bool clean_text_is_html(const char *content_type)
            strncasecmp(content_type, "application/xhtml", 17) == 0;
 }
 
-/* Decodes and normalises the input into s->cps (as UTF-8); *len_out its length. */
+/* Decodes and normalises the input into s->norm; *len_out its length. */
 static int clean_text_decode(struct clean_text *s, struct nf_ctx *ctx, struct nf_record *rec,
                              const char *in, size_t n, size_t *len_out)
 {
@@ -1039,7 +1106,7 @@ static int clean_text_decode(struct clean_text *s, struct nf_ctx *ctx, struct nf
         nf_ctx_error(ctx, "cannot normalise the text: %s", utf8proc_errmsg(r));
         return -1;
     }
-    *len_out = clean_text_spaces((char *)s->cps, (size_t)r);
+    *len_out = clean_text_spaces(s->norm, (size_t)r);
     return 0;
 }
 
@@ -1051,6 +1118,8 @@ static void clean_text_trim_buffers(struct clean_text *s)
         free(s->fixed), s->fixed = NULL, s->fixed_cap = 0;
     if (s->moji_cap > CT_KEEP_BYTES)
         free(s->moji), s->moji = NULL, s->moji_cap = 0;
+    if (s->norm_cap > CT_KEEP_BYTES)
+        free(s->norm), s->norm = NULL, s->norm_cap = 0;
     if (s->pbuf_cap > CT_KEEP_BYTES)
         free(s->pbuf), s->pbuf = NULL, s->pbuf_cap = 0;
     if (s->out_cap > CT_KEEP_BYTES)
@@ -1074,7 +1143,7 @@ static int clean_text_run(struct clean_text *s, struct nf_ctx *ctx, struct nf_re
     size_t len, nlines, np;
     if (clean_text_decode(s, ctx, rec, in, n, &len) < 0)
         return NF_ERR;
-    const char *t = (const char *)s->cps;
+    const char *t = s->norm;
     if (clean_text_lines(s, rec, t, len, &nlines) < 0 ||
         clean_text_paragraphs(s, t, len, nlines, &np) < 0 ||
         clean_text_headline(s, rec, np) < 0 || clean_text_signatures(s, rec, np) < 0)

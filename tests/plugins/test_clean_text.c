@@ -294,6 +294,18 @@ static void test_nfc(void **unused)
     struct nf_record *rec = clean_str(mp, "Assimi GOI\xCC\x88TA and Goi\xCC\x88ta.", NF_OK);
     assert_string_equal(str(rec, NF_F_TEXT), "Assimi GO\xC3\x8FTA and Go\xC3\xAFta.");
     nf_record_destroy(&rec);
+    /* ASCII runs are copied, the rest normalised piece by piece: the result is still that of
+     * the whole text. A letter composes with a mark after a removed control character; a
+     * mark alone after a space stays; "\r\n" split across pieces would be two line breaks,
+     * a blank line that ends the paragraph. */
+    rec = clean_str(mp,
+                    "Cafe\x01\xCC\x81 au lait, \xCC\x81 na\xC3\xAFve \xCE\x91\xCC\x81\xCE\xB8\xCE"
+                    "\xB7\xCE\xBD\xCE\xB1\r\nline two.\r\n\r\nSecond\x7f\xCC\x88 paragraph\rends here.",
+                    NF_OK);
+    assert_string_equal(str(rec, NF_F_TEXT),
+                        "Caf\xC3\xA9 au lait, \xCC\x81 na\xC3\xAFve \xCE\x86\xCE\xB8\xCE\xB7\xCE\xBD"
+                        "\xCE\xB1 line two.\n\nSecond\xCC\x88 paragraph ends here.");
+    nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
 }
 
