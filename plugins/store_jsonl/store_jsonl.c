@@ -63,7 +63,7 @@ static int store_jsonl_str(json_t *o, struct nf_record *rec, enum nf_field f)
     const char *s = nf_record_str(rec, f, &n);
     if (!s)
         return 0;
-    return json_object_set_new(o, nf_field_name(f), mpjson_string(s, n));
+    return json_object_set_new_nocheck(o, nf_field_name(f), mpjson_string(s, n));
 }
 
 /* The trace as JSON. Decoded from the bytes it arrived as; if a hop was added here since, the
@@ -90,6 +90,20 @@ static json_t *store_jsonl_trace(struct store_jsonl *s, struct nf_record *rec)
             return mpjson_from_object(&o.via.map.ptr[i].val);
     }
     return json_array();
+}
+
+/* {"type", "name", "mentions"}: built directly rather than by json_pack, which parses its
+ * format for every entity of every record. */
+static json_t *store_jsonl_entity(const struct nf_entity *e)
+{
+    json_t *o = json_object();
+    if (o && json_object_set_new_nocheck(o, "type",
+                                         json_string_nocheck(nf_entity_type_name(e->type))) == 0 &&
+        json_object_set_new_nocheck(o, "name", mpjson_string(e->name, strlen(e->name))) == 0 &&
+        json_object_set_new_nocheck(o, "mentions", json_integer((json_int_t)e->mentions)) == 0)
+        return o;
+    json_decref(o);
+    return NULL;
 }
 
 static json_t *store_jsonl_build(struct store_jsonl *s, struct nf_record *rec)
@@ -126,10 +140,7 @@ static json_t *store_jsonl_build(struct store_jsonl *s, struct nf_record *rec)
         size_t n = nf_record_entity_count(rec);
         for (size_t i = 0; ents && i < n; i++) {
             const struct nf_entity *e = nf_record_entity(rec, i);
-            bad |= json_array_append_new(
-                ents, json_pack("{s:s, s:o, s:I}", "type", nf_entity_type_name(e->type), "name",
-                                mpjson_string(e->name, strlen(e->name)), "mentions",
-                                (json_int_t)e->mentions));
+            bad |= json_array_append_new(ents, store_jsonl_entity(e));
         }
         bad |= json_object_set_new(o, "entities", ents);
     }

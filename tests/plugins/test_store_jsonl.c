@@ -124,11 +124,18 @@ static void test_writes_records_as_json_lines(void **state)
     nf_record_set_source(rec, "file:///data/news/x.txt.gz", "file");
     nf_record_set_cstr(rec, NF_F_TEXT, "caf\xe9 au lait");
     assert_int_equal(mock_process(mp, rec), NF_OK);
+    /* A third, after a run of ASCII: an overlong form, a surrogate, a character past the
+     * three-byte range, and a sequence cut short at the end. */
+    nf_record_reset(rec);
+    nf_record_set_cstr(rec, NF_F_ID, "22222222222222222222222222222222");
+    nf_record_set_cstr(rec, NF_F_TEXT,
+                       "0123456789abcdef\xC0\xAF|\xED\xA0\x80|\xF0\x9F\x93\xB0|end\xE2\x82");
+    assert_int_equal(mock_process(mp, rec), NF_OK);
     assert_int_equal(mock_flush(mp), NF_OK);
 
     json_t *lines[8];
     int n = read_lines(lines, 8);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     json_t *a = lines[0];
 
     /* The schema's keys in schema order, then the unknown ones in arrival order. */
@@ -193,6 +200,9 @@ static void test_writes_records_as_json_lines(void **state)
     /* Bad UTF-8 is repaired, not passed on and not a reason to lose the line. */
     assert_string_equal(json_string_value(json_object_get(lines[1], "text")),
                         "caf\xef\xbf\xbd au lait");
+    assert_string_equal(json_string_value(json_object_get(lines[2], "text")),
+                        "0123456789abcdef\xEF\xBF\xBD\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD|"
+                        "\xF0\x9F\x93\xB0|end\xEF\xBF\xBD\xEF\xBF\xBD");
     assert_null(json_object_get(lines[1], "trace"));
     assert_null(json_object_get(lines[1], "raw"));
 
