@@ -88,6 +88,22 @@ if [ -f "$SHARED/tools/make_corpus.py" ]; then
 fi
 # Stories: each set through conf/stories.cfg in its own order, then shuffled with seeds 1-3 (an
 # online clustering depends on the order of arrival): BCubed F1 of each order and their spread.
+resolve_amends() { # EXPORT: its records with the story renames of the amend lines applied
+    python3 -c 'import json, sys
+recs = []
+for line in open(sys.argv[1]):
+    if not line.strip():
+        continue
+    r = json.loads(line)
+    if "source" not in r and isinstance(r.get("amend"), dict):
+        for old, new in (r["amend"].get("story_id") or {}).items():
+            for x in recs:
+                if x.get("story_id") == old:
+                    x["story_id"] = new
+        continue
+    recs.append(r)
+sys.stdout.writelines(json.dumps(r) + "\n" for r in recs)' "$1"
+}
 eval_stories() { # NAME FILE
     local name=$1 file=$2 f fs=() order input
     for order in 0 1 2 3; do
@@ -103,12 +119,16 @@ sys.stdout.writelines(lines)' "$file" "$order" >"$input"
         cmd=("$NF" run "$ROOT/conf/stories.cfg" --once --set "state_dir=$TMP/var"
              --set "fetch.path=$input" --set "store.path=$OUT/stories-$name.jsonl")
         "${cmd[@]}" >"$TMP/stories.log" 2>&1 || { tail -20 "$TMP/stories.log"; exit 1; }
+        # the story stage renames stories it merges: store_jsonl writes each rename on a line
+        # of its own after the record's, {"amend": {"story_id": {OLD: NEW}}}, for the reader to
+        # apply to the lines before it, which the scorer does not: applied here
+        resolve_amends "$OUT/stories-$name.jsonl" >"$OUT/stories-$name.resolved.jsonl"
         if [ "$order" = 0 ]; then
             echo "== stories: $name"
-            python3 "$SHARED/tools/score_clusters.py" "$OUT/stories-$name.jsonl" "$file" | sed 's/^/  /'
-            echo "  reproduce: ${cmd[*]/$TMP\/var//tmp/nf-var} && python3 $SHARED/tools/score_clusters.py $OUT/stories-$name.jsonl $file"
+            python3 "$SHARED/tools/score_clusters.py" "$OUT/stories-$name.resolved.jsonl" "$file" | sed 's/^/  /'
+            echo "  reproduce: ${cmd[*]/$TMP\/var//tmp/nf-var} && python3 $SHARED/tools/score_clusters.py $OUT/stories-$name.resolved.jsonl $file"
         fi
-        f=$(python3 "$SHARED/tools/score_clusters.py" "$OUT/stories-$name.jsonl" "$file" |
+        f=$(python3 "$SHARED/tools/score_clusters.py" "$OUT/stories-$name.resolved.jsonl" "$file" |
             awk '/^BCubed/ {print $NF}')
         fs+=("$f")
     done

@@ -7,9 +7,11 @@
  * the stream, or a name, or a word not common in the stream, rare outside the story), so that
  * reports on one template do not gather on their common words while a big story keeps its names
  * and words; who and how many (names, figures) that agree raise a join, and that disagree lower
- * one into a young story of an undated side. BCubed F1 through conf/stories.cfg over ten orders:
- * BASIL 0.945 (0.931-0.958), ecbplus-dev 0.888 (0.864-0.927): two events of one kind (two
- * arrests of one team's players) are still often one story;
+ * one into a young story of an undated side; a story of one or two members and the story an
+ * article joined are merged when the article finds it next best and their centroids are alike
+ * (a split at a story's start, mended). BCubed F1 through conf/stories.cfg over ten orders:
+ * BASIL 0.945, ecbplus-dev 0.89: two events of one kind (two arrests of one team's players) are
+ * still often one story;
  * docs/stories.md has the figures and what was tried. Copies join their original's story, and
  * an original that dedup found read before articles that arrived first joins their story;
  * replays keep theirs. A story is named by its member read first (read_order): when an
@@ -18,8 +20,10 @@
  * it: the stage takes its records in read order (in_read_order) to decide alike in every run. One
  * worker, snapshotted to its state directory as its state is in memory, with a log of the records
  * judged since (appended at every flush, replayed at start), so that a crash loses nothing it
- * sent on and the next article is judged as it would have been. It never splits or merges
- * stories afterwards, and does not translate. */
+ * sent on and the next article is judged as it would have been. A merge is a rename too: the
+ * stores move the merged story's articles, and the stage finds them through the names they
+ * joined under (story_follow). It never splits a story or moves one article, and does not
+ * translate. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -86,6 +90,8 @@ enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
 /* Names a story had before its latest, kept so that a resent member carries the renames again
  * (the record that carried one may have been lost before the store committed it). */
 #define STORY_FORMER 4
+/* Steps story_follow takes from an article to the story its own was merged into */
+#define STORY_FOLLOW 8
 
 struct story_conf {
     double threshold;
@@ -99,6 +105,7 @@ struct story_conf {
     double lead_weight;
     double agree_weight;
     double disagree_young_weight;
+    double merge_threshold;
     double anchor_share;
     double common_share;
     int64_t anchors;
@@ -161,6 +168,13 @@ static const struct nf_option story_options[] = {
      "disagree on who and how many so (see agree_weight) while one of them has no publication "
      "date: a wrong join begins in a young story, and with no date to set two events of one "
      "kind apart, who and how many are what is left. 0: no such drop.", .min = "0", .max = "1"},
+    {"merge_threshold", NF_OPT_DOUBLE, "0.28", offsetof(struct story_conf, merge_threshold),
+     "Similarity of two stories' centroids (weighed as an article's) at or above which the "
+     "story an article joined and the next best story for it are merged, when one of them has "
+     "one or two members: a telling that missed its story at first (the same story in other "
+     "words) is mended when a later article is close to both. The merged story keeps the name "
+     "of the member read first and the record carries the rename to the stores. 0: stories "
+     "are never merged.", .min = "0", .max = "1"},
     {"anchor_share", NF_OPT_DOUBLE, "0.005", offsetof(struct story_conf, anchor_share),
      "A word (or entity) is an anchor when at most this share of the articles seen so far have "
      "it (and never fewer than 5 articles, nor than common_share of them up to 16): a name, a "
@@ -370,6 +384,7 @@ struct story {
     struct nf_buf log_buf; /* entries not yet appended */
     struct nf_record *log_rec;
     bool replaying; /* judging the log's records at start: nothing logged or counted */
+    long second; /* the next best story story_best scored, -1: none */
 };
 
 static uint64_t story_hash(const void *p, size_t n, uint64_t seed)
@@ -1064,6 +1079,24 @@ static struct story_idpair *story_ids_find(struct story *s, const uint64_t k[2])
     return e ? e : story_ids_slot(&s->ids[1], k, false);
 }
 
+/* Where the article of pair p is now: p itself while its story lives; when the story was merged
+ * into another, the pair of the name it joined under (an article id: the member then read first,
+ * whose pair story_merge moved) leads on, at most STORY_FOLLOW steps. A story forgotten (evicted)
+ * ends the way: p, or the last pair on it, whose s0, s1 is the latest name known. */
+static const struct story_idpair *story_follow(struct story *s, const struct story_idpair *p)
+{
+    for (int i = 0; i < STORY_FOLLOW; i++) {
+        const struct story_item *it = p->slot < s->nitems ? &s->items[p->slot] : NULL;
+        if (it && it->live && it->serial == p->serial)
+            break;
+        const struct story_idpair *q = story_ids_find(s, (const uint64_t[2]){p->s0, p->s1});
+        if (!q || (q->slot == p->slot && q->serial == p->serial))
+            break;
+        p = q;
+    }
+    return p;
+}
+
 static int story_ids_put(struct story *s, const uint64_t k[2], const struct story_idpair *v)
 {
     struct story_idmap *y = &s->ids[0];
@@ -1469,6 +1502,8 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
     qsort(top, ntop, sizeof(*top), story_cmp_cand);
     long best = -1;
     double best_score = -1;
+    s->second = -1;
+    double second_score = -1;
     /* anchors: terms found in few articles outside the story so far, never fewer than 5: the
      * words of a template are soon more common than that, the names of a big story are not.
      * In a young stream, where anchor_share of it is a handful, a term in at most common_share
@@ -1527,8 +1562,12 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
                s->items[slot].id[3], s->items[slot].members, text, kc[STORY_WORD],
                kc[STORY_NAME], kc[STORY_FIGURE], ent, gap, s->year, s->items[slot].year,
                apart ? " apart" : "", anchors, disagree ? ", who and how many disagree" : "", sim);
-        if (sim > best_score)
+        if (sim > best_score) {
+            s->second = best, second_score = best_score;
             best_score = sim, best = slot;
+        } else if (sim > second_score) {
+            s->second = slot, second_score = sim;
+        }
     }
     *score_out = best_score;
     return best_score >= s->conf->threshold ? best : -1;
@@ -1674,6 +1713,210 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
     if (s->index.entries > 3 * (s->live * STORY_INDEX_TERMS + 1024))
         return story_index_rebuild(s);
     return 0;
+}
+
+/* ---- merging two stories ----------------------------------------------------------------- */
+
+/* The similarity of two stories' centroids, weighed as story_best weighs an article's. */
+static double story_pair_sim(struct story *s, uint32_t a, uint32_t b, double kc[STORY_KINDS])
+{
+    const struct story_term *ta = story_terms_of(s, a), *tb = story_terms_of(s, b);
+    const double *na = story_norm(s, a), *nb = story_norm(s, b);
+    double dot[STORY_KINDS] = {0};
+    for (uint32_t i = 0; i < s->items[a].nterms; i++)
+        for (uint32_t j = 0; j < s->items[b].nterms; j++)
+            if (ta[i].h == tb[j].h) {
+                double idf = story_idf_of(s, ta[i].h);
+                dot[ta[i].kind] += (double)ta[i].mass * idf * tb[j].mass * idf;
+                break;
+            }
+    const double weight[STORY_KINDS] = {1, s->conf->name_weight, s->conf->figure_weight};
+    double sum = 0, wsum = 0;
+    for (int k = 0; k < STORY_KINDS; k++) {
+        kc[k] = -1;
+        if (!(na[k] > 0) || !(nb[k] > 0) || weight[k] <= 0)
+            continue;
+        kc[k] = dot[k] / (na[k] * nb[k]);
+        sum += weight[k] * kc[k];
+        wsum += weight[k];
+    }
+    double sim = wsum > 0 ? sum / wsum : 0;
+    const struct story_ent *ea = story_ents_of(s, a), *eb = story_ents_of(s, b);
+    double ed = 0, ena = 0, enb = 0;
+    for (uint32_t i = 0; i < s->items[a].nents; i++) {
+        ena += (double)ea[i].mass * ea[i].mass;
+        for (uint32_t j = 0; j < s->items[b].nents; j++)
+            if (ea[i].h == eb[j].h)
+                ed += (double)ea[i].mass * eb[j].mass;
+    }
+    for (uint32_t j = 0; j < s->items[b].nents; j++)
+        enb += (double)eb[j].mass * eb[j].mass;
+    double ew = s->conf->entity_weight;
+    if (ena > 0 && enb > 0 && ew > 0)
+        sim *= 1 - ew + ew * ed / sqrt(ena * enb);
+    const struct story_item *ia = &s->items[a], *ib = &s->items[b];
+    double win = s->conf->window_days;
+    if (win > 0 && !isnan(ia->tmin) && !isnan(ib->tmin)) {
+        double gap = ia->tmin > ib->tmax ? ia->tmin - ib->tmax
+                     : ib->tmin > ia->tmax ? ib->tmin - ia->tmax : 0;
+        if (gap > win)
+            return 0;
+        sim *= 1 - s->conf->time_weight * gap / win;
+    }
+    if (ia->year && ib->year && (isnan(ia->tmin) || isnan(ib->tmin)) &&
+        (ia->year > ib->year ? ia->year - ib->year : ib->year - ia->year) >= STORY_YEARS_APART)
+        sim *= 1 - s->conf->year_weight;
+    bool disagree = kc[STORY_NAME] >= 0 && kc[STORY_NAME] < STORY_NAMES_AGREE &&
+                    kc[STORY_FIGURE] < STORY_FIGURES_AGREE;
+    if (!disagree)
+        sim *= 1 + s->conf->agree_weight;
+    return sim;
+}
+
+/* Puts the story at `gone` into the one at `keep`: terms, entities, dates and members; the
+ * merged story is named by the member read first of both, and the record carries the rename. */
+static int story_merge(struct story *s, uint32_t keep, uint32_t gone)
+{
+    struct story_item *it = &s->items[keep], *ig = &s->items[gone];
+    struct story_term *tk = story_terms_of(s, keep), *tg = story_terms_of(s, gone);
+    size_t k = (size_t)s->conf->top_terms, n = 0;
+    if (it->nterms + ig->nterms > s->merge_cap) {
+        struct story_term *m = realloc(s->merge, (it->nterms + ig->nterms) * sizeof(*m));
+        if (!m)
+            return -1;
+        s->merge = m, s->merge_cap = it->nterms + ig->nterms;
+    }
+    for (uint32_t i = 0; i < it->nterms; i++)
+        s->merge[n++] = tk[i];
+    for (uint32_t j = 0; j < ig->nterms; j++) {
+        size_t i = 0;
+        while (i < it->nterms && s->merge[i].h != tg[j].h)
+            i++;
+        if (i < it->nterms) {
+            s->merge[i].mass += tg[j].mass;
+            unsigned d = (unsigned)s->merge[i].docs + tg[j].docs;
+            s->merge[i].docs = d > UINT16_MAX ? UINT16_MAX : (uint16_t)d;
+            unsigned nm = (unsigned)s->merge[i].named + tg[j].named;
+            s->merge[i].named = nm > UINT8_MAX ? UINT8_MAX : (uint8_t)nm;
+        } else {
+            s->merge[n++] = tg[j];
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        s->merge[i].mass = (float)(s->merge[i].mass * story_idf_of(s, s->merge[i].h));
+    if (n > k) {
+        story_top(s->merge, n, k);
+        n = k;
+    }
+    story_sort_mass(s->merge, n);
+    double sum[STORY_KINDS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        double idf = story_idf_of(s, s->merge[i].h), w = s->merge[i].mass;
+        tk[i] = s->merge[i];
+        tk[i].mass = (float)(w / idf);
+        sum[tk[i].kind] += w * w;
+    }
+    it->nterms = (uint32_t)n;
+    for (int j = 0; j < STORY_KINDS; j++)
+        it->norm[j] = sqrt(sum[j]);
+    it->norm_docs = s->docs;
+    if (story_index_version(s, keep) < 0)
+        return -1;
+    for (size_t i = 0; i < n && i < STORY_INDEX_TERMS; i++)
+        if (story_index_add(s, tk[i].h, keep) < 0)
+            return -1;
+    struct story_ent *se = story_ents_of(s, keep), *ge = story_ents_of(s, gone);
+    struct story_ent all[2 * STORY_MAX_ENTS];
+    size_t ne = 0;
+    for (uint32_t j = 0; j < it->nents; j++)
+        all[ne++] = se[j];
+    for (uint32_t i = 0; i < ig->nents; i++) {
+        size_t j = 0;
+        while (j < ne && all[j].h != ge[i].h)
+            j++;
+        if (j < ne)
+            all[j].mass += ge[i].mass;
+        else
+            all[ne++] = ge[i];
+    }
+    qsort(all, ne, sizeof(*all), story_cmp_mass);
+    if (ne > STORY_MAX_ENTS)
+        ne = STORY_MAX_ENTS;
+    memcpy(se, all, ne * sizeof(*se));
+    it->nents = (uint32_t)ne;
+    if (ig->year > it->year)
+        it->year = ig->year;
+    if (!isnan(ig->tmin) && (isnan(it->tmin) || ig->tmin < it->tmin))
+        it->tmin = ig->tmin;
+    if (!isnan(ig->tmax) && (isnan(it->tmax) || ig->tmax > it->tmax))
+        it->tmax = ig->tmax;
+    it->members += ig->members;
+    if (ig->last_seq > it->last_seq)
+        it->last_seq = ig->last_seq;
+    char from[33], to[33];
+    if (ig->order < it->order) {
+        story_hex(it->id, from);
+        story_hex(ig->id, to);
+        memmove(it->former[1], it->former[0], 16 * (STORY_FORMER - 1));
+        memcpy(it->former[0], it->id, 16);
+        memcpy(it->id, ig->id, 16);
+        it->order = ig->order;
+    } else {
+        story_hex(ig->id, from);
+        story_hex(it->id, to);
+        memmove(it->former[1], it->former[0], 16 * (STORY_FORMER - 1));
+        memcpy(it->former[0], ig->id, 16);
+    }
+    if (it->nformer < STORY_FORMER)
+        it->nformer++;
+    /* the pairs of gone's names (its members read first, then and before) lead to keep now: a
+     * member of gone finds its story through the name it joined under (story_follow) */
+    struct story_idpair moved = {.slot = keep, .serial = it->serial};
+    memcpy(&moved.s0, it->id, 8), memcpy(&moved.s1, it->id + 8, 8);
+    for (uint32_t i = 0; i <= ig->nformer && i <= STORY_FORMER; i++) {
+        const uint8_t *name = i ? ig->former[i - 1] : ig->id;
+        uint64_t k[2];
+        memcpy(&k[0], name, 8), memcpy(&k[1], name + 8, 8);
+        struct story_idpair *p = story_ids_find(s, k);
+        if (p && p->slot == gone && p->serial == ig->serial)
+            p->slot = moved.slot, p->serial = moved.serial, p->s0 = moved.s0, p->s1 = moved.s1;
+    }
+    ig->live = false;
+    s->alive[gone] = 0;
+    s->free_slots[s->nfree++] = gone;
+    s->live--;
+    if (!s->replaying)
+        nf_ctx_count(s->ctx, "story_merged", 1);
+    return nf_amend_add(&s->amend, NF_AMEND_STORY_ID, from, to);
+}
+
+/* After the record joined the story at `slot`: the next best story it was scored against
+ * (s->second) is merged with it when one of the two has at most STORY_YOUNG members and their
+ * centroids reach merge_threshold. A story split at its start (a telling whose words missed the
+ * first one) is mended when an article close to both comes; two grown stories are left apart,
+ * as two events of one kind (two arrests of one team's players) are what they mostly are.
+ * Returns the slot of the record's story now, -1 when out of memory. */
+static long story_merge_next(struct story *s, struct nf_ctx *ctx, uint32_t slot)
+{
+    long o = s->second;
+    s->second = -1;
+    if (o < 0 || (uint32_t)o == slot || !s->items[o].live || !(s->conf->merge_threshold > 0))
+        return slot;
+    const struct story_item *a = &s->items[slot], *b = &s->items[o];
+    if (a->members > STORY_YOUNG && b->members > STORY_YOUNG)
+        return slot;
+    double kc[STORY_KINDS];
+    double sim = story_pair_sim(s, slot, (uint32_t)o, kc);
+    nf_log(ctx, NF_LOG_DEBUG, "  stories %02x%02x%02x%02x.. (%u members) and %02x%02x%02x%02x.. "
+           "(%u members): words %.3f, names %.3f, figures %.3f: %.3f%s", a->id[0], a->id[1],
+           a->id[2], a->id[3], a->members, b->id[0], b->id[1], b->id[2], b->id[3], b->members,
+           kc[STORY_WORD], kc[STORY_NAME], kc[STORY_FIGURE], sim,
+           sim >= s->conf->merge_threshold ? ", merged" : "");
+    if (sim < s->conf->merge_threshold)
+        return slot;
+    /* the bigger keeps its slot: its members' pairs point there */
+    uint32_t keep = a->members >= b->members ? slot : (uint32_t)o;
+    return story_merge(s, keep, keep == slot ? (uint32_t)o : slot) < 0 ? -1 : (long)keep;
 }
 
 /* ---- snapshot ---------------------------------------------------------------------------- */
@@ -2641,6 +2884,8 @@ static const struct story_idpair *story_live_of(struct story *s, const char *id,
     uint64_t k[2];
     story_id_bits(id, n, k);
     const struct story_idpair *p = story_ids_find(s, k);
+    if (p)
+        p = story_follow(s, p);
     if (!p || p->slot >= s->nitems || !s->items[p->slot].live ||
         s->items[p->slot].serial != p->serial)
         return NULL;
@@ -2670,7 +2915,7 @@ static int story_finish(struct story *s, struct nf_ctx *ctx, struct nf_record *r
 {
     uint64_t sid[2];
     char hex[33];
-    story_of(s, p, sid);
+    story_of(s, story_follow(s, p), sid);
     story_id_hex(sid, hex);
     const char *why = "out of memory";
     if (nf_record_set_cstr(rec, NF_F_STORY_ID, hex) < 0 ||
@@ -2727,6 +2972,7 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
          * counted twice; the renames of its story go with it again */
         if (!s->replaying)
             nf_ctx_count(ctx, "story_replayed", 1);
+        seen = story_follow(s, seen);
         if (story_renames_again(s, seen) < 0)
             goto nomem;
         return story_finish(s, ctx, rec, seen);
@@ -2743,6 +2989,8 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
         uint64_t dk[2];
         story_id_bits(dup, dn, dk);
         from = story_ids_find(s, dk);
+        if (from)
+            from = story_follow(s, from);
     } else if (nf_amend_has(rec)) {
         /* an original read before copies of it that arrived first: their story */
         const char *why;
@@ -2764,6 +3012,7 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     }
     long slot = -1;
     double score = 0;
+    s->second = -1;
     if (s->replaying) {
         /* the log's decision: the story it joined then (by the name it had), or a new one;
          * scored again all the same, for what scoring leaves behind (the centroid lengths it
@@ -2779,14 +3028,15 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
     }
     if (slot == -2)
         goto nomem;
-    char joined[33];
+    char joined_id[33];
     if (slot >= 0)
-        story_hex(s->items[slot].id, joined);
-    if (story_log_add(s, rec, order, NULL, slot >= 0 ? joined : NULL) < 0)
+        story_hex(s->items[slot].id, joined_id);
+    if (story_log_add(s, rec, order, NULL, slot >= 0 ? joined_id : NULL) < 0)
         goto nomem;
     struct story_idpair v = {0};
     nf_log(ctx, NF_LOG_DEBUG, "%s: %zu terms, %zu entities, best similarity %.3f (threshold %.3f)",
            id, (size_t)nt, nre, score, s->conf->threshold);
+    bool joined = slot >= 0;
     if (slot >= 0) {
         if (!s->replaying)
             nf_ctx_count(ctx, "story_joined", 1);
@@ -2810,6 +3060,9 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
         goto nomem;
     if (nt == 0)
         it->members++, it->last_seq = ++s->seq;
+    if (joined && (slot = story_merge_next(s, ctx, (uint32_t)slot)) < 0)
+        goto nomem;
+    it = &s->items[slot];
     memcpy(&v.s0, it->id, 8), memcpy(&v.s1, it->id + 8, 8);
     v.slot = (uint32_t)slot, v.serial = it->serial;
     if (story_ids_put(s, key, &v) < 0)

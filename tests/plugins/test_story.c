@@ -1544,6 +1544,14 @@ static void front_new(void)
         exit(2);
 }
 
+/* Gathers the story renames a record carries into the object arg (old id: new id). */
+static int eval_amend(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
+{
+    if (kind == NF_AMEND_STORY_ID && val)
+        json_object_set_new(arg, key, json_string(val));
+    return 0;
+}
+
 static int run_eval(int argc, char **argv)
 {
     struct article *a;
@@ -1592,6 +1600,20 @@ static int run_eval(int argc, char **argv)
             fprintf(out, "%s\n", line);
         free(line);
         json_decref(j);
+        /* the renames it carries follow it as store_jsonl writes them, for the reader to
+         * apply to the lines before */
+        json_t *fix = json_object();
+        const char *why;
+        if (fix && nf_amend_has(rec) && nf_amend_each(rec, eval_amend, fix, &why) == 0 &&
+            json_object_size(fix)) {
+            json_t *w = json_pack("{s:{s:O}}", "amend", "story_id", fix);
+            line = w ? json_dumps(w, JSON_COMPACT) : NULL;
+            if (line)
+                fprintf(out, "%s\n", line);
+            free(line);
+            json_decref(w);
+        }
+        json_decref(fix);
         nf_record_destroy(&rec);
     }
     fclose(out);
@@ -1719,6 +1741,92 @@ static void test_who_and_how_many(void **state)
     arrests_told(off, "who", false);
 }
 
+/* One event told three ways, undated: the second telling words it apart from the first (below
+ * the threshold: a story of its own), the third is close to both. */
+static const char *const quake[3] = {
+    "A strong earthquake shook the mountain town of Ayacucho in southern Peru, toppling adobe "
+    "homes and a colonial church tower. Rescuers searched the rubble through the night and "
+    "the regional governor asked for tents and blankets.",
+    "Peru's geophysical institute measured the tremor at magnitude 6.1, centred 40 kilometres "
+    "below the Andes near Ayacucho; seismologists expect aftershocks. Hospitals in Lima were "
+    "put on alert and schools closed for inspection.",
+    "A magnitude 6.1 earthquake toppled adobe homes and a colonial church tower in Ayacucho, "
+    "Peru's geophysical institute said, centred 40 kilometres below the Andes. Rescuers "
+    "searched the rubble through the night; seismologists expect aftershocks, and hospitals "
+    "in Lima were put on alert.",
+};
+
+/* The three tellings, read in that order, through a stage with `opts`; a store holds what
+ * each record says. */
+static void quake_told(struct mock_plugin *mp, struct nf_record *r[3], struct held *h)
+{
+    for (int i = 0; i < 3; i++) {
+        char seedid[32];
+        snprintf(seedid, sizeof(seedid), "quake-%d", i);
+        r[i] = plain(seedid, quake[i], NULL);
+        assert_int_equal(nf_record_set_int(r[i], NF_F_READ_ORDER, 1000 * (i + 1)), 0);
+        const char *sid = story_of(mp, r[i]);
+        if (i == 1)
+            assert_string_equal(sid, id_of(r[1])); /* a story of its own, at first */
+        held_store(h, r[i], sid);
+    }
+}
+
+/* A story split at its start is mended: the third telling joins one of the two stories and
+ * finds the other next best, their centroids are alike and one is young, so they are merged
+ * under the name of the article read first and the record carries the rename to the store.
+ * Afterwards (and after a crash, from the log) the second telling's copy and the telling sent
+ * again are in the merged story, and the one sent again carries the rename again. Without
+ * merges (merge_threshold=0) the second telling stays apart. */
+static void test_split_story_merged(void **state)
+{
+    (void)state;
+    const char *const off[] = {"merge_threshold=0", NULL};
+    struct mock_plugin *mp = story_new(off);
+    struct nf_record *r[3];
+    struct held h = {0};
+    int64_t merged = mock_counter("story_merged");
+    quake_told(mp, r, &h);
+    assert_string_equal(held_story(&h, id_of(r[1])), id_of(r[1]));
+    assert_int_equal(mock_counter("story_merged"), merged);
+    for (int i = 0; i < 3; i++)
+        nf_record_destroy(&r[i]);
+    mock_plugin_destroy(&mp);
+    remove_snapshot();
+
+    const char *const opts[] = {"snapshot_s=3600", NULL};
+    mp = story_new(opts);
+    struct held m = {0};
+    quake_told(mp, r, &m);
+    assert_int_equal(mock_counter("story_merged"), merged + 1);
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(held_story(&m, id_of(r[i])), id_of(r[0]));
+    assert_int_equal(mock_flush(mp), NF_OK);
+    crash(&mp); /* the merge is in the log only */
+
+    mp = story_new(opts);
+    int64_t created = mock_counter("story_new");
+    struct nf_record *copy = plain("quake-copy", quake[1], NULL);
+    assert_int_equal(nf_record_set_cstr(copy, NF_F_DUP_OF, id_of(r[1])), 0);
+    assert_string_equal(story_of(mp, copy), id_of(r[0]));
+    /* a store that lost the record that carried the merge is put right by the one sent again */
+    struct held lost = {0};
+    held_store(&lost, r[1], id_of(r[1]));
+    nf_record_unset(r[1], NF_F_STORY_ID);
+    held_store(&lost, r[1], story_of(mp, r[1]));
+    assert_string_equal(held_story(&lost, id_of(r[1])), id_of(r[0]));
+    /* a fourth telling joins the merged story */
+    struct nf_record *more = plain("quake-3", quake[2], NULL);
+    assert_int_equal(nf_record_set_int(more, NF_F_READ_ORDER, 4000), 0);
+    assert_string_equal(story_of(mp, more), id_of(r[0]));
+    assert_int_equal(mock_counter("story_new"), created);
+    for (int i = 0; i < 3; i++)
+        nf_record_destroy(&r[i]);
+    nf_record_destroy(&copy);
+    nf_record_destroy(&more);
+    mock_plugin_destroy(&mp);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "--eval") == 0)
@@ -1758,6 +1866,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_bad_input, fresh, done),
         cmocka_unit_test_setup_teardown(test_config, fresh, done),
         cmocka_unit_test_setup_teardown(test_who_and_how_many, fresh, done),
+        cmocka_unit_test_setup_teardown(test_split_story_merged, fresh, done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
