@@ -381,7 +381,10 @@ static void test_more_boilerplate(void **unused)
                                       "Join our WhatsApp channel for more\n\n"
                                       "Have a tip? Write to tips@example.org\n\n"
                                       "AFP via Getty Images\n\n"
+                                      "Marco Hernandez/Getty Images\n\n"
                                       "REUTERS/Tiemoko Diallo\n\n"
+                                      "Moussa Sidib\xC3\xA9 in Bamako contributed reporting.\n\n"
+                                      "Our West Africa desk contributed to this story.\n\n"
                                       "Image copyright EPA\n\n"
                                       "Media playback is unsupported on your device\n\n"
                                       "Officials did not say where the talks would be held.\n\n"
@@ -401,11 +404,12 @@ static void test_more_boilerplate(void **unused)
                     "Updated figures from 22 December show more.\n"
                     "Getty Images photographers were at the border.\n"
                     "Enter your email, the form said, and nobody did.\n"
-                    "Reported by three outlets, the attack killed 12.",
+                    "Reported by three outlets, the attack killed 12.\n"
+                    "Two agencies contributed reporting on the attack to the inquiry.",
                     NF_OK);
     if (getenv("MOCK_VERBOSE"))
         fprintf(stderr, "%s\n[%s]\n", str(rec, NF_F_TEXT), str(rec, NF_F_TITLE));
-    assert_int_equal(count_paragraphs(str(rec, NF_F_TEXT)), 5);
+    assert_int_equal(count_paragraphs(str(rec, NF_F_TEXT)), 6);
     assert_null(str(rec, NF_F_BYLINE));
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
