@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,6 +123,27 @@ int nfu_save_whole(const char *path, const void *data, size_t len, char *why, si
         return -1;
     }
     return nfu_save_finish(path, fd, why, whyn);
+}
+
+int nfu_append(const char *path, nfu_append_fn fn, void *arg, char *why, size_t whyn)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    struct stat st = {0};
+    bool opened = fd >= 0 && fstat(fd, &st) == 0;
+    errno = opened ? 0 : errno;
+    bool ok = opened && fn(arg, fd, (uint64_t)st.st_size) == 0;
+    int e = errno;
+    /* a part of an entry would make the ones after it unreadable: the file is cut back to what
+     * it had, and the caller appends the whole again next time */
+    bool cut = ok || !opened || ftruncate(fd, st.st_size) == 0;
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        ok = false, e = errno;
+        cut = truncate(path, st.st_size) == 0;
+    }
+    if (!ok)
+        snprintf(why, whyn, "cannot append to %s: %s%s", path, strerror(e ? e : EIO),
+                 cut ? "" : " (and cannot cut off the part written)");
+    return ok ? 0 : -1;
 }
 
 int nfu_genlog_path(char *out, size_t n, const char *log_path, uint64_t g)

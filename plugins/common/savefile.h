@@ -34,6 +34,16 @@ int nfu_write_all(int fd, const void *data, size_t len);
  * the reason in `why`. */
 int nfu_save_whole(const char *path, const void *data, size_t len, char *why, size_t whyn);
 
+/* Appends to a log whole or not at all. The log is opened for each append (O_APPEND, created
+ * 0600), so that one that cannot be opened or written now (a full disk, a permission, no
+ * descriptor left) is tried again at the next, which then appends what this one could not. `fn`
+ * writes to the descriptor (`size`: the file's length before, 0 for a new log, which begins
+ * with its header) and returns 0, or -1 with errno. A failed append is cut off again, so that
+ * the next one follows what the file had. 0, or -1 with the reason in `why` ("cannot append to
+ * LOG: ..."). */
+typedef int (*nfu_append_fn)(void *arg, int fd, uint64_t size);
+int nfu_append(const char *path, nfu_append_fn fn, void *arg, char *why, size_t whyn);
+
 /* LOG.<g> into out (n bytes); -1 if it does not fit. */
 int nfu_genlog_path(char *out, size_t n, const char *log_path, uint64_t g);
 

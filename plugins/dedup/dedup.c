@@ -11,6 +11,7 @@
  * minhash stage, or are computed here when a record has none. One worker only: the window is a
  * single process's memory. */
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -118,10 +119,12 @@ struct dedup {
     size_t n_pending, cap_pending;
     int64_t since_snapshot;
     /* The log of articles added since the snapshot (snapshot path + ".log"), appended at each
-     * flush: a crash then loses only the articles after the last flush. */
+     * flush: a crash then loses only the articles after the last flush. It is opened for each
+     * append (../common/savefile.h), so one that cannot be written is tried again at the next
+     * flush, and the flush fails meanwhile. */
     char *log_path;
-    FILE *log;
     size_t added; /* articles added to the index since the last append */
+    bool warm;    /* the index was loaded and the log begun: a stop may save it */
     /* A snapshot is written by the worker into its temporary file and synced from a thread;
      * the log before it is then the generation FILE.log.<g> (../common/savefile.h). */
     struct nfu_bgsave save;
@@ -309,43 +312,83 @@ fail:
 
 /* ---- the snapshot and its log -------------------------------------------------------- */
 
-/* Begins the current log, empty but for its header. */
-static int dedup_log_open(struct dedup *s)
+/* A FILE over a duplicate of fd, buffered by `buf` bytes (0: stdio's own), so that closing it
+ * leaves fd open; NULL with errno. */
+static FILE *dedup_file_of(int fd, size_t buf)
 {
-    s->log = fopen(s->log_path, "w");
-    return s->log && nf_dup_index_log_start(s->idx, s->log) == 0 ? 0 : -1;
+    int dfd = dup(fd);
+    FILE *f = dfd >= 0 ? fdopen(dfd, "wb") : NULL;
+    if (!f && dfd >= 0) {
+        int e = errno;
+        close(dfd);
+        errno = e;
+    }
+    if (f && buf)
+        setvbuf(f, NULL, _IOFBF, buf);
+    return f;
+}
+
+/* Closes what dedup_file_of opened after writes that returned `rc`: 0, or -1 with errno of the
+ * first failure (the writes', else the close's; EIO when it did not say). */
+static int dedup_file_close(FILE *f, int rc)
+{
+    int e = errno;
+    if (f && fclose(f) != 0 && rc == 0)
+        rc = -1, e = errno;
+    errno = rc < 0 && !e ? EIO : e;
+    return rc;
+}
+
+/* nfu_append's writer: the header of a new log, the articles added since the last append and
+ * those changed. */
+static int dedup_log_write(void *arg, int fd, uint64_t size)
+{
+    struct dedup *s = arg;
+    errno = 0;
+    FILE *f = dedup_file_of(fd, 0);
+    int rc = f ? 0 : -1;
+    if (rc == 0 && size == 0)
+        rc = nf_dup_index_log_header(s->idx, f);
+    if (rc == 0)
+        rc = nf_dup_index_log_append(s->idx, f, s->added);
+    return dedup_file_close(f, rc);
+}
+
+/* Appends what was added or changed since the last append to the log, whole or not at all; what
+ * could not be appended is appended by the next call. No fsync: the log is for a crash of this
+ * process, and the page cache survives it. 0, or -1 with `why`. */
+static int dedup_log_append(struct dedup *s, char *why, size_t whyn)
+{
+    if (!s->added && !nf_dup_index_changed(s->idx))
+        return 0;
+    if (nfu_append(s->log_path, dedup_log_write, s, why, whyn) < 0)
+        return -1;
+    nf_dup_index_log_written(s->idx);
+    s->added = 0;
+    return 0;
 }
 
 /* Takes a snapshot of the window as it is now. What was added so far is appended to the log,
- * which becomes the generation the snapshot holds, and a new log begins; the worker writes the
- * window into the snapshot's temporary file (page cache: 100,000 articles are 17 MB), and a
- * thread syncs it and puts it in place (with `wait`, before this returns). A snapshot that is not
- * written leaves its generation of the log for the next one to hold. 0, or -1 with `why`. */
+ * which becomes the generation the snapshot holds (the next append begins a new log); the worker
+ * writes the window into the snapshot's temporary file (page cache: 100,000 articles are 17 MB),
+ * and a thread syncs it and puts it in place (with `wait`, before this returns). A snapshot that
+ * is not written leaves its generation of the log for the next one to hold. 0, or -1 with
+ * `why`. */
 static int dedup_snapshot(struct dedup *s, bool wait, char *why, size_t whyn)
 {
-    if ((s->added || nf_dup_index_changed(s->idx)) &&
-        nf_dup_index_log_append(s->idx, s->log, s->added) < 0)
-        return snprintf(why, whyn, "cannot append to %s: %s", s->log_path, strerror(errno)), -1;
-    s->added = 0;
+    if (dedup_log_append(s, why, whyn) < 0)
+        return -1;
     uint64_t g = s->log_gen + 1;
     char gen[4200];
     if (nfu_genlog_path(gen, sizeof(gen), s->log_path, g) < 0)
         return snprintf(why, whyn, "%s: path too long", s->log_path), -1;
-    fclose(s->log);
-    s->log = NULL;
-    int rc = rename(s->log_path, gen) == 0 ? 0 : -1;
-    if (rc < 0)
-        snprintf(why, whyn, "cannot rename %s to generation %llu: %s", s->log_path,
-                 (unsigned long long)g, strerror(errno));
-    else
-        s->log_gen = g;
-    /* the next articles go to a new log, whatever becomes of the snapshot; a log that could
-     * not be renamed is appended to again */
-    s->log = fopen(s->log_path, rc == 0 ? "w" : "a");
-    if (!s->log || (rc == 0 && nf_dup_index_log_start(s->idx, s->log) < 0))
-        return snprintf(why, whyn, "cannot write %s: %s", s->log_path, strerror(errno)), -1;
-    if (rc < 0)
-        return -1;
+    /* no log: nothing was appended since the last generation; a log that cannot be renamed is
+     * appended to again */
+    if (rename(s->log_path, gen) != 0 && errno != ENOENT)
+        return snprintf(why, whyn, "cannot rename %s to generation %llu: %s", s->log_path,
+                        (unsigned long long)g, strerror(errno)),
+               -1;
+    s->log_gen = g;
     int64_t t0 = nf_now_ms();
     int fd = nfu_save_begin(s->snap, why, whyn);
     if (fd < 0)
@@ -414,7 +457,7 @@ static int dedup_log_drop(void *arg, const char *path)
 
 /* Loads the snapshot, then the log generations it does not hold, in order, and the current log
  * (nfu_genlog_replay). When a log had articles, a new snapshot holds them all, so that none is
- * only in memory. Then begins an empty log. */
+ * only in memory; else the log is emptied. */
 static int dedup_warm(struct dedup *s, struct nf_ctx *ctx)
 {
     char why[512];
@@ -435,23 +478,22 @@ static int dedup_warm(struct dedup *s, struct nf_ctx *ctx)
         nf_log(ctx, NF_LOG_INFO, "index loaded from %s: %zu articles (%zu from the snapshot)",
                s->snap, nf_dup_index_count(s->idx), from_snapshot);
     nfu_bgsave_init(&s->save, s->snap, s->log_path, held);
-    s->log = fopen(s->log_path, "a");
-    if (!s->log) {
-        nf_ctx_error(ctx, "cannot write %s: %s", s->log_path, strerror(errno));
-        return -1;
-    }
     if (r.logged) {
         if (dedup_snapshot(s, true, why, sizeof(why)) < 0) {
             nf_ctx_error(ctx, "cannot save the index: %s", why);
             return -1;
         }
-        return 0;
+    } else {
+        /* emptied (a last article a crash cut short would be followed by whole ones), and
+         * found writable now rather than at the first flush */
+        int fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            nf_ctx_error(ctx, "cannot write %s: %s", s->log_path, strerror(errno));
+            return -1;
+        }
+        close(fd);
     }
-    fclose(s->log);
-    if (dedup_log_open(s) < 0) {
-        nf_ctx_error(ctx, "cannot write %s: %s", s->log_path, strerror(errno));
-        return -1;
-    }
+    s->warm = true;
     return 0;
 }
 
@@ -465,14 +507,12 @@ static void dedup_destroy(void *state)
     if (s->db)
         dedup_write_pending(s, NULL);
     dedup_snapshot_joined(s, NULL, true);
-    if (s->idx && s->snap && s->log) {
+    if (s->warm) {
         /* The whole window to a snapshot, waited for. If it cannot be written, the log (and
          * its generations) keeps what the old snapshot lacks. */
         char why[512];
         dedup_snapshot(s, true, why, sizeof(why));
     }
-    if (s->log)
-        fclose(s->log);
     nfu_bgsave_free(&s->save);
     free(s->log_path);
     nf_dup_index_destroy(&s->idx);
@@ -786,24 +826,22 @@ static int dedup_flush(void *state, struct nf_ctx *ctx)
     struct dedup *s = state;
     if (dedup_write_pending(s, ctx) < 0)
         return NF_ERR;
-    if (!s->log)
+    if (!s->log_path)
         return NF_OK;
     dedup_snapshot_joined(s, ctx, false);
+    /* What is sent on from here is in the log at least; a log that cannot be written fails the
+     * flush (the records are not acknowledged, and come again) until it can. */
+    char why[512];
+    if (dedup_log_append(s, why, sizeof(why)) < 0) {
+        nf_ctx_error(ctx, "%s", why);
+        return NF_ERR;
+    }
     if (s->conf->snapshot_every > 0 && s->since_snapshot >= s->conf->snapshot_every &&
         !nfu_bgsave_running(&s->save)) {
         s->since_snapshot = 0;
-        char why[512];
-        if (dedup_snapshot(s, false, why, sizeof(why)) == 0)
-            return NF_OK;
-        nf_log(ctx, NF_LOG_WARN, "snapshot: %s; the log keeps what it lacks", why);
-        if (!s->log)
-            return NF_OK;
+        if (dedup_snapshot(s, false, why, sizeof(why)) < 0)
+            nf_log(ctx, NF_LOG_WARN, "snapshot: %s; the log keeps what it lacks", why);
     }
-    /* No fsync: the log is for a crash of this process; the page cache survives it. */
-    if ((s->added || nf_dup_index_changed(s->idx)) &&
-        nf_dup_index_log_append(s->idx, s->log, s->added) < 0)
-        nf_log(ctx, NF_LOG_WARN, "cannot append to %s: %s", s->log_path, strerror(errno));
-    s->added = 0;
     return NF_OK;
 }
 

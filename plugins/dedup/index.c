@@ -797,9 +797,8 @@ struct dup_snap_header {
 /* A log's header: its count is unknown when it is written; articles run to the end of file. */
 #define DUP_COUNT_STREAM UINT64_MAX
 
-int nf_dup_index_log_start(struct nf_dup_index *x, FILE *f)
+int nf_dup_index_log_header(const struct nf_dup_index *x, FILE *f)
 {
-    x->n_dirty = 0; /* the snapshot just written has them */
     struct dup_snap_header h = {.item_size = sizeof(struct dup_item),
                                 .rows = (uint32_t)x->p.rows,
                                 .bands = NF_DUP_BANDS,
@@ -809,7 +808,7 @@ int nf_dup_index_log_start(struct nf_dup_index *x, FILE *f)
     return fwrite(&h, sizeof(h), 1, f) == 1 && fflush(f) == 0 ? 0 : -1;
 }
 
-int nf_dup_index_log_append(struct nf_dup_index *x, FILE *f, size_t n)
+int nf_dup_index_log_append(const struct nf_dup_index *x, FILE *f, size_t n)
 {
     if (n > x->count)
         n = x->count;
@@ -821,8 +820,12 @@ int nf_dup_index_log_append(struct nf_dup_index *x, FILE *f, size_t n)
     for (size_t i = 0; i < x->n_dirty; i++)
         if (fwrite(&x->items[x->dirty[i]], sizeof(struct dup_item), 1, f) != 1)
             return -1;
-    x->n_dirty = 0;
     return fflush(f) == 0 ? 0 : -1;
+}
+
+void nf_dup_index_log_written(struct nf_dup_index *x)
+{
+    x->n_dirty = 0;
 }
 
 int64_t nf_dup_index_last_order(const struct nf_dup_index *x)
@@ -868,6 +871,12 @@ int nf_dup_index_load(struct nf_dup_index *x, const char *path, uint64_t *upto, 
     struct dup_snap_header h = {0};
     int rc = -1;
     bool v5 = false;
+    int c = fgetc(f);
+    if (c == EOF && !ferror(f)) {
+        fclose(f); /* empty: a log begun and not appended to yet */
+        return 0;
+    }
+    ungetc(c, f);
     if (fread(&h, DUP_SNAP_HEADER_5, 1, f) != 1 ||
         (!(v5 = memcmp(h.magic, DUP_SNAP_MAGIC_5, 8) == 0) &&
          (memcmp(h.magic, DUP_SNAP_MAGIC, 8) != 0 ||

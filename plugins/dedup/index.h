@@ -94,19 +94,21 @@ uint64_t nf_dup_index_candidates(const struct nf_dup_index *idx);
  * up to `upto` (../common/savefile.h). 0, or -1 with errno. */
 int nf_dup_index_write(const struct nf_dup_index *idx, FILE *f, uint64_t upto);
 /* Loads a snapshot or a log (below) into the index, adding its articles as the newest: 1 loaded,
- * 0 no file, -1 unreadable or made with other rows (the message in why, of size n). A log's
+ * 0 no file (or an empty one), -1 unreadable or made with other rows (the message in why, of size n). A log's
  * incomplete last article (a crash while writing) is ignored. `upto` (may be NULL) gets the log
  * generations a snapshot holds (0 for a log, or a snapshot of version 5). */
 int nf_dup_index_load(struct nf_dup_index *idx, const char *path, uint64_t *upto, char *why,
                       size_t n);
 
 /* The log: the articles added since the last snapshot, appended at each flush, so that a crash
- * loses only what came after the last flush. nf_dup_index_log_start writes the header of an
- * empty log to `f` (positioned at 0); nf_dup_index_log_append writes the `n` newest articles
- * (oldest first; at most the window), then the articles changed since the last append (a load
- * keeps the last of an id). nf_dup_index_log_start also forgets the changed ones (a snapshot
- * was just written). 0, or -1 with errno. */
-int nf_dup_index_log_start(struct nf_dup_index *idx, FILE *f);
-int nf_dup_index_log_append(struct nf_dup_index *idx, FILE *f, size_t n);
+ * loses only what came after the last flush. nf_dup_index_log_header writes the header a log
+ * begins with; nf_dup_index_log_append writes the `n` newest articles (oldest first; at most the
+ * window), then the articles changed since the last append (a load keeps the last of an id).
+ * Both flush `f`; 0, or -1 with errno. Once what was written is in the log for good, the caller
+ * calls nf_dup_index_log_written, which forgets the changed ones; until then (an append that
+ * failed) they are written again by the next append. */
+int nf_dup_index_log_header(const struct nf_dup_index *idx, FILE *f);
+int nf_dup_index_log_append(const struct nf_dup_index *idx, FILE *f, size_t n);
+void nf_dup_index_log_written(struct nf_dup_index *idx);
 
 #endif

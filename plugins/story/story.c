@@ -2705,39 +2705,22 @@ static int story_log_add(struct story *s, struct nf_record *rec, int64_t order, 
     return 0;
 }
 
-/* Appends the log's new entries (no fsync: the log is for a crash of this process, which the
- * page cache survives). */
+static int story_log_write(void *arg, int fd, uint64_t size)
+{
+    (void)size; /* the entries need no header */
+    const struct story *s = arg;
+    return nfu_write_all(fd, s->log_buf.data, s->log_buf.len);
+}
+
+/* Appends the log's new entries, whole or not at all (nfu_append: one that fails is appended
+ * again at the next flush). No fsync: the log is for a crash of this process, which the page
+ * cache survives. */
 static int story_log_append(struct story *s, char *why, size_t whyn)
 {
     if (!s->log_path || !s->log_buf.len)
         return 0;
-    int fd = open(s->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    struct stat st;
-    bool ok = fd >= 0 && fstat(fd, &st) == 0;
-    size_t done = 0;
-    while (ok && done < s->log_buf.len) {
-        ssize_t w = write(fd, s->log_buf.data + done, s->log_buf.len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            ok = false;
-        } else {
-            done += (size_t)w;
-        }
-    }
-    int e = errno;
-    /* a part of an entry would make the next ones unreadable: the whole buffer is appended
-     * again at the next flush, after what the file had */
-    bool cut = ok || !done || ftruncate(fd, st.st_size) == 0;
-    if (fd >= 0 && close(fd) != 0 && ok)
-        ok = false, e = errno;
-    if (!ok) {
-        snprintf(why, whyn, "cannot append to %s: %s%s", s->log_path, strerror(e),
-                 cut ? "" : " (and cannot cut off the part written)");
+    if (nfu_append(s->log_path, story_log_write, s, why, whyn) < 0)
         return -1;
-    }
     s->log_buf.len = 0;
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -349,6 +350,52 @@ static void test_kill_while_snapshot_written(void **state)
     assert_string_equal(judge(mp, rec, ID_C, c80), ID_B);
     assert_int_not_equal(access(gen, F_OK), 0); /* held by the snapshot the start wrote */
     free(c80);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* A log that cannot be opened fails the flush, naming the file: the records are not
+ * acknowledged and come again. The next flush that can appends what the failed one could not,
+ * and a crash after it loses none of it. Here the process has no descriptor left (as at its
+ * open-files limit); a full disk or a permission fails the same open. Before, when the log
+ * could not be opened again after a snapshot had cut its generation, dedup warned and went on
+ * without one: every flush after it succeeded without writing a log, and a crash lost every
+ * article judged since. */
+static void test_log_that_cannot_be_opened_fails_the_flush(void **state)
+{
+    (void)state;
+    char gen[640], log_path[600];
+    snprintf(log_path, sizeof(log_path), "%s.log", snap_path);
+    struct mock_plugin *mp = open_dedup("snapshot_every=1");
+    struct nf_record *rec = nf_record_new();
+    assert_string_equal(judge(mp, rec, ID_A, art[0]), "");
+    assert_int_equal(mock_flush(mp), NF_OK); /* snapshot 1, holding log generation 1 */
+    snprintf(gen, sizeof(gen), "%s.log.1", snap_path);
+    for (int i = 0; i < 1000 && access(gen, F_OK) == 0; i++)
+        usleep(10000);
+    assert_int_not_equal(access(gen, F_OK), 0);
+    assert_string_equal(judge(mp, rec, ID_B, art[1]), "");
+    struct rlimit was, none;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+    none = (struct rlimit){.rlim_cur = 0, .rlim_max = was.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &none), 0);
+    int rc = mock_flush(mp);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+    assert_int_equal(rc, NF_ERR);
+    assert_non_null(strstr(mock_last_error(), log_path));
+    assert_string_equal(judge(mp, rec, ID_C, art[2]), "");
+    assert_int_equal(mock_flush(mp), NF_OK);
+    /* dies here */
+    state_files(true);
+    mock_plugin_destroy(&mp);
+    state_files(false);
+
+    char *c80b = cut(art[1], 0.8), *c80c = cut(art[2], 0.8);
+    mp = open_dedup(NULL);
+    assert_string_equal(judge(mp, rec, ID_D, c80b), ID_B);
+    assert_string_equal(judge(mp, rec, ID_E, c80c), ID_C);
+    free(c80b);
+    free(c80c);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
 }
@@ -974,6 +1021,7 @@ int main(void)
         cmocka_unit_test_setup(test_snapshot_keeps_the_index_warm, fresh),
         cmocka_unit_test_setup(test_log_keeps_the_index_warm_after_a_crash, fresh),
         cmocka_unit_test_setup(test_kill_while_snapshot_written, fresh),
+        cmocka_unit_test_setup(test_log_that_cannot_be_opened_fails_the_flush, fresh),
         cmocka_unit_test_setup(test_window_evicts_the_oldest, fresh),
         cmocka_unit_test_setup(test_verdicts_follow_the_read_order, fresh),
         cmocka_unit_test_setup(test_an_original_read_first_arriving_last_takes_over, fresh),

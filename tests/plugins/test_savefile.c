@@ -1,6 +1,7 @@
 /* plugins/common/savefile.c: a state file written whole (0600, synced, renamed), the log's
- * generations listed in order, and a save from a thread that removes the generations it holds
- * only once it is written. */
+ * generations listed in order, a save from a thread that removes the generations it holds only
+ * once it is written, and a log appended whole or not at all. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,12 +163,76 @@ static void test_background_save(void **state)
     nfu_bgsave_free(&b);
 }
 
+/* An append writer for the test: the header "H" when the log is new, then `entry`; with
+ * `fail_after` >= 0, only that many bytes of the entry are written and the write fails. */
+struct appender {
+    const char *entry;
+    int fail_after;
+    uint64_t size_seen;
+};
+
+static int append_entry(void *arg, int fd, uint64_t size)
+{
+    struct appender *a = arg;
+    a->size_seen = size;
+    if (size == 0 && nfu_write_all(fd, "H", 1) < 0)
+        return -1;
+    size_t n = strlen(a->entry);
+    if (a->fail_after < 0)
+        return nfu_write_all(fd, a->entry, n);
+    if (nfu_write_all(fd, a->entry, (size_t)a->fail_after) < 0)
+        return -1;
+    errno = ENOSPC;
+    return -1;
+}
+
+/* A log appended whole or not at all: a new one is created 0600 and told it is new (for its
+ * header); an append that fails part way is cut off, so that the next one follows what the file
+ * had; a log that cannot be opened is an error naming it, and the next append, once it can, is
+ * whole. */
+static void test_append_whole_or_not_at_all(void **state)
+{
+    (void)state;
+    char log[256], why[512];
+    snprintf(log, sizeof(log), "%s/log", dir);
+    struct appender a = {.entry = "one;", .fail_after = -1};
+    assert_int_equal(nfu_append(log, append_entry, &a, why, sizeof(why)), 0);
+    assert_int_equal(a.size_seen, 0);
+    struct stat st;
+    assert_int_equal(stat(log, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    a = (struct appender){.entry = "two;", .fail_after = 2};
+    assert_int_equal(nfu_append(log, append_entry, &a, why, sizeof(why)), -1);
+    assert_int_equal(a.size_seen, 5);
+    assert_non_null(strstr(why, log));
+    assert_non_null(strstr(why, strerror(ENOSPC)));
+    size_t n;
+    char *got = read_all(log, &n);
+    assert_int_equal(n, 5);
+    assert_memory_equal(got, "Hone;", 5);
+    /* the log's place taken by a directory: cannot be opened, then can again */
+    char aside[300];
+    snprintf(aside, sizeof(aside), "%s.aside", log);
+    assert_int_equal(rename(log, aside), 0);
+    assert_int_equal(mkdir(log, 0700), 0);
+    a = (struct appender){.entry = "two;", .fail_after = -1};
+    assert_int_equal(nfu_append(log, append_entry, &a, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, log));
+    assert_int_equal(rmdir(log), 0);
+    assert_int_equal(rename(aside, log), 0);
+    assert_int_equal(nfu_append(log, append_entry, &a, why, sizeof(why)), 0);
+    got = read_all(log, &n);
+    assert_int_equal(n, 9);
+    assert_memory_equal(got, "Hone;two;", 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_save_whole, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_generations_listed, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_background_save, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_append_whole_or_not_at_all, make_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
