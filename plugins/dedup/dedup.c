@@ -125,6 +125,7 @@ struct dedup {
     char *log_path;
     size_t added; /* articles added to the index since the last append */
     bool warm;    /* the index was loaded and the log begun: a stop may save it */
+    struct nf_ctx *ctx; /* the host's, valid until destroy: for what the stop reports */
     /* A snapshot is written by the worker into its temporary file and synced from a thread;
      * the log before it is then the generation FILE.log.<g> (../common/savefile.h). */
     struct nfu_bgsave save;
@@ -305,6 +306,9 @@ fail:
     if (ctx)
         nf_ctx_error(ctx, "%s: cannot write %zu verdicts: %s", s->path, s->n_pending,
                      sqlite3_errmsg(s->db));
+    else /* at the stop */
+        nf_log(s->ctx, NF_LOG_ERROR, "%s: cannot write %zu verdicts at the stop: %s", s->path,
+               s->n_pending, sqlite3_errmsg(s->db));
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
@@ -393,16 +397,11 @@ static int dedup_snapshot(struct dedup *s, bool wait, char *why, size_t whyn)
     int fd = nfu_save_begin(s->snap, why, whyn);
     if (fd < 0)
         return -1;
-    int dfd = dup(fd);
-    FILE *f = dfd >= 0 ? fdopen(dfd, "wb") : NULL;
-    if (f)
-        setvbuf(f, NULL, _IOFBF, 1 << 20);
-    int wrc = f ? nf_dup_index_write(s->idx, f, g) : -1;
-    int e = errno;
-    if (f ? fclose(f) != 0 : (dfd >= 0 && close(dfd) != 0))
-        wrc = -1;
+    errno = 0;
+    FILE *f = dedup_file_of(fd, 1 << 20);
+    int wrc = dedup_file_close(f, f ? nf_dup_index_write(s->idx, f, g) : -1);
     if (wrc < 0) {
-        snprintf(why, whyn, "%s.tmp: %s", s->snap, strerror(e ? e : EIO));
+        snprintf(why, whyn, "%s.tmp: %s", s->snap, strerror(errno));
         nfu_save_abort(s->snap, fd);
         return -1;
     }
@@ -506,12 +505,19 @@ static void dedup_destroy(void *state)
         return;
     if (s->db)
         dedup_write_pending(s, NULL);
-    dedup_snapshot_joined(s, NULL, true);
     if (s->warm) {
+        dedup_snapshot_joined(s, s->ctx, true);
         /* The whole window to a snapshot, waited for. If it cannot be written, the log (and
-         * its generations) keeps what the old snapshot lacks. */
+         * its generations) keeps what the old snapshot lacks, unless it cannot be appended to
+         * either. */
         char why[512];
-        dedup_snapshot(s, true, why, sizeof(why));
+        if (dedup_snapshot(s, true, why, sizeof(why)) < 0) {
+            nf_log(s->ctx, NF_LOG_ERROR, "snapshot on shutdown failed: %s", why);
+            if (dedup_log_append(s, why, sizeof(why)) < 0)
+                nf_log(s->ctx, NF_LOG_ERROR, "%s: the %zu articles judged since the last flush "
+                       "are not in the index after a restart (their verdicts are kept)", why,
+                       s->added);
+        }
     }
     nfu_bgsave_free(&s->save);
     free(s->log_path);
@@ -574,6 +580,7 @@ static int dedup_init(struct nf_ctx *ctx, const void *vconf, void **state_out)
     if (!s)
         goto nomem;
     s->conf = conf;
+    s->ctx = ctx;
     s->path = dedup_state_file(ctx, conf->path, "dedup.db");
     bool snap = conf->keep_index;
     s->snap = snap ? dedup_state_file(ctx, conf->snapshot, "dedup.index") : NULL;

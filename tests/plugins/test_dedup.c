@@ -6,6 +6,8 @@
  * forgets the oldest articles but not their verdicts. The verdicts follow the read order, not the
  * arrival: the same articles arriving in other orders end with the same dup_of once the
  * corrections they carry are applied as a store would. */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -396,6 +398,72 @@ static void test_log_that_cannot_be_opened_fails_the_flush(void **state)
     assert_string_equal(judge(mp, rec, ID_E, c80c), ID_C);
     free(c80b);
     free(c80c);
+    nf_record_destroy(&rec);
+    mock_plugin_destroy(&mp);
+}
+
+/* A snapshot that cannot be written (its temporary file on a full disk: /dev/full) leaves the
+ * previous one in place and no temporary file, and is reported with the reason: a warning at a
+ * flush, an error at the stop. The log keeps what the old snapshot lacks. Before, a failure of
+ * the stop's snapshot was said nowhere. */
+static void test_snapshot_that_cannot_be_written_keeps_the_old(void **state)
+{
+    (void)state;
+    if (access("/dev/full", W_OK) != 0)
+        skip();
+    char tmp[620], before[620], logged[700];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", snap_path);
+    snprintf(before, sizeof(before), "%s.before", snap_path);
+    snprintf(logged, sizeof(logged), "%s/stderr-%d", mock_state_dir(), case_no);
+    struct mock_plugin *mp = open_dedup(NULL);
+    struct nf_record *rec = nf_record_new();
+    assert_string_equal(judge(mp, rec, ID_A, art[0]), "");
+    mock_plugin_destroy(&mp); /* the snapshot holds A */
+    copy_file(snap_path, before);
+
+    mp = open_dedup("snapshot_every=1");
+    assert_string_equal(judge(mp, rec, ID_B, art[1]), "");
+    fflush(stderr);
+    int err = dup(2), out = open(logged, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(err >= 0 && out >= 0);
+    dup2(out, 2);
+    assert_int_equal(symlink("/dev/full", tmp), 0);
+    int rc = mock_flush(mp); /* the log takes B; the snapshot fails */
+    bool tmp_left = access(tmp, F_OK) == 0;
+    assert_int_equal(symlink("/dev/full", tmp), 0);
+    mock_plugin_destroy(&mp); /* and again at the stop */
+    fflush(stderr);
+    dup2(err, 2);
+    close(err);
+    close(out);
+    assert_int_equal(rc, NF_OK);
+    assert_false(tmp_left);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+    char *said = mock_slurp(logged, NULL);
+    assert_non_null(said);
+    char *warn = strstr(said, "snapshot: ");
+    assert_non_null(warn);
+    assert_non_null(strstr(warn, strerror(ENOSPC)));
+    char *stop = strstr(said, "snapshot on shutdown failed: ");
+    assert_non_null(stop);
+    assert_non_null(strstr(stop, tmp));
+    assert_non_null(strstr(stop, strerror(ENOSPC)));
+    free(said);
+    size_t n1, n2;
+    char *old = mock_slurp(before, &n1), *now = mock_slurp(snap_path, &n2);
+    assert_non_null(old);
+    assert_non_null(now);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(old, now, n1);
+    free(old);
+    free(now);
+
+    char *c80a = cut(art[0], 0.8), *c80b = cut(art[1], 0.8);
+    mp = open_dedup(NULL);
+    assert_string_equal(judge(mp, rec, ID_C, c80a), ID_A); /* from the old snapshot */
+    assert_string_equal(judge(mp, rec, ID_D, c80b), ID_B); /* from the log */
+    free(c80a);
+    free(c80b);
     nf_record_destroy(&rec);
     mock_plugin_destroy(&mp);
 }
@@ -1022,6 +1090,7 @@ int main(void)
         cmocka_unit_test_setup(test_log_keeps_the_index_warm_after_a_crash, fresh),
         cmocka_unit_test_setup(test_kill_while_snapshot_written, fresh),
         cmocka_unit_test_setup(test_log_that_cannot_be_opened_fails_the_flush, fresh),
+        cmocka_unit_test_setup(test_snapshot_that_cannot_be_written_keeps_the_old, fresh),
         cmocka_unit_test_setup(test_window_evicts_the_oldest, fresh),
         cmocka_unit_test_setup(test_verdicts_follow_the_read_order, fresh),
         cmocka_unit_test_setup(test_an_original_read_first_arriving_last_takes_over, fresh),
