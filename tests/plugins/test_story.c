@@ -1741,55 +1741,63 @@ static void test_who_and_how_many(void **state)
     arrests_told(off, "who", false);
 }
 
-/* One event told three ways, undated: the second telling words it apart from the first (below
- * the threshold: a story of its own), the third is close to both. */
-static const char *const quake[3] = {
+/* One event told five ways, undated: the first two alike, the next two worded apart from them
+ * (below the threshold: a story of their own), the fifth close to both pairs. */
+#define QUAKE_TOLD 5
+static const char *const quake[QUAKE_TOLD] = {
     "A strong earthquake shook the mountain town of Ayacucho in southern Peru, toppling adobe "
     "homes and a colonial church tower. Rescuers searched the rubble through the night and "
     "the regional governor asked for tents and blankets.",
+    "Rescuers searched the rubble of adobe homes in Ayacucho through the night after a strong "
+    "earthquake toppled a colonial church tower in the mountain town; the regional governor "
+    "asked for tents.",
     "Peru's geophysical institute measured the tremor at magnitude 6.1, centred 40 kilometres "
     "below the Andes near Ayacucho; seismologists expect aftershocks. Hospitals in Lima were "
     "put on alert and schools closed for inspection.",
+    "Seismologists at Peru's geophysical institute put the tremor at magnitude 6.1, 40 "
+    "kilometres below the Andes near Ayacucho, and expect aftershocks; hospitals in Lima were "
+    "put on alert.",
     "A magnitude 6.1 earthquake toppled adobe homes and a colonial church tower in Ayacucho, "
     "Peru's geophysical institute said, centred 40 kilometres below the Andes. Rescuers "
     "searched the rubble through the night; seismologists expect aftershocks, and hospitals "
     "in Lima were put on alert.",
 };
 
-/* The three tellings, read in that order, through a stage with `opts`; a store holds what
- * each record says. */
-static void quake_told(struct mock_plugin *mp, struct nf_record *r[3], struct held *h)
+/* The tellings, read in that order, through a stage; a store holds what each record says. */
+static void quake_told(struct mock_plugin *mp, struct nf_record *r[QUAKE_TOLD], struct held *h)
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < QUAKE_TOLD; i++) {
         char seedid[32];
         snprintf(seedid, sizeof(seedid), "quake-%d", i);
         r[i] = plain(seedid, quake[i], NULL);
         assert_int_equal(nf_record_set_int(r[i], NF_F_READ_ORDER, 1000 * (i + 1)), 0);
         const char *sid = story_of(mp, r[i]);
-        if (i == 1)
-            assert_string_equal(sid, id_of(r[1])); /* a story of its own, at first */
+        if (i < 4) /* two stories of two, at first */
+            assert_string_equal(sid, id_of(r[i < 2 ? 0 : 2]));
         held_store(h, r[i], sid);
     }
 }
 
-/* A story split at its start is mended: the third telling joins one of the two stories and
- * finds the other next best, their centroids are alike and one is young, so they are merged
- * under the name of the article read first and the record carries the rename to the store.
- * Afterwards (and after a crash, from the log) the second telling's copy and the telling sent
- * again are in the merged story, and the one sent again carries the rename again. Without
- * merges (merge_threshold=0) the second telling stays apart. */
+/* A story split at its start is mended: the fifth telling joins one of the two stories and
+ * finds the other next best, their centroids are alike and one is young (two members), so they
+ * are merged under the name of the article read first and the record carries the rename to the
+ * store. Afterwards (and after a crash, from the log) a copy of each telling and each telling
+ * sent again are in the merged story, the second member of the story merged away (no name of
+ * it) found through the name it joined under, and one sent again carries the rename again.
+ * Without merges (merge_threshold=0) the two stories stay apart. */
 static void test_split_story_merged(void **state)
 {
     (void)state;
     const char *const off[] = {"merge_threshold=0", NULL};
     struct mock_plugin *mp = story_new(off);
-    struct nf_record *r[3];
+    struct nf_record *r[QUAKE_TOLD];
     struct held h = {0};
     int64_t merged = mock_counter("story_merged");
     quake_told(mp, r, &h);
-    assert_string_equal(held_story(&h, id_of(r[1])), id_of(r[1]));
+    assert_string_equal(held_story(&h, id_of(r[3])), id_of(r[2]));
+    assert_string_not_equal(held_story(&h, id_of(r[1])), held_story(&h, id_of(r[3])));
     assert_int_equal(mock_counter("story_merged"), merged);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QUAKE_TOLD; i++)
         nf_record_destroy(&r[i]);
     mock_plugin_destroy(&mp);
     remove_snapshot();
@@ -1799,30 +1807,37 @@ static void test_split_story_merged(void **state)
     struct held m = {0};
     quake_told(mp, r, &m);
     assert_int_equal(mock_counter("story_merged"), merged + 1);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QUAKE_TOLD; i++)
         assert_string_equal(held_story(&m, id_of(r[i])), id_of(r[0]));
     assert_int_equal(mock_flush(mp), NF_OK);
     crash(&mp); /* the merge is in the log only */
 
     mp = story_new(opts);
     int64_t created = mock_counter("story_new");
-    struct nf_record *copy = plain("quake-copy", quake[1], NULL);
-    assert_int_equal(nf_record_set_cstr(copy, NF_F_DUP_OF, id_of(r[1])), 0);
-    assert_string_equal(story_of(mp, copy), id_of(r[0]));
-    /* a store that lost the record that carried the merge is put right by the one sent again */
-    struct held lost = {0};
-    held_store(&lost, r[1], id_of(r[1]));
-    nf_record_unset(r[1], NF_F_STORY_ID);
-    held_store(&lost, r[1], story_of(mp, r[1]));
-    assert_string_equal(held_story(&lost, id_of(r[1])), id_of(r[0]));
-    /* a fourth telling joins the merged story */
-    struct nf_record *more = plain("quake-3", quake[2], NULL);
-    assert_int_equal(nf_record_set_int(more, NF_F_READ_ORDER, 4000), 0);
+    for (int i = 0; i < 4; i++) {
+        char seedid[32];
+        snprintf(seedid, sizeof(seedid), "quake-copy-%d", i);
+        struct nf_record *copy = plain(seedid, quake[i], NULL);
+        assert_int_equal(nf_record_set_cstr(copy, NF_F_DUP_OF, id_of(r[i])), 0);
+        assert_string_equal(story_of(mp, copy), id_of(r[0]));
+        nf_record_destroy(&copy);
+        /* a store that lost the record that carried the merge is put right by the one sent
+         * again */
+        struct held lost = {0};
+        for (int j = 0; j < 4; j++)
+            held_store(&lost, r[j], id_of(r[j < 2 ? 0 : 2]));
+        nf_record_unset(r[i], NF_F_STORY_ID);
+        held_store(&lost, r[i], story_of(mp, r[i]));
+        for (int j = 0; j < 4; j++)
+            assert_string_equal(held_story(&lost, id_of(r[j])), id_of(r[0]));
+    }
+    /* another telling joins the merged story */
+    struct nf_record *more = plain("quake-more", quake[4], NULL);
+    assert_int_equal(nf_record_set_int(more, NF_F_READ_ORDER, 9000), 0);
     assert_string_equal(story_of(mp, more), id_of(r[0]));
     assert_int_equal(mock_counter("story_new"), created);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < QUAKE_TOLD; i++)
         nf_record_destroy(&r[i]);
-    nf_record_destroy(&copy);
     nf_record_destroy(&more);
     mock_plugin_destroy(&mp);
 }
