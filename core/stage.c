@@ -1861,6 +1861,9 @@ static void do_flush(struct worker *w)
 }
 
 #define NF_OUT_LINGER_MS 5
+/* The input is idle, and a batch is flushed (a sink's commit), when no message came for this
+ * long: a batch waits for more only while more is coming, and flush_ms bounds it then. */
+#define NF_FLUSH_IDLE_MS 2
 
 static int run_filter(struct worker *w)
 {
@@ -1868,6 +1871,8 @@ static int run_filter(struct worker *w)
     int64_t flush_due = 0;
     while (!stop_requested) {
         int timeout = since_flush ? (int)(flush_due - mono_ms()) : 1000;
+        if (since_flush && timeout > NF_FLUSH_IDLE_MS)
+            timeout = NF_FLUSH_IDLE_MS;
         if (w->held && nf_order_heap_size(w->held) && timeout > 1)
             timeout = 1; /* held for read order: the sources' marks move without a message */
         if (timeout < 0)
