@@ -6,9 +6,16 @@
 # resend is no attempt of the record's own: with max_attempts at 2, none is dead-lettered.
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$T/in"
-for i in $(seq 600); do
-    { cat "$NF_SOURCE_DIR"/conf/sample/00$((i % 5))_*.txt; echo "Article $i."; } >"$T/in/a$i.txt"
-done
+# enough articles that the run is still going at the second kill: batches are committed as soon
+# as the store's input is idle, and 600 could all be stored between the two
+python3 - "$NF_SOURCE_DIR/conf/sample" "$T/in" 3000 <<'PY'
+import glob, sys
+src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+texts = [open(f, encoding="utf-8").read() for f in sorted(glob.glob(src + "/00[0-4]_*.txt"))]
+for i in range(1, n + 1):
+    with open(f"{dst}/a{i}.txt", "w", encoding="utf-8") as f:
+        f.write(texts[i % 5] + f"Article {i}.\n")
+PY
 cat >"$T/e.cfg" <<CFG
 state_dir = "$T/var";
 stages = {
@@ -43,7 +50,7 @@ took=$((SECONDS - t0))
 echo "the run ended $took s after the kill"
 [ "$took" -lt 30 ] || fail "the lost records waited for their acknowledgement timeout ($took s)"
 assert_contains "$T/log" "resent_early=" "the source resent early what the dead worker held"
-assert_eq "$(sql "$T/db" "select count(*) from articles")" 600 "every article is stored once"
+assert_eq "$(sql "$T/db" "select count(*) from articles")" 3000 "every article is stored once"
 dead=0
 [ -f "$T/var/deadletter.db" ] && dead=$(sql "$T/var/deadletter.db" "select count(*) from dead_letters")
 assert_eq "$dead" 0 "nothing is dead-lettered for the resends the deaths caused"
