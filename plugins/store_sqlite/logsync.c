@@ -70,6 +70,19 @@ static void *logsync_main(void *arg)
     return NULL;
 }
 
+/* What logsync_new made, once no thread runs. */
+static void logsync_free(struct logsync *l)
+{
+    if (l->fd >= 0)
+        close(l->fd);
+    close(l->efd);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->asked_cv);
+    pthread_cond_destroy(&l->done_cv);
+    free(l->path);
+    free(l);
+}
+
 struct logsync *logsync_new(const char *log_path, char *err, size_t errlen)
 {
     struct logsync *l = calloc(1, sizeof(*l));
@@ -92,12 +105,7 @@ struct logsync *logsync_new(const char *log_path, char *err, size_t errlen)
     int rc = pthread_create(&l->thread, NULL, logsync_main, l);
     if (rc) {
         snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
-        close(l->efd);
-        pthread_mutex_destroy(&l->mu);
-        pthread_cond_destroy(&l->asked_cv);
-        pthread_cond_destroy(&l->done_cv);
-        free(l->path);
-        free(l);
+        logsync_free(l);
         return NULL;
     }
     return l;
@@ -154,13 +162,6 @@ void logsync_destroy(struct logsync **pl)
     pthread_cond_signal(&l->asked_cv);
     pthread_mutex_unlock(&l->mu);
     pthread_join(l->thread, NULL);
-    if (l->fd >= 0)
-        close(l->fd);
-    close(l->efd);
-    pthread_mutex_destroy(&l->mu);
-    pthread_cond_destroy(&l->asked_cv);
-    pthread_cond_destroy(&l->done_cv);
-    free(l->path);
-    free(l);
+    logsync_free(l);
     *pl = NULL;
 }
