@@ -337,6 +337,8 @@ void nf_acker_release_first(struct nf_acker *a, size_t n, bool commit)
 {
     if (n > a->n_held)
         n = a->n_held;
+    if (n == 0)
+        return; /* held may be NULL: nothing was ever held */
     for (size_t i = 0; commit && i < n; i++)
         ready_push(&a->dests[a->held[i].dest], a->held[i].seq, a->held[i].weight);
     memmove(a->held, a->held + n, (a->n_held - n) * sizeof(*a->held));

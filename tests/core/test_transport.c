@@ -128,6 +128,10 @@ static void test_acker_releases_the_oldest_batches(void **state)
     void *pull = pull_bound(z, ep);
     struct nf_acker *a = nf_acker_new(z);
     struct pairs p;
+    /* a batch of no records, before anything was ever held */
+    nf_acker_release_first(a, 0, true);
+    nf_acker_drop_after(a, 0);
+    assert_int_equal(nf_acker_held(a), 0);
     for (int64_t seq = 1; seq <= 6; seq++) /* batches: 1-2, 3-5, 6 */
         assert_int_equal(nf_acker_add(a, ep, seq, 1, true), 0);
     nf_acker_drop_after(a, 5); /* the third failed */
