@@ -1594,6 +1594,31 @@ static void story_sort_mass(struct story_term *a, size_t n)
     }
 }
 
+/* Adds `n` entities to a story's `se` (it->nents of them), summing the weights of one entity
+ * and keeping the STORY_MAX_ENTS strongest: an article joining, or a story merged in. */
+static void story_ents_add(struct story_item *it, struct story_ent *se,
+                           const struct story_ent *add, size_t n)
+{
+    struct story_ent all[2 * STORY_MAX_ENTS];
+    size_t ne = 0;
+    for (uint32_t j = 0; j < it->nents; j++)
+        all[ne++] = se[j];
+    for (size_t i = 0; i < n && ne < 2 * STORY_MAX_ENTS; i++) {
+        size_t j = 0;
+        while (j < ne && all[j].h != add[i].h)
+            j++;
+        if (j < ne)
+            all[j].mass += add[i].mass;
+        else
+            all[ne++] = add[i];
+    }
+    qsort(all, ne, sizeof(*all), story_cmp_mass);
+    if (ne > STORY_MAX_ENTS)
+        ne = STORY_MAX_ENTS;
+    memcpy(se, all, ne * sizeof(*se));
+    it->nents = (uint32_t)ne;
+}
+
 /* Adds the record in s->dt to the story: its terms' masses, its entities and its date; keeps the
  * top_terms strongest terms and indexes the new ones. */
 static int story_absorb(struct story *s, uint32_t slot, double t, const struct story_ent *re,
@@ -1679,25 +1704,7 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
     it->norm_docs = s->docs;
 
     /* entities: summed weights, strongest kept */
-    struct story_ent *se = story_ents_of(s, slot);
-    struct story_ent all[2 * STORY_MAX_ENTS];
-    size_t ne = 0;
-    for (uint32_t j = 0; j < it->nents; j++)
-        all[ne++] = se[j];
-    for (size_t i = 0; i < nre; i++) {
-        size_t j = 0;
-        while (j < ne && all[j].h != re[i].h)
-            j++;
-        if (j < ne)
-            all[j].mass += re[i].mass;
-        else
-            all[ne++] = re[i];
-    }
-    qsort(all, ne, sizeof(*all), story_cmp_mass);
-    if (ne > STORY_MAX_ENTS)
-        ne = STORY_MAX_ENTS;
-    memcpy(se, all, ne * sizeof(*se));
-    it->nents = (uint32_t)ne;
+    story_ents_add(it, story_ents_of(s, slot), re, nre);
 
     if (s->year > it->year)
         it->year = s->year;
@@ -1825,25 +1832,7 @@ static int story_merge(struct story *s, uint32_t keep, uint32_t gone)
     for (size_t i = 0; i < n && i < STORY_INDEX_TERMS; i++)
         if (story_index_add(s, tk[i].h, keep) < 0)
             return -1;
-    struct story_ent *se = story_ents_of(s, keep), *ge = story_ents_of(s, gone);
-    struct story_ent all[2 * STORY_MAX_ENTS];
-    size_t ne = 0;
-    for (uint32_t j = 0; j < it->nents; j++)
-        all[ne++] = se[j];
-    for (uint32_t i = 0; i < ig->nents; i++) {
-        size_t j = 0;
-        while (j < ne && all[j].h != ge[i].h)
-            j++;
-        if (j < ne)
-            all[j].mass += ge[i].mass;
-        else
-            all[ne++] = ge[i];
-    }
-    qsort(all, ne, sizeof(*all), story_cmp_mass);
-    if (ne > STORY_MAX_ENTS)
-        ne = STORY_MAX_ENTS;
-    memcpy(se, all, ne * sizeof(*se));
-    it->nents = (uint32_t)ne;
+    story_ents_add(it, story_ents_of(s, keep), story_ents_of(s, gone), ig->nents);
     if (ig->year > it->year)
         it->year = ig->year;
     if (!isnan(ig->tmin) && (isnan(it->tmin) || ig->tmin < it->tmin))
