@@ -282,6 +282,13 @@ static int64_t store_sqlite_pragma_int(struct store_sqlite *s, const char *sql)
     return v;
 }
 
+/* The reason of a failed sync of the write-ahead log (store_sqlite_sync_log, or logsync's). */
+static void store_sqlite_sync_error(struct store_sqlite *s, struct nf_ctx *ctx, const char *why)
+{
+    nf_ctx_error(ctx, "%s: cannot sync the write-ahead log %s-wal: %s (%s)", s->conf->path,
+                 s->conf->path, why, s->where ? s->where : "option path");
+}
+
 /* Makes the commits so far durable: the write-ahead log's file synced (fdatasync) through
  * SQLite's own handle on it, as SQLite syncs it at commit with synchronous=FULL. SQLITE_OK, or
  * the failure's code (the connection's last call succeeded: it has no message of it). */
@@ -432,8 +439,7 @@ static int store_sqlite_setup(struct store_sqlite *s, struct nf_ctx *ctx)
         goto rollback;
     int synced = s->sync_log ? store_sqlite_sync_log(s) : SQLITE_OK;
     if (synced != SQLITE_OK) {
-        nf_ctx_error(ctx, "%s: cannot sync the write-ahead log %s-wal: %s (%s)", s->conf->path,
-                     s->conf->path, sqlite3_errstr(synced), s->where ? s->where : "option path");
+        store_sqlite_sync_error(s, ctx, sqlite3_errstr(synced));
         return -1;
     }
 
@@ -768,8 +774,7 @@ static int store_sqlite_flush(void *state, struct nf_ctx *ctx)
     if (rc != SQLITE_OK) {
         /* committed and seen by readers, not known durable: not acknowledged, so replayed
          * (each record replaces its own row) */
-        nf_ctx_error(ctx, "%s: cannot sync the write-ahead log %s-wal: %s (%s)", s->conf->path,
-                     s->conf->path, sqlite3_errstr(rc), s->where ? s->where : "option path");
+        store_sqlite_sync_error(s, ctx, sqlite3_errstr(rc));
         s->txn_lost = false;
         return NF_ERR;
     }
@@ -792,9 +797,7 @@ static int64_t store_sqlite_durable(void *state, struct nf_ctx *ctx, bool wait)
     int err = 0;
     int64_t done = logsync_done(s->logsync, wait, &err);
     if (done < 0)
-        nf_ctx_error(ctx, "%s: cannot sync the write-ahead log %s-wal: %s (%s)", s->conf->path,
-                     s->conf->path, err == ENOSPC ? "the disk is full" : strerror(err),
-                     s->where ? s->where : "option path");
+        store_sqlite_sync_error(s, ctx, err == ENOSPC ? "the disk is full" : strerror(err));
     return done < 0 ? NF_ERR : done;
 }
 
