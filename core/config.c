@@ -110,6 +110,10 @@ static const struct key_doc stage_keys[] = {
              "the plugin gets records in the order the sources read them (docs/scaling.md), "
              "each once no record read before it can still arrive; one worker, on the sources' "
              "host; at most 4 stages of a pipeline"),
+    KEY_RULE("fuse", KEY_BOOL, 0, 0, struct nf_stage_conf, fuse, "`false`",
+             "run inside the workers of its one input, which feeds no other stage: the record "
+             "goes from plugin to plugin in memory, without a hop (docs/scaling.md); a filter "
+             "without state, no inbox of its own, as many workers as that input"),
     {"log_level", "error, warn, info, debug", "the top-level one", "this stage's lowest level"},
     {NULL, NULL, NULL, NULL, KEY_OTHER, 0, 0, 0, 0},
 };
@@ -633,6 +637,71 @@ static int visit(struct loader *L, int s, char *mark)
     return 0;
 }
 
+/* A fused stage runs inside the workers of its one input (the head of its chain): the records
+ * it takes are exactly those its input sends, and no other stage's, so nothing else may send to
+ * it or share what its input sends. */
+static int check_fused(struct loader *L)
+{
+    struct nf_config *c = L->cfg;
+    for (int s = 0; s < c->n_stages; s++) {
+        struct nf_stage_conf *st = &c->stages[s];
+        st->head = s;
+        if (!st->fuse)
+            continue;
+        if (st->n_inputs != 1)
+            return lfail(L, st->where, "stage '%s': fuse runs a stage inside the workers of its "
+                                       "one input, and it has %d inputs", st->name, st->n_inputs);
+        const struct nf_stage_conf *up = &c->stages[st->input_idx[0]];
+        if (up->n_inputs == 0)
+            return lfail(L, st->where, "stage '%s': fuse cannot run it inside source '%s' "
+                                       "(a source's records leave only once journaled)",
+                         st->name, up->name);
+        if (up->n_consumers != 1)
+            return lfail(L, st->where, "stage '%s': fuse needs its input '%s' to feed it "
+                                       "alone, and '%s' feeds %d stages", st->name, up->name,
+                         up->name, up->n_consumers);
+        if (st->in_read_order || up->in_read_order)
+            return lfail(L, st->where, "stage '%s': fuse and in_read_order do not go together "
+                                       "(an ordered stage holds records in its own worker)",
+                         st->name);
+        if (st->endpoint || st->listen)
+            return lfail(L, st->where, "stage '%s': a fused stage has no inbox of its own; "
+                                       "drop its endpoint and listen", st->name);
+    }
+    for (int s = 0; s < c->n_stages; s++) {
+        int h = s, steps = 0;
+        while (c->stages[h].fuse && steps++ < c->n_stages)
+            h = c->stages[h].input_idx[0];
+        struct nf_stage_conf *st = &c->stages[s];
+        if (h == s)
+            continue;
+        if (st->workers != 1 && st->workers != c->stages[h].workers)
+            return lfail(L, st->where, "stage '%s': fused, it runs in the %d workers of '%s'; "
+                                       "its own workers (%d) cannot differ", st->name,
+                         c->stages[h].workers, c->stages[h].name, st->workers);
+        st->head = h;
+        st->workers = c->stages[h].workers;
+    }
+    return 0;
+}
+
+int nf_config_head(const struct nf_config *cfg, int s)
+{
+    return cfg->stages[s].head;
+}
+
+int nf_config_chain(const struct nf_config *cfg, int head, int *out, int max)
+{
+    int n = 0;
+    for (int s = head; cfg->stages[s].n_consumers == 1 && n < max;) {
+        s = cfg->stages[s].consumers[0];
+        if (!cfg->stages[s].fuse)
+            break;
+        out[n++] = s;
+    }
+    return n;
+}
+
 static int check_dag(struct loader *L)
 {
     struct nf_config *c = L->cfg;
@@ -679,7 +748,7 @@ static int check_dag(struct loader *L)
     for (int s = 0; s < c->n_stages && rc == 0; s++)
         rc = visit(L, s, mark);
     free(mark);
-    return rc;
+    return rc < 0 ? rc : check_fused(L);
 }
 
 /* Every tcp address a config binds (inbox PORT and PORT+1, acknowledgements PORT+worker) must
@@ -1062,6 +1131,16 @@ static int check_stages(const struct nf_config *c, bool paths, FILE *report, cha
             snprintf(err, errlen, "%s: stage '%s': %s", st->where, st->name, e);
         else if (!pool || !conf)
             snprintf(err, errlen, "out of memory");
+        else if (st->fuse && (h->desc.kind != NF_PLUGIN_FILTER || h->desc.flush ||
+                              h->desc.durable))
+            /* it would run in the worker of its input, which neither flushes its state before
+             * the records it judged go on, nor waits for it to be durable */
+            snprintf(err, errlen, "%s: stage '%s': fuse is for a filter without state, and "
+                                  "plugin %s is %s; run it in workers of its own (fuse = false)",
+                     st->where, st->name, h->desc.name,
+                     h->desc.kind == NF_PLUGIN_SOURCE ? "a source"
+                     : h->desc.kind == NF_PLUGIN_SINK ? "a sink"
+                                                      : "a filter with state (it has flush)");
         else
             filled = nf_config_plugin_conf(c, s, &h->desc, conf, pool, err, errlen) == 0;
         if (!filled) {

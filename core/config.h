@@ -41,6 +41,8 @@ struct nf_stage_conf {
     int max_attempts;       /* sources: then dead-letter */
     bool journal;           /* sources: journal records before sending (default true) */
     bool in_read_order;     /* the plugin gets records in read order (order.h) */
+    bool fuse;              /* runs inside the workers of its one input (nf_config_head) */
+    int head;               /* the stage whose workers run this one: itself unless fused */
     char *log_level;
     struct nf_conf_value *opts;
     int n_opts;
@@ -82,6 +84,13 @@ struct nf_config *nf_config_load_text(const char *path, const char *text, char *
 void nf_config_destroy(struct nf_config **cfg);
 
 int nf_config_stage_index(const struct nf_config *cfg, const char *name);
+
+/* Fused stages (`fuse = true`) have no workers of their own: each runs inside the workers of
+ * its one input, the record handed from plugin to plugin in memory. nf_config_head is the stage
+ * whose workers run stage s (s itself unless fused); nf_config_chain lists the stages fused
+ * after head, in the order a record goes through them (at most max; returns how many). */
+int nf_config_head(const struct nf_config *cfg, int s);
+int nf_config_chain(const struct nf_config *cfg, int head, int *out, int max);
 
 /* Where plugins are when neither plugin_dir nor NEWSFLOW_PLUGIN_DIR says: beside the command
  * (BIN/../plugins in a build tree, BIN/../lib/newsflow/plugins once installed). Malloc'd. */

@@ -78,6 +78,8 @@ struct nf_ctx {
     int64_t blocked_since_ms; /* waiting to send to stage blocked_on (stats.h) */
     int wait_fd;              /* nf_ctx_wait_fd (sources; sinks with durable()), -1 none */
     const char *blocked_on;
+    bool fused;               /* a stage run inside another's worker (nf_config_head) */
+    int64_t report_sum;       /* its counters' sum when they were last logged */
 };
 
 /* ---- the context calls plugins make ------------------------------------------------------ */
@@ -239,10 +241,30 @@ static void log_counters(struct nf_ctx *ctx)
             break;
         n += (size_t)w;
     }
-    nf_logf(NF_LOG_INFO, "counts: %s", n ? line : "none");
+    if (ctx->fused)
+        nf_logf(NF_LOG_INFO, "counts of %s: %s", ctx->who, n ? line : "none");
+    else
+        nf_logf(NF_LOG_INFO, "counts: %s", n ? line : "none");
 }
 
 /* ---- the worker --------------------------------------------------------------------------- */
+
+/* A stage fused after the worker's own (config.h, nf_config_chain): its plugin, state, counters
+ * and stats page, and its tap, in the worker of the chain's head. */
+struct link {
+    int si;
+    struct nf_ctx ctx;
+    struct nf_plugin_handle *plugin;
+    struct nf_strpool *pool;
+    void *conf;
+    void *state;
+    void *tap;
+    int64_t tap_next;
+};
+
+/* the links, for the stats and counters that report_tick publishes (one worker a process) */
+static struct link *report_links;
+static int report_n_links;
 
 struct slot {
     int64_t seq;
@@ -285,6 +307,12 @@ struct worker {
     struct nf_acker *acker;
     void *tap; /* PUB socket while someone taps this stage (newsflow tap), else NULL */
     int64_t tap_next;
+    /* the stages fused after this one (nf_config_chain), each record handed on in memory, and
+     * what the last of them sends to */
+    struct link *links;
+    int n_links;
+    const struct nf_stage_conf *tail;
+    struct nf_buf tapbuf; /* a record encoded for a tapped stage of the chain */
     struct nf_dlq *dlq;
     struct nf_record *rec;
     struct nf_buf batch;
@@ -368,8 +396,8 @@ static bool valid_id(const char *id, size_t len)
 
 /* Returns 0 once the dead letter is durable, -1 if it could not be stored: then the record
  * must not be acknowledged, so that it comes back rather than being lost. */
-static int dead_letter(struct worker *w, const char *reason, const void *bytes, size_t n,
-                       bool decoded)
+static int dead_letter_at(struct worker *w, struct nf_ctx *by, const char *reason,
+                          const void *bytes, size_t n, bool decoded)
 {
     const char *id = NULL, *uri = NULL;
     int64_t attempt = 0;
@@ -378,17 +406,34 @@ static int dead_letter(struct worker *w, const char *reason, const void *bytes, 
         nf_record_source(w->rec, &uri, NULL);
         nf_record_int(w->rec, NF_F_ATTEMPT, &attempt);
     }
+    /* The bytes are the record as the worker took it in: filed under the worker's own stage,
+     * to which a replay sends it (through the fused stages again); the reason says which of
+     * them refused it. */
+    char fused_reason[1400];
+    if (by->fused) {
+        snprintf(fused_reason, sizeof(fused_reason), "stage %s (fused after %s): %s",
+                 by->st->name, w->st->name, reason);
+        reason = fused_reason;
+    }
     nf_logf(NF_LOG_WARN, "dead-lettered record %s (%s): %s", id ? id : "(no id)",
             uri ? uri : "no source", reason);
     char err[512];
     if (nf_dlq_put(w->dlq, id, uri, w->st->name, w->ctx.worker, attempt, reason, bytes, n, err,
                    sizeof(err)) < 0) {
         nf_logf(NF_LOG_ERROR, "%s; the record is not acknowledged and will come back", err);
-        nf_ctx_count(&w->ctx, "dead_letter_failed", 1);
+        nf_ctx_count(by, "dead_letter_failed", 1);
         return -1;
     }
-    nf_ctx_count(&w->ctx, "dead", 1);
+    nf_ctx_count(by, "dead", 1);
     return 0;
+}
+
+/* A record the worker's own stage could not process (or could not take in at all); a stage
+ * fused after it files its own with dead_letter_at. */
+static int dead_letter(struct worker *w, const char *reason, const void *bytes, size_t n,
+                       bool decoded)
+{
+    return dead_letter_at(w, &w->ctx, reason, bytes, n, decoded);
 }
 
 /* Sends to every output; blocks while a downstream is full (backpressure). Returns -1 when a
@@ -401,34 +446,50 @@ static void report_tick(struct nf_ctx *ctx);
 /* newsflow tap: while a file RUN_DIR/tap/STAGE.PID exists, the stage's workers also publish
  * every batch they send on ipc://RUN_DIR/tap/STAGE-W, dropping what a slow reader cannot take,
  * so the flow is neither slowed nor changed. Looked at twice a second. */
-static void tap_tick(struct worker *w)
+static void tap_tick_one(struct worker *w, const char *stage, void **tap, int64_t *next)
 {
     int64_t now = mono_ms();
-    if (now < w->tap_next)
+    if (now < *next)
         return;
-    w->tap_next = now + 500;
+    *next = now + 500;
     char dir[PATH_MAX], prefix[160];
     snprintf(dir, sizeof(dir), "%s/tap", w->cfg->run_dir);
-    snprintf(prefix, sizeof(prefix), "%s.", w->st->name);
+    snprintf(prefix, sizeof(prefix), "%s.", stage);
     bool wanted = false;
     DIR *d = opendir(dir);
     for (struct dirent *e; d && !wanted && (e = readdir(d));)
         wanted = strncmp(e->d_name, prefix, strlen(prefix)) == 0;
     if (d)
         closedir(d);
-    if (wanted && !w->tap) {
+    if (wanted && !*tap) {
         char ep[PATH_MAX + 200], err[512];
-        snprintf(ep, sizeof(ep), "ipc://%s/%s-%d", dir, w->st->name, w->ctx.worker);
-        w->tap = nf_socket_open(w->zctx, ZMQ_PUB, ep, true, 64, err, sizeof(err));
-        if (w->tap) {
+        snprintf(ep, sizeof(ep), "ipc://%s/%s-%d", dir, stage, w->ctx.worker);
+        *tap = nf_socket_open(w->zctx, ZMQ_PUB, ep, true, 64, err, sizeof(err));
+        if (*tap) {
             int linger = 0;
-            zmq_setsockopt(w->tap, ZMQ_LINGER, &linger, sizeof(linger));
+            zmq_setsockopt(*tap, ZMQ_LINGER, &linger, sizeof(linger));
             nf_logf(NF_LOG_INFO, "tapped: publishing what leaves on %s", ep);
         }
-    } else if (!wanted && w->tap) {
-        nf_socket_close(&w->tap);
-        nf_logf(NF_LOG_INFO, "tap ended");
+    } else if (!wanted && *tap) {
+        nf_socket_close(tap);
+        nf_logf(NF_LOG_INFO, "tap ended: %s", stage);
     }
+}
+
+static void tap_tick(struct worker *w)
+{
+    tap_tick_one(w, w->st->name, &w->tap, &w->tap_next);
+    for (int i = 0; i < w->n_links; i++)
+        tap_tick_one(w, w->links[i].ctx.st->name, &w->links[i].tap, &w->links[i].tap_next);
+}
+
+/* With stages fused after it, a worker's batches are what the last of them sends: each tapped
+ * stage of the chain publishes the record as it leaves that stage instead, one at a time. */
+static void tap_record(struct worker *w, void *tap)
+{
+    w->tapbuf.len = 0;
+    if (nf_record_encode(w->rec, &w->tapbuf) == 0)
+        zmq_send(tap, w->tapbuf.data, w->tapbuf.len, ZMQ_DONTWAIT);
 }
 
 /* The socket a worker sends to consumer stage c on. A direct consumer's workers each have their
@@ -550,7 +611,7 @@ static void peers_tick(struct worker *w, int64_t now)
 
 static int send_now(struct worker *w, const void *data, size_t len)
 {
-    if (w->tap)
+    if (w->tap && !w->n_links)
         zmq_send(w->tap, data, len, ZMQ_DONTWAIT); /* a full reader loses it, not the flow */
     for (int i = 0; i < w->n_outs; i++) {
         for (;;) {
@@ -815,10 +876,14 @@ static void report_tick(struct nf_ctx *ctx)
     if (now >= stats_next) {
         stats_next = now + 250;
         publish_stats(ctx);
+        for (int i = 0; i < report_n_links; i++)
+            publish_stats(&report_links[i].ctx);
     }
     if (ctx->cfg->metrics_dir && now >= metrics_next) {
         metrics_next = now + NF_METRICS_MS;
         write_metrics(ctx);
+        for (int i = 0; i < report_n_links; i++)
+            write_metrics(&report_links[i].ctx);
     }
     if (!report_next)
         report_next = now + NF_REPORT_MS;
@@ -831,6 +896,15 @@ static void report_tick(struct nf_ctx *ctx)
     if (sum != report_sum)
         log_counters(ctx);
     report_sum = sum;
+    for (int k = 0; k < report_n_links; k++) {
+        struct nf_ctx *l = &report_links[k].ctx;
+        sum = 0;
+        for (size_t i = 0; i < sizeof(l->counters) / sizeof(l->counters[0]); i++)
+            sum += l->counters[i].value;
+        if (sum != l->report_sum)
+            log_counters(l);
+        l->report_sum = sum;
+    }
 }
 
 static void notify_ready(void)
@@ -1743,15 +1817,36 @@ static void handle(struct worker *w, const void *data, size_t len)
     int rc = p->process(w->state, &w->ctx, w->rec);
     latency_add(&w->ctx, mono_us() - t0);
     w->unflushed++;
+    /* the stages fused after this one take the record in turn, in memory; `by` is the stage
+     * whose verdict ends its way through the chain */
+    struct nf_ctx *by = &w->ctx;
+    void *by_tap = w->tap;
+    for (int i = 0; rc == NF_OK && i < w->n_links; i++) {
+        struct link *l = &w->links[i];
+        nf_ctx_count(by, "out", 1);
+        if (w->cfg->trace)
+            nf_record_trace_append(w->rec, by->st->name, w->ctx.worker, nf_now_ms());
+        if (by_tap)
+            tap_record(w, by_tap);
+        by = &l->ctx;
+        by_tap = l->tap;
+        nf_ctx_count(by, "in", 1);
+        by->error[0] = '\0';
+        t0 = mono_us();
+        rc = l->plugin->desc.process(l->state, by, w->rec);
+        latency_add(by, mono_us() - t0);
+    }
     bool terminal = w->n_outs == 0;
     if (rc == NF_OK && !terminal) {
         if (w->cfg->trace)
-            nf_record_trace_append(w->rec, w->st->name, w->ctx.worker, nf_now_ms());
+            nf_record_trace_append(w->rec, by->st->name, w->ctx.worker, nf_now_ms());
+        if (by_tap && w->n_links)
+            tap_record(w, by_tap);
         /* encode straight into the outgoing batch: no intermediate copy */
         size_t mark = w->batch.len;
         if (nf_record_encode(w->rec, &w->batch) < 0) {
             w->batch.len = mark;
-            if (dead_letter(w, nf_record_error(w->rec), data, len, true) == 0)
+            if (dead_letter_at(w, by, nf_record_error(w->rec), data, len, true) == 0)
                 ack_current(w, false);
             return;
         }
@@ -1762,7 +1857,7 @@ static void handle(struct worker *w, const void *data, size_t len)
             char reason[200];
             snprintf(reason, sizeof(reason), "the record grew to %zu bytes in this stage, over "
                      "max_message (%lld)", rlen, (long long)w->cfg->max_message);
-            if (dead_letter(w, reason, data, len, true) == 0)
+            if (dead_letter_at(w, by, reason, data, len, true) == 0)
                 ack_current(w, false);
             return;
         }
@@ -1773,27 +1868,28 @@ static void handle(struct worker *w, const void *data, size_t len)
             memmove(w->batch.data, w->batch.data + mark, rlen);
             w->batch.len = rlen;
         }
-        nf_ctx_count(&w->ctx, "out", 1);
+        nf_ctx_count(by, "out", 1);
         if (suspect || w->batch.len >= NF_BATCH_BYTES)
             flush_out(w);
         return;
     }
     if (rc == NF_OK) {
-        nf_ctx_count(&w->ctx, p->kind == NF_PLUGIN_SINK ? "stored" : "ended", 1);
-        ack_current(w, p->flush != NULL);
+        bool own = by == &w->ctx; /* a fused stage is a filter without flush (check_links) */
+        nf_ctx_count(by, own && p->kind == NF_PLUGIN_SINK ? "stored" : "ended", 1);
+        ack_current(w, own && p->flush != NULL);
         return;
     }
     if (rc == NF_SKIP) {
-        nf_ctx_count(&w->ctx, "skipped", 1);
+        nf_ctx_count(by, "skipped", 1);
         ack_current(w, false);
         return;
     }
     char reason[1200];
     snprintf(reason, sizeof(reason), "%s",
-             w->ctx.error[0] ? w->ctx.error : "the plugin failed without a reason");
+             by->error[0] ? by->error : "the plugin failed without a reason");
     if (rc != NF_ERR)
         snprintf(reason, sizeof(reason), "the plugin returned unknown status %d", rc);
-    if (dead_letter(w, reason, data, len, true) == 0)
+    if (dead_letter_at(w, by, reason, data, len, true) == 0)
         ack_current(w, false);
 }
 
@@ -1945,8 +2041,105 @@ static int run_filter(struct worker *w)
 
 /* ---- setup ---------------------------------------------------------------------------------- */
 
+/* Starts the stages fused after the worker's own (nf_config_chain), each with its own plugin,
+ * options, state directory and stats page. A fused stage must be a filter without state: it has
+ * no flush to make its state durable before the records it judged go on, and the worker does
+ * not wait for it. Returns -1 with the reason logged (a start-up error). */
+static int links_open(struct worker *w)
+{
+    const struct nf_config *cfg = w->cfg;
+    int idx[64];
+    int n = nf_config_chain(cfg, w->ctx.stage, idx, 64);
+    w->tail = w->st;
+    if (!n)
+        return 0;
+    w->links = calloc((size_t)n, sizeof(*w->links));
+    if (!w->links) {
+        nf_logf(NF_LOG_ERROR, "out of memory");
+        return -1;
+    }
+    char err[2048];
+    for (int i = 0; i < n; i++) {
+        struct link *l = &w->links[w->n_links++];
+        const struct nf_stage_conf *st = &cfg->stages[idx[i]];
+        l->si = idx[i];
+        l->ctx = (struct nf_ctx){.cfg = cfg, .st = st, .stage = idx[i], .worker = w->ctx.worker,
+                                 .fused = true, .wait_fd = -1, .total = -1,
+                                 .started_ms = nf_now_ms()};
+        snprintf(l->ctx.who, sizeof(l->ctx.who), "%s[%d]", st->name, w->ctx.worker);
+        snprintf(l->ctx.state_dir, sizeof(l->ctx.state_dir), "%s/%s", cfg->state_dir, st->name);
+        if (nf_dir_private(l->ctx.state_dir, "the stage's state directory", err,
+                           sizeof(err)) < 0) {
+            nf_logf(NF_LOG_ERROR, "%s", err);
+            return -1;
+        }
+        l->plugin = nf_plugin_load(cfg->plugin_dir, st->plugin, err, sizeof(err));
+        if (!l->plugin) {
+            nf_logf(NF_LOG_ERROR, "%s: %s", st->where, err);
+            return -1;
+        }
+        const struct nf_plugin *p = &l->plugin->desc;
+        if (p->kind != NF_PLUGIN_FILTER || p->flush || p->durable) {
+            nf_logf(NF_LOG_ERROR, "%s: stage '%s': fuse is for a filter without state, and "
+                                  "plugin %s is %s; run it in workers of its own (fuse = false)",
+                    st->where, st->name, p->name,
+                    p->kind == NF_PLUGIN_SOURCE ? "a source"
+                    : p->kind == NF_PLUGIN_SINK ? "a sink"
+                                                : "a filter with state (it has flush)");
+            return -1;
+        }
+        l->ctx.page = nf_stats_open(cfg->run_dir, st->name, w->ctx.worker, err, sizeof(err));
+        if (!l->ctx.page)
+            nf_logf(NF_LOG_WARN, "%s", err);
+        l->pool = nf_strpool_new();
+        l->conf = calloc(1, p->conf_size ? p->conf_size : 1);
+        if (!l->pool || !l->conf) {
+            nf_logf(NF_LOG_ERROR, "out of memory");
+            return -1;
+        }
+        if (nf_config_plugin_conf(cfg, l->si, p, l->conf, l->pool, err, sizeof(err)) < 0) {
+            nf_logf(NF_LOG_ERROR, "%s", err);
+            return -1;
+        }
+        if (p->init && p->init(&l->ctx, l->conf, &l->state) != NF_OK) {
+            nf_logf(NF_LOG_ERROR, "plugin %s of stage %s failed to start: %s", p->name,
+                    st->name, l->ctx.error[0] ? l->ctx.error : "no reason given");
+            l->state = NULL;
+            return -1;
+        }
+        publish_stats(&l->ctx);
+        w->tail = st;
+    }
+    report_links = w->links;
+    report_n_links = w->n_links;
+    nf_logf(NF_LOG_INFO, "runs %d fused stage%s after %s, up to %s", w->n_links,
+            w->n_links == 1 ? "" : "s", w->st->name, w->tail->name);
+    return 0;
+}
+
+static void links_free(struct worker *w)
+{
+    for (int i = 0; i < w->n_links; i++) {
+        struct link *l = &w->links[i];
+        if (l->plugin && l->plugin->desc.destroy && l->state)
+            l->plugin->desc.destroy(l->state);
+        nf_socket_close(&l->tap);
+        free(l->conf);
+        nf_strpool_destroy(&l->pool);
+        nf_plugin_unload(&l->plugin);
+        nf_stats_close(&l->ctx.page);
+    }
+    free(w->links);
+    w->links = NULL;
+    w->n_links = 0;
+    report_links = NULL;
+    report_n_links = 0;
+    nf_buf_free(&w->tapbuf);
+}
+
 static void worker_free(struct worker *w)
 {
+    links_free(w);
     if (w->plugin && w->plugin->desc.destroy && w->state)
         w->plugin->desc.destroy(w->state);
     nf_acker_destroy(&w->acker);
@@ -2048,6 +2241,10 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
                 w.ctx.error[0] ? w.ctx.error : "no reason given");
         goto out;
     }
+    if (p->kind != NF_PLUGIN_SOURCE && links_open(&w) < 0)
+        goto out;
+    if (!w.tail)
+        w.tail = st;
     code = 1;
     w.zctx = zmq_ctx_new();
     if (w.zctx && nf_zap_start(w.zctx, err, sizeof(err)) < 0) {
@@ -2055,14 +2252,16 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
         goto out;
     }
     w.acker = w.zctx ? nf_acker_new(w.zctx) : NULL;
-    w.outs = calloc((size_t)st->n_consumers + 1, sizeof(void *));
-    w.out_stage = calloc((size_t)st->n_consumers + 1, sizeof(int));
-    w.out_peers = calloc((size_t)st->n_consumers + 1, sizeof(int));
-    w.out_mons = calloc((size_t)st->n_consumers + 1, sizeof(void *));
+    /* with fused stages, what the last of them sends to */
+    const struct nf_stage_conf *tail = w.tail;
+    w.outs = calloc((size_t)tail->n_consumers + 1, sizeof(void *));
+    w.out_stage = calloc((size_t)tail->n_consumers + 1, sizeof(int));
+    w.out_peers = calloc((size_t)tail->n_consumers + 1, sizeof(int));
+    w.out_mons = calloc((size_t)tail->n_consumers + 1, sizeof(void *));
     if (!w.acker || !w.outs || !w.out_stage || !w.out_peers || !w.out_mons)
         goto out;
-    for (int i = 0; i < st->n_consumers; i++) {
-        if (open_out(&w, cfg, st->consumers[i]) < 0)
+    for (int i = 0; i < tail->n_consumers; i++) {
+        if (open_out(&w, cfg, tail->consumers[i]) < 0)
             goto out;
         if (p->kind == NF_PLUGIN_SOURCE)
             open_out_monitor(&w, i);
@@ -2143,6 +2342,11 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
     log_counters(&w.ctx);
     write_metrics(&w.ctx);
     publish_stats(&w.ctx);
+    for (int i = 0; i < w.n_links; i++) {
+        log_counters(&w.links[i].ctx);
+        write_metrics(&w.links[i].ctx);
+        publish_stats(&w.links[i].ctx);
+    }
 out:
     worker_free(&w);
     return code;
@@ -2153,6 +2357,11 @@ int nf_stage_main(const struct nf_config *cfg, const char *stage, int worker, bo
     int si = stage ? nf_config_stage_index(cfg, stage) : -1;
     if (si < 0) {
         fprintf(stderr, "newsflow: %s: no stage named '%s'\n", cfg->path, stage ? stage : "");
+        return 2;
+    }
+    if (nf_config_head(cfg, si) != si) {
+        fprintf(stderr, "newsflow: stage %s is fused (fuse = true): it runs inside the workers "
+                        "of stage %s\n", stage, cfg->stages[nf_config_head(cfg, si)].name);
         return 2;
     }
     if (worker >= cfg->stages[si].workers) {

@@ -594,7 +594,7 @@ static bool stage_changed(const struct nf_config *a, int sa, const struct nf_con
         x->ack_timeout_ms != y->ack_timeout_ms || x->max_attempts != y->max_attempts ||
         x->journal != y->journal || str_differs(x->log_level, y->log_level) ||
         x->paths_below != y->paths_below || x->n_inputs != y->n_inputs ||
-        x->n_consumers != y->n_consumers || x->n_opts != y->n_opts)
+        x->n_consumers != y->n_consumers || x->n_opts != y->n_opts || x->fuse != y->fuse)
         return true;
     for (int i = 0; i < x->n_inputs; i++)
         if (strcmp(x->inputs[i], y->inputs[i]) != 0)
@@ -610,6 +610,21 @@ static bool stage_changed(const struct nf_config *a, int sa, const struct nf_con
     for (int i = 0; i < x->n_opts; i++)
         if (strcmp(x->opts[i].key, y->opts[i].key) != 0 || x->opts[i].kind != y->opts[i].kind ||
             strcmp(x->opts[i].text, y->opts[i].text) != 0)
+            return true;
+    return false;
+}
+
+/* The same for a worker that also runs stages fused after its own: any of them changed, or the
+ * chain is not the same stages. */
+static bool chain_changed(const struct nf_config *a, int sa, const struct nf_config *b, int sb)
+{
+    int ca[64], cb[64];
+    int na = nf_config_chain(a, sa, ca, 64), nb = nf_config_chain(b, sb, cb, 64);
+    if (na != nb || stage_changed(a, sa, b, sb))
+        return true;
+    for (int i = 0; i < na; i++)
+        if (strcmp(a->stages[ca[i]].name, b->stages[cb[i]].name) != 0 ||
+            stage_changed(a, ca[i], b, cb[i]))
             return true;
     return false;
 }
@@ -730,7 +745,7 @@ static void reload(struct sup *S)
     /* Stages that are gone or changed: their workers stop (not counted as crashes). */
     for (int s = 0; s < old->n_stages; s++) {
         int t = nf_config_stage_index(nc, old->stages[s].name);
-        bool changed = t < 0 || all || stage_changed(old, s, nc, t) ||
+        bool changed = t < 0 || all || chain_changed(old, s, nc, t) ||
                        (sources_changed && old->stages[s].n_inputs);
         bool inbox_same = t >= 0 && old->stages[s].n_inputs && nc->stages[t].n_inputs &&
                           !str_differs(old->stages[s].endpoint, nc->stages[t].endpoint) &&
@@ -776,8 +791,8 @@ static void reload(struct sup *S)
     for (int t = 0; t < nc->n_stages; t++) {
         if (!S->brokers[t] && inbox_here(S->where, nc, t))
             S->brokers[t] = broker_start(nc, t, S->zctx, true);
-        if (!runs_here(S->where, nc->stages[t].name))
-            continue;
+        if (!runs_here(S->where, nc->stages[t].name) || nf_config_head(nc, t) != t)
+            continue; /* not here, or run by the workers of the stage before it (fuse) */
         bool running = false;
         for (int i = 0; i < S->n_kids && !running; i++)
             running = !S->kids[i].retire && S->kids[i].gen == ng && S->kids[i].stage == t;
@@ -1008,7 +1023,9 @@ int nf_supervisor_run(const struct nf_config *cfg0, const char *config_path, cha
         return 1;
     }
     for (int s = 0; s < cfg->n_stages; s++)
-        for (int w = 0; w < cfg->stages[s].workers && runs_here(where, cfg->stages[s].name); w++)
+        for (int w = 0; w < cfg->stages[s].workers && runs_here(where, cfg->stages[s].name) &&
+                        nf_config_head(cfg, s) == s;
+             w++)
             if (!child_add(&S, S.cur, s, w)) {
                 nf_logf(NF_LOG_ERROR, "out of memory");
                 return 1;

@@ -474,6 +474,95 @@ static void test_stage_errors(void **state)
     load_bad(f, NULL, 0, 4, NULL, "endpoint", "tcp://", NULL);
 }
 
+/* fuse: a stage run inside the workers of its one input. The chain and its head are what the
+ * supervisor and the stage host read; every shape the chain cannot take is refused at the
+ * stage's line. */
+static void test_fused_stages(void **state)
+{
+    struct fx *f = *state;
+    write_cfg(f, "f.cfg",
+              "stages = {\n"
+              "  fetch = { plugin = \"src\"; };\n"
+              "  html = { plugin = \"flt\"; inputs = [\"fetch\"]; workers = 3; };\n"
+              "  clean = { plugin = \"flt\"; inputs = [\"html\"]; fuse = true; };\n"
+              "  extract = { plugin = \"flt\"; inputs = [\"clean\"]; fuse = true; workers = 3; };\n"
+              "  dedup = { plugin = \"flt\"; inputs = [\"extract\"]; };\n"
+              "  store = { plugin = \"snk\"; inputs = [\"dedup\"]; };\n"
+              "};\n");
+    struct nf_config *c = load_ok(f, NULL, 0);
+    int html = nf_config_stage_index(c, "html"), clean = nf_config_stage_index(c, "clean"),
+        extract = nf_config_stage_index(c, "extract"), dedup = nf_config_stage_index(c, "dedup");
+    assert_int_equal(nf_config_head(c, html), html);
+    assert_int_equal(nf_config_head(c, clean), html);
+    assert_int_equal(nf_config_head(c, extract), html);
+    assert_int_equal(nf_config_head(c, dedup), dedup);
+    assert_int_equal(c->stages[clean].workers, 3); /* the head's */
+    int chain[8];
+    assert_int_equal(nf_config_chain(c, html, chain, 8), 2);
+    assert_int_equal(chain[0], clean);
+    assert_int_equal(chain[1], extract);
+    assert_int_equal(nf_config_chain(c, dedup, chain, 8), 0);
+    assert_int_equal(nf_config_chain(c, html, chain, 1), 1); /* bounded by max */
+
+    /* --set turns it off again: each stage its own workers */
+    char *off[] = {"clean.fuse=false", "clean.workers=3"};
+    c = load_ok(f, off, 2);
+    assert_int_equal(nf_config_head(c, nf_config_stage_index(c, "clean")),
+                     nf_config_stage_index(c, "clean"));
+    assert_int_equal(nf_config_head(c, nf_config_stage_index(c, "extract")),
+                     nf_config_stage_index(c, "clean"));
+
+    write_cfg(f, "f1.cfg",
+              "stages = {\n"
+              "  a = { plugin = \"src\"; };\n"
+              "  b = { plugin = \"src\"; };\n"
+              "  m = { plugin = \"flt\"; inputs = [\"a\"]; };\n"
+              "  n = { plugin = \"flt\"; inputs = [\"m\", \"b\"]; fuse = true; };\n"
+              "};\n");
+    load_bad(f, NULL, 0, 5, NULL, "'n'", "2 inputs", NULL);
+
+    write_cfg(f, "f2.cfg",
+              "stages = {\n"
+              "  fetch = { plugin = \"src\"; };\n"
+              "  clean = { plugin = \"flt\"; inputs = [\"fetch\"]; fuse = true; };\n"
+              "};\n");
+    load_bad(f, NULL, 0, 3, NULL, "'clean'", "source 'fetch'", NULL);
+
+    write_cfg(f, "f3.cfg",
+              "stages = {\n"
+              "  fetch = { plugin = \"src\"; };\n"
+              "  html = { plugin = \"flt\"; inputs = [\"fetch\"]; };\n"
+              "  clean = { plugin = \"flt\"; inputs = [\"html\"]; fuse = true; };\n"
+              "  copy = { plugin = \"flt\"; inputs = [\"html\"]; };\n"
+              "};\n");
+    load_bad(f, NULL, 0, 4, NULL, "'clean'", "'html'", "feeds 2 stages", NULL);
+
+    write_cfg(f, "f4.cfg",
+              "stages = {\n"
+              "  fetch = { plugin = \"src\"; };\n"
+              "  html = { plugin = \"flt\"; inputs = [\"fetch\"]; in_read_order = true; };\n"
+              "  clean = { plugin = \"flt\"; inputs = [\"html\"]; fuse = true; };\n"
+              "};\n");
+    load_bad(f, NULL, 0, 4, NULL, "'clean'", "in_read_order", NULL);
+
+    write_cfg(f, "f5.cfg",
+              "stages = {\n"
+              "  fetch = { plugin = \"src\"; };\n"
+              "  html = { plugin = \"flt\"; inputs = [\"fetch\"]; workers = 2; };\n"
+              "  clean = { plugin = \"flt\"; inputs = [\"html\"]; fuse = true; workers = 3; };\n"
+              "};\n");
+    load_bad(f, NULL, 0, 4, NULL, "'clean'", "2 workers of 'html'", "(3)", NULL);
+
+    write_cfg(f, "f6.cfg",
+              "stages = {\n"
+              "  fetch = { plugin = \"src\"; };\n"
+              "  html = { plugin = \"flt\"; inputs = [\"fetch\"]; };\n"
+              "  clean = { plugin = \"flt\"; inputs = [\"html\"]; fuse = true;\n"
+              "            endpoint = \"tcp://127.0.0.1:7000\"; };\n"
+              "};\n");
+    load_bad(f, NULL, 0, 4, NULL, "'clean'", "no inbox of its own", NULL);
+}
+
 static void test_cycle(void **state)
 {
     struct fx *f = *state;
@@ -1232,6 +1321,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stage_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fused_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stage_int_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_non_scalar_option, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_substitution, setup, teardown),
