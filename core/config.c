@@ -114,6 +114,11 @@ static const struct key_doc stage_keys[] = {
              "run inside the workers of its one input, which feeds no other stage: the record "
              "goes from plugin to plugin in memory, without a hop (docs/scaling.md); a filter "
              "without state, no inbox of its own, as many workers as that input"),
+    KEY_RULE("nice", KEY_INT, 0, 19, struct nf_stage_conf, nice, "`0`",
+             "how far below the supervisor's CPU priority its workers run (Linux nice, added to "
+             "the supervisor's): stages nearer the start set higher yield the cores to those "
+             "after them, which finish the records already deep in the pipeline first "
+             "(docs/scaling.md); a fused stage runs at its chain's"),
     {"log_level", "error, warn, info, debug", "the top-level one", "this stage's lowest level"},
     {NULL, NULL, NULL, NULL, KEY_OTHER, 0, 0, 0, 0},
 };
@@ -679,8 +684,13 @@ static int check_fused(struct loader *L)
             return lfail(L, st->where, "stage '%s': fused, it runs in the %d workers of '%s'; "
                                        "its own workers (%d) cannot differ", st->name,
                          c->stages[h].workers, c->stages[h].name, st->workers);
+        if (st->nice && st->nice != c->stages[h].nice)
+            return lfail(L, st->where, "stage '%s': fused, it runs at the nice of '%s' (%d); "
+                                       "its own nice (%d) cannot differ", st->name,
+                         c->stages[h].name, c->stages[h].nice, st->nice);
         st->head = h;
         st->workers = c->stages[h].workers;
+        st->nice = c->stages[h].nice;
     }
     return 0;
 }

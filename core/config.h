@@ -42,6 +42,7 @@ struct nf_stage_conf {
     bool journal;           /* sources: journal records before sending (default true) */
     bool in_read_order;     /* the plugin gets records in read order (order.h) */
     bool fuse;              /* runs inside the workers of its one input (nf_config_head) */
+    int nice;               /* its workers' CPU priority below the others' (setpriority) */
     int head;               /* the stage whose workers run this one: itself unless fused */
     char *log_level;
     struct nf_conf_value *opts;

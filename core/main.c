@@ -551,8 +551,8 @@ int main(int argc, char **argv)
             rc = 2;
         } else {
             int workers = 0;
-            for (int s = 0; s < cfg->n_stages; s++)
-                workers += cfg->stages[s].workers;
+            for (int s = 0; s < cfg->n_stages; s++) /* a fused stage runs in its chain's */
+                workers += nf_config_head(cfg, s) == s ? cfg->stages[s].workers : 0;
             warn_insecure(cfg, stderr);
             printf("%s: ok (%d stages, %d workers)\n", cfg->path, cfg->n_stages, workers);
             rc = 0;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -2205,6 +2206,16 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
 
     char err[2048];
     int code = 2;
+    /* Before any thread starts (ZeroMQ's, a plugin's): each takes the nice of the thread that
+     * creates it, and setpriority changes the calling thread's alone. */
+    if (st->nice > 0) { /* below the supervisor's own, whatever that is */
+        errno = 0;
+        int base = getpriority(PRIO_PROCESS, 0);
+        int to = errno ? st->nice : base + st->nice > 19 ? 19 : base + st->nice;
+        if (setpriority(PRIO_PROCESS, 0, to) < 0)
+            nf_logf(NF_LOG_WARN, "stage %s: cannot set nice %d: %s", st->name, to,
+                    strerror(errno));
+    }
     snprintf(w.ctx.state_dir, sizeof(w.ctx.state_dir), "%s/%s", cfg->state_dir, st->name);
     if (nf_dir_private(cfg->state_dir, "state_dir", err, sizeof(err)) < 0 ||
         nf_dir_private(w.ctx.state_dir, "the stage's state directory", err, sizeof(err)) < 0 ||

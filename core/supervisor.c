@@ -594,7 +594,8 @@ static bool stage_changed(const struct nf_config *a, int sa, const struct nf_con
         x->ack_timeout_ms != y->ack_timeout_ms || x->max_attempts != y->max_attempts ||
         x->journal != y->journal || str_differs(x->log_level, y->log_level) ||
         x->paths_below != y->paths_below || x->n_inputs != y->n_inputs ||
-        x->n_consumers != y->n_consumers || x->n_opts != y->n_opts || x->fuse != y->fuse)
+        x->n_consumers != y->n_consumers || x->n_opts != y->n_opts || x->fuse != y->fuse ||
+        x->nice != y->nice)
         return true;
     for (int i = 0; i < x->n_inputs; i++)
         if (strcmp(x->inputs[i], y->inputs[i]) != 0)

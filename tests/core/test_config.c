@@ -561,6 +561,17 @@ static void test_fused_stages(void **state)
               "            endpoint = \"tcp://127.0.0.1:7000\"; };\n"
               "};\n");
     load_bad(f, NULL, 0, 4, NULL, "'clean'", "no inbox of its own", NULL);
+
+    write_cfg(f, "f7.cfg",
+              "stages = {\n"
+              "  fetch = { plugin = \"src\"; };\n"
+              "  html = { plugin = \"flt\"; inputs = [\"fetch\"]; nice = 2; };\n"
+              "  clean = { plugin = \"flt\"; inputs = [\"html\"]; fuse = true; nice = 5; };\n"
+              "};\n");
+    load_bad(f, NULL, 0, 4, NULL, "'clean'", "nice of 'html' (2)", "(5)", NULL);
+    char *same[] = {"clean.nice=2"};
+    c = load_ok(f, same, 1);
+    assert_int_equal(c->stages[nf_config_stage_index(c, "clean")].nice, 2);
 }
 
 static void test_cycle(void **state)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fused stages (fuse = true): clean and extract run inside the workers of pass, the record handed
 # from plugin to plugin in memory. The stored articles are the same as with a worker a stage;
-# only pass's workers run; each fused stage keeps its own counters, metrics, tap and dead
+# only pass's workers run (at their nice); each fused stage keeps its own counters, metrics, tap and dead
 # letters (filed under pass, whose input they hold, with the fused stage's reason, and replayed
 # through pass); a fused stage cannot be started on its own; a reload that unfuses a stage
 # restarts the chain's workers and the flow goes on.
@@ -17,7 +17,7 @@ state_dir = "$d/var";
 metrics_dir = "$d/metrics";
 stages = {
   fetch = { plugin = "fetch_dir"; path = "$d/in"; watch = true; };
-  pass = { plugin = "filter_pass"; inputs = ["fetch"]; };
+  pass = { plugin = "filter_pass"; inputs = ["fetch"]; nice = 3; };
   clean = { plugin = "clean_text"; inputs = ["pass"]; fuse = $2; };
   extract = { plugin = "extract_meta"; inputs = ["clean"]; fuse = $2;
               gazetteer = "$NF_SOURCE_DIR/conf/gazetteer.tsv"; };
@@ -64,6 +64,22 @@ assert_contains "$T/f.log" "started 3 workers" "three workers: fetch, pass (with
 assert_contains "$T/f.log" "runs 2 fused stages after pass, up to extract" "pass's worker runs the chain"
 pgrep -f "newsflow stage $T/f/p.cfg clean" >/dev/null && fail "clean has a worker of its own"
 ok "clean and extract have no workers of their own"
+
+# nice = 3 on pass: every thread of its worker (ZeroMQ's too) runs 3 below the supervisor; the
+# store's at the supervisor's own.
+nice_of() { awk '{sub(/.*\) /, ""); print $17}' "$1"; }
+sup_nice=$(nice_of "/proc/$SUP/stat")
+pass_pid=$(pgrep -f "newsflow stage $T/f/p.cfg pass --worker 0")
+store_pid=$(pgrep -f "newsflow stage $T/f/p.cfg store --worker 0")
+[ -n "$pass_pid" ] && [ -n "$store_pid" ] || fail "the pass and store workers are running"
+want=$((sup_nice + 3 > 19 ? 19 : sup_nice + 3))
+n_threads=0
+for t in /proc/$pass_pid/task/*/stat; do
+    assert_eq "$(nice_of "$t")" "$want" "pass's thread ${t%/stat} runs at nice $want"
+    n_threads=$((n_threads + 1))
+done
+[ $n_threads -ge 2 ] || fail "pass's worker has its ZeroMQ threads ($n_threads threads)"
+assert_eq "$(nice_of "/proc/$store_pid/stat")" "$sup_nice" "the store runs at the supervisor's nice"
 
 # A fused stage cannot be run by hand as a worker of its own.
 "$NF" stage "$T/f/p.cfg" clean --worker 0 >"$T/stage.out" 2>&1
