@@ -695,6 +695,23 @@ static int check_fused(struct loader *L)
     return 0;
 }
 
+bool nf_config_fuse_refusal(const struct nf_config *cfg, int s, const struct nf_plugin *p,
+                            char *err, size_t errlen)
+{
+    /* A fused stage runs in the worker of its input, which neither flushes the stage's state
+     * before the records it judged go on, nor waits for that state to be durable. */
+    if (p->kind == NF_PLUGIN_FILTER && !p->flush && !p->durable)
+        return false;
+    const struct nf_stage_conf *st = &cfg->stages[s];
+    snprintf(err, errlen, "%s: stage '%s': fuse is for a filter without state, and plugin %s is "
+                          "%s; run it in workers of its own (fuse = false)",
+             st->where, st->name, p->name,
+             p->kind == NF_PLUGIN_SOURCE ? "a source"
+             : p->kind == NF_PLUGIN_SINK ? "a sink"
+                                         : "a filter with state (it has flush)");
+    return true;
+}
+
 int nf_config_head(const struct nf_config *cfg, int s)
 {
     return cfg->stages[s].head;
@@ -1141,16 +1158,8 @@ static int check_stages(const struct nf_config *c, bool paths, FILE *report, cha
             snprintf(err, errlen, "%s: stage '%s': %s", st->where, st->name, e);
         else if (!pool || !conf)
             snprintf(err, errlen, "out of memory");
-        else if (st->fuse && (h->desc.kind != NF_PLUGIN_FILTER || h->desc.flush ||
-                              h->desc.durable))
-            /* it would run in the worker of its input, which neither flushes its state before
-             * the records it judged go on, nor waits for it to be durable */
-            snprintf(err, errlen, "%s: stage '%s': fuse is for a filter without state, and "
-                                  "plugin %s is %s; run it in workers of its own (fuse = false)",
-                     st->where, st->name, h->desc.name,
-                     h->desc.kind == NF_PLUGIN_SOURCE ? "a source"
-                     : h->desc.kind == NF_PLUGIN_SINK ? "a sink"
-                                                      : "a filter with state (it has flush)");
+        else if (st->fuse && nf_config_fuse_refusal(c, s, &h->desc, err, errlen))
+            ;
         else
             filled = nf_config_plugin_conf(c, s, &h->desc, conf, pool, err, errlen) == 0;
         if (!filled) {

@@ -91,6 +91,10 @@ int nf_config_stage_index(const struct nf_config *cfg, const char *name);
  * whose workers run stage s (s itself unless fused); nf_config_chain lists the stages fused
  * after head, in the order a record goes through them (at most max; returns how many). */
 int nf_config_head(const struct nf_config *cfg, int s);
+/* Whether stage s cannot run fused with plugin p (only a filter without state can), saying why
+ * with the stage's file:line in err. */
+bool nf_config_fuse_refusal(const struct nf_config *cfg, int s, const struct nf_plugin *p,
+                            char *err, size_t errlen);
 int nf_config_chain(const struct nf_config *cfg, int head, int *out, int max);
 
 /* Where plugins are when neither plugin_dir nor NEWSFLOW_PLUGIN_DIR says: beside the command

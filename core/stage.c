@@ -2080,13 +2080,8 @@ static int links_open(struct worker *w)
             return -1;
         }
         const struct nf_plugin *p = &l->plugin->desc;
-        if (p->kind != NF_PLUGIN_FILTER || p->flush || p->durable) {
-            nf_logf(NF_LOG_ERROR, "%s: stage '%s': fuse is for a filter without state, and "
-                                  "plugin %s is %s; run it in workers of its own (fuse = false)",
-                    st->where, st->name, p->name,
-                    p->kind == NF_PLUGIN_SOURCE ? "a source"
-                    : p->kind == NF_PLUGIN_SINK ? "a sink"
-                                                : "a filter with state (it has flush)");
+        if (nf_config_fuse_refusal(cfg, l->si, p, err, sizeof(err))) {
+            nf_logf(NF_LOG_ERROR, "%s", err); /* the plugin changed since the start's check */
             return -1;
         }
         l->ctx.page = nf_stats_open(cfg->run_dir, st->name, w->ctx.worker, err, sizeof(err));
