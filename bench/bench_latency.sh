@@ -37,9 +37,9 @@ else
     done
     SRC="$TMP/src"
 fi
+# The shipped pipeline as it is (its flush_ms too), watching the directory.
 cmd=("$NF" run "$ROOT/conf/newsflow.cfg" --set "state_dir=$TMP/var" --set "fetch.path=$TMP/in"
-     --set fetch.watch=true --set "store.path=$TMP/db" --set store.flush_ms=5
-     --set dedup.flush_ms=5 --set story.flush_ms=5 ${NF_LATENCY_SET:-})
+     --set fetch.watch=true --set "store.path=$TMP/db" ${NF_LATENCY_SET:-})
 "${cmd[@]}" >"$TMP/log" 2>&1 &
 SUP=$!
 for _ in $(seq 100); do [ -S "$TMP/var/run/html-0.in" ] && break; sleep 0.1; done

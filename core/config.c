@@ -94,7 +94,7 @@ static const struct key_doc stage_keys[] = {
              "records a sink commits (or a stateful filter makes durable) at once"),
     KEY_RULE("flush_ms", KEY_INT, 1, 3600000, struct nf_stage_conf, flush_ms, "`200`",
              "the longest a started batch waits while records keep coming (it is flushed as "
-             "soon as none came for 2 ms)"),
+             "soon as none is waiting)"),
     KEY_RULE("window", KEY_INT, 1, 10000000, struct nf_stage_conf, window, "`4096`",
              "sources: records in flight before intake pauses"),
     KEY_RULE("window_bytes", KEY_SIZE, 64 << 10, 16LL << 30, struct nf_stage_conf, window_bytes,
