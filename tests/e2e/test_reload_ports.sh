@@ -4,7 +4,11 @@
 # pipeline runs on unchanged; once the port is free the same reload goes through.
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$T/in"
-BASE=$(python3 -c 'import random; print(random.randrange(21000, 59000, 20))')
+# Below the kernel's ephemeral range (32768 and up by default), where the pipeline's own tcp
+# connections take their local ports: one of them on BASE + 10 made the port holder below fail
+# to bind ("Address already in use") now and then.
+LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+BASE=$(python3 -c "import random; print(random.randrange(20000, min(32000, $LOW) - 20, 20))")
 N=0
 drop() { # drop COUNT: new distinct articles into the watched directory
     for _ in $(seq "$1"); do
