@@ -320,12 +320,12 @@ static void state_files(bool keep)
  * generation the new one was to hold: the start loads that generation too. Without it, an
  * article judged after the last snapshot written is not in the index after the restart, and its
  * near-copy is not found. */
-static void test_kill_while_snapshot_written(void **state)
+/* A dedup with a snapshot after every flush: article A judged and in snapshot 1 (whose thread
+ * has put it in place and removed log generation 1), then article B judged, in no log yet. */
+static struct mock_plugin *after_first_snapshot(struct nf_record *rec)
 {
-    (void)state;
     char gen[640];
     struct mock_plugin *mp = open_dedup("snapshot_every=1");
-    struct nf_record *rec = nf_record_new();
     assert_string_equal(judge(mp, rec, ID_A, art[0]), "");
     assert_int_equal(mock_flush(mp), NF_OK); /* snapshot 1, holding log generation 1 */
     snprintf(gen, sizeof(gen), "%s.log.1", snap_path);
@@ -333,6 +333,15 @@ static void test_kill_while_snapshot_written(void **state)
         usleep(10000);
     assert_int_not_equal(access(gen, F_OK), 0);
     assert_string_equal(judge(mp, rec, ID_B, art[1]), "");
+    return mp;
+}
+
+static void test_kill_while_snapshot_written(void **state)
+{
+    (void)state;
+    char gen[640];
+    struct nf_record *rec = nf_record_new();
+    struct mock_plugin *mp = after_first_snapshot(rec);
     /* snapshot 2 begins at a flush once snapshot 1's thread has ended; its thread is held */
     mock_fsync_hold();
     snprintf(gen, sizeof(gen), "%s.log.2", snap_path);
@@ -366,17 +375,10 @@ static void test_kill_while_snapshot_written(void **state)
 static void test_log_that_cannot_be_opened_fails_the_flush(void **state)
 {
     (void)state;
-    char gen[640], log_path[600];
+    char log_path[600];
     snprintf(log_path, sizeof(log_path), "%s.log", snap_path);
-    struct mock_plugin *mp = open_dedup("snapshot_every=1");
     struct nf_record *rec = nf_record_new();
-    assert_string_equal(judge(mp, rec, ID_A, art[0]), "");
-    assert_int_equal(mock_flush(mp), NF_OK); /* snapshot 1, holding log generation 1 */
-    snprintf(gen, sizeof(gen), "%s.log.1", snap_path);
-    for (int i = 0; i < 1000 && access(gen, F_OK) == 0; i++)
-        usleep(10000);
-    assert_int_not_equal(access(gen, F_OK), 0);
-    assert_string_equal(judge(mp, rec, ID_B, art[1]), "");
+    struct mock_plugin *mp = after_first_snapshot(rec);
     struct rlimit was, none;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
     none = (struct rlimit){.rlim_cur = 0, .rlim_max = was.rlim_max};
