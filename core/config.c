@@ -113,7 +113,8 @@ static const struct key_doc stage_keys[] = {
     KEY_RULE("fuse", KEY_BOOL, 0, 0, struct nf_stage_conf, fuse, "`false`",
              "run inside the workers of its one input, which feeds no other stage: the record "
              "goes from plugin to plugin in memory, without a hop (docs/scaling.md); a filter "
-             "without state, no inbox of its own, as many workers as that input"),
+             "without state, no inbox of its own (its hwm, batch and flush_ms are not used), as "
+             "many workers as that input"),
     KEY_RULE("nice", KEY_INT, 0, 19, struct nf_stage_conf, nice, "`0`",
              "how far below the supervisor's CPU priority its workers run (Linux nice, added to "
              "the supervisor's): stages nearer the start set higher yield the cores to those "
@@ -674,12 +675,15 @@ static int check_fused(struct loader *L)
                                        "drop its endpoint and listen", st->name);
     }
     for (int s = 0; s < c->n_stages; s++) {
-        int h = s, steps = 0;
-        while (c->stages[h].fuse && steps++ < c->n_stages)
-            h = c->stages[h].input_idx[0];
+        int h = s, depth = 0; /* the stages form a DAG (visit): the walk ends */
+        while (c->stages[h].fuse)
+            h = c->stages[h].input_idx[0], depth++;
         struct nf_stage_conf *st = &c->stages[s];
         if (h == s)
             continue;
+        if (depth > NF_CONFIG_CHAIN_MAX)
+            return lfail(L, st->where, "stage '%s': more than %d stages fused in a row after "
+                                       "'%s'", st->name, NF_CONFIG_CHAIN_MAX, c->stages[h].name);
         if (st->workers != 1 && st->workers != c->stages[h].workers)
             return lfail(L, st->where, "stage '%s': fused, it runs in the %d workers of '%s'; "
                                        "its own workers (%d) cannot differ", st->name,

@@ -89,7 +89,9 @@ int nf_config_stage_index(const struct nf_config *cfg, const char *name);
 /* Fused stages (`fuse = true`) have no workers of their own: each runs inside the workers of
  * its one input, the record handed from plugin to plugin in memory. nf_config_head is the stage
  * whose workers run stage s (s itself unless fused); nf_config_chain lists the stages fused
- * after head, in the order a record goes through them (at most max; returns how many). */
+ * after head, in the order a record goes through them (at most max; returns how many). A chain
+ * is at most NF_CONFIG_CHAIN_MAX stages after its head (the loader refuses a longer one). */
+#define NF_CONFIG_CHAIN_MAX 64
 int nf_config_head(const struct nf_config *cfg, int s);
 /* Whether stage s cannot run fused with plugin p (only a filter without state can), saying why
  * with the stage's file:line in err. */

@@ -968,6 +968,15 @@ static int replay_one(void *arg, const struct nf_dead_letter *dl)
         R->unreadable++;
         return 0;
     }
+    if (nf_config_head(R->cfg, si) != si) {
+        /* filed by the stage's own workers before it was fused: its bytes are what that stage
+         * took in, which the chain's first stage must not be handed */
+        fprintf(out, "skipped %lld (%s): stage %s is fused into the workers of %s now and has "
+                     "no inbox; set fuse = false on it to replay what it dead-lettered before\n",
+                (long long)dl->n, what, dl->stage, R->cfg->stages[nf_config_head(R->cfg, si)].name);
+        R->unreadable++;
+        return 0;
+    }
     if (nf_record_decode(R->rec, dl->record, dl->record_len) < 0) {
         fprintf(out, "skipped %lld (%s, %s): the stored bytes are not a readable record: %s\n",
                 (long long)dl->n, dl->stage, what, nf_record_error(R->rec));

@@ -865,9 +865,28 @@ static void write_metrics(struct nf_ctx *ctx)
 
 /* A long-running worker says what it has done every NF_REPORT_MS, when anything changed. */
 #define NF_REPORT_MS 60000
-static int64_t report_next, report_sum;
+static int64_t report_next;
 
 static void log_counters(struct nf_ctx *ctx);
+
+/* Logs a stage's counts when they moved since it last did. */
+static void log_counters_moved(struct nf_ctx *ctx)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; i < sizeof(ctx->counters) / sizeof(ctx->counters[0]); i++)
+        sum += ctx->counters[i].value;
+    if (sum != ctx->report_sum)
+        log_counters(ctx);
+    ctx->report_sum = sum;
+}
+
+/* At the worker's end: every stage it ran says its counts, and its metrics and page are final. */
+static void report_final(struct nf_ctx *ctx)
+{
+    log_counters(ctx);
+    write_metrics(ctx);
+    publish_stats(ctx);
+}
 
 static int64_t stats_next;
 
@@ -891,21 +910,9 @@ static void report_tick(struct nf_ctx *ctx)
     if (now < report_next)
         return;
     report_next = now + NF_REPORT_MS;
-    int64_t sum = 0;
-    for (size_t i = 0; i < sizeof(ctx->counters) / sizeof(ctx->counters[0]); i++)
-        sum += ctx->counters[i].value;
-    if (sum != report_sum)
-        log_counters(ctx);
-    report_sum = sum;
-    for (int k = 0; k < report_n_links; k++) {
-        struct nf_ctx *l = &report_links[k].ctx;
-        sum = 0;
-        for (size_t i = 0; i < sizeof(l->counters) / sizeof(l->counters[0]); i++)
-            sum += l->counters[i].value;
-        if (sum != l->report_sum)
-            log_counters(l);
-        l->report_sum = sum;
-    }
+    log_counters_moved(ctx);
+    for (int k = 0; k < report_n_links; k++)
+        log_counters_moved(&report_links[k].ctx);
 }
 
 static void notify_ready(void)
@@ -2053,8 +2060,8 @@ static int run_filter(struct worker *w)
 static int links_open(struct worker *w)
 {
     const struct nf_config *cfg = w->cfg;
-    int idx[64];
-    int n = nf_config_chain(cfg, w->ctx.stage, idx, 64);
+    int idx[NF_CONFIG_CHAIN_MAX];
+    int n = nf_config_chain(cfg, w->ctx.stage, idx, NF_CONFIG_CHAIN_MAX);
     w->tail = w->st;
     if (!n)
         return 0;
@@ -2349,14 +2356,9 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
         code = run_filter(&w);
     }
     sd_notify(0, "STOPPING=1");
-    log_counters(&w.ctx);
-    write_metrics(&w.ctx);
-    publish_stats(&w.ctx);
-    for (int i = 0; i < w.n_links; i++) {
-        log_counters(&w.links[i].ctx);
-        write_metrics(&w.links[i].ctx);
-        publish_stats(&w.links[i].ctx);
-    }
+    report_final(&w.ctx);
+    for (int i = 0; i < w.n_links; i++)
+        report_final(&w.links[i].ctx);
 out:
     worker_free(&w);
     return code;

@@ -619,8 +619,9 @@ static bool stage_changed(const struct nf_config *a, int sa, const struct nf_con
  * chain is not the same stages. */
 static bool chain_changed(const struct nf_config *a, int sa, const struct nf_config *b, int sb)
 {
-    int ca[64], cb[64];
-    int na = nf_config_chain(a, sa, ca, 64), nb = nf_config_chain(b, sb, cb, 64);
+    int ca[NF_CONFIG_CHAIN_MAX], cb[NF_CONFIG_CHAIN_MAX];
+    int na = nf_config_chain(a, sa, ca, NF_CONFIG_CHAIN_MAX),
+        nb = nf_config_chain(b, sb, cb, NF_CONFIG_CHAIN_MAX);
     if (na != nb || stage_changed(a, sa, b, sb))
         return true;
     for (int i = 0; i < na; i++)

@@ -562,6 +562,19 @@ static void test_fused_stages(void **state)
               "};\n");
     load_bad(f, NULL, 0, 4, NULL, "'clean'", "no inbox of its own", NULL);
 
+    /* a chain longer than NF_CONFIG_CHAIN_MAX is refused at the first stage past it */
+    char big[16384];
+    int n = snprintf(big, sizeof(big), "stages = {\n  fetch = { plugin = \"src\"; };\n"
+                                       "  s0 = { plugin = \"flt\"; inputs = [\"fetch\"]; };\n");
+    for (int i = 1; i <= NF_CONFIG_CHAIN_MAX + 1; i++)
+        n += snprintf(big + n, sizeof(big) - (size_t)n,
+                      "  s%d = { plugin = \"flt\"; inputs = [\"s%d\"]; fuse = true; };\n", i,
+                      i - 1);
+    snprintf(big + n, sizeof(big) - (size_t)n, "};\n");
+    write_cfg(f, "f8.cfg", big);
+    load_bad(f, NULL, 0, NF_CONFIG_CHAIN_MAX + 4, NULL, "more than 64 stages fused", "'s0'",
+             NULL);
+
     write_cfg(f, "f7.cfg",
               "stages = {\n"
               "  fetch = { plugin = \"src\"; };\n"
