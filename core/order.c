@@ -117,6 +117,10 @@ struct src {
     bool answered;
     int64_t missing_since; /* monotonic ms, 0: present */
     bool absent;           /* left out (logged once) */
+    /* every record of this source read before `floor` has arrived or left the pipeline: the
+     * marks its page gave, and the links of what arrived (nf_order_reader_follow); `mark`, the
+     * larger of the floor and the page's last mark */
+    int64_t floor, mark;
 };
 
 struct nf_order_reader {
@@ -188,6 +192,7 @@ struct nf_order_reader *nf_order_reader_new(const char *run_dir, const struct nf
         s->stage = strdup(src[i].stage);
         s->worker = src[i].worker;
         s->base_epoch = -1;
+        s->floor = s->mark = INT64_MIN;
         if (!s->stage || page_path(run_dir, s->stage, s->worker, s->path, sizeof(s->path)) < 0) {
             nf_order_reader_free(r);
             return NULL;
@@ -237,9 +242,12 @@ int64_t nf_order_reader_low(struct nf_order_reader *r, int64_t now_ms, const cha
                 s->absent = true;
                 continue;
             }
-            low = INT64_MIN;
-            *waiting = s->stage;
-            *waiting_worker = s->worker;
+            s->mark = s->floor; /* what it said before, and what arrived since */
+            if (s->mark < low) {
+                low = s->mark;
+                *waiting = s->stage;
+                *waiting_worker = s->worker;
+            }
             continue;
         }
         if (s->absent)
@@ -261,6 +269,13 @@ int64_t nf_order_reader_low(struct nf_order_reader *r, int64_t now_ms, const cha
             if (copy.low == INT64_MAX && !copy.reading_from)
                 mark = now;
         }
+        /* What a page said stays true while this worker lives (a record that passed it stays
+         * passed), except that a finished source may be started again. */
+        if (!copy.finished && mark > s->floor)
+            s->floor = mark;
+        if (s->floor > mark)
+            mark = s->floor;
+        s->mark = mark;
         if (mark < low) {
             low = mark;
             *waiting = s->stage;
@@ -270,11 +285,36 @@ int64_t nf_order_reader_low(struct nf_order_reader *r, int64_t now_ms, const cha
     return low;
 }
 
+/* The lowest mark of every source present, as last read and followed. */
+static int64_t reader_low_now(const struct nf_order_reader *r)
+{
+    int64_t low = INT64_MAX;
+    for (size_t i = 0; i < r->n; i++)
+        if (!r->src[i].absent && r->src[i].mark < low)
+            low = r->src[i].mark;
+    return low;
+}
+
+int64_t nf_order_reader_follow(struct nf_order_reader *r, int src, int64_t prev, int64_t order)
+{
+    if (src >= 0 && (size_t)src < r->n && order < INT64_MAX) {
+        struct src *s = &r->src[src];
+        if (prev < s->mark && order + 1 > s->floor) {
+            s->floor = order + 1;
+            if (s->floor > s->mark)
+                s->mark = s->floor;
+        }
+    }
+    return reader_low_now(r);
+}
+
 /* ---- the held records ----------------------------------------------------------------------- */
 
 struct held {
     int64_t order;
-    size_t buf; /* index into bufs */
+    int64_t prev; /* its read_prev, INT64_MAX when it has none */
+    int src;      /* its source's index, -1 when unknown */
+    size_t buf;   /* index into bufs */
 };
 
 struct hbuf {
@@ -333,6 +373,12 @@ const void *nf_order_heap_top_bytes(const struct nf_order_heap *h, size_t *len)
     return b->data;
 }
 
+void nf_order_heap_top_link(const struct nf_order_heap *h, int64_t *prev, int *src)
+{
+    *prev = h->n ? h->h[0].prev : INT64_MAX;
+    *src = h->n ? h->h[0].src : -1;
+}
+
 static int take_buf(struct nf_order_heap *h, size_t *out)
 {
     if (h->n_free) {
@@ -352,7 +398,8 @@ static int take_buf(struct nf_order_heap *h, size_t *out)
     return 0;
 }
 
-int nf_order_heap_push(struct nf_order_heap *h, int64_t order, const void *bytes, size_t len)
+int nf_order_heap_push(struct nf_order_heap *h, int64_t order, int64_t prev, int src,
+                       const void *bytes, size_t len)
 {
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 256;
@@ -388,7 +435,7 @@ int nf_order_heap_push(struct nf_order_heap *h, int64_t order, const void *bytes
         h->h[i] = h->h[parent];
         i = parent;
     }
-    h->h[i] = (struct held){order, bi};
+    h->h[i] = (struct held){order, prev, src, bi};
     return 0;
 }
 

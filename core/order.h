@@ -13,7 +13,13 @@
  *    for each ordered stage: the lowest read order among its records in flight that have not
  *    passed that stage; while it is reading, the read order it started reading at; while it has
  *    neither, nothing, which means that what it reads from now on comes after the reader's clock;
- *  - the ordered stage releases what it holds below the lowest mark of every source worker.
+ *  - the ordered stage releases what it holds below the lowest mark of every source worker;
+ *  - and it needs no mark for what it can tell itself: each record carries read_prev, the read
+ *    order its source worker gave just before its own. When every record that source read up to
+ *    read_prev has arrived (or left), so has every one read before the record, and its source's
+ *    mark moves up to it at once. In a single file of workers records arrive in read order, so
+ *    each one goes on as it arrives, without the round trip to the source and back; a record
+ *    dead-lettered or dropped upstream breaks the chain until its source's mark passes it.
  *
  * A record dead-lettered or dropped on its way is acknowledged, so it leaves the marks as well. A
  * resend takes no mark back: the stage has the record already, unless its worker died. When an
@@ -95,6 +101,12 @@ void nf_order_reader_free(struct nf_order_reader *r);
 int64_t nf_order_reader_low(struct nf_order_reader *r, int64_t now_ms, const char **waiting,
                             int *waiting_worker);
 
+/* A record of source `src` (its index in the reader's list) with read order `order` and
+ * read_prev `prev` (record.h) has arrived: when every record that source read up to prev has
+ * arrived or left, so has every one it read before `order`, which needs no word from the source.
+ * Returns the new low (as nf_order_reader_low, without reading the pages again). */
+int64_t nf_order_reader_follow(struct nf_order_reader *r, int src, int64_t prev, int64_t order);
+
 /* ---- the held records ----------------------------------------------------------------------- */
 
 /* Records held, by read order (a binary heap); their bytes are copied into buffers that are
@@ -103,12 +115,17 @@ struct nf_order_heap;
 
 struct nf_order_heap *nf_order_heap_new(void);
 void nf_order_heap_free(struct nf_order_heap *h);
-int nf_order_heap_push(struct nf_order_heap *h, int64_t order, const void *bytes, size_t len);
+/* prev: the record's read_prev (INT64_MAX: none); src: its source's index among the reader's,
+ * -1 when unknown. */
+int nf_order_heap_push(struct nf_order_heap *h, int64_t order, int64_t prev, int src,
+                       const void *bytes, size_t len);
 size_t nf_order_heap_size(const struct nf_order_heap *h);
 /* The lowest read order held; INT64_MAX when empty. */
 int64_t nf_order_heap_top(const struct nf_order_heap *h);
 /* The bytes of the lowest, valid until the next push or pop. */
 const void *nf_order_heap_top_bytes(const struct nf_order_heap *h, size_t *len);
+/* The read_prev and source of the lowest (INT64_MAX and -1 when empty). */
+void nf_order_heap_top_link(const struct nf_order_heap *h, int64_t *prev, int *src);
 void nf_order_heap_pop(struct nf_order_heap *h);
 size_t nf_order_heap_bytes(const struct nf_order_heap *h);
 

@@ -137,6 +137,7 @@ static const struct {
     [NF_F_ACK_TO] = {"ack_to", K_STR},
     [NF_F_SEQ] = {"seq", K_INT},
     [NF_F_READ_ORDER] = {"read_order", K_INT},
+    [NF_F_READ_PREV] = {"read_prev", K_INT},
 };
 
 const char *nf_field_name(enum nf_field f)

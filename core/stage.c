@@ -1176,6 +1176,7 @@ static void replay_overdue(struct worker *w, int64_t now)
  * dedup and story can tell which of two articles the source read first, whatever order they
  * reach them in. */
 static int64_t read_order_last; /* the last microsecond given (one source worker a process) */
+static int64_t read_order_given; /* the last read order given by this process, 0: none yet */
 
 static int64_t read_order_next(int worker)
 {
@@ -1214,6 +1215,13 @@ static int source_emit(struct worker *w, struct slot *s)
     if (nf_record_int(r, NF_F_READ_ORDER, &order) < 0) {
         order = read_order_next(w->ctx.worker);
         nf_record_set_int(r, NF_F_READ_ORDER, order);
+        /* the one given before, from this process: an earlier one may have been given one
+         * later that its journal never held (order.h) */
+        if (read_order_given)
+            nf_record_set_int(r, NF_F_READ_PREV, read_order_given);
+        else
+            nf_record_unset(r, NF_F_READ_PREV);
+        read_order_given = order;
     }
     nf_record_set_int(r, NF_F_ATTEMPT, 1);
     nf_record_set_cstr(r, NF_F_ACK_TO, w->ack_to);
@@ -1633,12 +1641,18 @@ static int run_source(struct worker *w)
 /* Acknowledges the record in w->rec: its journey ends at this stage. */
 /* ack_to comes off the wire: only a source endpoint of this pipeline is ever connected to,
  * never an address a record names. */
-static bool known_ack_to(const struct worker *w, const char *to)
+/* The source worker awaiting acknowledgements at `to`: its index in ack_eps, or -1. */
+static int ack_index(const struct worker *w, const char *to)
 {
     for (size_t i = 0; i < w->n_ack_eps; i++)
         if (strcmp(w->ack_eps[i], to) == 0)
-            return true;
-    return false;
+            return (int)i;
+    return -1;
+}
+
+static bool known_ack_to(const struct worker *w, const char *to)
+{
+    return ack_index(w, to) >= 0;
 }
 
 static void ack_current(struct worker *w, bool held)
@@ -1710,11 +1724,14 @@ static int order_start(struct worker *w)
  * waits for the records read before it. */
 static void order_take(struct worker *w, const void *data, size_t len)
 {
-    int64_t order, seq;
+    int64_t order, seq, prev;
     const char *to = nf_record_str(w->rec, NF_F_ACK_TO, NULL);
-    if (to && nf_record_int(w->rec, NF_F_SEQ, &seq) == 0 && seq > 0 && known_ack_to(w, to))
+    int src = to ? ack_index(w, to) : -1;
+    if (src >= 0 && nf_record_int(w->rec, NF_F_SEQ, &seq) == 0 && seq > 0)
         nf_acker_add(w->acker, to, seq, nf_order_mark_weight(w->order_rank, w->order_self),
                      false);
+    if (nf_record_int(w->rec, NF_F_READ_PREV, &prev) < 0)
+        prev = INT64_MAX; /* links to nothing */
     if (nf_record_int(w->rec, NF_F_READ_ORDER, &order) < 0) {
         /* without one (a journal of an older version, an injected record): nothing to wait for,
          * and its source has heard that it passed, so it holds nothing back either */
@@ -1722,7 +1739,8 @@ static void order_take(struct worker *w, const void *data, size_t len)
         w->order_direct++;
         return;
     }
-    if (order >= w->order_released && nf_order_heap_push(w->held, order, data, len) == 0) {
+    if (order >= w->order_released &&
+        nf_order_heap_push(w->held, order, prev, src, data, len) == 0) {
         if (nf_order_heap_size(w->held) > w->order_held_max)
             w->order_held_max = nf_order_heap_size(w->held);
         if (nf_order_heap_bytes(w->held) > w->order_bytes_max)
@@ -1748,10 +1766,19 @@ static int order_release(struct worker *w)
     int ww = 0;
     int64_t low = nf_order_reader_low(w->order, now, &waiting, &ww);
     int n = 0;
-    while (nf_order_heap_size(w->held) && nf_order_heap_top(w->held) < low) {
+    while (nf_order_heap_size(w->held)) {
+        int64_t order = nf_order_heap_top(w->held);
+        if (order >= low) { /* unless the record read just before it is in already */
+            int64_t prev;
+            int src;
+            nf_order_heap_top_link(w->held, &prev, &src);
+            low = nf_order_reader_follow(w->order, src, prev, order);
+            if (order >= low)
+                break;
+            nf_ctx_count(&w->ctx, "linked", 1); /* before its source's mark */
+        }
         size_t len;
         const void *data = nf_order_heap_top_bytes(w->held, &len);
-        int64_t order = nf_order_heap_top(w->held);
         if (nf_record_decode(w->rec, data, len) == 0) /* it was read once already */
             handle(w, data, len);
         nf_log_record(NULL);
@@ -2017,8 +2044,11 @@ static int run_filter(struct worker *w)
             flush_out(w);
         }
         /* An ordered stage releases a record only once its source has heard that the record
-         * itself has passed (order.h): the marks of what just arrived go out now, not after
-         * the plugin has processed what is released below and the state behind it is synced. */
+         * itself has passed (order.h), unless it follows on its read_prev: the marks of what
+         * just arrived go out now, not after the plugin has processed what is released below
+         * and the state behind it is synced. (Sending them only when a record stays held cost
+         * the store 3-7% more CPU in the latency bench, its batches smaller, and moved no
+         * latency figure beyond the machine's noise.) */
         if (w->held && rc > 0)
             nf_acker_send(w->acker);
         if (w->held) { /* the plugin has seen only what was released; that is what counts */

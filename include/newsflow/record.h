@@ -40,13 +40,16 @@ enum nf_field {
     NF_F_ACK_TO,       /* str: endpoint of the source worker that awaits the acknowledgement */
     NF_F_SEQ,          /* int: the source worker's sequence number for this record */
     NF_F_READ_ORDER,   /* int: when the source first sent it (see below), kept through resends */
+    NF_F_READ_PREV,    /* int: the read_order its source worker gave just before this one's */
     NF_F_COUNT
 };
 
 /* read_order = microseconds since NF_READ_ORDER_EPOCH (2020-01-01T00:00:00Z) of the record's
  * first send, strictly increasing within a source worker, shifted left by
  * NF_READ_ORDER_WORKER_BITS with the source worker's number in the low bits: which of two
- * records a source read first, the same however late or often either arrives. */
+ * records a source read first, the same however late or often either arrives. read_prev, set
+ * with it, is the read_order the same worker gave just before (absent for the first one of a
+ * process): no record of that worker has a read order between the two. */
 #define NF_READ_ORDER_EPOCH INT64_C(1577836800)
 #define NF_READ_ORDER_WORKER_BITS 10
 

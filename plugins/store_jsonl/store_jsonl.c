@@ -1,6 +1,7 @@
 /* store_jsonl: a sink that writes each record as one line of JSON (JSON Lines), for export and
  * for the scoring tools. The schema's keys come first in schema order, then the record's unknown
- * keys; the transport's own fields (attempt, seq, ack_to, read_order) and minhash are left out.
+ * keys; the transport's own fields (attempt, seq, ack_to, read_order, read_prev) and minhash
+ * are left out.
  * Corrections of earlier verdicts a record carries (amend.h) follow its line as a line of their
  * own, {"amend": {...}}, which a reader applies to the lines before it. It does not rotate,
  * compress or deduplicate: a replayed record is written again. */

@@ -52,7 +52,9 @@ static void test_heap_sorts(void **state)
             int64_t order = (last == INT64_MIN ? 0 : last) + 1 + rand() % 100000;
             char bytes[32];
             int n = snprintf(bytes, sizeof(bytes), "record %lld", (long long)order);
-            assert_int_equal(nf_order_heap_push(h, order, bytes, (size_t)n + 1), 0);
+            /* its link travels with it: order - 1 as read_prev, order % 7 as source */
+            assert_int_equal(nf_order_heap_push(h, order, order - 1, (int)(order % 7), bytes,
+                                                (size_t)n + 1), 0);
             held++;
         }
         for (int i = 0; i < 150; i++) {
@@ -64,6 +66,11 @@ static void test_heap_sorts(void **state)
             snprintf(want, sizeof(want), "record %lld", (long long)order);
             assert_string_equal(bytes, want); /* the bytes go with their order */
             assert_int_equal(len, strlen(want) + 1);
+            int64_t prev;
+            int src;
+            nf_order_heap_top_link(h, &prev, &src);
+            assert_int_equal(prev, order - 1);
+            assert_int_equal(src, (int)(order % 7));
             last = order;
             nf_order_heap_pop(h);
             popped++;
@@ -125,8 +132,13 @@ static void test_marks(void **state)
     nf_order_publish(p, low, 2, 0, false, 1);
     assert_int_equal(low_of(r, 0), 2000);
     /* while reading, what it reads comes after reading_from */
-    nf_order_publish(p, low, 2, 1500, false, -1);
-    assert_int_equal(low_of(r, 0), 1500);
+    int64_t later[2] = {1000, 3000};
+    nf_order_publish(p, later, 2, 2500, false, -1);
+    assert_int_equal(low_of(r, 0), 2500);
+    /* what a page said stays true: a lower mark after it (a source started again, its journal
+     * resent and not yet passed) does not take it back */
+    nf_order_publish(p, low, 2, 0, false, -1);
+    assert_int_equal(low_of(r, 0), 2500);
     /* nothing in flight that has not passed, not reading: anything new comes after now */
     int64_t none[2] = {INT64_MAX, INT64_MAX};
     int64_t before = nf_order_now();
@@ -178,6 +190,48 @@ static void test_absent_source(void **state)
     nf_order_close(&q);
 }
 
+/* A record whose read_prev has arrived (or left) moves its source's mark up to it, with no
+ * word from the source; one whose read_prev has not, does not. */
+static void test_follow(void **state)
+{
+    (void)state;
+    char err[256];
+    struct nf_order_page *p = nf_order_open(dir, "a", 0, err, sizeof(err));
+    struct nf_order_page *q = nf_order_open(dir, "b", 0, err, sizeof(err));
+    assert_non_null(p);
+    assert_non_null(q);
+    struct nf_order_src src[] = {{"a", 0}, {"b", 0}};
+    struct nf_order_reader *r = nf_order_reader_new(dir, src, 2, 0);
+    assert_non_null(r);
+    int64_t low_a[1] = {1000}, low_b[1] = {5000};
+    nf_order_publish(p, low_a, 1, 0, false, -1);
+    nf_order_publish(q, low_b, 1, 0, false, -1);
+    /* before its source has answered the reset, a link proves nothing: the last worker of this
+     * stage may have had the record read before it */
+    assert_int_equal(low_of(r, 0), INT64_MIN);
+    assert_int_equal(nf_order_reader_follow(r, 0, 900, 1100), INT64_MIN);
+    nf_order_publish(p, low_a, 1, 0, false, 0);
+    nf_order_publish(q, low_b, 1, 0, false, 0);
+    assert_int_equal(low_of(r, 0), 1000);
+    /* 1100 follows 900, below a's mark: everything a read before 1100 is in */
+    assert_int_equal(nf_order_reader_follow(r, 0, 900, 1100), 1101);
+    /* 1300 follows 1200, which has not arrived: nothing moves */
+    assert_int_equal(nf_order_reader_follow(r, 0, 1200, 1300), 1101);
+    /* then 1200 (after 1100), and 1300 links on */
+    assert_int_equal(nf_order_reader_follow(r, 0, 1100, 1200), 1201);
+    assert_int_equal(nf_order_reader_follow(r, 0, 1200, 1300), 1301);
+    /* a record without read_prev, or of an unknown source, links nothing */
+    assert_int_equal(nf_order_reader_follow(r, 0, INT64_MAX, 1400), 1301);
+    assert_int_equal(nf_order_reader_follow(r, -1, 1300, 1400), 1301);
+    assert_int_equal(nf_order_reader_follow(r, 2, 1300, 1400), 1301);
+    /* the page, still at 1000, does not take it back; b's mark holds everything at 5000 */
+    assert_int_equal(low_of(r, 0), 1301);
+    assert_int_equal(nf_order_reader_follow(r, 0, 1300, 6000), 5000);
+    nf_order_reader_free(r);
+    nf_order_close(&p);
+    nf_order_close(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_mark_weight),
         cmocka_unit_test_setup_teardown(test_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_absent_source, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_follow, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -134,6 +134,7 @@ static void fill_all(struct nf_record *r)
     assert_int_equal(nf_record_set_int(r, NF_F_ATTEMPT, 1), 0);
     assert_int_equal(nf_record_set_int(r, NF_F_SEQ, -42), 0);
     assert_int_equal(nf_record_set_int(r, NF_F_READ_ORDER, INT64_C(1) << 60), 0);
+    assert_int_equal(nf_record_set_int(r, NF_F_READ_PREV, (INT64_C(1) << 60) - 1024), 0);
 }
 
 static void check_all(struct nf_record *r)
@@ -148,6 +149,10 @@ static void check_all(struct nf_record *r)
     assert_int_equal(i, 1);
     assert_int_equal(nf_record_int(r, NF_F_SEQ, &i), 0);
     assert_int_equal(i, -42);
+    assert_int_equal(nf_record_int(r, NF_F_READ_ORDER, &i), 0);
+    assert_int_equal(i, INT64_C(1) << 60);
+    assert_int_equal(nf_record_int(r, NF_F_READ_PREV, &i), 0);
+    assert_int_equal(i, (INT64_C(1) << 60) - 1024);
     for (size_t k = 0; k < N_STR_FIELDS; k++)
         assert_str_field(r, str_fields[k].f, str_fields[k].s);
     const char *uri = NULL, *kind = NULL;

@@ -6,7 +6,8 @@
 #  - busy: three clean and two extract workers, while the source, every clean, extract, dedup
 #    and store worker is killed with SIGKILL now and then (story is left running: its restart
 #    is e2e.chaos's);
-# and both must give every article the same dup_of and the same story_id. A third run, busy
+# and both must give every article the same dup_of and the same story_id (and in the calm run
+# most records go on as they arrive, on their read_prev). A third run, busy
 # without read order and without kills, shows what the order buys (reported).
 # NF_E2E_SEED=N replays the same kill schedule.
 . "$(dirname "$0")/lib.sh"
@@ -87,6 +88,14 @@ LOOSE=$!
 PIDS+=("$LOOSE")
 finish loose "$LOOSE"
 
+# In one file of workers the records arrive in read order, and each goes on as it arrives, on
+# its read_prev, without waiting for its source's mark (order.h): most of them in the calm run.
+for st in dedup story; do
+    linked=$(sed -n "s/.*$st\[0\]: counts:.* linked=\([0-9]*\).*/\1/p" "$T/calm.log" | tail -1)
+    echo "calm run: $st took ${linked:-0} records on their read_prev"
+    [ "${linked:-0}" -ge $((ARTICLES / 2)) ] ||
+        fail "$st took ${linked:-0} of $ARTICLES records on their read_prev in the calm run"
+done
 late=$(sed -n 's/.*story\[0\]: counts:.* late=\([0-9]*\).*/\1/p' "$T/busy.log" | tail -1)
 echo "kills $kills; story's late records ${late:-0}; without read order, dup_of differs for" \
      "$(differ calm loose dup_of) and story_id for $(differ calm loose story_id) articles"
