@@ -72,7 +72,7 @@ has_rows() { [ "$(sql "$T/busy.db" "select count(*) > 0 from articles" 2>/dev/nu
 wait_for 60 has_rows || { tail -30 "$T/busy.log"; fail "nothing was stored within 60 s"; }
 kills=0
 while ! finished && [ $kills -lt 12 ]; do
-    sleep "0.$(( RANDOM % 700 + 300 ))"
+    sleep "0.$(( RANDOM % 350 + 150 ))" # a few seconds' run: kills a few tenths apart
     target=${TARGETS[RANDOM % ${#TARGETS[@]}]}
     pid=$(pgrep -f -- "newsflow stage $CFG $target" | head -1) || continue
     finished && break
