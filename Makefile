@@ -48,7 +48,7 @@ bench: build
 	bash bench/bench_lang.sh $(BUILD)
 	bash bench/bench_store.sh $(BUILD)
 	bash bench/bench_recovery.sh $(BUILD)
-	bash bench/bench_latency.sh $(BUILD)
+	NF_LATENCY_ROUNDS=$${NF_LATENCY_ROUNDS:-3} bash bench/bench_latency.sh $(BUILD)
 	@if [ -x /usr/lib/postgresql/15/bin/initdb ]; then bash bench/bench_pg.sh $(BUILD); \
 	else echo "== store_pg: skipped (no PostgreSQL server: make test installs it)"; fi
 

@@ -6,6 +6,7 @@
 #   env: NF_LATENCY_RATE files/s, default 2500: about half of the 5,000-5,300 articles a second
 #        the pipeline sustains on 2 cores in bench/run.sh;
 #        NF_LATENCY_SET, more --set options (e.g. "--set store.fsync=false");
+#        NF_LATENCY_ROUNDS, default 1: that many runs one after the other, with the medians;
 #        NF_LATENCY_FILES, default 40000 (16 s at the default rate): the store's tail shows only
 #        once its full-text index has grown (at 2,000 files/s, 10,000 files gave p99 37 ms
 #        where 40,000 gave 63-70);
@@ -20,6 +21,25 @@ set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+# NF_LATENCY_ROUNDS=N runs the bench N times and gives the median of each figure too: one run's
+# p99 moves by a factor of two or three with the host's other work.
+ROUNDS=${NF_LATENCY_ROUNDS:-1}
+if [ "$ROUNDS" -gt 1 ]; then
+    p50s=() p99s=()
+    for r in $(seq "$ROUNDS"); do
+        out=$(NF_LATENCY_ROUNDS=1 bash "$0" "$BUILD")
+        echo "$out" | sed "s/^/  [round $r] /" | grep -v "reproduce:"
+        line=$(echo "$out" | grep "latency p50")
+        p50s+=("$(echo "$line" | sed 's/.*latency p50 \([0-9.]*\) ms.*/\1/')")
+        p99s+=("$(echo "$line" | sed 's/.*p99 \([0-9.]*\) ms.*/\1/')")
+    done
+    median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
+    echo "  over $ROUNDS rounds: p50 median $(median "${p50s[@]}") ms (${p50s[*]}), p99 median" \
+         "$(median "${p99s[@]}") ms (${p99s[*]})"
+    echo "  reproduce: NF_LATENCY_ROUNDS=$ROUNDS NF_LATENCY_RATE=${NF_LATENCY_RATE:-2500}" \
+         "NF_LATENCY_FILES=${NF_LATENCY_FILES:-40000} bench/bench_latency.sh $BUILD"
+    exit 0
+fi
 NF="$BUILD/bin/newsflow"
 RATE=${NF_LATENCY_RATE:-2500}
 FILES=${NF_LATENCY_FILES:-40000}
