@@ -118,10 +118,16 @@ struct src {
     int64_t missing_since; /* monotonic ms, 0: present */
     bool absent;           /* left out (logged once) */
     /* every record of this source read before `floor` has arrived or left the pipeline: the
-     * marks its page gave, and the links of what arrived (nf_order_reader_follow); `mark`, the
-     * larger of the floor and the page's last mark */
-    int64_t floor, mark;
+     * marks its page gave, and the links of what arrived (nf_order_reader_follow) */
+    int64_t floor;
+    bool finished; /* its page said so when last read: nothing of it is to come */
 };
+
+/* What holds records back for source s: nothing once it has finished, else its floor. */
+static int64_t src_mark(const struct src *s)
+{
+    return s->finished ? INT64_MAX : s->floor;
+}
 
 struct nf_order_reader {
     struct src *src;
@@ -192,7 +198,7 @@ struct nf_order_reader *nf_order_reader_new(const char *run_dir, const struct nf
         s->stage = strdup(src[i].stage);
         s->worker = src[i].worker;
         s->base_epoch = -1;
-        s->floor = s->mark = INT64_MIN;
+        s->floor = INT64_MIN;
         if (!s->stage || page_path(run_dir, s->stage, s->worker, s->path, sizeof(s->path)) < 0) {
             nf_order_reader_free(r);
             return NULL;
@@ -242,9 +248,9 @@ int64_t nf_order_reader_low(struct nf_order_reader *r, int64_t now_ms, const cha
                 s->absent = true;
                 continue;
             }
-            s->mark = s->floor; /* what it said before, and what arrived since */
-            if (s->mark < low) {
-                low = s->mark;
+            s->finished = false; /* what it said before, and what arrived since */
+            if (s->floor < low) {
+                low = s->floor;
                 *waiting = s->stage;
                 *waiting_worker = s->worker;
             }
@@ -271,11 +277,10 @@ int64_t nf_order_reader_low(struct nf_order_reader *r, int64_t now_ms, const cha
         }
         /* What a page said stays true while this worker lives (a record that passed it stays
          * passed), except that a finished source may be started again. */
+        s->finished = copy.finished;
         if (!copy.finished && mark > s->floor)
             s->floor = mark;
-        if (s->floor > mark)
-            mark = s->floor;
-        s->mark = mark;
+        mark = src_mark(s);
         if (mark < low) {
             low = mark;
             *waiting = s->stage;
@@ -290,8 +295,8 @@ static int64_t reader_low_now(const struct nf_order_reader *r)
 {
     int64_t low = INT64_MAX;
     for (size_t i = 0; i < r->n; i++)
-        if (!r->src[i].absent && r->src[i].mark < low)
-            low = r->src[i].mark;
+        if (!r->src[i].absent && src_mark(&r->src[i]) < low)
+            low = src_mark(&r->src[i]);
     return low;
 }
 
@@ -299,11 +304,8 @@ int64_t nf_order_reader_follow(struct nf_order_reader *r, int src, int64_t prev,
 {
     if (src >= 0 && (size_t)src < r->n && order < INT64_MAX) {
         struct src *s = &r->src[src];
-        if (prev < s->mark && order + 1 > s->floor) {
+        if (prev < src_mark(s) && order + 1 > s->floor)
             s->floor = order + 1;
-            if (s->floor > s->mark)
-                s->mark = s->floor;
-        }
     }
     return reader_low_now(r);
 }

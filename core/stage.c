@@ -1215,8 +1215,9 @@ static int source_emit(struct worker *w, struct slot *s)
     if (nf_record_int(r, NF_F_READ_ORDER, &order) < 0) {
         order = read_order_next(w->ctx.worker);
         nf_record_set_int(r, NF_F_READ_ORDER, order);
-        /* the one given before, from this process: an earlier one may have been given one
-         * later that its journal never held (order.h) */
+        /* read_prev: the order this process gave last. The first record of a process has
+         * none: the order before it, from an earlier process, may belong to a record sent but
+         * never journaled, which no one will send again (order.h) */
         if (read_order_given)
             nf_record_set_int(r, NF_F_READ_PREV, read_order_given);
         else
