@@ -88,7 +88,7 @@ if [ -f "$SHARED/tools/make_corpus.py" ]; then
 fi
 # Stories: each set through conf/stories.cfg in its own order, then shuffled with seeds 1-3 (an
 # online clustering depends on the order of arrival): BCubed F1 of each order and their spread.
-resolve_amends() { # EXPORT: its records with the story renames of the amend lines applied
+resolve_amends() { # EXPORT: its records with the story renames and moves of the amend lines applied
     python3 -c 'import json, sys
 recs = []
 for line in open(sys.argv[1]):
@@ -99,6 +99,10 @@ for line in open(sys.argv[1]):
         for old, new in (r["amend"].get("story_id") or {}).items():
             for x in recs:
                 if x.get("story_id") == old:
+                    x["story_id"] = new
+        for art, new in (r["amend"].get("story_of") or {}).items():
+            for x in recs:
+                if x.get("id") == art:
                     x["story_id"] = new
         continue
     recs.append(r)

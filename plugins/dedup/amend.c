@@ -10,7 +10,8 @@
 #include <string.h>
 
 static const char *const amend_names[] = {[NF_AMEND_DUP_OF] = "dup_of",
-                                          [NF_AMEND_STORY_ID] = "story_id"};
+                                          [NF_AMEND_STORY_ID] = "story_id",
+                                          [NF_AMEND_STORY_OF] = "story_of"};
 
 void nf_amend_free(struct nf_amend *a)
 {
@@ -88,20 +89,23 @@ int nf_amend_each(struct nf_record *rec,
     msgpack_object o;
     size_t off = 0;
     int rc = -1;
-    *why = "the amend key is not a map of dup_of and story_id, each a map of ids";
+    *why = "the amend key is not a map of dup_of, story_id and story_of, each a map of ids";
     if (msgpack_unpack(v, len, &off, &zone, &o) != MSGPACK_UNPACK_SUCCESS ||
         o.type != MSGPACK_OBJECT_MAP)
         goto out;
-    for (int kind = NF_AMEND_DUP_OF; kind <= NF_AMEND_STORY_ID; kind++) {
+    for (int kind = NF_AMEND_DUP_OF; kind < NF_AMEND_KINDS; kind++) {
         for (uint32_t i = 0; i < o.via.map.size; i++) {
             const msgpack_object *k = &o.via.map.ptr[i].key, *m = &o.via.map.ptr[i].val;
             if (k->type != MSGPACK_OBJECT_STR || m->type != MSGPACK_OBJECT_MAP)
                 goto out;
-            bool dup = k->via.str.size == 6 && memcmp(k->via.str.ptr, "dup_of", 6) == 0;
-            bool story = k->via.str.size == 8 && memcmp(k->via.str.ptr, "story_id", 8) == 0;
-            if (!dup && !story)
+            int is = -1;
+            for (int j = 0; j < NF_AMEND_KINDS; j++)
+                if (k->via.str.size == strlen(amend_names[j]) &&
+                    memcmp(k->via.str.ptr, amend_names[j], k->via.str.size) == 0)
+                    is = j;
+            if (is < 0)
                 goto out;
-            if ((kind == NF_AMEND_DUP_OF) != dup)
+            if (is != kind)
                 continue;
             for (uint32_t j = 0; j < m->via.map.size; j++) {
                 const msgpack_object *ik = &m->via.map.ptr[j].key, *iv = &m->via.map.ptr[j].val;
@@ -211,7 +215,7 @@ int nf_amend_apply(struct nf_amend *a, struct nf_record *rec, const char **why)
         msgpack_zone_clear(&zone);
     }
     size_t kinds = 0;
-    for (int kind = NF_AMEND_DUP_OF; kind <= NF_AMEND_STORY_ID; kind++)
+    for (int kind = NF_AMEND_DUP_OF; kind < NF_AMEND_KINDS; kind++)
         for (size_t i = 0; i < all.n; i++)
             if (all.e[i].kind == (enum nf_amend_kind)kind) {
                 kinds++;
@@ -220,7 +224,7 @@ int nf_amend_apply(struct nf_amend *a, struct nf_record *rec, const char **why)
     bad |= msgpack_pack_str(&pk, strlen(NF_AMEND_KEY)) |
            msgpack_pack_str_body(&pk, NF_AMEND_KEY, strlen(NF_AMEND_KEY)) |
            msgpack_pack_map(&pk, kinds);
-    for (int kind = NF_AMEND_DUP_OF; kind <= NF_AMEND_STORY_ID && !bad; kind++) {
+    for (int kind = NF_AMEND_DUP_OF; kind < NF_AMEND_KINDS && !bad; kind++) {
         size_t n = 0;
         for (size_t i = 0; i < all.n; i++)
             n += all.e[i].kind == (enum nf_amend_kind)kind;

@@ -153,12 +153,14 @@ static const char store_pg_refuse_sql[] =
 
 static const char store_pg_take_sql[] = "DELETE FROM {refused} WHERE id = $1 RETURNING reason";
 
-/* Corrections of earlier verdicts a record carries (amend.h): by id for dup_of, a story's
- * members by its old id; applied after the batch's rows, in the order they arrived. */
+/* Corrections of earlier verdicts a record carries (amend.h): by id for dup_of and story_of, a
+ * story's members by its old id; applied after the batch's rows, in the order they arrived. */
 static const char store_pg_amend_dup_sql[] =
     "UPDATE {articles} SET dup_of = $2 WHERE id = $1 AND dup_of IS DISTINCT FROM $2";
 static const char store_pg_amend_story_sql[] =
     "UPDATE {articles} SET story_id = $2 WHERE story_id = $1";
+static const char store_pg_amend_story_of_sql[] =
+    "UPDATE {articles} SET story_id = $2 WHERE id = $1 AND story_id IS DISTINCT FROM $2";
 
 struct store_pg_amend {
     enum nf_amend_kind kind;
@@ -364,6 +366,7 @@ static int store_pg_prepare(struct store_pg *s, struct nf_ctx *ctx)
         {"nf_take_refusal", store_pg_take_sql, 1},
         {"nf_amend_dup", store_pg_amend_dup_sql, 2},
         {"nf_amend_story", store_pg_amend_story_sql, 2},
+        {"nf_amend_story_of", store_pg_amend_story_of_sql, 2},
     };
     Oid types[C_COUNT];
     for (int i = 0; i < C_COUNT; i++)
@@ -587,7 +590,9 @@ static int store_pg_amend_take(void *arg, enum nf_amend_kind kind, const char *k
 static void store_pg_amend_args(const struct store_pg_amend *a, const char **name,
                                 const char *vals[2], int lens[2])
 {
-    *name = a->kind == NF_AMEND_DUP_OF ? "nf_amend_dup" : "nf_amend_story";
+    *name = a->kind == NF_AMEND_DUP_OF    ? "nf_amend_dup"
+            : a->kind == NF_AMEND_STORY_ID ? "nf_amend_story"
+                                           : "nf_amend_story_of";
     vals[0] = a->key;
     lens[0] = 32;
     vals[1] = a->val[0] ? a->val : NULL;

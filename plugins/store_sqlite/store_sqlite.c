@@ -180,7 +180,7 @@ static const char store_sqlite_upsert[] =
 
 enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_UPSERT,
-    ST_AMEND_DUP_OF, ST_AMEND_STORY_ID, ST_FTS_ADD, ST_FTS_MARK, ST_COUNT
+    ST_AMEND_DUP_OF, ST_AMEND_STORY_ID, ST_AMEND_STORY_OF, ST_FTS_ADD, ST_FTS_MARK, ST_COUNT
 };
 
 static const char *const store_sqlite_sql[ST_COUNT] = {
@@ -191,12 +191,13 @@ static const char *const store_sqlite_sql[ST_COUNT] = {
     [ST_RELEASE] = "RELEASE record",
     [ST_ROLLBACK_TO] = "ROLLBACK TO record",
     [ST_UPSERT] = store_sqlite_upsert,
-    /* Corrections of earlier verdicts a record carries (amend.h): by id for dup_of, a story's
-     * members by its old id, found through the index of every part (the trigger
-     * article_stories_au follows the change there). */
+    /* Corrections of earlier verdicts a record carries (amend.h): by id for dup_of and
+     * story_of, a story's members by its old id, found through the index of every part (the
+     * trigger article_stories_au follows the change there). */
     [ST_AMEND_DUP_OF] = "UPDATE articles SET dup_of = ?2 WHERE id = ?1 AND dup_of IS NOT ?2",
     [ST_AMEND_STORY_ID] = "UPDATE articles SET story_id = ?2 WHERE rowid IN (SELECT article_rowid "
                           "FROM story_members WHERE story_id = ?1)",
+    [ST_AMEND_STORY_OF] = "UPDATE articles SET story_id = ?2 WHERE id = ?1 AND story_id IS NOT ?2",
     /* Prepared only when the index exists. */
     [ST_FTS_ADD] = "INSERT INTO articles_fts(rowid, title, text) SELECT rowid, title, text FROM "
                    "articles WHERE rowid > (SELECT indexed_upto FROM articles_fts_state)",
@@ -585,7 +586,9 @@ static void store_sqlite_bind_str(sqlite3_stmt *st, int param, const char *s, si
 static int store_sqlite_amend(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
 {
     struct store_sqlite *s = arg;
-    int st = kind == NF_AMEND_DUP_OF ? ST_AMEND_DUP_OF : ST_AMEND_STORY_ID;
+    int st = kind == NF_AMEND_DUP_OF    ? ST_AMEND_DUP_OF
+             : kind == NF_AMEND_STORY_ID ? ST_AMEND_STORY_ID
+                                         : ST_AMEND_STORY_OF;
     sqlite3_bind_text(s->st[st], 1, key, -1, SQLITE_STATIC);
     if (val)
         sqlite3_bind_text(s->st[st], 2, val, -1, SQLITE_STATIC);

@@ -9,9 +9,9 @@
  * and words; who and how many (names, figures) that agree raise a join, and that disagree lower
  * one into a young story of an undated side; a story of one or two members and the story an
  * article joined are merged when the article finds it next best and their centroids are alike
- * (a split at a story's start, mended). BCubed F1 through conf/stories.cfg over ten orders:
- * BASIL 0.945, ecbplus-dev 0.89: two events of one kind (two arrests of one team's players) are
- * still often one story;
+ * (a split at a story's start, mended). BCubed F1 through conf/stories.cfg (splits on) over ten
+ * orders: BASIL 0.949, ecbplus-dev 0.91: two events of one kind (two arrests of one team's
+ * players) are still sometimes one story;
  * docs/stories.md has the figures and what was tried. Copies join their original's story, and
  * an original that dedup found read before articles that arrived first joins their story;
  * replays keep theirs. A story is named by its member read first (read_order): when an
@@ -22,7 +22,10 @@
  * judged since (appended at every flush, replayed at start), so that a crash loses nothing it
  * sent on and the next article is judged as it would have been. A merge is a rename too: the
  * stores move the merged story's articles, and the stage finds them through the names they
- * joined under (story_follow). It never splits a story or moves one article, and does not
+ * joined under (story_follow). With split_ratio set (conf/stories.cfg), a story of 4 to 32
+ * members whose members fall in two sides that differ in their figures is split in two, and the
+ * record carries the members moved to the stores ("story_of"): two events of one kind that
+ * gathered in one story are parted once each has told itself a few times. It does not
  * translate. */
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +95,14 @@ enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
 #define STORY_FORMER 4
 /* Steps story_follow takes from an article to the story its own was merged into */
 #define STORY_FOLLOW 8
+/* Splitting a story (story_split): it needs this many members with terms, two a side; beyond
+ * the most, its members are no longer kept. A member keeps its strongest terms and entities, and
+ * a split is found in at most STORY_SPLIT_ROUNDS rounds of moves. */
+#define STORY_SPLIT_MIN 4
+#define STORY_SPLIT_MAX 32
+#define STORY_MEMBER_TERMS 32
+#define STORY_MEMBER_ENTS 8
+#define STORY_SPLIT_ROUNDS 10
 
 struct story_conf {
     double threshold;
@@ -106,6 +117,8 @@ struct story_conf {
     double agree_weight;
     double disagree_young_weight;
     double merge_threshold;
+    double split_ratio;
+    double split_figures;
     double anchor_share;
     double common_share;
     int64_t anchors;
@@ -113,6 +126,7 @@ struct story_conf {
     int64_t max_stories;
     int64_t max_terms;
     int64_t max_ids;
+    int64_t split_members;
     int64_t snapshot_s;
     const char *idf_bootstrap;
     const char *idf_export;
@@ -175,6 +189,24 @@ static const struct nf_option story_options[] = {
      "words) is mended when a later article is close to both. The merged story keeps the name "
      "of the member read first and the record carries the rename to the stores. 0: stories "
      "are never merged.", .min = "0", .max = "1"},
+    {"split_ratio", NF_OPT_DOUBLE, "0", offsetof(struct story_conf, split_ratio),
+     "A story of 4 to 32 members is split in two when its members fall in two sides whose "
+     "mean similarity across is under this share of their mean similarity within, and whose "
+     "figures' is under split_figures of theirs: two events of one kind (two arrests of one "
+     "team's players) gathered in one story share the kind's words, and each side agrees on "
+     "its own figures (a toll, an age, a score). The side with the member read first keeps "
+     "the story; the other becomes a story named by its own member read first, and the record "
+     "carries each of its members to it (\"story_of\") for the stores; a member sent again "
+     "carries them again. 0 (the default; conf/stories.cfg sets 0.6): stories are never split, "
+     "and no member is kept for it: under kills a store may still keep a moved article in "
+     "its story of before (e2e.read_order).", .min = "0", .max = "1"},
+    {"split_figures", NF_OPT_DOUBLE, "0.3", offsetof(struct story_conf, split_figures),
+     "See split_ratio: how little the two sides of a story may agree on figures, against "
+     "how much each agrees within, for the story to be split.", .min = "0", .max = "1"},
+    {"split_members", NF_OPT_INT, "20000", offsetof(struct story_conf, split_members),
+     "Members kept for splitting stories, about 700 bytes each (14 MB at the default); beyond it those of the "
+     "stories that went longest without a new member are dropped, and such a story is no "
+     "longer split.", .min = "64", .max = "100000000"},
     {"anchor_share", NF_OPT_DOUBLE, "0.005", offsetof(struct story_conf, anchor_share),
      "A word (or entity) is an anchor when at most this share of the articles seen so far have "
      "it (and never fewer than 5 articles, nor than common_share of them up to 16): a name, a "
@@ -327,6 +359,32 @@ struct story_cand {
     float partial;
 };
 
+/* A member of a story, kept while the story may be split (see story_split). */
+struct story_mterm {
+    uint64_t h;
+    float tf; /* its normalised log-tf in the member, as story_term.mass sums them */
+    uint8_t kind, named;
+};
+
+struct story_member {
+    uint64_t k[2];  /* the article's id */
+    uint64_t of[2]; /* a copy's original, else zero */
+    int64_t order;
+    double t; /* published, in days since the epoch; NAN when undated */
+    uint16_t year;
+    uint8_t nterms, nents;
+    struct story_mterm terms[STORY_MEMBER_TERMS]; /* strongest first */
+    struct story_ent ents[STORY_MEMBER_ENTS];
+};
+
+struct story_mlist {
+    struct story_member *m;
+    uint32_t n, cap;
+    bool off; /* its members are not all known: the story is not split */
+    bool split; /* it was split: sib and sib_serial are the other side's story */
+    uint32_t sib, sib_serial;
+};
+
 struct story {
     const struct story_conf *conf;
     struct nf_ctx *ctx; /* the host's, valid until destroy: for the shutdown snapshot's log */
@@ -341,6 +399,8 @@ struct story {
     struct story_term *terms; /* top_terms per slot */
     struct story_ent *ents;   /* STORY_MAX_ENTS per slot */
     uint32_t *free_slots;
+    struct story_mlist *mem; /* members of stories that may be split */
+    size_t mem_total;
     size_t nitems, cap_items, nfree, live;
     struct story_index index;
     struct story_idmap ids[2]; /* [0] young, [1] old */
@@ -919,6 +979,8 @@ static int story_cmp_seq(const void *a, const void *b, void *arg)
     return x < y ? -1 : x > y;
 }
 
+static void story_mlist_free(struct story *s, uint32_t slot, bool off);
+
 /* Forgets the tenth of the stories that went longest without a new member. */
 static int story_evict(struct story *s)
 {
@@ -930,6 +992,7 @@ static int story_evict(struct story *s)
     qsort_r(o, n, sizeof(*o), story_cmp_seq, s->items);
     size_t drop = n / 10 + 1;
     for (size_t i = 0; i < drop && i < n; i++) {
+        story_mlist_free(s, o[i], false);
         s->items[o[i]].live = false;
         s->alive[o[i]] = 0;
         s->free_slots[s->nfree++] = o[i];
@@ -972,10 +1035,13 @@ static int story_items_grow(struct story *s, size_t want)
         uint32_t *al = realloc(s->alive, c * sizeof(*al));
         if (al)
             s->alive = al;
-        if (!it || !t || !e || !f || !o || !acc || !tch || !al)
+        struct story_mlist *ml = realloc(s->mem, c * sizeof(*ml));
+        if (ml)
+            s->mem = ml;
+        if (!it || !t || !e || !f || !o || !acc || !tch || !al || !ml)
             return -1;
         for (size_t i = s->cap_items; i < c; i++)
-            s->acc[i] = 0, s->alive[i] = 0;
+            s->acc[i] = 0, s->alive[i] = 0, s->mem[i] = (struct story_mlist){0};
         s->cap_items = c;
     }
     return 0;
@@ -989,12 +1055,14 @@ static long story_slot_new(struct story *s)
         uint32_t slot = s->free_slots[--s->nfree];
         s->items[slot].serial++;
         s->live++;
+        story_mlist_free(s, slot, false);
         return slot;
     }
     if (s->nitems == s->cap_items && story_items_grow(s, s->nitems + 1) < 0)
         return -1;
     uint32_t slot = (uint32_t)s->nitems++;
     s->items[slot] = (struct story_item){.serial = 1};
+    story_mlist_free(s, slot, false);
     s->live++;
     return slot;
 }
@@ -1782,11 +1850,44 @@ static double story_pair_sim(struct story *s, uint32_t a, uint32_t b, double kc[
 
 /* Puts the story at `gone` into the one at `keep`: terms, entities, dates and members; the
  * merged story is named by the member read first of both, and the record carries the rename. */
+static int story_members_merge(struct story *s, uint32_t keep, uint32_t gone);
+
+/* Makes the n terms in s->merge (their masses times the IDF of now) the centroid of the story
+ * at slot: its top_terms strongest, heaviest first, their lengths and index entries. */
+static int story_set_centroid(struct story *s, uint32_t slot, size_t n)
+{
+    size_t k = (size_t)s->conf->top_terms;
+    struct story_item *it = &s->items[slot];
+    struct story_term *st = story_terms_of(s, slot);
+    if (n > k) {
+        story_top(s->merge, n, k);
+        n = k;
+    }
+    story_sort_mass(s->merge, n);
+    double sum[STORY_KINDS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        double idf = story_idf_of(s, s->merge[i].h), w = s->merge[i].mass;
+        st[i] = s->merge[i];
+        st[i].mass = (float)(w / idf);
+        sum[st[i].kind] += w * w;
+    }
+    it->nterms = (uint32_t)n;
+    for (int j = 0; j < STORY_KINDS; j++)
+        it->norm[j] = sqrt(sum[j]);
+    it->norm_docs = s->docs;
+    if (story_index_version(s, slot) < 0)
+        return -1;
+    for (size_t i = 0; i < n && i < STORY_INDEX_TERMS; i++)
+        if (story_index_add(s, st[i].h, slot) < 0)
+            return -1;
+    return 0;
+}
+
 static int story_merge(struct story *s, uint32_t keep, uint32_t gone)
 {
     struct story_item *it = &s->items[keep], *ig = &s->items[gone];
     struct story_term *tk = story_terms_of(s, keep), *tg = story_terms_of(s, gone);
-    size_t k = (size_t)s->conf->top_terms, n = 0;
+    size_t n = 0;
     if (it->nterms + ig->nterms > s->merge_cap) {
         struct story_term *m = realloc(s->merge, (it->nterms + ig->nterms) * sizeof(*m));
         if (!m)
@@ -1811,27 +1912,8 @@ static int story_merge(struct story *s, uint32_t keep, uint32_t gone)
     }
     for (size_t i = 0; i < n; i++)
         s->merge[i].mass = (float)(s->merge[i].mass * story_idf_of(s, s->merge[i].h));
-    if (n > k) {
-        story_top(s->merge, n, k);
-        n = k;
-    }
-    story_sort_mass(s->merge, n);
-    double sum[STORY_KINDS] = {0};
-    for (size_t i = 0; i < n; i++) {
-        double idf = story_idf_of(s, s->merge[i].h), w = s->merge[i].mass;
-        tk[i] = s->merge[i];
-        tk[i].mass = (float)(w / idf);
-        sum[tk[i].kind] += w * w;
-    }
-    it->nterms = (uint32_t)n;
-    for (int j = 0; j < STORY_KINDS; j++)
-        it->norm[j] = sqrt(sum[j]);
-    it->norm_docs = s->docs;
-    if (story_index_version(s, keep) < 0)
+    if (story_set_centroid(s, keep, n) < 0)
         return -1;
-    for (size_t i = 0; i < n && i < STORY_INDEX_TERMS; i++)
-        if (story_index_add(s, tk[i].h, keep) < 0)
-            return -1;
     story_ents_add(it, story_ents_of(s, keep), story_ents_of(s, gone), ig->nents);
     if (ig->year > it->year)
         it->year = ig->year;
@@ -1870,6 +1952,8 @@ static int story_merge(struct story *s, uint32_t keep, uint32_t gone)
         if (p && p->slot == gone && p->serial == ig->serial)
             p->slot = moved.slot, p->serial = moved.serial, p->s0 = moved.s0, p->s1 = moved.s1;
     }
+    if (story_members_merge(s, keep, gone) < 0)
+        return -1;
     ig->live = false;
     s->alive[gone] = 0;
     s->free_slots[s->nfree++] = gone;
@@ -1906,6 +1990,380 @@ static long story_merge_next(struct story *s, struct nf_ctx *ctx, uint32_t slot)
     /* the bigger keeps its slot: its members' pairs point there */
     uint32_t keep = a->members >= b->members ? slot : (uint32_t)o;
     return story_merge(s, keep, keep == slot ? (uint32_t)o : slot) < 0 ? -1 : (long)keep;
+}
+
+/* ---- members, and splitting a story ------------------------------------------------------ */
+
+/* A story of STORY_SPLIT_MIN to STORY_SPLIT_MAX members keeps each member's strongest terms,
+ * entities, date and year, so that a story that gathered two events of one kind can be split:
+ * two tellings of one event agree on its figures (a toll, a score, an age), two events of one
+ * kind do not, while both share the kind's words. After each join the story's members are split
+ * in two by their similarities (the two least alike begin each side, and each member goes to the
+ * side it is closer to on average, again until none moves); the story is split when the mean
+ * similarity across the sides is under split_ratio of the mean within them and the figures'
+ * alone under split_figures of theirs. The side with the member read first keeps the story; the
+ * other becomes a story named by its own member read first, and the record carries each of its
+ * members to it ("story_of") for the stores. A story whose members are not all known (restored
+ * from an older snapshot, past STORY_SPLIT_MAX, or dropped when more than split_members were
+ * kept) is not split. */
+
+static void story_mlist_free(struct story *s, uint32_t slot, bool off)
+{
+    struct story_mlist *l = &s->mem[slot];
+    s->mem_total -= l->n;
+    free(l->m);
+    *l = (struct story_mlist){.off = off};
+}
+
+/* Drops the member lists of the stories that went longest without a new member until at most
+ * three quarters of split_members are kept. */
+static void story_members_trim(struct story *s)
+{
+    size_t n = 0;
+    uint32_t *o = s->order;
+    for (size_t i = 0; i < s->nitems; i++)
+        if (s->items[i].live && s->mem[i].n)
+            o[n++] = (uint32_t)i;
+    qsort_r(o, n, sizeof(*o), story_cmp_seq, s->items);
+    size_t want = (size_t)s->conf->split_members / 4 * 3;
+    for (size_t i = 0; i < n && s->mem_total > want; i++)
+        story_mlist_free(s, o[i], true);
+}
+
+/* Adds the record just judged (its terms in s->dt, or none for a copy of `of`) to the member
+ * list of the story at slot. Returns 0, or -1 when out of memory. */
+static int story_member_add(struct story *s, uint32_t slot, const uint64_t key[2],
+                            const uint64_t of[2], int64_t order, double t,
+                            const struct story_ent *re, size_t nre, bool terms)
+{
+    struct story_mlist *l = &s->mem[slot];
+    if (l->off || !(s->conf->split_ratio > 0))
+        return 0;
+    if (l->n >= STORY_SPLIT_MAX) {
+        story_mlist_free(s, slot, true);
+        return 0;
+    }
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 2;
+        struct story_member *m = realloc(l->m, cap * sizeof(*m));
+        if (!m)
+            return -1;
+        l->m = m, l->cap = cap;
+    }
+    struct story_member *m = &l->m[l->n++];
+    memset(m, 0, sizeof(*m));
+    m->k[0] = key[0], m->k[1] = key[1];
+    if (of)
+        m->of[0] = of[0], m->of[1] = of[1];
+    m->order = order;
+    m->t = t;
+    m->year = terms ? s->year : 0;
+    float w[STORY_MEMBER_TERMS]; /* the kept terms' weights, strongest first */
+    for (size_t i = 0; terms && i < s->ndt; i++) {
+        const struct story_dterm *d = &s->dt[i];
+        size_t j = m->nterms;
+        if (j == STORY_MEMBER_TERMS) {
+            if (!(d->w > w[j - 1]))
+                continue;
+            j--;
+        } else {
+            m->nterms++;
+        }
+        for (; j > 0 && w[j - 1] < d->w; j--)
+            m->terms[j] = m->terms[j - 1], w[j] = w[j - 1];
+        m->terms[j] = (struct story_mterm){.h = d->h, .tf = d->tf, .kind = d->kind,
+                                           .named = d->named};
+        w[j] = d->w;
+    }
+    for (size_t i = 0; terms && i < nre && i < STORY_MEMBER_ENTS; i++)
+        m->ents[m->nents++] = re[i];
+    if (++s->mem_total > (size_t)s->conf->split_members)
+        story_members_trim(s);
+    return 0;
+}
+
+/* Puts the members of the story at `gone` after those of `keep` (a merge). */
+static int story_members_merge(struct story *s, uint32_t keep, uint32_t gone)
+{
+    struct story_mlist *a = &s->mem[keep], *b = &s->mem[gone];
+    if (a->off || b->off || a->n + b->n > STORY_SPLIT_MAX) {
+        story_mlist_free(s, gone, false);
+        story_mlist_free(s, keep, true);
+        return 0;
+    }
+    if (a->n + b->n > a->cap) {
+        struct story_member *m = realloc(a->m, (a->n + b->n) * sizeof(*m));
+        if (!m)
+            return -1;
+        a->m = m, a->cap = a->n + b->n;
+    }
+    memcpy(a->m + a->n, b->m, b->n * sizeof(*b->m));
+    a->n += b->n;
+    s->mem_total += b->n;
+    story_mlist_free(s, gone, false);
+    return 0;
+}
+
+/* A member's terms weighed with the IDF of now, normalised within each kind, by hash. */
+struct story_mvec {
+    uint64_t h[STORY_MEMBER_TERMS];
+    float w[STORY_MEMBER_TERMS];
+    uint8_t kind[STORY_MEMBER_TERMS];
+    uint8_t n;
+    bool has[STORY_KINDS];
+};
+
+static void story_mvec_of(struct story *s, const struct story_member *m, struct story_mvec *v)
+{
+    double norm[STORY_KINDS] = {0};
+    v->n = m->nterms;
+    memset(v->has, 0, sizeof(v->has));
+    for (uint8_t i = 0; i < m->nterms; i++) {
+        /* by insertion, on the hash: two vectors are then compared in one pass */
+        uint8_t j = i;
+        for (; j > 0 && v->h[j - 1] > m->terms[i].h; j--)
+            v->h[j] = v->h[j - 1], v->w[j] = v->w[j - 1], v->kind[j] = v->kind[j - 1];
+        double w = m->terms[i].tf * story_idf_of(s, m->terms[i].h);
+        v->h[j] = m->terms[i].h, v->w[j] = (float)w, v->kind[j] = m->terms[i].kind;
+        norm[m->terms[i].kind] += w * w;
+    }
+    for (uint8_t i = 0; i < v->n; i++) {
+        v->w[i] = (float)(v->w[i] / sqrt(norm[v->kind[i]]));
+        v->has[v->kind[i]] = true;
+    }
+}
+
+/* The similarity of two members, weighed as an article's against a story (the kinds both have);
+ * *fig: the figures' cosine, or -1 when one of them gives none. */
+static double story_mvec_sim(const struct story *s, const struct story_mvec *a,
+                             const struct story_mvec *b, double *fig)
+{
+    double dot[STORY_KINDS] = {0};
+    for (uint8_t i = 0, j = 0; i < a->n && j < b->n;) {
+        if (a->h[i] < b->h[j])
+            i++;
+        else if (a->h[i] > b->h[j])
+            j++;
+        else
+            dot[a->kind[i]] += (double)a->w[i] * b->w[j], i++, j++;
+    }
+    const double weight[STORY_KINDS] = {1, s->conf->name_weight, s->conf->figure_weight};
+    double sum = 0, wsum = 0;
+    for (int k = 0; k < STORY_KINDS; k++)
+        if (a->has[k] && b->has[k] && weight[k] > 0)
+            sum += weight[k] * dot[k], wsum += weight[k];
+    *fig = a->has[STORY_FIGURE] && b->has[STORY_FIGURE] ? dot[STORY_FIGURE] : -1;
+    return wsum > 0 ? sum / wsum : 0;
+}
+
+/* Makes the story at slot again from its member list: terms, entities, dates, year, members,
+ * name (its member read first) and index entries. */
+static int story_rebuild(struct story *s, uint32_t slot)
+{
+    struct story_item *it = &s->items[slot];
+    const struct story_mlist *l = &s->mem[slot];
+    size_t n = 0, need = (size_t)l->n * STORY_MEMBER_TERMS;
+    if (need > s->merge_cap) {
+        struct story_term *m = realloc(s->merge, need * sizeof(*m));
+        if (!m)
+            return -1;
+        s->merge = m, s->merge_cap = need;
+    }
+    struct story_ent ents[STORY_MAX_ENTS];
+    it->nents = 0;
+    it->tmin = it->tmax = NAN;
+    it->year = 0;
+    it->members = l->n;
+    const struct story_member *first = NULL;
+    for (uint32_t i = 0; i < l->n; i++) {
+        const struct story_member *m = &l->m[i];
+        if (!first || m->order < first->order)
+            first = m;
+        for (uint8_t j = 0; j < m->nterms; j++) {
+            const struct story_mterm *x = &m->terms[j];
+            size_t at = 0;
+            while (at < n && s->merge[at].h != x->h)
+                at++;
+            if (at == n)
+                s->merge[n++] = (struct story_term){.h = x->h, .kind = x->kind};
+            s->merge[at].mass += x->tf;
+            s->merge[at].docs += s->merge[at].docs < UINT16_MAX;
+            s->merge[at].named += x->named && s->merge[at].named < UINT8_MAX;
+        }
+        story_ents_add(it, ents, m->ents, m->nents);
+        if (m->year > it->year)
+            it->year = m->year;
+        if (!isnan(m->t)) {
+            if (isnan(it->tmin) || m->t < it->tmin)
+                it->tmin = m->t;
+            if (isnan(it->tmax) || m->t > it->tmax)
+                it->tmax = m->t;
+        }
+    }
+    memcpy(story_ents_of(s, slot), ents, it->nents * sizeof(*ents));
+    if (first && it->order == INT64_MAX) { /* a new story: named by its member read first */
+        memcpy(it->id, first->k, 16);
+        it->order = first->order;
+    }
+    for (size_t i = 0; i < n; i++)
+        s->merge[i].mass = (float)(s->merge[i].mass * story_idf_of(s, s->merge[i].h));
+    return story_set_centroid(s, slot, n);
+}
+
+/* The side (0 or 1) of each member of the story at slot, split as said above; returns whether
+ * the story is to be split. */
+static bool story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot,
+                              uint8_t side[STORY_SPLIT_MAX])
+{
+    const struct story_mlist *l = &s->mem[slot];
+    struct story_mvec v[STORY_SPLIT_MAX];
+    uint32_t at[STORY_SPLIT_MAX], n = 0; /* members with terms */
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->m[i].nterms)
+            story_mvec_of(s, &l->m[i], &v[n]), at[n++] = i;
+    if (n < STORY_SPLIT_MIN)
+        return false;
+    static double sim[STORY_SPLIT_MAX][STORY_SPLIT_MAX], fig[STORY_SPLIT_MAX][STORY_SPLIT_MAX];
+    uint32_t lo_a = 0, lo_b = 1;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = i + 1; j < n; j++) {
+            sim[i][j] = sim[j][i] = story_mvec_sim(s, &v[i], &v[j], &fig[i][j]);
+            fig[j][i] = fig[i][j];
+            if (sim[i][j] < sim[lo_a][lo_b])
+                lo_a = i, lo_b = j;
+        }
+    uint8_t g[STORY_SPLIT_MAX] = {0}, next[STORY_SPLIT_MAX];
+    g[lo_b] = 1;
+    for (int round = 0; round < STORY_SPLIT_ROUNDS; round++) {
+        uint32_t ones = 0;
+        bool moved = false;
+        for (uint32_t i = 0; i < n; i++) {
+            double to[2] = {0, 0};
+            uint32_t cnt[2] = {0, 0};
+            for (uint32_t j = 0; j < n; j++)
+                if (j != i)
+                    to[g[j]] += sim[i][j], cnt[g[j]]++;
+            double a = cnt[0] ? to[0] / cnt[0] : -1, b = cnt[1] ? to[1] / cnt[1] : -1;
+            next[i] = b > a;
+            ones += next[i];
+            moved |= next[i] != g[i];
+        }
+        if (!moved || ones == 0 || ones == n)
+            break;
+        memcpy(g, next, n);
+    }
+    double in = 0, across = 0, fin = 0, facross = 0;
+    uint32_t nin = 0, nacross = 0, nfin = 0, nfacross = 0, ones = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        ones += g[i];
+        for (uint32_t j = i + 1; j < n; j++) {
+            if (g[i] == g[j])
+                in += sim[i][j], nin++;
+            else
+                across += sim[i][j], nacross++;
+            if (fig[i][j] < 0)
+                continue;
+            if (g[i] == g[j])
+                fin += fig[i][j], nfin++;
+            else
+                facross += fig[i][j], nfacross++;
+        }
+    }
+    if (ones < 2 || n - ones < 2 || !nfin || !nfacross || !(in > 0) || !(fin > 0))
+        return false;
+    double ratio = (across / nacross) / (in / nin), fratio = (facross / nfacross) / (fin / nfin);
+    const struct story_item *it = &s->items[slot];
+    bool split = ratio < s->conf->split_ratio && fratio < s->conf->split_figures;
+    nf_log(ctx, NF_LOG_DEBUG, "  story %02x%02x%02x%02x.. (%u members) in two of %u and %u: "
+           "across/within %.3f, figures %.3f%s", it->id[0], it->id[1], it->id[2], it->id[3],
+           it->members, n - ones, ones, ratio, fratio, split ? ", split" : "");
+    if (!split)
+        return false;
+    /* copies and members without terms go with their original, else with the first side */
+    memset(side, 0, STORY_SPLIT_MAX);
+    for (uint32_t i = 0; i < n; i++)
+        side[at[i]] = g[i];
+    for (uint32_t i = 0; i < l->n; i++) {
+        const struct story_member *m = &l->m[i];
+        if (m->nterms || (!m->of[0] && !m->of[1]))
+            continue;
+        for (uint32_t j = 0; j < l->n; j++)
+            if (l->m[j].nterms && l->m[j].k[0] == m->of[0] && l->m[j].k[1] == m->of[1])
+                side[i] = side[j];
+    }
+    /* side 0 keeps the story: the side of its member read first */
+    uint32_t first = 0;
+    for (uint32_t i = 1; i < l->n; i++)
+        if (l->m[i].order < l->m[first].order)
+            first = i;
+    if (side[first])
+        for (uint32_t i = 0; i < l->n; i++)
+            side[i] = !side[i];
+    return true;
+}
+
+/* After the record `key` joined the story at slot: splits it when its members fall in two as
+ * said above. Returns the slot of the record's story now, -1 when out of memory. */
+static long story_split(struct story *s, struct nf_ctx *ctx, uint32_t slot, const uint64_t key[2])
+{
+    if (!(s->conf->split_ratio > 0) || s->mem[slot].off || s->mem[slot].n < STORY_SPLIT_MIN)
+        return slot;
+    uint8_t side[STORY_SPLIT_MAX];
+    if (!story_split_sides(s, ctx, slot, side))
+        return slot;
+    long to = story_slot_new(s);
+    if (to < 0)
+        return -1;
+    struct story_item *it = &s->items[to];
+    uint32_t serial = it->serial;
+    *it = (struct story_item){.serial = serial, .live = true, .order = INT64_MAX,
+                              .last_seq = s->items[slot].last_seq};
+    s->alive[to] = 0;
+    struct story_mlist *a = &s->mem[slot], *b = &s->mem[to];
+    *b = (struct story_mlist){0};
+    b->m = malloc(a->n * sizeof(*b->m));
+    if (!b->m)
+        return -1;
+    b->cap = a->n;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < a->n; i++) {
+        if (side[i])
+            b->m[b->n++] = a->m[i];
+        else
+            a->m[kept++] = a->m[i];
+    }
+    a->n = kept;
+    if (story_rebuild(s, slot) < 0 || story_rebuild(s, (uint32_t)to) < 0)
+        return -1;
+    a->split = b->split = true;
+    a->sib = (uint32_t)to, a->sib_serial = s->items[to].serial;
+    b->sib = slot, b->sib_serial = s->items[slot].serial;
+    /* every member's pair leads to its side's story now, whatever name it joined under */
+    long mine = slot;
+    char sid[33], aid[33];
+    story_hex(s->items[to].id, sid);
+    for (int k = 0; k < 2; k++) {
+        uint32_t sl = k ? (uint32_t)to : slot;
+        const struct story_item *x = &s->items[sl];
+        const struct story_mlist *l = &s->mem[sl];
+        for (uint32_t i = 0; i < l->n; i++) {
+            const struct story_member *m = &l->m[i];
+            bool me = m->k[0] == key[0] && m->k[1] == key[1];
+            if (me)
+                mine = sl;
+            struct story_idpair *p = story_ids_find(s, m->k);
+            if (p) {
+                p->slot = sl, p->serial = x->serial;
+                memcpy(&p->s0, x->id, 8), memcpy(&p->s1, x->id + 8, 8);
+            }
+            story_id_hex(m->k, aid);
+            if (k && !me && nf_amend_add(&s->amend, NF_AMEND_STORY_OF, aid, sid) < 0)
+                return -1;
+        }
+    }
+    if (!s->replaying)
+        nf_ctx_count(ctx, "story_split", 1);
+    return mine;
 }
 
 /* ---- snapshot ---------------------------------------------------------------------------- */
@@ -1963,9 +2421,10 @@ static inline int story_put(struct story_out *o, const void *p, size_t n)
  * the file (kept aside, as a damaged one). Version 6 is version 5 with each story's year
  * (story_item.year) in bytes that were padding: a version 5 file is read with no story's year
  * known. Version 7 names, after the version, the last log generation it holds (`upto`); an older
- * file holds none, and only story.log is judged again after it. The checksum (XXH3 of all that
- * comes before it) ends the file. */
-#define STORY_SNAPSHOT_VERSION 7
+ * file holds none, and only story.log is judged again after it. Version 8 adds, after the id
+ * tables, the member lists kept for splitting stories (story_split); an older file's stories are
+ * never split. The checksum (XXH3 of all that comes before it) ends the file. */
+#define STORY_SNAPSHOT_VERSION 8
 
 static int story_snapshot_encode(struct story *s, struct story_out *b, uint64_t upto)
 {
@@ -2022,6 +2481,24 @@ static int story_snapshot_encode(struct story *s, struct story_out *b, uint64_t 
             if ((y->e[i].k0 || y->e[i].k1) && (STORY_PUT(b, at) || STORY_PUT(b, y->e[i])))
                 return -1;
         }
+    }
+    /* member lists: those that have members or are off */
+    uint32_t msize = sizeof(struct story_member);
+    uint64_t lists = 0;
+    for (size_t i = 0; i < s->nitems; i++)
+        lists += s->items[i].live && (s->mem[i].n || s->mem[i].off);
+    if (STORY_PUT(b, msize) || STORY_PUT(b, lists))
+        return -1;
+    for (size_t i = 0; i < s->nitems; i++) {
+        const struct story_mlist *l = &s->mem[i];
+        uint32_t at = (uint32_t)i;
+        uint8_t off = l->off;
+        uint8_t split = l->split;
+        if (s->items[i].live && (l->n || l->off) &&
+            (STORY_PUT(b, at) || STORY_PUT(b, off) || STORY_PUT(b, l->n) ||
+             STORY_PUT(b, split) || STORY_PUT(b, l->sib) || STORY_PUT(b, l->sib_serial) ||
+             story_put(b, l->m, l->n * sizeof(*l->m))))
+            return -1;
     }
     if (story_out_flush(b) < 0)
         return -1;
@@ -2293,6 +2770,48 @@ static int story_restore_exact(struct story *s, struct story_reader *r, uint32_t
             y->e[i] = v;
         }
     }
+    /* member lists (version 8): an older file's stories are never split */
+    for (size_t i = 0; i < s->nitems; i++)
+        story_mlist_free(s, (uint32_t)i, version < 8 && s->items[i].live);
+    if (version >= 8) {
+        uint32_t msize;
+        uint64_t lists;
+        if (STORY_GET(r, msize) || STORY_GET(r, lists))
+            return *why = "truncated member lists", -1;
+        if (msize != sizeof(struct story_member))
+            return *why = "written by a build whose story state is laid out otherwise", -1;
+        if (lists > s->nitems)
+            return *why = "bad member lists", -1;
+        for (uint64_t j = 0; j < lists; j++) {
+            uint32_t at, n, sib, sib_serial;
+            uint8_t off, split;
+            if (STORY_GET(r, at) || STORY_GET(r, off) || STORY_GET(r, n) ||
+                STORY_GET(r, split) || STORY_GET(r, sib) || STORY_GET(r, sib_serial) ||
+                at >= s->nitems || !s->items[at].live || off > 1 || split > 1 ||
+                n > STORY_SPLIT_MAX || (off && n) || s->mem[at].n || s->mem[at].off)
+                return *why = "bad member list", -1;
+            struct story_mlist *l = &s->mem[at];
+            l->off = off;
+            l->split = split, l->sib = sib, l->sib_serial = sib_serial;
+            if (!n)
+                continue;
+            if (!(l->m = malloc(n * sizeof(*l->m))))
+                return *why = "out of memory", -1;
+            l->cap = n;
+            if (story_get(r, l->m, n * sizeof(*l->m)))
+                return *why = "truncated member list", -1;
+            l->n = n;
+            s->mem_total += n;
+            for (uint32_t i = 0; i < n; i++) {
+                const struct story_member *m = &l->m[i];
+                if (m->nterms > STORY_MEMBER_TERMS || m->nents > STORY_MEMBER_ENTS)
+                    return *why = "bad member", -1;
+                for (uint8_t t = 0; t < m->nterms; t++)
+                    if (m->terms[t].kind >= STORY_KINDS)
+                        return *why = "bad member term", -1;
+            }
+        }
+    }
     if (r->p != r->end)
         return *why = "trailing bytes", -1;
     return 0;
@@ -2367,6 +2886,7 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
             return *why = "truncated story", -1;
         s->items[slot] = it;
         s->alive[slot] = ++s->iver;
+        s->mem[slot].off = true; /* its members are not known */
     }
     if (STORY_GET(&r, nid))
         return *why = "truncated", -1;
@@ -2532,6 +3052,8 @@ static void story_forget_all(struct story *s)
     s->df.n = 0;
     if (s->alive)
         memset(s->alive, 0, s->cap_items * sizeof(*s->alive));
+    for (size_t i = 0; s->mem && i < s->cap_items; i++)
+        story_mlist_free(s, (uint32_t)i, false);
     s->nitems = s->nfree = s->live = 0;
     s->docs = s->seq = 0;
 }
@@ -2559,6 +3081,9 @@ static void story_destroy(void *state)
     free(s->ids[0].e), free(s->ids[1].e);
     free(s->dt), free(s->dmap), free(s->dstamp), free(s->acc), free(s->touched);
     free(s->alive);
+    for (size_t i = 0; s->mem && i < s->cap_items; i++)
+        free(s->mem[i].m);
+    free(s->mem);
     free(s->cps), free(s->merge);
     nf_amend_free(&s->amend);
     free(s);
@@ -2850,6 +3375,33 @@ static int story_renames_again(struct story *s, const struct story_idpair *p)
     return 0;
 }
 
+/* The moves of a split story, for a member sent again: each member of its story and of the
+ * story split from it to the story it is in (the record that carried them may have been lost
+ * before the store committed it). */
+static int story_moves_again(struct story *s, const struct story_idpair *p)
+{
+    if (p->slot >= s->nitems || !s->items[p->slot].live || s->items[p->slot].serial != p->serial)
+        return 0;
+    const struct story_mlist *l = &s->mem[p->slot];
+    if (!l->split)
+        return 0;
+    uint32_t slots[2] = {p->slot, l->sib};
+    for (int k = 0; k < 2; k++) {
+        uint32_t sl = slots[k];
+        const struct story_item *it = &s->items[sl];
+        if (k && (sl >= s->nitems || !it->live || it->serial != l->sib_serial))
+            break;
+        char sid[33], aid[33];
+        story_hex(it->id, sid);
+        for (uint32_t i = 0; i < s->mem[sl].n; i++) {
+            story_id_hex(s->mem[sl].m[i].k, aid);
+            if (nf_amend_add(&s->amend, NF_AMEND_STORY_OF, aid, sid) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 /* The live story an article is in, by the article's id; NULL when unknown or gone. */
 static const struct story_idpair *story_live_of(struct story *s, const char *id, size_t n)
 {
@@ -2916,6 +3468,10 @@ static int story_join_copy(struct story *s, struct nf_ctx *ctx, struct nf_record
         it->last_seq = ++s->seq; /* a copy keeps its story recent, adds no words */
         if (story_name(s, v.slot, key, order) < 0)
             goto nomem;
+        uint64_t of[2];
+        story_id_bits(from_id, strlen(from_id), of);
+        if (story_member_add(s, v.slot, key, of, order, NAN, NULL, 0, false) < 0)
+            goto nomem;
     }
     s->dirty = true;
     if (!s->replaying)
@@ -2945,7 +3501,7 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
         if (!s->replaying)
             nf_ctx_count(ctx, "story_replayed", 1);
         seen = story_follow(s, seen);
-        if (story_renames_again(s, seen) < 0)
+        if (story_renames_again(s, seen) < 0 || story_moves_again(s, seen) < 0)
             goto nomem;
         return story_finish(s, ctx, rec, seen);
     }
@@ -3032,7 +3588,11 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
         goto nomem;
     if (nt == 0)
         it->members++, it->last_seq = ++s->seq;
+    if (story_member_add(s, (uint32_t)slot, key, NULL, order, t, re, nre, nt > 0) < 0)
+        goto nomem;
     if (joined && (slot = story_merge_next(s, ctx, (uint32_t)slot)) < 0)
+        goto nomem;
+    if (joined && (slot = story_split(s, ctx, (uint32_t)slot, key)) < 0)
         goto nomem;
     it = &s->items[slot];
     memcpy(&v.s0, it->id, 8), memcpy(&v.s1, it->id + 8, 8);

@@ -685,8 +685,8 @@ static void test_option_bounds(void **state)
     }
 }
 
-/* A record as dedup and story would send it, with corrections "d ID ROOT" (dup_of) and
- * "s OLD NEW" (story) of earlier verdicts. */
+/* A record as dedup and story would send it, with corrections "d ID ROOT" (dup_of),
+ * "s OLD NEW" (story) and "o ID STORY" (one article's story) of earlier verdicts. */
 static void verdict_record(struct nf_record *rec, struct nf_amend *am, char id_char,
                            const char *story, const char *const *fixes)
 {
@@ -695,9 +695,10 @@ static void verdict_record(struct nf_record *rec, struct nf_amend *am, char id_c
     for (; fixes && *fixes; fixes++) {
         char key[33], val[33];
         assert_int_equal(sscanf(*fixes + 2, "%32s %32s", key, val), 2);
-        assert_int_equal(nf_amend_add(am, (*fixes)[0] == 'd' ? NF_AMEND_DUP_OF
-                                                             : NF_AMEND_STORY_ID,
-                                      key, val), 0);
+        enum nf_amend_kind kind = (*fixes)[0] == 'd'   ? NF_AMEND_DUP_OF
+                                  : (*fixes)[0] == 's' ? NF_AMEND_STORY_ID
+                                                       : NF_AMEND_STORY_OF;
+        assert_int_equal(nf_amend_add(am, kind, key, val), 0);
     }
     const char *why;
     assert_int_equal(nf_amend_apply(am, rec, &why), 0);
@@ -734,6 +735,16 @@ static void test_corrections_give_the_rows_of_the_read_order(void **state)
                      "':' || left(story_id, 2), ' ' ORDER BY id) FROM amend_articles",
                      NULL);
     assert_non_null(strstr(rows, "aa:-:aa bb:aa:aa cc:aa:aa"));
+    free(rows);
+    /* the story split: B sent again carries C alone to another story */
+    static const char *const fix_c[] = {"o " PG_C " " PG_B, NULL};
+    verdict_record(rec, &am, 'b', PG_A, fix_c);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    rows = pgq("SELECT string_agg(left(id, 2) || ':' || left(story_id, 2), ' ' ORDER BY id) "
+               "FROM amend_articles",
+               NULL);
+    assert_non_null(strstr(rows, "aa:aa bb:aa cc:bb"));
     free(rows);
     nf_amend_free(&am);
     nf_record_destroy(&rec);

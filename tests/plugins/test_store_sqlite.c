@@ -1088,6 +1088,18 @@ static void test_entities_and_stories_in_parts(void **state)
     assert_string_equal(query_list(db, STORY_MEMBERS, ST4, buf, sizeof(buf)), "a2 c1 e1");
     side_intact(db);
 
+    /* A story split: G comes again carrying C (part 1) to story s2 (which has B), the others
+     * of s4 staying. */
+    side_record(rec, PT_G, ST4, NULL);
+    assert_int_equal(nf_amend_add(&am, NF_AMEND_STORY_OF, PT_C, ST2), 0);
+    assert_int_equal(nf_amend_apply(&am, rec, &why), 0);
+    assert_int_equal(mock_roundtrip(rec), 0);
+    assert_int_equal(mock_process(mp, rec), NF_OK);
+    assert_int_equal(mock_flush(mp), NF_OK);
+    assert_string_equal(query_list(db, STORY_MEMBERS, ST4, buf, sizeof(buf)), "a2 e1");
+    assert_string_equal(query_list(db, STORY_MEMBERS, ST2, buf, sizeof(buf)), "b1 c1");
+    side_intact(db);
+
     /* By hand: a story changed, an article of an old part deleted. */
     assert_int_equal(sqlite3_exec(db, "UPDATE articles SET story_id = '" ST5 "' WHERE id = '" PT_B
                                       "'; DELETE FROM articles WHERE id = '" PT_C "'",

@@ -301,17 +301,17 @@ static const char storm2[] =
 /* What a store holds: the story of each article, after each record's own story and the renames
  * it carries. */
 struct held {
-    char id[8][33], story[8][33];
+    char id[16][33], story[16][33];
     int n;
 };
 
 static int held_rename(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
 {
     struct held *h = arg;
-    if (kind == NF_AMEND_STORY_ID)
-        for (int i = 0; i < h->n; i++)
-            if (strcmp(h->story[i], key) == 0)
-                snprintf(h->story[i], 33, "%s", val);
+    for (int i = 0; i < h->n; i++)
+        if ((kind == NF_AMEND_STORY_ID && strcmp(h->story[i], key) == 0) ||
+            (kind == NF_AMEND_STORY_OF && strcmp(h->id[i], key) == 0))
+            snprintf(h->story[i], 33, "%s", val);
     return 0;
 }
 
@@ -1297,9 +1297,11 @@ static void test_hostile_snapshot(void **state)
 static void test_version5_snapshot(void **state)
 {
     (void)state;
-    /* story_snapshot_encode; story_item.year; version 7's `upto`, which version 5 has not */
-    enum { VERSION = 8, HEADER = 84, YEAR = 34, UPTO = 12 };
-    struct mock_plugin *mp = story_new(NULL);
+    /* story_snapshot_encode; story_item.year; version 7's `upto` and version 8's member lists
+     * (none kept with split_ratio=0: their size and count), which version 5 has not */
+    enum { VERSION = 8, HEADER = 84, YEAR = 34, UPTO = 12, MEMBERS = 12 };
+    const char *const nosplit[] = {"split_ratio=0", NULL};
+    struct mock_plugin *mp = story_new(nosplit);
     struct nf_record *a = plain("doctor-a", first, NULL);
     const char *sa = story_of(mp, a);
     mock_plugin_destroy(&mp);
@@ -1310,6 +1312,8 @@ static void test_version5_snapshot(void **state)
     const uint16_t padding = 2014;
     memmove(data + UPTO, data + UPTO + 8, len - UPTO - 8);
     len -= 8;
+    memmove(data + len - 8 - MEMBERS, data + len - 8, 8);
+    len -= MEMBERS;
     memcpy(data + VERSION, &v5, 4);
     memcpy(data + HEADER + YEAR, &padding, 2);
     uint64_t sum = XXH3_64bits(data, len - 8);
@@ -1544,11 +1548,20 @@ static void front_new(void)
         exit(2);
 }
 
-/* Gathers the story renames a record carries into the object arg (old id: new id). */
+/* Gathers the story renames a record carries (old id: new id) and the articles it moves to
+ * another story (article id: story id) into the object arg, under "story_id" and "story_of". */
 static int eval_amend(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
 {
-    if (kind == NF_AMEND_STORY_ID && val)
-        json_object_set_new(arg, key, json_string(val));
+    const char *what = kind == NF_AMEND_STORY_ID ? "story_id"
+                       : kind == NF_AMEND_STORY_OF ? "story_of" : NULL;
+    if (!what || !val)
+        return 0;
+    json_t *o = json_object_get(arg, what);
+    if (!o) {
+        o = json_object();
+        json_object_set_new(arg, what, o);
+    }
+    json_object_set_new(o, key, json_string(val));
     return 0;
 }
 
@@ -1606,7 +1619,7 @@ static int run_eval(int argc, char **argv)
         const char *why;
         if (fix && nf_amend_has(rec) && nf_amend_each(rec, eval_amend, fix, &why) == 0 &&
             json_object_size(fix)) {
-            json_t *w = json_pack("{s:{s:O}}", "amend", "story_id", fix);
+            json_t *w = json_pack("{s:O}", "amend", fix);
             line = w ? json_dumps(w, JSON_COMPACT) : NULL;
             if (line)
                 fprintf(out, "%s\n", line);
@@ -1842,6 +1855,108 @@ static void test_split_story_merged(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* Two events of one kind: two players of one team arrested for drunken driving weeks apart,
+ * told five times each in the team's words. The second event's first telling recalls the first
+ * and joins its story, and the rest follow; the story is split when its members fall in two that
+ * differ in their figures (ages, times, routes, bail), and the record that splits it carries the
+ * members it moves to the stores (story_of). A worker killed after the split and started again
+ * knows both stories. */
+#define ARRESTS 5
+static const char *const arrest_a[ARRESTS] = {
+    "Harbor City Sharks receiver Marcus Bell was arrested on suspicion of drunken driving ear"
+    "ly Tuesday, the state highway patrol said. Bell, 25, was stopped at 2:30 a.m. on Route 5"
+    "2 after his car was clocked at 85 mph. He was booked and released on $5,000 bail. The Sh"
+    "arks play the Rangers in the playoffs on Sunday.",
+    "Sharks wide receiver Marcus Bell faces a drunken driving charge after officers stopped h"
+    "im on Route 52 at about 2:30 a.m. Tuesday. The 25-year-old was driving 85 mph, the highw"
+    "ay patrol said, and was released after posting $5,000 bail. Coach Dan Ortiz said Bell wi"
+    "ll play against the Rangers on Sunday.",
+    "The highway patrol arrested Sharks receiver Marcus Bell, 25, on suspicion of driving und"
+    "er the influence on Tuesday. Bell was pulled over on Route 52 at 2:30 a.m. doing 85 mph "
+    "and was freed on $5,000 bail. The team said it was aware of the arrest before Sunday's p"
+    "layoff game against the Rangers.",
+    "Marcus Bell, the Sharks' 25-year-old receiver, was booked for drunken driving after a st"
+    "op on Route 52 at 2:30 a.m. Tuesday, when he was clocked at 85 mph. Bell posted $5,000 b"
+    "ail. The Sharks said the receiver would face the Rangers on Sunday.",
+    "Sharks receiver Marcus Bell was released on $5,000 bail after his arrest for drunken dri"
+    "ving on Route 52 early Tuesday. Officers said Bell, 25, was going 85 mph at 2:30 a.m. Th"
+    "e Sharks meet the Rangers in Sunday's playoff game."};
+static const char *const arrest_b[ARRESTS] = {
+    "Harbor City Sharks defensive tackle Leon Carter was arrested on suspicion of drunken dri"
+    "ving early Saturday, the state highway patrol said, weeks after receiver Marcus Bell was"
+    " arrested for drunken driving and released on bail before the playoff game against the R"
+    "angers. Carter, 32, was stopped at 1:15 a.m. on Route 94 after his car was clocked at 92"
+    " mph. He was released on $10,000 bail.",
+    "Sharks defensive tackle Leon Carter faces a drunken driving charge, the second Sharks pl"
+    "ayer arrested this month. Officers stopped the 32-year-old on Route 94 at 1:15 a.m. Satu"
+    "rday at 92 mph, the highway patrol said. Carter posted $10,000 bail.",
+    "The highway patrol arrested Sharks tackle Leon Carter, 32, on suspicion of driving under"
+    " the influence on Saturday, weeks after a teammate's arrest. Carter was pulled over on R"
+    "oute 94 at 1:15 a.m. doing 92 mph and was freed on $10,000 bail.",
+    "Leon Carter, the Sharks' 32-year-old defensive tackle, was booked for drunken driving af"
+    "ter a stop on Route 94 at 1:15 a.m. Saturday, when he was clocked at 92 mph. Carter post"
+    "ed $10,000 bail; he is the second Sharks player arrested this month.",
+    "Sharks tackle Leon Carter was released on $10,000 bail after his arrest for drunken driv"
+    "ing on Route 94 early Saturday. Officers said Carter, 32, was going 92 mph at 1:15 a.m.,"
+    " the team's second such arrest this month."};
+
+static void two_arrests_told(struct mock_plugin **mp, const char *const *opts, struct held *h,
+                         struct nf_record *ra[ARRESTS], struct nf_record *rb[ARRESTS])
+{
+    /* arrival: a0 a1 b0 a2 b1 b2 | a3 b3 a4 b4, the worker killed at the bar */
+    const char order[] = "aabab|babab";
+    int ia = 0, ib = 0;
+    for (const char *o = order; *o; o++) {
+        if (*o == '|') {
+            if (!opts)
+                continue;
+            assert_int_equal(mock_flush(*mp), NF_OK);
+            crash(mp);
+            *mp = story_new(opts);
+            continue;
+        }
+        char seed[32];
+        bool a = *o == 'a';
+        snprintf(seed, sizeof(seed), "arrest-%c%d", *o, a ? ia : ib);
+        struct nf_record *r = plain(seed, a ? arrest_a[ia] : arrest_b[ib], NULL);
+        held_store(h, r, story_of(*mp, r));
+        if (a)
+            ra[ia++] = r;
+        else
+            rb[ib++] = r;
+    }
+}
+
+static void test_two_events_split(void **state)
+{
+    (void)state;
+    struct nf_record *ra[ARRESTS], *rb[ARRESTS];
+    const char *const nosplit[] = {"split_ratio=0", NULL};
+    struct mock_plugin *mp = story_new(nosplit);
+    struct held one = {0};
+    two_arrests_told(&mp, NULL, &one, ra, rb);
+    for (int i = 0; i < ARRESTS; i++) /* without a split: one story */
+        assert_string_equal(held_story(&one, id_of(rb[i])), id_of(ra[0]));
+    for (int i = 0; i < ARRESTS; i++)
+        nf_record_destroy(&ra[i]), nf_record_destroy(&rb[i]);
+    mock_plugin_destroy(&mp);
+    remove_snapshot();
+
+    const char *const opts[] = {"snapshot_s=3600", "split_ratio=0.6", NULL};
+    mp = story_new(opts);
+    int64_t split = mock_counter("story_split");
+    struct held two = {0};
+    two_arrests_told(&mp, opts, &two, ra, rb);
+    assert_int_equal(mock_counter("story_split"), split + 1);
+    for (int i = 0; i < ARRESTS; i++) {
+        assert_string_equal(held_story(&two, id_of(ra[i])), id_of(ra[0]));
+        assert_string_equal(held_story(&two, id_of(rb[i])), id_of(rb[0]));
+    }
+    for (int i = 0; i < ARRESTS; i++)
+        nf_record_destroy(&ra[i]), nf_record_destroy(&rb[i]);
+    mock_plugin_destroy(&mp);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "--eval") == 0)
@@ -1882,6 +1997,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_config, fresh, done),
         cmocka_unit_test_setup_teardown(test_who_and_how_many, fresh, done),
         cmocka_unit_test_setup_teardown(test_split_story_merged, fresh, done),
+        cmocka_unit_test_setup_teardown(test_two_events_split, fresh, done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
