@@ -67,6 +67,15 @@ static const void *amend_value(const struct nf_record *rec, size_t *len)
     return NULL;
 }
 
+/* The kind whose key is the n bytes at name, -1 if none. */
+static int amend_kind_named(const char *name, size_t n)
+{
+    for (int k = 0; k < NF_AMEND_KINDS; k++)
+        if (n == strlen(amend_names[k]) && memcmp(name, amend_names[k], n) == 0)
+            return k;
+    return -1;
+}
+
 bool nf_amend_has(const struct nf_record *rec)
 {
     size_t n;
@@ -98,11 +107,7 @@ int nf_amend_each(struct nf_record *rec,
             const msgpack_object *k = &o.via.map.ptr[i].key, *m = &o.via.map.ptr[i].val;
             if (k->type != MSGPACK_OBJECT_STR || m->type != MSGPACK_OBJECT_MAP)
                 goto out;
-            int is = -1;
-            for (int j = 0; j < NF_AMEND_KINDS; j++)
-                if (k->via.str.size == strlen(amend_names[j]) &&
-                    memcmp(k->via.str.ptr, amend_names[j], k->via.str.size) == 0)
-                    is = j;
+            int is = amend_kind_named(k->via.str.ptr, k->via.str.size);
             if (is < 0)
                 goto out;
             if (is != kind)

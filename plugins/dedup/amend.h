@@ -36,8 +36,8 @@ struct nf_amend {
 
 void nf_amend_free(struct nf_amend *a);
 
-/* Adds one amendment (ids of 32 hex digits; val NULL: nil, dup_of only). A later one for the same kind and
- * key replaces an earlier one. Returns 0 or -1 (out of memory). */
+/* Adds one amendment (ids of 32 hex digits; val NULL: nil, dup_of only). A later one for the
+ * same kind and key replaces an earlier one. Returns 0 or -1 (out of memory). */
 int nf_amend_add(struct nf_amend *a, enum nf_amend_kind kind, const char *key, const char *val);
 
 /* Puts the gathered amendments, after those the record already carries, into its "amend" key,
@@ -47,8 +47,7 @@ int nf_amend_add(struct nf_amend *a, enum nf_amend_kind kind, const char *key, c
 int nf_amend_apply(struct nf_amend *a, struct nf_record *rec, const char **why);
 
 /* Calls fn for each amendment the record carries, dup_of, then story_id, then story_of, each in
- * the order they
- * were written; val is NULL for nil. Stops at and returns fn's first non-zero value. Returns 0,
+ * the order they were written; val is NULL for nil. Stops at and returns fn's first non-zero value. Returns 0,
  * or -1 with the reason in *why when "amend" is not as described above. */
 int nf_amend_each(struct nf_record *rec,
                   int (*fn)(void *arg, enum nf_amend_kind kind, const char *key, const char *val),

@@ -44,6 +44,7 @@
 
 #include "../dedup/amend.h"
 #include "newsflow/plugin.h"
+#include "plugin_util.h"
 #include "savefile.h"
 
 #define STORY_MAGIC "NFSTORY1"
@@ -204,9 +205,9 @@ static const struct nf_option story_options[] = {
      "See split_ratio: how little the two sides of a story may agree on figures, against "
      "how much each agrees within, for the story to be split.", .min = "0", .max = "1"},
     {"split_members", NF_OPT_INT, "20000", offsetof(struct story_conf, split_members),
-     "Members kept for splitting stories, about 700 bytes each (14 MB at the default); beyond it those of the "
-     "stories that went longest without a new member are dropped, and such a story is no "
-     "longer split.", .min = "64", .max = "100000000"},
+     "Members kept for splitting stories, about 700 bytes each (14 MB at the default); "
+     "beyond it those of the stories that went longest without a new member are dropped, and "
+     "such a story is no longer split.", .min = "64", .max = "100000000"},
     {"anchor_share", NF_OPT_DOUBLE, "0.005", offsetof(struct story_conf, anchor_share),
      "A word (or entity) is an anchor when at most this share of the articles seen so far have "
      "it (and never fewer than 5 articles, nor than common_share of them up to 16): a name, a "
@@ -379,7 +380,8 @@ struct story_member {
 
 struct story_mlist {
     struct story_member *m;
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap;
     bool off; /* its members are not all known: the story is not split */
     bool split; /* it was split: sib and sib_serial are the other side's story */
     uint32_t sib, sib_serial;
@@ -2043,13 +2045,8 @@ static int story_member_add(struct story *s, uint32_t slot, const uint64_t key[2
         story_mlist_free(s, slot, true);
         return 0;
     }
-    if (l->n == l->cap) {
-        uint32_t cap = l->cap ? l->cap * 2 : 2;
-        struct story_member *m = realloc(l->m, cap * sizeof(*m));
-        if (!m)
-            return -1;
-        l->m = m, l->cap = cap;
-    }
+    if (nfu_grow(&l->m, &l->cap, l->n + 1, sizeof(*l->m)) < 0)
+        return -1;
     struct story_member *m = &l->m[l->n++];
     memset(m, 0, sizeof(*m));
     m->k[0] = key[0], m->k[1] = key[1];
@@ -2091,13 +2088,10 @@ static int story_members_merge(struct story *s, uint32_t keep, uint32_t gone)
         story_mlist_free(s, keep, true);
         return 0;
     }
-    if (a->n + b->n > a->cap) {
-        struct story_member *m = realloc(a->m, (a->n + b->n) * sizeof(*m));
-        if (!m)
-            return -1;
-        a->m = m, a->cap = a->n + b->n;
-    }
-    memcpy(a->m + a->n, b->m, b->n * sizeof(*b->m));
+    if (nfu_grow(&a->m, &a->cap, a->n + b->n, sizeof(*a->m)) < 0)
+        return -1;
+    if (b->n)
+        memcpy(a->m + a->n, b->m, b->n * sizeof(*b->m));
     a->n += b->n;
     s->mem_total += b->n;
     story_mlist_free(s, gone, false);
@@ -2320,11 +2314,8 @@ static long story_split(struct story *s, struct nf_ctx *ctx, uint32_t slot, cons
                               .last_seq = s->items[slot].last_seq};
     s->alive[to] = 0;
     struct story_mlist *a = &s->mem[slot], *b = &s->mem[to];
-    *b = (struct story_mlist){0};
-    b->m = malloc(a->n * sizeof(*b->m));
-    if (!b->m)
+    if (nfu_grow(&b->m, &b->cap, a->n, sizeof(*b->m)) < 0)
         return -1;
-    b->cap = a->n;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < a->n; i++) {
         if (side[i])
