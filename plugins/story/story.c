@@ -104,6 +104,9 @@ enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
 #define STORY_MEMBER_TERMS 32
 #define STORY_MEMBER_ENTS 8
 #define STORY_SPLIT_ROUNDS 10
+/* The moves of the latest splits kept to be carried again (story_moves_again): a record resent
+ * after this many later splits finds its own forgotten. */
+#define STORY_MOVES_KEPT 1024
 
 struct story_conf {
     double threshold;
@@ -190,17 +193,16 @@ static const struct nf_option story_options[] = {
      "words) is mended when a later article is close to both. The merged story keeps the name "
      "of the member read first and the record carries the rename to the stores. 0: stories "
      "are never merged.", .min = "0", .max = "1"},
-    {"split_ratio", NF_OPT_DOUBLE, "0", offsetof(struct story_conf, split_ratio),
+    {"split_ratio", NF_OPT_DOUBLE, "0.6", offsetof(struct story_conf, split_ratio),
      "A story of 4 to 32 members is split in two when its members fall in two sides whose "
      "mean similarity across is under this share of their mean similarity within, and whose "
      "figures' is under split_figures of theirs: two events of one kind (two arrests of one "
      "team's players) gathered in one story share the kind's words, and each side agrees on "
      "its own figures (a toll, an age, a score). The side with the member read first keeps "
      "the story; the other becomes a story named by its own member read first, and the record "
-     "carries each of its members to it (\"story_of\") for the stores; a member sent again "
-     "carries them again. 0 (the default; conf/stories.cfg sets 0.6): stories are never split, "
-     "and no member is kept for it: under kills a store may still keep a moved article in "
-     "its story of before (e2e.read_order).", .min = "0", .max = "1"},
+     "that split it carries each of its members to it (\"story_of\") for the stores, and "
+     "again if it is sent again (the latest 1024 splits' moves are kept for that). 0: stories "
+     "are never split, and no member is kept for it.", .min = "0", .max = "1"},
     {"split_figures", NF_OPT_DOUBLE, "0.3", offsetof(struct story_conf, split_figures),
      "See split_ratio: how little the two sides of a story may agree on figures, against "
      "how much each agrees within, for the story to be split.", .min = "0", .max = "1"},
@@ -383,8 +385,14 @@ struct story_mlist {
     uint32_t n;
     size_t cap;
     bool off; /* its members are not all known: the story is not split */
-    bool split; /* it was split: sib and sib_serial are the other side's story */
-    uint32_t sib, sib_serial;
+};
+
+/* The articles a split moved to the other side's story, by the record whose join split it:
+ * what that record carried as story_of, to be carried again if it is sent again. */
+struct story_moves {
+    uint64_t by[2];
+    uint32_t n;
+    uint64_t k[STORY_SPLIT_MAX][2];
 };
 
 struct story {
@@ -403,6 +411,8 @@ struct story {
     uint32_t *free_slots;
     struct story_mlist *mem; /* members of stories that may be split */
     size_t mem_total;
+    struct story_moves *moves; /* a ring of STORY_MOVES_KEPT, made at the first split */
+    uint32_t moves_n, moves_next; /* entries in use; where the next goes */
     size_t nitems, cap_items, nfree, live;
     struct story_index index;
     struct story_idmap ids[2]; /* [0] young, [1] old */
@@ -2005,9 +2015,10 @@ static long story_merge_next(struct story *s, struct nf_ctx *ctx, uint32_t slot)
  * similarity across the sides is under split_ratio of the mean within them and the figures'
  * alone under split_figures of theirs. The side with the member read first keeps the story; the
  * other becomes a story named by its own member read first, and the record carries each of its
- * members to it ("story_of") for the stores. A story whose members are not all known (restored
- * from an older snapshot, past STORY_SPLIT_MAX, or dropped when more than split_members were
- * kept) is not split. */
+ * members to it ("story_of") for the stores, itself included; the moves are kept in a ring, by
+ * the record, to be carried again if it is sent again (story_moves_again). A story whose members
+ * are not all known (restored from an older snapshot, past STORY_SPLIT_MAX, or dropped when more
+ * than split_members were kept) is not split. */
 
 static void story_mlist_free(struct story *s, uint32_t slot, bool off)
 {
@@ -2296,6 +2307,20 @@ static bool story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot
     return true;
 }
 
+/* A new entry of the moves ring for a split by the record `by`, in place of the oldest when
+ * the ring is full; NULL when out of memory. */
+static struct story_moves *story_moves_new(struct story *s, const uint64_t by[2])
+{
+    if (!s->moves && !(s->moves = malloc(STORY_MOVES_KEPT * sizeof(*s->moves))))
+        return NULL;
+    struct story_moves *mv = &s->moves[s->moves_next];
+    s->moves_next = (s->moves_next + 1) % STORY_MOVES_KEPT;
+    s->moves_n += s->moves_n < STORY_MOVES_KEPT;
+    mv->by[0] = by[0], mv->by[1] = by[1];
+    mv->n = 0;
+    return mv;
+}
+
 /* After the record `key` joined the story at slot: splits it when its members fall in two as
  * said above. Returns the slot of the record's story now, -1 when out of memory. */
 static long story_split(struct story *s, struct nf_ctx *ctx, uint32_t slot, const uint64_t key[2])
@@ -2326,9 +2351,9 @@ static long story_split(struct story *s, struct nf_ctx *ctx, uint32_t slot, cons
     a->n = kept;
     if (story_rebuild(s, slot) < 0 || story_rebuild(s, (uint32_t)to) < 0)
         return -1;
-    a->split = b->split = true;
-    a->sib = (uint32_t)to, a->sib_serial = s->items[to].serial;
-    b->sib = slot, b->sib_serial = s->items[slot].serial;
+    struct story_moves *mv = story_moves_new(s, key);
+    if (!mv)
+        return -1;
     /* every member's pair leads to its side's story now, whatever name it joined under */
     long mine = slot;
     char sid[33], aid[33];
@@ -2347,9 +2372,15 @@ static long story_split(struct story *s, struct nf_ctx *ctx, uint32_t slot, cons
                 p->slot = sl, p->serial = x->serial;
                 memcpy(&p->s0, x->id, 8), memcpy(&p->s1, x->id + 8, 8);
             }
+            /* the record itself too: its story may have the name its merge, just before,
+             * renamed away (a store writes its row before the renames it carries) */
+            if (!k)
+                continue;
             story_id_hex(m->k, aid);
-            if (k && !me && nf_amend_add(&s->amend, NF_AMEND_STORY_OF, aid, sid) < 0)
+            if (nf_amend_add(&s->amend, NF_AMEND_STORY_OF, aid, sid) < 0)
                 return -1;
+            mv->k[mv->n][0] = m->k[0], mv->k[mv->n][1] = m->k[1];
+            mv->n++;
         }
     }
     if (!s->replaying)
@@ -2414,8 +2445,9 @@ static inline int story_put(struct story_out *o, const void *p, size_t n)
  * known. Version 7 names, after the version, the last log generation it holds (`upto`); an older
  * file holds none, and only story.log is judged again after it. Version 8 adds, after the id
  * tables, the member lists kept for splitting stories (story_split); an older file's stories are
- * never split. The checksum (XXH3 of all that comes before it) ends the file. */
-#define STORY_SNAPSHOT_VERSION 8
+ * never split. Version 9 drops from each list the other side of a split (version 8's, read and
+ * left) and adds after the lists the moves ring (story_moves_again). The checksum (XXH3 of all that comes before it) ends the file. */
+#define STORY_SNAPSHOT_VERSION 9
 
 static int story_snapshot_encode(struct story *s, struct story_out *b, uint64_t upto)
 {
@@ -2484,11 +2516,20 @@ static int story_snapshot_encode(struct story *s, struct story_out *b, uint64_t 
         const struct story_mlist *l = &s->mem[i];
         uint32_t at = (uint32_t)i;
         uint8_t off = l->off;
-        uint8_t split = l->split;
         if (s->items[i].live && (l->n || l->off) &&
             (STORY_PUT(b, at) || STORY_PUT(b, off) || STORY_PUT(b, l->n) ||
-             STORY_PUT(b, split) || STORY_PUT(b, l->sib) || STORY_PUT(b, l->sib_serial) ||
              story_put(b, l->m, l->n * sizeof(*l->m))))
+            return -1;
+    }
+    /* the moves ring, oldest first */
+    uint32_t vsize = sizeof(struct story_moves), moves = s->moves_n;
+    if (STORY_PUT(b, vsize) || STORY_PUT(b, moves))
+        return -1;
+    for (uint32_t i = 0; i < moves; i++) {
+        const struct story_moves *mv =
+            &s->moves[(s->moves_next + STORY_MOVES_KEPT - moves + i) % STORY_MOVES_KEPT];
+        if (STORY_PUT(b, mv->by) || STORY_PUT(b, mv->n) ||
+            story_put(b, mv->k, mv->n * sizeof(*mv->k)))
             return -1;
     }
     if (story_out_flush(b) < 0)
@@ -2774,16 +2815,16 @@ static int story_restore_exact(struct story *s, struct story_reader *r, uint32_t
         if (lists > s->nitems)
             return *why = "bad member lists", -1;
         for (uint64_t j = 0; j < lists; j++) {
-            uint32_t at, n, sib, sib_serial;
-            uint8_t off, split;
+            uint32_t at, n, sib[2];
+            uint8_t off, split = 0;
+            /* version 8 named a split story's other side here: its moves are not kept */
             if (STORY_GET(r, at) || STORY_GET(r, off) || STORY_GET(r, n) ||
-                STORY_GET(r, split) || STORY_GET(r, sib) || STORY_GET(r, sib_serial) ||
+                (version == 8 && (STORY_GET(r, split) || STORY_GET(r, sib))) ||
                 at >= s->nitems || !s->items[at].live || off > 1 || split > 1 ||
                 n > STORY_SPLIT_MAX || (off && n) || s->mem[at].n || s->mem[at].off)
                 return *why = "bad member list", -1;
             struct story_mlist *l = &s->mem[at];
             l->off = off;
-            l->split = split, l->sib = sib, l->sib_serial = sib_serial;
             if (!n)
                 continue;
             if (!(l->m = malloc(n * sizeof(*l->m))))
@@ -2802,6 +2843,27 @@ static int story_restore_exact(struct story *s, struct story_reader *r, uint32_t
                         return *why = "bad member term", -1;
             }
         }
+    }
+    /* the moves ring (version 9) */
+    s->moves_n = s->moves_next = 0;
+    if (version >= 9) {
+        uint32_t vsize, moves;
+        if (STORY_GET(r, vsize) || STORY_GET(r, moves))
+            return *why = "truncated moves", -1;
+        if (vsize != sizeof(struct story_moves))
+            return *why = "written by a build whose story state is laid out otherwise", -1;
+        if (moves > STORY_MOVES_KEPT)
+            return *why = "bad moves", -1;
+        if (moves && !s->moves && !(s->moves = malloc(STORY_MOVES_KEPT * sizeof(*s->moves))))
+            return *why = "out of memory", -1;
+        for (uint32_t i = 0; i < moves; i++) {
+            struct story_moves *mv = &s->moves[i];
+            if (STORY_GET(r, mv->by) || STORY_GET(r, mv->n) || mv->n > STORY_SPLIT_MAX)
+                return *why = "bad moves entry", -1;
+            if (story_get(r, mv->k, mv->n * sizeof(*mv->k)))
+                return *why = "truncated moves entry", -1;
+        }
+        s->moves_n = moves, s->moves_next = moves % STORY_MOVES_KEPT;
     }
     if (r->p != r->end)
         return *why = "trailing bytes", -1;
@@ -3075,6 +3137,7 @@ static void story_destroy(void *state)
     for (size_t i = 0; s->mem && i < s->cap_items; i++)
         free(s->mem[i].m);
     free(s->mem);
+    free(s->moves);
     free(s->cps), free(s->merge);
     nf_amend_free(&s->amend);
     free(s);
@@ -3349,8 +3412,22 @@ static int story_name(struct story *s, uint32_t slot, const uint64_t key[2], int
     return nf_amend_add(&s->amend, NF_AMEND_STORY_ID, from, to);
 }
 
+/* Whether a live story is named `name` now: the story its article is in, if that story is
+ * named after it. A name can be given again: a story merged into another and split from it
+ * later is named after its member read first once more. */
+static bool story_name_live(struct story *s, const uint8_t name[16])
+{
+    uint64_t k[2];
+    memcpy(&k[0], name, 8), memcpy(&k[1], name + 8, 8);
+    const struct story_idpair *p = story_ids_find(s, k);
+    if (p)
+        p = story_follow(s, p);
+    return p && p->slot < s->nitems && s->items[p->slot].live &&
+           s->items[p->slot].serial == p->serial && memcmp(s->items[p->slot].id, name, 16) == 0;
+}
+
 /* The renames of the story at p, for a member sent again: from each earlier name to the
- * current one. */
+ * current one, but for a name that another story has now (its members would follow). */
 static int story_renames_again(struct story *s, const struct story_idpair *p)
 {
     const struct story_item *it = p->slot < s->nitems ? &s->items[p->slot] : NULL;
@@ -3359,6 +3436,8 @@ static int story_renames_again(struct story *s, const struct story_idpair *p)
     char to[33], from[33];
     story_hex(it->id, to);
     for (uint32_t i = 0; i < it->nformer; i++) {
+        if (story_name_live(s, it->former[i]))
+            continue;
         story_hex(it->former[i], from);
         if (nf_amend_add(&s->amend, NF_AMEND_STORY_ID, from, to) < 0)
             return -1;
@@ -3366,26 +3445,25 @@ static int story_renames_again(struct story *s, const struct story_idpair *p)
     return 0;
 }
 
-/* The moves of a split story, for a member sent again: each member of its story and of the
- * story split from it to the story it is in (the record that carried them may have been lost
- * before the store committed it). */
-static int story_moves_again(struct story *s, const struct story_idpair *p)
+/* The moves a split made when this record joined, for the record sent again (the first time
+ * it carried them, it may have been lost before the store committed it): each article moved
+ * to the story it is in now, renames and later splits followed. */
+static int story_moves_again(struct story *s, const uint64_t key[2])
 {
-    if (p->slot >= s->nitems || !s->items[p->slot].live || s->items[p->slot].serial != p->serial)
-        return 0;
-    const struct story_mlist *l = &s->mem[p->slot];
-    if (!l->split)
-        return 0;
-    uint32_t slots[2] = {p->slot, l->sib};
-    for (int k = 0; k < 2; k++) {
-        uint32_t sl = slots[k];
-        const struct story_item *it = &s->items[sl];
-        if (k && (sl >= s->nitems || !it->live || it->serial != l->sib_serial))
-            break;
-        char sid[33], aid[33];
-        story_hex(it->id, sid);
-        for (uint32_t i = 0; i < s->mem[sl].n; i++) {
-            story_id_hex(s->mem[sl].m[i].k, aid);
+    for (uint32_t i = 0; i < s->moves_n; i++) {
+        const struct story_moves *mv = &s->moves[i];
+        if (mv->by[0] != key[0] || mv->by[1] != key[1])
+            continue;
+        for (uint32_t j = 0; j < mv->n; j++) {
+            const struct story_idpair *p = story_ids_find(s, mv->k[j]);
+            if (p)
+                p = story_follow(s, p);
+            if (!p || p->slot >= s->nitems || !s->items[p->slot].live ||
+                s->items[p->slot].serial != p->serial)
+                continue;
+            char sid[33], aid[33];
+            story_hex(s->items[p->slot].id, sid);
+            story_id_hex(mv->k[j], aid);
             if (nf_amend_add(&s->amend, NF_AMEND_STORY_OF, aid, sid) < 0)
                 return -1;
         }
@@ -3492,7 +3570,7 @@ static int story_process(void *state, struct nf_ctx *ctx, struct nf_record *rec)
         if (!s->replaying)
             nf_ctx_count(ctx, "story_replayed", 1);
         seen = story_follow(s, seen);
-        if (story_renames_again(s, seen) < 0 || story_moves_again(s, seen) < 0)
+        if (story_renames_again(s, seen) < 0 || story_moves_again(s, key) < 0)
             goto nomem;
         return story_finish(s, ctx, rec, seen);
     }

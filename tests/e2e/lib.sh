@@ -1,5 +1,5 @@
 # Shared helpers of the end-to-end tests: real processes, a private temporary directory, and
-# cleanup of everything a test started, whatever happens.
+# cleanup of everything a test started, whatever happens (NF_E2E_KEEP=1 keeps the directory).
 set -u
 : "${NF_BUILD_DIR:?run through ctest}" "${NF_SOURCE_DIR:?run through ctest}"
 NF="$NF_BUILD_DIR/bin/newsflow"
@@ -12,7 +12,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
     # workers of a supervisor that was killed hard
     pkill -KILL -f "newsflow stage $T/" 2>/dev/null
-    rm -rf "$T"
+    if [ -n "${NF_E2E_KEEP:-}" ]; then echo "kept: $T" >&2; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 

@@ -1303,9 +1303,10 @@ static void test_hostile_snapshot(void **state)
 static void test_version5_snapshot(void **state)
 {
     (void)state;
-    /* story_snapshot_encode; story_item.year; version 7's `upto` and version 8's member lists
-     * (none kept with split_ratio=0: their size and count), which version 5 has not */
-    enum { VERSION = 8, HEADER = 84, YEAR = 34, UPTO = 12, MEMBERS = 12 };
+    /* story_snapshot_encode; story_item.year; version 7's `upto`, version 8's member lists and
+     * version 9's moves (none kept with split_ratio=0: their sizes and counts), which version 5
+     * has not */
+    enum { VERSION = 8, HEADER = 84, YEAR = 34, UPTO = 12, MEMBERS = 12 + 8 };
     const char *const nosplit[] = {"split_ratio=0", NULL};
     struct mock_plugin *mp = story_new(nosplit);
     struct nf_record *a = plain("doctor-a", first, NULL);
@@ -1908,10 +1909,40 @@ static const char *const arrest_b[ARRESTS] = {
     "ing on Route 94 early Saturday. Officers said Carter, 32, was going 92 mph at 1:15 a.m.,"
     " the team's second such arrest this month."};
 
+static int count_moves(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
+{
+    (void)key, (void)val;
+    *(int *)arg += kind == NF_AMEND_STORY_OF;
+    return 0;
+}
+
+/* How many moves (story_of) the record carries. */
+static int moves_of(struct nf_record *rec)
+{
+    int n = 0;
+    const char *why;
+    assert_int_equal(nf_amend_each(rec, count_moves, &n, &why), 0);
+    return n;
+}
+
+/* The record that split the story, as its upstream would send it again. */
+struct splitter {
+    char seed[32];
+    const char *text;
+};
+
+static struct nf_record *splitter_again(const struct splitter *by)
+{
+    assert_non_null(by->text);
+    return plain(by->seed, by->text, NULL);
+}
+
+/* Tells both arrests into h; *by: the record that split the story (the one carrying moves). */
 static void two_arrests_told(struct mock_plugin **mp, const char *const *opts, bool kill,
                              struct held *h, struct nf_record *ra[ARRESTS],
-                             struct nf_record *rb[ARRESTS])
+                             struct nf_record *rb[ARRESTS], struct splitter *by)
 {
+    *by = (struct splitter){0};
     /* arrival: a0 a1 b0 a2 b1 b2 | a3 b3 a4 b4, the worker killed (or stopped) at the bar */
     const char order[] = "aabab|babab";
     int ia = 0, ib = 0;
@@ -1932,6 +1963,11 @@ static void two_arrests_told(struct mock_plugin **mp, const char *const *opts, b
         snprintf(seed, sizeof(seed), "arrest-%c%d", *o, a ? ia : ib);
         struct nf_record *r = plain(seed, a ? arrest_a[ia] : arrest_b[ib], NULL);
         held_store(h, r, story_of(*mp, r));
+        if (moves_of(r)) {
+            assert_null(by->text);
+            snprintf(by->seed, sizeof(by->seed), "%s", seed);
+            by->text = a ? arrest_a[ia] : arrest_b[ib];
+        }
         if (a)
             ra[ia++] = r;
         else
@@ -1943,10 +1979,12 @@ static void test_two_events_split(void **state)
 {
     (void)state;
     struct nf_record *ra[ARRESTS], *rb[ARRESTS];
+    struct splitter by;
     const char *const nosplit[] = {"split_ratio=0", NULL};
     struct mock_plugin *mp = story_new(nosplit);
     struct held one = {0};
-    two_arrests_told(&mp, NULL, false, &one, ra, rb);
+    two_arrests_told(&mp, NULL, false, &one, ra, rb, &by);
+    assert_null(by.text);
     for (int i = 0; i < ARRESTS; i++) /* without a split: one story */
         assert_string_equal(held_story(&one, id_of(rb[i])), id_of(ra[0]));
     for (int i = 0; i < ARRESTS; i++)
@@ -1959,23 +1997,162 @@ static void test_two_events_split(void **state)
         mp = story_new(opts);
         int64_t split = mock_counter("story_split");
         struct held two = {0};
-        two_arrests_told(&mp, opts, kill, &two, ra, rb);
+        two_arrests_told(&mp, opts, kill, &two, ra, rb, &by);
         assert_int_equal(mock_counter("story_split"), split + 1);
         for (int i = 0; i < ARRESTS; i++) {
             assert_string_equal(held_story(&two, id_of(ra[i])), id_of(ra[0]));
             assert_string_equal(held_story(&two, id_of(rb[i])), id_of(rb[0]));
         }
-        /* a store that lost the record carrying the moves holds b0, b1 in a0's story; the last
-         * member sent again puts them right */
+        /* a store that lost the record carrying the moves holds each row as its record said,
+         * the members moved still in a0's story; that record sent again puts them right */
         struct held lost = {0};
         for (int i = 0; i < ARRESTS; i++) {
-            held_set(&lost, id_of(ra[i]), id_of(ra[0]));
-            held_set(&lost, id_of(rb[i]), id_of(i < 2 ? ra[0] : rb[0]));
+            held_set(&lost, id_of(ra[i]), nf_record_str(ra[i], NF_F_STORY_ID, NULL));
+            held_set(&lost, id_of(rb[i]), nf_record_str(rb[i], NF_F_STORY_ID, NULL));
         }
-        nf_record_unset(rb[ARRESTS - 1], NF_F_STORY_ID);
-        held_store(&lost, rb[ARRESTS - 1], story_of(mp, rb[ARRESTS - 1]));
+        int moved = 0;
         for (int i = 0; i < ARRESTS; i++)
+            moved += strcmp(held_story(&lost, id_of(rb[i])), id_of(ra[0])) == 0;
+        assert_true(moved >= 1);
+        struct nf_record *again = splitter_again(&by);
+        held_store(&lost, again, story_of(mp, again));
+        nf_record_destroy(&again);
+        for (int i = 0; i < ARRESTS; i++) {
+            assert_string_equal(held_story(&lost, id_of(ra[i])), id_of(ra[0]));
             assert_string_equal(held_story(&lost, id_of(rb[i])), id_of(rb[0]));
+        }
+        for (int i = 0; i < ARRESTS; i++)
+            nf_record_destroy(&ra[i]), nf_record_destroy(&rb[i]);
+        mock_plugin_destroy(&mp);
+        remove_snapshot();
+    }
+}
+
+/* The moves of a split are kept apart from the member lists: a story that grew past the members
+ * it keeps (STORY_SPLIT_MAX) and a stop and start (the snapshot's moves) later, the record that
+ * split it, sent again, still carries them. */
+static void test_moves_outlive_member_lists(void **state)
+{
+    (void)state;
+    struct nf_record *ra[ARRESTS], *rb[ARRESTS];
+    struct splitter by;
+    const char *const opts[] = {"snapshot_s=3600", "split_ratio=0.6", NULL};
+    struct mock_plugin *mp = story_new(opts);
+    struct held told = {0};
+    two_arrests_told(&mp, NULL, false, &told, ra, rb, &by);
+    for (int i = 0; i < 40; i++) { /* b's story grows past the members it keeps */
+        char seed[32];
+        snprintf(seed, sizeof(seed), "arrest-b-more%d", i);
+        struct nf_record *r = plain(seed, arrest_b[i % ARRESTS], NULL);
+        assert_string_equal(story_of(mp, r), id_of(rb[0]));
+        assert_int_equal(moves_of(r), 0);
+        nf_record_destroy(&r);
+    }
+    mock_plugin_destroy(&mp);
+    mp = story_new(opts);
+    struct held lost = {0};
+    for (int i = 0; i < ARRESTS; i++) {
+        held_set(&lost, id_of(ra[i]), nf_record_str(ra[i], NF_F_STORY_ID, NULL));
+        held_set(&lost, id_of(rb[i]), nf_record_str(rb[i], NF_F_STORY_ID, NULL));
+    }
+    struct nf_record *again = splitter_again(&by);
+    held_store(&lost, again, story_of(mp, again));
+    assert_true(moves_of(again) >= 1);
+    nf_record_destroy(&again);
+    for (int i = 0; i < ARRESTS; i++) {
+        assert_string_equal(held_story(&lost, id_of(ra[i])), id_of(ra[0]));
+        assert_string_equal(held_story(&lost, id_of(rb[i])), id_of(rb[0]));
+    }
+    for (int i = 0; i < ARRESTS; i++)
+        nf_record_destroy(&ra[i]), nf_record_destroy(&rb[i]);
+    mock_plugin_destroy(&mp);
+}
+
+/* A name given again: the first arrest's first telling begins the story, and a telling of the
+ * second read before it but arriving later renames the story (its former name: a0); the split
+ * names the first arrest's side after a0 again. A member of the second's story sent again carries
+ * its renames again, but not a0's: that would move the first arrest's rows into the second's. */
+static void test_name_given_again(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"split_ratio=0.6", NULL};
+    struct mock_plugin *mp = story_new(opts);
+    /* arrival, with the read order of each: b1 is read first, a0 arrives first */
+    static const struct { char ev; int i; int order; } told[] = {
+        {'a', 0, 2000}, {'a', 1, 3000}, {'b', 0, 4000}, {'a', 2, 5000}, {'b', 1, 1000},
+        {'b', 2, 6000}, {'a', 3, 7000}, {'b', 3, 8000}, {'a', 4, 9000}, {'b', 4, 10000}};
+    enum { A0 = 0, B1 = 4, B0 = 2 };
+    struct nf_record *r[10];
+    struct held h = {0};
+    bool renamed = false;
+    for (int k = 0; k < 10; k++) {
+        char seed[32];
+        snprintf(seed, sizeof(seed), "again-%c%d", told[k].ev, told[k].i);
+        r[k] = plain(seed, told[k].ev == 'a' ? arrest_a[told[k].i] : arrest_b[told[k].i], NULL);
+        assert_int_equal(nf_record_set_int(r[k], NF_F_READ_ORDER, told[k].order), 0);
+        held_store(&h, r[k], story_of(mp, r[k]));
+        renamed |= k == B1 && strcmp(held_story(&h, id_of(r[A0])), id_of(r[B1])) == 0;
+    }
+    assert_true(renamed); /* b1 renamed a0's story */
+    for (int k = 0; k < 10; k++) /* split: each arrest its own story, a's named a0 again */
+        assert_string_equal(held_story(&h, id_of(r[k])), id_of(r[told[k].ev == 'a' ? A0 : B1]));
+    struct nf_record *again = plain("again-b0", arrest_b[0], NULL);
+    assert_int_equal(nf_record_set_int(again, NF_F_READ_ORDER, 4000), 0);
+    held_store(&h, again, story_of(mp, again));
+    nf_record_destroy(&again);
+    for (int k = 0; k < 10; k++)
+        assert_string_equal(held_story(&h, id_of(r[k])), id_of(r[told[k].ev == 'a' ? A0 : B1]));
+    for (int k = 0; k < 10; k++)
+        nf_record_destroy(&r[k]);
+    mock_plugin_destroy(&mp);
+}
+
+/* A snapshot whose moves section does not hold together (more entries than are kept, an entry
+ * of more articles than a story splits, or cut short) is refused, checksum right or not. */
+static void test_hostile_moves(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"snapshot_s=3600", "split_ratio=0.6", NULL};
+    for (int how = 0; how < 3; how++) {
+        struct nf_record *ra[ARRESTS], *rb[ARRESTS];
+        struct splitter by;
+        struct held told = {0};
+        struct mock_plugin *mp = story_new(opts);
+        two_arrests_told(&mp, NULL, false, &told, ra, rb, &by);
+        struct nf_record *again = splitter_again(&by);
+        story_of(mp, again);
+        size_t nm = (size_t)moves_of(again); /* the one entry: by, n, then n ids */
+        nf_record_destroy(&again);
+        mock_plugin_destroy(&mp);
+        size_t len;
+        char *data = mock_slurp(snap_path, &len);
+        assert_non_null(data);
+        size_t entry = len - 8 - 16 * nm - 4 - 16, count = entry - 4;
+        uint32_t v;
+        memcpy(&v, data + count, 4);
+        assert_int_equal(v, 1);
+        memcpy(&v, data + entry + 16, 4);
+        assert_int_equal(v, nm);
+        if (how == 0)
+            v = 5000, memcpy(data + count, &v, 4);
+        else if (how == 1)
+            v = 33, memcpy(data + entry + 16, &v, 4);
+        else
+            memmove(data + len - 16, data + len - 8, 8), len -= 8;
+        uint64_t sum = XXH3_64bits(data, len - 8);
+        memcpy(data + len - 8, &sum, 8);
+        FILE *f = fopen(snap_path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(data, 1, len, f), len);
+        fclose(f);
+        free(data);
+        mp = story_new(opts);
+        char bad[600];
+        snprintf(bad, sizeof(bad), "%s.bad", snap_path);
+        assert_int_equal(access(bad, F_OK), 0);
+        struct nf_record *r = plain("arrest-a-after", arrest_a[1], NULL);
+        assert_string_equal(story_of(mp, r), id_of(r)); /* the stories were forgotten */
+        nf_record_destroy(&r);
         for (int i = 0; i < ARRESTS; i++)
             nf_record_destroy(&ra[i]), nf_record_destroy(&rb[i]);
         mock_plugin_destroy(&mp);
@@ -2024,6 +2201,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_who_and_how_many, fresh, done),
         cmocka_unit_test_setup_teardown(test_split_story_merged, fresh, done),
         cmocka_unit_test_setup_teardown(test_two_events_split, fresh, done),
+        cmocka_unit_test_setup_teardown(test_moves_outlive_member_lists, fresh, done),
+        cmocka_unit_test_setup_teardown(test_hostile_moves, fresh, done),
+        cmocka_unit_test_setup_teardown(test_name_given_again, fresh, done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
