@@ -2109,13 +2109,25 @@ static int story_members_merge(struct story *s, uint32_t keep, uint32_t gone)
     return 0;
 }
 
-/* A member's terms weighed with the IDF of now, normalised within each kind, by hash. */
+/* A member's terms weighed with the IDF of now, normalised within each kind, by hash; `at`:
+ * each term's number among the story's (story_split_sides). */
 struct story_mvec {
     uint64_t h[STORY_MEMBER_TERMS];
     float w[STORY_MEMBER_TERMS];
+    uint16_t at[STORY_MEMBER_TERMS];
     uint8_t kind[STORY_MEMBER_TERMS];
     uint8_t n;
     bool has[STORY_KINDS];
+};
+
+/* The distinct terms of a story's members numbered (open addressing on the hash, at most half
+ * full), and one member's weights spread over those numbers: a pair's dot products are then
+ * read off at the other member's terms, in its order (by hash, as a merge of the two would
+ * meet them, so the sums are the same to the bit), without a merge's branches. */
+#define STORY_TERM_SLOTS (2 * STORY_SPLIT_MAX * STORY_MEMBER_TERMS)
+struct story_terms_seen {
+    uint64_t h[STORY_TERM_SLOTS];
+    double w[STORY_TERM_SLOTS]; /* zero but while a member's weights are spread */
 };
 
 static void story_mvec_of(struct story *s, const struct story_member *m, struct story_mvec *v)
@@ -2138,20 +2150,15 @@ static void story_mvec_of(struct story *s, const struct story_member *m, struct 
     }
 }
 
-/* The similarity of two members, weighed as an article's against a story (the kinds both have);
- * *fig: the figures' cosine, or -1 when one of them gives none. */
-static double story_mvec_sim(const struct story *s, const struct story_mvec *a,
-                             const struct story_mvec *b, double *fig)
+/* The similarity of member b to member a, whose weights are spread in t->w, weighed as an
+ * article's against a story (the kinds both have); *fig: the figures' cosine, or -1 when one of
+ * them gives none. */
+static double story_mvec_sim(const struct story *s, const struct story_terms_seen *t,
+                             const struct story_mvec *a, const struct story_mvec *b, double *fig)
 {
     double dot[STORY_KINDS] = {0};
-    for (uint8_t i = 0, j = 0; i < a->n && j < b->n;) {
-        if (a->h[i] < b->h[j])
-            i++;
-        else if (a->h[i] > b->h[j])
-            j++;
-        else
-            dot[a->kind[i]] += (double)a->w[i] * b->w[j], i++, j++;
-    }
+    for (uint8_t j = 0; j < b->n; j++)
+        dot[b->kind[j]] += t->w[b->at[j]] * b->w[j];
     const double weight[STORY_KINDS] = {1, s->conf->name_weight, s->conf->figure_weight};
     double sum = 0, wsum = 0;
     for (int k = 0; k < STORY_KINDS; k++)
@@ -2229,14 +2236,30 @@ static bool story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot
     if (n < STORY_SPLIT_MIN)
         return false;
     static double sim[STORY_SPLIT_MAX][STORY_SPLIT_MAX], fig[STORY_SPLIT_MAX][STORY_SPLIT_MAX];
-    uint32_t lo_a = 0, lo_b = 1;
+    static struct story_terms_seen t;
+    memset(t.h, 0, sizeof(t.h));
     for (uint32_t i = 0; i < n; i++)
+        for (uint8_t k = 0; k < v[i].n; k++) {
+            uint64_t h = v[i].h[k]; /* never 0 (story_hash) */
+            uint32_t x = (uint32_t)h & (STORY_TERM_SLOTS - 1);
+            while (t.h[x] && t.h[x] != h)
+                x = (x + 1) & (STORY_TERM_SLOTS - 1);
+            t.h[x] = h;
+            v[i].at[k] = (uint16_t)x;
+        }
+    uint32_t lo_a = 0, lo_b = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint8_t k = 0; k < v[i].n; k++)
+            t.w[v[i].at[k]] = v[i].w[k];
         for (uint32_t j = i + 1; j < n; j++) {
-            sim[i][j] = sim[j][i] = story_mvec_sim(s, &v[i], &v[j], &fig[i][j]);
+            sim[i][j] = sim[j][i] = story_mvec_sim(s, &t, &v[i], &v[j], &fig[i][j]);
             fig[j][i] = fig[i][j];
             if (sim[i][j] < sim[lo_a][lo_b])
                 lo_a = i, lo_b = j;
         }
+        for (uint8_t k = 0; k < v[i].n; k++)
+            t.w[v[i].at[k]] = 0;
+    }
     uint8_t g[STORY_SPLIT_MAX] = {0}, next[STORY_SPLIT_MAX];
     g[lo_b] = 1;
     for (int round = 0; round < STORY_SPLIT_ROUNDS; round++) {
