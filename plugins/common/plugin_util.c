@@ -10,9 +10,14 @@
 
 int nfu_grow(void *pp, size_t *cap, size_t need, size_t elem)
 {
+    return nfu_grow_from(pp, cap, need, elem, 256);
+}
+
+int nfu_grow_from(void *pp, size_t *cap, size_t need, size_t elem, size_t first)
+{
     if (need <= *cap)
         return 0;
-    size_t c = *cap ? *cap : 256;
+    size_t c = *cap ? *cap : first ? first : 1;
     while (c < need)
         c *= 2;
     void **p = pp;

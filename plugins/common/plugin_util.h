@@ -12,8 +12,11 @@
 #include "newsflow/plugin.h"
 
 /* Makes *pp (an array of elements of `elem` bytes, capacity *cap) hold at least `need`
- * elements, doubling. Returns 0, or -1 with *pp unchanged on allocation failure. */
+ * elements, doubling from 256. Returns 0, or -1 with *pp unchanged on allocation failure. */
 int nfu_grow(void *pp, size_t *cap, size_t need, size_t elem);
+
+/* The same, doubling from `first`: for the many small arrays of one kind (a story's members). */
+int nfu_grow_from(void *pp, size_t *cap, size_t need, size_t elem, size_t first);
 
 /* Makes the missing directories above the file `path` (mode 0777 less the umask), as `mkdir -p`
  * on its dirname would: a store whose directory is not there yet creates it. Returns 0, or -1

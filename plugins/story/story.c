@@ -103,6 +103,9 @@ enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
 #define STORY_SPLIT_MAX 32
 #define STORY_MEMBER_TERMS 32
 #define STORY_MEMBER_ENTS 8
+/* A member list's first capacity, doubled up to STORY_SPLIT_MAX: most stories keep one or two
+ * members, and each list is its own allocation */
+#define STORY_MEMBERS_FIRST 2
 #define STORY_SPLIT_ROUNDS 10
 /* The moves of the latest splits kept to be carried again (story_moves_again): a record resent
  * after this many later splits finds its own forgotten. */
@@ -2056,7 +2059,7 @@ static int story_member_add(struct story *s, uint32_t slot, const uint64_t key[2
         story_mlist_free(s, slot, true);
         return 0;
     }
-    if (nfu_grow(&l->m, &l->cap, l->n + 1, sizeof(*l->m)) < 0)
+    if (nfu_grow_from(&l->m, &l->cap, l->n + 1, sizeof(*l->m), STORY_MEMBERS_FIRST) < 0)
         return -1;
     struct story_member *m = &l->m[l->n++];
     memset(m, 0, sizeof(*m));
@@ -2099,7 +2102,7 @@ static int story_members_merge(struct story *s, uint32_t keep, uint32_t gone)
         story_mlist_free(s, keep, true);
         return 0;
     }
-    if (nfu_grow(&a->m, &a->cap, a->n + b->n, sizeof(*a->m)) < 0)
+    if (nfu_grow_from(&a->m, &a->cap, a->n + b->n, sizeof(*a->m), STORY_MEMBERS_FIRST) < 0)
         return -1;
     if (b->n)
         memcpy(a->m + a->n, b->m, b->n * sizeof(*b->m));
@@ -2362,7 +2365,7 @@ static long story_split(struct story *s, struct nf_ctx *ctx, uint32_t slot, cons
                               .last_seq = s->items[slot].last_seq};
     s->alive[to] = 0;
     struct story_mlist *a = &s->mem[slot], *b = &s->mem[to];
-    if (nfu_grow(&b->m, &b->cap, a->n, sizeof(*b->m)) < 0)
+    if (nfu_grow_from(&b->m, &b->cap, a->n, sizeof(*b->m), STORY_MEMBERS_FIRST) < 0)
         return -1;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < a->n; i++) {
