@@ -22,10 +22,10 @@
  * judged since (appended at every flush, replayed at start), so that a crash loses nothing it
  * sent on and the next article is judged as it would have been. A merge is a rename too: the
  * stores move the merged story's articles, and the stage finds them through the names they
- * joined under (story_follow). With split_ratio set (conf/stories.cfg), a story of 4 to 32
- * members whose members fall in two sides that differ in their figures is split in two, and the
- * record carries the members moved to the stores ("story_of"): two events of one kind that
- * gathered in one story are parted once each has told itself a few times. It does not
+ * joined under (story_follow). A story of 4 to 32 members whose members fall in two sides that
+ * differ in their figures is split in two (split_ratio, on by default), and the record carries
+ * the members moved to the stores ("story_of"), again if it is sent again: two events of one
+ * kind that gathered in one story are parted once each has told itself a few times. It does not
  * translate. */
 #include <errno.h>
 #include <fcntl.h>
