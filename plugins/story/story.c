@@ -46,98 +46,7 @@
 #include "newsflow/plugin.h"
 #include "plugin_util.h"
 #include "savefile.h"
-
-#define STORY_MAGIC "NFSTORY1"
-#define STORY_SNAPSHOT "story.snap"
-#define STORY_LOG "story.log" /* the records judged since the snapshot, each a u32 length and the
-                               * record as msgpack; story.log.<g>: the generations before it
-                               * (../common/savefile.h) */
-#define STORY_MAX_ENTS 16  /* entities kept per story */
-#define STORY_QUERY_TERMS 32 /* a record's strongest terms looked up in the index */
-#define STORY_INDEX_TERMS 16 /* a story's strongest terms in the index (all top_terms score) */
-#define STORY_CANDIDATES 8 /* stories scored in full */
-#define STORY_ANCHOR_YOUNG 16 /* articles: what common_share may call rare in a young stream */
-#define STORY_POSTINGS_SCAN 256 /* newest entries read from one term's list: a term in more
-                                  * stories than that is common and the recent ones matter */
-#define STORY_PREFETCH 8 /* terms ahead whose hash table entry is asked for */
-#define STORY_MAX_WORD 64  /* bytes; longer runs are not words (URLs, hashes) */
-#define STORY_ENT_SEED 0x656e74ULL /* entity names hash apart from words */
-#define STORY_NAME_MIX 0x9e3779b97f4a7c15ULL /* a name's hash from its word's: apart, and cheap */
-#define STORY_FIGURE_SEED 0x666967ULL /* figures apart from words */
-#define STORY_MAX_FIGURE 24 /* bytes; longer runs of digits are ids, not figures */
-#define STORY_MAX_PLACES 64 /* words of a record's known places left out of its names */
-/* The lead: the text's first sentence (ended by ". ", "! " or "? " after STORY_LEAD_MIN bytes)
- * or first line (after half that), at most STORY_LEAD_MAX bytes. */
-#define STORY_LEAD_MIN 40
-#define STORY_LEAD_MAX 300
-/* Four digits in this range are read as a year. Years this many apart or more are the years of
- * two events (year_weight): news mentions the year it is written in, and the one before. */
-#define STORY_YEAR_MIN 1900
-#define STORY_YEAR_MAX 2099
-#define STORY_YEARS_APART 2
-/* Who and how many: names whose cosine is under STORY_NAMES_AGREE and figures whose cosine is
- * under STORY_FIGURES_AGREE say that the article and the story may be two events of one kind
- * (agree_weight, disagree_young_weight); a story of up to STORY_YOUNG members is young. */
-#define STORY_NAMES_AGREE 0.4
-#define STORY_FIGURES_AGREE 0.1
-#define STORY_YOUNG 2
-/* A record's terms are of three kinds, each a sub-vector of its own (normalised apart and
- * compared apart): the words, the names (who, where) and the figures (scores, tolls, years). */
-enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
-/* Added to every IDF. The usual +1 gives the words of every article (a region's names in a
- * stream about it) nearly the weight of rare ones while the stream is short; 0 would ignore
- * them outright and leave the first articles of a stream nothing to compare. */
-#define STORY_IDF_FLOOR 0.4
-/* Records without a read order count as read after every record that has one, in the order
- * they arrive (the arrival number, kept in the snapshot). */
-#define STORY_UNORDERED (INT64_C(1) << 62)
-/* Names a story had before its latest, kept so that a resent member carries the renames again
- * (the record that carried one may have been lost before the store committed it). */
-#define STORY_FORMER 4
-/* Steps story_follow takes from an article to the story its own was merged into */
-#define STORY_FOLLOW 8
-/* Splitting a story (story_split): it needs this many members with terms, two a side; beyond
- * the most, its members are no longer kept. A member keeps its strongest terms and entities, and
- * a split is found in at most STORY_SPLIT_ROUNDS rounds of moves. */
-#define STORY_SPLIT_MIN 4
-#define STORY_SPLIT_MAX 32
-#define STORY_MEMBER_TERMS 32
-#define STORY_MEMBER_ENTS 8
-/* A member list's first capacity, doubled up to STORY_SPLIT_MAX: most stories keep one or two
- * members, and each list is its own allocation */
-#define STORY_MEMBERS_FIRST 2
-#define STORY_SPLIT_ROUNDS 10
-/* The moves of the latest splits kept to be carried again (story_moves_again): a record resent
- * after this many later splits finds its own forgotten. */
-#define STORY_MOVES_KEPT 1024
-
-struct story_conf {
-    double threshold;
-    double window_days;
-    double time_weight;
-    double year_weight;
-    double entity_weight;
-    double title_weight;
-    double name_weight;
-    double figure_weight;
-    double lead_weight;
-    double agree_weight;
-    double disagree_young_weight;
-    double merge_threshold;
-    double split_ratio;
-    double split_figures;
-    double anchor_share;
-    double common_share;
-    int64_t anchors;
-    int64_t top_terms;
-    int64_t max_stories;
-    int64_t max_terms;
-    int64_t max_ids;
-    int64_t split_members;
-    int64_t snapshot_s;
-    const char *idf_bootstrap;
-    const char *idf_export;
-};
+#include "story.h"
 
 static const struct nf_option story_options[] = {
     {"threshold", NF_OPT_DOUBLE, "0.18", offsetof(struct story_conf, threshold),
@@ -287,180 +196,6 @@ static const char *const story_stopwords[] = {
 
 /* ---- small hash tables ------------------------------------------------------------------ */
 
-/* Document frequencies: open addressing on the term's 64-bit hash (0 marks an empty slot). */
-struct story_df {
-    uint64_t *key;
-    uint32_t *df;
-    char **text; /* the terms themselves, kept only when exporting */
-    size_t cap, n;
-};
-
-struct story_idpair {
-    uint64_t k0, k1; /* the article's id */
-    uint64_t s0, s1; /* its story's id */
-    uint32_t slot, serial; /* where the story is, if it is still there */
-};
-
-/* Article id -> story, in two generations: when the young one is full the old one is dropped,
- * so memory is bounded and the newest ids are always remembered. */
-struct story_idmap {
-    struct story_idpair *e;
-    size_t cap, n;
-};
-
-struct story_term {
-    uint64_t h;
-    float mass; /* sum over members of their normalised log-tf: times the IDF it is a weight */
-    uint16_t docs; /* members that had it (saturating) */
-    uint8_t kind;  /* STORY_WORD, STORY_NAME or STORY_FIGURE */
-    uint8_t named; /* members that wrote the word as a name (see story_emit), at most 255 */
-};
-
-struct story_ent {
-    uint64_t h;
-    float mass;
-};
-
-struct story_item {
-    uint8_t id[16];
-    uint32_t serial; /* bumped when the slot is reused: index entries of the old story die */
-    uint32_t members;
-    uint32_t nterms, nents;
-    bool live;
-    uint16_t year; /* the latest year its members mention or were published in; 0: none
-                    * (in what was padding: the layout's sizes are those of version 5) */
-    double tmin, tmax; /* days since the epoch of published members; NAN when none */
-    uint64_t last_seq; /* arrival number of the last member */
-    int64_t order; /* read order of the member read first, whose id the story has */
-    uint8_t former[STORY_FORMER][16]; /* its earlier names, the latest first */
-    uint32_t nformer;
-    double norm[STORY_KINDS]; /* |centroid| of each kind with the IDF of norm_docs documents */
-    uint64_t norm_docs;
-};
-
-struct story_posting {
-    uint32_t *e; /* pairs slot, serial */
-    uint32_t n, cap;
-};
-
-/* The inverted index: term hash -> stories that have it among their top terms. */
-struct story_index {
-    uint64_t *key;
-    struct story_posting *list;
-    size_t cap, n;
-    size_t entries;
-};
-
-struct story_dterm {
-    uint64_t h;
-    float tf, idf, w; /* w: TF-IDF weight, normalised within its kind */
-    uint32_t df;      /* documents that have it, this one included */
-    uint8_t kind;
-    bool named; /* a word this record writes as a name */
-    bool seen; /* scratch of story_absorb */
-};
-
-struct story_cand {
-    uint32_t slot;
-    float partial;
-};
-
-/* A member of a story, kept while the story may be split (see story_split). */
-struct story_mterm {
-    uint64_t h;
-    float tf; /* its normalised log-tf in the member, as story_term.mass sums them */
-    uint8_t kind, named;
-};
-
-struct story_member {
-    uint64_t k[2];  /* the article's id */
-    uint64_t of[2]; /* a copy's original, else zero */
-    int64_t order;
-    double t; /* published, in days since the epoch; NAN when undated */
-    uint16_t year;
-    uint8_t nterms, nents;
-    struct story_mterm terms[STORY_MEMBER_TERMS]; /* strongest first */
-    struct story_ent ents[STORY_MEMBER_ENTS];
-};
-
-struct story_mlist {
-    struct story_member *m;
-    uint32_t n;
-    size_t cap;
-    bool off; /* its members are not all known: the story is not split */
-};
-
-/* The articles a split moved to the other side's story, by the record whose join split it:
- * what that record carried as story_of, to be carried again if it is sent again. */
-struct story_moves {
-    uint64_t by[2];
-    uint32_t n;
-    uint64_t k[STORY_SPLIT_MAX][2];
-};
-
-struct story {
-    const struct story_conf *conf;
-    struct nf_ctx *ctx; /* the host's, valid until destroy: for the shutdown snapshot's log */
-    char *snap_path;
-    uint32_t stop_set_cap;
-    uint64_t *stop_set;
-    struct story_df df;
-    uint64_t docs;
-    uint64_t seq;
-    /* stories: parallel arrays indexed by slot */
-    struct story_item *items;
-    struct story_term *terms; /* top_terms per slot */
-    struct story_ent *ents;   /* STORY_MAX_ENTS per slot */
-    uint32_t *free_slots;
-    struct story_mlist *mem; /* members of stories that may be split */
-    size_t mem_total;
-    struct story_moves *moves; /* a ring of STORY_MOVES_KEPT, made at the first split */
-    uint32_t moves_n, moves_next; /* entries in use; where the next goes */
-    size_t nitems, cap_items, nfree, live;
-    struct story_index index;
-    struct story_idmap ids[2]; /* [0] young, [1] old */
-    /* per-record scratch, reused */
-    struct story_dterm *dt;
-    size_t ndt, cap_dt;
-    uint32_t *dmap; /* open addressing: index+1 into dt, 0 empty */
-    uint32_t *dstamp;
-    uint32_t stamp;
-    size_t dmap_cap;
-    uint32_t *alive;   /* per slot: the version of the story's index entries while it lives,
-                        * else 0 (compact: the index scan reads it for every entry) */
-    uint32_t iver;     /* last index version given out */
-    float *acc;        /* partial scores per slot */
-    uint32_t *touched; /* slots with a partial score */
-    size_t ntouched;
-    utf8proc_int32_t *cps;
-    size_t cps_cap;
-    struct story_term *merge;
-    size_t merge_cap;
-    uint32_t *order;
-    size_t order_cap;
-    bool has_kind[STORY_KINDS]; /* the record has terms of this kind */
-    float name_count; /* what one mention of a name counts (lead_weight in the lead) */
-    uint16_t year; /* the latest year the record mentions or was published in, 0: none */
-    uint16_t year_cap; /* the year it was published in, else fetched in: later ones are plans */
-    uint64_t places[STORY_MAX_PLACES]; /* name terms of the record's known places */
-    size_t nplaces;
-    double log_docs; /* log(docs + 1), for log_docs_at = docs + 1 */
-    uint64_t log_docs_at;
-    int64_t last_snapshot_ms;
-    bool dirty;
-    struct nfu_bgsave save; /* the snapshot, written from a thread */
-    uint64_t log_gen;       /* the last log generation begun (story.log.<g>) */
-    int64_t encode_ms;      /* the last snapshot's encoding: the worker's pause for it */
-    struct nf_buf snap_stage; /* story_out's */
-    XXH3_state_t *snap_hash;
-    struct nf_amend amend; /* the renames the record being judged carries */
-    /* the log: what a replay of the records judged since the snapshot needs */
-    char *log_path;
-    struct nf_buf log_buf; /* entries not yet appended */
-    struct nf_record *log_rec;
-    bool replaying; /* judging the log's records at start: nothing logged or counted */
-    long second; /* the next best story story_best scored, -1: none */
-};
 
 static uint64_t story_hash(const void *p, size_t n, uint64_t seed)
 {
@@ -571,7 +306,7 @@ static double story_idf(struct story *s, uint32_t df)
     return s->log_docs - story_log((uint64_t)df + 1) + STORY_IDF_FLOOR;
 }
 
-static double story_idf_of(struct story *s, uint64_t h)
+double story_idf_of(struct story *s, uint64_t h)
 {
     uint32_t *df = story_df_slot(&s->df, h, false, NULL);
     return story_idf(s, df ? *df : 0);
@@ -890,7 +625,7 @@ static struct story_term *story_terms_of(struct story *s, uint32_t slot)
     return s->terms + (size_t)slot * (size_t)s->conf->top_terms;
 }
 
-static struct story_ent *story_ents_of(struct story *s, uint32_t slot)
+struct story_ent *story_ents_of(struct story *s, uint32_t slot)
 {
     return s->ents + (size_t)slot * STORY_MAX_ENTS;
 }
@@ -987,14 +722,12 @@ static int story_index_rebuild(struct story *s)
     return 0;
 }
 
-static int story_cmp_seq(const void *a, const void *b, void *arg)
+int story_cmp_seq(const void *a, const void *b, void *arg)
 {
     const struct story_item *it = arg;
     uint64_t x = it[*(const uint32_t *)a].last_seq, y = it[*(const uint32_t *)b].last_seq;
     return x < y ? -1 : x > y;
 }
-
-static void story_mlist_free(struct story *s, uint32_t slot, bool off);
 
 /* Forgets the tenth of the stories that went longest without a new member. */
 static int story_evict(struct story *s)
@@ -1062,7 +795,7 @@ static int story_items_grow(struct story *s, size_t want)
     return 0;
 }
 
-static long story_slot_new(struct story *s)
+long story_slot_new(struct story *s)
 {
     if (s->live >= (size_t)s->conf->max_stories && story_evict(s) < 0)
         return -1;
@@ -1122,7 +855,7 @@ static void story_of(const struct story *s, const struct story_idpair *p, uint64
 }
 
 /* A story's name as it is kept (the 16 bytes of its id) in hex. */
-static void story_hex(const uint8_t b[16], char out[33])
+void story_hex(const uint8_t b[16], char out[33])
 {
     static const char hx[] = "0123456789abcdef";
     for (int i = 0; i < 16; i++)
@@ -1130,7 +863,7 @@ static void story_hex(const uint8_t b[16], char out[33])
     out[32] = '\0';
 }
 
-static void story_id_hex(const uint64_t bits[2], char out[33])
+void story_id_hex(const uint64_t bits[2], char out[33])
 {
     uint8_t b[16];
     memcpy(b, &bits[0], 8), memcpy(b + 8, &bits[1], 8);
@@ -1156,7 +889,7 @@ static struct story_idpair *story_ids_slot(struct story_idmap *m, const uint64_t
     }
 }
 
-static struct story_idpair *story_ids_find(struct story *s, const uint64_t k[2])
+struct story_idpair *story_ids_find(struct story *s, const uint64_t k[2])
 {
     struct story_idpair *e = story_ids_slot(&s->ids[0], k, false);
     return e ? e : story_ids_slot(&s->ids[1], k, false);
@@ -1166,7 +899,7 @@ static struct story_idpair *story_ids_find(struct story *s, const uint64_t k[2])
  * into another, the pair of the name it joined under (an article id: the member then read first,
  * whose pair story_merge moved) leads on, at most STORY_FOLLOW steps. A story forgotten (evicted)
  * ends the way: p, or the last pair on it, whose s0, s1 is the latest name known. */
-static const struct story_idpair *story_follow(struct story *s, const struct story_idpair *p)
+const struct story_idpair *story_follow(struct story *s, const struct story_idpair *p)
 {
     for (int i = 0; i < STORY_FOLLOW; i++) {
         const struct story_item *it = p->slot < s->nitems ? &s->items[p->slot] : NULL;
@@ -1679,7 +1412,7 @@ static void story_sort_mass(struct story_term *a, size_t n)
 
 /* Adds `n` entities to a story's `se` (it->nents of them), summing the weights of one entity
  * and keeping the STORY_MAX_ENTS strongest: an article joining, or a story merged in. */
-static void story_ents_add(struct story_item *it, struct story_ent *se,
+void story_ents_add(struct story_item *it, struct story_ent *se,
                            const struct story_ent *add, size_t n)
 {
     struct story_ent all[2 * STORY_MAX_ENTS];
@@ -1863,13 +1596,9 @@ static double story_pair_sim(struct story *s, uint32_t a, uint32_t b, double kc[
     return sim;
 }
 
-/* Puts the story at `gone` into the one at `keep`: terms, entities, dates and members; the
- * merged story is named by the member read first of both, and the record carries the rename. */
-static int story_members_merge(struct story *s, uint32_t keep, uint32_t gone);
-
 /* Makes the n terms in s->merge (their masses times the IDF of now) the centroid of the story
  * at slot: its top_terms strongest, heaviest first, their lengths and index entries. */
-static int story_set_centroid(struct story *s, uint32_t slot, size_t n)
+int story_set_centroid(struct story *s, uint32_t slot, size_t n)
 {
     size_t k = (size_t)s->conf->top_terms;
     struct story_item *it = &s->items[slot];
@@ -1898,6 +1627,8 @@ static int story_set_centroid(struct story *s, uint32_t slot, size_t n)
     return 0;
 }
 
+/* Puts the story at `gone` into the one at `keep`: terms, entities, dates and members; the
+ * merged story is named by the member read first of both, and the record carries the rename. */
 static int story_merge(struct story *s, uint32_t keep, uint32_t gone)
 {
     struct story_item *it = &s->items[keep], *ig = &s->items[gone];
@@ -2005,413 +1736,6 @@ static long story_merge_next(struct story *s, struct nf_ctx *ctx, uint32_t slot)
     /* the bigger keeps its slot: its members' pairs point there */
     uint32_t keep = a->members >= b->members ? slot : (uint32_t)o;
     return story_merge(s, keep, keep == slot ? (uint32_t)o : slot) < 0 ? -1 : (long)keep;
-}
-
-/* ---- members, and splitting a story ------------------------------------------------------ */
-
-/* A story of STORY_SPLIT_MIN to STORY_SPLIT_MAX members keeps each member's strongest terms,
- * entities, date and year, so that a story that gathered two events of one kind can be split:
- * two tellings of one event agree on its figures (a toll, a score, an age), two events of one
- * kind do not, while both share the kind's words. After each join the story's members are split
- * in two by their similarities (the two least alike begin each side, and each member goes to the
- * side it is closer to on average, again until none moves); the story is split when the mean
- * similarity across the sides is under split_ratio of the mean within them and the figures'
- * alone under split_figures of theirs. The side with the member read first keeps the story; the
- * other becomes a story named by its own member read first, and the record carries each of its
- * members to it ("story_of") for the stores, itself included; the moves are kept in a ring, by
- * the record, to be carried again if it is sent again (story_moves_again). A story whose members
- * are not all known (restored from an older snapshot, past STORY_SPLIT_MAX, or dropped when more
- * than split_members were kept) is not split. */
-
-static void story_mlist_free(struct story *s, uint32_t slot, bool off)
-{
-    struct story_mlist *l = &s->mem[slot];
-    s->mem_total -= l->n;
-    free(l->m);
-    *l = (struct story_mlist){.off = off};
-}
-
-/* Drops the member lists of the stories that went longest without a new member until at most
- * three quarters of split_members are kept. */
-static void story_members_trim(struct story *s)
-{
-    size_t n = 0;
-    uint32_t *o = s->order;
-    for (size_t i = 0; i < s->nitems; i++)
-        if (s->items[i].live && s->mem[i].n)
-            o[n++] = (uint32_t)i;
-    qsort_r(o, n, sizeof(*o), story_cmp_seq, s->items);
-    size_t want = (size_t)s->conf->split_members / 4 * 3;
-    for (size_t i = 0; i < n && s->mem_total > want; i++)
-        story_mlist_free(s, o[i], true);
-}
-
-/* Adds the record just judged (its terms in s->dt, or none for a copy of `of`) to the member
- * list of the story at slot. Returns 0, or -1 when out of memory. */
-static int story_member_add(struct story *s, uint32_t slot, const uint64_t key[2],
-                            const uint64_t of[2], int64_t order, double t,
-                            const struct story_ent *re, size_t nre, bool terms)
-{
-    struct story_mlist *l = &s->mem[slot];
-    if (l->off || !(s->conf->split_ratio > 0))
-        return 0;
-    if (l->n >= STORY_SPLIT_MAX) {
-        story_mlist_free(s, slot, true);
-        return 0;
-    }
-    if (nfu_grow_from(&l->m, &l->cap, l->n + 1, sizeof(*l->m), STORY_MEMBERS_FIRST) < 0)
-        return -1;
-    struct story_member *m = &l->m[l->n++];
-    memset(m, 0, sizeof(*m));
-    m->k[0] = key[0], m->k[1] = key[1];
-    if (of)
-        m->of[0] = of[0], m->of[1] = of[1];
-    m->order = order;
-    m->t = t;
-    m->year = terms ? s->year : 0;
-    float w[STORY_MEMBER_TERMS]; /* the kept terms' weights, strongest first */
-    for (size_t i = 0; terms && i < s->ndt; i++) {
-        const struct story_dterm *d = &s->dt[i];
-        size_t j = m->nterms;
-        if (j == STORY_MEMBER_TERMS) {
-            if (!(d->w > w[j - 1]))
-                continue;
-            j--;
-        } else {
-            m->nterms++;
-        }
-        for (; j > 0 && w[j - 1] < d->w; j--)
-            m->terms[j] = m->terms[j - 1], w[j] = w[j - 1];
-        m->terms[j] = (struct story_mterm){.h = d->h, .tf = d->tf, .kind = d->kind,
-                                           .named = d->named};
-        w[j] = d->w;
-    }
-    for (size_t i = 0; terms && i < nre && i < STORY_MEMBER_ENTS; i++)
-        m->ents[m->nents++] = re[i];
-    if (++s->mem_total > (size_t)s->conf->split_members)
-        story_members_trim(s);
-    return 0;
-}
-
-/* Puts the members of the story at `gone` after those of `keep` (a merge). */
-static int story_members_merge(struct story *s, uint32_t keep, uint32_t gone)
-{
-    struct story_mlist *a = &s->mem[keep], *b = &s->mem[gone];
-    if (a->off || b->off || a->n + b->n > STORY_SPLIT_MAX) {
-        story_mlist_free(s, gone, false);
-        story_mlist_free(s, keep, true);
-        return 0;
-    }
-    if (nfu_grow_from(&a->m, &a->cap, a->n + b->n, sizeof(*a->m), STORY_MEMBERS_FIRST) < 0)
-        return -1;
-    if (b->n)
-        memcpy(a->m + a->n, b->m, b->n * sizeof(*b->m));
-    a->n += b->n;
-    s->mem_total += b->n;
-    story_mlist_free(s, gone, false);
-    return 0;
-}
-
-/* A member's terms weighed with the IDF of now, normalised within each kind, by hash; `at`:
- * each term's number among the story's (story_split_sides). */
-struct story_mvec {
-    uint64_t h[STORY_MEMBER_TERMS];
-    float w[STORY_MEMBER_TERMS];
-    uint16_t at[STORY_MEMBER_TERMS];
-    uint8_t kind[STORY_MEMBER_TERMS];
-    uint8_t n;
-    bool has[STORY_KINDS];
-};
-
-/* The distinct terms of a story's members numbered (open addressing on the hash, at most half
- * full), and one member's weights spread over those numbers: a pair's dot products are then
- * read off at the other member's terms, in its order (by hash, as a merge of the two would
- * meet them, so the sums are the same to the bit), without a merge's branches. */
-#define STORY_TERM_SLOTS (2 * STORY_SPLIT_MAX * STORY_MEMBER_TERMS)
-struct story_terms_seen {
-    uint64_t h[STORY_TERM_SLOTS];
-    double w[STORY_TERM_SLOTS]; /* zero but while a member's weights are spread */
-};
-
-static void story_mvec_of(struct story *s, const struct story_member *m, struct story_mvec *v)
-{
-    double norm[STORY_KINDS] = {0};
-    v->n = m->nterms;
-    memset(v->has, 0, sizeof(v->has));
-    for (uint8_t i = 0; i < m->nterms; i++) {
-        /* by insertion, on the hash: two vectors are then compared in one pass */
-        uint8_t j = i;
-        for (; j > 0 && v->h[j - 1] > m->terms[i].h; j--)
-            v->h[j] = v->h[j - 1], v->w[j] = v->w[j - 1], v->kind[j] = v->kind[j - 1];
-        double w = m->terms[i].tf * story_idf_of(s, m->terms[i].h);
-        v->h[j] = m->terms[i].h, v->w[j] = (float)w, v->kind[j] = m->terms[i].kind;
-        norm[m->terms[i].kind] += w * w;
-    }
-    for (uint8_t i = 0; i < v->n; i++) {
-        v->w[i] = (float)(v->w[i] / sqrt(norm[v->kind[i]]));
-        v->has[v->kind[i]] = true;
-    }
-}
-
-/* The similarity of member b to member a, whose weights are spread in t->w, weighed as an
- * article's against a story (the kinds both have); *fig: the figures' cosine, or -1 when one of
- * them gives none. */
-static double story_mvec_sim(const struct story *s, const struct story_terms_seen *t,
-                             const struct story_mvec *a, const struct story_mvec *b, double *fig)
-{
-    double dot[STORY_KINDS] = {0};
-    for (uint8_t j = 0; j < b->n; j++)
-        dot[b->kind[j]] += t->w[b->at[j]] * b->w[j];
-    const double weight[STORY_KINDS] = {1, s->conf->name_weight, s->conf->figure_weight};
-    double sum = 0, wsum = 0;
-    for (int k = 0; k < STORY_KINDS; k++)
-        if (a->has[k] && b->has[k] && weight[k] > 0)
-            sum += weight[k] * dot[k], wsum += weight[k];
-    *fig = a->has[STORY_FIGURE] && b->has[STORY_FIGURE] ? dot[STORY_FIGURE] : -1;
-    return wsum > 0 ? sum / wsum : 0;
-}
-
-/* Makes the story at slot again from its member list: terms, entities, dates, year, members,
- * name (its member read first) and index entries. */
-static int story_rebuild(struct story *s, uint32_t slot)
-{
-    struct story_item *it = &s->items[slot];
-    const struct story_mlist *l = &s->mem[slot];
-    size_t n = 0, need = (size_t)l->n * STORY_MEMBER_TERMS;
-    if (need > s->merge_cap) {
-        struct story_term *m = realloc(s->merge, need * sizeof(*m));
-        if (!m)
-            return -1;
-        s->merge = m, s->merge_cap = need;
-    }
-    struct story_ent ents[STORY_MAX_ENTS];
-    it->nents = 0;
-    it->tmin = it->tmax = NAN;
-    it->year = 0;
-    it->members = l->n;
-    const struct story_member *first = NULL;
-    for (uint32_t i = 0; i < l->n; i++) {
-        const struct story_member *m = &l->m[i];
-        if (!first || m->order < first->order)
-            first = m;
-        for (uint8_t j = 0; j < m->nterms; j++) {
-            const struct story_mterm *x = &m->terms[j];
-            size_t at = 0;
-            while (at < n && s->merge[at].h != x->h)
-                at++;
-            if (at == n)
-                s->merge[n++] = (struct story_term){.h = x->h, .kind = x->kind};
-            s->merge[at].mass += x->tf;
-            s->merge[at].docs += s->merge[at].docs < UINT16_MAX;
-            s->merge[at].named += x->named && s->merge[at].named < UINT8_MAX;
-        }
-        story_ents_add(it, ents, m->ents, m->nents);
-        if (m->year > it->year)
-            it->year = m->year;
-        if (!isnan(m->t)) {
-            if (isnan(it->tmin) || m->t < it->tmin)
-                it->tmin = m->t;
-            if (isnan(it->tmax) || m->t > it->tmax)
-                it->tmax = m->t;
-        }
-    }
-    memcpy(story_ents_of(s, slot), ents, it->nents * sizeof(*ents));
-    if (first && it->order == INT64_MAX) { /* a new story: named by its member read first */
-        memcpy(it->id, first->k, 16);
-        it->order = first->order;
-    }
-    for (size_t i = 0; i < n; i++)
-        s->merge[i].mass = (float)(s->merge[i].mass * story_idf_of(s, s->merge[i].h));
-    return story_set_centroid(s, slot, n);
-}
-
-/* The side (0 or 1) of each member of the story at slot, split as said above; returns whether
- * the story is to be split. */
-static bool story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot,
-                              uint8_t side[STORY_SPLIT_MAX])
-{
-    const struct story_mlist *l = &s->mem[slot];
-    struct story_mvec v[STORY_SPLIT_MAX];
-    uint32_t at[STORY_SPLIT_MAX], n = 0; /* members with terms */
-    for (uint32_t i = 0; i < l->n; i++)
-        if (l->m[i].nterms)
-            story_mvec_of(s, &l->m[i], &v[n]), at[n++] = i;
-    if (n < STORY_SPLIT_MIN)
-        return false;
-    static double sim[STORY_SPLIT_MAX][STORY_SPLIT_MAX], fig[STORY_SPLIT_MAX][STORY_SPLIT_MAX];
-    static struct story_terms_seen t;
-    memset(t.h, 0, sizeof(t.h));
-    for (uint32_t i = 0; i < n; i++)
-        for (uint8_t k = 0; k < v[i].n; k++) {
-            uint64_t h = v[i].h[k]; /* never 0 (story_hash) */
-            uint32_t x = (uint32_t)h & (STORY_TERM_SLOTS - 1);
-            while (t.h[x] && t.h[x] != h)
-                x = (x + 1) & (STORY_TERM_SLOTS - 1);
-            t.h[x] = h;
-            v[i].at[k] = (uint16_t)x;
-        }
-    uint32_t lo_a = 0, lo_b = 1;
-    for (uint32_t i = 0; i < n; i++) {
-        for (uint8_t k = 0; k < v[i].n; k++)
-            t.w[v[i].at[k]] = v[i].w[k];
-        for (uint32_t j = i + 1; j < n; j++) {
-            sim[i][j] = sim[j][i] = story_mvec_sim(s, &t, &v[i], &v[j], &fig[i][j]);
-            fig[j][i] = fig[i][j];
-            if (sim[i][j] < sim[lo_a][lo_b])
-                lo_a = i, lo_b = j;
-        }
-        for (uint8_t k = 0; k < v[i].n; k++)
-            t.w[v[i].at[k]] = 0;
-    }
-    uint8_t g[STORY_SPLIT_MAX] = {0}, next[STORY_SPLIT_MAX];
-    g[lo_b] = 1;
-    for (int round = 0; round < STORY_SPLIT_ROUNDS; round++) {
-        uint32_t ones = 0;
-        bool moved = false;
-        for (uint32_t i = 0; i < n; i++) {
-            double to[2] = {0, 0};
-            uint32_t cnt[2] = {0, 0};
-            for (uint32_t j = 0; j < n; j++)
-                if (j != i)
-                    to[g[j]] += sim[i][j], cnt[g[j]]++;
-            double a = cnt[0] ? to[0] / cnt[0] : -1, b = cnt[1] ? to[1] / cnt[1] : -1;
-            next[i] = b > a;
-            ones += next[i];
-            moved |= next[i] != g[i];
-        }
-        if (!moved || ones == 0 || ones == n)
-            break;
-        memcpy(g, next, n);
-    }
-    double in = 0, across = 0, fin = 0, facross = 0;
-    uint32_t nin = 0, nacross = 0, nfin = 0, nfacross = 0, ones = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        ones += g[i];
-        for (uint32_t j = i + 1; j < n; j++) {
-            if (g[i] == g[j])
-                in += sim[i][j], nin++;
-            else
-                across += sim[i][j], nacross++;
-            if (fig[i][j] < 0)
-                continue;
-            if (g[i] == g[j])
-                fin += fig[i][j], nfin++;
-            else
-                facross += fig[i][j], nfacross++;
-        }
-    }
-    if (ones < 2 || n - ones < 2 || !nfin || !nfacross || !(in > 0) || !(fin > 0))
-        return false;
-    double ratio = (across / nacross) / (in / nin), fratio = (facross / nfacross) / (fin / nfin);
-    const struct story_item *it = &s->items[slot];
-    bool split = ratio < s->conf->split_ratio && fratio < s->conf->split_figures;
-    nf_log(ctx, NF_LOG_DEBUG, "  story %02x%02x%02x%02x.. (%u members) in two of %u and %u: "
-           "across/within %.3f, figures %.3f%s", it->id[0], it->id[1], it->id[2], it->id[3],
-           it->members, n - ones, ones, ratio, fratio, split ? ", split" : "");
-    if (!split)
-        return false;
-    /* copies and members without terms go with their original, else with the first side */
-    memset(side, 0, STORY_SPLIT_MAX);
-    for (uint32_t i = 0; i < n; i++)
-        side[at[i]] = g[i];
-    for (uint32_t i = 0; i < l->n; i++) {
-        const struct story_member *m = &l->m[i];
-        if (m->nterms || (!m->of[0] && !m->of[1]))
-            continue;
-        for (uint32_t j = 0; j < l->n; j++)
-            if (l->m[j].nterms && l->m[j].k[0] == m->of[0] && l->m[j].k[1] == m->of[1])
-                side[i] = side[j];
-    }
-    /* side 0 keeps the story: the side of its member read first */
-    uint32_t first = 0;
-    for (uint32_t i = 1; i < l->n; i++)
-        if (l->m[i].order < l->m[first].order)
-            first = i;
-    if (side[first])
-        for (uint32_t i = 0; i < l->n; i++)
-            side[i] = !side[i];
-    return true;
-}
-
-/* A new entry of the moves ring for a split by the record `by`, in place of the oldest when
- * the ring is full; NULL when out of memory. */
-static struct story_moves *story_moves_new(struct story *s, const uint64_t by[2])
-{
-    if (!s->moves && !(s->moves = malloc(STORY_MOVES_KEPT * sizeof(*s->moves))))
-        return NULL;
-    struct story_moves *mv = &s->moves[s->moves_next];
-    s->moves_next = (s->moves_next + 1) % STORY_MOVES_KEPT;
-    s->moves_n += s->moves_n < STORY_MOVES_KEPT;
-    mv->by[0] = by[0], mv->by[1] = by[1];
-    mv->n = 0;
-    return mv;
-}
-
-/* After the record `key` joined the story at slot: splits it when its members fall in two as
- * said above. Returns the slot of the record's story now, -1 when out of memory. */
-static long story_split(struct story *s, struct nf_ctx *ctx, uint32_t slot, const uint64_t key[2])
-{
-    if (!(s->conf->split_ratio > 0) || s->mem[slot].off || s->mem[slot].n < STORY_SPLIT_MIN)
-        return slot;
-    uint8_t side[STORY_SPLIT_MAX];
-    if (!story_split_sides(s, ctx, slot, side))
-        return slot;
-    long to = story_slot_new(s);
-    if (to < 0)
-        return -1;
-    struct story_item *it = &s->items[to];
-    uint32_t serial = it->serial;
-    *it = (struct story_item){.serial = serial, .live = true, .order = INT64_MAX,
-                              .last_seq = s->items[slot].last_seq};
-    s->alive[to] = 0;
-    struct story_mlist *a = &s->mem[slot], *b = &s->mem[to];
-    if (nfu_grow_from(&b->m, &b->cap, a->n, sizeof(*b->m), STORY_MEMBERS_FIRST) < 0)
-        return -1;
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < a->n; i++) {
-        if (side[i])
-            b->m[b->n++] = a->m[i];
-        else
-            a->m[kept++] = a->m[i];
-    }
-    a->n = kept;
-    if (story_rebuild(s, slot) < 0 || story_rebuild(s, (uint32_t)to) < 0)
-        return -1;
-    struct story_moves *mv = story_moves_new(s, key);
-    if (!mv)
-        return -1;
-    /* every member's pair leads to its side's story now, whatever name it joined under */
-    long mine = slot;
-    char sid[33], aid[33];
-    story_hex(s->items[to].id, sid);
-    for (int k = 0; k < 2; k++) {
-        uint32_t sl = k ? (uint32_t)to : slot;
-        const struct story_item *x = &s->items[sl];
-        const struct story_mlist *l = &s->mem[sl];
-        for (uint32_t i = 0; i < l->n; i++) {
-            const struct story_member *m = &l->m[i];
-            bool me = m->k[0] == key[0] && m->k[1] == key[1];
-            if (me)
-                mine = sl;
-            struct story_idpair *p = story_ids_find(s, m->k);
-            if (p) {
-                p->slot = sl, p->serial = x->serial;
-                memcpy(&p->s0, x->id, 8), memcpy(&p->s1, x->id + 8, 8);
-            }
-            /* the record itself too: its story may have the name its merge, just before,
-             * renamed away (a store writes its row before the renames it carries) */
-            if (!k)
-                continue;
-            story_id_hex(m->k, aid);
-            if (nf_amend_add(&s->amend, NF_AMEND_STORY_OF, aid, sid) < 0)
-                return -1;
-            mv->k[mv->n][0] = m->k[0], mv->k[mv->n][1] = m->k[1];
-            mv->n++;
-        }
-    }
-    if (!s->replaying)
-        nf_ctx_count(ctx, "story_split", 1);
-    return mine;
 }
 
 /* ---- snapshot ---------------------------------------------------------------------------- */
@@ -3467,32 +2791,6 @@ static int story_renames_again(struct story *s, const struct story_idpair *p)
         story_hex(it->former[i], from);
         if (nf_amend_add(&s->amend, NF_AMEND_STORY_ID, from, to) < 0)
             return -1;
-    }
-    return 0;
-}
-
-/* The moves a split made when this record joined, for the record sent again (the first time
- * it carried them, it may have been lost before the store committed it): each article moved
- * to the story it is in now, renames and later splits followed. */
-static int story_moves_again(struct story *s, const uint64_t key[2])
-{
-    for (uint32_t i = 0; i < s->moves_n; i++) {
-        const struct story_moves *mv = &s->moves[i];
-        if (mv->by[0] != key[0] || mv->by[1] != key[1])
-            continue;
-        for (uint32_t j = 0; j < mv->n; j++) {
-            const struct story_idpair *p = story_ids_find(s, mv->k[j]);
-            if (p)
-                p = story_follow(s, p);
-            if (!p || p->slot >= s->nitems || !s->items[p->slot].live ||
-                s->items[p->slot].serial != p->serial)
-                continue;
-            char sid[33], aid[33];
-            story_hex(s->items[p->slot].id, sid);
-            story_id_hex(mv->k[j], aid);
-            if (nf_amend_add(&s->amend, NF_AMEND_STORY_OF, aid, sid) < 0)
-                return -1;
-        }
     }
     return 0;
 }
