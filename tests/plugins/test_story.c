@@ -1975,6 +1975,33 @@ static void two_arrests_told(struct mock_plugin **mp, const char *const *opts, b
     }
 }
 
+/* A store that lost the record that split the arrests' story holds each other row as its
+ * record said, some of b's in a0's story; that record, sent again by its upstream, carries the
+ * moves again and puts every row right. Frees the records. */
+static void lost_store_mended(struct mock_plugin *mp, struct nf_record *ra[ARRESTS],
+                              struct nf_record *rb[ARRESTS], const struct splitter *by)
+{
+    struct held lost = {0};
+    for (int i = 0; i < ARRESTS; i++) {
+        held_set(&lost, id_of(ra[i]), nf_record_str(ra[i], NF_F_STORY_ID, NULL));
+        held_set(&lost, id_of(rb[i]), nf_record_str(rb[i], NF_F_STORY_ID, NULL));
+    }
+    int moved = 0;
+    for (int i = 0; i < ARRESTS; i++)
+        moved += strcmp(held_story(&lost, id_of(rb[i])), id_of(ra[0])) == 0;
+    assert_true(moved >= 1);
+    struct nf_record *again = splitter_again(by);
+    held_store(&lost, again, story_of(mp, again));
+    assert_true(moves_of(again) >= 1);
+    nf_record_destroy(&again);
+    for (int i = 0; i < ARRESTS; i++) {
+        assert_string_equal(held_story(&lost, id_of(ra[i])), id_of(ra[0]));
+        assert_string_equal(held_story(&lost, id_of(rb[i])), id_of(rb[0]));
+    }
+    for (int i = 0; i < ARRESTS; i++)
+        nf_record_destroy(&ra[i]), nf_record_destroy(&rb[i]);
+}
+
 static void test_two_events_split(void **state)
 {
     (void)state;
@@ -2003,26 +2030,8 @@ static void test_two_events_split(void **state)
             assert_string_equal(held_story(&two, id_of(ra[i])), id_of(ra[0]));
             assert_string_equal(held_story(&two, id_of(rb[i])), id_of(rb[0]));
         }
-        /* a store that lost the record carrying the moves holds each row as its record said,
-         * the members moved still in a0's story; that record sent again puts them right */
-        struct held lost = {0};
-        for (int i = 0; i < ARRESTS; i++) {
-            held_set(&lost, id_of(ra[i]), nf_record_str(ra[i], NF_F_STORY_ID, NULL));
-            held_set(&lost, id_of(rb[i]), nf_record_str(rb[i], NF_F_STORY_ID, NULL));
-        }
-        int moved = 0;
-        for (int i = 0; i < ARRESTS; i++)
-            moved += strcmp(held_story(&lost, id_of(rb[i])), id_of(ra[0])) == 0;
-        assert_true(moved >= 1);
-        struct nf_record *again = splitter_again(&by);
-        held_store(&lost, again, story_of(mp, again));
-        nf_record_destroy(&again);
-        for (int i = 0; i < ARRESTS; i++) {
-            assert_string_equal(held_story(&lost, id_of(ra[i])), id_of(ra[0]));
-            assert_string_equal(held_story(&lost, id_of(rb[i])), id_of(rb[0]));
-        }
-        for (int i = 0; i < ARRESTS; i++)
-            nf_record_destroy(&ra[i]), nf_record_destroy(&rb[i]);
+        /* a store that lost the record carrying the moves: that record sent again mends it */
+        lost_store_mended(mp, ra, rb, &by);
         mock_plugin_destroy(&mp);
         remove_snapshot();
     }
@@ -2050,21 +2059,7 @@ static void test_moves_outlive_member_lists(void **state)
     }
     mock_plugin_destroy(&mp);
     mp = story_new(opts);
-    struct held lost = {0};
-    for (int i = 0; i < ARRESTS; i++) {
-        held_set(&lost, id_of(ra[i]), nf_record_str(ra[i], NF_F_STORY_ID, NULL));
-        held_set(&lost, id_of(rb[i]), nf_record_str(rb[i], NF_F_STORY_ID, NULL));
-    }
-    struct nf_record *again = splitter_again(&by);
-    held_store(&lost, again, story_of(mp, again));
-    assert_true(moves_of(again) >= 1);
-    nf_record_destroy(&again);
-    for (int i = 0; i < ARRESTS; i++) {
-        assert_string_equal(held_story(&lost, id_of(ra[i])), id_of(ra[0]));
-        assert_string_equal(held_story(&lost, id_of(rb[i])), id_of(rb[0]));
-    }
-    for (int i = 0; i < ARRESTS; i++)
-        nf_record_destroy(&ra[i]), nf_record_destroy(&rb[i]);
+    lost_store_mended(mp, ra, rb, &by);
     mock_plugin_destroy(&mp);
 }
 
