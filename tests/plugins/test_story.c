@@ -1247,6 +1247,19 @@ static void snapshot_refused(char *data, size_t len)
     remove_snapshot();
 }
 
+/* Writes data (a snapshot changed in place) as the snapshot, its checksum put right, and frees
+ * it. */
+static void snapshot_put_summed(char *data, size_t len)
+{
+    uint64_t sum = XXH3_64bits(data, len - 8);
+    memcpy(data + len - 8, &sum, 8);
+    FILE *f = fopen(snap_path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+    free(data);
+}
+
 /* A damaged snapshot is set aside and the stage starts without stories. */
 static void test_damaged_snapshot(void **state)
 {
@@ -1323,13 +1336,7 @@ static void test_version5_snapshot(void **state)
     len -= MEMBERS;
     memcpy(data + VERSION, &v5, 4);
     memcpy(data + HEADER + YEAR, &padding, 2);
-    uint64_t sum = XXH3_64bits(data, len - 8);
-    memcpy(data + len - 8, &sum, 8);
-    FILE *f = fopen(snap_path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    fclose(f);
-    free(data);
+    snapshot_put_summed(data, len);
     const char *const on[] = {"year_weight=1", NULL};
     mp = story_new(on);
     struct nf_record *c = plain("doctor-c", year_before, NULL);
@@ -2134,13 +2141,7 @@ static void test_hostile_moves(void **state)
             v = 33, memcpy(data + entry + 16, &v, 4);
         else
             memmove(data + len - 16, data + len - 8, 8), len -= 8;
-        uint64_t sum = XXH3_64bits(data, len - 8);
-        memcpy(data + len - 8, &sum, 8);
-        FILE *f = fopen(snap_path, "wb");
-        assert_non_null(f);
-        assert_int_equal(fwrite(data, 1, len, f), len);
-        fclose(f);
-        free(data);
+        snapshot_put_summed(data, len);
         mp = story_new(opts);
         char bad[600];
         snprintf(bad, sizeof(bad), "%s.bad", snap_path);
