@@ -1249,10 +1249,15 @@ static void snapshot_refused(char *data, size_t len)
 
 /* Writes data (a snapshot changed in place) as the snapshot, its checksum put right, and frees
  * it. */
-static void snapshot_put_summed(char *data, size_t len)
+static void snapshot_resum(char *data, size_t len)
 {
     uint64_t sum = XXH3_64bits(data, len - 8);
     memcpy(data + len - 8, &sum, 8);
+}
+
+static void snapshot_put_summed(char *data, size_t len)
+{
+    snapshot_resum(data, len);
     FILE *f = fopen(snap_path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, len, f), len);
@@ -1288,8 +1293,7 @@ static void hostile_snapshot(size_t off, bool in_terms, const void *val, size_t 
     size_t at = off + (in_terms ? HEADER + item_size : 0);
     assert_true(at + n <= len - 8);
     memcpy(data + at, val, n);
-    uint64_t sum = XXH3_64bits(data, len - 8);
-    memcpy(data + len - 8, &sum, 8);
+    snapshot_resum(data, len);
     snapshot_refused(data, len);
 }
 
@@ -1308,6 +1312,48 @@ static void test_hostile_snapshot(void **state)
     hostile_snapshot(92 + 32, false, &flag, 1); /* slot 0's live (after id and four counts) */
     const uint32_t renames = 200; /* more former names than a story keeps */
     hostile_snapshot(92 + 136, false, &renames, 4); /* slot 0's nformer */
+}
+
+/* The member lists of a snapshot (seed 0's story: one list of one member, and no moves) that do
+ * not hold together are refused, checksum right: more lists than stories, a list of more members
+ * than are kept, a member of more terms than it keeps, a term of no kind. */
+static void test_hostile_members(void **state)
+{
+    (void)state;
+    /* story_member: k, of, order, t, year, then nterms; its first term's kind after h and tf */
+    enum { NTERMS = 50, TERMS = 56, KIND = 12 };
+    for (int how = 0; how < 4; how++) {
+        size_t len;
+        char *data = snapshot_of_seed0(&len);
+        /* the tail: msize, lists (1), the list (at, off, n = 1, the member), vsize, moves (0) */
+        size_t vsize = len - 8 - 4 - 4, msize = 0, at = 0;
+        uint32_t m, moves;
+        memcpy(&moves, data + len - 12, 4);
+        assert_int_equal(moves, 0);
+        for (m = 64; m < 4096 && !msize; m++) {
+            size_t x = vsize - m - 9 - 8 - 4;
+            uint32_t v, n;
+            uint64_t lists;
+            memcpy(&v, data + x, 4), memcpy(&lists, data + x + 4, 8), memcpy(&n, data + x + 17, 4);
+            if (v == m && lists == 1 && n == 1)
+                msize = m, at = x;
+        }
+        assert_true(msize > 0);
+        char *member = data + at + 4 + 8 + 9;
+        const uint64_t many = 5;
+        const uint32_t forty = 40;
+        const uint8_t big = 200, nokind = 9;
+        if (how == 0)
+            memcpy(data + at + 4, &many, 8);
+        else if (how == 1)
+            memcpy(data + at + 4 + 8 + 5, &forty, 4);
+        else if (how == 2)
+            memcpy(member + NTERMS, &big, 1);
+        else
+            memcpy(member + TERMS + KIND, &nokind, 1);
+        snapshot_resum(data, len);
+        snapshot_refused(data, len);
+    }
 }
 
 /* A version 5 snapshot (no story's year; the bytes that hold it now were padding, which may
@@ -2199,6 +2245,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_two_events_split, fresh, done),
         cmocka_unit_test_setup_teardown(test_moves_outlive_member_lists, fresh, done),
         cmocka_unit_test_setup_teardown(test_hostile_moves, fresh, done),
+        cmocka_unit_test_setup_teardown(test_hostile_members, fresh, done),
         cmocka_unit_test_setup_teardown(test_name_given_again, fresh, done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
