@@ -85,8 +85,20 @@ int story_member_add(struct story *s, uint32_t slot, const uint64_t key[2],
                                            .named = d->named};
         w[j] = d->w;
     }
-    for (size_t i = 0; terms && i < nre && i < STORY_MEMBER_ENTS; i++)
-        m->ents[m->nents++] = re[i];
+    /* its strongest entities, strongest first (an earlier one first among equals) */
+    for (size_t i = 0; terms && i < nre; i++) {
+        size_t j = m->nents;
+        if (j == STORY_MEMBER_ENTS) {
+            if (!(re[i].mass > m->ents[j - 1].mass))
+                continue;
+            j--;
+        } else {
+            m->nents++;
+        }
+        for (; j > 0 && m->ents[j - 1].mass < re[i].mass; j--)
+            m->ents[j] = m->ents[j - 1];
+        m->ents[j] = re[i];
+    }
     if (++s->mem_total > (size_t)s->conf->split_members)
         story_members_trim(s);
     return 0;
