@@ -2202,6 +2202,98 @@ static void test_hostile_moves(void **state)
     }
 }
 
+/* What a store makes of a stream: each article's story, from its record's own story_id, then
+ * the corrections the record carries (renames of every row in a story, then moves of one
+ * article), record after record as the stage sent them. */
+struct view {
+    char (*id)[33], (*story)[33];
+    size_t n, cap;
+};
+
+static int view_amend(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
+{
+    struct view *v = arg;
+    for (size_t i = 0; i < v->n; i++)
+        if ((kind == NF_AMEND_STORY_ID && strcmp(v->story[i], key) == 0) ||
+            (kind == NF_AMEND_STORY_OF && strcmp(v->id[i], key) == 0))
+            snprintf(v->story[i], 33, "%s", val);
+    return 0;
+}
+
+static void view_store(struct view *v, struct nf_record *rec)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 1024;
+        v->id = realloc(v->id, v->cap * 33), v->story = realloc(v->story, v->cap * 33);
+        assert_non_null(v->id), assert_non_null(v->story);
+    }
+    snprintf(v->id[v->n], 33, "%s", id_of(rec));
+    snprintf(v->story[v->n++], 33, "%s", nf_record_str(rec, NF_F_STORY_ID, NULL));
+    const char *why;
+    assert_int_equal(nf_amend_each(rec, view_amend, v, &why), 0);
+}
+
+/* On a real stream, where stories are renamed, merged and split (several of them by one record),
+ * the store that the records and their corrections make puts every article in the story the
+ * stage itself finds it in at the end (each record sent again). Skipped without ../shared. */
+static void test_store_agrees_with_stage(void **state)
+{
+    (void)state;
+    const char *corpus = NF_SOURCE_DIR "/../shared/corpus/news/reuters21578.jsonl.gz";
+    if (access(corpus, R_OK) != 0) {
+        fprintf(stderr, "skipped: no %s (the ../shared tree is absent)\n", corpus);
+        skip();
+    }
+    struct article *a;
+    size_t n = read_corpus(corpus, &a), use = n < 5000 ? n : 5000;
+    struct nf_record **r = calloc(use, sizeof(*r));
+    assert_non_null(r);
+    struct mock_plugin *mp = story_new(NULL);
+    struct view v = {0};
+    int64_t split = mock_counter("story_split"), merged = mock_counter("story_merged");
+    for (size_t i = 0; i < use; i++) {
+        r[i] = article_record(&a[i], corpus, 0);
+        assert_non_null(r[i]);
+        story_of(mp, r[i]);
+        view_store(&v, r[i]);
+    }
+    assert_true(mock_counter("story_split") > split); /* the stream splits and merges */
+    assert_true(mock_counter("story_merged") > merged);
+    /* each record sent again: its story now, against the store's; and a second store, which
+     * takes the records sent again too (rows and corrections), still agrees */
+    char (*now)[33] = malloc(use * 33);
+    assert_non_null(now);
+    struct view again = {0};
+    for (size_t i = 0; i < use; i++)
+        view_store(&again, r[i]);
+    for (size_t i = 0; i < use; i++) {
+        struct nf_record *re = article_record(&a[i], corpus, 0);
+        assert_non_null(re);
+        snprintf(now[i], 33, "%s", story_of(mp, re));
+        view_store(&again, re);
+        nf_record_destroy(&re);
+    }
+    size_t differ = 0, differ_again = 0;
+    for (size_t i = 0; i < use; i++) {
+        if (strcmp(v.story[i], now[i]) != 0 && differ++ < 5)
+            fprintf(stderr, "%s: stored in %s, in %s for the stage\n", v.id[i], v.story[i], now[i]);
+        /* again holds each article twice, the later row last: the store keeps one */
+        size_t k = use + i;
+        assert_string_equal(again.id[k], v.id[i]);
+        if (strcmp(again.story[k], now[i]) != 0 && differ_again++ < 5)
+            fprintf(stderr, "%s: stored again in %s, in %s for the stage\n", v.id[i],
+                    again.story[k], now[i]);
+        nf_record_destroy(&r[i]);
+    }
+    assert_int_equal(differ, 0);
+    assert_int_equal(differ_again, 0);
+    mock_plugin_destroy(&mp);
+    free(r), free(now), free(v.id), free(v.story), free(again.id), free(again.story);
+    for (size_t i = 0; i < n; i++)
+        free(a[i].id), free(a[i].title), free(a[i].text), free(a[i].date);
+    free(a);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "--eval") == 0)
@@ -2246,6 +2338,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_moves_outlive_member_lists, fresh, done),
         cmocka_unit_test_setup_teardown(test_hostile_moves, fresh, done),
         cmocka_unit_test_setup_teardown(test_hostile_members, fresh, done),
+        cmocka_unit_test_setup_teardown(test_store_agrees_with_stage, fresh, done),
         cmocka_unit_test_setup_teardown(test_name_given_again, fresh, done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
