@@ -344,11 +344,11 @@ static bool story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot
     return true;
 }
 
-/* A new entry of the moves ring for a split by the record `by`, in place of the oldest when
- * the ring is full; NULL when out of memory. */
+/* A new entry of the moves ring (made by story_split) for a split by the record `by`, in place
+ * of the oldest when the ring is full. */
 static struct story_moves *story_moves_new(struct story *s, const uint64_t by[2])
 {
-    if (!s->moves && !(s->moves = malloc(STORY_MOVES_KEPT * sizeof(*s->moves))))
+    if (!s->moves)
         return NULL;
     struct story_moves *mv = &s->moves[s->moves_next];
     s->moves_next = (s->moves_next + 1) % STORY_MOVES_KEPT;
@@ -367,6 +367,9 @@ long story_split(struct story *s, struct nf_ctx *ctx, uint32_t slot, const uint6
     uint8_t side[STORY_SPLIT_MAX];
     if (!story_split_sides(s, ctx, slot, side))
         return slot;
+    /* the ring first: nothing is changed when it cannot be had */
+    if (!s->moves && !(s->moves = malloc(STORY_MOVES_KEPT * sizeof(*s->moves))))
+        return -1;
     long to = story_slot_new(s);
     if (to < 0)
         return -1;
