@@ -305,13 +305,21 @@ struct held {
     int n;
 };
 
+/* A correction applied to n rows (article ids and their stories): a rename moves every row of
+ * the story `key`, a move the row of article `key`. */
+static void rows_amend(char (*id)[33], char (*story)[33], size_t n, enum nf_amend_kind kind,
+                       const char *key, const char *val)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((kind == NF_AMEND_STORY_ID && strcmp(story[i], key) == 0) ||
+            (kind == NF_AMEND_STORY_OF && strcmp(id[i], key) == 0))
+            snprintf(story[i], 33, "%s", val);
+}
+
 static int held_rename(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
 {
     struct held *h = arg;
-    for (int i = 0; i < h->n; i++)
-        if ((kind == NF_AMEND_STORY_ID && strcmp(h->story[i], key) == 0) ||
-            (kind == NF_AMEND_STORY_OF && strcmp(h->id[i], key) == 0))
-            snprintf(h->story[i], 33, "%s", val);
+    rows_amend(h->id, h->story, (size_t)h->n, kind, key, val);
     return 0;
 }
 
@@ -2213,10 +2221,7 @@ struct view {
 static int view_amend(void *arg, enum nf_amend_kind kind, const char *key, const char *val)
 {
     struct view *v = arg;
-    for (size_t i = 0; i < v->n; i++)
-        if ((kind == NF_AMEND_STORY_ID && strcmp(v->story[i], key) == 0) ||
-            (kind == NF_AMEND_STORY_OF && strcmp(v->id[i], key) == 0))
-            snprintf(v->story[i], 33, "%s", val);
+    rows_amend(v->id, v->story, v->n, kind, key, val);
     return 0;
 }
 
