@@ -1335,7 +1335,8 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
         rare = young;
     if (rare < 5)
         rare = 5;
-    double anchor_idf = story_idf(s, (uint32_t)rare);
+    /* (a count past 2^32 articles, or a snapshot's that says so, is as rare as that) */
+    double anchor_idf = story_idf(s, rare < UINT32_MAX ? (uint32_t)rare : UINT32_MAX);
     for (size_t i = 0; i < ntop; i++) {
         uint32_t slot = top[i].slot;
         int anchors = 0;

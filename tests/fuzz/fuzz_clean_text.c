@@ -18,38 +18,8 @@
 #include "newsflow/record.h"
 #include "options.h"
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_clean_text: %s: ", #cond);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
-
-/* ---- the context a filter uses ---------------------------------------------------------- */
-struct nf_ctx {
-    char error[512];
-};
-
-void nf_ctx_error(struct nf_ctx *ctx, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ctx->error, sizeof(ctx->error), fmt, ap);
-    va_end(ap);
-}
-
-void nf_log(struct nf_ctx *ctx, enum nf_log_level level, const char *fmt, ...)
-{
-    (void)ctx, (void)level, (void)fmt;
-}
-
-void nf_ctx_count(struct nf_ctx *ctx, const char *name, int64_t delta)
-{
-    (void)ctx, (void)name, (void)delta;
-}
+#define FUZZ_NAME "fuzz_clean_text"
+#include "fuzz_ctx.h"
 
 extern const struct nf_plugin nf_plugin;
 
@@ -60,16 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    if (!state) {
-        static _Alignas(16) unsigned char conf[4096];
-        char err[256];
-        static struct nf_strpool *pool; /* lives as long as the process, as state does */
-        pool = nf_strpool_new();
-        CHECK(nf_plugin.conf_size <= sizeof(conf), "conf too big");
-        CHECK(pool && nf_options_defaults(nf_plugin.options, conf, "/", pool, err, sizeof(err)) == 0,
-              "defaults: %s", err);
-        CHECK(nf_plugin.init(&ctx, conf, &state) == NF_OK, "init: %s", ctx.error);
-    }
+    if (!state)
+        CHECK(nf_plugin.init(&ctx, fuzz_conf_defaults(&nf_plugin), &state) == NF_OK, "init: %s",
+              ctx.error);
     uint8_t opt = data[0];
     struct nf_record *rec = nf_record_new();
     CHECK(rec != NULL, "out of memory");
