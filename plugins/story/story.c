@@ -2137,7 +2137,10 @@ static int story_restore_exact(struct story *s, struct story_reader *r, uint32_t
         uint64_t used, yn;
         if (STORY_GET(r, cap) || STORY_GET(r, yn) || STORY_GET(r, used) ||
             !story_table_cap(cap, 1ull << 32) || yn > cap || used * 2 > cap ||
-            used * (4 + sizeof(struct story_idpair)) > (uint64_t)(r->end - r->p))
+            used * (4 + sizeof(struct story_idpair)) > (uint64_t)(r->end - r->p) ||
+            /* a table begins at 1024 slots at most and doubles when half full: never more
+             * than four times its ids (eight allowed), which the file must hold */
+            (cap > 1024 && cap / 8 > used + 1))
             return *why = "bad id table", -1;
         free(y->e);
         *y = (struct story_idmap){0};
