@@ -47,8 +47,8 @@ int nf_amend_add(struct nf_amend *a, enum nf_amend_kind kind, const char *key, c
 int nf_amend_apply(struct nf_amend *a, struct nf_record *rec, const char **why);
 
 /* Calls fn for each amendment the record carries, dup_of, then story_id, then story_of, each in
- * the order they were written; val is NULL for nil. Stops at and returns fn's first non-zero value. Returns 0,
- * or -1 with the reason in *why when "amend" is not as described above. */
+ * the order they were written; val is NULL for nil. Stops at and returns fn's first non-zero
+ * value. Returns 0, or -1 with the reason in *why when "amend" is not as described above. */
 int nf_amend_each(struct nf_record *rec,
                   int (*fn)(void *arg, enum nf_amend_kind kind, const char *key, const char *val),
                   void *arg, const char **why);

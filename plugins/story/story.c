@@ -913,6 +913,17 @@ const struct story_idpair *story_follow(struct story *s, const struct story_idpa
     return p;
 }
 
+const struct story_idpair *story_live_at(struct story *s, const uint64_t k[2])
+{
+    const struct story_idpair *p = story_ids_find(s, k);
+    if (p)
+        p = story_follow(s, p);
+    if (!p || p->slot >= s->nitems || !s->items[p->slot].live ||
+        s->items[p->slot].serial != p->serial)
+        return NULL;
+    return p;
+}
+
 static int story_ids_put(struct story *s, const uint64_t k[2], const struct story_idpair *v)
 {
     struct story_idmap *y = &s->ids[0];
@@ -1413,8 +1424,8 @@ static void story_sort_mass(struct story_term *a, size_t n)
 
 /* Adds `n` entities to a story's `se` (it->nents of them), summing the weights of one entity
  * and keeping the STORY_MAX_ENTS strongest: an article joining, or a story merged in. */
-void story_ents_add(struct story_item *it, struct story_ent *se,
-                           const struct story_ent *add, size_t n)
+void story_ents_add(struct story_item *it, struct story_ent *se, const struct story_ent *add,
+                    size_t n)
 {
     struct story_ent all[2 * STORY_MAX_ENTS];
     size_t ne = 0;
@@ -1797,7 +1808,8 @@ static inline int story_put(struct story_out *o, const void *p, size_t n)
  * file holds none, and only story.log is judged again after it. Version 8 adds, after the id
  * tables, the member lists kept for splitting stories (story_split); an older file's stories are
  * never split. Version 9 drops from each list the other side of a split (version 8's, read and
- * left) and adds after the lists the moves ring (story_moves_again). The checksum (XXH3 of all that comes before it) ends the file. */
+ * left) and adds after the lists the moves ring (story_moves_again). The checksum (XXH3 of all
+ * that comes before it) ends the file. */
 #define STORY_SNAPSHOT_VERSION 9
 
 static int story_snapshot_encode(struct story *s, struct story_out *b, uint64_t upto)
@@ -2773,11 +2785,8 @@ static bool story_name_live(struct story *s, const uint8_t name[16])
 {
     uint64_t k[2];
     memcpy(&k[0], name, 8), memcpy(&k[1], name + 8, 8);
-    const struct story_idpair *p = story_ids_find(s, k);
-    if (p)
-        p = story_follow(s, p);
-    return p && p->slot < s->nitems && s->items[p->slot].live &&
-           s->items[p->slot].serial == p->serial && memcmp(s->items[p->slot].id, name, 16) == 0;
+    const struct story_idpair *p = story_live_at(s, k);
+    return p && memcmp(s->items[p->slot].id, name, 16) == 0;
 }
 
 /* The renames of the story at p, for a member sent again: from each earlier name to the
@@ -2804,13 +2813,7 @@ static const struct story_idpair *story_live_of(struct story *s, const char *id,
 {
     uint64_t k[2];
     story_id_bits(id, n, k);
-    const struct story_idpair *p = story_ids_find(s, k);
-    if (p)
-        p = story_follow(s, p);
-    if (!p || p->slot >= s->nitems || !s->items[p->slot].live ||
-        s->items[p->slot].serial != p->serial)
-        return NULL;
-    return p;
+    return story_live_at(s, k);
 }
 
 struct story_former {

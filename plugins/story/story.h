@@ -301,6 +301,9 @@ void story_id_hex(const uint64_t bits[2], char out[33]);
 struct story_idpair *story_ids_find(struct story *s, const uint64_t k[2]);
 /* Where the article of pair p is now (see story.c). */
 const struct story_idpair *story_follow(struct story *s, const struct story_idpair *p);
+/* The pair of the live story article k is in now (followed as story_follow does), or NULL
+ * when the article is unknown or its story gone. */
+const struct story_idpair *story_live_at(struct story *s, const uint64_t k[2]);
 /* Adds n entities to a story's se, keeping the STORY_MAX_ENTS strongest. */
 void story_ents_add(struct story_item *it, struct story_ent *se, const struct story_ent *add,
                     size_t n);

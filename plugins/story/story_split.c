@@ -47,9 +47,8 @@ static void story_members_trim(struct story *s)
 
 /* Adds the record just judged (its terms in s->dt, or none for a copy of `of`) to the member
  * list of the story at slot. Returns 0, or -1 when out of memory. */
-int story_member_add(struct story *s, uint32_t slot, const uint64_t key[2],
-                            const uint64_t of[2], int64_t order, double t,
-                            const struct story_ent *re, size_t nre, bool terms)
+int story_member_add(struct story *s, uint32_t slot, const uint64_t key[2], const uint64_t of[2],
+                     int64_t order, double t, const struct story_ent *re, size_t nre, bool terms)
 {
     struct story_mlist *l = &s->mem[slot];
     if (l->off || !(s->conf->split_ratio > 0))
@@ -348,8 +347,6 @@ static bool story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot
  * of the oldest when the ring is full. */
 static struct story_moves *story_moves_new(struct story *s, const uint64_t by[2])
 {
-    if (!s->moves)
-        return NULL;
     struct story_moves *mv = &s->moves[s->moves_next];
     s->moves_next = (s->moves_next + 1) % STORY_MOVES_KEPT;
     s->moves_n += s->moves_n < STORY_MOVES_KEPT;
@@ -392,8 +389,6 @@ long story_split(struct story *s, struct nf_ctx *ctx, uint32_t slot, const uint6
     if (story_rebuild(s, slot) < 0 || story_rebuild(s, (uint32_t)to) < 0)
         return -1;
     struct story_moves *mv = story_moves_new(s, key);
-    if (!mv)
-        return -1;
     /* every member's pair leads to its side's story now, whatever name it joined under */
     long mine = slot;
     char sid[33], aid[33];
@@ -438,11 +433,8 @@ int story_moves_again(struct story *s, const uint64_t key[2])
         if (mv->by[0] != key[0] || mv->by[1] != key[1])
             continue;
         for (uint32_t j = 0; j < mv->n; j++) {
-            const struct story_idpair *p = story_ids_find(s, mv->k[j]);
-            if (p)
-                p = story_follow(s, p);
-            if (!p || p->slot >= s->nitems || !s->items[p->slot].live ||
-                s->items[p->slot].serial != p->serial)
+            const struct story_idpair *p = story_live_at(s, mv->k[j]);
+            if (!p)
                 continue;
             char sid[33], aid[33];
             story_hex(s->items[p->slot].id, sid);

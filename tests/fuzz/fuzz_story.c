@@ -6,10 +6,9 @@
  * byte (a 32-bit offset, then the value); the checksum is then put right, so that the reader's
  * own checks are what stand (an input whose third byte is odd keeps the checksum wrong). Whatever
  * the bytes: the stage starts (the file taken, or set aside and started without stories), and
- * judges an article, which gets a story id; nothing crashes or leaks. The few context calls a
- * filter makes are answered here (the host is not linked in). */
+ * judges an article, which gets a story id; nothing crashes or leaks. The context calls are
+ * answered by fuzz_ctx.h and here (the host is not linked in). */
 #include <dirent.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
