@@ -118,6 +118,11 @@ static const struct nf_option story_options[] = {
     {"split_figures", NF_OPT_DOUBLE, "0.3", offsetof(struct story_conf, split_figures),
      "See split_ratio: how little the two sides of a story may agree on figures, against "
      "how much each agrees within, for the story to be split.", .min = "0", .max = "1"},
+    {"split_figure_pairs", NF_OPT_DOUBLE, "0.4", offsetof(struct story_conf, split_figure_pairs),
+     "See split_ratio: the share of the story's member pairs that must both give figures for "
+     "the figures to tell its two sides apart; under it the story is not split. In a story of "
+     "short tellings most give no figure or one, and two or three pairs would decide.",
+     .min = "0", .max = "1"},
     {"split_members", NF_OPT_INT, "20000", offsetof(struct story_conf, split_members),
      "Members kept for splitting stories, about 700 bytes each (14 MB at the default); "
      "beyond it those of the stories that went longest without a new member are dropped, and "

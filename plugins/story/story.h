@@ -93,6 +93,7 @@ struct story_conf {
     double merge_threshold;
     double split_ratio;
     double split_figures;
+    double split_figure_pairs;
     double anchor_share;
     double common_share;
     int64_t anchors;

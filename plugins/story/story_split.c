@@ -15,7 +15,8 @@
  * in two by their similarities (the two least alike begin each side, and each member goes to the
  * side it is closer to on average, again until none moves); the story is split when the mean
  * similarity across the sides is under split_ratio of the mean within them and the figures'
- * alone under split_figures of theirs. The side with the member read first keeps the story; the
+ * alone under split_figures of theirs (taken when at least split_figure_pairs of the member
+ * pairs both give figures). The side with the member read first keeps the story; the
  * other becomes a story named by its own member read first, and the record carries each of its
  * members to it ("story_of") for the stores, itself included; the moves are kept in a ring, by
  * the record, to be carried again if it is sent again (story_moves_again). A story whose members
@@ -313,11 +314,16 @@ static bool story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot
     if (ones < 2 || n - ones < 2 || !nfin || !nfacross || !(in > 0) || !(fin > 0))
         return false;
     double ratio = (across / nacross) / (in / nin), fratio = (facross / nfacross) / (fin / nfin);
+    /* a figures' ratio taken on a few pairs says nothing: in a story of short tellings where
+     * most give no figure or one (a casting's age), two or three pairs would decide it */
+    double pairs = (double)(nfin + nfacross) / (double)(nin + nacross);
     const struct story_item *it = &s->items[slot];
-    bool split = ratio < s->conf->split_ratio && fratio < s->conf->split_figures;
+    bool split = ratio < s->conf->split_ratio && fratio < s->conf->split_figures &&
+                 pairs >= s->conf->split_figure_pairs;
     nf_log(ctx, NF_LOG_DEBUG, "  story %02x%02x%02x%02x.. (%u members) in two of %u and %u: "
-           "across/within %.3f, figures %.3f%s", it->id[0], it->id[1], it->id[2], it->id[3],
-           it->members, n - ones, ones, ratio, fratio, split ? ", split" : "");
+           "across/within %.3f, figures %.3f (of %.0f%% of the pairs)%s", it->id[0], it->id[1],
+           it->id[2], it->id[3], it->members, n - ones, ones, ratio, fratio, 100 * pairs,
+           split ? ", split" : "");
     if (!split)
         return false;
     /* copies and members without terms go with their original, else with the first side */

@@ -2163,6 +2163,60 @@ static void test_name_given_again(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* One casting told eight times in two ways: four tellings say what the show is and who
+ * announced it, four how the fans took it and whom the actor follows. The last two of each way
+ * give a figure (his age; the viewers), the others none. The ways are far apart in words
+ * (across/within 0.21) and their figures differ, but figures are compared on 3 of the 21 pairs
+ * of members when the seventh joins and on 6 of the 28 with the eighth: under
+ * split_figure_pairs, so the story is kept whole; with split_figure_pairs=0 it is split. */
+#define CAST 8
+static const char *const casting[CAST] = {
+    "Actor Tom Avery is the new captain of Starfall: the little-known actor will lead the "
+    "long-running science fiction series, its broadcaster said.",
+    "Actor Tom Avery is the new captain of Starfall, replacing James Hale at the helm of the "
+    "ship, and fans were surprised on Saturday.",
+    "Starfall, the long-running science fiction series, has a new captain: little-known actor "
+    "Tom Avery, its broadcaster said.",
+    "Surprised fans met Starfall's new captain, actor Tom Avery, on Saturday: he replaces "
+    "James Hale at the helm of the ship.",
+    "Little-known actor Tom Avery, 27, was named the new captain of Starfall, the "
+    "broadcaster's long-running science fiction series.",
+    "Tom Avery was named Starfall's new captain on Saturday before 6.5 million viewers, taking "
+    "the helm of the ship after James Hale, to the surprise of fans.",
+    "The broadcaster named Tom Avery, 27, a little-known actor, the new captain of its "
+    "long-running science fiction series Starfall.",
+    "Fans were surprised on Saturday as actor Tom Avery was named the captain of Starfall "
+    "before 6.5 million viewers, taking the ship's helm from James Hale."};
+
+static void test_short_tellings_kept(void **state)
+{
+    (void)state;
+    for (int rule = 0; rule < 2; rule++) {
+        const char *const opts[] = {"split_ratio=0.6",
+                                    rule ? "split_figure_pairs=0.4" : "split_figure_pairs=0",
+                                    NULL};
+        struct mock_plugin *mp = story_new(opts);
+        int64_t split = mock_counter("story_split");
+        struct nf_record *r[CAST];
+        struct held h = {0};
+        for (int i = 0; i < CAST; i++) {
+            char seed[32];
+            snprintf(seed, sizeof(seed), "cast-%d", i);
+            r[i] = plain(seed, casting[i], NULL);
+            held_store(&h, r[i], story_of(mp, r[i]));
+        }
+        int apart = 0;
+        for (int i = 0; i < CAST; i++)
+            apart += strcmp(held_story(&h, id_of(r[i])), held_story(&h, id_of(r[0]))) != 0;
+        assert_int_equal(mock_counter("story_split") - split, rule ? 0 : 1);
+        assert_int_equal(apart, rule ? 0 : CAST / 2);
+        for (int i = 0; i < CAST; i++)
+            nf_record_destroy(&r[i]);
+        mock_plugin_destroy(&mp);
+        remove_snapshot();
+    }
+}
+
 /* A snapshot whose moves section does not hold together (more entries than are kept, an entry
  * of more articles than a story splits, or cut short) is refused, checksum right or not. */
 static void test_hostile_moves(void **state)
@@ -2367,6 +2421,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_hostile_members, fresh, done),
         cmocka_unit_test_setup_teardown(test_store_agrees_with_stage, fresh, done),
         cmocka_unit_test_setup_teardown(test_name_given_again, fresh, done),
+        cmocka_unit_test_setup_teardown(test_short_tellings_kept, fresh, done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
