@@ -2508,7 +2508,7 @@ static void story_destroy(void *state)
     for (size_t i = 0; s->mem && i < s->cap_items; i++)
         free(s->mem[i].m);
     free(s->mem);
-    free(s->moves);
+    free(s->moves), free(s->split_work);
     free(s->cps), free(s->merge);
     nf_amend_free(&s->amend);
     free(s);

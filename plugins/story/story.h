@@ -237,6 +237,7 @@ struct story {
     struct story_mlist *mem; /* members of stories that may be split */
     size_t mem_total;
     struct story_moves *moves; /* a ring of STORY_MOVES_KEPT, made at the first split */
+    struct story_split_work *split_work; /* story_split_sides' tables, made at its first use */
     uint32_t moves_n, moves_next; /* entries in use; where the next goes */
     size_t nitems, cap_items, nfree, live;
     struct story_index index;

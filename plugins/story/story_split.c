@@ -144,6 +144,13 @@ struct story_terms_seen {
     double w[STORY_TERM_SLOTS]; /* zero but while a member's weights are spread */
 };
 
+/* story_split_sides' tables (48 KB: too large for its stack, and the state's own so that two
+ * instances of the stage never share them) */
+struct story_split_work {
+    double sim[STORY_SPLIT_MAX][STORY_SPLIT_MAX], fig[STORY_SPLIT_MAX][STORY_SPLIT_MAX];
+    struct story_terms_seen t;
+};
+
 static void story_mvec_of(struct story *s, const struct story_member *m, struct story_mvec *v)
 {
     double norm[STORY_KINDS] = {0};
@@ -236,10 +243,10 @@ static int story_rebuild(struct story *s, uint32_t slot)
     return story_set_centroid(s, slot, n);
 }
 
-/* The side (0 or 1) of each member of the story at slot, split as said above; returns whether
- * the story is to be split. */
-static bool story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot,
-                              uint8_t side[STORY_SPLIT_MAX])
+/* The side (0 or 1) of each member of the story at slot, split as said above; returns 1 when
+ * the story is to be split, 0 when not, -1 when out of memory. */
+static int story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot,
+                             uint8_t side[STORY_SPLIT_MAX])
 {
     const struct story_mlist *l = &s->mem[slot];
     struct story_mvec v[STORY_SPLIT_MAX];
@@ -248,31 +255,34 @@ static bool story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot
         if (l->m[i].nterms)
             story_mvec_of(s, &l->m[i], &v[n]), at[n++] = i;
     if (n < STORY_SPLIT_MIN)
-        return false;
-    static double sim[STORY_SPLIT_MAX][STORY_SPLIT_MAX], fig[STORY_SPLIT_MAX][STORY_SPLIT_MAX];
-    static struct story_terms_seen t;
-    memset(t.h, 0, sizeof(t.h));
+        return 0;
+    if (!s->split_work && !(s->split_work = calloc(1, sizeof(*s->split_work))))
+        return -1;
+    double (*sim)[STORY_SPLIT_MAX] = s->split_work->sim;
+    double (*fig)[STORY_SPLIT_MAX] = s->split_work->fig;
+    struct story_terms_seen *t = &s->split_work->t;
+    memset(t->h, 0, sizeof(t->h));
     for (uint32_t i = 0; i < n; i++)
         for (uint8_t k = 0; k < v[i].n; k++) {
             uint64_t h = v[i].h[k]; /* never 0 (story_hash) */
             uint32_t x = (uint32_t)h & (STORY_TERM_SLOTS - 1);
-            while (t.h[x] && t.h[x] != h)
+            while (t->h[x] && t->h[x] != h)
                 x = (x + 1) & (STORY_TERM_SLOTS - 1);
-            t.h[x] = h;
+            t->h[x] = h;
             v[i].at[k] = (uint16_t)x;
         }
     uint32_t lo_a = 0, lo_b = 1;
     for (uint32_t i = 0; i < n; i++) {
         for (uint8_t k = 0; k < v[i].n; k++)
-            t.w[v[i].at[k]] = v[i].w[k];
+            t->w[v[i].at[k]] = v[i].w[k];
         for (uint32_t j = i + 1; j < n; j++) {
-            sim[i][j] = sim[j][i] = story_mvec_sim(s, &t, &v[i], &v[j], &fig[i][j]);
+            sim[i][j] = sim[j][i] = story_mvec_sim(s, t, &v[i], &v[j], &fig[i][j]);
             fig[j][i] = fig[i][j];
             if (sim[i][j] < sim[lo_a][lo_b])
                 lo_a = i, lo_b = j;
         }
         for (uint8_t k = 0; k < v[i].n; k++)
-            t.w[v[i].at[k]] = 0;
+            t->w[v[i].at[k]] = 0;
     }
     uint8_t g[STORY_SPLIT_MAX] = {0}, next[STORY_SPLIT_MAX];
     g[lo_b] = 1;
@@ -312,7 +322,7 @@ static bool story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot
         }
     }
     if (ones < 2 || n - ones < 2 || !nfin || !nfacross || !(in > 0) || !(fin > 0))
-        return false;
+        return 0;
     double ratio = (across / nacross) / (in / nin), fratio = (facross / nfacross) / (fin / nfin);
     /* a figures' ratio taken on a few pairs says nothing: in a story of short tellings where
      * most give no figure or one (a casting's age), two or three pairs would decide it */
@@ -325,7 +335,7 @@ static bool story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot
            it->id[2], it->id[3], it->members, n - ones, ones, ratio, fratio, 100 * pairs,
            split ? ", split" : "");
     if (!split)
-        return false;
+        return 0;
     /* copies and members without terms go with their original, else with the first side */
     memset(side, 0, STORY_SPLIT_MAX);
     for (uint32_t i = 0; i < n; i++)
@@ -346,7 +356,7 @@ static bool story_split_sides(struct story *s, struct nf_ctx *ctx, uint32_t slot
     if (side[first])
         for (uint32_t i = 0; i < l->n; i++)
             side[i] = !side[i];
-    return true;
+    return 1;
 }
 
 /* A new entry of the moves ring (made by story_split) for a split by the record `by`, in place
@@ -368,8 +378,9 @@ long story_split(struct story *s, struct nf_ctx *ctx, uint32_t slot, const uint6
     if (!(s->conf->split_ratio > 0) || s->mem[slot].off || s->mem[slot].n < STORY_SPLIT_MIN)
         return slot;
     uint8_t side[STORY_SPLIT_MAX];
-    if (!story_split_sides(s, ctx, slot, side))
-        return slot;
+    int split = story_split_sides(s, ctx, slot, side);
+    if (split <= 0)
+        return split < 0 ? -1 : (long)slot;
     /* the ring first: nothing is changed when it cannot be had */
     if (!s->moves && !(s->moves = malloc(STORY_MOVES_KEPT * sizeof(*s->moves))))
         return -1;
