@@ -48,6 +48,48 @@
 #include "savefile.h"
 #include "story.h"
 
+#define STORY_MAGIC "NFSTORY1"
+#define STORY_SNAPSHOT "story.snap"
+#define STORY_LOG "story.log" /* the records judged since the snapshot, each a u32 length and the
+                               * record as msgpack; story.log.<g>: the generations before it
+                               * (../common/savefile.h) */
+#define STORY_QUERY_TERMS 32 /* a record's strongest terms looked up in the index */
+#define STORY_INDEX_TERMS 16 /* a story's strongest terms in the index (all top_terms score) */
+#define STORY_CANDIDATES 8 /* stories scored in full */
+#define STORY_ANCHOR_YOUNG 16 /* articles: what common_share may call rare in a young stream */
+#define STORY_POSTINGS_SCAN 256 /* newest entries read from one term's list: a term in more
+                                  * stories than that is common and the recent ones matter */
+#define STORY_PREFETCH 8 /* terms ahead whose hash table entry is asked for */
+#define STORY_MAX_WORD 64  /* bytes; longer runs are not words (URLs, hashes) */
+#define STORY_ENT_SEED 0x656e74ULL /* entity names hash apart from words */
+#define STORY_NAME_MIX 0x9e3779b97f4a7c15ULL /* a name's hash from its word's: apart, and cheap */
+#define STORY_FIGURE_SEED 0x666967ULL /* figures apart from words */
+#define STORY_MAX_FIGURE 24 /* bytes; longer runs of digits are ids, not figures */
+/* The lead: the text's first sentence (ended by ". ", "! " or "? " after STORY_LEAD_MIN bytes)
+ * or first line (after half that), at most STORY_LEAD_MAX bytes. */
+#define STORY_LEAD_MIN 40
+#define STORY_LEAD_MAX 300
+/* Four digits in this range are read as a year. Years this many apart or more are the years of
+ * two events (year_weight): news mentions the year it is written in, and the one before. */
+#define STORY_YEAR_MIN 1900
+#define STORY_YEAR_MAX 2099
+#define STORY_YEARS_APART 2
+/* Who and how many: names whose cosine is under STORY_NAMES_AGREE and figures whose cosine is
+ * under STORY_FIGURES_AGREE say that the article and the story may be two events of one kind
+ * (agree_weight, disagree_young_weight); a story of up to STORY_YOUNG members is young. */
+#define STORY_NAMES_AGREE 0.4
+#define STORY_FIGURES_AGREE 0.1
+#define STORY_YOUNG 2
+/* Added to every IDF. The usual +1 gives the words of every article (a region's names in a
+ * stream about it) nearly the weight of rare ones while the stream is short; 0 would ignore
+ * them outright and leave the first articles of a stream nothing to compare. */
+#define STORY_IDF_FLOOR 0.4
+/* Records without a read order count as read after every record that has one, in the order
+ * they arrive (the arrival number, kept in the snapshot). */
+#define STORY_UNORDERED (INT64_C(1) << 62)
+/* Steps story_follow takes from an article to the story its own was merged into */
+#define STORY_FOLLOW 8
+
 static const struct nf_option story_options[] = {
     {"threshold", NF_OPT_DOUBLE, "0.18", offsetof(struct story_conf, threshold),
      "Similarity (0-1) at or above which an article joins the most similar recent story; "

@@ -14,66 +14,19 @@
 #include "newsflow/plugin.h"
 #include "savefile.h"
 
-#define STORY_MAGIC "NFSTORY1"
-#define STORY_SNAPSHOT "story.snap"
-#define STORY_LOG "story.log" /* the records judged since the snapshot, each a u32 length and the
-                               * record as msgpack; story.log.<g>: the generations before it
-                               * (../common/savefile.h) */
 #define STORY_MAX_ENTS 16  /* entities kept per story */
-#define STORY_QUERY_TERMS 32 /* a record's strongest terms looked up in the index */
-#define STORY_INDEX_TERMS 16 /* a story's strongest terms in the index (all top_terms score) */
-#define STORY_CANDIDATES 8 /* stories scored in full */
-#define STORY_ANCHOR_YOUNG 16 /* articles: what common_share may call rare in a young stream */
-#define STORY_POSTINGS_SCAN 256 /* newest entries read from one term's list: a term in more
-                                  * stories than that is common and the recent ones matter */
-#define STORY_PREFETCH 8 /* terms ahead whose hash table entry is asked for */
-#define STORY_MAX_WORD 64  /* bytes; longer runs are not words (URLs, hashes) */
-#define STORY_ENT_SEED 0x656e74ULL /* entity names hash apart from words */
-#define STORY_NAME_MIX 0x9e3779b97f4a7c15ULL /* a name's hash from its word's: apart, and cheap */
-#define STORY_FIGURE_SEED 0x666967ULL /* figures apart from words */
-#define STORY_MAX_FIGURE 24 /* bytes; longer runs of digits are ids, not figures */
 #define STORY_MAX_PLACES 64 /* words of a record's known places left out of its names */
-/* The lead: the text's first sentence (ended by ". ", "! " or "? " after STORY_LEAD_MIN bytes)
- * or first line (after half that), at most STORY_LEAD_MAX bytes. */
-#define STORY_LEAD_MIN 40
-#define STORY_LEAD_MAX 300
-/* Four digits in this range are read as a year. Years this many apart or more are the years of
- * two events (year_weight): news mentions the year it is written in, and the one before. */
-#define STORY_YEAR_MIN 1900
-#define STORY_YEAR_MAX 2099
-#define STORY_YEARS_APART 2
-/* Who and how many: names whose cosine is under STORY_NAMES_AGREE and figures whose cosine is
- * under STORY_FIGURES_AGREE say that the article and the story may be two events of one kind
- * (agree_weight, disagree_young_weight); a story of up to STORY_YOUNG members is young. */
-#define STORY_NAMES_AGREE 0.4
-#define STORY_FIGURES_AGREE 0.1
-#define STORY_YOUNG 2
 /* A record's terms are of three kinds, each a sub-vector of its own (normalised apart and
  * compared apart): the words, the names (who, where) and the figures (scores, tolls, years). */
 enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
-/* Added to every IDF. The usual +1 gives the words of every article (a region's names in a
- * stream about it) nearly the weight of rare ones while the stream is short; 0 would ignore
- * them outright and leave the first articles of a stream nothing to compare. */
-#define STORY_IDF_FLOOR 0.4
-/* Records without a read order count as read after every record that has one, in the order
- * they arrive (the arrival number, kept in the snapshot). */
-#define STORY_UNORDERED (INT64_C(1) << 62)
 /* Names a story had before its latest, kept so that a resent member carries the renames again
  * (the record that carried one may have been lost before the store committed it). */
 #define STORY_FORMER 4
-/* Steps story_follow takes from an article to the story its own was merged into */
-#define STORY_FOLLOW 8
-/* Splitting a story (story_split): it needs this many members with terms, two a side; beyond
- * the most, its members are no longer kept. A member keeps its strongest terms and entities, and
- * a split is found in at most STORY_SPLIT_ROUNDS rounds of moves. */
-#define STORY_SPLIT_MIN 4
+/* Splitting a story (story_split.c): beyond STORY_SPLIT_MAX members, a story's members are no
+ * longer kept; a member keeps its strongest terms and entities. */
 #define STORY_SPLIT_MAX 32
 #define STORY_MEMBER_TERMS 32
 #define STORY_MEMBER_ENTS 8
-/* A member list's first capacity, doubled up to STORY_SPLIT_MAX: most stories keep one or two
- * members, and each list is its own allocation */
-#define STORY_MEMBERS_FIRST 2
-#define STORY_SPLIT_ROUNDS 10
 /* The moves of the latest splits kept to be carried again (story_moves_again): a record resent
  * after this many later splits finds its own forgotten. */
 #define STORY_MOVES_KEPT 1024
@@ -287,7 +240,7 @@ struct story {
 
 /* ---- story.c, for story_split.c ------------------------------------------------------------ */
 
-/* The IDF of now of the term with hash h (smoothed, floored at STORY_IDF_FLOOR). */
+/* The IDF of now of the term with hash h (smoothed, floored: story.c's STORY_IDF_FLOOR). */
 double story_idf_of(struct story *s, uint64_t h);
 /* The STORY_MAX_ENTS entity slots of the story at slot. */
 struct story_ent *story_ents_of(struct story *s, uint32_t slot);

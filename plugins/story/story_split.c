@@ -6,6 +6,14 @@
 #include "plugin_util.h"
 #include "story.h"
 
+/* A split needs this many members with terms, two a side, and is found in at most
+ * STORY_SPLIT_ROUNDS rounds of moves. */
+#define STORY_SPLIT_MIN 4
+#define STORY_SPLIT_ROUNDS 10
+/* A member list's first capacity, doubled up to STORY_SPLIT_MAX: most stories keep one or two
+ * members, and each list is its own allocation */
+#define STORY_MEMBERS_FIRST 2
+
 /* ---- members, and splitting a story ------------------------------------------------------ */
 
 /* A story of STORY_SPLIT_MIN to STORY_SPLIT_MAX members keeps each member's strongest terms,
