@@ -147,6 +147,17 @@ static const struct nf_option story_options[] = {
      "words) is mended when a later article is close to both. The merged story keeps the name "
      "of the member read first and the record carries the rename to the stores. 0: stories "
      "are never merged.", .min = "0", .max = "1"},
+    {"merge_grown", NF_OPT_DOUBLE, "0.35", offsetof(struct story_conf, merge_grown),
+     "See merge_threshold: two stories of more than two members each are merged when their "
+     "centroids score at least this and their figures' cosine is at least "
+     "merge_grown_figures: one event told in two strands of words, each grown before a "
+     "telling close to both came, agrees on its figures (a toll, an age, a score), where two "
+     "events of one kind share their words and differ in those. 0: grown stories are never "
+     "merged.", .min = "0", .max = "1"},
+    {"merge_grown_figures", NF_OPT_DOUBLE, "0.25",
+     offsetof(struct story_conf, merge_grown_figures),
+     "See merge_grown: the figures' cosine two grown stories need to be merged (neither "
+     "giving figures: not merged).", .min = "0", .max = "1"},
     {"split_ratio", NF_OPT_DOUBLE, "0.6", offsetof(struct story_conf, split_ratio),
      "A story of 4 to 32 members is split in two when its members fall in two sides whose "
      "mean similarity across is under this share of their mean similarity within, and whose "
@@ -1771,9 +1782,11 @@ static int story_merge(struct story *s, uint32_t keep, uint32_t gone)
 /* After the record joined the story at `slot`: the next best story it was scored against
  * (s->second) is merged with it when one of the two has at most STORY_YOUNG members and their
  * centroids reach merge_threshold. A story split at its start (a telling whose words missed the
- * first one) is mended when an article close to both comes; two grown stories are left apart,
- * as two events of one kind (two arrests of one team's players) are what they mostly are.
- * Returns the slot of the record's story now, -1 when out of memory. */
+ * first one) is mended when an article close to both comes. Two grown stories are mostly two
+ * events of one kind (two arrests of one team's players), which differ in their figures: they
+ * are merged only when their centroids reach merge_grown and their figures agree
+ * (merge_grown_figures), as one event told in two strands of words does. Returns the slot of
+ * the record's story now, -1 when out of memory. */
 static long story_merge_next(struct story *s, struct nf_ctx *ctx, uint32_t slot)
 {
     long o = s->second;
@@ -1781,16 +1794,21 @@ static long story_merge_next(struct story *s, struct nf_ctx *ctx, uint32_t slot)
     if (o < 0 || (uint32_t)o == slot || !s->items[o].live || !(s->conf->merge_threshold > 0))
         return slot;
     const struct story_item *a = &s->items[slot], *b = &s->items[o];
-    if (a->members > STORY_YOUNG && b->members > STORY_YOUNG)
+    /* two grown stories: one event told in two strands that grew apart before a telling close
+     * to both came agrees on its figures; two events of one kind do not */
+    bool grown = a->members > STORY_YOUNG && b->members > STORY_YOUNG;
+    if (grown && !(s->conf->merge_grown > 0))
         return slot;
     double kc[STORY_KINDS];
     double sim = story_pair_sim(s, slot, (uint32_t)o, kc);
+    bool merge = sim >= s->conf->merge_threshold &&
+                 (!grown || (sim >= s->conf->merge_grown &&
+                             kc[STORY_FIGURE] >= s->conf->merge_grown_figures));
     nf_log(ctx, NF_LOG_DEBUG, "  stories %02x%02x%02x%02x.. (%u members) and %02x%02x%02x%02x.. "
            "(%u members): words %.3f, names %.3f, figures %.3f: %.3f%s", a->id[0], a->id[1],
            a->id[2], a->id[3], a->members, b->id[0], b->id[1], b->id[2], b->id[3], b->members,
-           kc[STORY_WORD], kc[STORY_NAME], kc[STORY_FIGURE], sim,
-           sim >= s->conf->merge_threshold ? ", merged" : "");
-    if (sim < s->conf->merge_threshold)
+           kc[STORY_WORD], kc[STORY_NAME], kc[STORY_FIGURE], sim, merge ? ", merged" : "");
+    if (!merge)
         return slot;
     /* the bigger keeps its slot: its members' pairs point there */
     uint32_t keep = a->members >= b->members ? slot : (uint32_t)o;

@@ -44,6 +44,8 @@ struct story_conf {
     double agree_weight;
     double disagree_young_weight;
     double merge_threshold;
+    double merge_grown;
+    double merge_grown_figures;
     double split_ratio;
     double split_figures;
     double split_figure_pairs;

@@ -2217,6 +2217,62 @@ static void test_short_tellings_kept(void **state)
     }
 }
 
+/* One sinking told in two strands of words: the rescue (coast guard, divers, bodies) and the
+ * survivors' grief (families, the harbour town). Each strand's first telling gives no figure and
+ * begins a story of its own; both grow, and the third of each names what the other's tell. The
+ * two stories' centroids then score 0.40, agreeing on the toll (42 dead, 118 rescued): merged
+ * (merge_grown). Told with another toll in the grief strand (another sinking), they score 0.24,
+ * their figures' cosine 0: not merged. */
+#define STRANDS 6
+static const char *const strands[STRANDS] = {
+    "The coast guard said divers searched overnight for passengers missing after the ferry "
+    "Aurora capsized in rough seas off Kell Island.",
+    "Survivors described screaming and darkness as water poured in, while families gathered "
+    "at the harbour in Porto Vell to mourn.",
+    "Coast guard divers have recovered 42 bodies from the capsized ferry Aurora off Kell "
+    "Island, and 118 passengers were rescued, officials said.",
+    "Families in Porto Vell mourned the 42 who died as survivors, among the 118 rescued, "
+    "described screaming in the dark water.",
+    "Officials said 42 people died when the Aurora capsized off Kell Island; coast guard boats "
+    "rescued 118 passengers, and survivors' families waited in Porto Vell.",
+    "In Porto Vell survivors of the Aurora, which capsized off Kell Island, wept and described "
+    "the dark water; families mourned 42 dead, and 118 were rescued."};
+
+/* the grief strand's tellings with figures (3 and 5), of another sinking: another toll */
+static const char *const strand_other[2] = {
+    "Families in Porto Vell mourned the 17 who died as survivors, among the 64 rescued, "
+    "described screaming in the dark water.",
+    "In Porto Vell survivors of the Aurora, which capsized off Kell Island, wept and described "
+    "the dark water; families mourned 17 dead, and 64 were rescued."};
+
+static void test_strands_merged(void **state)
+{
+    (void)state;
+    /* merge_grown off; on; on, the grief strand telling of another sinking */
+    for (int how = 0; how < 3; how++) {
+        const char *const opts[] = {how ? "merge_grown=0.35" : "merge_grown=0", NULL};
+        struct mock_plugin *mp = story_new(opts);
+        struct nf_record *r[STRANDS];
+        struct held h = {0};
+        for (int i = 0; i < STRANDS; i++) {
+            char seed[32];
+            snprintf(seed, sizeof(seed), "strand-%d", i);
+            const char *text = how == 2 && (i == 3 || i == 5) ? strand_other[i / 2 - 1]
+                                                                : strands[i];
+            r[i] = plain(seed, text, NULL);
+            held_store(&h, r[i], story_of(mp, r[i]));
+        }
+        int apart = 0;
+        for (int i = 0; i < STRANDS; i++)
+            apart += strcmp(held_story(&h, id_of(r[i])), held_story(&h, id_of(r[0]))) != 0;
+        assert_int_equal(apart, how == 1 ? 0 : STRANDS / 2);
+        for (int i = 0; i < STRANDS; i++)
+            nf_record_destroy(&r[i]);
+        mock_plugin_destroy(&mp);
+        remove_snapshot();
+    }
+}
+
 /* A snapshot whose moves section does not hold together (more entries than are kept, an entry
  * of more articles than a story splits, or cut short) is refused, checksum right or not. */
 static void test_hostile_moves(void **state)
@@ -2422,6 +2478,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_store_agrees_with_stage, fresh, done),
         cmocka_unit_test_setup_teardown(test_name_given_again, fresh, done),
         cmocka_unit_test_setup_teardown(test_short_tellings_kept, fresh, done),
+        cmocka_unit_test_setup_teardown(test_strands_merged, fresh, done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
