@@ -2188,6 +2188,34 @@ static const char *const casting[CAST] = {
     "Fans were surprised on Saturday as actor Tom Avery was named the captain of Starfall "
     "before 6.5 million viewers, taking the ship's helm from James Hale."};
 
+/* Tells the n texts, undated, to a new story stage with opts, the stores keeping what the
+ * records carry; returns how many are not in the first's story at the end (and *splits, the
+ * splits taken). */
+static int told_apart(const char *const *opts, const char *const *text, int n, const char *tag,
+                      int64_t *splits)
+{
+    struct mock_plugin *mp = story_new(opts);
+    int64_t before = mock_counter("story_split");
+    struct nf_record *r[16];
+    struct held h = {0};
+    assert_true(n <= 16);
+    for (int i = 0; i < n; i++) {
+        char seed[32];
+        snprintf(seed, sizeof(seed), "%s-%d", tag, i);
+        r[i] = plain(seed, text[i], NULL);
+        held_store(&h, r[i], story_of(mp, r[i]));
+    }
+    int apart = 0;
+    for (int i = 0; i < n; i++)
+        apart += strcmp(held_story(&h, id_of(r[i])), held_story(&h, id_of(r[0]))) != 0;
+    *splits = mock_counter("story_split") - before;
+    for (int i = 0; i < n; i++)
+        nf_record_destroy(&r[i]);
+    mock_plugin_destroy(&mp);
+    remove_snapshot();
+    return apart;
+}
+
 static void test_short_tellings_kept(void **state)
 {
     (void)state;
@@ -2195,25 +2223,9 @@ static void test_short_tellings_kept(void **state)
         const char *const opts[] = {"split_ratio=0.6",
                                     rule ? "split_figure_pairs=0.4" : "split_figure_pairs=0",
                                     NULL};
-        struct mock_plugin *mp = story_new(opts);
-        int64_t split = mock_counter("story_split");
-        struct nf_record *r[CAST];
-        struct held h = {0};
-        for (int i = 0; i < CAST; i++) {
-            char seed[32];
-            snprintf(seed, sizeof(seed), "cast-%d", i);
-            r[i] = plain(seed, casting[i], NULL);
-            held_store(&h, r[i], story_of(mp, r[i]));
-        }
-        int apart = 0;
-        for (int i = 0; i < CAST; i++)
-            apart += strcmp(held_story(&h, id_of(r[i])), held_story(&h, id_of(r[0]))) != 0;
-        assert_int_equal(mock_counter("story_split") - split, rule ? 0 : 1);
-        assert_int_equal(apart, rule ? 0 : CAST / 2);
-        for (int i = 0; i < CAST; i++)
-            nf_record_destroy(&r[i]);
-        mock_plugin_destroy(&mp);
-        remove_snapshot();
+        int64_t splits;
+        assert_int_equal(told_apart(opts, casting, CAST, "cast", &splits), rule ? 0 : CAST / 2);
+        assert_int_equal(splits, rule ? 0 : 1);
     }
 }
 
@@ -2248,29 +2260,14 @@ static const char *const strand_other[2] = {
 static void test_strands_merged(void **state)
 {
     (void)state;
-    /* merge_grown off; on; on, the grief strand telling of another sinking */
-    for (int how = 0; how < 3; how++) {
-        const char *const opts[] = {how ? "merge_grown=0.35" : "merge_grown=0", NULL};
-        struct mock_plugin *mp = story_new(opts);
-        struct nf_record *r[STRANDS];
-        struct held h = {0};
-        for (int i = 0; i < STRANDS; i++) {
-            char seed[32];
-            snprintf(seed, sizeof(seed), "strand-%d", i);
-            const char *text = how == 2 && (i == 3 || i == 5) ? strand_other[i / 2 - 1]
-                                                                : strands[i];
-            r[i] = plain(seed, text, NULL);
-            held_store(&h, r[i], story_of(mp, r[i]));
-        }
-        int apart = 0;
-        for (int i = 0; i < STRANDS; i++)
-            apart += strcmp(held_story(&h, id_of(r[i])), held_story(&h, id_of(r[0]))) != 0;
-        assert_int_equal(apart, how == 1 ? 0 : STRANDS / 2);
-        for (int i = 0; i < STRANDS; i++)
-            nf_record_destroy(&r[i]);
-        mock_plugin_destroy(&mp);
-        remove_snapshot();
-    }
+    const char *other[STRANDS]; /* the grief strand telling of another sinking */
+    for (int i = 0; i < STRANDS; i++)
+        other[i] = i == 3 || i == 5 ? strand_other[i / 2 - 1] : strands[i];
+    const char *const off[] = {"merge_grown=0", NULL}, *const on[] = {"merge_grown=0.35", NULL};
+    int64_t splits;
+    assert_int_equal(told_apart(off, strands, STRANDS, "strand", &splits), STRANDS / 2);
+    assert_int_equal(told_apart(on, strands, STRANDS, "strand", &splits), 0);
+    assert_int_equal(told_apart(on, other, STRANDS, "strand", &splits), STRANDS / 2);
 }
 
 /* A snapshot whose moves section does not hold together (more entries than are kept, an entry
