@@ -434,9 +434,10 @@ static long extract_meta_tokenize(struct extract_meta *s, const char *p, size_t 
         if (s->fold.len > fold) { /* a word of marks alone folds to nothing */
             if (nfu_grow(&s->toks, &s->toks_cap, count + 1, sizeof(*s->toks)) < 0)
                 return -1;
-            s->toks[count++] = (struct extract_meta_token){
+            size_t at = count++;
+            s->toks[at] = (struct extract_meta_token){
                 (uint32_t)start, (uint32_t)(i - start), (uint32_t)fold,
-                (uint32_t)(s->fold.len - fold), joined && count > 0, 0, 0, 0};
+                (uint32_t)(s->fold.len - fold), joined && at > 0, 0, 0, 0};
         }
         joined = true;
     }

@@ -9,6 +9,8 @@
  * judges an article, which gets a story id; nothing crashes or leaks. The context calls are
  * answered by fuzz_ctx.h and here (the host is not linked in). */
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -116,17 +118,44 @@ static void judge(void *state, int i, const char *copy_of)
 }
 
 /* Empties the state directory (the snapshot, its log, what was set aside). */
-static void state_clear(void)
+static void dir_clear(const char *dir)
 {
-    DIR *d = opendir(state_dir);
-    CHECK(d != NULL, "%s", state_dir);
+    DIR *d = opendir(dir);
+    CHECK(d != NULL, "%s", dir);
     struct dirent *e;
     char path[512];
     while ((e = readdir(d)))
         if (e->d_name[0] != '.') {
-            snprintf(path, sizeof(path), "%s/%s", state_dir, e->d_name);
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
             unlink(path);
         }
+    closedir(d);
+}
+
+static void state_clear(void)
+{
+    dir_clear(state_dir);
+}
+
+/* A run killed hard (a timeout's SIGKILL) leaves its directory, named by its pid: those of pids
+ * no longer alive are removed at the next start. */
+static void stale_remove(void)
+{
+    DIR *d = opendir("/tmp");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid;
+        char rest[16];
+        if (sscanf(e->d_name, "nf-fuzz-story-%ld-%15s", &pid, rest) != 2 || pid <= 0 ||
+            pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char dir[300];
+        snprintf(dir, sizeof(dir), "/tmp/%s", e->d_name);
+        dir_clear(dir);
+        rmdir(dir);
+    }
     closedir(d);
 }
 
@@ -147,7 +176,8 @@ static void *start(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    snprintf(state_dir, sizeof(state_dir), "/tmp/nf-fuzz-story-XXXXXX");
+    stale_remove();
+    snprintf(state_dir, sizeof(state_dir), "/tmp/nf-fuzz-story-%ld-XXXXXX", (long)getpid());
     CHECK(mkdtemp(state_dir) != NULL, "mkdtemp");
     atexit(state_remove);
     conf = fuzz_conf_defaults(&nf_plugin);

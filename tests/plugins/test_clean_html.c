@@ -422,7 +422,7 @@ static void test_banners_still_dropped(void **state)
     (void)state;
     static const char *const in[] = {"The council met on Tuesday evening",
                                      "first estimate was made in April."};
-    static const struct page banners[] = {
+    const struct page banners[] = { /* not static: it points into in[] */
         {"English banner",
          BANNER_PAGE("This website uses cookies to give you the best experience. By clicking "
                      "Accept you agree to our use of cookies."),
@@ -1062,8 +1062,8 @@ static void test_nothing_to_extract_is_an_error(void **state)
 {
     (void)state;
     static const char *const pages[] = {
-        "<html><head><title>x</title></head><body><nav><a href='/'>Home</a></nav>"
-        "<script>document.write('hello')</script></body></html>",
+        ("<html><head><title>x</title></head><body><nav><a href='/'>Home</a></nav>"
+         "<script>document.write('hello')</script></body></html>"),
         "<html><body>   \n  </body></html>",
         "\x01\x02\x03\x04\xff\xfe\x00\x00\x9c\x9d",
     };
