@@ -9,9 +9,10 @@
  * and words; who and how many (names, figures) that agree raise a join, and that disagree lower
  * one into a young story of an undated side; a story of one or two members and the story an
  * article joined are merged when the article finds it next best and their centroids are alike
- * (a split at a story's start, mended). BCubed F1 through conf/stories.cfg (splits on) over ten
- * orders: BASIL 0.949, ecbplus-dev 0.91: two events of one kind (two arrests of one team's
- * players) are still sometimes one story;
+ * (a split at a story's start, mended), and two grown stories so when their figures agree too
+ * (one event told in two strands of words). BCubed F1 through conf/stories.cfg over ten orders:
+ * BASIL 0.949, ecbplus-dev 0.915: two events of one kind (two arrests of one team's players)
+ * are still sometimes one story;
  * docs/stories.md has the figures and what was tried. Copies join their original's story, and
  * an original that dedup found read before articles that arrived first joins their story;
  * replays keep theirs. A story is named by its member read first (read_order): when an

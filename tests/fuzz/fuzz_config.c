@@ -17,15 +17,8 @@
 #include "config.h"
 #include "options.h"
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_config: %s: ", #cond);                                       \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
+#define FUZZ_NAME "fuzz_config"
+#include "fuzz_check.h"
 
 struct conf {
     const char *path;

@@ -1,6 +1,6 @@
 /* Shared by the fuzzers that compile a filter plugin in: the context calls every filter makes,
  * answered here (the host is not linked in; a fuzzer adds those its plugin needs beyond these),
- * CHECK, which aborts with the condition and a reason, and the plugin's default options.
+ * CHECK (fuzz_check.h), and the plugin's default options.
  * Include once, in the fuzzer, after defining FUZZ_NAME. */
 #ifndef NF_FUZZ_CTX_H
 #define NF_FUZZ_CTX_H
@@ -13,15 +13,7 @@
 #include "newsflow/plugin.h"
 #include "options.h"
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s: %s: ", FUZZ_NAME, #cond);                                     \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
+#include "fuzz_check.h"
 
 struct nf_ctx {
     char error[512];

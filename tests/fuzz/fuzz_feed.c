@@ -12,15 +12,8 @@
 
 #include "feed_parse.h"
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_feed: %s: ", #cond);                                         \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
+#define FUZZ_NAME "fuzz_feed"
+#include "fuzz_check.h"
 
 static void check_iso(const char *d)
 {

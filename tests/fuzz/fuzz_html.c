@@ -20,15 +20,8 @@
 #include "fuzz_utf8.h"
 #include "newsflow/record.h"
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_html: %s: ", #cond);                                         \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
+#define FUZZ_NAME "fuzz_html"
+#include "fuzz_check.h"
 
 static struct html_charset *cs;
 static struct html_body *body;

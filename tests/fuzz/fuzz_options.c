@@ -11,15 +11,8 @@
 
 #include "options.h"
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_options: %s: ", #cond);                                      \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
+#define FUZZ_NAME "fuzz_options"
+#include "fuzz_check.h"
 
 struct conf {
     int64_t before;

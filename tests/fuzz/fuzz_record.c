@@ -10,15 +10,8 @@
 
 #include "newsflow/record.h"
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_record: %s: ", #cond);                                       \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
+#define FUZZ_NAME "fuzz_record"
+#include "fuzz_check.h"
 
 static void put(struct nf_buf *v, const void *p, size_t n)
 {

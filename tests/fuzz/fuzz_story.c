@@ -10,7 +10,10 @@
  * answered by fuzz_ctx.h and here (the host is not linked in). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -117,28 +120,35 @@ static void judge(void *state, int i, const char *copy_of)
     nf_record_destroy(&rec);
 }
 
-/* Empties the state directory (the snapshot, its log, what was set aside). */
-static void dir_clear(const char *dir)
+/* Empties a directory of this user's (the state directory: the snapshot, its log, what was set
+ * aside), opened without following a link; false when it is not one. */
+static bool dir_clear(const char *dir)
 {
-    DIR *d = opendir(dir);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    DIR *d = fdopendir(fd);
     CHECK(d != NULL, "%s", dir);
     struct dirent *e;
-    char path[512];
     while ((e = readdir(d)))
-        if (e->d_name[0] != '.') {
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
+        if (e->d_name[0] != '.')
+            unlinkat(dirfd(d), e->d_name, 0);
     closedir(d);
+    return true;
 }
 
 static void state_clear(void)
 {
-    dir_clear(state_dir);
+    CHECK(dir_clear(state_dir), "%s", state_dir);
 }
 
 /* A run killed hard (a timeout's SIGKILL) leaves its directory, named by its pid: those of pids
- * no longer alive are removed at the next start. */
+ * no longer alive are removed at the next start, when they are this user's directories (not
+ * links to one: /tmp is everyone's). */
 static void stale_remove(void)
 {
     DIR *d = opendir("/tmp");
@@ -153,8 +163,8 @@ static void stale_remove(void)
             continue;
         char dir[300];
         snprintf(dir, sizeof(dir), "/tmp/%s", e->d_name);
-        dir_clear(dir);
-        rmdir(dir);
+        if (dir_clear(dir))
+            rmdir(dir);
     }
     closedir(d);
 }
