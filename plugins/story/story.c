@@ -2,17 +2,18 @@
  * clustering: TF-IDF sub-vectors of folded words, names (the lead's counted more) and figures
  * (IDF learned from the stream, optionally seeded), shared entities, publication time and, for
  * undated texts, the latest years they mention, against compact centroids of recent stories
- * found through an inverted index (looked up with the record's strongest terms that some other
- * article has); a story is joined only through a shared anchor (a word or entity still rare in
- * the stream, or a name, or a word not common in the stream, rare outside the story), so that
- * reports on one template do not gather on their common words while a big story keeps its names
- * and words; who and how many (names, figures) that agree raise a join, and that disagree lower
- * one into a young story of an undated side; a story of one or two members and the story an
- * article joined are merged when the article finds it next best and their centroids are alike
- * (a split at a story's start, mended), and two grown stories so when their figures agree too
- * (one event told in two strands of words). BCubed F1 through conf/stories.cfg over ten orders:
- * BASIL 0.949, ecbplus-dev 0.915: two events of one kind (two arrests of one team's players)
- * are still sometimes one story;
+ * (to which a member adds its terms normalised over its strongest, so that a long feature counts
+ * as much as a short telling) found through an inverted index (looked up with the record's
+ * strongest terms that some other article has); a story is joined only through a shared anchor
+ * (a word or entity still rare in the stream, or a name, or a word not common in the stream,
+ * rare outside the story), so that reports on one template do not gather on their common words
+ * while a big story keeps its names and words; who and how many (names, figures) that agree
+ * raise a join, and that disagree lower one into a young story of an undated side; a story of
+ * one or two members and the story an article joined are merged when the article finds it next
+ * best and their centroids are alike (a split at a story's start, mended), and two grown stories
+ * so when their figures agree too (one event told in two strands of words). BCubed F1 through
+ * conf/stories.cfg over ten orders: BASIL 0.948, ecbplus-dev 0.913: two events of one kind (two
+ * arrests of one team's players) are still sometimes one story;
  * docs/stories.md has the figures and what was tried. Copies join their original's story, and
  * an original that dedup found read before articles that arrived first joins their story;
  * replays keep theirs. A story is named by its member read first (read_order): when an
@@ -92,7 +93,7 @@
 #define STORY_FOLLOW 8
 
 static const struct nf_option story_options[] = {
-    {"threshold", NF_OPT_DOUBLE, "0.18", offsetof(struct story_conf, threshold),
+    {"threshold", NF_OPT_DOUBLE, "0.17", offsetof(struct story_conf, threshold),
      "Similarity (0-1) at or above which an article joins the most similar recent story; "
      "below it the article starts a story of its own.", .min = "0", .max = "1"},
     {"window_days", NF_OPT_DOUBLE, "60", offsetof(struct story_conf, window_days),
@@ -1066,6 +1067,43 @@ static size_t story_lead(const char *t, size_t n)
     return i;
 }
 
+static void story_top(struct story_term *a, size_t n, size_t k);
+
+/* Turns the sums of squared weights of each kind of s->dt into the lengths of the record's
+ * vector (norm), and into top the lengths of its top_terms heaviest terms of each kind. The
+ * record is scored by the first; what it adds to a story's centroid (its terms' tf) by the
+ * second, as a centroid keeps only top_terms terms: a feature of 5-7 KB, whose weight is spread
+ * over a tail of hundreds of words said once each, would else count for a fraction of a short
+ * telling in the story it joins, and its strongest terms, the event's, would not lift the
+ * centroid. Returns -1 when out of memory. */
+static int story_norm_top(struct story *s, double norm[STORY_KINDS], double top[STORY_KINDS])
+{
+    size_t k = (size_t)s->conf->top_terms, count[STORY_KINDS] = {0};
+    for (size_t i = 0; i < s->ndt; i++)
+        count[s->dt[i].kind]++;
+    for (int kind = 0; kind < STORY_KINDS; kind++) {
+        norm[kind] = top[kind] = sqrt(norm[kind]);
+        if (count[kind] <= k)
+            continue;
+        if (s->ndt > s->merge_cap) {
+            struct story_term *m = realloc(s->merge, s->ndt * sizeof(*m));
+            if (!m)
+                return -1;
+            s->merge = m, s->merge_cap = s->ndt;
+        }
+        size_t n = 0;
+        for (size_t i = 0; i < s->ndt; i++)
+            if (s->dt[i].kind == kind)
+                s->merge[n++] = (struct story_term){.h = s->dt[i].h, .mass = s->dt[i].w};
+        story_top(s->merge, n, k);
+        double sum = 0;
+        for (size_t i = 0; i < k; i++)
+            sum += (double)s->merge[i].mass * s->merge[i].mass;
+        top[kind] = sqrt(sum);
+    }
+    return 0;
+}
+
 /* Tokenises title and text into s->dt, counts the document into the frequencies and weighs
  * the terms; s->year is the latest year it mentions or was published in. Returns the number of
  * terms, or -1 (out of memory). */
@@ -1134,11 +1172,12 @@ static long story_vector(struct story *s, struct nf_record *rec)
         norm[d->kind] += (double)d->w * d->w;
         s->has_kind[d->kind] = true;
     }
-    for (int k = 0; k < STORY_KINDS; k++)
-        norm[k] = sqrt(norm[k]);
+    double top[STORY_KINDS];
+    if (story_norm_top(s, norm, top) < 0)
+        return -1;
     for (size_t i = 0; i < s->ndt; i++) {
-        double nk = norm[s->dt[i].kind];
-        s->dt[i].w = (float)(s->dt[i].w / nk), s->dt[i].tf = (float)(s->dt[i].tf / nk);
+        uint8_t k = s->dt[i].kind;
+        s->dt[i].w = (float)(s->dt[i].w / norm[k]), s->dt[i].tf = (float)(s->dt[i].tf / top[k]);
     }
     return (long)s->ndt;
 }
