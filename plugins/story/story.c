@@ -1069,6 +1069,17 @@ static size_t story_lead(const char *t, size_t n)
 
 static void story_top(struct story_term *a, size_t n, size_t k);
 
+int story_merge_reserve(struct story *s, size_t need)
+{
+    if (need <= s->merge_cap)
+        return 0;
+    struct story_term *m = realloc(s->merge, need * sizeof(*m));
+    if (!m)
+        return -1;
+    s->merge = m, s->merge_cap = need;
+    return 0;
+}
+
 /* Turns the sums of squared weights of each kind of s->dt into the lengths of the record's
  * vector (norm), and into top the lengths of its top_terms heaviest terms of each kind. The
  * record is scored by the first; what it adds to a story's centroid (its terms' tf) by the
@@ -1085,12 +1096,8 @@ static int story_norm_top(struct story *s, double norm[STORY_KINDS], double top[
         norm[kind] = top[kind] = sqrt(norm[kind]);
         if (count[kind] <= k)
             continue;
-        if (s->ndt > s->merge_cap) {
-            struct story_term *m = realloc(s->merge, s->ndt * sizeof(*m));
-            if (!m)
-                return -1;
-            s->merge = m, s->merge_cap = s->ndt;
-        }
+        if (story_merge_reserve(s, s->ndt) < 0)
+            return -1;
         size_t n = 0;
         for (size_t i = 0; i < s->ndt; i++)
             if (s->dt[i].kind == kind)
@@ -1355,12 +1362,8 @@ static long story_best(struct story *s, struct nf_ctx *ctx, double t, const stru
     size_t q = s->ndt < STORY_QUERY_TERMS ? s->ndt : STORY_QUERY_TERMS;
     /* the strongest terms are looked up: find them without reordering s->dt, which its map
      * indexes */
-    if (s->ndt > s->merge_cap) {
-        struct story_term *m = realloc(s->merge, s->ndt * sizeof(*m));
-        if (!m)
-            return -2;
-        s->merge = m, s->merge_cap = s->ndt;
-    }
+    if (story_merge_reserve(s, s->ndt) < 0)
+        return -2;
     /* a term no other article has cannot find a story: the strongest of the others are
      * looked up (a long article's words seen nowhere else would take every place) */
     size_t nq = 0;
@@ -1553,12 +1556,8 @@ static int story_absorb(struct story *s, uint32_t slot, double t, const struct s
     struct story_item *it = &s->items[slot];
     struct story_term *st = story_terms_of(s, slot);
     size_t k = (size_t)s->conf->top_terms, need = it->nterms + s->ndt;
-    if (need > s->merge_cap) {
-        struct story_term *m = realloc(s->merge, need * sizeof(*m));
-        if (!m)
-            return -1;
-        s->merge = m, s->merge_cap = need;
-    }
+    if (story_merge_reserve(s, need) < 0)
+        return -1;
     /* mass is kept apart from IDF; ranking uses mass * current IDF, stored in .mass of the
      * scratch copy's sort key through a second array would cost more than this: rank on the
      * weight, then store the mass */
@@ -1744,12 +1743,8 @@ static int story_merge(struct story *s, uint32_t keep, uint32_t gone)
     struct story_item *it = &s->items[keep], *ig = &s->items[gone];
     struct story_term *tk = story_terms_of(s, keep), *tg = story_terms_of(s, gone);
     size_t n = 0;
-    if (it->nterms + ig->nterms > s->merge_cap) {
-        struct story_term *m = realloc(s->merge, (it->nterms + ig->nterms) * sizeof(*m));
-        if (!m)
-            return -1;
-        s->merge = m, s->merge_cap = it->nterms + ig->nterms;
-    }
+    if (story_merge_reserve(s, (size_t)it->nterms + ig->nterms) < 0)
+        return -1;
     for (uint32_t i = 0; i < it->nterms; i++)
         s->merge[n++] = tk[i];
     for (uint32_t j = 0; j < ig->nterms; j++) {

@@ -264,6 +264,8 @@ const struct story_idpair *story_live_at(struct story *s, const uint64_t k[2]);
 /* Adds n entities to a story's se, keeping the STORY_MAX_ENTS strongest. */
 void story_ents_add(struct story_item *it, struct story_ent *se, const struct story_ent *add,
                     size_t n);
+/* Makes s->merge, the scratch list of terms, hold at least need; 0, or -1 out of memory. */
+int story_merge_reserve(struct story *s, size_t need);
 /* Makes the n terms in s->merge the centroid of the story at slot; 0, or -1 out of memory. */
 int story_set_centroid(struct story *s, uint32_t slot, size_t n);
 

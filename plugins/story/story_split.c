@@ -204,12 +204,8 @@ static int story_rebuild(struct story *s, uint32_t slot)
     struct story_item *it = &s->items[slot];
     const struct story_mlist *l = &s->mem[slot];
     size_t n = 0, need = (size_t)l->n * STORY_MEMBER_TERMS;
-    if (need > s->merge_cap) {
-        struct story_term *m = realloc(s->merge, need * sizeof(*m));
-        if (!m)
-            return -1;
-        s->merge = m, s->merge_cap = need;
-    }
+    if (story_merge_reserve(s, need) < 0)
+        return -1;
     struct story_ent ents[STORY_MAX_ENTS];
     it->nents = 0;
     it->tmin = it->tmax = NAN;
