@@ -1736,6 +1736,32 @@ int story_set_centroid(struct story *s, uint32_t slot, size_t n)
     return 0;
 }
 
+/* The former names of a story that took in another: the name that stops being one (name), then
+ * the two stories' own earlier names in turn, the latest first, up to STORY_FORMER. A member
+ * sent again carries them again (story_renames_again): the taken-in story's earlier names must
+ * stay among them, else a store that lost the record which carried one of its renames (a crash
+ * before its commit) keeps that story's members under their old name when it is sent again. */
+static void story_formers_merge(struct story_item *it, const uint8_t name[16],
+                                const struct story_item *ig)
+{
+    uint8_t out[STORY_FORMER][16];
+    uint32_t n = 0;
+    memcpy(out[n++], name, 16);
+    for (uint32_t i = 0; n < STORY_FORMER && (i < it->nformer || i < ig->nformer); i++) {
+        const uint8_t *pick[2] = {i < it->nformer ? it->former[i] : NULL,
+                                  i < ig->nformer ? ig->former[i] : NULL};
+        for (int k = 0; k < 2 && n < STORY_FORMER; k++) {
+            bool had = !pick[k] || memcmp(pick[k], it->id, 16) == 0;
+            for (uint32_t j = 0; j < n && !had; j++)
+                had = memcmp(out[j], pick[k], 16) == 0;
+            if (!had)
+                memcpy(out[n++], pick[k], 16);
+        }
+    }
+    memcpy(it->former, out, sizeof(out[0]) * n);
+    it->nformer = n;
+}
+
 /* Puts the story at `gone` into the one at `keep`: terms, entities, dates and members; the
  * merged story is named by the member read first of both, and the record carries the rename. */
 static int story_merge(struct story *s, uint32_t keep, uint32_t gone)
@@ -1776,21 +1802,19 @@ static int story_merge(struct story *s, uint32_t keep, uint32_t gone)
     if (ig->last_seq > it->last_seq)
         it->last_seq = ig->last_seq;
     char from[33], to[33];
+    uint8_t gone_name[16];
     if (ig->order < it->order) {
         story_hex(it->id, from);
         story_hex(ig->id, to);
-        memmove(it->former[1], it->former[0], 16 * (STORY_FORMER - 1));
-        memcpy(it->former[0], it->id, 16);
+        memcpy(gone_name, it->id, 16);
         memcpy(it->id, ig->id, 16);
         it->order = ig->order;
     } else {
         story_hex(ig->id, from);
         story_hex(it->id, to);
-        memmove(it->former[1], it->former[0], 16 * (STORY_FORMER - 1));
-        memcpy(it->former[0], ig->id, 16);
+        memcpy(gone_name, ig->id, 16);
     }
-    if (it->nformer < STORY_FORMER)
-        it->nformer++;
+    story_formers_merge(it, gone_name, ig);
     /* the pairs of gone's names (its members read first, then and before) lead to keep now: a
      * member of gone finds its story through the name it joined under (story_follow) */
     struct story_idpair moved = {.slot = keep, .serial = it->serial};
