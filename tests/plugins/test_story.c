@@ -2270,6 +2270,42 @@ static void test_strands_merged(void **state)
     assert_int_equal(told_apart(on, other, STRANDS, "strand", &splits), STRANDS / 2);
 }
 
+/* The strands again, in read orders that rename both strands' stories before they merge: in
+ * each, the second telling was read before the first (2 before 0, 3 before 1), so each story is
+ * named after its second telling and had its first's name before. Then one takes the other in.
+ * A store that lost the records carrying those renames (a crash before their commit) holds 0
+ * and 1 under their own names; a telling sent again must carry both their renames, whichever
+ * story was taken in: a merge keeps the taken-in story's earlier names among its own. */
+static void test_merge_keeps_earlier_names(void **state)
+{
+    (void)state;
+    static const int64_t read[STRANDS] = {30, 50, 10, 40, 60, 70};
+    const char *const opts[] = {"merge_grown=0.35", NULL};
+    struct mock_plugin *mp = story_new(opts);
+    struct nf_record *r[STRANDS];
+    struct held h = {0};
+    for (int i = 0; i < STRANDS; i++) {
+        char seed[32];
+        snprintf(seed, sizeof(seed), "names-%d", i);
+        r[i] = plain(seed, strands[i], NULL);
+        assert_int_equal(nf_record_set_int(r[i], NF_F_READ_ORDER, read[i]), 0);
+        held_store(&h, r[i], story_of(mp, r[i]));
+    }
+    for (int i = 0; i < STRANDS; i++) /* one story, named after the article read first */
+        assert_string_equal(held_story(&h, id_of(r[i])), id_of(r[2]));
+    assert_true(mock_counter("story_merged") > 0);
+    struct held lost = {0};
+    held_set(&lost, id_of(r[0]), id_of(r[0])); /* as stored before any rename */
+    held_set(&lost, id_of(r[1]), id_of(r[1]));
+    nf_record_unset(r[5], NF_F_STORY_ID);
+    held_store(&lost, r[5], story_of(mp, r[5])); /* a grief telling sent again */
+    assert_string_equal(held_story(&lost, id_of(r[0])), id_of(r[2]));
+    assert_string_equal(held_story(&lost, id_of(r[1])), id_of(r[2]));
+    for (int i = 0; i < STRANDS; i++)
+        nf_record_destroy(&r[i]);
+    mock_plugin_destroy(&mp);
+}
+
 /* A climbing accident told once at length and twice in short. The feature (told first) names the
  * climbers and their guide again and again among 400 words said once each (its tail, made
  * here); the first short telling, the rescue, joins it (0.468). The second, the climbers' guide,
@@ -2517,6 +2553,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_short_tellings_kept, fresh, done),
         cmocka_unit_test_setup_teardown(test_strands_merged, fresh, done),
         cmocka_unit_test_setup_teardown(test_feature_counts, fresh, done),
+        cmocka_unit_test_setup_teardown(test_merge_keeps_earlier_names, fresh, done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
