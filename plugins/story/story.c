@@ -1080,18 +1080,18 @@ int story_merge_reserve(struct story *s, size_t need)
     return 0;
 }
 
-/* Turns the sums of squared weights of each kind of s->dt into the lengths of the record's
- * vector (norm), and into top the lengths of its top_terms heaviest terms of each kind. The
+/* Turns the sums of squared weights of each kind of s->dt (count terms each) into the lengths
+ * of the record's vector (norm), and into top the lengths of its top_terms heaviest terms of
+ * each kind. The
  * record is scored by the first; what it adds to a story's centroid (its terms' tf) by the
  * second, as a centroid keeps only top_terms terms: a feature of 5-7 KB, whose weight is spread
  * over a tail of hundreds of words said once each, would else count for a fraction of a short
  * telling in the story it joins, and its strongest terms, the event's, would not lift the
  * centroid. Returns -1 when out of memory. */
-static int story_norm_top(struct story *s, double norm[STORY_KINDS], double top[STORY_KINDS])
+static int story_norm_top(struct story *s, const size_t count[STORY_KINDS],
+                          double norm[STORY_KINDS], double top[STORY_KINDS])
 {
-    size_t k = (size_t)s->conf->top_terms, count[STORY_KINDS] = {0};
-    for (size_t i = 0; i < s->ndt; i++)
-        count[s->dt[i].kind]++;
+    size_t k = (size_t)s->conf->top_terms;
     for (int kind = 0; kind < STORY_KINDS; kind++) {
         norm[kind] = top[kind] = sqrt(norm[kind]);
         if (count[kind] <= k)
@@ -1158,7 +1158,7 @@ static long story_vector(struct story *s, struct nf_record *rec)
         return 0;
     s->docs++;
     double norm[STORY_KINDS] = {0};
-    memset(s->has_kind, 0, sizeof(s->has_kind));
+    size_t count[STORY_KINDS] = {0};
     for (size_t i = 0; i < s->ndt; i++) {
         struct story_dterm *d = &s->dt[i];
         size_t at;
@@ -1177,10 +1177,12 @@ static long story_vector(struct story *s, struct nf_record *rec)
         d->tf = tf;
         d->w = tf * d->idf;
         norm[d->kind] += (double)d->w * d->w;
-        s->has_kind[d->kind] = true;
+        count[d->kind]++;
     }
+    for (int k = 0; k < STORY_KINDS; k++)
+        s->has_kind[k] = count[k] > 0;
     double top[STORY_KINDS];
-    if (story_norm_top(s, norm, top) < 0)
+    if (story_norm_top(s, count, norm, top) < 0)
         return -1;
     for (size_t i = 0; i < s->ndt; i++) {
         uint8_t k = s->dt[i].kind;

@@ -109,7 +109,9 @@ struct story_item {
     double tmin, tmax; /* days since the epoch of published members; NAN when none */
     uint64_t last_seq; /* arrival number of the last member */
     int64_t order; /* read order of the member read first, whose id the story has */
-    uint8_t former[STORY_FORMER][16]; /* its earlier names, the latest first */
+    /* its earlier names and those of the stories it took in, the latest first: a member sent
+     * again carries their renames (story_renames_again) */
+    uint8_t former[STORY_FORMER][16];
     uint32_t nformer;
     double norm[STORY_KINDS]; /* |centroid| of each kind with the IDF of norm_docs documents */
     uint64_t norm_docs;
