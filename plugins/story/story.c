@@ -846,10 +846,14 @@ static int story_items_grow(struct story *s, size_t want)
         struct story_mlist *ml = realloc(s->mem, c * sizeof(*ml));
         if (ml)
             s->mem = ml;
-        if (!it || !t || !e || !f || !o || !acc || !tch || !al || !ml)
+        struct story_names *fn = realloc(s->former, c * sizeof(*fn));
+        if (fn)
+            s->former = fn;
+        if (!it || !t || !e || !f || !o || !acc || !tch || !al || !ml || !fn)
             return -1;
         for (size_t i = s->cap_items; i < c; i++)
-            s->acc[i] = 0, s->alive[i] = 0, s->mem[i] = (struct story_mlist){0};
+            s->acc[i] = 0, s->alive[i] = 0, s->mem[i] = (struct story_mlist){0},
+            s->former[i] = (struct story_names){0};
         s->cap_items = c;
     }
     return 0;
@@ -864,6 +868,7 @@ long story_slot_new(struct story *s)
         s->items[slot].serial++;
         s->live++;
         story_mlist_free(s, slot, false);
+        s->former[slot].n = 0;
         return slot;
     }
     if (s->nitems == s->cap_items && story_items_grow(s, s->nitems + 1) < 0)
@@ -1080,6 +1085,36 @@ int story_merge_reserve(struct story *s, size_t need)
     return 0;
 }
 
+/* The sum of the squares of the k largest of the n values in w (which it reorders), k < n: a
+ * quickselect with a three-way partition, on the values alone (ties weigh the same). */
+static double story_top_sumsq(float *w, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n;
+    while (hi - lo > 1) {
+        float pivot = w[lo + (hi - lo) / 2], x;
+        size_t lt = lo, i = lo, gt = hi;
+        while (i < gt) {
+            if (w[i] > pivot)
+                x = w[lt], w[lt++] = w[i], w[i++] = x;
+            else if (w[i] < pivot)
+                x = w[--gt], w[gt] = w[i], w[i] = x;
+            else
+                i++;
+        }
+        /* [lo, lt) above the pivot, [lt, gt) at it, [gt, hi) below */
+        if (k < lt)
+            hi = lt;
+        else if (k <= gt)
+            break;
+        else
+            lo = gt;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < k; i++)
+        sum += (double)w[i] * w[i];
+    return sum;
+}
+
 /* Turns the sums of squared weights of each kind of s->dt (count terms each) into the lengths
  * of the record's vector (norm), and into top the lengths of its top_terms heaviest terms of
  * each kind. The
@@ -1096,17 +1131,13 @@ static int story_norm_top(struct story *s, const size_t count[STORY_KINDS],
         norm[kind] = top[kind] = sqrt(norm[kind]);
         if (count[kind] <= k)
             continue;
-        if (story_merge_reserve(s, s->ndt) < 0)
+        if (nfu_grow_from(&s->topw, &s->topw_cap, s->ndt, sizeof(*s->topw), 1024) < 0)
             return -1;
         size_t n = 0;
         for (size_t i = 0; i < s->ndt; i++)
             if (s->dt[i].kind == kind)
-                s->merge[n++] = (struct story_term){.h = s->dt[i].h, .mass = s->dt[i].w};
-        story_top(s->merge, n, k);
-        double sum = 0;
-        for (size_t i = 0; i < k; i++)
-            sum += (double)s->merge[i].mass * s->merge[i].mass;
-        top[kind] = sqrt(sum);
+                s->topw[n++] = s->dt[i].w;
+        top[kind] = sqrt(story_top_sumsq(s->topw, n, k));
     }
     return 0;
 }
@@ -1738,30 +1769,67 @@ int story_set_centroid(struct story *s, uint32_t slot, size_t n)
     return 0;
 }
 
-/* The former names of a story that took in another: the name that stops being one (name), then
- * the two stories' own earlier names in turn, the latest first, up to STORY_FORMER. A member
- * sent again carries them again (story_renames_again): the taken-in story's earlier names must
- * stay among them, else a store that lost the record which carried one of its renames (a crash
- * before its commit) keeps that story's members under their old name when it is sent again. */
-static void story_formers_merge(struct story_item *it, const uint8_t name[16],
-                                const struct story_item *ig)
+/* Adds `name` as the latest former name of the story at slot (one it had moves to the latest;
+ * its own name is none), dropping the oldest beyond STORY_FORMER_MAX. 0, or -1 out of memory. */
+static int story_former_add(struct story *s, uint32_t slot, const uint8_t name[16])
 {
-    uint8_t out[STORY_FORMER][16];
-    uint32_t n = 0;
-    memcpy(out[n++], name, 16);
-    for (uint32_t i = 0; n < STORY_FORMER && (i < it->nformer || i < ig->nformer); i++) {
-        const uint8_t *pick[2] = {i < it->nformer ? it->former[i] : NULL,
-                                  i < ig->nformer ? ig->former[i] : NULL};
-        for (int k = 0; k < 2 && n < STORY_FORMER; k++) {
-            bool had = !pick[k] || memcmp(pick[k], it->id, 16) == 0;
-            for (uint32_t j = 0; j < n && !had; j++)
-                had = memcmp(out[j], pick[k], 16) == 0;
-            if (!had)
-                memcpy(out[n++], pick[k], 16);
-        }
+    struct story_names *f = &s->former[slot];
+    if (memcmp(name, s->items[slot].id, 16) == 0)
+        return 0;
+    uint32_t i = 0;
+    while (i < f->n && memcmp(f->v[i], name, 16) != 0)
+        i++;
+    if (i == f->n && f->n == STORY_FORMER_MAX)
+        i = 0;
+    if (i < f->n) {
+        memmove(f->v[i], f->v[i + 1], 16 * (size_t)(f->n - i - 1));
+        f->n--;
     }
-    memcpy(it->former, out, sizeof(out[0]) * n);
-    it->nformer = n;
+    if (nfu_grow_from(&f->v, &f->cap, (size_t)f->n + 1, 16, 4) < 0)
+        return -1;
+    memcpy(f->v[f->n++], name, 16);
+    return 0;
+}
+
+/* The story at slot is named `name` now: a former name that is its name again stops being one
+ * (a story split from another is named after its member read first once more). */
+static void story_former_drop(struct story *s, uint32_t slot, const uint8_t name[16])
+{
+    struct story_names *f = &s->former[slot];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < f->n; i++)
+        if (memcmp(f->v[i], name, 16) != 0)
+            memmove(f->v[k++], f->v[i], 16);
+    f->n = k;
+}
+
+/* Moves the former names a version 4-9 snapshot kept in the story's item (the latest first)
+ * to its list. 0, or -1 out of memory. */
+static int story_formers_from_v9(struct story *s, uint32_t slot)
+{
+    struct story_item *it = &s->items[slot];
+    for (uint32_t i = it->v9_nformer; i > 0; i--)
+        if (story_former_add(s, slot, it->v9_former[i - 1]) < 0)
+            return -1;
+    memset(it->v9_former, 0, sizeof(it->v9_former));
+    it->v9_nformer = 0;
+    return 0;
+}
+
+/* The former names of a story that took in another: the taken-in story's own, then the name
+ * that stops being one (name), after the kept story's. A member sent again carries them again
+ * (story_renames_again): the taken-in story's earlier names must stay among them, else a store
+ * that lost the record which carried one of its renames (a crash before its commit) keeps that
+ * story's members under their old name when it is sent again. */
+static int story_formers_merge(struct story *s, uint32_t keep, const uint8_t name[16],
+                               uint32_t gone)
+{
+    const struct story_names *g = &s->former[gone];
+    story_former_drop(s, keep, s->items[keep].id);
+    for (uint32_t i = 0; i < g->n; i++)
+        if (story_former_add(s, keep, g->v[i]) < 0)
+            return -1;
+    return story_former_add(s, keep, name);
 }
 
 /* Puts the story at `gone` into the one at `keep`: terms, entities, dates and members; the
@@ -1816,13 +1884,15 @@ static int story_merge(struct story *s, uint32_t keep, uint32_t gone)
         story_hex(it->id, to);
         memcpy(gone_name, ig->id, 16);
     }
-    story_formers_merge(it, gone_name, ig);
+    if (story_formers_merge(s, keep, gone_name, gone) < 0)
+        return -1;
     /* the pairs of gone's names (its members read first, then and before) lead to keep now: a
      * member of gone finds its story through the name it joined under (story_follow) */
     struct story_idpair moved = {.slot = keep, .serial = it->serial};
     memcpy(&moved.s0, it->id, 8), memcpy(&moved.s1, it->id + 8, 8);
-    for (uint32_t i = 0; i <= ig->nformer && i <= STORY_FORMER; i++) {
-        const uint8_t *name = i ? ig->former[i - 1] : ig->id;
+    const struct story_names *gf = &s->former[gone];
+    for (uint32_t i = 0; i <= gf->n; i++) {
+        const uint8_t *name = i ? gf->v[i - 1] : ig->id;
         uint64_t k[2];
         memcpy(&k[0], name, 8), memcpy(&k[1], name + 8, 8);
         struct story_idpair *p = story_ids_find(s, k);
@@ -1934,9 +2004,11 @@ static inline int story_put(struct story_out *o, const void *p, size_t n)
  * file holds none, and only story.log is judged again after it. Version 8 adds, after the id
  * tables, the member lists kept for splitting stories (story_split); an older file's stories are
  * never split. Version 9 drops from each list the other side of a split (version 8's, read and
- * left) and adds after the lists the moves ring (story_moves_again). The checksum (XXH3 of all
- * that comes before it) ends the file. */
-#define STORY_SNAPSHOT_VERSION 9
+ * left) and adds after the lists the moves ring (story_moves_again). Version 10 keeps each
+ * story's former names (up to STORY_FORMER_MAX) in lists of their own, between the member lists
+ * and the moves ring, instead of the latest four in the story's item (whose bytes it writes as
+ * zeros). The checksum (XXH3 of all that comes before it) ends the file. */
+#define STORY_SNAPSHOT_VERSION 10
 
 static int story_snapshot_encode(struct story *s, struct story_out *b, uint64_t upto)
 {
@@ -2008,6 +2080,19 @@ static int story_snapshot_encode(struct story *s, struct story_out *b, uint64_t 
         if (s->items[i].live && (l->n || l->off) &&
             (STORY_PUT(b, at) || STORY_PUT(b, off) || STORY_PUT(b, l->n) ||
              story_put(b, l->m, l->n * sizeof(*l->m))))
+            return -1;
+    }
+    /* former names: the live stories that have any */
+    uint64_t named = 0;
+    for (size_t i = 0; i < s->nitems; i++)
+        named += s->items[i].live && s->former[i].n;
+    if (STORY_PUT(b, named))
+        return -1;
+    for (size_t i = 0; i < s->nitems; i++) {
+        const struct story_names *f = &s->former[i];
+        uint32_t at = (uint32_t)i;
+        if (s->items[i].live && f->n &&
+            (STORY_PUT(b, at) || STORY_PUT(b, f->n) || story_put(b, f->v, 16 * (size_t)f->n)))
             return -1;
     }
     /* the moves ring, oldest first */
@@ -2181,7 +2266,7 @@ static int story_restore_exact(struct story *s, struct story_reader *r, uint32_t
         const struct story_item *it = &s->items[i];
         uint8_t live; /* read as a byte: a bool holding another value is undefined */
         memcpy(&live, (const uint8_t *)it + offsetof(struct story_item, live), 1);
-        if (live > 1 || it->nterms > k || it->nents > e || it->nformer > STORY_FORMER)
+        if (live > 1 || it->nterms > k || it->nents > e || it->v9_nformer > STORY_FORMER_V9)
             return *why = "bad story", -1;
         const struct story_term *t = story_terms_of(s, (uint32_t)i);
         for (uint32_t j = 0; j < it->nterms; j++)
@@ -2336,6 +2421,31 @@ static int story_restore_exact(struct story *s, struct story_reader *r, uint32_t
             }
         }
     }
+    /* former names (version 10; before, the latest four in each item) */
+    for (size_t i = 0; i < s->nitems; i++) {
+        s->former[i].n = 0;
+        if (version >= 10)
+            s->items[i].v9_nformer = 0;
+        else if (s->items[i].live && story_formers_from_v9(s, (uint32_t)i) < 0)
+            return *why = "out of memory", -1;
+    }
+    if (version >= 10) {
+        uint64_t named;
+        if (STORY_GET(r, named) || named > s->nitems)
+            return *why = "bad former names", -1;
+        for (uint64_t j = 0; j < named; j++) {
+            uint32_t at, n;
+            if (STORY_GET(r, at) || STORY_GET(r, n) || at >= s->nitems || !s->items[at].live ||
+                !n || n > STORY_FORMER_MAX || s->former[at].n)
+                return *why = "bad former names", -1;
+            struct story_names *f = &s->former[at];
+            if (nfu_grow_from(&f->v, &f->cap, n, 16, 4) < 0)
+                return *why = "out of memory", -1;
+            if (story_get(r, f->v, 16 * (size_t)n))
+                return *why = "truncated former names", -1;
+            f->n = n;
+        }
+    }
     /* the moves ring (version 9) */
     s->moves_n = s->moves_next = 0;
     if (version >= 9) {
@@ -2401,8 +2511,8 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
         if (story_get(&r, it.id, 16) || STORY_GET(&r, it.members) || STORY_GET(&r, it.nterms) ||
             STORY_GET(&r, it.nents) || STORY_GET(&r, it.tmin) || STORY_GET(&r, it.tmax) ||
             STORY_GET(&r, it.last_seq) || (version >= 3 && STORY_GET(&r, it.order)) ||
-            (version >= 4 && (STORY_GET(&r, it.nformer) || it.nformer > STORY_FORMER ||
-                              story_get(&r, it.former, 16 * it.nformer))) ||
+            (version >= 4 && (STORY_GET(&r, it.v9_nformer) || it.v9_nformer > STORY_FORMER_V9 ||
+                              story_get(&r, it.v9_former, 16 * it.v9_nformer))) ||
             it.nterms > k || it.nents > e)
             return *why = "bad story", -1;
         if (version < 3)
@@ -2432,6 +2542,8 @@ static int story_restore_from(struct story *s, const uint8_t *data, size_t len, 
         s->items[slot] = it;
         s->alive[slot] = ++s->iver;
         s->mem[slot].off = true; /* its members are not known */
+        if (story_formers_from_v9(s, (uint32_t)slot) < 0)
+            return *why = "out of memory", -1;
     }
     if (STORY_GET(&r, nid))
         return *why = "truncated", -1;
@@ -2598,7 +2710,7 @@ static void story_forget_all(struct story *s)
     if (s->alive)
         memset(s->alive, 0, s->cap_items * sizeof(*s->alive));
     for (size_t i = 0; s->mem && i < s->cap_items; i++)
-        story_mlist_free(s, (uint32_t)i, false);
+        story_mlist_free(s, (uint32_t)i, false), s->former[i].n = 0;
     s->nitems = s->nfree = s->live = 0;
     s->docs = s->seq = 0;
 }
@@ -2629,8 +2741,11 @@ static void story_destroy(void *state)
     for (size_t i = 0; s->mem && i < s->cap_items; i++)
         free(s->mem[i].m);
     free(s->mem);
+    for (size_t i = 0; s->former && i < s->cap_items; i++)
+        free(s->former[i].v);
+    free(s->former);
     free(s->moves), free(s->split_work);
-    free(s->cps), free(s->merge);
+    free(s->cps), free(s->merge), free(s->topw);
     nf_amend_free(&s->amend);
     free(s);
 }
@@ -2893,11 +3008,12 @@ static int story_name(struct story *s, uint32_t slot, const uint64_t key[2], int
     char from[33], to[33];
     story_hex(it->id, from);
     story_id_hex(key, to);
-    memmove(it->former[1], it->former[0], 16 * (STORY_FORMER - 1));
-    memcpy(it->former[0], it->id, 16);
-    if (it->nformer < STORY_FORMER)
-        it->nformer++;
+    uint8_t old[16];
+    memcpy(old, it->id, 16);
     memcpy(it->id, &key[0], 8), memcpy(it->id + 8, &key[1], 8);
+    story_former_drop(s, slot, it->id);
+    if (story_former_add(s, slot, old) < 0)
+        return -1;
     it->order = order;
     if (!s->replaying)
         nf_ctx_count(s->ctx, "story_renamed", 1);
@@ -2920,14 +3036,15 @@ static bool story_name_live(struct story *s, const uint8_t name[16])
 static int story_renames_again(struct story *s, const struct story_idpair *p)
 {
     const struct story_item *it = p->slot < s->nitems ? &s->items[p->slot] : NULL;
-    if (!it || !it->live || it->serial != p->serial || !it->nformer)
+    if (!it || !it->live || it->serial != p->serial || !s->former[p->slot].n)
         return 0;
+    const struct story_names *f = &s->former[p->slot];
     char to[33], from[33];
     story_hex(it->id, to);
-    for (uint32_t i = 0; i < it->nformer; i++) {
-        if (story_name_live(s, it->former[i]))
+    for (uint32_t i = 0; i < f->n; i++) {
+        if (story_name_live(s, f->v[i]))
             continue;
-        story_hex(it->former[i], from);
+        story_hex(f->v[i], from);
         if (nf_amend_add(&s->amend, NF_AMEND_STORY_ID, from, to) < 0)
             return -1;
     }

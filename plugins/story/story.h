@@ -19,9 +19,13 @@
 /* A record's terms are of three kinds, each a sub-vector of its own (normalised apart and
  * compared apart): the words, the names (who, where) and the figures (scores, tolls, years). */
 enum { STORY_WORD, STORY_NAME, STORY_FIGURE, STORY_KINDS };
-/* Names a story had before its latest, kept so that a resent member carries the renames again
- * (the record that carried one may have been lost before the store committed it). */
-#define STORY_FORMER 4
+/* Names a story had before its latest, and those of the stories it took in, kept so that a
+ * resent member carries the renames again (the record that carried one may have been lost before
+ * the store committed it). Only a record not yet committed can have been lost, and its renames
+ * are the story's latest: a story keeps its latest STORY_FORMER_MAX former names. Snapshots of
+ * versions 4 to 9 kept the latest STORY_FORMER_V9 in the story's item. */
+#define STORY_FORMER_MAX 64
+#define STORY_FORMER_V9 4
 /* Splitting a story (story_split.c): beyond STORY_SPLIT_MAX members, a story's members are no
  * longer kept; a member keeps its strongest terms and entities. */
 #define STORY_SPLIT_MAX 32
@@ -109,10 +113,10 @@ struct story_item {
     double tmin, tmax; /* days since the epoch of published members; NAN when none */
     uint64_t last_seq; /* arrival number of the last member */
     int64_t order; /* read order of the member read first, whose id the story has */
-    /* its earlier names and those of the stories it took in, the latest first: a member sent
-     * again carries their renames (story_renames_again) */
-    uint8_t former[STORY_FORMER][16];
-    uint32_t nformer;
+    /* where versions 4-9 of the snapshot kept the latest former names (story_names), which a
+     * restore moves to the story's list: zero otherwise (the layout's sizes stay version 5's) */
+    uint8_t v9_former[STORY_FORMER_V9][16];
+    uint32_t v9_nformer;
     double norm[STORY_KINDS]; /* |centroid| of each kind with the IDF of norm_docs documents */
     uint64_t norm_docs;
 };
@@ -162,6 +166,13 @@ struct story_member {
     struct story_ent ents[STORY_MEMBER_ENTS];
 };
 
+/* A story's former names, the oldest first (see STORY_FORMER_MAX). */
+struct story_names {
+    uint8_t (*v)[16];
+    size_t cap;
+    uint32_t n;
+};
+
 struct story_mlist {
     struct story_member *m;
     uint32_t n;
@@ -192,6 +203,7 @@ struct story {
     struct story_ent *ents;   /* STORY_MAX_ENTS per slot */
     uint32_t *free_slots;
     struct story_mlist *mem; /* members of stories that may be split */
+    struct story_names *former; /* per slot: its former names (story_renames_again) */
     size_t mem_total;
     struct story_moves *moves; /* a ring of STORY_MOVES_KEPT, made at the first split */
     struct story_split_work *split_work; /* story_split_sides' tables, made at its first use */
@@ -216,6 +228,8 @@ struct story {
     size_t cps_cap;
     struct story_term *merge;
     size_t merge_cap;
+    float *topw; /* story_norm_top's weights of one kind */
+    size_t topw_cap;
     uint32_t *order;
     size_t order_cap;
     bool has_kind[STORY_KINDS]; /* the record has terms of this kind */

@@ -1319,7 +1319,7 @@ static void test_hostile_snapshot(void **state)
     const uint8_t flag = 7;
     hostile_snapshot(92 + 32, false, &flag, 1); /* slot 0's live (after id and four counts) */
     const uint32_t renames = 200; /* more former names than a story keeps */
-    hostile_snapshot(92 + 136, false, &renames, 4); /* slot 0's nformer */
+    hostile_snapshot(92 + 136, false, &renames, 4); /* slot 0's v9_nformer (versions 4-9) */
 }
 
 /* The member lists of a snapshot (seed 0's story: one list of one member, and no moves) that do
@@ -1333,13 +1333,17 @@ static void test_hostile_members(void **state)
     for (int how = 0; how < 4; how++) {
         size_t len;
         char *data = snapshot_of_seed0(&len);
-        /* the tail: msize, lists (1), the list (at, off, n = 1, the member), vsize, moves (0) */
-        size_t vsize = len - 8 - 4 - 4, msize = 0, at = 0;
+        /* the tail: msize, lists (1), the list (at, off, n = 1, the member), the former names
+         * (none), vsize, moves (0) */
+        size_t vsize = len - 8 - 4 - 4, named = vsize - 8, msize = 0, at = 0;
         uint32_t m, moves;
+        uint64_t lists_named;
         memcpy(&moves, data + len - 12, 4);
         assert_int_equal(moves, 0);
+        memcpy(&lists_named, data + named, 8);
+        assert_int_equal(lists_named, 0);
         for (m = 64; m < 4096 && !msize; m++) {
-            size_t x = vsize - m - 9 - 8 - 4;
+            size_t x = named - m - 9 - 8 - 4;
             uint32_t v, n;
             uint64_t lists;
             memcpy(&v, data + x, 4), memcpy(&lists, data + x + 4, 8), memcpy(&n, data + x + 17, 4);
@@ -1370,10 +1374,10 @@ static void test_hostile_members(void **state)
 static void test_version5_snapshot(void **state)
 {
     (void)state;
-    /* story_snapshot_encode; story_item.year; version 7's `upto`, version 8's member lists and
-     * version 9's moves (none kept with split_ratio=0: their sizes and counts), which version 5
-     * has not */
-    enum { VERSION = 8, HEADER = 84, YEAR = 34, UPTO = 12, MEMBERS = 12 + 8 };
+    /* story_snapshot_encode; story_item.year; version 7's `upto`, version 8's member lists,
+     * version 9's moves and version 10's former names (none kept with split_ratio=0 and one
+     * article: their sizes and counts), which version 5 has not */
+    enum { VERSION = 8, HEADER = 84, YEAR = 34, UPTO = 12, MEMBERS = 12 + 8 + 8 };
     const char *const nosplit[] = {"split_ratio=0", NULL};
     struct mock_plugin *mp = story_new(nosplit);
     struct nf_record *a = plain("doctor-a", first, NULL);
@@ -2306,6 +2310,60 @@ static void test_merge_keeps_earlier_names(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* A story renamed more often than the four names a story once kept: seven tellings arrive in
+ * the reverse of the order they were read, so each renames the story after itself. A store that
+ * lost every rename (each row still under the name its own record gave) is put right by one
+ * member sent again after a restart: the renames it carries reach back to the first name. Then
+ * a snapshot whose list of former names is longer than a story keeps is refused. */
+#define RENAMES 7
+static void test_renamed_many_times(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"snapshot_s=3600", NULL};
+    struct mock_plugin *mp = story_new(opts);
+    struct nf_record *r[RENAMES];
+    struct held lost = {0};
+    int64_t renamed = mock_counter("story_renamed");
+    for (int i = 0; i < RENAMES; i++) {
+        char seed[32];
+        snprintf(seed, sizeof(seed), "renamed-%d", i);
+        r[i] = plain(seed, i % 2 ? storm2 : storm, NULL);
+        assert_int_equal(nf_record_set_int(r[i], NF_F_READ_ORDER, 100 - i), 0);
+        assert_string_equal(story_of(mp, r[i]), id_of(r[i])); /* read first so far */
+        held_set(&lost, id_of(r[i]), id_of(r[i]));
+    }
+    assert_int_equal(mock_counter("story_renamed") - renamed, RENAMES - 1);
+    mock_plugin_destroy(&mp); /* the state written, then read back */
+    mp = story_new(opts);
+    nf_record_unset(r[3], NF_F_STORY_ID);
+    held_store(&lost, r[3], story_of(mp, r[3]));
+    for (int i = 0; i < RENAMES; i++)
+        assert_string_equal(held_story(&lost, id_of(r[i])), id_of(r[RENAMES - 1]));
+    mock_plugin_destroy(&mp);
+    /* the file ends: the one list (its slot, RENAMES - 1, the names), the moves ring (its size,
+     * no entry), the checksum */
+    size_t len;
+    char *data = mock_slurp(snap_path, &len);
+    assert_non_null(data);
+    size_t count = len - 8 - 8 - 16 * (RENAMES - 1) - 4;
+    uint32_t v;
+    memcpy(&v, data + count, 4);
+    assert_int_equal(v, RENAMES - 1);
+    v = 65; /* one more than STORY_FORMER_MAX */
+    memcpy(data + count, &v, 4);
+    snapshot_put_summed(data, len);
+    mp = story_new(opts);
+    char bad[600];
+    snprintf(bad, sizeof(bad), "%s.bad", snap_path);
+    assert_int_equal(access(bad, F_OK), 0);
+    nf_record_unset(r[0], NF_F_STORY_ID);
+    assert_string_equal(story_of(mp, r[0]), id_of(r[0])); /* the stories were forgotten */
+    for (int i = 0; i < RENAMES; i++)
+        nf_record_destroy(&r[i]);
+    mock_plugin_destroy(&mp);
+    remove_snapshot();
+}
+
 /* A climbing accident told once at length and twice in short. The feature (told first) names the
  * climbers and their guide again and again among 400 words said once each (its tail, made
  * here); the first short telling, the rescue, joins it (0.468). The second, the climbers' guide,
@@ -2554,6 +2612,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_strands_merged, fresh, done),
         cmocka_unit_test_setup_teardown(test_feature_counts, fresh, done),
         cmocka_unit_test_setup_teardown(test_merge_keeps_earlier_names, fresh, done),
+        cmocka_unit_test_setup_teardown(test_renamed_many_times, fresh, done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
