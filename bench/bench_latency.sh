@@ -57,6 +57,9 @@ else
     done
     SRC="$TMP/src"
 fi
+# What earlier work left unwritten (the corpus just made, another bench's gigabytes) is written
+# back first: else the store's commits wait behind it, and the tail measures the disk's backlog.
+sync
 # The shipped pipeline as it is (its flush_ms too), watching the directory.
 cmd=("$NF" run "$ROOT/conf/newsflow.cfg" --set "state_dir=$TMP/var" --set "fetch.path=$TMP/in"
      --set fetch.watch=true --set "store.path=$TMP/db" ${NF_LATENCY_SET:-})
