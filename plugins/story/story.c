@@ -600,6 +600,23 @@ static bool story_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
+/* Whether a capitalised word followed by a period is an initial ("John F. Kennedy", "U.S.") or a
+ * title or place's abbreviation written before a name ("Gen.", "Mt."): the capital after it
+ * does not start a sentence, so the name keeps its mark; the title is no term itself (two
+ * sergeants' arrests share it, and it says nothing of who). */
+static bool story_titled(const char *w, size_t n)
+{
+    static const char *const abbr[] = {"Mr", "Mrs", "Ms", "Dr", "Mt", "St", "Ft", "Gen",
+                                       "Gov", "Sen", "Rep", "Lt", "Col", "Sgt", "Capt", "Cmdr",
+                                       "Adm", "Maj", "Prof", "Rev", "Det", "Insp", "Supt", "Pres"};
+    if (n == 1)
+        return true;
+    for (size_t k = 0; k < sizeof(abbr) / sizeof(*abbr); k++)
+        if (strlen(abbr[k]) == n && memcmp(abbr[k], w, n) == 0)
+            return true;
+    return false;
+}
+
 /* Splits text into folded words and counts them into the record's terms, figures apart (the
  * latest year among them raises s->year). With names, a word capitalised inside a sentence is a
  * name (see story_emit): not in a headline, capitalised throughout. ASCII words are folded by
@@ -611,9 +628,12 @@ static int story_words(struct story *s, const char *t, size_t n, float count, bo
     const unsigned char *u = (const unsigned char *)t;
     size_t i = 0;
     bool start = true; /* at the start of a sentence: a capital says nothing */
+    bool titled = false; /* the last word is an initial or a title: its period ends nothing */
     while (i < n) {
         for (; i < n && !story_class[u[i]]; i++)
-            start |= story_stop_byte[u[i]];
+            start |= story_stop_byte[u[i]] &&
+                     !(titled && u[i] == '.' && i + 1 < n && u[i + 1] == ' ');
+        titled = false;
         size_t a = i;
         unsigned char cls = 0;
         while (i < n && story_class[u[i]])
@@ -623,6 +643,7 @@ static int story_words(struct story *s, const char *t, size_t n, float count, bo
         bool cap = u[a] >= 'A' && u[a] <= 'Z';
         bool name = !start && names;
         start = false;
+        titled = cap && i < n && u[i] == '.' && story_titled(t + a, i - a);
         if (cls == 1 && story_digit(u[a]) && story_digit(u[i - 1])) {
             bool digits = true;
             for (size_t j = a; j < i && digits; j++)
@@ -650,6 +671,8 @@ static int story_words(struct story *s, const char *t, size_t n, float count, bo
             continue;
         for (size_t j = a; j < i; j++)
             w[j - a] = (char)((t[j] >= 'A' && t[j] <= 'Z') ? t[j] | 0x20 : t[j]);
+        if (titled)
+            continue; /* a title is said of many: not a term */
         if (story_emit(s, w, i - a, count, cap && name) < 0)
             return -1;
     }
