@@ -2320,13 +2320,10 @@ static void test_merge_keeps_earlier_names(void **state)
  * member sent again after a restart: the renames it carries reach back to the first name. Then
  * a snapshot whose list of former names is longer than a story keeps is refused. */
 #define RENAMES 7
-static void test_renamed_many_times(void **state)
+static void renamed_story(const char *const *opts, struct nf_record *r[RENAMES],
+                          struct held *lost)
 {
-    (void)state;
-    const char *const opts[] = {"snapshot_s=3600", NULL};
     struct mock_plugin *mp = story_new(opts);
-    struct nf_record *r[RENAMES];
-    struct held lost = {0};
     int64_t renamed = mock_counter("story_renamed");
     for (int i = 0; i < RENAMES; i++) {
         char seed[32];
@@ -2334,11 +2331,20 @@ static void test_renamed_many_times(void **state)
         r[i] = plain(seed, i % 2 ? storm2 : storm, NULL);
         assert_int_equal(nf_record_set_int(r[i], NF_F_READ_ORDER, 100 - i), 0);
         assert_string_equal(story_of(mp, r[i]), id_of(r[i])); /* read first so far */
-        held_set(&lost, id_of(r[i]), id_of(r[i]));
+        held_set(lost, id_of(r[i]), id_of(r[i]));
     }
     assert_int_equal(mock_counter("story_renamed") - renamed, RENAMES - 1);
-    mock_plugin_destroy(&mp); /* the state written, then read back */
-    mp = story_new(opts);
+    mock_plugin_destroy(&mp); /* the state written */
+}
+
+static void test_renamed_many_times(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"snapshot_s=3600", NULL};
+    struct nf_record *r[RENAMES];
+    struct held lost = {0};
+    renamed_story(opts, r, &lost);
+    struct mock_plugin *mp = story_new(opts);
     nf_record_unset(r[3], NF_F_STORY_ID);
     held_store(&lost, r[3], story_of(mp, r[3]));
     for (int i = 0; i < RENAMES; i++)
@@ -2365,6 +2371,66 @@ static void test_renamed_many_times(void **state)
     for (int i = 0; i < RENAMES; i++)
         nf_record_destroy(&r[i]);
     mock_plugin_destroy(&mp);
+    remove_snapshot();
+}
+
+/* A version 9 snapshot kept a story's latest four former names in its item: read by this build
+ * they are the story's list, so a member sent again carries their renames, and the state
+ * written next (version 10) keeps them. The file is made from a version 10 one of the story of
+ * test_renamed_many_times: its list moved into the item (the latest first), its lists section
+ * cut out. */
+static void test_version9_former_names(void **state)
+{
+    (void)state;
+    /* story_snapshot_encode: the header (version 7 on), story_item.v9_former and v9_nformer */
+    enum { VERSION = 8, HEADER = 92, FORMER = 72, NFORMER = 136, KEPT = 4 };
+    const char *const opts[] = {"snapshot_s=3600", NULL};
+    struct nf_record *r[RENAMES];
+    struct held lost = {0};
+    renamed_story(opts, r, &lost);
+    size_t len;
+    char *data = mock_slurp(snap_path, &len);
+    assert_non_null(data);
+    /* the tail: the lists (their count, the one list: slot, n, the names), moves, checksum */
+    const size_t names = len - 8 - 8 - 16 * (RENAMES - 1), section = names - 4 - 4 - 8;
+    uint64_t lists;
+    uint32_t n, v9 = 9, kept = KEPT;
+    memcpy(&lists, data + section, 8), memcpy(&n, data + names - 4, 4);
+    assert_int_equal(lists, 1);
+    assert_int_equal(n, RENAMES - 1);
+    for (uint32_t i = 0; i < KEPT; i++) /* the latest first */
+        memcpy(data + HEADER + FORMER + 16 * i, data + names + 16 * (n - 1 - i), 16);
+    memcpy(data + HEADER + NFORMER, &kept, 4);
+    memcpy(data + VERSION, &v9, 4);
+    memmove(data + section, data + names + 16 * n, len - (names + 16 * n));
+    len -= names + 16 * n - section;
+    snapshot_put_summed(data, len);
+    for (int round = 0; round < 2; round++) { /* read as version 9, then as the 10 it wrote */
+        struct mock_plugin *mp = story_new(opts);
+        struct held again = lost;
+        nf_record_unset(r[3], NF_F_STORY_ID);
+        held_store(&again, r[3], story_of(mp, r[3]));
+        for (int i = RENAMES - 1 - KEPT; i < RENAMES; i++)
+            assert_string_equal(held_story(&again, id_of(r[i])), id_of(r[RENAMES - 1]));
+        if (round == 0) { /* a new story: the state is written again on shutdown */
+            struct nf_record *o = plain("renamed-other", "Completely different words about "
+                                        "football scores and a cup final in the rain.", NULL);
+            assert_string_equal(story_of(mp, o), id_of(o));
+            nf_record_destroy(&o);
+        }
+        mock_plugin_destroy(&mp);
+        char bad[600];
+        snprintf(bad, sizeof(bad), "%s.bad", snap_path);
+        assert_int_not_equal(access(bad, F_OK), 0);
+        char *now = mock_slurp(snap_path, &len);
+        assert_non_null(now);
+        uint32_t version;
+        memcpy(&version, now + VERSION, 4);
+        assert_int_equal(version, 10);
+        free(now);
+    }
+    for (int i = 0; i < RENAMES; i++)
+        nf_record_destroy(&r[i]);
     remove_snapshot();
 }
 
@@ -2617,6 +2683,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_feature_counts, fresh, done),
         cmocka_unit_test_setup_teardown(test_merge_keeps_earlier_names, fresh, done),
         cmocka_unit_test_setup_teardown(test_renamed_many_times, fresh, done),
+        cmocka_unit_test_setup_teardown(test_version9_former_names, fresh, done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
