@@ -1,7 +1,8 @@
 /* libFuzzer target for story's snapshot reader (plugins/story, compiled in): a worker restarted
  * over a story.snap that is damaged, cut short or written by something else. At start a real
- * snapshot is made (two events of one kind told five times each, with copies: stories, the
- * index, the id tables, member lists, a split and its moves). Each input changes it: its first
+ * snapshot is made (two events of one kind told five times each, with copies and tellings read
+ * before the others: stories, the index, the id tables, member lists, a split and its moves,
+ * former names). Each input changes it: its first
  * two bytes cut that many bytes from its end (0: none), and each five bytes after them XOR one
  * byte (a 32-bit offset, then the value); the checksum is then put right, so that the reader's
  * own checks are what stand (an input whose third byte is odd keeps the checksum wrong). Whatever
@@ -100,8 +101,9 @@ static const char *const told[] = {
     "Sharks tackle Leon Carter was released on $10,000 bail after his arrest for drunken driving "
     "on Route 94 early Saturday. Officers said Carter, 32, was going 92 mph at 1:15 a.m."};
 
-/* Judges one article (copy_of: the id of its original, or NULL) and checks it got a story. */
-static void judge(void *state, int i, const char *copy_of)
+/* Judges one article (copy_of: the id of its original, or NULL), read at `order`, and checks it
+ * got a story. */
+static void judge(void *state, int i, const char *copy_of, int64_t order)
 {
     struct nf_record *rec = nf_record_new();
     CHECK(rec != NULL, "out of memory");
@@ -109,7 +111,7 @@ static void judge(void *state, int i, const char *copy_of)
     snprintf(id, sizeof(id), "%032x", 0x5107 + i);
     nf_record_set_cstr(rec, NF_F_ID, id);
     nf_record_set_cstr(rec, NF_F_TEXT, told[i % 10]);
-    nf_record_set_int(rec, NF_F_READ_ORDER, 1000 + i);
+    nf_record_set_int(rec, NF_F_READ_ORDER, order);
     if (copy_of)
         nf_record_set_cstr(rec, NF_F_DUP_OF, copy_of);
     ctx.error[0] = '\0';
@@ -193,10 +195,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     conf = fuzz_conf_defaults(&nf_plugin);
     void *state = start();
     for (int i = 0; i < 10; i++)
-        judge(state, i, NULL);
+        judge(state, i, NULL, 1000 + i);
     char orig[33];
     snprintf(orig, sizeof(orig), "%032x", 0x5107 + 2);
-    judge(state, 12, orig); /* a copy */
+    judge(state, 12, orig, 1012); /* a copy */
+    for (int i = 13; i < 16; i++) /* tellings read before all others: each renames its story */
+        judge(state, i, NULL, 16 - i);
     nf_plugin.destroy(state); /* writes the snapshot */
     char path[512];
     snprintf(path, sizeof(path), "%s/story.snap", state_dir);
@@ -239,8 +243,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fclose(f);
     free(snap);
     void *state = start();
-    judge(state, 20 + data[2] % 10, NULL); /* a telling sent again or a new one */
-    judge(state, 3, NULL);
+    judge(state, 20 + data[2] % 10, NULL, 1020 + data[2] % 10); /* a new telling */
+    judge(state, 3, NULL, 1003); /* sent again: its story's renames go with it */
     nf_plugin.destroy(state);
     return 0;
 }
