@@ -6,7 +6,9 @@
 # input runs again without faults and with other worker counts: the copies (dup_of) must be the
 # same, each group's original the article read first, each story named after its article read
 # first, and the story groups the same.
-# NF_E2E_SEED=N replays the same kill schedule; NF_E2E_SCALE=F scales the corpus (0 < F <= 1).
+# NF_E2E_SEED=N replays the same kill schedule; NF_E2E_SCALE=F scales the corpus (0 < F <= 1);
+# NF_CHAOS_ACK_MS=N sets the source's acknowledgement timeout (2000) and NF_CHAOS_MIN_RESENDS=N
+# the resends on timeout a run must have made to prove anything (test_chaos_resend.sh).
 . "$(dirname "$0")/lib.sh"
 TOOL="$NF_SOURCE_DIR/../shared/tools/make_corpus.py"
 [ -f "$TOOL" ] || skip "no corpus tool at $TOOL (the ../shared tree is absent)"
@@ -44,7 +46,7 @@ CFG="$T/chaos.cfg"
 cat >"$CFG" <<CFG
 state_dir = "$T/var";
 stages = {
-  fetch = { plugin = "fetch_dir"; path = "$IN"; window = $WINDOW; ack_timeout_ms = 2000;
+  fetch = { plugin = "fetch_dir"; path = "$IN"; window = $WINDOW; ack_timeout_ms = ${NF_CHAOS_ACK_MS:-2000};
             max_attempts = 50; };
   clean = { plugin = "clean_text"; inputs = ["fetch"]; workers = 2; };
   extract = { plugin = "extract_meta"; inputs = ["clean"];
@@ -130,6 +132,8 @@ restarts=$(grep -c "killed by signal 9; restarting" "$LOG")
 echo "inputs $inputs, stored $rows, distinct uris $distinct, distinct ids $ids, missing $missing," \
      "extra $extra, stored twice $twice, dead letters $dlq, resent on timeout $resends," \
      "recovered from the journal $recovered, kills $kills, restarts logged $restarts"
+[ "$resends" -ge "${NF_CHAOS_MIN_RESENDS:-0}" ] ||
+    fail "only $resends records were resent on timeout (${NF_CHAOS_MIN_RESENDS} wanted): the test proved little"
 if [ "$missing" != 0 ] || [ "$extra" != 0 ] || [ "$twice" != 0 ]; then
     comm -3 "$T/expected" "$T/stored" | head -20 >&2
 fi
