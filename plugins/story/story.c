@@ -1095,17 +1095,9 @@ static size_t story_lead(const char *t, size_t n)
     return i;
 }
 
-static void story_top(struct story_term *a, size_t n, size_t k);
-
 int story_merge_reserve(struct story *s, size_t need)
 {
-    if (need <= s->merge_cap)
-        return 0;
-    struct story_term *m = realloc(s->merge, need * sizeof(*m));
-    if (!m)
-        return -1;
-    s->merge = m, s->merge_cap = need;
-    return 0;
+    return nfu_grow_from(&s->merge, &s->merge_cap, need, sizeof(*s->merge), 256);
 }
 
 /* The sum of the squares of the k largest of the n values in w (which it reorders), k < n: a
@@ -1140,9 +1132,8 @@ static double story_top_sumsq(float *w, size_t n, size_t k)
 
 /* Turns the sums of squared weights of each kind of s->dt (count terms each) into the lengths
  * of the record's vector (norm), and into top the lengths of its top_terms heaviest terms of
- * each kind. The
- * record is scored by the first; what it adds to a story's centroid (its terms' tf) by the
- * second, as a centroid keeps only top_terms terms: a feature of 5-7 KB, whose weight is spread
+ * each kind. The record is scored by the first; what it adds to a story's centroid (its terms'
+ * tf) by the second, as a centroid keeps only top_terms terms: a feature of 5-7 KB, whose weight is spread
  * over a tail of hundreds of words said once each, would else count for a fraction of a short
  * telling in the story it joins, and its strongest terms, the event's, would not lift the
  * centroid. Returns -1 when out of memory. */
@@ -1792,13 +1783,11 @@ int story_set_centroid(struct story *s, uint32_t slot, size_t n)
     return 0;
 }
 
-/* Adds `name` as the latest former name of the story at slot (one it had moves to the latest;
- * its own name is none), dropping the oldest beyond STORY_FORMER_MAX. 0, or -1 out of memory. */
+/* Adds `name` as the latest former name of the story at slot (one it had moves to the latest),
+ * dropping the oldest beyond STORY_FORMER_MAX. 0, or -1 out of memory, the list unchanged. */
 static int story_former_add(struct story *s, uint32_t slot, const uint8_t name[16])
 {
     struct story_names *f = &s->former[slot];
-    if (memcmp(name, s->items[slot].id, 16) == 0)
-        return 0;
     uint32_t i = 0;
     while (i < f->n && memcmp(f->v[i], name, 16) != 0)
         i++;
@@ -1834,25 +1823,28 @@ static int story_formers_from_v9(struct story *s, uint32_t slot)
     for (uint32_t i = it->v9_nformer; i > 0; i--)
         if (story_former_add(s, slot, it->v9_former[i - 1]) < 0)
             return -1;
+    story_former_drop(s, slot, it->id); /* a name given again was kept among them */
     memset(it->v9_former, 0, sizeof(it->v9_former));
     it->v9_nformer = 0;
     return 0;
 }
 
 /* The former names of a story that took in another: the taken-in story's own, then the name
- * that stops being one (name), after the kept story's. A member sent again carries them again
- * (story_renames_again): the taken-in story's earlier names must stay among them, else a store
- * that lost the record which carried one of its renames (a crash before its commit) keeps that
- * story's members under their old name when it is sent again. */
+ * that stops being one (name), after the kept story's; not the name it has now. A member sent
+ * again carries them again (story_renames_again): the taken-in story's earlier names must stay
+ * among them, else a store that lost the record which carried one of its renames (a crash
+ * before its commit) keeps that story's members under their old name when it is sent again. */
 static int story_formers_merge(struct story *s, uint32_t keep, const uint8_t name[16],
                                uint32_t gone)
 {
     const struct story_names *g = &s->former[gone];
-    story_former_drop(s, keep, s->items[keep].id);
     for (uint32_t i = 0; i < g->n; i++)
         if (story_former_add(s, keep, g->v[i]) < 0)
             return -1;
-    return story_former_add(s, keep, name);
+    if (story_former_add(s, keep, name) < 0)
+        return -1;
+    story_former_drop(s, keep, s->items[keep].id);
+    return 0;
 }
 
 /* Puts the story at `gone` into the one at `keep`: terms, entities, dates and members; the
@@ -3031,12 +3023,10 @@ static int story_name(struct story *s, uint32_t slot, const uint64_t key[2], int
     char from[33], to[33];
     story_hex(it->id, from);
     story_id_hex(key, to);
-    uint8_t old[16];
-    memcpy(old, it->id, 16);
+    if (story_former_add(s, slot, it->id) < 0)
+        return -1;
     memcpy(it->id, &key[0], 8), memcpy(it->id + 8, &key[1], 8);
     story_former_drop(s, slot, it->id);
-    if (story_former_add(s, slot, old) < 0)
-        return -1;
     it->order = order;
     if (!s->replaying)
         nf_ctx_count(s->ctx, "story_renamed", 1);

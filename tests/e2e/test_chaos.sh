@@ -46,8 +46,8 @@ CFG="$T/chaos.cfg"
 cat >"$CFG" <<CFG
 state_dir = "$T/var";
 stages = {
-  fetch = { plugin = "fetch_dir"; path = "$IN"; window = $WINDOW; ack_timeout_ms = ${NF_CHAOS_ACK_MS:-2000};
-            max_attempts = 50; };
+  fetch = { plugin = "fetch_dir"; path = "$IN"; window = $WINDOW;
+            ack_timeout_ms = ${NF_CHAOS_ACK_MS:-2000}; max_attempts = 50; };
   clean = { plugin = "clean_text"; inputs = ["fetch"]; workers = 2; };
   extract = { plugin = "extract_meta"; inputs = ["clean"];
               gazetteer = "$NF_SOURCE_DIR/conf/gazetteer.tsv"; };
@@ -132,8 +132,9 @@ restarts=$(grep -c "killed by signal 9; restarting" "$LOG")
 echo "inputs $inputs, stored $rows, distinct uris $distinct, distinct ids $ids, missing $missing," \
      "extra $extra, stored twice $twice, dead letters $dlq, resent on timeout $resends," \
      "recovered from the journal $recovered, kills $kills, restarts logged $restarts"
-[ "$resends" -ge "${NF_CHAOS_MIN_RESENDS:-0}" ] ||
-    fail "only $resends records were resent on timeout (${NF_CHAOS_MIN_RESENDS} wanted): the test proved little"
+want=${NF_CHAOS_MIN_RESENDS:-0}
+[ "$resends" -ge "$want" ] ||
+    fail "only $resends records were resent on timeout ($want wanted): the test proved little"
 if [ "$missing" != 0 ] || [ "$extra" != 0 ] || [ "$twice" != 0 ]; then
     comm -3 "$T/expected" "$T/stored" | head -20 >&2
 fi

@@ -2,13 +2,13 @@
  * over a story.snap that is damaged, cut short or written by something else. At start a real
  * snapshot is made (two events of one kind told five times each, with copies and tellings read
  * before the others: stories, the index, the id tables, member lists, a split and its moves,
- * former names). Each input changes it: its first
- * two bytes cut that many bytes from its end (0: none), and each five bytes after them XOR one
- * byte (a 32-bit offset, then the value); the checksum is then put right, so that the reader's
- * own checks are what stand (an input whose third byte is odd keeps the checksum wrong). Whatever
- * the bytes: the stage starts (the file taken, or set aside and started without stories), and
- * judges an article, which gets a story id; nothing crashes or leaks. The context calls are
- * answered by fuzz_ctx.h and here (the host is not linked in). */
+ * former names). Each input changes it: its first two bytes cut that many bytes from its end (0:
+ * none), and each five bytes after them XOR one byte (a 32-bit offset, then the value); the
+ * checksum is then put right, so that the reader's own checks are what stand (an input whose third
+ * byte is odd keeps the checksum wrong). Whatever the bytes: the stage starts (the file taken, or
+ * set aside and started without stories), and judges an article, which gets a story id; nothing
+ * crashes or leaks. The context calls are answered by fuzz_ctx.h and here (the host is not linked
+ * in). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

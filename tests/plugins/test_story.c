@@ -2314,11 +2314,9 @@ static void test_merge_keeps_earlier_names(void **state)
     mock_plugin_destroy(&mp);
 }
 
-/* A story renamed more often than the four names a story once kept: seven tellings arrive in
- * the reverse of the order they were read, so each renames the story after itself. A store that
- * lost every rename (each row still under the name its own record gave) is put right by one
- * member sent again after a restart: the renames it carries reach back to the first name. Then
- * a snapshot whose list of former names is longer than a story keeps is refused. */
+/* Seven tellings of one story arrive in the reverse of the order they were read, so each
+ * renames the story after itself; r[i] is the i-th to arrive, `lost` a store that lost every
+ * rename (each row under the name its own record gave). The state is written at the end. */
 #define RENAMES 7
 static void renamed_story(const char *const *opts, struct nf_record *r[RENAMES],
                           struct held *lost)
@@ -2337,6 +2335,10 @@ static void renamed_story(const char *const *opts, struct nf_record *r[RENAMES],
     mock_plugin_destroy(&mp); /* the state written */
 }
 
+/* A story renamed more often than the four names a story once kept (renamed_story): one member
+ * sent again after a restart puts the store that lost every rename right, the renames it
+ * carries reaching back to the first name. Then a snapshot whose list of former names is longer
+ * than a story keeps is refused. */
 static void test_renamed_many_times(void **state)
 {
     (void)state;
