@@ -195,6 +195,11 @@ static const struct nf_option story_options[] = {
      "is an anchor only while rare in the whole stream (anchor_share), so that reports on "
      "one template do not gather. 0: words must be rare in the whole stream.",
      .min = "0", .max = "1"},
+    {"name_share", NF_OPT_DOUBLE, "0.25", offsetof(struct story_conf, name_share),
+     "A name is also an anchor of a story of at most 32 members that holds at least this "
+     "share of the articles having it, however many others have it: a topic told as two "
+     "events (two patches of one vendor, two arrests of one team's players) makes two stories "
+     "that share its names, each the other's outside. 0: off.", .min = "0", .max = "1"},
     {"anchors", NF_OPT_INT, "1", offsetof(struct story_conf, anchors),
      "An article joins a story only when it shares at least this many anchors with the story's "
      "centroid, so that reports on one template (quarterly results of other companies, each "
@@ -1270,6 +1275,14 @@ static double story_text_cos(struct story *s, uint32_t slot, double rare, int *a
     double dot[STORY_KINDS] = {0};
     int anchors = 0;
     double common = s->conf->common_share * (double)s->docs;
+    /* a name whose uses the story holds a share of (name_share) is its anchor whatever the
+     * rest of the stream: one topic's two events share their names, and in a young stream of
+     * few topics each event's story is much of the other's outside. A story past the members
+     * a split keeps is a big event, whose names are anchors when rare outside it anyway, or
+     * the gathering of a template, which would keep its capitalised words ("April", a
+     * heading) as anchors by their share. */
+    double share = s->conf->name_share;
+    bool held = share > 0 && s->items[slot].members <= STORY_SPLIT_MAX;
     for (uint32_t j = 0; j < s->items[slot].nterms; j++) {
         const struct story_dterm *d = story_dt_find(s, t[j].h);
         if (d) {
@@ -1283,9 +1296,12 @@ static double story_text_cos(struct story *s, uint32_t slot, double rare, int *a
              * members that have it write it as one: a template's abbreviation, capitalised
              * now and then ("Oper"), is not. */
             uint32_t df = d->df;
-            if ((t[j].named && 2u * t[j].named >= t[j].docs) || df <= common)
+            bool name = t[j].named && 2u * t[j].named >= t[j].docs;
+            if (name || df <= common)
                 df -= t[j].docs < df ? t[j].docs : df;
-            anchors += df <= rare && d->kind != STORY_NAME; /* its word is the anchor */
+            /* its word is the anchor (not its entry of the names' kind) */
+            anchors += d->kind != STORY_NAME &&
+                       (df <= rare || (name && held && t[j].docs >= share * d->df));
         }
     }
     *anchors_out = anchors;

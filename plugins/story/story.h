@@ -55,6 +55,7 @@ struct story_conf {
     double split_figure_pairs;
     double anchor_share;
     double common_share;
+    double name_share;
     int64_t anchors;
     int64_t top_terms;
     int64_t max_stories;

@@ -658,6 +658,85 @@ static void test_names_tell_events_apart(void **state)
     }
 }
 
+/* One topic told as two events (two emergency patches of one browser, years apart) makes two
+ * stories that share the topic's names; in a young stream each is much of the other's outside,
+ * so the names are not rare outside either. A short undated telling of the first, whose other
+ * words the stream has everywhere, still joins its story: the story holds a share of the names'
+ * uses (name_share). With name_share=0 it shares no anchor with either and stays alone. */
+static void test_topic_names_anchor_both_events(void **state)
+{
+    (void)state;
+    /* words the whole stream has: no anchor of any story */
+    static const char *const common[] = {"emergency", "patch", "passwords", "stolen",
+                                         "temporary", "tool", "targeted", "attacks",
+                                         "install", "users", "computers", "hackers"};
+    static const char *const first[] = {
+        "Microsoft issued an emergency patch for Internet Explorer on Wednesday after "
+        "hackers stole passwords from two million computers, Christopher Budd said.",
+        "An emergency patch for Internet Explorer came from Microsoft on Wednesday: "
+        "hackers had stolen passwords from computers, said Christopher Budd.",
+        "Hackers who stole passwords through Internet Explorer are stopped by the emergency "
+        "patch Microsoft issued Wednesday, according to Christopher Budd.",
+        "Microsoft says users of Internet Explorer must install Wednesday's emergency patch: "
+        "passwords were stolen from computers, Christopher Budd warned.",
+        "Christopher Budd of Microsoft said the emergency patch for Internet Explorer, out "
+        "Wednesday, stops hackers stealing passwords from computers.",
+        "Passwords stolen by hackers from Internet Explorer users led Microsoft to an "
+        "emergency patch on Wednesday, Christopher Budd said.",
+    };
+    static const char *const second[] = {
+        "Microsoft released a temporary tool for Internet Explorer on Tuesday after targeted "
+        "attacks in Japan, Dustin Childs said.",
+        "A temporary tool from Microsoft protects Internet Explorer against targeted attacks "
+        "seen in Japan, Dustin Childs said on Tuesday.",
+        "Targeted attacks in Japan led Microsoft to release a temporary tool for Internet "
+        "Explorer on Tuesday, according to Dustin Childs.",
+        "Microsoft urges Internet Explorer users in Japan to install its temporary tool "
+        "against targeted attacks, Dustin Childs said Tuesday.",
+        "Dustin Childs of Microsoft said the temporary tool for Internet Explorer, out Tuesday, "
+        "stops the targeted attacks seen in Japan.",
+        "Internet Explorer users in Japan hit by targeted attacks got a temporary tool from "
+        "Microsoft on Tuesday, Dustin Childs said.",
+    };
+    static const char *const when[] = {"2008-12-17T10:00:00Z", "2013-09-18T10:00:00Z"};
+    static const char late[] =
+        "Install the Microsoft emergency patch now, Internet Explorer users whose passwords "
+        "hackers have stolen are told.";
+    for (int pass = 0; pass < 2; pass++) {
+        const char *const off[] = {"name_share=0", NULL};
+        struct mock_plugin *mp = story_new(pass ? off : NULL);
+        char text[2000], seedid[64], sid[2][33];
+        for (int i = 0; i < 90; i++) {
+            /* long, of words of their own besides two common ones: no story of theirs */
+            size_t k = (size_t)snprintf(text, sizeof(text), "%s %s", common[i % 12],
+                                        common[(i + 5) % 12]);
+            for (int j = 0; j < 60; j++)
+                k += (size_t)snprintf(text + k, sizeof(text) - k, " zq%dw%d", i, j);
+            snprintf(seedid, sizeof(seedid), "filler-%d", i);
+            struct nf_record *r = plain(seedid, text, NULL);
+            story_of(mp, r);
+            nf_record_destroy(&r);
+        }
+        for (int e = 0; e < 2; e++)
+            for (int i = 0; i < 6; i++) {
+                snprintf(seedid, sizeof(seedid), "patch-%d-%d", e, i);
+                struct nf_record *r = plain(seedid, (e ? second : first)[i], when[e]);
+                const char *got = story_of(mp, r);
+                if (i == 0)
+                    snprintf(sid[e], sizeof(sid[e]), "%s", got);
+                else
+                    assert_string_equal(got, sid[e]);
+                nf_record_destroy(&r);
+            }
+        assert_string_not_equal(sid[0], sid[1]);
+        struct nf_record *r = plain("patch-late", late, NULL);
+        assert_string_equal(story_of(mp, r), pass ? id_of(r) : sid[0]);
+        nf_record_destroy(&r);
+        mock_plugin_destroy(&mp);
+        remove_snapshot();
+    }
+}
+
 /* Two arrests of one team's players, undated: two tellings of the first, then the second. */
 static const char *const arrests[3] = {
     "Chargers receiver Vincent Jackson was arrested on suspicion of drunken driving early "
@@ -2653,6 +2732,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_names_tell_events_apart, fresh, done),
         cmocka_unit_test_setup_teardown(test_young_stream_keeps_few_as_rare, fresh, done),
         cmocka_unit_test_setup_teardown(test_lead_names_who, fresh, done),
+        cmocka_unit_test_setup_teardown(test_topic_names_anchor_both_events, fresh, done),
         cmocka_unit_test_setup_teardown(test_figures_confirm, fresh, done),
         cmocka_unit_test_setup_teardown(test_years_tell_undated_events_apart, fresh, done),
         cmocka_unit_test_setup_teardown(test_own_words_do_not_hide_the_story, fresh, done),
