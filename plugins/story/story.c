@@ -1266,8 +1266,8 @@ static const double *story_norm(struct story *s, uint32_t slot)
  * kind (words, names, figures), weighed by kind, over the kinds that both have; *anchors_out
  * counts the shared anchors: terms seen in at most `rare` articles, or for names (and words
  * written as names) and for words and figures in at most common_share of the stream, in at most
- * `rare` articles that are not the story's members. Each kind's cosine goes to cos_out (-1: not
- * on both sides). */
+ * `rare` articles that are not the story's members, and names of which the story holds
+ * name_share of the uses. Each kind's cosine goes to cos_out (-1: not on both sides). */
 static double story_text_cos(struct story *s, uint32_t slot, double rare, int *anchors_out,
                              double cos_out[STORY_KINDS])
 {
