@@ -672,12 +672,10 @@ static int story_words(struct story *s, const char *t, size_t n, float count, bo
                 return -1;
             continue;
         }
-        if (i - a > STORY_MAX_WORD)
+        if (i - a > STORY_MAX_WORD || titled) /* a title is said of many: not a term */
             continue;
         for (size_t j = a; j < i; j++)
             w[j - a] = (char)((t[j] >= 'A' && t[j] <= 'Z') ? t[j] | 0x20 : t[j]);
-        if (titled)
-            continue; /* a title is said of many: not a term */
         if (story_emit(s, w, i - a, count, cap && name) < 0)
             return -1;
     }
