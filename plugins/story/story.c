@@ -1829,6 +1829,13 @@ static void story_former_drop(struct story *s, uint32_t slot, const uint8_t name
     f->n = k;
 }
 
+bool story_former_take(struct story *s, uint32_t slot, const uint8_t name[16])
+{
+    uint32_t n = s->former[slot].n;
+    story_former_drop(s, slot, name);
+    return s->former[slot].n != n;
+}
+
 /* Moves the former names a version 4-9 snapshot kept in the story's item (the latest first)
  * to its list. 0, or -1 out of memory. */
 static int story_formers_from_v9(struct story *s, uint32_t slot)

@@ -271,6 +271,8 @@ long story_slot_new(struct story *s);
 /* A story's name as it is kept (16 bytes), and an article's id as two words, in hex. */
 void story_hex(const uint8_t b[16], char out[33]);
 void story_id_hex(const uint64_t bits[2], char out[33]);
+/* Drops `name` from the former names of the story at slot; whether it was one. */
+bool story_former_take(struct story *s, uint32_t slot, const uint8_t name[16]);
 /* The pair of article id k (young table, then old), or NULL. */
 struct story_idpair *story_ids_find(struct story *s, const uint64_t k[2]);
 /* Where the article of pair p is now (see story.c). */

@@ -26,9 +26,10 @@
  * alone under split_figures of theirs (taken when at least split_figure_pairs of the member
  * pairs both give figures). The side with the member read first keeps the story; the
  * other becomes a story named by its own member read first, and the record carries each of its
- * members to it ("story_of") for the stores, itself included; the moves are kept in a ring, by
- * the record, to be carried again if it is sent again (story_moves_again). A story whose members
- * are not all known (restored from an older snapshot, past STORY_SPLIT_MAX, or dropped when more
+ * members to it ("story_of") for the stores, itself included (and the kept side's members to
+ * the kept story when the new side's name was one of the kept story's former names); the moves
+ * are kept in a ring, by the record, to be carried again if it is sent again
+ * (story_moves_again). A story whose members are not all known (restored from an older snapshot, past STORY_SPLIT_MAX, or dropped when more
  * than split_members were kept) is not split. */
 
 void story_mlist_free(struct story *s, uint32_t slot, bool off)
@@ -410,14 +411,23 @@ long story_split(struct story *s, struct nf_ctx *ctx, uint32_t slot, const uint6
     if (story_rebuild(s, slot) < 0 || story_rebuild(s, (uint32_t)to) < 0)
         return -1;
     struct story_moves *mv = story_moves_new(s, key);
+    /* The new side may be named after a story this one took in (a name given again; often by
+     * this very record, whose merge renamed it away just before). A store keeps the rows of
+     * that story's members under the name until the rename reaches it, and the rename may be
+     * lost with the commit of the record that carried it; carried again, it would take the new
+     * story's rows along, so it is not (story_renames_again skips a name a live story has).
+     * The kept side's members are then moved one by one too, and the name stops being a
+     * former name of the kept story. */
+    bool again = story_former_take(s, slot, s->items[to].id);
     /* every member's pair leads to its side's story now, whatever name it joined under */
     long mine = slot;
-    char sid[33], aid[33];
-    story_hex(s->items[to].id, sid);
+    char aid[33];
     for (int k = 0; k < 2; k++) {
         uint32_t sl = k ? (uint32_t)to : slot;
         const struct story_item *x = &s->items[sl];
         const struct story_mlist *l = &s->mem[sl];
+        char sid[33];
+        story_hex(x->id, sid);
         for (uint32_t i = 0; i < l->n; i++) {
             const struct story_member *m = &l->m[i];
             bool me = m->k[0] == key[0] && m->k[1] == key[1];
@@ -430,7 +440,7 @@ long story_split(struct story *s, struct nf_ctx *ctx, uint32_t slot, const uint6
             }
             /* the record itself too: its story may have the name its merge, just before,
              * renamed away (a store writes its row before the renames it carries) */
-            if (!k)
+            if (!k && !again)
                 continue;
             story_id_hex(m->k, aid);
             if (nf_amend_add(&s->amend, NF_AMEND_STORY_OF, aid, sid) < 0)
