@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
+#include <xxhash.h>
 #include <zmq.h>
 
 #include "deadletter.h"
@@ -373,6 +374,10 @@ struct worker {
     int64_t order_released, order_said;
     int order_direct; /* records it handed on at once since the loop last counted */
     size_t order_held_max, order_bytes_max; /* the most it held, for the log at the end */
+    /* who this worker is to the stages it sends to, and the workers it heard from (transport.h:
+     * what a dead worker left in a pipe is not taken once its successor is heard) */
+    uint8_t sender[NF_SENDER_BYTES];
+    struct nf_senders *senders;
 };
 
 #define SEQ_COUNTER_BITS 40
@@ -615,8 +620,12 @@ static int send_now(struct worker *w, const void *data, size_t len)
     if (w->tap && !w->n_links)
         zmq_send(w->tap, data, len, ZMQ_DONTWAIT); /* a full reader loses it, not the flow */
     for (int i = 0; i < w->n_outs; i++) {
+        bool told = false; /* the sender frame went: the batch follows it on this socket */
         for (;;) {
-            if (zmq_send(w->outs[i], data, len, ZMQ_DONTWAIT) >= 0) {
+            if (!told && zmq_send(w->outs[i], w->sender, sizeof(w->sender),
+                                  ZMQ_DONTWAIT | ZMQ_SNDMORE) >= 0)
+                told = true;
+            if (told && zmq_send(w->outs[i], data, len, ZMQ_DONTWAIT) >= 0) {
                 w->ctx.blocked_since_ms = 0;
                 break;
             }
@@ -1829,6 +1838,63 @@ static int handle_batch(struct worker *w, const uint8_t *data, size_t len)
     return n;
 }
 
+/* Takes one message from the inbox without waiting: its sender frame, if any, then its batch,
+ * which goes to handle_batch unless its sender is stale (transport.h). Returns the records
+ * handled, or -1 when nothing was there. */
+static int take_message(struct worker *w)
+{
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, w->in, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&msg);
+        return -1;
+    }
+    bool stale = false;
+    struct nf_sender from = {0};
+    if (zmq_msg_more(&msg)) {
+        /* the rest of a message is there once its first frame is */
+        stale = nf_sender_get(zmq_msg_data(&msg), zmq_msg_size(&msg), &from) == 0 &&
+                nf_senders_stale(w->senders, &from, mono_ms());
+        do {
+            zmq_msg_close(&msg);
+            zmq_msg_init(&msg);
+            if (zmq_msg_recv(&msg, w->in, 0) < 0) {
+                zmq_msg_close(&msg);
+                return 0;
+            }
+            /* a part between the sender and the batch is no part of ours: kept aside whole */
+            if (zmq_msg_more(&msg)) {
+                size_t len = zmq_msg_size(&msg);
+                dead_letter(w, "a message part between its sender and its batch",
+                            zmq_msg_data(&msg), len > NF_DEAD_PREFIX ? NF_DEAD_PREFIX : len,
+                            false);
+            }
+        } while (zmq_msg_more(&msg));
+    }
+    int n = 0;
+    if (!stale) {
+        n = handle_batch(w, zmq_msg_data(&msg), zmq_msg_size(&msg));
+    } else {
+        /* not acknowledged: each comes again from its source, to the successor's judgement */
+        const uint8_t *data = zmq_msg_data(&msg);
+        size_t len = zmq_msg_size(&msg), off = 0, used, left = 0;
+        while (off < len && nf_record_decode_next(w->rec, data + off, len - off, &used) == 0)
+            off += used, left++;
+        const char *by = "?";
+        for (int i = 0; i < w->cfg->n_stages; i++) {
+            const char *name = w->cfg->stages[i].name;
+            if (XXH3_64bits(name, strlen(name)) == from.stage)
+                by = name;
+        }
+        nf_ctx_count(&w->ctx, "stale", (int64_t)left);
+        nf_logf(NF_LOG_INFO, "left %zu records that an earlier run of %s[%u] sent: its "
+                             "successor has sent since, and their sources send them again",
+                left, by, from.worker);
+    }
+    zmq_msg_close(&msg);
+    return n;
+}
+
 static void handle(struct worker *w, const void *data, size_t len)
 {
     const struct nf_plugin *p = &w->plugin->desc;
@@ -2029,14 +2095,10 @@ static int run_filter(struct worker *w)
              * record waits for a batch's worth of others at most that long in each stage. */
             int64_t out_since = mono_ms();
             while (n < w->st->batch && !stop_requested) {
-                zmq_msg_t msg;
-                zmq_msg_init(&msg);
-                if (zmq_msg_recv(&msg, w->in, ZMQ_DONTWAIT) < 0) {
-                    zmq_msg_close(&msg);
+                int got = take_message(w);
+                if (got < 0)
                     break;
-                }
-                n += handle_batch(w, zmq_msg_data(&msg), zmq_msg_size(&msg));
-                zmq_msg_close(&msg);
+                n += got;
                 if (w->batch.len && mono_ms() - out_since >= NF_OUT_LINGER_MS) {
                     flush_out(w);
                     out_since = mono_ms();
@@ -2184,6 +2246,7 @@ static void worker_free(struct worker *w)
     nf_socket_close(&w->tap);
     nf_socket_close(&w->in);
     nf_socket_close(&w->acks);
+    nf_senders_free(&w->senders);
     for (int i = 0; i < w->n_outs; i++) {
         if (w->out_mons && w->out_mons[i]) {
             zmq_socket_monitor(w->outs[i], NULL, 0);
@@ -2267,6 +2330,19 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
     }
     const struct nf_plugin *p = &w.plugin->desc;
     w.ctx.started_ms = nf_now_ms();
+    struct timespec born;
+    clock_gettime(CLOCK_REALTIME, &born);
+    /* the host: its name and the supervisor's state directory (one supervisor holds it) */
+    char host[1024] = "";
+    gethostname(host, 255);
+    size_t hn = strlen(host) + 1;
+    hn += (size_t)snprintf(host + hn, sizeof(host) - hn, "%s",
+                           cfg->state_dir ? cfg->state_dir : "");
+    uint64_t host_key = XXH3_64bits(host, hn < sizeof(host) ? hn : sizeof(host));
+    struct nf_sender me = {.stage = XXH3_64bits(st->name, strlen(st->name)),
+                           .host = host_key, .worker = (uint32_t)worker,
+                           .incarnation = (int64_t)born.tv_sec * 1000000 + born.tv_nsec / 1000};
+    nf_sender_put(&me, w.sender);
     w.ctx.total = -1;
     w.ctx.wait_fd = -1;
     w.ctx.page = nf_stats_open(cfg->run_dir, st->name, worker, err, sizeof(err));
@@ -2276,7 +2352,8 @@ int nf_stage_run(const struct nf_config *cfg, int si, int worker, bool once)
     w.conf = calloc(1, p->conf_size ? p->conf_size : 1);
     w.rec = nf_record_new();
     w.dlq = nf_dlq_new(cfg->deadletter);
-    if (!w.pool || !w.conf || !w.rec || !w.dlq) {
+    w.senders = nf_senders_new();
+    if (!w.pool || !w.conf || !w.rec || !w.dlq || !w.senders) {
         nf_logf(NF_LOG_ERROR, "out of memory");
         goto out;
     }

@@ -441,3 +441,114 @@ out:
     msgpack_zone_destroy(&zone);
     return n;
 }
+
+/* ---- senders ---------------------------------------------------------------------------- */
+
+#define NF_SENDER_TAG "NFs2"
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+void nf_sender_put(const struct nf_sender *s, uint8_t out[NF_SENDER_BYTES])
+{
+    memcpy(out, NF_SENDER_TAG, 4);
+    put_u32(out + 4, s->worker);
+    put_u64(out + 8, s->stage);
+    put_u64(out + 16, s->host);
+    put_u64(out + 24, (uint64_t)s->incarnation);
+}
+
+int nf_sender_get(const void *data, size_t len, struct nf_sender *s)
+{
+    const uint8_t *p = data;
+    if (len != NF_SENDER_BYTES || memcmp(p, NF_SENDER_TAG, 4) != 0)
+        return -1;
+    s->worker = get_u32(p + 4);
+    s->stage = get_u64(p + 8);
+    s->host = get_u64(p + 16);
+    s->incarnation = (int64_t)get_u64(p + 24);
+    return 0;
+}
+
+struct nf_heard {
+    uint64_t stage, host;
+    uint32_t worker;
+    int64_t incarnation, heard_ms;
+};
+
+struct nf_senders {
+    struct nf_heard *v;
+    size_t n, cap;
+};
+
+struct nf_senders *nf_senders_new(void)
+{
+    return calloc(1, sizeof(struct nf_senders));
+}
+
+void nf_senders_free(struct nf_senders **h)
+{
+    if (h && *h) {
+        free((*h)->v);
+        free(*h);
+        *h = NULL;
+    }
+}
+
+bool nf_senders_stale(struct nf_senders *h, const struct nf_sender *s, int64_t now_ms)
+{
+    struct nf_heard *e = NULL;
+    for (size_t i = 0; i < h->n && !e; i++)
+        if (h->v[i].stage == s->stage && h->v[i].host == s->host && h->v[i].worker == s->worker)
+            e = &h->v[i];
+    if (!e) {
+        if (h->n == h->cap && h->cap < NF_SENDERS_MAX) {
+            size_t cap = h->cap ? 2 * h->cap : 16;
+            struct nf_heard *v = realloc(h->v, cap * sizeof(*v));
+            if (v)
+                h->v = v, h->cap = cap;
+        }
+        if (h->n < h->cap) {
+            e = &h->v[h->n++];
+        } else if (h->n) { /* full (or out of memory): forget the one heard least recently */
+            e = &h->v[0];
+            for (size_t i = 1; i < h->n; i++)
+                if (h->v[i].heard_ms < e->heard_ms)
+                    e = &h->v[i];
+        } else {
+            return false;
+        }
+        *e = (struct nf_heard){s->stage, s->host, s->worker, s->incarnation, now_ms};
+        return false;
+    }
+    if (s->incarnation < e->incarnation && now_ms - e->heard_ms < NF_SENDER_QUIET_MS)
+        return true; /* its successor was heard, and lately */
+    e->incarnation = s->incarnation;
+    e->heard_ms = now_ms;
+    return false;
+}

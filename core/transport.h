@@ -78,4 +78,40 @@ int nf_ack_decode(const void *data, size_t len, void (*fn)(void *arg, int64_t se
                                                            int64_t weight),
                   void *arg);
 
+/* ---- senders ---------------------------------------------------------------------------- */
+
+/* Records go from stage to stage as messages of two frames: who sent them (NF_SENDER_BYTES),
+ * then the batch. A worker that died may leave messages in a broker's pipe while its successor,
+ * on a connection of its own, already sends: the broker takes from both in turn, so a record the
+ * dead worker judged could reach the next stage after what its successor judged later (story:
+ * a row under a story that a later record had already split or merged, which the store had
+ * moved before the row arrived). The receiver takes nothing from a worker once it has heard its
+ * successor: those records are not acknowledged, and their sources send them again, to be
+ * judged again by the successor. A message of one frame (a replay of dead letters, an older
+ * peer) says no sender and is taken. */
+#define NF_SENDER_BYTES 32
+struct nf_sender {
+    uint64_t stage;      /* XXH3 of the stage's name */
+    uint64_t host;       /* XXH3 of the supervisor's host name and state directory: hosts number
+                          * their workers of one stage each from 0 */
+    uint32_t worker;     /* its number in the stage, on its host */
+    int64_t incarnation; /* the worker's start: microseconds since the epoch */
+};
+void nf_sender_put(const struct nf_sender *s, uint8_t out[NF_SENDER_BYTES]);
+/* Reads a sender frame; -1 when it is not one (size, tag). */
+int nf_sender_get(const void *data, size_t len, struct nf_sender *s);
+
+/* What a receiver heard: the latest incarnation of each sending worker (stage, host, number). A message from an earlier
+ * incarnation than the latest heard is stale, unless the latest has been silent for
+ * NF_SENDER_QUIET_MS (a clock set back, or a worker moved to a host whose clock is behind: the
+ * earlier one is then the live one, and becomes the latest). At most NF_SENDERS_MAX workers are
+ * kept; past that the one heard least recently is forgotten. */
+#define NF_SENDER_QUIET_MS 3000
+#define NF_SENDERS_MAX 4096
+struct nf_senders;
+struct nf_senders *nf_senders_new(void);
+void nf_senders_free(struct nf_senders **h);
+/* Whether a message from s, arriving at now_ms (monotonic), is stale; notes it otherwise. */
+bool nf_senders_stale(struct nf_senders *h, const struct nf_sender *s, int64_t now_ms);
+
 #endif

@@ -579,6 +579,78 @@ static void test_socket_options(void **state)
     assert_int_equal(zmq_ctx_term(z), 0);
 }
 
+/* A sender frame reads back as written; a frame of another size or tag is none. */
+static void test_sender_frame(void **state)
+{
+    (void)state;
+    struct nf_sender a = {.stage = UINT64_C(0x0123456789abcdef), .host = 42, .worker = 7,
+                          .incarnation = INT64_C(1796000000123456)},
+                     b;
+    uint8_t f[NF_SENDER_BYTES];
+    nf_sender_put(&a, f);
+    assert_int_equal(nf_sender_get(f, sizeof(f), &b), 0);
+    assert_true(b.stage == a.stage && b.host == a.host && b.worker == a.worker &&
+                b.incarnation == a.incarnation);
+    assert_int_equal(nf_sender_get(f, sizeof(f) - 1, &b), -1);
+    f[0] ^= 1;
+    assert_int_equal(nf_sender_get(f, sizeof(f), &b), -1);
+}
+
+/* Once a worker's successor is heard, what the worker left in a pipe is stale; other workers,
+ * stages and hosts are not, and an earlier incarnation becomes the latest again once the later one
+ * has been silent for NF_SENDER_QUIET_MS (a clock set back). */
+static void test_senders_stale(void **state)
+{
+    (void)state;
+    struct nf_senders *h = nf_senders_new();
+    assert_non_null(h);
+    struct nf_sender old = {.stage = 1, .worker = 0, .incarnation = 1000},
+                     next = {.stage = 1, .worker = 0, .incarnation = 2000},
+                     other_worker = {.stage = 1, .worker = 1, .incarnation = 500},
+                     other_stage = {.stage = 2, .worker = 0, .incarnation = 10},
+                     /* worker 0 of the same stage on another host */
+                     other_host = {.stage = 1, .host = 5, .worker = 0, .incarnation = 700};
+    int64_t t = 50000;
+    assert_false(nf_senders_stale(h, &old, t));
+    assert_false(nf_senders_stale(h, &old, t + 1));
+    assert_false(nf_senders_stale(h, &next, t + 2)); /* the successor */
+    assert_true(nf_senders_stale(h, &old, t + 3));   /* left in the pipe by the one it follows */
+    assert_false(nf_senders_stale(h, &other_worker, t + 4));
+    assert_false(nf_senders_stale(h, &other_stage, t + 5));
+    assert_false(nf_senders_stale(h, &other_host, t + 5));
+    assert_false(nf_senders_stale(h, &other_host, t + 5));
+    assert_false(nf_senders_stale(h, &next, t + 6));
+    assert_true(nf_senders_stale(h, &old, t + 6 + NF_SENDER_QUIET_MS - 1));
+    /* the later one silent that long: the earlier one is the live one */
+    assert_false(nf_senders_stale(h, &old, t + 6 + NF_SENDER_QUIET_MS));
+    assert_false(nf_senders_stale(h, &old, t + 7 + NF_SENDER_QUIET_MS));
+    assert_false(nf_senders_stale(h, &next, t + 8 + NF_SENDER_QUIET_MS));
+    assert_true(nf_senders_stale(h, &old, t + 9 + NF_SENDER_QUIET_MS));
+    nf_senders_free(&h);
+    assert_null(h);
+}
+
+/* The table is bounded: past NF_SENDERS_MAX workers the one heard least recently is forgotten
+ * (its stale messages are then taken, as without the table), and the rest are kept. */
+static void test_senders_bounded(void **state)
+{
+    (void)state;
+    struct nf_senders *h = nf_senders_new();
+    assert_non_null(h);
+    struct nf_sender s = {.stage = 9, .incarnation = 2};
+    for (uint32_t w = 0; w <= NF_SENDERS_MAX; w++) {
+        s.worker = w;
+        assert_false(nf_senders_stale(h, &s, 1000 + w / 4096));
+    }
+    /* worker 2 is still known: its earlier run is stale */
+    struct nf_sender early = {.stage = 9, .worker = 2, .incarnation = 1};
+    assert_true(nf_senders_stale(h, &early, 1002));
+    /* worker 0, heard first, was forgotten for the last one: its earlier run is taken */
+    early.worker = 0;
+    assert_false(nf_senders_stale(h, &early, 1003));
+    nf_senders_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +667,9 @@ int main(void)
         cmocka_unit_test(test_broker_setup_errors),
         cmocka_unit_test(test_socket_errors),
         cmocka_unit_test(test_socket_options),
+        cmocka_unit_test(test_sender_frame),
+        cmocka_unit_test(test_senders_stale),
+        cmocka_unit_test(test_senders_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
