@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "le.h"
 #include "newsflow/record.h"
 
 struct recovered {
@@ -50,28 +51,6 @@ struct nf_journal {
 #define HDR 8
 #define MAX_ENTRY (1u << 30)
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 /* Appends one framed entry: head (type and integers) then payload; the checksum is computed
  * over the body where it lies in the buffer. */
 static int frame(struct nf_buf *b, const uint8_t *head, size_t hn, const void *payload, size_t pn)
@@ -86,8 +65,8 @@ static int frame(struct nf_buf *b, const uint8_t *head, size_t hn, const void *p
         b->len = at;
         return -1;
     }
-    put32(b->data + at, (uint32_t)body);
-    put32(b->data + at + 4, XXH32(b->data + at + HDR, body, 0));
+    nf_le_put32(b->data + at, (uint32_t)body);
+    nf_le_put32(b->data + at + 4, XXH32(b->data + at + HDR, body, 0));
     return 0;
 }
 
@@ -95,8 +74,8 @@ static int frame_sent(struct nf_buf *b, int64_t seq, int attempt, const void *by
 {
     uint8_t head[13];
     head[0] = 'S';
-    put64(head + 1, (uint64_t)seq);
-    put32(head + 9, (uint32_t)attempt);
+    nf_le_put64(head + 1, (uint64_t)seq);
+    nf_le_put32(head + 9, (uint32_t)attempt);
     return frame(b, head, sizeof(head), bytes, n);
 }
 
@@ -136,12 +115,12 @@ static int load(struct nf_journal *j, char *err, size_t errlen)
     }
     size_t off = 0, cap = 0;
     while (off + HDR <= size) {
-        uint32_t body = get32(j->image + off), sum = get32(j->image + off + 4);
+        uint32_t body = nf_le_get32(j->image + off), sum = nf_le_get32(j->image + off + 4);
         if (body < 9 || body > size - off - HDR ||
             XXH32(j->image + off + HDR, body, 0) != sum)
             break;
         const uint8_t *b = j->image + off + HDR;
-        int64_t seq = (int64_t)get64(b + 1);
+        int64_t seq = (int64_t)nf_le_get64(b + 1);
         if (b[0] == 'S' && body >= 13) {
             if (j->n_rec == cap) {
                 cap = cap ? cap * 2 : 1024;
@@ -152,7 +131,7 @@ static int load(struct nf_journal *j, char *err, size_t errlen)
                 }
                 j->rec = r;
             }
-            j->rec[j->n_rec++] = (struct recovered){seq, (int)get32(b + 9), off + HDR + 13,
+            j->rec[j->n_rec++] = (struct recovered){seq, (int)nf_le_get32(b + 9), off + HDR + 13,
                                                      body - 13, 1};
             j->n_live++;
         } else if (b[0] == 'A') {
@@ -268,7 +247,7 @@ int nf_journal_acked(struct nf_journal *j, int64_t seq)
 {
     uint8_t head[9];
     head[0] = 'A';
-    put64(head + 1, (uint64_t)seq);
+    nf_le_put64(head + 1, (uint64_t)seq);
     return frame(&j->pending, head, sizeof(head), NULL, 0);
 }
 

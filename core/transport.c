@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "le.h"
 #include "newsflow/record.h"
 #include "security.h"
 
@@ -446,41 +447,13 @@ out:
 
 #define NF_SENDER_TAG "NFs2"
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 void nf_sender_put(const struct nf_sender *s, uint8_t out[NF_SENDER_BYTES])
 {
     memcpy(out, NF_SENDER_TAG, 4);
-    put_u32(out + 4, s->worker);
-    put_u64(out + 8, s->stage);
-    put_u64(out + 16, s->host);
-    put_u64(out + 24, (uint64_t)s->incarnation);
+    nf_le_put32(out + 4, s->worker);
+    nf_le_put64(out + 8, s->stage);
+    nf_le_put64(out + 16, s->host);
+    nf_le_put64(out + 24, (uint64_t)s->incarnation);
 }
 
 int nf_sender_get(const void *data, size_t len, struct nf_sender *s)
@@ -488,10 +461,10 @@ int nf_sender_get(const void *data, size_t len, struct nf_sender *s)
     const uint8_t *p = data;
     if (len != NF_SENDER_BYTES || memcmp(p, NF_SENDER_TAG, 4) != 0)
         return -1;
-    s->worker = get_u32(p + 4);
-    s->stage = get_u64(p + 8);
-    s->host = get_u64(p + 16);
-    s->incarnation = (int64_t)get_u64(p + 24);
+    s->worker = nf_le_get32(p + 4);
+    s->stage = nf_le_get64(p + 8);
+    s->host = nf_le_get64(p + 16);
+    s->incarnation = (int64_t)nf_le_get64(p + 24);
     return 0;
 }
 

@@ -2395,6 +2395,36 @@ static void test_moves_outlive_member_lists(void **state)
     mock_plugin_destroy(&mp);
 }
 
+/* The two arrests as test_name_given_again tells them: arrival, with the read order of each;
+ * b1 is read first, a0 arrives first. */
+static const struct {
+    char ev;
+    int i, order;
+} again_told[] = {{'a', 0, 2000}, {'a', 1, 3000}, {'b', 0, 4000}, {'a', 2, 5000},
+                  {'b', 1, 1000}, {'b', 2, 6000}, {'a', 3, 7000}, {'b', 3, 8000},
+                  {'a', 4, 9000}, {'b', 4, 10000}};
+enum { AGAIN_N = 10, AGAIN_A0 = 0, AGAIN_B0 = 2, AGAIN_B1 = 4 };
+
+/* Telling k of again_told as a record (a new one each call: a telling sent again). */
+static struct nf_record *again_record(int k)
+{
+    char seed[32];
+    snprintf(seed, sizeof(seed), "again-%c%d", again_told[k].ev, again_told[k].i);
+    struct nf_record *r =
+        plain(seed, again_told[k].ev == 'a' ? arrest_a[again_told[k].i] : arrest_b[again_told[k].i],
+              NULL);
+    assert_int_equal(nf_record_set_int(r, NF_F_READ_ORDER, again_told[k].order), 0);
+    return r;
+}
+
+/* Every article of r in its arrest's story: a's named a0 again, b's named b1. */
+static void again_apart(const struct held *h, struct nf_record *const *r)
+{
+    for (int k = 0; k < AGAIN_N; k++)
+        assert_string_equal(held_story(h, id_of(r[k])),
+                            id_of(r[again_told[k].ev == 'a' ? AGAIN_A0 : AGAIN_B1]));
+}
+
 /* A name given again: the first arrest's first telling begins the story, and a telling of the
  * second read before it but arriving later renames the story (its former name: a0); the split
  * names the first arrest's side after a0 again. A member of the second's story sent again carries
@@ -2404,32 +2434,22 @@ static void test_name_given_again(void **state)
     (void)state;
     const char *const opts[] = {"split_ratio=0.6", NULL};
     struct mock_plugin *mp = story_new(opts);
-    /* arrival, with the read order of each: b1 is read first, a0 arrives first */
-    static const struct { char ev; int i; int order; } told[] = {
-        {'a', 0, 2000}, {'a', 1, 3000}, {'b', 0, 4000}, {'a', 2, 5000}, {'b', 1, 1000},
-        {'b', 2, 6000}, {'a', 3, 7000}, {'b', 3, 8000}, {'a', 4, 9000}, {'b', 4, 10000}};
-    enum { A0 = 0, B1 = 4, B0 = 2 };
-    struct nf_record *r[10];
+    struct nf_record *r[AGAIN_N];
     struct held h = {0};
     bool renamed = false;
-    for (int k = 0; k < 10; k++) {
-        char seed[32];
-        snprintf(seed, sizeof(seed), "again-%c%d", told[k].ev, told[k].i);
-        r[k] = plain(seed, told[k].ev == 'a' ? arrest_a[told[k].i] : arrest_b[told[k].i], NULL);
-        assert_int_equal(nf_record_set_int(r[k], NF_F_READ_ORDER, told[k].order), 0);
+    for (int k = 0; k < AGAIN_N; k++) {
+        r[k] = again_record(k);
         held_store(&h, r[k], story_of(mp, r[k]));
-        renamed |= k == B1 && strcmp(held_story(&h, id_of(r[A0])), id_of(r[B1])) == 0;
+        renamed |= k == AGAIN_B1 &&
+                   strcmp(held_story(&h, id_of(r[AGAIN_A0])), id_of(r[AGAIN_B1])) == 0;
     }
     assert_true(renamed); /* b1 renamed a0's story */
-    for (int k = 0; k < 10; k++) /* split: each arrest its own story, a's named a0 again */
-        assert_string_equal(held_story(&h, id_of(r[k])), id_of(r[told[k].ev == 'a' ? A0 : B1]));
-    struct nf_record *again = plain("again-b0", arrest_b[0], NULL);
-    assert_int_equal(nf_record_set_int(again, NF_F_READ_ORDER, 4000), 0);
+    again_apart(&h, r);   /* split: each arrest its own story, a's named a0 again */
+    struct nf_record *again = again_record(AGAIN_B0);
     held_store(&h, again, story_of(mp, again));
     nf_record_destroy(&again);
-    for (int k = 0; k < 10; k++)
-        assert_string_equal(held_story(&h, id_of(r[k])), id_of(r[told[k].ev == 'a' ? A0 : B1]));
-    for (int k = 0; k < 10; k++)
+    again_apart(&h, r);
+    for (int k = 0; k < AGAIN_N; k++)
         nf_record_destroy(&r[k]);
     mock_plugin_destroy(&mp);
 }
@@ -2444,30 +2464,21 @@ static void test_name_given_again_rename_lost(void **state)
     (void)state;
     const char *const opts[] = {"split_ratio=0.6", NULL};
     struct mock_plugin *mp = story_new(opts);
-    static const struct { char ev; int i; int order; } told[] = {
-        {'a', 0, 2000}, {'a', 1, 3000}, {'b', 0, 4000}, {'a', 2, 5000}, {'b', 1, 1000},
-        {'b', 2, 6000}, {'a', 3, 7000}, {'b', 3, 8000}, {'a', 4, 9000}, {'b', 4, 10000}};
-    enum { A0 = 0, B1 = 4, B0 = 2 };
-    struct nf_record *r[10];
+    struct nf_record *r[AGAIN_N];
     struct held h = {0};
     int64_t splits = mock_counter("story_split");
-    for (int k = 0; k < 10; k++) {
-        char seed[32];
-        snprintf(seed, sizeof(seed), "again-%c%d", told[k].ev, told[k].i);
-        r[k] = plain(seed, told[k].ev == 'a' ? arrest_a[told[k].i] : arrest_b[told[k].i], NULL);
-        assert_int_equal(nf_record_set_int(r[k], NF_F_READ_ORDER, told[k].order), 0);
+    for (int k = 0; k < AGAIN_N; k++) {
+        r[k] = again_record(k);
         const char *sid = story_of(mp, r[k]);
-        if (k != B1) /* lost with the store's commit */
+        if (k != AGAIN_B1) /* lost with the store's commit */
             held_store(&h, r[k], sid);
     }
     assert_true(mock_counter("story_split") > splits);
-    struct nf_record *again = plain("again-b1", arrest_b[1], NULL); /* sent again */
-    assert_int_equal(nf_record_set_int(again, NF_F_READ_ORDER, 1000), 0);
+    struct nf_record *again = again_record(AGAIN_B1); /* sent again by its source */
     held_store(&h, again, story_of(mp, again));
     nf_record_destroy(&again);
-    for (int k = 0; k < 10; k++)
-        assert_string_equal(held_story(&h, id_of(r[k])), id_of(r[told[k].ev == 'a' ? A0 : B1]));
-    for (int k = 0; k < 10; k++)
+    again_apart(&h, r);
+    for (int k = 0; k < AGAIN_N; k++)
         nf_record_destroy(&r[k]);
     mock_plugin_destroy(&mp);
 }
