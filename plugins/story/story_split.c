@@ -29,8 +29,9 @@
  * members to it ("story_of") for the stores, itself included (and the kept side's members to
  * the kept story when the new side's name was one of the kept story's former names); the moves
  * are kept in a ring, by the record, to be carried again if it is sent again
- * (story_moves_again). A story whose members are not all known (restored from an older snapshot, past STORY_SPLIT_MAX, or dropped when more
- * than split_members were kept) is not split. */
+ * (story_moves_again). A story whose members are not all known (restored from an older
+ * snapshot, past STORY_SPLIT_MAX, or dropped when more than split_members were kept) is not
+ * split. */
 
 void story_mlist_free(struct story *s, uint32_t slot, bool off)
 {

@@ -7,11 +7,12 @@
  *       {source: {uri: "...#ID"}, story_id} lines for shared/tools/score_clusters.py.
  *       Faults, to compare the export with a run without them (same order, same options):
  *       copies=K sends after every K articles a copy of one of the 40 before (dup_of set, read
- *       orders given; a line's own "dup_of" names the id of the article it copies); flush=F flushes every F records; crash=N kills the plugin every N
- *       records (state files as a kill leaves them): what it judged since its last flush comes
- *       again at once, and with back=B the store loses the commits of the B flushed before,
- *       which come again late=L records later; storecrash=N loses those B commits alone. The
- *       export keeps only what a store would have: the lines of lost records are dropped.
+ *       orders given; a line's own "dup_of" names the id of the article it copies); flush=F
+ *       flushes every F records; crash=N kills the plugin every N records (state files as a
+ *       kill leaves them): what it judged since its last flush comes again at once, and with
+ *       back=B the store loses the commits of the B flushed before, which come again late=L
+ *       records later; storecrash=N loses those B commits alone. The export keeps only what a
+ *       store would have: the lines of lost records are dropped.
  *   test_story --bench CORPUS.jsonl[.gz] N [OPTION=VALUE...]
  *       times story's process() alone on N articles prepared beforehand, and apart from it the
  *       flushes that end a batch every 200 articles (log appends, snapshots). */
