@@ -1884,14 +1884,13 @@ static int run_eval(int argc, char **argv)
             crash(&mp);
             if (!(mp = mock_plugin_new("story", opts)))
                 return 2;
-            size_t lost = run.n - flushed_at, rewind = e;
+            size_t rewind = e;
             for (size_t k = flushed_at; k < run.n; k++)
                 if (!run.v[k].replay && run.v[k].event < rewind)
                     rewind = run.v[k].event;
             eval_drop(&run, &lines, flushed_at, run.n, step, 0, true);
             size_t lo = flushed_at > (size_t)back ? flushed_at - (size_t)back : 0;
             eval_drop(&run, &lines, lo, flushed_at, step, (size_t)late, false);
-            (void)lost;
             e = rewind;
             flushed_at = run.n;
             continue;
